@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gsync/gsync/transport"
+)
+
+// config is everything the command line selects.
+type config struct {
+	source, target string
+
+	delay        time.Duration
+	maxDelays    int
+	deleteMode   transport.DeleteMode
+	excludes     []string
+	excludeFrom  []string
+	filters      []string
+	once         bool
+	dryRun       bool
+	insist       bool
+	logLevel     string
+	logFormat    string
+	watchBackend string
+}
+
+// durationSeconds is a flag value that takes a Go duration ("500ms", "2m")
+// or plain seconds ("15", "0.5"), like lsyncd's -delay.
+type durationSeconds struct{ d *time.Duration }
+
+func (v durationSeconds) String() string {
+	if v.d == nil {
+		return ""
+	}
+	return v.d.String()
+}
+
+func (v durationSeconds) Set(s string) error {
+	d, err := parseDelay(s)
+	if err != nil {
+		return err
+	}
+	*v.d = d
+	return nil
+}
+
+func (v durationSeconds) Type() string { return "duration" }
+
+func parseDelay(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		d = time.Duration(f * float64(time.Second))
+	} else if d, err = time.ParseDuration(s); err != nil {
+		return 0, fmt.Errorf("invalid delay %q: want seconds (15, 0.5) or a duration (500ms, 2m)", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("invalid delay %q: must not be negative", s)
+	}
+	return d, nil
+}
+
+// deleteValue parses lsyncd's delete option: true|false|startup|running.
+type deleteValue struct{ m *transport.DeleteMode }
+
+func (v deleteValue) String() string {
+	if v.m == nil {
+		return "true"
+	}
+	switch *v.m {
+	case transport.DeleteNever:
+		return "false"
+	case transport.DeleteStartup:
+		return "startup"
+	case transport.DeleteRunning:
+		return "running"
+	}
+	return "true"
+}
+
+func (v deleteValue) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "true", "yes", "1", "on":
+		*v.m = transport.DeleteAlways
+	case "false", "no", "0", "off":
+		*v.m = transport.DeleteNever
+	case "startup":
+		*v.m = transport.DeleteStartup
+	case "running":
+		*v.m = transport.DeleteRunning
+	default:
+		return fmt.Errorf("invalid delete mode %q: want true, false, startup or running", s)
+	}
+	return nil
+}
+
+func (v deleteValue) Type() string { return "mode" }
+
+func newRootCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) *cobra.Command {
+	cfg := &config{delay: 15 * time.Second, maxDelays: 1000}
+	cmd := &cobra.Command{
+		Use:   "gsync [flags] SRC TARGET",
+		Short: "Live-mirror a directory tree to a local directory, an rsync daemon or an ssh host",
+		Long: `gsync watches SRC and keeps TARGET an exact copy of it, within seconds.
+
+TARGET is a local directory (like lsyncd's default.direct).
+Changes are collected for --delay and pushed in one batch; the startup
+transfer, an inotify overflow and SIGHUP do a full sync.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usagef("want SRC and TARGET, got %d argument(s); see gsync --help", len(args))
+			}
+			return nil
+		},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.source, cfg.target = args[0], args[1]
+			return runMirror(cmd.Context(), cfg, stderr, sigs)
+		},
+	}
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+
+	f := cmd.Flags()
+	f.SortFlags = false
+	f.Var(durationSeconds{&cfg.delay}, "delay", "collect changes this long before pushing (seconds or a duration: 15, 0, 500ms)")
+	f.IntVar(&cfg.maxDelays, "max-delays", cfg.maxDelays, "push at once when this many changes are waiting")
+	f.Var(deleteValue{&cfg.deleteMode}, "delete", "delete on the target: true, false, startup (full syncs only) or running (batches only)")
+	f.StringArrayVar(&cfg.excludes, "exclude", nil, "exclude paths matching `PATTERN` (lsyncd syntax; repeatable)")
+	f.StringArrayVar(&cfg.excludeFrom, "exclude-from", nil, "read exclude patterns from `FILE` (repeatable)")
+	f.StringArrayVar(&cfg.filters, "filter", nil, "filter `RULE`, \"+ PATTERN\" or \"- PATTERN\", first match wins (repeatable)")
+	f.BoolVar(&cfg.once, "once", false, "do the startup full sync, then exit")
+	f.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "log what would be done, change nothing")
+	f.BoolVar(&cfg.insist, "insist", false, "keep retrying when the startup sync fails with a transient error")
+	f.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&cfg.watchBackend, "watch-backend", "", "file watching backend: inotify (Linux default) or fsnotify")
+	return cmd
+}

@@ -1,0 +1,78 @@
+// Command gsync keeps a remote (or local) copy of a directory tree in sync
+// with the source, within seconds, like lsyncd: it watches the tree, collects
+// changes for a short delay and pushes them.
+//
+// Usage:
+//
+//	gsync [flags] SRC TARGET
+//
+// See the README for targets, flags and examples.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // runtime failure (fatal transport error, startup sync failed)
+	exitUsage   = 2 // bad command line or configuration
+	exitSIGINT  = 130
+	exitSIGTERM = 143
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usageError marks errors in the command line or configuration (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// signalExit is returned by the mirror loop when a signal ended it.
+type signalExit struct{ sig os.Signal }
+
+func (e signalExit) Error() string { return "stopped by " + e.sig.String() }
+
+// run executes gsync with argv (without the program name) and returns the
+// process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	cmd := newRootCommand(stdout, stderr, sigs)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return exitCode(err, stderr)
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var se signalExit
+	if errors.As(err, &se) {
+		if se.sig == syscall.SIGINT {
+			return exitSIGINT
+		}
+		return exitSIGTERM
+	}
+	fmt.Fprintf(stderr, "gsync: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailure
+}

@@ -1,0 +1,77 @@
+// Package delay collects change events, merges them per path with lsyncd's
+// rules, holds them for a delay and hands them out as batches, one batch in
+// flight at a time. It does no I/O and reads the clock only through Config.Now.
+package delay
+
+import (
+	"fmt"
+	"time"
+)
+
+// Op is the kind of a queued change.
+type Op uint8
+
+// The operations a collator understands.
+const (
+	Create Op = iota + 1
+	Modify
+	Attrib
+	Delete
+	Move
+)
+
+func (o Op) String() string {
+	switch o {
+	case Create:
+		return "Create"
+	case Modify:
+		return "Modify"
+	case Attrib:
+		return "Attrib"
+	case Delete:
+		return "Delete"
+	case Move:
+		return "Move"
+	}
+	return fmt.Sprintf("Op(%d)", uint8(o))
+}
+
+// Item is one queued change. Paths are slash-separated and relative to the
+// source root.
+type Item struct {
+	Op    Op
+	Path  string
+	From  string // Move only: the old path
+	IsDir bool
+	// Recursive: the whole subtree of Path must be mirrored (set when a
+	// directory is replaced, when a directory move had to be split into
+	// Delete + Create, and on every Delete, in case the path is a directory
+	// again by the time the batch runs).
+	Recursive bool
+}
+
+func (it Item) String() string {
+	if it.Op == Move {
+		return fmt.Sprintf("Move %s -> %s", it.From, it.Path)
+	}
+	return fmt.Sprintf("%s %s", it.Op, it.Path)
+}
+
+// Batch is a set of items handed to a target in one push. A Full batch asks
+// for a full sync of the tree and has no items.
+type Batch struct {
+	ID    uint64
+	Full  bool
+	Items []Item
+}
+
+// Config configures a Collator.
+type Config struct {
+	// Delay is how long an item waits after it was added before it is due.
+	Delay time.Duration
+	// MaxDelays: with this many items waiting, a batch is due at once.
+	// Zero means 1000.
+	MaxDelays int
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}

@@ -1,0 +1,116 @@
+package filter
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestExcluded(t *testing.T) {
+	tests := []struct {
+		pattern string
+		path    string
+		isDir   bool
+		want    bool
+	}{
+		{"foo", "foo", false, true},
+		{"foo", "a/foo", false, true},
+		{"foo", "a/foo", true, true},
+		{"foo", "a/foo/bar", false, true}, // below an excluded dir
+		{"foo", "foobar", false, false},
+		{"foo", "barfoo", false, false},
+		{"foo/", "foo", false, false}, // dirs only
+		{"foo/", "foo", true, true},
+		{"foo/", "a/foo/x", false, true},
+		{"/foo", "foo", false, true},
+		{"/foo", "a/foo", false, false}, // anchored at the root
+		{"*.log", "x.log", false, true},
+		{"*.log", "d/x.log", false, true},
+		{"*.log", "x.logs", false, false},
+		{".log", "x.log", false, false}, // lsyncd needs the star (#445)
+		{".log", ".log", false, true},
+		{"a*b", "a/b", false, false}, // * stops at /
+		{"a**b", "a/x/b", false, true},
+		{"/a/**/z", "a/b/c/z", false, true},
+		{"?.txt", "x.txt", false, true},
+		{"?.txt", "xy.txt", false, false},
+		{"[ab]", "[ab]", false, true}, // brackets are literal in lsyncd
+		{"[ab]", "a", false, false},
+		{"x]y", "x]y", false, true},
+		{`back\slash`, `back\slash`, false, true},
+		{"new\nline", "d/new\nline", false, true},
+		{"a.b", "axb", false, false}, // dot is literal
+		{"tmp", "", true, false},     // the root is never excluded
+	}
+	for _, tt := range tests {
+		s, err := New([]string{tt.pattern}, nil)
+		if err != nil {
+			t.Fatalf("New(%q): %v", tt.pattern, err)
+		}
+		if got := s.Excluded(tt.path, tt.isDir); got != tt.want {
+			t.Errorf("pattern %q, path %q (dir=%v): got %v, want %v", tt.pattern, tt.path, tt.isDir, got, tt.want)
+		}
+	}
+}
+
+func TestFiltersFirstMatchWins(t *testing.T) {
+	s, err := New([]string{"*.tmp"}, []string{"+ keep.tmp", "- secret", "+ *"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]bool{
+		"keep.tmp":     false, // + rule wins over the exclude
+		"other.tmp":    false, // "+ *" matches first
+		"secret":       true,
+		"d/secret/x":   true,
+		"plain.txt":    false,
+		"d/keep.tmp":   false,
+		"d/secret.txt": false,
+	}
+	for p, want := range cases {
+		if got := s.Excluded(p, false); got != want {
+			t.Errorf("%q: got %v, want %v", p, got, want)
+		}
+	}
+	s2, _ := New([]string{"*.tmp"}, []string{"- other"})
+	if !s2.Excluded("x.tmp", false) {
+		t.Error("no filter matched: excludes must decide")
+	}
+}
+
+func TestBadRules(t *testing.T) {
+	if _, err := New(nil, []string{"keep"}); err == nil {
+		t.Error("filter without +/- accepted")
+	}
+	if _, err := New([]string{"/"}, nil); err == nil {
+		t.Error("empty pattern accepted")
+	}
+}
+
+func TestNilSet(t *testing.T) {
+	var s *Set
+	if s.Excluded("x", false) || !s.Empty() {
+		t.Error("nil set must exclude nothing")
+	}
+}
+
+func TestReadExcludeFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ex")
+	os.WriteFile(p, []byte("# comment\n\n*.o\n- build/\n+ keep\r\ncache\n"), 0o644)
+	got, err := ReadExcludeFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"*.o", "build/", "cache"}
+	if len(got) != len(want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+	if _, err := ReadExcludeFile(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("missing file accepted")
+	}
+}

@@ -1,0 +1,216 @@
+package integration
+
+import (
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// oddNames are file names that broke lsyncd or shells: spaces, newlines,
+// backslashes, rsync wildcard characters, invalid UTF-8, a leading dash.
+var oddNames = []string{
+	"with space", "new\nline", `back\slash`, "br]acket", "star*q?[x]", "\xff\xfeinvalid",
+	"-leading-dash", "$(echo pwned);'\"", "tab\there",
+}
+
+// churner applies random file-system operations to a tree. It records what
+// it did so a failing test can print it.
+type churner struct {
+	t    *testing.T
+	root string
+	rng  *rand.Rand
+	seq  int
+	log  []string
+	// noSymlinkOut disables absolute symlinks (targets whose peer rewrites them).
+	noAbsSymlinks bool
+}
+
+func newChurner(t *testing.T, root string, seed uint64) *churner {
+	return &churner{t: t, root: root, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+func (c *churner) name() string {
+	c.seq++
+	if c.rng.IntN(6) == 0 {
+		return fmt.Sprintf("%s%d", oddNames[c.rng.IntN(len(oddNames))], c.seq)
+	}
+	return fmt.Sprintf("n%d", c.seq)
+}
+
+// entries lists the tree (relative paths) split into dirs (including "")
+// and non-dirs.
+func (c *churner) entries() (dirs, files []string) {
+	dirs = []string{""}
+	filepath.WalkDir(c.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == c.root {
+			return nil
+		}
+		rel, _ := filepath.Rel(c.root, p)
+		if d.IsDir() {
+			dirs = append(dirs, rel)
+		} else {
+			files = append(files, rel)
+		}
+		return nil
+	})
+	return dirs, files
+}
+
+func (c *churner) abs(rel string) string { return filepath.Join(c.root, rel) }
+
+func (c *churner) pick(list []string) string { return list[c.rng.IntN(len(list))] }
+
+func (c *churner) data() []byte {
+	n := c.rng.IntN(4096)
+	if c.rng.IntN(20) == 0 {
+		n = 64*1024 + c.rng.IntN(256*1024)
+	}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(c.rng.Uint32())
+	}
+	return b
+}
+
+func (c *churner) note(format string, a ...any) {
+	c.log = append(c.log, fmt.Sprintf(format, a...))
+}
+
+// step performs one random operation. Errors from races with itself (for
+// example a rename onto a name that exists as a directory) are ignored: the
+// source tree is whatever the operations left.
+func (c *churner) step() {
+	dirs, files := c.entries()
+	switch op := c.rng.IntN(100); {
+	case op < 20: // create a file
+		p := filepath.Join(c.pick(dirs), c.name())
+		os.WriteFile(c.abs(p), c.data(), 0o644)
+		c.note("create %q", p)
+	case op < 32 && len(files) > 0: // modify: append or rewrite
+		p := c.pick(files)
+		if fi, err := os.Lstat(c.abs(p)); err == nil && fi.Mode().IsRegular() {
+			f, err := os.OpenFile(c.abs(p), os.O_WRONLY|os.O_APPEND, 0)
+			if err == nil {
+				d := c.data()
+				f.Write(d[:min(len(d), c.rng.IntN(100)+1)])
+				f.Close()
+			}
+			c.note("append %q", p)
+		}
+	case op < 42 && len(files) > 0: // same-size rewrite, mtime kept (like cp -p twice in one second)
+		p := c.pick(files)
+		fi, err := os.Lstat(c.abs(p))
+		if err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+			old, _ := os.ReadFile(c.abs(p))
+			nb := make([]byte, len(old))
+			for i := range nb {
+				nb[i] = old[i] ^ byte(1+c.rng.IntN(255))
+			}
+			os.WriteFile(c.abs(p), nb, 0)
+			os.Chtimes(c.abs(p), fi.ModTime(), fi.ModTime())
+			c.note("same-size rewrite %q", p)
+		}
+	case op < 47 && len(files) > 0: // chmod
+		p := c.pick(files)
+		if fi, err := os.Lstat(c.abs(p)); err == nil && fi.Mode().IsRegular() {
+			modes := []os.FileMode{0o600, 0o644, 0o755, 0o640}
+			os.Chmod(c.abs(p), modes[c.rng.IntN(len(modes))])
+			c.note("chmod %q", p)
+		}
+	case op < 57 && len(files) > 0: // rename a file, maybe across dirs, maybe onto another file
+		p := c.pick(files)
+		var q string
+		if c.rng.IntN(4) == 0 && len(files) > 1 {
+			q = c.pick(files)
+		} else {
+			q = filepath.Join(c.pick(dirs), c.name())
+		}
+		os.Rename(c.abs(p), c.abs(q))
+		c.note("rename %q -> %q", p, q)
+	case op < 63 && len(dirs) > 1: // rename a directory (never into itself)
+		p := c.pick(dirs[1:])
+		parent := c.pick(dirs)
+		if parent == p || strings.HasPrefix(parent+"/", p+"/") {
+			return
+		}
+		q := filepath.Join(parent, c.name())
+		os.Rename(c.abs(p), c.abs(q))
+		c.note("rename dir %q -> %q", p, q)
+	case op < 71 && len(files) > 0: // delete a file
+		p := c.pick(files)
+		os.Remove(c.abs(p))
+		c.note("delete %q", p)
+	case op < 74 && len(dirs) > 1: // rm -rf a directory
+		p := c.pick(dirs[1:])
+		os.RemoveAll(c.abs(p))
+		c.note("rm -rf %q", p)
+	case op < 84: // mkdir -p chain with files
+		base := filepath.Join(c.pick(dirs), c.name(), c.name(), c.name())
+		if os.MkdirAll(c.abs(base), 0o755) == nil {
+			for i := c.rng.IntN(4); i >= 0; i-- {
+				os.WriteFile(c.abs(filepath.Join(base, c.name())), c.data(), 0o644)
+			}
+		}
+		c.note("mkdir -p %q + files", base)
+	case op < 92: // symlink: relative, absolute or dangling
+		p := filepath.Join(c.pick(dirs), c.name())
+		var target string
+		switch k := c.rng.IntN(3); {
+		case k == 0 && len(files) > 0:
+			target, _ = filepath.Rel(filepath.Dir(c.abs(p)), c.abs(c.pick(files)))
+		case k == 1 && !c.noAbsSymlinks:
+			target = "/etc/hostname"
+		default:
+			target = "dangling/" + c.name()
+		}
+		os.Symlink(target, c.abs(p))
+		c.note("symlink %q -> %q", p, target)
+	case op < 96 && len(files) > 0: // replace a file by a directory
+		p := c.pick(files)
+		if os.Remove(c.abs(p)) == nil && os.Mkdir(c.abs(p), 0o755) == nil {
+			os.WriteFile(c.abs(filepath.Join(p, c.name())), c.data(), 0o644)
+		}
+		c.note("file -> dir %q", p)
+	default: // rapid create + delete
+		p := filepath.Join(c.pick(dirs), c.name())
+		os.WriteFile(c.abs(p), c.data(), 0o644)
+		os.Remove(c.abs(p))
+		c.note("create+delete %q", p)
+	}
+}
+
+// run performs n operations, pausing now and then so that several batches
+// are involved.
+func (c *churner) run(n int) {
+	for i := 0; i < n; i++ {
+		c.step()
+		if c.rng.IntN(200) == 0 {
+			time.Sleep(time.Duration(c.rng.IntN(300)) * time.Millisecond)
+		}
+	}
+}
+
+// dump prints the last operations on failure.
+func (c *churner) dump() {
+	if c.t.Failed() {
+		c.t.Logf("last operations:\n%s", strings.Join(c.log[max(0, len(c.log)-40):], "\n"))
+	}
+}
+
+// seedTree creates a starting tree of dirs and files with varied modes.
+func seedTree(t *testing.T, root string, seed uint64, ops int) {
+	c := newChurner(t, root, seed)
+	for i := 0; i < ops; i++ {
+		dirs, _ := c.entries()
+		if c.rng.IntN(4) == 0 {
+			os.MkdirAll(c.abs(filepath.Join(c.pick(dirs), c.name())), 0o755)
+		} else {
+			os.WriteFile(c.abs(filepath.Join(c.pick(dirs), c.name())), c.data(), 0o644)
+		}
+	}
+}

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package treediff
+
+import "io/fs"
+
+func owner(fs.FileInfo) (uid, gid uint32, ok bool) { return 0, 0, false }
+
+func rdev(fs.FileInfo) uint64 { return 0 }

@@ -1,0 +1,373 @@
+// Package treediff compares two directory trees entry by entry. It is the
+// correctness oracle of gsync's tests: after a scenario, the target tree must
+// equal the source tree (names, types, content, mode bits, symlink targets,
+// mtimes and optionally ownership).
+package treediff
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Options tune what Compare considers a difference.
+type Options struct {
+	// MtimeGranularity is the precision at which mtimes are compared: both
+	// sides are truncated to it. Zero compares nanoseconds exactly; a
+	// negative value skips mtimes entirely.
+	MtimeGranularity time.Duration
+	// SkipDirMtimes ignores the mtimes of directories.
+	SkipDirMtimes bool
+	// SkipSymlinkMtimes ignores the mtimes of symlinks.
+	SkipSymlinkMtimes bool
+	// CompareOwner also compares numeric uid and gid.
+	CompareOwner bool
+	// IgnoreRootMode ignores the mode bits of the two root directories.
+	IgnoreRootMode bool
+	// IgnoreRootMtime ignores the mtimes of the two root directories.
+	IgnoreRootMtime bool
+	// Exclude reports whether a slash-separated relative path is excluded;
+	// excluded entries (and everything below an excluded directory) are
+	// ignored on both sides.
+	Exclude func(rel string, isDir bool) bool
+}
+
+// Kind classifies a difference.
+type Kind string
+
+// The kinds of difference.
+const (
+	Missing Kind = "missing" // in src only
+	Extra   Kind = "extra"   // in dst only
+	Type    Kind = "type"
+	Content Kind = "content"
+	Mode    Kind = "mode"
+	Link    Kind = "symlink target"
+	Mtime   Kind = "mtime"
+	Owner   Kind = "owner"
+	Device  Kind = "device number"
+)
+
+// Diff is one difference between the trees.
+type Diff struct {
+	Path string // slash-separated, relative to the roots; "." for the roots
+	Kind Kind
+	Src  string // description of the source side
+	Dst  string // description of the destination side
+}
+
+// String renders the difference with the path quoted, so that names with
+// newlines, backslashes or invalid UTF-8 stay readable.
+func (d Diff) String() string {
+	if d.Src == "" && d.Dst == "" {
+		return fmt.Sprintf("%q: %s", d.Path, d.Kind)
+	}
+	return fmt.Sprintf("%q: %s: src %s, dst %s", d.Path, d.Kind, d.Src, d.Dst)
+}
+
+// Compare walks src and dst (never following symlinks) and returns their
+// differences sorted by path.
+func Compare(src, dst string, opt Options) ([]Diff, error) {
+	c := &comparer{opt: opt, src: src, dst: dst}
+	sfi, err := os.Lstat(src)
+	if err != nil {
+		return nil, fmt.Errorf("stat source root: %w", err)
+	}
+	dfi, err := os.Lstat(dst)
+	if err != nil {
+		return nil, fmt.Errorf("stat destination root: %w", err)
+	}
+	if err := c.entry(".", sfi, dfi); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(c.diffs, func(i, j int) bool { return c.diffs[i].Path < c.diffs[j].Path })
+	return c.diffs, nil
+}
+
+// Equal fails t (without stopping it) when the trees differ, listing at most
+// 30 differences. It reports whether the trees are equal.
+func Equal(t testing.TB, src, dst string, opt Options) bool {
+	t.Helper()
+	diffs, err := Compare(src, dst, opt)
+	if err != nil {
+		t.Errorf("compare %s with %s: %v", src, dst, err)
+		return false
+	}
+	if len(diffs) == 0 {
+		return true
+	}
+	t.Errorf("trees differ (%s vs %s):\n%s", src, dst, Format(diffs, 30))
+	return false
+}
+
+// Format renders at most max differences, one a line.
+func Format(diffs []Diff, max int) string {
+	var b strings.Builder
+	for i, d := range diffs {
+		if i == max {
+			fmt.Fprintf(&b, "... and %d more\n", len(diffs)-max)
+			break
+		}
+		b.WriteString(d.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+type comparer struct {
+	opt      Options
+	src, dst string
+	diffs    []Diff
+}
+
+func (c *comparer) add(rel string, k Kind, s, d string) {
+	c.diffs = append(c.diffs, Diff{Path: rel, Kind: k, Src: s, Dst: d})
+}
+
+func (c *comparer) excluded(rel string, isDir bool) bool {
+	return rel != "." && c.opt.Exclude != nil && c.opt.Exclude(rel, isDir)
+}
+
+func join(root, rel string) string {
+	if rel == "." {
+		return root
+	}
+	return filepath.Join(root, filepath.FromSlash(rel))
+}
+
+// entry compares one path present on both sides.
+func (c *comparer) entry(rel string, sfi, dfi fs.FileInfo) error {
+	st, dt := typeName(sfi.Mode()), typeName(dfi.Mode())
+	if st != dt {
+		c.add(rel, Type, st, dt)
+		return nil
+	}
+	root := rel == "."
+	sm, dm := sfi.Mode(), dfi.Mode()
+	if sm.Type() != fs.ModeSymlink && !(root && c.opt.IgnoreRootMode) {
+		if sm != dm {
+			c.add(rel, Mode, fmt.Sprintf("%04o", modeBits(sm)), fmt.Sprintf("%04o", modeBits(dm)))
+		}
+	}
+	if c.opt.CompareOwner {
+		su, sg, _ := owner(sfi)
+		du, dg, _ := owner(dfi)
+		if su != du || sg != dg {
+			c.add(rel, Owner, fmt.Sprintf("%d:%d", su, sg), fmt.Sprintf("%d:%d", du, dg))
+		}
+	}
+	c.mtime(rel, sfi, dfi)
+	switch {
+	case sm.IsRegular():
+		return c.content(rel, sfi, dfi)
+	case sm.Type() == fs.ModeSymlink:
+		sl, err := os.Readlink(join(c.src, rel))
+		if err != nil {
+			return fmt.Errorf("read link: %w", err)
+		}
+		dl, err := os.Readlink(join(c.dst, rel))
+		if err != nil {
+			return fmt.Errorf("read link: %w", err)
+		}
+		if sl != dl {
+			c.add(rel, Link, fmt.Sprintf("%q", sl), fmt.Sprintf("%q", dl))
+		}
+	case sm.Type()&(fs.ModeDevice|fs.ModeCharDevice) != 0:
+		sr, dr := rdev(sfi), rdev(dfi)
+		if sr != dr {
+			c.add(rel, Device, fmt.Sprintf("%#x", sr), fmt.Sprintf("%#x", dr))
+		}
+	case sm.IsDir():
+		return c.dir(rel)
+	}
+	return nil
+}
+
+func (c *comparer) mtime(rel string, sfi, dfi fs.FileInfo) {
+	g := c.opt.MtimeGranularity
+	switch {
+	case g < 0,
+		sfi.IsDir() && c.opt.SkipDirMtimes,
+		sfi.Mode().Type() == fs.ModeSymlink && c.opt.SkipSymlinkMtimes,
+		rel == "." && c.opt.IgnoreRootMtime:
+		return
+	}
+	s, d := sfi.ModTime(), dfi.ModTime()
+	if g > 0 {
+		s, d = s.Truncate(g), d.Truncate(g)
+	}
+	if !s.Equal(d) {
+		c.add(rel, Mtime, sfi.ModTime().UTC().Format(time.RFC3339Nano), dfi.ModTime().UTC().Format(time.RFC3339Nano))
+	}
+}
+
+func (c *comparer) dir(rel string) error {
+	sn, err := readNames(join(c.src, rel))
+	if err != nil {
+		return err
+	}
+	dn, err := readNames(join(c.dst, rel))
+	if err != nil {
+		return err
+	}
+	i, j := 0, 0
+	for i < len(sn) || j < len(dn) {
+		switch {
+		case j == len(dn) || (i < len(sn) && sn[i] < dn[j]):
+			if err := c.oneSide(path.Join(rel, sn[i]), c.src, Missing); err != nil {
+				return err
+			}
+			i++
+		case i == len(sn) || dn[j] < sn[i]:
+			if err := c.oneSide(path.Join(rel, dn[j]), c.dst, Extra); err != nil {
+				return err
+			}
+			j++
+		default:
+			r := path.Join(rel, sn[i])
+			sfi, err := os.Lstat(join(c.src, r))
+			if err != nil {
+				return fmt.Errorf("stat source: %w", err)
+			}
+			dfi, err := os.Lstat(join(c.dst, r))
+			if err != nil {
+				return fmt.Errorf("stat destination: %w", err)
+			}
+			// An entry is excluded when either side says so, so that an
+			// excluded directory on one side and a file on the other are
+			// both ignored.
+			if !c.excluded(r, sfi.IsDir()) && !c.excluded(r, dfi.IsDir()) {
+				if err := c.entry(r, sfi, dfi); err != nil {
+					return err
+				}
+			}
+			i++
+			j++
+		}
+	}
+	return nil
+}
+
+func (c *comparer) oneSide(rel, root string, k Kind) error {
+	fi, err := os.Lstat(join(root, rel))
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", join(root, rel), err)
+	}
+	if c.excluded(rel, fi.IsDir()) {
+		return nil
+	}
+	desc := typeName(fi.Mode())
+	if k == Missing {
+		c.add(rel, k, desc, "absent")
+	} else {
+		c.add(rel, k, "absent", desc)
+	}
+	return nil
+}
+
+func readNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open dir: %w", err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read dir %s: %w", dir, err)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// content compares two regular files byte by byte, streaming them in
+// chunks so that big files need no memory.
+func (c *comparer) content(rel string, sfi, dfi fs.FileInfo) error {
+	if sfi.Size() != dfi.Size() {
+		c.add(rel, Content, fmt.Sprintf("size %d", sfi.Size()), fmt.Sprintf("size %d", dfi.Size()))
+		return nil
+	}
+	sf, err := os.Open(join(c.src, rel))
+	if err != nil {
+		return fmt.Errorf("open source file: %w", err)
+	}
+	defer sf.Close()
+	df, err := os.Open(join(c.dst, rel))
+	if err != nil {
+		return fmt.Errorf("open destination file: %w", err)
+	}
+	defer df.Close()
+	const chunk = 256 << 10
+	sb, db := make([]byte, chunk), make([]byte, chunk)
+	var off int64
+	for {
+		n, serr := io.ReadFull(sf, sb)
+		m, derr := io.ReadFull(df, db)
+		if n != m || !bytes.Equal(sb[:n], db[:m]) {
+			at := off
+			for k := 0; k < n && k < m && sb[k] == db[k]; k++ {
+				at++
+			}
+			c.add(rel, Content, fmt.Sprintf("differs at byte %d", at), fmt.Sprintf("(size %d)", dfi.Size()))
+			return nil
+		}
+		off += int64(n)
+		sEOF := errors.Is(serr, io.EOF) || errors.Is(serr, io.ErrUnexpectedEOF)
+		dEOF := errors.Is(derr, io.EOF) || errors.Is(derr, io.ErrUnexpectedEOF)
+		if serr != nil && !sEOF {
+			return fmt.Errorf("read source file %s: %w", rel, serr)
+		}
+		if derr != nil && !dEOF {
+			return fmt.Errorf("read destination file %s: %w", rel, derr)
+		}
+		if sEOF || dEOF {
+			if sEOF != dEOF {
+				c.add(rel, Content, "length changed while reading", "")
+			}
+			return nil
+		}
+	}
+}
+
+func typeName(m fs.FileMode) string {
+	switch m.Type() {
+	case 0:
+		return "file"
+	case fs.ModeDir:
+		return "dir"
+	case fs.ModeSymlink:
+		return "symlink"
+	case fs.ModeNamedPipe:
+		return "fifo"
+	case fs.ModeSocket:
+		return "socket"
+	case fs.ModeDevice | fs.ModeCharDevice:
+		return "char device"
+	case fs.ModeDevice:
+		return "block device"
+	}
+	return fmt.Sprintf("type %v", m.Type())
+}
+
+// modeBits returns the 12 Unix permission bits of m.
+func modeBits(m fs.FileMode) uint32 {
+	b := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		b |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		b |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		b |= 0o1000
+	}
+	return b
+}

@@ -1,0 +1,194 @@
+package rsyncproto
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Options are what the user asked for. They map onto the server argv
+// (ServerArgs) and the sender's own behaviour.
+type Options struct {
+	Delete      bool // --delete, scoped to the listed paths (see Request)
+	IgnoreTimes bool // -I: the receiver must not skip same-size same-mtime files
+	DryRun      bool // -n
+	Checksum    bool // -c
+	HardLinks   bool // -H
+	Owner       bool // -o
+	Group       bool // -g
+	Devices     bool // -D: devices and special files
+	NumericIDs  bool // --numeric-ids
+	// Compress names a compression; "" sends data uncompressed (the only
+	// value supported so far).
+	Compress string
+	// ExcludeRules are rsync filter rules sent to the receiver so that
+	// --delete never removes paths the user excluded, e.g. "- *.tmp".
+	ExcludeRules []string
+	// Exclude, if set, is asked for every path found while walking a
+	// recursive directory (and for every listed path); excluded paths are not
+	// sent. It should agree with ExcludeRules.
+	Exclude func(rel string, isDir bool) bool
+	// Timeout stops a transfer when no byte moved for this long (0 = none).
+	Timeout time.Duration
+	// MaxProtocol caps the protocol version we advertise (0 = 32).
+	MaxProtocol int
+	// Warn, if set, receives warnings and server messages as they arrive.
+	// They are also collected in Result.Warnings.
+	Warn func(msg string)
+}
+
+// Path is one path of a push, relative to Request.Root ("." is the root).
+type Path struct {
+	Name string
+	// Recursive sends the whole subtree of a directory; with Delete the
+	// receiver deletes entries below it that the source lacks.
+	Recursive bool
+}
+
+// Request describes one push.
+type Request struct {
+	Root  string // local source directory
+	Paths []Path
+	// Options for this push.
+	Options Options
+	// Dest is the remote directory. For a daemon it starts with the module
+	// name ("module" or "module/sub"; empty means the module root). For a
+	// remote shell it is the directory argument of rsync --server.
+	Dest string
+}
+
+// Result reports one push. A push with per-file failures still returns a
+// Result and a nil error; ExitCode then says 23 or 24 like rsync would.
+type Result struct {
+	Protocol     int    // negotiated protocol version
+	Checksum     string // negotiated checksum algorithm
+	Files        int    // regular files whose data was sent
+	Deleted      int    // entries the receiver reported as deleted
+	LiteralBytes int64  // file data sent as literal bytes
+	MatchedBytes int64  // file data reconstructed from the receiver's basis
+	BytesWritten int64  // bytes written to the connection
+	BytesRead    int64  // bytes read from the connection
+	// Failed lists paths that did not arrive (or arrived changed); retry them.
+	Failed   []FileError
+	ExitCode int      // rsync-style exit code of the run (0, 23, 24, ...)
+	Warnings []string // messages from the receiver and the sender
+	// FilterScopedDelete reports whether the peer honours the filter list
+	// when deleting (rsync >= 3 at protocol >= 29; false for gokrazy/rsync).
+	FilterScopedDelete bool
+
+	names map[string]bool // listed paths, to attribute remote messages
+}
+
+// FileError is a per-path failure.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e FileError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
+
+// Per-file error causes, usable with errors.Is on FileError.Err.
+var (
+	// ErrVanished: the file disappeared before its data could be sent.
+	ErrVanished = errors.New("file vanished")
+	// ErrChanged: the file changed while it was being sent.
+	ErrChanged = errors.New("file changed while being sent")
+	// ErrReceiver: the receiver reported an error for this path.
+	ErrReceiver = errors.New("receiver error")
+	// ErrScopedDeleteUnsupported: the peer cannot scope --delete by filter
+	// rules (protocol < 29, gokrazy/rsync); push the parent directory
+	// recursively instead.
+	ErrScopedDeleteUnsupported = errors.New("peer cannot scope --delete to listed paths")
+)
+
+// ExitError is a failed session with rsync's exit code.
+type ExitError struct {
+	Code int
+	Msg  string
+}
+
+func (e *ExitError) Error() string {
+	if e.Msg == "" {
+		return fmt.Sprintf("rsync exit %d (%s)", e.Code, CodeName(e.Code))
+	}
+	return fmt.Sprintf("%s (rsync exit %d: %s)", e.Msg, e.Code, CodeName(e.Code))
+}
+
+// Exit codes (errcode.h).
+const (
+	ExitOK          = 0
+	ExitSyntax      = 1
+	ExitProtocol    = 2
+	ExitFileSelect  = 3
+	ExitUnsupported = 4
+	ExitStartClient = 5
+	ExitSocketIO    = 10
+	ExitFileIO      = 11
+	ExitStreamIO    = 12
+	ExitPartial     = 23
+	ExitVanished    = 24
+	ExitDelLimit    = 25
+	ExitTimeout     = 30
+	ExitConnTimeout = 35
+)
+
+// CodeName describes an rsync exit code (log.c:rerr_names).
+func CodeName(code int) string {
+	switch code {
+	case 0:
+		return "success"
+	case 1:
+		return "syntax or usage error"
+	case 2:
+		return "protocol incompatibility"
+	case 3:
+		return "errors selecting input/output files, dirs"
+	case 4:
+		return "requested action not supported"
+	case 5:
+		return "error starting client-server protocol"
+	case 6:
+		return "daemon unable to append to log-file"
+	case 10:
+		return "error in socket IO"
+	case 11:
+		return "error in file IO"
+	case 12:
+		return "error in rsync protocol data stream"
+	case 13:
+		return "errors with program diagnostics"
+	case 14:
+		return "error in IPC code"
+	case 15:
+		return "sibling process crashed"
+	case 16:
+		return "sibling process terminated abnormally"
+	case 19:
+		return "received SIGUSR1"
+	case 20:
+		return "received SIGINT, SIGTERM, or SIGHUP"
+	case 21:
+		return "waitpid() failed"
+	case 22:
+		return "error allocating core memory buffers"
+	case 23:
+		return "some files/attrs were not transferred"
+	case 24:
+		return "some files vanished before they could be transferred"
+	case 25:
+		return "the --max-delete limit stopped deletions"
+	case 30:
+		return "timeout in data send/receive"
+	case 35:
+		return "timeout waiting for daemon connection"
+	case 124:
+		return "remote shell failed"
+	case 125:
+		return "remote shell killed"
+	case 126:
+		return "remote command could not be run"
+	case 127:
+		return "remote command not found"
+	}
+	return fmt.Sprintf("unexplained error (code %d)", code)
+}

@@ -1,0 +1,77 @@
+package rsyncproto
+
+import "strconv"
+
+// clientInfo is the -e capability string: everything rsync 3.x sends except
+// "i" (we never use incremental recursion) (options.c:maybe_add_e_option).
+const clientInfo = "e.LsfxCIvu"
+
+func ourProtocol(max int) int {
+	if max <= 0 || max > 32 {
+		return 32
+	}
+	return max
+}
+
+// ServerArgs returns the argv after the program name for remote-shell
+// mode ("--server", options, ".", destination), built for the protocol we
+// advertise (options.c:server_options). The caller quotes the words for the
+// remote shell.
+func ServerArgs(req Request) []string {
+	dest := req.Dest
+	if dest == "" {
+		dest = "."
+	}
+	return serverArgs(&req.Options, ourProtocol(req.Options.MaxProtocol), dest)
+}
+
+func serverArgs(o *Options, proto int, dest string) []string {
+	f := []byte{'-'}
+	if o.DryRun {
+		f = append(f, 'n')
+	}
+	f = append(f, 'l')
+	if o.HardLinks {
+		f = append(f, 'H')
+	}
+	if o.Owner {
+		f = append(f, 'o')
+	}
+	if o.Group {
+		f = append(f, 'g')
+	}
+	if o.Devices {
+		f = append(f, 'D')
+	}
+	f = append(f, 't', 'p', 'r')
+	if o.Checksum {
+		f = append(f, 'c')
+	}
+	if o.IgnoreTimes {
+		f = append(f, 'I')
+	}
+	if proto >= 30 {
+		f = append(f, clientInfo...)
+	}
+	args := []string{"--server", string(f)}
+	if o.Delete {
+		args = append(args, "--delete")
+	}
+	if proto >= 29 {
+		// Replace a non-empty directory by a file when the type changed.
+		args = append(args, "--force")
+	}
+	if o.NumericIDs {
+		args = append(args, "--numeric-ids")
+	}
+	if o.Compress != "" && proto >= 30 {
+		args = append(args, "--compress-choice="+o.Compress)
+	}
+	return append(args, ".", dest)
+}
+
+// sendFilterList reports whether the receiver expects a filter list
+// (exclude.c:send_filter_list: delete_mode && !delete_excluded).
+func sendFilterList(o *Options) bool { return o.Delete }
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,394 @@
+package rsyncproto
+
+import (
+	"bufio"
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+	"strings"
+
+	"golang.org/x/crypto/md4"
+)
+
+// DaemonConfig selects a module of an rsync daemon.
+type DaemonConfig struct {
+	Module   string
+	User     string // for modules with "auth users"; "" sends "nobody"
+	Password string
+	// MaxProtocol caps the protocol version in our greeting (0 = 32).
+	MaxProtocol int
+}
+
+// Module is one entry of a daemon's module listing.
+type Module struct {
+	Name    string
+	Comment string
+}
+
+// Daemon is a daemon connection that passed the greeting, authentication and
+// module selection. It carries exactly one Push.
+type Daemon struct {
+	rw       io.ReadWriter
+	c        *conn
+	br       *bufio.Reader
+	cfg      DaemonConfig
+	proto    int
+	remote   int // the daemon's advertised protocol
+	motd     []string
+	used     bool
+	greet    greeting
+	authSent bool
+}
+
+// Protocol is the negotiated protocol version.
+func (d *Daemon) Protocol() int { return d.proto }
+
+// MOTD returns the daemon's message-of-the-day lines.
+func (d *Daemon) MOTD() []string { return d.motd }
+
+// FilterScopedDelete reports whether the daemon honours filter rules when it
+// deletes, so that Push can confine --delete to the listed paths. It is
+// false below protocol 29 (gokrazy/rsync speaks 27 and ignores them).
+func (d *Daemon) FilterScopedDelete() bool { return d.proto >= 29 }
+
+type greeting struct {
+	version int
+	sub     int
+	hasSub  bool
+	digests []string
+}
+
+// parseGreeting parses "@RSYNCD: <ver>[.<sub>] [digests...]"
+// (clientserver.c:exchange_protocols).
+func parseGreeting(line string) (greeting, error) {
+	var g greeting
+	rest, ok := strings.CutPrefix(line, "@RSYNCD: ")
+	if !ok {
+		return g, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("rsync daemon greeting expected, got %q", truncate(line))}
+	}
+	f := strings.Fields(rest)
+	if len(f) == 0 {
+		return g, &ExitError{Code: ExitStartClient, Msg: "empty daemon greeting"}
+	}
+	ver, sub, hasSub := strings.Cut(f[0], ".")
+	v, err := strconv.Atoi(ver)
+	if err != nil {
+		return g, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("bad daemon greeting %q", truncate(line))}
+	}
+	g.version, g.hasSub = v, hasSub
+	if hasSub {
+		g.sub, _ = strconv.Atoi(sub)
+	}
+	g.digests = f[1:]
+	if g.version >= 30 && !g.hasSub {
+		return g, &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("daemon greeting %q lacks a subprotocol", truncate(line))}
+	}
+	return g, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
+}
+
+// readLine reads one text line of the daemon handshake.
+func readLine(br *bufio.Reader) (string, error) {
+	var b []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		b = append(b, frag...)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, bufio.ErrBufferFull) && len(b) < 64*1024 {
+			continue
+		}
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// open sends our greeting and reads the daemon's.
+func (d *Daemon) open(s *session) error {
+	ours := ourProtocol(d.cfg.MaxProtocol)
+	if _, err := fmt.Fprintf(s.c, "@RSYNCD: %d.0 sha512 sha256 sha1 md5 md4\n", ours); err != nil {
+		return fmt.Errorf("send greeting: %w", s.cause(err))
+	}
+	line, err := readLine(s.br)
+	if err != nil {
+		return fmt.Errorf("read daemon greeting: %w", s.cause(err))
+	}
+	g, err := parseGreeting(line)
+	if err != nil {
+		return err
+	}
+	d.remote = g.version
+	d.proto = min(ours, g.version)
+	if g.version < ours && g.sub != 0 {
+		d.proto = g.version - 1
+	}
+	if d.proto < 27 {
+		return &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("daemon protocol %d is too old (need 27 or newer)", g.version)}
+	}
+	d.greet = g
+	return nil
+}
+
+// DialDaemon performs the daemon handshake on rw: greetings, MOTD, module
+// selection and authentication (clientserver.c:start_inband_exchange).
+// On success the Daemon is ready for Push. rw should be an io.Closer or
+// support SetDeadline so that cancellation can interrupt it.
+func DialDaemon(ctx context.Context, rw io.ReadWriter, cfg DaemonConfig) (*Daemon, error) {
+	if cfg.Module == "" || strings.ContainsAny(cfg.Module, "\n/") {
+		return nil, fmt.Errorf("dial daemon: bad module name %q", cfg.Module)
+	}
+	d := &Daemon{rw: rw, cfg: cfg}
+	s := newSession(newConn(rw), nil, &Options{})
+	stop := s.watch(ctx, 0)
+	defer stop()
+	if err := d.open(s); err != nil {
+		return nil, err
+	}
+	if _, err := fmt.Fprintf(s.c, "%s\n", cfg.Module); err != nil {
+		return nil, fmt.Errorf("send module name: %w", s.cause(err))
+	}
+	for {
+		line, err := readLine(s.br)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, &ExitError{Code: ExitStartClient, Msg: "daemon closed the connection during the handshake"}
+			}
+			return nil, fmt.Errorf("read daemon reply: %w", s.cause(err))
+		}
+		switch {
+		case line == "@RSYNCD: OK":
+			d.br, d.c = s.br, s.c
+			return d, nil
+		case strings.HasPrefix(line, "@RSYNCD: AUTHREQD "):
+			resp := authResponse(cfg, d.greet, d.proto, strings.TrimPrefix(line, "@RSYNCD: AUTHREQD "))
+			if _, err := fmt.Fprintf(s.c, "%s\n", resp); err != nil {
+				return nil, fmt.Errorf("send auth response: %w", s.cause(err))
+			}
+			d.authSent = true
+		case strings.HasPrefix(line, "@ERROR"):
+			msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(line, "@ERROR"), ":"))
+			if d.authSent && strings.Contains(msg, "auth failed") {
+				return nil, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("authentication failed for user %q on module %q (wrong user or password): daemon said: %s", userOf(cfg), cfg.Module, msg)}
+			}
+			return nil, &ExitError{Code: ExitStartClient, Msg: "daemon refused module " + strconv.Quote(cfg.Module) + ": " + msg}
+		case line == "@RSYNCD: EXIT":
+			return nil, &ExitError{Code: ExitStartClient, Msg: "daemon ended the session (@RSYNCD: EXIT)"}
+		case strings.HasPrefix(line, "@RSYNCD: "):
+			return nil, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("unexpected daemon reply %q", truncate(line))}
+		default:
+			if len(d.motd) < 1000 {
+				d.motd = append(d.motd, line)
+			}
+		}
+	}
+}
+
+func userOf(cfg DaemonConfig) string {
+	if cfg.User == "" {
+		return "nobody"
+	}
+	return cfg.User
+}
+
+// authResponse computes "<user> <base64(H(password || challenge))>"
+// (authenticate.c:auth_client, generate_hash; compat.c:negotiate_daemon_auth).
+func authResponse(cfg DaemonConfig, g greeting, proto int, challenge string) string {
+	var h hash.Hash
+	prefixZero := false
+	if len(g.digests) > 0 {
+		for _, name := range []string{"sha512", "sha256", "sha1", "md5", "md4"} {
+			if h == nil && containsStr(g.digests, name) {
+				h = newAuthHash(name)
+			}
+		}
+	}
+	if h == nil {
+		if proto >= 30 {
+			h = md5.New()
+		} else {
+			h, prefixZero = md4.New(), true
+		}
+	}
+	if prefixZero {
+		h.Write([]byte{0, 0, 0, 0})
+	}
+	h.Write([]byte(cfg.Password))
+	h.Write([]byte(challenge))
+	return userOf(cfg) + " " + base64.RawStdEncoding.EncodeToString(h.Sum(nil))
+}
+
+func newAuthHash(name string) hash.Hash {
+	switch name {
+	case "sha512":
+		return sha512.New()
+	case "sha256":
+		return sha256.New()
+	case "sha1":
+		return sha1.New()
+	case "md5":
+		return md5.New()
+	}
+	return md4.New()
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ListModules asks the daemon for its module listing.
+func ListModules(ctx context.Context, rw io.ReadWriter, cfg DaemonConfig) ([]Module, error) {
+	d := &Daemon{rw: rw, cfg: cfg}
+	s := newSession(newConn(rw), nil, &Options{})
+	stop := s.watch(ctx, 0)
+	defer stop()
+	if err := d.open(s); err != nil {
+		return nil, err
+	}
+	if _, err := io.WriteString(s.c, "\n"); err != nil {
+		return nil, fmt.Errorf("request module list: %w", s.cause(err))
+	}
+	var mods []Module
+	for {
+		line, err := readLine(s.br)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return mods, nil
+			}
+			return nil, fmt.Errorf("read module list: %w", s.cause(err))
+		}
+		switch {
+		case line == "@RSYNCD: EXIT":
+			return mods, nil
+		case strings.HasPrefix(line, "@ERROR"):
+			return nil, &ExitError{Code: ExitStartClient, Msg: "daemon: " + strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(line, "@ERROR"), ":"))}
+		case line == "":
+			mods = nil // what came before was the MOTD
+		default:
+			name, comment, _ := strings.Cut(line, "\t")
+			mods = append(mods, Module{Name: strings.TrimSpace(name), Comment: strings.TrimSpace(comment)})
+		}
+	}
+}
+
+// Push sends the request to the module (main.c:client_run): it sends the
+// server arguments, negotiates, and runs the sender. Dest must start with the
+// module name; "" means the module root.
+func (d *Daemon) Push(ctx context.Context, req Request) (*Result, error) {
+	if d.used {
+		return nil, errors.New("push: daemon connection already used")
+	}
+	d.used = true
+	dest := req.Dest
+	if dest == "" {
+		dest = d.cfg.Module + "/"
+	} else if dest == d.cfg.Module {
+		dest += "/"
+	}
+	if dest != d.cfg.Module+"/" && !strings.HasPrefix(dest, d.cfg.Module+"/") {
+		return nil, fmt.Errorf("push: destination %q is not inside module %q", req.Dest, d.cfg.Module)
+	}
+	if strings.ContainsAny(dest, "*?[\n") || strings.Contains(dest, " "+d.cfg.Module+"/") {
+		return nil, fmt.Errorf("push: destination %q contains characters the daemon would expand", req.Dest)
+	}
+	s := newSession(d.c, d.br, &req.Options)
+	s.proto = d.proto
+	stop := s.watch(ctx, req.Options.Timeout)
+	defer stop()
+	fl, err := s.prepare(ctx, &req)
+	if err != nil {
+		s.c.interrupt()
+		return nil, err
+	}
+	args := serverArgs(&req.Options, s.proto, dest)
+	sep := byte('\n')
+	if s.proto >= 30 {
+		sep = 0
+	}
+	for _, a := range args {
+		s.out.buf = append(append(s.out.buf, a...), sep)
+	}
+	s.out.buf = append(s.out.buf, sep)
+	if err := s.out.flush(); err != nil {
+		return nil, fmt.Errorf("send arguments: %w", s.cause(err))
+	}
+	if err := s.setupProtocol(); err != nil {
+		s.c.interrupt()
+		s.finish()
+		return nil, err
+	}
+	return s.push(ctx, &req, fl)
+}
+
+// prepare validates the request for the negotiated protocol and builds the
+// file list.
+func (s *session) prepare(ctx context.Context, req *Request) (*fileList, error) {
+	if req.Options.Compress != "" {
+		return nil, fmt.Errorf("push: compression %q is not supported", req.Options.Compress)
+	}
+	fl, err := buildFileList(ctx, req, s.c.touch)
+	if err != nil {
+		return nil, fmt.Errorf("build file list: %w", err)
+	}
+	if req.Options.Delete && !fl.scopeAll && s.proto < 29 {
+		return nil, fmt.Errorf("push with delete at protocol %d: %w", s.proto, ErrScopedDeleteUnsupported)
+	}
+	return fl, nil
+}
+
+// PushServer runs a push over a remote-shell stream to "rsync --server" started
+// with ServerArgs(req): the 4-byte version exchange, then the same as Push.
+func PushServer(ctx context.Context, rw io.ReadWriter, req Request) (*Result, error) {
+	s := newSession(newConn(rw), nil, &req.Options)
+	stop := s.watch(ctx, req.Options.Timeout)
+	defer stop()
+	ours := ourProtocol(req.Options.MaxProtocol)
+	if _, err := s.c.Write(appendInt(nil, int32(ours))); err != nil {
+		return nil, fmt.Errorf("send protocol version: %w", s.cause(err))
+	}
+	raw := &wireReader{r: s.br}
+	remote := int(raw.int32())
+	if raw.err != nil {
+		if errors.Is(raw.err, io.EOF) {
+			return nil, &ExitError{Code: ExitStartClient, Msg: "remote rsync closed the connection before the version exchange"}
+		}
+		return nil, fmt.Errorf("read protocol version: %w", s.cause(raw.err))
+	}
+	if remote < 20 || remote > 40 {
+		return nil, &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("protocol version mismatch (got %#x) -- is your shell clean?", uint32(remote))}
+	}
+	s.proto = min(ours, remote)
+	if s.proto < 27 {
+		return nil, &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("remote protocol %d is too old (need 27 or newer)", remote)}
+	}
+	fl, err := s.prepare(ctx, &req)
+	if err != nil {
+		s.c.interrupt()
+		return nil, err
+	}
+	if err := s.setupProtocol(); err != nil {
+		s.c.interrupt()
+		s.finish()
+		return nil, err
+	}
+	return s.push(ctx, &req, fl)
+}

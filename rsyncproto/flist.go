@@ -1,0 +1,485 @@
+package rsyncproto
+
+import (
+	"bytes"
+	"sort"
+	"strings"
+)
+
+// Unix st_mode type bits as they travel on the wire (rsync.h, to_wire_mode).
+const (
+	sIFMT   = 0o170000
+	sIFSOCK = 0o140000
+	sIFLNK  = 0o120000
+	sIFREG  = 0o100000
+	sIFBLK  = 0o060000
+	sIFDIR  = 0o040000
+	sIFCHR  = 0o020000
+	sIFIFO  = 0o010000
+)
+
+// XMIT flag bits (rsync.h).
+const (
+	xmitTopDir          = 1 << 0
+	xmitSameMode        = 1 << 1
+	xmitExtendedFlags   = 1 << 2 // 28+; SAME_RDEV_pre28 below
+	xmitSameRdevPre28   = 1 << 2
+	xmitSameUID         = 1 << 3
+	xmitSameGID         = 1 << 4
+	xmitSameName        = 1 << 5
+	xmitLongName        = 1 << 6
+	xmitSameTime        = 1 << 7
+	xmitSameRdevMajor   = 1 << 8
+	xmitNoContentDir    = 1 << 8
+	xmitHlinked         = 1 << 9
+	xmitSameDevPre30    = 1 << 10
+	xmitUserNameFollows = 1 << 10
+	xmitRdevMinor8Pre30 = 1 << 11
+	xmitGroupNameFollow = 1 << 11
+	xmitHlinkFirst      = 1 << 12
+	xmitIOErrorEndList  = 1 << 12
+	xmitModNsec         = 1 << 13
+)
+
+// Compat flags (compat.c).
+const (
+	cfIncRecurse        = 1 << 0
+	cfSymlinkTimes      = 1 << 1
+	cfSymlinkIconv      = 1 << 2
+	cfSafeFlist         = 1 << 3
+	cfAvoidXattrOptim   = 1 << 4
+	cfChksumSeedFix     = 1 << 5
+	cfInplacePartialDir = 1 << 6
+	cfVarintFlistFlags  = 1 << 7
+	cfID0Names          = 1 << 8
+)
+
+// io_error bits (rsync.h).
+const (
+	ioErrGeneral  = 1 << 0
+	ioErrVanished = 1 << 1
+	ioErrDelLimit = 1 << 2
+)
+
+// entry is one file-list entry.
+type entry struct {
+	name     string // wire name, relative, "." for the root
+	local    string // path on the local disk (sender only)
+	mode     uint32 // Unix st_mode
+	size     int64
+	mtime    int64
+	nsec     int32
+	uid, gid uint32
+	rdevMaj  uint32
+	rdevMin  uint32
+	rdevRaw  uint32 // raw 32-bit dev_t for protocol < 28
+	link     string // symlink target
+	sum      []byte // --checksum digest
+
+	topDir    bool // XMIT_TOP_DIR on a directory
+	noContent bool // XMIT_NO_CONTENT_DIR (protocol >= 30)
+
+	// hard links
+	dev, ino   uint64
+	hlinked    bool  // member of a hard-link group
+	hlinkFirst bool  // first member in send order (protocol >= 30)
+	hlinkLead  int32 // send-order index of the leader, -1 if leader (protocol >= 30)
+}
+
+func (e *entry) isDir() bool  { return e.mode&sIFMT == sIFDIR }
+func (e *entry) isReg() bool  { return e.mode&sIFMT == sIFREG }
+func (e *entry) isLink() bool { return e.mode&sIFMT == sIFLNK }
+func (e *entry) isDev() bool {
+	t := e.mode & sIFMT
+	return t == sIFCHR || t == sIFBLK
+}
+func (e *entry) isSpecial() bool {
+	t := e.mode & sIFMT
+	return t == sIFIFO || t == sIFSOCK
+}
+
+// flistOpts selects the optional entry fields, mirroring the server argv.
+type flistOpts struct {
+	proto      int
+	varint     bool // CF_VARINT_FLIST_FLAGS
+	id0Names   bool // CF_ID0_NAMES
+	owner      bool
+	group      bool
+	numericIDs bool
+	devices    bool // -D: devices and specials
+	hardLinks  bool
+	checksum   bool
+	csumLen    int
+}
+
+// flistEncoder writes entries with the session-wide "previous entry" state
+// of flist.c:send_file_entry.
+type flistEncoder struct {
+	o        flistOpts
+	lastName string
+	mode     uint32
+	mtime    int64
+	uid, gid uint32
+	rdev     uint32 // pre-28 raw rdev
+	rdevMaj  uint32
+	dev      uint64
+	haveDev  bool
+	userName func(uint32) string
+	grpName  func(uint32) string
+	uids     map[uint32]string
+	gids     map[uint32]string
+	uidOrder []uint32
+	gidOrder []uint32
+}
+
+func newFlistEncoder(o flistOpts, userName, groupName func(uint32) string) *flistEncoder {
+	if userName == nil {
+		userName = func(uint32) string { return "" }
+	}
+	if groupName == nil {
+		groupName = func(uint32) string { return "" }
+	}
+	return &flistEncoder{o: o, userName: userName, grpName: groupName,
+		uids: map[uint32]string{}, gids: map[uint32]string{}}
+}
+
+// appendEntry encodes e (flist.c:send_file_entry). ndx is e's index in send
+// order (ndx_start is 0: no incremental recursion).
+func (f *flistEncoder) appendEntry(b []byte, e *entry) []byte {
+	o := &f.o
+	var xflags uint32
+	switch {
+	case e.isDir():
+		if o.proto >= 30 {
+			if e.noContent {
+				xflags = xmitNoContentDir
+			} else if e.topDir {
+				xflags = xmitTopDir
+			}
+		} else if e.topDir {
+			xflags = xmitTopDir
+		}
+	}
+	if e.mode == f.mode {
+		xflags |= xmitSameMode
+	} else {
+		f.mode = e.mode
+	}
+	var rdevMaj, rdevMin uint32
+	sendRdev := false
+	if o.devices && e.isDev() {
+		sendRdev = true
+		if o.proto < 28 {
+			if e.rdevRaw == f.rdev {
+				xflags |= xmitSameRdevPre28
+			} else {
+				f.rdev = e.rdevRaw
+			}
+		} else {
+			rdevMaj, rdevMin = e.rdevMaj, e.rdevMin
+			if rdevMaj == f.rdevMaj {
+				xflags |= xmitSameRdevMajor
+			} else {
+				f.rdevMaj = rdevMaj
+			}
+			if o.proto < 30 && rdevMin <= 0xff {
+				xflags |= xmitRdevMinor8Pre30
+			}
+		}
+	} else if o.devices && e.isSpecial() && o.proto < 31 {
+		sendRdev = true
+		if o.proto < 28 {
+			xflags |= xmitSameRdevPre28
+		} else {
+			rdevMaj, rdevMin = f.rdevMaj, 0
+			xflags |= xmitSameRdevMajor
+			if o.proto < 30 {
+				xflags |= xmitRdevMinor8Pre30
+			}
+		}
+	} else if o.proto < 28 {
+		f.rdev = 0
+	}
+	if !o.owner || (e.uid == f.uid && f.lastName != "") {
+		xflags |= xmitSameUID
+	} else {
+		f.uid = e.uid
+		if !o.numericIDs {
+			f.addID(f.uids, &f.uidOrder, e.uid, f.userName)
+		}
+	}
+	if !o.group || (e.gid == f.gid && f.lastName != "") {
+		xflags |= xmitSameGID
+	} else {
+		f.gid = e.gid
+		if !o.numericIDs {
+			f.addID(f.gids, &f.gidOrder, e.gid, f.grpName)
+		}
+	}
+	if e.mtime == f.mtime {
+		xflags |= xmitSameTime
+	} else {
+		f.mtime = e.mtime
+	}
+	if e.nsec != 0 && o.proto >= 31 {
+		xflags |= xmitModNsec
+	}
+	if e.hlinked && o.hardLinks {
+		if o.proto >= 30 {
+			if e.hlinkFirst {
+				xflags |= xmitHlinkFirst
+			}
+		} else if f.haveDev && e.dev == f.dev {
+			if o.proto >= 28 {
+				xflags |= xmitSameDevPre30
+			}
+		} else {
+			f.dev, f.haveDev = e.dev, true
+		}
+		xflags |= xmitHlinked
+	}
+	l1 := 0
+	for l1 < len(f.lastName) && l1 < len(e.name) && l1 < 255 && e.name[l1] == f.lastName[l1] {
+		l1++
+	}
+	l2 := len(e.name) - l1
+	if l1 > 0 {
+		xflags |= xmitSameName
+	}
+	if l2 > 255 {
+		xflags |= xmitLongName
+	}
+	switch {
+	case o.varint:
+		if xflags == 0 {
+			b = appendVarint(b, xmitExtendedFlags)
+		} else {
+			b = appendVarint(b, int32(xflags))
+		}
+	case o.proto >= 28:
+		if xflags == 0 && !e.isDir() {
+			xflags |= xmitTopDir
+		}
+		if xflags&0xff00 != 0 || xflags == 0 {
+			xflags |= xmitExtendedFlags
+			b = appendShort(b, uint16(xflags))
+		} else {
+			b = append(b, byte(xflags))
+		}
+	default:
+		if xflags&0xff == 0 {
+			if e.isDir() {
+				xflags |= xmitLongName
+			} else {
+				xflags |= xmitTopDir
+			}
+		}
+		b = append(b, byte(xflags))
+	}
+	if xflags&xmitSameName != 0 {
+		b = append(b, byte(l1))
+	}
+	if xflags&xmitLongName != 0 {
+		b = appendVarint30(b, int32(l2), o.proto)
+	} else {
+		b = append(b, byte(l2))
+	}
+	b = append(b, e.name[l1:]...)
+	f.lastName = e.name
+	if o.hardLinks && o.proto >= 30 && e.hlinked && !e.hlinkFirst {
+		// The leader is always earlier in this same list: the entry ends here.
+		return appendVarint(b, e.hlinkLead)
+	}
+	if o.proto >= 30 {
+		b = appendVarlong(b, e.size, 3)
+	} else {
+		b = appendLongint(b, e.size)
+	}
+	if xflags&xmitSameTime == 0 {
+		if o.proto >= 30 {
+			b = appendVarlong(b, e.mtime, 4)
+		} else {
+			b = appendInt(b, int32(e.mtime))
+		}
+	}
+	if xflags&xmitModNsec != 0 {
+		b = appendVarint(b, e.nsec)
+	}
+	if xflags&xmitSameMode == 0 {
+		b = appendInt(b, int32(e.mode))
+	}
+	if o.owner && xflags&xmitSameUID == 0 {
+		b = appendVarint30(b, int32(e.uid), o.proto)
+	}
+	if o.group && xflags&xmitSameGID == 0 {
+		b = appendVarint30(b, int32(e.gid), o.proto)
+	}
+	if sendRdev {
+		if o.proto < 28 {
+			if xflags&xmitSameRdevPre28 == 0 {
+				b = appendInt(b, int32(e.rdevRaw))
+			}
+		} else {
+			if xflags&xmitSameRdevMajor == 0 {
+				b = appendVarint30(b, int32(rdevMaj), o.proto)
+			}
+			switch {
+			case o.proto >= 30:
+				b = appendVarint(b, int32(rdevMin))
+			case xflags&xmitRdevMinor8Pre30 != 0:
+				b = append(b, byte(rdevMin))
+			default:
+				b = appendInt(b, int32(rdevMin))
+			}
+		}
+	}
+	if e.isLink() {
+		b = appendVarint30(b, int32(len(e.link)), o.proto)
+		b = append(b, e.link...)
+	}
+	if o.hardLinks && e.hlinked && o.proto < 30 {
+		if o.proto < 26 {
+			b = appendInt(b, int32(e.dev+1))
+			b = appendInt(b, int32(e.ino))
+		} else {
+			if xflags&xmitSameDevPre30 == 0 {
+				b = appendLongint(b, int64(e.dev+1))
+			}
+			b = appendLongint(b, int64(e.ino))
+		}
+	}
+	if o.checksum && (e.isReg() || o.proto < 28) {
+		s := e.sum
+		if len(s) != o.csumLen {
+			s = make([]byte, o.csumLen)
+		}
+		b = append(b, s...)
+	}
+	return b
+}
+
+func (f *flistEncoder) addID(m map[uint32]string, order *[]uint32, id uint32, lookup func(uint32) string) {
+	if _, ok := m[id]; ok {
+		return
+	}
+	m[id] = lookup(id)
+	*order = append(*order, id)
+}
+
+// appendEnd writes the end-of-list marker, the id lists and (protocol < 30)
+// the io_error int (flist.c:write_end_of_flist, send_file_list).
+func (f *flistEncoder) appendEnd(b []byte, ioError int32, safeFlist bool) []byte {
+	o := &f.o
+	switch {
+	case o.varint:
+		b = appendVarint(b, 0)
+		if safeFlist {
+			b = appendVarint(b, ioError)
+		} else {
+			b = appendVarint(b, 0)
+		}
+	case ioError != 0 && safeFlist:
+		b = appendShort(b, xmitExtendedFlags|xmitIOErrorEndList)
+		b = appendVarint(b, ioError)
+	default:
+		b = append(b, 0)
+	}
+	if !o.numericIDs {
+		if o.owner {
+			b = f.appendIDList(b, f.uids, f.uidOrder, f.userName)
+		}
+		if o.group {
+			b = f.appendIDList(b, f.gids, f.gidOrder, f.grpName)
+		}
+	}
+	if o.proto < 30 {
+		b = appendInt(b, ioError)
+	}
+	return b
+}
+
+// appendIDList is uidlist.c:send_one_list.
+func (f *flistEncoder) appendIDList(b []byte, m map[uint32]string, order []uint32, lookup func(uint32) string) []byte {
+	one := func(b []byte, id uint32, name string) []byte {
+		if len(name) > 255 {
+			name = name[:255]
+		}
+		b = appendVarint30(b, int32(id), f.o.proto)
+		b = append(b, byte(len(name)))
+		return append(b, name...)
+	}
+	for _, id := range order {
+		if id != 0 && m[id] != "" {
+			b = one(b, id, m[id])
+		}
+	}
+	if f.o.id0Names {
+		return one(b, 0, lookup(0))
+	}
+	return appendVarint30(b, 0, f.o.proto)
+}
+
+func appendVarint30(b []byte, v int32, proto int) []byte {
+	if proto < 30 {
+		return appendInt(b, v)
+	}
+	return appendVarint(b, v)
+}
+
+// compareNames orders wire names the way the receiver sorts its list
+// (flist.c:f_name_cmp). From protocol 29 on, paths compare component by
+// component, files before directories at each level, a directory as if its
+// name ended in "/", and "." first; below 29 the full paths compare bytewise.
+func compareNames(a string, aDir bool, b string, bDir bool, proto int) int {
+	if proto < 29 {
+		return strings.Compare(a, b)
+	}
+	if a == b {
+		return 0
+	}
+	if a == "." {
+		return -1
+	}
+	if b == "." {
+		return 1
+	}
+	for {
+		ai := strings.IndexByte(a, '/')
+		bi := strings.IndexByte(b, '/')
+		ac, bc := a, b
+		aIsDir, bIsDir := aDir, bDir
+		if ai >= 0 {
+			ac, aIsDir = a[:ai], true
+		}
+		if bi >= 0 {
+			bc, bIsDir = b[:bi], true
+		}
+		if aIsDir != bIsDir {
+			if aIsDir {
+				return 1
+			}
+			return -1
+		}
+		if ac != bc {
+			if aIsDir {
+				return bytes.Compare(append([]byte(ac), '/'), append([]byte(bc), '/'))
+			}
+			return strings.Compare(ac, bc)
+		}
+		// Same component: the shorter path is the directory itself.
+		if ai < 0 {
+			return -1
+		}
+		if bi < 0 {
+			return 1
+		}
+		a, b = a[ai+1:], b[bi+1:]
+	}
+}
+
+// sortEntries sorts list in the receiver's order for protocol proto.
+func sortEntries(list []*entry, proto int) {
+	sort.SliceStable(list, func(i, j int) bool {
+		return compareNames(list[i].name, list[i].isDir(), list[j].name, list[j].isDir(), proto) < 0
+	})
+}

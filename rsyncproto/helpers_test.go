@@ -1,0 +1,324 @@
+package rsyncproto
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func needRsync(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("rsync")
+	if err != nil {
+		t.Skip("rsync binary not installed")
+	}
+	return p
+}
+
+// pipeConn joins a child's stdout and stdin into one stream.
+type pipeConn struct {
+	r io.ReadCloser
+	w io.WriteCloser
+}
+
+func (p *pipeConn) Read(b []byte) (int, error)  { return p.r.Read(b) }
+func (p *pipeConn) Write(b []byte) (int, error) { return p.w.Write(b) }
+func (p *pipeConn) Close() error {
+	p.w.Close()
+	return p.r.Close()
+}
+
+// startRsync runs rsync with args and returns the pipes; the process is
+// waited for at cleanup.
+func startRsync(t *testing.T, args ...string) (*pipeConn, func() error) {
+	t.Helper()
+	cmd := exec.Command(needRsync(t), args...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waited := false
+	var werr error
+	wait := func() error {
+		if waited {
+			return werr
+		}
+		waited = true
+		select {
+		case werr = <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			werr = fmt.Errorf("rsync did not exit; killed")
+			<-done
+		}
+		if stderr.Len() > 0 {
+			t.Logf("rsync stderr: %s", stderr.String())
+		}
+		return werr
+	}
+	t.Cleanup(func() {
+		in.Close()
+		wait()
+	})
+	return &pipeConn{r: out, w: in}, wait
+}
+
+// pushSSH pushes req to dir via "rsync --server" over pipes.
+func pushSSH(t *testing.T, req Request, proto int) (*Result, error) {
+	t.Helper()
+	args := ServerArgs(req)
+	if proto > 0 && proto < 32 {
+		args = append([]string{args[0], fmt.Sprintf("--protocol=%d", proto)}, args[1:]...)
+	}
+	pc, wait := startRsync(t, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := PushServer(ctx, pc, req)
+	pc.Close()
+	wait()
+	return res, err
+}
+
+// daemonConf writes an rsyncd.conf with module "m" at dir.
+func daemonConf(t *testing.T, dir string, extra string) string {
+	t.Helper()
+	tmp := t.TempDir()
+	conf := filepath.Join(tmp, "rsyncd.conf")
+	body := fmt.Sprintf("use chroot = no\nmunge symlinks = no\nuid = root\ngid = root\n[m]\npath = %s\nread only = no\n%s", dir, extra)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
+// dialPipeDaemon starts a single-use daemon over pipes.
+func dialPipeDaemon(t *testing.T, conf string, cfg DaemonConfig) (*Daemon, *pipeConn, func() error, error) {
+	t.Helper()
+	pc, wait := startRsync(t, "--server", "--daemon", "--config="+conf, ".")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := DialDaemon(ctx, pc, cfg)
+	return d, pc, wait, err
+}
+
+func pushDaemon(t *testing.T, conf string, cfg DaemonConfig, req Request) (*Result, error) {
+	t.Helper()
+	d, pc, wait, err := dialPipeDaemon(t, conf, cfg)
+	if err != nil {
+		pc.Close()
+		wait()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := d.Push(ctx, req)
+	pc.Close()
+	wait()
+	return res, err
+}
+
+// node describes one path of a tree for comparison.
+type node struct {
+	Mode  fs.FileMode
+	Size  int64
+	Data  string // content digest for files, target for symlinks
+	Mtime int64  // ns (seconds only when the protocol has no ns)
+}
+
+func snapshot(t *testing.T, root string, nsec, dirTimes bool, skip func(string) bool) map[string]node {
+	t.Helper()
+	out := map[string]node{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if skip != nil && skip(rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		n := node{Mode: fi.Mode()}
+		mt := fi.ModTime()
+		if nsec {
+			n.Mtime = mt.UnixNano()
+		} else {
+			n.Mtime = mt.Unix()
+		}
+		switch {
+		case fi.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			n.Size = int64(len(b))
+			if len(b) > 64 {
+				n.Data = fmt.Sprintf("%x", checksumForTest(b))
+			} else {
+				n.Data = string(b)
+			}
+		case fi.Mode()&fs.ModeSymlink != 0:
+			n.Data, _ = os.Readlink(p)
+			n.Mtime = 0 // symlink times are not compared
+		case fi.IsDir():
+			if rel == "." || !dirTimes {
+				n.Mtime = 0
+			}
+		}
+		out[rel] = n
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func checksumForTest(b []byte) []byte {
+	c := sumConfig{kind: csumXXH128}
+	h := c.fileHash()
+	h.Write(b)
+	return c.fileSum(h)
+}
+
+// compareTrees fails the test if dst differs from src.
+func compareTrees(t *testing.T, src, dst string, nsec bool, skip func(string) bool) {
+	t.Helper()
+	compareTreesOpt(t, src, dst, nsec, true, skip)
+}
+
+// compareTreesOpt is compareTrees; dirTimes=false ignores directory mtimes
+// (gokrazy's receiver does not restore them).
+func compareTreesOpt(t *testing.T, src, dst string, nsec, dirTimes bool, skip func(string) bool) {
+	t.Helper()
+	a := snapshot(t, src, nsec, dirTimes, skip)
+	b := snapshot(t, dst, nsec, dirTimes, skip)
+	var diffs []string
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok {
+			diffs = append(diffs, "missing "+k)
+			continue
+		}
+		if v != w {
+			diffs = append(diffs, fmt.Sprintf("%q: src %+v dst %+v", k, v, w))
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			diffs = append(diffs, "extra "+k)
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) > 0 {
+		if len(diffs) > 20 {
+			diffs = diffs[:20]
+		}
+		t.Errorf("trees differ:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+func writeFile(t *testing.T, p string, data []byte, mode fs.FileMode, mtime time.Time) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pseudoRandom(n int, seed uint32) []byte {
+	b := make([]byte, n)
+	x := seed | 1
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// makeTree builds a varied source tree.
+func makeTree(t *testing.T, root string, withDevices bool) {
+	t.Helper()
+	base := time.Unix(1704164645, 123456789)
+	for i := 0; i < 120; i++ {
+		d := fmt.Sprintf("d%d/e%d", i%7, i%3)
+		writeFile(t, filepath.Join(root, d, fmt.Sprintf("f%03d.txt", i)), pseudoRandom(i*37, uint32(i)), 0o644, base.Add(time.Duration(i)*time.Second+time.Duration(i)*time.Millisecond))
+	}
+	for i := 0; i < 40; i++ {
+		writeFile(t, filepath.Join(root, "empty", fmt.Sprintf("z%02d", i)), nil, 0o640, base)
+	}
+	writeFile(t, filepath.Join(root, "big.bin"), pseudoRandom(1<<20+12345, 7), 0o600, base)
+	writeFile(t, filepath.Join(root, "suid"), []byte("x"), 0o4755, base)
+	writeFile(t, filepath.Join(root, "sgid"), []byte("y"), 0o2750, base)
+	odd := []string{"new\nline", `back\slash`, "br]acket", "st*ar?[x]", "sp ace ", "\xff\xfeinvalid", strings.Repeat("L", 255), "-dash"}
+	for i, n := range odd {
+		writeFile(t, filepath.Join(root, "odd", n), []byte(fmt.Sprint(i)), 0o644, base)
+	}
+	deep := filepath.Join(root, "deep")
+	for len(deep)-len(root) < 4000-210 {
+		deep = filepath.Join(deep, strings.Repeat("p", 200))
+	}
+	writeFile(t, filepath.Join(deep, "leaf"), []byte("deep"), 0o644, base)
+	must(t, os.MkdirAll(filepath.Join(root, "sticky"), 0o755))
+	must(t, os.Chmod(filepath.Join(root, "sticky"), 0o1777))
+	must(t, os.Symlink("big.bin", filepath.Join(root, "rel-link")))
+	must(t, os.Symlink("/etc/passwd", filepath.Join(root, "abs-link")))
+	must(t, os.Symlink("nowhere/at/all", filepath.Join(root, "dangling")))
+	if withDevices {
+		must(t, syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
+		if os.Geteuid() == 0 {
+			must(t, syscall.Mknod(filepath.Join(root, "chr"), syscall.S_IFCHR|0o600, 1<<8|3))
+		}
+	}
+	// Directory (and device) mtimes last.
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && (d.IsDir() || d.Type()&(fs.ModeNamedPipe|fs.ModeDevice) != 0) {
+			os.Chtimes(p, base, base)
+		}
+		return nil
+	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,495 @@
+package rsyncproto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+)
+
+// iflags bits (rsync.h ITEM_*).
+const (
+	itemReportTime      = 1 << 3
+	itemBasisTypeFollow = 1 << 11
+	itemXnameFollows    = 1 << 12
+	itemIsNew           = 1 << 13
+	itemLocalChange     = 1 << 14
+	itemTransfer        = 1 << 15
+)
+
+// sumHead is io.c:read_sum_head plus the block sums.
+type sumHead struct {
+	count, blength, s2length, remainder int32
+	sum1                                []uint32
+	sum2                                []byte // count * s2length
+}
+
+// readSumHead reads and validates a sum head and its block sums.
+func readSumHead(r *wireReader, proto int, digestLen int) (*sumHead, error) {
+	h := &sumHead{count: r.int32(), blength: r.int32()}
+	if proto >= 27 {
+		h.s2length = r.int32()
+	} else {
+		h.s2length = 2
+	}
+	h.remainder = r.int32()
+	if r.err != nil {
+		return nil, r.err
+	}
+	maxBlock := int32(1 << 17)
+	if proto < 30 {
+		maxBlock = 1 << 29
+	}
+	switch {
+	case h.count < 0 || h.count > 1<<26:
+		return nil, fmt.Errorf("sum head: count %d: %w", h.count, errProtocol)
+	case h.blength < 0 || h.blength > maxBlock || (h.count > 0 && h.blength == 0):
+		return nil, fmt.Errorf("sum head: block length %d: %w", h.blength, errProtocol)
+	case h.s2length < 0 || int(h.s2length) > digestLen:
+		return nil, fmt.Errorf("sum head: s2length %d: %w", h.s2length, errProtocol)
+	case h.remainder < 0 || h.remainder > h.blength:
+		return nil, fmt.Errorf("sum head: remainder %d: %w", h.remainder, errProtocol)
+	}
+	if h.count > 0 {
+		// Grow with the data actually read: a bogus count cannot make us
+		// allocate more than the peer sends.
+		n := min(int(h.count), 4096)
+		h.sum1 = make([]uint32, 0, n)
+		h.sum2 = make([]byte, 0, n*int(h.s2length))
+		buf := make([]byte, h.s2length)
+		for i := int32(0); i < h.count && r.err == nil; i++ {
+			h.sum1 = append(h.sum1, uint32(r.int32()))
+			r.read(buf)
+			h.sum2 = append(h.sum2, buf...)
+		}
+	}
+	return h, r.err
+}
+
+func (h *sumHead) appendHead(b []byte, proto int) []byte {
+	b = appendInt(b, h.count)
+	b = appendInt(b, h.blength)
+	if proto >= 27 {
+		b = appendInt(b, h.s2length)
+	}
+	return appendInt(b, h.remainder)
+}
+
+// pushState tracks one push's per-file outcome.
+type pushState struct {
+	fl      *fileList
+	ioError int32
+	res     *Result
+	changed map[string]bool
+}
+
+// push runs the sender after setupProtocol (main.c:client_run, sender half).
+func (s *session) push(ctx context.Context, req *Request, fl *fileList) (*Result, error) {
+	ps := &pushState{fl: fl, ioError: fl.ioError, changed: map[string]bool{},
+		res: &Result{Protocol: s.proto, Checksum: s.sums.kind.String(), FilterScopedDelete: s.proto >= 29}}
+	ps.res.Failed = append(ps.res.Failed, fl.failed...)
+	for _, w := range fl.warnings {
+		s.warn(w)
+	}
+	err := s.sendLists(req, fl, ps)
+	if err == nil {
+		err = s.sendFiles(ctx, req, ps)
+	}
+	if err == nil {
+		err = s.goodbye()
+	}
+	if err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) && s.serverExited() {
+			s.errorExit()
+			_ = s.out.flush()
+		}
+		s.c.interrupt()
+	}
+	s.finish()
+	s.collect(ps)
+	if err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			ps.res.ExitCode = ee.Code
+		} else {
+			ps.res.ExitCode = ExitStreamIO
+		}
+		return ps.res, err
+	}
+	return ps.res, nil
+}
+
+func (s *session) serverExited() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gotExit
+}
+
+// sendLists writes the filter list (when the receiver deletes) and the
+// file list (exclude.c:send_filter_list, flist.c:send_file_list).
+func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
+	o := &req.Options
+	if sendFilterList(o) {
+		s.out.buf = appendFilterList(s.out.buf, scopeRules(o.ExcludeRules, fl, s.proto))
+	}
+	sortEntries(fl.list, s.proto)
+	if o.HardLinks {
+		assignHardLinks(fl.list, s.proto)
+	}
+	fo := flistOpts{proto: s.proto, varint: s.compat&cfVarintFlistFlags != 0,
+		id0Names: s.compat&cfID0Names != 0, owner: o.Owner, group: o.Group,
+		numericIDs: o.NumericIDs, devices: o.Devices, hardLinks: o.HardLinks,
+		checksum: o.Checksum, csumLen: s.sums.kind.digestLen()}
+	if o.Checksum {
+		for _, e := range fl.list {
+			if e.isReg() {
+				e.sum = s.listChecksum(e)
+			}
+		}
+	}
+	enc := newFlistEncoder(fo, lookupUser, lookupGroup)
+	for _, e := range fl.list {
+		s.out.buf = enc.appendEntry(s.out.buf, e)
+		if err := s.out.maybeFlush(); err != nil {
+			return fmt.Errorf("send file list: %w", s.cause(err))
+		}
+	}
+	safe := s.compat&cfSafeFlist != 0 || s.proto >= 31
+	s.out.buf = enc.appendEnd(s.out.buf, ps.ioError, safe)
+	if s.proto >= 30 && !safe && ps.ioError != 0 {
+		if err := s.out.msgInt(msgIOError, ps.ioError); err != nil {
+			return fmt.Errorf("send io error: %w", s.cause(err))
+		}
+	}
+	if err := s.out.flush(); err != nil {
+		return fmt.Errorf("send file list: %w", s.cause(err))
+	}
+	return nil
+}
+
+func (s *session) listChecksum(e *entry) []byte {
+	f, err := os.Open(e.local)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	h := s.sums.listHash()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil
+	}
+	if s.sums.kind == csumMD4 {
+		return h.Sum(nil)
+	}
+	return s.sums.fileSum(h)
+}
+
+func lookupUser(id uint32) string {
+	u, err := user.LookupId(strconv.FormatUint(uint64(id), 10))
+	if err != nil {
+		return ""
+	}
+	return u.Username
+}
+
+func lookupGroup(id uint32) string {
+	g, err := user.LookupGroupId(strconv.FormatUint(uint64(id), 10))
+	if err != nil {
+		return ""
+	}
+	return g.Name
+}
+
+// readItem reads the next request (rsync.c:read_ndx_and_attrs).
+func (s *session) readItem(nfiles int) (ndx int32, iflags uint16, fnType byte, xname string, err error) {
+	for {
+		ndx = s.ndxIn.readNdx(s.in, s.proto)
+		if s.in.err != nil {
+			return 0, 0, 0, "", s.readErr("reading a file index", s.in.err)
+		}
+		if ndx == ndxDone {
+			return ndx, 0, 0, "", nil
+		}
+		if ndx == ndxDelStats {
+			// main.c:read_del_stats: files, dirs, symlinks, devices, specials.
+			n := 0
+			for i := 0; i < 5; i++ {
+				n += int(s.in.varint())
+			}
+			if s.in.err != nil {
+				return 0, 0, 0, "", s.readErr("reading delete stats", s.in.err)
+			}
+			continue
+		}
+		if ndx < 0 || int(ndx) > nfiles {
+			return 0, 0, 0, "", &ExitError{Code: ExitStreamIO, Msg: fmt.Sprintf("invalid file index %d (list has %d)", ndx, nfiles)}
+		}
+		if s.proto >= 29 {
+			iflags = s.in.short()
+		} else {
+			iflags = itemTransfer
+		}
+		if s.proto < 30 && s.proto >= 29 && int(ndx) == nfiles && iflags == itemIsNew {
+			continue // protocol-29 keep-alive
+		}
+		if int(ndx) == nfiles {
+			return 0, 0, 0, "", &ExitError{Code: ExitStreamIO, Msg: fmt.Sprintf("invalid file index %d", ndx)}
+		}
+		if iflags&itemBasisTypeFollow != 0 {
+			fnType = s.in.byte()
+		}
+		if iflags&itemXnameFollows != 0 {
+			xname = s.in.vstring()
+		}
+		if s.in.err != nil {
+			return 0, 0, 0, "", s.readErr("reading item attributes", s.in.err)
+		}
+		return ndx, iflags, fnType, xname, nil
+	}
+}
+
+// appendItem echoes ndx and attributes (sender.c:write_ndx_and_attrs).
+func (s *session) appendItem(ndx int32, iflags uint16, fnType byte, xname string) {
+	s.out.buf = s.ndxOut.appendNdx(s.out.buf, ndx, s.proto)
+	if s.proto < 29 {
+		return
+	}
+	s.out.buf = appendShort(s.out.buf, iflags)
+	if iflags&itemBasisTypeFollow != 0 {
+		s.out.buf = append(s.out.buf, fnType)
+	}
+	if iflags&itemXnameFollows != 0 {
+		s.out.buf = appendVstring(s.out.buf, xname)
+	}
+}
+
+// sendFiles answers the generator's requests (sender.c:send_files).
+func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) error {
+	list := ps.fl.list
+	phase, maxPhase := 0, 1
+	if s.proto >= 29 {
+		maxPhase = 2
+	}
+	startIOError := ps.ioError
+	for {
+		if err := s.out.flush(); err != nil {
+			return fmt.Errorf("send: %w", s.cause(err))
+		}
+		ndx, iflags, fnType, xname, err := s.readItem(len(list))
+		if err != nil {
+			return err
+		}
+		if ndx == ndxDone {
+			phase++
+			if phase > maxPhase {
+				break
+			}
+			s.out.buf = s.ndxOut.appendNdx(s.out.buf, ndxDone, s.proto)
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e := list[ndx]
+		if iflags&itemTransfer == 0 || req.Options.DryRun {
+			s.appendItem(ndx, iflags, fnType, xname)
+			continue
+		}
+		if phase == 2 {
+			return &ExitError{Code: ExitStreamIO, Msg: "got a transfer request in phase 2"}
+		}
+		sh, err := readSumHead(s.in, s.proto, s.sums.kind.digestLen())
+		if err != nil {
+			return s.readErr("reading block sums", err)
+		}
+		if err := s.sendOne(ps, ndx, iflags, fnType, xname, e, sh); err != nil {
+			return err
+		}
+	}
+	if ps.ioError != startIOError && s.proto >= 30 {
+		if err := s.out.msgInt(msgIOError, ps.ioError); err != nil {
+			return fmt.Errorf("send io error: %w", s.cause(err))
+		}
+	}
+	s.out.buf = s.ndxOut.appendNdx(s.out.buf, ndxDone, s.proto)
+	if err := s.out.flush(); err != nil {
+		return fmt.Errorf("send: %w", s.cause(err))
+	}
+	return nil
+}
+
+// sendOne sends one file's data, or MSG_NO_SEND when it cannot be opened.
+func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, xname string, e *entry, sh *sumHead) error {
+	f, err := os.Open(e.local)
+	var fi fs.FileInfo
+	if err == nil {
+		fi, err = f.Stat()
+		if err == nil && !fi.Mode().IsRegular() {
+			err = fmt.Errorf("no longer a regular file")
+		}
+		if err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			ps.ioError |= ioErrVanished
+			s.warn(fmt.Sprintf("file has vanished: %q", e.name))
+			ps.fail(e.name, fmt.Errorf("%w: %v", ErrVanished, err))
+		} else {
+			ps.ioError |= ioErrGeneral
+			s.warn(fmt.Sprintf("send_files failed to open %q: %v", e.name, err))
+			ps.fail(e.name, err)
+		}
+		if s.proto >= 30 {
+			if err := s.out.msgInt(msgNoSend, ndx); err != nil {
+				return fmt.Errorf("send MSG_NO_SEND: %w", s.cause(err))
+			}
+		}
+		return nil
+	}
+	defer f.Close()
+	size := fi.Size()
+	if size != e.size || fi.ModTime().Unix() != e.mtime || int32(fi.ModTime().Nanosecond()) != e.nsec {
+		ps.changedFile(e.name)
+	}
+	s.appendItem(ndx, iflags, fnType, xname)
+	s.out.buf = sh.appendHead(s.out.buf, s.proto)
+	m := matcher{s: s, h: sh}
+	short, err := m.send(f, size)
+	if err != nil {
+		return err
+	}
+	ps.res.Files++
+	ps.res.LiteralBytes += m.literal
+	ps.res.MatchedBytes += m.matched
+	if short {
+		ps.ioError |= ioErrGeneral
+		s.warn(fmt.Sprintf("%q shrank while being sent", e.name))
+		ps.changedFile(e.name)
+	} else if fi2, err := f.Stat(); err == nil && (fi2.Size() != size || !fi2.ModTime().Equal(fi.ModTime())) {
+		ps.changedFile(e.name)
+	}
+	return nil
+}
+
+func (ps *pushState) fail(name string, err error) {
+	ps.res.Failed = append(ps.res.Failed, FileError{Path: name, Err: err})
+}
+
+func (ps *pushState) changedFile(name string) {
+	if ps.changed[name] {
+		return
+	}
+	ps.changed[name] = true
+	ps.fail(name, ErrChanged)
+}
+
+// goodbye is main.c:read_final_goodbye for a client sender.
+func (s *session) goodbye() error {
+	if s.proto < 29 {
+		v := s.in.int32()
+		if s.in.err != nil {
+			return s.readErr("reading the final goodbye", s.in.err)
+		}
+		if v != ndxDone {
+			return &ExitError{Code: ExitStreamIO, Msg: fmt.Sprintf("invalid packet at end of run (%d)", v)}
+		}
+		return nil
+	}
+	ndx, _, _, _, err := s.readItem(0)
+	if err != nil {
+		return err
+	}
+	if s.proto >= 31 && ndx == ndxDone {
+		s.out.buf = s.ndxOut.appendNdx(s.out.buf, ndxDone, s.proto)
+		if err := s.out.flush(); err != nil {
+			return fmt.Errorf("send goodbye: %w", s.cause(err))
+		}
+		ndx, _, _, _, err = s.readItem(0)
+		if err != nil {
+			return err
+		}
+	}
+	if ndx != ndxDone {
+		return &ExitError{Code: ExitStreamIO, Msg: fmt.Sprintf("invalid packet at end of run (%d)", ndx)}
+	}
+	return nil
+}
+
+// collect fills the result from what the demux gathered and sets the exit
+// code like cleanup.c:_exit_cleanup.
+func (s *session) collect(ps *pushState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := ps.res
+	r.Deleted = s.deleted
+	r.Warnings = append(r.Warnings, s.warnings...)
+	r.BytesRead = s.c.read.Load()
+	r.BytesWritten = s.c.written.Load()
+	names := make(map[string]bool, len(ps.fl.list))
+	for _, e := range ps.fl.list {
+		names[e.name] = true
+	}
+	r.names = names
+	for _, m := range s.xferErrs {
+		r.Failed = append(r.Failed, FileError{Path: attribute(m, names), Err: fmt.Errorf("%w: %s", ErrReceiver, m)})
+	}
+	switch {
+	case s.gotExit:
+		r.ExitCode = s.exitCode
+	case len(s.xferErrs) > 0 || (ps.ioError|s.peerIOError)&ioErrGeneral != 0:
+		r.ExitCode = ExitPartial
+	case (ps.ioError|s.peerIOError)&ioErrVanished != 0:
+		r.ExitCode = ExitVanished
+	}
+}
+
+// attribute finds the listed path a receiver message is about: the longest
+// suffix (at a "/" boundary) of a quoted path, or of the name before
+// " failed verification", that is in the file list. Temp names
+// (".name.XXXXXX") map to their file. "" if none matches.
+func attribute(msg string, names map[string]bool) string {
+	var cands []string
+	if i := strings.IndexByte(msg, '"'); i >= 0 {
+		if j := strings.LastIndexByte(msg, '"'); j > i {
+			cands = append(cands, msg[i+1:j])
+		}
+	}
+	if i := strings.Index(msg, " failed verification"); i >= 0 {
+		c := msg[:i]
+		if k := strings.LastIndex(c, ": "); k >= 0 {
+			c = c[k+2:]
+		}
+		cands = append(cands, c)
+	}
+	for _, c := range cands {
+		c = strings.TrimSuffix(c, "/")
+		try := []string{c}
+		dir, base := "", c
+		if k := strings.LastIndexByte(c, '/'); k >= 0 {
+			dir, base = c[:k+1], c[k+1:]
+		}
+		if len(base) > 8 && base[0] == '.' && base[len(base)-7] == '.' {
+			try = append(try, dir+base[1:len(base)-7])
+		}
+		for _, t := range try {
+			for p := t; p != ""; {
+				if names[p] {
+					return p
+				}
+				k := strings.IndexByte(p, '/')
+				if k < 0 {
+					break
+				}
+				p = p[k+1:]
+			}
+		}
+	}
+	return ""
+}

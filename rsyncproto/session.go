@@ -1,0 +1,263 @@
+package rsyncproto
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// session is one push over an established stream. The session goroutine
+// owns the writer; the demux goroutine owns the reader once multiplexing
+// started; the watchdog goroutine only interrupts the stream.
+type session struct {
+	c      *conn
+	br     *bufio.Reader // raw input (handshake) and the demux's source
+	out    *muxWriter
+	in     *wireReader // protocol stream from the server (after demux)
+	dm     *demux
+	proto  int
+	compat uint32
+	sums   sumConfig
+	opts   *Options
+	ndxOut ndxState
+	ndxIn  ndxState
+
+	// filled by the demux goroutine; guarded by mu
+	mu          sync.Mutex
+	warnings    []string
+	xferErrs    []string
+	exitCode    int // server's MSG_ERROR_EXIT code, -1 if none
+	gotExit     bool
+	peerIOError int32
+	deleted     int
+	lastError   string
+
+	abortMu  sync.Mutex
+	abortErr error
+}
+
+func newSession(c *conn, br *bufio.Reader, opts *Options) *session {
+	if br == nil {
+		br = bufio.NewReaderSize(c, 64*1024)
+	}
+	return &session{c: c, br: br, out: &muxWriter{w: c}, opts: opts,
+		ndxOut: newNdxState(), ndxIn: newNdxState(), exitCode: -1}
+}
+
+// watch starts the watchdog: on ctx cancellation or after timeout without
+// I/O it interrupts the stream. The returned func stops it.
+func (s *session) watch(ctx context.Context, timeout time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.Second
+		if timeout > 0 && timeout/4 < tick {
+			tick = max(timeout/4, 10*time.Millisecond)
+		}
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				s.abort(ctx.Err())
+				return
+			case <-t.C:
+				if timeout > 0 && time.Since(time.Unix(0, s.c.last.Load())) > timeout {
+					s.abort(&ExitError{Code: ExitTimeout, Msg: fmt.Sprintf("no data moved for %v", timeout)})
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func (s *session) abort(err error) {
+	s.abortMu.Lock()
+	if s.abortErr == nil {
+		s.abortErr = err
+	}
+	s.abortMu.Unlock()
+	s.c.interrupt()
+}
+
+// cause maps an I/O error to the watchdog's reason when it fired.
+func (s *session) cause(err error) error {
+	s.abortMu.Lock()
+	defer s.abortMu.Unlock()
+	if s.abortErr != nil {
+		return fmt.Errorf("%w (after: %v)", s.abortErr, err)
+	}
+	return err
+}
+
+func (s *session) warn(msg string) {
+	msg = strings.TrimRight(msg, "\n")
+	s.mu.Lock()
+	s.warnings = append(s.warnings, msg)
+	s.mu.Unlock()
+	if s.opts.Warn != nil {
+		s.opts.Warn(msg)
+	}
+}
+
+// handleMsg processes an out-of-band server message (io.c:read_a_msg). It
+// runs on the demux goroutine and never writes to the stream.
+func (s *session) handleMsg(m peerMsg) error {
+	text := string(m.payload)
+	switch m.tag {
+	case msgErrorXfer:
+		s.mu.Lock()
+		s.xferErrs = append(s.xferErrs, strings.TrimRight(text, "\n"))
+		s.lastError = strings.TrimRight(text, "\n")
+		s.mu.Unlock()
+		s.warn(text)
+	case msgError:
+		s.mu.Lock()
+		s.lastError = strings.TrimRight(text, "\n")
+		s.mu.Unlock()
+		s.warn(text)
+	case msgInfo, msgWarning, msgLog, msgClient:
+		s.warn(text)
+	case msgIOError:
+		if len(m.payload) != 4 {
+			return fmt.Errorf("MSG_IO_ERROR of %d bytes: %w", len(m.payload), errProtocol)
+		}
+		s.mu.Lock()
+		s.peerIOError |= int32(leUint32(m.payload))
+		s.mu.Unlock()
+	case msgIOTimeout, msgNoop, msgSuccess, msgNoSend:
+		// MSG_IO_TIMEOUT: our own watchdog applies; the others need no action.
+	case msgDeleted:
+		s.mu.Lock()
+		s.deleted++
+		s.mu.Unlock()
+	case msgErrorExit:
+		code := 0
+		if len(m.payload) >= 4 {
+			code = int(int32(leUint32(m.payload)))
+		}
+		s.mu.Lock()
+		s.gotExit, s.exitCode = true, code
+		msg := s.lastError
+		s.mu.Unlock()
+		return &ExitError{Code: code, Msg: "server exited: " + msg}
+	default:
+		return fmt.Errorf("unexpected message tag %d: %w", m.tag, errProtocol)
+	}
+	return nil
+}
+
+func leUint32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+// setupProtocol runs compat.c:setup_protocol after the version is known:
+// compat flags, checksum negotiation, seed. Then multiplexing starts.
+func (s *session) setupProtocol() error {
+	raw := &wireReader{r: s.br}
+	if s.proto >= 30 {
+		s.compat = uint32(raw.varint())
+		if raw.err != nil {
+			return fmt.Errorf("read compat flags: %w", s.cause(raw.err))
+		}
+		if s.compat&cfIncRecurse != 0 {
+			return &ExitError{Code: ExitProtocol, Msg: "server enabled incremental recursion we did not offer"}
+		}
+	}
+	s.sums = sumConfig{kind: csumMD4, proto: s.proto, seedFirst: s.compat&cfChksumSeedFix != 0}
+	if s.proto >= 30 {
+		s.sums.kind = csumMD5
+	}
+	if s.compat&cfVarintFlistFlags != 0 {
+		s.out.buf = appendVstring(s.out.buf, ourChecksums)
+		if err := s.out.flush(); err != nil {
+			return fmt.Errorf("send checksum list: %w", s.cause(err))
+		}
+		theirs := raw.vstring()
+		if raw.err != nil {
+			return fmt.Errorf("read checksum list: %w", s.cause(raw.err))
+		}
+		s.sums.kind = 0
+		for _, ours := range strings.Fields(ourChecksums) {
+			for _, t := range strings.Fields(theirs) {
+				if ours == t && s.sums.kind == 0 {
+					s.sums.kind = csumByName(ours)
+				}
+			}
+		}
+		if s.sums.kind == 0 {
+			return &ExitError{Code: ExitUnsupported, Msg: fmt.Sprintf("failed to negotiate a checksum (server offers %q)", theirs)}
+		}
+	}
+	s.sums.seed = raw.int32()
+	if raw.err != nil {
+		if errors.Is(raw.err, io.EOF) {
+			return &ExitError{Code: ExitStartClient, Msg: "server closed the connection before the checksum seed (refused arguments?)"}
+		}
+		return fmt.Errorf("read checksum seed: %w", s.cause(raw.err))
+	}
+	// Server output is multiplexed from here; ours from protocol 30 on.
+	s.dm = newDemux(s.handleMsg)
+	s.in = &wireReader{r: s.dm}
+	go s.dm.run(s.br)
+	s.out.framed = s.proto >= 30
+	return nil
+}
+
+// readErr converts a failed stream read into the session's error.
+func (s *session) readErr(what string, err error) error {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee
+	}
+	if errors.Is(err, io.EOF) {
+		s.mu.Lock()
+		last := s.lastError
+		s.mu.Unlock()
+		msg := "connection closed by the server while " + what
+		if last != "" {
+			msg += ": " + last
+		}
+		return &ExitError{Code: ExitStreamIO, Msg: msg}
+	}
+	return fmt.Errorf("%s: %w", what, s.cause(err))
+}
+
+// finish stops the demux goroutine: it waits for the peer to close, then
+// interrupts the stream after a grace period.
+func (s *session) finish() {
+	if s.dm == nil {
+		return
+	}
+	select {
+	case <-s.dm.done:
+		return
+	case <-time.After(5 * time.Second):
+	}
+	s.c.interrupt()
+	<-s.dm.done
+}
+
+// errorExit performs the client side of the error-exit handshake
+// (io.c:read_a_msg, cleanup.c:_exit_cleanup) after the server sent
+// MSG_ERROR_EXIT: an empty MSG_ERROR_EXIT at protocol >= 31.
+func (s *session) errorExit() {
+	if s.proto >= 31 && s.out.framed {
+		_ = s.out.msg(msgErrorExit, nil)
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}

@@ -1,0 +1,29 @@
+//go:build linux
+
+package rsyncproto
+
+import (
+	"io/fs"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// fillStat copies the Unix attributes of fi into e.
+func fillStat(e *entry, fi fs.FileInfo) (nlink uint64) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		fillPortable(e, fi)
+		return 1
+	}
+	e.mode = st.Mode
+	e.size = st.Size
+	e.mtime = st.Mtim.Sec
+	e.nsec = int32(st.Mtim.Nsec)
+	e.uid, e.gid = st.Uid, st.Gid
+	e.dev, e.ino = st.Dev, st.Ino
+	rdev := uint64(st.Rdev)
+	e.rdevMaj, e.rdevMin = unix.Major(rdev), unix.Minor(rdev)
+	e.rdevRaw = uint32(rdev)
+	return uint64(st.Nlink)
+}

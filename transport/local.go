@@ -1,0 +1,806 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// tmpPrefix starts the names of files being written on a local target.
+const tmpPrefix = ".gsync-tmp-"
+
+// Local mirrors the source into a directory on a local file system (lsyncd's
+// default.direct). It never writes outside its directory and never follows a
+// symlink, neither in the source nor in the target. It assumes no other
+// process changes the target tree concurrently.
+type Local struct {
+	root string // target root, absolute, symlinks of the root itself resolved
+	src  string // source root, absolute
+	opts Options
+	log  *slog.Logger
+}
+
+var _ Target = (*Local)(nil)
+
+// NewLocal returns a Target that mirrors opts.Source into dir. dir is
+// created when missing.
+func NewLocal(dir string, opts Options) (*Local, error) {
+	if opts.Source == "" {
+		return nil, Fatal(errors.New("create local target: no source directory"))
+	}
+	src, err := filepath.Abs(opts.Source)
+	if err != nil {
+		return nil, Fatal(fmt.Errorf("resolve source %s: %w", opts.Source, err))
+	}
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, Fatal(fmt.Errorf("resolve target %s: %w", dir, err))
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, Fatal(fmt.Errorf("create target %s: %w", root, err))
+	}
+	// The root itself may be a symlink (a mount point, say); only entries
+	// below it are never followed.
+	if root, err = filepath.EvalSymlinks(root); err != nil {
+		return nil, Fatal(fmt.Errorf("resolve target %s: %w", dir, err))
+	}
+	if s, err := filepath.EvalSymlinks(src); err == nil && s == root {
+		return nil, Fatal(fmt.Errorf("create local target: target %s is the source", dir))
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	opts.Source = src
+	return &Local{root: root, src: src, opts: opts, log: log.With("target", root)}, nil
+}
+
+// String returns the target directory.
+func (l *Local) String() string { return l.root }
+
+// Close does nothing: a local target holds no resources.
+func (l *Local) Close() error { return nil }
+
+// FullSync makes the target tree equal to the source, skipping files whose
+// size and mtime (to the nanosecond) already match, and deleting target
+// entries the source lacks when l's delete mode allows it during full syncs.
+func (l *Local) FullSync(ctx context.Context) (Stats, error) {
+	r := l.newRun(ctx, true, l.opts.Delete.Full())
+	sfi, err := os.Lstat(l.src)
+	if err != nil {
+		return Stats{}, Fatal(fmt.Errorf("stat source %s: %w", l.src, err))
+	}
+	if !sfi.IsDir() {
+		return Stats{}, Fatal(fmt.Errorf("sync %s: source is not a directory", l.src))
+	}
+	tfi, err := os.Lstat(l.root)
+	if err != nil {
+		return Stats{}, Transient(fmt.Errorf("stat target %s: %w", l.root, err))
+	}
+	r.syncEntry("", sfi, tfi, true)
+	r.finish()
+	return r.st, ctx.Err()
+}
+
+// Push applies one batch of changes, see Target.
+func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
+	r := l.newRun(ctx, false, l.opts.Delete.Running())
+	for _, c := range changes {
+		if c.Kind != Rename {
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		r.rename(c)
+	}
+	// Later entries for the same path add nothing but the recursive flag.
+	var order []string
+	rec := make(map[string]bool)
+	for _, c := range changes {
+		if c.Kind == Rename {
+			continue
+		}
+		p := strings.TrimSuffix(c.Path, "/")
+		if _, ok := rec[p]; !ok {
+			order = append(order, p)
+		}
+		rec[p] = rec[p] || c.Recursive
+	}
+	for _, p := range order {
+		if ctx.Err() != nil {
+			break
+		}
+		// The parent's mtime changed at the source even when the target
+		// needs no change for p itself (a file created and removed again).
+		r.touch(p)
+		r.syncPath(p, rec[p])
+	}
+	r.finish()
+	return r.st, ctx.Err()
+}
+
+// run is the state of one FullSync or Push.
+type run struct {
+	l     *Local
+	ctx   context.Context
+	quick bool // skip files whose size and mtime match
+	del   bool // deletes allowed
+	dry   bool
+	st    Stats
+	// dirs holds the target directories (relative, "" = root) whose mode
+	// and mtime are set from the source at the end, after their contents
+	// changed.
+	dirs map[string]struct{}
+}
+
+func (l *Local) newRun(ctx context.Context, quick, del bool) *run {
+	return &run{l: l, ctx: ctx, quick: quick, del: del, dry: l.opts.DryRun, dirs: make(map[string]struct{})}
+}
+
+func (r *run) srcPath(rel string) string { return filepath.Join(r.l.src, filepath.FromSlash(rel)) }
+func (r *run) dstPath(rel string) string { return filepath.Join(r.l.root, filepath.FromSlash(rel)) }
+
+func (r *run) fail(rel string, err error) {
+	if rel == "" {
+		rel = "."
+	}
+	r.l.log.Warn("mirror failed", "path", rel, "err", err)
+	r.st.Failed = append(r.st.Failed, FileError{Path: rel, Err: err})
+}
+
+// touch marks the parent directory of rel for a final mode and mtime update.
+func (r *run) touch(rel string) { r.dirs[parentOf(rel)] = struct{}{} }
+
+func parentOf(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
+}
+
+func child(rel, name string) string {
+	if rel == "" {
+		return name
+	}
+	return rel + "/" + name
+}
+
+// checkRel refuses paths that are empty, absolute or not clean, so that a
+// joined path can never leave the root.
+func checkRel(rel string) error {
+	if rel == "" {
+		return errors.New("empty path")
+	}
+	if strings.IndexByte(rel, 0) >= 0 {
+		return errors.New("path contains a NUL byte")
+	}
+	if path.IsAbs(rel) || filepath.IsAbs(rel) {
+		return errors.New("absolute path")
+	}
+	for _, c := range strings.Split(rel, "/") {
+		if c == "" || c == "." || c == ".." {
+			return fmt.Errorf("path component %q not allowed", c)
+		}
+	}
+	return nil
+}
+
+// excluded reports whether rel or one of its parent directories is
+// excluded.
+func (r *run) excluded(rel string, isDir bool) bool {
+	ex := r.l.opts.Exclude
+	if ex == nil || rel == "" {
+		return false
+	}
+	for i := 0; i < len(rel); i++ {
+		if rel[i] == '/' && ex(rel[:i], true) {
+			return true
+		}
+	}
+	return ex(rel, isDir)
+}
+
+// srcLstat stats rel in the source without following a symlink in any of
+// its components: a path below a symlink or a file does not exist.
+func (r *run) srcLstat(rel string) (fs.FileInfo, error) {
+	for i := 0; i < len(rel); i++ {
+		if rel[i] != '/' {
+			continue
+		}
+		fi, err := os.Lstat(r.srcPath(rel[:i]))
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			return nil, fs.ErrNotExist
+		}
+	}
+	return os.Lstat(r.srcPath(rel))
+}
+
+// dstLstat stats rel on the target; it reports fs.ErrNotExist when a parent
+// component is not a real directory (a symlink is never followed).
+func (r *run) dstLstat(rel string) (fs.FileInfo, error) {
+	for i := 0; i < len(rel); i++ {
+		if rel[i] != '/' {
+			continue
+		}
+		fi, err := os.Lstat(r.dstPath(rel[:i]))
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			return nil, fs.ErrNotExist
+		}
+	}
+	return os.Lstat(r.dstPath(rel))
+}
+
+func isNotExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir)
+}
+
+// prepareParents makes every parent component of rel a real directory on the
+// target, creating missing ones and replacing symlinks and other non-dirs.
+// It reports false when they do not exist (dry run).
+func (r *run) prepareParents(rel string) (bool, error) {
+	for i := 0; i < len(rel); i++ {
+		if rel[i] != '/' {
+			continue
+		}
+		p := rel[:i]
+		r.dirs[p] = struct{}{}
+		tfi, err := os.Lstat(r.dstPath(p))
+		switch {
+		case err == nil && tfi.IsDir():
+			continue
+		case err != nil && !isNotExist(err):
+			return false, err
+		}
+		if r.dry {
+			r.st.Files++
+			return false, nil
+		}
+		if err == nil {
+			// A symlink or file where the source has a directory.
+			if err := os.Remove(r.dstPath(p)); err != nil {
+				return false, fmt.Errorf("replace %s: %w", p, err)
+			}
+		}
+		sfi, err := os.Lstat(r.srcPath(p))
+		if err != nil {
+			return false, err
+		}
+		if err := r.mkdir(p, sfi); err != nil {
+			return false, err
+		}
+		r.touch(p)
+	}
+	return true, nil
+}
+
+// mkdir creates the directory rel with the source's mode. Mode bits that
+// would keep us from writing into it are added back by finish.
+func (r *run) mkdir(rel string, sfi fs.FileInfo) error {
+	p := r.dstPath(rel)
+	perm := sfi.Mode().Perm() | 0o700
+	if err := os.Mkdir(p, perm); err != nil {
+		return fmt.Errorf("create directory: %w", err)
+	}
+	if err := setOwner(p, sfi); err != nil {
+		return err
+	}
+	r.st.Files++
+	return nil
+}
+
+// syncPath makes one listed path equal to the source.
+func (r *run) syncPath(rel string, recursive bool) {
+	if err := checkRel(rel); err != nil {
+		r.fail(rel, fmt.Errorf("refuse path: %w", err))
+		return
+	}
+	sfi, err := r.srcLstat(rel)
+	if err != nil {
+		if isNotExist(err) {
+			r.deletePath(rel)
+			return
+		}
+		r.fail(rel, fmt.Errorf("stat source: %w", err))
+		return
+	}
+	if r.excluded(rel, sfi.IsDir()) {
+		return
+	}
+	ok, err := r.prepareParents(rel)
+	if err != nil {
+		r.fail(rel, fmt.Errorf("create parent directories: %w", err))
+		return
+	}
+	var tfi fs.FileInfo
+	if ok {
+		tfi, err = os.Lstat(r.dstPath(rel))
+		if err != nil && !isNotExist(err) {
+			r.fail(rel, fmt.Errorf("stat target: %w", err))
+			return
+		}
+	}
+	r.syncEntry(rel, sfi, tfi, recursive)
+}
+
+// syncEntry makes the target entry rel (described by tfi, nil when absent)
+// equal to the source entry sfi. Its parent is a real directory.
+func (r *run) syncEntry(rel string, sfi, tfi fs.FileInfo, recursive bool) {
+	if err := r.ctx.Err(); err != nil {
+		return
+	}
+	var err error
+	switch m := sfi.Mode(); {
+	case m.IsDir():
+		err = r.syncDir(rel, sfi, tfi, recursive)
+	case m.IsRegular():
+		if r.quick && tfi != nil && tfi.Mode().IsRegular() && tfi.Size() == sfi.Size() && tfi.ModTime().Equal(sfi.ModTime()) {
+			err = r.fixAttrs(rel, sfi, tfi)
+			break
+		}
+		err = r.copyFile(rel, tfi)
+	case m.Type() == fs.ModeSymlink:
+		err = r.syncSymlink(rel, sfi, tfi)
+	default:
+		err = r.syncSpecial(rel, sfi, tfi)
+	}
+	if err != nil {
+		r.fail(rel, err)
+	}
+}
+
+// fixAttrs brings owner (as root), mode and mtime of an existing
+// non-directory target entry in line with the source.
+func (r *run) fixAttrs(rel string, sfi, tfi fs.FileInfo) error {
+	p := r.dstPath(rel)
+	changed := false
+	if ownerDiffers(sfi, tfi) {
+		changed = true
+		if !r.dry {
+			if err := setOwner(p, sfi); err != nil {
+				return err
+			}
+		}
+	}
+	if sfi.Mode().Type() != fs.ModeSymlink && (changed || sfi.Mode() != tfi.Mode()) {
+		changed = true
+		if !r.dry {
+			if err := os.Chmod(p, sfi.Mode()); err != nil {
+				return fmt.Errorf("set mode: %w", err)
+			}
+		}
+	}
+	if !sfi.ModTime().Equal(tfi.ModTime()) {
+		changed = true
+		if !r.dry {
+			if err := setMtime(p, sfi.ModTime()); err != nil {
+				return err
+			}
+		}
+	}
+	if changed {
+		r.st.Files++
+	}
+	return nil
+}
+
+func (r *run) syncDir(rel string, sfi, tfi fs.FileInfo, recursive bool) error {
+	r.dirs[rel] = struct{}{}
+	exists := tfi != nil && tfi.IsDir()
+	if tfi != nil && !exists {
+		if err := r.remove(rel, tfi); err != nil {
+			return err
+		}
+	}
+	if !exists {
+		r.touch(rel)
+		if r.dry {
+			r.st.Files++
+		} else if err := r.mkdir(rel, sfi); err != nil {
+			return err
+		}
+	} else if ownerDiffers(sfi, tfi) || sfi.Mode() != tfi.Mode() {
+		r.st.Files++ // mode and owner are set by finish
+	}
+	if !recursive {
+		return nil
+	}
+	names, err := readNames(r.srcPath(rel))
+	if err != nil {
+		return err
+	}
+	if exists && r.del {
+		r.deleteExtras(rel, names)
+	}
+	for _, name := range names {
+		if r.ctx.Err() != nil {
+			return nil
+		}
+		c := child(rel, name)
+		cfi, err := os.Lstat(r.srcPath(c))
+		if err != nil {
+			if !isNotExist(err) { // vanished meanwhile: nothing to send
+				r.fail(c, fmt.Errorf("stat source: %w", err))
+			}
+			continue
+		}
+		if r.excluded(c, cfi.IsDir()) {
+			continue
+		}
+		var ctfi fs.FileInfo
+		if exists {
+			ctfi, err = os.Lstat(r.dstPath(c))
+			if err != nil && !isNotExist(err) {
+				r.fail(c, fmt.Errorf("stat target: %w", err))
+				continue
+			}
+		}
+		r.syncEntry(c, cfi, ctfi, true)
+	}
+	return nil
+}
+
+// deleteExtras removes the entries of the target directory rel that are not
+// in the sorted source names, except excluded ones.
+func (r *run) deleteExtras(rel string, names []string) {
+	tnames, err := readNames(r.dstPath(rel))
+	if err != nil {
+		r.fail(rel, err)
+		return
+	}
+	for _, n := range tnames {
+		if i := sort.SearchStrings(names, n); i < len(names) && names[i] == n {
+			continue
+		}
+		c := child(rel, n)
+		tfi, err := os.Lstat(r.dstPath(c))
+		if err != nil {
+			continue
+		}
+		if r.excluded(c, tfi.IsDir()) {
+			continue
+		}
+		if err := r.remove(c, tfi); err != nil {
+			r.fail(c, err)
+		}
+	}
+}
+
+// deletePath deletes a listed path that no longer exists at the source.
+func (r *run) deletePath(rel string) {
+	if !r.del {
+		return
+	}
+	tfi, err := r.dstLstat(rel)
+	if err != nil {
+		if !isNotExist(err) {
+			r.fail(rel, fmt.Errorf("stat target: %w", err))
+		}
+		return
+	}
+	if r.excluded(rel, tfi.IsDir()) {
+		return
+	}
+	if err := r.remove(rel, tfi); err != nil {
+		r.fail(rel, err)
+	}
+	for p := parentOf(rel); ; p = parentOf(p) {
+		r.dirs[p] = struct{}{}
+		if p == "" {
+			break
+		}
+	}
+}
+
+// remove deletes the target entry rel and, for a directory, its subtree,
+// keeping excluded entries (a directory holding one stays).
+func (r *run) remove(rel string, tfi fs.FileInfo) error {
+	p := r.dstPath(rel)
+	if tfi.IsDir() {
+		names, err := readNames(p)
+		if err != nil {
+			return err
+		}
+		kept := false
+		for _, n := range names {
+			c := child(rel, n)
+			cfi, err := os.Lstat(r.dstPath(c))
+			if err != nil {
+				return fmt.Errorf("stat target: %w", err)
+			}
+			if r.excluded(c, cfi.IsDir()) {
+				kept = true
+				continue
+			}
+			if err := r.remove(c, cfi); err != nil {
+				return err
+			}
+		}
+		if kept {
+			return fmt.Errorf("delete directory %s: it holds excluded entries", rel)
+		}
+	}
+	r.st.Deleted++
+	r.touch(rel)
+	if r.dry {
+		return nil
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete: %w", err)
+	}
+	return nil
+}
+
+// place renames the finished temporary entry tmp over the target entry rel,
+// deleting a directory that is in the way first.
+func (r *run) place(tmp, rel string, tfi fs.FileInfo) error {
+	if tfi != nil && tfi.IsDir() {
+		if err := r.remove(rel, tfi); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	if err := os.Rename(tmp, r.dstPath(rel)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rename into place: %w", err)
+	}
+	r.touch(rel)
+	r.st.Files++
+	return nil
+}
+
+// copyFile copies the source file rel to a temporary file next to its
+// target, sets its attributes and renames it into place.
+func (r *run) copyFile(rel string, tfi fs.FileInfo) error {
+	f, err := os.OpenFile(r.srcPath(rel), os.O_RDONLY|oNoFollow, 0)
+	if err != nil {
+		return fmt.Errorf("open source: %w", err)
+	}
+	defer f.Close()
+	sfi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat source: %w", err)
+	}
+	if !sfi.Mode().IsRegular() {
+		return fmt.Errorf("open source: no longer a regular file")
+	}
+	if r.dry {
+		r.st.Files++
+		r.st.Bytes += sfi.Size()
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(r.dstPath(rel)), tmpPrefix+"*")
+	if err != nil {
+		return fmt.Errorf("create temporary file: %w", err)
+	}
+	n, err := io.Copy(tmp, f)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = setAttrs(tmp.Name(), sfi)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("copy: %w", err)
+	}
+	if err := r.place(tmp.Name(), rel, tfi); err != nil {
+		return err
+	}
+	r.st.Bytes += n
+	return nil
+}
+
+// setAttrs gives a new non-directory entry the owner (as root), mode and
+// mtime of the source. The mtime is the one seen when the copy began: a
+// file that changed while it was read is sent again by the next full sync.
+func setAttrs(p string, sfi fs.FileInfo) error {
+	if err := setOwner(p, sfi); err != nil {
+		return err
+	}
+	if sfi.Mode().Type() != fs.ModeSymlink {
+		if err := os.Chmod(p, sfi.Mode()); err != nil {
+			return fmt.Errorf("set mode: %w", err)
+		}
+	}
+	return setMtime(p, sfi.ModTime())
+}
+
+func (r *run) syncSymlink(rel string, sfi, tfi fs.FileInfo) error {
+	target, err := os.Readlink(r.srcPath(rel))
+	if err != nil {
+		return fmt.Errorf("read source link: %w", err)
+	}
+	if tfi != nil && tfi.Mode().Type() == fs.ModeSymlink {
+		if cur, err := os.Readlink(r.dstPath(rel)); err == nil && cur == target {
+			return r.fixAttrs(rel, sfi, tfi)
+		}
+	}
+	if r.dry {
+		r.st.Files++
+		return nil
+	}
+	tmp, err := r.tmpName(rel)
+	if err != nil {
+		return err
+	}
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("create symlink: %w", err)
+	}
+	if err := setAttrs(tmp, sfi); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return r.place(tmp, rel, tfi)
+}
+
+func (r *run) syncSpecial(rel string, sfi, tfi fs.FileInfo) error {
+	if tfi != nil && tfi.Mode().Type() == sfi.Mode().Type() && sameDevice(sfi, tfi) {
+		return r.fixAttrs(rel, sfi, tfi)
+	}
+	if r.dry {
+		r.st.Files++
+		return nil
+	}
+	tmp, err := r.tmpName(rel)
+	if err != nil {
+		return err
+	}
+	if err := mknod(tmp, sfi); err != nil {
+		return err
+	}
+	if err := setAttrs(tmp, sfi); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return r.place(tmp, rel, tfi)
+}
+
+// tmpName returns an unused temporary name next to the target entry rel.
+func (r *run) tmpName(rel string) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(r.dstPath(rel)), tmpPrefix+"*")
+	if err != nil {
+		return "", fmt.Errorf("create temporary name: %w", err)
+	}
+	f.Close()
+	if err := os.Remove(f.Name()); err != nil {
+		return "", fmt.Errorf("create temporary name: %w", err)
+	}
+	return f.Name(), nil
+}
+
+// rename applies one Rename change, falling back to a transfer of the
+// destination and a delete of the source path.
+func (r *run) rename(c Change) {
+	to, from := strings.TrimSuffix(c.Path, "/"), strings.TrimSuffix(c.From, "/")
+	if err := checkRel(to); err != nil {
+		r.fail(to, fmt.Errorf("refuse rename: %w", err))
+		return
+	}
+	if err := checkRel(from); err != nil {
+		r.fail(from, fmt.Errorf("refuse rename: %w", err))
+		return
+	}
+	fromEx, toEx := r.excluded(from, c.IsDir), r.excluded(to, c.IsDir)
+	switch {
+	case fromEx && toEx:
+		return
+	case fromEx || toEx || from == to:
+		r.fallback(from, to)
+		return
+	}
+	ffi, err := r.dstLstat(from)
+	if err != nil {
+		r.fallback(from, to)
+		return
+	}
+	if r.excluded(from, ffi.IsDir()) {
+		r.fallback(from, to)
+		return
+	}
+	ok, err := r.prepareParents(to)
+	if err != nil || !ok {
+		r.fallback(from, to)
+		return
+	}
+	if r.dry {
+		r.st.Renamed++
+		return
+	}
+	if err := os.Rename(r.dstPath(from), r.dstPath(to)); err != nil {
+		r.l.log.Debug("rename failed, transferring instead", "from", from, "to", to, "err", err)
+		r.fallback(from, to)
+		return
+	}
+	r.st.Renamed++
+	r.touch(from)
+	r.touch(to)
+	if ffi.IsDir() {
+		r.dirs[to] = struct{}{} // a moved directory's ".." changed
+	}
+}
+
+// fallback makes both paths of a failed rename equal to the source.
+func (r *run) fallback(from, to string) {
+	r.syncPath(to, true)
+	r.syncPath(from, true)
+}
+
+// finish sets mode, owner and mtime of every directory whose contents
+// changed, deepest first, so that later changes cannot disturb them.
+func (r *run) finish() {
+	dirs := make([]string, 0, len(r.dirs))
+	for d := range r.dirs {
+		dirs = append(dirs, d)
+	}
+	sort.Slice(dirs, func(i, j int) bool {
+		di, dj := strings.Count(dirs[i], "/"), strings.Count(dirs[j], "/")
+		if dirs[i] == "" || dirs[j] == "" {
+			return dirs[j] == "" && dirs[i] != ""
+		}
+		if di != dj {
+			return di > dj
+		}
+		return dirs[i] < dirs[j]
+	})
+	if r.dry {
+		return
+	}
+	for _, d := range dirs {
+		sfi, err := r.srcLstat(d)
+		if err != nil || !sfi.IsDir() {
+			continue
+		}
+		tfi, err := r.dstLstat(d)
+		if d == "" {
+			tfi, err = os.Lstat(r.l.root)
+		}
+		if err != nil || !tfi.IsDir() {
+			continue
+		}
+		p := r.dstPath(d)
+		if ownerDiffers(sfi, tfi) {
+			if err := setOwner(p, sfi); err != nil {
+				r.fail(d, err)
+			}
+		}
+		if sfi.Mode() != tfi.Mode() || ownerDiffers(sfi, tfi) {
+			if err := os.Chmod(p, sfi.Mode()); err != nil {
+				r.fail(d, fmt.Errorf("set mode: %w", err))
+			}
+		}
+		if !sfi.ModTime().Equal(tfi.ModTime()) {
+			if err := setMtime(p, sfi.ModTime()); err != nil {
+				r.fail(d, err)
+			}
+		}
+	}
+}
+
+func readNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open directory: %w", err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read directory: %w", err)
+	}
+	sort.Strings(names)
+	return names, nil
+}

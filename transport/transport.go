@@ -1,0 +1,143 @@
+// Package transport applies batches of changes to a mirror target: a local
+// directory, an rsync daemon module, or a directory over ssh.
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+)
+
+// Kind says what happened to a path. Targets treat Sync and Delete alike
+// (state-based: the path is made equal to the source as it is now); the kind
+// is kept for logs and statistics.
+type Kind uint8
+
+// The kinds of change.
+const (
+	Sync   Kind = iota + 1 // created or changed: send it as it is now
+	Delete                 // removed at the source
+	Rename                 // moved From -> Path inside the tree
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Sync:
+		return "sync"
+	case Delete:
+		return "delete"
+	case Rename:
+		return "rename"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Change is one entry of a batch. Paths are slash-separated, relative to the
+// source root, never empty.
+type Change struct {
+	Kind  Kind
+	Path  string
+	From  string // Rename only
+	IsDir bool
+	// Recursive asks for the whole subtree of a directory to be mirrored,
+	// deleting target entries below it that the source lacks (subject to the
+	// delete mode). Without it a directory is sent without its contents.
+	Recursive bool
+}
+
+// DeleteMode says when a target may delete files (lsyncd's delete option).
+type DeleteMode uint8
+
+// Delete modes.
+const (
+	DeleteAlways  DeleteMode = iota // startup and running (lsyncd: true)
+	DeleteNever                     // never (false)
+	DeleteStartup                   // only during full syncs ('startup')
+	DeleteRunning                   // only for batches ('running')
+)
+
+// Full reports whether deletes are allowed during a full sync.
+func (m DeleteMode) Full() bool { return m == DeleteAlways || m == DeleteStartup }
+
+// Running reports whether deletes are allowed for event batches.
+func (m DeleteMode) Running() bool { return m == DeleteAlways || m == DeleteRunning }
+
+// Options are shared by all targets.
+type Options struct {
+	// Source is the absolute path of the source root directory.
+	Source string
+	// Delete says when deletions are allowed.
+	Delete DeleteMode
+	// Exclude reports whether a relative path is excluded; excluded paths are
+	// neither sent nor deleted on the target. Nil excludes nothing.
+	Exclude func(rel string, isDir bool) bool
+	// DryRun reports what would be done without changing the target.
+	DryRun bool
+	// Logger receives per-file diagnostics; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Stats summarise one push.
+type Stats struct {
+	Files   int   // entries created or updated on the target
+	Deleted int   // entries deleted on the target
+	Renamed int   // renames done on the target
+	Bytes   int64 // bytes of file data written or sent
+	// Failed lists paths that could not be mirrored; they should be retried
+	// later. A push with failures still returns a nil error.
+	Failed []FileError
+}
+
+// FileError is a per-file failure.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e FileError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
+
+// Target is a mirror destination. A Target is used by one goroutine at a time.
+type Target interface {
+	// FullSync makes the whole target tree equal to the source (startup,
+	// inotify overflow, SIGHUP). It uses quick-check semantics: files whose
+	// size and mtime match are skipped.
+	FullSync(ctx context.Context) (Stats, error)
+	// Push applies one batch: first every Rename in order (falling back to a
+	// transfer of the destination and a delete of the source when the rename
+	// fails), then every other path is made equal to the source as it is now:
+	// sent if it exists (always re-sent, never skipped by a quick check),
+	// deleted if it does not. Parent directories of listed paths are created
+	// as needed and get the source's attributes; unlisted paths are never
+	// touched.
+	Push(ctx context.Context, changes []Change) (Stats, error)
+	// String names the target for logs, e.g. "/mnt/backup" or "host::module".
+	String() string
+	// Close releases connections.
+	Close() error
+}
+
+// Error wraps a target failure with its retry class.
+type Error struct {
+	Transient bool // worth retrying later (network, remote temporarily failing)
+	Err       error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Transient marks err as worth retrying.
+func Transient(err error) error { return &Error{Transient: true, Err: err} }
+
+// Fatal marks err as not worth retrying (configuration, protocol errors).
+func Fatal(err error) error { return &Error{Transient: false, Err: err} }
+
+// IsTransient reports whether err is worth retrying. Errors that carry no
+// class are treated as transient: losing data is worse than a retry.
+func IsTransient(err error) bool {
+	var te *Error
+	if errors.As(err, &te) {
+		return te.Transient
+	}
+	return err != nil
+}

@@ -1,0 +1,590 @@
+package watcher
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// inotifyMask is the event mask of every directory watch (as lsyncd's, plus
+// IN_EXCL_UNLINK so unlinked-but-open files stop reporting).
+const inotifyMask = unix.IN_ATTRIB | unix.IN_CLOSE_WRITE | unix.IN_CREATE |
+	unix.IN_DELETE | unix.IN_DELETE_SELF | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
+	unix.IN_DONT_FOLLOW | unix.IN_ONLYDIR | unix.IN_EXCL_UNLINK
+
+const (
+	// moveGrace is how long an unpaired IN_MOVED_FROM waits for its
+	// IN_MOVED_TO before it becomes a Delete.
+	moveGrace = 20 * time.Millisecond
+	// moveReads is how many further reads a pending IN_MOVED_FROM survives
+	// once its grace has passed while the kernel queue never ran empty.
+	moveReads = 8
+)
+
+// inotifyWatch is one watched directory.
+type inotifyWatch struct {
+	path  string // relative to the root; "" is the root
+	limbo bool   // moved away, new location not known yet: its events are dropped
+}
+
+// pendingMove is an IN_MOVED_FROM waiting for its IN_MOVED_TO.
+type pendingMove struct {
+	from     string
+	isDir    bool
+	wds      []int32 // watched directories in the moved subtree
+	deadline time.Time
+	reads    int
+	resolved bool
+	ev       Event // the resolved event; Op 0 means nothing to report
+}
+
+// queued is one entry of the ordered output queue: an event, or a move
+// placeholder that holds back everything behind it until it is resolved.
+type queued struct {
+	ev   Event
+	move *pendingMove
+}
+
+// inotifyWatcher is the Linux backend. All fields below the channels are
+// owned by the reader goroutine (and by New before it starts).
+type inotifyWatcher struct {
+	root    string
+	exclude func(string, bool) bool
+	log     *slog.Logger
+
+	fd   int // inotify instance, non-blocking
+	wake int // eventfd that wakes the reader on stop
+
+	events chan Event
+	errs   chan error
+	done   chan struct{} // closed by stop
+	exited chan struct{} // closed when the reader has returned
+
+	mu        sync.Mutex // guards stopped and fdsClosed
+	stopped   bool
+	fdsClosed bool
+
+	stopCtx   func() bool
+	closeOnce sync.Once
+	nwatch    atomic.Int64
+
+	wds      map[int32]*inotifyWatch
+	paths    map[string]int32
+	pending  map[uint32]*pendingMove
+	queue    []queued
+	stopping bool // set when a send saw done
+}
+
+func newInotify(ctx context.Context, opts Options) (Watcher, error) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("create inotify instance: %w", err)
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("create eventfd: %w", err)
+	}
+	w := &inotifyWatcher{
+		root:    opts.Root,
+		exclude: opts.Exclude,
+		log:     opts.Logger,
+		fd:      fd,
+		wake:    wake,
+		events:  make(chan Event, eventBuffer),
+		errs:    make(chan error, errorBuffer),
+		done:    make(chan struct{}),
+		exited:  make(chan struct{}),
+		wds:     make(map[int32]*inotifyWatch),
+		paths:   make(map[string]int32),
+		pending: make(map[uint32]*pendingMove),
+	}
+	if err := w.walk("", false, true); err != nil {
+		unix.Close(fd)
+		unix.Close(wake)
+		return nil, err
+	}
+	w.log.Debug("watching tree", "root", w.root, "backend", BackendInotify, "dirs", w.Watches())
+	go w.run()
+	w.stopCtx = context.AfterFunc(ctx, w.stop)
+	return w, nil
+}
+
+// Events implements Watcher.
+func (w *inotifyWatcher) Events() <-chan Event { return w.events }
+
+// Errors implements Watcher.
+func (w *inotifyWatcher) Errors() <-chan error { return w.errs }
+
+// Watches implements Watcher.
+func (w *inotifyWatcher) Watches() int { return int(w.nwatch.Load()) }
+
+// Close implements Watcher. It waits for the reader goroutine to return.
+func (w *inotifyWatcher) Close() error {
+	w.closeOnce.Do(func() {
+		w.stopCtx()
+		w.stop()
+		<-w.exited
+	})
+	return nil
+}
+
+// stop asks the reader to return. Safe to call more than once, from any
+// goroutine.
+func (w *inotifyWatcher) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	w.stopped = true
+	close(w.done)
+	if !w.fdsClosed {
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		if _, err := unix.Write(w.wake, one[:]); err != nil {
+			w.log.Error("wake inotify reader", "err", err)
+		}
+	}
+}
+
+// run is the reader goroutine: it waits in poll(2) on the inotify fd and the
+// wake eventfd, with a timeout only while a move half waits for its pair.
+func (w *inotifyWatcher) run() {
+	defer func() {
+		w.mu.Lock()
+		w.fdsClosed = true
+		unix.Close(w.fd)
+		unix.Close(w.wake)
+		w.mu.Unlock()
+		close(w.events)
+		close(w.errs)
+		close(w.exited)
+	}()
+	buf := make([]byte, 64*1024)
+	fds := []unix.PollFd{
+		{Fd: int32(w.fd), Events: unix.POLLIN},
+		{Fd: int32(w.wake), Events: unix.POLLIN},
+	}
+	for !w.stopping {
+		timeout := -1
+		if d, ok := w.nextDeadline(); ok {
+			timeout = max(0, int((time.Until(d)+time.Millisecond-1)/time.Millisecond))
+		}
+		fds[0].Revents, fds[1].Revents = 0, 0
+		n, err := unix.Poll(fds, timeout)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			w.fail(fmt.Errorf("poll inotify: %w", err))
+			return
+		}
+		if fds[1].Revents != 0 {
+			return
+		}
+		if n == 0 {
+			w.expire(time.Now(), true)
+			w.flush()
+			continue
+		}
+		if fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+			w.fail(fmt.Errorf("poll inotify: revents %#x", fds[0].Revents))
+			return
+		}
+		nr, err := unix.Read(w.fd, buf)
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			w.fail(fmt.Errorf("read inotify: %w", err))
+			return
+		}
+		w.process(buf[:nr], time.Now())
+	}
+}
+
+// fail reports an error that ends the reader.
+func (w *inotifyWatcher) fail(err error) {
+	w.log.Error("watcher stopped", "root", w.root, "err", err)
+	w.report(err)
+}
+
+// report sends a runtime error to Errors without blocking (it was logged).
+func (w *inotifyWatcher) report(err error) {
+	select {
+	case w.errs <- err:
+	default:
+		w.log.Warn("watcher error channel full; error dropped", "err", err)
+	}
+}
+
+// process handles one read(2) worth of inotify events.
+func (w *inotifyWatcher) process(buf []byte, now time.Time) {
+	for off := 0; off+unix.SizeofInotifyEvent <= len(buf) && !w.stopping; {
+		wd := int32(binary.NativeEndian.Uint32(buf[off:]))
+		mask := binary.NativeEndian.Uint32(buf[off+4:])
+		cookie := binary.NativeEndian.Uint32(buf[off+8:])
+		nlen := int(binary.NativeEndian.Uint32(buf[off+12:]))
+		off += unix.SizeofInotifyEvent
+		if off+nlen > len(buf) {
+			w.log.Error("short inotify event", "len", nlen, "have", len(buf)-off)
+			break
+		}
+		name := buf[off : off+nlen]
+		off += nlen
+		for i, c := range name { // the kernel pads the name with NULs
+			if c == 0 {
+				name = name[:i]
+				break
+			}
+		}
+		w.handle(wd, mask, cookie, string(name), now)
+	}
+	for _, p := range w.pending {
+		p.reads++
+	}
+	w.expire(now, false)
+	w.flush()
+}
+
+// handle translates one kernel event (lsyncd: inotify.c handle_event and
+// lsyncd.lua Inotify.event).
+func (w *inotifyWatcher) handle(wd int32, mask, cookie uint32, name string, now time.Time) {
+	if mask&unix.IN_Q_OVERFLOW != 0 {
+		w.log.Warn("inotify event queue overflowed; events were lost", "root", w.root)
+		w.emit(Event{Op: Overflow})
+		return
+	}
+	if mask&unix.IN_IGNORED != 0 {
+		w.forget(wd)
+		return
+	}
+	watch := w.wds[wd]
+	if watch == nil || watch.limbo || name == "" {
+		return
+	}
+	rel := joinRel(watch.path, name)
+	isDir := mask&unix.IN_ISDIR != 0
+	switch {
+	case mask&unix.IN_MOVED_FROM != 0:
+		w.movedFrom(rel, isDir, cookie, now)
+	case mask&unix.IN_MOVED_TO != 0:
+		w.movedTo(rel, isDir, cookie)
+	case mask&unix.IN_CREATE != 0:
+		if w.exclude(rel, isDir) {
+			return
+		}
+		if isDir {
+			w.walk(rel, true, false) // watch first, then report and scan
+		} else {
+			w.emit(Event{Op: Create, Path: rel})
+		}
+	case mask&unix.IN_DELETE != 0:
+		if isDir {
+			w.dropTree(rel)
+		}
+		if !w.exclude(rel, isDir) {
+			w.emit(Event{Op: Delete, Path: rel, IsDir: isDir})
+		}
+	case mask&unix.IN_CLOSE_WRITE != 0:
+		if !w.exclude(rel, isDir) {
+			w.emit(Event{Op: Modify, Path: rel, IsDir: isDir})
+		}
+	case mask&unix.IN_ATTRIB != 0:
+		if !w.exclude(rel, isDir) {
+			w.emit(Event{Op: Attrib, Path: rel, IsDir: isDir})
+		}
+	}
+}
+
+// movedFrom queues a placeholder for the first half of a rename. A moved
+// directory's watches go into limbo until the other half says where it went.
+func (w *inotifyWatcher) movedFrom(rel string, isDir bool, cookie uint32, now time.Time) {
+	if w.exclude(rel, isDir) {
+		return // the other half, if any, becomes a Create
+	}
+	p := &pendingMove{from: rel, isDir: isDir, deadline: now.Add(moveGrace)}
+	if isDir {
+		for wd, watch := range w.wds {
+			if !watch.limbo && inTree(watch.path, rel) {
+				watch.limbo = true
+				p.wds = append(p.wds, wd)
+			}
+		}
+	}
+	if old := w.pending[cookie]; old != nil {
+		w.resolveDelete(old) // cannot happen with a sane kernel; never lose it
+	}
+	w.pending[cookie] = p
+	w.queue = append(w.queue, queued{move: p})
+}
+
+// movedTo completes a rename, or reports a Create for a lone IN_MOVED_TO.
+func (w *inotifyWatcher) movedTo(rel string, isDir bool, cookie uint32) {
+	p := w.pending[cookie]
+	delete(w.pending, cookie)
+	excluded := w.exclude(rel, isDir)
+	switch {
+	case p == nil && excluded:
+	case p == nil:
+		if isDir {
+			w.walk(rel, true, false) // watch first, then report and scan
+		} else {
+			w.emit(Event{Op: Create, Path: rel})
+		}
+	case excluded: // moved to an excluded name: gone as far as we care
+		w.resolveDelete(p)
+	default:
+		p.resolved = true
+		p.ev = Event{Op: Move, Path: rel, From: p.from, IsDir: isDir}
+		if isDir {
+			w.rekey(p, rel)
+		}
+	}
+}
+
+// rekey moves the watches of a renamed directory tree to its new path.
+func (w *inotifyWatcher) rekey(p *pendingMove, to string) {
+	var drop []int32
+	for _, wd := range p.wds {
+		watch := w.wds[wd]
+		if watch == nil || !inTree(watch.path, p.from) {
+			continue
+		}
+		if w.paths[watch.path] == wd {
+			delete(w.paths, watch.path)
+		}
+		watch.path = to + watch.path[len(p.from):]
+		watch.limbo = false
+		w.paths[watch.path] = wd
+		if w.excludedBelow(to, watch.path) {
+			drop = append(drop, wd)
+		}
+	}
+	for _, wd := range drop {
+		w.unwatch(wd)
+	}
+	// Directories excluded under the old name may be included under the new.
+	w.walk(to, false, false)
+}
+
+// excludedBelow reports whether p, or a directory between base and p, is
+// excluded.
+func (w *inotifyWatcher) excludedBelow(base, p string) bool {
+	for q := p; len(q) >= len(base); {
+		if w.exclude(q, true) {
+			return true
+		}
+		i := len(q) - 1
+		for i >= 0 && q[i] != '/' {
+			i--
+		}
+		if i < 0 {
+			break
+		}
+		q = q[:i]
+	}
+	return false
+}
+
+// resolveDelete turns a pending move into a Delete of its source and drops
+// the watches of a directory that left the tree.
+func (w *inotifyWatcher) resolveDelete(p *pendingMove) {
+	p.resolved = true
+	p.ev = Event{Op: Delete, Path: p.from, IsDir: p.isDir}
+	for _, wd := range p.wds {
+		if watch := w.wds[wd]; watch != nil && watch.limbo {
+			w.unwatch(wd)
+		}
+	}
+}
+
+// nextDeadline is the earliest deadline of a pending move half.
+func (w *inotifyWatcher) nextDeadline() (time.Time, bool) {
+	var d time.Time
+	for _, p := range w.pending {
+		if d.IsZero() || p.deadline.Before(d) {
+			d = p.deadline
+		}
+	}
+	return d, !d.IsZero()
+}
+
+// expire turns pending move halves whose grace has passed into Deletes: when
+// the kernel queue was seen empty (quiet), or after moveReads further reads.
+func (w *inotifyWatcher) expire(now time.Time, quiet bool) {
+	for cookie, p := range w.pending {
+		if !now.Before(p.deadline) && (quiet || p.reads >= moveReads) {
+			delete(w.pending, cookie)
+			w.resolveDelete(p)
+		}
+	}
+}
+
+// emit reports an event in order: directly, or behind a pending move.
+func (w *inotifyWatcher) emit(ev Event) {
+	if len(w.queue) > 0 {
+		w.queue = append(w.queue, queued{ev: ev})
+		return
+	}
+	w.send(ev)
+}
+
+// flush sends the queued events up to the first unresolved move.
+func (w *inotifyWatcher) flush() {
+	i := 0
+	for ; i < len(w.queue) && !w.stopping; i++ {
+		q := w.queue[i]
+		ev := q.ev
+		if q.move != nil {
+			if !q.move.resolved {
+				break
+			}
+			ev = q.move.ev
+		}
+		if ev.Op != 0 {
+			w.send(ev)
+		}
+	}
+	if i == len(w.queue) {
+		w.queue = nil
+	} else {
+		w.queue = w.queue[i:]
+	}
+}
+
+// send delivers an event, blocking while the consumer is behind.
+func (w *inotifyWatcher) send(ev Event) {
+	select {
+	case w.events <- ev:
+	case <-w.done:
+		w.stopping = true
+	}
+}
+
+// walk adds watches to dir and every directory below it that is not
+// excluded. With emit it reports a Create for every directory once it is
+// watched, and for every other entry found (a new
+// directory's contents); at startup an add failure of the root and ENOSPC
+// are returned, while later they are logged (and ENOSPC sent on Errors).
+func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
+	stack := []string{dir}
+	limitHit := false
+	for len(stack) > 0 && !w.stopping {
+		d := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		scan := true
+		if !limitHit {
+			err := w.addWatch(d)
+			switch {
+			case errors.Is(err, unix.ENOSPC):
+				lerr := &WatchLimitError{Dirs: w.Watches(), Path: absPath(w.root, d)}
+				if startup {
+					return lerr
+				}
+				w.log.Error("cannot watch new directory", "path", absPath(w.root, d), "err", lerr)
+				w.report(lerr)
+				limitHit = true
+				if !emit {
+					return nil
+				}
+			case err != nil && startup && d == "":
+				return err
+			case err != nil:
+				w.log.Warn("cannot watch directory; changes below it are missed",
+					"path", absPath(w.root, d), "err", err)
+				scan = false
+			}
+		}
+		if emit {
+			w.emit(Event{Op: Create, Path: d, IsDir: true})
+		}
+		if !scan {
+			continue
+		}
+		ents, err := os.ReadDir(absPath(w.root, d))
+		if err != nil {
+			if startup && d == "" {
+				return fmt.Errorf("read directory %s: %w", w.root, err)
+			}
+			w.log.Warn("cannot scan directory", "path", absPath(w.root, d), "err", err)
+		}
+		for _, e := range ents {
+			p := joinRel(d, e.Name())
+			isDir := e.IsDir()
+			if w.exclude(p, isDir) {
+				continue
+			}
+			if isDir {
+				stack = append(stack, p) // reported once it is watched
+			} else if emit {
+				w.emit(Event{Op: Create, Path: p})
+			}
+		}
+	}
+	return nil
+}
+
+// addWatch watches one directory and records it under rel.
+func (w *inotifyWatcher) addWatch(rel string) error {
+	mask := uint32(inotifyMask)
+	if rel == "" {
+		mask &^= unix.IN_DONT_FOLLOW // the root may be given as a symlink
+	}
+	p := absPath(w.root, rel)
+	wd, err := unix.InotifyAddWatch(w.fd, p, mask)
+	if err != nil {
+		return fmt.Errorf("add watch %s: %w", p, err)
+	}
+	id := int32(wd)
+	if old := w.wds[id]; old != nil { // same directory known under another name
+		if w.paths[old.path] == id {
+			delete(w.paths, old.path)
+		}
+		old.path, old.limbo = rel, false
+	} else {
+		w.wds[id] = &inotifyWatch{path: rel}
+	}
+	w.paths[rel] = id
+	w.nwatch.Store(int64(len(w.wds)))
+	return nil
+}
+
+// unwatch removes a watch from the kernel and the tables.
+func (w *inotifyWatcher) unwatch(wd int32) {
+	if _, err := unix.InotifyRmWatch(w.fd, uint32(wd)); err != nil && !errors.Is(err, unix.EINVAL) {
+		w.log.Debug("remove inotify watch", "wd", wd, "err", err)
+	}
+	w.forget(wd)
+}
+
+// forget drops a watch from the tables (IN_IGNORED, or after unwatch).
+func (w *inotifyWatcher) forget(wd int32) {
+	watch := w.wds[wd]
+	if watch == nil {
+		return
+	}
+	if w.paths[watch.path] == wd {
+		delete(w.paths, watch.path)
+	}
+	delete(w.wds, wd)
+	w.nwatch.Store(int64(len(w.wds)))
+}
+
+// dropTree removes the watches of a deleted directory and everything below.
+func (w *inotifyWatcher) dropTree(rel string) {
+	for wd, watch := range w.wds {
+		if !watch.limbo && inTree(watch.path, rel) {
+			w.unwatch(wd)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package watcher
+
+import (
+	"encoding/binary"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+)
+
+// rawEvent encodes one inotify event as read(2) returns it.
+func rawEvent(wd int32, mask, cookie uint32, name string) []byte {
+	nlen := 0
+	if name != "" {
+		nlen = (len(name) + 1 + 15) / 16 * 16
+	}
+	b := make([]byte, unix.SizeofInotifyEvent+nlen)
+	binary.NativeEndian.PutUint32(b[0:], uint32(wd))
+	binary.NativeEndian.PutUint32(b[4:], mask)
+	binary.NativeEndian.PutUint32(b[8:], cookie)
+	binary.NativeEndian.PutUint32(b[12:], uint32(nlen))
+	copy(b[unix.SizeofInotifyEvent:], name)
+	return b
+}
+
+// tableWatcher is an inotify backend without a kernel instance: its tables
+// are filled by hand and events are fed to process directly, so the pairing
+// of rename halves can be checked across read boundaries and timeouts.
+func tableWatcher(t *testing.T, dirs ...string) *inotifyWatcher {
+	w := &inotifyWatcher{
+		root:    t.TempDir(),
+		exclude: func(string, bool) bool { return false },
+		log:     slog.New(slog.DiscardHandler),
+		fd:      -1,
+		events:  make(chan Event, 64),
+		errs:    make(chan error, 4),
+		done:    make(chan struct{}),
+		wds:     make(map[int32]*inotifyWatch),
+		paths:   make(map[string]int32),
+		pending: make(map[uint32]*pendingMove),
+	}
+	for i, d := range dirs {
+		w.wds[int32(i+1)] = &inotifyWatch{path: d}
+		w.paths[d] = int32(i + 1)
+	}
+	return w
+}
+
+func drain(w *inotifyWatcher) []Event {
+	var out []Event
+	for {
+		select {
+		case ev := <-w.events:
+			out = append(out, ev)
+		default:
+			return out
+		}
+	}
+}
+
+func TestMovePairingAcrossReads(t *testing.T) {
+	w := tableWatcher(t, "", "d")
+	now := time.Now()
+	w.process(rawEvent(1, unix.IN_MOVED_FROM, 7, "x"), now)
+	w.process(rawEvent(1, unix.IN_CREATE, 0, "later"), now) // held behind the move
+	if got := drain(w); len(got) != 0 {
+		t.Fatalf("events before the move was paired: %v", got)
+	}
+	w.process(append(rawEvent(2, unix.IN_MOVED_TO, 7, "y"), rawEvent(1, unix.IN_CLOSE_WRITE, 0, "later")...), now)
+	want := []Event{
+		{Op: Move, From: "x", Path: "d/y"},
+		{Op: Create, Path: "later"},
+		{Op: Modify, Path: "later"},
+	}
+	if diff := cmp.Diff(want, drain(w)); diff != "" {
+		t.Errorf("paired across reads (-want +got):\n%s", diff)
+	}
+
+	// An unpaired half waits for its grace, then becomes a Delete.
+	w.process(rawEvent(1, unix.IN_MOVED_FROM, 8, "z"), now)
+	w.expire(now.Add(moveGrace/2), true)
+	w.flush()
+	if got := drain(w); len(got) != 0 {
+		t.Fatalf("unpaired half resolved before its grace: %v", got)
+	}
+	w.expire(now.Add(moveGrace), true)
+	w.flush()
+	if diff := cmp.Diff([]Event{{Op: Delete, Path: "z"}}, drain(w)); diff != "" {
+		t.Errorf("unpaired half (-want +got):\n%s", diff)
+	}
+	// A lone second half is a Create.
+	w.process(rawEvent(2, unix.IN_MOVED_TO, 9, "new"), now)
+	if diff := cmp.Diff([]Event{{Op: Create, Path: "d/new"}}, drain(w)); diff != "" {
+		t.Errorf("lone MOVED_TO (-want +got):\n%s", diff)
+	}
+}
+
+func TestDirMovedOutDropsWatches(t *testing.T) {
+	w := tableWatcher(t, "", "d", "d/sub", "dd")
+	now := time.Now()
+	w.process(rawEvent(1, unix.IN_MOVED_FROM|unix.IN_ISDIR, 5, "d"), now)
+	// Events from the moved directory have no known path any more.
+	w.process(rawEvent(3, unix.IN_CLOSE_WRITE, 0, "f"), now)
+	w.expire(now.Add(moveGrace), true)
+	w.flush()
+	if diff := cmp.Diff([]Event{{Op: Delete, Path: "d", IsDir: true}}, drain(w)); diff != "" {
+		t.Errorf("moved out (-want +got):\n%s", diff)
+	}
+	if _, ok := w.wds[4]; !ok || len(w.wds) != 2 {
+		t.Errorf("watches left: %v, want the root and dd", w.wds)
+	}
+}
+
+func TestDirMoveRekeys(t *testing.T) {
+	w := tableWatcher(t, "", "d", "d/sub", "dd")
+	now := time.Now()
+	w.process(append(rawEvent(1, unix.IN_MOVED_FROM|unix.IN_ISDIR, 5, "d"),
+		rawEvent(4, unix.IN_MOVED_TO|unix.IN_ISDIR, 5, "e")...), now)
+	w.process(rawEvent(3, unix.IN_CLOSE_WRITE, 0, "f"), now)
+	want := []Event{
+		{Op: Move, From: "d", Path: "dd/e", IsDir: true},
+		{Op: Modify, Path: "dd/e/sub/f"},
+	}
+	if diff := cmp.Diff(want, drain(w)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if w.paths["dd/e/sub"] != 3 || w.paths["dd/e"] != 2 {
+		t.Errorf("paths not re-keyed: %v", w.paths)
+	}
+	if _, ok := w.paths["d"]; ok {
+		t.Errorf("old path still known: %v", w.paths)
+	}
+}

@@ -1,0 +1,95 @@
+// Package watcher reports changes below a directory tree, recursively.
+//
+// On Linux it uses inotify directly (golang.org/x/sys/unix); elsewhere, and on
+// Linux when asked for, it uses github.com/fsnotify/fsnotify. Both backends
+// deliver the same Event type.
+package watcher
+
+import (
+	"fmt"
+	"log/slog"
+)
+
+// Op is the kind of change an Event reports.
+type Op uint8
+
+// The operations a watcher reports.
+const (
+	Create   Op = iota + 1 // a new file, directory, symlink or special file
+	Modify                 // file content written (close-write)
+	Attrib                 // metadata changed (mode, mtime, owner)
+	Delete                 // removed (or moved out of the tree)
+	Move                   // renamed inside the tree: From -> Path
+	Overflow               // events were lost; the owner must rescan everything
+)
+
+func (o Op) String() string {
+	switch o {
+	case Create:
+		return "Create"
+	case Modify:
+		return "Modify"
+	case Attrib:
+		return "Attrib"
+	case Delete:
+		return "Delete"
+	case Move:
+		return "Move"
+	case Overflow:
+		return "Overflow"
+	}
+	return fmt.Sprintf("Op(%d)", uint8(o))
+}
+
+// Event is one change below the root. Paths are slash-separated and relative
+// to the root, never empty and never starting with "/"; names are passed
+// through byte for byte (spaces, newlines, backslashes, invalid UTF-8).
+// The one exception is Overflow, which has an empty Path.
+type Event struct {
+	Path  string
+	Op    Op
+	IsDir bool
+	From  string // old path of a Move; empty otherwise
+}
+
+// Options configure a Watcher.
+type Options struct {
+	// Root is the directory to watch, recursively.
+	Root string
+	// Exclude reports whether a path (relative, slash-separated) is excluded.
+	// Excluded directories are never watched; events on excluded paths are
+	// dropped. Nil excludes nothing.
+	Exclude func(rel string, isDir bool) bool
+	// Backend is "inotify" (default on Linux) or "fsnotify" (default elsewhere).
+	Backend string
+	// Logger receives diagnostics; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Watcher delivers events for a tree until Close or until its context ends.
+type Watcher interface {
+	// Events delivers changes in the order the kernel reported them.
+	// It is closed when the watcher stops.
+	Events() <-chan Event
+	// Errors delivers runtime errors such as *WatchLimitError. A watcher keeps
+	// running after sending one; the owner decides whether to stop. Every
+	// error is also logged, and one that finds the channel full is dropped.
+	// It is closed when the watcher stops.
+	Errors() <-chan error
+	// Watches is the number of directories currently watched.
+	Watches() int
+	// Close stops the watcher and releases its resources.
+	Close() error
+}
+
+// WatchLimitError reports that the kernel refused another watch (ENOSPC).
+type WatchLimitError struct {
+	Dirs int    // directories watched when the limit was hit
+	Path string // directory that could not be watched
+}
+
+func (e *WatchLimitError) Error() string {
+	return fmt.Sprintf("watch %s: out of inotify watches after %d directories; "+
+		"raise fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=N) "+
+		"or exclude large subtrees", e.Path, e.Dirs)
+}

@@ -1,0 +1,399 @@
+package watcher
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitLimit bounds every wait for events.
+const waitLimit = 5 * time.Second
+
+func startWatcher(t *testing.T, backend, root string, exclude func(string, bool) bool) Watcher {
+	t.Helper()
+	w, err := New(context.Background(), Options{Root: root, Backend: backend, Exclude: exclude})
+	if err != nil {
+		t.Fatalf("New(%s): %v", backend, err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+// collect reads events until every wanted event has been seen (in any
+// order) or waitLimit passes. It returns everything read.
+func collect(t *testing.T, w Watcher, want ...Event) []Event {
+	t.Helper()
+	missing := make(map[Event]bool)
+	for _, e := range want {
+		missing[e] = true
+	}
+	var got []Event
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
+	for len(missing) > 0 {
+		select {
+		case ev, ok := <-w.Events():
+			if !ok {
+				t.Fatalf("events channel closed; got %v, still missing %v", got, keys(missing))
+			}
+			got = append(got, ev)
+			delete(missing, ev)
+		case err := <-w.Errors():
+			t.Fatalf("watcher error: %v", err)
+		case <-deadline.C:
+			t.Fatalf("timed out; got %v, still missing %v", got, keys(missing))
+		}
+	}
+	return got
+}
+
+func keys(m map[Event]bool) []Event {
+	var out []Event
+	for e := range m {
+		out = append(out, e)
+	}
+	return out
+}
+
+// sentinel writes a marker file and collects events up to its Modify; since
+// events arrive in kernel order, anything caused earlier is in the result.
+func sentinel(t *testing.T, w Watcher, root string) []Event {
+	t.Helper()
+	name := fmt.Sprintf("sentinel-%d", time.Now().UnixNano())
+	write(t, filepath.Join(root, name), "s")
+	got := collect(t, w, Event{Op: Create, Path: name})
+	// The Create may arrive before Modify; wait for the latter too.
+	return append(got, collect(t, w, Event{Op: Modify, Path: name})...)
+}
+
+func write(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mkdirAll(t *testing.T, p string) {
+	t.Helper()
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rename(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hasPrefixEvent(evs []Event, prefix string) (Event, bool) {
+	for _, e := range evs {
+		if inTree(e.Path, prefix) || (e.From != "" && inTree(e.From, prefix)) {
+			return e, true
+		}
+	}
+	return Event{}, false
+}
+
+func forBackends(t *testing.T, f func(t *testing.T, backend string)) {
+	for _, b := range Backends() {
+		t.Run(b, func(t *testing.T) { f(t, b) })
+	}
+}
+
+func TestFileOps(t *testing.T) {
+	forBackends(t, func(t *testing.T, b string) {
+		root := t.TempDir()
+		w := startWatcher(t, b, root, nil)
+		f := filepath.Join(root, "f")
+		write(t, f, "hello")
+		collect(t, w, Event{Op: Create, Path: "f"}, Event{Op: Modify, Path: "f"})
+		if err := os.Chmod(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		collect(t, w, Event{Op: Attrib, Path: "f"})
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+		collect(t, w, Event{Op: Delete, Path: "f"})
+		mkdirAll(t, filepath.Join(root, "d"))
+		collect(t, w, Event{Op: Create, Path: "d", IsDir: true})
+		if got := w.Watches(); got != 2 {
+			t.Errorf("Watches() = %d after mkdir, want 2", got)
+		}
+		if err := os.Remove(filepath.Join(root, "d")); err != nil {
+			t.Fatal(err)
+		}
+		collect(t, w, Event{Op: Delete, Path: "d", IsDir: true})
+		sentinel(t, w, root)
+		if got := w.Watches(); got != 1 {
+			t.Errorf("Watches() = %d after rmdir, want 1", got)
+		}
+	})
+}
+
+func TestMkdirPThenWrite(t *testing.T) {
+	forBackends(t, func(t *testing.T, b string) {
+		root := t.TempDir()
+		w := startWatcher(t, b, root, nil)
+		mkdirAll(t, filepath.Join(root, "a/b/c"))
+		write(t, filepath.Join(root, "a/b/c/f"), "x")
+		collect(t, w,
+			Event{Op: Create, Path: "a", IsDir: true},
+			Event{Op: Create, Path: "a/b", IsDir: true},
+			Event{Op: Create, Path: "a/b/c", IsDir: true},
+			Event{Op: Create, Path: "a/b/c/f"},
+		)
+		sentinel(t, w, root)
+		if got := w.Watches(); got != 4 {
+			t.Errorf("Watches() = %d, want 4", got)
+		}
+		// The new deepest directory is watched too.
+		write(t, filepath.Join(root, "a/b/c/g"), "y")
+		collect(t, w, Event{Op: Modify, Path: "a/b/c/g"})
+	})
+}
+
+func TestRenameFile(t *testing.T) {
+	forBackends(t, func(t *testing.T, b string) {
+		root := t.TempDir()
+		mkdirAll(t, filepath.Join(root, "d1"))
+		mkdirAll(t, filepath.Join(root, "d2"))
+		write(t, filepath.Join(root, "d1/x"), "x")
+		w := startWatcher(t, b, root, nil)
+		rename(t, filepath.Join(root, "d1/x"), filepath.Join(root, "d1/y"))
+		rename(t, filepath.Join(root, "d1/y"), filepath.Join(root, "d2/z"))
+		if b == BackendInotify {
+			got := collect(t, w,
+				Event{Op: Move, From: "d1/x", Path: "d1/y"},
+				Event{Op: Move, From: "d1/y", Path: "d2/z"})
+			got = append(got, sentinel(t, w, root)...)
+			for _, e := range got {
+				if e.Op == Delete || (e.Op == Create && !strings.HasPrefix(e.Path, "sentinel")) {
+					t.Errorf("unexpected %v besides the moves", e)
+				}
+			}
+			return
+		}
+		collect(t, w,
+			Event{Op: Delete, Path: "d1/x"}, Event{Op: Create, Path: "d1/y"},
+			Event{Op: Delete, Path: "d1/y"}, Event{Op: Create, Path: "d2/z"})
+	})
+}
+
+func TestRenameDirRekeys(t *testing.T) {
+	forBackends(t, func(t *testing.T, b string) {
+		root := t.TempDir()
+		mkdirAll(t, filepath.Join(root, "d/sub/deep"))
+		w := startWatcher(t, b, root, nil)
+		rename(t, filepath.Join(root, "d"), filepath.Join(root, "e"))
+		if b == BackendInotify {
+			collect(t, w, Event{Op: Move, From: "d", Path: "e", IsDir: true})
+		} else {
+			// Wait until the new deepest directory is watched.
+			collect(t, w, Event{Op: Delete, Path: "d", IsDir: true}, Event{Op: Create, Path: "e/sub/deep", IsDir: true})
+		}
+		write(t, filepath.Join(root, "e/sub/deep/f"), "x")
+		got := collect(t, w, Event{Op: Modify, Path: "e/sub/deep/f"})
+		got = append(got, sentinel(t, w, root)...)
+		for _, e := range got {
+			if strings.HasPrefix(e.Path, "d/") {
+				t.Errorf("event %v uses the old directory name", e)
+			}
+		}
+		if got := w.Watches(); got != 4 {
+			t.Errorf("Watches() = %d, want 4", got)
+		}
+	})
+}
+
+func TestMoveOutOfTree(t *testing.T) {
+	forBackends(t, func(t *testing.T, b string) {
+		root, outside := t.TempDir(), t.TempDir()
+		mkdirAll(t, filepath.Join(root, "dir/sub"))
+		write(t, filepath.Join(root, "file"), "x")
+		w := startWatcher(t, b, root, nil)
+		rename(t, filepath.Join(root, "file"), filepath.Join(outside, "file"))
+		rename(t, filepath.Join(root, "dir"), filepath.Join(outside, "dir"))
+		collect(t, w, Event{Op: Delete, Path: "file"}, Event{Op: Delete, Path: "dir", IsDir: true})
+		// Changes in the moved-out directory are no longer reported.
+		write(t, filepath.Join(outside, "dir/sub/late"), "x")
+		if e, ok := hasPrefixEvent(sentinel(t, w, root), "dir"); ok {
+			t.Errorf("event %v from a directory outside the tree", e)
+		}
+		if got := w.Watches(); got != 1 {
+			t.Errorf("Watches() = %d, want 1", got)
+		}
+	})
+}
+
+func TestMoveIntoTree(t *testing.T) {
+	forBackends(t, func(t *testing.T, b string) {
+		root, outside := t.TempDir(), t.TempDir()
+		mkdirAll(t, filepath.Join(outside, "x/y"))
+		write(t, filepath.Join(outside, "x/y/f"), "x")
+		write(t, filepath.Join(outside, "g"), "g")
+		w := startWatcher(t, b, root, nil)
+		rename(t, filepath.Join(outside, "x"), filepath.Join(root, "x"))
+		rename(t, filepath.Join(outside, "g"), filepath.Join(root, "g"))
+		collect(t, w,
+			Event{Op: Create, Path: "x", IsDir: true},
+			Event{Op: Create, Path: "x/y", IsDir: true},
+			Event{Op: Create, Path: "x/y/f"},
+			Event{Op: Create, Path: "g"})
+		write(t, filepath.Join(root, "x/y/h"), "h")
+		collect(t, w, Event{Op: Modify, Path: "x/y/h"})
+	})
+}
+
+func TestExclude(t *testing.T) {
+	forBackends(t, func(t *testing.T, b string) {
+		root := t.TempDir()
+		mkdirAll(t, filepath.Join(root, "skip/inner"))
+		mkdirAll(t, filepath.Join(root, "keep"))
+		exclude := func(rel string, isDir bool) bool {
+			return rel == "skip" || strings.HasSuffix(rel, ".tmp")
+		}
+		w := startWatcher(t, b, root, exclude)
+		if got := w.Watches(); got != 2 {
+			t.Errorf("Watches() = %d, want 2 (root, keep)", got)
+		}
+		write(t, filepath.Join(root, "skip/f"), "x")
+		write(t, filepath.Join(root, "skip/inner/f"), "x")
+		write(t, filepath.Join(root, "keep/a.tmp"), "x")
+		got := sentinel(t, w, root)
+		if e, ok := hasPrefixEvent(got, "skip"); ok {
+			t.Errorf("event %v from an excluded directory", e)
+		}
+		for _, e := range got {
+			if strings.HasSuffix(e.Path, ".tmp") {
+				t.Errorf("event %v on an excluded file", e)
+			}
+		}
+		// Renames to and from excluded names.
+		write(t, filepath.Join(root, "keep/b"), "x")
+		collect(t, w, Event{Op: Modify, Path: "keep/b"})
+		rename(t, filepath.Join(root, "keep/b"), filepath.Join(root, "keep/b.tmp"))
+		collect(t, w, Event{Op: Delete, Path: "keep/b"})
+		rename(t, filepath.Join(root, "keep/a.tmp"), filepath.Join(root, "keep/a"))
+		collect(t, w, Event{Op: Create, Path: "keep/a"})
+		// A directory moved onto an excluded name stops being watched.
+		rename(t, filepath.Join(root, "keep"), filepath.Join(root, "skip2.tmp"))
+		collect(t, w, Event{Op: Delete, Path: "keep", IsDir: true})
+		sentinel(t, w, root)
+		if got := w.Watches(); got != 1 {
+			t.Errorf("Watches() = %d, want 1", got)
+		}
+	})
+}
+
+func TestOddNames(t *testing.T) {
+	names := []string{"with space", "new\nline", `back\slash`, "br]acket", "bad\xff\xfeutf8", " lead", "tab\tx"}
+	if runtime.GOOS != "linux" {
+		t.Skip("odd names are tested on linux")
+	}
+	forBackends(t, func(t *testing.T, b string) {
+		root := t.TempDir()
+		w := startWatcher(t, b, root, nil)
+		var want []Event
+		for _, n := range names {
+			write(t, filepath.Join(root, n), "x")
+			want = append(want, Event{Op: Modify, Path: n})
+		}
+		dir := "dir ]\n\\\xff"
+		mkdirAll(t, filepath.Join(root, dir))
+		want = append(want, Event{Op: Create, Path: dir, IsDir: true})
+		collect(t, w, want...)
+		write(t, filepath.Join(root, dir, names[1]), "x")
+		collect(t, w, Event{Op: Modify, Path: dir + "/" + names[1]})
+	})
+}
+
+func TestNewErrors(t *testing.T) {
+	root := t.TempDir()
+	file := filepath.Join(root, "f")
+	write(t, file, "x")
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"missing root", Options{Root: filepath.Join(root, "nope")}, "no such file"},
+		{"file root", Options{Root: file}, "not a directory"},
+		{"empty root", Options{}, "no root"},
+		{"unknown backend", Options{Root: root, Backend: "kqueue"}, "valid: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := New(context.Background(), tc.opts)
+			if err == nil {
+				w.Close()
+				t.Fatal("New succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCloseStops(t *testing.T) {
+	forBackends(t, func(t *testing.T, b string) {
+		before := runtime.NumGoroutine()
+		root := t.TempDir()
+		mkdirAll(t, filepath.Join(root, "a"))
+		w, err := New(context.Background(), Options{Root: root, Backend: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(root, "a/f"), "x") // leave events unread
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+		drainClosed(t, w)
+
+		// A cancelled context stops the watcher too.
+		ctx, cancel := context.WithCancel(context.Background())
+		w2, err := New(ctx, Options{Root: root, Backend: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		drainClosed(t, w2)
+		w2.Close()
+
+		deadline := time.Now().Add(waitLimit)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<16)
+			t.Errorf("%d goroutines before, %d after Close:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+		}
+	})
+}
+
+// drainClosed reads Events until it is closed, bounded by waitLimit.
+func drainClosed(t *testing.T, w Watcher) {
+	t.Helper()
+	timer := time.NewTimer(waitLimit)
+	defer timer.Stop()
+	for {
+		select {
+		case _, ok := <-w.Events():
+			if !ok {
+				return
+			}
+		case <-timer.C:
+			t.Fatal("events channel not closed after stop")
+		}
+	}
+}
