@@ -17,8 +17,11 @@ test:
 demo: build
 	./scripts/demo.sh $(BIN)
 
-bench:
+# Go micro-benchmarks, then gsync against C rsync pushing to the same
+# daemon (needs rsync; writes bench/results/).
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	bench/daemon.sh $(BIN)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

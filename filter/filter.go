@@ -211,3 +211,42 @@ func ReadExcludeFile(path string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// RsyncRules returns the set as rsync filter rules ("+ PATTERN",
+// "- PATTERN"), filters first, so that an rsync receiver leaves excluded
+// paths alone when it deletes. lsyncd's dialect is rsync's except that "[",
+// "]" and "\" are literal: they are escaped when the pattern holds a
+// wildcard (rsync compares a pattern without "*?[" literally anyway).
+func (s *Set) RsyncRules() []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, f := range s.filters {
+		sign := "- "
+		if f.include {
+			sign = "+ "
+		}
+		out = append(out, sign+rsyncPattern(f.raw))
+	}
+	for _, e := range s.excludes {
+		out = append(out, "- "+rsyncPattern(e.raw))
+	}
+	return out
+}
+
+// rsyncPattern quotes an lsyncd pattern for rsync's wildmatch.
+func rsyncPattern(p string) string {
+	if !strings.ContainsAny(p, "*?[") {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
+}

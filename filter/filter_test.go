@@ -114,3 +114,24 @@ func TestReadExcludeFile(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+func TestRsyncRules(t *testing.T) {
+	s, err := New([]string{"*.o", "x]y", `a[1]*`, "/build/"}, []string{"+ keep.o", `- b\*`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.RsyncRules()
+	want := []string{"+ keep.o", `- b\\*`, "- *.o", "- x]y", `- a\[1\]*`, "- /build/"}
+	if len(got) != len(want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("rule %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+	var nilSet *Set
+	if nilSet.RsyncRules() != nil {
+		t.Error("nil set has rules")
+	}
+}

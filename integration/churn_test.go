@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // oddNames are file names that broke lsyncd or shells: spaces, newlines,
@@ -16,6 +17,18 @@ import (
 var oddNames = []string{
 	"with space", "new\nline", `back\slash`, "br]acket", "star*q?[x]", "\xff\xfeinvalid",
 	"-leading-dash", "$(echo pwned);'\"", "tab\there",
+}
+
+// validUTF8Names are oddNames without invalid UTF-8, for peers such as
+// gokrazy/rsync whose receiver cannot read directories with such names.
+func validUTF8Names() []string {
+	var out []string
+	for _, n := range oddNames {
+		if utf8.ValidString(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // churner applies random file-system operations to a tree. It records what
@@ -26,8 +39,10 @@ type churner struct {
 	rng  *rand.Rand
 	seq  int
 	log  []string
-	// noSymlinkOut disables absolute symlinks (targets whose peer rewrites them).
+	// noAbsSymlinks disables absolute symlinks (targets whose peer rewrites them).
 	noAbsSymlinks bool
+	// names replaces oddNames (for peers that cannot store some of them).
+	names []string
 }
 
 func newChurner(t *testing.T, root string, seed uint64) *churner {
@@ -36,8 +51,12 @@ func newChurner(t *testing.T, root string, seed uint64) *churner {
 
 func (c *churner) name() string {
 	c.seq++
+	names := oddNames
+	if c.names != nil {
+		names = c.names
+	}
 	if c.rng.IntN(6) == 0 {
-		return fmt.Sprintf("%s%d", oddNames[c.rng.IntN(len(oddNames))], c.seq)
+		return fmt.Sprintf("%s%d", names[c.rng.IntN(len(names))], c.seq)
 	}
 	return fmt.Sprintf("n%d", c.seq)
 }

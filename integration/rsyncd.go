@@ -36,6 +36,9 @@ type Config struct {
 	Binary string
 	// ExtraGlobal lines for the global section of rsyncd.conf.
 	ExtraGlobal string
+	// Protocol, when non-zero, makes the daemon offer at most this protocol
+	// version (rsync --daemon --protocol=N), to test older dialects.
+	Protocol int
 }
 
 // RsyncDaemon is a running `rsync --daemon --no-detach` on 127.0.0.1.
@@ -45,12 +48,13 @@ type RsyncDaemon struct {
 	Dir     string // holds rsyncd.conf, the pid, log and secrets files
 	LogFile string
 
-	t      testing.TB
-	binary string
-	conf   string
-	mu     sync.Mutex
-	proc   *process // nil while killed
-	output *lockedBuffer
+	t        testing.TB
+	binary   string
+	conf     string
+	protocol int
+	mu       sync.Mutex
+	proc     *process // nil while killed
+	output   *lockedBuffer
 }
 
 // StartRsyncDaemon writes an rsyncd.conf for cfg, starts the daemon on a free
@@ -63,7 +67,7 @@ func StartRsyncDaemon(t testing.TB, cfg Config) *RsyncDaemon {
 		bin = "rsync"
 	}
 	bin = lookBinary(t, bin)
-	d := &RsyncDaemon{t: t, binary: bin, Dir: t.TempDir(), output: &lockedBuffer{}}
+	d := &RsyncDaemon{t: t, binary: bin, Dir: t.TempDir(), output: &lockedBuffer{}, protocol: cfg.Protocol}
 	d.LogFile = filepath.Join(d.Dir, "rsyncd.log")
 	d.conf = filepath.Join(d.Dir, "rsyncd.conf")
 	text, err := d.config(cfg)
@@ -151,8 +155,12 @@ func (d *RsyncDaemon) start() error {
 	if d.proc != nil {
 		return fmt.Errorf("rsync daemon %s already running", d.Addr)
 	}
-	cmd := exec.Command(d.binary, "--daemon", "--no-detach", "--config="+d.conf,
-		"--port="+itoa(d.Port), "--address=127.0.0.1")
+	args := []string{"--daemon", "--no-detach", "--config=" + d.conf,
+		"--port=" + itoa(d.Port), "--address=127.0.0.1"}
+	if d.protocol != 0 {
+		args = append(args, "--protocol="+itoa(d.protocol))
+	}
+	cmd := exec.Command(d.binary, args...)
 	cmd.Stdout, cmd.Stderr = d.output, d.output
 	p, err := startProcess(cmd)
 	if err != nil {

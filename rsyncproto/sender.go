@@ -297,6 +297,9 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 		}
 		e := list[ndx]
 		if iflags&itemTransfer == 0 || req.Options.DryRun {
+			if iflags&itemTransfer != 0 {
+				ps.res.Files++ // a dry run counts what would be sent
+			}
 			s.appendItem(ndx, iflags, fnType, xname)
 			continue
 		}

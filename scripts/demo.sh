@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# make demo: live-mirror a sample tree into a local directory, make a few
-# changes and show that each one arrives. Needs only the gsync binary.
+# make demo: live-mirror a sample tree into the pure-Go rsync daemon
+# (gokrazy/rsync, started here on 127.0.0.1), make a few changes and show that
+# each one arrives. Needs only Go: no rsync, no ssh.
 set -euo pipefail
 bin=$(readlink -f "${1:-bin/gsync}")
 work=$(mktemp -d "${TMPDIR:-/tmp}/gsync-demo.XXXXXX")
 src="$work/src" dst="$work/mirror"
-pid=
+pid= dpid=
 cleanup() {
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" 2>/dev/null || true; fi
+	if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then kill "$dpid"; wait "$dpid" 2>/dev/null || true; fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -31,8 +33,16 @@ echo "package pkg" >"$src/src/pkg/pkg.go"
 printf 'line %s\n' $(seq 1 1000) >"$src/docs/manual.txt"
 ln -s docs/manual.txt "$src/manual"
 
-say "gsync --delay 0 $src $dst"
-"$bin" --delay 0 --log-level info "$src" "$dst" &
+say "pure-Go rsync daemon serving $dst"
+go build -o "$work/demod" ./internal/demod
+"$work/demod" "$dst" >"$work/url" 2>"$work/demod.log" &
+dpid=$!
+for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
+url=$(cat "$work/url")
+echo "   listening: $url"
+
+say "gsync --delay 0 $src $url"
+"$bin" --delay 0 --log-level info "$src" "$url" &
 pid=$!
 wait_for "startup full sync" cmp -s "$src/docs/manual.txt" "$dst/docs/manual.txt"
 wait_for "symlink" test "$(readlink "$dst/manual")" = docs/manual.txt

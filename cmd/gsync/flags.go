@@ -29,6 +29,14 @@ type config struct {
 	logLevel     string
 	logFormat    string
 	watchBackend string
+
+	// rsync daemon targets
+	port         int
+	passwordFile string
+	protocol     int
+	timeout      time.Duration
+
+	ssh sshOptions // ssh targets
 }
 
 // durationSeconds is a flag value that takes a Go duration ("500ms", "2m")
@@ -104,7 +112,7 @@ func (v deleteValue) Set(s string) error {
 func (v deleteValue) Type() string { return "mode" }
 
 func newRootCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) *cobra.Command {
-	cfg := &config{delay: 15 * time.Second, maxDelays: 1000}
+	cfg := &config{delay: 15 * time.Second, maxDelays: 1000, timeout: 60 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "gsync [flags] SRC TARGET",
 		Short: "Live-mirror a directory tree to a local directory, an rsync daemon or an ssh host",
@@ -119,6 +127,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.`,
 			}
 			return nil
 		},
+		Version:       version + " (rsync protocols 27-32)",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -143,6 +152,11 @@ transfer, an inotify overflow and SIGHUP do a full sync.`,
 	f.BoolVar(&cfg.insist, "insist", false, "keep retrying when the startup sync fails with a transient error")
 	f.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	f.IntVar(&cfg.port, "port", 0, "rsync daemon TCP port (default 873, or the port in an rsync:// URL)")
+	f.StringVar(&cfg.passwordFile, "password-file", "", "read the rsync daemon password from `FILE` (else $RSYNC_PASSWORD)")
+	f.Var(durationSeconds{&cfg.timeout}, "timeout", "give up on a stalled connection after this long (seconds or a duration)")
+	f.IntVar(&cfg.protocol, "protocol", 0, "highest rsync protocol to offer, 27-32 (for testing old peers)")
 	f.StringVar(&cfg.watchBackend, "watch-backend", "", "file watching backend: inotify (Linux default) or fsnotify")
+	registerSSHFlags(f, &cfg.ssh)
 	return cmd
 }

@@ -58,7 +58,7 @@ func runMirror(ctx context.Context, cfg *config, stderr io.Writer, sigs <-chan o
 		DryRun:  cfg.dryRun,
 		Logger:  log,
 	}
-	tgt, err := openTarget(cfg.target, opts)
+	tgt, err := openTarget(cfg, rules, opts)
 	if err != nil {
 		return err
 	}
@@ -92,28 +92,6 @@ func checkSource(p string) (string, error) {
 		return "", usagef("source %s is not a directory; gsync mirrors directory trees", p)
 	}
 	return real, nil
-}
-
-// openTarget parses the TARGET argument and opens the matching transport.
-func openTarget(spec string, opts transport.Options) (transport.Target, error) {
-	if strings.Contains(spec, "::") || strings.HasPrefix(spec, "rsync://") {
-		return nil, usagef("target %s: rsync daemon targets are not supported by this build yet", spec)
-	}
-	if i := strings.IndexByte(spec, ':'); i > 0 && !strings.ContainsRune(spec[:i], '/') {
-		return nil, usagef("target %s: ssh targets are not supported by this build yet (for a local path containing ':', write ./%s)", spec, spec)
-	}
-	abs, err := filepath.Abs(spec)
-	if err != nil {
-		return nil, usagef("target %q: %v", spec, err)
-	}
-	if err := checkNotInside(opts.Source, abs); err != nil {
-		return nil, err
-	}
-	t, err := transport.NewLocal(abs, opts)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("open target %s: %w", spec, err)}
-	}
-	return t, nil
 }
 
 // checkNotInside refuses a local target that is the source or lies inside
@@ -154,7 +132,7 @@ func (m *mirror) once(ctx context.Context) error {
 	start := time.Now()
 	st, err := m.target.FullSync(ctx)
 	if err != nil {
-		return fmt.Errorf("sync %s to %s: %w", m.src, m.target, err)
+		return fmt.Errorf("sync %s: %w", m.src, err)
 	}
 	m.logStats("full sync done", st, time.Since(start))
 	if len(st.Failed) > 0 {
@@ -303,7 +281,7 @@ func (m *mirror) finish(col *delay.Collator, r pushResult, backoff *time.Duratio
 	if r.err != nil {
 		if !transport.IsTransient(r.err) || (r.batch.Full && !startupDone && !m.cfg.insist) {
 			col.Done(r.batch.ID, nil, time.Time{})
-			return fmt.Errorf("%s to %s: %w", what, m.target, r.err)
+			return fmt.Errorf("%s of %s: %w", what, m.src, r.err)
 		}
 		*backoff = nextBackoff(*backoff)
 		notBefore := time.Now().Add(*backoff)

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Benchmark: gsync's native sender against C rsync, pushing to the same
+# rsync daemon on 127.0.0.1 in the same run.
+#
+#   bench/daemon.sh [GSYNC_BINARY]
+#
+# Scenarios: initial sync of 20,000 small files, initial sync of one 1 GiB
+# file, and a 1-byte change in that 1 GiB file (delta transfer). For each
+# tool: wall time, CPU (user+sys, from /usr/bin/time) and bytes on the wire
+# (loopback interface counters, both directions, TCP/IP headers included,
+# measured the same way for both tools). Each figure is the median of RUNS
+# runs (default 3). Results go to stdout and bench/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+gsync=$(readlink -f "${1:-bin/gsync}")
+runs=${RUNS:-3}
+command -v rsync >/dev/null || { echo "rsync is not installed: apt-get install rsync" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time is missing: apt-get install time" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/gsync-bench.XXXXXX")
+dpid=
+cleanup() {
+	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A free port: a random one nothing answers on.
+while :; do
+	port=$((20000 + RANDOM % 40000))
+	(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || break
+done
+mkdir -p "$work/mod"
+cat >"$work/rsyncd.conf" <<CONF
+pid file = $work/rsyncd.pid
+use chroot = no
+munge symlinks = no
+[m]
+path = $work/mod
+read only = no
+uid = $(id -u)
+gid = $(id -g)
+CONF
+rsync --daemon --no-detach --config="$work/rsyncd.conf" --port="$port" --address=127.0.0.1 &
+dpid=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+url="rsync://127.0.0.1:$port/m/"
+
+lo_bytes() { echo $(( $(cat /sys/class/net/lo/statistics/rx_bytes) )); }
+
+# measure NAME SETUP CMD...: run SETUP then CMD $runs times; prints
+# "median_wall median_cpu median_bytes".
+measure() {
+	local setup=$1; shift
+	local walls=() cpus=() bytes=()
+	for _ in $(seq "$runs"); do
+		eval "$setup"
+		sync
+		local before after
+		before=$(lo_bytes)
+		/usr/bin/time -f "%e %U %S" -o "$work/time" "$@" >"$work/out" 2>&1 || { cat "$work/out" >&2; exit 1; }
+		after=$(lo_bytes)
+		read -r wall usr sys <"$work/time"
+		walls+=("$wall")
+		cpus+=("$(awk "BEGIN{print $usr + $sys}")")
+		bytes+=("$((after - before))")
+	done
+	printf '%s %s %s\n' \
+		"$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p")" \
+		"$(printf '%s\n' "${cpus[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p")" \
+		"$(printf '%s\n' "${bytes[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p")"
+}
+
+echo "preparing trees in $work"
+mkdir -p "$work/small"
+for d in $(seq -w 0 199); do
+	mkdir "$work/small/d$d"
+	for f in $(seq -w 0 99); do printf 'file %s/%s\n%0200d\n' "$d" "$f" 0 >"$work/small/d$d/f$f"; done
+done
+mkdir -p "$work/big"
+head -c $((1 << 30)) /dev/urandom >"$work/big/one.bin"
+cp -a "$work/big" "$work/big-changed"
+printf 'X' | dd of="$work/big-changed/one.bin" bs=1 seek=$((512 << 20)) conv=notrunc status=none
+touch "$work/big-changed/one.bin"
+
+empty='rm -rf "$work/mod"/* "$work/mod"/.[!.]* 2>/dev/null || true'
+stale='rm -rf "$work/mod"/*; cp -a "$work/big/one.bin" "$work/mod/one.bin"'
+
+results="bench/results/daemon-$(date -u +%Y-%m-%d).md"
+{
+	echo "# gsync vs C rsync, push to an rsync daemon on 127.0.0.1"
+	echo
+	echo "date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(nproc) cores, $(uname -sr); $(rsync --version | head -1); gsync $("$gsync" --version | cut -d' ' -f3-)"
+	echo "each figure: median of $runs runs; wire = loopback bytes, both directions"
+	echo
+	echo "| scenario | tool | wall s | cpu s | wire MB | time ratio | wire ratio |"
+	echo "|---|---|---|---|---|---|---|"
+} | tee "$results"
+
+row() { # scenario setup src
+	local name=$1 setup=$2 src=$3
+	read -r rw rc rb <<<"$(measure "$setup" rsync -a "$src/" "$url")"
+	read -r gw gc gb <<<"$(measure "$setup" "$gsync" --once --log-level warn "$src" "$url")"
+	awk -v n="$name" -v rw="$rw" -v rc="$rc" -v rb="$rb" -v gw="$gw" -v gc="$gc" -v gb="$gb" 'BEGIN {
+		printf "| %s | rsync -a | %s | %s | %.1f | 1.00 | 1.00 |\n", n, rw, rc, rb / 1e6
+		printf "| %s | gsync --once | %s | %s | %.1f | %.2f | %.2f |\n", n, gw, gc, gb / 1e6, gw / rw, gb / rb
+	}'
+}
+{
+	row "20,000 small files, initial" "$empty" "$work/small"
+	row "1 GiB file, initial" "$empty" "$work/big"
+	row "1 GiB file, 1-byte change" "$stale" "$work/big-changed"
+} | tee -a "$results"
+echo
+echo "written to $results"

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gsync/gsync/sshx"
+	"github.com/gsync/gsync/transport"
+)
+
+// sshOptions are the flags of ssh targets.
+type sshOptions struct {
+	force        bool     // --ssh: TARGET is [user@]host:dir
+	rsh          string   // -e/--rsh "ssh -p 2222 -i key -o K=V -l user"
+	configFile   string   // --ssh-config
+	knownHosts   []string // --known-hosts
+	hostKeyCheck string   // --host-key-check
+	rsyncPath    string   // --rsync-path
+}
+
+// registerSSHFlags adds the ssh target flags to f.
+func registerSSHFlags(f *pflag.FlagSet, o *sshOptions) {
+	f.BoolVar(&o.force, "ssh", false, "TARGET is [user@]host:dir on an ssh server (implied by host:dir)")
+	f.StringVarP(&o.rsh, "rsh", "e", "", "ssh options as an rsync-style `COMMAND`, e.g. \"ssh -p 2222 -i key -l user -o Key=Value\" (parsed, never run)")
+	f.StringVar(&o.configFile, "ssh-config", "", "read ssh settings from `FILE` (default ~/.ssh/config; \"none\" for none)")
+	f.StringArrayVar(&o.knownHosts, "known-hosts", nil, "check host keys against `FILE` too, and add accepted keys to it (repeatable)")
+	f.StringVar(&o.hostKeyCheck, "host-key-check", "", "unknown host keys: strict (refuse; the default), accept-new (add to known_hosts) or off; changed keys are always refused")
+	f.StringVar(&o.rsyncPath, "rsync-path", "", "remote rsync `COMMAND` (default rsync)")
+}
+
+// openSSHTarget opens a [user@]host:dir target.
+func openSSHTarget(cfg *config, opts transport.Options) (transport.Target, error) {
+	spec := cfg.target
+	user, host, dir, ok := transport.ParseSSHTarget(spec)
+	if !ok {
+		return nil, usagef("target %s: want [user@]host:dir for an ssh target", spec)
+	}
+	o := cfg.ssh
+	rsh, err := sshx.ParseRsh(o.rsh)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if len(rsh.Ignored) > 0 && opts.Logger != nil {
+		opts.Logger.Debug("ssh options without effect", slog.Any("ignored", rsh.Ignored))
+	}
+	check, err := sshx.ParseHostKeyCheck(o.hostKeyCheck)
+	if err != nil {
+		return nil, usagef("invalid --host-key-check: %v", err)
+	}
+	if user == "" {
+		user = rsh.User
+	}
+	sc := sshx.Config{
+		Host:            host,
+		Port:            rsh.Port,
+		User:            user,
+		IdentityFiles:   rsh.IdentityFiles,
+		Options:         rsh.Options,
+		ConfigFile:      rsh.ConfigFile,
+		KnownHostsFiles: o.knownHosts,
+		HostKeyCheck:    check,
+		Logger:          opts.Logger,
+	}
+	if o.configFile != "" {
+		sc.ConfigFile = o.configFile
+	}
+	if cfg.protocol != 0 && (cfg.protocol < 27 || cfg.protocol > 32) {
+		return nil, usagef("invalid --protocol %d: want 27 to 32", cfg.protocol)
+	}
+	if len(cfg.excludes)+len(cfg.excludeFrom)+len(cfg.filters) == 0 {
+		// Nothing is excluded: the remote rsync may do the deletes.
+		opts.Exclude = nil
+	}
+	t, err := transport.NewSSH(transport.SSHConfig{
+		SSH:       sc,
+		Dir:       dir,
+		RsyncPath: o.rsyncPath,
+		Timeout:   cfg.timeout,
+		Protocol:  cfg.protocol,
+	}, opts)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("open target %s: %w", spec, err)}
+	}
+	return t, nil
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/transport"
+)
+
+// openTarget parses the TARGET argument and opens the matching transport.
+func openTarget(cfg *config, rules *filter.Set, opts transport.Options) (transport.Target, error) {
+	spec := cfg.target
+	dc, isDaemon, err := transport.ParseDaemonTarget(spec)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if isDaemon {
+		return openDaemon(cfg, dc, rules, opts)
+	}
+	if i := strings.IndexByte(spec, ':'); cfg.ssh.force || (i > 0 && !strings.ContainsRune(spec[:i], '/')) {
+		return openSSHTarget(cfg, opts) // a local path containing ':' is written ./a:b
+	}
+	abs, err := filepath.Abs(spec)
+	if err != nil {
+		return nil, usagef("target %q: %v", spec, err)
+	}
+	if err := checkNotInside(opts.Source, abs); err != nil {
+		return nil, err
+	}
+	t, err := transport.NewLocal(abs, opts)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("open target %s: %w", spec, err)}
+	}
+	return t, nil
+}
+
+// openDaemon completes a parsed daemon target from the flags and opens it.
+func openDaemon(cfg *config, dc transport.DaemonConfig, rules *filter.Set, opts transport.Options) (transport.Target, error) {
+	if cfg.port != 0 {
+		if cfg.port < 1 || cfg.port > 65535 {
+			return nil, usagef("invalid --port %d: want 1 to 65535", cfg.port)
+		}
+		dc.Port = cfg.port
+	}
+	if cfg.protocol != 0 && (cfg.protocol < 27 || cfg.protocol > 32) {
+		return nil, usagef("invalid --protocol %d: want 27 to 32", cfg.protocol)
+	}
+	dc.Protocol = cfg.protocol
+	dc.Timeout = cfg.timeout
+	pw, err := daemonPassword(cfg.passwordFile)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	dc.Password = pw
+	dc.ExcludeRules = rules.RsyncRules()
+	if rules.Empty() {
+		// No patterns: opts.Exclude excludes nothing, and the daemon
+		// target may delete freely.
+		opts.Exclude = nil
+	}
+	t, err := transport.NewDaemon(dc, opts)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("open target %s: %w", cfg.target, err)}
+	}
+	return t, nil
+}
+
+// daemonPassword reads the first line of the password file (which must not
+// be readable by group or others, like rsync's authenticate.c:getpassf),
+// else returns $RSYNC_PASSWORD.
+func daemonPassword(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("RSYNC_PASSWORD"), nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return "", fmt.Errorf("read password file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("read password file: %w", err)
+	}
+	if fi.Mode().Perm()&0o044 != 0 {
+		return "", fmt.Errorf("password file %s must not be other-accessible (it is readable by group or others; chmod 600 it)", file)
+	}
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && line == "" {
+		if errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("password file %s is empty", file)
+		}
+		return "", fmt.Errorf("read password file %s: %w", file, err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}

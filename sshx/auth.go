@@ -1,0 +1,138 @@
+package sshx
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// keys are the credentials for one login attempt.
+type keys struct {
+	signers   []ssh.Signer
+	tried     []string // descriptions, for error messages
+	encrypted []string // encrypted identity files the agent does not hold
+	agentConn net.Conn // closed after the handshake
+}
+
+func (k *keys) close() {
+	if k.agentConn != nil {
+		k.agentConn.Close()
+	}
+}
+
+// loadKeys collects the agent's keys and the identity files of s: explicit
+// ones (-i) first, then the agent, then ssh_config's or the default files.
+func loadKeys(s *settings, noAgent bool, log *slog.Logger) *keys {
+	k := &keys{}
+	var agentKeys []ssh.Signer
+	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" && !noAgent {
+		conn, err := net.Dial("unix", sock)
+		if err != nil {
+			log.Debug("ssh-agent not reachable", "socket", sock, "err", err)
+		} else {
+			k.agentConn = conn
+			ag := agent.NewClient(conn)
+			if signers, err := ag.Signers(); err != nil {
+				log.Debug("list ssh-agent keys", "err", err)
+			} else {
+				agentKeys = signers
+			}
+		}
+	}
+	inAgent := func(pub ssh.PublicKey) bool {
+		for _, s := range agentKeys {
+			if bytes.Equal(s.PublicKey().Marshal(), pub.Marshal()) {
+				return true
+			}
+		}
+		return false
+	}
+	var explicit, others []ssh.Signer
+	for i, f := range s.idFiles {
+		given := i < s.idGiven
+		data, err := os.ReadFile(f)
+		if err != nil {
+			if given || !errors.Is(err, fs.ErrNotExist) {
+				log.Warn("cannot read identity file", "file", f, "err", err)
+			}
+			continue
+		}
+		signer, err := ssh.ParsePrivateKey(data)
+		var pm *ssh.PassphraseMissingError
+		switch {
+		case errors.As(err, &pm):
+			if pm.PublicKey != nil && inAgent(pm.PublicKey) {
+				continue // the agent signs with it
+			}
+			if pub := readPublicKey(f + ".pub"); pub != nil && inAgent(pub) {
+				continue
+			}
+			k.encrypted = append(k.encrypted, f)
+			continue
+		case err != nil:
+			log.Warn("cannot use identity file", "file", f, "err", err)
+			continue
+		}
+		k.tried = append(k.tried, f)
+		if given {
+			explicit = append(explicit, signer)
+		} else {
+			others = append(others, signer)
+		}
+	}
+	if len(agentKeys) > 0 {
+		k.tried = append(k.tried, fmt.Sprintf("%d key(s) of the ssh-agent", len(agentKeys)))
+	}
+	k.signers = append(append(explicit, agentKeys...), others...)
+	return k
+}
+
+func readPublicKey(f string) ssh.PublicKey {
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return nil
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
+	if err != nil {
+		return nil
+	}
+	return pub
+}
+
+// encryptedHint explains what to do about encrypted identity files.
+func (k *keys) encryptedHint() string {
+	if len(k.encrypted) == 0 {
+		return ""
+	}
+	q := make([]string, len(k.encrypted))
+	for i, f := range k.encrypted {
+		q[i] = ShellQuote(f)
+	}
+	return fmt.Sprintf("; %s is encrypted and gsync cannot ask for passphrases: load it into the ssh-agent (`ssh-add %s`) and make sure SSH_AUTH_SOCK is set",
+		strings.Join(k.encrypted, ", "), strings.Join(q, " "))
+}
+
+// noKeysError is returned when there is nothing to log in with.
+func (k *keys) noKeysError(who string) error {
+	msg := "no ssh key to log in as " + who + " with"
+	if os.Getenv("SSH_AUTH_SOCK") == "" {
+		msg += " (no ssh-agent: SSH_AUTH_SOCK is not set"
+	} else {
+		msg += " (the ssh-agent holds no usable key"
+	}
+	msg += "; give a key with -e 'ssh -i KEY' or IdentityFile in the ssh config)"
+	return &AuthError{msg: msg + k.encryptedHint()}
+}
+
+// refusedError is returned when the server accepted none of the keys.
+func (k *keys) refusedError(who string, err error) error {
+	return &AuthError{msg: fmt.Sprintf("login as %s refused (tried %s): %v%s", who, strings.Join(k.tried, ", "), err, k.encryptedHint())}
+}

@@ -1,0 +1,562 @@
+package sshx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kevinburke/ssh_config"
+)
+
+// HostKeyCheck says how unknown host keys are treated. A key that differs
+// from the one in known_hosts is refused in every mode but Off.
+type HostKeyCheck uint8
+
+// Host key checking modes.
+const (
+	// CheckDefault takes StrictHostKeyChecking from the -o options or
+	// ssh_config ("accept-new" and "no" mean AcceptNew, "off" means Off),
+	// else Strict.
+	CheckDefault HostKeyCheck = iota
+	// Strict refuses hosts whose key is not in known_hosts.
+	Strict
+	// AcceptNew adds the key of an unknown host to known_hosts.
+	AcceptNew
+	// Off skips host key verification (a warning is logged).
+	Off
+)
+
+// ParseHostKeyCheck parses "strict", "accept-new" or "off" (and the
+// ssh_config spellings "yes", "no", "ask").
+func ParseHostKeyCheck(s string) (HostKeyCheck, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "default":
+		return CheckDefault, nil
+	case "strict", "yes", "ask":
+		return Strict, nil
+	case "accept-new", "no":
+		// OpenSSH's "no" also accepts changed keys; gsync never does.
+		return AcceptNew, nil
+	case "off", "none", "false":
+		return Off, nil
+	}
+	return CheckDefault, fmt.Errorf("bad host key check %q: want strict, accept-new or off", s)
+}
+
+func (c HostKeyCheck) String() string {
+	switch c {
+	case Strict:
+		return "strict"
+	case AcceptNew:
+		return "accept-new"
+	case Off:
+		return "off"
+	}
+	return "default"
+}
+
+// Config says where and how to connect. Only Host is required; everything
+// else falls back to ssh_config and OpenSSH's defaults.
+type Config struct {
+	// Host is the host name or ssh_config alias (IPv6 without brackets).
+	Host string
+	// Port overrides ssh_config's Port (0: ssh_config, else 22).
+	Port int
+	// User overrides ssh_config's User ("": ssh_config, else the local
+	// user name).
+	User string
+	// IdentityFiles are tried before ssh_config's IdentityFile entries.
+	IdentityFiles []string
+	// Options are ssh -o options (keys case-insensitive); they override
+	// ssh_config.
+	Options map[string]string
+	// ConfigFile is the ssh_config to read ("": ~/.ssh/config, then
+	// /etc/ssh/ssh_config; "none": none).
+	ConfigFile string
+	// KnownHostsFiles are consulted before ssh_config's
+	// UserKnownHostsFile (default ~/.ssh/known_hosts); AcceptNew writes to
+	// the first of them.
+	KnownHostsFiles []string
+	// HostKeyCheck says how unknown host keys are treated.
+	HostKeyCheck HostKeyCheck
+	// NoAgent disables the ssh-agent (SSH_AUTH_SOCK).
+	NoAgent bool
+	// KeepAlive is the interval of keepalive requests (0: ssh_config's
+	// ServerAliveInterval, else 15 s; negative: none).
+	KeepAlive time.Duration
+	// ConnectTimeout bounds dialling and the handshake (0: ssh_config's
+	// ConnectTimeout, else 30 s).
+	ConnectTimeout time.Duration
+	// Home is the local home directory ("": $HOME or the password
+	// database; when neither exists, files below it are skipped).
+	Home string
+	// Dial opens the TCP connection to the first hop; nil uses a
+	// net.Dialer. Tests wrap the connection to count bytes.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Logger receives warnings and debug messages; nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Rsh is what an rsync-style "-e ssh ..." command line selects.
+type Rsh struct {
+	Port          int
+	User          string
+	IdentityFiles []string
+	Options       map[string]string // -o Key=Value, keys lower-case
+	ConfigFile    string            // -F
+	// Ignored lists options that were accepted but have no effect.
+	Ignored []string
+}
+
+// sshFlagsWithArg are the ssh(1) options that take an argument.
+const sshFlagsWithArg = "BbcDEeFIiJLlmOopQRSWw"
+
+// ParseRsh parses an rsync -e/--rsh value such as
+// "ssh -p 2222 -i key -o StrictHostKeyChecking=no -l user". The command is
+// never executed: its -p, -i, -l, -o, -F and -J options are honoured,
+// flags without effect here (-C, -q, -v, -T, -x, ...) are listed in
+// Ignored.
+func ParseRsh(cmdline string) (Rsh, error) {
+	r := Rsh{Options: map[string]string{}}
+	words, err := splitWords(cmdline)
+	if err != nil {
+		return r, fmt.Errorf("parse --rsh %q: %w", cmdline, err)
+	}
+	if len(words) == 0 {
+		return r, nil
+	}
+	if prog := filepath.Base(words[0]); !strings.Contains(prog, "ssh") {
+		return r, fmt.Errorf("parse --rsh %q: only ssh is supported (gsync speaks ssh itself and runs no %s)", cmdline, prog)
+	}
+	args := words[1:]
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			return r, fmt.Errorf("parse --rsh %q: unexpected argument %q (a host or command does not belong in --rsh)", cmdline, a)
+		}
+		if a == "--" {
+			continue
+		}
+		// Combined flags: "-qC", "-p2222", "-oKey=val".
+		for j := 1; j < len(a); j++ {
+			f := a[j]
+			if !strings.ContainsRune(sshFlagsWithArg, rune(f)) {
+				r.Ignored = append(r.Ignored, "-"+string(f))
+				continue
+			}
+			val := a[j+1:]
+			if val == "" {
+				if i+1 >= len(args) {
+					return r, fmt.Errorf("parse --rsh %q: option -%c needs an argument", cmdline, f)
+				}
+				i++
+				val = args[i]
+			}
+			if err := r.set(f, val); err != nil {
+				return r, fmt.Errorf("parse --rsh %q: %w", cmdline, err)
+			}
+			break
+		}
+	}
+	return r, nil
+}
+
+func (r *Rsh) set(flag byte, val string) error {
+	switch flag {
+	case 'p':
+		p, err := parsePort(val)
+		if err != nil {
+			return err
+		}
+		r.Port = p
+	case 'l':
+		r.User = val
+	case 'i':
+		r.IdentityFiles = append(r.IdentityFiles, val)
+	case 'F':
+		r.ConfigFile = val
+	case 'J':
+		r.Options["proxyjump"] = val
+	case 'o':
+		k, v, ok := strings.Cut(val, "=")
+		if !ok {
+			k, v, ok = strings.Cut(strings.TrimSpace(val), " ")
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" {
+			return fmt.Errorf("option -o %q: want Key=Value", val)
+		}
+		k = strings.ToLower(k)
+		if k == "identityfile" {
+			r.IdentityFiles = append(r.IdentityFiles, v)
+			break
+		}
+		if _, seen := r.Options[k]; !seen { // ssh: the first value wins
+			r.Options[k] = v
+		}
+	default:
+		r.Ignored = append(r.Ignored, "-"+string(flag)+" "+val)
+	}
+	return nil
+}
+
+func parsePort(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("bad port %q: want a number from 1 to 65535", s)
+	}
+	return n, nil
+}
+
+// splitWords splits a command line like a POSIX shell would, without
+// expansions: single quotes, double quotes (with \" \\ \$ \` escapes) and
+// backslashes are honoured.
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\'':
+			end := strings.IndexByte(s[i+1:], '\'')
+			if end < 0 {
+				return nil, errors.New("unterminated single quote")
+			}
+			cur.WriteString(s[i+1 : i+1+end])
+			i += end + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, errors.New("unterminated double quote")
+			}
+			inWord = true
+		case c == '\\':
+			if i+1 < len(s) {
+				i++
+				cur.WriteByte(s[i])
+			}
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// ShellQuote quotes a word for a POSIX shell: single quotes, with each
+// embedded single quote written as '\”. Plain words are left alone.
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// QuoteArgs quotes every word with ShellQuote and joins them with spaces.
+func QuoteArgs(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = ShellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// settings is a Config resolved against ssh_config for one host.
+type settings struct {
+	alias    string // as given
+	hostname string // to connect to
+	port     int
+	user     string
+	idFiles  []string // in order, expanded
+	idGiven  int      // how many of idFiles were given explicitly
+	jump     string   // ProxyJump, "" or "none" for none
+	known    []string // known_hosts files to read (may not exist)
+	// knownWrite is the file accepted keys are added to: the first
+	// KnownHostsFiles entry, else the first UserKnownHostsFile; "" when
+	// there is none, "/dev/null" when keys are accepted without storing.
+	knownWrite string
+	check    HostKeyCheck
+	hash     bool
+	alive    time.Duration
+	aliveMax int
+	timeout  time.Duration
+	home     string
+}
+
+// sshConfigs are the parsed ssh_config files, most specific first.
+type sshConfigs []*ssh_config.Config
+
+func loadSSHConfigs(file, home string) (sshConfigs, error) {
+	var paths []string
+	switch {
+	case file == "none":
+	case file != "":
+		paths = []string{expandHome(file, home)}
+	default:
+		if home != "" {
+			paths = append(paths, filepath.Join(home, ".ssh", "config"))
+		}
+		paths = append(paths, "/etc/ssh/ssh_config")
+	}
+	var out sshConfigs
+	for i, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && (file == "" || i > 0) {
+				continue
+			}
+			return nil, fmt.Errorf("read ssh config: %w", err)
+		}
+		c, err := ssh_config.Decode(f)
+		f.Close()
+		if err != nil {
+			if file == "" && i == len(paths)-1 {
+				continue // a system file we cannot parse is not the user's problem
+			}
+			return nil, fmt.Errorf("parse ssh config %s: %w", p, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (cs sshConfigs) get(alias, key string) string {
+	for _, c := range cs {
+		if v, err := c.Get(alias, key); err == nil && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (cs sshConfigs) getAll(alias, key string) []string {
+	var out []string
+	for _, c := range cs {
+		if v, err := c.GetAll(alias, key); err == nil {
+			out = append(out, v...)
+		}
+	}
+	return out
+}
+
+// homeDir finds the local home directory without requiring one.
+func homeDir(cfg string) string {
+	if cfg != "" {
+		return cfg
+	}
+	if h, err := os.UserHomeDir(); err == nil && h != "" {
+		return h
+	}
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		return u.HomeDir
+	}
+	return ""
+}
+
+// localUser is the user name ssh would log in as by default.
+func localUser() string {
+	for _, env := range []string{"USER", "LOGNAME"} {
+		if u := os.Getenv(env); u != "" {
+			return u
+		}
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return ""
+}
+
+func expandHome(p, home string) string {
+	if p == "~" {
+		return home
+	}
+	if rest, ok := strings.CutPrefix(p, "~/"); ok && home != "" {
+		return filepath.Join(home, rest)
+	}
+	return p
+}
+
+// expandTokens expands ssh_config's %-tokens and a leading ~.
+func (s *settings) expandTokens(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] != '%' || i+1 >= len(v) {
+			b.WriteByte(v[i])
+			continue
+		}
+		i++
+		switch v[i] {
+		case '%':
+			b.WriteByte('%')
+		case 'd':
+			b.WriteString(s.home)
+		case 'h':
+			b.WriteString(s.hostname)
+		case 'n':
+			b.WriteString(s.alias)
+		case 'p':
+			b.WriteString(strconv.Itoa(s.port))
+		case 'r':
+			b.WriteString(s.user)
+		case 'u':
+			b.WriteString(localUser())
+		default:
+			b.WriteByte('%')
+			b.WriteByte(v[i])
+		}
+	}
+	return expandHome(b.String(), s.home)
+}
+
+// resolve merges cfg, the -o options and ssh_config for cfg.Host.
+func resolve(cfg Config) (*settings, error) {
+	if cfg.Host == "" {
+		return nil, errors.New("no host name")
+	}
+	s := &settings{alias: cfg.Host, home: homeDir(cfg.Home)}
+	confs, err := loadSSHConfigs(cfg.ConfigFile, s.home)
+	if err != nil {
+		return nil, err
+	}
+	opt := func(key string) string {
+		for k, v := range cfg.Options {
+			if strings.EqualFold(k, key) {
+				return v
+			}
+		}
+		return confs.get(cfg.Host, key)
+	}
+	s.hostname = cfg.Host
+	if h := opt("HostName"); h != "" {
+		s.hostname = strings.ReplaceAll(h, "%h", cfg.Host)
+	}
+	s.port = 22
+	if cfg.Port != 0 {
+		s.port = cfg.Port
+	} else if p := opt("Port"); p != "" {
+		if s.port, err = parsePort(p); err != nil {
+			return nil, fmt.Errorf("ssh config for %s: %w", cfg.Host, err)
+		}
+	}
+	s.user = cfg.User
+	if s.user == "" {
+		s.user = opt("User")
+	}
+	if s.user == "" {
+		s.user = localUser()
+	}
+	if s.user == "" {
+		return nil, fmt.Errorf("no user name for %s: write user@%s or set User in the ssh config", cfg.Host, cfg.Host)
+	}
+	for _, f := range cfg.IdentityFiles {
+		s.idFiles = append(s.idFiles, s.expandTokens(f))
+	}
+	s.idGiven = len(s.idFiles)
+	for _, f := range confs.getAll(cfg.Host, "IdentityFile") {
+		s.idFiles = append(s.idFiles, s.expandTokens(f))
+	}
+	if len(s.idFiles) == 0 && s.home != "" {
+		for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			s.idFiles = append(s.idFiles, filepath.Join(s.home, ".ssh", n))
+		}
+	}
+	s.jump = opt("ProxyJump")
+	for _, f := range cfg.KnownHostsFiles {
+		s.known = append(s.known, s.expandTokens(f))
+	}
+	user := opt("UserKnownHostsFile")
+	if user == "" && s.home != "" {
+		user = "~/.ssh/known_hosts ~/.ssh/known_hosts2"
+	}
+	global := opt("GlobalKnownHostsFile")
+	if global == "" {
+		global = "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"
+	}
+	if len(s.known) > 0 {
+		s.knownWrite = s.known[0]
+	}
+	for i, f := range append(strings.Fields(user), strings.Fields(global)...) {
+		if f == "/dev/null" || f == "none" {
+			if i == 0 && s.knownWrite == "" {
+				s.knownWrite = "/dev/null"
+			}
+			continue
+		}
+		f = s.expandTokens(f)
+		if i < len(strings.Fields(user)) && s.knownWrite == "" {
+			s.knownWrite = f
+		}
+		s.known = append(s.known, f)
+	}
+	s.check = cfg.HostKeyCheck
+	if s.check == CheckDefault {
+		if s.check, err = ParseHostKeyCheck(opt("StrictHostKeyChecking")); err != nil {
+			return nil, fmt.Errorf("ssh config for %s: %w", cfg.Host, err)
+		}
+	}
+	if s.check == CheckDefault {
+		s.check = Strict
+	}
+	s.hash = strings.EqualFold(opt("HashKnownHosts"), "yes")
+	s.alive = cfg.KeepAlive
+	if s.alive == 0 {
+		s.alive = 15 * time.Second
+		if v := opt("ServerAliveInterval"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("ssh config for %s: bad ServerAliveInterval %q", cfg.Host, v)
+			}
+			s.alive = time.Duration(n) * time.Second
+			if n == 0 {
+				s.alive = -1
+			}
+		}
+	}
+	s.aliveMax = 3
+	if v := opt("ServerAliveCountMax"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			s.aliveMax = n
+		}
+	}
+	s.timeout = cfg.ConnectTimeout
+	if s.timeout == 0 {
+		s.timeout = 30 * time.Second
+		if v := opt("ConnectTimeout"); v != "" {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				s.timeout = time.Duration(n) * time.Second
+			}
+		}
+	}
+	return s, nil
+}
+
+// addr is host:port for dialling and for known_hosts.
+func (s *settings) addr() string { return net.JoinHostPort(s.hostname, strconv.Itoa(s.port)) }

@@ -1,0 +1,17 @@
+// Package sshx is gsync's ssh client, built on golang.org/x/crypto/ssh. It
+// needs no ssh binary: it reads ~/.ssh/config (Host, HostName, Port, User,
+// IdentityFile, ProxyJump, ServerAliveInterval, ServerAliveCountMax,
+// UserKnownHostsFile, GlobalKnownHostsFile, StrictHostKeyChecking,
+// HashKnownHosts, ConnectTimeout), verifies host keys against known_hosts,
+// authenticates with the ssh-agent and identity files, and keeps one
+// connection per Client alive with keepalives, reconnecting with a capped
+// backoff when it dies.
+//
+//	c, err := sshx.Dial(ctx, sshx.Config{Host: "backup", Logger: log})
+//	s, err := c.Exec(ctx, []string{"ls", "-l", "dir with spaces"})
+//	sc, err := c.SFTP(ctx) // one long-lived SFTP session
+//
+// Commands are run by the remote user's shell; Exec quotes every word so
+// that no argument is ever interpreted by it. sshx knows nothing about the
+// programs it runs.
+package sshx

@@ -1,0 +1,817 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gsync/gsync/rsyncproto"
+)
+
+// DefaultDaemonPort is the TCP port of rsync daemons.
+const DefaultDaemonPort = 873
+
+// dialTimeout bounds connecting and the daemon handshake when
+// DaemonConfig.Timeout is zero.
+const dialTimeout = 30 * time.Second
+
+// DaemonConfig selects a module (and a directory inside it) of an rsync
+// daemon.
+type DaemonConfig struct {
+	Host string // name or IP address (IPv6 without brackets)
+	Port int    // 0 means 873
+	// User is the name sent for modules with "auth users"; "" means
+	// $USER, else $LOGNAME, else "nobody" (like rsync).
+	User     string
+	Module   string
+	Path     string // directory inside the module, slash-separated; "" = module root
+	Password string
+	// Protocol is the highest protocol version offered (0 = 32).
+	Protocol int
+	// Timeout bounds connecting and the handshake, and stops a transfer
+	// when no data moved for this long (0 = 30 s for connecting, no idle
+	// limit).
+	Timeout time.Duration
+	// Dial opens the TCP connection; nil uses a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ExcludeRules are rsync filter rules ("- *.tmp", "+ keep/", "- cache/")
+	// equivalent to Options.Exclude. The receiver needs them to leave
+	// excluded target paths alone when it deletes: Options.Exclude is a Go
+	// predicate the daemon cannot evaluate. When Options.Exclude is set but
+	// no rules are given (or the peer ignores filter rules when deleting),
+	// the target never deletes anything, and says so in the log.
+	ExcludeRules []string
+}
+
+// ParseDaemonTarget parses an rsync daemon target: "[user@]host::module[/path]"
+// or "rsync://[user@]host[:port]/module[/path]". IPv6 hosts are written in
+// brackets ("[::1]::m", "rsync://[::1]:8873/m"). The bool reports whether
+// spec is a daemon target at all; the error says what is wrong with a
+// malformed one.
+func ParseDaemonTarget(spec string) (DaemonConfig, bool, error) {
+	var cfg DaemonConfig
+	var hostPart, rest string
+	if r, ok := strings.CutPrefix(spec, "rsync://"); ok {
+		hostPart, rest, _ = strings.Cut(r, "/")
+		user, hp, hasUser := strings.Cut(hostPart, "@")
+		if !hasUser {
+			user, hp = "", hostPart
+		} else if user == "" {
+			return cfg, true, fmt.Errorf("parse target %q: empty user name", spec)
+		}
+		cfg.User = user
+		host, port, err := splitHostPort(hp)
+		if err != nil {
+			return cfg, true, fmt.Errorf("parse target %q: %w", spec, err)
+		}
+		cfg.Host, cfg.Port = host, port
+	} else {
+		// main.c:check_for_hostspec: "host::path", where host holds no "/".
+		i := daemonSep(spec)
+		if i < 0 {
+			return cfg, false, nil
+		}
+		hostPart, rest = spec[:i], spec[i+2:]
+		user, h, hasUser := strings.Cut(hostPart, "@")
+		if !hasUser {
+			user, h = "", hostPart
+		} else if user == "" {
+			return cfg, true, fmt.Errorf("parse target %q: empty user name", spec)
+		}
+		cfg.User = user
+		if strings.HasPrefix(h, "[") {
+			if !strings.HasSuffix(h, "]") {
+				return cfg, true, fmt.Errorf("parse target %q: unterminated [ in host", spec)
+			}
+			h = h[1 : len(h)-1]
+		}
+		cfg.Host = h
+	}
+	if cfg.Host == "" {
+		return cfg, true, fmt.Errorf("parse target %q: empty host name", spec)
+	}
+	module, p, _ := strings.Cut(rest, "/")
+	if module == "" {
+		return cfg, true, fmt.Errorf("parse target %q: no module name (listing a daemon's modules is not a target)", spec)
+	}
+	if strings.ContainsAny(module, "\n\x00*?[") {
+		return cfg, true, fmt.Errorf("parse target %q: bad module name %q", spec, module)
+	}
+	cfg.Module = module
+	if p != "" {
+		clean := path.Clean(p)
+		if clean == "." {
+			clean = ""
+		}
+		if clean == ".." || strings.HasPrefix(clean, "../") || strings.HasPrefix(clean, "/") {
+			return cfg, true, fmt.Errorf("parse target %q: path climbs out of the module", spec)
+		}
+		if strings.ContainsAny(clean, "\n\x00*?[") {
+			return cfg, true, fmt.Errorf("parse target %q: path %q holds characters the daemon would expand", spec, clean)
+		}
+		cfg.Path = clean
+	}
+	return cfg, true, nil
+}
+
+// daemonSep returns the index of the "::" separating host and module, or -1
+// when spec is not a "host::module" spec (a "/" before it means a local
+// path; "[v6]::m" keeps its colons inside brackets).
+func daemonSep(spec string) int {
+	start := 0
+	if at := strings.IndexByte(spec, '@'); at >= 0 && !strings.ContainsRune(spec[:at], '/') {
+		start = at + 1
+	}
+	if strings.HasPrefix(spec[start:], "[") {
+		end := strings.IndexByte(spec[start:], ']')
+		if end < 0 {
+			return -1
+		}
+		start += end
+	}
+	i := strings.Index(spec[start:], "::")
+	if i < 0 || strings.ContainsRune(spec[:start+i], '/') {
+		return -1
+	}
+	return start + i
+}
+
+func splitHostPort(hp string) (string, int, error) {
+	if strings.HasPrefix(hp, "[") {
+		end := strings.IndexByte(hp, ']')
+		if end < 0 {
+			return "", 0, errors.New("unterminated [ in host")
+		}
+		host, rest := hp[1:end], hp[end+1:]
+		if rest == "" {
+			return host, 0, nil
+		}
+		if !strings.HasPrefix(rest, ":") {
+			return "", 0, fmt.Errorf("unexpected %q after the host", rest)
+		}
+		port, err := parsePort(rest[1:])
+		return host, port, err
+	}
+	host, p, hasPort := strings.Cut(hp, ":")
+	if !hasPort {
+		return host, 0, nil
+	}
+	port, err := parsePort(p)
+	return host, port, err
+}
+
+func parsePort(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("bad port %q: want a number from 1 to 65535", s)
+	}
+	return n, nil
+}
+
+// Daemon mirrors the source into a module of an rsync daemon, with gsync's
+// own rsync sender (package rsyncproto). Each push uses one TCP connection;
+// the next one is opened, greeted, authenticated and pointed at the module
+// ahead of time by a goroutine the Daemon owns, so that a push only pays
+// the protocol round trips.
+type Daemon struct {
+	cfg  DaemonConfig
+	opts Options
+	log  *slog.Logger
+	url  string // rsync://host:port/module/path, for errors
+	name string // String()
+
+	// noDelete: deletes cannot be kept away from excluded target paths.
+	noDelete    bool
+	warnedNoDel sync.Once
+
+	// peerProto is the protocol negotiated with the daemon last time (0
+	// before the first push). Below 29 the peer cannot scope deletes by
+	// filter rules (gokrazy/rsync speaks 27).
+	peerProto int
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	want    chan struct{} // asks the opener goroutine for a connection
+	standby chan *daemonConn
+	done    chan struct{} // closed when the opener goroutine ended
+	closeMu sync.Mutex
+	closed  bool
+}
+
+var _ Target = (*Daemon)(nil)
+
+// daemonConn is one connection that passed the daemon handshake (or the
+// error of trying).
+type daemonConn struct {
+	conn *probeConn
+	d    *rsyncproto.Daemon
+	err  error
+}
+
+func (c *daemonConn) close() {
+	if c != nil && c.conn != nil {
+		c.conn.Close()
+	}
+}
+
+// NewDaemon returns a Target for the daemon module cfg describes. It does not
+// connect: the first connection is opened in the background, and its
+// errors surface (classified) from the first FullSync or Push.
+func NewDaemon(cfg DaemonConfig, opts Options) (*Daemon, error) {
+	if opts.Source == "" {
+		return nil, Fatal(errors.New("create daemon target: no source directory"))
+	}
+	src, err := filepath.Abs(opts.Source)
+	if err != nil {
+		return nil, Fatal(fmt.Errorf("resolve source %s: %w", opts.Source, err))
+	}
+	opts.Source = src
+	if cfg.Host == "" || cfg.Module == "" {
+		return nil, Fatal(fmt.Errorf("create daemon target: host and module are required (got %q::%q)", cfg.Host, cfg.Module))
+	}
+	if cfg.Port == 0 {
+		cfg.Port = DefaultDaemonPort
+	}
+	if cfg.Protocol != 0 && (cfg.Protocol < 27 || cfg.Protocol > 32) {
+		return nil, Fatal(fmt.Errorf("create daemon target: protocol %d not supported (27 to 32)", cfg.Protocol))
+	}
+	if cfg.User == "" {
+		// authenticate.c:auth_client falls back like this.
+		for _, env := range []string{"USER", "LOGNAME"} {
+			if u := os.Getenv(env); u != "" {
+				cfg.User = u
+				break
+			}
+		}
+		if cfg.User == "" {
+			cfg.User = "nobody"
+		}
+	}
+	if cfg.Dial == nil {
+		var d net.Dialer
+		cfg.Dial = d.DialContext
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	d := &Daemon{cfg: cfg, opts: opts,
+		want: make(chan struct{}, 1), standby: make(chan *daemonConn, 1), done: make(chan struct{})}
+	hp := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	d.url = "rsync://" + hp + "/" + path.Join(cfg.Module, cfg.Path)
+	host := cfg.Host
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if cfg.Port == DefaultDaemonPort {
+		d.name = host + "::" + path.Join(cfg.Module, cfg.Path)
+	} else {
+		d.name = d.url
+	}
+	d.log = log.With("target", d.name)
+	d.noDelete = opts.Exclude != nil && len(cfg.ExcludeRules) == 0
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.want <- struct{}{}
+	go d.opener()
+	return d, nil
+}
+
+// String names the target: "host::module/path", or the rsync:// URL when the
+// port is not 873. It never includes the password.
+func (d *Daemon) String() string { return d.name }
+
+// Protocol returns the protocol version negotiated by the last push (0
+// before the first one).
+func (d *Daemon) Protocol() int { return d.peerProto }
+
+// Close stops the opener goroutine and closes the standby connection.
+func (d *Daemon) Close() error {
+	d.closeMu.Lock()
+	defer d.closeMu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	d.cancel()
+	<-d.done
+	select {
+	case c := <-d.standby:
+		c.close()
+	default:
+	}
+	return nil
+}
+
+// opener is the goroutine that keeps one connection standing by: each
+// request on d.want dials and runs the handshake, and parks the result in
+// d.standby until a push takes it.
+func (d *Daemon) opener() {
+	defer close(d.done)
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-d.want:
+		}
+		c := d.open(d.ctx)
+		select {
+		case d.standby <- c:
+		case <-d.ctx.Done():
+			c.close()
+			return
+		}
+	}
+}
+
+// open dials the daemon and runs the handshake up to "@RSYNCD: OK".
+func (d *Daemon) open(ctx context.Context) *daemonConn {
+	to := d.cfg.Timeout
+	if to <= 0 {
+		to = dialTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, to)
+	defer cancel()
+	addr := net.JoinHostPort(d.cfg.Host, strconv.Itoa(d.cfg.Port))
+	nc, err := d.cfg.Dial(ctx, "tcp", addr)
+	if err != nil {
+		return &daemonConn{err: dialError(err)}
+	}
+	pc := &probeConn{Conn: nc}
+	rd, err := rsyncproto.DialDaemon(ctx, pc, rsyncproto.DaemonConfig{
+		Module: d.cfg.Module, User: d.cfg.User, Password: d.cfg.Password, MaxProtocol: d.cfg.Protocol})
+	if err != nil {
+		pc.Close()
+		return &daemonConn{err: err}
+	}
+	return &daemonConn{conn: pc, d: rd}
+}
+
+// dialError strips net.OpError's "dial tcp addr:" prefix: the caller names
+// the target already.
+func dialError(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return &dialErr{op.Err}
+	}
+	return err
+}
+
+// dialErr marks an error of connecting; it is always transient.
+type dialErr struct{ err error }
+
+func (e *dialErr) Error() string { return e.err.Error() }
+func (e *dialErr) Unwrap() error { return e.err }
+
+// conn returns a connection ready for one push: the standby one if it is
+// still alive, else a fresh one. It asks the opener for the next one.
+func (d *Daemon) conn(ctx context.Context) (*daemonConn, error) {
+	d.closeMu.Lock()
+	closed := d.closed
+	d.closeMu.Unlock()
+	if closed {
+		return nil, errors.New("target is closed")
+	}
+	var c *daemonConn
+	select {
+	case c = <-d.standby:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if c.err != nil || !c.conn.alive() {
+		// The daemon restarted, dropped the idle connection, or was down
+		// when we tried: one fresh attempt, now.
+		if c.err == nil {
+			d.log.Debug("standby connection went stale; reconnecting")
+		}
+		c.close()
+		c = d.open(ctx)
+	}
+	select {
+	case d.want <- struct{}{}:
+	default:
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	return c, nil
+}
+
+// probeConn is the connection under a standby handshake. alive checks,
+// without blocking, that the daemon has not closed it; a byte read by the
+// check is returned by the next Read.
+type probeConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *probeConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// alive reports whether the peer still holds the connection open: after
+// "@RSYNCD: OK" the daemon says nothing until it gets our arguments, so a
+// short read must time out. EOF or a reset means the daemon went away.
+func (c *probeConn) alive() bool {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(time.Millisecond)); err != nil {
+		return false
+	}
+	var b [1]byte
+	n, err := c.Conn.Read(b[:])
+	if err := c.Conn.SetReadDeadline(time.Time{}); err != nil {
+		return false
+	}
+	if n > 0 {
+		// Unexpected (an error message, say): let the protocol read it.
+		c.pending = append(c.pending, b[:n]...)
+		return true
+	}
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// FullSync makes the module directory equal to the source, with rsync's
+// quick check (size and mtime) deciding which files are sent.
+func (d *Daemon) FullSync(ctx context.Context) (Stats, error) {
+	del := d.opts.Delete.Full() && d.deletesAllowed()
+	req := d.request(".", []rsyncproto.Path{{Name: ".", Recursive: true}}, del, false)
+	st, err := d.run(ctx, req, "")
+	if err != nil {
+		return st, d.classify("sync to", err)
+	}
+	return st, nil
+}
+
+// deletesAllowed reports whether deleting on the target cannot hit excluded
+// paths, and logs once when it can.
+func (d *Daemon) deletesAllowed() bool {
+	if !d.noDelete {
+		return true
+	}
+	d.warnedNoDel.Do(func() {
+		d.log.Warn("deletions are not propagated: excludes are set without rsync rules for the daemon to protect excluded target files")
+	})
+	return false
+}
+
+// request builds a rsyncproto request rooted at the source directory sub
+// ("." for the source root).
+func (d *Daemon) request(sub string, paths []rsyncproto.Path, del, ignoreTimes bool) rsyncproto.Request {
+	root, dest := d.opts.Source, path.Join(d.cfg.Module, d.cfg.Path)
+	if sub != "." {
+		root = filepath.Join(root, filepath.FromSlash(sub))
+		dest = path.Join(dest, sub)
+	}
+	o := rsyncproto.Options{
+		Delete:      del,
+		IgnoreTimes: ignoreTimes,
+		DryRun:      d.opts.DryRun,
+		Devices:     true,
+		Timeout:     d.cfg.Timeout,
+		MaxProtocol: d.cfg.Protocol,
+		Warn:        func(msg string) { d.log.Warn("rsync daemon: " + msg) },
+	}
+	if del {
+		o.ExcludeRules = d.cfg.ExcludeRules
+	}
+	if ex := d.opts.Exclude; ex != nil {
+		if sub == "." {
+			o.Exclude = ex
+		} else {
+			o.Exclude = func(rel string, isDir bool) bool { return ex(path.Join(sub, rel), isDir) }
+		}
+	}
+	return rsyncproto.Request{Root: root, Dest: dest, Paths: paths, Options: o}
+}
+
+// run performs one push on a standby connection. Failed paths in the
+// returned stats are relative to the source root (sub is the request's
+// root relative to it).
+func (d *Daemon) run(ctx context.Context, req rsyncproto.Request, sub string) (Stats, error) {
+	c, err := d.conn(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer c.close()
+	d.peerProto = c.d.Protocol()
+	res, err := c.d.Push(ctx, req)
+	var st Stats
+	if res != nil {
+		st = Stats{Files: res.Files, Deleted: res.Deleted, Bytes: res.LiteralBytes}
+		for _, f := range res.Failed {
+			p := f.Path
+			if sub != "" && sub != "." {
+				if p == "" || p == "." {
+					p = sub
+				} else {
+					p = path.Join(sub, p)
+				}
+			}
+			st.Failed = append(st.Failed, FileError{Path: p, Err: f.Err})
+		}
+	}
+	return st, err
+}
+
+// Push applies one batch. Daemons have no rename: a Rename deletes From and
+// sends Path recursively. Every listed path is sent with --ignore-times (a
+// same-size same-second rewrite must arrive); deletes are confined to the
+// listed paths by the filter list, or, for peers that ignore filter rules
+// when deleting (protocol < 29, gokrazy/rsync), by pushing the parent
+// directory of each deleted path recursively with --delete.
+func (d *Daemon) Push(ctx context.Context, changes []Change) (Stats, error) {
+	if len(changes) == 0 {
+		return Stats{}, nil
+	}
+	var paths []rsyncproto.Path
+	seen := map[string]int{}
+	add := func(p string, rec bool) {
+		p = path.Clean(p)
+		if i, ok := seen[p]; ok {
+			paths[i].Recursive = paths[i].Recursive || rec
+			return
+		}
+		seen[p] = len(paths)
+		paths = append(paths, rsyncproto.Path{Name: p, Recursive: rec})
+	}
+	for _, ch := range changes {
+		switch ch.Kind {
+		case Rename:
+			if !d.excluded(ch.From) {
+				add(ch.From, false)
+			}
+			if !d.excluded(ch.Path) {
+				add(ch.Path, true)
+			}
+		default:
+			if !d.excluded(ch.Path) {
+				add(ch.Path, ch.Recursive)
+			}
+		}
+	}
+	if len(paths) == 0 {
+		return Stats{}, nil
+	}
+	del := d.opts.Delete.Running() && d.deletesAllowed()
+	if d.oldPeer() && del {
+		return d.pushByRoots(ctx, paths)
+	}
+	req := d.changedRequest(paths, del)
+	if del {
+		req.Options.ExcludeRules = append(append([]string(nil), req.Options.ExcludeRules...), d.replaceRules(paths)...)
+	}
+	st, err := d.run(ctx, req, "")
+	if del && errors.Is(err, rsyncproto.ErrScopedDeleteUnsupported) {
+		// The peer turned out to be one that ignores filter rules when
+		// deleting; nothing was sent yet.
+		return d.pushByRoots(ctx, paths)
+	}
+	if err != nil {
+		return st, d.classify("push to", err)
+	}
+	return st, nil
+}
+
+// maxDeletePasses bounds the repeated delete passes of pushByRoots.
+const maxDeletePasses = 16
+
+// pushByRoots is Push for peers that cannot scope --delete by filter rules:
+// first the listed paths without --delete, then, for every listed path
+// missing at the source and every recursive directory, the nearest existing
+// directory is pushed recursively with --delete as its own transfer root.
+// Nothing outside those directories can be deleted.
+func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stats, error) {
+	var roots []string
+	var send []rsyncproto.Path
+	missing := 0
+	perDir := make(map[string]int) // listed missing paths per parent directory
+	for _, p := range paths {
+		fi, err := os.Lstat(filepath.Join(d.opts.Source, filepath.FromSlash(p.Name)))
+		switch {
+		case err == nil && p.Recursive && fi.IsDir():
+			roots = append(roots, p.Name)
+			send = append(send, rsyncproto.Path{Name: p.Name})
+		case err == nil:
+			send = append(send, p)
+		case errors.Is(err, fs.ErrNotExist):
+			r := path.Dir(p.Name)
+			for r != "." && !isDir(filepath.Join(d.opts.Source, filepath.FromSlash(r))) {
+				r = path.Dir(r)
+			}
+			roots = append(roots, r)
+			missing++
+			perDir[path.Dir(p.Name)]++
+		default:
+			send = append(send, p) // the sender reports the error
+		}
+	}
+	roots = topmost(roots)
+	for _, r := range roots {
+		if r != "." {
+			send = append(send, rsyncproto.Path{Name: r}) // creates its parents
+		}
+	}
+	var total Stats
+	if len(send) > 0 {
+		st, err := d.run(ctx, d.changedRequest(send, false), "")
+		total = addStats(total, st)
+		if err != nil {
+			return total, d.classify("push to", err)
+		}
+	}
+	// gokrazy/rsync v0.3.7 deletes at most one entry per directory per
+	// session (receiver/do.go: deleteFiles returns fs.SkipDir after the
+	// first removal), so repeat the delete pass as often as one directory
+	// lost entries, within a bound.
+	passes := 1
+	for _, n := range perDir {
+		passes = max(passes, n)
+	}
+	passes = min(passes, maxDeletePasses)
+	for range passes {
+		for _, r := range roots {
+			if d.opts.Exclude != nil && d.opts.Exclude(r, true) {
+				continue
+			}
+			st, err := d.run(ctx, d.request(r, []rsyncproto.Path{{Name: ".", Recursive: true}}, true, false), r)
+			total = addStats(total, st)
+			if err != nil {
+				return total, d.classify("push to", err)
+			}
+		}
+	}
+	if total.Deleted == 0 && !d.opts.DryRun {
+		// Below protocol 29 the receiver reports no deletions: count the
+		// listed paths that were missing at the source.
+		total.Deleted = missing
+	}
+	return total, nil
+}
+
+// excluded reports whether rel or one of its parent directories is
+// excluded (the sender only checks the listed path itself).
+func (d *Daemon) excluded(rel string) bool {
+	ex := d.opts.Exclude
+	if ex == nil {
+		return false
+	}
+	rel = path.Clean(rel)
+	for p := path.Dir(rel); p != "." && p != "/"; p = path.Dir(p) {
+		if ex(p, true) {
+			return true
+		}
+	}
+	fi, err := os.Lstat(filepath.Join(d.opts.Source, filepath.FromSlash(rel)))
+	return ex(rel, err == nil && fi.IsDir())
+}
+
+// replaceRules lets the receiver empty a target directory that a listed
+// path replaces by a file or symlink: the sender's scope rules only cover
+// the subtrees of missing paths and recursive directories, so without
+// "+ /p/***" the "- *" rule protects the old directory's contents and rsync
+// fails with "could not make way for new symlink".
+func (d *Daemon) replaceRules(paths []rsyncproto.Path) []string {
+	var rules []string
+	for _, p := range paths {
+		fi, err := os.Lstat(filepath.Join(d.opts.Source, filepath.FromSlash(p.Name)))
+		if err != nil || fi.IsDir() || p.Name == "." {
+			continue
+		}
+		rules = append(rules, "+ /"+escapeWild(p.Name)+"/***")
+	}
+	return rules
+}
+
+// escapeWild escapes a name for rsync's wildmatch (the pattern holds "***",
+// so every special character of the name must be quoted).
+func escapeWild(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// oldPeer reports whether the daemon negotiated a protocol below 29: it
+// cannot scope deletes by filter rules, and gokrazy/rsync (protocol 27)
+// rejects -I.
+func (d *Daemon) oldPeer() bool { return d.peerProto != 0 && d.peerProto < 29 }
+
+// changedRequest is the request for paths the kernel reported changed: they
+// must not be skipped by the quick check. That is -I, or for old peers -c
+// (whole-file checksums: the receiver compares contents instead of size
+// and mtime), since gokrazy/rsync refuses -I.
+func (d *Daemon) changedRequest(paths []rsyncproto.Path, del bool) rsyncproto.Request {
+	if d.oldPeer() {
+		req := d.request(".", paths, del, false)
+		req.Options.Checksum = true
+		return req
+	}
+	return d.request(".", paths, del, true)
+}
+
+func isDir(p string) bool {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.IsDir()
+}
+
+// topmost drops duplicates and directories below another one of the list.
+func topmost(dirs []string) []string {
+	sort.Strings(dirs)
+	var out []string
+	for _, d := range dirs {
+		covered := false
+		for _, o := range out {
+			if o == "." || d == o || strings.HasPrefix(d, o+"/") {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func addStats(a, b Stats) Stats {
+	a.Files += b.Files
+	a.Deleted += b.Deleted
+	a.Renamed += b.Renamed
+	a.Bytes += b.Bytes
+	a.Failed = append(a.Failed, b.Failed...)
+	return a
+}
+
+// classify wraps err as "verb URL: cause" with its retry class (DESIGN.md,
+// Retry): network failures and rsync's transient exit codes are worth a
+// retry; refused options, authentication and unknown modules are not.
+func (d *Daemon) classify(verb string, err error) error {
+	wrapped := fmt.Errorf("%s %s: %w", verb, d.url, err)
+	var de *dialErr
+	if errors.As(err, &de) {
+		cause := de.err
+		var se *os.SyscallError
+		if errors.As(cause, &se) && se.Syscall == "connect" {
+			cause = se.Err
+		}
+		return Transient(fmt.Errorf("%s %s: connect: %w", verb, d.url, cause))
+	}
+	var ee *rsyncproto.ExitError
+	if errors.As(err, &ee) {
+		switch ee.Code {
+		case rsyncproto.ExitStartClient:
+			msg := strings.ToLower(ee.Msg)
+			switch {
+			case strings.Contains(msg, "authentication failed") || strings.Contains(msg, "auth failed"):
+				return Fatal(fmt.Errorf("%s %s: %w (check the user name, --password-file or RSYNC_PASSWORD)", verb, d.url, err))
+			case strings.Contains(msg, "unknown module"):
+				return Fatal(fmt.Errorf("%s %s: %w (check the module name; `rsync %s::` lists the modules)", verb, d.url, err, d.cfg.Host))
+			case strings.Contains(msg, "access denied"):
+				return Fatal(fmt.Errorf("%s %s: %w (the module's \"hosts allow\"/\"hosts deny\" refuse this host)", verb, d.url, err))
+			}
+			return Transient(wrapped)
+		case rsyncproto.ExitSyntax, rsyncproto.ExitUnsupported:
+			hint := "the daemon refused the transfer options; check the module's \"read only\" and \"refuse options\" settings"
+			if strings.Contains(strings.ToLower(ee.Msg), "read only") {
+				hint = "the module is read-only; set \"read only = no\" for it in rsyncd.conf"
+			}
+			return Fatal(fmt.Errorf("%s %s: %w (%s)", verb, d.url, err, hint))
+		case rsyncproto.ExitProtocol:
+			return Fatal(fmt.Errorf("%s %s: %w (the daemon speaks an unsupported rsync protocol; gsync needs rsync >= 2.6.4 or protocol 27-32)", verb, d.url, err))
+		}
+		return Transient(wrapped) // 3, 5, 6, 10-12, 14, 20-22, 30, 35, 255 and the unknown
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !isNetErr(err):
+		// The source root vanished, say.
+		return Fatal(wrapped)
+	}
+	return Transient(wrapped)
+}
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF)
+}

@@ -1,0 +1,992 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/pkg/sftp"
+
+	"github.com/gsync/gsync/rsyncproto"
+	"github.com/gsync/gsync/sshx"
+)
+
+// blockedDirMsg is how rsync reports a directory it would not delete
+// (delete.c:delete_item).
+const blockedDirMsg = "cannot delete non-empty directory: "
+
+// sshWaitExit bounds the wait for a remote rsync's exit status after its
+// protocol session ended.
+const sshWaitExit = 30 * time.Second
+
+// SSHConfig selects a directory on an ssh server.
+type SSHConfig struct {
+	// SSH says how to connect (host, user, port, keys, known_hosts).
+	SSH sshx.Config
+	// Dir is the remote directory: absolute, relative to the remote home,
+	// "" or "~" for the home itself, "~/x" below it. It is created when
+	// missing.
+	Dir string
+	// RsyncPath is the remote rsync command ("" = "rsync"). Like rsync's
+	// --rsync-path it is a shell command line ("sudo rsync" works).
+	RsyncPath string
+	// ExcludeRules are rsync filter rules equivalent to Options.Exclude.
+	// With them (or without excludes) the remote rsync does the deletes;
+	// otherwise gsync deletes over SFTP, asking Options.Exclude, so
+	// excluded target paths are never deleted either way.
+	ExcludeRules []string
+	// Timeout stops a transfer when no data moved for this long (0 = no
+	// limit).
+	Timeout time.Duration
+	// Protocol is the highest rsync protocol offered (0 = 32).
+	Protocol int
+}
+
+// ParseSSHTarget parses "[user@]host:dir" ("[v6addr]:dir" for IPv6). ok is
+// false when spec is no ssh target: no ':' or a '/' before it (a local
+// path), or a daemon target ("host::module").
+func ParseSSHTarget(spec string) (user, host, dir string, ok bool) {
+	rest := spec
+	if at := strings.IndexByte(spec, '@'); at >= 0 && !strings.ContainsAny(spec[:at], "/:") {
+		user, rest = spec[:at], spec[at+1:]
+	}
+	var colon int
+	if strings.HasPrefix(rest, "[") {
+		end := strings.Index(rest, "]:")
+		if end < 0 {
+			return "", "", "", false
+		}
+		host, colon = rest[1:end], end+1
+	} else {
+		colon = strings.IndexByte(rest, ':')
+		if colon < 0 {
+			return "", "", "", false
+		}
+		host = rest[:colon]
+	}
+	if host == "" || strings.ContainsRune(host, '/') || strings.HasPrefix(rest[colon:], "::") {
+		return "", "", "", false
+	}
+	return user, host, rest[colon+1:], true
+}
+
+// SSH mirrors the source into a directory on an ssh server. It keeps one
+// connection for its lifetime: every batch runs "rsync --server" in an exec
+// session (opened ahead of time by a goroutine the SSH owns, so a push
+// costs no session setup), and renames, deletes and mkdirs go through one
+// long-lived SFTP session on the same connection.
+type SSH struct {
+	cfg  SSHConfig
+	opts Options
+	log  *slog.Logger
+	name string
+	// sftpDeletes: deletes are done over SFTP with opts.Exclude, because
+	// the remote rsync has no rules to protect excluded paths.
+	sftpDeletes bool
+
+	client *sshx.Client // set once by ensure
+	dir    string       // resolved absolute remote directory
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	want    chan struct{}
+	standby chan *sshStandby
+	done    chan struct{}
+	started bool
+	closeMu sync.Mutex
+	closed  bool
+
+	standbyUsed atomic.Int64 // pushes that ran on a standby session
+}
+
+var _ Target = (*SSH)(nil)
+
+// sshStandby is an exec session already running the batch rsync, or the
+// error of starting one.
+type sshStandby struct {
+	sess *sshx.Session
+	err  error
+}
+
+// NewSSH returns a Target for cfg. It does not connect: the first FullSync
+// or Push does, and its errors are classified (host key and login failures
+// are fatal).
+func NewSSH(cfg SSHConfig, opts Options) (*SSH, error) {
+	if opts.Source == "" {
+		return nil, Fatal(errors.New("create ssh target: no source directory"))
+	}
+	src, err := filepath.Abs(opts.Source)
+	if err != nil {
+		return nil, Fatal(fmt.Errorf("resolve source %s: %w", opts.Source, err))
+	}
+	opts.Source = src
+	if cfg.SSH.Host == "" {
+		return nil, Fatal(errors.New("create ssh target: no host"))
+	}
+	if cfg.Protocol != 0 && (cfg.Protocol < 27 || cfg.Protocol > 32) {
+		return nil, Fatal(fmt.Errorf("create ssh target: protocol %d not supported (27 to 32)", cfg.Protocol))
+	}
+	if cfg.RsyncPath == "" {
+		cfg.RsyncPath = "rsync"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.SSH.Logger == nil {
+		cfg.SSH.Logger = log
+	}
+	host := cfg.SSH.Host
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	name := host + ":" + cfg.Dir
+	if cfg.SSH.User != "" {
+		name = cfg.SSH.User + "@" + name
+	}
+	t := &SSH{cfg: cfg, opts: opts, name: name, log: log.With("target", name),
+		sftpDeletes: opts.Exclude != nil && len(cfg.ExcludeRules) == 0,
+		want:        make(chan struct{}, 1), standby: make(chan *sshStandby, 1), done: make(chan struct{})}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	return t, nil
+}
+
+// String names the target: "user@host:dir" as given.
+func (t *SSH) String() string { return t.name }
+
+// Client returns the ssh client, nil before the first connection.
+func (t *SSH) Client() *sshx.Client {
+	t.closeMu.Lock()
+	defer t.closeMu.Unlock()
+	return t.client
+}
+
+// Dir returns the resolved remote directory, "" before the first
+// connection.
+func (t *SSH) Dir() string {
+	t.closeMu.Lock()
+	defer t.closeMu.Unlock()
+	return t.dir
+}
+
+// Close stops the standby goroutine, ends the standby session and closes
+// the connection.
+func (t *SSH) Close() error {
+	t.closeMu.Lock()
+	defer t.closeMu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	t.cancel()
+	if t.started {
+		<-t.done
+	}
+	select {
+	case s := <-t.standby:
+		s.close()
+	default:
+	}
+	if t.client != nil {
+		return t.client.Close()
+	}
+	return nil
+}
+
+// connected reports whether ensure has connected.
+func (t *SSH) connected() bool {
+	t.closeMu.Lock()
+	defer t.closeMu.Unlock()
+	return t.client != nil
+}
+
+func (s *sshStandby) close() {
+	if s != nil && s.sess != nil {
+		s.sess.Close()
+	}
+}
+
+// ensure connects, resolves and creates the remote directory and starts
+// the standby goroutine, once.
+func (t *SSH) ensure(ctx context.Context) error {
+	t.closeMu.Lock()
+	closed := t.closed
+	t.closeMu.Unlock()
+	if closed {
+		return errors.New("target is closed")
+	}
+	if t.connected() {
+		return nil
+	}
+	c, err := sshx.Dial(ctx, t.cfg.SSH)
+	if err != nil {
+		return err
+	}
+	dir, err := t.resolveDir(ctx, c)
+	if err != nil {
+		c.Close()
+		return err
+	}
+	t.closeMu.Lock()
+	defer t.closeMu.Unlock()
+	if t.closed {
+		c.Close()
+		return errors.New("target is closed")
+	}
+	t.client, t.dir = c, dir
+	t.log.Debug("connected", "ssh", c.String(), "dir", dir)
+	t.started = true
+	go t.opener()
+	return nil
+}
+
+// resolveDir makes cfg.Dir absolute against the remote home and creates it
+// when missing (rsync itself would create only its last component).
+func (t *SSH) resolveDir(ctx context.Context, c *sshx.Client) (string, error) {
+	sc, err := c.SFTP(ctx)
+	if err != nil {
+		return "", err
+	}
+	d := t.cfg.Dir
+	switch {
+	case d == "" || d == "~":
+		d = "."
+	case strings.HasPrefix(d, "~/"):
+		d = d[2:]
+	case strings.HasPrefix(d, "~"):
+		return "", &sshDirError{fmt.Errorf("remote directory %q: ~user is not supported; write the path", d)}
+	}
+	if !path.IsAbs(d) {
+		home, err := sc.Getwd()
+		if err != nil {
+			return "", fmt.Errorf("find remote home directory: %w", err)
+		}
+		d = path.Join(home, d)
+	}
+	d = path.Clean(d)
+	fi, err := sc.Stat(d)
+	switch {
+	case err == nil && !fi.IsDir():
+		return "", &sshDirError{fmt.Errorf("remote %s is not a directory", d)}
+	case err != nil && isSFTPNotExist(err):
+		if t.opts.DryRun {
+			return d, nil
+		}
+		if err := sc.MkdirAll(d); err != nil {
+			return "", &sshDirError{fmt.Errorf("create remote directory %s: %w", d, err)}
+		}
+	case err != nil:
+		return "", &sshDirError{fmt.Errorf("stat remote directory %s: %w", d, err)}
+	}
+	return d, nil
+}
+
+// sshDirError is a remote directory that cannot be used; not transient.
+type sshDirError struct{ err error }
+
+func (e *sshDirError) Error() string { return e.err.Error() }
+func (e *sshDirError) Unwrap() error { return e.err }
+
+func isSFTPNotExist(err error) bool {
+	var se *sftp.StatusError
+	if errors.As(err, &se) && se.FxCode() == sftp.ErrSSHFxNoSuchFile {
+		return true
+	}
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// batchOptions are the rsync options of event batches: -I (a path in a
+// batch changed even when size and mtime match) and, unless deletes go over
+// SFTP, --delete scoped to the listed paths.
+func (t *SSH) batchOptions() rsyncproto.Options {
+	return t.rsyncOptions(true, !t.sftpDeletes && t.opts.Delete.Running())
+}
+
+func (t *SSH) rsyncOptions(ignoreTimes, del bool) rsyncproto.Options {
+	o := rsyncproto.Options{
+		Delete:      del,
+		IgnoreTimes: ignoreTimes,
+		DryRun:      t.opts.DryRun,
+		Devices:     true,
+		Owner:       true,
+		Group:       true,
+		Timeout:     t.cfg.Timeout,
+		MaxProtocol: t.cfg.Protocol,
+		Exclude:     t.opts.Exclude,
+		Warn:        func(msg string) { t.log.Warn("remote rsync: " + msg) },
+	}
+	if del {
+		o.ExcludeRules = t.cfg.ExcludeRules
+	}
+	return o
+}
+
+// command is the remote command line running rsync --server for o.
+func (t *SSH) command(o rsyncproto.Options) string {
+	args := rsyncproto.ServerArgs(rsyncproto.Request{Dest: t.dir, Options: o})
+	return t.cfg.RsyncPath + " " + sshx.QuoteArgs(args)
+}
+
+// opener keeps one batch session standing by: each request on t.want
+// starts one and parks it in t.standby until a push takes it.
+func (t *SSH) opener() {
+	defer close(t.done)
+	cmd := t.command(t.batchOptions())
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-t.want:
+		}
+		s, err := t.client.ExecCommand(t.ctx, cmd)
+		sb := &sshStandby{sess: s, err: err}
+		select {
+		case t.standby <- sb:
+		case <-t.ctx.Done():
+			sb.close()
+			return
+		}
+	}
+}
+
+// batchSession returns a session running the batch rsync: the standby one
+// (waiting for it when it is still starting: it is ahead of a fresh one),
+// or a fresh one when the standby died. It asks for the next standby.
+func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
+	ask := func() {
+		select {
+		case t.want <- struct{}{}:
+		default:
+		}
+	}
+	ask() // a no-op unless nothing was asked for yet
+	var sb *sshStandby
+	select {
+	case sb = <-t.standby:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	ask()
+	if sb.err == nil && !sb.sess.Exited() {
+		t.standbyUsed.Add(1)
+		return sb.sess, nil
+	}
+	if sb.err == nil {
+		code, werr := sb.sess.Wait(ctx)
+		t.log.Debug("standby rsync session ended; starting another", "status", code, "err", werr, "stderr", strings.TrimSpace(string(sb.sess.Stderr())))
+	} else {
+		t.log.Debug("standby rsync session failed; trying again", "err", sb.err)
+	}
+	sb.close()
+	return t.client.ExecCommand(ctx, t.command(t.batchOptions()))
+}
+
+// runRsync pushes paths over sess and folds in the remote exit status. It
+// also returns the target directories the receiver refused to delete to
+// replace them by a non-directory.
+func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.Request) (Stats, []string, error) {
+	res, err := rsyncproto.PushServer(ctx, sess, req)
+	sess.CloseWrite()
+	wctx, cancel := context.WithTimeout(ctx, sshWaitExit)
+	code, werr := sess.Wait(wctx)
+	cancel()
+	sess.Close()
+	stderr := sess.Stderr()
+	if werr != nil && code == -1 {
+		code = 255 // no exit status: the connection or session died
+	}
+	if err != nil {
+		if code == 126 || code == 127 {
+			return Stats{}, nil, &sshRemoteCmdError{code: code, cmd: t.cfg.RsyncPath, stderr: strings.TrimSpace(string(stderr))}
+		}
+		if msg := strings.TrimSpace(string(stderr)); msg != "" {
+			err = fmt.Errorf("%w; remote said: %s", err, lastLines(msg, 5))
+		}
+		return Stats{}, nil, err
+	}
+	res.MergeRemote(code, stderr)
+	var blocked []string
+	for _, w := range res.Warnings {
+		if i := strings.Index(w, blockedDirMsg); i >= 0 {
+			blocked = append(blocked, strings.TrimSpace(w[i+len(blockedDirMsg):]))
+		}
+	}
+	st := Stats{Files: res.Files, Deleted: res.Deleted, Bytes: res.LiteralBytes}
+	for _, f := range res.Failed {
+		st.Failed = append(st.Failed, FileError{Path: f.Path, Err: f.Err})
+	}
+	switch res.ExitCode {
+	case 0:
+	case rsyncproto.ExitPartial, rsyncproto.ExitVanished:
+		for _, p := range blocked {
+			if !sshHasFailed(st.Failed, p) {
+				st.Failed = append(st.Failed, FileError{Path: p, Err: errors.New(blockedDirMsg + p)})
+			}
+		}
+		if len(st.Failed) == 0 {
+			// Failures the remote did not attribute: retry every path.
+			for _, p := range req.Paths {
+				st.Failed = append(st.Failed, FileError{Path: p.Name, Err: fmt.Errorf("remote rsync exit %d (%s)", res.ExitCode, rsyncproto.CodeName(res.ExitCode))})
+			}
+		}
+	default:
+		return st, blocked, &rsyncproto.ExitError{Code: res.ExitCode, Msg: "remote rsync failed: " + lastLines(strings.TrimSpace(string(stderr)), 5)}
+	}
+	return st, blocked, nil
+}
+
+func sshHasFailed(failed []FileError, p string) bool {
+	for _, f := range failed {
+		if f.Path == p {
+			return true
+		}
+	}
+	return false
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// sshRemoteCmdError: the remote shell could not run rsync.
+type sshRemoteCmdError struct {
+	code   int
+	cmd    string
+	stderr string
+}
+
+func (e *sshRemoteCmdError) Error() string {
+	what := "not found"
+	if e.code == 126 {
+		what = "not executable"
+	}
+	msg := fmt.Sprintf("remote command %q %s (exit %d): install rsync >= 3.1 on the server or point --rsync-path at it", e.cmd, what, e.code)
+	if e.stderr != "" {
+		msg += "; remote said: " + lastLines(e.stderr, 3)
+	}
+	return msg
+}
+
+// FullSync makes the remote directory equal to the source with rsync's
+// quick check. Deletes (when the delete mode allows them at startup) are
+// done by the remote rsync, or over SFTP when there are excludes without
+// rsync rules.
+func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
+	if err := t.ensure(ctx); err != nil {
+		return Stats{}, t.classify("sync to", err)
+	}
+	var st Stats
+	if t.sftpDeletes && t.opts.Delete.Full() {
+		sc, err := t.client.SFTP(ctx)
+		if err != nil {
+			return st, t.classify("sync to", err)
+		}
+		if err := t.deleteExtras(ctx, sc, "", &st); err != nil {
+			return st, t.classify("sync to", err)
+		}
+	}
+	o := t.rsyncOptions(false, !t.sftpDeletes && t.opts.Delete.Full())
+	sess, err := t.client.ExecCommand(ctx, t.command(o))
+	if err != nil {
+		return st, t.classify("sync to", err)
+	}
+	rst, _, err := t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir,
+		Paths: []rsyncproto.Path{{Name: ".", Recursive: true}}, Options: o})
+	st = sshAddStats(st, rst)
+	// Have a batch session ready for the first push.
+	select {
+	case t.want <- struct{}{}:
+	default:
+	}
+	if err != nil {
+		return st, t.classify("sync to", err)
+	}
+	return st, nil
+}
+
+// sshPaths is an ordered set of paths for one rsync run.
+type sshPaths struct {
+	list []rsyncproto.Path
+	idx  map[string]int
+}
+
+func (p *sshPaths) add(name string, rec bool) {
+	if name == "" {
+		name = "."
+	}
+	if p.idx == nil {
+		p.idx = map[string]int{}
+	}
+	if i, ok := p.idx[name]; ok {
+		p.list[i].Recursive = p.list[i].Recursive || rec
+		return
+	}
+	p.idx[name] = len(p.list)
+	p.list = append(p.list, rsyncproto.Path{Name: name, Recursive: rec})
+}
+
+// Push applies one batch: renames first, over SFTP (a failed rename falls
+// back to sending the destination and deleting the source), then the other
+// paths with one rsync run on the standby session. Deletes are scoped to
+// the listed paths.
+func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
+	if len(changes) == 0 {
+		return Stats{}, nil
+	}
+	if err := t.ensure(ctx); err != nil {
+		return Stats{}, t.classify("push to", err)
+	}
+	var st Stats
+	var send sshPaths
+	type item struct {
+		p   string
+		rec bool
+	}
+	var rest []item
+	for _, c := range changes {
+		if c.Kind != Rename {
+			continue
+		}
+		fallback, err := t.rename(ctx, c, &st, &send)
+		if err != nil {
+			return st, t.classify("push to", err)
+		}
+		for _, p := range fallback {
+			rest = append(rest, item{p, true})
+		}
+	}
+	for _, c := range changes {
+		if c.Kind != Rename {
+			rest = append(rest, item{strings.TrimSuffix(c.Path, "/"), c.Recursive})
+		}
+	}
+	var missing, recursive []string
+	for _, it := range rest {
+		if err := checkRel(it.p); err != nil {
+			st.Failed = append(st.Failed, FileError{Path: it.p, Err: fmt.Errorf("refuse path: %w", err)})
+			continue
+		}
+		fi, err := sshSrcLstat(t.opts.Source, it.p)
+		if t.excluded(it.p, err == nil && fi.IsDir()) {
+			continue // neither sent nor deleted
+		}
+		switch {
+		case err == nil:
+			send.add(it.p, it.rec)
+			if it.rec && fi.IsDir() {
+				recursive = append(recursive, it.p)
+			}
+		case isNotExist(err):
+			if t.sftpDeletes {
+				missing = append(missing, it.p)
+				t.addParent(&send, it.p)
+			} else {
+				send.add(it.p, false) // the remote rsync deletes it
+			}
+		default:
+			send.add(it.p, it.rec) // the sender reports the error
+		}
+	}
+	if t.sftpDeletes && t.opts.Delete.Running() && (len(missing) > 0 || len(recursive) > 0) {
+		sc, err := t.client.SFTP(ctx)
+		if err != nil {
+			return st, t.classify("push to", err)
+		}
+		for _, p := range missing {
+			if err := t.deletePath(ctx, sc, p, &st); err != nil {
+				return st, t.classify("push to", err)
+			}
+		}
+		for _, p := range recursive {
+			if err := t.deleteExtras(ctx, sc, p, &st); err != nil {
+				return st, t.classify("push to", err)
+			}
+		}
+	}
+	if len(send.list) == 0 {
+		return st, nil
+	}
+	sess, err := t.batchSession(ctx)
+	if err != nil {
+		return st, t.classify("push to", err)
+	}
+	req := rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: send.list, Options: t.batchOptions()}
+	rst, blocked, err := t.runRsync(ctx, sess, req)
+	if err == nil && len(blocked) > 0 && t.opts.Delete.Running() && !t.opts.DryRun {
+		rst, err = t.replaceDirs(ctx, rst, blocked)
+	}
+	st = sshAddStats(st, rst)
+	if err != nil {
+		return st, t.classify("push to", err)
+	}
+	return st, nil
+}
+
+// replaceDirs handles target directories the remote rsync would not delete
+// to put a file or symlink in their place (its filter list protects their
+// contents): they are removed over SFTP, keeping excluded entries, and
+// sent again.
+func (t *SSH) replaceDirs(ctx context.Context, st Stats, blocked []string) (Stats, error) {
+	sc, err := t.client.SFTP(ctx)
+	if err != nil {
+		return st, err
+	}
+	var again sshPaths
+	for _, p := range blocked {
+		if err := checkRel(p); err != nil || t.excluded(p, true) {
+			continue
+		}
+		fi, err := sc.Lstat(t.remote(p))
+		if err != nil || !fi.IsDir() || !t.remoteParentsAreDirs(sc, p) {
+			continue
+		}
+		sfi, err := sshSrcLstat(t.opts.Source, p)
+		if err != nil || sfi.IsDir() {
+			continue
+		}
+		var rst Stats
+		if err := t.removeTree(ctx, sc, p, fi, &rst); err != nil {
+			return st, err
+		}
+		st.Deleted += rst.Deleted
+		again.add(p, false)
+	}
+	if len(again.list) == 0 {
+		return st, nil
+	}
+	var kept []FileError
+	for _, f := range st.Failed {
+		if _, ok := again.idx[f.Path]; !ok {
+			kept = append(kept, f)
+		}
+	}
+	st.Failed = kept
+	sess, err := t.batchSession(ctx)
+	if err != nil {
+		return st, err
+	}
+	rst, _, err := t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: again.list, Options: t.batchOptions()})
+	return sshAddStats(st, rst), err
+}
+
+// addParent lists the parent directory of rel when it exists at the
+// source, so that its mtime and mode follow a change inside it.
+func (t *SSH) addParent(send *sshPaths, rel string) {
+	p := parentOf(rel)
+	if p == "" {
+		send.add(".", false)
+		return
+	}
+	if fi, err := sshSrcLstat(t.opts.Source, p); err == nil && fi.IsDir() && !t.excluded(p, true) {
+		send.add(p, false)
+	}
+}
+
+// rename applies one Rename over SFTP. It returns the paths to transfer
+// instead when the rename cannot be done; an error only for a failed
+// connection.
+func (t *SSH) rename(ctx context.Context, c Change, st *Stats, send *sshPaths) ([]string, error) {
+	to, from := strings.TrimSuffix(c.Path, "/"), strings.TrimSuffix(c.From, "/")
+	if err := checkRel(to); err != nil {
+		st.Failed = append(st.Failed, FileError{Path: to, Err: fmt.Errorf("refuse rename: %w", err)})
+		return nil, nil
+	}
+	if err := checkRel(from); err != nil {
+		st.Failed = append(st.Failed, FileError{Path: from, Err: fmt.Errorf("refuse rename: %w", err)})
+		return nil, nil
+	}
+	fromEx, toEx := t.excluded(from, c.IsDir), t.excluded(to, c.IsDir)
+	switch {
+	case fromEx && toEx:
+		return nil, nil
+	case fromEx || toEx || from == to:
+		return []string{to, from}, nil
+	}
+	if t.opts.DryRun {
+		st.Renamed++
+		return nil, nil
+	}
+	sc, err := t.client.SFTP(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rfrom, rto := t.remote(from), t.remote(to)
+	fi, err := sc.Lstat(rfrom)
+	if err != nil || t.excluded(from, fi.IsDir()) || !t.remoteParentsAreDirs(sc, from) {
+		return []string{to, from}, nil
+	}
+	if err := t.mkdirParents(sc, to); err != nil {
+		t.log.Debug("rename: cannot create parent directories, transferring instead", "to", to, "err", err)
+		return []string{to, from}, nil
+	}
+	if err := sc.PosixRename(rfrom, rto); err != nil {
+		t.log.Debug("rename failed, transferring instead", "from", from, "to", to, "err", err)
+		return []string{to, from}, nil
+	}
+	st.Renamed++
+	t.addParent(send, from)
+	t.addParent(send, to)
+	if fi.IsDir() {
+		// Its mtime and mode, if they changed with the move.
+		if sfi, err := sshSrcLstat(t.opts.Source, to); err == nil && sfi.IsDir() {
+			send.add(to, false)
+		}
+	}
+	return nil, nil
+}
+
+// remote is the remote path of rel.
+func (t *SSH) remote(rel string) string {
+	if rel == "" || rel == "." {
+		return t.dir
+	}
+	return path.Join(t.dir, rel)
+}
+
+// remoteParentsAreDirs reports whether every parent of rel on the target is
+// a real directory (no symlink is followed by a rename).
+func (t *SSH) remoteParentsAreDirs(sc *sftp.Client, rel string) bool {
+	for i := 0; i < len(rel); i++ {
+		if rel[i] != '/' {
+			continue
+		}
+		fi, err := sc.Lstat(t.remote(rel[:i]))
+		if err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// mkdirParents creates the missing parent directories of rel on the
+// target; a symlink or file in the way is an error (the fallback transfer
+// replaces it).
+func (t *SSH) mkdirParents(sc *sftp.Client, rel string) error {
+	for i := 0; i < len(rel); i++ {
+		if rel[i] != '/' {
+			continue
+		}
+		p := t.remote(rel[:i])
+		fi, err := sc.Lstat(p)
+		switch {
+		case err == nil && fi.IsDir():
+			continue
+		case err == nil:
+			return fmt.Errorf("%s is not a directory on the target", rel[:i])
+		case !isSFTPNotExist(err):
+			return err
+		}
+		if err := sc.Mkdir(p); err != nil {
+			return fmt.Errorf("create %s: %w", rel[:i], err)
+		}
+	}
+	return nil
+}
+
+func (t *SSH) excluded(rel string, isDir bool) bool { return sshExcluded(t.opts.Exclude, rel, isDir) }
+
+// sshExcluded reports whether rel or one of its parents is excluded.
+func sshExcluded(ex func(string, bool) bool, rel string, isDir bool) bool {
+	if ex == nil || rel == "" || rel == "." {
+		return false
+	}
+	for i := 0; i < len(rel); i++ {
+		if rel[i] == '/' && ex(rel[:i], true) {
+			return true
+		}
+	}
+	return ex(rel, isDir)
+}
+
+// sshSrcLstat stats rel below root without following a symlink in any
+// component: a path below a symlink or a file does not exist.
+func sshSrcLstat(root, rel string) (fs.FileInfo, error) {
+	for i := 0; i < len(rel); i++ {
+		if rel[i] != '/' {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(rel[:i])))
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			return nil, fs.ErrNotExist
+		}
+	}
+	return os.Lstat(filepath.Join(root, filepath.FromSlash(rel)))
+}
+
+// deletePath deletes, over SFTP, a listed path that no longer exists at
+// the source, keeping excluded entries.
+func (t *SSH) deletePath(ctx context.Context, sc *sftp.Client, rel string, st *Stats) error {
+	if t.excluded(rel, false) || !t.remoteParentsAreDirs(sc, rel) {
+		return nil
+	}
+	fi, err := sc.Lstat(t.remote(rel))
+	if err != nil {
+		if isSFTPNotExist(err) {
+			return nil
+		}
+		return sshConnErr(err, func() { st.Failed = append(st.Failed, FileError{Path: rel, Err: fmt.Errorf("stat target: %w", err)}) })
+	}
+	if t.excluded(rel, fi.IsDir()) {
+		return nil
+	}
+	return t.removeTree(ctx, sc, rel, fi, st)
+}
+
+// removeTree deletes the target entry rel and, for a directory, its
+// subtree, keeping excluded entries (a directory holding one stays).
+func (t *SSH) removeTree(ctx context.Context, sc *sftp.Client, rel string, fi fs.FileInfo, st *Stats) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p := t.remote(rel)
+	if fi.IsDir() {
+		entries, err := sc.ReadDir(p)
+		if err != nil {
+			return sshConnErr(err, func() {
+				st.Failed = append(st.Failed, FileError{Path: rel, Err: fmt.Errorf("read target directory: %w", err)})
+			})
+		}
+		kept := false
+		for _, e := range entries {
+			c := child(rel, e.Name())
+			if t.excluded(c, e.IsDir()) {
+				kept = true
+				continue
+			}
+			if err := t.removeTree(ctx, sc, c, e, st); err != nil {
+				return err
+			}
+		}
+		if kept {
+			return nil
+		}
+	}
+	st.Deleted++
+	if t.opts.DryRun {
+		return nil
+	}
+	var err error
+	if fi.IsDir() {
+		err = sc.RemoveDirectory(p)
+	} else {
+		err = sc.Remove(p)
+	}
+	if err != nil && !isSFTPNotExist(err) {
+		st.Deleted--
+		return sshConnErr(err, func() { st.Failed = append(st.Failed, FileError{Path: rel, Err: fmt.Errorf("delete: %w", err)}) })
+	}
+	return nil
+}
+
+// deleteExtras deletes, over SFTP, the entries below the target directory
+// rel that the source lacks, except excluded ones.
+func (t *SSH) deleteExtras(ctx context.Context, sc *sftp.Client, rel string, st *Stats) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if rel != "" && !t.remoteParentsAreDirs(sc, rel) {
+		return nil
+	}
+	entries, err := sc.ReadDir(t.remote(rel))
+	if err != nil {
+		if isSFTPNotExist(err) {
+			return nil
+		}
+		return sshConnErr(err, func() {
+			st.Failed = append(st.Failed, FileError{Path: rel, Err: fmt.Errorf("read target directory: %w", err)})
+		})
+	}
+	for _, e := range entries {
+		c := child(rel, e.Name())
+		if t.excluded(c, e.IsDir()) {
+			continue
+		}
+		sfi, err := os.Lstat(filepath.Join(t.opts.Source, filepath.FromSlash(c)))
+		switch {
+		case err != nil && isNotExist(err):
+			if err := t.removeTree(ctx, sc, c, e, st); err != nil {
+				return err
+			}
+		case err == nil && sfi.IsDir() && e.IsDir():
+			if err := t.deleteExtras(ctx, sc, c, st); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sshConnErr returns err when it means the SFTP session is gone (the push
+// cannot go on); otherwise it records a per-file failure and returns nil.
+func sshConnErr(err error, record func()) error {
+	var se *sftp.StatusError
+	if errors.As(err, &se) || errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
+		record()
+		return nil
+	}
+	return err
+}
+
+func sshAddStats(a, b Stats) Stats {
+	a.Files += b.Files
+	a.Deleted += b.Deleted
+	a.Renamed += b.Renamed
+	a.Bytes += b.Bytes
+	a.Failed = append(a.Failed, b.Failed...)
+	return a
+}
+
+// classify wraps err as "verb target: cause" with its retry class
+// (DESIGN.md, Retry): host key, login and configuration failures, a
+// missing remote rsync and refused options are fatal; network failures and
+// rsync's transient exit codes are worth a retry.
+func (t *SSH) classify(verb string, err error) error {
+	wrapped := fmt.Errorf("%s %s: %w", verb, t.name, err)
+	var rc *sshRemoteCmdError
+	var de *sshDirError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return Transient(wrapped)
+	case sshx.IsPermanent(err), errors.As(err, &rc), errors.As(err, &de):
+		return Fatal(wrapped)
+	}
+	var ee *rsyncproto.ExitError
+	if errors.As(err, &ee) {
+		switch ee.Code {
+		case rsyncproto.ExitSyntax, rsyncproto.ExitUnsupported:
+			return Fatal(fmt.Errorf("%w (the remote rsync refused the transfer options; gsync needs rsync >= 3.1 on the server)", wrapped))
+		case rsyncproto.ExitProtocol:
+			return Fatal(fmt.Errorf("%w (the remote rsync speaks an unsupported protocol, or the remote shell prints text on startup)", wrapped))
+		}
+		return Transient(wrapped)
+	}
+	var ne *sshx.NetError
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return Transient(wrapped)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(t.opts.Source); serr != nil {
+			return Fatal(wrapped) // the source root vanished
+		}
+	}
+	return Transient(wrapped)
+}

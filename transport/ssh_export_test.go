@@ -1,0 +1,4 @@
+package transport
+
+// SSHStandbyUsed counts the pushes of t that ran on a standby session.
+func SSHStandbyUsed(t *SSH) int64 { return t.standbyUsed.Load() }
