@@ -49,13 +49,17 @@ func fillPortable(e *entry, fi fs.FileInfo) {
 // fileList is the sender's view of one push: the sorted entries, the listed
 // paths that no longer exist at the source, and listing errors.
 type fileList struct {
-	list     []*entry
-	missing  []string // listed paths absent at the source (to delete)
-	scoped   []Path   // listed paths that exist and are recursive dirs
-	scopeAll bool     // "." recursive: everything below the root is in scope
-	ioError  int32
-	failed   []FileError
-	warnings []string
+	list    []*entry
+	missing []string // listed paths absent at the source (to delete)
+	scoped  []Path   // listed paths that exist and are recursive dirs
+	// replacing lists listed paths that exist as non-directories: the
+	// receiver may hold a directory there, whose contents it must be
+	// allowed to delete to make way.
+	replacing []string
+	scopeAll  bool // "." recursive: everything below the root is in scope
+	ioError   int32
+	failed    []FileError
+	warnings  []string
 }
 
 // cleanName validates and cleans a path relative to the root.
@@ -140,6 +144,9 @@ func buildFileList(ctx context.Context, req *Request, tick func()) (*fileList, e
 		}
 		if _, dup := b.byName[name]; !dup {
 			b.put(e)
+		}
+		if !e.isDir() {
+			b.fl.replacing = append(b.fl.replacing, name)
 		}
 		if e.isDir() && p.Recursive {
 			b.fl.scoped = append(b.fl.scoped, Path{Name: name, Recursive: true})

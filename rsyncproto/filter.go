@@ -75,6 +75,9 @@ func scopeRules(user []string, fl *fileList, proto int) []string {
 	for _, s := range fl.scoped {
 		add(s.Name)
 	}
+	for _, name := range fl.replacing {
+		add(name) // "/name/***": an old directory there may be emptied
+	}
 	if proto < 29 {
 		return append(rules, "*")
 	}

@@ -303,12 +303,12 @@ type settings struct {
 	// KnownHostsFiles entry, else the first UserKnownHostsFile; "" when
 	// there is none, "/dev/null" when keys are accepted without storing.
 	knownWrite string
-	check    HostKeyCheck
-	hash     bool
-	alive    time.Duration
-	aliveMax int
-	timeout  time.Duration
-	home     string
+	check      HostKeyCheck
+	hash       bool
+	alive      time.Duration
+	aliveMax   int
+	timeout    time.Duration
+	home       string
 }
 
 // sshConfigs are the parsed ssh_config files, most specific first.

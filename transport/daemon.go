@@ -573,9 +573,6 @@ func (d *Daemon) Push(ctx context.Context, changes []Change) (Stats, error) {
 		return d.pushByRoots(ctx, paths)
 	}
 	req := d.changedRequest(paths, del)
-	if del {
-		req.Options.ExcludeRules = append(append([]string(nil), req.Options.ExcludeRules...), d.replaceRules(paths)...)
-	}
 	st, err := d.run(ctx, req, "")
 	if del && errors.Is(err, rsyncproto.ErrScopedDeleteUnsupported) {
 		// The peer turned out to be one that ignores filter rules when
@@ -679,37 +676,6 @@ func (d *Daemon) excluded(rel string) bool {
 	}
 	fi, err := os.Lstat(filepath.Join(d.opts.Source, filepath.FromSlash(rel)))
 	return ex(rel, err == nil && fi.IsDir())
-}
-
-// replaceRules lets the receiver empty a target directory that a listed
-// path replaces by a file or symlink: the sender's scope rules only cover
-// the subtrees of missing paths and recursive directories, so without
-// "+ /p/***" the "- *" rule protects the old directory's contents and rsync
-// fails with "could not make way for new symlink".
-func (d *Daemon) replaceRules(paths []rsyncproto.Path) []string {
-	var rules []string
-	for _, p := range paths {
-		fi, err := os.Lstat(filepath.Join(d.opts.Source, filepath.FromSlash(p.Name)))
-		if err != nil || fi.IsDir() || p.Name == "." {
-			continue
-		}
-		rules = append(rules, "+ /"+escapeWild(p.Name)+"/***")
-	}
-	return rules
-}
-
-// escapeWild escapes a name for rsync's wildmatch (the pattern holds "***",
-// so every special character of the name must be quoted).
-func escapeWild(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // oldPeer reports whether the daemon negotiated a protocol below 29: it

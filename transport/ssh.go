@@ -247,6 +247,7 @@ func (t *SSH) ensure(ctx context.Context) error {
 	t.client, t.dir = c, dir
 	t.log.Debug("connected", "ssh", c.String(), "dir", dir)
 	t.started = true
+	t.want <- struct{}{} // the first standby session
 	go t.opener()
 	return nil
 }
@@ -370,7 +371,6 @@ func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
 		default:
 		}
 	}
-	ask() // a no-op unless nothing was asked for yet
 	var sb *sshStandby
 	select {
 	case sb = <-t.standby:
@@ -395,7 +395,7 @@ func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
 // runRsync pushes paths over sess and folds in the remote exit status. It
 // also returns the target directories the receiver refused to delete to
 // replace them by a non-directory.
-func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.Request) (Stats, []string, error) {
+func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.Request) (Stats, error) {
 	res, err := rsyncproto.PushServer(ctx, sess, req)
 	sess.CloseWrite()
 	wctx, cancel := context.WithTimeout(ctx, sshWaitExit)
@@ -408,12 +408,12 @@ func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.R
 	}
 	if err != nil {
 		if code == 126 || code == 127 {
-			return Stats{}, nil, &sshRemoteCmdError{code: code, cmd: t.cfg.RsyncPath, stderr: strings.TrimSpace(string(stderr))}
+			return Stats{}, &sshRemoteCmdError{code: code, cmd: t.cfg.RsyncPath, stderr: strings.TrimSpace(string(stderr))}
 		}
 		if msg := strings.TrimSpace(string(stderr)); msg != "" {
 			err = fmt.Errorf("%w; remote said: %s", err, lastLines(msg, 5))
 		}
-		return Stats{}, nil, err
+		return Stats{}, err
 	}
 	res.MergeRemote(code, stderr)
 	var blocked []string
@@ -441,9 +441,9 @@ func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.R
 			}
 		}
 	default:
-		return st, blocked, &rsyncproto.ExitError{Code: res.ExitCode, Msg: "remote rsync failed: " + lastLines(strings.TrimSpace(string(stderr)), 5)}
+		return st, &rsyncproto.ExitError{Code: res.ExitCode, Msg: "remote rsync failed: " + lastLines(strings.TrimSpace(string(stderr)), 5)}
 	}
-	return st, blocked, nil
+	return st, nil
 }
 
 func sshHasFailed(failed []FileError, p string) bool {
@@ -505,14 +505,9 @@ func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return st, t.classify("sync to", err)
 	}
-	rst, _, err := t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir,
+	rst, err := t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir,
 		Paths: []rsyncproto.Path{{Name: ".", Recursive: true}}, Options: o})
 	st = sshAddStats(st, rst)
-	// Have a batch session ready for the first push.
-	select {
-	case t.want <- struct{}{}:
-	default:
-	}
 	if err != nil {
 		return st, t.classify("sync to", err)
 	}
@@ -626,62 +621,12 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 		return st, t.classify("push to", err)
 	}
 	req := rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: send.list, Options: t.batchOptions()}
-	rst, blocked, err := t.runRsync(ctx, sess, req)
-	if err == nil && len(blocked) > 0 && t.opts.Delete.Running() && !t.opts.DryRun {
-		rst, err = t.replaceDirs(ctx, rst, blocked)
-	}
+	rst, err := t.runRsync(ctx, sess, req)
 	st = sshAddStats(st, rst)
 	if err != nil {
 		return st, t.classify("push to", err)
 	}
 	return st, nil
-}
-
-// replaceDirs handles target directories the remote rsync would not delete
-// to put a file or symlink in their place (its filter list protects their
-// contents): they are removed over SFTP, keeping excluded entries, and
-// sent again.
-func (t *SSH) replaceDirs(ctx context.Context, st Stats, blocked []string) (Stats, error) {
-	sc, err := t.client.SFTP(ctx)
-	if err != nil {
-		return st, err
-	}
-	var again sshPaths
-	for _, p := range blocked {
-		if err := checkRel(p); err != nil || t.excluded(p, true) {
-			continue
-		}
-		fi, err := sc.Lstat(t.remote(p))
-		if err != nil || !fi.IsDir() || !t.remoteParentsAreDirs(sc, p) {
-			continue
-		}
-		sfi, err := sshSrcLstat(t.opts.Source, p)
-		if err != nil || sfi.IsDir() {
-			continue
-		}
-		var rst Stats
-		if err := t.removeTree(ctx, sc, p, fi, &rst); err != nil {
-			return st, err
-		}
-		st.Deleted += rst.Deleted
-		again.add(p, false)
-	}
-	if len(again.list) == 0 {
-		return st, nil
-	}
-	var kept []FileError
-	for _, f := range st.Failed {
-		if _, ok := again.idx[f.Path]; !ok {
-			kept = append(kept, f)
-		}
-	}
-	st.Failed = kept
-	sess, err := t.batchSession(ctx)
-	if err != nil {
-		return st, err
-	}
-	rst, _, err := t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: again.list, Options: t.batchOptions()})
-	return sshAddStats(st, rst), err
 }
 
 // addParent lists the parent directory of rel when it exists at the

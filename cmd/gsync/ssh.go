@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/sshx"
 	"github.com/gsync/gsync/transport"
 )
@@ -31,7 +32,7 @@ func registerSSHFlags(f *pflag.FlagSet, o *sshOptions) {
 }
 
 // openSSHTarget opens a [user@]host:dir target.
-func openSSHTarget(cfg *config, opts transport.Options) (transport.Target, error) {
+func openSSHTarget(cfg *config, rules *filter.Set, opts transport.Options) (transport.Target, error) {
 	spec := cfg.target
 	user, host, dir, ok := transport.ParseSSHTarget(spec)
 	if !ok {
@@ -69,7 +70,7 @@ func openSSHTarget(cfg *config, opts transport.Options) (transport.Target, error
 	if cfg.protocol != 0 && (cfg.protocol < 27 || cfg.protocol > 32) {
 		return nil, usagef("invalid --protocol %d: want 27 to 32", cfg.protocol)
 	}
-	if len(cfg.excludes)+len(cfg.excludeFrom)+len(cfg.filters) == 0 {
+	if rules.Empty() {
 		// Nothing is excluded: the remote rsync may do the deletes.
 		opts.Exclude = nil
 	}
@@ -79,6 +80,8 @@ func openSSHTarget(cfg *config, opts transport.Options) (transport.Target, error
 		RsyncPath: o.rsyncPath,
 		Timeout:   cfg.timeout,
 		Protocol:  cfg.protocol,
+		// The remote rsync scopes deletes and protects excluded paths.
+		ExcludeRules: rules.RsyncRules(),
 	}, opts)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("open target %s: %w", spec, err)}

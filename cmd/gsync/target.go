@@ -24,7 +24,7 @@ func openTarget(cfg *config, rules *filter.Set, opts transport.Options) (transpo
 		return openDaemon(cfg, dc, rules, opts)
 	}
 	if i := strings.IndexByte(spec, ':'); cfg.ssh.force || (i > 0 && !strings.ContainsRune(spec[:i], '/')) {
-		return openSSHTarget(cfg, opts) // a local path containing ':' is written ./a:b
+		return openSSHTarget(cfg, rules, opts) // a local path containing ':' is written ./a:b
 	}
 	abs, err := filepath.Abs(spec)
 	if err != nil {
