@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 )
 
 // chunkSize is the largest literal token (token.c CHUNK_SIZE).
@@ -39,7 +40,7 @@ func (m *matcher) fill(need int) {
 		}
 		want := int(min(m.left, int64(max(need, 256*1024))))
 		start := len(m.buf)
-		m.buf = append(m.buf, make([]byte, want)...)
+		m.buf = slices.Grow(m.buf, want)[:start+want]
 		n, err := io.ReadFull(m.r, m.buf[start:])
 		if err != nil {
 			// The file shrank or failed: send zeros like map_ptr does and

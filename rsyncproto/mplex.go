@@ -32,8 +32,8 @@ const (
 	msgSuccess    = 100
 	msgDeleted    = 101
 	msgNoSend     = 102
-	maxFrame      = 32 * 1024 // MSG_DATA payload per frame we emit
-	flushAt       = 64 * 1024 // buffered bytes that trigger a write
+	maxFrame      = 32 * 1024  // MSG_DATA payload per frame we emit
+	flushAt       = 256 * 1024 // buffered bytes that trigger a write
 	maxMsgPayload = 0xffffff
 )
 
@@ -89,6 +89,7 @@ type muxWriter struct {
 	w      io.Writer
 	framed bool
 	buf    []byte
+	frames []byte // framing buffer of flush, kept between calls
 	hdr    [4]byte
 	err    error
 }
@@ -111,7 +112,7 @@ func (m *muxWriter) flush() error {
 		m.buf = m.buf[:0]
 		return m.err
 	}
-	out := make([]byte, 0, len(m.buf)+4*(len(m.buf)/maxFrame+1))
+	out := m.frames[:0] // reused: no allocation per flush
 	for p := m.buf; len(p) > 0; {
 		n := min(len(p), maxFrame)
 		out = binary.LittleEndian.AppendUint32(out, uint32(mplexBase+msgData)<<24|uint32(n))
@@ -119,6 +120,7 @@ func (m *muxWriter) flush() error {
 		p = p[n:]
 	}
 	m.buf = m.buf[:0]
+	m.frames = out
 	m.writeRaw(out)
 	return m.err
 }

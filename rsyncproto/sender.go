@@ -328,7 +328,7 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 
 // sendOne sends one file's data, or MSG_NO_SEND when it cannot be opened.
 func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, xname string, e *entry, sh *sumHead) error {
-	f, err := os.Open(e.local)
+	f, err := openData(e.local)
 	var fi fs.FileInfo
 	if err == nil {
 		fi, err = f.Stat()
@@ -363,8 +363,9 @@ func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, 
 	}
 	s.appendItem(ndx, iflags, fnType, xname)
 	s.out.buf = sh.appendHead(s.out.buf, s.proto)
-	m := matcher{s: s, h: sh}
+	m := matcher{s: s, h: sh, buf: s.dataBuf[:0]}
 	short, err := m.send(f, size)
+	s.dataBuf = m.buf[:0] // reused by the next file
 	if err != nil {
 		return err
 	}

@@ -16,17 +16,19 @@ import (
 // owns the writer; the demux goroutine owns the reader once multiplexing
 // started; the watchdog goroutine only interrupts the stream.
 type session struct {
-	c      *conn
-	br     *bufio.Reader // raw input (handshake) and the demux's source
-	out    *muxWriter
-	in     *wireReader // protocol stream from the server (after demux)
-	dm     *demux
-	proto  int
-	compat uint32
-	sums   sumConfig
-	opts   *Options
-	ndxOut ndxState
-	ndxIn  ndxState
+	c  *conn
+	br *bufio.Reader // raw input (handshake) and the demux's source
+	// dataBuf is the file data buffer, kept from one file to the next.
+	dataBuf []byte
+	out     *muxWriter
+	in      *wireReader // protocol stream from the server (after demux)
+	dm      *demux
+	proto   int
+	compat  uint32
+	sums    sumConfig
+	opts    *Options
+	ndxOut  ndxState
+	ndxIn   ndxState
 
 	// filled by the demux goroutine; guarded by mu
 	mu          sync.Mutex

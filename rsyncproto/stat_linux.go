@@ -4,6 +4,7 @@ package rsyncproto
 
 import (
 	"io/fs"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -26,4 +27,16 @@ func fillStat(e *entry, fi fs.FileInfo) (nlink uint64) {
 	e.rdevMaj, e.rdevMin = unix.Major(rdev), unix.Minor(rdev)
 	e.rdevRaw = uint32(rdev)
 	return uint64(st.Nlink)
+}
+
+// openData opens a file for reading its data. A plain blocking descriptor
+// keeps the runtime's network poller out of the way: os.Open would try to
+// register every file with epoll, a measurable cost when sending many
+// small files.
+func openData(name string) (*os.File, error) {
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }

@@ -157,9 +157,22 @@ func (c *sumConfig) listHash() hash.Hash {
 
 // rollsum is checksum.c:get_checksum1 over signed bytes.
 func rollsum(buf []byte) (s1, s2 uint32) {
+	// Eight bytes per step break the s1 -> s2 dependency chain, like the
+	// unrolled loop of checksum.c:get_checksum1: over c0..c7,
+	// s2 gains 8*s1 + 8*c0 + 7*c1 + ... + 1*c7.
+	for len(buf) >= 8 {
+		c0, c1, c2, c3 := sb(buf[0]), sb(buf[1]), sb(buf[2]), sb(buf[3])
+		c4, c5, c6, c7 := sb(buf[4]), sb(buf[5]), sb(buf[6]), sb(buf[7])
+		s2 += 8*s1 + 8*c0 + 7*c1 + 6*c2 + 5*c3 + 4*c4 + 3*c5 + 2*c6 + c7
+		s1 += c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7
+		buf = buf[8:]
+	}
 	for _, c := range buf {
-		s1 += uint32(int32(int8(c)))
+		s1 += sb(c)
 		s2 += s1
 	}
 	return s1, s2
 }
+
+// sb widens a byte as rsync does: as a signed char (schar).
+func sb(c byte) uint32 { return uint32(int32(int8(c))) }
