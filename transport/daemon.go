@@ -627,7 +627,7 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 	var total Stats
 	if len(send) > 0 {
 		st, err := d.run(ctx, d.changedRequest(send, false), "")
-		total = addStats(total, st)
+		total = total.add(st)
 		if err != nil {
 			return total, d.classify("push to", err)
 		}
@@ -647,7 +647,7 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 				continue
 			}
 			st, err := d.run(ctx, d.request(r, []rsyncproto.Path{{Name: ".", Recursive: true}}, true, false), r)
-			total = addStats(total, st)
+			total = total.add(st)
 			if err != nil {
 				return total, d.classify("push to", err)
 			}
@@ -664,18 +664,12 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 // excluded reports whether rel or one of its parent directories is
 // excluded (the sender only checks the listed path itself).
 func (d *Daemon) excluded(rel string) bool {
-	ex := d.opts.Exclude
-	if ex == nil {
+	if d.opts.Exclude == nil {
 		return false
 	}
 	rel = path.Clean(rel)
-	for p := path.Dir(rel); p != "." && p != "/"; p = path.Dir(p) {
-		if ex(p, true) {
-			return true
-		}
-	}
 	fi, err := os.Lstat(filepath.Join(d.opts.Source, filepath.FromSlash(rel)))
-	return ex(rel, err == nil && fi.IsDir())
+	return excludedPath(d.opts.Exclude, rel, err == nil && fi.IsDir())
 }
 
 // oldPeer reports whether the daemon negotiated a protocol below 29: it
@@ -718,15 +712,6 @@ func topmost(dirs []string) []string {
 		}
 	}
 	return out
-}
-
-func addStats(a, b Stats) Stats {
-	a.Files += b.Files
-	a.Deleted += b.Deleted
-	a.Renamed += b.Renamed
-	a.Bytes += b.Bytes
-	a.Failed = append(a.Failed, b.Failed...)
-	return a
 }
 
 // classify wraps err as "verb URL: cause" with its retry class (DESIGN.md,

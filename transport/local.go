@@ -197,35 +197,12 @@ func checkRel(rel string) error {
 // excluded reports whether rel or one of its parent directories is
 // excluded.
 func (r *run) excluded(rel string, isDir bool) bool {
-	ex := r.l.opts.Exclude
-	if ex == nil || rel == "" {
-		return false
-	}
-	for i := 0; i < len(rel); i++ {
-		if rel[i] == '/' && ex(rel[:i], true) {
-			return true
-		}
-	}
-	return ex(rel, isDir)
+	return excludedPath(r.l.opts.Exclude, rel, isDir)
 }
 
 // srcLstat stats rel in the source without following a symlink in any of
 // its components: a path below a symlink or a file does not exist.
-func (r *run) srcLstat(rel string) (fs.FileInfo, error) {
-	for i := 0; i < len(rel); i++ {
-		if rel[i] != '/' {
-			continue
-		}
-		fi, err := os.Lstat(r.srcPath(rel[:i]))
-		if err != nil {
-			return nil, err
-		}
-		if !fi.IsDir() {
-			return nil, fs.ErrNotExist
-		}
-	}
-	return os.Lstat(r.srcPath(rel))
-}
+func (r *run) srcLstat(rel string) (fs.FileInfo, error) { return lstatBelow(r.l.src, rel) }
 
 // dstLstat stats rel on the target; it reports fs.ErrNotExist when a parent
 // component is not a real directory (a symlink is never followed).

@@ -507,7 +507,7 @@ func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
 	}
 	rst, err := t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir,
 		Paths: []rsyncproto.Path{{Name: ".", Recursive: true}}, Options: o})
-	st = sshAddStats(st, rst)
+	st = st.add(rst)
 	if err != nil {
 		return st, t.classify("sync to", err)
 	}
@@ -576,7 +576,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 			st.Failed = append(st.Failed, FileError{Path: it.p, Err: fmt.Errorf("refuse path: %w", err)})
 			continue
 		}
-		fi, err := sshSrcLstat(t.opts.Source, it.p)
+		fi, err := lstatBelow(t.opts.Source, it.p)
 		if t.excluded(it.p, err == nil && fi.IsDir()) {
 			continue // neither sent nor deleted
 		}
@@ -622,7 +622,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 	}
 	req := rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: send.list, Options: t.batchOptions()}
 	rst, err := t.runRsync(ctx, sess, req)
-	st = sshAddStats(st, rst)
+	st = st.add(rst)
 	if err != nil {
 		return st, t.classify("push to", err)
 	}
@@ -637,7 +637,7 @@ func (t *SSH) addParent(send *sshPaths, rel string) {
 		send.add(".", false)
 		return
 	}
-	if fi, err := sshSrcLstat(t.opts.Source, p); err == nil && fi.IsDir() && !t.excluded(p, true) {
+	if fi, err := lstatBelow(t.opts.Source, p); err == nil && fi.IsDir() && !t.excluded(p, true) {
 		send.add(p, false)
 	}
 }
@@ -688,7 +688,7 @@ func (t *SSH) rename(ctx context.Context, c Change, st *Stats, send *sshPaths) (
 	t.addParent(send, to)
 	if fi.IsDir() {
 		// Its mtime and mode, if they changed with the move.
-		if sfi, err := sshSrcLstat(t.opts.Source, to); err == nil && sfi.IsDir() {
+		if sfi, err := lstatBelow(t.opts.Source, to); err == nil && sfi.IsDir() {
 			send.add(to, false)
 		}
 	}
@@ -743,38 +743,7 @@ func (t *SSH) mkdirParents(sc *sftp.Client, rel string) error {
 	return nil
 }
 
-func (t *SSH) excluded(rel string, isDir bool) bool { return sshExcluded(t.opts.Exclude, rel, isDir) }
-
-// sshExcluded reports whether rel or one of its parents is excluded.
-func sshExcluded(ex func(string, bool) bool, rel string, isDir bool) bool {
-	if ex == nil || rel == "" || rel == "." {
-		return false
-	}
-	for i := 0; i < len(rel); i++ {
-		if rel[i] == '/' && ex(rel[:i], true) {
-			return true
-		}
-	}
-	return ex(rel, isDir)
-}
-
-// sshSrcLstat stats rel below root without following a symlink in any
-// component: a path below a symlink or a file does not exist.
-func sshSrcLstat(root, rel string) (fs.FileInfo, error) {
-	for i := 0; i < len(rel); i++ {
-		if rel[i] != '/' {
-			continue
-		}
-		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(rel[:i])))
-		if err != nil {
-			return nil, err
-		}
-		if !fi.IsDir() {
-			return nil, fs.ErrNotExist
-		}
-	}
-	return os.Lstat(filepath.Join(root, filepath.FromSlash(rel)))
-}
+func (t *SSH) excluded(rel string, isDir bool) bool { return excludedPath(t.opts.Exclude, rel, isDir) }
 
 // deletePath deletes, over SFTP, a listed path that no longer exists at
 // the source, keeping excluded entries.
@@ -888,15 +857,6 @@ func sshConnErr(err error, record func()) error {
 		return nil
 	}
 	return err
-}
-
-func sshAddStats(a, b Stats) Stats {
-	a.Files += b.Files
-	a.Deleted += b.Deleted
-	a.Renamed += b.Renamed
-	a.Bytes += b.Bytes
-	a.Failed = append(a.Failed, b.Failed...)
-	return a
 }
 
 // classify wraps err as "verb target: cause" with its retry class
