@@ -5,7 +5,7 @@ BIN     ?= bin/gsync
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test demo bench lint clean
+.PHONY: build test demo bench lint clean release
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gsync
@@ -30,3 +30,28 @@ lint:
 
 clean:
 	rm -rf bin
+
+# Static release binaries (no cgo, no libc, stripped, version stamped) for
+# linux/amd64 and linux/arm64, plus dist/SHA256SUMS. Prints each size and
+# fails when a binary exceeds the size budget, 15 MiB (RELEASE_MAX_BYTES).
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64
+RELEASE_MAX_BYTES := 15728640
+COMMIT            ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+RELEASE_LDFLAGS   := $(LDFLAGS) -X main.commit=$(COMMIT)
+
+release:
+	rm -rf dist
+	mkdir -p dist
+	@set -e; for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; out=dist/gsync-$$os-$$arch; \
+		echo "build $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(RELEASE_LDFLAGS)' -o $$out ./cmd/gsync; \
+	done
+	cd dist && sha256sum gsync-* > SHA256SUMS
+	@set -e; fail=0; for f in dist/gsync-*; do \
+		size=$$(stat -c %s $$f); \
+		printf '%-24s %10d bytes  %5.2f MiB\n' $$f $$size $$(awk "BEGIN{print $$size/1048576}"); \
+		if command -v file >/dev/null; then file -b $$f | sed 's/^/    /'; fi; \
+		if [ $$size -gt $(RELEASE_MAX_BYTES) ]; then echo "$$f: $$size bytes is over the size budget of $(RELEASE_MAX_BYTES) bytes" >&2; fail=1; fi; \
+	done; exit $$fail
+	@cat dist/SHA256SUMS

@@ -64,6 +64,12 @@ type Collator struct {
 	inFlightID   uint64
 	inFlightFull bool
 	inFlightSet  pathSet // paths (and move sources) of the in-flight batch
+	// recent holds the paths of batches that ended before recentUntil
+	// (Config.MoveGuard); recentFull: one of them was a full sync.
+	moveGuard   time.Duration
+	recent      pathSet
+	recentFull  bool
+	recentUntil time.Time
 
 	notBefore time.Time
 
@@ -89,14 +95,14 @@ type entry struct {
 
 // New returns an empty Collator.
 func New(cfg Config) *Collator {
-	c := &Collator{now: cfg.Now, delay: max(cfg.Delay, 0), maxDelays: cfg.MaxDelays}
+	c := &Collator{now: cfg.Now, delay: max(cfg.Delay, 0), maxDelays: cfg.MaxDelays, moveGuard: cfg.MoveGuard}
 	if c.now == nil {
 		c.now = time.Now
 	}
 	if c.maxDelays <= 0 {
 		c.maxDelays = defaultMaxDelays
 	}
-	c.inFlightSet = newPathSet()
+	c.inFlightSet, c.recent = newPathSet(), newPathSet()
 	c.reset()
 	return c
 }
@@ -208,6 +214,7 @@ func (c *Collator) Done(id uint64, retry []Item, notBefore time.Time) {
 	if !c.inFlight || id != c.inFlightID {
 		panic(fmt.Sprintf("delay: Done(%d) but in flight is %d (%t)", id, c.inFlightID, c.inFlight))
 	}
+	c.guardRecent()
 	c.inFlight, c.inFlightFull = false, false
 	c.inFlightSet = newPathSet()
 	c.notBefore = notBefore
@@ -236,6 +243,26 @@ func (c *Collator) Done(id uint64, retry []Item, notBefore time.Time) {
 	for _, q := range old {
 		c.add(q.it, q.due)
 	}
+}
+
+// guardRecent keeps the paths of the batch that just ended blocking
+// renames for Config.MoveGuard, together with those of batches that ended
+// within the guard before it.
+func (c *Collator) guardRecent() {
+	if c.moveGuard <= 0 {
+		return
+	}
+	now := c.now()
+	if !now.Before(c.recentUntil) {
+		c.recent, c.recentFull = newPathSet(), false
+	}
+	for p, n := range c.inFlightSet.nodes {
+		for range n.here {
+			c.recent.add(p)
+		}
+	}
+	c.recentFull = c.recentFull || c.inFlightFull
+	c.recentUntil = now.Add(c.moveGuard)
 }
 
 // add queues it with the given due time, applying the rules.
@@ -278,6 +305,9 @@ func (c *Collator) moveBlocked(p string) bool {
 	}
 	if c.rules.ignoreInFlight {
 		return false
+	}
+	if c.now().Before(c.recentUntil) && (c.recentFull || c.recent.overlaps(p)) {
+		return true
 	}
 	return c.inFlightFull || c.inFlightSet.overlaps(p)
 }

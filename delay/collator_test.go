@@ -470,3 +470,44 @@ func TestDelayZero(t *testing.T) {
 	c.Done(b.ID, nil, time.Time{})
 	expectBatch(t, c, "b,c")
 }
+
+// TestMoveGuard: a move that overlaps a batch that ended within MoveGuard
+// is split (the watcher may have delivered it late, after the batch read
+// the source); later moves stay renames.
+func TestMoveGuard(t *testing.T) {
+	clk := &fakeClock{t: epoch}
+	c := New(Config{Now: clk.Now, MoveGuard: 500 * time.Millisecond})
+	c.Add(Item{Op: Modify, Path: "d/x"})
+	b, ok := c.Next()
+	if !ok {
+		t.Fatal("no batch")
+	}
+	c.Done(b.ID, nil, time.Time{})
+
+	clk.advance(100 * time.Millisecond)
+	c.Add(Item{Op: Move, From: "d", Path: "e", IsDir: true}) // overlaps d/x
+	c.Add(Item{Op: Move, From: "f", Path: "g"})              // unrelated
+	b, _ = c.Next()
+	want := []Item{
+		{Op: Delete, Path: "d", IsDir: true, Recursive: true},
+		{Op: Create, Path: "e", IsDir: true, Recursive: true},
+		{Op: Move, From: "f", Path: "g"},
+	}
+	if len(b.Items) != len(want) {
+		t.Fatalf("batch %v, want %v", b.Items, want)
+	}
+	for i := range want {
+		if b.Items[i] != want[i] {
+			t.Errorf("item %d = %v, want %v", i, b.Items[i], want[i])
+		}
+	}
+	c.Done(b.ID, nil, time.Time{})
+
+	// Past the guard the same move is a rename again.
+	clk.advance(time.Second)
+	c.Add(Item{Op: Move, From: "e", Path: "d", IsDir: true})
+	b, _ = c.Next()
+	if len(b.Items) != 1 || b.Items[0].Op != Move {
+		t.Errorf("after the guard: batch %v, want one Move", b.Items)
+	}
+}

@@ -74,4 +74,10 @@ type Config struct {
 	MaxDelays int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// MoveGuard keeps the paths of a finished batch blocking renames for
+	// this long: a watcher may deliver a move that happened before the
+	// batch read the source only after the batch ended, and renaming on
+	// the target then would move what the batch just wrote. Such moves are
+	// split into Delete + Create instead. Zero disables the guard.
+	MoveGuard time.Duration
 }
