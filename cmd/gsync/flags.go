@@ -16,6 +16,9 @@ import (
 // config is everything the command line selects.
 type config struct {
 	source, target string
+	// lsyncd configs: the sync's name for log lines, and init = false.
+	name   string
+	noInit bool
 
 	delay        time.Duration
 	maxDelays    int
@@ -127,7 +130,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.`,
 			}
 			return nil
 		},
-		Version:       version + " (rsync protocols 27-32)",
+		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {

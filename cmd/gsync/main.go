@@ -28,9 +28,6 @@ const (
 	exitSIGTERM = 143
 )
 
-// version is set at build time (-ldflags "-X main.version=...").
-var version = "dev"
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -55,6 +52,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
+	if code, ok := runLsyncd(args, stdout, stderr, sigs); ok {
+		return code // an lsyncd command line or config file (lsyncd.go)
+	}
 	cmd := newRootCommand(stdout, stderr, sigs)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(context.Background())

@@ -23,6 +23,9 @@ const (
 	backoffMax = time.Minute
 	// stopGrace bounds how long an in-flight batch may run after SIGTERM/SIGINT.
 	stopGrace = 30 * time.Second
+	// moveGuard: renames overlapping a batch that ended this recently are
+	// sent as delete + create (see delay.Config.MoveGuard).
+	moveGuard = 500 * time.Millisecond
 )
 
 // runMirror validates the configuration, then runs the watch → collate →
@@ -31,6 +34,9 @@ func runMirror(ctx context.Context, cfg *config, stderr io.Writer, sigs <-chan o
 	log, err := newLogger(stderr, cfg.logLevel, cfg.logFormat)
 	if err != nil {
 		return err
+	}
+	if cfg.name != "" {
+		log = log.With("sync", cfg.name)
 	}
 	src, err := checkSource(cfg.source)
 	if err != nil {
@@ -169,8 +175,10 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 	m.log.Info("watching", "source", m.src, "target", m.target.String(), "dirs", w.Watches(),
 		"delay", m.cfg.delay.String())
 
-	col := delay.New(delay.Config{Delay: m.cfg.delay, MaxDelays: m.cfg.maxDelays})
-	col.AddFull()
+	col := delay.New(delay.Config{Delay: m.cfg.delay, MaxDelays: m.cfg.maxDelays, MoveGuard: moveGuard})
+	if !m.cfg.noInit { // lsyncd init = false: no startup full sync
+		col.AddFull()
+	}
 
 	// pushCtx outlives ctx by stopGrace so that the in-flight batch can
 	// finish after SIGTERM/SIGINT.
@@ -178,7 +186,7 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 	defer cancelPush()
 	results := make(chan pushResult, 1)
 	inFlight := false
-	startupDone := false
+	startupDone := m.cfg.noInit
 	backoff := time.Duration(0)
 	var stopSig os.Signal
 	events := w.Events()

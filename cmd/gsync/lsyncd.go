@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gsync/gsync/lsyncdconf"
+)
+
+// lsyncdUsage is printed by -help.
+const lsyncdUsage = `gsync also runs lsyncd command lines and layer-4 Lua configs:
+
+  gsync [OPTIONS] CONFIGFILE
+  gsync [OPTIONS] -rsync SRC TARGET ...
+  gsync [OPTIONS] -rsyncssh SRC HOST TARGETDIR ...
+  gsync [OPTIONS] -direct SRC TARGETDIR ...
+
+OPTIONS: -delay SECS, -insist, -log all|scarce|CATEGORY, -logfile FILE,
+-nodaemon (accepted; gsync always stays in the foreground), -onepass,
+-pidfile FILE, -sshopts "SSH OPTIONS", -version, -help.
+See "gsync --help" for gsync's own flags.
+`
+
+// runLsyncd runs argv if it is an lsyncd command line (see
+// lsyncdconf.IsLsyncdArgs); handled is false otherwise.
+func runLsyncd(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) (code int, handled bool) {
+	// "gsync DIR" is a native command line missing its TARGET, not a config.
+	if len(args) == 1 {
+		if fi, err := os.Stat(args[0]); err == nil && fi.IsDir() {
+			return 0, false
+		}
+	}
+	cl, file, handled, err := lsyncdconf.ParseArgs(args)
+	if !handled {
+		return 0, false
+	}
+	if err != nil {
+		return exitCode(usageError{err}, stderr), true
+	}
+	switch {
+	case cl.Settings.Version:
+		fmt.Fprintf(stdout, "Version: %s\n", versionString())
+		return exitOK, true
+	case cl.Settings.Help:
+		fmt.Fprint(stdout, lsyncdUsage)
+		return exitOK, true
+	}
+	cfg := cl
+	if file != "" {
+		if cfg, err = lsyncdconf.LoadFile(file); err != nil {
+			return exitCode(usageError{err}, stderr), true
+		}
+		cfg.Override(cl.Settings)
+	}
+	return exitCode(runSyncs(cfg, stderr, sigs), stderr), true
+}
+
+// lsyncdLogLevel maps lsyncd's -log options to a log level.
+func lsyncdLogLevel(logs []string) string {
+	level := "info"
+	for _, l := range logs {
+		switch l {
+		case "scarce":
+			if level == "info" {
+				level = "warn"
+			}
+		default: // "all" or a debug category (Exec, Delay, ...)
+			level = "debug"
+		}
+	}
+	return level
+}
+
+// syncConfig turns one lsyncd sync into gsync's configuration.
+func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []string, error) {
+	c := &config{
+		name:         fmt.Sprintf("Sync%d", n),
+		source:       s.Source,
+		target:       s.Target,
+		delay:        *s.Delay,
+		maxDelays:    s.MaxDelays,
+		excludes:     s.Exclude,
+		once:         st.OnePass,
+		insist:       st.Insist,
+		noInit:       !s.Init,
+		logLevel:     lsyncdLogLevel(st.Log),
+		logFormat:    "text",
+		timeout:      60 * time.Second,
+		dryRun:       s.Rsync.On("dry_run"),
+		passwordFile: s.Rsync.Str["password_file"],
+	}
+	if err := (deleteValue{&c.deleteMode}).Set(s.Delete); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
+	}
+	if s.ExcludeFrom != "" {
+		c.excludeFrom = []string{s.ExcludeFrom}
+	}
+	c.filters = append(c.filters, s.Filter...)
+	if s.FilterFrom != "" {
+		rules, err := lsyncdconf.ReadFilterFile(s.FilterFrom)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: filterFrom: %w", s.Where(), err)
+		}
+		c.filters = append(c.filters, rules...)
+	}
+	if v, ok := s.Rsync.Str["timeout"]; ok {
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil || secs < 0 {
+			return nil, nil, fmt.Errorf("%s: rsync.timeout %q: want seconds", s.Where(), v)
+		}
+		if secs > 0 { // rsync's --timeout=0 means none; keep gsync's default
+			c.timeout = time.Duration(secs * float64(time.Second))
+		}
+	}
+	c.ssh.rsyncPath = s.Rsync.Str["rsync_path"]
+	c.ssh.rsh = s.Rsync.Str["rsh"]
+	if s.Kind == lsyncdconf.KindRsyncSSH {
+		c.ssh.force = true
+		if !s.SSH.Empty() {
+			c.ssh.rsh = s.SSH.Rsh(c.ssh.rsh)
+		}
+	}
+	if s.Kind == lsyncdconf.KindDirect && !filepath.IsAbs(s.Target) && !strings.HasPrefix(s.Target, ".") {
+		c.target = "./" + s.Target // a local directory even when its name has a ':'
+	}
+	// rsync options that gsync's own sender does not act on.
+	var ignored []string
+	for _, k := range s.Rsync.SetKeys() {
+		switch k {
+		case "archive", "links", "times", "perms", "devices", "specials", "protect_args",
+			"owner", "group", "password_file", "rsh", "rsync_path", "timeout", "dry_run",
+			"whole_file", "quiet", "verbose":
+		default:
+			ignored = append(ignored, k)
+		}
+	}
+	return c, ignored, nil
+}
+
+// runSyncs runs every sync of cfg concurrently, one mirror (watcher,
+// collator, target) each, until a signal stops them all or one fails.
+// SIGHUP is passed to every sync (full resync); SIGTERM/SIGINT stop them
+// all (exit 143/130).
+func runSyncs(cfg *lsyncdconf.Config, stderr io.Writer, sigs <-chan os.Signal) error {
+	st := cfg.Settings
+	// Every sync logs through out, one line at a time.
+	out := &teeWriter{ws: []io.Writer{stderr}}
+	if st.LogFile != "" {
+		lf := &appendFile{path: st.LogFile}
+		if _, err := lf.Write(nil); err != nil {
+			return usagef("logfile: %v", err)
+		}
+		out.ws = append(out.ws, lf)
+	}
+	log, err := newLogger(out, lsyncdLogLevel(st.Log), "text")
+	if err != nil {
+		return err
+	}
+	cfgs := make([]*config, len(cfg.Syncs))
+	for i := range cfg.Syncs {
+		s := &cfg.Syncs[i]
+		c, ignored, err := syncConfig(s, st, i+1)
+		if err != nil {
+			return usageError{err}
+		}
+		if len(ignored) > 0 {
+			log.Warn("rsync options without effect in gsync", "sync", c.name, "at", s.Where(), "options", strings.Join(ignored, ","))
+		}
+		cfgs[i] = c
+	}
+	if st.StatusFile != "" {
+		log.Warn("statusFile is not written by this version of gsync", "statusFile", st.StatusFile)
+	}
+	if st.PidFile != "" {
+		release, err := writePidfile(st.PidFile)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		i   int
+		err error
+	}
+	results := make(chan result, len(cfgs))
+	chans := make([]chan os.Signal, len(cfgs))
+	done := make([]chan struct{}, len(cfgs))
+	var wg sync.WaitGroup
+	for i, c := range cfgs {
+		chans[i] = make(chan os.Signal, 4)
+		done[i] = make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[i])
+			results <- result{i, runMirror(ctx, c, out, chans[i])}
+		}()
+	}
+	// broadcast passes a signal to every mirror that still runs.
+	broadcast := func(sig os.Signal) {
+		for i := range chans {
+			select {
+			case chans[i] <- sig:
+			case <-done[i]:
+			}
+		}
+	}
+	var stopSig os.Signal
+	var first error
+	for left := len(cfgs); left > 0; {
+		select {
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP && stopSig == nil {
+				stopSig = sig
+				if st.OnePass {
+					cancel() // the startup syncs do not watch for signals
+				}
+			}
+			broadcast(sig)
+		case r := <-results:
+			left--
+			var se signalExit
+			if r.err == nil || errors.As(r.err, &se) || (stopSig != nil && errors.Is(r.err, context.Canceled)) {
+				continue
+			}
+			log.Error("sync failed", "sync", cfgs[r.i].name, "source", cfgs[r.i].source, "err", r.err)
+			if first == nil {
+				first = r.err
+				// Like lsyncd, a fatal error stops every sync (gently).
+				go broadcast(syscall.SIGTERM)
+				if st.OnePass {
+					cancel()
+				}
+			}
+		}
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	if stopSig != nil {
+		return signalExit{stopSig}
+	}
+	return nil
+}
+
+// appendFile appends each write to a file opened for that write only, like
+// lsyncd's logfile: logrotate needs no signal.
+type appendFile struct{ path string }
+
+func (a *appendFile) Write(p []byte) (int, error) {
+	f, err := os.OpenFile(a.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("open log file: %w", err)
+	}
+	n, err := f.Write(p)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// teeWriter writes every line to all its writers, one write at a time.
+type teeWriter struct {
+	mu sync.Mutex
+	ws []io.Writer
+}
+
+func (t *teeWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, w := range t.ws {
+		w.Write(p) // a failing sink must not stop the others
+	}
+	return len(p), nil
+}
+
+// writePidfile writes the process id to path and locks it; release removes
+// it. Unlike lsyncd 2.2 (#438) the pidfile is written in the foreground too.
+func writePidfile(path string) (release func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, usagef("pidfile: %v", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, usagef("pidfile %s is locked by another running instance: %v", path, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write pidfile %s: %w", path, err)
+	}
+	return func() {
+		os.Remove(path)
+		f.Close()
+	}, nil
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gsync/gsync/lsyncdconf"
+	"github.com/gsync/gsync/transport"
+)
+
+func TestSyncConfig(t *testing.T) {
+	cfg, err := lsyncdconf.Load("c.lua", `
+sync{ default.rsyncssh, source = "/src", host = "u@h", targetdir = "/d", delete = "running",
+      excludeFrom = "/ex", filter = { "- *.swp" }, init = false,
+      rsync = { rsh = "ssh -l other", timeout = 5, compress = true, rsync_path = "sudo rsync",
+                password_file = "/pw", dry_run = true },
+      ssh = { port = 2222, identityFile = "/k", options = { StrictHostKeyChecking = "no" } } }
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ignored, err := syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{Log: []string{"scarce"}, Insist: true}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.name != "Sync3" || c.source != "/src" || c.target != "u@h:/d" || c.deleteMode != transport.DeleteRunning ||
+		c.delay != 15*time.Second || c.timeout != 5*time.Second || !c.noInit || !c.insist || !c.dryRun ||
+		c.logLevel != "warn" || c.passwordFile != "/pw" || len(c.excludeFrom) != 1 || len(c.filters) != 1 {
+		t.Errorf("config = %+v", c)
+	}
+	if !c.ssh.force || c.ssh.rsyncPath != "sudo rsync" ||
+		c.ssh.rsh != "ssh -l other -p 2222 -i /k -o StrictHostKeyChecking=no" {
+		t.Errorf("ssh = %+v", c.ssh)
+	}
+	if strings.Join(ignored, ",") != "compress" {
+		t.Errorf("ignored = %v, want [compress]", ignored)
+	}
+}
+
+func TestLsyncdLogLevel(t *testing.T) {
+	for want, logs := range map[string][]string{
+		"info": nil, "warn": {"scarce"}, "debug": {"all"},
+	} {
+		if got := lsyncdLogLevel(logs); got != want {
+			t.Errorf("lsyncdLogLevel(%v) = %s, want %s", logs, got, want)
+		}
+	}
+	if got := lsyncdLogLevel([]string{"Exec"}); got != "debug" {
+		t.Errorf("-log Exec = %s", got)
+	}
+}
+
+func TestLsyncdOnePass(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	os.MkdirAll(filepath.Join(src, "d"), 0o755)
+	os.WriteFile(filepath.Join(src, "d", "f"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(src, "skip.tmp"), []byte("x"), 0o644)
+	pid, logf := filepath.Join(dir, "pid"), filepath.Join(dir, "log")
+	conf := filepath.Join(dir, "c.lua")
+	os.WriteFile(conf, []byte(`settings{ logfile = "`+logf+`" }
+sync{ default.direct, source = "`+src+`", target = "`+dst+`", exclude = "*.tmp" }`), 0o644)
+	var out, errb bytes.Buffer
+	sigs := make(chan os.Signal)
+	if code := runL([]string{"-onepass", "-pidfile", pid, conf}, &out, &errb, sigs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dst, "d", "f")); err != nil {
+		t.Errorf("file not copied: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "skip.tmp")); err == nil {
+		t.Error("excluded file copied")
+	}
+	if _, err := os.Stat(pid); err == nil {
+		t.Error("pidfile left behind")
+	}
+	if b, _ := os.ReadFile(logf); !strings.Contains(string(b), "full sync done") {
+		t.Errorf("logfile lacks the sync: %q", b)
+	}
+}
+
+func TestLsyncdErrorsAndVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	sigs := make(chan os.Signal)
+	if code := runL([]string{"-version"}, &out, &errb, sigs); code != 0 || !strings.HasPrefix(out.String(), "Version: ") {
+		t.Errorf("-version: exit %d, %q", code, out.String())
+	}
+	conf := filepath.Join(t.TempDir(), "c.lua")
+	os.WriteFile(conf, []byte("sync{ default.rsync, source = '/', target = '/x',\n onCreate = 'cp ^source ^target' }"), 0o644)
+	errb.Reset()
+	if code := runL([]string{conf}, &out, &errb, sigs); code != exitUsage || !strings.Contains(errb.String(), `"onCreate"`) {
+		t.Errorf("layer 3 config: exit %d, %q", code, errb.String())
+	}
+}
+
+func TestPidfileLocked(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pid")
+	release, err := writePidfile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	if strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
+		t.Errorf("pidfile holds %q", b)
+	}
+	if _, err := writePidfile(p); err == nil {
+		t.Error("second writer got the locked pidfile")
+	}
+	release()
+	if _, err := os.Stat(p); err == nil {
+		t.Error("pidfile not removed")
+	}
+}
+
+func TestLsyncdSignalStopsAll(t *testing.T) {
+	dir := t.TempDir()
+	var args []string
+	for _, n := range []string{"a", "b"} {
+		src := filepath.Join(dir, n)
+		os.Mkdir(src, 0o755)
+		args = append(args, "-direct", src, filepath.Join(dir, n+"-dst"))
+	}
+	sigs := make(chan os.Signal, 1)
+	done := make(chan int)
+	var errb bytes.Buffer
+	go func() { done <- runL(args, &bytes.Buffer{}, &errb, sigs) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, n := range []string{"a", "b"} {
+		for {
+			if _, err := os.Stat(filepath.Join(dir, n+"-dst")); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("sync %s did not start", n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	sigs <- syscall.SIGINT
+	select {
+	case code := <-done:
+		if code != exitSIGINT {
+			t.Errorf("exit %d, want %d", code, exitSIGINT)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("gsync did not stop after SIGINT")
+	}
+}
+
+// runL runs an lsyncd command line as run does, with the given signals.
+func runL(args []string, stdout, stderr *bytes.Buffer, sigs <-chan os.Signal) int {
+	code, handled := runLsyncd(args, stdout, stderr, sigs)
+	if !handled {
+		return -1
+	}
+	return code
+}

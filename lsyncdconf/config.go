@@ -1,0 +1,255 @@
+// Package lsyncdconf reads lsyncd's command lines and layer-4 Lua
+// configuration files (sync{default.rsync|rsyncssh|direct, ...}) into plain
+// Go values, so that gsync can run them unchanged.
+//
+// Only what lsyncd's documentation calls layer 4 is accepted: settings{} and
+// sync{} blocks built on default.rsync, default.rsyncssh and default.direct.
+// Lua hooks (onCreate, action, spawn, ...) are refused with an error naming
+// the key and the config line. The Lua runs in a sandbox without file, process
+// or module access.
+package lsyncdconf
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gsync/gsync/filter"
+)
+
+// Kinds of sync (lsyncd's default.* prototypes).
+const (
+	KindRsync    = "rsync"
+	KindRsyncSSH = "rsyncssh"
+	KindDirect   = "direct"
+)
+
+// Config is a whole lsyncd configuration: global settings and the syncs.
+type Config struct {
+	Settings Settings
+	Syncs    []Sync
+}
+
+// Settings are lsyncd's settings{} plus the global command-line options.
+type Settings struct {
+	LogFile        string
+	PidFile        string
+	StatusFile     string
+	StatusInterval time.Duration // default 10 s
+	NoDaemon       bool
+	Insist         bool
+	OnePass        bool
+	InotifyMode    string // CloseWrite (default), Modify, "CloseWrite or Modify"
+	MaxDelays      int    // 0: unset; else overrides every sync's maxDelays
+	MaxProcesses   int    // 0: unset (gsync runs one batch per sync at a time)
+	LogFacility    string
+	LogIdent       string
+
+	// Command line only.
+
+	// Log holds the -log arguments: "all", "scarce" or category names.
+	Log []string
+	// Delay is -delay; it has already been applied to every sync.
+	Delay *time.Duration
+	// Version and Help are -version and -help.
+	Version, Help bool
+}
+
+// Sync is one sync{} block (or one -rsync/-rsyncssh/-direct option).
+type Sync struct {
+	Kind      string // KindRsync, KindRsyncSSH or KindDirect
+	Source    string
+	Target    string // rsync and direct; for rsyncssh it is set to HOST:TARGETDIR
+	Host      string // rsyncssh
+	TargetDir string // rsyncssh
+	// Delay is the effective delay: the sync's own, else the kind's default
+	// (15 s for rsync and rsyncssh, 1 s for direct), overridden by -delay.
+	Delay        *time.Duration
+	MaxDelays    int // default 1000
+	MaxProcesses int // default 1; recorded only
+	Exclude      []string
+	Filter       []string
+	ExcludeFrom  string
+	FilterFrom   string
+	// Delete is "true" (default), "false", "startup" or "running".
+	Delete string
+	// Init is false when init = false skips the startup transfer.
+	Init  bool
+	Rsync RsyncOpts
+	SSH   SSHOpts
+	// File and Line locate the sync{} call (empty and 0 for command-line
+	// syncs).
+	File string
+	Line int
+}
+
+// Where names the sync for messages: "file:line" or "command line".
+func (s *Sync) Where() string {
+	if s.File == "" {
+		return "command line"
+	}
+	return fmt.Sprintf("%s:%d", s.File, s.Line)
+}
+
+// Rules compiles the sync's exclude, excludeFrom, filter and filterFrom
+// into one filter set (filters first, first match wins, then excludes).
+func (s *Sync) Rules() (*filter.Set, error) {
+	excludes := append([]string(nil), s.Exclude...)
+	if s.ExcludeFrom != "" {
+		pats, err := filter.ReadExcludeFile(s.ExcludeFrom)
+		if err != nil {
+			return nil, fmt.Errorf("%s: excludeFrom: %w", s.Where(), err)
+		}
+		excludes = append(excludes, pats...)
+	}
+	filters := append([]string(nil), s.Filter...)
+	if s.FilterFrom != "" {
+		rules, err := ReadFilterFile(s.FilterFrom)
+		if err != nil {
+			return nil, fmt.Errorf("%s: filterFrom: %w", s.Where(), err)
+		}
+		filters = append(filters, rules...)
+	}
+	set, err := filter.New(excludes, filters)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Where(), err)
+	}
+	return set, nil
+}
+
+// ReadFilterFile reads an lsyncd filterFrom file: one "+ pattern" or
+// "- pattern" rule per line; blank lines and "#" comments are skipped
+// (lsyncd.lua: Filters.loadFile).
+func ReadFilterFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read filter file: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		if !strings.HasPrefix(line, "+ ") && !strings.HasPrefix(line, "- ") {
+			return nil, fmt.Errorf("read filter file %s:%d: %q is not \"+ pattern\" or \"- pattern\"", path, n, line)
+		}
+		out = append(out, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read filter file %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// SSHOpts is default.rsyncssh's ssh={...}.
+type SSHOpts struct {
+	Binary       string
+	IdentityFile string
+	Port         int
+	// Options are the -o KEY=VALUE options, sorted by key.
+	Options [][2]string
+	Extra   []string // _extra
+}
+
+// Empty reports whether no ssh option was given.
+func (o SSHOpts) Empty() bool {
+	return o.IdentityFile == "" && o.Port == 0 && len(o.Options) == 0 && len(o.Extra) == 0
+}
+
+// Rsh returns an rsync-style -e command line: base (rsync.rsh, or "ssh"
+// when empty) followed by the ssh={} options. lsyncd passes both as
+// separate --rsh options and the last one silently wins (lsyncd #180);
+// gsync combines them.
+func (o SSHOpts) Rsh(base string) string {
+	parts := []string{"ssh"}
+	if base != "" {
+		parts = []string{base}
+	}
+	if o.Port != 0 {
+		parts = append(parts, "-p", fmt.Sprint(o.Port))
+	}
+	if o.IdentityFile != "" {
+		parts = append(parts, "-i", shellQuote(o.IdentityFile))
+	}
+	for _, kv := range o.Options {
+		parts = append(parts, "-o", shellQuote(kv[0]+"="+kv[1]))
+	}
+	for _, e := range o.Extra {
+		parts = append(parts, shellQuote(e))
+	}
+	return strings.Join(parts, " ")
+}
+
+// shellQuote quotes s for an rsync -e command line when it needs it.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
+}
+
+// defaultDelay is lsyncd's per-kind default delay.
+func defaultDelay(kind string) time.Duration {
+	if kind == KindDirect {
+		return time.Second
+	}
+	return 15 * time.Second
+}
+
+// finish fills in defaults and checks the cross-key rules of one sync.
+func (s *Sync) finish() error {
+	if s.Source == "" {
+		return fmt.Errorf("sync{}: source is missing")
+	}
+	switch s.Kind {
+	case KindRsync, KindDirect:
+		if s.Target == "" {
+			return fmt.Errorf("sync{}: target is missing")
+		}
+		if s.Host != "" || s.TargetDir != "" {
+			return fmt.Errorf("sync{}: host and targetdir belong to default.rsyncssh; default.%s takes target", s.Kind)
+		}
+	case KindRsyncSSH:
+		if s.Target != "" {
+			return fmt.Errorf("sync{}: default.rsyncssh takes host and targetdir, not target")
+		}
+		if s.Host == "" || s.TargetDir == "" {
+			return fmt.Errorf("sync{}: default.rsyncssh needs host and targetdir")
+		}
+		s.Target = s.Host + ":" + s.TargetDir
+	default:
+		return fmt.Errorf("sync{}: no default.rsync, default.rsyncssh or default.direct given")
+	}
+	if s.Kind == KindDirect && strings.Contains(s.Target, ":") && !strings.HasPrefix(s.Target, "/") && !strings.HasPrefix(s.Target, ".") {
+		return fmt.Errorf("sync{}: default.direct needs a local directory as target, got %q", s.Target)
+	}
+	if s.Delay == nil {
+		d := defaultDelay(s.Kind)
+		s.Delay = &d
+	}
+	if s.MaxDelays == 0 {
+		s.MaxDelays = 1000
+	}
+	if s.MaxProcesses == 0 {
+		s.MaxProcesses = 1
+	}
+	if s.Delete == "" {
+		s.Delete = "true"
+	}
+	s.Rsync.finish()
+	if _, err := filter.New(s.Exclude, s.Filter); err != nil {
+		return fmt.Errorf("sync{}: %w", err)
+	}
+	return nil
+}
+
+// newSync returns a sync of kind with the kind's defaults.
+func newSync(kind string) Sync {
+	return Sync{Kind: kind, Init: true, Rsync: defaultRsync()}
+}

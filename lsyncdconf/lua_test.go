@@ -1,0 +1,259 @@
+package lsyncdconf
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func dur(d time.Duration) *time.Duration { return &d }
+
+func load(t *testing.T, name string) *Config {
+	t.Helper()
+	cfg, err := LoadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatalf("LoadFile(%s): %v", name, err)
+	}
+	return cfg
+}
+
+func TestLoadSeveral(t *testing.T) {
+	cfg := load(t, "several.lua")
+	st := cfg.Settings
+	if st.LogFile != "/var/log/lsyncd/lsyncd.log" || st.StatusFile != "/var/log/lsyncd/lsyncd.status" ||
+		st.StatusInterval != 20*time.Second || !st.NoDaemon || !st.Insist || st.MaxProcesses != 1 {
+		t.Errorf("settings = %+v", st)
+	}
+	if len(cfg.Syncs) != 3 {
+		t.Fatalf("got %d syncs, want 3", len(cfg.Syncs))
+	}
+	www, data, home := cfg.Syncs[0], cfg.Syncs[1], cfg.Syncs[2]
+	if www.Kind != KindRsync || www.Source != "/srv/www" || www.Target != "backup.example.com::www" ||
+		*www.Delay != 5*time.Second || www.Delete != "true" || !www.Init || www.MaxDelays != 1000 || www.Line != 11 {
+		t.Errorf("sync 1 = %+v", www)
+	}
+	if diff := cmp.Diff([]string{"*.tmp", "/cache/", ".git"}, www.Exclude); diff != "" {
+		t.Errorf("exclude (-want +got):\n%s", diff)
+	}
+	if www.Rsync.Str["password_file"] != "/etc/lsyncd/rsync.secret" || !www.Rsync.On("compress") {
+		t.Errorf("rsync = %+v", www.Rsync)
+	}
+	if data.Kind != KindDirect || *data.Delay != time.Second || data.Delete != "false" || data.Line != 25 {
+		t.Errorf("sync 2 = %+v", data)
+	}
+	if home.Init || home.Rsync.Str["rsh"] != "/usr/bin/ssh -p 2222 -o StrictHostKeyChecking=yes" ||
+		home.Rsync.Str["timeout"] != "30" || *home.Delay != 15*time.Second {
+		t.Errorf("sync 3 = %+v", home)
+	}
+	if diff := cmp.Diff([]string{"- /*/.cache/", "+ /*/", "- *.swp"}, home.Filter); diff != "" {
+		t.Errorf("filter (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadRsyncSSH(t *testing.T) {
+	s := load(t, "rsyncssh.lua").Syncs[0]
+	if s.Kind != KindRsyncSSH || s.Host != "deploy@web1.example.com" || s.TargetDir != "/var/www" ||
+		s.Target != "deploy@web1.example.com:/var/www" || s.Delete != "running" ||
+		s.ExcludeFrom != "/etc/lsyncd/exclude.list" || *s.Delay != 2*time.Second {
+		t.Errorf("sync = %+v", s)
+	}
+	want := SSHOpts{IdentityFile: "/etc/lsyncd/id_ed25519", Port: 2222, Options: [][2]string{
+		{"StrictHostKeyChecking", "yes"}, {"UserKnownHostsFile", "/etc/lsyncd/known_hosts"}}}
+	if diff := cmp.Diff(want, s.SSH); diff != "" {
+		t.Errorf("ssh (-want +got):\n%s", diff)
+	}
+	if got, want := s.SSH.Rsh(""), "ssh -p 2222 -i /etc/lsyncd/id_ed25519 -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/lsyncd/known_hosts"; got != want {
+		t.Errorf("Rsh = %q, want %q", got, want)
+	}
+	if s.Rsync.Binary != "/usr/local/bin/rsync" || s.Rsync.On("compress") || !s.Rsync.On("owner") {
+		t.Errorf("rsync = %+v", s.Rsync)
+	}
+}
+
+func TestLoadLoopAndPrototypes(t *testing.T) {
+	cfg := load(t, "loop.lua")
+	if len(cfg.Syncs) != 4 {
+		t.Fatalf("got %d syncs, want 4", len(cfg.Syncs))
+	}
+	for i, host := range []string{"web1", "web2", "web3"} {
+		s := cfg.Syncs[i]
+		if s.Target != host+"::site" || *s.Delay != time.Duration(i+1)*time.Second || len(s.Exclude) != 2 || s.Line != 6 {
+			t.Errorf("sync %d = %+v", i, s)
+		}
+	}
+	p := cfg.Syncs[3]
+	if p.Kind != KindRsync || *p.Delay != 0 || !p.Rsync.On("checksum") || !p.Rsync.On("perms") || !p.Rsync.On("links") {
+		t.Errorf("prototype sync = %+v", p)
+	}
+}
+
+func TestLoadDocsExamples(t *testing.T) {
+	s := load(t, "lrsync.lua").Syncs[0]
+	if s.Kind != KindRsync || s.Source != "src" || s.Target != "/path/to/trg/" {
+		t.Errorf("lrsync = %+v", s)
+	}
+	cfg := load(t, "lrsyncssh.lua")
+	if s := cfg.Syncs[0]; s.Target != "localhost:dst/" || cfg.Settings.StatusInterval != time.Second {
+		t.Errorf("lrsyncssh = %+v %+v", s, cfg.Settings)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"unknown key", "sync{default.rsync, source='/a', target='/b',\n soruce='x'}", `c.lua:1: sync{}: unknown key "soruce"`},
+		{"unknown setting", "settings{delay=3}\nsync{default.rsync, source='/a', target='/b'}", `c.lua:1: settings{}: setting "delay" unknown`},
+		{"settings assigned", "\nsettings = { logfile = '/x' }\nsync{default.rsync, source='/a', target='/b'}", `c.lua:2: settings = {...} is not supported`},
+		{"onCreate", "x = 1\nsync{default.rsync, source='/a', target='/b', onCreate = function(e) end}", `c.lua:2: sync{}: "onCreate" is an lsyncd layer 1-3 hook`},
+		{"layer 3 string", "sync{default.rsync, source='/a', target='/b', onModify = 'cp ^source ^target'}", `"onModify" is an lsyncd layer 1-3 hook`},
+		{"action", "sync{default.rsync, source='/a', target='/b', action = function(inlet) end}", `"action" is an lsyncd layer 1-3 hook`},
+		{"no prototype", "sync{source='/a', target='/b', onCreate='x'}", `no default.rsync`},
+		{"spawn", "\n\nspawn(nil, '/bin/true')", `c.lua:3: spawn() is an lsyncd layer 1-3 function`},
+		{"os.execute", "os.execute('touch /tmp/pwned')", `attempt to call a non-function object`},
+		{"io", "io.open('/etc/passwd')", `attempt to index a non-table object`},
+		{"require", "require('socket')", `attempt to call a non-function object`},
+		{"acls", "sync{default.rsync, source='/a', target='/b', rsync={acls=true}}", `rsync.acls = true is not supported by gsync`},
+		{"xattrs", "sync{default.rsync, source='/a', target='/b', rsync={xattrs=true}}", `rsync.xattrs = true is not supported by gsync`},
+		{"unknown rsync", "sync{default.rsync, source='/a', target='/b', rsync={delete=true}}", `rsync.delete: unknown rsync option`},
+		{"target for rsyncssh", "sync{default.rsyncssh, source='/a', target='/b', host='h', targetdir='/d'}", `takes host and targetdir, not target`},
+		{"missing targetdir", "sync{default.rsyncssh, source='/a', host='h'}", `needs host and targetdir`},
+		{"ssh for rsync", "sync{default.rsync, source='/a', target='/b', ssh={port=22}}", `ssh = {...} belongs to default.rsyncssh`},
+		{"bad delete", "sync{default.rsync, source='/a', target='/b', delete='yes'}", `delete = "yes"`},
+		{"negative delay", "sync{default.rsync, source='/a', target='/b', delay=-1}", `delay must be a number >= 0`},
+		{"no source", "sync{default.rsync, target='/b'}", `source is missing`},
+		{"no sync", "settings{nodaemon=true}", `no sync{} block`},
+		{"syntax", "sync{default.rsync source='/a'}", `parse config c.lua`},
+		{"bad filter", "sync{default.rsync, source='/a', target='/b', filter={'x'}}", `want "+ pattern" or "- pattern"`},
+		{"name", "sync{default.rsync, source='/a', target='/b', name='web'}", `unknown key "name"`},
+		{"rsyncssh maxProcesses", "sync{default.rsyncssh, source='/a', host='h', targetdir='/d', maxProcesses=2}", `must have maxProcesses set to 1`},
+		{"endless loop", "while true do end", `endless loop`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadText("c.lua", tt.src, time.Second)
+			if err == nil {
+				t.Fatalf("Load accepted %q", tt.src)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadSandboxKeepsSafeLibs(t *testing.T) {
+	src := `
+local home = os.getenv("HOME") or "/root"
+local parts = {}
+for w in string.gmatch("a,b", "[^,]+") do table.insert(parts, w) end
+sync{ default.direct, source = "/src/" .. table.concat(parts, "-"), target = "/t/" .. math.floor(2.5),
+      maxDelays = 10 }
+settings{ maxDelays = 7 }
+`
+	cfg, err := Load("c.lua", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Syncs[0]
+	if s.Source != "/src/a-b" || s.Target != "/t/2" || s.MaxDelays != 7 {
+		t.Errorf("sync = %+v (settings.maxDelays must override every sync)", s)
+	}
+}
+
+func TestRsyncArgs(t *testing.T) {
+	tests := []struct {
+		name, rsync string
+		want        []string
+	}{
+		{"defaults", "{}", []string{"-lts"}},
+		// lsyncd-behaviour.md §1.4: archive=true, compress=true,
+		// _extra={'--omit-dir-times'} gives -lpstozgD --omit-dir-times
+		// (letters in Lua's random order).
+		{"archive", "{archive=true, compress=true, _extra={'--omit-dir-times'}}", []string{"-lptgozsD", "--omit-dir-times"}},
+		{"archive keeps explicit false", "{archive=true, perms=false, owner=false}", []string{"-ltgsD"}},
+		{"devices alone", "{devices=true, links=false, times=false, protect_args=false}", []string{"--devices"}},
+		{"long", "{password_file='/p', timeout=30, bwlimit=100, rsh='ssh -p 2', existing=true}",
+			[]string{"-lts", "--existing", "--bwlimit=100", "--password-file=/p", "--rsh=ssh -p 2", "--timeout=30"}},
+		{"hard links", "{hard_links=true, checksum=true}", []string{"-ltcHs"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load("c.lua", "sync{default.rsync, source='/a', target='/b', rsync="+tt.rsync+"}")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, cfg.Syncs[0].Rsync.Args()); diff != "" {
+				t.Errorf("Args (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLsyncdExcludeTests ports the expected results of lsyncd's
+// tests/exclude-rsync.lua and tests/filter-rsync.lua: which of the files
+// the test writes end up on the target.
+func TestLsyncdExcludeTests(t *testing.T) {
+	type entry struct {
+		path    string
+		isDir   bool
+		present bool
+	}
+	tests := []struct {
+		config string
+		files  []entry
+	}{
+		{"exclude-rsync.lua", []entry{
+			{"erf", false, false}, {"eaf", false, false}, {"erd", false, true}, {"ead", false, true},
+			{"d", true, true}, {"d/erf", false, false}, {"d/eaf", false, true}, {"d/erd", false, true}, {"d/ead", false, true},
+			// The same names as directories (not in lsyncd's test): erd/ and
+			// /ead/ now match.
+			{"x/erd", true, false}, {"ead", true, false}, {"x/ead", true, true}, {"x/erf", true, false},
+		}},
+		{"filter-rsync.lua", []entry{
+			{"abc", false, false}, {"acc", false, true}, {"baa", false, false},
+			{"abx", true, false}, {"abx/a", false, false}, {"acx", true, true}, {"acx/x", false, true},
+		}},
+	}
+	for _, tt := range tests {
+		s := load(t, tt.config).Syncs[0]
+		set, err := s.Rules()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range tt.files {
+			if got := !set.Excluded(e.path, e.isDir); got != e.present {
+				t.Errorf("%s: %s (dir=%v) present = %v, want %v", tt.config, e.path, e.isDir, got, e.present)
+			}
+		}
+	}
+}
+
+func TestRulesFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	ex := filepath.Join(dir, "ex")
+	fi := filepath.Join(dir, "fi")
+	os.WriteFile(ex, []byte("# comment\n\n*.o\n- /build/\n+ keep\n"), 0o644)
+	os.WriteFile(fi, []byte("# comment\n+ keep.o\n- /secret\n"), 0o644)
+	s := Sync{ExcludeFrom: ex, FilterFrom: fi, Exclude: []string{"tmp"}}
+	set, err := s.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]bool{"a.o": true, "build": true, "build/keep.o": true, "keep.o": false, "secret": true,
+		"x/tmp": true, "keep": false, "src/a.c": false} {
+		isDir := path == "build"
+		if got := set.Excluded(path, isDir); got != want {
+			t.Errorf("Excluded(%s) = %v, want %v", path, got, want)
+		}
+	}
+	if _, err := (&Sync{ExcludeFrom: filepath.Join(dir, "missing")}).Rules(); err == nil {
+		t.Error("missing excludeFrom accepted")
+	}
+	os.WriteFile(fi, []byte("keep\n"), 0o644)
+	if _, err := (&Sync{FilterFrom: fi}).Rules(); err == nil || !strings.Contains(err.Error(), ":1:") {
+		t.Errorf("bad filterFrom line: err = %v", err)
+	}
+}
