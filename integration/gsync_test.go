@@ -75,12 +75,19 @@ type gsyncProc struct {
 // test did not stop it.
 func startGsync(t *testing.T, env []string, args ...string) *gsyncProc {
 	t.Helper()
-	p := &gsyncProc{t: t, out: &syncedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(gsyncBin, args...)
+	cmd := exec.Command(gsyncBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return startProc(t, cmd)
+}
+
+// startProc starts cmd with its output collected; it is killed at cleanup
+// if the test did not stop it, and its output is logged when the test failed.
+func startProc(t *testing.T, cmd *exec.Cmd) *gsyncProc {
+	t.Helper()
+	p := &gsyncProc{t: t, cmd: cmd, out: &syncedBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.Env = append(os.Environ(), env...)
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start gsync: %v", err)
+		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
@@ -91,7 +98,7 @@ func startGsync(t *testing.T, env []string, args ...string) *gsyncProc {
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("gsync output:\n%s", tail(p.out.String(), 60))
+			t.Logf("%s %q output:\n%s", cmd.Path, cmd.Args[1:], tail(p.out.String(), 60))
 		}
 	})
 	return p

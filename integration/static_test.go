@@ -67,28 +67,11 @@ func checkStatic(t *testing.T, bin string) {
 // killed at cleanup if the test did not stop it.
 func startChrooted(t *testing.T, root string, args ...string) *gsyncProc {
 	t.Helper()
-	p := &gsyncProc{t: t, out: &syncedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command("/gsync", args...) // resolved after the chroot
-	p.cmd.Env = []string{}                  // empty, not inherited
-	p.cmd.Dir = "/"                         // applied after the chroot
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start chrooted gsync: %v", err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("chrooted gsync %q output:\n%s", args, tail(p.out.String(), 60))
-		}
-	})
-	return p
+	cmd := exec.Command("/gsync", args...) // resolved after the chroot
+	cmd.Env = []string{}                   // empty, not inherited
+	cmd.Dir = "/"                          // applied after the chroot
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
+	return startProc(t, cmd)
 }
 
 // runChrooted runs root/gsync in the chroot to completion (bounded) and
