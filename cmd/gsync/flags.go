@@ -33,6 +33,14 @@ type config struct {
 	logFormat    string
 	watchBackend string
 
+	// status file: --status-file, --status-interval, or lsyncd's settings.
+	statusFile     string
+	statusInterval time.Duration
+	// status is where the mirror publishes its state for a status file
+	// written by its caller (lsyncd configs with several syncs); nil: the
+	// mirror starts its own writer when statusFile is set.
+	status *syncStatus
+
 	// rsync daemon targets
 	port         int
 	passwordFile string
@@ -115,7 +123,7 @@ func (v deleteValue) Set(s string) error {
 func (v deleteValue) Type() string { return "mode" }
 
 func newRootCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) *cobra.Command {
-	cfg := &config{delay: 15 * time.Second, maxDelays: 1000, timeout: 60 * time.Second}
+	cfg := &config{delay: 15 * time.Second, maxDelays: 1000, timeout: 60 * time.Second, statusInterval: 10 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "gsync [flags] SRC TARGET",
 		Short: "Live-mirror a directory tree to a local directory, an rsync daemon or an ssh host",
@@ -160,6 +168,8 @@ transfer, an inotify overflow and SIGHUP do a full sync.`,
 	f.Var(durationSeconds{&cfg.timeout}, "timeout", "give up on a stalled connection after this long (seconds or a duration)")
 	f.IntVar(&cfg.protocol, "protocol", 0, "highest rsync protocol to offer, 27-32 (for testing old peers)")
 	f.StringVar(&cfg.watchBackend, "watch-backend", "", "file watching backend: inotify (Linux default) or fsnotify")
+	f.StringVar(&cfg.statusFile, "status-file", "", "write an lsyncd-style status report to `FILE` (replaced atomically)")
+	f.Var(durationSeconds{&cfg.statusInterval}, "status-interval", "rewrite the status file at most this often; 0: on every change")
 	registerSSHFlags(f, &cfg.ssh)
 	return cmd
 }

@@ -61,7 +61,30 @@ func runLsyncd(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) (
 		}
 		cfg.Override(cl.Settings)
 	}
-	return exitCode(runSyncs(cfg, stderr, sigs), stderr), true
+	var reload func() (*lsyncdconf.Config, error)
+	if file != "" {
+		// Like lsyncd, SIGHUP re-reads the config file.
+		reload = func() (*lsyncdconf.Config, error) {
+			next, err := lsyncdconf.LoadFile(file)
+			if err != nil {
+				return nil, err
+			}
+			next.Override(cl.Settings)
+			for i := range next.Syncs {
+				if _, _, err := syncConfig(&next.Syncs[i], next.Settings, i+1); err != nil {
+					return nil, err
+				}
+			}
+			return next, nil
+		}
+	}
+	for {
+		next, err := runSyncs(cfg, reload, stderr, sigs)
+		if next == nil {
+			return exitCode(err, stderr), true
+		}
+		cfg = next // SIGHUP re-read the config: start over with it
+	}
 }
 
 // lsyncdLogLevel maps lsyncd's -log options to a log level.
@@ -148,48 +171,59 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 
 // runSyncs runs every sync of cfg concurrently, one mirror (watcher,
 // collator, target) each, until a signal stops them all or one fails.
-// SIGHUP is passed to every sync (full resync); SIGTERM/SIGINT stop them
-// all (exit 143/130).
-func runSyncs(cfg *lsyncdconf.Config, stderr io.Writer, sigs <-chan os.Signal) error {
+// SIGTERM/SIGINT stop them all (exit 143/130). On SIGHUP, with reload set,
+// the config is re-read: if that works every sync is stopped (in-flight
+// batches finish) and runSyncs returns the new config to be run, else the
+// error is logged and the old config keeps running. Without reload, or
+// when the reload failed, SIGHUP is passed to every sync (full resync).
+func runSyncs(cfg *lsyncdconf.Config, reload func() (*lsyncdconf.Config, error), stderr io.Writer, sigs <-chan os.Signal) (next *lsyncdconf.Config, err error) {
 	st := cfg.Settings
 	// Every sync logs through out, one line at a time.
 	out := &teeWriter{ws: []io.Writer{stderr}}
 	if st.LogFile != "" {
 		lf := &appendFile{path: st.LogFile}
 		if _, err := lf.Write(nil); err != nil {
-			return usagef("logfile: %v", err)
+			return nil, usagef("logfile: %v", err)
 		}
 		out.ws = append(out.ws, lf)
 	}
 	log, err := newLogger(out, lsyncdLogLevel(st.Log), "text")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfgs := make([]*config, len(cfg.Syncs))
 	for i := range cfg.Syncs {
 		s := &cfg.Syncs[i]
 		c, ignored, err := syncConfig(s, st, i+1)
 		if err != nil {
-			return usageError{err}
+			return nil, usageError{err}
 		}
 		if len(ignored) > 0 {
 			log.Warn("rsync options without effect in gsync", "sync", c.name, "at", s.Where(), "options", strings.Join(ignored, ","))
 		}
 		cfgs[i] = c
 	}
-	if st.StatusFile != "" {
-		log.Warn("statusFile is not written by this version of gsync", "statusFile", st.StatusFile)
-	}
 	if st.PidFile != "" {
 		release, err := writePidfile(st.PidFile)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer release()
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if st.StatusFile != "" {
+		names := make([]string, len(cfgs))
+		for i, c := range cfgs {
+			names[i] = c.name
+		}
+		sw := newStatusWriter(st.StatusFile, st.StatusInterval, log, names)
+		for i, c := range cfgs {
+			c.status = sw.syncs[i]
+		}
+		defer sw.start(ctx)() // stopped after every mirror has returned
+	}
 	type result struct {
 		i   int
 		err error
@@ -219,9 +253,20 @@ func runSyncs(cfg *lsyncdconf.Config, stderr io.Writer, sigs <-chan os.Signal) e
 	}
 	var stopSig os.Signal
 	var first error
+	var reloaded *lsyncdconf.Config
 	for left := len(cfgs); left > 0; {
 		select {
 		case sig := <-sigs:
+			if sig == syscall.SIGHUP && reload != nil && !st.OnePass && stopSig == nil && first == nil && reloaded == nil {
+				n, err := reload()
+				if err == nil {
+					log.Info("SIGHUP: config re-read; restarting every sync")
+					reloaded = n
+					go broadcast(syscall.SIGTERM)
+					continue
+				}
+				log.Error("SIGHUP: config not re-read, keeping the running one; doing a full sync", "err", err)
+			}
 			if sig != syscall.SIGHUP && stopSig == nil {
 				stopSig = sig
 				if st.OnePass {
@@ -248,12 +293,12 @@ func runSyncs(cfg *lsyncdconf.Config, stderr io.Writer, sigs <-chan os.Signal) e
 	}
 	wg.Wait()
 	if first != nil {
-		return first
+		return nil, first
 	}
 	if stopSig != nil {
-		return signalExit{stopSig}
+		return nil, signalExit{stopSig}
 	}
-	return nil
+	return reloaded, nil
 }
 
 // appendFile appends each write to a file opened for that write only, like

@@ -70,6 +70,18 @@ func runMirror(ctx context.Context, cfg *config, stderr io.Writer, sigs <-chan o
 	}
 	defer tgt.Close()
 
+	if cfg.statusFile != "" && cfg.status == nil { // native command line: one sync
+		name := cfg.name
+		if name == "" {
+			name = "Sync1"
+		}
+		sw := newStatusWriter(cfg.statusFile, cfg.statusInterval, log, []string{name})
+		cfg.status = sw.syncs[0]
+		defer sw.start(ctx)()
+	}
+	excl, filt := rules.Patterns()
+	cfg.status.setup(src, tgt.String(), excl, filt)
+
 	m := &mirror{cfg: cfg, log: log, src: src, target: tgt, rules: rules}
 	if cfg.once {
 		return m.once(ctx)
@@ -185,6 +197,7 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 	pushCtx, cancelPush := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPush()
 	results := make(chan pushResult, 1)
+	var active *delay.Batch // the batch in flight, for the status file
 	inFlight := false
 	startupDone := m.cfg.noInit
 	backoff := time.Duration(0)
@@ -199,10 +212,11 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 		}
 		if !inFlight && stopSig == nil {
 			if b, ok := col.Next(); ok {
-				inFlight = true
+				inFlight, active = true, &b
 				go m.push(pushCtx, b, results)
 			}
 		}
+		m.cfg.status.publish(col.Len(), active, w.Watches())
 		if timer != nil {
 			timer.Stop()
 			timer, timerC = nil, nil
@@ -236,7 +250,8 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 			}
 			m.log.Warn("watcher", "err", err)
 		case r := <-results:
-			inFlight = false
+			inFlight, active = false, nil
+			m.cfg.status.pushed(time.Now(), r.err)
 			if err := m.finish(col, r, &backoff, startupDone); err != nil {
 				return err
 			}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gsync/gsync/delay"
+)
+
+// parsedSync is one sync block of a status file, as a monitoring script
+// would read it.
+type parsedSync struct {
+	Name, Source, Target string
+	Delays               int
+	Lines                []string // the delay lines
+	Excludes, Filters    []string
+	Pushed               bool
+}
+
+type parsedStatus struct {
+	Syncs   []parsedSync
+	Watches int
+}
+
+var (
+	syncLineRE    = regexp.MustCompile(`^(Sync\d+) source=(.*)$`)
+	delaysRE      = regexp.MustCompile(`^There are (\d+) delays$`)
+	watchingRE    = regexp.MustCompile(`^Inotify watching (\d+) directories$`)
+	delayLineRE   = regexp.MustCompile(`^(active |wait   |block  )\S`)
+	statusHeadRE  = regexp.MustCompile(`^Lsyncd status report at .+$`)
+	statusSection = map[string]bool{"Excluding:": true, "Filtering:": true}
+)
+
+// parseStatus parses a status file in lsyncd's layout.
+func parseStatus(b []byte) (parsedStatus, error) {
+	var st parsedStatus
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	if !sc.Scan() || !statusHeadRE.MatchString(sc.Text()) {
+		return st, fmt.Errorf("no header: %q", b)
+	}
+	var cur *parsedSync
+	section := ""
+	for sc.Scan() {
+		l := sc.Text()
+		switch {
+		case l == "":
+			section = ""
+		case syncLineRE.MatchString(l):
+			m := syncLineRE.FindStringSubmatch(l)
+			st.Syncs = append(st.Syncs, parsedSync{Name: m[1], Source: m[2]})
+			cur, section = &st.Syncs[len(st.Syncs)-1], ""
+		case watchingRE.MatchString(l):
+			st.Watches, _ = strconv.Atoi(watchingRE.FindStringSubmatch(l)[1])
+			cur = nil
+		case cur == nil:
+		case statusSection[l]:
+			section = l
+		case section == "Excluding:" && l != "  nothing.":
+			cur.Excludes = append(cur.Excludes, l)
+		case section == "Filtering:" && l != "  nothing.":
+			cur.Filters = append(cur.Filters, l)
+		case strings.HasPrefix(l, "target="):
+			cur.Target = strings.TrimPrefix(l, "target=")
+		case delaysRE.MatchString(l):
+			cur.Delays, _ = strconv.Atoi(delaysRE.FindStringSubmatch(l)[1])
+		case delayLineRE.MatchString(l):
+			cur.Lines = append(cur.Lines, l)
+		case strings.HasPrefix(l, "Last push finished at "):
+			cur.Pushed = true
+		}
+	}
+	return st, sc.Err()
+}
+
+// TestStatusFileTwoSyncs runs two syncs from a Lua config with a status
+// file and reads it the way monitoring would.
+func TestStatusFileTwoSyncs(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	adst, bdst := filepath.Join(dir, "a-dst"), filepath.Join(dir, "b-dst")
+	os.Mkdir(a, 0o755)
+	os.Mkdir(b, 0o755)
+	status := filepath.Join(dir, "status")
+	conf := filepath.Join(dir, "c.lua")
+	os.WriteFile(conf, []byte(`settings{ statusFile = "`+status+`", statusInterval = 0 }
+sync{ default.direct, source = "`+a+`", target = "`+adst+`", delay = 600,
+      exclude = { "*.tmp", "/cache/" } }
+sync{ default.direct, source = "`+b+`", target = "`+bdst+`", delay = 0,
+      filter = { "- *.bak", "+ /**" } }`), 0o644)
+
+	sigs := make(chan os.Signal, 1)
+	done := make(chan int, 1)
+	var errb bytes.Buffer
+	go func() { done <- runL([]string{conf}, &bytes.Buffer{}, &errb, sigs) }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			sigs <- syscall.SIGTERM
+			<-done
+		}
+	}()
+
+	// waitFor polls the status file until ok accepts it.
+	waitFor := func(what string, ok func(parsedStatus) bool) parsedStatus {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		var last parsedStatus
+		var raw []byte
+		for time.Now().Before(deadline) {
+			if raw, _ = os.ReadFile(status); raw != nil {
+				st, err := parseStatus(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok(st) {
+					return st
+				}
+				last = st
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("status file never showed %s; last:\n%s\nparsed %+v\nlog:\n%s", what, raw, last, errb.String())
+		return last
+	}
+
+	// Both startup syncs done.
+	waitFor("both startup syncs", func(st parsedStatus) bool {
+		return len(st.Syncs) == 2 && st.Syncs[0].Pushed && st.Syncs[1].Pushed
+	})
+	// Sync1 holds its event for 600 s; Sync2 pushes a new directory at once.
+	os.WriteFile(filepath.Join(a, "new"), []byte("x"), 0o644)
+	os.Mkdir(filepath.Join(b, "sub"), 0o755)
+	st := waitFor("one waiting event and three watches", func(st parsedStatus) bool {
+		return len(st.Syncs) == 2 && st.Syncs[0].Delays == 1 && st.Syncs[1].Delays == 0 && st.Watches == 3
+	})
+	want := parsedStatus{
+		Syncs: []parsedSync{
+			{Name: "Sync1", Source: a + "/", Target: adst, Delays: 1, Lines: []string{"wait   1 queued events"},
+				Excludes: []string{"*.tmp", "/cache/"}, Pushed: true},
+			{Name: "Sync2", Source: b + "/", Target: bdst, Filters: []string{"- *.bak", "+ /**"}, Pushed: true},
+		},
+		Watches: 3,
+	}
+	if diff := cmp.Diff(want, st); diff != "" {
+		raw, _ := os.ReadFile(status)
+		t.Errorf("status (-want +got):\n%s\nfile:\n%s", diff, raw)
+	}
+	fi, err := os.Stat(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("status file mode %v, want 0644", fi.Mode().Perm())
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(dir, ".status.*"))
+	if len(leftovers) != 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+
+	stopped = true
+	sigs <- syscall.SIGTERM
+	select {
+	case code := <-done:
+		if code != exitSIGTERM {
+			t.Errorf("exit %d, want %d: %s", code, exitSIGTERM, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("gsync did not stop after SIGTERM")
+	}
+	if strings.Contains(errb.String(), "status file not written") {
+		t.Errorf("status write failed: %s", errb.String())
+	}
+}
+
+// TestStatusReportActive checks the lines of a batch in flight, in
+// lsyncd's layout.
+func TestStatusReportActive(t *testing.T) {
+	w := newStatusWriter(filepath.Join(t.TempDir(), "s"), 0, nil, []string{"Sync1"})
+	s := w.syncs[0]
+	s.setup("/src", "host::m", nil, nil)
+	s.publish(2, &delay.Batch{Items: []delay.Item{
+		{Op: delay.Create, Path: "d", IsDir: true},
+		{Op: delay.Move, From: "x", Path: "y"},
+	}}, 1)
+	st, err := parseStatus(w.render())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := parsedSync{Name: "Sync1", Source: "/src/", Target: "host::m", Delays: 4,
+		Lines: []string{"active Create /d/", "active Move /x -> /y", "wait   2 queued events"}}
+	if len(st.Syncs) != 1 {
+		t.Fatalf("syncs = %+v", st.Syncs)
+	}
+	if diff := cmp.Diff(want, st.Syncs[0]); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestLsyncdHUPReloadsConfig: SIGHUP re-reads the config file; a broken
+// config is logged and the running one is kept.
+func TestLsyncdHUPReloadsConfig(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	os.Mkdir(a, 0o755)
+	os.Mkdir(b, 0o755)
+	os.WriteFile(filepath.Join(b, "f"), []byte("x"), 0o644)
+	conf := filepath.Join(dir, "c.lua")
+	syncA := `sync{ default.direct, source = "` + a + `", target = "` + a + `-dst", delay = 0 }` + "\n"
+	syncB := `sync{ default.direct, source = "` + b + `", target = "` + b + `-dst", delay = 0 }` + "\n"
+	os.WriteFile(conf, []byte(syncA), 0o644)
+
+	sigs := make(chan os.Signal, 1)
+	done := make(chan int, 1)
+	errb := &syncBuffer{}
+	go func() {
+		code, _ := runLsyncd([]string{conf}, &bytes.Buffer{}, errb, sigs)
+		done <- code
+	}()
+	stopped := false
+	defer func() {
+		if !stopped {
+			sigs <- syscall.SIGTERM
+			<-done
+		}
+	}()
+	waitFile := func(p string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, err := os.Stat(p); err == nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("%s never appeared; log:\n%s", p, errb.String())
+	}
+	waitFile(a + "-dst")
+
+	// A broken config is refused; sync a keeps running.
+	os.WriteFile(conf, []byte(syncA+"sync{ default.direct, source = 1 }\n"), 0o644)
+	sigs <- syscall.SIGHUP
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(errb.String(), "config not re-read") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload error logged:\n%s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	os.WriteFile(filepath.Join(a, "after-bad-hup"), []byte("x"), 0o644)
+	waitFile(filepath.Join(a+"-dst", "after-bad-hup"))
+
+	// A good config with a second sync is picked up.
+	os.WriteFile(conf, []byte(syncA+syncB), 0o644)
+	sigs <- syscall.SIGHUP
+	waitFile(filepath.Join(b+"-dst", "f"))
+	os.WriteFile(filepath.Join(a, "after-hup"), []byte("x"), 0o644)
+	waitFile(filepath.Join(a+"-dst", "after-hup"))
+
+	stopped = true
+	sigs <- syscall.SIGTERM
+	select {
+	case code := <-done:
+		if code != exitSIGTERM {
+			t.Errorf("exit %d, want %d: %s", code, exitSIGTERM, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("gsync did not stop after SIGTERM")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
