@@ -119,6 +119,16 @@ func (c *Collator) reset() {
 // Len returns the number of queued items (a queued full sync not counted).
 func (c *Collator) Len() int { return c.n }
 
+// Waiting returns up to max queued items in queue order, for status
+// reports. The collator is not changed.
+func (c *Collator) Waiting(max int) []Item {
+	out := make([]Item, 0, min(max, c.n))
+	for e := c.head; e != nil && len(out) < max; e = e.next {
+		out = append(out, e.it)
+	}
+	return out
+}
+
 // InFlight reports whether a batch has been handed out and not yet Done.
 func (c *Collator) InFlight() bool { return c.inFlight }
 

@@ -511,3 +511,18 @@ func TestMoveGuard(t *testing.T) {
 		t.Errorf("after the guard: batch %v, want one Move", b.Items)
 	}
 }
+
+func TestWaiting(t *testing.T) {
+	c := New(Config{Delay: time.Hour})
+	c.Add(Item{Op: Create, Path: "a"})
+	c.Add(Item{Op: Modify, Path: "a"}) // merges into Create a
+	c.Add(Item{Op: Delete, Path: "b"})
+	c.Add(Item{Op: Attrib, Path: "c"})
+	got := c.Waiting(2)
+	if len(got) != 2 || got[0] != (Item{Op: Create, Path: "a"}) || got[1].Op != Delete || got[1].Path != "b" {
+		t.Errorf("Waiting(2) = %v, want [Create a, Delete b]", got)
+	}
+	if n := len(c.Waiting(10)); n != 3 || c.Len() != 3 {
+		t.Errorf("Waiting(10) has %d items, Len %d; want 3 and 3", n, c.Len())
+	}
+}

@@ -216,7 +216,9 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 				go m.push(pushCtx, b, results)
 			}
 		}
-		m.cfg.status.publish(col.Len(), active, w.Watches())
+		if st := m.cfg.status; st != nil {
+			st.publish(col.Len(), col.Waiting(maxStatusActive), active, w.Watches())
+		}
 		if timer != nil {
 			timer.Stop()
 			timer, timerC = nil, nil

@@ -31,6 +31,7 @@ type syncStatus struct {
 	excludes    []string
 	filters     []string
 	queued      int          // items waiting in the collator
+	waiting     []delay.Item // the first of them (at most maxStatusActive)
 	active      []delay.Item // items of the batch in flight (at most maxStatusActive)
 	activeTotal int          // items of the batch in flight
 	full        bool         // the batch in flight is a full sync
@@ -51,14 +52,16 @@ func (s *syncStatus) setup(source, target string, excludes, filters []string) {
 	s.changed()
 }
 
-// publish records the loop's state; b is the batch in flight, if any.
-func (s *syncStatus) publish(queued int, b *delay.Batch, watches int) {
+// publish records the loop's state: the queue length, its first items
+// (owned by the caller's copy), and b, the batch in flight, if any.
+func (s *syncStatus) publish(queued int, waiting []delay.Item, b *delay.Batch, watches int) {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
 	same := s.queued == queued && s.inFlight == (b != nil) && s.watches == watches
 	s.queued, s.watches, s.inFlight = queued, watches, b != nil
+	s.waiting = waiting
 	s.active, s.full, s.activeTotal = nil, false, 0
 	if b != nil {
 		// A copy: the collator owns the batch's items again after Done.
@@ -116,9 +119,11 @@ func (s *syncStatus) report(b *bytes.Buffer) {
 	if more := s.activeTotal - len(s.active); more > 0 {
 		fmt.Fprintf(b, "%-7s(%d more)\n", "active", more)
 	}
-	if s.queued > 0 {
-		// The collator does not list its queue; only the count is known.
-		fmt.Fprintf(b, "%-7s%d queued events\n", "wait", s.queued)
+	for _, it := range s.waiting {
+		fmt.Fprintf(b, "%-7s%s\n", "wait", statusItem(it))
+	}
+	if more := s.queued - len(s.waiting); more > 0 {
+		fmt.Fprintf(b, "%-7s(%d more)\n", "wait", more)
 	}
 	if s.inFlight {
 		b.WriteString("Push in flight\n")

@@ -147,7 +147,7 @@ sync{ default.direct, source = "`+b+`", target = "`+bdst+`", delay = 0,
 	})
 	want := parsedStatus{
 		Syncs: []parsedSync{
-			{Name: "Sync1", Source: a + "/", Target: adst, Delays: 1, Lines: []string{"wait   1 queued events"},
+			{Name: "Sync1", Source: a + "/", Target: adst, Delays: 1, Lines: []string{"wait   Create /new"},
 				Excludes: []string{"*.tmp", "/cache/"}, Pushed: true},
 			{Name: "Sync2", Source: b + "/", Target: bdst, Filters: []string{"- *.bak", "+ /**"}, Pushed: true},
 		},
@@ -190,7 +190,7 @@ func TestStatusReportActive(t *testing.T) {
 	w := newStatusWriter(filepath.Join(t.TempDir(), "s"), 0, nil, []string{"Sync1"})
 	s := w.syncs[0]
 	s.setup("/src", "host::m", nil, nil)
-	s.publish(2, &delay.Batch{Items: []delay.Item{
+	s.publish(2, []delay.Item{{Op: delay.Modify, Path: "a"}}, &delay.Batch{Items: []delay.Item{
 		{Op: delay.Create, Path: "d", IsDir: true},
 		{Op: delay.Move, From: "x", Path: "y"},
 	}}, 1)
@@ -199,7 +199,7 @@ func TestStatusReportActive(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := parsedSync{Name: "Sync1", Source: "/src/", Target: "host::m", Delays: 4,
-		Lines: []string{"active Create /d/", "active Move /x -> /y", "wait   2 queued events"}}
+		Lines: []string{"active Create /d/", "active Move /x -> /y", "wait   Modify /a", "wait   (1 more)"}}
 	if len(st.Syncs) != 1 {
 		t.Fatalf("syncs = %+v", st.Syncs)
 	}
