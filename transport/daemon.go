@@ -231,14 +231,10 @@ func (c *daemonConn) close() {
 // connect: the first connection is opened in the background, and its
 // errors surface (classified) from the first FullSync or Push.
 func NewDaemon(cfg DaemonConfig, opts Options) (*Daemon, error) {
-	if opts.Source == "" {
-		return nil, Fatal(errors.New("create daemon target: no source directory"))
-	}
-	src, err := filepath.Abs(opts.Source)
+	opts, err := absSource("daemon", opts)
 	if err != nil {
-		return nil, Fatal(fmt.Errorf("resolve source %s: %w", opts.Source, err))
+		return nil, err
 	}
-	opts.Source = src
 	if cfg.Host == "" || cfg.Module == "" {
 		return nil, Fatal(fmt.Errorf("create daemon target: host and module are required (got %q::%q)", cfg.Host, cfg.Module))
 	}

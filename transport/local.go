@@ -33,13 +33,11 @@ var _ Target = (*Local)(nil)
 // NewLocal returns a Target that mirrors opts.Source into dir. dir is
 // created when missing.
 func NewLocal(dir string, opts Options) (*Local, error) {
-	if opts.Source == "" {
-		return nil, Fatal(errors.New("create local target: no source directory"))
-	}
-	src, err := filepath.Abs(opts.Source)
+	opts, err := absSource("local", opts)
 	if err != nil {
-		return nil, Fatal(fmt.Errorf("resolve source %s: %w", opts.Source, err))
+		return nil, err
 	}
+	src := opts.Source
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, Fatal(fmt.Errorf("resolve target %s: %w", dir, err))
@@ -59,7 +57,6 @@ func NewLocal(dir string, opts Options) (*Local, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	opts.Source = src
 	return &Local{root: root, src: src, opts: opts, log: log.With("target", root)}, nil
 }
 

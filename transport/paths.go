@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -46,4 +47,18 @@ func (s Stats) add(o Stats) Stats {
 	s.Bytes += o.Bytes
 	s.Failed = append(s.Failed, o.Failed...)
 	return s
+}
+
+// absSource checks that opts names a source directory and makes its path
+// absolute; kind names the target in the error ("local", "ssh", ...).
+func absSource(kind string, opts Options) (Options, error) {
+	if opts.Source == "" {
+		return opts, Fatal(fmt.Errorf("create %s target: no source directory", kind))
+	}
+	src, err := filepath.Abs(opts.Source)
+	if err != nil {
+		return opts, Fatal(fmt.Errorf("resolve source %s: %w", opts.Source, err))
+	}
+	opts.Source = src
+	return opts, nil
 }

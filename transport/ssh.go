@@ -123,14 +123,10 @@ type sshStandby struct {
 // or Push does, and its errors are classified (host key and login failures
 // are fatal).
 func NewSSH(cfg SSHConfig, opts Options) (*SSH, error) {
-	if opts.Source == "" {
-		return nil, Fatal(errors.New("create ssh target: no source directory"))
-	}
-	src, err := filepath.Abs(opts.Source)
+	opts, err := absSource("ssh", opts)
 	if err != nil {
-		return nil, Fatal(fmt.Errorf("resolve source %s: %w", opts.Source, err))
+		return nil, err
 	}
-	opts.Source = src
 	if cfg.SSH.Host == "" {
 		return nil, Fatal(errors.New("create ssh target: no host"))
 	}
