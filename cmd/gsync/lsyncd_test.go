@@ -142,15 +142,7 @@ func TestLsyncdSignalStopsAll(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	sigs <- syscall.SIGINT
-	select {
-	case code := <-done:
-		if code != exitSIGINT {
-			t.Errorf("exit %d, want %d", code, exitSIGINT)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("gsync did not stop after SIGINT")
-	}
+	stopRun(t, sigs, done, syscall.SIGINT, exitSIGINT, nil)
 }
 
 // runL runs an lsyncd command line as run does, with the given signals.

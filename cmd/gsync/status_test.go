@@ -170,15 +170,7 @@ sync{ default.direct, source = "`+b+`", target = "`+bdst+`", delay = 0,
 	}
 
 	stopped = true
-	sigs <- syscall.SIGTERM
-	select {
-	case code := <-done:
-		if code != exitSIGTERM {
-			t.Errorf("exit %d, want %d: %s", code, exitSIGTERM, errb.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("gsync did not stop after SIGTERM")
-	}
+	stopRun(t, sigs, done, syscall.SIGTERM, exitSIGTERM, errb.String)
 	if strings.Contains(errb.String(), "status file not written") {
 		t.Errorf("status write failed: %s", errb.String())
 	}
@@ -269,14 +261,25 @@ func TestLsyncdHUPReloadsConfig(t *testing.T) {
 	waitFile(filepath.Join(a+"-dst", "after-hup"))
 
 	stopped = true
-	sigs <- syscall.SIGTERM
+	stopRun(t, sigs, done, syscall.SIGTERM, exitSIGTERM, errb.String)
+}
+
+// stopRun sends sig to a running run and checks that it returns want
+// within 30 s; output, if not nil, is shown on a wrong exit code.
+func stopRun(t *testing.T, sigs chan<- os.Signal, done <-chan int, sig os.Signal, want int, output func() string) {
+	t.Helper()
+	sigs <- sig
 	select {
 	case code := <-done:
-		if code != exitSIGTERM {
-			t.Errorf("exit %d, want %d: %s", code, exitSIGTERM, errb.String())
+		if code != want {
+			msg := ""
+			if output != nil {
+				msg = output()
+			}
+			t.Errorf("exit %d, want %d: %s", code, want, msg)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("gsync did not stop after SIGTERM")
+		t.Fatalf("gsync did not stop after %v", sig)
 	}
 }
 
