@@ -188,14 +188,18 @@ func TestLsyncdExcludeFilterTests(t *testing.T) {
 	lookBinary(t, "rsync")
 	cases := []struct {
 		name, rules string
-		files       []string
-		want        map[string]bool
+		// keep is a file that stays in the source while the test empties
+		// it: an empty source never deletes (gsync's safety guard), so the
+		// port of lsyncd's "rm -rf src/*" keeps one mirrored file.
+		keep  string
+		files []string
+		want  map[string]bool
 	}{
-		{"exclude", `exclude = { "erf", "/eaf", "erd/", "/ead/" }`,
+		{"exclude", `exclude = { "erf", "/eaf", "erd/", "/ead/" }`, "keep",
 			[]string{"erf", "eaf", "erd", "ead", "d/erf", "d/eaf", "d/erd", "d/ead"},
 			map[string]bool{"erd": true, "ead": true, "d/eaf": true, "d/erd": true, "d/ead": true,
 				"erf": false, "eaf": false, "d/erf": false}},
-		{"filter", `filter = { '- /ab**', '+ /a**', '- /**' }`,
+		{"filter", `filter = { '- /ab**', '+ /a**', '- /**' }`, "akeep",
 			[]string{"abc", "acc", "baa", "abx/a", "acx/x"},
 			map[string]bool{"acc": true, "acx/x": true, "abc": false, "baa": false, "abx/a": false}},
 	}
@@ -210,15 +214,18 @@ func TestLsyncdExcludeFilterTests(t *testing.T) {
 				}
 			}
 			write()
+			os.WriteFile(filepath.Join(src, tc.keep), []byte("kept\n"), 0o644)
 			conf := writeConfig(t, fmt.Sprintf("settings { nodaemon = true }\nsync { default.rsync, source = %q, target = %q, delay = 1, %s }\n",
 				src, p.url, tc.rules))
 			g := startGsync(t, nil, conf, "-log", "all")
 			presence(t, p.dir, "after startup", tc.want)
 			ents, _ := os.ReadDir(src)
 			for _, e := range ents {
-				os.RemoveAll(filepath.Join(src, e.Name()))
+				if e.Name() != tc.keep {
+					os.RemoveAll(filepath.Join(src, e.Name()))
+				}
 			}
-			gone := map[string]bool{}
+			gone := map[string]bool{tc.keep: true}
 			for f := range tc.want {
 				gone[f] = false
 			}

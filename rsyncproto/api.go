@@ -23,6 +23,8 @@ type Options struct {
 	Compress string
 	// ExcludeRules are rsync filter rules sent to the receiver so that
 	// --delete never removes paths the user excluded, e.g. "- *.tmp".
+	// They protect what lies below the listed paths; a listed path itself
+	// is kept from deletion by Exclude, which must agree with them.
 	ExcludeRules []string
 	// Exclude, if set, is asked for every path found while walking a
 	// recursive directory (and for every listed path); excluded paths are not
@@ -32,6 +34,9 @@ type Options struct {
 	Timeout time.Duration
 	// MaxProtocol caps the protocol version we advertise (0 = 32).
 	MaxProtocol int
+	// Progress, if set, is called after the data of each file was sent,
+	// with its name (relative to the root) and size.
+	Progress func(name string, size int64)
 	// Warn, if set, receives warnings and server messages as they arrive.
 	// They are also collected in Result.Warnings.
 	Warn func(msg string)

@@ -170,8 +170,20 @@ func (b *listBuilder) excluded(name string) bool {
 	if name == "." || b.opts.Exclude == nil {
 		return false
 	}
+	// Below an excluded directory everything is excluded.
+	for d := path.Dir(name); d != "."; d = path.Dir(d) {
+		if b.opts.Exclude(d, true) {
+			return true
+		}
+	}
 	fi, err := os.Lstat(b.local(name))
-	return b.opts.Exclude(name, err == nil && fi.IsDir())
+	if err != nil {
+		// Gone at the source: excluded as either type, so that a delete
+		// never reaches a path the user excluded (the filter list sent to
+		// the receiver puts listed paths before the user's rules).
+		return b.opts.Exclude(name, false) || b.opts.Exclude(name, true)
+	}
+	return b.opts.Exclude(name, fi.IsDir())
 }
 
 func (b *listBuilder) local(name string) string {

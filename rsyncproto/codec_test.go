@@ -153,9 +153,31 @@ func TestSortOrder(t *testing.T) {
 func TestScopeRules(t *testing.T) {
 	fl := &fileList{missing: []string{"gone", `we*ird[1]?`, "x]y", `b\s`}, scoped: []Path{{Name: "rec", Recursive: true}}}
 	got := strings.Join(scopeRules([]string{"- *.tmp"}, fl, 31), "|")
-	want := `- *.tmp|+ /gone|+ /gone/***|+ /we\*ird\[1\]\?|+ /we\*ird\[1\]\?/***|+ /x]y|+ /x\]y/***|+ /b\s|+ /b\\s/***|+ /rec|+ /rec/***|- *`
+	want := `+ /gone|+ /we\*ird\[1\]\?|+ /x]y|+ /b\s|+ /rec|- /*|- *.tmp`
 	if got != want {
 		t.Errorf("rules\n%s\nwant\n%s", got, want)
+	}
+
+	// Nested roots, ancestors, directories outside the scope, and a user
+	// include rule that must not reach outside it (lsyncd filter lists).
+	fl = &fileList{
+		missing: []string{"a/b/gone", "rec/sub/gone"},
+		scoped:  []Path{{Name: "rec", Recursive: true}},
+		list: []*entry{{name: ".", mode: sIFDIR}, {name: "a", mode: sIFDIR}, {name: "a/b", mode: sIFDIR},
+			{name: "p", mode: sIFDIR}, {name: "p/file", mode: 0o100644}, {name: "rec", mode: sIFDIR}, {name: "rec/sub", mode: sIFDIR}},
+	}
+	got = strings.Join(scopeRules([]string{"- /ab**", "+ /a**", "- /**"}, fl, 31), "|")
+	want = `+ /a/b/gone|+ /a/b|+ /a|+ /rec|- /*|- /a/b/*|- /a/*|- /p/*|- /ab**|+ /a**|- /**`
+	if got != want {
+		t.Errorf("rules\n%s\nwant\n%s", got, want)
+	}
+	// Below protocol 29 the protections are bare patterns.
+	got = strings.Join(scopeRules([]string{"- *.o"}, &fileList{missing: []string{"d/x"}}, 28), "|")
+	if want := `+ /d/x|+ /d|/*|/d/*|*.o`; got != want {
+		t.Errorf("protocol 28 rules\n%s\nwant\n%s", got, want)
+	}
+	if got := scopeRules([]string{"- *.o"}, &fileList{scopeAll: true}, 31); strings.Join(got, "|") != "- *.o" {
+		t.Errorf("scopeAll rules %q", got)
 	}
 }
 

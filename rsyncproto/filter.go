@@ -1,6 +1,7 @@
 package rsyncproto
 
 import (
+	"path"
 	"strings"
 )
 
@@ -33,14 +34,24 @@ func escapeWild(s string) string {
 }
 
 // scopeRules returns the filter list that confines the receiver's --delete
-// to the listed paths (generator.c:delete_in_dir consults it): the user's
-// rules first (excluded paths stay protected), then "+ /path/***" for every
-// listed path that is missing at the source or recursive (and "+ /path"
-// for the path itself), then "- *" which
-// protects everything else. With the root listed recursively no scoping rule
-// is needed. Below protocol 29 only bare (exclude) and "+ " rules exist.
+// to the listed paths (generator.c:delete_in_dir asks is_excluded for every
+// target entry it considers): rsync takes the first matching rule, so the
+// scope comes first and the user's rules decide only inside it.
+//
+//   - "+ /p" for every scope root p (a listed path that is missing at the
+//     source, recursive, or replaces a directory) and for each of its
+//     ancestors; then "- /d/*" for every directory d of the file list
+//     outside the scope roots, and "- /*" for the root: whatever directory
+//     the receiver scans outside the scope, its entries are protected. A
+//     scope root below another one is covered by it.
+//   - the user's rules: excluded paths below a scope root stay protected,
+//     and an include rule can no longer reach outside the scope.
+//   - no final rule: the rest of the scope is deletable.
+//
+// With the root listed recursively only the user's rules remain. Below
+// protocol 29 only bare (exclude) and "+ " rules exist.
 func scopeRules(user []string, fl *fileList, proto int) []string {
-	var rules []string
+	var userRules []string
 	for _, r := range user {
 		if r = strings.TrimRight(r, "\n"); r == "" {
 			continue
@@ -54,34 +65,74 @@ func scopeRules(user []string, fl *fileList, proto int) []string {
 				continue // modifiers are too modern for the peer
 			}
 		}
-		rules = append(rules, r)
+		userRules = append(userRules, r)
 	}
 	if fl.scopeAll {
-		return rules
+		return userRules
 	}
+	root := map[string]bool{}
+	var roots []string
+	for _, list := range [][]string{fl.missing, scopedNames(fl.scoped), fl.replacing} {
+		for _, name := range list {
+			if name != "." && !root[name] {
+				root[name] = true
+				roots = append(roots, name)
+			}
+		}
+	}
+	// inScope reports whether name is a scope root or below one.
+	inScope := func(name string) bool {
+		for d := name; d != "."; d = path.Dir(d) {
+			if root[d] {
+				return true
+			}
+		}
+		return false
+	}
+	exclude := "- "
+	if proto < 29 {
+		exclude = ""
+	}
+	var includes, protects []string
 	seen := map[string]bool{}
-	add := func(name string) {
-		if name == "." || seen[name] {
+	protect := func(d string) {
+		if seen["/"+d] {
 			return
 		}
-		seen[name] = true
-		// "dir/***" matches only a directory named dir (and its contents),
-		// so a missing plain file needs its own rule.
-		rules = append(rules, "+ /"+literalPattern(name), "+ /"+escapeWild(name)+"/***")
+		seen["/"+d] = true
+		if d == "." {
+			protects = append(protects, exclude+"/*")
+		} else {
+			protects = append(protects, exclude+"/"+escapeWild(d)+"/*")
+		}
 	}
-	for _, m := range fl.missing {
-		add(m)
+	protect(".")
+	for _, name := range roots {
+		if inScope(path.Dir(name)) {
+			continue // covered by a root above it
+		}
+		for p := name; p != "."; p = path.Dir(p) {
+			if !seen[p] {
+				seen[p] = true
+				includes = append(includes, "+ /"+literalPattern(p))
+			}
+			protect(path.Dir(p))
+		}
 	}
-	for _, s := range fl.scoped {
-		add(s.Name)
+	for _, e := range fl.list {
+		if e.isDir() && !inScope(e.name) {
+			protect(e.name)
+		}
 	}
-	for _, name := range fl.replacing {
-		add(name) // "/name/***": an old directory there may be emptied
+	return append(append(includes, protects...), userRules...)
+}
+
+func scopedNames(ps []Path) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name
 	}
-	if proto < 29 {
-		return append(rules, "*")
-	}
-	return append(rules, "- *")
+	return out
 }
 
 // appendFilterList encodes rules (exclude.c:send_rules): int length + text,

@@ -84,7 +84,10 @@ func TestScopedDelete(t *testing.T) {
 			must(t, os.RemoveAll(filepath.Join(src, "gonedir")))
 			writeFile(t, filepath.Join(dir, "rec/b/extra"), []byte("extra"), 0o644, base)
 			writeFile(t, filepath.Join(dir, "keep2.tmp"), []byte("x"), 0o644, base)
-			batch := Request{Root: src, Dest: dest, Options: Options{Delete: true, IgnoreTimes: !pr.gk, ExcludeRules: []string{"- *.tmp"}},
+			// Exclude agrees with ExcludeRules, as the API asks: listed paths
+			// are kept from deletion by the predicate, the rest by the rules.
+			tmp := func(rel string, _ bool) bool { return strings.HasSuffix(rel, ".tmp") }
+			batch := Request{Root: src, Dest: dest, Options: Options{Delete: true, IgnoreTimes: !pr.gk, ExcludeRules: []string{"- *.tmp"}, Exclude: tmp},
 				Paths: []Path{{Name: "gone"}, {Name: `we*ird[1]?`}, {Name: `back\slash`}, {Name: "x]y"}, {Name: "dir/sub/deep"},
 					{Name: "rec", Recursive: true}, {Name: "junk.tmp"}, {Name: "gonedir"}, {Name: "dir/file"}}}
 			res, err := push(batch)

@@ -372,6 +372,9 @@ func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, 
 	ps.res.Files++
 	ps.res.LiteralBytes += m.literal
 	ps.res.MatchedBytes += m.matched
+	if p := s.opts.Progress; p != nil {
+		p(e.name, m.literal+m.matched)
+	}
 	if short {
 		ps.ioError |= ioErrGeneral
 		s.warn(fmt.Sprintf("%q shrank while being sent", e.name))

@@ -481,6 +481,7 @@ func (d *Daemon) request(sub string, paths []rsyncproto.Path, del, ignoreTimes b
 		Devices:     true,
 		Timeout:     d.cfg.Timeout,
 		MaxProtocol: d.cfg.Protocol,
+		Progress:    d.opts.Progress,
 		Warn:        func(msg string) { d.log.Warn("rsync daemon: " + msg) },
 	}
 	if del {

@@ -576,6 +576,9 @@ func (r *run) copyFile(rel string, tfi fs.FileInfo) error {
 		return err
 	}
 	r.st.Bytes += n
+	if p := r.l.opts.Progress; p != nil {
+		p(rel, n)
+	}
 	return nil
 }
 

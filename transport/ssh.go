@@ -321,6 +321,7 @@ func (t *SSH) rsyncOptions(ignoreTimes, del bool) rsyncproto.Options {
 		Timeout:     t.cfg.Timeout,
 		MaxProtocol: t.cfg.Protocol,
 		Exclude:     t.opts.Exclude,
+		Progress:    t.opts.Progress,
 		Warn:        func(msg string) { t.log.Warn("remote rsync: " + msg) },
 	}
 	if del {

@@ -74,6 +74,9 @@ type Options struct {
 	Exclude func(rel string, isDir bool) bool
 	// DryRun reports what would be done without changing the target.
 	DryRun bool
+	// Progress, if set, is called as each file's data has been written or
+	// sent, with its path relative to the source and its size.
+	Progress func(rel string, size int64)
 	// Logger receives per-file diagnostics; nil means slog.Default().
 	Logger *slog.Logger
 }

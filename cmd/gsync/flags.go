@@ -10,12 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gsync/gsync/control"
 	"github.com/gsync/gsync/transport"
 )
 
 // config is everything the command line selects.
 type config struct {
-	source, target string
+	source  string
+	targets []string
 	// lsyncd configs: the sync's name for log lines, and init = false.
 	name   string
 	noInit bool
@@ -36,10 +38,20 @@ type config struct {
 	// status file: --status-file, --status-interval, or lsyncd's settings.
 	statusFile     string
 	statusInterval time.Duration
-	// status is where the mirror publishes its state for a status file
-	// written by its caller (lsyncd configs with several syncs); nil: the
-	// mirror starts its own writer when statusFile is set.
-	status *syncStatus
+
+	// safety guards
+	allowEmptySource bool
+	maxDelete        int
+
+	// process-wide (native command line): control socket, metrics, log
+	// file, lsyncd config file.
+	controlSocket string
+	metricsAddr   string
+	logFile       string
+	configFile    string
+	extraTargets  []string // --target
+	// progress receives the --once progress line (a terminal); nil: none.
+	progress io.Writer
 
 	// rsync daemon targets
 	port         int
@@ -125,16 +137,26 @@ func (v deleteValue) Type() string { return "mode" }
 func newRootCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) *cobra.Command {
 	cfg := &config{delay: 15 * time.Second, maxDelays: 1000, timeout: 60 * time.Second, statusInterval: 10 * time.Second}
 	cmd := &cobra.Command{
-		Use:   "gsync [flags] SRC TARGET",
+		Use:   "gsync [flags] SRC TARGET [TARGET...]",
 		Short: "Live-mirror a directory tree to a local directory, an rsync daemon or an ssh host",
 		Long: `gsync watches SRC and keeps TARGET an exact copy of it, within seconds.
 
-TARGET is a local directory (like lsyncd's default.direct).
+TARGET is host::module[/path] or rsync://host/module (an rsync daemon),
+[user@]host:dir (ssh), or a local directory. Several TARGETs share one
+watcher; each has its own queue, so a slow one never delays the others.
 Changes are collected for --delay and pushed in one batch; the startup
-transfer, an inotify overflow and SIGHUP do a full sync.`,
+transfer, an inotify overflow and SIGHUP do a full sync.
+
+  gsync status [--json] [--socket PATH]   shows what running gsyncs do`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 2 {
-				return usagef("want SRC and TARGET, got %d argument(s); see gsync --help", len(args))
+			if cfg.configFile != "" {
+				if len(args) > 0 {
+					return usagef("--config runs the syncs of its file; give no SRC or TARGET (got %d argument(s))", len(args))
+				}
+				return nil
+			}
+			if len(args) < 1 || len(args)+len(cfg.extraTargets) < 2 {
+				return usagef("want SRC and TARGET (one or more), got %d argument(s); see gsync --help", len(args)+len(cfg.extraTargets))
 			}
 			return nil
 		},
@@ -142,8 +164,12 @@ transfer, an inotify overflow and SIGHUP do a full sync.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg.source, cfg.target = args[0], args[1]
-			return runMirror(cmd.Context(), cfg, stderr, sigs)
+			if cfg.configFile != "" {
+				return runConfigFile(cfg, stderr, sigs)
+			}
+			cfg.source = args[0]
+			cfg.targets = append(append([]string(nil), args[1:]...), cfg.extraTargets...)
+			return runNative(cfg, stderr, sigs)
 		},
 	}
 	cmd.SetOut(stdout)
@@ -170,6 +196,13 @@ transfer, an inotify overflow and SIGHUP do a full sync.`,
 	f.StringVar(&cfg.watchBackend, "watch-backend", "", "file watching backend: inotify (Linux default) or fsnotify")
 	f.StringVar(&cfg.statusFile, "status-file", "", "write an lsyncd-style status report to `FILE` (replaced atomically)")
 	f.Var(durationSeconds{&cfg.statusInterval}, "status-interval", "rewrite the status file at most this often; 0: on every change")
+	f.StringArrayVar(&cfg.extraTargets, "target", nil, "mirror to `TARGET` too (repeatable; the same as more TARGET arguments)")
+	f.BoolVar(&cfg.allowEmptySource, "allow-empty-source", false, "mirror an empty source (default: an empty source never deletes the target's files)")
+	f.IntVar(&cfg.maxDelete, "max-delete", 0, "hold back the deletes of a batch that would delete more than `N` paths (0: no limit)")
+	f.StringVar(&cfg.controlSocket, "control-socket", "", "serve \"gsync status\" on this unix socket `PATH` (default: a socket per process in "+control.DefaultDir()+"; none: off)")
+	f.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics, e.g. 127.0.0.1:9469")
+	f.StringVar(&cfg.logFile, "log-file", "", "log to `FILE` instead of stderr; reopened on SIGUSR1 (logrotate)")
+	f.StringVar(&cfg.configFile, "config", "", "run the syncs of an lsyncd Lua config `FILE` (like gsync FILE), with these flags for the process")
 	registerSSHFlags(f, &cfg.ssh)
 	return cmd
 }

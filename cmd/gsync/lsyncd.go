@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gsync/gsync/lsyncdconf"
@@ -54,10 +51,22 @@ func runLsyncd(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) (
 		fmt.Fprint(stdout, lsyncdUsage)
 		return exitOK, true
 	}
+	if err := runLsyncdConfig(cl, file, nil, stderr, sigs); err != nil {
+		return exitCode(err, stderr), true
+	}
+	return exitOK, true
+}
+
+// runLsyncdConfig runs the syncs of an lsyncd command line cl, or of the
+// config file (with cl's settings applied over it), until a signal or a
+// failure ends them; SIGHUP re-reads the file. native, when not nil, holds
+// gsync's own process flags (gsync --config FILE ...).
+func runLsyncdConfig(cl *lsyncdconf.Config, file string, native *config, stderr io.Writer, sigs <-chan os.Signal) error {
 	cfg := cl
 	if file != "" {
+		var err error
 		if cfg, err = lsyncdconf.LoadFile(file); err != nil {
-			return exitCode(usageError{err}, stderr), true
+			return usageError{err}
 		}
 		cfg.Override(cl.Settings)
 	}
@@ -79,9 +88,9 @@ func runLsyncd(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) (
 		}
 	}
 	for {
-		next, err := runSyncs(cfg, reload, stderr, sigs)
+		next, err := runSyncs(cfg, native, reload, stderr, sigs)
 		if next == nil {
-			return exitCode(err, stderr), true
+			return err
 		}
 		cfg = next // SIGHUP re-read the config: start over with it
 	}
@@ -108,7 +117,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	c := &config{
 		name:         fmt.Sprintf("Sync%d", n),
 		source:       s.Source,
-		target:       s.Target,
+		targets:      []string{s.Target},
 		delay:        *s.Delay,
 		maxDelays:    s.MaxDelays,
 		excludes:     s.Exclude,
@@ -153,7 +162,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 		}
 	}
 	if s.Kind == lsyncdconf.KindDirect && !filepath.IsAbs(s.Target) && !strings.HasPrefix(s.Target, ".") {
-		c.target = "./" + s.Target // a local directory even when its name has a ':'
+		c.targets = []string{"./" + s.Target} // a local directory even when its name has a ':'
 	}
 	// rsync options that gsync's own sender does not act on.
 	var ignored []string
@@ -169,17 +178,29 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	return c, ignored, nil
 }
 
-// runSyncs runs every sync of cfg concurrently, one mirror (watcher,
-// collator, target) each, until a signal stops them all or one fails.
-// SIGTERM/SIGINT stop them all (exit 143/130). On SIGHUP, with reload set,
-// the config is re-read: if that works every sync is stopped (in-flight
-// batches finish) and runSyncs returns the new config to be run, else the
-// error is logged and the old config keeps running. Without reload, or
-// when the reload failed, SIGHUP is passed to every sync (full resync).
-func runSyncs(cfg *lsyncdconf.Config, reload func() (*lsyncdconf.Config, error), stderr io.Writer, sigs <-chan os.Signal) (next *lsyncdconf.Config, err error) {
+// runSyncs runs every sync of cfg concurrently (see runProcess). native,
+// when not nil, holds gsync's own process flags, which add to or override
+// the config's settings.
+func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf.Config, error), stderr io.Writer, sigs <-chan os.Signal) (next *lsyncdconf.Config, err error) {
 	st := cfg.Settings
 	// Every sync logs through out, one line at a time.
 	out := &teeWriter{ws: []io.Writer{stderr}}
+	format := "text"
+	po := procOptions{statusFile: st.StatusFile, statusInterval: st.StatusInterval, pidFile: st.PidFile, once: st.OnePass}
+	if native != nil {
+		lw, reopen, closeLog, err := openLogOutput(stderr, native.logFile)
+		if err != nil {
+			return nil, err
+		}
+		defer closeLog()
+		out.ws[0], po.reopenLog = lw, reopen
+		format = native.logFormat
+		po.controlSocket, po.metricsAddr = native.controlSocket, native.metricsAddr
+		if native.statusFile != "" {
+			po.statusFile, po.statusInterval = native.statusFile, native.statusInterval
+		}
+		po.once = po.once || native.once
+	}
 	if st.LogFile != "" {
 		lf := &appendFile{path: st.LogFile}
 		if _, err := lf.Write(nil); err != nil {
@@ -187,7 +208,11 @@ func runSyncs(cfg *lsyncdconf.Config, reload func() (*lsyncdconf.Config, error),
 		}
 		out.ws = append(out.ws, lf)
 	}
-	log, err := newLogger(out, lsyncdLogLevel(st.Log), "text")
+	level := lsyncdLogLevel(st.Log)
+	if native != nil && native.logLevel != "info" {
+		level = native.logLevel
+	}
+	log, err := newLogger(out, level, format)
 	if err != nil {
 		return nil, err
 	}
@@ -198,107 +223,18 @@ func runSyncs(cfg *lsyncdconf.Config, reload func() (*lsyncdconf.Config, error),
 		if err != nil {
 			return nil, usageError{err}
 		}
+		if native != nil {
+			c.once = po.once
+			c.allowEmptySource, c.maxDelete = native.allowEmptySource, native.maxDelete
+			c.insist = c.insist || native.insist
+			c.dryRun = c.dryRun || native.dryRun
+		}
 		if len(ignored) > 0 {
 			log.Warn("rsync options without effect in gsync", "sync", c.name, "at", s.Where(), "options", strings.Join(ignored, ","))
 		}
 		cfgs[i] = c
 	}
-	if st.PidFile != "" {
-		release, err := writePidfile(st.PidFile)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if st.StatusFile != "" {
-		names := make([]string, len(cfgs))
-		for i, c := range cfgs {
-			names[i] = c.name
-		}
-		sw := newStatusWriter(st.StatusFile, st.StatusInterval, log, names)
-		for i, c := range cfgs {
-			c.status = sw.syncs[i]
-		}
-		defer sw.start(ctx)() // stopped after every mirror has returned
-	}
-	type result struct {
-		i   int
-		err error
-	}
-	results := make(chan result, len(cfgs))
-	chans := make([]chan os.Signal, len(cfgs))
-	done := make([]chan struct{}, len(cfgs))
-	var wg sync.WaitGroup
-	for i, c := range cfgs {
-		chans[i] = make(chan os.Signal, 4)
-		done[i] = make(chan struct{})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(done[i])
-			results <- result{i, runMirror(ctx, c, out, chans[i])}
-		}()
-	}
-	// broadcast passes a signal to every mirror that still runs.
-	broadcast := func(sig os.Signal) {
-		for i := range chans {
-			select {
-			case chans[i] <- sig:
-			case <-done[i]:
-			}
-		}
-	}
-	var stopSig os.Signal
-	var first error
-	var reloaded *lsyncdconf.Config
-	for left := len(cfgs); left > 0; {
-		select {
-		case sig := <-sigs:
-			if sig == syscall.SIGHUP && reload != nil && !st.OnePass && stopSig == nil && first == nil && reloaded == nil {
-				n, err := reload()
-				if err == nil {
-					log.Info("SIGHUP: config re-read; restarting every sync")
-					reloaded = n
-					go broadcast(syscall.SIGTERM)
-					continue
-				}
-				log.Error("SIGHUP: config not re-read, keeping the running one; doing a full sync", "err", err)
-			}
-			if sig != syscall.SIGHUP && stopSig == nil {
-				stopSig = sig
-				if st.OnePass {
-					cancel() // the startup syncs do not watch for signals
-				}
-			}
-			broadcast(sig)
-		case r := <-results:
-			left--
-			var se signalExit
-			if r.err == nil || errors.As(r.err, &se) || (stopSig != nil && errors.Is(r.err, context.Canceled)) {
-				continue
-			}
-			log.Error("sync failed", "sync", cfgs[r.i].name, "source", cfgs[r.i].source, "err", r.err)
-			if first == nil {
-				first = r.err
-				// Like lsyncd, a fatal error stops every sync (gently).
-				go broadcast(syscall.SIGTERM)
-				if st.OnePass {
-					cancel()
-				}
-			}
-		}
-	}
-	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	if stopSig != nil {
-		return nil, signalExit{stopSig}
-	}
-	return reloaded, nil
+	return runProcess(cfgs, po, log, sigs, reload)
 }
 
 // appendFile appends each write to a file opened for that write only, like

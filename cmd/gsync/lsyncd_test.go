@@ -29,7 +29,7 @@ sync{ default.rsyncssh, source = "/src", host = "u@h", targetdir = "/d", delete 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.name != "Sync3" || c.source != "/src" || c.target != "u@h:/d" || c.deleteMode != transport.DeleteRunning ||
+	if c.name != "Sync3" || c.source != "/src" || len(c.targets) != 1 || c.targets[0] != "u@h:/d" || c.deleteMode != transport.DeleteRunning ||
 		c.delay != 15*time.Second || c.timeout != 5*time.Second || !c.noInit || !c.insist || !c.dryRun ||
 		c.logLevel != "warn" || c.passwordFile != "/pw" || len(c.excludeFrom) != 1 || len(c.filters) != 1 {
 		t.Errorf("config = %+v", c)

@@ -49,9 +49,12 @@ func (e signalExit) Error() string { return "stopped by " + e.sig.String() }
 // process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, handledSignals...)
 	defer signal.Stop(sigs)
 
+	if isStatusCommand(args) {
+		return runStatus(args[1:], stdout, stderr)
+	}
 	if code, ok := runLsyncd(args, stdout, stderr, sigs); ok {
 		return code // an lsyncd command line or config file (lsyncd.go)
 	}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,18 +29,25 @@ const (
 )
 
 // runMirror validates the configuration, then runs the watch → collate →
-// push loop until a signal (or, with --once, the startup sync) ends it.
-func runMirror(ctx context.Context, cfg *config, stderr io.Writer, sigs <-chan os.Signal) error {
-	log, err := newLogger(stderr, cfg.logLevel, cfg.logFormat)
-	if err != nil {
-		return err
-	}
+// push loop of one source and its targets until a signal (or, with
+// --once, the startup sync) ends it. status has one entry per target of
+// cfg, in order.
+func runMirror(ctx context.Context, cfg *config, status []*syncStatus, log *slog.Logger, sigs <-chan os.Signal, ping <-chan chan struct{}) error {
+	defer func() {
+		for _, st := range status {
+			st.setState(stateStopped)
+		}
+	}()
 	if cfg.name != "" {
 		log = log.With("sync", cfg.name)
 	}
 	src, err := checkSource(cfg.source)
 	if err != nil {
 		return err
+	}
+	srcDev, err := deviceOf(src)
+	if err != nil {
+		return usagef("source %s: %v", cfg.source, err)
 	}
 	excludes := append([]string(nil), cfg.excludes...)
 	for _, p := range cfg.excludeFrom {
@@ -57,32 +64,38 @@ func runMirror(ctx context.Context, cfg *config, stderr io.Writer, sigs <-chan o
 	if cfg.maxDelays < 1 {
 		return usagef("invalid --max-delays %d: must be at least 1", cfg.maxDelays)
 	}
-	opts := transport.Options{
-		Source:  src,
-		Delete:  cfg.deleteMode,
-		Exclude: rules.Excluded,
-		DryRun:  cfg.dryRun,
-		Logger:  log,
+	if len(cfg.targets) == 0 {
+		return usagef("no target for source %s", cfg.source)
 	}
-	tgt, err := openTarget(cfg, rules, opts)
-	if err != nil {
-		return err
-	}
-	defer tgt.Close()
-
-	if cfg.statusFile != "" && cfg.status == nil { // native command line: one sync
-		name := cfg.name
-		if name == "" {
-			name = "Sync1"
-		}
-		sw := newStatusWriter(cfg.statusFile, cfg.statusInterval, log, []string{name})
-		cfg.status = sw.syncs[0]
-		defer sw.start(ctx)()
-	}
+	m := &mirror{cfg: cfg, log: log, src: src, srcDev: srcDev, rules: rules, ping: ping}
+	defer m.close()
 	excl, filt := rules.Patterns()
-	cfg.status.setup(src, tgt.String(), excl, filt)
-
-	m := &mirror{cfg: cfg, log: log, src: src, target: tgt, rules: rules}
+	for i, spec := range cfg.targets {
+		st := status[i]
+		tlog := log.With("target", spec)
+		opts := transport.Options{
+			Source:  src,
+			Delete:  cfg.deleteMode,
+			Exclude: rules.Excluded,
+			DryRun:  cfg.dryRun,
+			Logger:  tlog,
+			// m.progress is set later, by once; the targets call it through this.
+			Progress: func(rel string, size int64) {
+				if m.progress != nil {
+					m.progress(rel, size)
+				}
+			},
+		}
+		tgt, err := openTarget(cfg, spec, rules, opts)
+		if err != nil {
+			return err
+		}
+		st.setup(src, tgt.String(), excl, filt)
+		m.targets = append(m.targets, &targetRun{tgt: tgt, st: st, log: tlog, startupDone: cfg.noInit})
+		if cfg.noInit {
+			st.setStarted()
+		}
+	}
 	if cfg.once {
 		return m.once(ctx)
 	}
@@ -135,40 +148,110 @@ func checkNotInside(src, target string) error {
 	return nil
 }
 
-// mirror owns the watcher, the collator and the target of one SRC → TARGET
-// pair, and runs the loop between them.
+// mirror owns the watcher of one source and, per target, a collator and
+// the target itself, and runs the loop between them. One watcher feeds
+// every target; each target has its own queue, push and retry timing, so
+// a slow or broken target never delays the others.
 type mirror struct {
-	cfg    *config
-	log    *slog.Logger
-	src    string
-	target transport.Target
-	rules  *filter.Set
+	cfg     *config
+	log     *slog.Logger
+	src     string
+	srcDev  uint64 // device of the source root at startup
+	rules   *filter.Set
+	targets []*targetRun
+	ping    <-chan chan struct{} // liveness probes (systemd watchdog)
+	// progress counts the files sent (--once on a terminal); nil: off.
+	progress func(rel string, size int64)
 }
 
-// once runs the startup full sync and returns.
+// targetRun is the loop's state of one target.
+type targetRun struct {
+	tgt         transport.Target
+	st          *syncStatus
+	log         *slog.Logger
+	col         *delay.Collator
+	inFlight    bool
+	active      *delay.Batch // the batch in flight, for the status readers
+	startupDone bool
+	backoff     time.Duration
+	retryAt     time.Time // the last push failed: next attempt
+}
+
+func (m *mirror) close() {
+	for _, t := range m.targets {
+		t.tgt.Close()
+	}
+}
+
+// state is what t is doing now, for the status readers.
+func (t *targetRun) state(now time.Time) targetState {
+	switch {
+	case t.retryAt.After(now) && !t.inFlight:
+		return stateRetrying
+	case !t.startupDone:
+		return stateInitial
+	case t.inFlight:
+		return statePushing
+	}
+	return stateIdle
+}
+
+// once runs the startup full sync of every target (concurrently) and
+// returns the first error. On a terminal (cfg.progress) a progress line
+// is shown meanwhile.
 func (m *mirror) once(ctx context.Context) error {
-	start := time.Now()
-	st, err := m.target.FullSync(ctx)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", m.src, err)
+	stopProgress := func() {}
+	if m.cfg.progress != nil {
+		var p *progress
+		p, stopProgress = startProgress(ctx, m.cfg.progress, m.src, m.rules)
+		m.progress = p.add
 	}
-	m.logStats("full sync done", st, time.Since(start))
-	if len(st.Failed) > 0 {
-		return fmt.Errorf("sync %s to %s: %d path(s) failed, first: %v", m.src, m.target, len(st.Failed), st.Failed[0])
+	res := make([]pushResult, len(m.targets))
+	var wg sync.WaitGroup
+	for i, t := range m.targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			t.st.publish(0, nil, &delay.Batch{Full: true}, 0, statePushing, time.Time{})
+			st, err := m.fullSync(ctx, t)
+			res[i] = pushResult{target: t, stats: st, err: err, took: time.Since(start)}
+			t.st.pushed(time.Now(), true, st, res[i].took, err, errorClass(err))
+		}()
 	}
-	return nil
+	wg.Wait()
+	stopProgress()
+	var errs []error
+	for _, r := range res {
+		t := r.target
+		switch {
+		case r.err != nil:
+			m.logStats(t, "full sync", "failed", r.stats, r.took, "err", r.err)
+			errs = append(errs, fmt.Errorf("sync %s to %s: %w", m.src, t.tgt, r.err))
+		case len(r.stats.Failed) > 0:
+			m.logStats(t, "full sync", "partial", r.stats, r.took)
+			for _, f := range r.stats.Failed {
+				t.log.Warn("path not mirrored", "path", f.Path, "err", f.Err)
+			}
+			errs = append(errs, fmt.Errorf("sync %s to %s: %d path(s) failed, first: %v", m.src, t.tgt, len(r.stats.Failed), r.stats.Failed[0]))
+		default:
+			m.logStats(t, "full sync", "ok", r.stats, r.took)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // pushResult is what a push goroutine reports back to the loop.
 type pushResult struct {
-	batch delay.Batch
-	stats transport.Stats
-	err   error
-	took  time.Duration
+	target *targetRun
+	batch  delay.Batch
+	stats  transport.Stats
+	err    error
+	took   time.Duration
 }
 
-// run is the live mirror loop: watches first, then the full sync, then
-// queued events. It is the only goroutine that touches the collator.
+// run is the live mirror loop: watches first, then the full syncs, then
+// queued events. It is the only goroutine that touches the collators.
 func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 	w, err := watcher.New(ctx, watcher.Options{
 		Root:    m.src,
@@ -184,46 +267,68 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 		return usageError{fmt.Errorf("watch %s: %w", m.src, err)}
 	}
 	defer w.Close()
-	m.log.Info("watching", "source", m.src, "target", m.target.String(), "dirs", w.Watches(),
+	names := make([]string, len(m.targets))
+	for i, t := range m.targets {
+		names[i] = t.tgt.String()
+	}
+	m.log.Info("watching", "source", m.src, "target", strings.Join(names, " "), "dirs", w.Watches(),
 		"delay", m.cfg.delay.String())
 
-	col := delay.New(delay.Config{Delay: m.cfg.delay, MaxDelays: m.cfg.maxDelays, MoveGuard: moveGuard})
-	if !m.cfg.noInit { // lsyncd init = false: no startup full sync
-		col.AddFull()
+	for _, t := range m.targets {
+		t.col = delay.New(delay.Config{Delay: m.cfg.delay, MaxDelays: m.cfg.maxDelays, MoveGuard: moveGuard})
+		if !m.cfg.noInit { // lsyncd init = false: no startup full sync
+			t.col.AddFull()
+		}
 	}
 
-	// pushCtx outlives ctx by stopGrace so that the in-flight batch can
+	// pushCtx outlives ctx by stopGrace so that in-flight batches can
 	// finish after SIGTERM/SIGINT.
 	pushCtx, cancelPush := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPush()
-	results := make(chan pushResult, 1)
-	var active *delay.Batch // the batch in flight, for the status file
-	inFlight := false
-	startupDone := m.cfg.noInit
-	backoff := time.Duration(0)
+	results := make(chan pushResult, len(m.targets))
 	var stopSig os.Signal
 	events := w.Events()
 	var timer *time.Timer
 	var timerC <-chan time.Time
-
-	for {
-		if stopSig != nil && !inFlight {
-			return signalExit{stopSig}
-		}
-		if !inFlight && stopSig == nil {
-			if b, ok := col.Next(); ok {
-				inFlight, active = true, &b
-				go m.push(pushCtx, b, results)
+	inFlight := func() int {
+		n := 0
+		for _, t := range m.targets {
+			if t.inFlight {
+				n++
 			}
 		}
-		if st := m.cfg.status; st != nil {
-			st.publish(col.Len(), col.Waiting(maxStatusActive), active, w.Watches())
+		return n
+	}
+
+	for {
+		if stopSig != nil && inFlight() == 0 {
+			return signalExit{stopSig}
+		}
+		now := time.Now()
+		var due time.Time
+		for _, t := range m.targets {
+			if !t.inFlight && stopSig == nil {
+				if b, ok := t.col.Next(); ok {
+					t.inFlight, t.active = true, &b
+					go m.push(pushCtx, t, b, results)
+				}
+			}
+			t.st.publish(t.col.Len(), t.col.Waiting(maxStatusActive), t.active, w.Watches(), t.state(now), t.retryAt)
+			if t.inFlight {
+				continue
+			}
+			if d, ok := t.col.Due(); ok && (due.IsZero() || d.Before(due)) {
+				due = d
+			}
+			if t.retryAt.After(now) && (due.IsZero() || t.retryAt.Before(due)) {
+				due = t.retryAt // wake up to publish the state change
+			}
 		}
 		if timer != nil {
 			timer.Stop()
 			timer, timerC = nil, nil
 		}
-		if due, ok := col.Due(); ok && !inFlight {
+		if !due.IsZero() {
 			timer = time.NewTimer(max(time.Until(due), 0))
 			timerC = timer.C
 		}
@@ -239,11 +344,17 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 			}
 			if ev.Op == watcher.Overflow {
 				m.log.Warn("inotify event queue overflowed; doing a full sync", "source", m.src)
-				col.AddFull()
+				for _, t := range m.targets {
+					t.st.overflow()
+					t.col.AddFull()
+				}
 				continue
 			}
 			m.log.Debug("event", "op", ev.Op.String(), "path", ev.Path, "from", ev.From, "dir", ev.IsDir)
-			col.Add(toItem(ev))
+			for _, t := range m.targets {
+				t.st.event()
+				t.col.Add(toItem(ev))
+			}
 		case err := <-w.Errors():
 			var wl *watcher.WatchLimitError
 			if errors.As(err, &wl) {
@@ -252,19 +363,20 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 			}
 			m.log.Warn("watcher", "err", err)
 		case r := <-results:
-			inFlight, active = false, nil
-			m.cfg.status.pushed(time.Now(), r.err)
-			if err := m.finish(col, r, &backoff, startupDone); err != nil {
+			t := r.target
+			t.inFlight, t.active = false, nil
+			if err := m.finish(t, r); err != nil {
 				return err
 			}
-			if r.batch.Full && r.err == nil {
-				startupDone = true
-			}
 		case <-timerC:
+		case reply := <-m.ping:
+			close(reply)
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				m.log.Info("SIGHUP: full sync")
-				col.AddFull()
+				for _, t := range m.targets {
+					t.col.AddFull()
+				}
 				continue
 			}
 			if stopSig != nil { // second signal: stop now
@@ -272,8 +384,8 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 				return signalExit{sig}
 			}
 			stopSig = sig
-			m.log.Info("stopping", "signal", sig.String(), "in_flight", inFlight)
-			if inFlight {
+			m.log.Info("stopping", "signal", sig.String(), "in_flight", inFlight())
+			if inFlight() > 0 {
 				time.AfterFunc(stopGrace, cancelPush)
 			}
 		case <-ctx.Done():
@@ -284,55 +396,76 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 }
 
 // push runs one batch against the target and reports the result.
-func (m *mirror) push(ctx context.Context, b delay.Batch, out chan<- pushResult) {
+func (m *mirror) push(ctx context.Context, t *targetRun, b delay.Batch, out chan<- pushResult) {
 	start := time.Now()
 	var st transport.Stats
 	var err error
 	if b.Full {
-		st, err = m.target.FullSync(ctx)
+		st, err = m.fullSync(ctx, t)
 	} else {
-		st, err = m.target.Push(ctx, toChanges(b.Items, m.cfg.deleteMode))
+		st, err = m.pushBatch(ctx, t, toChanges(b.Items, m.cfg.deleteMode))
 	}
-	out <- pushResult{batch: b, stats: st, err: err, took: time.Since(start)}
+	out <- pushResult{target: t, batch: b, stats: st, err: err, took: time.Since(start)}
 }
 
-// finish hands a push result back to the collator: failed paths are
-// re-queued with a capped exponential backoff; fatal errors end gsync.
-func (m *mirror) finish(col *delay.Collator, r pushResult, backoff *time.Duration, startupDone bool) error {
+// finish hands a push result back to the target's collator: failed paths
+// are re-queued with a capped exponential backoff; fatal errors end gsync.
+func (m *mirror) finish(t *targetRun, r pushResult) error {
 	what := "batch"
 	if r.batch.Full {
 		what = "full sync"
 	}
+	now := time.Now()
+	t.st.pushed(now, r.batch.Full, r.stats, r.took, r.err, errorClass(r.err))
+	col := t.col
 	if r.err != nil {
-		if !transport.IsTransient(r.err) || (r.batch.Full && !startupDone && !m.cfg.insist) {
+		if !transport.IsTransient(r.err) || (r.batch.Full && !t.startupDone && !m.cfg.insist) {
 			col.Done(r.batch.ID, nil, time.Time{})
-			return fmt.Errorf("%s of %s: %w", what, m.src, r.err)
+			m.logStats(t, what, "failed", r.stats, r.took, "err", r.err)
+			return fmt.Errorf("%s of %s to %s: %w", what, m.src, t.tgt, r.err)
 		}
-		*backoff = nextBackoff(*backoff)
-		notBefore := time.Now().Add(*backoff)
-		m.log.Error(what+" failed, will retry", "target", m.target.String(), "err", r.err,
-			"retry_in", backoff.String())
-		col.Done(r.batch.ID, r.batch.Items, notBefore)
+		t.backoff = nextBackoff(t.backoff)
+		t.retryAt = now.Add(t.backoff)
+		m.logStats(t, what, "failed", r.stats, r.took, "err", r.err, "retry_in", t.backoff.String())
+		col.Done(r.batch.ID, r.batch.Items, t.retryAt)
 		if r.batch.Full {
 			col.AddFull()
 		}
 		return nil
 	}
-	m.logStats(what+" done", r.stats, r.took)
+	if r.batch.Full && !t.startupDone {
+		t.startupDone = true
+		t.st.setStarted()
+	}
 	if len(r.stats.Failed) == 0 {
-		*backoff = 0
+		m.logStats(t, what, "ok", r.stats, r.took)
+		t.backoff, t.retryAt = 0, time.Time{}
 		col.Done(r.batch.ID, nil, time.Time{})
 		return nil
 	}
-	*backoff = nextBackoff(*backoff)
-	notBefore := time.Now().Add(*backoff)
+	t.backoff = nextBackoff(t.backoff)
+	t.retryAt = now.Add(t.backoff)
+	m.logStats(t, what, "partial", r.stats, r.took, "retry_in", t.backoff.String())
 	retry := make([]delay.Item, 0, len(r.stats.Failed))
 	for _, f := range r.stats.Failed {
-		m.log.Warn("path not mirrored, will retry", "path", f.Path, "err", f.Err, "retry_in", backoff.String())
+		t.log.Warn("path not mirrored, will retry", "path", f.Path, "err", f.Err, "retry_in", t.backoff.String())
 		retry = append(retry, m.retryItem(f.Path))
 	}
-	col.Done(r.batch.ID, retry, notBefore)
+	col.Done(r.batch.ID, retry, t.retryAt)
 	return nil
+}
+
+// errorClass names the kind of a push error for metrics.
+func errorClass(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	case transport.IsTransient(err):
+		return "transient"
+	}
+	return "fatal"
 }
 
 // retryItem re-queues a failed path as a change of whatever it is now.
@@ -344,10 +477,18 @@ func (m *mirror) retryItem(rel string) delay.Item {
 	return delay.Item{Op: delay.Modify, Path: rel, IsDir: fi.IsDir(), Recursive: fi.IsDir()}
 }
 
-func (m *mirror) logStats(msg string, st transport.Stats, took time.Duration) {
-	m.log.Info(msg, "target", m.target.String(), "files", st.Files, "deleted", st.Deleted,
+// logStats writes the one line per push: what, result (ok, partial,
+// failed), counts, bytes and duration.
+func (m *mirror) logStats(t *targetRun, what, result string, st transport.Stats, took time.Duration, extra ...any) {
+	args := []any{"result", result, "files", st.Files, "deleted", st.Deleted,
 		"renamed", st.Renamed, "bytes", st.Bytes, "failed", len(st.Failed),
-		"duration", took.Round(time.Millisecond).String())
+		"duration", took.Round(time.Millisecond).String()}
+	args = append(args, extra...)
+	if result == "failed" {
+		t.log.Error(what+" failed", args...)
+		return
+	}
+	t.log.Info(what+" done", args...)
 }
 
 func nextBackoff(d time.Duration) time.Duration {

@@ -32,8 +32,7 @@ func registerSSHFlags(f *pflag.FlagSet, o *sshOptions) {
 }
 
 // openSSHTarget opens a [user@]host:dir target.
-func openSSHTarget(cfg *config, rules *filter.Set, opts transport.Options) (transport.Target, error) {
-	spec := cfg.target
+func openSSHTarget(cfg *config, spec string, rules *filter.Set, opts transport.Options) (transport.Target, error) {
 	user, host, dir, ok := transport.ParseSSHTarget(spec)
 	if !ok {
 		return nil, usagef("target %s: want [user@]host:dir for an ssh target", spec)

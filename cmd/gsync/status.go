@@ -11,18 +11,21 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gsync/gsync/control"
 	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/transport"
 )
 
 // maxStatusActive caps the in-flight items listed per sync, so that a
 // batch of 1000 paths does not make the status file huge.
 const maxStatusActive = 100
 
-// syncStatus is the state one mirror publishes for the status file. The
-// mirror loop updates it; the status writer reads it. Every method is
-// safe on a nil *syncStatus (no status file).
+// syncStatus is the state one mirror target publishes for the status
+// file, the control socket, metrics and systemd. The mirror loop updates
+// it; the readers take snapshots. Every method is safe on a nil
+// *syncStatus (nothing reads it).
 type syncStatus struct {
-	kick chan<- struct{} // wakes the writer; buffered, never blocks
+	board *board // wakes the readers when something changed
 
 	mu          sync.Mutex
 	name        string
@@ -39,7 +42,61 @@ type syncStatus struct {
 	watches     int
 	lastPush    time.Time
 	lastErr     string
+
+	state       targetState
+	retryAt     time.Time // next attempt while retrying
+	lastSuccess time.Time
+	lastErrAt   time.Time
+	lastFailed  bool // the last push failed as a whole (connection, fatal)
+	started     bool // the startup full sync succeeded (or there is none)
+	counters    pushCounters
 }
+
+// targetState is what a target is doing.
+type targetState uint8
+
+// The states of a target.
+const (
+	stateInitial  targetState = iota // the startup full sync has not succeeded yet
+	stateIdle                        // nothing in flight, not waiting for a retry
+	statePushing                     // a batch or full sync in flight
+	stateRetrying                    // the last push failed; waiting for retryAt
+	stateStopped                     // the mirror has ended
+)
+
+func (s targetState) String() string {
+	switch s {
+	case stateInitial:
+		return "initial sync"
+	case stateIdle:
+		return "idle"
+	case statePushing:
+		return "pushing"
+	case stateRetrying:
+		return "retrying"
+	case stateStopped:
+		return "stopped"
+	}
+	return "unknown"
+}
+
+// pushCounters are the totals since start; they only grow.
+type pushCounters struct {
+	events, overflows       int64
+	batches, fullSyncs      int64 // pushes that ended (ok or partial)
+	failures                int64 // pushes that failed and were re-queued
+	files, deleted, renamed int64
+	bytes                   int64
+	fileErrors              int64 // per-path failures
+	errorsByClass           map[string]int64
+	latency                 [len(latencyBuckets)]int64 // cumulative later, per bucket here
+	latencyCount            int64
+	latencySum              float64 // seconds
+}
+
+// latencyBuckets are the upper bounds (seconds) of the push duration
+// histogram.
+var latencyBuckets = [...]float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}
 
 // setup records what does not change while the mirror runs.
 func (s *syncStatus) setup(source, target string, excludes, filters []string) {
@@ -53,14 +110,17 @@ func (s *syncStatus) setup(source, target string, excludes, filters []string) {
 }
 
 // publish records the loop's state: the queue length, its first items
-// (owned by the caller's copy), and b, the batch in flight, if any.
-func (s *syncStatus) publish(queued int, waiting []delay.Item, b *delay.Batch, watches int) {
+// (owned by the caller's copy), b, the batch in flight, if any, and what
+// the target is doing.
+func (s *syncStatus) publish(queued int, waiting []delay.Item, b *delay.Batch, watches int, state targetState, retryAt time.Time) {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
-	same := s.queued == queued && s.inFlight == (b != nil) && s.watches == watches
+	same := s.queued == queued && s.inFlight == (b != nil) && s.watches == watches &&
+		s.state == state && s.retryAt.Equal(retryAt)
 	s.queued, s.watches, s.inFlight = queued, watches, b != nil
+	s.state, s.retryAt = state, retryAt
 	s.waiting = waiting
 	s.active, s.full, s.activeTotal = nil, false, 0
 	if b != nil {
@@ -74,26 +134,129 @@ func (s *syncStatus) publish(queued int, waiting []delay.Item, b *delay.Batch, w
 	}
 }
 
-// pushed records the end of a push.
-func (s *syncStatus) pushed(at time.Time, err error) {
+// setState records a state change outside the loop's publish (stopped).
+func (s *syncStatus) setState(state targetState) {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
-	s.lastPush, s.lastErr = at, ""
+	s.state = state
+	s.mu.Unlock()
+	s.changed()
+}
+
+// setStarted records that the startup full sync succeeded (or that
+// there is none): the target is ready.
+func (s *syncStatus) setStarted() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.started = true
+	s.mu.Unlock()
+	s.changed()
+}
+
+// event counts watcher events; overflow counts inotify queue overflows.
+func (s *syncStatus) event() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.counters.events++
+	s.mu.Unlock()
+}
+
+func (s *syncStatus) overflow() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.counters.overflows++
+	s.mu.Unlock()
+	s.changed()
+}
+
+// pushed records the end of a push: its statistics, duration and error
+// (class names the kind of error for metrics: "transient", "fatal").
+func (s *syncStatus) pushed(at time.Time, full bool, st transport.Stats, took time.Duration, err error, class string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	c := &s.counters
+	s.lastPush, s.lastErr, s.lastFailed = at, "", err != nil
 	if err != nil {
-		s.lastErr = err.Error()
+		s.lastErr, s.lastErrAt = err.Error(), at
+		c.failures++
+		if c.errorsByClass == nil {
+			c.errorsByClass = map[string]int64{}
+		}
+		c.errorsByClass[class]++
+	} else {
+		if full {
+			c.fullSyncs++
+		} else {
+			c.batches++
+		}
+		c.files += int64(st.Files)
+		c.deleted += int64(st.Deleted)
+		c.renamed += int64(st.Renamed)
+		c.bytes += st.Bytes
+		if n := len(st.Failed); n > 0 {
+			c.fileErrors += int64(n)
+			if c.errorsByClass == nil {
+				c.errorsByClass = map[string]int64{}
+			}
+			c.errorsByClass["file"] += int64(n)
+			s.lastErr, s.lastErrAt = fmt.Sprintf("%d path(s) not mirrored, first: %v", n, st.Failed[0]), at
+		} else {
+			s.lastSuccess = at
+		}
+		secs := took.Seconds()
+		for i, ub := range latencyBuckets {
+			if secs <= ub {
+				c.latency[i]++
+				break
+			}
+		}
+		c.latencyCount++
+		c.latencySum += secs
 	}
 	s.mu.Unlock()
 	s.changed()
 }
 
-func (s *syncStatus) changed() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
+// snapshot returns the control socket's view of the target.
+func (s *syncStatus) snapshot() control.Target {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := control.Target{
+		Sync: s.name, Source: s.source, Target: s.target, State: s.state.String(),
+		Queue: s.queued, InFlight: s.activeTotal, LastError: s.lastErr,
+		BytesPushed: s.counters.bytes, FilesPushed: s.counters.files,
+		Deleted: s.counters.deleted, Renamed: s.counters.renamed,
+		Batches: s.counters.batches + s.counters.fullSyncs, Failures: s.counters.failures,
+		Events: s.counters.events, Watches: s.watches, Overflows: s.counters.overflows,
 	}
+	if s.full {
+		t.InFlight++
+	}
+	if s.state == stateRetrying && !s.retryAt.IsZero() {
+		t.NextAttempt = timePtr(s.retryAt)
+	}
+	if !s.lastSuccess.IsZero() {
+		t.LastSuccess = timePtr(s.lastSuccess)
+	}
+	if !s.lastErrAt.IsZero() && s.lastErr != "" {
+		t.LastErrorAt = timePtr(s.lastErrAt)
+	}
+	return t
 }
+
+func timePtr(t time.Time) *time.Time { return &t }
+
+func (s *syncStatus) changed() { s.board.changed() }
 
 // report appends the sync's block in lsyncd's layout (StatusFile.write,
 // Sync.statusReport): "SyncN source=DIR/", "There are N delays", one line
@@ -178,18 +341,13 @@ type statusWriter struct {
 	interval time.Duration
 	log      *slog.Logger
 	syncs    []*syncStatus
-	kick     chan struct{}
+	kick     <-chan struct{}
 	now      func() time.Time
 }
 
-// newStatusWriter returns a writer for path and one syncStatus per name,
-// in order.
-func newStatusWriter(path string, interval time.Duration, log *slog.Logger, names []string) *statusWriter {
-	w := &statusWriter{path: path, interval: max(interval, 0), log: log, kick: make(chan struct{}, 1), now: time.Now}
-	for _, n := range names {
-		w.syncs = append(w.syncs, &syncStatus{kick: w.kick, name: n})
-	}
-	return w
+// newStatusWriter returns a writer of path for the targets on b.
+func newStatusWriter(path string, interval time.Duration, log *slog.Logger, b *board) *statusWriter {
+	return &statusWriter{path: path, interval: max(interval, 0), log: log, syncs: b.all(), kick: b.subscribe(), now: time.Now}
 }
 
 // start runs the writer in a goroutine until stop is called; stop writes

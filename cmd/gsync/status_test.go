@@ -179,13 +179,14 @@ sync{ default.direct, source = "`+b+`", target = "`+bdst+`", delay = 0,
 // TestStatusReportActive checks the lines of a batch in flight, in
 // lsyncd's layout.
 func TestStatusReportActive(t *testing.T) {
-	w := newStatusWriter(filepath.Join(t.TempDir(), "s"), 0, nil, []string{"Sync1"})
-	s := w.syncs[0]
+	b := newBoard()
+	s := b.add("Sync1")
+	w := newStatusWriter(filepath.Join(t.TempDir(), "s"), 0, nil, b)
 	s.setup("/src", "host::m", nil, nil)
 	s.publish(2, []delay.Item{{Op: delay.Modify, Path: "a"}}, &delay.Batch{Items: []delay.Item{
 		{Op: delay.Create, Path: "d", IsDir: true},
 		{Op: delay.Move, From: "x", Path: "y"},
-	}}, 1)
+	}}, 1, statePushing, time.Time{})
 	st, err := parseStatus(w.render())
 	if err != nil {
 		t.Fatal(err)

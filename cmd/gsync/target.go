@@ -14,17 +14,16 @@ import (
 )
 
 // openTarget parses the TARGET argument and opens the matching transport.
-func openTarget(cfg *config, rules *filter.Set, opts transport.Options) (transport.Target, error) {
-	spec := cfg.target
+func openTarget(cfg *config, spec string, rules *filter.Set, opts transport.Options) (transport.Target, error) {
 	dc, isDaemon, err := transport.ParseDaemonTarget(spec)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	if isDaemon {
-		return openDaemon(cfg, dc, rules, opts)
+		return openDaemon(cfg, spec, dc, rules, opts)
 	}
 	if i := strings.IndexByte(spec, ':'); cfg.ssh.force || (i > 0 && !strings.ContainsRune(spec[:i], '/')) {
-		return openSSHTarget(cfg, rules, opts) // a local path containing ':' is written ./a:b
+		return openSSHTarget(cfg, spec, rules, opts) // a local path containing ':' is written ./a:b
 	}
 	abs, err := filepath.Abs(spec)
 	if err != nil {
@@ -41,7 +40,7 @@ func openTarget(cfg *config, rules *filter.Set, opts transport.Options) (transpo
 }
 
 // openDaemon completes a parsed daemon target from the flags and opens it.
-func openDaemon(cfg *config, dc transport.DaemonConfig, rules *filter.Set, opts transport.Options) (transport.Target, error) {
+func openDaemon(cfg *config, spec string, dc transport.DaemonConfig, rules *filter.Set, opts transport.Options) (transport.Target, error) {
 	if cfg.port != 0 {
 		if cfg.port < 1 || cfg.port > 65535 {
 			return nil, usagef("invalid --port %d: want 1 to 65535", cfg.port)
@@ -66,7 +65,7 @@ func openDaemon(cfg *config, dc transport.DaemonConfig, rules *filter.Set, opts 
 	}
 	t, err := transport.NewDaemon(dc, opts)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("open target %s: %w", cfg.target, err)}
+		return nil, usageError{fmt.Errorf("open target %s: %w", spec, err)}
 	}
 	return t, nil
 }

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"net/http"
+	"slices"
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metricsHandler serves the board as Prometheus metrics (names prefixed
+// gsync_, labels sync and target) plus the Go and process collectors, from
+// a registry of its own.
+func metricsHandler(b *board) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		boardCollector{b})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// boardCollector reads the board at scrape time: every value lives in the
+// targets' status, so there is no second copy to keep in step.
+type boardCollector struct{ b *board }
+
+var (
+	labels      = []string{"sync", "target"}
+	descEvents  = prometheus.NewDesc("gsync_events_total", "File system events read for the target.", labels, nil)
+	descBatches = prometheus.NewDesc("gsync_batches_total", "Pushes that ended, by kind (batch, full).", append(labels, "kind"), nil)
+	descLatency = prometheus.NewDesc("gsync_batch_duration_seconds", "Duration of pushes that ended.", labels, nil)
+	descBytes   = prometheus.NewDesc("gsync_bytes_total", "Bytes of file data sent.", labels, nil)
+	descFiles   = prometheus.NewDesc("gsync_files_total", "Entries created or updated on the target.", labels, nil)
+	descDeleted = prometheus.NewDesc("gsync_deleted_total", "Entries deleted on the target.", labels, nil)
+	descRenamed = prometheus.NewDesc("gsync_renamed_total", "Renames done on the target.", labels, nil)
+	descErrors  = prometheus.NewDesc("gsync_errors_total", "Errors by class: transient and fatal push failures, canceled pushes, per-file failures (file).", append(labels, "class"), nil)
+	descRetries = prometheus.NewDesc("gsync_retries_total", "Pushes that failed and were queued again.", labels, nil)
+	descQueue   = prometheus.NewDesc("gsync_queue_depth", "Changes waiting to be pushed.", labels, nil)
+	descFlight  = prometheus.NewDesc("gsync_in_flight", "Changes of the push in flight.", labels, nil)
+	descWatches = prometheus.NewDesc("gsync_watches", "Watched directories of the target's source.", labels, nil)
+	descOver    = prometheus.NewDesc("gsync_overflows_total", "inotify queue overflows (each causes a full sync).", labels, nil)
+	descUp      = prometheus.NewDesc("gsync_target_up", "1 while the target is reachable (the last push did not fail), else 0.", labels, nil)
+	descState   = prometheus.NewDesc("gsync_target_state", "1 for the target's current state.", append(labels, "state"), nil)
+	descSuccess = prometheus.NewDesc("gsync_last_success_timestamp_seconds", "When the last push without errors ended.", labels, nil)
+)
+
+var allStates = []targetState{stateInitial, stateIdle, statePushing, stateRetrying, stateStopped}
+
+func (c boardCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descEvents, descBatches, descLatency, descBytes, descFiles, descDeleted,
+		descRenamed, descErrors, descRetries, descQueue, descFlight, descWatches, descOver, descUp, descState, descSuccess} {
+		ch <- d
+	}
+}
+
+func (c boardCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, t := range c.b.all() {
+		t.mu.Lock()
+		lv := []string{t.name, t.target}
+		n := t.counters
+		byClass := make(map[string]int64, len(n.errorsByClass))
+		for k, v := range n.errorsByClass {
+			byClass[k] = v
+		}
+		queued, inFlight, watches, state := t.queued, t.activeTotal, t.watches, t.state
+		if t.full {
+			inFlight++
+		}
+		up := !t.lastFailed
+		lastSuccess := t.lastSuccess
+		t.mu.Unlock()
+
+		counter := func(d *prometheus.Desc, v int64, extra ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append(lv, extra...)...)
+		}
+		gauge := func(d *prometheus.Desc, v float64, extra ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(lv, extra...)...)
+		}
+		counter(descEvents, n.events)
+		counter(descBatches, n.batches, "batch")
+		counter(descBatches, n.fullSyncs, "full")
+		buckets := make(map[float64]uint64, len(latencyBuckets))
+		var cum uint64
+		for i, ub := range latencyBuckets {
+			cum += uint64(n.latency[i])
+			buckets[ub] = cum
+		}
+		ch <- prometheus.MustNewConstHistogram(descLatency, uint64(n.latencyCount), n.latencySum, buckets, lv...)
+		counter(descBytes, n.bytes)
+		counter(descFiles, n.files)
+		counter(descDeleted, n.deleted)
+		counter(descRenamed, n.renamed)
+		classes := []string{"transient", "fatal", "canceled", "file"}
+		for k := range byClass {
+			if !slices.Contains(classes, k) {
+				classes = append(classes, k)
+			}
+		}
+		sort.Strings(classes)
+		for _, k := range classes {
+			counter(descErrors, byClass[k], k)
+		}
+		counter(descRetries, n.failures)
+		gauge(descQueue, float64(queued))
+		gauge(descFlight, float64(inFlight))
+		gauge(descWatches, float64(watches))
+		counter(descOver, n.overflows)
+		gauge(descUp, boolFloat(up))
+		for _, s := range allStates {
+			gauge(descState, boolFloat(s == state), s.String())
+		}
+		if !lastSuccess.IsZero() {
+			gauge(descSuccess, float64(lastSuccess.UnixNano())/1e9)
+		}
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gsync/gsync/lsyncdconf"
+)
+
+// runNative runs gsync's own command line: one source, its targets.
+func runNative(cfg *config, stderr io.Writer, sigs <-chan os.Signal) error {
+	w, reopen, closeLog, err := openLogOutput(stderr, cfg.logFile)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	log, err := newLogger(w, cfg.logLevel, cfg.logFormat)
+	if err != nil {
+		return err
+	}
+	if cfg.once && cfg.logFile == "" && isTerminal(stderr) {
+		cfg.progress = stderr
+	}
+	po := procOptions{
+		statusFile:     cfg.statusFile,
+		statusInterval: cfg.statusInterval,
+		controlSocket:  cfg.controlSocket,
+		metricsAddr:    cfg.metricsAddr,
+		once:           cfg.once,
+		reopenLog:      reopen,
+	}
+	_, err = runProcess([]*config{cfg}, po, log, sigs, nil)
+	return err
+}
+
+// runConfigFile runs gsync --config FILE: the syncs of an lsyncd config,
+// with the process flags of the command line.
+func runConfigFile(cfg *config, stderr io.Writer, sigs <-chan os.Signal) error {
+	cl := &lsyncdconf.Config{Settings: lsyncdconf.Settings{StatusInterval: 10 * time.Second}}
+	return runLsyncdConfig(cl, cfg.configFile, cfg, stderr, sigs)
+}
+
+// openLogOutput returns where logs go: stderr, or the file named by
+// --log-file, opened for appending; reopen (nil without a file) reopens it
+// after logrotate moved it away (SIGUSR1).
+func openLogOutput(stderr io.Writer, path string) (w io.Writer, reopen func() error, closeLog func(), err error) {
+	if path == "" {
+		return stderr, nil, func() {}, nil
+	}
+	lf := &logFile{path: path}
+	if err := lf.reopen(); err != nil {
+		return nil, nil, nil, usagef("--log-file: %v", err)
+	}
+	return lf, lf.reopen, lf.close, nil
+}
+
+// logFile is a log file that can be reopened while other goroutines log.
+type logFile struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+}
+
+func (l *logFile) reopen() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("open log file: %w", err)
+	}
+	l.mu.Lock()
+	old := l.f
+	l.f = f
+	l.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	return nil
+}
+
+func (l *logFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Write(p)
+}
+
+func (l *logFile) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.f.Close()
+}
