@@ -50,6 +50,11 @@ type config struct {
 	logFile       string
 	configFile    string
 	extraTargets  []string // --target
+	// Several lsyncd sync{} blocks on one source share one mirror: then
+	// targetCfgs holds each target's own settings (connection options) and
+	// targetNames their sync names, in the order of targets.
+	targetCfgs  []*config
+	targetNames []string
 	// progress receives the --once progress line (a terminal); nil: none.
 	progress io.Writer
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +42,7 @@ func runLsyncd(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) (
 		return 0, false
 	}
 	if err != nil {
-		return exitCode(usageError{err}, stderr), true
+		return lsyncdExit(exitCode(usageError{err}, stderr)), true
 	}
 	switch {
 	case cl.Settings.Version:
@@ -52,9 +53,24 @@ func runLsyncd(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) (
 		return exitOK, true
 	}
 	if err := runLsyncdConfig(cl, file, nil, stderr, sigs); err != nil {
-		return exitCode(err, stderr), true
+		return lsyncdExit(exitCode(err, stderr)), true
 	}
 	return exitOK, true
+}
+
+// exitLsyncdFatal is lsyncd's exit status for every fatal error
+// (exit(-1)): a bad config, a failed startup, a "die" exit code.
+const exitLsyncdFatal = 255
+
+// lsyncdExit maps gsync's exit codes to lsyncd's for lsyncd command lines
+// and "gsync CONFIGFILE", so that scripts and units written for lsyncd see
+// what they expect: 255 for any fatal error, 143/130 after SIGTERM/SIGINT.
+// gsync's own command line (also "gsync --config FILE") keeps 2 and 1.
+func lsyncdExit(code int) int {
+	if code == exitUsage || code == exitFailure {
+		return exitLsyncdFatal
+	}
+	return code
 }
 
 // runLsyncdConfig runs the syncs of an lsyncd command line cl, or of the
@@ -87,12 +103,21 @@ func runLsyncdConfig(cl *lsyncdconf.Config, file string, native *config, stderr 
 			return next, nil
 		}
 	}
+	var previous *lsyncdconf.Config // the config that ran before a SIGHUP reload
 	for {
 		next, err := runSyncs(cfg, native, reload, stderr, sigs)
+		var ue usageError
+		if next == nil && previous != nil && errors.As(err, &ue) {
+			// The re-read config loaded but could not start (a missing
+			// source, a bad target): go on with the one that ran before.
+			fmt.Fprintf(stderr, "gsync: SIGHUP: the re-read config did not start (%v); going back to the previous one\n", err)
+			cfg, previous = previous, nil
+			continue
+		}
 		if next == nil {
 			return err
 		}
-		cfg = next // SIGHUP re-read the config: start over with it
+		previous, cfg = cfg, next // SIGHUP re-read the config: start over with it
 	}
 }
 
@@ -234,7 +259,36 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 		}
 		cfgs[i] = c
 	}
-	return runProcess(cfgs, po, log, sigs, reload)
+	return runProcess(groupSyncs(cfgs), po, log, sigs, reload)
+}
+
+// groupSyncs merges syncs that watch the same source the same way (same
+// excludes, delay, delete mode, ...) into one mirror with several
+// targets: one watcher feeds them all, each target keeps its own queue,
+// connection options and sync name.
+func groupSyncs(cfgs []*config) []*config {
+	var out []*config
+	byKey := map[string]*config{}
+	for _, c := range cfgs {
+		key := fmt.Sprintf("%q", []any{filepath.Clean(c.source), c.excludes, c.excludeFrom, c.filters, c.delay,
+			c.maxDelays, c.deleteMode, c.noInit, c.once, c.dryRun, c.insist, c.watchBackend, c.maxDelete,
+			c.allowEmptySource})
+		g, ok := byKey[key]
+		if !ok {
+			byKey[key] = c
+			out = append(out, c)
+			continue
+		}
+		if g.targetCfgs == nil {
+			lead := *g // the first sync's own settings, before g lists the others
+			g.targetCfgs, g.targetNames = []*config{&lead}, []string{g.name}
+			g.name = ""
+		}
+		g.targets = append(g.targets, c.targets...)
+		g.targetCfgs = append(g.targetCfgs, c)
+		g.targetNames = append(g.targetNames, c.name)
+	}
+	return out
 }
 
 // appendFile appends each write to a file opened for that write only, like

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -94,7 +97,7 @@ func TestLsyncdErrorsAndVersion(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "c.lua")
 	os.WriteFile(conf, []byte("sync{ default.rsync, source = '/', target = '/x',\n onCreate = 'cp ^source ^target' }"), 0o644)
 	errb.Reset()
-	if code := runL([]string{conf}, &out, &errb, sigs); code != exitUsage || !strings.Contains(errb.String(), `"onCreate"`) {
+	if code := runL([]string{conf}, &out, &errb, sigs); code != exitLsyncdFatal || !strings.Contains(errb.String(), `"onCreate"`) {
 		t.Errorf("layer 3 config: exit %d, %q", code, errb.String())
 	}
 }
@@ -152,4 +155,127 @@ func runL(args []string, stdout, stderr *bytes.Buffer, sigs <-chan os.Signal) in
 		return -1
 	}
 	return code
+}
+
+// TestLsyncdReloadFallsBack: a config re-read on SIGHUP that loads but
+// cannot start (its source is missing) gives way to the config that ran
+// before, which keeps mirroring.
+func TestLsyncdReloadFallsBack(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	os.Mkdir(src, 0o755)
+	os.WriteFile(filepath.Join(src, "first"), []byte("1"), 0o644)
+	conf := filepath.Join(dir, "lsyncd.conf.lua")
+	write := func(source string) {
+		text := fmt.Sprintf("settings { nodaemon = true }\nsync { default.direct, source = %q, target = %q, delay = 0 }\n", source, dst)
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(src)
+	sigs := make(chan os.Signal, 1)
+	done := make(chan int)
+	errb := &syncedWriter{}
+	go func() { done <- runLsyncdTo([]string{conf}, errb, sigs) }()
+	waitFile := func(name string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if _, err := os.Stat(filepath.Join(dst, name)); err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never arrived:\n%s", name, errb.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFile("first")
+	write(filepath.Join(dir, "missing"))
+	sigs <- syscall.SIGHUP
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(errb.String(), "going back to the previous one") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no fallback after the failed reload:\n%s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	os.WriteFile(filepath.Join(src, "second"), []byte("2"), 0o644)
+	waitFile("second")
+	stopRun(t, sigs, done, syscall.SIGTERM, exitSIGTERM, errb.String)
+}
+
+// syncedWriter is a bytes.Buffer safe for the writes of several goroutines.
+type syncedWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// runLsyncdTo runs an lsyncd command line with stderr going to w.
+func runLsyncdTo(args []string, w io.Writer, sigs <-chan os.Signal) int {
+	code, handled := runLsyncd(args, io.Discard, w, sigs)
+	if !handled {
+		return -1
+	}
+	return code
+}
+
+func TestGroupSyncsSharesWatcher(t *testing.T) {
+	mk := func(name, src, tgt string, excl ...string) *config {
+		return &config{name: name, source: src, targets: []string{tgt}, excludes: excl, delay: time.Second, maxDelays: 10}
+	}
+	got := groupSyncs([]*config{mk("Sync1", "/a", "h::m"), mk("Sync2", "/b", "/x"), mk("Sync3", "/a/", "u@h:/d"), mk("Sync4", "/a", "/y", "*.o")})
+	if len(got) != 3 {
+		t.Fatalf("%d mirrors, want 3 (Sync1 and Sync3 share /a)", len(got))
+	}
+	g := got[0]
+	if strings.Join(g.targets, " ") != "h::m u@h:/d" || strings.Join(g.targetNames, " ") != "Sync1 Sync3" ||
+		len(g.targetCfgs) != 2 || g.targetCfgs[1].targets[0] != "u@h:/d" || g.name != "" {
+		t.Errorf("group = targets %q names %q cfgs %d name %q", g.targets, g.targetNames, len(g.targetCfgs), g.name)
+	}
+	if got[1].name != "Sync2" || got[2].name != "Sync4" || got[2].targetCfgs != nil {
+		t.Errorf("ungrouped syncs changed: %+v %+v", got[1], got[2])
+	}
+}
+
+// TestLsyncdSameSourceTwoTargets runs two -direct syncs of one source:
+// both targets get the changes, from one watcher.
+func TestLsyncdSameSourceTwoTargets(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.Mkdir(src, 0o755)
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	sigs := make(chan os.Signal, 1)
+	done := make(chan int)
+	errb := &syncedWriter{}
+	go func() { done <- runLsyncdTo([]string{"-delay", "0", "-direct", src, a, "-direct", src, b}, errb, sigs) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, d := range []string{a, b} {
+		for {
+			if _, err := os.Stat(filepath.Join(d, "f")); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not get f:\n%s", d, errb.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if n := strings.Count(errb.String(), "msg=watching"); n != 1 {
+		t.Errorf("%d watchers for one source, want 1:\n%s", n, errb.String())
+	}
+	stopRun(t, sigs, done, syscall.SIGTERM, exitSIGTERM, errb.String)
 }

@@ -72,7 +72,15 @@ func runMirror(ctx context.Context, cfg *config, status []*syncStatus, log *slog
 	excl, filt := rules.Patterns()
 	for i, spec := range cfg.targets {
 		st := status[i]
-		tlog := log.With("target", spec)
+		tcfg := cfg
+		if cfg.targetCfgs != nil {
+			tcfg = cfg.targetCfgs[i]
+		}
+		tlog := log
+		if cfg.targetNames != nil {
+			tlog = tlog.With("sync", cfg.targetNames[i])
+		}
+		tlog = tlog.With("target", spec)
 		opts := transport.Options{
 			Source:  src,
 			Delete:  cfg.deleteMode,
@@ -86,7 +94,7 @@ func runMirror(ctx context.Context, cfg *config, status []*syncStatus, log *slog
 				}
 			},
 		}
-		tgt, err := openTarget(cfg, spec, rules, opts)
+		tgt, err := openTarget(tcfg, spec, rules, opts)
 		if err != nil {
 			return err
 		}

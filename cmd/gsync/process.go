@@ -56,10 +56,13 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 	status := make([][]*syncStatus, len(cfgs))
 	k := 0
 	for i, c := range cfgs {
-		for range c.targets {
+		for j := range c.targets {
 			k++
 			name := c.name
-			if name == "" || len(c.targets) > 1 {
+			switch {
+			case c.targetNames != nil:
+				name = c.targetNames[j]
+			case name == "" || len(c.targets) > 1:
 				name = fmt.Sprintf("Sync%d", k)
 			}
 			status[i] = append(status[i], b.add(name))
