@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -175,7 +174,7 @@ func TestLsyncdReloadFallsBack(t *testing.T) {
 	write(src)
 	sigs := make(chan os.Signal, 1)
 	done := make(chan int)
-	errb := &syncedWriter{}
+	errb := &syncBuffer{}
 	go func() { done <- runLsyncdTo([]string{conf}, errb, sigs) }()
 	waitFile := func(name string) {
 		t.Helper()
@@ -203,24 +202,6 @@ func TestLsyncdReloadFallsBack(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "second"), []byte("2"), 0o644)
 	waitFile("second")
 	stopRun(t, sigs, done, syscall.SIGTERM, exitSIGTERM, errb.String)
-}
-
-// syncedWriter is a bytes.Buffer safe for the writes of several goroutines.
-type syncedWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 // runLsyncdTo runs an lsyncd command line with stderr going to w.
@@ -260,7 +241,7 @@ func TestLsyncdSameSourceTwoTargets(t *testing.T) {
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	sigs := make(chan os.Signal, 1)
 	done := make(chan int)
-	errb := &syncedWriter{}
+	errb := &syncBuffer{}
 	go func() { done <- runLsyncdTo([]string{"-delay", "0", "-direct", src, a, "-direct", src, b}, errb, sigs) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for _, d := range []string{a, b} {
