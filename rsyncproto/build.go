@@ -176,14 +176,10 @@ func (b *listBuilder) excluded(name string) bool {
 			return true
 		}
 	}
+	// A path gone at the source is checked as a file: the caller, who
+	// knows what it was, leaves out a deleted excluded directory.
 	fi, err := os.Lstat(b.local(name))
-	if err != nil {
-		// Gone at the source: excluded as either type, so that a delete
-		// never reaches a path the user excluded (the filter list sent to
-		// the receiver puts listed paths before the user's rules).
-		return b.opts.Exclude(name, false) || b.opts.Exclude(name, true)
-	}
-	return b.opts.Exclude(name, fi.IsDir())
+	return b.opts.Exclude(name, err == nil && fi.IsDir())
 }
 
 func (b *listBuilder) local(name string) string {

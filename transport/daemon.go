@@ -550,14 +550,14 @@ func (d *Daemon) Push(ctx context.Context, changes []Change) (Stats, error) {
 	for _, ch := range changes {
 		switch ch.Kind {
 		case Rename:
-			if !d.excluded(ch.From) {
+			if !d.excluded(ch.From, ch.IsDir) {
 				add(ch.From, false)
 			}
-			if !d.excluded(ch.Path) {
+			if !d.excluded(ch.Path, ch.IsDir) {
 				add(ch.Path, true)
 			}
 		default:
-			if !d.excluded(ch.Path) {
+			if !d.excluded(ch.Path, ch.IsDir) {
 				add(ch.Path, ch.Recursive)
 			}
 		}
@@ -660,13 +660,19 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 
 // excluded reports whether rel or one of its parent directories is
 // excluded (the sender only checks the listed path itself).
-func (d *Daemon) excluded(rel string) bool {
+// excluded reports whether rel is excluded, as what it is now at the
+// source, or, when it is gone, as what the change said it was (a deleted
+// directory matches "dir/" patterns).
+func (d *Daemon) excluded(rel string, wasDir bool) bool {
 	if d.opts.Exclude == nil {
 		return false
 	}
 	rel = path.Clean(rel)
 	fi, err := os.Lstat(filepath.Join(d.opts.Source, filepath.FromSlash(rel)))
-	return excludedPath(d.opts.Exclude, rel, err == nil && fi.IsDir())
+	if err == nil {
+		wasDir = fi.IsDir()
+	}
+	return excludedPath(d.opts.Exclude, rel, wasDir)
 }
 
 // oldPeer reports whether the daemon negotiated a protocol below 29: it

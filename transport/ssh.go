@@ -546,8 +546,9 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 	var st Stats
 	var send sshPaths
 	type item struct {
-		p   string
-		rec bool
+		p      string
+		rec    bool
+		wasDir bool // what the change said the path was (for a path now gone)
 	}
 	var rest []item
 	for _, c := range changes {
@@ -559,12 +560,12 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 			return st, t.classify("push to", err)
 		}
 		for _, p := range fallback {
-			rest = append(rest, item{p, true})
+			rest = append(rest, item{p, true, c.IsDir})
 		}
 	}
 	for _, c := range changes {
 		if c.Kind != Rename {
-			rest = append(rest, item{strings.TrimSuffix(c.Path, "/"), c.Recursive})
+			rest = append(rest, item{strings.TrimSuffix(c.Path, "/"), c.Recursive, c.IsDir})
 		}
 	}
 	var missing, recursive []string
@@ -574,7 +575,11 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 			continue
 		}
 		fi, err := lstatBelow(t.opts.Source, it.p)
-		if t.excluded(it.p, err == nil && fi.IsDir()) {
+		isDir := it.wasDir
+		if err == nil {
+			isDir = fi.IsDir()
+		}
+		if t.excluded(it.p, isDir) {
 			continue // neither sent nor deleted
 		}
 		switch {
