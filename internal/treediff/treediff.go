@@ -25,6 +25,9 @@ type Options struct {
 	// sides are truncated to it. Zero compares nanoseconds exactly; a
 	// negative value skips mtimes entirely.
 	MtimeGranularity time.Duration
+	// NodeMtimeGranularity, when coarser than MtimeGranularity, is the
+	// precision for the mtimes of device nodes, fifos and sockets.
+	NodeMtimeGranularity time.Duration
 	// SkipDirMtimes ignores the mtimes of directories.
 	SkipDirMtimes bool
 	// SkipSymlinkMtimes ignores the mtimes of symlinks.
@@ -201,6 +204,9 @@ func (c *comparer) mtime(rel string, sfi, dfi fs.FileInfo) {
 		rel == "." && c.opt.IgnoreRootMtime:
 		return
 	}
+	if isNode(sfi.Mode()) && c.opt.NodeMtimeGranularity > g {
+		g = c.opt.NodeMtimeGranularity
+	}
 	s, d := sfi.ModTime(), dfi.ModTime()
 	if g > 0 {
 		s, d = s.Truncate(g), d.Truncate(g)
@@ -208,6 +214,11 @@ func (c *comparer) mtime(rel string, sfi, dfi fs.FileInfo) {
 	if !s.Equal(d) {
 		c.add(rel, Mtime, sfi.ModTime().UTC().Format(time.RFC3339Nano), dfi.ModTime().UTC().Format(time.RFC3339Nano))
 	}
+}
+
+// isNode reports whether m is a device node, fifo or socket.
+func isNode(m fs.FileMode) bool {
+	return m.Type()&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe|fs.ModeSocket) != 0
 }
 
 func (c *comparer) dir(rel string) error {

@@ -253,6 +253,28 @@ func TestFifoAndDevice(t *testing.T) {
 	wantOne(t, got, "null", Device)
 }
 
+func TestNodeMtimeGranularity(t *testing.T) {
+	src, dst := pair(t)
+	for _, root := range []string{src, dst} {
+		must(t, syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
+	}
+	must(t, lutimes(filepath.Join(src, "fifo"), t0))
+	must(t, lutimes(filepath.Join(dst, "fifo"), t0.Add(time.Millisecond)))
+	must(t, lutimes(filepath.Join(dst, "a"), t0.Add(time.Millisecond)))
+	o := Options{SkipDirMtimes: true}
+	if got := diffs(t, src, dst, o); len(got) != 2 {
+		t.Fatalf("want the file and the fifo to differ, got:\n%s", Format(got, 30))
+	}
+	// Coarser for nodes only: the regular file is still compared exactly.
+	o.NodeMtimeGranularity = time.Second
+	wantOne(t, diffs(t, src, dst, o), "a", Mtime)
+	must(t, lutimes(filepath.Join(dst, "fifo"), t0.Add(time.Second)))
+	got := diffs(t, src, dst, o)
+	if len(got) != 2 {
+		t.Fatalf("a node a second off must differ, got:\n%s", Format(got, 30))
+	}
+}
+
 func TestExclude(t *testing.T) {
 	src, dst := pair(t)
 	mk(t, dst, "d/sub/junk.tmp", "x")

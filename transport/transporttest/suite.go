@@ -31,6 +31,17 @@ type Caps struct {
 	MtimeGranularity time.Duration
 	// SymlinkMtimes: the target preserves the mtimes of symlinks.
 	SymlinkMtimes bool
+	// NodeMtimeSeconds: the target keeps the mtimes of device nodes and
+	// special files only to the second. C rsync does at its default
+	// --modify-window=0: recv_generator (generator.c) creates the node and
+	// calls set_file_attrs without ATTRS_ACCURATE_TIME, so same_mtime
+	// (rsync.c) compares whole seconds (same_time, util1.c) and leaves a
+	// node whose source mtime falls in the second it was created with the
+	// creation time. The sender cannot ask for more: -@-1 (nanosecond
+	// compares) means "every mtime is equal" to rsync 3.1.0-3.1.2
+	// (util.c:cmp_time before 3.1.3), which would make their quick check
+	// skip changed files of the same size.
+	NodeMtimeSeconds bool
 	// NoDirMtimes: the target does not preserve directory mtimes.
 	NoDirMtimes bool
 	// IgnoreRootMode: the target does not set the mode of its root.
@@ -129,7 +140,7 @@ func (e *env) push(changes ...transport.Change) transport.Stats {
 
 // treeOptions are the comparison options the target's caps allow.
 func (e *env) treeOptions() treediff.Options {
-	return treediff.Options{
+	o := treediff.Options{
 		MtimeGranularity:  e.h.Caps.MtimeGranularity,
 		SkipSymlinkMtimes: !e.h.Caps.SymlinkMtimes,
 		SkipDirMtimes:     e.h.Caps.NoDirMtimes,
@@ -137,6 +148,10 @@ func (e *env) treeOptions() treediff.Options {
 		CompareOwner:      os.Geteuid() == 0,
 		Exclude:           e.opts.Exclude,
 	}
+	if e.h.Caps.NodeMtimeSeconds {
+		o.NodeMtimeGranularity = time.Second
+	}
+	return o
 }
 
 // equal fails the test at once when target and source differ.
@@ -193,11 +208,27 @@ func fullSyncDevices(t *testing.T, h Harness) {
 		if err := unix.Mknod(w.path("blk"), unix.S_IFBLK|0o600, int(unix.Mkdev(7, 200))); err != nil {
 			t.Skipf("mknod not permitted here: %v", err)
 		}
+		// "blk" keeps its creation mtime: the target may create its copy
+		// within the same second (see Caps.NodeMtimeSeconds).
 		w.mtime("null", base)
 		w.fixDirTimes()
 	})
 	noFailures(t, e.fullSync())
 	e.equal()
+	if h.Caps.NodeMtimeSeconds && h.Caps.MtimeGranularity == 0 {
+		// The seconds differ from the creation time's: set exactly.
+		s, err := os.Lstat(e.src.path("null"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := os.Lstat(e.dst.path("null"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.ModTime().Equal(d.ModTime()) {
+			t.Errorf("null: mtime: src %v, dst %v", s.ModTime(), d.ModTime())
+		}
+	}
 }
 
 func pushCreateModify(t *testing.T, h Harness) {
