@@ -17,7 +17,7 @@ func BenchmarkAddDistinct(b *testing.B) {
 	now := time.Unix(0, 0)
 	b.ReportAllocs()
 	for b.Loop() {
-		c := New(Config{Delay: time.Second, MaxDelays: 1 << 30, Now: func() time.Time { return now }})
+		c := New(Config{Delay: time.Second, MaxDelays: 1 << 30, RollupAt: -1, Now: func() time.Time { return now }})
 		for _, p := range paths {
 			c.Add(Item{Op: Create, Path: p})
 		}
@@ -62,7 +62,7 @@ func BenchmarkDeleteTree(b *testing.B) {
 	now := time.Unix(0, 0)
 	b.ReportAllocs()
 	for b.Loop() {
-		c := New(Config{Delay: time.Second, MaxDelays: 1 << 30, Now: func() time.Time { return now }})
+		c := New(Config{Delay: time.Second, MaxDelays: 1 << 30, RollupAt: -1, Now: func() time.Time { return now }})
 		for _, e := range evs {
 			c.Add(Item{Op: Delete, Path: e.p, IsDir: e.dir})
 		}

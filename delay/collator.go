@@ -26,19 +26,26 @@ const defaultMaxDelays = 1000
 //     merged item keeps the old item's queue slot and due time, takes the new
 //     item's IsDir and ORs Recursive. There is at most one non-move item per
 //     path in the queue.
+//
 //   - A Delete always carries Recursive: should the path exist again as a
 //     directory when the batch runs, its whole subtree is mirrored (IsDir
 //     of a Delete may be unknown, e.g. for a retried path). A Delete with
 //     IsDir drops the queued non-move items strictly below it.
+//
 //   - A new Move whose From or Path equals, contains or lies below the path
 //     of a queued non-move item, an endpoint of a queued Move, or a path of
 //     the in-flight batch, or that is added while a full sync is queued or
 //     in flight, is split into Delete(From) + Create(Path, Recursive for a
 //     directory). A Move retried through Done is always split.
+//
 //   - A new Create or Delete exactly on a queued Move's destination degrades
 //     that Move, in its slot, to Delete(From); the new item is then queued
 //     normally. Other items are queued after a Move (targets apply the
 //     renames of a batch before its other paths).
+//
+//   - Past Config.RollupAt queued items the queue is rolled up (see
+//     rollup): memory stays bounded however many events arrive while a
+//     batch is in flight or the target is down.
 //
 // A Batch holds every queued item, in queue order. It is due when the oldest
 // queued item is due (its time of Add plus Config.Delay) or when at least
@@ -73,6 +80,10 @@ type Collator struct {
 
 	notBefore time.Time
 
+	rollAt     int  // Config.RollupAt; <= 0: never
+	rolledN    int  // queued entries with rolled set
+	overloaded bool // the queue was rolled up: due at once
+
 	rules rules
 }
 
@@ -84,6 +95,7 @@ type rules struct {
 	plainDelete        bool // a Delete is not Recursive
 	moveBehindFull     bool // moves are not split by a queued full sync
 	retryMoves         bool // retried moves stay moves
+	plainRollup        bool // a rolled-up directory is not synced recursively
 }
 
 // entry is one queued item.
@@ -91,6 +103,9 @@ type entry struct {
 	it         Item
 	due        time.Time
 	prev, next *entry
+	// rolled: a directory that items were rolled up into; it absorbs
+	// every later item below it.
+	rolled bool
 }
 
 // New returns an empty Collator.
@@ -101,6 +116,12 @@ func New(cfg Config) *Collator {
 	}
 	if c.maxDelays <= 0 {
 		c.maxDelays = defaultMaxDelays
+	}
+	switch {
+	case cfg.RollupAt == 0:
+		c.rollAt = DefaultRollupAt
+	case cfg.RollupAt > 0:
+		c.rollAt = max(cfg.RollupAt, 2)
 	}
 	c.inFlightSet, c.recent = newPathSet(), newPathSet()
 	c.reset()
@@ -114,6 +135,7 @@ func (c *Collator) reset() {
 	c.paths = newPathSet()
 	c.moveEnds = newPathSet()
 	c.byDest = make(map[string]*entry)
+	c.rolledN, c.overloaded = 0, false
 }
 
 // Len returns the number of queued items (a queued full sync not counted).
@@ -165,7 +187,7 @@ func (c *Collator) Due() (time.Time, bool) {
 		t = c.fullAt
 	case c.n == 0:
 		return time.Time{}, false
-	case c.n >= c.maxDelays:
+	case c.n >= c.maxDelays || c.overloaded:
 		t = c.head.due
 		if now := c.now(); now.Before(t) {
 			t = now
@@ -232,13 +254,15 @@ func (c *Collator) Done(id uint64, retry []Item, notBefore time.Time) {
 		return
 	}
 	type queued struct {
-		it  Item
-		due time.Time
+		it     Item
+		due    time.Time
+		rolled bool
 	}
 	old := make([]queued, 0, c.n)
 	for e := c.head; e != nil; e = e.next {
-		old = append(old, queued{e.it, e.due})
+		old = append(old, queued{e.it, e.due, e.rolled})
 	}
+	overloaded := c.overloaded
 	c.reset()
 	now := c.now()
 	for _, it := range retry {
@@ -252,7 +276,12 @@ func (c *Collator) Done(id uint64, retry []Item, notBefore time.Time) {
 	}
 	for _, q := range old {
 		c.add(q.it, q.due)
+		if x := c.byPath[q.it.Path]; q.rolled && x != nil && !x.rolled {
+			x.rolled = true
+			c.rolledN++
+		}
 	}
+	c.overloaded = c.overloaded || overloaded
 }
 
 // guardRecent keeps the paths of the batch that just ended blocking
@@ -279,9 +308,12 @@ func (c *Collator) guardRecent() {
 func (c *Collator) add(it Item, due time.Time) {
 	if it.Op == Move {
 		c.addMove(it, due)
-		return
+	} else {
+		c.addPlain(it, due)
 	}
-	c.addPlain(it, due)
+	if c.rollAt > 0 && c.n > c.rollAt {
+		c.rollup()
+	}
 }
 
 func (c *Collator) addMove(it Item, due time.Time) {
@@ -331,6 +363,9 @@ func (c *Collator) addPlain(it Item, due time.Time) {
 			c.degrade(m)
 		}
 	}
+	if c.rolledN > 0 && c.rolledAbove(it.Path) {
+		return // the recursive sync of a rolled-up directory covers it
+	}
 	x := c.byPath[it.Path]
 	if x == nil {
 		x = c.push(it, due)
@@ -366,12 +401,17 @@ func (c *Collator) degrade(m *entry) {
 		// x was queued after the move (one queued before would have
 		// split it), so it is the newer of the two; merge into m's slot.
 		merged, keep := c.combine(d, x.it)
+		wasRolled := x.rolled
 		c.removePlain(x)
 		if !keep {
 			c.unlink(m)
 			return
 		}
 		d = merged
+		if wasRolled {
+			m.rolled = true
+			c.rolledN++
+		}
 	}
 	m.it = d
 	c.byPath[d.Path] = m
@@ -446,6 +486,10 @@ func (c *Collator) unlink(e *entry) {
 
 // removePlain drops a queued non-move item.
 func (c *Collator) removePlain(e *entry) {
+	if e.rolled {
+		e.rolled = false
+		c.rolledN--
+	}
 	c.unlink(e)
 	delete(c.byPath, e.it.Path)
 	c.paths.remove(e.it.Path)

@@ -80,4 +80,18 @@ type Config struct {
 	// the target then would move what the batch just wrote. Such moves are
 	// split into Delete + Create instead. Zero disables the guard.
 	MoveGuard time.Duration
+	// RollupAt bounds the queue: when more than this many items wait, they
+	// are rolled up into their ancestor directories at the deepest level
+	// that leaves at most RollupAt/2 items, each such directory becoming one
+	// recursive sync (Modify with IsDir and Recursive), and queued moves
+	// become Delete + Create. Items that arrive later below a rolled-up
+	// directory are absorbed by it. When even the top-level directories are
+	// too many, the queue becomes a full sync. A rolled-up queue is due at
+	// once, as with MaxDelays. Zero means DefaultRollupAt; negative
+	// disables the roll-up (the queue then grows without bound).
+	RollupAt int
 }
+
+// DefaultRollupAt is the queue length past which a Collator rolls items up
+// into their parent directories when Config.RollupAt is zero.
+const DefaultRollupAt = 10_000

@@ -122,6 +122,9 @@ type model struct {
 // reaching a code path is noticed.
 type modelStats struct {
 	renamed, fellBack, moves, failed, partial, full, retriedMove int
+	// rolledUp counts adds that left a rolled-up directory queued;
+	// rolledBatches, batches holding one.
+	rolledUp, rolledBatches int
 }
 
 func (m *model) logf(format string, args ...any) {
@@ -131,6 +134,9 @@ func (m *model) logf(format string, args ...any) {
 func (m *model) add(it Item) {
 	m.logf("  add %v dir=%v", it, it.IsDir)
 	m.c.Add(it)
+	if m.c.rolledN > 0 {
+		m.seen.rolledUp++
+	}
 }
 
 var modelNames = []string{"a", "b", "c"}
@@ -507,10 +513,15 @@ func (m *model) next() bool {
 		return false
 	}
 	m.fl = &flight{b: b, steps: m.plan(b)}
+	rolled := false
 	for _, it := range b.Items {
 		if it.Op == Move {
 			m.seen.moves++
 		}
+		rolled = rolled || (it.Op == Modify && it.IsDir && it.Recursive)
+	}
+	if rolled {
+		m.seen.rolledBatches++
 	}
 	if b.Full {
 		m.seen.full++
@@ -626,7 +637,14 @@ func runModel(seed uint64, maxSteps int, r rules, seen *modelStats) error {
 		src: mtree{}, dst: mtree{},
 		clk: clk, seen: seen,
 	}
-	m.c = New(Config{Delay: time.Duration(m.rng.IntN(3)) * time.Second, MaxDelays: 2 + m.rng.IntN(20), Now: clk.Now})
+	cfg := Config{Delay: time.Duration(m.rng.IntN(3)) * time.Second, MaxDelays: 2 + m.rng.IntN(20), Now: clk.Now}
+	if m.rng.IntN(3) == 0 {
+		// A small roll-up threshold: rolled-up directories are synced
+		// recursively, rolled-up queues become full syncs.
+		cfg.RollupAt = 2 + m.rng.IntN(8)
+		m.logf("RollupAt %d", cfg.RollupAt)
+	}
+	m.c = New(cfg)
 	m.c.rules = r
 	steps := 5 + m.rng.IntN(60)
 	// Busy runs change the source faster than batches drain; quiet ones
@@ -681,7 +699,7 @@ func TestModel(t *testing.T) {
 	}
 	t.Logf("%d runs: %+v", seeds, seen)
 	if seen.renamed < seeds/20 || seen.moves == 0 || seen.failed == 0 || seen.partial == 0 ||
-		seen.full == 0 || seen.retriedMove == 0 {
+		seen.full == 0 || seen.retriedMove == 0 || seen.rolledUp == 0 || seen.rolledBatches < seeds/50 {
 		t.Errorf("the model no longer exercises every path: %+v", seen)
 	}
 }
@@ -698,6 +716,7 @@ func TestModelCatchesUnsafeRules(t *testing.T) {
 		{"Delete not recursive", rules{plainDelete: true}},
 		{"moves ignore a queued full sync", rules{moveBehindFull: true}},
 		{"retried moves stay moves", rules{retryMoves: true}},
+		{"rolled-up directory not recursive", rules{plainRollup: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := range uint64(*modelSeeds) {
