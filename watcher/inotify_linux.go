@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,7 +79,8 @@ type inotifyWatcher struct {
 	paths    map[string]int32
 	pending  map[uint32]*pendingMove
 	queue    []queued
-	stopping bool // set when a send saw done
+	stopping bool      // set when a send saw done
+	dirs     dirReader // lists directories for walk
 }
 
 func newInotify(ctx context.Context, opts Options) (Watcher, error) {
@@ -511,7 +511,7 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 		if !scan {
 			continue
 		}
-		ents, err := os.ReadDir(absPath(w.root, d))
+		ents, err := w.dirs.read(absPath(w.root, d), d == "")
 		if err != nil {
 			if startup && d == "" {
 				return fmt.Errorf("read directory %s: %w", w.root, err)
@@ -519,8 +519,8 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 			w.log.Warn("cannot scan directory", "path", absPath(w.root, d), "err", err)
 		}
 		for _, e := range ents {
-			p := joinRel(d, e.Name())
-			isDir := e.IsDir()
+			p := joinRel(d, e.name)
+			isDir := e.isDir
 			if w.exclude(p, isDir) {
 				continue
 			}
