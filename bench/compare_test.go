@@ -1,0 +1,438 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gsync/gsync/integration"
+)
+
+// settings are read from BENCH_* environment variables.
+type settings struct {
+	scale     float64  // BENCH_SCALE: tree and burst sizes (1 = the issue's sizes)
+	runs      int      // BENCH_RUNS: repetitions of startup, burst and rename
+	idle      int      // BENCH_IDLE_SECONDS: idle measurement window
+	writes    int      // BENCH_WRITES: latency samples per target
+	settle    int      // BENCH_SETTLE_SECONDS: wait after startup before steady RSS
+	scenarios []string // BENCH_SCENARIOS: comma-separated subset
+	tools     []string // BENCH_TOOLS: comma-separated subset of gsync,lsyncd
+}
+
+func readSettings() (settings, error) {
+	s := settings{scale: 1, runs: 3, idle: 60, writes: 40, settle: 10,
+		scenarios: []string{"startup", "idle", "latency", "burst", "rename"},
+		tools:     []string{"gsync", "lsyncd"}}
+	if v := os.Getenv("BENCH_SCALE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || f > 1 {
+			return s, fmt.Errorf("BENCH_SCALE=%q: want a number in (0, 1]", v)
+		}
+		s.scale = f
+	}
+	for _, iv := range []struct {
+		name string
+		p    *int
+	}{{"BENCH_RUNS", &s.runs}, {"BENCH_IDLE_SECONDS", &s.idle}, {"BENCH_WRITES", &s.writes}, {"BENCH_SETTLE_SECONDS", &s.settle}} {
+		if v := os.Getenv(iv.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 10_000 {
+				return s, fmt.Errorf("%s=%q: want a whole number from 1 to 10000", iv.name, v)
+			}
+			*iv.p = n
+		}
+	}
+	if v := os.Getenv("BENCH_SCENARIOS"); v != "" {
+		s.scenarios = strings.Split(v, ",")
+	}
+	if v := os.Getenv("BENCH_TOOLS"); v != "" {
+		s.tools = strings.Split(v, ",")
+	}
+	return s, nil
+}
+
+func (s settings) n(full int) int { return max(1, int(math.Round(float64(full)*s.scale))) }
+
+// BenchmarkCompare runs every scenario of `make bench` for gsync and, when
+// installed, lsyncd + rsync, against the same rsync daemon and sshd on
+// 127.0.0.1, and prints one table (also written to results/). It needs
+// BENCH_GSYNC, the gsync binary to measure; run it once (-benchtime 1x).
+func BenchmarkCompare(b *testing.B) {
+	bin := os.Getenv("BENCH_GSYNC")
+	if bin == "" {
+		b.Skip("set BENCH_GSYNC to the gsync binary to compare (make bench does)")
+	}
+	if b.N > 1 {
+		b.Skip("run with -benchtime 1x")
+	}
+	cfg, err := readSettings()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var notes []string
+	tools := []tool{}
+	for _, name := range cfg.tools {
+		switch name {
+		case "gsync":
+			tools = append(tools, gsyncTool(bin))
+		case "lsyncd":
+			p, err := exec.LookPath("lsyncd")
+			if err != nil {
+				notes = append(notes, "lsyncd is not installed (Debian: apt-get install lsyncd rsync): its column is empty")
+				continue
+			}
+			tools = append(tools, lsyncdTool(p))
+		default:
+			b.Fatalf("BENCH_TOOLS: unknown tool %q (gsync, lsyncd)", name)
+		}
+	}
+	if _, err := exec.LookPath("rsync"); err != nil {
+		b.Skip("rsync is not installed (apt-get install rsync): no daemon to push to; skipping the comparison")
+	}
+	work := b.TempDir()
+	pe := &peers{work: work}
+	var mods []integration.Module
+	for _, m := range []string{"startup", "idle", "live-gsync", "live-lsyncd"} {
+		mods = append(mods, integration.Module{Name: m, Path: filepath.Join(work, "dst-"+m)})
+	}
+	pe.daemon = integration.StartRsyncDaemon(b, integration.Config{Modules: mods})
+	if _, err := os.Stat("/usr/sbin/sshd"); err == nil && os.Geteuid() == 0 {
+		pe.sshd = integration.StartSSHD(b, integration.SSHDConfig{})
+	} else {
+		notes = append(notes, "sshd cannot run here (needs /usr/sbin/sshd and root): ssh scenarios skipped")
+	}
+	r := &report{cfg: cfg, notes: notes}
+	ctx := context.Background()
+	for _, sc := range cfg.scenarios {
+		start := time.Now()
+		var err error
+		switch sc {
+		case "startup":
+			err = r.startup(ctx, b, pe, tools)
+		case "idle":
+			err = r.idleCPU(ctx, b, pe, tools)
+		case "latency", "burst", "rename":
+			if sc == cfg.scenarios[slices.IndexFunc(cfg.scenarios, isLive)] {
+				err = r.live(ctx, b, pe, tools)
+			}
+		default:
+			err = fmt.Errorf("BENCH_SCENARIOS: unknown scenario %q", sc)
+		}
+		if err != nil {
+			b.Fatalf("scenario %s: %v", sc, err)
+		}
+		b.Logf("scenario %s done in %v", sc, time.Since(start).Round(time.Second))
+	}
+	text := r.render(bin)
+	fmt.Println(text)
+	name := "scale-" + time.Now().UTC().Format("2006-01-02")
+	if cfg.scale != 1 {
+		name += "-s" + strconv.FormatFloat(cfg.scale, 'g', -1, 64)
+	}
+	if err := os.MkdirAll("results", 0o755); err != nil {
+		b.Fatal(err)
+	}
+	out := filepath.Join("results", name+".md")
+	if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Println("written to bench/" + out)
+}
+
+func isLive(s string) bool { return s == "latency" || s == "burst" || s == "rename" }
+
+func (r *report) wants(sc string) bool { return slices.Contains(r.cfg.scenarios, sc) }
+
+// run starts tl on src → tg and waits for its startup sync.
+func run(pe *peers, tl tool, src string, tg target) (p *proc, watched, synced time.Time, err error) {
+	cmd, err := tl.command(pe, src, tg)
+	if err != nil {
+		return nil, watched, synced, err
+	}
+	p, err = startProc(tl.name, cmd)
+	if err != nil {
+		return nil, watched, synced, err
+	}
+	w, s := p.expect(tl.watched), p.expect(tl.synced)
+	if watched, err = p.wait(w, "watches set up", 15*time.Minute); err == nil {
+		synced, err = p.wait(s, "startup sync done", 30*time.Minute)
+	}
+	if err != nil {
+		p.stop()
+		return nil, watched, synced, err
+	}
+	return p, watched, synced, nil
+}
+
+// startup: watch setup, no-op initial sync against an identical target,
+// peak and steady RSS.
+func (r *report) startup(ctx context.Context, b *testing.B, pe *peers, tools []tool) error {
+	src := filepath.Join(pe.work, "src-startup")
+	dst := filepath.Join(pe.work, "dst-startup")
+	t0 := time.Now()
+	size, err := makeTree([]string{src, dst}, r.cfg.n(100_000), 5)
+	if err != nil {
+		return err
+	}
+	b.Logf("startup tree: %d dirs, %d files (and an identical copy) in %v", size.dirs, size.files, time.Since(t0).Round(time.Second))
+	sc := fmt.Sprintf("startup, %s dirs / %s files", thousands(size.dirs), thousands(size.files))
+	for _, tl := range tools {
+		for range r.cfg.runs {
+			p, watched, synced, err := run(pe, tl, src, target{module: "startup"})
+			if err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(r.cfg.settle) * time.Second):
+			}
+			rss, peak, err := memKB(p.pid())
+			if serr := p.stop(); err == nil {
+				err = serr
+			}
+			if err != nil {
+				return err
+			}
+			setup := watched.Sub(p.started).Seconds()
+			r.add(sc, "watch setup (s)", tl.name, setup)
+			r.add(sc, "watch setup per 100,000 dirs (s)", tl.name, setup*100_000/float64(size.dirs))
+			r.add(sc, "initial no-op sync (s)", tl.name, synced.Sub(watched).Seconds())
+			r.add(sc, "peak RSS (MB)", tl.name, float64(peak)/1024)
+			r.add(sc, fmt.Sprintf("steady RSS %d s after sync (MB)", r.cfg.settle), tl.name, float64(rss)/1024)
+			r.add(sc, "steady RSS per dir (bytes)", tl.name, float64(rss)*1024/float64(size.dirs))
+		}
+	}
+	return os.RemoveAll(src)
+}
+
+// idleCPU: CPU time and wakeups over the idle window, watching a tree of
+// 50,000 directories.
+func (r *report) idleCPU(ctx context.Context, b *testing.B, pe *peers, tools []tool) error {
+	src := filepath.Join(pe.work, "src-idle")
+	dst := filepath.Join(pe.work, "dst-idle")
+	size, err := makeTree([]string{src, dst}, r.cfg.n(50_000), 0)
+	if err != nil {
+		return err
+	}
+	sc := fmt.Sprintf("idle %d s, %s watched dirs", r.cfg.idle, thousands(size.dirs))
+	for _, tl := range tools {
+		p, _, _, err := run(pe, tl, src, target{module: "idle"})
+		if err != nil {
+			return err
+		}
+		time.Sleep(5 * time.Second)
+		cpu0, err0 := cpuSeconds(p.pid())
+		cs0, err1 := ctxSwitches(p.pid())
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(r.cfg.idle) * time.Second):
+		}
+		cpu1, err2 := cpuSeconds(p.pid())
+		cs1, err3 := ctxSwitches(p.pid())
+		serr := p.stop()
+		for _, e := range []error{err0, err1, err2, err3, serr} {
+			if e != nil {
+				return e
+			}
+		}
+		r.add(sc, "CPU (s)", tl.name, cpu1-cpu0)
+		r.add(sc, "wakeups (context switches)", tl.name, float64(cs1-cs0))
+	}
+	return nil
+}
+
+// live runs latency, burst and rename on one live tree per tool and target.
+func (r *report) live(ctx context.Context, b *testing.B, pe *peers, tools []tool) error {
+	renFiles := r.cfg.n(10_000)
+	for _, ssh := range []bool{false, true} {
+		if ssh && pe.sshd == nil {
+			continue
+		}
+		kind := "daemon"
+		if ssh {
+			kind = "ssh"
+		}
+		for _, tl := range tools {
+			src := filepath.Join(pe.work, "src-live-"+tl.name)
+			tg := target{ssh: ssh, module: "live-" + tl.name, dir: filepath.Join(pe.work, "dst-live-"+tl.name)}
+			if ssh {
+				tg.dir = filepath.Join(pe.work, "dst-ssh-"+tl.name)
+			}
+			for _, d := range []string{src, tg.dir} {
+				if err := os.RemoveAll(d); err != nil {
+					return err
+				}
+			}
+			if err := os.MkdirAll(filepath.Join(src, "lat"), 0o755); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(tg.dir, 0o755); err != nil {
+				return err
+			}
+			if _, err := makeTree([]string{filepath.Join(src, "ren", "a")}, max(2, renFiles/100+1), 100); err != nil {
+				return err
+			}
+			p, _, _, err := run(pe, tl, src, tg)
+			if err != nil {
+				return err
+			}
+			err = r.liveRuns(ctx, p, kind, tl.name, src, tg.dir)
+			if serr := p.stop(); err == nil {
+				err = serr
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *report) liveRuns(ctx context.Context, p *proc, kind, tool, src, dst string) error {
+	if r.wants("latency") {
+		var lat []float64
+		for i := range r.cfg.writes {
+			name := fmt.Sprintf("lat/f%03d", i)
+			content := []byte(fmt.Sprintf("write %d of the latency test\n", i))
+			t0 := time.Now()
+			if err := os.WriteFile(filepath.Join(src, name), content, 0o644); err != nil {
+				return err
+			}
+			at, err := poll(ctx, time.Millisecond, time.Minute, func() bool {
+				fi, err := os.Stat(filepath.Join(dst, name))
+				return err == nil && fi.Size() == int64(len(content))
+			})
+			if err != nil {
+				return fmt.Errorf("%s %s latency write %d: %w\n%s", tool, kind, i, err, p.output())
+			}
+			lat = append(lat, at.Sub(t0).Seconds()*1000)
+			time.Sleep(100 * time.Millisecond)
+		}
+		sc := fmt.Sprintf("latency, %s target, %d writes", kind, len(lat))
+		r.add(sc, "write to arrival p50 (ms)", tool, percentile(lat, 50))
+		r.add(sc, "write to arrival p95 (ms)", tool, percentile(lat, 95))
+	}
+	if r.wants("burst") && kind == "daemon" {
+		dirs, per := r.cfg.n(1000), 10
+		for run := range r.cfg.runs {
+			base := fmt.Sprintf("burst%d", run)
+			cpu0, err := cpuSeconds(p.pid())
+			if err != nil {
+				return err
+			}
+			t0 := time.Now()
+			for d := range dirs {
+				dir := filepath.Join(src, base, fmt.Sprintf("d%04d", d))
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return err
+				}
+				for f := range per {
+					if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", f)), []byte("burst file\n"), 0o644); err != nil {
+						return err
+					}
+				}
+			}
+			made := time.Since(t0)
+			at, err := poll(ctx, 50*time.Millisecond, 10*time.Minute, func() bool {
+				return countFiles(filepath.Join(dst, base)) == dirs*per
+			})
+			if err != nil {
+				return fmt.Errorf("%s burst: %w\n%s", tool, err, p.output())
+			}
+			time.Sleep(time.Second) // let lsyncd reap its rsync
+			cpu1, err := cpuSeconds(p.pid())
+			if err != nil {
+				return err
+			}
+			sc := fmt.Sprintf("burst, %s files in %s dirs, daemon target", thousands(dirs*per), thousands(dirs))
+			r.add(sc, "files created in (s)", tool, made.Seconds())
+			r.add(sc, "time to converge (s)", tool, at.Sub(t0).Seconds())
+			r.add(sc, "CPU incl. children (s)", tool, cpu1-cpu0)
+		}
+	}
+	if r.wants("rename") {
+		n := countFiles(filepath.Join(src, "ren", "a"))
+		for run := range r.cfg.runs {
+			from, to := "a", "b"
+			if run%2 == 1 {
+				from, to = to, from
+			}
+			cpu0, err := cpuSeconds(p.pid())
+			if err != nil {
+				return err
+			}
+			t0 := time.Now()
+			if err := os.Rename(filepath.Join(src, "ren", from), filepath.Join(src, "ren", to)); err != nil {
+				return err
+			}
+			at, err := poll(ctx, 20*time.Millisecond, 10*time.Minute, func() bool {
+				return !exists(filepath.Join(dst, "ren", from)) && exists(filepath.Join(dst, "ren", to)) &&
+					countFiles(filepath.Join(dst, "ren", to)) == n
+			})
+			if err != nil {
+				return fmt.Errorf("%s %s rename: %w\n%s", tool, kind, err, p.output())
+			}
+			time.Sleep(time.Second)
+			cpu1, err := cpuSeconds(p.pid())
+			if err != nil {
+				return err
+			}
+			sc := fmt.Sprintf("rename of a %s-file directory, %s target", thousands(n), kind)
+			r.add(sc, "time to converge (s)", tool, at.Sub(t0).Seconds())
+			r.add(sc, "CPU incl. children (s)", tool, cpu1-cpu0)
+		}
+	}
+	return nil
+}
+
+func percentile(v []float64, p float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// machine describes this machine for the results file.
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(l[strings.IndexByte(l, ':')+1:])
+				break
+			}
+		}
+	}
+	kernel := "unknown kernel"
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = "Linux " + strings.TrimSpace(string(b))
+	}
+	return fmt.Sprintf("%d cores (%s), %s, %s", runtime.NumCPU(), cpu, kernel, runtime.Version())
+}
+
+// version runs a command and returns the first line of its output.
+func version(name string, args ...string) string {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil && len(out) == 0 {
+		return name + ": not available"
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
+}
