@@ -107,7 +107,7 @@ func newInotify(ctx context.Context, opts Options) (Watcher, error) {
 		paths:   make(map[string]int32),
 		pending: make(map[uint32]*pendingMove),
 	}
-	if err := w.walk("", false, true); err != nil {
+	if err := w.watchTree(); err != nil {
 		unix.Close(fd)
 		unix.Close(wake)
 		return nil, err
@@ -536,6 +536,17 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 
 // addWatch watches one directory and records it under rel.
 func (w *inotifyWatcher) addWatch(rel string) error {
+	wd, err := w.kernelWatch(rel)
+	if err != nil {
+		return err
+	}
+	w.record(wd, rel)
+	return nil
+}
+
+// kernelWatch adds the inotify watch of one directory; safe for
+// concurrent use.
+func (w *inotifyWatcher) kernelWatch(rel string) (int32, error) {
 	mask := uint32(inotifyMask)
 	if rel == "" {
 		mask &^= unix.IN_DONT_FOLLOW // the root may be given as a symlink
@@ -543,9 +554,13 @@ func (w *inotifyWatcher) addWatch(rel string) error {
 	p := absPath(w.root, rel)
 	wd, err := unix.InotifyAddWatch(w.fd, p, mask)
 	if err != nil {
-		return fmt.Errorf("add watch %s: %w", p, err)
+		return 0, fmt.Errorf("add watch %s: %w", p, err)
 	}
-	id := int32(wd)
+	return int32(wd), nil
+}
+
+// record enters a watch descriptor into the tables under rel.
+func (w *inotifyWatcher) record(id int32, rel string) {
 	if old := w.wds[id]; old != nil { // same directory known under another name
 		if w.paths[old.path] == id {
 			delete(w.paths, old.path)
@@ -556,7 +571,6 @@ func (w *inotifyWatcher) addWatch(rel string) error {
 	}
 	w.paths[rel] = id
 	w.nwatch.Store(int64(len(w.wds)))
-	return nil
 }
 
 // unwatch removes a watch from the kernel and the tables.

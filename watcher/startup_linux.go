@@ -1,0 +1,105 @@
+package watcher
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxStartupWorkers bounds the goroutines that add the startup watches.
+const maxStartupWorkers = 4
+
+// watchTree adds the watches of the whole tree at startup, before the
+// reader runs. Watching is almost all system calls (open, getdents64,
+// inotify_add_watch, close per directory), so several goroutines share
+// the directories; the tables and Options.Exclude are used under one
+// mutex. Files are not looked at. Errors are those of walk at startup: the
+// root's, and running out of watches.
+func (w *inotifyWatcher) watchTree() error {
+	workers := min(runtime.GOMAXPROCS(0), maxStartupWorkers)
+	var (
+		mu       sync.Mutex
+		wake     = sync.NewCond(&mu)
+		stack    = []string{""}
+		busy     int // workers between taking a directory and queueing its subdirectories
+		waiting  int // workers waiting for work
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	worker := func() {
+		defer wg.Done()
+		var dirs dirReader
+		var subdirs []string
+		mu.Lock()
+		defer mu.Unlock()
+		for {
+			for len(stack) == 0 && busy > 0 && firstErr == nil {
+				waiting++
+				wake.Wait()
+				waiting--
+			}
+			if len(stack) == 0 || firstErr != nil {
+				wake.Broadcast() // done: let the others see it
+				return
+			}
+			d := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			busy++
+			mu.Unlock()
+
+			subdirs = subdirs[:0]
+			wd, werr := w.kernelWatch(d)
+			var ents []dirEntry
+			var rerr error
+			if werr == nil {
+				ents, rerr = dirs.read(absPath(w.root, d), d == "")
+			}
+
+			mu.Lock()
+			busy--
+			switch {
+			case errors.Is(werr, unix.ENOSPC):
+				if firstErr == nil {
+					firstErr = &WatchLimitError{Dirs: len(w.wds), Path: absPath(w.root, d)}
+				}
+				continue
+			case werr != nil && d == "":
+				firstErr = werr
+				continue
+			case werr != nil:
+				w.log.Warn("cannot watch directory; changes below it are missed",
+					"path", absPath(w.root, d), "err", werr)
+				continue
+			}
+			w.record(wd, d)
+			if rerr != nil {
+				if d == "" {
+					firstErr = fmt.Errorf("read directory %s: %w", w.root, rerr)
+					continue
+				}
+				w.log.Warn("cannot scan directory", "path", absPath(w.root, d), "err", rerr)
+			}
+			for _, e := range ents {
+				if !e.isDir {
+					continue
+				}
+				if p := joinRel(d, e.name); !w.exclude(p, true) {
+					subdirs = append(subdirs, p)
+				}
+			}
+			stack = append(stack, subdirs...)
+			if waiting > 0 && len(subdirs) > 0 {
+				wake.Broadcast()
+			}
+		}
+	}
+	wg.Add(workers)
+	for range workers {
+		go worker() // owned: all return before watchTree does
+	}
+	wg.Wait()
+	return firstErr
+}
