@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"os/exec"
@@ -11,10 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gsync/gsync/integration"
+	"github.com/gsync/gsync/watcher"
 )
 
 // settings are read from BENCH_* environment variables.
@@ -98,7 +101,13 @@ func BenchmarkCompare(b *testing.B) {
 	if _, err := exec.LookPath("rsync"); err != nil {
 		b.Skip("rsync is not installed (apt-get install rsync): no daemon to push to; skipping the comparison")
 	}
-	work := b.TempDir()
+	work, err := workDir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(work) })
+	r0 := filepath.Dir(work)
+	notes = append(notes, "trees in "+r0+" (BENCH_TMPDIR)")
 	pe := &peers{work: work}
 	var mods []integration.Module
 	for _, m := range []string{"startup", "idle", "live-gsync", "live-lsyncd"} {
@@ -148,6 +157,26 @@ func BenchmarkCompare(b *testing.B) {
 	fmt.Println("written to bench/" + out)
 }
 
+// workDir makes the directory for the trees: below BENCH_TMPDIR, else
+// /dev/shm when it is usable (a tmpfs: creating and removing a million
+// files takes seconds there, minutes on a busy disk), else the system's
+// temporary directory.
+func workDir() (string, error) {
+	root := os.Getenv("BENCH_TMPDIR")
+	if root == "" {
+		root = os.TempDir()
+		var st syscall.Statfs_t
+		if err := syscall.Statfs("/dev/shm", &st); err == nil && st.Ffree > 3_000_000 && st.Bavail*uint64(st.Bsize) > 8<<30 {
+			root = "/dev/shm"
+		}
+	}
+	dir, err := os.MkdirTemp(root, "gsync-bench-")
+	if err != nil {
+		return "", fmt.Errorf("create bench directory: %w", err)
+	}
+	return dir, nil
+}
+
 func isLive(s string) bool { return s == "latency" || s == "burst" || s == "rename" }
 
 func (r *report) wants(sc string) bool { return slices.Contains(r.cfg.scenarios, sc) }
@@ -179,12 +208,20 @@ func (r *report) startup(ctx context.Context, b *testing.B, pe *peers, tools []t
 	src := filepath.Join(pe.work, "src-startup")
 	dst := filepath.Join(pe.work, "dst-startup")
 	t0 := time.Now()
-	size, err := makeTree([]string{src, dst}, r.cfg.n(100_000), 5)
+	size, err := makeTree([]string{src, dst}, r.cfg.n(100_000), 5, 0)
 	if err != nil {
 		return err
 	}
 	b.Logf("startup tree: %d dirs, %d files (and an identical copy) in %v", size.dirs, size.files, time.Since(t0).Round(time.Second))
 	sc := fmt.Sprintf("startup, %s dirs / %s files", thousands(size.dirs), thousands(size.files))
+	if slices.Contains(r.cfg.tools, "gsync") {
+		perDir, took, err := watcherState(ctx, src)
+		if err != nil {
+			return err
+		}
+		r.add(sc, "watcher state per watched dir, in-process (bytes)", "gsync", perDir)
+		r.add(sc, "watcher.New alone, in-process (s)", "gsync", took.Seconds())
+	}
 	for _, tl := range tools {
 		for range r.cfg.runs {
 			p, watched, synced, err := run(pe, tl, src, target{module: "startup"})
@@ -214,12 +251,30 @@ func (r *report) startup(ctx context.Context, b *testing.B, pe *peers, tools []t
 	return os.RemoveAll(src)
 }
 
+// watcherState watches src in this process and returns the heap the
+// watcher holds per watched directory (runtime.MemStats after GC).
+func watcherState(ctx context.Context, src string) (float64, time.Duration, error) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	t0 := time.Now()
+	w, err := watcher.New(ctx, watcher.Options{Root: src, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return 0, 0, err
+	}
+	took := time.Since(t0)
+	defer w.Close()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(w.Watches()), took, nil
+}
+
 // idleCPU: CPU time and wakeups over the idle window, watching a tree of
 // 50,000 directories.
 func (r *report) idleCPU(ctx context.Context, b *testing.B, pe *peers, tools []tool) error {
 	src := filepath.Join(pe.work, "src-idle")
 	dst := filepath.Join(pe.work, "dst-idle")
-	size, err := makeTree([]string{src, dst}, r.cfg.n(50_000), 0)
+	size, err := makeTree([]string{src, dst}, r.cfg.n(50_000), 0, 0)
 	if err != nil {
 		return err
 	}
@@ -278,7 +333,7 @@ func (r *report) live(ctx context.Context, b *testing.B, pe *peers, tools []tool
 			if err := os.MkdirAll(tg.dir, 0o755); err != nil {
 				return err
 			}
-			if _, err := makeTree([]string{filepath.Join(src, "ren", "a")}, max(2, renFiles/100+1), 100); err != nil {
+			if _, err := makeTree([]string{filepath.Join(src, "ren", "a")}, max(2, renFiles/100+1), 100, 100); err != nil {
 				return err
 			}
 			p, _, _, err := run(pe, tl, src, tg)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ func (r *report) add(scenario, metric, tool string, v float64) {
 		i = len(r.rows) - 1
 	}
 	r.rows[i].vals[tool] = append(r.rows[i].vals[tool], v)
+	fmt.Printf("measured: %s | %s | %s | %s\n", scenario, metric, tool, num(v))
 }
 
 // goal is one of the targets for a row: met reports whether the
@@ -55,6 +57,7 @@ func verdict(b bool) string {
 var goals = []goal{
 	{"startup", "watch setup per 100,000 dirs (s)", "<= 2 s", func(g, _ float64, _ bool) string { return verdict(g <= 2) }},
 	{"startup", "steady RSS", "<= lsyncd", vsLsyncd(1)},
+	{"startup", "watcher state", "< 300 bytes", func(g, _ float64, _ bool) string { return verdict(g < 300) }},
 	{"idle", "CPU (s)", "0 (clock ticks of 10 ms)", func(g, _ float64, _ bool) string { return verdict(g < 0.005) }},
 	{"burst", "time to converge (s)", "<= 0.8x lsyncd", vsLsyncd(0.8)},
 	{"latency, daemon", "p50", "<= lsyncd", vsLsyncd(1)},
@@ -62,6 +65,9 @@ var goals = []goal{
 }
 
 func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
 	s := slices.Clone(v)
 	slices.Sort(s)
 	if len(s)%2 == 1 {

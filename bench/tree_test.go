@@ -18,9 +18,9 @@ type treeSize struct{ dirs, files int }
 
 // makeTree creates about dirs directories below each of roots (identical
 // trees), two levels deep (dNNN/sNNNN, up to 1,000 per parent), with
-// filesPerDir small files in every second-level directory. Two goroutines
-// share the work.
-func makeTree(roots []string, dirs, filesPerDir int) (treeSize, error) {
+// filesPerDir files of fileSize bytes in every second-level directory. Two
+// goroutines share the work.
+func makeTree(roots []string, dirs, filesPerDir, fileSize int) (treeSize, error) {
 	top := max(1, (dirs+999)/1000)
 	per := max(0, (dirs-top)/top)
 	var wg sync.WaitGroup
@@ -31,7 +31,7 @@ func makeTree(roots []string, dirs, filesPerDir int) (treeSize, error) {
 		go func() { // owned: ends when next is closed
 			defer wg.Done()
 			for i := range next {
-				if err := makeTop(roots, i, per, filesPerDir); err != nil {
+				if err := makeTop(roots, i, per, filesPerDir, fileSize); err != nil {
 					select {
 					case errs <- err:
 					default:
@@ -57,8 +57,8 @@ func makeTree(roots []string, dirs, filesPerDir int) (treeSize, error) {
 	return treeSize{dirs: top + top*per, files: top * per * filesPerDir}, nil
 }
 
-func makeTop(roots []string, i, per, filesPerDir int) error {
-	content := make([]byte, 100)
+func makeTop(roots []string, i, per, filesPerDir, fileSize int) error {
+	content := make([]byte, fileSize)
 	for k := range content {
 		content[k] = 'a' + byte(k%26)
 	}
