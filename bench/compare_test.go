@@ -222,8 +222,12 @@ func (r *report) startup(ctx context.Context, b *testing.B, pe *peers, tools []t
 		r.add(sc, "watcher state per watched dir, in-process (bytes)", "gsync", perDir)
 		r.add(sc, "watcher.New alone, in-process (s)", "gsync", took.Seconds())
 	}
-	for _, tl := range tools {
-		for range r.cfg.runs {
+	for n := range r.cfg.runs {
+		order := slices.Clone(tools)
+		if n%2 == 1 { // alternate, as inTurn does
+			slices.Reverse(order)
+		}
+		for _, tl := range order {
 			p, watched, synced, err := run(pe, tl, src, target{module: "startup"})
 			if err != nil {
 				return err
@@ -305,7 +309,26 @@ func (r *report) idleCPU(ctx context.Context, b *testing.B, pe *peers, tools []t
 	return nil
 }
 
-// live runs latency, burst and rename on one live tree per tool and target.
+// liveTool is one tool mirroring its own live tree.
+type liveTool struct {
+	name     string
+	p        *proc
+	src, dst string
+}
+
+// inTurn returns the tools in the order of run: alternating, so that the
+// load of the shared machine falls on both alike.
+func inTurn(ts []*liveTool, run int) []*liveTool {
+	out := slices.Clone(ts)
+	if run%2 == 1 {
+		slices.Reverse(out)
+	}
+	return out
+}
+
+// live runs latency, burst and rename per target kind. Every tool mirrors
+// its own tree and all run at once, idle while another one is measured;
+// the measurements alternate between the tools.
 func (r *report) live(ctx context.Context, b *testing.B, pe *peers, tools []tool) error {
 	renFiles := r.cfg.n(10_000)
 	for _, ssh := range []bool{false, true} {
@@ -316,6 +339,16 @@ func (r *report) live(ctx context.Context, b *testing.B, pe *peers, tools []tool
 		if ssh {
 			kind = "ssh"
 		}
+		var lts []*liveTool
+		stopAll := func() error {
+			var first error
+			for _, lt := range lts {
+				if err := lt.p.stop(); err != nil && first == nil {
+					first = err
+				}
+			}
+			return first
+		}
 		for _, tl := range tools {
 			src := filepath.Join(pe.work, "src-live-"+tl.name)
 			tg := target{ssh: ssh, module: "live-" + tl.name, dir: filepath.Join(pe.work, "dst-live-"+tl.name)}
@@ -324,128 +357,168 @@ func (r *report) live(ctx context.Context, b *testing.B, pe *peers, tools []tool
 			}
 			for _, d := range []string{src, tg.dir} {
 				if err := os.RemoveAll(d); err != nil {
+					stopAll()
 					return err
 				}
 			}
-			if err := os.MkdirAll(filepath.Join(src, "lat"), 0o755); err != nil {
-				return err
+			err := os.MkdirAll(filepath.Join(src, "lat"), 0o755)
+			if err == nil {
+				err = os.MkdirAll(tg.dir, 0o755)
 			}
-			if err := os.MkdirAll(tg.dir, 0o755); err != nil {
-				return err
+			if err == nil {
+				_, err = makeTree([]string{filepath.Join(src, "ren", "a")}, max(2, renFiles/100+1), 100, 100)
 			}
-			if _, err := makeTree([]string{filepath.Join(src, "ren", "a")}, max(2, renFiles/100+1), 100, 100); err != nil {
-				return err
-			}
-			p, _, _, err := run(pe, tl, src, tg)
-			if err != nil {
-				return err
-			}
-			err = r.liveRuns(ctx, p, kind, tl.name, src, tg.dir)
-			if serr := p.stop(); err == nil {
-				err = serr
+			var p *proc
+			if err == nil {
+				p, _, _, err = run(pe, tl, src, tg)
 			}
 			if err != nil {
+				stopAll()
 				return err
+			}
+			lts = append(lts, &liveTool{name: tl.name, p: p, src: src, dst: tg.dir})
+		}
+		err := r.liveRuns(ctx, kind, lts)
+		if serr := stopAll(); err == nil {
+			err = serr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *report) liveRuns(ctx context.Context, kind string, lts []*liveTool) error {
+	if r.wants("latency") {
+		lat := map[string][]float64{}
+		for i := range r.cfg.writes {
+			for _, lt := range inTurn(lts, i) {
+				ms, err := latencyOnce(ctx, lt, i)
+				if err != nil {
+					return fmt.Errorf("%s %s latency: %w", lt.name, kind, err)
+				}
+				lat[lt.name] = append(lat[lt.name], ms)
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		for _, lt := range lts {
+			sc := fmt.Sprintf("latency, %s target, %d writes", kind, r.cfg.writes)
+			r.add(sc, "write to arrival p50 (ms)", lt.name, percentile(lat[lt.name], 50))
+			r.add(sc, "write to arrival p95 (ms)", lt.name, percentile(lat[lt.name], 95))
+		}
+	}
+	if r.wants("burst") && kind == "daemon" {
+		dirs, per := r.cfg.n(1000), 10
+		sc := fmt.Sprintf("burst, %s files in %s dirs, daemon target", thousands(dirs*per), thousands(dirs))
+		for run := range r.cfg.runs {
+			for _, lt := range inTurn(lts, run) {
+				if err := r.burstOnce(ctx, sc, lt, run, dirs, per); err != nil {
+					return fmt.Errorf("%s burst: %w", lt.name, err)
+				}
+			}
+		}
+	}
+	if r.wants("rename") {
+		for run := range r.cfg.runs {
+			for _, lt := range inTurn(lts, run) {
+				if err := r.renameOnce(ctx, kind, lt, run); err != nil {
+					return fmt.Errorf("%s %s rename: %w", lt.name, kind, err)
+				}
 			}
 		}
 	}
 	return nil
 }
 
-func (r *report) liveRuns(ctx context.Context, p *proc, kind, tool, src, dst string) error {
-	if r.wants("latency") {
-		var lat []float64
-		for i := range r.cfg.writes {
-			name := fmt.Sprintf("lat/f%03d", i)
-			content := []byte(fmt.Sprintf("write %d of the latency test\n", i))
-			t0 := time.Now()
-			if err := os.WriteFile(filepath.Join(src, name), content, 0o644); err != nil {
-				return err
-			}
-			at, err := poll(ctx, time.Millisecond, time.Minute, func() bool {
-				fi, err := os.Stat(filepath.Join(dst, name))
-				return err == nil && fi.Size() == int64(len(content))
-			})
-			if err != nil {
-				return fmt.Errorf("%s %s latency write %d: %w\n%s", tool, kind, i, err, p.output())
-			}
-			lat = append(lat, at.Sub(t0).Seconds()*1000)
-			time.Sleep(100 * time.Millisecond)
-		}
-		sc := fmt.Sprintf("latency, %s target, %d writes", kind, len(lat))
-		r.add(sc, "write to arrival p50 (ms)", tool, percentile(lat, 50))
-		r.add(sc, "write to arrival p95 (ms)", tool, percentile(lat, 95))
+// latencyOnce writes one new file and returns the milliseconds until it
+// is on the target with its full size.
+func latencyOnce(ctx context.Context, lt *liveTool, i int) (float64, error) {
+	name := fmt.Sprintf("lat/f%03d", i)
+	content := []byte(fmt.Sprintf("write %d of the latency test\n", i))
+	t0 := time.Now()
+	if err := os.WriteFile(filepath.Join(lt.src, name), content, 0o644); err != nil {
+		return 0, err
 	}
-	if r.wants("burst") && kind == "daemon" {
-		dirs, per := r.cfg.n(1000), 10
-		for run := range r.cfg.runs {
-			base := fmt.Sprintf("burst%d", run)
-			cpu0, err := cpuSeconds(p.pid())
-			if err != nil {
+	at, err := poll(ctx, time.Millisecond, time.Minute, func() bool {
+		fi, err := os.Stat(filepath.Join(lt.dst, name))
+		return err == nil && fi.Size() == int64(len(content))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("write %d: %w\n%s", i, err, lt.p.output())
+	}
+	return at.Sub(t0).Seconds() * 1000, nil
+}
+
+// burstOnce creates dirs directories of per files as fast as it can and
+// measures the time until all are on the target, and the CPU spent.
+func (r *report) burstOnce(ctx context.Context, sc string, lt *liveTool, run, dirs, per int) error {
+	base := fmt.Sprintf("burst%d", run)
+	cpu0, err := cpuSeconds(lt.p.pid())
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	for d := range dirs {
+		dir := filepath.Join(lt.src, base, fmt.Sprintf("d%04d", d))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		for f := range per {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", f)), []byte("burst file\n"), 0o644); err != nil {
 				return err
 			}
-			t0 := time.Now()
-			for d := range dirs {
-				dir := filepath.Join(src, base, fmt.Sprintf("d%04d", d))
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					return err
-				}
-				for f := range per {
-					if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", f)), []byte("burst file\n"), 0o644); err != nil {
-						return err
-					}
-				}
-			}
-			made := time.Since(t0)
-			at, err := poll(ctx, 50*time.Millisecond, 10*time.Minute, func() bool {
-				return countFiles(filepath.Join(dst, base)) == dirs*per
-			})
-			if err != nil {
-				return fmt.Errorf("%s burst: %w\n%s", tool, err, p.output())
-			}
-			time.Sleep(time.Second) // let lsyncd reap its rsync
-			cpu1, err := cpuSeconds(p.pid())
-			if err != nil {
-				return err
-			}
-			sc := fmt.Sprintf("burst, %s files in %s dirs, daemon target", thousands(dirs*per), thousands(dirs))
-			r.add(sc, "files created in (s)", tool, made.Seconds())
-			r.add(sc, "time to converge (s)", tool, at.Sub(t0).Seconds())
-			r.add(sc, "CPU incl. children (s)", tool, cpu1-cpu0)
 		}
 	}
-	if r.wants("rename") {
-		n := countFiles(filepath.Join(src, "ren", "a"))
-		for run := range r.cfg.runs {
-			from, to := "a", "b"
-			if run%2 == 1 {
-				from, to = to, from
-			}
-			cpu0, err := cpuSeconds(p.pid())
-			if err != nil {
-				return err
-			}
-			t0 := time.Now()
-			if err := os.Rename(filepath.Join(src, "ren", from), filepath.Join(src, "ren", to)); err != nil {
-				return err
-			}
-			at, err := poll(ctx, 20*time.Millisecond, 10*time.Minute, func() bool {
-				return !exists(filepath.Join(dst, "ren", from)) && exists(filepath.Join(dst, "ren", to)) &&
-					countFiles(filepath.Join(dst, "ren", to)) == n
-			})
-			if err != nil {
-				return fmt.Errorf("%s %s rename: %w\n%s", tool, kind, err, p.output())
-			}
-			time.Sleep(time.Second)
-			cpu1, err := cpuSeconds(p.pid())
-			if err != nil {
-				return err
-			}
-			sc := fmt.Sprintf("rename of a %s-file directory, %s target", thousands(n), kind)
-			r.add(sc, "time to converge (s)", tool, at.Sub(t0).Seconds())
-			r.add(sc, "CPU incl. children (s)", tool, cpu1-cpu0)
-		}
+	made := time.Since(t0)
+	at, err := poll(ctx, 50*time.Millisecond, 10*time.Minute, func() bool {
+		return countFiles(filepath.Join(lt.dst, base)) == dirs*per
+	})
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, lt.p.output())
 	}
+	time.Sleep(time.Second) // let lsyncd reap its rsync
+	cpu1, err := cpuSeconds(lt.p.pid())
+	if err != nil {
+		return err
+	}
+	r.add(sc, "files created in (s)", lt.name, made.Seconds())
+	r.add(sc, "time to converge (s)", lt.name, at.Sub(t0).Seconds())
+	r.add(sc, "CPU incl. children (s)", lt.name, cpu1-cpu0)
+	return nil
+}
+
+// renameOnce renames ren/a to ren/b (or back) and measures the time until
+// the target has the tree under the new name only, and the CPU spent.
+func (r *report) renameOnce(ctx context.Context, kind string, lt *liveTool, run int) error {
+	from, to := "a", "b"
+	if run%2 == 1 {
+		from, to = to, from
+	}
+	n := countFiles(filepath.Join(lt.src, "ren", from))
+	cpu0, err := cpuSeconds(lt.p.pid())
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := os.Rename(filepath.Join(lt.src, "ren", from), filepath.Join(lt.src, "ren", to)); err != nil {
+		return err
+	}
+	at, err := poll(ctx, 20*time.Millisecond, 10*time.Minute, func() bool {
+		return !exists(filepath.Join(lt.dst, "ren", from)) && exists(filepath.Join(lt.dst, "ren", to)) &&
+			countFiles(filepath.Join(lt.dst, "ren", to)) == n
+	})
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, lt.p.output())
+	}
+	time.Sleep(time.Second)
+	cpu1, err := cpuSeconds(lt.p.pid())
+	if err != nil {
+		return err
+	}
+	sc := fmt.Sprintf("rename of a %s-file directory, %s target", thousands(n), kind)
+	r.add(sc, "time to converge (s)", lt.name, at.Sub(t0).Seconds())
+	r.add(sc, "CPU incl. children (s)", lt.name, cpu1-cpu0)
 	return nil
 }
 
