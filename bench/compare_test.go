@@ -29,6 +29,8 @@ type settings struct {
 	settle    int      // BENCH_SETTLE_SECONDS: wait after startup before steady RSS
 	scenarios []string // BENCH_SCENARIOS: comma-separated subset
 	tools     []string // BENCH_TOOLS: comma-separated subset of gsync,lsyncd
+	// Also read elsewhere: BENCH_GSYNC (the binary), BENCH_TMPDIR (where
+	// the trees go), BENCH_RESULTS (results file name).
 }
 
 func readSettings() (settings, error) {
@@ -130,9 +132,11 @@ func BenchmarkCompare(b *testing.B) {
 		case "idle":
 			err = r.idleCPU(ctx, b, pe, tools)
 		case "latency", "burst", "rename":
-			if sc == cfg.scenarios[slices.IndexFunc(cfg.scenarios, isLive)] {
-				err = r.live(ctx, b, pe, tools)
+			if sc != cfg.scenarios[slices.IndexFunc(cfg.scenarios, isLive)] {
+				continue // measured together with the first of them
 			}
+			sc = "latency, burst and rename"
+			err = r.live(ctx, b, pe, tools)
 		default:
 			err = fmt.Errorf("BENCH_SCENARIOS: unknown scenario %q", sc)
 		}
@@ -146,6 +150,9 @@ func BenchmarkCompare(b *testing.B) {
 	name := "scale-" + time.Now().UTC().Format("2006-01-02")
 	if cfg.scale != 1 {
 		name += "-s" + strconv.FormatFloat(cfg.scale, 'g', -1, 64)
+	}
+	if v := os.Getenv("BENCH_RESULTS"); v != "" {
+		name = strings.TrimSuffix(filepath.Base(v), ".md")
 	}
 	if err := os.MkdirAll("results", 0o755); err != nil {
 		b.Fatal(err)

@@ -109,7 +109,8 @@ func (r *report) render(bin string) string {
 		version("rsync", "--version"), version("ssh", "-V"))
 	fmt.Fprintf(&b, "- settings: BENCH_SCALE=%g BENCH_RUNS=%d BENCH_IDLE_SECONDS=%d BENCH_WRITES=%d BENCH_SETTLE_SECONDS=%d\n",
 		r.cfg.scale, r.cfg.runs, r.cfg.idle, r.cfg.writes, r.cfg.settle)
-	b.WriteString("- both tools run with delay 0 and push to the same rsync daemon / sshd on 127.0.0.1, one after the other;\n" +
+	b.WriteString("- both tools run with delay 0 and push to the same rsync daemon / sshd on 127.0.0.1, measured in turn\n" +
+		"  (run by run, alternating which goes first, so that the load of the shared machine falls on both);\n" +
 		"  cells are the median of the runs (min-max in brackets); the ratio is gsync / lsyncd of the medians.\n" +
 		"  lsyncd's CPU includes its rsync and ssh children; RSS is the daemon process alone (lsyncd's rsync child not counted).\n" +
 		"  The receiving rsync daemon / sshd is not counted for either tool.\n")
