@@ -81,7 +81,9 @@ mkdir -p "$work/big"
 head -c $((1 << 30)) /dev/urandom >"$work/big/one.bin"
 cp -a "$work/big" "$work/big-changed"
 printf 'X' | dd of="$work/big-changed/one.bin" bs=1 seek=$((512 << 20)) conv=notrunc status=none
-touch "$work/big-changed/one.bin"
+# A later mtime, whole seconds later: with the same second rsync's quick
+# check (size + mtime) would skip the file and no delta would be measured.
+touch -d "@$(( $(stat -c %Y "$work/big/one.bin") + 10 ))" "$work/big-changed/one.bin"
 
 empty='rm -rf "$work/mod"/* "$work/mod"/.[!.]* 2>/dev/null || true'
 stale='rm -rf "$work/mod"/*; cp -a "$work/big/one.bin" "$work/mod/one.bin"'
