@@ -229,15 +229,19 @@ func runGsyncEnv(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(gsyncBin, args...)
 	cmd.Env = append(os.Environ(), env...)
+	out := &syncedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start gsync: %v", err)
+	}
 	done := make(chan struct{})
-	var out []byte
-	go func() { out, _ = cmd.CombinedOutput(); close(done) }()
+	go func() { cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("gsync %q did not finish: %s", args, out)
+		t.Fatalf("gsync %q did not finish: %s", args, out.String())
 	}
-	return cmd.ProcessState.ExitCode(), string(out)
+	return cmd.ProcessState.ExitCode(), out.String()
 }

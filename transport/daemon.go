@@ -603,7 +603,7 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 			send = append(send, rsyncproto.Path{Name: p.Name})
 		case err == nil:
 			send = append(send, p)
-		case errors.Is(err, fs.ErrNotExist):
+		case isNotExist(err): // also below a directory that is a file now (ENOTDIR)
 			r := path.Dir(p.Name)
 			for r != "." && !isDir(filepath.Join(d.opts.Source, filepath.FromSlash(r))) {
 				r = path.Dir(r)

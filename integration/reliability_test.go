@@ -1,0 +1,169 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gsync/gsync/internal/treediff"
+)
+
+// stress reports whether the long versions of the reliability tests run
+// (make stress sets GSYNC_STRESS=1).
+func stress() bool { return os.Getenv("GSYNC_STRESS") == "1" }
+
+// churnOps and churnSeeds size a churn run: 300 operations and one seed per
+// target in make test, 3,000 operations and three seeds in make stress.
+func churnOps() int {
+	if n, err := strconv.Atoi(os.Getenv("GSYNC_CHURN_OPS")); err == nil && n > 0 {
+		return n
+	}
+	if stress() {
+		return 3000
+	}
+	return 300
+}
+
+func churnSeeds() []uint64 {
+	if stress() {
+		return []uint64{11, 12, 13}
+	}
+	return []uint64{11}
+}
+
+// mirrorPeer is one target gsync mirrors into, with the comparisons that
+// must hold once it has converged.
+type mirrorPeer struct {
+	name   string
+	target string   // TARGET argument
+	args   []string // extra gsync arguments (ssh options)
+	env    []string
+	dir    string // where the target tree lies on disk
+	opts   []treediff.Options
+	// validUTF8: the peer cannot hold names that are not valid UTF-8.
+	validUTF8 bool
+	// noDirToFile: the peer cannot replace a directory by a file.
+	noDirToFile bool
+}
+
+func localMirrorPeer(t *testing.T) mirrorPeer {
+	dir := filepath.Join(t.TempDir(), "mirror")
+	return mirrorPeer{name: "local", target: dir, dir: dir, opts: []treediff.Options{{}}}
+}
+
+// rsyncMirrorPeer starts a C rsync daemon (bin, "" for rsync from PATH) that
+// offers at most protocol proto (0: its newest, 32).
+func rsyncMirrorPeer(t *testing.T, bin, label string, proto int) mirrorPeer {
+	dir := filepath.Join(t.TempDir(), "module")
+	d := StartRsyncDaemon(t, Config{Binary: bin, Protocol: proto, Modules: []Module{{Name: "m", Path: dir}}})
+	name := label
+	if proto != 0 {
+		name += fmt.Sprintf("/protocol=%d", proto)
+	} else {
+		proto = 32
+	}
+	return mirrorPeer{name: name, target: d.URL("m"), env: []string{"PATH="}, dir: dir, opts: rsyncPeerOptions(proto)}
+}
+
+func sshMirrorPeer(t *testing.T) mirrorPeer {
+	s := startSSHPeer(t)
+	dir := filepath.Join(t.TempDir(), "mirror")
+	return mirrorPeer{name: "ssh", target: "127.0.0.1:" + dir, args: sshArgs(s), env: []string{"PATH="},
+		dir: dir, opts: sshCompareOptions}
+}
+
+func gokrazyMirrorPeer(t *testing.T) mirrorPeer {
+	p := startGokrazyPeer(t)
+	return mirrorPeer{name: p.name, target: p.url, env: []string{"PATH="}, dir: p.dir, opts: p.opts, validUTF8: true, noDirToFile: true}
+}
+
+// mirrorPeers are the target types every reliability scenario runs against.
+// rsync 3.2.7 is skipped with a reason when $GSYNC_RSYNC_327 is unset.
+var mirrorPeers = []struct {
+	name  string
+	start func(t *testing.T) mirrorPeer
+}{
+	{"local", localMirrorPeer},
+	{"rsync-3.5", func(t *testing.T) mirrorPeer { return rsyncMirrorPeer(t, "", "rsync-3.5", 0) }},
+	{"rsync-3.2.7", func(t *testing.T) mirrorPeer { return rsyncMirrorPeer(t, rsync327(t), "rsync-3.2.7", 0) }},
+	{"ssh", sshMirrorPeer},
+	{"gokrazy", gokrazyMirrorPeer},
+}
+
+// TestChurnAllTargets runs the seeded churner (the full operation mix, see
+// churner.step) against every target type at --delay 0 and --delay 1, then
+// requires the target to equal the source within a bounded time. It also
+// runs rsync 3.2.7 with the protocol forced to 31, 30 and 29 on the daemon.
+func TestChurnAllTargets(t *testing.T) {
+	type tc struct {
+		name  string
+		delay string
+		start func(t *testing.T) mirrorPeer
+	}
+	var cases []tc
+	for _, p := range mirrorPeers {
+		for _, d := range []string{"0", "1"} {
+			cases = append(cases, tc{p.name + "/delay=" + d, d, p.start})
+		}
+	}
+	for _, proto := range []int{31, 30, 29} {
+		cases = append(cases, tc{fmt.Sprintf("rsync-3.2.7/protocol=%d/delay=0", proto), "0", func(t *testing.T) mirrorPeer {
+			return rsyncMirrorPeer(t, rsync327(t), "rsync-3.2.7", proto)
+		}})
+	}
+	total, runs := 0, 0
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := c.start(t)
+			for _, seed := range churnSeeds() {
+				total += churnRun(t, p, c.delay, seed, churnOps())
+				runs++
+			}
+		})
+	}
+	t.Logf("%d churn operations over %d runs, each converged with zero differences", total, runs)
+}
+
+// churnRun seeds a source tree, starts gsync into p, churns the source with
+// ops operations and waits for the target to converge. It returns the
+// number of operations done.
+func churnRun(t *testing.T, p mirrorPeer, delay string, seed uint64, ops int) int {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src")
+	os.Mkdir(src, 0o755)
+	if p.validUTF8 {
+		seedTree(t, src, seed, 100, validUTF8Names()...)
+	} else {
+		seedTree(t, src, seed, 100)
+	}
+	args := append(append([]string(nil), p.args...), "--delay", delay, "--timeout", "20", src, p.target)
+	g := startGsync(t, p.env, args...)
+	waitEqualAll(t, src, p.dir, 60*time.Second, p.opts)
+
+	c := newChurner(t, src, seed)
+	c.noDirToFile = p.noDirToFile
+	if p.validUTF8 {
+		c.names = validUTF8Names()
+	}
+	defer c.dump()
+	// Several rounds with pauses, so that batches are cut and in flight
+	// while the tree keeps changing.
+	const rounds = 4
+	for r := 0; r < rounds; r++ {
+		c.run(ops / rounds)
+		time.Sleep(time.Duration(200+c.rng.IntN(800)) * time.Millisecond)
+	}
+	waitEqualAll(t, src, p.dir, 90*time.Second, p.opts)
+	if code := g.stop(syscall.SIGTERM); code != 143 {
+		t.Errorf("exit code %d after SIGTERM, want 143", code)
+	}
+	if out := g.out.String(); strings.Contains(out, "panic") || strings.Contains(out, "DATA RACE") {
+		t.Errorf("gsync output:\n%s", tail(out, 40))
+	}
+	return c.ops
+}
