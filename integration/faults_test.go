@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -39,8 +40,11 @@ var faultPeers = []struct {
 		s := startSSHPeer(t)
 		dir := filepath.Join(base, "mirror")
 		return faultPeer{
-			mirrorPeer: mirrorPeer{name: "ssh", target: "127.0.0.1:" + dir, args: sshArgs(s), env: []string{"PATH="},
-				dir: dir, opts: sshCompareOptions},
+			// Short keepalives and connect timeout: a frozen server is
+			// given up on within seconds.
+			mirrorPeer: mirrorPeer{name: "ssh", target: "127.0.0.1:" + dir, env: []string{"PATH="},
+				args: sshArgsOpts(s, "-o ServerAliveInterval=1 -o ServerAliveCountMax=2 -o ConnectTimeout=3"),
+				dir:  dir, opts: sshCompareOptions},
 			kill: s.Kill, restart: s.Restart, stop: s.Stop, cont: s.Cont,
 		}
 	}},
@@ -124,10 +128,27 @@ func TestFaultPeerKilled(t *testing.T) {
 			if err := p.restart(); err != nil {
 				t.Fatal(err)
 			}
-			waitEqualAll(t, src, p.dir, 90*time.Second, p.opts)
+			// A receiver killed by SIGKILL cannot remove its temporary file
+			// (.big.bin.XXXXXX); it is not in any batch, so only the next
+			// full sync deletes it. Everything else converges first.
+			tmpExcl := func(o treediff.Options) treediff.Options {
+				o.Exclude = func(rel string, isDir bool) bool { return isRsyncTemp(path.Base(rel)) }
+				return o
+			}
+			for _, o := range p.opts {
+				waitEqual(t, src, p.dir, 90*time.Second, tmpExcl(o))
+			}
+			g.cmd.Process.Signal(syscall.SIGHUP)
+			waitEqualAll(t, src, p.dir, 60*time.Second, p.opts)
 			g.stop(syscall.SIGTERM)
 		})
 	}
+}
+
+// isRsyncTemp reports whether name is an rsync receiver's temporary file:
+// ".NAME.XXXXXX" (receiver.c:get_tmpname, six random characters).
+func isRsyncTemp(name string) bool {
+	return len(name) > 8 && name[0] == '.' && name[len(name)-7] == '.'
 }
 
 // waitForFile waits until a file whose name starts with prefix appears
@@ -180,8 +201,10 @@ func TestFaultPeerStalled(t *testing.T) {
 			t.Logf("stalled peer: %s", line)
 			// A second failed attempt shows the retry loop runs (with backoff)
 			// while the peer is still frozen.
+			// (over ssh the next attempt first waits for the keepalives to
+			// give up on the frozen connection, then for the connect timeout)
 			mark2 := strings.Index(g.out.String()[mark:], line) + mark + len(line)
-			waitOutput(t, g, mark2, 30*time.Second, "will retry")
+			waitOutput(t, g, mark2, 90*time.Second, "will retry")
 			if err := p.cont(); err != nil {
 				t.Fatal(err)
 			}
@@ -220,9 +243,8 @@ func TestFaultTargetReadOnly(t *testing.T) {
 			os.Mkdir(filepath.Join(src, "dir-while-ro"), 0o755)
 			os.WriteFile(filepath.Join(src, "dir-while-ro", "f"), []byte("y"), 0o644)
 			line := waitOutput(t, g, mark, 30*time.Second, "read-only file system", "Read-only file system")
-			if !strings.Contains(line, "retry") {
-				t.Errorf("read-only target reported without a retry: %s", line)
-			}
+			t.Logf("reported: %s", line)
+			waitOutput(t, g, mark, 30*time.Second, "will retry")
 			remountTmpfs(t, base, size, false)
 			waitEqualAll(t, src, p.dir, 90*time.Second, p.opts)
 			g.stop(syscall.SIGTERM)
@@ -249,9 +271,8 @@ func TestFaultDiskFull(t *testing.T) {
 			mark := len(g.out.String())
 			os.WriteFile(filepath.Join(src, "too-big"), payload(6<<20, 3), 0o644)
 			line := waitOutput(t, g, mark, 30*time.Second, "no space left on device", "No space left on device")
-			if !strings.Contains(line, "retry") {
-				t.Errorf("full disk reported without a retry: %s", line)
-			}
+			t.Logf("reported: %s", line)
+			waitOutput(t, g, mark, 30*time.Second, "will retry")
 			os.WriteFile(filepath.Join(src, "after-full"), []byte("z"), 0o644)
 			remountTmpfs(t, base, 64<<20, false)
 			waitEqualAll(t, src, p.dir, 90*time.Second, p.opts)
@@ -318,7 +339,15 @@ func TestFaultGsyncKilled(t *testing.T) {
 			os.WriteFile(filepath.Join(src, "while-dead"), []byte("w"), 0o644)
 			os.Remove(filepath.Join(src, "batch", "f000"))
 			g2 := startGsync(t, p.env, args...)
-			waitEqualAll(t, src, p.dir, 90*time.Second, p.opts)
+			// The startup full sync uses the quick check, and rsync's
+			// receiver compares mtimes to the second there: a file that
+			// the killed gsync sent while it was being written holds the
+			// final content but may keep a sub-second mtime from then.
+			opts := p.opts
+			if p.name != "local" {
+				opts = []treediff.Options{{MtimeGranularity: time.Second, IgnoreRootMtime: true}}
+			}
+			waitEqualAll(t, src, p.dir, 90*time.Second, opts)
 			assertNoTempFiles(t, p.dir)
 			g2.stop(syscall.SIGTERM)
 		})

@@ -42,9 +42,12 @@ func startSSHPeer(t *testing.T) *SSHD {
 }
 
 // sshArgs are the gsync arguments that reach s without any ssh config.
-func sshArgs(s *SSHD) []string {
+func sshArgs(s *SSHD) []string { return sshArgsOpts(s, "-o ServerAliveInterval=5") }
+
+// sshArgsOpts is sshArgs with other ssh options (-o ...) in the -e command.
+func sshArgsOpts(s *SSHD, opts string) []string {
 	return []string{"--ssh", "--ssh-config", "none", "--known-hosts", s.KnownHostsFile,
-		"-e", fmt.Sprintf("ssh -p %d -i %s -l %s -o ServerAliveInterval=5", s.Port, s.UserKeyPath, s.User)}
+		"-e", fmt.Sprintf("ssh -p %d -i %s -l %s %s", s.Port, s.UserKeyPath, s.User, opts)}
 }
 
 func inodeOf(t *testing.T, p string) uint64 {
