@@ -5,14 +5,30 @@ BIN     ?= bin/gsync
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test demo bench lint clean release
+.PHONY: build test stress demo bench lint clean release
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gsync
 
-# Unit and integration tests, with the race detector.
+# Unit and integration tests, with the race detector, then a short fuzz
+# run of each protocol decoder (FUZZTIME each; what the fuzzer found so far
+# is kept in rsyncproto/testdata/fuzz and replayed by every go test).
+FUZZ_TARGETS := FuzzVarint FuzzNdx FuzzDemux FuzzFlist FuzzSumHead FuzzTokens
+FUZZTIME     ?= 5s
 test:
 	$(GO) test -race -count=1 -timeout 25m ./...
+	@set -e; for f in $(FUZZ_TARGETS); do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./rsyncproto; \
+	done
+
+# The long reliability runs: 3,000 churn operations and three seeds per
+# target type, the fault and name tests, and a minute of fuzzing per decoder.
+stress:
+	GSYNC_STRESS=1 $(GO) test -count=1 -timeout 90m -v \
+		-run 'TestChurnAllTargets|TestLocalLiveChurn|TestFault|TestHostileNames|TestUnreadableFiles' ./integration
+	@set -e; for f in $(FUZZ_TARGETS); do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 60s ./rsyncproto; \
+	done
 
 demo: build
 	./scripts/demo.sh $(BIN)
