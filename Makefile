@@ -14,7 +14,7 @@ build:
 # run of each protocol decoder (FUZZTIME each; what the fuzzer found so far
 # is kept in rsyncproto/testdata/fuzz and replayed by every go test).
 FUZZ_TARGETS := FuzzVarint FuzzNdx FuzzDemux FuzzFlist FuzzSumHead FuzzTokens
-FUZZTIME     ?= 5s
+FUZZTIME     ?= 4s
 test:
 	$(GO) test -race -count=1 -timeout 25m ./...
 	@set -e; for f in $(FUZZ_TARGETS); do \

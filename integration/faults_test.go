@@ -124,7 +124,7 @@ func TestFaultPeerKilled(t *testing.T) {
 				t.Fatal(err)
 			}
 			os.WriteFile(filepath.Join(src, "while-down"), []byte("queued"), 0o644)
-			waitOutput(t, g, mark, 30*time.Second, "will retry")
+			waitOutput(t, g, mark, 30*time.Second, "retry_in=")
 			if err := p.restart(); err != nil {
 				t.Fatal(err)
 			}
@@ -197,14 +197,14 @@ func TestFaultPeerStalled(t *testing.T) {
 			}()
 			os.WriteFile(filepath.Join(src, "during-stall"), payload(4<<20, 2), 0o644)
 			os.WriteFile(filepath.Join(src, "small"), []byte("s"), 0o644)
-			line := waitOutput(t, g, mark, 30*time.Second, "will retry")
+			line := waitOutput(t, g, mark, 30*time.Second, "retry_in=")
 			t.Logf("stalled peer: %s", line)
 			// A second failed attempt shows the retry loop runs (with backoff)
 			// while the peer is still frozen.
 			// (over ssh the next attempt first waits for the keepalives to
 			// give up on the frozen connection, then for the connect timeout)
 			mark2 := strings.Index(g.out.String()[mark:], line) + mark + len(line)
-			waitOutput(t, g, mark2, 90*time.Second, "will retry")
+			waitOutput(t, g, mark2, 90*time.Second, "retry_in=")
 			if err := p.cont(); err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +244,7 @@ func TestFaultTargetReadOnly(t *testing.T) {
 			os.WriteFile(filepath.Join(src, "dir-while-ro", "f"), []byte("y"), 0o644)
 			line := waitOutput(t, g, mark, 30*time.Second, "read-only file system", "Read-only file system")
 			t.Logf("reported: %s", line)
-			waitOutput(t, g, mark, 30*time.Second, "will retry")
+			waitOutput(t, g, mark, 30*time.Second, "retry_in=")
 			remountTmpfs(t, base, size, false)
 			waitEqualAll(t, src, p.dir, 90*time.Second, p.opts)
 			g.stop(syscall.SIGTERM)
@@ -272,7 +272,7 @@ func TestFaultDiskFull(t *testing.T) {
 			os.WriteFile(filepath.Join(src, "too-big"), payload(6<<20, 3), 0o644)
 			line := waitOutput(t, g, mark, 30*time.Second, "no space left on device", "No space left on device")
 			t.Logf("reported: %s", line)
-			waitOutput(t, g, mark, 30*time.Second, "will retry")
+			waitOutput(t, g, mark, 30*time.Second, "retry_in=")
 			os.WriteFile(filepath.Join(src, "after-full"), []byte("z"), 0o644)
 			remountTmpfs(t, base, 64<<20, false)
 			waitEqualAll(t, src, p.dir, 90*time.Second, p.opts)

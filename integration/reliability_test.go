@@ -216,7 +216,7 @@ func TestInPlaceWriteWithoutClose(t *testing.T) {
 	}
 	log.WriteString("line 1\n")
 	live := true
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for {
 		diffs, err := treediff.Compare(src, dst, treediff.Options{})
 		if err == nil && len(diffs) == 0 {
