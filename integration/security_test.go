@@ -148,7 +148,7 @@ func TestSecuritySourceSymlinksNotFollowed(t *testing.T) {
 			// Changes in the linked directory are not in the tree.
 			os.WriteFile(filepath.Join(out, "secret2"), []byte("do not copy either"), 0o600)
 			os.WriteFile(filepath.Join(src, "marker"), []byte("m"), 0o644)
-			waitForContent(t, filepath.Join(p.dir, "marker"), "m", 30*time.Second)
+			waitEqualAll(t, src, p.dir, 30*time.Second, p.opts)
 			g.cmd.Process.Signal(syscall.SIGHUP)
 			waitEqualAll(t, src, p.dir, 60*time.Second, p.opts)
 			for n, target := range links {
@@ -318,19 +318,21 @@ func TestSecurityNoShell(t *testing.T) {
 }
 
 // TestSecurityFileModes: the status file is replaced atomically with mode
-// 0644 whatever the umask (never group or world writable), and a symlink
-// planted at its path is replaced, not written through.
+// 0644 whatever the umask (never group or world writable), a symlink
+// planted at its path is replaced, not written through, and the control
+// socket is owner-only (0600) even with umask 0.
 func TestSecurityFileModes(t *testing.T) {
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
 	dir := t.TempDir()
 	status := filepath.Join(dir, "status")
+	sock := filepath.Join(dir, "ctl", "gsync.sock")
 	victim := filepath.Join(t.TempDir(), "victim")
 	os.WriteFile(victim, []byte("keep me"), 0o666)
 	os.Chmod(victim, 0o666)
 	os.Symlink(victim, status)
 	old := syscall.Umask(0)
-	g := startGsync(t, nil, "--delay", "0", "--status-file", status, "--status-interval", "0", src, dst)
+	g := startGsync(t, nil, "--delay", "0", "--status-file", status, "--status-interval", "0", "--control-socket", sock, src, dst)
 	syscall.Umask(old)
 	waitEqual(t, src, dst, 30*time.Second, treediff.Options{})
 	os.WriteFile(filepath.Join(src, "g"), []byte("y"), 0o644)
@@ -347,6 +349,14 @@ func TestSecurityFileModes(t *testing.T) {
 			t.Fatalf("status file not written (or still a symlink) within 30 s: %v %v", fi, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if fi, err := os.Lstat(sock); err != nil {
+		t.Errorf("control socket: %v", err)
+	} else if fi.Mode().Type() != fs.ModeSocket || fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("control socket %s has mode %v, want an owner-only socket", sock, fi.Mode())
+	}
+	if fi, err := os.Stat(filepath.Dir(sock)); err == nil && fi.Mode().Perm()&0o022 != 0 {
+		t.Errorf("control socket directory mode %v: writable by group or others", fi.Mode())
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "keep me" {
 		t.Errorf("status file written through a planted symlink: victim holds %q", b)
