@@ -5,14 +5,34 @@ BIN     ?= bin/gsync
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test demo bench lint clean release
+.PHONY: build test stress demo bench lint clean release
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gsync
 
-# Unit and integration tests, with the race detector.
+# Unit and integration tests, with the race detector, then a short fuzz
+# run of each protocol decoder (what the fuzzer found so far
+# is kept in rsyncproto/testdata/fuzz and replayed by every go test). The
+# budget is a count of executions, not a duration: with a duration, Go
+# 1.26's fuzz coordinator can fail a busy machine's run with a bare
+# "context deadline exceeded" at the end (go.dev/issue/75804).
+# Each entry is TARGET:EXECUTIONS, sized to a few seconds here.
+FUZZ_TARGETS := FuzzVarint:50000 FuzzNdx:50000 FuzzDemux:10000 FuzzFlist:50000 FuzzSumHead:50000 FuzzTokens:6000
+FUZZ_SCALE   ?= 1
 test:
 	$(GO) test -race -count=1 -timeout 25m ./...
+	@set -e; for e in $(FUZZ_TARGETS); do \
+		$(GO) test -run '^$$' -fuzz "^$${e%%:*}$$" -fuzztime $$(( $${e##*:} * $(FUZZ_SCALE) ))x ./rsyncproto; \
+	done
+
+# The long reliability runs: 3,000 churn operations and three seeds per
+# target type, the fault and name tests, and 20 times the fuzzing of make test.
+stress:
+	GSYNC_STRESS=1 $(GO) test -count=1 -timeout 90m -v \
+		-run 'TestChurnAllTargets|TestLocalLiveChurn|TestFault|TestHostileNames|TestUnreadableFiles' ./integration
+	@set -e; for e in $(FUZZ_TARGETS); do \
+		$(GO) test -run '^$$' -fuzz "^$${e%%:*}$$" -fuzztime $$(( $${e##*:} * 20 ))x ./rsyncproto; \
+	done
 
 demo: build
 	./scripts/demo.sh $(BIN)

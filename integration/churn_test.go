@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -43,6 +44,11 @@ type churner struct {
 	noAbsSymlinks bool
 	// names replaces oddNames (for peers that cannot store some of them).
 	names []string
+	ops   int // operations attempted
+	// noDirToFile disables replacing a directory by a file, which
+	// gokrazy/rsync v0.3.7's receiver cannot do ("unlinking to make room
+	// for regular file: removeat: directory not empty").
+	noDirToFile bool
 }
 
 func newChurner(t *testing.T, root string, seed uint64) *churner {
@@ -100,19 +106,38 @@ func (c *churner) note(format string, a ...any) {
 	c.log = append(c.log, fmt.Sprintf(format, a...))
 }
 
+// inPlaceOK reports whether p may be changed in place: a regular file with
+// one link. Writing through one name of a hard-linked file changes the
+// others without an inotify event for them (see TestHardLinkInPlaceWrite).
+func (c *churner) inPlaceOK(p string) (os.FileInfo, bool) {
+	fi, err := os.Lstat(c.abs(p))
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, false
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		return nil, false
+	}
+	return fi, true
+}
+
 // step performs one random operation. Errors from races with itself (for
 // example a rename onto a name that exists as a directory) are ignored: the
-// source tree is whatever the operations left.
+// source tree is whatever the operations left. The mix: create, append,
+// same-size rewrite in the same second (mtime kept), truncate, chmod,
+// rename of files and directories across directories, delete, rm -rf,
+// mkdir -p with files, symlinks (relative, absolute, dangling), hard
+// links, file replaced by a directory and back, rapid create + delete.
 func (c *churner) step() {
 	dirs, files := c.entries()
+	c.ops++
 	switch op := c.rng.IntN(100); {
-	case op < 20: // create a file
+	case op < 16: // create a file
 		p := filepath.Join(c.pick(dirs), c.name())
 		os.WriteFile(c.abs(p), c.data(), 0o644)
 		c.note("create %q", p)
-	case op < 32 && len(files) > 0: // modify: append or rewrite
+	case op < 25 && len(files) > 0: // append
 		p := c.pick(files)
-		if fi, err := os.Lstat(c.abs(p)); err == nil && fi.Mode().IsRegular() {
+		if _, ok := c.inPlaceOK(p); ok {
 			f, err := os.OpenFile(c.abs(p), os.O_WRONLY|os.O_APPEND, 0)
 			if err == nil {
 				d := c.data()
@@ -121,10 +146,9 @@ func (c *churner) step() {
 			}
 			c.note("append %q", p)
 		}
-	case op < 42 && len(files) > 0: // same-size rewrite, mtime kept (like cp -p twice in one second)
+	case op < 33 && len(files) > 0: // same-size rewrite, mtime kept (like cp -p twice in one second)
 		p := c.pick(files)
-		fi, err := os.Lstat(c.abs(p))
-		if err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+		if fi, ok := c.inPlaceOK(p); ok && fi.Size() > 0 {
 			old, _ := os.ReadFile(c.abs(p))
 			nb := make([]byte, len(old))
 			for i := range nb {
@@ -134,14 +158,23 @@ func (c *churner) step() {
 			os.Chtimes(c.abs(p), fi.ModTime(), fi.ModTime())
 			c.note("same-size rewrite %q", p)
 		}
-	case op < 47 && len(files) > 0: // chmod
+	case op < 37 && len(files) > 0: // truncate, like coreutils truncate: open, ftruncate, close
 		p := c.pick(files)
-		if fi, err := os.Lstat(c.abs(p)); err == nil && fi.Mode().IsRegular() {
+		if fi, ok := c.inPlaceOK(p); ok {
+			if f, err := os.OpenFile(c.abs(p), os.O_WRONLY, 0); err == nil {
+				f.Truncate(fi.Size() / 2)
+				f.Close()
+			}
+			c.note("truncate %q", p)
+		}
+	case op < 42 && len(files) > 0: // chmod
+		p := c.pick(files)
+		if _, ok := c.inPlaceOK(p); ok {
 			modes := []os.FileMode{0o600, 0o644, 0o755, 0o640}
 			os.Chmod(c.abs(p), modes[c.rng.IntN(len(modes))])
 			c.note("chmod %q", p)
 		}
-	case op < 57 && len(files) > 0: // rename a file, maybe across dirs, maybe onto another file
+	case op < 51 && len(files) > 0: // rename a file, maybe across dirs, maybe onto another file
 		p := c.pick(files)
 		var q string
 		if c.rng.IntN(4) == 0 && len(files) > 1 {
@@ -151,7 +184,7 @@ func (c *churner) step() {
 		}
 		os.Rename(c.abs(p), c.abs(q))
 		c.note("rename %q -> %q", p, q)
-	case op < 63 && len(dirs) > 1: // rename a directory (never into itself)
+	case op < 57 && len(dirs) > 1: // rename a directory (never into itself)
 		p := c.pick(dirs[1:])
 		parent := c.pick(dirs)
 		if parent == p || strings.HasPrefix(parent+"/", p+"/") {
@@ -160,15 +193,15 @@ func (c *churner) step() {
 		q := filepath.Join(parent, c.name())
 		os.Rename(c.abs(p), c.abs(q))
 		c.note("rename dir %q -> %q", p, q)
-	case op < 71 && len(files) > 0: // delete a file
+	case op < 64 && len(files) > 0: // delete a file
 		p := c.pick(files)
 		os.Remove(c.abs(p))
 		c.note("delete %q", p)
-	case op < 74 && len(dirs) > 1: // rm -rf a directory
+	case op < 67 && len(dirs) > 1: // rm -rf a directory
 		p := c.pick(dirs[1:])
 		os.RemoveAll(c.abs(p))
 		c.note("rm -rf %q", p)
-	case op < 84: // mkdir -p chain with files
+	case op < 76: // mkdir -p chain with files
 		base := filepath.Join(c.pick(dirs), c.name(), c.name(), c.name())
 		if os.MkdirAll(c.abs(base), 0o755) == nil {
 			for i := c.rng.IntN(4); i >= 0; i-- {
@@ -176,7 +209,7 @@ func (c *churner) step() {
 			}
 		}
 		c.note("mkdir -p %q + files", base)
-	case op < 92: // symlink: relative, absolute or dangling
+	case op < 83: // symlink: relative, absolute or dangling
 		p := filepath.Join(c.pick(dirs), c.name())
 		var target string
 		switch k := c.rng.IntN(3); {
@@ -189,12 +222,25 @@ func (c *churner) step() {
 		}
 		os.Symlink(target, c.abs(p))
 		c.note("symlink %q -> %q", p, target)
-	case op < 96 && len(files) > 0: // replace a file by a directory
+	case op < 88 && len(files) > 0: // hard link, maybe across dirs
+		p := c.pick(files)
+		if fi, err := os.Lstat(c.abs(p)); err == nil && fi.Mode().IsRegular() {
+			q := filepath.Join(c.pick(dirs), c.name())
+			os.Link(c.abs(p), c.abs(q))
+			c.note("hard link %q -> %q", q, p)
+		}
+	case op < 92 && len(files) > 0: // replace a file by a directory
 		p := c.pick(files)
 		if os.Remove(c.abs(p)) == nil && os.Mkdir(c.abs(p), 0o755) == nil {
 			os.WriteFile(c.abs(filepath.Join(p, c.name())), c.data(), 0o644)
 		}
 		c.note("file -> dir %q", p)
+	case op < 95 && len(dirs) > 1 && !c.noDirToFile: // replace a directory by a file
+		p := c.pick(dirs[1:])
+		if os.RemoveAll(c.abs(p)) == nil {
+			os.WriteFile(c.abs(p), c.data(), 0o644)
+		}
+		c.note("dir -> file %q", p)
 	default: // rapid create + delete
 		p := filepath.Join(c.pick(dirs), c.name())
 		os.WriteFile(c.abs(p), c.data(), 0o644)
@@ -221,9 +267,13 @@ func (c *churner) dump() {
 	}
 }
 
-// seedTree creates a starting tree of dirs and files with varied modes.
-func seedTree(t *testing.T, root string, seed uint64, ops int) {
+// seedTree creates a starting tree of dirs and files with varied modes,
+// using names (oddNames when none are given) now and then.
+func seedTree(t *testing.T, root string, seed uint64, ops int, names ...string) {
 	c := newChurner(t, root, seed)
+	if len(names) > 0 {
+		c.names = names
+	}
 	for i := 0; i < ops; i++ {
 		dirs, _ := c.entries()
 		if c.rng.IntN(4) == 0 {

@@ -155,8 +155,9 @@ func TestDaemonLive(t *testing.T) {
 			waitEqualAll(t, work, p.dir, 60*time.Second, p.opts)
 
 			c := newChurner(t, work, uint64(100+i))
-			if p.validUTF8 {
+			if p.validUTF8 { // gokrazy
 				c.names = validUTF8Names()
+				c.noDirToFile = true
 			}
 			defer c.dump()
 			c.run(300)

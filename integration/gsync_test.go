@@ -20,6 +20,11 @@ import (
 var gsyncBin string
 
 func TestMain(m *testing.M) {
+	if n := os.Getenv(userNSWatchesEnv); n != "" {
+		// Re-executed by startGsyncWatchLimit in a user namespace of its own.
+		userNSExec(n)
+		return
+	}
 	dir, err := os.MkdirTemp("", "gsync-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

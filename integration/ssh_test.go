@@ -42,9 +42,12 @@ func startSSHPeer(t *testing.T) *SSHD {
 }
 
 // sshArgs are the gsync arguments that reach s without any ssh config.
-func sshArgs(s *SSHD) []string {
+func sshArgs(s *SSHD) []string { return sshArgsOpts(s, "-o ServerAliveInterval=5") }
+
+// sshArgsOpts is sshArgs with other ssh options (-o ...) in the -e command.
+func sshArgsOpts(s *SSHD, opts string) []string {
 	return []string{"--ssh", "--ssh-config", "none", "--known-hosts", s.KnownHostsFile,
-		"-e", fmt.Sprintf("ssh -p %d -i %s -l %s -o ServerAliveInterval=5", s.Port, s.UserKeyPath, s.User)}
+		"-e", fmt.Sprintf("ssh -p %d -i %s -l %s %s", s.Port, s.UserKeyPath, s.User, opts)}
 }
 
 func inodeOf(t *testing.T, p string) uint64 {
@@ -229,15 +232,19 @@ func runGsyncEnv(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(gsyncBin, args...)
 	cmd.Env = append(os.Environ(), env...)
+	out := &syncedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start gsync: %v", err)
+	}
 	done := make(chan struct{})
-	var out []byte
-	go func() { out, _ = cmd.CombinedOutput(); close(done) }()
+	go func() { cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("gsync %q did not finish: %s", args, out)
+		t.Fatalf("gsync %q did not finish: %s", args, out.String())
 	}
-	return cmd.ProcessState.ExitCode(), string(out)
+	return cmd.ProcessState.ExitCode(), out.String()
 }

@@ -10,6 +10,8 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -43,8 +45,10 @@ type SSHD struct {
 	// Dir holds the config, keys, pid file and log.
 	Dir string
 
-	proc   *process
-	output *lockedBuffer
+	bin, conf string
+	mu        sync.Mutex
+	proc      *process // nil while killed
+	output    *lockedBuffer
 }
 
 // StartSSHD generates host and user keys and an sshd_config, starts
@@ -108,25 +112,97 @@ func StartSSHD(t testing.TB, cfg SSHDConfig) *SSHD {
 	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatalf("write sshd_config: %v", err)
 	}
-	cmd := exec.Command(bin, "-D", "-e", "-f", conf)
-	cmd.Stdout, cmd.Stderr = s.output, s.output
-	p, err := startProcess(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.proc = p
+	s.bin, s.conf = bin, conf
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("sshd %s output:\n%s", s.Addr, s.output.String())
 		}
-		if err := p.stop(); err != nil {
+		if err := s.close(); err != nil {
 			t.Errorf("stop sshd: %v", err)
 		}
 	})
-	if err := p.waitReady(s.Addr); err != nil {
-		t.Fatalf("start sshd: %v\noutput:\n%s", err, s.output.String())
+	if err := s.start(); err != nil {
+		t.Fatal(err)
 	}
 	return s
+}
+
+func (s *SSHD) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc != nil {
+		return fmt.Errorf("%s already running", s)
+	}
+	cmd := exec.Command(s.bin, "-D", "-e", "-f", s.conf)
+	cmd.Stdout, cmd.Stderr = s.output, s.output
+	p, err := startProcess(cmd)
+	if err != nil {
+		return err
+	}
+	if err := p.waitReady(s.Addr); err != nil {
+		p.stop()
+		return fmt.Errorf("start sshd: %w\noutput:\n%s", err, s.output.String())
+	}
+	s.proc = p
+	return nil
+}
+
+// Kill stops sshd and every connection process it serves (each runs in a
+// session of its own, so they are found by parent pid) with SIGKILL, like a
+// crash of the server. The users' commands below them (a shell, rsync
+// --server) are not killed: they see their connection go and exit on their
+// own, running their exit handlers (a login shell killed mid-startup can
+// leave lock files behind). It is a no-op when sshd is not running.
+func (s *SSHD) Kill() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return nil
+	}
+	err := signalSSHD(s.proc.cmd.Process.Pid, s.bin, syscall.SIGKILL)
+	if serr := s.proc.stop(); err == nil {
+		err = serr
+	}
+	s.proc = nil
+	return err
+}
+
+// close stops sshd at the end of a test: the listener only; connections
+// end with their clients.
+func (s *SSHD) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return nil
+	}
+	err := s.proc.stop()
+	s.proc = nil
+	return err
+}
+
+// Restart starts sshd again on the same port and with the same keys after
+// Kill (or kills and restarts a running one).
+func (s *SSHD) Restart() error {
+	if err := s.Kill(); err != nil {
+		return err
+	}
+	return s.start()
+}
+
+// Stop freezes sshd and its connection processes (SIGSTOP): the network
+// stalls without closing a connection.
+func (s *SSHD) Stop() error { return s.signal(syscall.SIGSTOP) }
+
+// Cont resumes an sshd frozen by Stop.
+func (s *SSHD) Cont() error { return s.signal(syscall.SIGCONT) }
+
+func (s *SSHD) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return fmt.Errorf("%s is not running", s)
+	}
+	return signalSSHD(s.proc.cmd.Process.Pid, s.bin, sig)
 }
 
 // ClientConfig returns an ssh client configuration that logs in as User

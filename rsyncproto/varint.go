@@ -287,6 +287,13 @@ func (s *ndxState) readNdx(r *wireReader, proto int) int32 {
 	if r.err != nil {
 		return 0
 	}
+	if num < 0 {
+		// io.c:read_ndx keeps the magnitude, below 2^31, in *prev_ptr;
+		// a negative one is an overflowing difference from a corrupt
+		// stream (and -num would overflow again).
+		r.fail(fmt.Errorf("read file index: magnitude %d out of range", num))
+		return 0
+	}
 	*prev = num
 	if prev == &s.prevNeg {
 		num = -num

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ type keys struct {
 	signers   []ssh.Signer
 	tried     []string // descriptions, for error messages
 	encrypted []string // encrypted identity files the agent does not hold
+	unsafe    []string // identity files refused because others may read them
 	agentConn net.Conn // closed after the handshake
 }
 
@@ -58,8 +60,14 @@ func loadKeys(s *settings, noAgent bool, log *slog.Logger) *keys {
 	var explicit, others []ssh.Signer
 	for i, f := range s.idFiles {
 		given := i < s.idGiven
-		data, err := os.ReadFile(f)
-		if err != nil {
+		data, err := readPrivateKey(f)
+		var pe *keyPermError
+		switch {
+		case errors.As(err, &pe):
+			log.Warn("identity file ignored", "file", f, "err", err)
+			k.unsafe = append(k.unsafe, f)
+			continue
+		case err != nil:
 			if given || !errors.Is(err, fs.ErrNotExist) {
 				log.Warn("cannot read identity file", "file", f, "err", err)
 			}
@@ -107,16 +115,52 @@ func readPublicKey(f string) ssh.PublicKey {
 	return pub
 }
 
-// encryptedHint explains what to do about encrypted identity files.
+// keyPermError refuses a private key file that its owner lets others read.
+type keyPermError struct {
+	file string
+	perm fs.FileMode
+}
+
+func (e *keyPermError) Error() string {
+	return fmt.Sprintf("identity file %s has mode %04o: a private key must not be accessible by group or others (chmod 600 %s)",
+		e.file, uint32(e.perm), ShellQuote(e.file))
+}
+
+// readPrivateKey reads an identity file, refusing it when it belongs to us
+// and group or others may access it, like OpenSSH (authfile.c:sshkey_perm_ok
+// checks st_uid == getuid() && (st_mode & 077) != 0). Files owned by
+// someone else (a read-only mount in a container, say) are not checked.
+func readPrivateKey(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if uid, ok := fileOwner(fi); ok && uid == os.Getuid() && fi.Mode().Perm()&0o077 != 0 {
+		return nil, &keyPermError{file: file, perm: fi.Mode().Perm()}
+	}
+	return io.ReadAll(f)
+}
+
+// encryptedHint explains what to do about encrypted identity files and
+// identity files refused for their permissions.
 func (k *keys) encryptedHint() string {
+	var hint string
+	for _, f := range k.unsafe {
+		hint += fmt.Sprintf("; identity file %s was ignored because group or others can read it (chmod 600 %s)", f, ShellQuote(f))
+	}
 	if len(k.encrypted) == 0 {
-		return ""
+		return hint
 	}
 	q := make([]string, len(k.encrypted))
 	for i, f := range k.encrypted {
 		q[i] = ShellQuote(f)
 	}
-	return fmt.Sprintf("; %s is encrypted and gsync cannot ask for passphrases: load it into the ssh-agent (`ssh-add %s`) and make sure SSH_AUTH_SOCK is set",
+	return hint + fmt.Sprintf("; %s is encrypted and gsync cannot ask for passphrases: load it into the ssh-agent (`ssh-add %s`) and make sure SSH_AUTH_SOCK is set",
 		strings.Join(k.encrypted, ", "), strings.Join(q, " "))
 }
 

@@ -507,7 +507,16 @@ func (d *Daemon) run(ctx context.Context, req rsyncproto.Request, sub string) (S
 	}
 	defer c.close()
 	d.peerProto = c.d.Protocol()
+	said := &daemonSaid{}
+	warn := req.Options.Warn
+	req.Options.Warn = func(msg string) {
+		said.add(msg)
+		warn(msg)
+	}
 	res, err := c.d.Push(ctx, req)
+	if err != nil {
+		err = said.wrap(err)
+	}
 	var st Stats
 	if res != nil {
 		st = Stats{Files: res.Files, Deleted: res.Deleted, Bytes: res.LiteralBytes}
@@ -524,6 +533,38 @@ func (d *Daemon) run(ctx context.Context, req rsyncproto.Request, sub string) (S
 		}
 	}
 	return st, err
+}
+
+// daemonSaid keeps the first messages the daemon sent during one push: the
+// final error ("syntax or usage error (code 1)") often says less than an
+// earlier line ("ERROR: module is read only").
+type daemonSaid struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (s *daemonSaid) add(msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.msgs) < 4 {
+		s.msgs = append(s.msgs, strings.TrimSpace(msg))
+	}
+}
+
+// wrap adds the daemon's messages to err, unless err already holds them.
+func (s *daemonSaid) wrap(err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var extra []string
+	for _, m := range s.msgs {
+		if m != "" && !strings.Contains(err.Error(), m) {
+			extra = append(extra, m)
+		}
+	}
+	if len(extra) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (the daemon said: %s)", err, strings.Join(extra, "; "))
 }
 
 // Push applies one batch. Daemons have no rename: a Rename deletes From and
@@ -603,7 +644,7 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 			send = append(send, rsyncproto.Path{Name: p.Name})
 		case err == nil:
 			send = append(send, p)
-		case errors.Is(err, fs.ErrNotExist):
+		case isNotExist(err): // also below a directory that is a file now (ENOTDIR)
 			r := path.Dir(p.Name)
 			for r != "." && !isDir(filepath.Join(d.opts.Source, filepath.FromSlash(r))) {
 				r = path.Dir(r)
@@ -747,7 +788,7 @@ func (d *Daemon) classify(verb string, err error) error {
 			return Transient(wrapped)
 		case rsyncproto.ExitSyntax, rsyncproto.ExitUnsupported:
 			hint := "the daemon refused the transfer options; check the module's \"read only\" and \"refuse options\" settings"
-			if strings.Contains(strings.ToLower(ee.Msg), "read only") {
+			if strings.Contains(strings.ToLower(err.Error()), "read only") {
 				hint = "the module is read-only; set \"read only = no\" for it in rsyncd.conf"
 			}
 			return Fatal(fmt.Errorf("%s %s: %w (%s)", verb, d.url, err, hint))

@@ -116,6 +116,12 @@ func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
 		if ctx.Err() != nil {
 			break
 		}
+		if err := checkRel(p); err != nil {
+			// Before touch: the parent of "a/../../x" lies outside the
+			// target, and finish must never set its mode or mtime.
+			r.fail(p, fmt.Errorf("refuse path: %w", err))
+			continue
+		}
 		// The parent's mtime changed at the source even when the target
 		// needs no change for p itself (a file created and removed again).
 		r.touch(p)
@@ -738,6 +744,9 @@ func (r *run) finish() {
 		return
 	}
 	for _, d := range dirs {
+		if d != "" && checkRel(d) != nil {
+			continue // never outside the root
+		}
 		sfi, err := r.srcLstat(d)
 		if err != nil || !sfi.IsDir() {
 			continue

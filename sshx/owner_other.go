@@ -1,0 +1,8 @@
+//go:build !unix
+
+package sshx
+
+import "io/fs"
+
+// fileOwner reports no owner: there are no Unix permissions to check.
+func fileOwner(fs.FileInfo) (int, bool) { return 0, false }
