@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -440,6 +441,11 @@ func (m *mirror) finish(t *targetRun, r pushResult) error {
 			col.AddFull()
 		}
 		return nil
+	}
+	if r.batch.Full {
+		// A full sync held the whole file list; an idle process never
+		// collects again, so give the memory back now.
+		debug.FreeOSMemory()
 	}
 	if r.batch.Full && !t.startupDone {
 		t.startupDone = true
