@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -117,18 +116,11 @@ next:
 	return 0, false
 }
 
-func needRsync(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("rsync"); err != nil {
-		t.Skip("rsync not installed")
-	}
-}
-
 // TestOpsStatusAndMetrics queries the control socket and scrapes the
 // metrics while a push to an rsync daemon is held in flight (the daemon
 // is stopped with SIGSTOP), then after it landed.
 func TestOpsStatusAndMetrics(t *testing.T) {
-	needRsync(t)
+	lookBinary(t, "rsync")
 	dir := filepath.Join(t.TempDir(), "module")
 	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: dir}}})
 	src := t.TempDir()
@@ -216,7 +208,7 @@ func TestOpsStatusAndMetrics(t *testing.T) {
 // converging, the daemon target reports retrying, and it catches up once
 // the daemon is back.
 func TestOpsTwoTargetsOneDown(t *testing.T) {
-	needRsync(t)
+	lookBinary(t, "rsync")
 	dir := filepath.Join(t.TempDir(), "module")
 	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: dir}}})
 	src, local := t.TempDir(), filepath.Join(t.TempDir(), "local")
@@ -329,13 +321,7 @@ func TestOpsEmptySourceGuard(t *testing.T) {
 	for _, e := range ents {
 		os.RemoveAll(filepath.Join(src, e.Name()))
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(g.out.String(), "deletes held back") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no held-back deletes logged:\n%s", tail(g.out.String(), 20))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitOutput(t, g, 0, 20*time.Second, "deletes held back")
 	time.Sleep(500 * time.Millisecond) // any later batch would have gone by now
 	if n := countEntries(t, dst); n != before {
 		t.Errorf("target has %d entries after the source was emptied, want all %d kept", n, before)
