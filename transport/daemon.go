@@ -624,7 +624,7 @@ func (d *Daemon) Push(ctx context.Context, changes []Change) (Stats, error) {
 }
 
 // maxDeletePasses bounds the repeated delete passes of pushByRoots.
-const maxDeletePasses = 16
+const maxDeletePasses = 64
 
 // pushByRoots is Push for peers that cannot scope --delete by filter rules:
 // first the listed paths without --delete, then, for every listed path
@@ -632,10 +632,8 @@ const maxDeletePasses = 16
 // directory is pushed recursively with --delete as its own transfer root.
 // Nothing outside those directories can be deleted.
 func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stats, error) {
-	var roots []string
+	var roots, missing []string
 	var send []rsyncproto.Path
-	missing := 0
-	perDir := make(map[string]int) // listed missing paths per parent directory
 	for _, p := range paths {
 		fi, err := os.Lstat(filepath.Join(d.opts.Source, filepath.FromSlash(p.Name)))
 		switch {
@@ -650,8 +648,7 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 				r = path.Dir(r)
 			}
 			roots = append(roots, r)
-			missing++
-			perDir[path.Dir(p.Name)]++
+			missing = append(missing, p.Name)
 		default:
 			send = append(send, p) // the sender reports the error
 		}
@@ -670,33 +667,118 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 			return total, d.classify("push to", err)
 		}
 	}
-	// gokrazy/rsync v0.3.7 deletes at most one entry per directory per
-	// session (receiver/do.go: deleteFiles returns fs.SkipDir after the
-	// first removal), so repeat the delete pass as often as one directory
-	// lost entries, within a bound.
-	passes := 1
-	for _, n := range perDir {
-		passes = max(passes, n)
-	}
-	passes = min(passes, maxDeletePasses)
-	for range passes {
+	passes := deletePassesByRoot(roots, missing)
+	for pass := range maxDeletePasses {
+		ran := false
 		for _, r := range roots {
-			if d.opts.Exclude != nil && d.opts.Exclude(r, true) {
+			if pass >= passes[r] || (d.opts.Exclude != nil && d.opts.Exclude(r, true)) {
 				continue
 			}
+			ran = true
 			st, err := d.run(ctx, d.request(r, []rsyncproto.Path{{Name: ".", Recursive: true}}, true, false), r)
 			total = total.add(st)
 			if err != nil {
 				return total, d.classify("push to", err)
 			}
 		}
+		if !ran {
+			break
+		}
 	}
 	if total.Deleted == 0 && !d.opts.DryRun {
 		// Below protocol 29 the receiver reports no deletions: count the
 		// listed paths that were missing at the source.
-		total.Deleted = missing
+		total.Deleted = len(missing)
 	}
 	return total, nil
+}
+
+// deletePassesByRoot returns, for each transfer root of pushByRoots, how
+// many delete passes remove the missing paths below it.
+//
+// gokrazy/rsync v0.3.7 (receiver/do.go: deleteFiles) walks the destination
+// with fs.WalkDir and returns fs.SkipDir after each removal; after a removed
+// file that skips the rest of its directory, subdirectories included, so
+// one session may remove as little as one entry per directory. Whether the
+// target entry was a file is unknown here, so every missing path is assumed
+// to be one: the count may be higher than needed, never lower. Each root
+// gets at least one pass (it may also be a recursive directory whose
+// deletions were not listed).
+func deletePassesByRoot(roots, missing []string) map[string]int {
+	byRoot := make(map[string][]string, len(roots))
+	for _, m := range missing {
+		for _, r := range roots {
+			if r == "." {
+				byRoot[r] = append(byRoot[r], m)
+				break
+			}
+			if strings.HasPrefix(m, r+"/") {
+				byRoot[r] = append(byRoot[r], strings.TrimPrefix(m, r+"/"))
+				break
+			}
+		}
+	}
+	passes := make(map[string]int, len(roots))
+	for _, r := range roots {
+		passes[r] = max(1, walkDeletePasses(byRoot[r]))
+	}
+	return passes
+}
+
+// delNode is a directory of walkDeletePasses' tree of missing paths.
+type delNode struct {
+	kids map[string]*delNode
+	gone bool // missing at the source: removed when the walk reaches it
+}
+
+// walkDeletePasses simulates gokrazy/rsync's deleting walk (see
+// deletePassesByRoot) over the missing paths, given relative to the
+// walk's root, and returns how many walks remove them all.
+func walkDeletePasses(missing []string) int {
+	root := &delNode{}
+	for _, m := range missing {
+		n := root
+		for _, name := range strings.Split(m, "/") {
+			if n.kids == nil {
+				n.kids = map[string]*delNode{}
+			}
+			k := n.kids[name]
+			if k == nil {
+				k = &delNode{}
+				n.kids[name] = k
+			}
+			n = k
+		}
+		n.gone = true
+	}
+	passes := 0
+	for len(root.kids) > 0 && passes <= len(missing) {
+		walkDeleteOnce(root)
+		passes++
+	}
+	return passes
+}
+
+// walkDeleteOnce is one walk of walkDeletePasses: it visits n's entries in
+// name order (as fs.WalkDir does), removes the first missing one and skips
+// the rest of n, and descends into the others.
+func walkDeleteOnce(n *delNode) {
+	names := make([]string, 0, len(n.kids))
+	for name := range n.kids {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		k := n.kids[name]
+		if k.gone {
+			delete(n.kids, name)
+			return
+		}
+		walkDeleteOnce(k)
+		if len(k.kids) == 0 {
+			delete(n.kids, name)
+		}
+	}
 }
 
 // excluded reports whether rel or one of its parent directories is

@@ -294,6 +294,41 @@ func TestDaemonGokrazyDeleteScopedByRoot(t *testing.T) {
 	}
 }
 
+// TestDaemonGokrazyDeletesBehindEachOther deletes, in one batch, files
+// that gokrazy/rsync's deleting walk can only reach one per session: a
+// file, then a file in a directory sorted after it, then its sibling.
+func TestDaemonGokrazyDeletesBehindEachOther(t *testing.T) {
+	src := t.TempDir()
+	gone := []string{"d/a", "d/m/x", "d/m/y", "d/z/deep/f", "e"}
+	for _, p := range append([]string{"d/keep", "d/m/keep", "d/z/deep/keep", "keep"}, gone...) {
+		dwrite(t, filepath.Join(src, p), p)
+	}
+	tgt, dst := gokrazyTarget(t, transport.Options{Source: src}, nil)
+	if _, err := tgt.FullSync(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	var batch []transport.Change
+	for _, p := range gone {
+		if err := os.Remove(filepath.Join(src, p)); err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, transport.Change{Kind: transport.Delete, Path: p})
+	}
+	if _, err := tgt.Push(ctxT(t), batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range gone {
+		if exists(filepath.Join(dst, p)) {
+			t.Errorf("%s was not deleted", p)
+		}
+	}
+	for _, p := range []string{"d/keep", "d/m/keep", "d/z/deep/keep", "keep"} {
+		if !exists(filepath.Join(dst, p)) {
+			t.Errorf("%s missing on the target after the batch", p)
+		}
+	}
+}
+
 func TestDaemonGokrazyChangedSameSecond(t *testing.T) {
 	src := t.TempDir()
 	mt := time.Unix(1700000000, 0)
