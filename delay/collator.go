@@ -50,7 +50,8 @@ const defaultMaxDelays = 1000
 // A Batch holds every queued item, in queue order. It is due when the oldest
 // queued item is due (its time of Add plus Config.Delay) or when at least
 // MaxDelays items wait; later items ride along. A full sync, once asked for,
-// replaces every queued item and goes out first, without delay.
+// replaces the queued items (but for the content changes of files, which
+// its quick check may miss: see AddFull) and goes out first, without delay.
 type Collator struct {
 	now       func() time.Time
 	delay     time.Duration
@@ -163,15 +164,51 @@ func (c *Collator) Add(it Item) {
 	c.add(it, c.now().Add(c.delay))
 }
 
-// AddFull queues a full sync: every queued item is dropped (the full sync
-// covers it) and items added afterwards wait behind the full sync. The
+// AddFull queues a full sync, which goes out before every queued item. The
+// full sync covers most of them, and they are dropped: deletes,
+// directories, metadata changes, rolled-up directories. Its quick check
+// (size and mtime) cannot see a file rewritten with the same size and
+// mtime, though, so the queued content changes of files (Modify, Create,
+// the destination of a file Move) stay queued, as Modify, behind it (see
+// behindFull). Items added afterwards wait behind the full sync too. The
 // in-flight batch is not affected.
 func (c *Collator) AddFull() {
+	var keep []queuedItem
+	for e := c.head; e != nil; e = e.next {
+		if it, ok := behindFull(e); ok {
+			keep = append(keep, queuedItem{it: it, due: e.due})
+		}
+	}
 	c.reset()
 	if !c.full {
 		c.full = true
 		c.fullAt = c.now()
 	}
+	for _, q := range keep {
+		c.add(q.it, q.due)
+	}
+}
+
+// queuedItem is an item with its due time, while the queue is rebuilt.
+type queuedItem struct {
+	it     Item
+	due    time.Time
+	rolled bool
+}
+
+// behindFull returns what of a queued entry must still be pushed after a
+// full sync: a content change of a file, which the full sync's quick check
+// may not see.
+func behindFull(e *entry) (Item, bool) {
+	it := e.it
+	if e.rolled || it.IsDir {
+		return Item{}, false
+	}
+	switch it.Op {
+	case Modify, Create, Move:
+		return Item{Op: Modify, Path: it.Path}, true
+	}
+	return Item{}, false
 }
 
 // Due reports when Next will return a batch if nothing else is added. It
@@ -237,7 +274,8 @@ func (c *Collator) Next() (Batch, bool) {
 // Move is queued as Delete(From) + Create(Path): the failed batch may have
 // done the rename and synced a new From after it. No batch is
 // due before notBefore (zero: no constraint). Retry items are dropped when
-// a full sync is queued, since it covers them. To retry a failed full sync,
+// a full sync is queued, since it covers them, but for the content changes
+// of files (see AddFull). To retry a failed full sync,
 // call AddFull after Done.
 //
 // Done panics when id is not the batch in flight: that is a bug of the
@@ -250,17 +288,23 @@ func (c *Collator) Done(id uint64, retry []Item, notBefore time.Time) {
 	c.inFlight, c.inFlightFull = false, false
 	c.inFlightSet = newPathSet()
 	c.notBefore = notBefore
-	if len(retry) == 0 || c.full {
+	if c.full {
+		// The queued full sync covers the retry items, but for the
+		// content changes of files (see AddFull).
+		kept := retry[:0:0]
+		for _, it := range retry {
+			if k, ok := behindFull(&entry{it: it}); ok {
+				kept = append(kept, k)
+			}
+		}
+		retry = kept
+	}
+	if len(retry) == 0 {
 		return
 	}
-	type queued struct {
-		it     Item
-		due    time.Time
-		rolled bool
-	}
-	old := make([]queued, 0, c.n)
+	old := make([]queuedItem, 0, c.n)
 	for e := c.head; e != nil; e = e.next {
-		old = append(old, queued{e.it, e.due, e.rolled})
+		old = append(old, queuedItem{e.it, e.due, e.rolled})
 	}
 	overloaded := c.overloaded
 	c.reset()

@@ -167,8 +167,11 @@ func TestCollapseRules(t *testing.T) {
 		{"move behind queued full", []any{stepFull, mv("a", "b")}, []Item{de("a"), cr("b")}},
 		{"no merge with in-flight", []any{cr("f"), stepNext, de("f")}, []Item{de("f")}},
 		// Full sync.
-		{"full drops queued", []any{cr("a"), mv("b", "c"), stepFull}, nil},
-		{"full then adds", []any{cr("a"), stepFull, mo("b")}, []Item{mo("b")}},
+		{"full drops queued", []any{crr("a"), de("b"), at("c"), mvd("d", "e"), stepFull}, nil},
+		// The full sync's quick check may miss a same-size same-mtime
+		// rewrite: file content changes stay queued, as Modify.
+		{"full keeps file content", []any{cr("a"), mv("b", "c"), mo("f"), at("g"), stepFull}, []Item{mo("a"), mo("c"), mo("f")}},
+		{"full then adds", []any{crr("a"), stepFull, mo("b")}, []Item{mo("b")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -416,15 +419,17 @@ func TestDoneWrongIDPanics(t *testing.T) {
 func TestAddFull(t *testing.T) {
 	clk := &fakeClock{t: epoch}
 	c := New(Config{Delay: sec(10), Now: clk.Now})
-	c.Add(cr("a"))
-	c.Add(mv("b", "c"))
+	c.Add(crr("a"))
+	c.Add(mvd("b", "c"))
 	c.AddFull()
 	if c.Len() != 0 {
 		t.Fatalf("Len after AddFull = %d", c.Len())
 	}
 	clk.set(sec(1))
-	c.Add(cr("d"))
-	c.AddFull() // drops d, still one full sync
+	c.Add(de("d"))
+	c.Add(mo("k")) // kept behind the full sync, due at 11
+	c.AddFull()    // drops d, still one full sync
+	clk.set(sec(2))
 	c.Add(cr("e"))
 	expectDue(t, c, 0)
 	f := expectBatch(t, c, "FULL") // at once, no delay
@@ -433,21 +438,22 @@ func TestAddFull(t *testing.T) {
 	c.Done(f.ID, nil, time.Time{})
 	expectDue(t, c, sec(11))
 	expectNone(t, c)
-	clk.set(sec(11))
-	b := expectBatch(t, c, "e")
+	clk.set(sec(12))
+	b := expectBatch(t, c, "k,e")
 
 	// A full sync asked for while a batch is in flight goes next; the
-	// batch's retry items are covered by it and dropped.
-	c.Add(cr("g"))
+	// batch's retry items are covered by it and dropped, but for file
+	// content changes.
+	c.Add(crd("g"))
 	c.AddFull()
 	c.Add(cr("h"))
-	c.Done(b.ID, b.Items, epoch.Add(sec(12)))
-	if diff := cmp.Diff([]Item{cr("h")}, c.queue()); diff != "" {
+	c.Done(b.ID, append(b.Items, de("x")), epoch.Add(sec(13)))
+	if diff := cmp.Diff([]Item{mo("k"), mo("e"), cr("h")}, c.queue()); diff != "" {
 		t.Fatalf("queue (-want +got):\n%s", diff)
 	}
-	expectDue(t, c, sec(12)) // the full sync respects notBefore
+	expectDue(t, c, sec(13)) // the full sync respects notBefore
 	expectNone(t, c)
-	clk.set(sec(12))
+	clk.set(sec(13))
 	f = expectBatch(t, c, "FULL")
 
 	// A failed full sync is retried by AddFull after Done.

@@ -196,10 +196,8 @@ func TestHardLinkInPlaceWrite(t *testing.T) {
 }
 
 // TestInPlaceWriteWithoutClose writes to files without a close-write event:
-// truncate(2) by path, and a writer that keeps its file open (a log). The
-// changes must arrive live. Until the watcher reports IN_MODIFY, they only
-// arrive with the next full sync: the test then checks that fallback and
-// skips, naming the bug.
+// truncate(2) by path, and a writer that keeps its file open (a log). Both
+// raise only IN_MODIFY; the changes must arrive live, without a full sync.
 func TestInPlaceWriteWithoutClose(t *testing.T) {
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 	os.WriteFile(filepath.Join(src, "truncated"), payload(4096, 7), 0o644)
@@ -214,38 +212,21 @@ func TestInPlaceWriteWithoutClose(t *testing.T) {
 	if err := os.Truncate(filepath.Join(src, "truncated"), 100); err != nil {
 		t.Fatal(err)
 	}
-	log.WriteString("line 1\n")
-	live := true
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		diffs, err := treediff.Compare(src, dst, treediff.Options{})
-		if err == nil && len(diffs) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			live = false
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	for i := range 3 {
+		fmt.Fprintf(log, "line %d\n", i)
+		waitEqual(t, src, dst, 30*time.Second, treediff.Options{})
 	}
-	if live {
-		g.stop(syscall.SIGTERM)
-		return
-	}
-	g.cmd.Process.Signal(syscall.SIGHUP)
-	waitEqual(t, src, dst, 30*time.Second, treediff.Options{})
 	g.stop(syscall.SIGTERM)
-	t.Skip("known watcher bug, reported: writes without a close (truncate(2), a file kept open) only raise IN_MODIFY, " +
-		"which watcher/inotify_linux.go does not watch; they arrived only with the SIGHUP full sync")
+	if n := strings.Count(g.out.String(), "full sync done"); n != 1 {
+		t.Errorf("%d full syncs, want only the startup one:\n%s", n, g.out.String())
+	}
 }
 
 // TestFullSyncKeepsPendingChanges: a same-size rewrite that keeps the mtime
 // (cp -p twice in one second) is waiting in the collator when a full sync
 // is requested (SIGHUP). The full sync's quick check cannot see the
 // change, so the pending event must still be pushed (with --ignore-times
-// semantics) afterwards. Until the collator keeps pending items across
-// AddFull, the change is lost: the test shows that and skips, naming the
-// bug.
+// semantics) afterwards.
 func TestFullSyncKeepsPendingChanges(t *testing.T) {
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 	f := filepath.Join(src, "f")
@@ -259,19 +240,9 @@ func TestFullSyncKeepsPendingChanges(t *testing.T) {
 	os.Chtimes(f, mt, mt)
 	waitOutput(t, g, mark, 10*time.Second, "msg=event op=Attrib path=f") // in the collator now
 	g.cmd.Process.Signal(syscall.SIGHUP)
-	deadline := time.Now().Add(6 * time.Second) // the delay is 2 s
-	for {
-		if b, err := os.ReadFile(filepath.Join(dst, "f")); err == nil && string(b) == "BBBB" {
-			waitEqual(t, src, dst, 30*time.Second, treediff.Options{})
-			g.stop(syscall.SIGTERM)
-			return
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitEqual(t, src, dst, 30*time.Second, treediff.Options{})
 	g.stop(syscall.SIGTERM)
-	t.Skip("known collator bug, reported: delay.Collator.AddFull drops the pending items, and the full sync's quick check " +
-		"skips a same-size rewrite with the same mtime, so the rewrite never reached the target")
+	if n := strings.Count(g.out.String(), "full sync done"); n != 2 {
+		t.Errorf("%d full syncs, want the startup one and SIGHUP's:\n%s", n, g.out.String())
+	}
 }

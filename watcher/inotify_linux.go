@@ -13,9 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// inotifyMask is the event mask of every directory watch (as lsyncd's, plus
-// IN_EXCL_UNLINK so unlinked-but-open files stop reporting).
-const inotifyMask = unix.IN_ATTRIB | unix.IN_CLOSE_WRITE | unix.IN_CREATE |
+// inotifyMask is the event mask of every directory watch: lsyncd's, plus
+// IN_MODIFY (a file written and kept open, like a log, or truncate(2), raises
+// no IN_CLOSE_WRITE; lsyncd misses those) and IN_EXCL_UNLINK so
+// unlinked-but-open files stop reporting.
+const inotifyMask = unix.IN_ATTRIB | unix.IN_CLOSE_WRITE | unix.IN_MODIFY | unix.IN_CREATE |
 	unix.IN_DELETE | unix.IN_DELETE_SELF | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
 	unix.IN_DONT_FOLLOW | unix.IN_ONLYDIR | unix.IN_EXCL_UNLINK
 
@@ -75,12 +77,15 @@ type inotifyWatcher struct {
 	closeOnce sync.Once
 	nwatch    atomic.Int64
 
-	wds      map[int32]*inotifyWatch
-	paths    map[string]int32
-	pending  map[uint32]*pendingMove
-	queue    []queued
-	stopping bool      // set when a send saw done
-	dirs     dirReader // lists directories for walk
+	wds     map[int32]*inotifyWatch
+	paths   map[string]int32
+	pending map[uint32]*pendingMove
+	queue   []queued
+	// lastModify is the path of the last IN_MODIFY of the current read,
+	// if no other event came after it ("" otherwise).
+	lastModify string
+	stopping   bool      // set when a send saw done
+	dirs       dirReader // lists directories for walk
 }
 
 func newInotify(ctx context.Context, opts Options) (Watcher, error) {
@@ -229,6 +234,7 @@ func (w *inotifyWatcher) report(err error) {
 
 // process handles one read(2) worth of inotify events.
 func (w *inotifyWatcher) process(buf []byte, now time.Time) {
+	w.lastModify = ""
 	for off := 0; off+unix.SizeofInotifyEvent <= len(buf) && !w.stopping; {
 		wd := int32(binary.NativeEndian.Uint32(buf[off:]))
 		mask := binary.NativeEndian.Uint32(buf[off+4:])
@@ -295,15 +301,21 @@ func (w *inotifyWatcher) handle(wd int32, mask, cookie uint32, name string, now 
 		if !w.exclude(rel, isDir) {
 			w.emit(Event{Op: Delete, Path: rel, IsDir: isDir})
 		}
-	case mask&unix.IN_CLOSE_WRITE != 0:
-		if !w.exclude(rel, isDir) {
+	case mask&(unix.IN_CLOSE_WRITE|unix.IN_MODIFY) != 0:
+		// A writer raises IN_MODIFY per write(2) and IN_CLOSE_WRITE at the
+		// end: report a file once per read of the queue while nothing else
+		// happens in between (the consumer looks at the file after that).
+		if rel != w.lastModify && !w.exclude(rel, isDir) {
 			w.emit(Event{Op: Modify, Path: rel, IsDir: isDir})
 		}
+		w.lastModify = rel
+		return
 	case mask&unix.IN_ATTRIB != 0:
 		if !w.exclude(rel, isDir) {
 			w.emit(Event{Op: Attrib, Path: rel, IsDir: isDir})
 		}
 	}
+	w.lastModify = "" // anything else in between: report the next write again
 }
 
 // movedFrom queues a placeholder for the first half of a rename. A moved

@@ -133,3 +133,42 @@ func TestDirMoveRekeys(t *testing.T) {
 		t.Errorf("old path still known: %v", w.paths)
 	}
 }
+
+// TestModifyOncePerRead: a writer's IN_MODIFY events (one per write(2)) and
+// its IN_CLOSE_WRITE become one Modify per read of the queue, as long as no
+// other event comes in between; every read reports again.
+func TestModifyOncePerRead(t *testing.T) {
+	w := tableWatcher(t, "")
+	now := time.Now()
+	var buf []byte
+	for _, ev := range [][]byte{
+		rawEvent(1, unix.IN_MODIFY, 0, "log"),
+		rawEvent(1, unix.IN_MODIFY, 0, "log"),
+		rawEvent(1, unix.IN_CLOSE_WRITE, 0, "log"),
+		rawEvent(1, unix.IN_MODIFY, 0, "other"),
+		rawEvent(1, unix.IN_MODIFY, 0, "log"),
+		rawEvent(1, unix.IN_DELETE, 0, "log"),
+		rawEvent(1, unix.IN_CREATE, 0, "log"),
+		rawEvent(1, unix.IN_MODIFY, 0, "log"),
+		rawEvent(1, unix.IN_CLOSE_WRITE, 0, "log"),
+	} {
+		buf = append(buf, ev...)
+	}
+	w.process(buf, now)
+	want := []Event{
+		{Op: Modify, Path: "log"},
+		{Op: Modify, Path: "other"},
+		{Op: Modify, Path: "log"},
+		{Op: Delete, Path: "log"},
+		{Op: Create, Path: "log"},
+		{Op: Modify, Path: "log"},
+	}
+	if diff := cmp.Diff(want, drain(w)); diff != "" {
+		t.Errorf("one read (-want +got):\n%s", diff)
+	}
+	// The next read reports the file kept open again.
+	w.process(rawEvent(1, unix.IN_MODIFY, 0, "log"), now)
+	if diff := cmp.Diff([]Event{{Op: Modify, Path: "log"}}, drain(w)); diff != "" {
+		t.Errorf("next read (-want +got):\n%s", diff)
+	}
+}

@@ -16,7 +16,7 @@ type Op uint8
 // The operations a watcher reports.
 const (
 	Create   Op = iota + 1 // a new file, directory, symlink or special file
-	Modify                 // file content written (close-write)
+	Modify                 // file content written (close-write, or a write to a file kept open)
 	Attrib                 // metadata changed (mode, mtime, owner)
 	Delete                 // removed (or moved out of the tree)
 	Move                   // renamed inside the tree: From -> Path
