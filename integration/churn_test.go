@@ -75,7 +75,7 @@ func (c *churner) entries() (dirs, files []string) {
 		if err != nil || p == c.root {
 			return nil
 		}
-		rel, _ := filepath.Rel(c.root, p)
+		rel := p[len(c.root)+1:] // WalkDir joins names to root with one separator
 		if d.IsDir() {
 			dirs = append(dirs, rel)
 		} else {

@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -382,14 +384,24 @@ func TestOpsMaxDelete(t *testing.T) {
 }
 
 // TestOpsLogFileReopen: --log-file gets the logs; after logrotate's
-// rename, SIGUSR1 makes gsync write to a new file of the old name.
+// rename, SIGUSR1 makes gsync write to a new file of the old name. The
+// --pidfile is held while gsync runs and removed at exit.
 func TestOpsLogFileReopen(t *testing.T) {
 	dir := t.TempDir()
 	src, dst, logf := filepath.Join(dir, "src"), filepath.Join(dir, "dst"), filepath.Join(dir, "gsync.log")
+	pid := filepath.Join(dir, "gsync.pid")
 	os.Mkdir(src, 0o755)
 	os.WriteFile(filepath.Join(src, "a"), []byte("a"), 0o644)
-	g := startGsync(t, nil, "--delay", "0", "--log-format", "json", "--log-file", logf, "--control-socket", "none", src, dst)
+	g := startGsync(t, nil, "--delay", "0", "--log-format", "json", "--log-file", logf, "--control-socket", "none",
+		"--pidfile", pid, src, dst)
 	waitEqual(t, src, dst, 30*time.Second, treediff.Options{})
+	if b, err := os.ReadFile(pid); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(g.cmd.Process.Pid) {
+		t.Errorf("pidfile = %q, %v; want %d", b, err, g.cmd.Process.Pid)
+	}
+	second := exec.Command(gsyncBin, "--once", "--pidfile", pid, "--control-socket", "none", src, filepath.Join(dir, "other"))
+	if out, err := second.CombinedOutput(); err == nil || !strings.Contains(string(out), "locked by another running instance") {
+		t.Errorf("a second gsync on the same pidfile: %v, %s", err, out)
+	}
 	waitLog := func(path, want string) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
@@ -421,6 +433,9 @@ func TestOpsLogFileReopen(t *testing.T) {
 		t.Errorf("logs went to stderr too: %s", out)
 	}
 	g.stop(syscall.SIGTERM)
+	if _, err := os.Stat(pid); err == nil {
+		t.Error("pidfile left behind after SIGTERM")
+	}
 }
 
 func countEntries(t *testing.T, root string) int {

@@ -49,6 +49,7 @@ type config struct {
 	metricsAddr   string
 	logFile       string
 	configFile    string
+	pidFile       string   // --pidfile
 	extraTargets  []string // --target
 	// Several lsyncd sync{} blocks on one source share one mirror: then
 	// targetCfgs holds each target's own settings (connection options) and
@@ -199,6 +200,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.Var(durationSeconds{&cfg.timeout}, "timeout", "give up on a stalled connection after this long (seconds or a duration)")
 	f.IntVar(&cfg.protocol, "protocol", 0, "highest rsync protocol to offer, 27-32 (for testing old peers)")
 	f.StringVar(&cfg.watchBackend, "watch-backend", "", "file watching backend: inotify (Linux default) or fsnotify")
+	f.StringVar(&cfg.pidFile, "pidfile", "", "write the process id to `FILE`, locked while gsync runs, removed at exit")
 	f.StringVar(&cfg.statusFile, "status-file", "", "write an lsyncd-style status report to `FILE` (replaced atomically)")
 	f.Var(durationSeconds{&cfg.statusInterval}, "status-interval", "rewrite the status file at most this often; 0: on every change")
 	f.StringArrayVar(&cfg.extraTargets, "target", nil, "mirror to `TARGET` too (repeatable; the same as more TARGET arguments)")

@@ -225,6 +225,9 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 			po.statusFile, po.statusInterval = native.statusFile, native.statusInterval
 		}
 		po.once = po.once || native.once
+		if native.pidFile != "" {
+			po.pidFile = native.pidFile
+		}
 	}
 	if st.LogFile != "" {
 		lf := &appendFile{path: st.LogFile}

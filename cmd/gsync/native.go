@@ -27,6 +27,7 @@ func runNative(cfg *config, stderr io.Writer, sigs <-chan os.Signal) error {
 	po := procOptions{
 		statusFile:     cfg.statusFile,
 		statusInterval: cfg.statusInterval,
+		pidFile:        cfg.pidFile,
 		controlSocket:  cfg.controlSocket,
 		metricsAddr:    cfg.metricsAddr,
 		once:           cfg.once,
