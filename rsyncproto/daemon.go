@@ -290,6 +290,14 @@ func ListModules(ctx context.Context, rw io.ReadWriter, cfg DaemonConfig) ([]Mod
 	}
 }
 
+// DestExpands reports whether a destination argument ("module/path") cannot
+// be sent to an rsync daemon as it is: below protocol 30 arguments end at a
+// newline, and the daemon expands wildcards and splits " module/" in its
+// arguments (main.c:start_server, util.c:glob_expand_module).
+func DestExpands(module, dest string) bool {
+	return strings.ContainsAny(dest, "*?[\n") || strings.Contains(dest, " "+module+"/")
+}
+
 // Push sends the request to the module (main.c:client_run): it sends the
 // server arguments, negotiates, and runs the sender. Dest must start with the
 // module name; "" means the module root.
@@ -307,7 +315,7 @@ func (d *Daemon) Push(ctx context.Context, req Request) (*Result, error) {
 	if dest != d.cfg.Module+"/" && !strings.HasPrefix(dest, d.cfg.Module+"/") {
 		return nil, fmt.Errorf("push: destination %q is not inside module %q", req.Dest, d.cfg.Module)
 	}
-	if strings.ContainsAny(dest, "*?[\n") || strings.Contains(dest, " "+d.cfg.Module+"/") {
+	if DestExpands(d.cfg.Module, dest) {
 		return nil, fmt.Errorf("push: destination %q contains characters the daemon would expand", req.Dest)
 	}
 	s := newSession(d.c, d.br, &req.Options)

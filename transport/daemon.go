@@ -119,7 +119,7 @@ func ParseDaemonTarget(spec string) (DaemonConfig, bool, error) {
 		if clean == ".." || strings.HasPrefix(clean, "../") || strings.HasPrefix(clean, "/") {
 			return cfg, true, fmt.Errorf("parse target %q: path climbs out of the module", spec)
 		}
-		if strings.ContainsAny(clean, "\n\x00*?[") {
+		if strings.Contains(clean, "\x00") || rsyncproto.DestExpands(module, path.Join(module, clean)) {
 			return cfg, true, fmt.Errorf("parse target %q: path %q holds characters the daemon would expand", spec, clean)
 		}
 		cfg.Path = clean
@@ -653,6 +653,9 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 			send = append(send, p) // the sender reports the error
 		}
 	}
+	for i, r := range roots {
+		roots[i] = d.sendableRoot(r)
+	}
 	roots = topmost(roots)
 	for _, r := range roots {
 		if r != "." {
@@ -691,6 +694,18 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 		total.Deleted = len(missing)
 	}
 	return total, nil
+}
+
+// sendableRoot returns r, or its nearest parent directory that can be named
+// as a transfer root on the daemon's command line (see
+// rsyncproto.DestExpands: no newline, no wildcard). A wider root is pushed
+// and cleaned like any other, over a larger directory.
+func (d *Daemon) sendableRoot(r string) string {
+	base := path.Join(d.cfg.Module, d.cfg.Path)
+	for r != "." && rsyncproto.DestExpands(d.cfg.Module, path.Join(base, r)) {
+		r = path.Dir(r)
+	}
+	return r
 }
 
 // deletePassesByRoot returns, for each transfer root of pushByRoots, how

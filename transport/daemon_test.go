@@ -329,6 +329,40 @@ func TestDaemonGokrazyDeletesBehindEachOther(t *testing.T) {
 	}
 }
 
+// TestDaemonGokrazyDeleteInOddDirs deletes below directories whose names
+// cannot be a transfer root on the daemon's command line (a newline ends an
+// argument below protocol 30; wildcards are expanded): the delete push
+// widens to the nearest parent that can.
+func TestDaemonGokrazyDeleteInOddDirs(t *testing.T) {
+	src := t.TempDir()
+	gone := []string{"a/new\nline/f", "a/star*q?[x]/g", "b]/h"}
+	for _, p := range append([]string{"a/new\nline/keep", "a/star*q?[x]/keep", "b]/keep"}, gone...) {
+		dwrite(t, filepath.Join(src, p), p)
+	}
+	tgt, dst := gokrazyTarget(t, transport.Options{Source: src}, nil)
+	if _, err := tgt.FullSync(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	var batch []transport.Change
+	for _, p := range gone {
+		if err := os.Remove(filepath.Join(src, p)); err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, transport.Change{Kind: transport.Delete, Path: p})
+	}
+	if _, err := tgt.Push(ctxT(t), batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range gone {
+		if exists(filepath.Join(dst, p)) {
+			t.Errorf("%q was not deleted", p)
+		}
+		if keep := filepath.Join(filepath.Dir(p), "keep"); !exists(filepath.Join(dst, keep)) {
+			t.Errorf("%q missing on the target after the batch", keep)
+		}
+	}
+}
+
 func TestDaemonGokrazyChangedSameSecond(t *testing.T) {
 	src := t.TempDir()
 	mt := time.Unix(1700000000, 0)
