@@ -209,6 +209,7 @@ func TestUnreadableFiles(t *testing.T) {
 			src := filepath.Join(base, "src")
 			seedTree(t, src, 21, 40)
 			os.WriteFile(filepath.Join(src, "secret"), []byte("root only"), 0o600)
+			os.WriteFile(filepath.Join(src, "doomed"), []byte("d"), 0o644)
 			os.MkdirAll(filepath.Join(src, "closed", "inner"), 0o700)
 			os.WriteFile(filepath.Join(src, "closed", "inner", "f"), []byte("f"), 0o644)
 			exec.Command("chown", "-R", "65534:65534", src).Run()
@@ -269,6 +270,18 @@ func TestUnreadableFiles(t *testing.T) {
 			os.WriteFile(filepath.Join(src, "later"), []byte("l"), 0o644)
 			os.Chown(filepath.Join(src, "later"), 65534, 65534)
 			waitForContent(t, filepath.Join(p.dir, "later"), "l", 30*time.Second)
+			// Deletions too: rsync receivers skip a session's deletions
+			// after a read error, and the unreadable files are retried in
+			// every batch.
+			os.Remove(filepath.Join(src, "doomed"))
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				if _, err := os.Lstat(filepath.Join(p.dir, "doomed")); os.IsNotExist(err) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("doomed was not deleted on the target while other files are unreadable:\n%s", tail(g.out.String(), 20))
+				}
+			}
 			// Readable again: they arrive (by the retry or the chmod event).
 			os.Chmod(filepath.Join(src, "secret"), 0o644)
 			os.Chmod(filepath.Join(src, "closed"), 0o755)

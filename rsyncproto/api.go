@@ -77,6 +77,11 @@ type Result struct {
 	Failed   []FileError
 	ExitCode int      // rsync-style exit code of the run (0, 23, 24, ...)
 	Warnings []string // messages from the receiver and the sender
+	// DeletesSkipped: deletion was asked for, and the receiver skipped it
+	// because the session had I/O errors (an unreadable file; below
+	// protocol 29 also a vanished one). The deletions may not have
+	// happened: retry them.
+	DeletesSkipped bool
 	// FilterScopedDelete reports whether the peer honours the filter list
 	// when deleting (rsync >= 3 at protocol >= 29; false for gokrazy/rsync).
 	FilterScopedDelete bool
@@ -98,6 +103,9 @@ var (
 	ErrVanished = errors.New("file vanished")
 	// ErrChanged: the file changed while it was being sent.
 	ErrChanged = errors.New("file changed while being sent")
+	// ErrDeletesSkipped: the receiver skipped its deletions in this
+	// session because of I/O errors (see Result.DeletesSkipped).
+	ErrDeletesSkipped = errors.New("receiver skipped deletions after an I/O error")
 	// ErrReceiver: the receiver reported an error for this path.
 	ErrReceiver = errors.New("receiver error")
 	// ErrScopedDeleteUnsupported: the peer cannot scope --delete by filter

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // fillPortable fills e from fs.FileInfo alone (no owner, device or inode).
@@ -182,6 +183,15 @@ func (b *listBuilder) excluded(name string) bool {
 	return b.opts.Exclude(name, err == nil && fi.IsDir())
 }
 
+// gone reports whether err says a path no longer exists: ENOENT, or
+// ENOTDIR when a parent directory was replaced by a file. rsync counts
+// ENOENT as vanished (flist.c:make_file, IOERR_VANISHED), which does not
+// stop the receiver's deletions; a parent turned into a file is the same
+// for a mirror.
+func gone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
 func (b *listBuilder) local(name string) string {
 	if name == "." {
 		return b.root
@@ -190,7 +200,7 @@ func (b *listBuilder) local(name string) string {
 }
 
 func (b *listBuilder) fileError(name string, err error) {
-	if errors.Is(err, fs.ErrNotExist) {
+	if gone(err) {
 		b.fl.ioError |= ioErrVanished
 	} else {
 		b.fl.ioError |= ioErrGeneral

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -113,6 +114,9 @@ func (s *session) push(ctx context.Context, req *Request, fl *fileList) (*Result
 	}
 	s.finish()
 	s.collect(ps)
+	if err == nil && ps.res.DeletesSkipped {
+		ps.res.Failed = append(ps.res.Failed, skippedDeletes(req)...)
+	}
 	if err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {
@@ -333,18 +337,26 @@ func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, 
 	if err == nil {
 		fi, err = f.Stat()
 		if err == nil && !fi.Mode().IsRegular() {
-			err = fmt.Errorf("no longer a regular file")
+			err = errNotRegular
 		}
 		if err != nil {
 			f.Close()
 		}
 	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case gone(err):
 			ps.ioError |= ioErrVanished
 			s.warn(fmt.Sprintf("file has vanished: %q", e.name))
 			ps.fail(e.name, fmt.Errorf("%w: %v", ErrVanished, err))
-		} else {
+		case errors.Is(err, errNotRegular):
+			// Replaced by a directory or a link since the file list:
+			// gone rather than unreadable, which would stop the
+			// receiver's deletions (the retry sends what is there now).
+			ps.ioError |= ioErrVanished
+			s.warn(fmt.Sprintf("send_files failed to open %q: %v", e.name, err))
+			ps.fail(e.name, err)
+		default:
 			ps.ioError |= ioErrGeneral
 			s.warn(fmt.Sprintf("send_files failed to open %q: %v", e.name, err))
 			ps.fail(e.name, err)
@@ -447,6 +459,7 @@ func (s *session) collect(ps *pushState) {
 	for _, m := range s.xferErrs {
 		r.Failed = append(r.Failed, FileError{Path: attribute(m, names), Err: fmt.Errorf("%w: %s", ErrReceiver, m)})
 	}
+	r.DeletesSkipped = s.opts.Delete && deletesSkipped(s.proto, ps.fl.ioError, ps.ioError|s.peerIOError)
 	switch {
 	case s.gotExit:
 		r.ExitCode = s.exitCode
@@ -455,6 +468,40 @@ func (s *session) collect(ps *pushState) {
 	case (ps.ioError|s.peerIOError)&ioErrVanished != 0:
 		r.ExitCode = ExitVanished
 	}
+}
+
+// skippedDeletes lists, as failures with ErrDeletesSkipped, the listed
+// paths whose deletions the receiver skipped: those missing at the source
+// and the recursive directories.
+func skippedDeletes(req *Request) []FileError {
+	var out []FileError
+	for _, p := range req.Paths {
+		fi, err := os.Lstat(filepath.Join(req.Root, filepath.FromSlash(p.Name)))
+		if err == nil && !(p.Recursive && fi.IsDir()) {
+			continue
+		}
+		out = append(out, FileError{Path: p.Name, Err: ErrDeletesSkipped})
+	}
+	return out
+}
+
+// errNotRegular: a listed regular file was something else when its data
+// was to be sent.
+var errNotRegular = errors.New("no longer a regular file")
+
+// deletesSkipped reports whether a receiver asked to delete skipped its
+// deletions because of the session's I/O errors: C rsync does so after a
+// general error (generator.c:delete_in_dir, "IO error encountered --
+// skipping file deletion"), gokrazy/rsync (protocol 27) after any error
+// in the file list (receiver/do.go:deleteFiles). Below protocol 29 any
+// file-list error counts; at 30 and up a later MSG_IO_ERROR may arrive
+// after some directories were cleaned, so this may say more than happened,
+// never less.
+func deletesSkipped(proto int, flistIOError, ioError int32) bool {
+	if proto < 29 && flistIOError != 0 {
+		return true
+	}
+	return ioError&ioErrGeneral != 0
 }
 
 // attribute finds the listed path a receiver message is about: the longest

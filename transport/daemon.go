@@ -448,6 +448,7 @@ func (d *Daemon) FullSync(ctx context.Context) (Stats, error) {
 	del := d.opts.Delete.Full() && d.deletesAllowed()
 	req := d.request(".", []rsyncproto.Path{{Name: ".", Recursive: true}}, del, false)
 	st, err := d.run(ctx, req, "")
+	st = fullSyncSkippedDeletes(st, d.log)
 	if err != nil {
 		return st, d.classify("sync to", err)
 	}
@@ -616,6 +617,11 @@ func (d *Daemon) Push(ctx context.Context, changes []Change) (Stats, error) {
 		// The peer turned out to be one that ignores filter rules when
 		// deleting; nothing was sent yet.
 		return d.pushByRoots(ctx, paths)
+	}
+	if err == nil && del {
+		st, err = retrySkippedDeletes(st, d.opts.Source, func(gone []rsyncproto.Path) (Stats, error) {
+			return d.run(ctx, d.changedRequest(gone, true), "")
+		})
 	}
 	if err != nil {
 		return st, d.classify("push to", err)

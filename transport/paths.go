@@ -1,10 +1,14 @@
 package transport
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/gsync/gsync/rsyncproto"
 )
 
 // excludedPath reports whether rel (slash-separated, relative to the source
@@ -37,6 +41,55 @@ func lstatBelow(root, rel string) (fs.FileInfo, error) {
 		}
 	}
 	return os.Lstat(filepath.Join(root, filepath.FromSlash(rel)))
+}
+
+// fullSyncSkippedDeletes takes out of a full sync's result the failures
+// that only say the receiver skipped its deletions (an unreadable file,
+// see rsyncproto.ErrDeletesSkipped): retrying "." would resend the whole
+// tree, so they are logged, and the next full sync deletes. rsync itself
+// does the same.
+func fullSyncSkippedDeletes(st Stats, log *slog.Logger) Stats {
+	kept := st.Failed[:0:0]
+	skipped := false
+	for _, f := range st.Failed {
+		if errors.Is(f.Err, rsyncproto.ErrDeletesSkipped) {
+			skipped = true
+			continue
+		}
+		kept = append(kept, f)
+	}
+	if skipped {
+		log.Warn("the receiver skipped this full sync's deletions after an I/O error (see the unreadable paths above); the next full sync deletes")
+	}
+	st.Failed = kept
+	return st
+}
+
+// retrySkippedDeletes handles a batch whose receiver skipped its deletions
+// (rsyncproto.ErrDeletesSkipped: an unreadable file in the same session).
+// The listed paths missing at the source are deleted again by again, in a
+// session of their own that reads no file data, so one unreadable file
+// does not hold back the deletions of every batch it is retried with.
+// Skipped deletions inside recursive directories stay failed (retried).
+func retrySkippedDeletes(st Stats, src string, again func([]rsyncproto.Path) (Stats, error)) (Stats, error) {
+	var gone []rsyncproto.Path
+	kept := st.Failed[:0:0]
+	for _, f := range st.Failed {
+		if errors.Is(f.Err, rsyncproto.ErrDeletesSkipped) {
+			if _, err := os.Lstat(filepath.Join(src, filepath.FromSlash(f.Path))); isNotExist(err) {
+				gone = append(gone, rsyncproto.Path{Name: f.Path})
+				continue
+			}
+		}
+		kept = append(kept, f)
+	}
+	if len(gone) == 0 {
+		return st, nil
+	}
+	st.Failed = kept
+	more, err := again(gone)
+	more.Files = 0 // nothing but deletions: counted once
+	return st.add(more), err
 }
 
 // add sums two push results.

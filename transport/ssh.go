@@ -504,7 +504,7 @@ func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
 	}
 	rst, err := t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir,
 		Paths: []rsyncproto.Path{{Name: ".", Recursive: true}}, Options: o})
-	st = st.add(rst)
+	st = st.add(fullSyncSkippedDeletes(rst, t.log))
 	if err != nil {
 		return st, t.classify("sync to", err)
 	}
@@ -624,6 +624,15 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 	}
 	req := rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: send.list, Options: t.batchOptions()}
 	rst, err := t.runRsync(ctx, sess, req)
+	if err == nil && req.Options.Delete {
+		rst, err = retrySkippedDeletes(rst, t.opts.Source, func(gone []rsyncproto.Path) (Stats, error) {
+			sess, err := t.batchSession(ctx)
+			if err != nil {
+				return Stats{}, err
+			}
+			return t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: gone, Options: t.batchOptions()})
+		})
+	}
 	st = st.add(rst)
 	if err != nil {
 		return st, t.classify("push to", err)
