@@ -143,9 +143,7 @@ func buildFileList(ctx context.Context, req *Request, tick func()) (*fileList, e
 		if name == "." && p.Recursive {
 			b.fl.scopeAll = true
 		}
-		if _, dup := b.byName[name]; !dup {
-			b.put(e)
-		}
+		e = b.putOnce(e)
 		if !e.isDir() {
 			b.fl.replacing = append(b.fl.replacing, name)
 		}
@@ -189,7 +187,7 @@ func (b *listBuilder) excluded(name string) bool {
 // stop the receiver's deletions; a parent turned into a file is the same
 // for a mirror.
 func gone(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, ErrVanished)
 }
 
 func (b *listBuilder) local(name string) string {
@@ -248,6 +246,20 @@ func (b *listBuilder) put(e *entry) {
 	b.byName[e.name] = e
 }
 
+// putOnce adds e unless its name is listed already, and returns the listed
+// entry. The first look at a path wins: the tree may change while it is
+// listed (a file replaced by a directory), and the receiver requires every
+// entry's parent to be in the list as a directory (generator.c:
+// recv_generator, "ABORTING due to invalid path from sender"), so only a
+// listed directory is walked.
+func (b *listBuilder) putOnce(e *entry) *entry {
+	if old, dup := b.byName[e.name]; dup {
+		return old
+	}
+	b.put(e)
+	return e
+}
+
 // addParent adds an implied parent directory; false if it is not a directory.
 func (b *listBuilder) addParent(name string) bool {
 	if e, ok := b.byName[name]; ok {
@@ -297,10 +309,7 @@ func (b *listBuilder) walk(dir string) error {
 			b.fileError(name, err)
 			continue
 		}
-		if _, dup := b.byName[name]; !dup {
-			b.put(e)
-		}
-		if e.isDir() {
+		if e = b.putOnce(e); e.isDir() {
 			if err := b.walk(name); err != nil {
 				return err
 			}
@@ -309,8 +318,28 @@ func (b *listBuilder) walk(dir string) error {
 	return nil
 }
 
-// finish collects the entries and marks content directories.
+// finish collects the entries and marks content directories. As a last
+// guard for the receiver's rule (see putOnce), an entry whose parent is not
+// a listed directory is left out, as vanished.
 func (b *listBuilder) finish() {
+	valid := map[string]bool{".": true}
+	var ok func(name string) bool
+	ok = func(name string) bool {
+		if v, seen := valid[name]; seen {
+			return v
+		}
+		p := parentName(name)
+		pe := b.byName[p]
+		v := pe != nil && pe.isDir() && ok(p)
+		valid[name] = v
+		return v
+	}
+	for name := range b.byName {
+		if !ok(name) {
+			b.fileError(name, fmt.Errorf("%w: its parent directory changed while being listed", ErrVanished))
+			delete(b.byName, name)
+		}
+	}
 	for name, e := range b.byName {
 		if e.isDir() && name != "." && !b.contents[name] && !b.underRecursive(name) {
 			e.noContent = true

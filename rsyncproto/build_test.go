@@ -1,0 +1,57 @@
+package rsyncproto
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestFileListParentsAreDirs: the receiver aborts the session when an
+// entry's parent is not a listed directory. A file listed first keeps its
+// place even when it has become a directory by the time a recursive walk
+// reaches it (nothing below it is listed), and finish drops any entry
+// whose parent is not a listed directory.
+func TestFileListParentsAreDirs(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "d", "sub"), 0o755)
+	os.WriteFile(filepath.Join(root, "d", "sub", "f"), []byte("f"), 0o644)
+
+	// "d/sub" was a file when first listed (as if it changed since).
+	b := &listBuilder{ctx: context.Background(), root: root, opts: &Options{},
+		byName: map[string]*entry{}, fl: &fileList{}, contents: map[string]bool{}}
+	if err := b.add("."); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"d"} {
+		e, err := b.lstat(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.put(e)
+	}
+	b.put(&entry{name: "d/sub", mode: sIFREG | 0o644})
+	if err := b.walk("d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.byName["d/sub/f"]; ok {
+		t.Error("d/sub/f listed below d/sub, which is listed as a file")
+	}
+
+	// An entry without a listed parent directory is dropped as vanished.
+	b.put(&entry{name: "x/y", mode: sIFREG | 0o644})
+	b.put(&entry{name: "d/sub/g/h", mode: sIFREG | 0o644})
+	b.finish()
+	for _, e := range b.fl.list {
+		if e.name == "x/y" || e.name == "d/sub/g/h" {
+			t.Errorf("%s listed without its parent directory", e.name)
+		}
+	}
+	if len(b.fl.failed) != 2 || !errors.Is(b.fl.failed[0].Err, ErrVanished) {
+		t.Errorf("failed = %v, want x/y and d/sub/g/h as vanished", b.fl.failed)
+	}
+	if b.fl.ioError&ioErrGeneral != 0 {
+		t.Errorf("io_error %#x: a changed parent must not stop the receiver's deletions", b.fl.ioError)
+	}
+}
