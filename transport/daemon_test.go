@@ -294,49 +294,13 @@ func TestDaemonGokrazyDeleteScopedByRoot(t *testing.T) {
 	}
 }
 
-// TestDaemonGokrazyDeletesBehindEachOther deletes, in one batch, files
-// that gokrazy/rsync's deleting walk can only reach one per session: a
-// file, then a file in a directory sorted after it, then its sibling.
-func TestDaemonGokrazyDeletesBehindEachOther(t *testing.T) {
+// gokrazyDeleteBatch mirrors keep and gone to a gokrazy target, deletes
+// gone at the source and pushes that as one batch; it then requires gone
+// deleted on the target and keep still there.
+func gokrazyDeleteBatch(t *testing.T, keep, gone []string) {
+	t.Helper()
 	src := t.TempDir()
-	gone := []string{"d/a", "d/m/x", "d/m/y", "d/z/deep/f", "e"}
-	for _, p := range append([]string{"d/keep", "d/m/keep", "d/z/deep/keep", "keep"}, gone...) {
-		dwrite(t, filepath.Join(src, p), p)
-	}
-	tgt, dst := gokrazyTarget(t, transport.Options{Source: src}, nil)
-	if _, err := tgt.FullSync(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	var batch []transport.Change
-	for _, p := range gone {
-		if err := os.Remove(filepath.Join(src, p)); err != nil {
-			t.Fatal(err)
-		}
-		batch = append(batch, transport.Change{Kind: transport.Delete, Path: p})
-	}
-	if _, err := tgt.Push(ctxT(t), batch); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range gone {
-		if exists(filepath.Join(dst, p)) {
-			t.Errorf("%s was not deleted", p)
-		}
-	}
-	for _, p := range []string{"d/keep", "d/m/keep", "d/z/deep/keep", "keep"} {
-		if !exists(filepath.Join(dst, p)) {
-			t.Errorf("%s missing on the target after the batch", p)
-		}
-	}
-}
-
-// TestDaemonGokrazyDeleteInOddDirs deletes below directories whose names
-// cannot be a transfer root on the daemon's command line (a newline ends an
-// argument below protocol 30; wildcards are expanded): the delete push
-// widens to the nearest parent that can.
-func TestDaemonGokrazyDeleteInOddDirs(t *testing.T) {
-	src := t.TempDir()
-	gone := []string{"a/new\nline/f", "a/star*q?[x]/g", "b]/h"}
-	for _, p := range append([]string{"a/new\nline/keep", "a/star*q?[x]/keep", "b]/keep"}, gone...) {
+	for _, p := range append(append([]string(nil), keep...), gone...) {
 		dwrite(t, filepath.Join(src, p), p)
 	}
 	tgt, dst := gokrazyTarget(t, transport.Options{Source: src}, nil)
@@ -357,10 +321,29 @@ func TestDaemonGokrazyDeleteInOddDirs(t *testing.T) {
 		if exists(filepath.Join(dst, p)) {
 			t.Errorf("%q was not deleted", p)
 		}
-		if keep := filepath.Join(filepath.Dir(p), "keep"); !exists(filepath.Join(dst, keep)) {
-			t.Errorf("%q missing on the target after the batch", keep)
+	}
+	for _, p := range keep {
+		if !exists(filepath.Join(dst, p)) {
+			t.Errorf("%q missing on the target after the batch", p)
 		}
 	}
+}
+
+// TestDaemonGokrazyDeletesBehindEachOther deletes, in one batch, files
+// that gokrazy/rsync's deleting walk can only reach one per session: a
+// file, then a file in a directory sorted after it, then its sibling.
+func TestDaemonGokrazyDeletesBehindEachOther(t *testing.T) {
+	gokrazyDeleteBatch(t, []string{"d/keep", "d/m/keep", "d/z/deep/keep", "keep"},
+		[]string{"d/a", "d/m/x", "d/m/y", "d/z/deep/f", "e"})
+}
+
+// TestDaemonGokrazyDeleteInOddDirs deletes below directories whose names
+// cannot be a transfer root on the daemon's command line (a newline ends an
+// argument below protocol 30; wildcards are expanded): the delete push
+// widens to the nearest parent that can.
+func TestDaemonGokrazyDeleteInOddDirs(t *testing.T) {
+	gokrazyDeleteBatch(t, []string{"a/new\nline/keep", "a/star*q?[x]/keep", "b]/keep"},
+		[]string{"a/new\nline/f", "a/star*q?[x]/g", "b]/h"})
 }
 
 func TestDaemonGokrazyChangedSameSecond(t *testing.T) {
