@@ -175,7 +175,7 @@ func (c *Collator) Add(it Item) {
 func (c *Collator) AddFull() {
 	var keep []queuedItem
 	for e := c.head; e != nil; e = e.next {
-		if it, ok := behindFull(e); ok {
+		if it, ok := behindFull(e.it, e.rolled); ok {
 			keep = append(keep, queuedItem{it: it, due: e.due})
 		}
 	}
@@ -196,12 +196,11 @@ type queuedItem struct {
 	rolled bool
 }
 
-// behindFull returns what of a queued entry must still be pushed after a
-// full sync: a content change of a file, which the full sync's quick check
-// may not see.
-func behindFull(e *entry) (Item, bool) {
-	it := e.it
-	if e.rolled || it.IsDir {
+// behindFull returns what of a queued item (rolled: a rolled-up directory)
+// must still be pushed after a full sync: a content change of a file,
+// which the full sync's quick check may not see.
+func behindFull(it Item, rolled bool) (Item, bool) {
+	if rolled || it.IsDir {
 		return Item{}, false
 	}
 	switch it.Op {
@@ -293,7 +292,7 @@ func (c *Collator) Done(id uint64, retry []Item, notBefore time.Time) {
 		// content changes of files (see AddFull).
 		kept := retry[:0:0]
 		for _, it := range retry {
-			if k, ok := behindFull(&entry{it: it}); ok {
+			if k, ok := behindFull(it, false); ok {
 				kept = append(kept, k)
 			}
 		}

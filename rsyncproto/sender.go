@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -115,7 +114,7 @@ func (s *session) push(ctx context.Context, req *Request, fl *fileList) (*Result
 	s.finish()
 	s.collect(ps)
 	if err == nil && ps.res.DeletesSkipped {
-		ps.res.Failed = append(ps.res.Failed, skippedDeletes(req)...)
+		ps.res.Failed = append(ps.res.Failed, skippedDeletes(fl)...)
 	}
 	if err != nil {
 		var ee *ExitError
@@ -349,15 +348,16 @@ func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, 
 			ps.ioError |= ioErrVanished
 			s.warn(fmt.Sprintf("file has vanished: %q", e.name))
 			ps.fail(e.name, fmt.Errorf("%w: %v", ErrVanished, err))
-		case errors.Is(err, errNotRegular):
-			// Replaced by a directory or a link since the file list:
-			// gone rather than unreadable, which would stop the
-			// receiver's deletions (the retry sends what is there now).
-			ps.ioError |= ioErrVanished
-			s.warn(fmt.Sprintf("send_files failed to open %q: %v", e.name, err))
-			ps.fail(e.name, err)
 		default:
-			ps.ioError |= ioErrGeneral
+			if errors.Is(err, errNotRegular) {
+				// Replaced by a directory or a link since the file
+				// list: gone rather than unreadable, which would stop
+				// the receiver's deletions (the retry sends what is
+				// there now).
+				ps.ioError |= ioErrVanished
+			} else {
+				ps.ioError |= ioErrGeneral
+			}
 			s.warn(fmt.Sprintf("send_files failed to open %q: %v", e.name, err))
 			ps.fail(e.name, err)
 		}
@@ -471,15 +471,14 @@ func (s *session) collect(ps *pushState) {
 }
 
 // skippedDeletes lists, as failures with ErrDeletesSkipped, the listed
-// paths whose deletions the receiver skipped: those missing at the source
-// and the recursive directories.
-func skippedDeletes(req *Request) []FileError {
-	var out []FileError
-	for _, p := range req.Paths {
-		fi, err := os.Lstat(filepath.Join(req.Root, filepath.FromSlash(p.Name)))
-		if err == nil && !(p.Recursive && fi.IsDir()) {
-			continue
-		}
+// paths whose deletions the receiver skipped: those the file list found
+// missing at the source and its recursive directories.
+func skippedDeletes(fl *fileList) []FileError {
+	out := make([]FileError, 0, len(fl.missing)+len(fl.scoped))
+	for _, name := range fl.missing {
+		out = append(out, FileError{Path: name, Err: ErrDeletesSkipped})
+	}
+	for _, p := range fl.scoped {
 		out = append(out, FileError{Path: p.Name, Err: ErrDeletesSkipped})
 	}
 	return out
