@@ -35,7 +35,7 @@ type Target struct {
 	Source string `json:"source"`
 	Target string `json:"target"`
 	// State is one of "initial sync", "idle", "pushing", "retrying",
-	// "stopped".
+	// "stopped", "failed" (a fatal error stopped this target only).
 	State string `json:"state"`
 	// NextAttempt is when a retrying target tries again.
 	NextAttempt *time.Time `json:"next_attempt,omitempty"`
@@ -53,6 +53,17 @@ type Target struct {
 	Events      int64      `json:"events"`
 	Watches     int        `json:"watches"`
 	Overflows   int64      `json:"overflows"`
+	// FailingPaths are the paths that keep failing on this target; each
+	// is retried with its own backoff while the others go on.
+	FailingPaths []FailingPath `json:"failing_paths,omitempty"`
+}
+
+// FailingPath is a path that keeps failing on a target.
+type FailingPath struct {
+	Path        string    `json:"path"`
+	Failures    int       `json:"failures"` // in a row
+	LastError   string    `json:"last_error"`
+	NextAttempt time.Time `json:"next_attempt"`
 }
 
 // DefaultDir is the directory of the default sockets:
@@ -74,19 +85,24 @@ func DefaultPath(pid int) string {
 }
 
 // Listen creates the socket at path, owner-only: its directory is created
-// with mode 0700 if missing, the socket gets mode 0600. A stale socket
+// with mode 0700 if missing; it must be this user's own, not a symlink,
+// and writable by nobody else (DefaultDir: mode 0700, see CheckDir); the
+// socket gets mode 0600. A stale socket
 // (nobody listening) is replaced; a live one is an error.
 func Listen(path string) (net.Listener, error) {
 	dir := filepath.Dir(path)
 	// Only the last directory is created: a missing /run (a container's
 	// empty root) means no default socket rather than a new /run.
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := os.Mkdir(dir, 0o700); err == nil {
+		// The umask may have taken bits away; CheckDir wants exactly 0700.
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("restrict control socket directory: %w", err)
+		}
+	} else if !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("create control socket directory: %w", err)
 	}
-	if fi, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("check control socket directory: %w", err)
-	} else if fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0 {
-		return nil, fmt.Errorf("control socket directory %s is writable by group or others; use a directory only its owner can write", dir)
+	if err := checkDir(dir, dir == DefaultDir()); err != nil {
+		return nil, err
 	}
 	if _, err := os.Lstat(path); err == nil {
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
@@ -159,8 +175,13 @@ func Serve(ctx context.Context, ln net.Listener, snapshot func() Status) error {
 	}
 }
 
-// Query reads the status of the gsync serving the socket at path.
+// Query reads the status of the gsync serving the socket at path, whose
+// directory must be this user's own, as for Listen.
 func Query(ctx context.Context, path string) (Status, error) {
+	dir := filepath.Dir(path)
+	if err := checkDir(dir, dir == DefaultDir()); err != nil {
+		return Status{}, err
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
@@ -180,8 +201,15 @@ func Query(ctx context.Context, path string) (Status, error) {
 
 // QueryDir queries every socket in dir (the default sockets of all running
 // gsync processes of this user), oldest process first. Sockets nobody
-// listens on are removed. It returns no error for an empty or missing dir.
+// listens on are removed. It returns no error for an empty or missing dir,
+// and refuses a dir that fails CheckDir.
 func QueryDir(ctx context.Context, dir string) ([]Status, error) {
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err := CheckDir(dir); err != nil {
+		return nil, err
+	}
 	names, err := filepath.Glob(filepath.Join(dir, "*.sock"))
 	if err != nil {
 		return nil, fmt.Errorf("list control sockets: %w", err)

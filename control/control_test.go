@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func TestQueryRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.PID != 42 || got.Socket != path || len(got.Targets) != 1 || got.Targets[0] != want.Targets[0] || !got.Started.Equal(want.Started) {
+	if got.PID != 42 || got.Socket != path || len(got.Targets) != 1 || !reflect.DeepEqual(got.Targets[0], want.Targets[0]) || !got.Started.Equal(want.Started) {
 		t.Errorf("Query = %+v, want %+v", got, want)
 	}
 	// A second process cannot take the live socket.
@@ -99,10 +100,84 @@ func TestQueryDirDropsDeadSockets(t *testing.T) {
 	}
 }
 
-func TestListenRefusesOpenDirectory(t *testing.T) {
-	dir := t.TempDir()
-	os.Chmod(dir, 0o777)
-	if _, err := Listen(filepath.Join(dir, "s.sock")); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
-		t.Errorf("Listen in a world-writable dir: %v", err)
+// TestSocketDirMustBePrivate: a control socket directory that another
+// user owns, that others can open, or that is a symlink is refused by the
+// server (Listen) and by "gsync status" (Query, QueryDir) alike.
+func TestSocketDirMustBePrivate(t *testing.T) {
+	cases := map[string]func(t *testing.T, dir string) string{
+		"mode 0777": func(t *testing.T, dir string) string {
+			os.Chmod(dir, 0o777)
+			return "mode 0777"
+		},
+		"other owner": func(t *testing.T, dir string) string {
+			if os.Geteuid() != 0 {
+				t.Skip("chown to another user needs root")
+			}
+			if err := os.Chown(dir, os.Geteuid()+4242, -1); err != nil {
+				t.Fatal(err)
+			}
+			return "owned by uid"
+		},
+	}
+	for name, spoil := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "ctl")
+			path := filepath.Join(dir, "1.sock")
+			stop := serve(t, path, Status{PID: 1}) // a good directory first
+			defer stop()
+			want := spoil(t, dir)
+			checkRefused(t, dir, path, want)
+		})
+	}
+	t.Run("default dir mode 0755", func(t *testing.T) {
+		// The default directory must be exactly 0700; a directory the
+		// user named may be searchable by others, never writable.
+		base := t.TempDir()
+		t.Setenv("XDG_RUNTIME_DIR", base)
+		dir := DefaultDir()
+		stop := serve(t, filepath.Join(dir, "1.sock"), Status{PID: 1})
+		defer stop()
+		os.Chmod(dir, 0o755)
+		checkRefused(t, dir, filepath.Join(dir, "1.sock"), "mode 0755")
+		if err := CheckDir(dir); err == nil {
+			t.Error("CheckDir accepted mode 0755")
+		}
+		named := filepath.Join(base, "named")
+		os.Mkdir(named, 0o755)
+		stop2 := serve(t, filepath.Join(named, "1.sock"), Status{PID: 2})
+		defer stop2()
+		if st, err := Query(context.Background(), filepath.Join(named, "1.sock")); err != nil || st.PID != 2 {
+			t.Errorf("Query in a named 0755 directory = %+v, %v", st, err)
+		}
+	})
+	t.Run("symlink", func(t *testing.T) {
+		base := t.TempDir()
+		real := filepath.Join(base, "real")
+		path := filepath.Join(real, "1.sock")
+		stop := serve(t, path, Status{PID: 1})
+		defer stop()
+		link := filepath.Join(base, "link")
+		if err := os.Symlink(real, link); err != nil {
+			t.Fatal(err)
+		}
+		checkRefused(t, link, filepath.Join(link, "1.sock"), "symlink")
+	})
+}
+
+// checkRefused asserts that Listen, Query and QueryDir all refuse dir,
+// with an error that contains want.
+func checkRefused(t *testing.T, dir, path, want string) {
+	t.Helper()
+	if ln, err := Listen(filepath.Join(dir, "2.sock")); err == nil || !strings.Contains(err.Error(), want) {
+		if ln != nil {
+			ln.Close()
+		}
+		t.Errorf("Listen: %v, want an error with %q", err, want)
+	}
+	if _, err := Query(context.Background(), path); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Query: %v, want an error with %q", err, want)
+	}
+	if _, err := QueryDir(context.Background(), dir); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("QueryDir: %v, want an error with %q", err, want)
 	}
 }

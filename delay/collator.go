@@ -152,6 +152,9 @@ func (c *Collator) Waiting(max int) []Item {
 	return out
 }
 
+// FullQueued reports whether a full sync is queued or in flight.
+func (c *Collator) FullQueued() bool { return c.full || c.inFlightFull }
+
 // InFlight reports whether a batch has been handed out and not yet Done.
 func (c *Collator) InFlight() bool { return c.inFlight }
 

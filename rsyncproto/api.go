@@ -18,6 +18,12 @@ type Options struct {
 	Group       bool // -g
 	Devices     bool // -D: devices and special files
 	NumericIDs  bool // --numeric-ids
+	// OneFileSystem (rsync -x) keeps the file list on the source root's
+	// file system: a directory on another device (a mount point) is
+	// listed, as a directory without contents (the receiver does not
+	// delete inside it at protocol >= 30), but nothing below it is, and
+	// listed paths below it are left alone.
+	OneFileSystem bool
 	// Compress names a compression; "" sends data uncompressed (the only
 	// value supported so far).
 	Compress string

@@ -44,6 +44,11 @@ func serverArgs(o *Options, proto int, dest string) []string {
 		f = append(f, 'D')
 	}
 	f = append(f, 't', 'p', 'r')
+	if o.OneFileSystem {
+		// options.c:server_options: the receiver then keeps its
+		// deletions on the file system of each transfer root.
+		f = append(f, 'x')
+	}
 	if o.Checksum {
 		f = append(f, 'c')
 	}

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/gsync/gsync/internal/beneath"
 )
 
 // fillPortable fills e from fs.FileInfo alone (no owner, device or inode).
@@ -61,6 +61,20 @@ type fileList struct {
 	ioError   int32
 	failed    []FileError
 	warnings  []string
+	// localErr: a failure the receiver is not told about (ErrNameTooLong),
+	// so that its deletions go on; the push still exits 23.
+	localErr bool
+	// root is the source root the list was built beneath; the sender
+	// opens file data through it.
+	root *beneath.Root
+}
+
+// close releases the source root.
+func (fl *fileList) close() {
+	if fl.root != nil {
+		fl.root.Close()
+		fl.root = nil
+	}
 }
 
 // cleanName validates and cleans a path relative to the root.
@@ -75,36 +89,109 @@ func cleanName(name string) (string, error) {
 	return c, nil
 }
 
+// maxPathLen is MAXPATHLEN: a receiver aborts the whole session on a
+// file-list name of this length or more (flist.c:receive_file_entry,
+// "overflow"), so longer names are never listed.
+const maxPathLen = 4096
+
+// ErrNameTooLong: a path below the source root is 4096 bytes or longer,
+// which the rsync protocol cannot carry. It and everything below it are
+// left out of the file list, reported once, without an I/O error on the
+// wire: the receiver's deletions go on.
+var ErrNameTooLong = errors.New("path too long for the rsync protocol (4096 bytes or more)")
+
 type listBuilder struct {
 	ctx      context.Context
-	root     string
+	root     *beneath.Root
+	rootDev  uint64 // the root's device, for OneFileSystem
 	opts     *Options
 	hard     bool
 	byName   map[string]*entry
 	fl       *fileList
 	contents map[string]bool // dirs that must be content dirs
 	tick     func()          // called per entry: local work counts as activity
+	// parents caches open parent directories of listed paths: a batch
+	// names many paths in few directories, and a lookup relative to an
+	// open directory is one system call.
+	parents map[string]*beneath.Dir
+}
+
+// maxParents bounds the open directories the parents cache holds.
+const maxParents = 64
+
+func newListBuilder(ctx context.Context, root *beneath.Root, opts *Options, tick func()) *listBuilder {
+	return &listBuilder{ctx: ctx, tick: tick, root: root, opts: opts,
+		byName: map[string]*entry{}, fl: &fileList{root: root}, contents: map[string]bool{},
+		parents: map[string]*beneath.Dir{}}
+}
+
+// parent returns the open directory dir, from the cache when it is there.
+func (b *listBuilder) parent(dir string) (*beneath.Dir, error) {
+	if d, ok := b.parents[dir]; ok {
+		return d, nil
+	}
+	d, err := b.root.SearchDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(b.parents) >= maxParents {
+		b.closeParents()
+	}
+	b.parents[dir] = d
+	return d, nil
+}
+
+func (b *listBuilder) closeParents() {
+	for k, d := range b.parents {
+		d.Close()
+		delete(b.parents, k)
+	}
+}
+
+// lstatRel returns the attributes of the listed path name, resolved
+// beneath the root through its open parent, and its parent.
+func (b *listBuilder) lstatRel(name string) (fs.FileInfo, *beneath.Dir, string, error) {
+	if name == "." {
+		fi, err := b.root.Stat()
+		return fi, nil, name, err
+	}
+	d, err := b.parent(parentName(name))
+	if err != nil {
+		return nil, nil, "", err
+	}
+	base := name[strings.LastIndexByte(name, '/')+1:]
+	fi, err := d.Lstat(base)
+	return fi, d, base, err
 }
 
 // buildFileList walks the request (flist.c:send_file_list in spirit): every
 // listed path, its parent directories (not recursively) and, for recursive
-// paths, the whole subtree.
+// paths, the whole subtree. Every path resolves beneath req.Root without
+// following a symlink (internal/beneath); the returned list keeps the root
+// open for the sender: close it with fileList.close.
 func buildFileList(ctx context.Context, req *Request, tick func()) (*fileList, error) {
-	b := &listBuilder{ctx: ctx, tick: tick, root: req.Root, opts: &req.Options,
-		byName: map[string]*entry{}, fl: &fileList{}, contents: map[string]bool{}}
-	fi, err := os.Stat(req.Root)
-	if err != nil {
-		return nil, fmt.Errorf("stat root %s: %w", req.Root, err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("root %s: not a directory", req.Root)
-	}
 	if len(req.Paths) == 0 {
 		return nil, errors.New("no paths to send")
 	}
+	root, err := beneath.Open(req.Root)
+	if err != nil {
+		return nil, fmt.Errorf("open root %s: %w", req.Root, err)
+	}
+	fl, err := buildWithRoot(ctx, root, req, tick)
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	return fl, nil
+}
+
+func buildWithRoot(ctx context.Context, root *beneath.Root, req *Request, tick func()) (*fileList, error) {
+	b := newListBuilder(ctx, root, &req.Options, tick)
+	defer b.closeParents()
 	if err := b.add("."); err != nil {
 		return nil, err
 	}
+	b.rootDev = b.byName["."].dev
 	for _, p := range req.Paths {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -113,49 +200,59 @@ func buildFileList(ctx context.Context, req *Request, tick func()) (*fileList, e
 		if err != nil {
 			return nil, err
 		}
-		if b.excluded(name) {
-			continue
-		}
-		// Parents first (implied directories, sent without their contents).
-		parentsOK := true
-		for i := 0; i < len(name); i++ {
-			if name[i] == '/' {
-				if !b.addParent(name[:i]) {
-					parentsOK = false
-					break
-				}
-			}
-		}
-		if !parentsOK {
-			b.fl.warnings = append(b.fl.warnings, fmt.Sprintf("%s: a parent directory is missing at the source; not deleted", name))
-			continue
-		}
-		e, err := b.lstat(name)
-		if errors.Is(err, fs.ErrNotExist) {
-			b.fl.missing = append(b.fl.missing, name)
-			b.contents[parentName(name)] = true
-			continue
-		}
-		if err != nil {
-			b.fileError(name, err)
-			continue
-		}
-		if name == "." && p.Recursive {
-			b.fl.scopeAll = true
-		}
-		e = b.putOnce(e)
-		if !e.isDir() {
-			b.fl.replacing = append(b.fl.replacing, name)
-		}
-		if e.isDir() && p.Recursive {
-			b.fl.scoped = append(b.fl.scoped, Path{Name: name, Recursive: true})
-			if err := b.walk(name); err != nil {
-				return nil, err
-			}
+		if err := b.addPath(name, p.Recursive); err != nil {
+			return nil, err
 		}
 	}
 	b.finish()
 	return b.fl, nil
+}
+
+// addPath lists one requested path, its parents and, if recursive, its
+// subtree.
+func (b *listBuilder) addPath(name string, recursive bool) error {
+	if b.excluded(name) {
+		return nil
+	}
+	if len(name) >= maxPathLen {
+		b.tooLong(name)
+		return nil
+	}
+	// Parents first (implied directories, sent without their contents).
+	for i := 0; i < len(name); i++ {
+		if name[i] != '/' {
+			continue
+		}
+		if !b.addParent(name[:i]) {
+			b.fl.warnings = append(b.fl.warnings, fmt.Sprintf("%s: a parent directory is missing at the source; not deleted", name))
+			return nil
+		}
+		if b.otherDevice(b.byName[name[:i]]) {
+			return nil // below a mount point (OneFileSystem): left alone
+		}
+	}
+	e, err := b.lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		b.fl.missing = append(b.fl.missing, name)
+		b.contents[parentName(name)] = true
+		return nil
+	}
+	if err != nil {
+		b.fileError(name, err)
+		return nil
+	}
+	if name == "." && recursive {
+		b.fl.scopeAll = true
+	}
+	e = b.putOnce(e)
+	if !e.isDir() {
+		b.fl.replacing = append(b.fl.replacing, name)
+	}
+	if e.isDir() && recursive {
+		b.fl.scoped = append(b.fl.scoped, Path{Name: name, Recursive: true})
+		return b.walk(name)
+	}
+	return nil
 }
 
 func parentName(name string) string {
@@ -177,50 +274,59 @@ func (b *listBuilder) excluded(name string) bool {
 	}
 	// A path gone at the source is checked as a file: the caller, who
 	// knows what it was, leaves out a deleted excluded directory.
-	fi, err := os.Lstat(b.local(name))
+	fi, _, _, err := b.lstatRel(name)
 	return b.opts.Exclude(name, err == nil && fi.IsDir())
 }
 
 // gone reports whether err says a path no longer exists: ENOENT, or
-// ENOTDIR when a parent directory was replaced by a file. rsync counts
+// ENOTDIR when a parent directory was replaced by a file, or a symlink in
+// the way (beneath.ErrNotBeneath matches fs.ErrNotExist). rsync counts
 // ENOENT as vanished (flist.c:make_file, IOERR_VANISHED), which does not
-// stop the receiver's deletions; a parent turned into a file is the same
-// for a mirror.
+// stop the receiver's deletions; a parent turned into a file or a symlink
+// is the same for a mirror.
 func gone(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, ErrVanished)
 }
 
-func (b *listBuilder) local(name string) string {
-	if name == "." {
-		return b.root
-	}
-	return filepath.Join(b.root, filepath.FromSlash(name))
-}
-
 func (b *listBuilder) fileError(name string, err error) {
-	if gone(err) {
+	switch {
+	case errors.Is(err, ErrNameTooLong):
+		b.fl.localErr = true
+	case gone(err):
 		b.fl.ioError |= ioErrVanished
-	} else {
+	default:
 		b.fl.ioError |= ioErrGeneral
 	}
 	b.fl.failed = append(b.fl.failed, FileError{Path: name, Err: err})
 }
 
+// tooLong reports a name the protocol cannot carry, once: nothing below
+// it is looked at.
+func (b *listBuilder) tooLong(name string) {
+	b.fileError(name, fmt.Errorf("list %d-byte path: %w", len(name), ErrNameTooLong))
+}
+
+// lstat lists the path name, resolved beneath the root.
 func (b *listBuilder) lstat(name string) (*entry, error) {
-	if b.tick != nil {
-		b.tick()
-	}
-	p := b.local(name)
-	fi, err := os.Lstat(p)
+	fi, d, base, err := b.lstatRel(name)
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{name: name, local: p, hlinkLead: -1}
+	return b.newEntry(name, fi, func() (string, error) { return d.Readlink(base) })
+}
+
+// newEntry makes the entry name from its lstat (flist.c:make_file);
+// readlink reads a symlink's target.
+func (b *listBuilder) newEntry(name string, fi fs.FileInfo, readlink func() (string, error)) (*entry, error) {
+	if b.tick != nil {
+		b.tick()
+	}
+	e := &entry{name: name, hlinkLead: -1}
 	nlink := fillStat(e, fi)
 	if e.isLink() {
-		t, err := os.Readlink(p)
+		t, err := readlink()
 		if err != nil {
-			return nil, fmt.Errorf("readlink %s: %w", p, err)
+			return nil, fmt.Errorf("read link %s: %w", name, err)
 		}
 		e.link = t
 		e.size = int64(len(t))
@@ -278,44 +384,123 @@ func (b *listBuilder) add(name string) error {
 	if err != nil {
 		return fmt.Errorf("stat root: %w", err)
 	}
+	if !e.isDir() {
+		return fmt.Errorf("root %s: not a directory", b.root.Name())
+	}
 	b.put(e)
 	return nil
 }
 
-// walk adds everything below dir (a recursive path).
+// otherDevice reports whether the listed directory e is a mount point that
+// OneFileSystem keeps the walk out of (flist.c:make_file, FLAG_MOUNT_DIR):
+// it is listed, its contents are not.
+func (b *listBuilder) otherDevice(e *entry) bool {
+	if !b.opts.OneFileSystem || e.name == "." || e.dev == b.rootDev {
+		return false
+	}
+	e.mountDir = true
+	return true
+}
+
+// walk adds everything below the listed directory dir (a recursive path).
 func (b *listBuilder) walk(dir string) error {
-	b.contents[dir] = true
-	ents, err := os.ReadDir(b.local(dir))
+	e := b.byName[dir]
+	if b.otherDevice(e) {
+		return nil
+	}
+	d, err := b.root.OpenDir(dir)
 	if err != nil {
 		b.fileError(dir, err)
 		return nil
 	}
-	for _, de := range ents {
+	defer d.Close()
+	if !b.sameDir(d, e) {
+		return nil
+	}
+	return b.walkDir(d, dir)
+}
+
+// sameDir checks that the open directory d is the one listed as e: a
+// directory renamed over the listed one since its lstat is not walked.
+func (b *listBuilder) sameDir(d *beneath.Dir, e *entry) bool {
+	fi, err := d.Stat()
+	if err != nil {
+		b.fileError(e.name, err)
+		return false
+	}
+	if !sameIdentity(e, fi) {
+		b.fileError(e.name, fmt.Errorf("%w: replaced while being listed", ErrVanished))
+		return false
+	}
+	return true
+}
+
+// walkDir adds the entries of the open directory d, listed as dir, and
+// walks its subdirectories through their descriptors
+// (flist.c:send_directory): no full path is resolved again, so a
+// directory swapped for a symlink lists nothing from the link's target.
+func (b *listBuilder) walkDir(d *beneath.Dir, dir string) error {
+	b.contents[dir] = true
+	names, err := d.ReadNames()
+	if err != nil {
+		b.fileError(dir, err)
+		return nil
+	}
+	for _, n := range names {
 		if err := b.ctx.Err(); err != nil {
 			return err
 		}
-		name := de.Name()
+		name := n
 		if dir != "." {
-			name = dir + "/" + name
+			name = dir + "/" + n
 		}
-		if b.opts.Exclude != nil && b.opts.Exclude(name, de.IsDir()) {
-			continue
-		}
-		e, err := b.lstat(name)
-		if errors.Is(err, errSkip) {
-			continue
-		}
-		if err != nil {
-			b.fileError(name, err)
-			continue
-		}
-		if e = b.putOnce(e); e.isDir() {
-			if err := b.walk(name); err != nil {
-				return err
-			}
+		if err := b.walkEntry(d, n, name); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// walkEntry lists the entry n of the open directory d (named name) and,
+// for a directory, its subtree.
+func (b *listBuilder) walkEntry(d *beneath.Dir, n, name string) error {
+	if len(name) >= maxPathLen {
+		if b.opts.Exclude == nil || !b.opts.Exclude(name, false) {
+			b.tooLong(name)
+		}
+		return nil
+	}
+	fi, err := d.Lstat(n)
+	if err != nil {
+		if b.opts.Exclude == nil || !b.opts.Exclude(name, false) {
+			b.fileError(name, err)
+		}
+		return nil
+	}
+	if b.opts.Exclude != nil && b.opts.Exclude(name, fi.IsDir()) {
+		return nil
+	}
+	e, err := b.newEntry(name, fi, func() (string, error) { return d.Readlink(n) })
+	if errors.Is(err, errSkip) {
+		return nil
+	}
+	if err != nil {
+		b.fileError(name, err)
+		return nil
+	}
+	if e = b.putOnce(e); !e.isDir() || b.otherDevice(e) {
+		return nil
+	}
+	sub, err := d.OpenDir(n)
+	if err != nil {
+		b.fileError(name, err)
+		return nil
+	}
+	defer sub.Close()
+	if !b.sameDir(sub, e) {
+		return nil
+	}
+	return b.walkDir(sub, name)
 }
 
 // finish collects the entries and marks content directories. As a last
@@ -341,7 +526,7 @@ func (b *listBuilder) finish() {
 		}
 	}
 	for name, e := range b.byName {
-		if e.isDir() && name != "." && !b.contents[name] && !b.underRecursive(name) {
+		if e.isDir() && name != "." && (e.mountDir || !b.contents[name] && !b.underRecursive(name)) {
 			e.noContent = true
 		}
 		b.fl.list = append(b.fl.list, e)

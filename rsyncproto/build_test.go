@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gsync/gsync/internal/beneath"
 )
 
 // TestFileListParentsAreDirs: the receiver aborts the session when an
@@ -19,8 +21,12 @@ func TestFileListParentsAreDirs(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "d", "sub", "f"), []byte("f"), 0o644)
 
 	// "d/sub" was a file when first listed (as if it changed since).
-	b := &listBuilder{ctx: context.Background(), root: root, opts: &Options{},
-		byName: map[string]*entry{}, fl: &fileList{}, contents: map[string]bool{}}
+	r, err := beneath.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b := newListBuilder(context.Background(), r, &Options{}, nil)
 	if err := b.add("."); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/md4"
 )
@@ -25,12 +26,29 @@ type DaemonConfig struct {
 	Password string
 	// MaxProtocol caps the protocol version in our greeting (0 = 32).
 	MaxProtocol int
+	// Timeout ends the handshake (DialDaemon, ListModules) when no byte
+	// moved for this long (0 = none; the context still applies).
+	Timeout time.Duration
 }
+
+// Limits of the daemon's text handshake.
+const (
+	// maxDaemonLine is the longest handshake line: the C client reads
+	// them into a BIGPATHBUFLEN buffer (clientserver.c:
+	// start_inband_exchange, io.c:read_line_old) and fails on longer ones.
+	maxDaemonLine = bigPathBufLen - 1
+	// maxMOTDLines: MOTD lines kept for Daemon.MOTD.
+	maxMOTDLines = 100
+	// maxHandshakeLines bounds the lines (MOTD, module listing) a daemon
+	// may send before its reply; rsync prints any number, but a peer
+	// that never stops must not keep the handshake going.
+	maxHandshakeLines = 10000
+)
 
 // Module is one entry of a daemon's module listing.
 type Module struct {
-	Name    string
-	Comment string
+	Name    string // escaped (EscapeText)
+	Comment string // escaped (EscapeText)
 }
 
 // Daemon is a daemon connection that passed the greeting, authentication and
@@ -51,7 +69,8 @@ type Daemon struct {
 // Protocol is the negotiated protocol version.
 func (d *Daemon) Protocol() int { return d.proto }
 
-// MOTD returns the daemon's message-of-the-day lines.
+// MOTD returns the daemon's message-of-the-day lines, escaped
+// (EscapeText), at most the first 100.
 func (d *Daemon) MOTD() []string { return d.motd }
 
 // FilterScopedDelete reports whether the daemon honours filter rules when it
@@ -72,7 +91,7 @@ func parseGreeting(line string) (greeting, error) {
 	var g greeting
 	rest, ok := strings.CutPrefix(line, "@RSYNCD: ")
 	if !ok {
-		return g, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("rsync daemon greeting expected, got %q", truncate(line))}
+		return g, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("rsync daemon greeting expected, got \"%s\"", truncate(line))}
 	}
 	f := strings.Fields(rest)
 	if len(f) == 0 {
@@ -81,7 +100,7 @@ func parseGreeting(line string) (greeting, error) {
 	ver, sub, hasSub := strings.Cut(f[0], ".")
 	v, err := strconv.Atoi(ver)
 	if err != nil {
-		return g, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("bad daemon greeting %q", truncate(line))}
+		return g, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("bad daemon greeting \"%s\"", truncate(line))}
 	}
 	g.version, g.hasSub = v, hasSub
 	if hasSub {
@@ -89,33 +108,52 @@ func parseGreeting(line string) (greeting, error) {
 	}
 	g.digests = f[1:]
 	if g.version >= 30 && !g.hasSub {
-		return g, &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("daemon greeting %q lacks a subprotocol", truncate(line))}
+		return g, &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("daemon greeting \"%s\" lacks a subprotocol", truncate(line))}
 	}
 	return g, nil
 }
 
+// truncate escapes peer text for an error message and keeps it short.
 func truncate(s string) string {
 	if len(s) > 200 {
-		return s[:200] + "..."
+		return EscapeText(s[:200]) + truncMarker
 	}
-	return s
+	return EscapeText(s)
 }
 
-// readLine reads one text line of the daemon handshake.
+// readLine reads one text line of the daemon handshake, at most
+// maxDaemonLine bytes.
 func readLine(br *bufio.Reader) (string, error) {
 	var b []byte
 	for {
 		frag, err := br.ReadSlice('\n')
+		if len(b)+len(frag) > maxDaemonLine+1 {
+			return "", &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("daemon sent a line longer than %d bytes", maxDaemonLine)}
+		}
 		b = append(b, frag...)
 		if err == nil {
 			break
 		}
-		if errors.Is(err, bufio.ErrBufferFull) && len(b) < 64*1024 {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		return "", err
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// handshakeErr converts a failed handshake read into the session's error.
+func handshakeErr(s *session, what string, err error) error {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee
+	}
+	return fmt.Errorf("%s: %w", what, s.cause(err))
+}
+
+// errorText is the text of an "@ERROR: ..." line, escaped.
+func errorText(line string) string {
+	return EscapeText(strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(line, "@ERROR"), ":")))
 }
 
 // open sends our greeting and reads the daemon's.
@@ -126,7 +164,7 @@ func (d *Daemon) open(s *session) error {
 	}
 	line, err := readLine(s.br)
 	if err != nil {
-		return fmt.Errorf("read daemon greeting: %w", s.cause(err))
+		return handshakeErr(s, "read daemon greeting", err)
 	}
 	g, err := parseGreeting(line)
 	if err != nil {
@@ -154,7 +192,7 @@ func DialDaemon(ctx context.Context, rw io.ReadWriter, cfg DaemonConfig) (*Daemo
 	}
 	d := &Daemon{rw: rw, cfg: cfg}
 	s := newSession(newConn(rw), nil, &Options{})
-	stop := s.watch(ctx, 0)
+	stop := s.watch(ctx, cfg.Timeout)
 	defer stop()
 	if err := d.open(s); err != nil {
 		return nil, err
@@ -162,13 +200,16 @@ func DialDaemon(ctx context.Context, rw io.ReadWriter, cfg DaemonConfig) (*Daemo
 	if _, err := fmt.Fprintf(s.c, "%s\n", cfg.Module); err != nil {
 		return nil, fmt.Errorf("send module name: %w", s.cause(err))
 	}
-	for {
+	for lines := 0; ; lines++ {
+		if lines >= maxHandshakeLines {
+			return nil, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("daemon sent more than %d lines without a reply to the module request", maxHandshakeLines)}
+		}
 		line, err := readLine(s.br)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil, &ExitError{Code: ExitStartClient, Msg: "daemon closed the connection during the handshake"}
 			}
-			return nil, fmt.Errorf("read daemon reply: %w", s.cause(err))
+			return nil, handshakeErr(s, "read daemon reply", err)
 		}
 		switch {
 		case line == "@RSYNCD: OK":
@@ -181,7 +222,7 @@ func DialDaemon(ctx context.Context, rw io.ReadWriter, cfg DaemonConfig) (*Daemo
 			}
 			d.authSent = true
 		case strings.HasPrefix(line, "@ERROR"):
-			msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(line, "@ERROR"), ":"))
+			msg := errorText(line)
 			if d.authSent && strings.Contains(msg, "auth failed") {
 				return nil, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("authentication failed for user %q on module %q (wrong user or password): daemon said: %s", userOf(cfg), cfg.Module, msg)}
 			}
@@ -189,10 +230,10 @@ func DialDaemon(ctx context.Context, rw io.ReadWriter, cfg DaemonConfig) (*Daemo
 		case line == "@RSYNCD: EXIT":
 			return nil, &ExitError{Code: ExitStartClient, Msg: "daemon ended the session (@RSYNCD: EXIT)"}
 		case strings.HasPrefix(line, "@RSYNCD: "):
-			return nil, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("unexpected daemon reply %q", truncate(line))}
+			return nil, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("unexpected daemon reply \"%s\"", truncate(line))}
 		default:
-			if len(d.motd) < 1000 {
-				d.motd = append(d.motd, line)
+			if len(d.motd) < maxMOTDLines {
+				d.motd = append(d.motd, EscapeText(line))
 			}
 		}
 	}
@@ -255,11 +296,12 @@ func containsStr(list []string, s string) bool {
 	return false
 }
 
-// ListModules asks the daemon for its module listing.
+// ListModules asks the daemon for its module listing (names and comments
+// escaped, at most 10,000 lines).
 func ListModules(ctx context.Context, rw io.ReadWriter, cfg DaemonConfig) ([]Module, error) {
 	d := &Daemon{rw: rw, cfg: cfg}
 	s := newSession(newConn(rw), nil, &Options{})
-	stop := s.watch(ctx, 0)
+	stop := s.watch(ctx, cfg.Timeout)
 	defer stop()
 	if err := d.open(s); err != nil {
 		return nil, err
@@ -268,24 +310,27 @@ func ListModules(ctx context.Context, rw io.ReadWriter, cfg DaemonConfig) ([]Mod
 		return nil, fmt.Errorf("request module list: %w", s.cause(err))
 	}
 	var mods []Module
-	for {
+	for lines := 0; ; lines++ {
+		if lines >= maxHandshakeLines {
+			return nil, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("daemon sent more than %d lines of module listing", maxHandshakeLines)}
+		}
 		line, err := readLine(s.br)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return mods, nil
 			}
-			return nil, fmt.Errorf("read module list: %w", s.cause(err))
+			return nil, handshakeErr(s, "read module list", err)
 		}
 		switch {
 		case line == "@RSYNCD: EXIT":
 			return mods, nil
 		case strings.HasPrefix(line, "@ERROR"):
-			return nil, &ExitError{Code: ExitStartClient, Msg: "daemon: " + strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(line, "@ERROR"), ":"))}
+			return nil, &ExitError{Code: ExitStartClient, Msg: "daemon: " + errorText(line)}
 		case line == "":
 			mods = nil // what came before was the MOTD
 		default:
 			name, comment, _ := strings.Cut(line, "\t")
-			mods = append(mods, Module{Name: strings.TrimSpace(name), Comment: strings.TrimSpace(comment)})
+			mods = append(mods, Module{Name: EscapeText(strings.TrimSpace(name)), Comment: EscapeText(strings.TrimSpace(comment))})
 		}
 	}
 }
@@ -337,9 +382,11 @@ func (d *Daemon) Push(ctx context.Context, req Request) (*Result, error) {
 	}
 	s.out.buf = append(s.out.buf, sep)
 	if err := s.out.flush(); err != nil {
+		fl.close()
 		return nil, fmt.Errorf("send arguments: %w", s.cause(err))
 	}
 	if err := s.setupProtocol(); err != nil {
+		fl.close()
 		s.c.interrupt()
 		s.finish()
 		return nil, err
@@ -358,6 +405,7 @@ func (s *session) prepare(ctx context.Context, req *Request) (*fileList, error) 
 		return nil, fmt.Errorf("build file list: %w", err)
 	}
 	if req.Options.Delete && !fl.scopeAll && s.proto < 29 {
+		fl.close()
 		return nil, fmt.Errorf("push with delete at protocol %d: %w", s.proto, ErrScopedDeleteUnsupported)
 	}
 	return fl, nil
@@ -394,6 +442,7 @@ func PushServer(ctx context.Context, rw io.ReadWriter, req Request) (*Result, er
 		return nil, err
 	}
 	if err := s.setupProtocol(); err != nil {
+		fl.close()
 		s.c.interrupt()
 		s.finish()
 		return nil, err

@@ -64,7 +64,6 @@ const (
 // entry is one file-list entry.
 type entry struct {
 	name     string // wire name, relative, "." for the root
-	local    string // path on the local disk (sender only)
 	mode     uint32 // Unix st_mode
 	size     int64
 	mtime    int64
@@ -78,6 +77,7 @@ type entry struct {
 
 	topDir    bool // XMIT_TOP_DIR on a directory
 	noContent bool // XMIT_NO_CONTENT_DIR (protocol >= 30)
+	mountDir  bool // a mount point OneFileSystem did not walk (sender only)
 
 	// hard links
 	dev, ino   uint64

@@ -108,7 +108,7 @@ func (m *matcher) delta() error {
 	h := m.h
 	blen := int(h.blength)
 	s2len := int(h.s2length)
-	table := make(map[uint32][]int32, h.count)
+	table := make(map[uint32][]int32, len(h.sum1))
 	for i, v := range h.sum1 {
 		table[v] = append(table[v], int32(i))
 	}

@@ -34,15 +34,45 @@ const (
 	msgNoSend     = 102
 	maxFrame      = 32 * 1024  // MSG_DATA payload per frame we emit
 	flushAt       = 256 * 1024 // buffered bytes that trigger a write
-	maxMsgPayload = 0xffffff
+	maxMsgPayload = 0xffffff   // the 24-bit length of a frame header
 )
 
-// conn counts bytes and stamps activity for the idle watchdog.
+// Limits on what the peer's multiplexed stream may make us hold.
+const (
+	// bigPathBufLen is rsync.h BIGPATHBUFLEN (MAXPATHLEN+1024, at least
+	// 4096+1024): the buffer io.c:read_a_msg reads a text message into.
+	bigPathBufLen = 5120
+	// maxMsgText is the longest text message (MSG_INFO, MSG_ERROR, ...,
+	// MSG_DELETED) rsync accepts: io.c:read_a_msg ends the session with
+	// "multiplexing overflow" when msg_bytes >= sizeof line.
+	maxMsgText = bigPathBufLen - 1
+	// maxDemuxData is how much MSG_DATA the demux reads ahead of the
+	// session before it stops reading the connection (flow control).
+	// rsync's own read-ahead is its input buffer (io.c:perform_io,
+	// IO_BUFFER_SIZE 32 KiB); the peer's generator and receiver run
+	// concurrently, so a full buffer only pauses the generator.
+	maxDemuxData = 1 << 20
+	// maxDataAfterEnd is how much MSG_DATA is read and dropped after the
+	// session stopped reading, while waiting for the peer's last messages.
+	maxDataAfterEnd = 1 << 20
+	// maxTextWithoutProgress bounds the message text a peer may send
+	// while the transfer does not move (no file data read or written): a
+	// flood of MSG_INFO ends the session. rsync's receiver sends one
+	// message per failed file, interleaved with the transfer.
+	maxTextWithoutProgress = 16 << 20
+)
+
+// conn counts bytes and stamps activity for the idle watchdog. Before
+// multiplexing every byte read is activity; after it, the demux decides
+// (message text is not: see demux.run).
 type conn struct {
 	rw      io.ReadWriter
 	read    atomic.Int64
 	written atomic.Int64
 	last    atomic.Int64 // unix nanoseconds of the last activity
+	muxed   atomic.Bool  // reads no longer count as activity by themselves
+	// progress counts transfer steps: writes and MSG_DATA payloads read.
+	progress atomic.Int64
 }
 
 func newConn(rw io.ReadWriter) *conn {
@@ -57,7 +87,9 @@ func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.rw.Read(p)
 	if n > 0 {
 		c.read.Add(int64(n))
-		c.touch()
+		if !c.muxed.Load() {
+			c.touch()
+		}
 	}
 	return n, err
 }
@@ -66,10 +98,14 @@ func (c *conn) Write(p []byte) (int, error) {
 	n, err := c.rw.Write(p)
 	if n > 0 {
 		c.written.Add(int64(n))
+		c.progressed()
 		c.touch()
 	}
 	return n, err
 }
+
+// progressed counts a step of the transfer (data read or written).
+func (c *conn) progressed() { c.progress.Add(1) }
 
 // interrupt unblocks pending I/O: a deadline in the past if the stream
 // supports it, and Close if it is a Closer.
@@ -150,26 +186,37 @@ func (m *muxWriter) msgInt(tag int, v int32) error {
 	return m.msg(tag, appendInt(nil, v))
 }
 
-// peerMsg is an out-of-band message from the server.
+// peerMsg is an out-of-band message from the server. The payload is only
+// valid during the handler call.
 type peerMsg struct {
 	tag     int
 	payload []byte
 }
 
 // demux reads the server's multiplexed stream in its own goroutine
-// (io.c:read_a_msg): MSG_DATA goes to an unbounded buffer that Read serves,
-// every other message to handle. The goroutine ends at EOF or on error.
+// (io.c:read_a_msg): MSG_DATA goes to a buffer of at most maxDemuxData
+// bytes that Read serves, every other message to handle. The goroutine
+// ends at EOF, on error, or once the session released it and the peer
+// sent more than maxDataAfterEnd bytes of data.
 type demux struct {
-	mu     sync.Mutex
-	cond   sync.Cond
-	data   []byte
-	err    error // terminal error of the data stream
-	handle func(peerMsg) error
-	done   chan struct{}
+	mu       sync.Mutex
+	cond     sync.Cond
+	data     []byte // buffered MSG_DATA; unread from off
+	off      int
+	err      error // terminal error of the data stream
+	released bool  // the session reads no more data: drop it
+	dropped  int   // data bytes dropped after release
+	handle   func(peerMsg) error
+	c        *conn // activity stamps; nil in unit tests
+	done     chan struct{}
+
+	scratch  []byte
+	text     int64 // message text bytes since progress was last seen
+	progress int64 // c.progress() when text was reset
 }
 
-func newDemux(handle func(peerMsg) error) *demux {
-	d := &demux{handle: handle, done: make(chan struct{})}
+func newDemux(handle func(peerMsg) error, c *conn) *demux {
+	d := &demux{handle: handle, c: c, done: make(chan struct{}), scratch: make([]byte, 32*1024)}
 	d.cond.L = &d.mu
 	return d
 }
@@ -179,6 +226,17 @@ func (d *demux) stop(err error) {
 	if d.err == nil {
 		d.err = err
 	}
+	d.cond.Broadcast()
+	d.mu.Unlock()
+}
+
+// release tells the demux that the session reads no more data: what is
+// buffered is dropped and later data is read and dropped, up to
+// maxDataAfterEnd bytes.
+func (d *demux) release() {
+	d.mu.Lock()
+	d.released = true
+	d.data, d.off = nil, 0
 	d.cond.Broadcast()
 	d.mu.Unlock()
 }
@@ -197,48 +255,200 @@ func (d *demux) run(r io.Reader) {
 		}
 		h := binary.LittleEndian.Uint32(hdr[:])
 		tag := int(h>>24) - mplexBase
-		n := int(h & 0xffffff)
+		n := int(h & maxMsgPayload)
 		if tag < 0 {
 			d.stop(fmt.Errorf("read frame: bad header %#08x: %w", h, errProtocol))
 			return
 		}
-		p := make([]byte, n)
-		if _, err := io.ReadFull(r, p); err != nil {
-			d.stop(fmt.Errorf("read frame payload (tag %d, %d bytes): %w", tag, n, err))
-			return
-		}
+		var err error
 		if tag == msgData {
-			if n == 0 {
-				continue // keep-alive
-			}
-			d.mu.Lock()
-			d.data = append(d.data, p...)
-			d.cond.Broadcast()
-			d.mu.Unlock()
-			continue
+			err = d.readData(r, n)
+		} else {
+			err = d.readMsg(r, tag, n)
 		}
-		if err := d.handle(peerMsg{tag: tag, payload: p}); err != nil {
+		if err != nil {
 			d.stop(err)
 			return
 		}
 	}
 }
 
+// readData moves one MSG_DATA payload of n bytes into the buffer, waiting
+// for room as the session consumes it.
+func (d *demux) readData(r io.Reader, n int) error {
+	d.activity()
+	for n > 0 {
+		room, err := d.waitRoom()
+		if err != nil {
+			return err
+		}
+		p := d.scratch[:min(n, room, len(d.scratch))]
+		if _, err := io.ReadFull(r, p); err != nil {
+			return fmt.Errorf("read frame payload (MSG_DATA, %d bytes): %w", n, err)
+		}
+		n -= len(p)
+		if d.c != nil {
+			d.c.progressed()
+			d.c.touch()
+		}
+		if err := d.deliver(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitRoom blocks until the buffer has room and returns how much.
+func (d *demux) waitRoom() (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for !d.released && len(d.data)-d.off >= maxDemuxData && d.err == nil {
+		d.cond.Wait()
+	}
+	switch {
+	case d.released:
+		return len(d.scratch), nil
+	case d.err != nil:
+		return 0, d.err
+	}
+	return maxDemuxData - (len(d.data) - d.off), nil
+}
+
+// deliver appends p for Read, or drops it after release.
+func (d *demux) deliver(p []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.released {
+		d.dropped += len(p)
+		if d.dropped > maxDataAfterEnd {
+			return fmt.Errorf("peer sent more than %d bytes of data after the end of the transfer: %w", maxDataAfterEnd, errProtocol)
+		}
+		return nil
+	}
+	if len(d.data)+len(p) > cap(d.data) {
+		d.makeRoom(len(p))
+	}
+	d.data = append(d.data, p...)
+	d.cond.Broadcast()
+	return nil
+}
+
+// makeRoom compacts the buffer, or reallocates it: small while little is
+// buffered, then once at its full size (maxDemuxData), so that a peer
+// that fills it costs one allocation, not a series; d.mu held.
+func (d *demux) makeRoom(n int) {
+	unread := len(d.data) - d.off
+	if unread+n <= cap(d.data) {
+		d.data = d.data[:copy(d.data, d.data[d.off:])]
+		d.off = 0
+		return
+	}
+	c := max(2*cap(d.data), unread+n, 4096)
+	if c > 64<<10 {
+		c = max(maxDemuxData, unread+n)
+	}
+	buf := make([]byte, unread, c)
+	copy(buf, d.data[d.off:])
+	d.data, d.off = buf, 0
+}
+
+// readMsg reads one non-data message, checking its length as
+// io.c:read_a_msg does, and hands it to the handler.
+func (d *demux) readMsg(r io.Reader, tag, n int) error {
+	if err := checkMsgLen(tag, n); err != nil {
+		return err
+	}
+	if n > len(d.scratch) {
+		return fmt.Errorf("message %d of %d bytes: %w", tag, n, errProtocol)
+	}
+	p := d.scratch[:n]
+	if _, err := io.ReadFull(r, p); err != nil {
+		return fmt.Errorf("read frame payload (tag %d, %d bytes): %w", tag, n, err)
+	}
+	if isTextMsg(tag) {
+		if err := d.countText(n); err != nil {
+			return err
+		}
+	} else {
+		d.activity()
+	}
+	return d.handle(peerMsg{tag: tag, payload: p})
+}
+
+// activity stamps the idle watchdog.
+func (d *demux) activity() {
+	if d.c != nil {
+		d.c.touch()
+	}
+}
+
+// countText charges n bytes of message text against the budget of text
+// without progress. Text is no activity for the idle watchdog either, so
+// a peer that only talks ends with --timeout, or here.
+func (d *demux) countText(n int) error {
+	var p int64
+	if d.c != nil {
+		p = d.c.progress.Load()
+	}
+	if p != d.progress {
+		d.progress, d.text = p, 0
+	}
+	d.text += int64(n)
+	if d.text > maxTextWithoutProgress {
+		return &ExitError{Code: ExitStreamIO, Msg: fmt.Sprintf("peer sent more than %d MiB of messages without advancing the transfer", maxTextWithoutProgress>>20)}
+	}
+	return nil
+}
+
+// isTextMsg reports whether tag carries text for the user.
+func isTextMsg(tag int) bool {
+	switch tag {
+	case msgErrorXfer, msgInfo, msgError, msgWarning, msgErrorSock, msgLog, msgClient, msgErrorUTF8:
+		return true
+	}
+	return false
+}
+
+// checkMsgLen enforces the payload sizes io.c:read_a_msg accepts.
+func checkMsgLen(tag, n int) error {
+	ok := true
+	switch tag {
+	case msgIOError, msgIOTimeout, msgSuccess, msgNoSend:
+		ok = n == 4
+	case msgNoop:
+		ok = n == 0
+	case msgErrorExit:
+		ok = n == 0 || n == 4
+	case msgDeleted:
+		ok = n <= maxMsgText
+	default:
+		if isTextMsg(tag) && n > maxMsgText {
+			return fmt.Errorf("multiplexing overflow: message %d of %d bytes (rsync allows %d): %w", tag, n, maxMsgText, errProtocol)
+		}
+		ok = n <= maxMsgText
+	}
+	if !ok {
+		return fmt.Errorf("invalid message %d of %d bytes: %w", tag, n, errProtocol)
+	}
+	return nil
+}
+
 // Read serves MSG_DATA bytes; it blocks until data or the end of the stream.
 func (d *demux) Read(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for len(d.data) == 0 && d.err == nil {
+	for len(d.data) == d.off && d.err == nil {
 		d.cond.Wait()
 	}
-	if len(d.data) == 0 {
+	if len(d.data) == d.off {
 		return 0, d.err
 	}
-	n := copy(p, d.data)
-	d.data = d.data[n:]
-	if len(d.data) == 0 {
-		d.data = nil
+	n := copy(p, d.data[d.off:])
+	d.off += n
+	if d.off == len(d.data) {
+		d.data, d.off = d.data[:0], 0
 	}
+	d.cond.Broadcast() // room for the reader goroutine
 	return n, nil
 }
 

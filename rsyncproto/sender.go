@@ -10,6 +10,8 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+
+	"github.com/gsync/gsync/internal/beneath"
 )
 
 // iflags bits (rsync.h ITEM_*).
@@ -34,6 +36,7 @@ type pushState struct {
 func (s *session) push(ctx context.Context, req *Request, fl *fileList) (*Result, error) {
 	ps := &pushState{fl: fl, ioError: fl.ioError, changed: map[string]bool{},
 		res: &Result{Protocol: s.proto, Checksum: s.sums.kind.String(), FilterScopedDelete: s.proto >= 29}}
+	defer fl.close()
 	ps.res.Failed = append(ps.res.Failed, fl.failed...)
 	for _, w := range fl.warnings {
 		s.warn(w)
@@ -94,7 +97,7 @@ func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 	if o.Checksum {
 		for _, e := range fl.list {
 			if e.isReg() {
-				e.sum = s.listChecksum(e)
+				e.sum = s.listChecksum(fl.root, e)
 			}
 		}
 	}
@@ -118,8 +121,12 @@ func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 	return nil
 }
 
-func (s *session) listChecksum(e *entry) []byte {
-	f, err := os.Open(e.local)
+// listChecksum is the --checksum digest of the regular entry e
+// (flist.c:make_file, file_checksum), read beneath the root; nil when the
+// file cannot be read as listed (the receiver then compares an all-zero
+// sum, which never matches, and asks for the data).
+func (s *session) listChecksum(root *beneath.Root, e *entry) []byte {
+	f, err := openListed(root, e)
 	if err != nil {
 		return nil
 	}
@@ -161,7 +168,13 @@ func (s *session) readItem(nfiles int) (ndx int32, iflags uint16, fnType byte, x
 			return ndx, 0, 0, "", nil
 		}
 		if ndx == ndxDelStats {
-			// main.c:read_del_stats: files, dirs, symlinks, devices, specials.
+			// main.c:read_del_stats: files, dirs, symlinks, devices,
+			// specials. The receiver sends them once, at the end
+			// (main.c:do_recv); a stream of them is a peer stalling.
+			if s.gotDelStats {
+				return 0, 0, 0, "", &ExitError{Code: ExitProtocol, Msg: "protocol violation: the receiver sent its delete statistics twice"}
+			}
+			s.gotDelStats = true
 			n := 0
 			for i := 0; i < 5; i++ {
 				n += int(s.in.varint())
@@ -241,6 +254,9 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 			return err
 		}
 		e := list[ndx]
+		if iflags&itemTransfer != 0 && !e.isReg() {
+			return nonRegularRequest(e)
+		}
 		if iflags&itemTransfer == 0 || req.Options.DryRun {
 			if iflags&itemTransfer != 0 {
 				ps.res.Files++ // a dry run counts what would be sent
@@ -251,7 +267,7 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 		if phase == 2 {
 			return &ExitError{Code: ExitStreamIO, Msg: "got a transfer request in phase 2"}
 		}
-		sh, err := readSumHead(s.in, s.proto, s.sums.kind.digestLen())
+		sh, err := readSumHeadFor(s.in, s.proto, s.sums.kind.digestLen(), e.size)
 		if err != nil {
 			return s.readErr("reading block sums", err)
 		}
@@ -273,17 +289,7 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 
 // sendOne sends one file's data, or MSG_NO_SEND when it cannot be opened.
 func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, xname string, e *entry, sh *sumHead) error {
-	f, err := openData(e.local)
-	var fi fs.FileInfo
-	if err == nil {
-		fi, err = f.Stat()
-		if err == nil && !fi.Mode().IsRegular() {
-			err = errNotRegular
-		}
-		if err != nil {
-			f.Close()
-		}
-	}
+	f, fi, err := openData(ps.fl.root, e)
 	if err != nil {
 		switch {
 		case gone(err):
@@ -291,7 +297,7 @@ func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, 
 			s.warn(fmt.Sprintf("file has vanished: %q", e.name))
 			ps.fail(e.name, fmt.Errorf("%w: %v", ErrVanished, err))
 		default:
-			if errors.Is(err, errNotRegular) {
+			if errors.Is(err, beneath.ErrNotRegular) {
 				// Replaced by a directory or a link since the file
 				// list: gone rather than unreadable, which would stop
 				// the receiver's deletions (the retry sends what is
@@ -398,14 +404,12 @@ func (s *session) collect(ps *pushState) {
 		names[e.name] = true
 	}
 	r.names = names
-	for _, m := range s.xferErrs {
-		r.Failed = append(r.Failed, FileError{Path: attribute(m, names), Err: fmt.Errorf("%w: %s", ErrReceiver, m)})
-	}
+	r.Failed = append(r.Failed, s.xferFailures(names)...)
 	r.DeletesSkipped = s.opts.Delete && deletesSkipped(s.proto, ps.fl.ioError, ps.ioError|s.peerIOError)
 	switch {
 	case s.gotExit:
 		r.ExitCode = s.exitCode
-	case len(s.xferErrs) > 0 || (ps.ioError|s.peerIOError)&ioErrGeneral != 0:
+	case len(s.xferErrs) > 0 || (ps.ioError|s.peerIOError)&ioErrGeneral != 0 || ps.fl.localErr:
 		r.ExitCode = ExitPartial
 	case (ps.ioError|s.peerIOError)&ioErrVanished != 0:
 		r.ExitCode = ExitVanished
@@ -426,9 +430,58 @@ func skippedDeletes(fl *fileList) []FileError {
 	return out
 }
 
-// errNotRegular: a listed regular file was something else when its data
-// was to be sent.
-var errNotRegular = errors.New("no longer a regular file")
+// nonRegularRequest ends the session when the receiver asks for the data
+// of an entry that is not a regular file: no real receiver does
+// (generator.c:recv_generator sets ITEM_TRANSFER for regular files only),
+// and a hostile one would get what a symlink points to, or hang the
+// sender on a FIFO (the class of CVE-2024-12747).
+func nonRegularRequest(e *entry) error {
+	return &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("protocol violation: the receiver asked for the data of %q, a non-regular entry (%s)", e.name, typeName(e.mode))}
+}
+
+// typeName names the file type of a wire mode.
+func typeName(mode uint32) string {
+	switch mode & sIFMT {
+	case sIFDIR:
+		return "directory"
+	case sIFLNK:
+		return "symlink"
+	case sIFCHR:
+		return "character device"
+	case sIFBLK:
+		return "block device"
+	case sIFIFO:
+		return "FIFO"
+	case sIFSOCK:
+		return "socket"
+	case sIFREG:
+		return "regular file"
+	}
+	return fmt.Sprintf("mode %#o", mode)
+}
+
+// openData opens the listed regular file e for its data
+// (sender.c:send_files, do_open_checklinks): beneath the root without
+// following a symlink in any component, O_NONBLOCK, and the open file must
+// be the listed one (fstat: a regular file with the listed device and
+// inode); anything else counts as vanished, or as beneath.ErrNotRegular.
+func openData(root *beneath.Root, e *entry) (*os.File, fs.FileInfo, error) {
+	f, fi, err := root.OpenFile(e.name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !sameIdentity(e, fi) {
+		f.Close()
+		return nil, nil, fmt.Errorf("open %s: %w: replaced since it was listed", e.name, ErrVanished)
+	}
+	return f, fi, nil
+}
+
+// openListed is openData without the file's attributes.
+func openListed(root *beneath.Root, e *entry) (*os.File, error) {
+	f, _, err := openData(root, e)
+	return f, err
+}
 
 // deletesSkipped reports whether a receiver asked to delete skipped its
 // deletions because of the session's I/O errors: C rsync does so after a

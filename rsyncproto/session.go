@@ -32,9 +32,15 @@ type session struct {
 
 	// filled by the demux goroutine; guarded by mu
 	mu          sync.Mutex
-	warnings    []string
-	xferErrs    []string
-	exitCode    int // server's MSG_ERROR_EXIT code, -1 if none
+	warnings    []string // at most maxKeptWarnings, then one summary line
+	moreWarn    int      // warnings not kept
+	peerMsgs    int      // peer messages passed to Options.Warn
+	xferErrs    []string // MSG_ERROR_XFER texts, escaped for display
+	gotDelStats bool     // NDX_DEL_STATS seen (accepted once per session)
+	xferRaw     []string // the same texts as received (capped), to attribute them
+	xferSize    int      // bytes held in xferErrs and xferRaw
+	moreXfer    int      // MSG_ERROR_XFER messages not kept
+	exitCode    int      // server's MSG_ERROR_EXIT code, -1 if none
 	gotExit     bool
 	peerIOError int32
 	deleted     int
@@ -102,36 +108,113 @@ func (s *session) cause(err error) error {
 	return err
 }
 
+// Caps on what a session keeps of the peer's messages.
+const (
+	// maxKeptWarnings: Result.Warnings keeps the first warnings and one
+	// line counting the rest.
+	maxKeptWarnings = 100
+	// maxPeerMsgsLogged: peer messages passed to Options.Warn, then one
+	// notice; the rest are only counted.
+	maxPeerMsgsLogged = 1000
+	// maxXferBytes bounds the MSG_ERROR_XFER texts kept to attribute
+	// receiver errors to paths (about 7,000 messages of rsync's usual
+	// length); later ones are counted.
+	maxXferBytes = 1 << 20
+)
+
+// warn records a warning of our own (not peer text).
 func (s *session) warn(msg string) {
 	msg = strings.TrimRight(msg, "\n")
 	s.mu.Lock()
-	s.warnings = append(s.warnings, msg)
+	s.keepWarning(msg)
 	s.mu.Unlock()
 	if s.opts.Warn != nil {
 		s.opts.Warn(msg)
 	}
 }
 
+// keepWarning appends msg to the kept warnings or counts it; s.mu held.
+func (s *session) keepWarning(msg string) {
+	if len(s.warnings) < maxKeptWarnings {
+		s.warnings = append(s.warnings, msg)
+		return
+	}
+	s.moreWarn++
+	note := fmt.Sprintf("... and %d more messages (not kept)", s.moreWarn)
+	if len(s.warnings) == maxKeptWarnings {
+		s.warnings = append(s.warnings, note)
+	} else {
+		s.warnings[maxKeptWarnings] = note
+	}
+}
+
+// peerWarn records text (escaped) the peer sent and passes it to
+// Options.Warn, up to maxPeerMsgsLogged messages per session.
+func (s *session) peerWarn(text string) {
+	s.mu.Lock()
+	s.keepWarning(text)
+	s.peerMsgs++
+	n := s.peerMsgs
+	s.mu.Unlock()
+	if s.opts.Warn == nil || n > maxPeerMsgsLogged+1 {
+		return
+	}
+	if n == maxPeerMsgsLogged+1 {
+		text = fmt.Sprintf("peer sent more than %d messages; further ones are not shown", maxPeerMsgsLogged)
+	}
+	s.opts.Warn(text)
+}
+
+// keepXferErr keeps a MSG_ERROR_XFER text (raw and escaped) within
+// maxXferBytes; s.mu held.
+func (s *session) keepXferErr(raw, escaped string) {
+	if s.xferSize+len(raw)+len(escaped) > maxXferBytes && len(s.xferErrs) > 0 {
+		s.moreXfer++
+		return
+	}
+	s.xferSize += len(raw) + len(escaped)
+	s.xferRaw = append(s.xferRaw, raw)
+	s.xferErrs = append(s.xferErrs, escaped)
+}
+
+// xferFailures turns the receiver's MSG_ERROR_XFER messages into
+// per-path failures: attributed with the text as received (names may
+// hold any byte), reported escaped. Messages beyond the cap become one
+// failure without a path. The caller holds s.mu.
+func (s *session) xferFailures(names map[string]bool) []FileError {
+	out := make([]FileError, 0, len(s.xferRaw)+1)
+	for i, raw := range s.xferRaw {
+		out = append(out, FileError{Path: attribute(raw, names), Err: fmt.Errorf("%w: %s", ErrReceiver, s.xferErrs[i])})
+	}
+	if s.moreXfer > 0 {
+		out = append(out, FileError{Err: fmt.Errorf("%w: %d more receiver errors (not kept)", ErrReceiver, s.moreXfer)})
+	}
+	return out
+}
+
 // handleMsg processes an out-of-band server message (io.c:read_a_msg). It
-// runs on the demux goroutine and never writes to the stream.
+// runs on the demux goroutine and never writes to the stream. The payload
+// is at most maxMsgText bytes (demux.readMsg).
 func (s *session) handleMsg(m peerMsg) error {
-	text := string(m.payload)
+	raw := strings.TrimRight(string(m.payload), "\r\n")
 	switch m.tag {
 	case msgErrorXfer:
+		text := EscapeText(raw)
 		s.mu.Lock()
-		s.xferErrs = append(s.xferErrs, strings.TrimRight(text, "\n"))
-		s.lastError = strings.TrimRight(text, "\n")
+		s.keepXferErr(raw, text)
+		s.lastError = text
 		s.mu.Unlock()
-		s.warn(text)
+		s.peerWarn(text)
 	case msgError:
+		text := EscapeText(raw)
 		s.mu.Lock()
-		s.lastError = strings.TrimRight(text, "\n")
+		s.lastError = text
 		s.mu.Unlock()
-		s.warn(text)
+		s.peerWarn(text)
 	case msgInfo, msgWarning, msgLog, msgClient:
-		s.warn(text)
+		s.peerWarn(EscapeText(raw))
 	case msgIOError:
-		if len(m.payload) != 4 {
+		if len(m.payload) != 4 { // demux.readMsg checked; handleMsg stays safe alone
 			return fmt.Errorf("MSG_IO_ERROR of %d bytes: %w", len(m.payload), errProtocol)
 		}
 		s.mu.Lock()
@@ -185,7 +268,7 @@ func (s *session) setupProtocol() error {
 		if err := s.out.flush(); err != nil {
 			return fmt.Errorf("send checksum list: %w", s.cause(err))
 		}
-		theirs := raw.vstring()
+		theirs := raw.vstring() // at most 0x7fff bytes (io.c:read_vstring)
 		if raw.err != nil {
 			return fmt.Errorf("read checksum list: %w", s.cause(raw.err))
 		}
@@ -198,7 +281,7 @@ func (s *session) setupProtocol() error {
 			}
 		}
 		if s.sums.kind == 0 {
-			return &ExitError{Code: ExitUnsupported, Msg: fmt.Sprintf("failed to negotiate a checksum (server offers %q)", theirs)}
+			return &ExitError{Code: ExitUnsupported, Msg: fmt.Sprintf("failed to negotiate a checksum (server offers \"%s\")", EscapeText(theirs))}
 		}
 	}
 	s.sums.seed = raw.int32()
@@ -209,8 +292,9 @@ func (s *session) setupProtocol() error {
 		return fmt.Errorf("read checksum seed: %w", s.cause(raw.err))
 	}
 	// Server output is multiplexed from here; ours from protocol 30 on.
-	s.dm = newDemux(s.handleMsg)
+	s.dm = newDemux(s.handleMsg, s.c)
 	s.in = &wireReader{r: s.dm}
+	s.c.muxed.Store(true)
 	go s.dm.run(s.br)
 	s.out.framed = s.proto >= 30
 	return nil
@@ -235,12 +319,15 @@ func (s *session) readErr(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, s.cause(err))
 }
 
-// finish stops the demux goroutine: it waits for the peer to close, then
-// interrupts the stream after a grace period.
+// finish stops the demux goroutine: it drops data from now on and waits
+// for the peer to close (reading its last messages), then interrupts the
+// stream after a grace period. A peer that keeps sending data ends it at
+// once (maxDataAfterEnd).
 func (s *session) finish() {
 	if s.dm == nil {
 		return
 	}
+	s.dm.release()
 	select {
 	case <-s.dm.done:
 		return

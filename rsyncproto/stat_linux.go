@@ -4,7 +4,6 @@ package rsyncproto
 
 import (
 	"io/fs"
-	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -29,14 +28,9 @@ func fillStat(e *entry, fi fs.FileInfo) (nlink uint64) {
 	return uint64(st.Nlink)
 }
 
-// openData opens a file for reading its data. A plain blocking descriptor
-// keeps the runtime's network poller out of the way: os.Open would try to
-// register every file with epoll, a measurable cost when sending many
-// small files.
-func openData(name string) (*os.File, error) {
-	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-	}
-	return os.NewFile(uintptr(fd), name), nil
+// sameIdentity reports whether fi (an fstat of an open descriptor) is the
+// listed entry e: same device and inode, same file type.
+func sameIdentity(e *entry, fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Dev == e.dev && st.Ino == e.ino && st.Mode&sIFMT == e.mode&sIFMT
 }

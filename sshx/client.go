@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -43,12 +42,10 @@ type Client struct {
 	closed bool
 	stop   chan struct{} // closed by Close
 
-	sftpMu   sync.Mutex
-	sftp     *sftp.Client
-	sftpOn   *liveConn     // the connection sftp runs on
-	sftpDead chan struct{} // closed when sftp shut down
+	sftpMu sync.Mutex
+	sftp   *sftpConn // the long-lived SFTP session, nil when there is none
 
-	wg       sync.WaitGroup // keepalive and watcher goroutines
+	wg       sync.WaitGroup // keepalive, watcher and SFTP clean-up goroutines
 	sessions atomic.Int64
 	connects atomic.Int64
 }
@@ -121,14 +118,17 @@ func (c *Client) Close() error {
 	close(c.stop)
 	cur := c.cur
 	c.mu.Unlock()
-	c.sftpMu.Lock()
-	if c.sftp != nil {
-		c.sftp.Close()
-		c.sftp = nil
-	}
-	c.sftpMu.Unlock()
+	// The connection goes first: closing the SFTP client waits for the
+	// server to close its channel, which a stalled server never does.
 	if cur != nil {
 		cur.close()
+	}
+	c.sftpMu.Lock()
+	sc := c.sftp
+	c.sftp = nil
+	c.sftpMu.Unlock()
+	if sc != nil {
+		sc.close()
 	}
 	c.wg.Wait()
 	return nil
@@ -161,7 +161,7 @@ func (c *Client) install(lc *liveConn) {
 		select {
 		case <-c.stop:
 		default:
-			c.log.Info("ssh connection lost", "err", err)
+			c.log.Info("ssh connection lost", "err", escapeErr(err))
 		}
 	}()
 	go c.keepalive(lc)
@@ -386,11 +386,11 @@ func (c *Client) login(ctx context.Context, via *ssh.Client, s *settings, hk *ho
 		case errors.As(err, &he):
 			return nil, he
 		case strings.Contains(err.Error(), "unable to authenticate"):
-			return nil, k.refusedError(who, err)
+			return nil, k.refusedError(who, escapeErr(err))
 		case ctx.Err() != nil:
 			return nil, &NetError{fmt.Errorf("ssh handshake with %s: %w", addr, ctx.Err())}
 		}
-		return nil, &NetError{fmt.Errorf("ssh handshake with %s: %w", addr, err)}
+		return nil, &NetError{fmt.Errorf("ssh handshake with %s: %w", addr, escapeErr(err))}
 	}
 	nc.SetDeadline(time.Time{})
 	return ssh.NewClient(conn, chans, reqs), nil
@@ -468,7 +468,7 @@ func (c *Client) ExecCommand(ctx context.Context, command string) (*Session, err
 		return nil, ctx.Err()
 	}
 	if r.err != nil {
-		return nil, &NetError{fmt.Errorf("open ssh session: %w", r.err)}
+		return nil, &NetError{fmt.Errorf("open ssh session: %w", escapeErr(r.err))}
 	}
 	s := &Session{sess: r.s, stderr: &capBuffer{max: 1 << 20}, done: make(chan struct{})}
 	if s.stdin, err = r.s.StdinPipe(); err == nil {
@@ -481,7 +481,7 @@ func (c *Client) ExecCommand(ctx context.Context, command string) (*Session, err
 	r.s.Stderr = s.stderr
 	if err := r.s.Start(command); err != nil {
 		r.s.Close()
-		return nil, &NetError{fmt.Errorf("start remote command: %w", err)}
+		return nil, &NetError{fmt.Errorf("start remote command: %w", escapeErr(err))}
 	}
 	c.sessions.Add(1)
 	go func() { // ends when the remote command exits or the session closes
@@ -492,11 +492,11 @@ func (c *Client) ExecCommand(ctx context.Context, command string) (*Session, err
 		case errors.As(err, &ee):
 			s.code = ee.ExitStatus()
 			if ee.Signal() != "" {
-				s.err = fmt.Errorf("remote command killed by signal %s", ee.Signal())
+				s.err = fmt.Errorf("remote command killed by signal %s", escapeText(ee.Signal()))
 			}
 		default:
 			s.code = -1
-			s.err = err
+			s.err = escapeErr(err)
 		}
 		close(s.done)
 	}()
@@ -547,8 +547,20 @@ func (s *Session) Wait(ctx context.Context) (int, error) {
 }
 
 // Stderr returns what the command wrote to standard error so far (the
-// first MiB).
+// first MiB), as the server sent it: escape it (StderrText) before it is
+// logged or shown.
 func (s *Session) Stderr() []byte { return s.stderr.bytes() }
+
+// StderrText returns the last lines (at most n) of what the command wrote
+// to standard error, trimmed, joined with " | ", control characters
+// escaped and the length capped: safe to log and show.
+func (s *Session) StderrText(n int) string {
+	lines := strings.Split(strings.TrimSpace(string(s.stderr.bytes())), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return escapeText(strings.Join(lines, " | "))
+}
 
 // capBuffer keeps the first max bytes written to it.
 type capBuffer struct {
@@ -570,41 +582,6 @@ func (b *capBuffer) bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]byte(nil), b.b...)
-}
-
-// SFTP returns the long-lived SFTP session, opening it (and reconnecting)
-// when needed.
-func (c *Client) SFTP(ctx context.Context) (*sftp.Client, error) {
-	c.sftpMu.Lock()
-	defer c.sftpMu.Unlock()
-	if c.sftp != nil && c.sftpOn.alive() {
-		select {
-		case <-c.sftpDead:
-		default:
-			return c.sftp, nil
-		}
-	}
-	if c.sftp != nil {
-		c.sftp.Close()
-		c.sftp = nil
-	}
-	lc, err := c.conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sc, err := sftp.NewClient(lc.c, sftp.UseConcurrentWrites(true))
-	if err != nil {
-		return nil, &NetError{fmt.Errorf("start sftp subsystem: %w", err)}
-	}
-	dead := make(chan struct{})
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		sc.Wait()
-		close(dead)
-	}()
-	c.sftp, c.sftpOn, c.sftpDead = sc, lc, dead
-	return sc, nil
 }
 
 // String names the connection: "user@host:port".

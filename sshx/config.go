@@ -24,8 +24,9 @@ type HostKeyCheck uint8
 // Host key checking modes.
 const (
 	// CheckDefault takes StrictHostKeyChecking from the -o options or
-	// ssh_config ("accept-new" and "no" mean AcceptNew, "off" means Off),
-	// else Strict.
+	// ssh_config ("accept-new", "no" and "off" mean AcceptNew), else
+	// Strict. Only Off itself (gsync's --host-key-check=off) turns
+	// checking off.
 	CheckDefault HostKeyCheck = iota
 	// Strict refuses hosts whose key is not in known_hosts.
 	Strict
@@ -50,6 +51,21 @@ func ParseHostKeyCheck(s string) (HostKeyCheck, error) {
 		return Off, nil
 	}
 	return CheckDefault, fmt.Errorf("bad host key check %q: want strict, accept-new or off", s)
+}
+
+// parseStrictHostKeyChecking parses ssh_config's StrictHostKeyChecking.
+// OpenSSH's "no" and "off" accept new and changed keys; gsync reads both
+// as AcceptNew, so a changed key is refused unless --host-key-check=off.
+func parseStrictHostKeyChecking(s string) (HostKeyCheck, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "":
+		return CheckDefault, nil
+	case "yes", "true", "ask":
+		return Strict, nil
+	case "accept-new", "no", "false", "off":
+		return AcceptNew, nil
+	}
+	return CheckDefault, fmt.Errorf("bad StrictHostKeyChecking %q: want yes, accept-new or no", s)
 }
 
 func (c HostKeyCheck) String() string {
@@ -518,7 +534,7 @@ func resolve(cfg Config) (*settings, error) {
 	}
 	s.check = cfg.HostKeyCheck
 	if s.check == CheckDefault {
-		if s.check, err = ParseHostKeyCheck(opt("StrictHostKeyChecking")); err != nil {
+		if s.check, err = parseStrictHostKeyChecking(opt("StrictHostKeyChecking")); err != nil {
 			return nil, fmt.Errorf("ssh config for %s: %w", cfg.Host, err)
 		}
 	}

@@ -9,7 +9,15 @@
 //
 //	c, err := sshx.Dial(ctx, sshx.Config{Host: "backup", Logger: log})
 //	s, err := c.Exec(ctx, []string{"ls", "-l", "dir with spaces"})
-//	sc, err := c.SFTP(ctx) // one long-lived SFTP session
+//	fs := c.Files(timeout) // the long-lived SFTP session, calls bounded
+//	err = fs.PosixRename(ctx, "a", "b")
+//
+// Every Files call is bounded by its context and the timeout: a server
+// that stops answering SFTP requests (while still answering keepalives)
+// gets its SFTP channel closed, the call returns a *NetError, and the next
+// call opens a new session. Text from the server (SFTP status messages,
+// exec stderr via Session.StderrText, disconnect reasons) reaches errors
+// with control characters escaped rsync-style (\#ooo) and capped.
 //
 // Commands are run by the remote user's shell; Exec quotes every word so
 // that no argument is ever interpreted by it. sshx knows nothing about the

@@ -347,7 +347,8 @@ func (d *Daemon) open(ctx context.Context) *daemonConn {
 	}
 	pc := &probeConn{Conn: nc}
 	rd, err := rsyncproto.DialDaemon(ctx, pc, rsyncproto.DaemonConfig{
-		Module: d.cfg.Module, User: d.cfg.User, Password: d.cfg.Password, MaxProtocol: d.cfg.Protocol})
+		Module: d.cfg.Module, User: d.cfg.User, Password: d.cfg.Password, MaxProtocol: d.cfg.Protocol,
+		Timeout: d.cfg.Timeout})
 	if err != nil {
 		pc.Close()
 		return &daemonConn{err: err}
@@ -476,14 +477,15 @@ func (d *Daemon) request(sub string, paths []rsyncproto.Path, del, ignoreTimes b
 		dest = path.Join(dest, sub)
 	}
 	o := rsyncproto.Options{
-		Delete:      del,
-		IgnoreTimes: ignoreTimes,
-		DryRun:      d.opts.DryRun,
-		Devices:     true,
-		Timeout:     d.cfg.Timeout,
-		MaxProtocol: d.cfg.Protocol,
-		Progress:    d.opts.Progress,
-		Warn:        func(msg string) { d.log.Warn("rsync daemon: " + msg) },
+		Delete:        del,
+		IgnoreTimes:   ignoreTimes,
+		DryRun:        d.opts.DryRun,
+		OneFileSystem: d.opts.OneFileSystem,
+		Devices:       true,
+		Timeout:       d.cfg.Timeout,
+		MaxProtocol:   d.cfg.Protocol,
+		Progress:      d.opts.Progress,
+		Warn:          func(msg string) { d.log.Warn("rsync daemon: " + msg) },
 	}
 	if del {
 		o.ExcludeRules = d.cfg.ExcludeRules
@@ -895,6 +897,8 @@ func (d *Daemon) classify(verb string, err error) error {
 				hint = "the module is read-only; set \"read only = no\" for it in rsyncd.conf"
 			}
 			return Fatal(fmt.Errorf("%s %s: %w (%s)", verb, d.url, err, hint))
+		case rsyncproto.ExitDelLimit:
+			return Fatal(fmt.Errorf("%s %s: %w: %w", verb, d.url, ErrDeleteLimit, err))
 		case rsyncproto.ExitProtocol:
 			return Fatal(fmt.Errorf("%s %s: %w (the daemon speaks an unsupported rsync protocol; gsync needs rsync >= 2.6.4 or protocol 27-32)", verb, d.url, err))
 		}

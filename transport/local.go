@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/gsync/gsync/internal/beneath"
 )
 
 // tmpPrefix starts the names of files being written on a local target.
@@ -70,13 +72,20 @@ func (l *Local) Close() error { return nil }
 // size and mtime (to the nanosecond) already match, and deleting target
 // entries the source lacks when l's delete mode allows it during full syncs.
 func (l *Local) FullSync(ctx context.Context) (Stats, error) {
-	r := l.newRun(ctx, true, l.opts.Delete.Full())
 	sfi, err := os.Lstat(l.src)
 	if err != nil {
 		return Stats{}, Fatal(fmt.Errorf("stat source %s: %w", l.src, err))
 	}
 	if !sfi.IsDir() {
 		return Stats{}, Fatal(fmt.Errorf("sync %s: source is not a directory", l.src))
+	}
+	r, err := l.newRun(ctx, true, l.opts.Delete.Full())
+	if err != nil {
+		return Stats{}, err
+	}
+	defer r.close()
+	if sfi, err = r.src.Stat(); err != nil {
+		return Stats{}, Fatal(fmt.Errorf("stat source %s: %w", l.src, err))
 	}
 	tfi, err := os.Lstat(l.root)
 	if err != nil {
@@ -89,7 +98,11 @@ func (l *Local) FullSync(ctx context.Context) (Stats, error) {
 
 // Push applies one batch of changes, see Target.
 func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
-	r := l.newRun(ctx, false, l.opts.Delete.Running())
+	r, err := l.newRun(ctx, false, l.opts.Delete.Running())
+	if err != nil {
+		return Stats{}, err
+	}
+	defer r.close()
 	for _, c := range changes {
 		if c.Kind != Rename {
 			continue
@@ -133,23 +146,73 @@ func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
 
 // run is the state of one FullSync or Push.
 type run struct {
-	l     *Local
-	ctx   context.Context
-	quick bool // skip files whose size and mtime match
-	del   bool // deletes allowed
-	dry   bool
-	st    Stats
+	l *Local
+	// src is the source root: every stat, listing and read of the source
+	// resolves beneath it without following a symlink.
+	src *beneath.Root
+	// srcDev is the source root's device, for OneFileSystem.
+	srcDev uint64
+	ctx    context.Context
+	quick  bool // skip files whose size and mtime match
+	del    bool // deletes allowed
+	dry    bool
+	st     Stats
 	// dirs holds the target directories (relative, "" = root) whose mode
 	// and mtime are set from the source at the end, after their contents
 	// changed.
 	dirs map[string]struct{}
 }
 
-func (l *Local) newRun(ctx context.Context, quick, del bool) *run {
-	return &run{l: l, ctx: ctx, quick: quick, del: del, dry: l.opts.DryRun, dirs: make(map[string]struct{})}
+func (l *Local) newRun(ctx context.Context, quick, del bool) (*run, error) {
+	src, err := beneath.Open(l.src)
+	if err != nil {
+		return nil, Transient(fmt.Errorf("open source %s: %w", l.src, err))
+	}
+	r := &run{l: l, src: src, ctx: ctx, quick: quick, del: del, dry: l.opts.DryRun, dirs: make(map[string]struct{})}
+	if fi, err := src.Stat(); err == nil {
+		r.srcDev, _, _ = beneath.DevIno(fi)
+	}
+	return r, nil
 }
 
-func (r *run) srcPath(rel string) string { return filepath.Join(r.l.src, filepath.FromSlash(rel)) }
+// mountPoint reports whether the source directory sfi is on another file
+// system than the source root and OneFileSystem keeps the sync out of it
+// (rsync -x, flist.c:make_file FLAG_MOUNT_DIR): it is mirrored as a
+// directory, its contents are neither synced nor deleted.
+func (r *run) mountPoint(sfi fs.FileInfo) bool {
+	if !r.l.opts.OneFileSystem || !sfi.IsDir() {
+		return false
+	}
+	dev, _, ok := beneath.DevIno(sfi)
+	return ok && dev != r.srcDev
+}
+
+// belowMount reports whether a parent directory of the listed path rel is
+// a mount point that OneFileSystem keeps the sync out of.
+func (r *run) belowMount(rel string) bool {
+	if !r.l.opts.OneFileSystem {
+		return false
+	}
+	for i := 0; i < len(rel); i++ {
+		if rel[i] != '/' {
+			continue
+		}
+		if fi, err := r.srcLstat(rel[:i]); err == nil && r.mountPoint(fi) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) close() { r.src.Close() }
+
+// srcRel names rel for the source root ("" is the root).
+func srcRel(rel string) string {
+	if rel == "" {
+		return "."
+	}
+	return rel
+}
 func (r *run) dstPath(rel string) string { return filepath.Join(r.l.root, filepath.FromSlash(rel)) }
 
 func (r *run) fail(rel string, err error) {
@@ -205,7 +268,7 @@ func (r *run) excluded(rel string, isDir bool) bool {
 
 // srcLstat stats rel in the source without following a symlink in any of
 // its components: a path below a symlink or a file does not exist.
-func (r *run) srcLstat(rel string) (fs.FileInfo, error) { return lstatBelow(r.l.src, rel) }
+func (r *run) srcLstat(rel string) (fs.FileInfo, error) { return r.src.Lstat(srcRel(rel)) }
 
 // dstLstat stats rel on the target; it reports fs.ErrNotExist when a parent
 // component is not a real directory (a symlink is never followed).
@@ -256,9 +319,12 @@ func (r *run) prepareParents(rel string) (bool, error) {
 				return false, fmt.Errorf("replace %s: %w", p, err)
 			}
 		}
-		sfi, err := os.Lstat(r.srcPath(p))
+		sfi, err := r.srcLstat(p)
 		if err != nil {
 			return false, err
+		}
+		if !sfi.IsDir() {
+			return false, fmt.Errorf("source %s: %w", p, errNotDir)
 		}
 		if err := r.mkdir(p, sfi); err != nil {
 			return false, err
@@ -288,6 +354,9 @@ func (r *run) syncPath(rel string, recursive bool) {
 	if err := checkRel(rel); err != nil {
 		r.fail(rel, fmt.Errorf("refuse path: %w", err))
 		return
+	}
+	if r.belowMount(rel) {
+		return // another file system (OneFileSystem): left alone
 	}
 	sfi, err := r.srcLstat(rel)
 	if err != nil {
@@ -332,7 +401,7 @@ func (r *run) syncEntry(rel string, sfi, tfi fs.FileInfo, recursive bool) {
 			err = r.fixAttrs(rel, sfi, tfi)
 			break
 		}
-		err = r.copyFile(rel, tfi)
+		err = r.copyFile(rel, sfi, tfi)
 	case m.Type() == fs.ModeSymlink:
 		err = r.syncSymlink(rel, sfi, tfi)
 	default:
@@ -396,22 +465,25 @@ func (r *run) syncDir(rel string, sfi, tfi fs.FileInfo, recursive bool) error {
 	} else if ownerDiffers(sfi, tfi) || sfi.Mode() != tfi.Mode() {
 		r.st.Files++ // mode and owner are set by finish
 	}
-	if !recursive {
+	if !recursive || rel != "" && r.mountPoint(sfi) {
 		return nil
 	}
-	names, err := readNames(r.srcPath(rel))
+	names, infos, err := r.readSource(rel, sfi)
 	if err != nil {
+		if isNotExist(err) {
+			return nil // gone or replaced since its lstat: the next event sends it
+		}
 		return err
 	}
 	if exists && r.del {
 		r.deleteExtras(rel, names)
 	}
-	for _, name := range names {
+	for i, name := range names {
 		if r.ctx.Err() != nil {
 			return nil
 		}
 		c := child(rel, name)
-		cfi, err := os.Lstat(r.srcPath(c))
+		cfi, err := infos[i].fi, infos[i].err
 		if err != nil {
 			if !isNotExist(err) { // vanished meanwhile: nothing to send
 				r.fail(c, fmt.Errorf("stat source: %w", err))
@@ -432,6 +504,49 @@ func (r *run) syncDir(rel string, sfi, tfi fs.FileInfo, recursive bool) error {
 		r.syncEntry(c, cfi, ctfi, true)
 	}
 	return nil
+}
+
+// lstatResult is the lstat of one directory entry.
+type lstatResult struct {
+	fi  fs.FileInfo
+	err error
+}
+
+// readSource lists the source directory rel, which was stat'ed as sfi,
+// and lstats its entries, all relative to one open descriptor of it (no
+// full path is resolved again): a directory swapped for a symlink lists
+// nothing from the link's target. The descriptor is closed before the
+// entries are synced, so that a deep tree does not hold one per level.
+func (r *run) readSource(rel string, sfi fs.FileInfo) ([]string, []lstatResult, error) {
+	d, err := r.src.OpenDir(srcRel(rel))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open source directory: %w", err)
+	}
+	defer d.Close()
+	dfi, err := d.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("stat source directory: %w", err)
+	}
+	if !sameFile(sfi, dfi) {
+		return nil, nil, fmt.Errorf("open source directory: %w (replaced since its lstat)", fs.ErrNotExist)
+	}
+	names, err := d.ReadNames()
+	if err != nil {
+		return nil, nil, err
+	}
+	infos := make([]lstatResult, len(names))
+	for i, n := range names {
+		infos[i].fi, infos[i].err = d.Lstat(n)
+	}
+	return names, infos, nil
+}
+
+// sameFile reports whether two stats of the source name the same file:
+// same device, inode and type.
+func sameFile(a, b fs.FileInfo) bool {
+	da, ia, ok := beneath.DevIno(a)
+	db, ib, ok2 := beneath.DevIno(b)
+	return ok && ok2 && da == db && ia == ib && a.Mode().Type() == b.Mode().Type()
 }
 
 // deleteExtras removes the entries of the target directory rel that are not
@@ -543,20 +658,23 @@ func (r *run) place(tmp, rel string, tfi fs.FileInfo) error {
 	return nil
 }
 
-// copyFile copies the source file rel to a temporary file next to its
-// target, sets its attributes and renames it into place.
-func (r *run) copyFile(rel string, tfi fs.FileInfo) error {
-	f, err := os.OpenFile(r.srcPath(rel), os.O_RDONLY|oNoFollow, 0)
+// copyFile copies the source file rel, which was lstat'ed as listed, to
+// a temporary file next to its target, sets its attributes and renames it
+// into place. The source is opened beneath the source root without
+// following a symlink in any component, with O_NONBLOCK (a FIFO or device
+// swapped in never blocks), and must still be the file that was lstat'ed:
+// a regular file with the same device and inode.
+func (r *run) copyFile(rel string, listed, tfi fs.FileInfo) error {
+	f, sfi, err := r.src.OpenFile(rel)
 	if err != nil {
+		if errors.Is(err, beneath.ErrNotRegular) {
+			return fmt.Errorf("open source: no longer a regular file")
+		}
 		return fmt.Errorf("open source: %w", err)
 	}
 	defer f.Close()
-	sfi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("stat source: %w", err)
-	}
-	if !sfi.Mode().IsRegular() {
-		return fmt.Errorf("open source: no longer a regular file")
+	if !sameFile(listed, sfi) {
+		return fmt.Errorf("open source: %w (replaced since its lstat)", fs.ErrNotExist)
 	}
 	if r.dry {
 		r.st.Files++
@@ -604,7 +722,7 @@ func setAttrs(p string, sfi fs.FileInfo) error {
 }
 
 func (r *run) syncSymlink(rel string, sfi, tfi fs.FileInfo) error {
-	target, err := os.Readlink(r.srcPath(rel))
+	target, err := r.src.Readlink(rel)
 	if err != nil {
 		return fmt.Errorf("read source link: %w", err)
 	}

@@ -11,8 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const oNoFollow = unix.O_NOFOLLOW
-
 // errNotDir is returned for a path whose parent is not a directory.
 var errNotDir = unix.ENOTDIR
 

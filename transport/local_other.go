@@ -11,9 +11,6 @@ import (
 	"time"
 )
 
-// oNoFollow is not portable; the source entry was checked with Lstat.
-const oNoFollow = 0
-
 var errNotDir = syscall.ENOTDIR
 
 // setMtime sets the mtime of p; symlink mtimes are left alone on this

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 
+	"github.com/gsync/gsync/internal/beneath"
 	"github.com/gsync/gsync/rsyncproto"
 )
 
@@ -26,21 +26,15 @@ func excludedPath(ex func(rel string, isDir bool) bool, rel string, isDir bool) 
 }
 
 // lstatBelow stats rel below root without following a symlink in any
-// component: a path below a symlink or a file does not exist.
+// component (internal/beneath): a path below a symlink or a file does not
+// exist.
 func lstatBelow(root, rel string) (fs.FileInfo, error) {
-	for i := 0; i < len(rel); i++ {
-		if rel[i] != '/' {
-			continue
-		}
-		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(rel[:i])))
-		if err != nil {
-			return nil, err
-		}
-		if !fi.IsDir() {
-			return nil, fs.ErrNotExist
-		}
+	r, err := beneath.Open(root)
+	if err != nil {
+		return nil, err
 	}
-	return os.Lstat(filepath.Join(root, filepath.FromSlash(rel)))
+	defer r.Close()
+	return r.Lstat(rel)
 }
 
 // fullSyncSkippedDeletes takes out of a full sync's result the failures
@@ -74,9 +68,14 @@ func fullSyncSkippedDeletes(st Stats, log *slog.Logger) Stats {
 func retrySkippedDeletes(st Stats, src string, again func([]rsyncproto.Path) (Stats, error)) (Stats, error) {
 	var gone []rsyncproto.Path
 	kept := st.Failed[:0:0]
+	root, err := beneath.Open(src)
+	if err != nil {
+		return st, Transient(fmt.Errorf("open source %s: %w", src, err))
+	}
+	defer root.Close()
 	for _, f := range st.Failed {
 		if errors.Is(f.Err, rsyncproto.ErrDeletesSkipped) {
-			if _, err := os.Lstat(filepath.Join(src, filepath.FromSlash(f.Path))); isNotExist(err) {
+			if _, err := root.Lstat(f.Path); isNotExist(err) {
 				gone = append(gone, rsyncproto.Path{Name: f.Path})
 				continue
 			}

@@ -46,8 +46,10 @@ type SSHConfig struct {
 	// otherwise gsync deletes over SFTP, asking Options.Exclude, so
 	// excluded target paths are never deleted either way.
 	ExcludeRules []string
-	// Timeout stops a transfer when no data moved for this long (0 = no
-	// limit).
+	// Timeout stops a transfer when no data moved for this long, and
+	// bounds every SFTP call (rename, remove, mkdir, stat, ...; the SFTP
+	// channel is then closed and the push fails as transient); 0 = no
+	// limit.
 	Timeout time.Duration
 	// Protocol is the highest rsync protocol offered (0 = 32).
 	Protocol int
@@ -251,10 +253,7 @@ func (t *SSH) ensure(ctx context.Context) error {
 // resolveDir makes cfg.Dir absolute against the remote home and creates it
 // when missing (rsync itself would create only its last component).
 func (t *SSH) resolveDir(ctx context.Context, c *sshx.Client) (string, error) {
-	sc, err := c.SFTP(ctx)
-	if err != nil {
-		return "", err
-	}
+	files := c.Files(t.cfg.Timeout)
 	d := t.cfg.Dir
 	switch {
 	case d == "" || d == "~":
@@ -265,14 +264,14 @@ func (t *SSH) resolveDir(ctx context.Context, c *sshx.Client) (string, error) {
 		return "", &sshDirError{fmt.Errorf("remote directory %q: ~user is not supported; write the path", d)}
 	}
 	if !path.IsAbs(d) {
-		home, err := sc.Getwd()
+		home, err := files.Getwd(ctx)
 		if err != nil {
 			return "", fmt.Errorf("find remote home directory: %w", err)
 		}
 		d = path.Join(home, d)
 	}
 	d = path.Clean(d)
-	fi, err := sc.Stat(d)
+	fi, err := files.Stat(ctx, d)
 	switch {
 	case err == nil && !fi.IsDir():
 		return "", &sshDirError{fmt.Errorf("remote %s is not a directory", d)}
@@ -280,11 +279,11 @@ func (t *SSH) resolveDir(ctx context.Context, c *sshx.Client) (string, error) {
 		if t.opts.DryRun {
 			return d, nil
 		}
-		if err := sc.MkdirAll(d); err != nil {
-			return "", &sshDirError{fmt.Errorf("create remote directory %s: %w", d, err)}
+		if err := files.MkdirAll(ctx, d); err != nil {
+			return "", dirErr(fmt.Errorf("create remote directory %s: %w", d, err))
 		}
 	case err != nil:
-		return "", &sshDirError{fmt.Errorf("stat remote directory %s: %w", d, err)}
+		return "", dirErr(fmt.Errorf("stat remote directory %s: %w", d, err))
 	}
 	return d, nil
 }
@@ -294,6 +293,15 @@ type sshDirError struct{ err error }
 
 func (e *sshDirError) Error() string { return e.err.Error() }
 func (e *sshDirError) Unwrap() error { return e.err }
+
+// dirErr makes err an *sshDirError unless the SFTP session failed (a
+// timeout is worth a retry).
+func dirErr(err error) error {
+	if sftpGone(err) {
+		return err
+	}
+	return &sshDirError{err}
+}
 
 func isSFTPNotExist(err error) bool {
 	var se *sftp.StatusError
@@ -312,17 +320,18 @@ func (t *SSH) batchOptions() rsyncproto.Options {
 
 func (t *SSH) rsyncOptions(ignoreTimes, del bool) rsyncproto.Options {
 	o := rsyncproto.Options{
-		Delete:      del,
-		IgnoreTimes: ignoreTimes,
-		DryRun:      t.opts.DryRun,
-		Devices:     true,
-		Owner:       true,
-		Group:       true,
-		Timeout:     t.cfg.Timeout,
-		MaxProtocol: t.cfg.Protocol,
-		Exclude:     t.opts.Exclude,
-		Progress:    t.opts.Progress,
-		Warn:        func(msg string) { t.log.Warn("remote rsync: " + msg) },
+		Delete:        del,
+		IgnoreTimes:   ignoreTimes,
+		DryRun:        t.opts.DryRun,
+		Devices:       true,
+		Owner:         true,
+		Group:         true,
+		OneFileSystem: t.opts.OneFileSystem,
+		Timeout:       t.cfg.Timeout,
+		MaxProtocol:   t.cfg.Protocol,
+		Exclude:       t.opts.Exclude,
+		Progress:      t.opts.Progress,
+		Warn:          func(msg string) { t.log.Warn("remote rsync: " + msg) },
 	}
 	if del {
 		o.ExcludeRules = t.cfg.ExcludeRules
@@ -381,7 +390,7 @@ func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
 	}
 	if sb.err == nil {
 		code, werr := sb.sess.Wait(ctx)
-		t.log.Debug("standby rsync session ended; starting another", "status", code, "err", werr, "stderr", strings.TrimSpace(string(sb.sess.Stderr())))
+		t.log.Debug("standby rsync session ended; starting another", "status", code, "err", werr, "stderr", sb.sess.StderrText(5))
 	} else {
 		t.log.Debug("standby rsync session failed; trying again", "err", sb.err)
 	}
@@ -405,10 +414,10 @@ func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.R
 	}
 	if err != nil {
 		if code == 126 || code == 127 {
-			return Stats{}, &sshRemoteCmdError{code: code, cmd: t.cfg.RsyncPath, stderr: strings.TrimSpace(string(stderr))}
+			return Stats{}, &sshRemoteCmdError{code: code, cmd: t.cfg.RsyncPath, stderr: sess.StderrText(3)}
 		}
-		if msg := strings.TrimSpace(string(stderr)); msg != "" {
-			err = fmt.Errorf("%w; remote said: %s", err, lastLines(msg, 5))
+		if msg := sess.StderrText(5); msg != "" {
+			err = fmt.Errorf("%w; remote said: %s", err, msg)
 		}
 		return Stats{}, err
 	}
@@ -438,7 +447,7 @@ func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.R
 			}
 		}
 	default:
-		return st, &rsyncproto.ExitError{Code: res.ExitCode, Msg: "remote rsync failed: " + lastLines(strings.TrimSpace(string(stderr)), 5)}
+		return st, &rsyncproto.ExitError{Code: res.ExitCode, Msg: "remote rsync failed: " + sess.StderrText(5)}
 	}
 	return st, nil
 }
@@ -452,19 +461,11 @@ func sshHasFailed(failed []FileError, p string) bool {
 	return false
 }
 
-func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
-}
-
 // sshRemoteCmdError: the remote shell could not run rsync.
 type sshRemoteCmdError struct {
 	code   int
 	cmd    string
-	stderr string
+	stderr string // escaped (Session.StderrText)
 }
 
 func (e *sshRemoteCmdError) Error() string {
@@ -474,7 +475,7 @@ func (e *sshRemoteCmdError) Error() string {
 	}
 	msg := fmt.Sprintf("remote command %q %s (exit %d): install rsync >= 3.1 on the server or point --rsync-path at it", e.cmd, what, e.code)
 	if e.stderr != "" {
-		msg += "; remote said: " + lastLines(e.stderr, 3)
+		msg += "; remote said: " + e.stderr
 	}
 	return msg
 }
@@ -489,11 +490,7 @@ func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
 	}
 	var st Stats
 	if t.sftpDeletes && t.opts.Delete.Full() {
-		sc, err := t.client.SFTP(ctx)
-		if err != nil {
-			return st, t.classify("sync to", err)
-		}
-		if err := t.deleteExtras(ctx, sc, "", &st); err != nil {
+		if err := t.deleteExtras(ctx, t.files(), "", &st); err != nil {
 			return st, t.classify("sync to", err)
 		}
 	}
@@ -600,17 +597,14 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 		}
 	}
 	if t.sftpDeletes && t.opts.Delete.Running() && (len(missing) > 0 || len(recursive) > 0) {
-		sc, err := t.client.SFTP(ctx)
-		if err != nil {
-			return st, t.classify("push to", err)
-		}
+		files := t.files()
 		for _, p := range missing {
-			if err := t.deletePath(ctx, sc, p, &st); err != nil {
+			if err := t.deletePath(ctx, files, p, &st); err != nil {
 				return st, t.classify("push to", err)
 			}
 		}
 		for _, p := range recursive {
-			if err := t.deleteExtras(ctx, sc, p, &st); err != nil {
+			if err := t.deleteExtras(ctx, files, p, &st); err != nil {
 				return st, t.classify("push to", err)
 			}
 		}
@@ -677,20 +671,29 @@ func (t *SSH) rename(ctx context.Context, c Change, st *Stats, send *sshPaths) (
 		st.Renamed++
 		return nil, nil
 	}
-	sc, err := t.client.SFTP(ctx)
-	if err != nil {
-		return nil, err
-	}
+	files := t.files()
 	rfrom, rto := t.remote(from), t.remote(to)
-	fi, err := sc.Lstat(rfrom)
-	if err != nil || t.excluded(from, fi.IsDir()) || !t.remoteParentsAreDirs(sc, from) {
+	fi, err := files.Lstat(ctx, rfrom)
+	if err != nil {
+		if sftpGone(err) {
+			return nil, err
+		}
 		return []string{to, from}, nil
 	}
-	if err := t.mkdirParents(sc, to); err != nil {
+	if ok, err := t.remoteParentsAreDirs(ctx, files, from); err != nil || !ok || t.excluded(from, fi.IsDir()) {
+		return []string{to, from}, err
+	}
+	if err := t.mkdirParents(ctx, files, to); err != nil {
+		if sftpGone(err) {
+			return nil, err
+		}
 		t.log.Debug("rename: cannot create parent directories, transferring instead", "to", to, "err", err)
 		return []string{to, from}, nil
 	}
-	if err := sc.PosixRename(rfrom, rto); err != nil {
+	if err := files.PosixRename(ctx, rfrom, rto); err != nil {
+		if sftpGone(err) {
+			return nil, err
+		}
 		t.log.Debug("rename failed, transferring instead", "from", from, "to", to, "err", err)
 		return []string{to, from}, nil
 	}
@@ -715,30 +718,38 @@ func (t *SSH) remote(rel string) string {
 }
 
 // remoteParentsAreDirs reports whether every parent of rel on the target is
-// a real directory (no symlink is followed by a rename).
-func (t *SSH) remoteParentsAreDirs(sc *sftp.Client, rel string) bool {
+// a real directory (no symlink is followed by a rename); err is set only
+// when the SFTP session failed.
+func (t *SSH) remoteParentsAreDirs(ctx context.Context, files *sshx.Files, rel string) (bool, error) {
 	for i := 0; i < len(rel); i++ {
 		if rel[i] != '/' {
 			continue
 		}
-		fi, err := sc.Lstat(t.remote(rel[:i]))
+		fi, err := files.Lstat(ctx, t.remote(rel[:i]))
+		if err != nil && sftpGone(err) {
+			return false, err
+		}
 		if err != nil || !fi.IsDir() {
-			return false
+			return false, nil
 		}
 	}
-	return true
+	return true, nil
 }
+
+// files is the target's SFTP file system, every call bounded by
+// --timeout.
+func (t *SSH) files() *sshx.Files { return t.client.Files(t.cfg.Timeout) }
 
 // mkdirParents creates the missing parent directories of rel on the
 // target; a symlink or file in the way is an error (the fallback transfer
 // replaces it).
-func (t *SSH) mkdirParents(sc *sftp.Client, rel string) error {
+func (t *SSH) mkdirParents(ctx context.Context, files *sshx.Files, rel string) error {
 	for i := 0; i < len(rel); i++ {
 		if rel[i] != '/' {
 			continue
 		}
 		p := t.remote(rel[:i])
-		fi, err := sc.Lstat(p)
+		fi, err := files.Lstat(ctx, p)
 		switch {
 		case err == nil && fi.IsDir():
 			continue
@@ -747,7 +758,7 @@ func (t *SSH) mkdirParents(sc *sftp.Client, rel string) error {
 		case !isSFTPNotExist(err):
 			return err
 		}
-		if err := sc.Mkdir(p); err != nil {
+		if err := files.Mkdir(ctx, p); err != nil {
 			return fmt.Errorf("create %s: %w", rel[:i], err)
 		}
 	}
@@ -758,11 +769,14 @@ func (t *SSH) excluded(rel string, isDir bool) bool { return excludedPath(t.opts
 
 // deletePath deletes, over SFTP, a listed path that no longer exists at
 // the source, keeping excluded entries.
-func (t *SSH) deletePath(ctx context.Context, sc *sftp.Client, rel string, st *Stats) error {
-	if t.excluded(rel, false) || !t.remoteParentsAreDirs(sc, rel) {
+func (t *SSH) deletePath(ctx context.Context, files *sshx.Files, rel string, st *Stats) error {
+	if t.excluded(rel, false) {
 		return nil
 	}
-	fi, err := sc.Lstat(t.remote(rel))
+	if ok, err := t.remoteParentsAreDirs(ctx, files, rel); err != nil || !ok {
+		return err
+	}
+	fi, err := files.Lstat(ctx, t.remote(rel))
 	if err != nil {
 		if isSFTPNotExist(err) {
 			return nil
@@ -772,18 +786,18 @@ func (t *SSH) deletePath(ctx context.Context, sc *sftp.Client, rel string, st *S
 	if t.excluded(rel, fi.IsDir()) {
 		return nil
 	}
-	return t.removeTree(ctx, sc, rel, fi, st)
+	return t.removeTree(ctx, files, rel, fi, st)
 }
 
 // removeTree deletes the target entry rel and, for a directory, its
 // subtree, keeping excluded entries (a directory holding one stays).
-func (t *SSH) removeTree(ctx context.Context, sc *sftp.Client, rel string, fi fs.FileInfo, st *Stats) error {
+func (t *SSH) removeTree(ctx context.Context, files *sshx.Files, rel string, fi fs.FileInfo, st *Stats) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	p := t.remote(rel)
 	if fi.IsDir() {
-		entries, err := sc.ReadDir(p)
+		entries, err := files.ReadDir(ctx, p)
 		if err != nil {
 			return sshConnErr(err, func() {
 				st.Failed = append(st.Failed, FileError{Path: rel, Err: fmt.Errorf("read target directory: %w", err)})
@@ -796,7 +810,7 @@ func (t *SSH) removeTree(ctx context.Context, sc *sftp.Client, rel string, fi fs
 				kept = true
 				continue
 			}
-			if err := t.removeTree(ctx, sc, c, e, st); err != nil {
+			if err := t.removeTree(ctx, files, c, e, st); err != nil {
 				return err
 			}
 		}
@@ -810,9 +824,9 @@ func (t *SSH) removeTree(ctx context.Context, sc *sftp.Client, rel string, fi fs
 	}
 	var err error
 	if fi.IsDir() {
-		err = sc.RemoveDirectory(p)
+		err = files.RemoveDirectory(ctx, p)
 	} else {
-		err = sc.Remove(p)
+		err = files.Remove(ctx, p)
 	}
 	if err != nil && !isSFTPNotExist(err) {
 		st.Deleted--
@@ -823,14 +837,16 @@ func (t *SSH) removeTree(ctx context.Context, sc *sftp.Client, rel string, fi fs
 
 // deleteExtras deletes, over SFTP, the entries below the target directory
 // rel that the source lacks, except excluded ones.
-func (t *SSH) deleteExtras(ctx context.Context, sc *sftp.Client, rel string, st *Stats) error {
+func (t *SSH) deleteExtras(ctx context.Context, files *sshx.Files, rel string, st *Stats) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if rel != "" && !t.remoteParentsAreDirs(sc, rel) {
-		return nil
+	if rel != "" {
+		if ok, err := t.remoteParentsAreDirs(ctx, files, rel); err != nil || !ok {
+			return err
+		}
 	}
-	entries, err := sc.ReadDir(t.remote(rel))
+	entries, err := files.ReadDir(ctx, t.remote(rel))
 	if err != nil {
 		if isSFTPNotExist(err) {
 			return nil
@@ -847,11 +863,11 @@ func (t *SSH) deleteExtras(ctx context.Context, sc *sftp.Client, rel string, st 
 		sfi, err := os.Lstat(filepath.Join(t.opts.Source, filepath.FromSlash(c)))
 		switch {
 		case err != nil && isNotExist(err):
-			if err := t.removeTree(ctx, sc, c, e, st); err != nil {
+			if err := t.removeTree(ctx, files, c, e, st); err != nil {
 				return err
 			}
 		case err == nil && sfi.IsDir() && e.IsDir():
-			if err := t.deleteExtras(ctx, sc, c, st); err != nil {
+			if err := t.deleteExtras(ctx, files, c, st); err != nil {
 				return err
 			}
 		}
@@ -868,6 +884,16 @@ func sshConnErr(err error, record func()) error {
 		return nil
 	}
 	return err
+}
+
+// sftpGone reports whether err means the SFTP session failed (no answer
+// within --timeout, a lost connection, the push cancelled) rather than an
+// answer about one path.
+func sftpGone(err error) bool {
+	var ne *sshx.NetError
+	return errors.As(err, &ne) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, sshx.ErrClosed) || errors.Is(err, sftp.ErrSSHFxConnectionLost) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // classify wraps err as "verb target: cause" with its retry class
@@ -889,6 +915,8 @@ func (t *SSH) classify(verb string, err error) error {
 		switch ee.Code {
 		case rsyncproto.ExitSyntax, rsyncproto.ExitUnsupported:
 			return Fatal(fmt.Errorf("%w (the remote rsync refused the transfer options; gsync needs rsync >= 3.1 on the server)", wrapped))
+		case rsyncproto.ExitDelLimit:
+			return Fatal(fmt.Errorf("%s %s: %w: %w", verb, t.name, ErrDeleteLimit, err))
 		case rsyncproto.ExitProtocol:
 			return Fatal(fmt.Errorf("%w (the remote rsync speaks an unsupported protocol, or the remote shell prints text on startup)", wrapped))
 		}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/gsync/gsync/integration"
 	"github.com/gsync/gsync/internal/treediff"
 	"github.com/gsync/gsync/sshx"
+	"github.com/gsync/gsync/sshx/sshxtest"
 	"github.com/gsync/gsync/transport"
 	"github.com/gsync/gsync/transport/transporttest"
 )
@@ -335,4 +338,96 @@ func BenchmarkSSHPush(b *testing.B) {
 			sess.Wait(ctx)
 		}
 	})
+}
+
+// TestSSHStalledSFTPIsTransient: an SFTP server that stops answering
+// (at INIT, or at a rename, a removal or a mkdir while stats are
+// answered) while ssh keepalives are answered: the push or full sync
+// returns a transient error within --timeout (a hang guard bounds the
+// test, no wall time is asserted), and no goroutine is left behind.
+func TestSSHStalledSFTPIsTransient(t *testing.T) {
+	cases := []struct {
+		name    string
+		mode    sshxtest.Stall
+		exclude bool // deletes go over SFTP
+		run     func(ctx context.Context, tgt *transport.SSH) error
+	}{
+		{"init", sshxtest.StallInit, false, func(ctx context.Context, tgt *transport.SSH) error {
+			_, err := tgt.FullSync(ctx)
+			return err
+		}},
+		{"rename", sshxtest.StallRequests, false, func(ctx context.Context, tgt *transport.SSH) error {
+			_, err := tgt.Push(ctx, []transport.Change{{Kind: transport.Rename, From: "a", Path: "sub/b"}})
+			return err
+		}},
+		{"remove", sshxtest.StallRequests, true, func(ctx context.Context, tgt *transport.SSH) error {
+			_, err := tgt.Push(ctx, []transport.Change{{Kind: transport.Delete, Path: "gone"}})
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			srv := sshxtest.StartStallServer(t, tc.mode)
+			opts := transport.Options{Source: t.TempDir(), Delete: transport.DeleteAlways}
+			if tc.exclude {
+				opts.Exclude = func(string, bool) bool { return false }
+			}
+			tgt, err := transport.NewSSH(transport.SSHConfig{
+				SSH: sshx.Config{Host: "127.0.0.1", Port: srv.Port, User: srv.User,
+					IdentityFiles: []string{srv.KeyFile}, KnownHostsFiles: []string{srv.KnownHosts},
+					ConfigFile: "none", NoAgent: true, Home: t.TempDir(), KeepAlive: 50 * time.Millisecond},
+				Dir: "dst", Timeout: 300 * time.Millisecond,
+			}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := make(chan error, 1)
+			go func() { res <- tc.run(context.Background(), tgt) }()
+			select {
+			case err = <-res:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the push hangs on a stalled SFTP server")
+			}
+			if err == nil || !transport.IsTransient(err) || !strings.Contains(err.Error(), "did not answer") {
+				t.Errorf("push = %v, want a transient error saying the server did not answer", err)
+			}
+			tgt.Close()
+			srv.Close()
+			deadline := time.Now().Add(20 * time.Second)
+			for runtime.NumGoroutine() > before {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d goroutines left, %d before", runtime.NumGoroutine(), before)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestSSHPeerTextEscaped: what the remote command writes to stderr reaches
+// the push's error (and so status and logs) only with control characters
+// escaped.
+func TestSSHPeerTextEscaped(t *testing.T) {
+	srv := sshxtest.StartStallServer(t, sshxtest.Escapes)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tgt := newSSHTarget(t, transport.SSHConfig{
+		SSH: sshx.Config{Host: "127.0.0.1", Port: srv.Port, User: srv.User,
+			IdentityFiles: []string{srv.KeyFile}, KnownHostsFiles: []string{srv.KnownHosts},
+			ConfigFile: "none", NoAgent: true, Home: t.TempDir()},
+		Dir: "dst", Timeout: 5 * time.Second,
+	}, transport.Options{Source: src})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := tgt.Push(ctx, []transport.Change{{Kind: transport.Sync, Path: "f"}})
+	if err == nil {
+		t.Fatal("push to a server whose rsync fails succeeded")
+	}
+	msg := err.Error()
+	if strings.ContainsAny(msg, "\x1b\x07\r\n") || !strings.Contains(msg, `\#033[31mevil`) {
+		t.Errorf("push error %q: want the remote's stderr with control characters escaped", msg)
+	}
 }

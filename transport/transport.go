@@ -74,6 +74,10 @@ type Options struct {
 	Exclude func(rel string, isDir bool) bool
 	// DryRun reports what would be done without changing the target.
 	DryRun bool
+	// OneFileSystem (rsync -x): walks of the source stay on the source
+	// root's file system; a mount point is mirrored as an empty
+	// directory, and nothing is deleted below it on the target.
+	OneFileSystem bool
 	// Progress, if set, is called as each file's data has been written or
 	// sent, with its path relative to the source and its size.
 	Progress func(rel string, size int64)
@@ -119,6 +123,11 @@ type Target interface {
 	// Close releases connections.
 	Close() error
 }
+
+// ErrDeleteLimit marks a push that the receiver stopped deleting in
+// because it reached --max-delete (rsync exit 25): not worth a retry
+// until the limit is raised or the source is fixed.
+var ErrDeleteLimit = errors.New("deletions stopped at the --max-delete limit")
 
 // Error wraps a target failure with its retry class.
 type Error struct {

@@ -32,30 +32,14 @@ const (
 	direntName   = int(unsafe.Offsetof(unix.Dirent{}.Name))
 )
 
-// read returns the entries of dir except "." and "..", in directory order;
-// dir is not followed if it is a symlink unless follow is set. The slice is
-// reused by the next call.
-func (r *dirReader) read(dir string, follow bool) ([]dirEntry, error) {
-	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
-	if !follow {
-		flags |= unix.O_NOFOLLOW
-	}
+// readFD returns the entries of the open directory fd except "." and
+// "..", in directory order; dir names it in errors. The slice is reused by
+// the next call.
+func (r *dirReader) readFD(fd int, dir string) ([]dirEntry, error) {
 	if r.buf == nil {
 		r.buf = make([]byte, 32<<10)
 	}
 	r.ents = r.ents[:0]
-	var fd int
-	var err error
-	for {
-		fd, err = unix.Open(dir, flags, 0)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
-	}
-	defer unix.Close(fd)
 	for {
 		n, err := unix.Getdents(fd, r.buf)
 		if errors.Is(err, unix.EINTR) {

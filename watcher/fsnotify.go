@@ -24,6 +24,7 @@ type fsWatcher struct {
 	exclude func(string, bool) bool
 	log     *slog.Logger
 	fw      *fsnotify.Watcher
+	tree    *beneath // reads directories beneath the root, following no symlink
 
 	events chan Event
 	errs   chan error
@@ -43,8 +44,13 @@ type fsWatcher struct {
 func newFsnotify(ctx context.Context, opts Options) (Watcher, error) {
 	// Unbuffered on purpose: fsnotify then hands over one event at a time,
 	// so a directory's rename is handled before later events on it.
+	tree, err := openRoot(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("watch tree %s: %w", opts.Root, err)
+	}
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
+		tree.close()
 		return nil, fmt.Errorf("create fsnotify watcher: %w", err)
 	}
 	prefix := opts.Root
@@ -57,6 +63,7 @@ func newFsnotify(ctx context.Context, opts Options) (Watcher, error) {
 		exclude: opts.Exclude,
 		log:     opts.Logger,
 		fw:      fw,
+		tree:    tree,
 		events:  make(chan Event, eventBuffer),
 		errs:    make(chan error, errorBuffer),
 		done:    make(chan struct{}),
@@ -66,6 +73,7 @@ func newFsnotify(ctx context.Context, opts Options) (Watcher, error) {
 	}
 	if err := w.walk("", false, true); err != nil {
 		fw.Close()
+		tree.close()
 		return nil, err
 	}
 	w.log.Debug("watching tree", "root", w.root, "backend", BackendFsnotify, "dirs", w.Watches())
@@ -100,6 +108,7 @@ func (w *fsWatcher) run() {
 		if err := w.fw.Close(); err != nil {
 			w.log.Warn("close fsnotify watcher", "err", err)
 		}
+		w.tree.close()
 		close(w.events)
 		close(w.errs)
 		close(w.exited)
@@ -210,7 +219,7 @@ func (w *fsWatcher) walk(dir string, emit, startup bool) error {
 		scan := true
 		p := absPath(w.root, d)
 		if !limitHit {
-			err := w.fw.Add(p)
+			err := w.addWatch(d)
 			switch {
 			case errors.Is(err, syscall.ENOSPC):
 				lerr := &WatchLimitError{Dirs: w.Watches(), Path: p}
@@ -239,7 +248,7 @@ func (w *fsWatcher) walk(dir string, emit, startup bool) error {
 		if !scan {
 			continue
 		}
-		ents, err := os.ReadDir(p)
+		ents, err := w.tree.readDir(d) // no symlink followed, in any component
 		if err != nil {
 			if startup && d == "" {
 				return fmt.Errorf("read directory %s: %w", p, err)

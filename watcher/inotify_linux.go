@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +80,7 @@ type inotifyWatcher struct {
 
 	wds     map[int32]*inotifyWatch
 	paths   map[string]int32
+	index   watchIndex // the watches by path, for subtree lookups
 	pending map[uint32]*pendingMove
 	queue   []queued
 	// lastModify is the path of the last IN_MODIFY of the current read,
@@ -86,6 +88,7 @@ type inotifyWatcher struct {
 	lastModify string
 	stopping   bool      // set when a send saw done
 	dirs       dirReader // lists directories for walk
+	tree       *beneath  // opens directories beneath the root
 }
 
 func newInotify(ctx context.Context, opts Options) (Watcher, error) {
@@ -97,6 +100,12 @@ func newInotify(ctx context.Context, opts Options) (Watcher, error) {
 	if err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("create eventfd: %w", err)
+	}
+	tree, err := openRoot(opts.Root)
+	if err != nil {
+		unix.Close(fd)
+		unix.Close(wake)
+		return nil, fmt.Errorf("watch tree %s: %w", opts.Root, err)
 	}
 	w := &inotifyWatcher{
 		root:    opts.Root,
@@ -111,10 +120,12 @@ func newInotify(ctx context.Context, opts Options) (Watcher, error) {
 		wds:     make(map[int32]*inotifyWatch),
 		paths:   make(map[string]int32),
 		pending: make(map[uint32]*pendingMove),
+		tree:    tree,
 	}
 	if err := w.watchTree(); err != nil {
 		unix.Close(fd)
 		unix.Close(wake)
+		tree.close()
 		return nil, err
 	}
 	w.log.Debug("watching tree", "root", w.root, "backend", BackendInotify, "dirs", w.Watches())
@@ -169,6 +180,7 @@ func (w *inotifyWatcher) run() {
 		w.fdsClosed = true
 		unix.Close(w.fd)
 		unix.Close(w.wake)
+		w.tree.close()
 		w.mu.Unlock()
 		close(w.events)
 		close(w.errs)
@@ -326,8 +338,8 @@ func (w *inotifyWatcher) movedFrom(rel string, isDir bool, cookie uint32, now ti
 	}
 	p := &pendingMove{from: rel, isDir: isDir, deadline: now.Add(moveGrace)}
 	if isDir {
-		for wd, watch := range w.wds {
-			if !watch.limbo && inTree(watch.path, rel) {
+		for _, wd := range w.index.appendTree(nil, rel) {
+			if watch := w.wds[wd]; !watch.limbo {
 				watch.limbo = true
 				p.wds = append(p.wds, wd)
 			}
@@ -375,9 +387,11 @@ func (w *inotifyWatcher) rekey(p *pendingMove, to string) {
 		if w.paths[watch.path] == wd {
 			delete(w.paths, watch.path)
 		}
+		w.index.remove(watch.path, wd)
 		watch.path = to + watch.path[len(p.from):]
 		watch.limbo = false
 		w.paths[watch.path] = wd
+		w.index.add(watch.path, wd)
 		if w.excludedBelow(to, watch.path) {
 			drop = append(drop, wd)
 		}
@@ -494,9 +508,9 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 	for len(stack) > 0 && !w.stopping {
 		d := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		scan := true
+		fd := -1
 		if !limitHit {
-			err := w.addWatch(d)
+			wd, dfd, err := w.watchDir(d)
 			switch {
 			case errors.Is(err, unix.ENOSPC):
 				lerr := &WatchLimitError{Dirs: w.Watches(), Path: absPath(w.root, d)}
@@ -512,18 +526,22 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 			case err != nil && startup && d == "":
 				return err
 			case err != nil:
+				w.dropReplaced(wd, err)
 				w.log.Warn("cannot watch directory; changes below it are missed",
 					"path", absPath(w.root, d), "err", err)
-				scan = false
+				if emit {
+					w.emit(Event{Op: Create, Path: d, IsDir: true})
+				}
+				continue
+			default:
+				w.record(wd, d)
+				fd = dfd
 			}
 		}
 		if emit {
 			w.emit(Event{Op: Create, Path: d, IsDir: true})
 		}
-		if !scan {
-			continue
-		}
-		ents, err := w.dirs.read(absPath(w.root, d), d == "")
+		ents, err := w.scanDir(d, fd)
 		if err != nil {
 			if startup && d == "" {
 				return fmt.Errorf("read directory %s: %w", w.root, err)
@@ -546,14 +564,57 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 	return nil
 }
 
-// addWatch watches one directory and records it under rel.
-func (w *inotifyWatcher) addWatch(rel string) error {
-	wd, err := w.kernelWatch(rel)
-	if err != nil {
-		return err
+// scanDir reads the entries of the directory rel from fd, which it
+// closes; fd < 0 (the directory is not watched: out of watches) opens it
+// beneath the root first.
+func (w *inotifyWatcher) scanDir(rel string, fd int) ([]dirEntry, error) {
+	if fd < 0 {
+		var err error
+		if fd, err = w.tree.openDir(rel, unix.O_RDONLY); err != nil {
+			return nil, &os.PathError{Op: "open", Path: absPath(w.root, rel), Err: err}
+		}
 	}
-	w.record(wd, rel)
-	return nil
+	defer unix.Close(fd)
+	return w.dirs.readFD(fd, absPath(w.root, rel))
+}
+
+// watchDir opens the directory rel beneath the root without following a
+// symlink in any component, adds its inotify watch (IN_DONT_FOLLOW |
+// IN_ONLYDIR) and checks that the path still resolves, beneath the root,
+// to the directory opened: a directory swapped for a symlink between the
+// open and inotify_add_watch, which takes a path, is refused with
+// errReplaced (wd is then the watch added, for dropReplaced). On success
+// it returns the watch and the open directory to read the entries from.
+// Safe for concurrent use.
+func (w *inotifyWatcher) watchDir(rel string) (wd int32, fd int, err error) {
+	fd, err = w.tree.openDir(rel, unix.O_RDONLY)
+	if err != nil {
+		return 0, -1, fmt.Errorf("open directory %s: %w", absPath(w.root, rel), err)
+	}
+	id, err := identity(fd)
+	if err == nil {
+		wd, err = w.kernelWatch(rel)
+	}
+	if err == nil && !w.tree.resolvesTo(rel, id) {
+		err = fmt.Errorf("watch %s: %w", absPath(w.root, rel), errReplaced)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return wd, -1, err
+	}
+	return wd, fd, nil
+}
+
+// dropReplaced removes the watch that watchDir added for a replaced
+// directory, unless the same watch is known under another path (the
+// path led to a directory already watched). The tables must be held.
+func (w *inotifyWatcher) dropReplaced(wd int32, err error) {
+	if !errors.Is(err, errReplaced) || w.wds[wd] != nil {
+		return
+	}
+	if _, err := unix.InotifyRmWatch(w.fd, uint32(wd)); err != nil && !errors.Is(err, unix.EINVAL) {
+		w.log.Debug("remove inotify watch", "wd", wd, "err", err)
+	}
 }
 
 // kernelWatch adds the inotify watch of one directory; safe for
@@ -577,11 +638,13 @@ func (w *inotifyWatcher) record(id int32, rel string) {
 		if w.paths[old.path] == id {
 			delete(w.paths, old.path)
 		}
+		w.index.remove(old.path, id)
 		old.path, old.limbo = rel, false
 	} else {
 		w.wds[id] = &inotifyWatch{path: rel}
 	}
 	w.paths[rel] = id
+	w.index.add(rel, id)
 	w.nwatch.Store(int64(len(w.wds)))
 }
 
@@ -602,14 +665,16 @@ func (w *inotifyWatcher) forget(wd int32) {
 	if w.paths[watch.path] == wd {
 		delete(w.paths, watch.path)
 	}
+	w.index.remove(watch.path, wd)
 	delete(w.wds, wd)
 	w.nwatch.Store(int64(len(w.wds)))
 }
 
-// dropTree removes the watches of a deleted directory and everything below.
+// dropTree removes the watches of a deleted directory and everything
+// below, in time linear in their number.
 func (w *inotifyWatcher) dropTree(rel string) {
-	for wd, watch := range w.wds {
-		if !watch.limbo && inTree(watch.path, rel) {
+	for _, wd := range w.index.appendTree(nil, rel) {
+		if watch := w.wds[wd]; watch != nil && !watch.limbo {
 			w.unwatch(wd)
 		}
 	}

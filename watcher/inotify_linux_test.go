@@ -28,9 +28,16 @@ func rawEvent(wd int32, mask, cookie uint32, name string) []byte {
 // tableWatcher is an inotify backend without a kernel instance: its tables
 // are filled by hand and events are fed to process directly, so the pairing
 // of rename halves can be checked across read boundaries and timeouts.
-func tableWatcher(t *testing.T, dirs ...string) *inotifyWatcher {
+func tableWatcher(t testing.TB, dirs ...string) *inotifyWatcher {
+	root := t.TempDir()
+	tree, err := openRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tree.close)
 	w := &inotifyWatcher{
-		root:    t.TempDir(),
+		root:    root,
+		tree:    tree,
 		exclude: func(string, bool) bool { return false },
 		log:     slog.New(slog.DiscardHandler),
 		fd:      -1,
@@ -42,8 +49,7 @@ func tableWatcher(t *testing.T, dirs ...string) *inotifyWatcher {
 		pending: make(map[uint32]*pendingMove),
 	}
 	for i, d := range dirs {
-		w.wds[int32(i+1)] = &inotifyWatch{path: d}
-		w.paths[d] = int32(i + 1)
+		w.record(int32(i+1), d)
 	}
 	return w
 }

@@ -89,3 +89,17 @@ func absPath(root, rel string) string {
 func inTree(p, dir string) bool {
 	return p == dir || strings.HasPrefix(p, dir+"/")
 }
+
+// firstComponent splits a relative slash-separated path into its first
+// name and the rest; ok is false for "".
+func firstComponent(p string) (name, rest string, ok bool) {
+	if p == "" {
+		return "", "", false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			return p[:i], p[i+1:], true
+		}
+	}
+	return p, "", true
+}

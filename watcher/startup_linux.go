@@ -51,11 +51,12 @@ func (w *inotifyWatcher) watchTree() error {
 			mu.Unlock()
 
 			subdirs = subdirs[:0]
-			wd, werr := w.kernelWatch(d)
+			wd, fd, werr := w.watchDir(d)
 			var ents []dirEntry
 			var rerr error
 			if werr == nil {
-				ents, rerr = dirs.read(absPath(w.root, d), d == "")
+				ents, rerr = dirs.readFD(fd, absPath(w.root, d))
+				unix.Close(fd)
 			}
 
 			mu.Lock()
@@ -70,6 +71,7 @@ func (w *inotifyWatcher) watchTree() error {
 				firstErr = werr
 				continue
 			case werr != nil:
+				w.dropReplaced(wd, werr)
 				w.log.Warn("cannot watch directory; changes below it are missed",
 					"path", absPath(w.root, d), "err", werr)
 				continue
@@ -101,5 +103,9 @@ func (w *inotifyWatcher) watchTree() error {
 		go worker() // owned: all return before watchTree does
 	}
 	wg.Wait()
+	var lerr *WatchLimitError
+	if errors.As(firstErr, &lerr) {
+		lerr.Dirs = len(w.wds) // every watch added, also those recorded after the failure
+	}
 	return firstErr
 }

@@ -10,3 +10,10 @@ func deviceOf(path string) (uint64, error) {
 	_, err := os.Stat(path)
 	return 0, err
 }
+
+// fileIDOf reports no identity where there are no inode numbers: only
+// the existence of path is checked.
+func fileIDOf(path string) (id fileID, ok bool, err error) {
+	_, err = os.Stat(path)
+	return fileID{}, false, err
+}

@@ -20,3 +20,17 @@ func deviceOf(path string) (uint64, error) {
 	}
 	return uint64(st.Dev), nil
 }
+
+// fileIDOf returns the device and inode of path, following a final
+// symlink; ok is false where the platform has none.
+func fileIDOf(path string) (id fileID, ok bool, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileID{}, false, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, false, nil
+	}
+	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true, nil
+}

@@ -42,6 +42,9 @@ type config struct {
 	// safety guards
 	allowEmptySource bool
 	maxDelete        int
+	// oneFileSystem (-x): file systems mounted below the source are not
+	// mirrored (their mount points are).
+	oneFileSystem bool
 
 	// process-wide (native command line): control socket, metrics, log
 	// file, lsyncd config file.
@@ -205,7 +208,8 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.Var(durationSeconds{&cfg.statusInterval}, "status-interval", "rewrite the status file at most this often; 0: on every change")
 	f.StringArrayVar(&cfg.extraTargets, "target", nil, "mirror to `TARGET` too (repeatable; the same as more TARGET arguments)")
 	f.BoolVar(&cfg.allowEmptySource, "allow-empty-source", false, "mirror an empty source (default: an empty source never deletes the target's files)")
-	f.IntVar(&cfg.maxDelete, "max-delete", 0, "hold back the deletes of a batch that would delete more than `N` paths (0: no limit)")
+	f.IntVar(&cfg.maxDelete, "max-delete", 0, "a batch or full sync that would delete more than `N` entries on the target (every entry below a deleted directory counts) deletes none of them (0: no limit)")
+	f.BoolVarP(&cfg.oneFileSystem, "one-file-system", "x", false, "do not mirror file systems mounted below SRC (their mount point directories are mirrored), like rsync -x")
 	f.StringVar(&cfg.controlSocket, "control-socket", "", "serve \"gsync status\" on this unix socket `PATH` (default: a socket per process in "+control.DefaultDir()+"; none: off)")
 	f.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics, e.g. 127.0.0.1:9469")
 	f.StringVar(&cfg.logFile, "log-file", "", "log to `FILE` instead of stderr; reopened on SIGUSR1 (logrotate)")

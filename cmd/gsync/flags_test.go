@@ -44,19 +44,6 @@ func TestDeleteValue(t *testing.T) {
 	}
 }
 
-func TestCheckNotInside(t *testing.T) {
-	src := t.TempDir()
-	if err := checkNotInside(src, src+"/a/b"); err == nil {
-		t.Error("target below source accepted")
-	}
-	if err := checkNotInside(src, src); err == nil {
-		t.Error("target equal to source accepted")
-	}
-	if err := checkNotInside(src, src+"-other"); err != nil {
-		t.Errorf("sibling with common prefix refused: %v", err)
-	}
-}
-
 func TestToChanges(t *testing.T) {
 	items := []delay.Item{
 		{Op: delay.Move, From: "a", Path: "b", IsDir: true},

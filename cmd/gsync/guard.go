@@ -4,14 +4,42 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
+	"path/filepath"
+	"syscall"
 
 	"github.com/gsync/gsync/transport"
 )
 
 // The safety guards: a source root that disappeared, was unmounted or is
-// empty must not wipe the mirror, and --max-delete bounds what one batch
-// may delete.
+// empty must not wipe the mirror in a full sync; a nested mount that
+// vanished must not empty its subtree on the target; --max-delete bounds
+// what one sync (batch or full) may delete.
+//
+// --max-delete N, on every target: a sync (an event batch or a full sync)
+// that would delete more than N entries on the target, counting every
+// entry below a deleted directory (rm -rf of a directory holding 2,000
+// files is 2,001), deletes none of them: its transfers still happen, its
+// deletions are held back and logged, and --once exits 1. The entries are
+// counted before the push: by walking a local target, and on remote
+// targets by a dry run of the sync's deleting changes over a connection
+// of its own (the receiver reports every entry it would delete).
+
+// refusal is a sync, or the deletions of a sync, that a safety guard held
+// back. It is not retried: the reason must be fixed (or the guard
+// lifted) first. With --once it makes gsync exit 1.
+type refusal struct{ reason string }
+
+func (r *refusal) Error() string { return r.reason }
+
+// isRefusal reports whether err is a guard's refusal, or a receiver
+// that stopped deleting at rsync's own --max-delete.
+func isRefusal(err error) bool {
+	var r *refusal
+	return errors.As(err, &r) || errors.Is(err, transport.ErrDeleteLimit)
+}
 
 // checkSourceRoot fails when the source root is gone or is no longer the
 // file system it was at startup (unmounted: the mount point shows the
@@ -52,72 +80,296 @@ func (m *mirror) sourceEmpty() (bool, error) {
 	}
 }
 
-// fullSync runs a full sync of t behind the guards. With an empty source
-// (and no --allow-empty-source) it does nothing: a full sync would delete
-// the whole mirror, which is what an unmounted or wrongly emptied source
-// looks like.
+// fullSyncHeld returns why a full sync of the source as it is now must
+// not run ("" when it may): an empty source (unless
+// --allow-empty-source), or a nested mount that vanished. Both look like
+// "delete everything below" to a full sync with deletes.
+func (m *mirror) fullSyncHeld() (string, error) {
+	if !m.cfg.deleteMode.Full() {
+		return "", nil
+	}
+	if !m.cfg.allowEmptySource {
+		empty, err := m.sourceEmpty()
+		if err != nil {
+			return "", transport.Transient(err)
+		}
+		if empty {
+			return fmt.Sprintf("full sync skipped: the source %s is empty (unmounted or wiped?), and a full sync would empty the target; files added to the source are mirrored as usual (use --allow-empty-source to mirror an empty source)", m.src), nil
+		}
+	}
+	if gone := m.mounts.vanished(); len(gone) > 0 {
+		return fmt.Sprintf("full sync skipped: the file system mounted at %s below the source is gone, and a full sync would empty its subtree on the target (mount it again, then send SIGHUP; restart gsync to accept that it is gone)", filepath.Join(m.src, filepath.FromSlash(gone[0]))), nil
+	}
+	return "", nil
+}
+
+// fullSync runs a full sync of t behind the guards (see fullSyncHeld and
+// --max-delete).
 func (m *mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, error) {
 	if err := m.checkSourceRoot(); err != nil {
 		return transport.Stats{}, err
 	}
-	if !m.cfg.allowEmptySource && m.cfg.deleteMode.Full() {
-		empty, err := m.sourceEmpty()
+	reason, err := m.fullSyncHeld()
+	if err != nil {
+		return transport.Stats{}, err
+	}
+	if reason != "" {
+		return transport.Stats{}, &refusal{reason}
+	}
+	if max := m.cfg.maxDelete; max > 0 && t.counter != nil && m.cfg.deleteMode.Full() {
+		n, err := t.counter.full(ctx, max)
 		if err != nil {
 			return transport.Stats{}, transport.Transient(err)
 		}
-		if empty {
-			t.log.Warn("source is empty: full sync skipped so that the target is not wiped; files added to the source are mirrored as usual (use --allow-empty-source to mirror an empty source)",
-				"source", m.src)
-			return transport.Stats{}, nil
+		if n > max {
+			st, err := t.keep.FullSync(ctx)
+			if err != nil {
+				return st, err
+			}
+			return st, &refusal{maxDeleteReason("full sync", n, max)}
 		}
 	}
 	return t.tgt.FullSync(ctx)
 }
 
-// pushBatch pushes one batch of t behind the guards: deletes are held
-// back when the source root is empty (unless --allow-empty-source) or
-// when there are more than --max-delete of them. Held-back deletes are
-// not retried; a later full sync (SIGHUP) applies them once the source is
-// as it should be.
+// maxDeleteReason is the refusal of a sync that would delete n > max
+// entries.
+func maxDeleteReason(what string, n, max int) string {
+	return fmt.Sprintf("deletions held back: the %s would delete at least %d entries on the target, more than --max-delete %d; everything else was mirrored, nothing was deleted (check the source, then raise --max-delete, or send SIGHUP once the source is right)", what, n, max)
+}
+
+// pushBatch pushes one batch of t behind the guards: changes across a
+// vanished nested mount are held back, and a batch that would delete more
+// than --max-delete entries is pushed without its deletions. Deletions
+// the kernel reported one by one are real, so an empty source does not
+// hold a batch back (lsyncd: rm -rf src/* empties the mirror).
 func (m *mirror) pushBatch(ctx context.Context, t *targetRun, changes []transport.Change) (transport.Stats, error) {
 	if err := m.checkSourceRoot(); err != nil {
 		return transport.Stats{}, err
 	}
-	deletes := 0
+	if gone := m.mounts.vanished(); len(gone) > 0 {
+		var held []string
+		changes, held = holdAcrossMounts(changes, gone)
+		for _, p := range held {
+			t.log.Error("change held back: a file system mounted below the source is gone (mount it again, then send SIGHUP)",
+				"path", p, "mount", path.Join(m.src, gone[0]))
+		}
+		if len(changes) == 0 {
+			return transport.Stats{}, nil
+		}
+	}
+	max := m.cfg.maxDelete
+	if max <= 0 || !m.cfg.deleteMode.Running() {
+		return t.tgt.Push(ctx, changes)
+	}
+	n, err := m.countBatchDeletes(ctx, t, changes, max)
+	if err != nil {
+		return transport.Stats{}, transport.Transient(err)
+	}
+	if n <= max {
+		return t.tgt.Push(ctx, changes)
+	}
+	var st transport.Stats
+	if t.keep != nil {
+		st, err = t.keep.Push(ctx, changes)
+	} else if kept := withoutDeletes(changes); len(kept) > 0 {
+		st, err = t.tgt.Push(ctx, kept)
+	}
+	if err != nil {
+		return st, err
+	}
+	return st, &refusal{maxDeleteReason("batch", n, max)}
+}
+
+// countBatchDeletes counts the entries changes would delete on t's
+// target, up to a little more than max (see deleteCounter); without a
+// counter, one per deleted path.
+func (m *mirror) countBatchDeletes(ctx context.Context, t *targetRun, changes []transport.Change, max int) (int, error) {
+	if t.counter != nil {
+		return t.counter.batch(ctx, changes, max)
+	}
+	n := 0
 	for _, c := range changes {
 		if c.Kind == transport.Delete {
-			deletes++
+			n++
 		}
 	}
-	if deletes > 0 {
-		reason, empty := "", false
-		if max := m.cfg.maxDelete; max > 0 && deletes > max {
-			reason = fmt.Sprintf("the batch would delete %d paths, more than --max-delete %d", deletes, max)
-		} else if !m.cfg.allowEmptySource {
-			var err error
-			if empty, err = m.sourceEmpty(); err != nil {
-				return transport.Stats{}, transport.Transient(err)
-			}
-			if empty {
-				reason = "the source is empty (unmounted or wiped?)"
-			}
+	return n, nil
+}
+
+// withoutDeletes returns the changes but the deletions.
+func withoutDeletes(changes []transport.Change) []transport.Change {
+	kept := make([]transport.Change, 0, len(changes))
+	for _, c := range changes {
+		if c.Kind != transport.Delete {
+			kept = append(kept, c)
 		}
-		if reason != "" {
-			t.log.Error("deletes held back: "+reason+"; nothing was deleted on the target (check the source, then send SIGHUP for a full sync, or raise --max-delete / use --allow-empty-source)",
-				"source", m.src, "deletes", deletes)
-			kept := changes[:0:0]
-			if !empty { // with an empty source every listed path is gone: keep none
-				for _, c := range changes {
-					if c.Kind != transport.Delete {
-						kept = append(kept, c)
-					}
-				}
+	}
+	return kept
+}
+
+// deleteCounter counts the entries a sync would delete on a target,
+// every entry below a deleted directory included; counting may stop a
+// little past limit.
+type deleteCounter interface {
+	batch(ctx context.Context, changes []transport.Change, limit int) (int, error)
+	full(ctx context.Context, limit int) (int, error)
+}
+
+// dryRunDeletes counts deletions on a remote target by a dry run of the
+// changes that can delete (deletes, renames, recursive directories) on a
+// twin of the target with DryRun set: the receiver reports each entry it
+// would delete. Peers below protocol 29 report none.
+type dryRunDeletes struct{ probe transport.Target }
+
+func (d *dryRunDeletes) batch(ctx context.Context, changes []transport.Change, _ int) (int, error) {
+	var deleting []transport.Change
+	for _, c := range changes {
+		if c.Kind != transport.Sync || c.Recursive {
+			deleting = append(deleting, c)
+		}
+	}
+	if len(deleting) == 0 {
+		return 0, nil
+	}
+	st, err := d.probe.Push(ctx, deleting)
+	if err != nil {
+		return 0, fmt.Errorf("count deletions (dry run): %w", err)
+	}
+	return st.Deleted, nil
+}
+
+func (d *dryRunDeletes) full(ctx context.Context, _ int) (int, error) {
+	st, err := d.probe.FullSync(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count deletions (dry run): %w", err)
+	}
+	return st.Deleted, nil
+}
+
+// localDeletes counts the deletions of a sync on a target directory the
+// engine can read (a local target): every target entry that the source
+// lacks, with everything below it. Excluded entries are never deleted
+// and not counted.
+type localDeletes struct {
+	src, dst string
+	excluded func(rel string, isDir bool) bool // nil: nothing
+}
+
+// batch counts the deletions of a batch: listed paths gone at the source
+// (or replaced by a non-directory) with their target subtrees, and the
+// extra target entries below directories pushed recursively.
+func (c *localDeletes) batch(_ context.Context, changes []transport.Change, limit int) (int, error) {
+	n := 0
+	for _, ch := range changes {
+		if n > limit {
+			break
+		}
+		var err error
+		switch ch.Kind {
+		case transport.Rename:
+			// A rename moves the target entry; deletes below the
+			// destination are those of a recursive sync of it.
+			err = c.path(ch.Path, true, limit, &n)
+		default:
+			err = c.path(ch.Path, ch.Recursive, limit, &n)
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// full counts the deletions of a full sync.
+func (c *localDeletes) full(_ context.Context, limit int) (int, error) {
+	n := 0
+	err := c.extra("", limit, &n)
+	return n, err
+}
+
+// path adds to *n what making rel equal to the source deletes.
+func (c *localDeletes) path(rel string, recursive bool, limit int, n *int) error {
+	rel = path.Clean(rel)
+	if rel == "." {
+		rel = ""
+	}
+	dfi, err := os.Lstat(c.dstPath(rel))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil // nothing there to delete
+	}
+	if err != nil {
+		return fmt.Errorf("count deletions below %s: %w", c.dstPath(rel), err)
+	}
+	sfi, err := os.Lstat(c.srcPath(rel))
+	switch {
+	case err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("count deletions below %s: %w", c.srcPath(rel), err)
+	case err != nil, dfi.IsDir() && !sfi.IsDir():
+		return c.subtree(rel, dfi.IsDir(), limit, n)
+	case recursive && dfi.IsDir():
+		return c.extra(rel, limit, n)
+	}
+	return nil
+}
+
+// extra adds to *n the target entries below the directory rel that the
+// source lacks, with their subtrees, recursively.
+func (c *localDeletes) extra(rel string, limit int, n *int) error {
+	ents, err := os.ReadDir(c.dstPath(rel))
+	if err != nil {
+		return fmt.Errorf("count deletions in %s: %w", c.dstPath(rel), err)
+	}
+	for _, e := range ents {
+		if *n > limit {
+			return nil
+		}
+		r := path.Join(rel, e.Name())
+		if c.excluded != nil && c.excluded(r, e.IsDir()) {
+			continue
+		}
+		sfi, err := os.Lstat(c.srcPath(r))
+		switch {
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("count deletions below %s: %w", c.srcPath(r), err)
+		case err != nil, e.IsDir() && !sfi.IsDir():
+			if err := c.subtree(r, e.IsDir(), limit, n); err != nil {
+				return err
 			}
-			changes = kept
-			if len(changes) == 0 {
-				return transport.Stats{}, nil
+		case e.IsDir():
+			if err := c.extra(r, limit, n); err != nil {
+				return err
 			}
 		}
 	}
-	return t.tgt.Push(ctx, changes)
+	return nil
+}
+
+// subtree adds to *n the target entry rel and, for a directory, every
+// entry below it.
+func (c *localDeletes) subtree(rel string, isDir bool, limit int, n *int) error {
+	*n++
+	if !isDir {
+		return nil
+	}
+	ents, err := os.ReadDir(c.dstPath(rel))
+	if err != nil {
+		return fmt.Errorf("count deletions in %s: %w", c.dstPath(rel), err)
+	}
+	for _, e := range ents {
+		if *n > limit {
+			return nil
+		}
+		if err := c.subtree(path.Join(rel, e.Name()), e.IsDir(), limit, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *localDeletes) srcPath(rel string) string {
+	return filepath.Join(c.src, filepath.FromSlash(rel))
+}
+func (c *localDeletes) dstPath(rel string) string {
+	return filepath.Join(c.dst, filepath.FromSlash(rel))
 }

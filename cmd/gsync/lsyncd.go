@@ -104,8 +104,9 @@ func runLsyncdConfig(cl *lsyncdconf.Config, file string, native *config, stderr 
 		}
 	}
 	var previous *lsyncdconf.Config // the config that ran before a SIGHUP reload
+	carry := newHandover()          // queued changes, from one config to the next
 	for {
-		next, err := runSyncs(cfg, native, reload, stderr, sigs)
+		next, err := runSyncs(cfg, native, reload, stderr, sigs, carry)
 		var ue usageError
 		if next == nil && previous != nil && errors.As(err, &ue) {
 			// The re-read config loaded but could not start (a missing
@@ -140,20 +141,21 @@ func lsyncdLogLevel(logs []string) string {
 // syncConfig turns one lsyncd sync into gsync's configuration.
 func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []string, error) {
 	c := &config{
-		name:         fmt.Sprintf("Sync%d", n),
-		source:       s.Source,
-		targets:      []string{s.Target},
-		delay:        *s.Delay,
-		maxDelays:    s.MaxDelays,
-		excludes:     s.Exclude,
-		once:         st.OnePass,
-		insist:       st.Insist,
-		noInit:       !s.Init,
-		logLevel:     lsyncdLogLevel(st.Log),
-		logFormat:    "text",
-		timeout:      60 * time.Second,
-		dryRun:       s.Rsync.On("dry_run"),
-		passwordFile: s.Rsync.Str["password_file"],
+		name:          fmt.Sprintf("Sync%d", n),
+		source:        s.Source,
+		targets:       []string{s.Target},
+		delay:         *s.Delay,
+		maxDelays:     s.MaxDelays,
+		excludes:      s.Exclude,
+		once:          st.OnePass,
+		insist:        st.Insist,
+		noInit:        !s.Init,
+		logLevel:      lsyncdLogLevel(st.Log),
+		logFormat:     "text",
+		timeout:       60 * time.Second,
+		dryRun:        s.Rsync.On("dry_run"),
+		oneFileSystem: s.Rsync.On("one_file_system"),
+		passwordFile:  s.Rsync.Str["password_file"],
 	}
 	if err := (deleteValue{&c.deleteMode}).Set(s.Delete); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
@@ -195,7 +197,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 		switch k {
 		case "archive", "links", "times", "perms", "devices", "specials", "protect_args",
 			"owner", "group", "password_file", "rsh", "rsync_path", "timeout", "dry_run",
-			"whole_file", "quiet", "verbose":
+			"whole_file", "quiet", "verbose", "one_file_system":
 		default:
 			ignored = append(ignored, k)
 		}
@@ -205,8 +207,8 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 
 // runSyncs runs every sync of cfg concurrently (see runProcess). native,
 // when not nil, holds gsync's own process flags, which add to or override
-// the config's settings.
-func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf.Config, error), stderr io.Writer, sigs <-chan os.Signal) (next *lsyncdconf.Config, err error) {
+// the config's settings. carry hands queued changes over across reloads.
+func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf.Config, error), stderr io.Writer, sigs <-chan os.Signal, carry *handover) (next *lsyncdconf.Config, err error) {
 	st := cfg.Settings
 	// Every sync logs through out, one line at a time.
 	out := &teeWriter{ws: []io.Writer{stderr}}
@@ -254,6 +256,7 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 		if native != nil {
 			c.once = po.once
 			c.allowEmptySource, c.maxDelete = native.allowEmptySource, native.maxDelete
+			c.oneFileSystem = c.oneFileSystem || native.oneFileSystem
 			c.insist = c.insist || native.insist
 			c.dryRun = c.dryRun || native.dryRun
 		}
@@ -262,7 +265,7 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 		}
 		cfgs[i] = c
 	}
-	return runProcess(groupSyncs(cfgs), po, log, sigs, reload)
+	return runProcess(groupSyncs(cfgs), po, log, sigs, reload, carry)
 }
 
 // groupSyncs merges syncs that watch the same source the same way (same
@@ -275,7 +278,7 @@ func groupSyncs(cfgs []*config) []*config {
 	for _, c := range cfgs {
 		key := fmt.Sprintf("%q", []any{filepath.Clean(c.source), c.excludes, c.excludeFrom, c.filters, c.delay,
 			c.maxDelays, c.deleteMode, c.noInit, c.once, c.dryRun, c.insist, c.watchBackend, c.maxDelete,
-			c.allowEmptySource})
+			c.allowEmptySource, c.oneFileSystem})
 		g, ok := byKey[key]
 		if !ok {
 			byKey[key] = c
@@ -328,7 +331,7 @@ func (t *teeWriter) Write(p []byte) (int, error) {
 // writePidfile writes the process id to path and locks it; release removes
 // it. Unlike lsyncd 2.2 (#438) the pidfile is written in the foreground too.
 func writePidfile(path string) (release func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openRegular(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, usagef("pidfile: %v", err)
 	}

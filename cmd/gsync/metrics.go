@@ -43,14 +43,15 @@ var (
 	descOver    = prometheus.NewDesc("gsync_overflows_total", "inotify queue overflows (each causes a full sync).", labels, nil)
 	descUp      = prometheus.NewDesc("gsync_target_up", "1 while the target is reachable (the last push did not fail), else 0.", labels, nil)
 	descState   = prometheus.NewDesc("gsync_target_state", "1 for the target's current state.", append(labels, "state"), nil)
+	descFailing = prometheus.NewDesc("gsync_failing_paths", "Paths that keep failing on the target and are retried with their own backoff.", labels, nil)
 	descSuccess = prometheus.NewDesc("gsync_last_success_timestamp_seconds", "When the last push without errors ended.", labels, nil)
 )
 
-var allStates = []targetState{stateInitial, stateIdle, statePushing, stateRetrying, stateStopped}
+var allStates = []targetState{stateInitial, stateIdle, statePushing, stateRetrying, stateStopped, stateFailed}
 
 func (c boardCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEvents, descBatches, descLatency, descBytes, descFiles, descDeleted,
-		descRenamed, descErrors, descRetries, descQueue, descFlight, descWatches, descOver, descUp, descState, descSuccess} {
+		descRenamed, descErrors, descRetries, descQueue, descFlight, descWatches, descOver, descUp, descState, descFailing, descSuccess} {
 		ch <- d
 	}
 }
@@ -64,7 +65,7 @@ func (c boardCollector) Collect(ch chan<- prometheus.Metric) {
 		for k, v := range n.errorsByClass {
 			byClass[k] = v
 		}
-		queued, inFlight, watches, state := t.queued, t.activeTotal, t.watches, t.state
+		queued, inFlight, watches, state, failing := t.queued, t.activeTotal, t.watches, t.state, len(t.failing)
 		if t.full {
 			inFlight++
 		}
@@ -107,7 +108,8 @@ func (c boardCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descFlight, float64(inFlight))
 		gauge(descWatches, float64(watches))
 		counter(descOver, n.overflows)
-		gauge(descUp, boolFloat(up))
+		gauge(descUp, boolFloat(up && state != stateFailed))
+		gauge(descFailing, float64(failing))
 		for _, s := range allStates {
 			gauge(descState, boolFloat(s == state), s.String())
 		}

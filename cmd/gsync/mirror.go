@@ -31,9 +31,10 @@ const (
 
 // runMirror validates the configuration, then runs the watch → collate →
 // push loop of one source and its targets until a signal (or, with
-// --once, the startup sync) ends it. status has one entry per target of
-// cfg, in order.
-func runMirror(ctx context.Context, cfg *config, status []*syncStatus, log *slog.Logger, sigs <-chan os.Signal, ping <-chan chan struct{}) error {
+// --once, the startup sync) ends it, or until every target failed.
+// status has one entry per target of cfg, in order. carry hands queued
+// changes over across config reloads (nil: none).
+func runMirror(ctx context.Context, cfg *config, status []*syncStatus, log *slog.Logger, sigs <-chan os.Signal, ping <-chan chan struct{}, carry *handover) error {
 	defer func() {
 		for _, st := range status {
 			st.setState(stateStopped)
@@ -50,7 +51,19 @@ func runMirror(ctx context.Context, cfg *config, status []*syncStatus, log *slog
 	if err != nil {
 		return usagef("source %s: %v", cfg.source, err)
 	}
+	mounts, err := newNestedMounts(src)
+	if err != nil {
+		log.Warn("file systems mounted below the source are not tracked; a vanished one may empty its subtree on the target", "source", src, "err", err)
+	}
 	excludes := append([]string(nil), cfg.excludes...)
+	if cfg.oneFileSystem {
+		pats, skipped := mountExcludes(mounts.list())
+		excludes = append(excludes, pats...)
+		for _, p := range skipped {
+			log.Warn("--one-file-system: mount point name holds pattern characters; its contents are mirrored", "path", p)
+		}
+		mounts = nil // their contents are neither sent nor deleted
+	}
 	for _, p := range cfg.excludeFrom {
 		pats, err := filter.ReadExcludeFile(p)
 		if err != nil {
@@ -65,10 +78,13 @@ func runMirror(ctx context.Context, cfg *config, status []*syncStatus, log *slog
 	if cfg.maxDelays < 1 {
 		return usagef("invalid --max-delays %d: must be at least 1", cfg.maxDelays)
 	}
+	if cfg.maxDelete < 0 {
+		return usagef("invalid --max-delete %d: must be 0 (no limit) or more", cfg.maxDelete)
+	}
 	if len(cfg.targets) == 0 {
 		return usagef("no target for source %s", cfg.source)
 	}
-	m := &mirror{cfg: cfg, log: log, src: src, srcDev: srcDev, rules: rules, ping: ping}
+	m := &mirror{cfg: cfg, log: log, src: src, srcDev: srcDev, rules: rules, ping: ping, mounts: mounts, carry: carry}
 	defer m.close()
 	excl, filt := rules.Patterns()
 	for i, spec := range cfg.targets {
@@ -83,11 +99,12 @@ func runMirror(ctx context.Context, cfg *config, status []*syncStatus, log *slog
 		}
 		tlog = tlog.With("target", spec)
 		opts := transport.Options{
-			Source:  src,
-			Delete:  cfg.deleteMode,
-			Exclude: rules.Excluded,
-			DryRun:  cfg.dryRun,
-			Logger:  tlog,
+			Source:        src,
+			Delete:        cfg.deleteMode,
+			Exclude:       rules.Excluded,
+			DryRun:        cfg.dryRun,
+			OneFileSystem: cfg.oneFileSystem,
+			Logger:        tlog,
 			// m.progress is set later, by once; the targets call it through this.
 			Progress: func(rel string, size int64) {
 				if m.progress != nil {
@@ -95,12 +112,17 @@ func runMirror(ctx context.Context, cfg *config, status []*syncStatus, log *slog
 				}
 			},
 		}
-		tgt, err := openTarget(tcfg, spec, rules, opts)
+		tgt, localDir, err := openTarget(tcfg, spec, rules, opts)
 		if err != nil {
 			return err
 		}
+		t := &targetRun{tgt: tgt, st: st, log: tlog, startupDone: cfg.noInit,
+			paths: newPathBackoff(backoffMin, backoffMax)}
+		m.targets = append(m.targets, t)
+		if err := m.guardDeletes(t, tcfg, spec, localDir, opts); err != nil {
+			return err
+		}
 		st.setup(src, tgt.String(), excl, filt)
-		m.targets = append(m.targets, &targetRun{tgt: tgt, st: st, log: tlog, startupDone: cfg.noInit})
 		if cfg.noInit {
 			st.setStarted()
 		}
@@ -109,6 +131,39 @@ func runMirror(ctx context.Context, cfg *config, status []*syncStatus, log *slog
 		return m.once(ctx)
 	}
 	return m.run(ctx, sigs)
+}
+
+// guardDeletes gives a target what --max-delete needs: a counter of the
+// entries a push would delete (walking a local target's directory dir,
+// or a dry run on a twin of a remote target), and a twin target that
+// never deletes, for the pushes whose deletions are held back.
+func (m *mirror) guardDeletes(t *targetRun, cfg *config, spec, dir string, opts transport.Options) error {
+	if m.cfg.maxDelete <= 0 {
+		return nil
+	}
+	keepOpts := opts
+	keepOpts.Delete = transport.DeleteNever
+	if dir != "" {
+		t.counter = &localDeletes{src: m.src, dst: dir, excluded: m.rules.Excluded}
+		keep, err := transport.NewLocal(dir, keepOpts)
+		if err != nil {
+			return usageError{fmt.Errorf("open target %s: %w", dir, err)}
+		}
+		t.keep = keep
+		return nil
+	}
+	probeOpts := opts
+	probeOpts.DryRun, probeOpts.Progress = true, nil
+	probeOpts.Logger = opts.Logger.With("role", "max-delete count")
+	probe, _, err := openTarget(cfg, spec, m.rules, probeOpts)
+	if err != nil {
+		return err
+	}
+	t.counter, t.probe = &dryRunDeletes{probe: probe}, probe
+	if t.keep, _, err = openTarget(cfg, spec, m.rules, keepOpts); err != nil {
+		return err
+	}
+	return nil
 }
 
 // checkSource returns the absolute, symlink-resolved source directory.
@@ -134,29 +189,6 @@ func checkSource(p string) (string, error) {
 	return real, nil
 }
 
-// checkNotInside refuses a local target that is the source or lies inside
-// it: every push would create new events, forever.
-func checkNotInside(src, target string) error {
-	real := target
-	// Resolve the longest existing prefix of the target.
-	for dir, rest := target, ""; ; {
-		if r, err := filepath.EvalSymlinks(dir); err == nil {
-			real = filepath.Join(r, rest)
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		rest = filepath.Join(filepath.Base(dir), rest)
-		dir = parent
-	}
-	if real == src || strings.HasPrefix(real, src+string(filepath.Separator)) {
-		return usagef("target %s is inside the source %s; choose a directory outside it", target, src)
-	}
-	return nil
-}
-
 // mirror owns the watcher of one source and, per target, a collator and
 // the target itself, and runs the loop between them. One watcher feeds
 // every target; each target has its own queue, push and retry timing, so
@@ -171,6 +203,8 @@ type mirror struct {
 	ping    <-chan chan struct{} // liveness probes (systemd watchdog)
 	// progress counts the files sent (--once on a terminal); nil: off.
 	progress func(rel string, size int64)
+	mounts   *nestedMounts // file systems mounted below src; nil: none tracked
+	carry    *handover     // queued changes across config reloads
 }
 
 // targetRun is the loop's state of one target.
@@ -183,18 +217,44 @@ type targetRun struct {
 	active      *delay.Batch // the batch in flight, for the status readers
 	startupDone bool
 	backoff     time.Duration
-	retryAt     time.Time // the last push failed: next attempt
+	retryAt     time.Time // the last push failed as a whole: next attempt
+	// paths backs off the paths that keep failing, one by one.
+	paths *pathBackoff
+	// failed: a fatal error stopped this target (the others go on).
+	failed bool
+	closed bool
+	// counter, probe and keep serve --max-delete (nil without it): the
+	// deletions a push would make (for a remote target by a dry run on
+	// probe), and the same target without deletions.
+	counter deleteCounter
+	probe   transport.Target
+	keep    transport.Target
 }
 
 func (m *mirror) close() {
 	for _, t := range m.targets {
-		t.tgt.Close()
+		t.close()
+	}
+}
+
+// close releases t's connections, once.
+func (t *targetRun) close() {
+	if t.closed {
+		return
+	}
+	t.closed = true
+	for _, tgt := range []transport.Target{t.tgt, t.probe, t.keep} {
+		if tgt != nil {
+			tgt.Close()
+		}
 	}
 }
 
 // state is what t is doing now, for the status readers.
 func (t *targetRun) state(now time.Time) targetState {
 	switch {
+	case t.failed:
+		return stateFailed
 	case t.retryAt.After(now) && !t.inFlight:
 		return stateRetrying
 	case !t.startupDone:
@@ -234,6 +294,9 @@ func (m *mirror) once(ctx context.Context) error {
 	for _, r := range res {
 		t := r.target
 		switch {
+		case isRefusal(r.err):
+			m.logStats(t, "full sync", "held back", r.stats, r.took, "reason", r.err)
+			errs = append(errs, fmt.Errorf("sync %s to %s: %w", m.src, t.tgt, r.err))
 		case r.err != nil:
 			m.logStats(t, "full sync", "failed", r.stats, r.took, "err", r.err)
 			errs = append(errs, fmt.Errorf("sync %s to %s: %w", m.src, t.tgt, r.err))
@@ -260,7 +323,9 @@ type pushResult struct {
 }
 
 // run is the live mirror loop: watches first, then the full syncs, then
-// queued events. It is the only goroutine that touches the collators.
+// queued events. It is the only goroutine that touches the collators. It
+// ends on a signal, when the watcher stops, when a startup sync fails
+// without --insist, or when every target failed.
 func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 	w, err := watcher.New(ctx, watcher.Options{
 		Root:    m.src,
@@ -283,12 +348,20 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 	m.log.Info("watching", "source", m.src, "target", strings.Join(names, " "), "dirs", w.Watches(),
 		"delay", m.cfg.delay.String())
 
+	full, carried := m.carry.take(m.src)
+	if len(carried) > 0 || full {
+		m.log.Info("config reloaded: queued changes handed over", "changes", len(carried), "full_sync", full)
+	}
 	for _, t := range m.targets {
 		t.col = delay.New(delay.Config{Delay: m.cfg.delay, MaxDelays: m.cfg.maxDelays, MoveGuard: moveGuard})
-		if !m.cfg.noInit { // lsyncd init = false: no startup full sync
+		if !m.cfg.noInit || full { // lsyncd init = false: no startup full sync
 			t.col.AddFull()
 		}
+		for _, it := range carried {
+			t.col.Add(it)
+		}
 	}
+	defer m.handOver()
 
 	// pushCtx outlives ctx by stopGrace so that in-flight batches can
 	// finish after SIGTERM/SIGINT.
@@ -316,6 +389,13 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 		now := time.Now()
 		var due time.Time
 		for _, t := range m.targets {
+			if t.failed {
+				t.st.publish(0, nil, nil, w.Watches(), stateFailed, time.Time{})
+				continue
+			}
+			for _, p := range t.paths.due(now) {
+				t.col.Add(m.retryItem(p))
+			}
 			if !t.inFlight && stopSig == nil {
 				if b, ok := t.col.Next(); ok {
 					t.inFlight, t.active = true, &b
@@ -323,15 +403,7 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 				}
 			}
 			t.st.publish(t.col.Len(), t.col.Waiting(maxStatusActive), t.active, w.Watches(), t.state(now), t.retryAt)
-			if t.inFlight {
-				continue
-			}
-			if d, ok := t.col.Due(); ok && (due.IsZero() || d.Before(due)) {
-				due = d
-			}
-			if t.retryAt.After(now) && (due.IsZero() || t.retryAt.Before(due)) {
-				due = t.retryAt // wake up to publish the state change
-			}
+			due = earliest(due, t.wakeAt(now))
 		}
 		if timer != nil {
 			timer.Stop()
@@ -353,14 +425,14 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 			}
 			if ev.Op == watcher.Overflow {
 				m.log.Warn("inotify event queue overflowed; doing a full sync", "source", m.src)
-				for _, t := range m.targets {
+				for _, t := range m.running() {
 					t.st.overflow()
 					t.col.AddFull()
 				}
 				continue
 			}
 			m.log.Debug("event", "op", ev.Op.String(), "path", ev.Path, "from", ev.From, "dir", ev.IsDir)
-			for _, t := range m.targets {
+			for _, t := range m.running() {
 				t.st.event()
 				t.col.Add(toItem(ev))
 			}
@@ -374,8 +446,11 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 		case r := <-results:
 			t := r.target
 			t.inFlight, t.active = false, nil
-			if err := m.finish(t, r); err != nil {
+			if err := m.finish(t, r, time.Now()); err != nil {
 				return err
+			}
+			if len(m.running()) == 0 {
+				return fmt.Errorf("every target of %s failed; last: %w", m.src, r.err)
 			}
 		case <-timerC:
 		case reply := <-m.ping:
@@ -383,7 +458,10 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				m.log.Info("SIGHUP: full sync")
-				for _, t := range m.targets {
+				if err := m.mounts.refresh(); err != nil {
+					m.log.Warn("mounts below the source not re-read", "err", err)
+				}
+				for _, t := range m.running() {
 					t.col.AddFull()
 				}
 				continue
@@ -404,6 +482,64 @@ func (m *mirror) run(ctx context.Context, sigs <-chan os.Signal) error {
 	}
 }
 
+// running returns the targets that have not failed.
+func (m *mirror) running() []*targetRun {
+	out := make([]*targetRun, 0, len(m.targets))
+	for _, t := range m.targets {
+		if !t.failed {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// wakeAt returns when the loop must look at t again (zero: only on news):
+// its next due batch, the end of its retry wait (to publish the state
+// change) or of a failing path's backoff.
+func (t *targetRun) wakeAt(now time.Time) time.Time {
+	var due time.Time
+	if t.inFlight {
+		return due
+	}
+	if d, ok := t.col.Due(); ok {
+		due = d
+	}
+	if t.retryAt.After(now) {
+		due = earliest(due, t.retryAt)
+	}
+	if d, ok := t.paths.nextDue(); ok {
+		due = earliest(due, d)
+	}
+	return due
+}
+
+// earliest returns the earlier of two times, a zero time meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// handOver gives what the running targets still have queued (a full
+// sync, items, failing paths waiting for their backoff) to the next
+// config (see handover).
+func (m *mirror) handOver() {
+	if m.carry == nil {
+		return
+	}
+	for _, t := range m.running() {
+		if t.col == nil {
+			continue
+		}
+		items := t.col.Waiting(t.col.Len())
+		for _, p := range t.paths.held() {
+			items = append(items, m.retryItem(p))
+		}
+		m.carry.put(m.src, t.col.FullQueued(), items)
+	}
+}
+
 // push runs one batch against the target and reports the result.
 func (m *mirror) push(ctx context.Context, t *targetRun, b delay.Batch, out chan<- pushResult) {
 	start := time.Now()
@@ -417,21 +553,45 @@ func (m *mirror) push(ctx context.Context, t *targetRun, b delay.Batch, out chan
 	out <- pushResult{target: t, batch: b, stats: st, err: err, took: time.Since(start)}
 }
 
-// finish hands a push result back to the target's collator: failed paths
-// are re-queued with a capped exponential backoff; fatal errors end gsync.
-func (m *mirror) finish(t *targetRun, r pushResult) error {
+// startupError is a startup full sync that failed without --insist: it
+// ends gsync (every sync), like lsyncd.
+type startupError struct{ err error }
+
+func (e startupError) Error() string { return e.err.Error() }
+func (e startupError) Unwrap() error { return e.err }
+
+// finish hands a push result back to the target's collator at now. A
+// push that failed as a whole (transient) is retried with the target's
+// capped exponential backoff; paths that failed alone are backed off one
+// by one (t.paths) while the rest goes on; a fatal error stops this
+// target only; a guard's refusal is logged and not retried. The error
+// returned (a startup sync failed without --insist) ends the mirror.
+func (m *mirror) finish(t *targetRun, r pushResult, now time.Time) error {
 	what := "batch"
 	if r.batch.Full {
 		what = "full sync"
 	}
-	now := time.Now()
-	t.st.pushed(now, r.batch.Full, r.stats, r.took, r.err, errorClass(r.err))
 	col := t.col
-	if r.err != nil {
-		if !transport.IsTransient(r.err) || (r.batch.Full && !t.startupDone && !m.cfg.insist) {
+	switch {
+	case isRefusal(r.err):
+		t.st.pushed(now, r.batch.Full, r.stats, r.took, nil, "")
+		t.st.noteError(now, r.err)
+		m.logStats(t, what, "held back", r.stats, r.took, "reason", r.err)
+		col.Done(r.batch.ID, nil, time.Time{})
+		m.startupDone(t, r.batch.Full)
+		m.settle(t, r, now)
+		return nil
+	case r.err != nil:
+		t.st.pushed(now, r.batch.Full, r.stats, r.took, r.err, errorClass(r.err))
+		if r.batch.Full && !t.startupDone && !m.cfg.insist {
 			col.Done(r.batch.ID, nil, time.Time{})
 			m.logStats(t, what, "failed", r.stats, r.took, "err", r.err)
-			return fmt.Errorf("%s of %s to %s: %w", what, m.src, t.tgt, r.err)
+			return startupError{fmt.Errorf("%s of %s to %s: %w", what, m.src, t.tgt, r.err)}
+		}
+		if !transport.IsTransient(r.err) {
+			col.Done(r.batch.ID, nil, time.Time{})
+			m.failTarget(t, what, r)
+			return nil
 		}
 		t.backoff = nextBackoff(t.backoff)
 		t.retryAt = now.Add(t.backoff)
@@ -442,31 +602,66 @@ func (m *mirror) finish(t *targetRun, r pushResult) error {
 		}
 		return nil
 	}
+	t.st.pushed(now, r.batch.Full, r.stats, r.took, nil, "")
 	if r.batch.Full {
 		// A full sync held the whole file list; an idle process never
 		// collects again, so give the memory back now.
 		debug.FreeOSMemory()
 	}
-	if r.batch.Full && !t.startupDone {
+	m.startupDone(t, r.batch.Full)
+	t.backoff, t.retryAt = 0, time.Time{}
+	col.Done(r.batch.ID, nil, time.Time{})
+	result := "ok"
+	if len(r.stats.Failed) > 0 {
+		result = "partial"
+	}
+	m.logStats(t, what, result, r.stats, r.took)
+	m.settle(t, r, now)
+	return nil
+}
+
+// startupDone records that t's startup full sync ended (full: r was a
+// full sync).
+func (m *mirror) startupDone(t *targetRun, full bool) {
+	if full && !t.startupDone {
 		t.startupDone = true
 		t.st.setStarted()
 	}
-	if len(r.stats.Failed) == 0 {
-		m.logStats(t, what, "ok", r.stats, r.took)
-		t.backoff, t.retryAt = 0, time.Time{}
-		col.Done(r.batch.ID, nil, time.Time{})
-		return nil
-	}
-	t.backoff = nextBackoff(t.backoff)
-	t.retryAt = now.Add(t.backoff)
-	m.logStats(t, what, "partial", r.stats, r.took, "retry_in", t.backoff.String())
-	retry := make([]delay.Item, 0, len(r.stats.Failed))
+}
+
+// settle updates t's failing paths from a push that went through: the
+// paths it listed and did not fail work again; each failed path backs
+// off on its own (logged once per backoff step).
+func (m *mirror) settle(t *targetRun, r pushResult, now time.Time) {
+	failed := make(map[string]bool, len(r.stats.Failed))
 	for _, f := range r.stats.Failed {
-		t.log.Warn("path not mirrored, will retry", "path", f.Path, "err", f.Err, "retry_in", t.backoff.String())
-		retry = append(retry, m.retryItem(f.Path))
+		failed[f.Path] = true
 	}
-	col.Done(r.batch.ID, retry, t.retryAt)
-	return nil
+	var recovered []string
+	if r.batch.Full {
+		t.paths.clear(failed)
+	} else {
+		recovered = t.paths.settled(r.batch.Items, failed)
+	}
+	for _, p := range recovered {
+		t.log.Info("path mirrored again", "path", p)
+	}
+	for _, f := range r.stats.Failed {
+		backoff, n := t.paths.failed(f.Path, f.Err, m.retryItem(f.Path).Recursive, now)
+		t.log.Warn("path not mirrored; retrying it on its own", "path", f.Path, "err", f.Err,
+			"failures", n, "retry_in", backoff.String())
+	}
+	t.st.setFailing(t.paths.list())
+}
+
+// failTarget stops t after a fatal error: state failed, logged, its
+// connections closed; the other targets go on.
+func (m *mirror) failTarget(t *targetRun, what string, r pushResult) {
+	t.failed = true
+	t.st.setState(stateFailed)
+	m.logStats(t, what, "failed", r.stats, r.took, "err", r.err,
+		"action", "this target is stopped; the other targets go on (fix the cause, then restart gsync)")
+	t.close()
 }
 
 // errorClass names the kind of a push error for metrics.
@@ -474,6 +669,8 @@ func errorClass(err error) string {
 	switch {
 	case err == nil:
 		return ""
+	case isRefusal(err):
+		return "refused"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "canceled"
 	case transport.IsTransient(err):
@@ -483,10 +680,15 @@ func errorClass(err error) string {
 }
 
 // retryItem re-queues a failed path as a change of whatever it is now.
+// The root itself is retried for its own attributes only: resending the
+// whole tree cannot fix them.
 func (m *mirror) retryItem(rel string) delay.Item {
+	if rel == "." || rel == "" {
+		return delay.Item{Op: delay.Attrib, Path: ".", IsDir: true}
+	}
 	fi, err := os.Lstat(filepath.Join(m.src, filepath.FromSlash(rel)))
 	if err != nil {
-		return delay.Item{Op: delay.Delete, Path: rel}
+		return delay.Item{Op: delay.Delete, Path: rel, Recursive: true}
 	}
 	return delay.Item{Op: delay.Modify, Path: rel, IsDir: fi.IsDir(), Recursive: fi.IsDir()}
 }
@@ -498,8 +700,12 @@ func (m *mirror) logStats(t *targetRun, what, result string, st transport.Stats,
 		"renamed", st.Renamed, "bytes", st.Bytes, "failed", len(st.Failed),
 		"duration", took.Round(time.Millisecond).String()}
 	args = append(args, extra...)
-	if result == "failed" {
+	switch result {
+	case "failed":
 		t.log.Error(what+" failed", args...)
+		return
+	case "held back":
+		t.log.Error(what+" held back by a safety guard", args...)
 		return
 	}
 	t.log.Info(what+" done", args...)

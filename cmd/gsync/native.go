@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -33,7 +32,7 @@ func runNative(cfg *config, stderr io.Writer, sigs <-chan os.Signal) error {
 		once:           cfg.once,
 		reopenLog:      reopen,
 	}
-	_, err = runProcess([]*config{cfg}, po, log, sigs, nil)
+	_, err = runProcess([]*config{cfg}, po, log, sigs, nil, nil)
 	return err
 }
 
@@ -66,9 +65,9 @@ type logFile struct {
 }
 
 func (l *logFile) reopen() error {
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := openLogFile(l.path)
 	if err != nil {
-		return fmt.Errorf("open log file: %w", err)
+		return err
 	}
 	l.mu.Lock()
 	old := l.f

@@ -2,7 +2,28 @@
 
 package main
 
-import "os"
+import (
+	"fmt"
+	"os"
+)
 
 // lockFile does nothing where flock is missing.
 func lockFile(*os.File) error { return nil }
+
+// openRegular opens (or creates) path for gsync's own files, refusing a
+// symlink or anything else that is not a regular file. Without O_NOFOLLOW
+// the check is made before and after the open.
+func openRegular(path string, flag int, perm os.FileMode) (*os.File, error) {
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("open %s: not a regular file (%s)", path, fi.Mode().Type())
+	}
+	f, err := os.OpenFile(path, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("open %s: not a regular file", path)
+	}
+	return f, nil
+}

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -10,3 +12,36 @@ import (
 
 // lockFile takes an exclusive, non-blocking lock on f (lsyncd: lockf).
 func lockFile(f *os.File) error { return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) }
+
+// openRegular opens (or creates) path for gsync's own files, the pidfile
+// and the log file, never following a symlink and never blocking on a
+// FIFO: the open is O_NOFOLLOW|O_NONBLOCK, then fstat must report a
+// regular file. Anything else is refused with a clear error.
+func openRegular(path string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, perm)
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return nil, fmt.Errorf("open %s: is a symbolic link; refusing to follow it", path)
+	case errors.Is(err, unix.ENXIO):
+		return nil, fmt.Errorf("open %s: not a regular file (a FIFO or socket)", path)
+	case err != nil:
+		return nil, err
+	}
+	if err := checkRegular(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// checkRegular refuses an open file that is not a regular file.
+func checkRegular(f *os.File) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("stat %s: %w", f.Name(), err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("open %s: not a regular file (mode %#o)", f.Name(), st.Mode&unix.S_IFMT)
+	}
+	return nil
+}

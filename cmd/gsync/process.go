@@ -33,15 +33,19 @@ type procOptions struct {
 }
 
 // runProcess runs every sync of cfgs concurrently, one mirror (watcher,
-// collators, targets) each, until a signal stops them all or one fails,
-// and serves the operator outputs meanwhile: status file, control socket,
+// collators, targets) each, until a signal stops them all, a startup sync
+// fails (without --insist), or every mirror ended (a mirror whose
+// targets all failed ends alone: the others go on), and serves the operator outputs meanwhile: status file, control socket,
 // metrics, systemd notifications. SIGTERM/SIGINT stop every sync (exit
 // 143/130). On SIGHUP, with reload set, the config is re-read: if that
 // works every sync is stopped (in-flight batches finish) and runProcess
 // returns the new config to be run, else the error is logged and the old
 // config keeps running. Without reload, or when the reload failed, SIGHUP
 // is passed to every sync (full resync). SIGUSR1 reopens the log file.
-func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os.Signal, reload func() (*lsyncdconf.Config, error)) (next *lsyncdconf.Config, err error) {
+// carry takes the changes the syncs still had queued when a reload
+// stopped them, and gives them to the syncs of the new config (nil:
+// none).
+func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os.Signal, reload func() (*lsyncdconf.Config, error), carry *handover) (next *lsyncdconf.Config, err error) {
 	if po.pidFile != "" {
 		release, err := writePidfile(po.pidFile)
 		if err != nil {
@@ -91,7 +95,7 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 		go func() {
 			defer wg.Done()
 			defer close(done[i])
-			results <- result{i, runMirror(ctx, c, status[i], log, chans[i], pings[i])}
+			results <- result{i, runMirror(ctx, c, status[i], log, chans[i], pings[i], carry)}
 		}()
 	}
 	if interval, err := daemon.SdWatchdogEnabled(false); err == nil && interval > 0 && !po.once {
@@ -115,6 +119,7 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 	}
 	var stopSig os.Signal
 	var first error
+	stopping := false // a startup failure is stopping every sync
 	var reloaded *lsyncdconf.Config
 	for left := len(cfgs); left > 0; {
 		select {
@@ -129,7 +134,7 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 				}
 				continue
 			}
-			if sig == syscall.SIGHUP && reload != nil && !po.once && stopSig == nil && first == nil && reloaded == nil {
+			if sig == syscall.SIGHUP && reload != nil && !po.once && stopSig == nil && !stopping && reloaded == nil {
 				n, err := reload()
 				if err == nil {
 					log.Info("SIGHUP: config re-read; restarting every sync")
@@ -158,12 +163,16 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 			}
 			if first == nil {
 				first = r.err
-				// Like lsyncd, a fatal error stops every sync (gently).
+			}
+			var fail startupError
+			var ue usageError
+			if (errors.As(r.err, &fail) || errors.As(r.err, &ue)) && !stopping {
+				// Like lsyncd, a bad config or a failed startup stops
+				// every sync (gently). Later failures (every target of
+				// a sync failed) stop their own sync only.
+				stopping = true
 				daemon.SdNotify(false, daemon.SdNotifyStopping)
 				go broadcast(syscall.SIGTERM)
-				if po.once {
-					cancel()
-				}
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,7 @@ type syncStatus struct {
 	lastFailed  bool // the last push failed as a whole (connection, fatal)
 	started     bool // the startup full sync succeeded (or there is none)
 	counters    pushCounters
+	failing     []failingPath // paths that keep failing, backed off one by one
 }
 
 // targetState is what a target is doing.
@@ -62,6 +64,7 @@ const (
 	statePushing                     // a batch or full sync in flight
 	stateRetrying                    // the last push failed; waiting for retryAt
 	stateStopped                     // the mirror has ended
+	stateFailed                      // a fatal error stopped this target; the others go on
 )
 
 func (s targetState) String() string {
@@ -76,6 +79,8 @@ func (s targetState) String() string {
 		return "retrying"
 	case stateStopped:
 		return "stopped"
+	case stateFailed:
+		return "failed"
 	}
 	return "unknown"
 }
@@ -134,15 +139,32 @@ func (s *syncStatus) publish(queued int, waiting []delay.Item, b *delay.Batch, w
 	}
 }
 
-// setState records a state change outside the loop's publish (stopped).
+// setState records a state change outside the loop's publish (stopped,
+// failed). A failed target stays failed.
 func (s *syncStatus) setState(state targetState) {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
-	s.state = state
+	if s.state != stateFailed {
+		s.state = state
+	}
 	s.mu.Unlock()
 	s.changed()
+}
+
+// setFailing records the paths that keep failing (a copy is kept).
+func (s *syncStatus) setFailing(paths []failingPath) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	same := slices.Equal(s.failing, paths)
+	s.failing = slices.Clone(paths)
+	s.mu.Unlock()
+	if !same {
+		s.changed()
+	}
 }
 
 // setStarted records that the startup full sync succeeded (or that
@@ -227,6 +249,22 @@ func (s *syncStatus) pushed(at time.Time, full bool, st transport.Stats, took ti
 	s.changed()
 }
 
+// noteError records err as the last error without counting a failed
+// push (a guard's refusal: the push itself went through).
+func (s *syncStatus) noteError(at time.Time, err error) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.lastErr, s.lastErrAt = err.Error(), at
+	if s.counters.errorsByClass == nil {
+		s.counters.errorsByClass = map[string]int64{}
+	}
+	s.counters.errorsByClass[errorClass(err)]++
+	s.mu.Unlock()
+	s.changed()
+}
+
 // snapshot returns the control socket's view of the target.
 func (s *syncStatus) snapshot() control.Target {
 	s.mu.Lock()
@@ -241,6 +279,10 @@ func (s *syncStatus) snapshot() control.Target {
 	}
 	if s.full {
 		t.InFlight++
+	}
+	for _, f := range s.failing {
+		t.FailingPaths = append(t.FailingPaths, control.FailingPath{
+			Path: f.path, Failures: f.failures, LastError: f.lastErr, NextAttempt: f.next})
 	}
 	if s.state == stateRetrying && !s.retryAt.IsZero() {
 		t.NextAttempt = timePtr(s.retryAt)
@@ -290,6 +332,13 @@ func (s *syncStatus) report(b *bytes.Buffer) {
 	}
 	if s.inFlight {
 		b.WriteString("Push in flight\n")
+	}
+	if s.state == stateFailed {
+		b.WriteString("Target failed: stopped after a fatal error (see the last error); the other targets go on\n")
+	}
+	for _, f := range s.failing {
+		fmt.Fprintf(b, "Failing path /%s: %d failure(s), next attempt at %s: %s\n",
+			strings.TrimPrefix(f.path, "/"), f.failures, f.next.Format(time.ANSIC), oneLine(f.lastErr))
 	}
 	if !s.lastPush.IsZero() {
 		fmt.Fprintf(b, "Last push finished at %s", s.lastPush.Format(time.ANSIC))

@@ -119,6 +119,10 @@ func printStatus(w io.Writer, all []control.Status, now time.Time) {
 				}
 				fmt.Fprintf(w, "  %s last error%s: %s\n", t.Sync, at, oneLine(t.LastError))
 			}
+			for _, f := range t.FailingPaths {
+				fmt.Fprintf(w, "  %s failing path /%s: %d failure(s), next attempt in %s: %s\n", t.Sync,
+					strings.TrimPrefix(f.Path, "/"), f.Failures, max(f.NextAttempt.Sub(now), 0).Round(time.Second), oneLine(f.LastError))
+			}
 		}
 	}
 }

@@ -13,30 +13,33 @@ import (
 	"github.com/gsync/gsync/transport"
 )
 
-// openTarget parses the TARGET argument and opens the matching transport.
-func openTarget(cfg *config, spec string, rules *filter.Set, opts transport.Options) (transport.Target, error) {
+// openTarget parses the TARGET argument and opens the matching
+// transport. localDir is the absolute directory of a local target ("" for
+// remote ones).
+func openTarget(cfg *config, spec string, rules *filter.Set, opts transport.Options) (t transport.Target, localDir string, err error) {
 	dc, isDaemon, err := transport.ParseDaemonTarget(spec)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, "", usageError{err}
 	}
 	if isDaemon {
-		return openDaemon(cfg, spec, dc, rules, opts)
+		t, err := openDaemon(cfg, spec, dc, rules, opts)
+		return t, "", err
 	}
 	if i := strings.IndexByte(spec, ':'); cfg.ssh.force || (i > 0 && !strings.ContainsRune(spec[:i], '/')) {
-		return openSSHTarget(cfg, spec, rules, opts) // a local path containing ':' is written ./a:b
+		t, err := openSSHTarget(cfg, spec, rules, opts) // a local path containing ':' is written ./a:b
+		return t, "", err
 	}
 	abs, err := filepath.Abs(spec)
 	if err != nil {
-		return nil, usagef("target %q: %v", spec, err)
+		return nil, "", usagef("target %q: %v", spec, err)
 	}
-	if err := checkNotInside(opts.Source, abs); err != nil {
-		return nil, err
+	if err := checkTargetApart(opts.Source, abs); err != nil {
+		return nil, "", err
 	}
-	t, err := transport.NewLocal(abs, opts)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("open target %s: %w", spec, err)}
+	if t, err = transport.NewLocal(abs, opts); err != nil {
+		return nil, "", usageError{fmt.Errorf("open target %s: %w", spec, err)}
 	}
-	return t, nil
+	return t, abs, nil
 }
 
 // openDaemon completes a parsed daemon target from the flags and opens it.
