@@ -84,16 +84,26 @@ func (l *Local) FullSync(ctx context.Context) (Stats, error) {
 		return Stats{}, err
 	}
 	defer r.close()
-	if sfi, err = r.src.Stat(); err != nil {
-		return Stats{}, Fatal(fmt.Errorf("stat source %s: %w", l.src, err))
+	if err := r.syncRoot(true); err != nil {
+		return Stats{}, err
 	}
-	tfi, err := os.Lstat(l.root)
-	if err != nil {
-		return Stats{}, Transient(fmt.Errorf("stat target %s: %w", l.root, err))
-	}
-	r.syncEntry("", sfi, tfi, true)
 	r.finish()
 	return r.st, ctx.Err()
+}
+
+// syncRoot makes the target root equal to the source root: its own
+// attributes and, when recursive, everything below it.
+func (r *run) syncRoot(recursive bool) error {
+	sfi, err := r.src.Stat()
+	if err != nil {
+		return Fatal(fmt.Errorf("stat source %s: %w", r.l.src, err))
+	}
+	tfi, err := os.Lstat(r.l.root)
+	if err != nil {
+		return Transient(fmt.Errorf("stat target %s: %w", r.l.root, err))
+	}
+	r.syncEntry("", sfi, tfi, recursive)
+	return nil
 }
 
 // Push applies one batch of changes, see Target.
@@ -128,6 +138,13 @@ func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
 	for _, p := range order {
 		if ctx.Err() != nil {
 			break
+		}
+		if p == "." || p == "" {
+			// The root's own attributes (or all of it, recursively).
+			if err := r.syncRoot(rec[p]); err != nil {
+				return r.st, err
+			}
+			continue
 		}
 		if err := checkRel(p); err != nil {
 			// Before touch: the parent of "a/../../x" lies outside the
