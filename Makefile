@@ -5,25 +5,32 @@ BIN     ?= bin/gsync
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test stress demo bench lint clean release
+.PHONY: build test stress demo bench lint staticcheck clean release
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gsync
 
-# Unit and integration tests, with the race detector, then a short fuzz
-# run of each protocol decoder (what the fuzzer found so far
-# is kept in rsyncproto/testdata/fuzz and replayed by every go test). The
-# budget is a count of executions, not a duration: with a duration, Go
-# 1.26's fuzz coordinator can fail a busy machine's run with a bare
-# "context deadline exceeded" at the end (go.dev/issue/75804).
-# Each entry is TARGET:EXECUTIONS, sized to a few seconds here.
+# Unit and integration tests, with the race detector, and meanwhile a
+# short fuzz run of each protocol decoder (what the fuzzer found so far is
+# kept in rsyncproto/testdata/fuzz and replayed by every go test, and
+# again by each fuzz run before it fuzzes). Most test time is spent
+# waiting for peers and processes, so the packages run four at a time,
+# ./integration (the longest) first, and the fuzz runs (one worker each)
+# run beside them. The budget is a count of executions, not a duration:
+# with a duration, Go 1.26's fuzz coordinator can fail a busy machine's
+# run with a bare "context deadline exceeded" at the end
+# (go.dev/issue/75804). Each entry is TARGET:EXECUTIONS, sized to a few
+# seconds here.
 FUZZ_TARGETS := FuzzVarint:50000 FuzzNdx:50000 FuzzDemux:10000 FuzzFlist:50000 FuzzSumHead:50000 FuzzTokens:6000 FuzzSession:20000
 FUZZ_SCALE   ?= 1
 test:
-	$(GO) test -race -count=1 -timeout 25m ./...
-	@set -e; for e in $(FUZZ_TARGETS); do \
-		$(GO) test -run '^$$' -fuzz "^$${e%%:*}$$" -fuzztime $$(( $${e##*:} * $(FUZZ_SCALE) ))x ./rsyncproto; \
-	done
+	@$(GO) test -race -count=1 -p 4 -timeout 25m ./integration ./... & pkgs=$$!; \
+	fuzz=0; for e in $(FUZZ_TARGETS); do \
+		$(GO) test -run '^$$' -fuzz "^$${e%%:*}$$" -parallel 1 -fuzztime $$(( $${e##*:} * $(FUZZ_SCALE) ))x ./rsyncproto || { fuzz=1; break; }; \
+	done; \
+	wait $$pkgs; rc=$$?; \
+	if [ $$fuzz -ne 0 ]; then echo "make test: a fuzz run failed" >&2; exit 1; fi; \
+	exit $$rc
 
 # The long reliability runs: 3,000 churn operations and three seeds per
 # target type, the fault and name tests, and 20 times the fuzzing of make test.
@@ -46,10 +53,24 @@ bench: build
 	BENCH_GSYNC=$(abspath $(BIN)) $(GO) test -run '^$$' -bench '^BenchmarkCompare$$' -benchtime 1x -count=1 -timeout 60m ./bench
 	bench/daemon.sh $(BIN)
 
+# gofmt, go vet, the darwin build (the fsnotify watcher backend), and no
+# tracked file over MAX_FILE_BYTES (1 MiB: binaries, captures and
+# generated trees stay out of git).
+MAX_FILE_BYTES := 1048576
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	GOOS=darwin $(GO) build ./...
+	@git ls-files | { fail=0; while IFS= read -r f; do \
+		if [ -f "$$f" ] && [ ! -L "$$f" ]; then size=$$(wc -c < "$$f"); \
+			if [ $$size -gt $(MAX_FILE_BYTES) ]; then echo "$$f: $$size bytes, over the $(MAX_FILE_BYTES)-byte limit for a tracked file" >&2; fail=1; fi; \
+		fi; \
+	done; exit $$fail; }
+
+# staticcheck at the version pinned by the tool directive in go.mod.
+staticcheck:
+	$(GO) tool staticcheck ./...
 
 clean:
 	rm -rf bin

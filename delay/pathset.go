@@ -23,9 +23,6 @@ type pnode struct {
 
 func newPathSet() pathSet { return pathSet{nodes: make(map[string]*pnode)} }
 
-// empty reports whether the set has no members.
-func (s *pathSet) empty() bool { return len(s.nodes) == 0 }
-
 // parentPath returns the parent of p ("" for a top-level name) and false
 // for the root itself.
 func parentPath(p string) (string, bool) {

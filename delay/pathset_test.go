@@ -54,7 +54,7 @@ func TestPathSet(t *testing.T) {
 	for _, m := range naive {
 		s.remove(m)
 	}
-	if !s.empty() {
+	if len(s.nodes) != 0 {
 		t.Fatalf("%d nodes left after removing every member", len(s.nodes))
 	}
 }

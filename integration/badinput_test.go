@@ -17,6 +17,7 @@ import (
 // TestBadSources: sources that are no directory, or that gsync may not
 // read, stop gsync with exit 2 and a message naming the problem.
 func TestBadSources(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
@@ -26,7 +27,7 @@ func TestBadSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() }) // after the parallel subtests
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, []byte("x"), 0o644)
 	os.Symlink(file, filepath.Join(dir, "link-to-file"))
@@ -41,6 +42,7 @@ func TestBadSources(t *testing.T) {
 		{"nonexistent", filepath.Join(dir, "missing"), "does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			code, out := runGsync(t, "--once", tc.src, filepath.Join(t.TempDir(), "mirror"))
 			if code != 2 || !strings.Contains(out, tc.want) || !strings.Contains(out, tc.src) {
 				t.Errorf("exit %d, want 2 with %q naming %s:\n%s", code, tc.want, tc.src, out)
@@ -52,6 +54,7 @@ func TestBadSources(t *testing.T) {
 // TestBadTargets: malformed or unusable targets stop gsync with a message
 // naming the target and what to do.
 func TestBadTargets(t *testing.T) {
+	t.Parallel()
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
 	file := filepath.Join(t.TempDir(), "file")
@@ -83,6 +86,7 @@ func TestBadTargets(t *testing.T) {
 		{"ssh bad port", []string{"--ssh-config", "none", "-e", "ssh -p 0", "127.0.0.1:/tmp/x"}, 2, []string{"port"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			args := append([]string{"--once", "--timeout", "5"}, tc.args[:len(tc.args)-1]...)
 			args = append(args, src, tc.args[len(tc.args)-1])
 			code, out := runGsyncEnv(t, []string{"RSYNC_PASSWORD=", "HOME=" + t.TempDir(), "SSH_AUTH_SOCK="}, args...)
@@ -128,8 +132,10 @@ func longPath(n int) string {
 // every target type: initial sync, then each file changed, renamed and
 // deleted live.
 func TestHostileNames(t *testing.T) {
+	t.Parallel()
 	for _, mp := range mirrorPeers {
 		t.Run(mp.name, func(t *testing.T) {
+			t.Parallel()
 			p := mp.start(t)
 			src := filepath.Join(t.TempDir(), "s")
 			os.Mkdir(src, 0o755)
@@ -200,11 +206,13 @@ func nobodyDir(t *testing.T) string {
 // path (permission denied) and retried, everything else keeps flowing, and
 // once they are readable they arrive.
 func TestUnreadableFiles(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run gsync as another user and own files it cannot read")
 	}
 	for _, name := range []string{"local", "rsync-3.5", "ssh"} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			base := nobodyDir(t)
 			src := filepath.Join(base, "src")
 			seedTree(t, src, 21, 40)
@@ -255,14 +263,22 @@ func TestUnreadableFiles(t *testing.T) {
 				}
 				waitEqual(t, src, p.dir, 60*time.Second, o)
 			}
+			// The failures are logged when the push ends, which may be a
+			// moment after the rest landed.
 			for _, want := range []string{"secret", "closed"} {
-				found := false
-				for _, l := range strings.Split(g.out.String(), "\n") {
-					if strings.Contains(l, want) && strings.Contains(strings.ToLower(l), "permission denied") {
-						found = true
+				reported := func() bool {
+					for _, l := range strings.Split(g.out.String(), "\n") {
+						if strings.Contains(l, want) && strings.Contains(strings.ToLower(l), "permission denied") {
+							return true
+						}
 					}
+					return false
 				}
-				if !found {
+				deadline := time.Now().Add(30 * time.Second)
+				for !reported() && time.Now().Before(deadline) {
+					time.Sleep(50 * time.Millisecond)
+				}
+				if !reported() {
 					t.Errorf("%s not reported as unreadable (permission denied):\n%s", want, tail(g.out.String(), 20))
 				}
 			}

@@ -127,62 +127,10 @@ func waitEqualAll(t *testing.T, src, dst string, timeout time.Duration, opts []t
 	}
 }
 
-// TestDaemonLive is the acceptance scenario of the rsync daemon target:
-// initial sync of 5,000 files in 300 directories, then live changes, against
-// C rsync at protocols 32..29 and gokrazy's pure-Go daemon at 27.
-func TestDaemonLive(t *testing.T) {
-	if _, err := exec.LookPath("rsync"); err != nil {
-		t.Skip("rsync not installed")
-	}
-	src := t.TempDir()
-	bigTree(t, src, 5000, 300, oddNames)
-	srcUTF8 := t.TempDir()
-	bigTree(t, srcUTF8, 5000, 300, validUTF8Names())
-	// The forced older protocols churn less: TestChurnAllTargets churns
-	// them at length on a small tree; here the big tree's full sync and
-	// some live changes are the point.
-	cases := []struct {
-		start func(*testing.T) peer
-		ops   int
-	}{
-		{func(t *testing.T) peer { return startRsyncPeer(t, 0) }, 300},
-		{func(t *testing.T) peer { return startRsyncPeer(t, 31) }, 80},
-		{func(t *testing.T) peer { return startRsyncPeer(t, 30) }, 80},
-		{func(t *testing.T) peer { return startRsyncPeer(t, 29) }, 80},
-		{startGokrazyPeer, 300},
-	}
-	for i, tc := range cases {
-		p := tc.start(t)
-		t.Run(p.name, func(t *testing.T) {
-			work, from := filepath.Join(t.TempDir(), "src"), src
-			if p.validUTF8 {
-				from = srcUTF8
-			}
-			if out, err := exec.Command("cp", "-a", from, work).CombinedOutput(); err != nil {
-				t.Fatalf("copy tree: %v %s", err, out)
-			}
-			// PATH emptied: gsync needs no rsync or ssh binary.
-			g := startGsync(t, []string{"PATH="}, "--delay", "0", work, p.url)
-			waitEqualAll(t, work, p.dir, 60*time.Second, p.opts)
-
-			c := newChurner(t, work, uint64(100+i))
-			if p.validUTF8 { // gokrazy
-				c.names = validUTF8Names()
-				c.noDirToFile = true
-			}
-			defer c.dump()
-			c.run(tc.ops)
-			waitEqualAll(t, work, p.dir, 60*time.Second, p.opts)
-			if code := g.stop(syscall.SIGTERM); code != 143 {
-				t.Errorf("exit code %d after SIGTERM, want 143", code)
-			}
-		})
-	}
-}
-
 // TestDaemonAuth checks the right password (file and environment) and that a
 // wrong one stops gsync with a clear message.
 func TestDaemonAuth(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("rsync"); err != nil {
 		t.Skip("rsync not installed")
 	}
@@ -200,10 +148,8 @@ func TestDaemonAuth(t *testing.T) {
 	}
 	treediff.Equal(t, src, dir, treediff.Options{IgnoreRootMtime: true, MtimeGranularity: time.Second})
 
-	cmd := exec.Command(gsyncBin, "--once", src, url)
-	cmd.Env = append(os.Environ(), "RSYNC_PASSWORD=s3cret")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("right password (RSYNC_PASSWORD): %v: %s", err, out)
+	if code, out := runGsyncEnv(t, []string{"RSYNC_PASSWORD=s3cret"}, "--once", src, url); code != 0 {
+		t.Fatalf("right password (RSYNC_PASSWORD): exit %d: %s", code, out)
 	}
 
 	os.WriteFile(pw, []byte("wrong\n"), 0o600)
@@ -218,46 +164,11 @@ func TestDaemonAuth(t *testing.T) {
 	}
 }
 
-// TestDaemonKilledMidTransfer kills the daemon while gsync pushes, restarts
-// it, and checks that gsync retries and converges without losing anything.
-func TestDaemonKilledMidTransfer(t *testing.T) {
-	if _, err := exec.LookPath("rsync"); err != nil {
-		t.Skip("rsync not installed")
-	}
-	dir := filepath.Join(t.TempDir(), "module")
-	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: dir}}})
-	src := t.TempDir()
-	bigTree(t, src, 200, 10, oddNames)
-	g := startGsync(t, nil, "--delay", "0", "--timeout", "10", src, d.URL("m"))
-	opts := rsyncPeerOptions(32)
-	waitEqualAll(t, src, dir, 60*time.Second, opts)
-
-	// A large file is on its way when the daemon dies.
-	big := make([]byte, 64<<20)
-	for i := range big {
-		big[i] = byte(i * 7)
-	}
-	os.WriteFile(filepath.Join(src, "big.bin"), big, 0o644)
-	time.Sleep(150 * time.Millisecond)
-	if err := d.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(src, "while-down"), []byte("queued"), 0o644)
-	time.Sleep(2 * time.Second)
-	if err := d.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	waitEqualAll(t, src, dir, 90*time.Second, opts)
-	if !strings.Contains(g.out.String(), "retry") {
-		t.Errorf("no retry logged:\n%s", tail(g.out.String(), 20))
-	}
-	g.stop(syscall.SIGTERM)
-}
-
 // TestDaemonUnwritableDir makes one target directory unwritable for the
 // daemon: only its files fail (and are retried), the rest of the batch
 // lands, and once it is writable again everything converges.
 func TestDaemonUnwritableDir(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("rsync"); err != nil {
 		t.Skip("rsync not installed")
 	}
@@ -300,6 +211,7 @@ func TestDaemonUnwritableDir(t *testing.T) {
 // TestDaemonGrowingFile appends to a file while gsync sends it: the run is
 // not aborted and the final content arrives.
 func TestDaemonGrowingFile(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("rsync"); err != nil {
 		t.Skip("rsync not installed")
 	}

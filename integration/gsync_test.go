@@ -1,14 +1,12 @@
 package integration
 
 import (
-	"bytes"
-	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,8 +14,19 @@ import (
 	"github.com/gsync/gsync/internal/treediff"
 )
 
-// gsyncBin is the gsync binary built once for all end-to-end tests.
+// gsyncBin is the gsync binary built once for all end-to-end tests, the
+// way `make release` builds it (no cgo, -trimpath, stripped, version
+// stamped): TestStaticEmptyRoot checks that very binary, every other test
+// runs it. The stages are race-tested by their own packages.
 var gsyncBin string
+
+// gsyncTestVersion is the version stamped into gsyncBin.
+const gsyncTestVersion = "static-test"
+
+// e2eParallel is how many tests of this package run at once unless
+// -test.parallel is given: they mostly wait for peers, gsync and the
+// file system, not for the CPU.
+const e2eParallel = 4
 
 func TestMain(m *testing.M) {
 	if n := os.Getenv(userNSWatchesEnv); n != "" {
@@ -25,20 +34,21 @@ func TestMain(m *testing.M) {
 		userNSExec(n)
 		return
 	}
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		flag.Set("test.parallel", fmt.Sprint(e2eParallel))
+	}
 	dir, err := os.MkdirTemp("", "gsync-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	gsyncBin = filepath.Join(dir, "gsync")
-	args := []string{"build", "-o", gsyncBin}
-	// The stages are race-tested by their own packages; a race-enabled gsync
-	// binary makes these end-to-end runs several times slower, so it is
-	// opt-in here.
-	if raceEnabled && os.Getenv("GSYNC_E2E_RACE") == "1" {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command("go", append(args, "github.com/gsync/gsync/cmd/gsync")...)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+gsyncTestVersion,
+		"-o", gsyncBin, "github.com/gsync/gsync/cmd/gsync")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build gsync:", err)
@@ -49,35 +59,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncedBuffer collects a process's output safely while it runs.
-type syncedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// gsyncProc is a running gsync started by a test.
+// gsyncProc is a process started by a test (gsync, mostly) with its output
+// collected.
 type gsyncProc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	out  *syncedBuffer
-	done chan struct{}
-	err  error
+	*process
+	t   *testing.T
+	out *lockedBuffer
 }
 
-// startGsync runs gsync with args; it is stopped (SIGKILL) at cleanup if the
-// test did not stop it.
+// startGsync runs gsync with args and env added to the environment; it is
+// killed at cleanup if the test did not stop it.
 func startGsync(t *testing.T, env []string, args ...string) *gsyncProc {
 	t.Helper()
 	cmd := exec.Command(gsyncBin, args...)
@@ -85,28 +76,27 @@ func startGsync(t *testing.T, env []string, args ...string) *gsyncProc {
 	return startProc(t, cmd)
 }
 
-// startProc starts cmd with its output collected; it is killed at cleanup
-// if the test did not stop it, and its output is logged when the test failed.
+// startProc starts cmd (in a process group of its own, see startProcess)
+// with its output collected; it is killed with its group at cleanup if the
+// test did not stop it, and its output is logged when the test failed.
 func startProc(t *testing.T, cmd *exec.Cmd) *gsyncProc {
 	t.Helper()
-	p := &gsyncProc{t: t, cmd: cmd, out: &syncedBuffer{}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", cmd.Path, err)
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	p, err := startProcess(cmd)
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	g := &gsyncProc{process: p, t: t, out: out}
 	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
+		if err := p.stop(); err != nil {
+			t.Errorf("stop %s: %v", cmd.Path, err)
 		}
 		if t.Failed() {
-			t.Logf("%s %q output:\n%s", cmd.Path, cmd.Args[1:], tail(p.out.String(), 60))
+			t.Logf("%s %q output:\n%s", cmd.Path, cmd.Args[1:], tail(out.String(), 60))
 		}
 	})
-	return p
+	return g
 }
 
 // stop sends sig and returns the exit code (bounded wait).
@@ -116,9 +106,21 @@ func (p *gsyncProc) stop(sig syscall.Signal) int {
 	select {
 	case <-p.done:
 	case <-time.After(40 * time.Second):
-		p.t.Fatalf("gsync did not stop within 40 s after %v", sig)
+		p.t.Fatalf("%s did not stop within 40 s after %v", p.cmd.Path, sig)
 	}
 	return p.cmd.ProcessState.ExitCode()
+}
+
+// wait waits for the process to exit by itself (bounded) and returns its
+// exit code and output.
+func (p *gsyncProc) wait(timeout time.Duration) (int, string) {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.t.Fatalf("%s %q did not finish within %v:\n%s", p.cmd.Path, p.cmd.Args[1:], timeout, tail(p.out.String(), 30))
+	}
+	return p.cmd.ProcessState.ExitCode(), p.out.String()
 }
 
 func tail(s string, n int) string {
@@ -130,11 +132,13 @@ func tail(s string, n int) string {
 }
 
 // waitEqual polls until dst equals src or the timeout passes, then fails
-// with the remaining differences.
+// with the remaining differences. The polls back off from 20 ms to
+// pollMax: comparing a large tree costs CPU that gsync and the peers of
+// the parallel tests need.
 func waitEqual(t *testing.T, src, dst string, timeout time.Duration, opt treediff.Options) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for {
+	for wait := 20 * time.Millisecond; ; wait = min(wait*3/2, pollMax) {
 		diffs, err := treediff.Compare(src, dst, opt)
 		if err == nil && len(diffs) == 0 {
 			return
@@ -143,19 +147,31 @@ func waitEqual(t *testing.T, src, dst string, timeout time.Duration, opt treedif
 			treediff.Equal(t, src, dst, opt)
 			t.Fatalf("target did not converge within %v", timeout)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(wait)
 	}
 }
+
+// pollMax is the longest pause between two polls of waitEqual.
+const pollMax = 500 * time.Millisecond
 
 // runGsync runs gsync to completion (bounded) and returns exit code and output.
 func runGsync(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gsyncBin, args...)
-	out, _ := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("gsync %q did not finish: %s", args, out)
-	}
-	return cmd.ProcessState.ExitCode(), string(out)
+	return runGsyncIn(t, "", nil, args...)
+}
+
+// runGsyncEnv is runGsync with env added to the environment.
+func runGsyncEnv(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	return runGsyncIn(t, "", env, args...)
+}
+
+// runGsyncIn is runGsync in the working directory dir ("": the test's)
+// with env added to the environment.
+func runGsyncIn(t *testing.T, dir string, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(gsyncBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	return startProc(t, cmd).wait(60 * time.Second)
 }

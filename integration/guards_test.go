@@ -1,10 +1,8 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -20,10 +18,11 @@ import (
 // backup/www backup deleted the source and exited 0), also through a bind
 // mount of the source's parent.
 func TestGuardTargetContainsSource(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	src := filepath.Join(base, "backup", "www")
 	seedTree(t, src, 3, 20)
-	code, out := runGsyncIn(t, base, "--once", "--control-socket", "none", "backup/www", "backup")
+	code, out := runGsyncIn(t, base, nil, "--once", "--control-socket", "none", "backup/www", "backup")
 	if code != 2 || !strings.Contains(out, "contains the source") {
 		t.Errorf("target containing the source: exit %d, want 2 with a reason:\n%s", code, out)
 	}
@@ -50,26 +49,13 @@ func TestGuardTargetContainsSource(t *testing.T) {
 	}
 }
 
-// runGsyncIn is runGsync in the working directory dir.
-func runGsyncIn(t *testing.T, dir string, args ...string) (int, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gsyncBin, args...)
-	cmd.Dir = dir
-	out, _ := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("gsync %q did not finish: %s", args, out)
-	}
-	return cmd.ProcessState.ExitCode(), string(out)
-}
-
 // TestGuardOneTargetFails: a daemon module that refuses every transfer
 // (read only: a fatal error) stops its own target, shown as failed in
 // gsync status; the local target keeps mirroring. With only the failing
 // target, gsync exits 1. Before, the fatal error stopped gsync and every
 // target with it.
 func TestGuardOneTargetFails(t *testing.T) {
+	t.Parallel()
 	lookBinary(t, "rsync")
 	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "ro", Path: filepath.Join(t.TempDir(), "ro"), ReadOnly: true}}})
 	src, local := t.TempDir(), filepath.Join(t.TempDir(), "local")
@@ -107,6 +93,7 @@ func TestGuardOneTargetFails(t *testing.T) {
 // on a daemon target too (lsyncd's own test suite expects it); before,
 // the empty-source guard held the deletions back.
 func TestGuardRmRfEmptiesMirror(t *testing.T) {
+	t.Parallel()
 	lookBinary(t, "rsync")
 	dir := filepath.Join(t.TempDir(), "module")
 	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: dir}}})
@@ -129,8 +116,10 @@ func TestGuardRmRfEmptiesMirror(t *testing.T) {
 // under the limit deletions go through. Before, it counted as 1 and went
 // through everywhere.
 func TestGuardMaxDeleteCountsSubtree(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"local", "daemon", "ssh"} {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			src := t.TempDir()
 			dst, target, args := maxDeletePeer(t, kind)
 			big := filepath.Join(src, "big")
@@ -141,7 +130,10 @@ func TestGuardMaxDeleteCountsSubtree(t *testing.T) {
 			os.WriteFile(filepath.Join(src, "small"), []byte("x"), 0o644)
 			args = append(args, "--delay", "0.2", "--max-delete", "10", "--control-socket", "none", src, target)
 			g := startGsync(t, nil, args...)
-			waitFile(t, filepath.Join(dst, "big", "f49"), 30*time.Second)
+			for i := range 50 { // all of big/ is on the target before the rm -rf
+				waitFile(t, filepath.Join(dst, "big", "f"+itoa(i)), 30*time.Second)
+			}
+			waitFile(t, filepath.Join(dst, "small"), 30*time.Second)
 			from := len(g.out.String())
 			os.RemoveAll(big)
 			os.WriteFile(filepath.Join(src, "after"), []byte("x"), 0o644)
@@ -190,6 +182,7 @@ func maxDeletePeer(t *testing.T, kind string) (dir, target string, args []string
 // logged with the mount point. --one-file-system leaves nested mounts
 // out altogether.
 func TestGuardVanishedMount(t *testing.T) {
+	t.Parallel()
 	src, dst := t.TempDir(), t.TempDir()
 	mnt := filepath.Join(src, "data")
 	if err := os.Mkdir(mnt, 0o755); err != nil {

@@ -52,7 +52,8 @@ func WaitPort(ctx context.Context, addr string) error {
 	}
 }
 
-// lockedBuffer collects output written from several goroutines.
+// lockedBuffer collects output written from several goroutines (a
+// process's stdout and stderr, a peer's log).
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -73,8 +74,8 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// process is a peer process started by a test, in its own process group so
-// that stopping it also stops the children it forked for connections.
+// process is a process started by a test (a peer, gsync), in its own
+// process group so that stopping it also stops the children it forked.
 type process struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has been waited for
@@ -82,7 +83,10 @@ type process struct {
 }
 
 func startProcess(cmd *exec.Cmd) (*process, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}

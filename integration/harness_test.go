@@ -74,6 +74,7 @@ func runRsync(t *testing.T, args ...string) string {
 }
 
 func TestHarnessRsyncDaemon(t *testing.T) {
+	t.Parallel()
 	src, mod := t.TempDir(), t.TempDir()
 	harnessTree(t, src)
 	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "mod", Path: mod}}})
@@ -110,6 +111,7 @@ func TestHarnessRsyncDaemon(t *testing.T) {
 }
 
 func TestHarnessRsyncDaemonAuth(t *testing.T) {
+	t.Parallel()
 	src, mod := t.TempDir(), t.TempDir()
 	harnessTree(t, src)
 	d := StartRsyncDaemon(t, Config{Modules: []Module{{
@@ -137,6 +139,7 @@ func TestHarnessRsyncDaemonAuth(t *testing.T) {
 }
 
 func TestHarnessSSHD(t *testing.T) {
+	t.Parallel()
 	s := StartSSHD(t, SSHDConfig{})
 	client, err := ssh.Dial("tcp", s.Addr, s.ClientConfig())
 	if err != nil {
@@ -167,6 +170,7 @@ func TestHarnessSSHD(t *testing.T) {
 }
 
 func TestHarnessSSHDWithOpenSSHClient(t *testing.T) {
+	t.Parallel()
 	s := StartSSHD(t, SSHDConfig{})
 	sshBin := lookBinary(t, "ssh")
 	src, dst := t.TempDir(), t.TempDir()
@@ -179,6 +183,7 @@ func TestHarnessSSHDWithOpenSSHClient(t *testing.T) {
 }
 
 func TestHarnessGokrazyDaemon(t *testing.T) {
+	t.Parallel()
 	src, mod := t.TempDir(), t.TempDir()
 	harnessTree(t, src)
 	addr := StartGokrazyDaemon(t, mod)

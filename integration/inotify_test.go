@@ -74,6 +74,7 @@ func startGsyncWatchLimit(t *testing.T, limit int, args ...string) *gsyncProc {
 // watches allowed stops gsync at startup with exit 1 and an error that
 // names fs.inotify.max_user_watches (never a silent partial mirror).
 func TestWatchLimitAtStartup(t *testing.T) {
+	t.Parallel()
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 	for i := 0; i < 20; i++ {
 		os.MkdirAll(filepath.Join(src, fmt.Sprintf("d%02d", i), "sub"), 0o755)
@@ -98,6 +99,7 @@ func TestWatchLimitAtStartup(t *testing.T) {
 // directory, changes in the watched part keep flowing, and a full sync
 // (SIGHUP) still brings the unwatched part over (documented behaviour).
 func TestWatchLimitAtRuntime(t *testing.T) {
+	t.Parallel()
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 	os.Mkdir(filepath.Join(src, "a"), 0o755)
 	g := startGsyncWatchLimit(t, 8, "--delay", "0", src, dst)

@@ -15,6 +15,7 @@ import (
 // TestLocalLiveChurn is the acceptance scenario of the local target: a live
 // mirror converges with zero differences after 2,000 random operations.
 func TestLocalLiveChurn(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		backend string
 		delay   string
@@ -25,6 +26,7 @@ func TestLocalLiveChurn(t *testing.T) {
 		{"fsnotify", "0", 500},
 	} {
 		t.Run(tc.backend+"/delay="+tc.delay, func(t *testing.T) {
+			t.Parallel()
 			src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 			seedTree(t, src, 1, 200)
 			p := startGsync(t, nil, "--delay", tc.delay, "--watch-backend", tc.backend, "--log-level", "debug", src, dst)
@@ -42,26 +44,34 @@ func TestLocalLiveChurn(t *testing.T) {
 }
 
 // TestLocalOverflow floods the inotify queue while gsync is stopped, and
-// checks that the overflow is logged and followed by a converging full sync.
+// checks that the overflow is logged and followed by a converging full
+// sync. The flood is attribute changes alternating between two files (the
+// kernel merges only identical consecutive events); the files created
+// after it find the queue full, so only the full sync brings them over.
 func TestLocalOverflow(t *testing.T) {
+	t.Parallel()
 	max, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events")
 	if err != nil {
 		t.Skipf("no inotify: %v", err)
 	}
 	var limit int
 	fmt.Sscan(strings.TrimSpace(string(max)), &limit)
-	if limit <= 0 || limit > 100000 {
+	if limit <= 0 || limit > 1000000 {
 		t.Skipf("max_queued_events = %d: flooding it would take too long", limit)
 	}
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 	os.WriteFile(filepath.Join(src, "first"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(src, "second"), []byte("y"), 0o644)
 	p := startGsync(t, nil, "--delay", "0", src, dst)
 	waitEqual(t, src, dst, 30*time.Second, treediff.Options{})
 
 	// Freeze gsync so the kernel queue fills, flood it, then let it go.
 	p.cmd.Process.Signal(syscall.SIGSTOP)
 	for i := 0; i < limit+2000; i++ {
-		os.WriteFile(filepath.Join(src, fmt.Sprintf("f%06d", i)), nil, 0o644)
+		os.Chmod(filepath.Join(src, []string{"first", "second"}[i%2]), os.FileMode(0o600|(i/2%2)<<2))
+	}
+	for i := 0; i < 200; i++ {
+		os.WriteFile(filepath.Join(src, fmt.Sprintf("f%03d", i)), nil, 0o644)
 	}
 	p.cmd.Process.Signal(syscall.SIGCONT)
 	waitEqual(t, src, dst, 90*time.Second, treediff.Options{})
@@ -76,6 +86,7 @@ func TestLocalOverflow(t *testing.T) {
 // TestLocalSIGHUPResyncs checks that SIGHUP does a full sync: a file removed
 // behind gsync's back on the target comes back.
 func TestLocalSIGHUPResyncs(t *testing.T) {
+	t.Parallel()
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 	os.WriteFile(filepath.Join(src, "keep"), []byte("data"), 0o644)
 	p := startGsync(t, nil, "--delay", "0", src, dst)
@@ -88,6 +99,7 @@ func TestLocalSIGHUPResyncs(t *testing.T) {
 
 // TestLocalOnce checks --once: one full sync, exit 0, excludes honoured.
 func TestLocalOnce(t *testing.T) {
+	t.Parallel()
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 	seedTree(t, src, 7, 100)
 	os.WriteFile(filepath.Join(src, "skip.tmp"), []byte("x"), 0o644)
@@ -104,6 +116,7 @@ func TestLocalOnce(t *testing.T) {
 
 // TestBadArguments checks that usage errors give one clear line and exit 2.
 func TestBadArguments(t *testing.T) {
+	t.Parallel()
 	src := t.TempDir()
 	file := filepath.Join(src, "file")
 	os.WriteFile(file, nil, 0o644)
@@ -121,6 +134,7 @@ func TestBadArguments(t *testing.T) {
 		{"bad delete", []string{"--delete", "maybe", src, t.TempDir()}, "invalid delete mode"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			code, out := runGsync(t, tc.args...)
 			if code != 2 {
 				t.Errorf("exit code %d, want 2; output: %s", code, out)

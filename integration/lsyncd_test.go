@@ -28,6 +28,7 @@ func writeConfig(t *testing.T, text string) string {
 // -rsync to a C rsync daemon, -direct to a local directory and -rsyncssh
 // to sshd (with -sshopts), each through a live churn.
 func TestLsyncdCommandLines(t *testing.T) {
+	t.Parallel()
 	lookBinary(t, "rsync")
 	cases := []struct {
 		name  string
@@ -51,6 +52,7 @@ func TestLsyncdCommandLines(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			src := t.TempDir()
 			seedTree(t, src, uint64(7+i), 100)
 			args, dst, opts := tc.start(t, src)
@@ -74,6 +76,7 @@ func TestLsyncdCommandLines(t *testing.T) {
 // options} and excludeFrom, all in one process; the pidfile is written in
 // the foreground and removed at exit.
 func TestLsyncdConfigSeveralSyncs(t *testing.T) {
+	t.Parallel()
 	lookBinary(t, "rsync")
 	p := startRsyncPeer(t, 0)
 	s := startSSHPeer(t)
@@ -185,6 +188,7 @@ func presence(t *testing.T, root, when string, want map[string]bool) {
 // tests/filter-rsync.lua: the presence tables after startup, after
 // rm -rf src/* (nothing left on the target), and after the rewrite.
 func TestLsyncdExcludeFilterTests(t *testing.T) {
+	t.Parallel()
 	lookBinary(t, "rsync")
 	cases := []struct {
 		name, rules string
@@ -205,6 +209,7 @@ func TestLsyncdExcludeFilterTests(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			p := startRsyncPeer(t, 0)
 			src := t.TempDir()
 			write := func() {
@@ -245,6 +250,7 @@ func TestLsyncdExcludeFilterTests(t *testing.T) {
 // operations avoid lsyncd's documented defects (names with "]", same-size
 // rewrites within one second), which gsync fixes.
 func TestLsyncdSideBySide(t *testing.T) {
+	t.Parallel()
 	lookBinary(t, "rsync")
 	dir := t.TempDir()
 	modL, modG := filepath.Join(dir, "lsyncd"), filepath.Join(dir, "gsync")
@@ -263,6 +269,7 @@ func TestLsyncdSideBySide(t *testing.T) {
 // speaks ssh itself (moves as SFTP renames); both read the same config,
 // with ssh = { port, identityFile, options }.
 func TestLsyncdSideBySideRsyncSSH(t *testing.T) {
+	t.Parallel()
 	lookBinary(t, "rsync")
 	lookBinary(t, "ssh")
 	s := startSSHPeer(t)
@@ -310,7 +317,7 @@ func sideBySide(t *testing.T, dir, dirL, dirG string, optsL, optsG []treediff.Op
 		return writeConfig(t, "settings { nodaemon = true }\n"+syncBlock(src, target)+"\n")
 	}
 	cmd := exec.Command(lsyncd, "-nodaemon", config(dirL))
-	lout := &syncedBuffer{}
+	lout := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = lout, lout
 	lp, err := startProcess(cmd)
 	must(err)

@@ -3,9 +3,11 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -103,44 +105,81 @@ var mirrorPeers = []struct {
 // TestChurnAllTargets runs the seeded churner (the full operation mix, see
 // churner.step) against every target type at --delay 0 and --delay 1, then
 // requires the target to equal the source within a bounded time. It also
-// runs rsync 3.2.7 with the protocol forced to 31, 30 and 29 on the daemon.
+// runs the daemons with the protocol forced to 31, 30 and 29 (C rsync 3.2.7,
+// and C rsync 3.5 with a quarter of the operations, at least 80). The rsync
+// daemon and gokrazy cases at --delay 0 (every protocol from 32 down to
+// gokrazy's 27) start from the acceptance tree as well: 5,000 files in 300
+// directories with symlinks, odd names, sub-second mtimes and
+// setuid/setgid/sticky bits (bigTree), which the startup full sync carries
+// and the churn leaves alone. (This was TestDaemonLive.)
 func TestChurnAllTargets(t *testing.T) {
+	t.Parallel()
 	type tc struct {
 		name  string
 		delay string
 		start func(t *testing.T) mirrorPeer
+		big   bool // start with the acceptance tree too
+		ops   int  // churn operations (0: churnOps())
 	}
 	var cases []tc
 	for _, p := range mirrorPeers {
 		for _, d := range []string{"0", "1"} {
-			cases = append(cases, tc{p.name + "/delay=" + d, d, p.start})
+			big := d == "0" && (p.name == "rsync-3.5" || p.name == "gokrazy")
+			cases = append(cases, tc{p.name + "/delay=" + d, d, p.start, big, 0})
 		}
 	}
 	for _, proto := range []int{31, 30, 29} {
+		cases = append(cases, tc{fmt.Sprintf("rsync-3.5/protocol=%d/delay=0", proto), "0", func(t *testing.T) mirrorPeer {
+			return rsyncMirrorPeer(t, "", "rsync-3.5", proto)
+		}, true, max(80, churnOps()/4)})
 		cases = append(cases, tc{fmt.Sprintf("rsync-3.2.7/protocol=%d/delay=0", proto), "0", func(t *testing.T) mirrorPeer {
 			return rsyncMirrorPeer(t, rsync327(t), "rsync-3.2.7", proto)
-		}})
+		}, false, 0})
 	}
-	total, runs := 0, 0
+	// The acceptance trees are made once and copied into each case.
+	bigTrees := map[bool]string{}
+	for _, validUTF8 := range []bool{false, true} {
+		names := oddNames
+		if validUTF8 {
+			names = validUTF8Names()
+		}
+		dir := filepath.Join(t.TempDir(), "big")
+		os.Mkdir(dir, 0o755)
+		bigTree(t, dir, 5000, 300, names)
+		bigTrees[validUTF8] = dir
+	}
+	var total, runs atomic.Int64
+	t.Cleanup(func() {
+		t.Logf("%d churn operations over %d runs, each converged with zero differences", total.Load(), runs.Load())
+	})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			p := c.start(t)
 			for i, seed := range churnSeeds() {
 				if i > 0 && p.freshPerSeed {
 					p = c.start(t)
 				}
-				total += churnRun(t, p, c.delay, seed, churnOps())
-				runs++
+				big := ""
+				if c.big && i == 0 {
+					big = bigTrees[p.validUTF8]
+				}
+				ops := c.ops
+				if ops == 0 {
+					ops = churnOps()
+				}
+				total.Add(int64(churnRun(t, p, c.delay, seed, ops, big)))
+				runs.Add(1)
 			}
 		})
 	}
-	t.Logf("%d churn operations over %d runs, each converged with zero differences", total, runs)
 }
 
-// churnRun seeds a source tree, starts gsync into p, churns the source with
-// ops operations and waits for the target to converge. It returns the
-// number of operations done.
-func churnRun(t *testing.T, p mirrorPeer, delay string, seed uint64, ops int) int {
+// churnRun seeds a source tree (with a copy of the tree big below "big"
+// when big is not ""), starts gsync into p, churns the source with ops
+// operations and waits for the target to converge. It returns the number
+// of operations done.
+func churnRun(t *testing.T, p mirrorPeer, delay string, seed uint64, ops int, big string) int {
 	t.Helper()
 	src := filepath.Join(t.TempDir(), "src")
 	os.Mkdir(src, 0o755)
@@ -149,14 +188,28 @@ func churnRun(t *testing.T, p mirrorPeer, delay string, seed uint64, ops int) in
 	} else {
 		seedTree(t, src, seed, 100)
 	}
-	args := append(append([]string(nil), p.args...), "--delay", delay, "--timeout", "20", src, p.target)
-	g := startGsync(t, p.env, args...)
+	if big != "" {
+		if out, err := exec.Command("cp", "-a", big, filepath.Join(src, "big")).CombinedOutput(); err != nil {
+			t.Fatalf("copy the acceptance tree: %v %s", err, out)
+		}
+	}
+	args := append(append([]string(nil), p.args...), "--delay", delay)
+	if big == "" {
+		// Not with the acceptance tree: gokrazy's receiver (in this
+		// race-instrumented test process) may take longer than that to
+		// write its 5,000 files before it answers.
+		args = append(args, "--timeout", "20")
+	}
+	g := startGsync(t, p.env, append(args, src, p.target)...)
 	waitEqualAll(t, src, p.dir, 60*time.Second, p.opts)
 
 	c := newChurner(t, src, seed)
 	c.noDirToFile = p.noDirToFile
 	if p.validUTF8 {
 		c.names = validUTF8Names()
+	}
+	if big != "" {
+		c.fixed = "big" // listing it for every operation would cost more than the churn
 	}
 	defer c.dump()
 	// Several rounds with pauses, so that batches are cut and in flight
@@ -182,6 +235,7 @@ func churnRun(t *testing.T, p mirrorPeer, delay string, seed uint64, ops int) in
 // full sync (SIGHUP, overflow or restart), not live. The churner therefore
 // never writes in place to a file with more than one link.
 func TestHardLinkInPlaceWrite(t *testing.T) {
+	t.Parallel()
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 	os.WriteFile(filepath.Join(src, "a"), []byte("one"), 0o644)
 	os.Mkdir(filepath.Join(src, "d"), 0o755)
@@ -207,6 +261,7 @@ func TestHardLinkInPlaceWrite(t *testing.T) {
 // truncate(2) by path, and a writer that keeps its file open (a log). Both
 // raise only IN_MODIFY; the changes must arrive live, without a full sync.
 func TestInPlaceWriteWithoutClose(t *testing.T) {
+	t.Parallel()
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 	os.WriteFile(filepath.Join(src, "truncated"), payload(4096, 7), 0o644)
 	g := startGsync(t, nil, "--delay", "0", src, dst)
@@ -236,6 +291,7 @@ func TestInPlaceWriteWithoutClose(t *testing.T) {
 // change, so the pending event must still be pushed (with --ignore-times
 // semantics) afterwards.
 func TestFullSyncKeepsPendingChanges(t *testing.T) {
+	t.Parallel()
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 	f := filepath.Join(src, "f")
 	os.WriteFile(f, []byte("AAAA"), 0o644)

@@ -77,8 +77,6 @@ func StartRsyncDaemon(t testing.TB, cfg Config) *RsyncDaemon {
 	if err := os.WriteFile(d.conf, []byte(text), 0o600); err != nil {
 		t.Fatalf("write rsyncd.conf: %v", err)
 	}
-	d.Port = FreePort(t)
-	d.Addr = "127.0.0.1:" + itoa(d.Port)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("rsync daemon %s log:\n%s\noutput:\n%s", d.Addr, readFile(d.LogFile), d.output.String())
@@ -87,10 +85,19 @@ func StartRsyncDaemon(t testing.TB, cfg Config) *RsyncDaemon {
 			t.Errorf("stop rsync daemon: %v", err)
 		}
 	})
-	if err := d.start(); err != nil {
-		t.Fatal(err)
+	// A free port may be taken before the daemon binds it (tests run in
+	// parallel, and their connections take ports too): try another.
+	for attempt := 1; ; attempt++ {
+		d.Port = FreePort(t)
+		d.Addr = "127.0.0.1:" + itoa(d.Port)
+		err := d.start()
+		if err == nil {
+			return d
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "in use") {
+			t.Fatal(err)
+		}
 	}
-	return d
 }
 
 func (d *RsyncDaemon) config(cfg Config) (string, error) {

@@ -67,8 +67,10 @@ func outsideDir(t *testing.T) string {
 // the outside directory stays byte for byte the same, and a full sync
 // (SIGHUP) repairs the target.
 func TestSecuritySymlinkedTargetDir(t *testing.T) {
+	t.Parallel()
 	for _, fp := range faultPeers {
 		t.Run(fp.name, func(t *testing.T) {
+			t.Parallel()
 			p := fp.start(t, t.TempDir())
 			out := outsideDir(t)
 			before := snapshot(t, out)
@@ -121,12 +123,14 @@ func TestSecuritySymlinkedTargetDir(t *testing.T) {
 // they point to is read or copied, also not after changes below the linked
 // directory or a full sync.
 func TestSecuritySourceSymlinksNotFollowed(t *testing.T) {
+	t.Parallel()
 	peers := append([]struct {
 		name  string
 		start func(t *testing.T) mirrorPeer
 	}(nil), mirrorPeers...)
 	for _, mp := range peers {
 		t.Run(mp.name, func(t *testing.T) {
+			t.Parallel()
 			p := mp.start(t)
 			out := outsideDir(t)
 			os.WriteFile(filepath.Join(out, "secret"), []byte("do not copy"), 0o600)
@@ -173,6 +177,7 @@ func TestSecuritySourceSymlinksNotFollowed(t *testing.T) {
 // API, as plain changes and as renames: each is refused, and nothing
 // outside the source is read and nothing outside the target is written.
 func TestSecurityHostilePaths(t *testing.T) {
+	t.Parallel()
 	type mk func(t *testing.T, src string) (transport.Target, string)
 	local := func(t *testing.T, src string) (transport.Target, string) {
 		dir := filepath.Join(t.TempDir(), "a", "b", "mirror")
@@ -211,6 +216,7 @@ func TestSecurityHostilePaths(t *testing.T) {
 		new  mk
 	}{{"local", local}, {"rsync-3.5", daemon}, {"ssh", ssh}} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			base := t.TempDir()
 			src := filepath.Join(base, "src")
 			os.MkdirAll(filepath.Join(src, "a"), 0o755)
@@ -274,6 +280,7 @@ func TestSecurityHostilePaths(t *testing.T) {
 // ssh server verbatim; names with $(...), backticks, ';', '&', '|',
 // quotes and newlines run nothing.
 func TestSecurityNoShell(t *testing.T) {
+	t.Parallel()
 	s := startSSHPeer(t)
 	var tag [6]byte
 	rand.Read(tag[:])
@@ -320,7 +327,9 @@ func TestSecurityNoShell(t *testing.T) {
 // TestSecurityFileModes: the status file is replaced atomically with mode
 // 0644 whatever the umask (never group or world writable), a symlink
 // planted at its path is replaced, not written through, and the control
-// socket is owner-only (0600) even with umask 0.
+// socket is owner-only (0600) even with umask 0. It runs alone (no
+// t.Parallel): the umask is the whole test process's, and the parallel
+// tests only start once the serial ones are done.
 func TestSecurityFileModes(t *testing.T) {
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
 	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
@@ -369,6 +378,7 @@ func TestSecurityFileModes(t *testing.T) {
 // fix, like rsync (authenticate.c:getpassf) and OpenSSH
 // (authfile.c:sshkey_perm_ok) do.
 func TestSecuritySecretPermissions(t *testing.T) {
+	t.Parallel()
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
 	t.Run("password file", func(t *testing.T) {

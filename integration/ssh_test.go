@@ -64,6 +64,7 @@ func inodeOf(t *testing.T, p string) uint64 {
 // a moved file and a moved directory of 2,000 files (renamed in place on
 // the server), deletes and odd names.
 func TestSSHLive(t *testing.T) {
+	t.Parallel()
 	s := startSSHPeer(t)
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror", "sub")
 	seedTree(t, src, 7, 300)
@@ -77,7 +78,7 @@ func TestSSHLive(t *testing.T) {
 
 	c := newChurner(t, src, 77)
 	defer c.dump()
-	c.run(500)
+	c.run(200) // TestChurnAllTargets churns ssh targets at length
 	sshWaitEqual(t, src, dst, 60*time.Second)
 
 	// A directory of 2,000 files and a big file, then moves of both.
@@ -136,7 +137,7 @@ func TestSSHLive(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(dst, "to")); err == nil {
 		t.Errorf("deleted tree still on the target")
 	}
-	c.run(300)
+	c.run(100)
 	sshWaitEqual(t, src, dst, 60*time.Second)
 	if code := g.stop(syscall.SIGTERM); code != 143 {
 		t.Errorf("exit code %d after SIGTERM, want 143", code)
@@ -149,6 +150,7 @@ func TestSSHLive(t *testing.T) {
 // TestSSHConfigAlias: the target names a Host entry of an ssh config file
 // that sets HostName, Port, User, IdentityFile and UserKnownHostsFile.
 func TestSSHConfigAlias(t *testing.T) {
+	t.Parallel()
 	s := startSSHPeer(t)
 	conf := filepath.Join(t.TempDir(), "ssh_config")
 	body := fmt.Sprintf("Host mirrorhost\n  HostName 127.0.0.1\n  Port %d\n  User %s\n  IdentityFile %s\n  UserKnownHostsFile %s\n",
@@ -173,6 +175,7 @@ func TestSSHConfigAlias(t *testing.T) {
 // how to trust it; accept-new adds it and later runs verify it; a changed
 // key is refused even with accept-new.
 func TestSSHHostKeys(t *testing.T) {
+	t.Parallel()
 	s := startSSHPeer(t)
 	home := t.TempDir()
 	src, dst := t.TempDir(), t.TempDir()
@@ -225,26 +228,4 @@ func TestSSHHostKeys(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "HAS CHANGED") {
 		t.Fatalf("changed host key: exit %d, want a refusal:\n%s", code, out)
 	}
-}
-
-// runGsyncEnv runs gsync to completion (bounded) with extra environment.
-func runGsyncEnv(t *testing.T, env []string, args ...string) (int, string) {
-	t.Helper()
-	cmd := exec.Command(gsyncBin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	out := &syncedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start gsync: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("gsync %q did not finish: %s", args, out.String())
-	}
-	return cmd.ProcessState.ExitCode(), out.String()
 }

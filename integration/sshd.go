@@ -85,32 +85,35 @@ func StartSSHD(t testing.TB, cfg SSHDConfig) *SSHD {
 	if err := os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(s.UserSigner.PublicKey()), 0o600); err != nil {
 		t.Fatalf("write authorized_keys: %v", err)
 	}
-	s.Port = FreePort(t)
-	s.Addr = "127.0.0.1:" + itoa(s.Port)
-	s.KnownHostsLine = knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, s.HostKey)
-	s.KnownHostsFile = filepath.Join(s.Dir, "known_hosts")
-	if err := os.WriteFile(s.KnownHostsFile, []byte(s.KnownHostsLine+"\n"), 0o600); err != nil {
-		t.Fatalf("write known_hosts: %v", err)
-	}
 	conf := filepath.Join(s.Dir, "sshd_config")
-	lines := []string{
-		"Port " + itoa(s.Port),
-		"ListenAddress 127.0.0.1",
-		"HostKey " + hostKeyPath,
-		"AuthorizedKeysFile " + authKeys,
-		"PubkeyAuthentication yes",
-		"PasswordAuthentication no",
-		"KbdInteractiveAuthentication no",
-		"StrictModes no",
-		"UsePAM no",
-		"PidFile " + filepath.Join(s.Dir, "sshd.pid"),
-		"PermitRootLogin yes",
-		"Subsystem sftp internal-sftp",
-		"LogLevel VERBOSE",
-		cfg.Extra,
-	}
-	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatalf("write sshd_config: %v", err)
+	// setPort writes the known_hosts file and sshd_config for port.
+	setPort := func(port int) {
+		s.Port = port
+		s.Addr = "127.0.0.1:" + itoa(s.Port)
+		s.KnownHostsLine = knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, s.HostKey)
+		s.KnownHostsFile = filepath.Join(s.Dir, "known_hosts")
+		if err := os.WriteFile(s.KnownHostsFile, []byte(s.KnownHostsLine+"\n"), 0o600); err != nil {
+			t.Fatalf("write known_hosts: %v", err)
+		}
+		lines := []string{
+			"Port " + itoa(s.Port),
+			"ListenAddress 127.0.0.1",
+			"HostKey " + hostKeyPath,
+			"AuthorizedKeysFile " + authKeys,
+			"PubkeyAuthentication yes",
+			"PasswordAuthentication no",
+			"KbdInteractiveAuthentication no",
+			"StrictModes no",
+			"UsePAM no",
+			"PidFile " + filepath.Join(s.Dir, "sshd.pid"),
+			"PermitRootLogin yes",
+			"Subsystem sftp internal-sftp",
+			"LogLevel VERBOSE",
+			cfg.Extra,
+		}
+		if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			t.Fatalf("write sshd_config: %v", err)
+		}
 	}
 	s.bin, s.conf = bin, conf
 	t.Cleanup(func() {
@@ -121,10 +124,18 @@ func StartSSHD(t testing.TB, cfg SSHDConfig) *SSHD {
 			t.Errorf("stop sshd: %v", err)
 		}
 	})
-	if err := s.start(); err != nil {
-		t.Fatal(err)
+	// A free port may be taken before sshd binds it (tests run in
+	// parallel, and their connections take ports too): try another.
+	for attempt := 1; ; attempt++ {
+		setPort(FreePort(t))
+		err := s.start()
+		if err == nil {
+			return s
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "in use") {
+			t.Fatal(err)
+		}
 	}
-	return s
 }
 
 func (s *SSHD) start() error {

@@ -17,18 +17,6 @@ import (
 	"time"
 )
 
-// buildStatic builds gsync the way `make release` does (no cgo, -trimpath,
-// stripped) into path.
-func buildStatic(t *testing.T, path string) {
-	t.Helper()
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=static-test",
-		"-o", path, "github.com/gsync/gsync/cmd/gsync")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build static gsync: %v\n%s", err, out)
-	}
-}
-
 // checkStatic fails unless bin is a statically linked ELF executable: no
 // program interpreter (PT_INTERP) and no shared libraries (DT_NEEDED); and,
 // when file(1) is installed, unless it says so too.
@@ -78,13 +66,7 @@ func startChrooted(t *testing.T, root string, args ...string) *gsyncProc {
 // returns its exit code and output.
 func runChrooted(t *testing.T, root string, args ...string) (int, string) {
 	t.Helper()
-	p := startChrooted(t, root, args...)
-	select {
-	case <-p.done:
-	case <-time.After(90 * time.Second):
-		t.Fatalf("chrooted gsync %q did not finish within 90 s:\n%s", args, tail(p.out.String(), 30))
-	}
-	return p.cmd.ProcessState.ExitCode(), p.out.String()
+	return startChrooted(t, root, args...).wait(90 * time.Second)
 }
 
 // copyFile copies src to dst with mode perm.
@@ -106,6 +88,7 @@ func copyFile(t *testing.T, src, dst string, perm fs.FileMode) {
 // empty environment, and pushes to a C rsync daemon and over ssh on
 // 127.0.0.1: once with --once, then live with changes, stopped by SIGTERM.
 func TestStaticEmptyRoot(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to chroot (and sshd needs root for logins)")
 	}
@@ -116,7 +99,7 @@ func TestStaticEmptyRoot(t *testing.T) {
 	root := t.TempDir()
 	os.Chmod(root, 0o755)
 	bin := filepath.Join(root, "gsync")
-	buildStatic(t, bin)
+	copyFile(t, gsyncBin, bin, 0o755) // built like make release does (TestMain)
 	checkStatic(t, bin)
 	if fi, err := os.Stat(bin); err == nil {
 		t.Logf("static gsync: %d bytes (%.2f MiB)", fi.Size(), float64(fi.Size())/(1<<20))
@@ -137,7 +120,7 @@ func TestStaticEmptyRoot(t *testing.T) {
 	knownHosts := readFile(filepath.Join(root, "known_hosts"))
 
 	code, out := runChrooted(t, root, "--version")
-	want := regexp.MustCompile(`^gsync version static-test \(commit \S+, go1\.\d+\S*, rsync protocols 27-32\)\n$`)
+	want := regexp.MustCompile(`^gsync version ` + gsyncTestVersion + ` \(commit \S+, go1\.\d+\S*, rsync protocols 27-32\)\n$`)
 	if code != 0 || !want.MatchString(out) {
 		t.Errorf("gsync --version: exit %d, output %q, want a match of %s", code, out, want)
 	}

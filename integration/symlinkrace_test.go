@@ -45,7 +45,7 @@ const (
 	symlinkRaceMaxSwaps = 200000
 	// The slots: files swapped at the top of SRC, files in the swapped
 	// directory d and in the swapped directories d/sub and top/sub. Every
-	// push of a racing path is a chance for a leak; before issue 16's
+	// push of a racing path is a chance for a leak; before the hardening's
 	// per-path backoff a failed push backed the whole target off for 1 s,
 	// 2 s, ..., so a live race saw few pushes, each of which must offer
 	// many chances.
@@ -56,7 +56,7 @@ const (
 	symlinkRaceConverge = 30 * time.Second
 )
 
-// TestSymlinkRace is issue 16's proof that a local user who can write into
+// TestSymlinkRace is the proof that a local user who can write into
 // SRC cannot get files from outside SRC copied into the mirror (the class
 // of rsync's CVE-2024-12747). Outside SRC lies outside/, whose 0600 files
 // hold a random marker; their names, sizes and mtimes are those of files in
@@ -85,6 +85,10 @@ const (
 // again and again during the race (the startup full sync walks the whole
 // tree). Symlinks on the target are fine: they are copied as symlinks and
 // never followed here.
+//
+// It runs alone (no t.Parallel, so before the parallel tests start): the
+// race needs the CPU to hold many swaps per push, and its minimum counts
+// would stretch it to symlinkRaceMax on a machine busy with other tests.
 func TestSymlinkRace(t *testing.T) {
 	for _, mp := range mirrorPeers {
 		if mp.name == "rsync-3.2.7" {

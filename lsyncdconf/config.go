@@ -93,32 +93,6 @@ func (s *Sync) Where() string {
 	return fmt.Sprintf("%s:%d", s.File, s.Line)
 }
 
-// Rules compiles the sync's exclude, excludeFrom, filter and filterFrom
-// into one filter set (filters first, first match wins, then excludes).
-func (s *Sync) Rules() (*filter.Set, error) {
-	excludes := append([]string(nil), s.Exclude...)
-	if s.ExcludeFrom != "" {
-		pats, err := filter.ReadExcludeFile(s.ExcludeFrom)
-		if err != nil {
-			return nil, fmt.Errorf("%s: excludeFrom: %w", s.Where(), err)
-		}
-		excludes = append(excludes, pats...)
-	}
-	filters := append([]string(nil), s.Filter...)
-	if s.FilterFrom != "" {
-		rules, err := ReadFilterFile(s.FilterFrom)
-		if err != nil {
-			return nil, fmt.Errorf("%s: filterFrom: %w", s.Where(), err)
-		}
-		filters = append(filters, rules...)
-	}
-	set, err := filter.New(excludes, filters)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.Where(), err)
-	}
-	return set, nil
-}
-
 // ReadFilterFile reads an lsyncd filterFrom file: one "+ pattern" or
 // "- pattern" rule per line; blank lines and "#" comments are skipped
 // (lsyncd.lua: Filters.loadFile).

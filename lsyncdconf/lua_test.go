@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/gsync/gsync/filter"
 )
-
-func dur(d time.Duration) *time.Duration { return &d }
 
 func load(t *testing.T, name string) *Config {
 	t.Helper()
@@ -163,21 +162,31 @@ settings{ maxDelays = 7 }
 	}
 }
 
-func TestRsyncArgs(t *testing.T) {
+// TestRsyncOpts: rsync={...} after lsyncd's defaults and archive
+// expansion, as gsync reads it (SetKeys, Str, Extra).
+func TestRsyncOpts(t *testing.T) {
+	type got struct {
+		Keys  []string
+		Str   map[string]string
+		Extra []string
+	}
 	tests := []struct {
 		name, rsync string
-		want        []string
+		want        got
 	}{
-		{"defaults", "{}", []string{"-lts"}},
-		// lsyncd-behaviour.md §1.4: archive=true, compress=true,
-		// _extra={'--omit-dir-times'} gives -lpstozgD --omit-dir-times
-		// (letters in Lua's random order).
-		{"archive", "{archive=true, compress=true, _extra={'--omit-dir-times'}}", []string{"-lptgozsD", "--omit-dir-times"}},
-		{"archive keeps explicit false", "{archive=true, perms=false, owner=false}", []string{"-ltgsD"}},
-		{"devices alone", "{devices=true, links=false, times=false, protect_args=false}", []string{"--devices"}},
-		{"long", "{password_file='/p', timeout=30, bwlimit=100, rsh='ssh -p 2', existing=true}",
-			[]string{"-lts", "--existing", "--bwlimit=100", "--password-file=/p", "--rsh=ssh -p 2", "--timeout=30"}},
-		{"hard links", "{hard_links=true, checksum=true}", []string{"-ltcHs"}},
+		{"defaults", "{}", got{Keys: []string{"links", "protect_args", "times"}, Str: map[string]string{}}},
+		// lsyncd 2.2.3 (default-rsync.lua: rsync.prepare, archive
+		// expanded) runs rsync -lpstozgD --omit-dir-times for these.
+		{"archive", "{archive=true, compress=true, _extra={'--omit-dir-times'}}", got{
+			Keys: []string{"_extra", "archive", "compress", "devices", "group", "links", "owner", "perms", "protect_args", "specials", "times"},
+			Str:  map[string]string{}, Extra: []string{"--omit-dir-times"}}},
+		{"archive keeps explicit false", "{archive=true, perms=false, owner=false}", got{
+			Keys: []string{"archive", "devices", "group", "links", "protect_args", "specials", "times"}, Str: map[string]string{}}},
+		{"devices alone", "{devices=true, links=false, times=false, protect_args=false}", got{Keys: []string{"devices"}, Str: map[string]string{}}},
+		{"long", "{password_file='/p', timeout=30, bwlimit=100, rsh='ssh -p 2', existing=true}", got{
+			Keys: []string{"bwlimit", "existing", "links", "password_file", "protect_args", "rsh", "timeout", "times"},
+			Str:  map[string]string{"password_file": "/p", "timeout": "30", "bwlimit": "100", "rsh": "ssh -p 2"}}},
+		{"hard links", "{hard_links=true, checksum=true}", got{Keys: []string{"checksum", "hard_links", "links", "protect_args", "times"}, Str: map[string]string{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,8 +194,9 @@ func TestRsyncArgs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, cfg.Syncs[0].Rsync.Args()); diff != "" {
-				t.Errorf("Args (-want +got):\n%s", diff)
+			o := cfg.Syncs[0].Rsync
+			if diff := cmp.Diff(tt.want, got{Keys: o.SetKeys(), Str: o.Str, Extra: o.Extra}); diff != "" {
+				t.Errorf("rsync options (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -219,7 +229,8 @@ func TestLsyncdExcludeTests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		s := load(t, tt.config).Syncs[0]
-		set, err := s.Rules()
+		// As the engine builds its rules: filters first, then excludes.
+		set, err := filter.New(s.Exclude, s.Filter)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,29 +242,30 @@ func TestLsyncdExcludeTests(t *testing.T) {
 	}
 }
 
-func TestRulesFromFiles(t *testing.T) {
-	dir := t.TempDir()
-	ex := filepath.Join(dir, "ex")
-	fi := filepath.Join(dir, "fi")
-	os.WriteFile(ex, []byte("# comment\n\n*.o\n- /build/\n+ keep\n"), 0o644)
-	os.WriteFile(fi, []byte("# comment\n+ keep.o\n- /secret\n"), 0o644)
-	s := Sync{ExcludeFrom: ex, FilterFrom: fi, Exclude: []string{"tmp"}}
-	set, err := s.Rules()
+func TestReadFilterFile(t *testing.T) {
+	fi := filepath.Join(t.TempDir(), "fi")
+	os.WriteFile(fi, []byte("# comment\n\n+ keep.o\r\n- /secret\n  # indented comment\n"), 0o644)
+	rules, err := ReadFilterFile(fi)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, want := range map[string]bool{"a.o": true, "build": true, "build/keep.o": true, "keep.o": false, "secret": true,
-		"x/tmp": true, "keep": false, "src/a.c": false} {
-		isDir := path == "build"
-		if got := set.Excluded(path, isDir); got != want {
+	if diff := cmp.Diff([]string{"+ keep.o", "- /secret"}, rules); diff != "" {
+		t.Errorf("rules (-want +got):\n%s", diff)
+	}
+	set, err := filter.New([]string{"*.o"}, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]bool{"a.o": true, "keep.o": false, "secret": true, "x/secret": false} {
+		if got := set.Excluded(path, false); got != want {
 			t.Errorf("Excluded(%s) = %v, want %v", path, got, want)
 		}
 	}
-	if _, err := (&Sync{ExcludeFrom: filepath.Join(dir, "missing")}).Rules(); err == nil {
-		t.Error("missing excludeFrom accepted")
+	if _, err := ReadFilterFile(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("missing filterFrom accepted")
 	}
 	os.WriteFile(fi, []byte("keep\n"), 0o644)
-	if _, err := (&Sync{FilterFrom: fi}).Rules(); err == nil || !strings.Contains(err.Error(), ":1:") {
+	if _, err := ReadFilterFile(fi); err == nil || !strings.Contains(err.Error(), ":1:") {
 		t.Errorf("bad filterFrom line: err = %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package lsyncdconf
 import (
 	"fmt"
 	"sort"
-	"strings"
 )
 
 // RsyncOpts is a sync's rsync={...} table after lsyncd's defaults
@@ -25,8 +24,8 @@ type RsyncOpts struct {
 // On reports whether the boolean option key is set to true.
 func (o RsyncOpts) On(key string) bool { return o.Bool[key] }
 
-// rsyncShort maps lsyncd's boolean rsync keys to rsync's short flags, in
-// the order gsync prints them (lsyncd uses Lua's random pairs() order).
+// rsyncShort lists lsyncd's boolean rsync keys that lsyncd passes as
+// short flags (default-rsync.lua: rsync._computed), with the flag.
 var rsyncShort = []struct{ key, flag string }{
 	{"links", "l"}, {"perms", "p"}, {"times", "t"}, {"group", "g"}, {"owner", "o"},
 	{"acls", "A"}, {"backup", "b"}, {"checksum", "c"}, {"compress", "z"},
@@ -44,7 +43,7 @@ var rsyncLongBool = []struct{ key, flag string }{
 	{"copy_unsafe_links", "--copy-unsafe-links"}, {"delete_excluded", "--delete-excluded"},
 }
 
-// rsyncLongValue are valued keys in lsyncd's fixed output order.
+// rsyncLongValue are valued keys, in lsyncd's fixed output order.
 var rsyncLongValue = []struct{ key, flag string }{
 	{"backup_dir", "--backup-dir"}, {"bwlimit", "--bwlimit"}, {"chmod", "--chmod"},
 	{"chown", "--chown"}, {"groupmap", "--groupmap"}, {"password_file", "--password-file"},
@@ -149,42 +148,6 @@ func (o *RsyncOpts) finish() {
 			o.Bool[k] = true
 		}
 	}
-}
-
-// Args returns the rsync options lsyncd would pass (rsync._computed): one
-// combined short-flag argument, then _extra, then the long options in
-// lsyncd's fixed order. With devices and specials both on (archive), "D"
-// replaces --devices --specials.
-func (o RsyncOpts) Args() []string {
-	var short strings.Builder
-	for _, e := range rsyncShort {
-		if o.Bool[e.key] {
-			short.WriteString(e.flag)
-		}
-	}
-	d := o.Bool["devices"] && o.Bool["specials"]
-	if d {
-		short.WriteString("D")
-	}
-	var out []string
-	if short.Len() > 0 {
-		out = append(out, "-"+short.String())
-	}
-	out = append(out, o.Extra...)
-	for _, e := range rsyncLongBool {
-		if d && (e.key == "devices" || e.key == "specials") {
-			continue
-		}
-		if o.Bool[e.key] {
-			out = append(out, e.flag)
-		}
-	}
-	for _, e := range rsyncLongValue {
-		if v, ok := o.Str[e.key]; ok {
-			out = append(out, e.flag+"="+v)
-		}
-	}
-	return out
 }
 
 // SetKeys returns the names of all boolean options that are true and all

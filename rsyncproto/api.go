@@ -88,9 +88,6 @@ type Result struct {
 	// protocol 29 also a vanished one). The deletions may not have
 	// happened: retry them.
 	DeletesSkipped bool
-	// FilterScopedDelete reports whether the peer honours the filter list
-	// when deleting (rsync >= 3 at protocol >= 29; false for gokrazy/rsync).
-	FilterScopedDelete bool
 
 	names map[string]bool // listed paths, to attribute remote messages
 }

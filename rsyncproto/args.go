@@ -1,14 +1,12 @@
 package rsyncproto
 
-import "strconv"
-
 // clientInfo is the -e capability string: everything rsync 3.x sends except
 // "i" (we never use incremental recursion) (options.c:maybe_add_e_option).
 const clientInfo = "e.LsfxCIvu"
 
 func ourProtocol(max int) int {
-	if max <= 0 || max > 32 {
-		return 32
+	if max <= 0 || max > MaxProtocol {
+		return MaxProtocol
 	}
 	return max
 }
@@ -78,5 +76,3 @@ func serverArgs(o *Options, proto int, dest string) []string {
 // sendFilterList reports whether the receiver expects a filter list
 // (exclude.c:send_filter_list: delete_mode && !delete_excluded).
 func sendFilterList(o *Options) bool { return o.Delete }
-
-func itoa(i int) string { return strconv.Itoa(i) }

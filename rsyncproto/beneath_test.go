@@ -39,7 +39,7 @@ func secretTree(t *testing.T) (src, outside string) {
 // requestAs plays a receiver (rsync --server) at protocol proto that asks
 // for the data of the entry with index ndx, as no real receiver would. It
 // returns what the sender wrote.
-func requestAs(t *testing.T, proto int, req Request, ndx int32) (*Result, error, []byte) {
+func requestAs(t *testing.T, proto int, req Request, ndx int32) (*Result, []byte, error) {
 	t.Helper()
 	client, server := net.Pipe()
 	defer client.Close()
@@ -85,7 +85,7 @@ func requestAs(t *testing.T, proto int, req Request, ndx int32) (*Result, error,
 	if ctx.Err() != nil {
 		t.Fatalf("the push hung until the test's deadline: %v", err)
 	}
-	return res, err, got.Bytes()
+	return res, got.Bytes(), err
 }
 
 // TestSenderRefusesNonRegularRequests: a receiver that asks for the data
@@ -104,7 +104,7 @@ func TestSenderRefusesNonRegularRequests(t *testing.T) {
 			kind string
 		}{{3, "link", "symlink"}, {1, "fifo", "FIFO"}, {0, ".", "directory"}} {
 			t.Run(fmt.Sprintf("p%d-%s", proto, c.name), func(t *testing.T) {
-				_, err, _ := requestAs(t, proto, req, c.ndx)
+				_, _, err := requestAs(t, proto, req, c.ndx)
 				var ee *ExitError
 				if !errors.As(err, &ee) || ee.Code != ExitProtocol {
 					t.Fatalf("err = %v, want an ExitError with code %d", err, ExitProtocol)

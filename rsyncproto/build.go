@@ -105,7 +105,6 @@ type listBuilder struct {
 	root     *beneath.Root
 	rootDev  uint64 // the root's device, for OneFileSystem
 	opts     *Options
-	hard     bool
 	byName   map[string]*entry
 	fl       *fileList
 	contents map[string]bool // dirs that must be content dirs

@@ -121,7 +121,7 @@ func TestSumHeadClaimedCount(t *testing.T) {
 	var got *sumHead
 	var err error
 	total, _ := memUse(func() {
-		got, err = readSumHead(&wireReader{r: bytes.NewReader(wire)}, 31, 16)
+		got, err = readSumHeadFor(&wireReader{r: bytes.NewReader(wire)}, 31, 16, -1)
 	})
 	if err == nil || got != nil && len(got.sum1) > 0 {
 		t.Errorf("err %v", err)

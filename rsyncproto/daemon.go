@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	//lint:ignore SA1019 MD4 is what rsync peers below protocol 30 (or that offer nothing better) use: wire compatibility, not security
 	"golang.org/x/crypto/md4"
 )
 
@@ -26,7 +27,7 @@ type DaemonConfig struct {
 	Password string
 	// MaxProtocol caps the protocol version in our greeting (0 = 32).
 	MaxProtocol int
-	// Timeout ends the handshake (DialDaemon, ListModules) when no byte
+	// Timeout ends the handshake (DialDaemon) when no byte
 	// moved for this long (0 = none; the context still applies).
 	Timeout time.Duration
 }
@@ -37,19 +38,11 @@ const (
 	// them into a BIGPATHBUFLEN buffer (clientserver.c:
 	// start_inband_exchange, io.c:read_line_old) and fails on longer ones.
 	maxDaemonLine = bigPathBufLen - 1
-	// maxMOTDLines: MOTD lines kept for Daemon.MOTD.
-	maxMOTDLines = 100
-	// maxHandshakeLines bounds the lines (MOTD, module listing) a daemon
-	// may send before its reply; rsync prints any number, but a peer
-	// that never stops must not keep the handshake going.
+	// maxHandshakeLines bounds the MOTD lines a daemon may send before
+	// its reply; rsync prints any number, but a peer that never stops
+	// must not keep the handshake going.
 	maxHandshakeLines = 10000
 )
-
-// Module is one entry of a daemon's module listing.
-type Module struct {
-	Name    string // escaped (EscapeText)
-	Comment string // escaped (EscapeText)
-}
 
 // Daemon is a daemon connection that passed the greeting, authentication and
 // module selection. It carries exactly one Push.
@@ -60,7 +53,6 @@ type Daemon struct {
 	cfg      DaemonConfig
 	proto    int
 	remote   int // the daemon's advertised protocol
-	motd     []string
 	used     bool
 	greet    greeting
 	authSent bool
@@ -68,15 +60,6 @@ type Daemon struct {
 
 // Protocol is the negotiated protocol version.
 func (d *Daemon) Protocol() int { return d.proto }
-
-// MOTD returns the daemon's message-of-the-day lines, escaped
-// (EscapeText), at most the first 100.
-func (d *Daemon) MOTD() []string { return d.motd }
-
-// FilterScopedDelete reports whether the daemon honours filter rules when it
-// deletes, so that Push can confine --delete to the listed paths. It is
-// false below protocol 29 (gokrazy/rsync speaks 27 and ignores them).
-func (d *Daemon) FilterScopedDelete() bool { return d.proto >= 29 }
 
 type greeting struct {
 	version int
@@ -175,8 +158,8 @@ func (d *Daemon) open(s *session) error {
 	if g.version < ours && g.sub != 0 {
 		d.proto = g.version - 1
 	}
-	if d.proto < 27 {
-		return &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("daemon protocol %d is too old (need 27 or newer)", g.version)}
+	if d.proto < MinProtocol {
+		return &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("daemon protocol %d is too old (need %d or newer)", g.version, MinProtocol)}
 	}
 	d.greet = g
 	return nil
@@ -232,9 +215,8 @@ func DialDaemon(ctx context.Context, rw io.ReadWriter, cfg DaemonConfig) (*Daemo
 		case strings.HasPrefix(line, "@RSYNCD: "):
 			return nil, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("unexpected daemon reply \"%s\"", truncate(line))}
 		default:
-			if len(d.motd) < maxMOTDLines {
-				d.motd = append(d.motd, EscapeText(line))
-			}
+			// The MOTD: gsync has nowhere to show it, so it is read
+			// past (at most maxHandshakeLines) and dropped.
 		}
 	}
 }
@@ -294,45 +276,6 @@ func containsStr(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// ListModules asks the daemon for its module listing (names and comments
-// escaped, at most 10,000 lines).
-func ListModules(ctx context.Context, rw io.ReadWriter, cfg DaemonConfig) ([]Module, error) {
-	d := &Daemon{rw: rw, cfg: cfg}
-	s := newSession(newConn(rw), nil, &Options{})
-	stop := s.watch(ctx, cfg.Timeout)
-	defer stop()
-	if err := d.open(s); err != nil {
-		return nil, err
-	}
-	if _, err := io.WriteString(s.c, "\n"); err != nil {
-		return nil, fmt.Errorf("request module list: %w", s.cause(err))
-	}
-	var mods []Module
-	for lines := 0; ; lines++ {
-		if lines >= maxHandshakeLines {
-			return nil, &ExitError{Code: ExitStartClient, Msg: fmt.Sprintf("daemon sent more than %d lines of module listing", maxHandshakeLines)}
-		}
-		line, err := readLine(s.br)
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return mods, nil
-			}
-			return nil, handshakeErr(s, "read module list", err)
-		}
-		switch {
-		case line == "@RSYNCD: EXIT":
-			return mods, nil
-		case strings.HasPrefix(line, "@ERROR"):
-			return nil, &ExitError{Code: ExitStartClient, Msg: "daemon: " + errorText(line)}
-		case line == "":
-			mods = nil // what came before was the MOTD
-		default:
-			name, comment, _ := strings.Cut(line, "\t")
-			mods = append(mods, Module{Name: EscapeText(strings.TrimSpace(name)), Comment: EscapeText(strings.TrimSpace(comment))})
-		}
-	}
 }
 
 // DestExpands reports whether a destination argument ("module/path") cannot
@@ -433,8 +376,8 @@ func PushServer(ctx context.Context, rw io.ReadWriter, req Request) (*Result, er
 		return nil, &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("protocol version mismatch (got %#x) -- is your shell clean?", uint32(remote))}
 	}
 	s.proto = min(ours, remote)
-	if s.proto < 27 {
-		return nil, &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("remote protocol %d is too old (need 27 or newer)", remote)}
+	if s.proto < MinProtocol {
+		return nil, &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("remote protocol %d is too old (need %d or newer)", remote, MinProtocol)}
 	}
 	fl, err := s.prepare(ctx, &req)
 	if err != nil {

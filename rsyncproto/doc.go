@@ -36,8 +36,8 @@
 // below protocol 29 (gokrazy/rsync) ignore filter rules when deleting; Push
 // then refuses with ErrScopedDeleteUnsupported unless the root itself is
 // pushed recursively, and the caller should push the parent directory of the
-// deleted path recursively instead (Daemon.FilterScopedDelete tells in
-// advance).
+// deleted path recursively instead (ScopesDeletes(Daemon.Protocol())
+// tells in advance).
 //
 // Errors: per-file problems (a vanished or unreadable file, a file that
 // changed while being sent, receiver-side write errors) never abort the push;

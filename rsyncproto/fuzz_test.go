@@ -109,7 +109,7 @@ func FuzzSumHead(f *testing.F) {
 	f.Add([]byte{2, 0, 0, 0, 0xbc, 2, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6}, uint8(31))
 	f.Fuzz(func(t *testing.T, b []byte, proto uint8) {
 		p := 27 + int(proto)%6
-		h, err := readSumHead(&wireReader{r: bytes.NewReader(b)}, p, 16)
+		h, err := readSumHeadFor(&wireReader{r: bytes.NewReader(b)}, p, 16, -1)
 		if err == nil && h.count > 0 && len(h.sum1) > int(h.count) {
 			t.Fatal("sum count mismatch")
 		}

@@ -9,11 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/internal/treediff"
 )
 
 func needRsync(t *testing.T) string {
@@ -138,76 +139,6 @@ func pushDaemon(t *testing.T, conf string, cfg DaemonConfig, req Request) (*Resu
 	return res, err
 }
 
-// node describes one path of a tree for comparison.
-type node struct {
-	Mode  fs.FileMode
-	Size  int64
-	Data  string // content digest for files, target for symlinks
-	Mtime int64  // ns (seconds only when the protocol has no ns)
-}
-
-func snapshot(t *testing.T, root string, nsec, dirTimes bool, skip func(string) bool) map[string]node {
-	t.Helper()
-	out := map[string]node{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		if skip != nil && skip(rel) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		n := node{Mode: fi.Mode()}
-		mt := fi.ModTime()
-		if nsec {
-			n.Mtime = mt.UnixNano()
-		} else {
-			n.Mtime = mt.Unix()
-		}
-		switch {
-		case fi.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			n.Size = int64(len(b))
-			if len(b) > 64 {
-				n.Data = fmt.Sprintf("%x", checksumForTest(b))
-			} else {
-				n.Data = string(b)
-			}
-		case fi.Mode()&fs.ModeSymlink != 0:
-			n.Data, _ = os.Readlink(p)
-			n.Mtime = 0 // symlink times are not compared
-		case fi.IsDir():
-			if rel == "." || !dirTimes {
-				n.Mtime = 0
-			}
-		}
-		out[rel] = n
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func checksumForTest(b []byte) []byte {
-	c := sumConfig{kind: csumXXH128}
-	h := c.fileHash()
-	h.Write(b)
-	return c.fileSum(h)
-}
-
 // compareTrees fails the test if dst differs from src.
 func compareTrees(t *testing.T, src, dst string, nsec bool, skip func(string) bool) {
 	t.Helper()
@@ -215,34 +146,19 @@ func compareTrees(t *testing.T, src, dst string, nsec bool, skip func(string) bo
 }
 
 // compareTreesOpt is compareTrees; dirTimes=false ignores directory mtimes
-// (gokrazy's receiver does not restore them).
+// (gokrazy's receiver does not restore them). The oracle is treediff's:
+// names, types, content, mode bits, symlink targets, device numbers and
+// mtimes (ns, or seconds when nsec is false; not of symlinks or the root).
 func compareTreesOpt(t *testing.T, src, dst string, nsec, dirTimes bool, skip func(string) bool) {
 	t.Helper()
-	a := snapshot(t, src, nsec, dirTimes, skip)
-	b := snapshot(t, dst, nsec, dirTimes, skip)
-	var diffs []string
-	for k, v := range a {
-		w, ok := b[k]
-		if !ok {
-			diffs = append(diffs, "missing "+k)
-			continue
-		}
-		if v != w {
-			diffs = append(diffs, fmt.Sprintf("%q: src %+v dst %+v", k, v, w))
-		}
+	opt := treediff.Options{SkipDirMtimes: !dirTimes, SkipSymlinkMtimes: true, IgnoreRootMtime: true}
+	if !nsec {
+		opt.MtimeGranularity = time.Second
 	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			diffs = append(diffs, "extra "+k)
-		}
+	if skip != nil {
+		opt.Exclude = func(rel string, _ bool) bool { return skip(rel) }
 	}
-	sort.Strings(diffs)
-	if len(diffs) > 0 {
-		if len(diffs) > 20 {
-			diffs = diffs[:20]
-		}
-		t.Errorf("trees differ:\n%s", strings.Join(diffs, "\n"))
-	}
+	treediff.Equal(t, src, dst, opt)
 }
 
 func writeFile(t *testing.T, p string, data []byte, mode fs.FileMode, mtime time.Time) {

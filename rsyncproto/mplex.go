@@ -2,7 +2,6 @@ package rsyncproto
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -126,7 +125,6 @@ type muxWriter struct {
 	framed bool
 	buf    []byte
 	frames []byte // framing buffer of flush, kept between calls
-	hdr    [4]byte
 	err    error
 }
 
@@ -451,6 +449,3 @@ func (d *demux) Read(p []byte) (int, error) {
 	d.cond.Broadcast() // room for the reader goroutine
 	return n, nil
 }
-
-// errEndOfStream is how the data stream ends when the peer closes.
-var errEndOfStream = errors.New("connection closed by the peer")

@@ -35,7 +35,7 @@ type pushState struct {
 // push runs the sender after setupProtocol (main.c:client_run, sender half).
 func (s *session) push(ctx context.Context, req *Request, fl *fileList) (*Result, error) {
 	ps := &pushState{fl: fl, ioError: fl.ioError, changed: map[string]bool{},
-		res: &Result{Protocol: s.proto, Checksum: s.sums.kind.String(), FilterScopedDelete: s.proto >= 29}}
+		res: &Result{Protocol: s.proto, Checksum: s.sums.kind.String()}}
 	defer fl.close()
 	ps.res.Failed = append(ps.res.Failed, fl.failed...)
 	for _, w := range fl.warnings {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -344,9 +343,4 @@ func (s *session) errorExit() {
 	if s.proto >= 31 && s.out.framed {
 		_ = s.out.msg(msgErrorExit, nil)
 	}
-}
-
-func fileExists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
 }

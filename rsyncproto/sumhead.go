@@ -32,12 +32,6 @@ type sumHead struct {
 	sum2                                []byte // len(sum1) * s2length
 }
 
-// readSumHead reads a sum head when the size of the file it is for is
-// not known (see readSumHeadFor).
-func readSumHead(r *wireReader, proto int, digestLen int) (*sumHead, error) {
-	return readSumHeadFor(r, proto, digestLen, -1)
-}
-
 // readSumHeadFor reads and validates a sum head and its block sums
 // (io.c:read_sum_head, sender.c:receive_sums). fileSize is the size of
 // the file to be sent (-1: unknown): blocks beyond the ones that file

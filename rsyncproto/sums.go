@@ -7,6 +7,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/zeebo/xxh3"
+	//lint:ignore SA1019 MD4 is what rsync peers below protocol 30 (or that offer nothing better) use: wire compatibility, not security
 	"golang.org/x/crypto/md4"
 )
 

@@ -134,17 +134,6 @@ func (r *wireReader) int32() int32 {
 	return int32(binary.LittleEndian.Uint32(r.buf[:4]))
 }
 
-func (r *wireReader) longint() int64 {
-	v := r.int32()
-	if v != -1 {
-		return int64(v)
-	}
-	if !r.read(r.buf[:8]) {
-		return 0
-	}
-	return int64(binary.LittleEndian.Uint64(r.buf[:8]))
-}
-
 // extraBytes returns the number of bytes that follow a varint prefix byte.
 func extraBytes(ch byte) int {
 	n := 0
@@ -171,29 +160,6 @@ func (r *wireReader) varint() int32 {
 		x[n] = ch & (1<<(8-n) - 1)
 	}
 	return int32(binary.LittleEndian.Uint32(x[:4]))
-}
-
-// varlong decodes io.c:read_varlong.
-func (r *wireReader) varlong(minBytes int) int64 {
-	var pre [9]byte
-	if !r.read(pre[:minBytes]) {
-		return 0
-	}
-	ch := pre[0]
-	n := extraBytes(ch)
-	if minBytes-1+n > 8 {
-		r.fail(fmt.Errorf("read varlong: prefix %#x: %w", ch, errProtocol))
-		return 0
-	}
-	var x [9]byte
-	copy(x[:], pre[1:minBytes])
-	if n > 0 && !r.read(x[minBytes-1:minBytes-1+n]) {
-		return 0
-	}
-	if minBytes-1+n < 8 {
-		x[minBytes-1+n] = ch & (1<<(8-n) - 1)
-	}
-	return int64(binary.LittleEndian.Uint64(x[:8]))
 }
 
 func (r *wireReader) vstring() string {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -15,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gsync/gsync/rsyncproto"
@@ -39,7 +36,8 @@ type DaemonConfig struct {
 	Module   string
 	Path     string // directory inside the module, slash-separated; "" = module root
 	Password string
-	// Protocol is the highest protocol version offered (0 = 32).
+	// Protocol is the highest protocol version offered (0 =
+	// rsyncproto.MaxProtocol).
 	Protocol int
 	// Timeout bounds connecting and the handshake, and stops a transfer
 	// when no data moved for this long (0 = 30 s for connecting, no idle
@@ -50,9 +48,12 @@ type DaemonConfig struct {
 	// ExcludeRules are rsync filter rules ("- *.tmp", "+ keep/", "- cache/")
 	// equivalent to Options.Exclude. The receiver needs them to leave
 	// excluded target paths alone when it deletes: Options.Exclude is a Go
-	// predicate the daemon cannot evaluate. When Options.Exclude is set but
-	// no rules are given (or the peer ignores filter rules when deleting),
-	// the target never deletes anything, and says so in the log.
+	// predicate the daemon cannot evaluate. NewDaemon refuses
+	// Options.Exclude without rules unless the delete mode is DeleteNever.
+	// A peer that ignores filter rules when deleting (see
+	// rsyncproto.ScopesDeletes: gokrazy/rsync) cannot protect excluded
+	// paths at all: with excludes the target then deletes nothing, and
+	// says so in the log.
 	ExcludeRules []string
 }
 
@@ -193,22 +194,13 @@ type Daemon struct {
 	url  string // rsync://host:port/module/path, for errors
 	name string // String()
 
-	// noDelete: deletes cannot be kept away from excluded target paths.
-	noDelete    bool
-	warnedNoDel sync.Once
+	warnedNoDel sync.Once // see receiverDeletes
 
 	// peerProto is the protocol negotiated with the daemon last time (0
-	// before the first push). Below 29 the peer cannot scope deletes by
-	// filter rules (gokrazy/rsync speaks 27).
+	// before the first push); see oldPeer.
 	peerProto int
 
-	ctx     context.Context
-	cancel  context.CancelFunc
-	want    chan struct{} // asks the opener goroutine for a connection
-	standby chan *daemonConn
-	done    chan struct{} // closed when the opener goroutine ended
-	closeMu sync.Mutex
-	closed  bool
+	standby *standby[*daemonConn]
 }
 
 var _ Target = (*Daemon)(nil)
@@ -241,8 +233,11 @@ func NewDaemon(cfg DaemonConfig, opts Options) (*Daemon, error) {
 	if cfg.Port == 0 {
 		cfg.Port = DefaultDaemonPort
 	}
-	if cfg.Protocol != 0 && (cfg.Protocol < 27 || cfg.Protocol > 32) {
-		return nil, Fatal(fmt.Errorf("create daemon target: protocol %d not supported (27 to 32)", cfg.Protocol))
+	if err := rsyncproto.CheckProtocol(cfg.Protocol); err != nil {
+		return nil, Fatal(fmt.Errorf("create daemon target: %w", err))
+	}
+	if opts.Exclude != nil && len(cfg.ExcludeRules) == 0 && opts.Delete != DeleteNever {
+		return nil, Fatal(errors.New("create daemon target: excludes without ExcludeRules: the daemon cannot keep excluded target paths when it deletes (give rsync rules equivalent to the excludes, or DeleteNever)"))
 	}
 	if cfg.User == "" {
 		// authenticate.c:auth_client falls back like this.
@@ -260,12 +255,7 @@ func NewDaemon(cfg DaemonConfig, opts Options) (*Daemon, error) {
 		var d net.Dialer
 		cfg.Dial = d.DialContext
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	d := &Daemon{cfg: cfg, opts: opts,
-		want: make(chan struct{}, 1), standby: make(chan *daemonConn, 1), done: make(chan struct{})}
+	d := &Daemon{cfg: cfg, opts: opts}
 	hp := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	d.url = "rsync://" + hp + "/" + path.Join(cfg.Module, cfg.Path)
 	host := cfg.Host
@@ -277,11 +267,9 @@ func NewDaemon(cfg DaemonConfig, opts Options) (*Daemon, error) {
 	} else {
 		d.name = d.url
 	}
-	d.log = log.With("target", d.name)
-	d.noDelete = opts.Exclude != nil && len(cfg.ExcludeRules) == 0
-	d.ctx, d.cancel = context.WithCancel(context.Background())
-	d.want <- struct{}{}
-	go d.opener()
+	d.log = targetLogger(opts, d.name)
+	d.standby = newStandby(d.open, (*daemonConn).close)
+	d.standby.start()
 	return d, nil
 }
 
@@ -293,43 +281,11 @@ func (d *Daemon) String() string { return d.name }
 // before the first one).
 func (d *Daemon) Protocol() int { return d.peerProto }
 
-// Close stops the opener goroutine and closes the standby connection.
+// Close stops the goroutine opening connections ahead of time and closes
+// the standby connection.
 func (d *Daemon) Close() error {
-	d.closeMu.Lock()
-	defer d.closeMu.Unlock()
-	if d.closed {
-		return nil
-	}
-	d.closed = true
-	d.cancel()
-	<-d.done
-	select {
-	case c := <-d.standby:
-		c.close()
-	default:
-	}
+	d.standby.stop()
 	return nil
-}
-
-// opener is the goroutine that keeps one connection standing by: each
-// request on d.want dials and runs the handshake, and parks the result in
-// d.standby until a push takes it.
-func (d *Daemon) opener() {
-	defer close(d.done)
-	for {
-		select {
-		case <-d.ctx.Done():
-			return
-		case <-d.want:
-		}
-		c := d.open(d.ctx)
-		select {
-		case d.standby <- c:
-		case <-d.ctx.Done():
-			c.close()
-			return
-		}
-	}
 }
 
 // open dials the daemon and runs the handshake up to "@RSYNCD: OK".
@@ -375,17 +331,9 @@ func (e *dialErr) Unwrap() error { return e.err }
 // conn returns a connection ready for one push: the standby one if it is
 // still alive, else a fresh one. It asks the opener for the next one.
 func (d *Daemon) conn(ctx context.Context) (*daemonConn, error) {
-	d.closeMu.Lock()
-	closed := d.closed
-	d.closeMu.Unlock()
-	if closed {
-		return nil, errors.New("target is closed")
-	}
-	var c *daemonConn
-	select {
-	case c = <-d.standby:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	c, err := d.standby.take(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if c.err != nil || !c.conn.alive() {
 		// The daemon restarted, dropped the idle connection, or was down
@@ -396,10 +344,7 @@ func (d *Daemon) conn(ctx context.Context) (*daemonConn, error) {
 		c.close()
 		c = d.open(ctx)
 	}
-	select {
-	case d.want <- struct{}{}:
-	default:
-	}
+	d.standby.ask()
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -446,7 +391,7 @@ func (c *probeConn) alive() bool {
 // FullSync makes the module directory equal to the source, with rsync's
 // quick check (size and mtime) deciding which files are sent.
 func (d *Daemon) FullSync(ctx context.Context) (Stats, error) {
-	del := d.opts.Delete.Full() && d.deletesAllowed()
+	del := d.opts.Delete.Full()
 	req := d.request(".", []rsyncproto.Path{{Name: ".", Recursive: true}}, del, false)
 	st, err := d.run(ctx, req, "")
 	st = fullSyncSkippedDeletes(st, d.log)
@@ -456,14 +401,17 @@ func (d *Daemon) FullSync(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// deletesAllowed reports whether deleting on the target cannot hit excluded
-// paths, and logs once when it can.
-func (d *Daemon) deletesAllowed() bool {
-	if !d.noDelete {
+// receiverDeletes reports whether a receiver that negotiated protocol
+// proto may delete: it keeps excluded target paths only by the filter list
+// (the rules NewDaemon requires with excludes), which a peer below
+// rsyncproto.ScopesDeletes ignores when deleting. It logs once when it may
+// not.
+func (d *Daemon) receiverDeletes(proto int) bool {
+	if d.opts.Exclude == nil || receiverScopesDeletes(d.opts, d.cfg.ExcludeRules, proto) {
 		return true
 	}
 	d.warnedNoDel.Do(func() {
-		d.log.Warn("deletions are not propagated: excludes are set without rsync rules for the daemon to protect excluded target files")
+		d.log.Warn("deletions are not propagated: with excludes set, the daemon's rsync protocol cannot keep excluded target files when it deletes", "protocol", proto)
 	})
 	return false
 }
@@ -485,7 +433,7 @@ func (d *Daemon) request(sub string, paths []rsyncproto.Path, del, ignoreTimes b
 		Timeout:       d.cfg.Timeout,
 		MaxProtocol:   d.cfg.Protocol,
 		Progress:      d.opts.Progress,
-		Warn:          func(msg string) { d.log.Warn("rsync daemon: " + msg) },
+		Warn:          func(msg string) { d.log.Warn("rsync daemon said", "text", msg) },
 	}
 	if del {
 		o.ExcludeRules = d.cfg.ExcludeRules
@@ -510,6 +458,10 @@ func (d *Daemon) run(ctx context.Context, req rsyncproto.Request, sub string) (S
 	}
 	defer c.close()
 	d.peerProto = c.d.Protocol()
+	if req.Options.Delete && !d.receiverDeletes(d.peerProto) {
+		req.Options.Delete = false
+		req.Options.ExcludeRules = nil
+	}
 	said := &daemonSaid{}
 	warn := req.Options.Warn
 	req.Options.Warn = func(msg string) {
@@ -580,17 +532,8 @@ func (d *Daemon) Push(ctx context.Context, changes []Change) (Stats, error) {
 	if len(changes) == 0 {
 		return Stats{}, nil
 	}
-	var paths []rsyncproto.Path
-	seen := map[string]int{}
-	add := func(p string, rec bool) {
-		p = path.Clean(p)
-		if i, ok := seen[p]; ok {
-			paths[i].Recursive = paths[i].Recursive || rec
-			return
-		}
-		seen[p] = len(paths)
-		paths = append(paths, rsyncproto.Path{Name: p, Recursive: rec})
-	}
+	var set pathSet
+	add := func(p string, rec bool) { set.add(path.Clean(p), rec) }
 	for _, ch := range changes {
 		switch ch.Kind {
 		case Rename:
@@ -606,10 +549,11 @@ func (d *Daemon) Push(ctx context.Context, changes []Change) (Stats, error) {
 			}
 		}
 	}
+	paths := set.list
 	if len(paths) == 0 {
 		return Stats{}, nil
 	}
-	del := d.opts.Delete.Running() && d.deletesAllowed()
+	del := d.opts.Delete.Running()
 	if d.oldPeer() && del {
 		return d.pushByRoots(ctx, paths)
 	}
@@ -678,6 +622,9 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 			return total, d.classify("push to", err)
 		}
 	}
+	if !d.receiverDeletes(d.peerProto) {
+		return total, nil
+	}
 	passes := deletePassesByRoot(roots, missing)
 	for pass := range maxDeletePasses {
 		ran := false
@@ -697,7 +644,7 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 		}
 	}
 	if total.Deleted == 0 && !d.opts.DryRun {
-		// Below protocol 29 the receiver reports no deletions: count the
+		// A peer that cannot scope deletes reports none: count the
 		// listed paths that were missing at the source.
 		total.Deleted = len(missing)
 	}
@@ -805,26 +752,24 @@ func walkDeleteOnce(n *delNode) {
 }
 
 // excluded reports whether rel or one of its parent directories is
-// excluded (the sender only checks the listed path itself).
-// excluded reports whether rel is excluded, as what it is now at the
-// source, or, when it is gone, as what the change said it was (a deleted
-// directory matches "dir/" patterns).
+// excluded (the sender only checks the listed path itself), rel as what it
+// is now at the source, or, when it is gone, as what the change said it
+// was (a deleted directory matches "dir/" patterns).
 func (d *Daemon) excluded(rel string, wasDir bool) bool {
 	if d.opts.Exclude == nil {
 		return false
 	}
 	rel = path.Clean(rel)
-	fi, err := os.Lstat(filepath.Join(d.opts.Source, filepath.FromSlash(rel)))
-	if err == nil {
+	if fi, err := lstatBelow(d.opts.Source, rel); err == nil {
 		wasDir = fi.IsDir()
 	}
 	return excludedPath(d.opts.Exclude, rel, wasDir)
 }
 
-// oldPeer reports whether the daemon negotiated a protocol below 29: it
-// cannot scope deletes by filter rules, and gokrazy/rsync (protocol 27)
-// rejects -I.
-func (d *Daemon) oldPeer() bool { return d.peerProto != 0 && d.peerProto < 29 }
+// oldPeer reports whether the daemon negotiated a protocol that cannot
+// scope deletes by filter rules (rsyncproto.ScopesDeletes); gokrazy/rsync
+// (protocol 27) also rejects -I.
+func (d *Daemon) oldPeer() bool { return d.peerProto != 0 && !rsyncproto.ScopesDeletes(d.peerProto) }
 
 // changedRequest is the request for paths the kernel reported changed: they
 // must not be skipped by the quick check. That is -I, or for old peers -c
@@ -863,8 +808,8 @@ func topmost(dirs []string) []string {
 	return out
 }
 
-// classify wraps err as "verb URL: cause" with its retry class (DESIGN.md,
-// Retry): network failures and rsync's transient exit codes are worth a
+// classify wraps err as "verb URL: cause" with its retry class
+// (ARCHITECTURE.md, fatal vs transient): network failures and rsync's transient exit codes are worth a
 // retry; refused options, authentication and unknown modules are not.
 func (d *Daemon) classify(verb string, err error) error {
 	wrapped := fmt.Errorf("%s %s: %w", verb, d.url, err)
@@ -891,29 +836,16 @@ func (d *Daemon) classify(verb string, err error) error {
 				return Fatal(fmt.Errorf("%s %s: %w (the module's \"hosts allow\"/\"hosts deny\" refuse this host)", verb, d.url, err))
 			}
 			return Transient(wrapped)
-		case rsyncproto.ExitSyntax, rsyncproto.ExitUnsupported:
-			hint := "the daemon refused the transfer options; check the module's \"read only\" and \"refuse options\" settings"
-			if strings.Contains(strings.ToLower(err.Error()), "read only") {
-				hint = "the module is read-only; set \"read only = no\" for it in rsyncd.conf"
-			}
-			return Fatal(fmt.Errorf("%s %s: %w (%s)", verb, d.url, err, hint))
-		case rsyncproto.ExitDelLimit:
-			return Fatal(fmt.Errorf("%s %s: %w: %w", verb, d.url, ErrDeleteLimit, err))
-		case rsyncproto.ExitProtocol:
-			return Fatal(fmt.Errorf("%s %s: %w (the daemon speaks an unsupported rsync protocol; gsync needs rsync >= 2.6.4 or protocol 27-32)", verb, d.url, err))
 		}
-		return Transient(wrapped) // 3, 5, 6, 10-12, 14, 20-22, 30, 35, 255 and the unknown
+		hint := "the daemon refused the transfer options; check the module's \"read only\" and \"refuse options\" settings"
+		if strings.Contains(strings.ToLower(err.Error()), "read only") {
+			hint = "the module is read-only; set \"read only = no\" for it in rsyncd.conf"
+		}
+		return classifyExit(verb+" "+d.url, err, ee, hint, fmt.Sprintf(
+			"the daemon speaks an unsupported rsync protocol; gsync needs rsync >= 2.6.4 or protocol %d-%d", rsyncproto.MinProtocol, rsyncproto.MaxProtocol))
 	}
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && !isNetErr(err):
-		// The source root vanished, say.
+	if sourceGone(err, d.opts.Source) {
 		return Fatal(wrapped)
 	}
 	return Transient(wrapped)
-}
-
-func isNetErr(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,26 +41,23 @@ func NewLocal(dir string, opts Options) (*Local, error) {
 		return nil, err
 	}
 	src := opts.Source
+	// Errors do not name dir: the caller does ("open target DIR: ...").
 	root, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, Fatal(fmt.Errorf("resolve target %s: %w", dir, err))
+		return nil, Fatal(fmt.Errorf("resolve target directory: %w", err))
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, Fatal(fmt.Errorf("create target %s: %w", root, err))
+		return nil, Fatal(fmt.Errorf("create target directory: %w", pathless(err, root)))
 	}
 	// The root itself may be a symlink (a mount point, say); only entries
 	// below it are never followed.
 	if root, err = filepath.EvalSymlinks(root); err != nil {
-		return nil, Fatal(fmt.Errorf("resolve target %s: %w", dir, err))
+		return nil, Fatal(fmt.Errorf("resolve target directory: %w", err))
 	}
 	if s, err := filepath.EvalSymlinks(src); err == nil && s == root {
-		return nil, Fatal(fmt.Errorf("create local target: target %s is the source", dir))
+		return nil, Fatal(errors.New("create local target: the target is the source directory"))
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	return &Local{root: root, src: src, opts: opts, log: log.With("target", root)}, nil
+	return &Local{root: root, src: src, opts: opts, log: targetLogger(opts, root)}, nil
 }
 
 // String returns the target directory.
@@ -74,7 +72,7 @@ func (l *Local) Close() error { return nil }
 func (l *Local) FullSync(ctx context.Context) (Stats, error) {
 	sfi, err := os.Lstat(l.src)
 	if err != nil {
-		return Stats{}, Fatal(fmt.Errorf("stat source %s: %w", l.src, err))
+		return Stats{}, Fatal(fmt.Errorf("stat source %s: %w", l.src, pathless(err, l.src)))
 	}
 	if !sfi.IsDir() {
 		return Stats{}, Fatal(fmt.Errorf("sync %s: source is not a directory", l.src))
@@ -100,7 +98,7 @@ func (r *run) syncRoot(recursive bool) error {
 	}
 	tfi, err := os.Lstat(r.l.root)
 	if err != nil {
-		return Transient(fmt.Errorf("stat target %s: %w", r.l.root, err))
+		return Transient(fmt.Errorf("stat target %s: %w", r.l.root, pathless(err, r.l.root)))
 	}
 	r.syncEntry("", sfi, tfi, recursive)
 	return nil
@@ -122,26 +120,20 @@ func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
 		}
 		r.rename(c)
 	}
-	// Later entries for the same path add nothing but the recursive flag.
-	var order []string
-	rec := make(map[string]bool)
+	var set pathSet
 	for _, c := range changes {
-		if c.Kind == Rename {
-			continue
+		if c.Kind != Rename {
+			set.add(strings.TrimSuffix(c.Path, "/"), c.Recursive)
 		}
-		p := strings.TrimSuffix(c.Path, "/")
-		if _, ok := rec[p]; !ok {
-			order = append(order, p)
-		}
-		rec[p] = rec[p] || c.Recursive
 	}
-	for _, p := range order {
+	for _, sp := range set.list {
+		p := sp.Name
 		if ctx.Err() != nil {
 			break
 		}
-		if p == "." || p == "" {
+		if p == "." {
 			// The root's own attributes (or all of it, recursively).
-			if err := r.syncRoot(rec[p]); err != nil {
+			if err := r.syncRoot(sp.Recursive); err != nil {
 				return r.st, err
 			}
 			continue
@@ -155,7 +147,7 @@ func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
 		// The parent's mtime changed at the source even when the target
 		// needs no change for p itself (a file created and removed again).
 		r.touch(p)
-		r.syncPath(p, rec[p])
+		r.syncPath(p, sp.Recursive)
 	}
 	r.finish()
 	return r.st, ctx.Err()
@@ -167,6 +159,9 @@ type run struct {
 	// src is the source root: every stat, listing and read of the source
 	// resolves beneath it without following a symlink.
 	src *beneath.Root
+	// dst is the target root, for the stats (dstLstat) that must not
+	// follow a symlink in any component.
+	dst *beneath.Root
 	// srcDev is the source root's device, for OneFileSystem.
 	srcDev uint64
 	ctx    context.Context
@@ -183,9 +178,14 @@ type run struct {
 func (l *Local) newRun(ctx context.Context, quick, del bool) (*run, error) {
 	src, err := beneath.Open(l.src)
 	if err != nil {
-		return nil, Transient(fmt.Errorf("open source %s: %w", l.src, err))
+		return nil, Transient(fmt.Errorf("open source %s: %w", l.src, pathless(err, l.src)))
 	}
-	r := &run{l: l, src: src, ctx: ctx, quick: quick, del: del, dry: l.opts.DryRun, dirs: make(map[string]struct{})}
+	dst, err := beneath.Open(l.root)
+	if err != nil {
+		src.Close()
+		return nil, Transient(fmt.Errorf("open target: %w", err))
+	}
+	r := &run{l: l, src: src, dst: dst, ctx: ctx, quick: quick, del: del, dry: l.opts.DryRun, dirs: make(map[string]struct{})}
 	if fi, err := src.Stat(); err == nil {
 		r.srcDev, _, _ = beneath.DevIno(fi)
 	}
@@ -210,18 +210,18 @@ func (r *run) belowMount(rel string) bool {
 	if !r.l.opts.OneFileSystem {
 		return false
 	}
-	for i := 0; i < len(rel); i++ {
-		if rel[i] != '/' {
-			continue
-		}
-		if fi, err := r.srcLstat(rel[:i]); err == nil && r.mountPoint(fi) {
+	for p := range parentDirs(rel) {
+		if fi, err := r.srcLstat(p); err == nil && r.mountPoint(fi) {
 			return true
 		}
 	}
 	return false
 }
 
-func (r *run) close() { r.src.Close() }
+func (r *run) close() {
+	r.src.Close()
+	r.dst.Close()
+}
 
 // srcRel names rel for the source root ("" is the root).
 func srcRel(rel string) string {
@@ -236,7 +236,9 @@ func (r *run) fail(rel string, err error) {
 	if rel == "" {
 		rel = "."
 	}
-	r.l.log.Warn("mirror failed", "path", rel, "err", err)
+	// Debug only: the failure is in Stats.Failed, which the caller reports
+	// (like the other targets' failures).
+	r.l.log.Debug("mirror failed", "path", rel, "err", err)
 	r.st.Failed = append(r.st.Failed, FileError{Path: rel, Err: err})
 }
 
@@ -287,23 +289,10 @@ func (r *run) excluded(rel string, isDir bool) bool {
 // its components: a path below a symlink or a file does not exist.
 func (r *run) srcLstat(rel string) (fs.FileInfo, error) { return r.src.Lstat(srcRel(rel)) }
 
-// dstLstat stats rel on the target; it reports fs.ErrNotExist when a parent
-// component is not a real directory (a symlink is never followed).
-func (r *run) dstLstat(rel string) (fs.FileInfo, error) {
-	for i := 0; i < len(rel); i++ {
-		if rel[i] != '/' {
-			continue
-		}
-		fi, err := os.Lstat(r.dstPath(rel[:i]))
-		if err != nil {
-			return nil, err
-		}
-		if !fi.IsDir() {
-			return nil, fs.ErrNotExist
-		}
-	}
-	return os.Lstat(r.dstPath(rel))
-}
+// dstLstat stats rel on the target ("" is the root); it reports
+// fs.ErrNotExist when a parent component is not a real directory (a
+// symlink is never followed).
+func (r *run) dstLstat(rel string) (fs.FileInfo, error) { return r.dst.Lstat(rel) }
 
 func isNotExist(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir)
@@ -313,11 +302,7 @@ func isNotExist(err error) bool {
 // target, creating missing ones and replacing symlinks and other non-dirs.
 // It reports false when they do not exist (dry run).
 func (r *run) prepareParents(rel string) (bool, error) {
-	for i := 0; i < len(rel); i++ {
-		if rel[i] != '/' {
-			continue
-		}
-		p := rel[:i]
+	for p := range parentDirs(rel) {
 		r.dirs[p] = struct{}{}
 		tfi, err := os.Lstat(r.dstPath(p))
 		switch {
@@ -566,30 +551,18 @@ func sameFile(a, b fs.FileInfo) bool {
 	return ok && ok2 && da == db && ia == ib && a.Mode().Type() == b.Mode().Type()
 }
 
+// deleter is the shared exclude-keeping deleter on the target directory.
+func (r *run) deleter() *deleter {
+	return &deleter{fsys: localFS{r}, ex: r.l.opts.Exclude, dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
+}
+
 // deleteExtras removes the entries of the target directory rel that are not
 // in the sorted source names, except excluded ones.
 func (r *run) deleteExtras(rel string, names []string) {
-	tnames, err := readNames(r.dstPath(rel))
-	if err != nil {
-		r.fail(rel, err)
-		return
-	}
-	for _, n := range tnames {
-		if i := sort.SearchStrings(names, n); i < len(names) && names[i] == n {
-			continue
-		}
-		c := child(rel, n)
-		tfi, err := os.Lstat(r.dstPath(c))
-		if err != nil {
-			continue
-		}
-		if r.excluded(c, tfi.IsDir()) {
-			continue
-		}
-		if err := r.remove(c, tfi); err != nil {
-			r.fail(c, err)
-		}
-	}
+	r.deleter().deleteExtras(rel, func(n string) bool {
+		_, found := slices.BinarySearch(names, n)
+		return found
+	})
 }
 
 // deletePath deletes a listed path that no longer exists at the source.
@@ -597,19 +570,7 @@ func (r *run) deletePath(rel string) {
 	if !r.del {
 		return
 	}
-	tfi, err := r.dstLstat(rel)
-	if err != nil {
-		if !isNotExist(err) {
-			r.fail(rel, fmt.Errorf("stat target: %w", err))
-		}
-		return
-	}
-	if r.excluded(rel, tfi.IsDir()) {
-		return
-	}
-	if err := r.remove(rel, tfi); err != nil {
-		r.fail(rel, err)
-	}
+	r.deleter().deletePath(rel)
 	for p := parentOf(rel); ; p = parentOf(p) {
 		r.dirs[p] = struct{}{}
 		if p == "" {
@@ -619,43 +580,8 @@ func (r *run) deletePath(rel string) {
 }
 
 // remove deletes the target entry rel and, for a directory, its subtree,
-// keeping excluded entries (a directory holding one stays).
-func (r *run) remove(rel string, tfi fs.FileInfo) error {
-	p := r.dstPath(rel)
-	if tfi.IsDir() {
-		names, err := readNames(p)
-		if err != nil {
-			return err
-		}
-		kept := false
-		for _, n := range names {
-			c := child(rel, n)
-			cfi, err := os.Lstat(r.dstPath(c))
-			if err != nil {
-				return fmt.Errorf("stat target: %w", err)
-			}
-			if r.excluded(c, cfi.IsDir()) {
-				kept = true
-				continue
-			}
-			if err := r.remove(c, cfi); err != nil {
-				return err
-			}
-		}
-		if kept {
-			return fmt.Errorf("delete directory %s: it holds excluded entries", rel)
-		}
-	}
-	r.st.Deleted++
-	r.touch(rel)
-	if r.dry {
-		return nil
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete: %w", err)
-	}
-	return nil
-}
+// keeping excluded entries (a directory holding one stays: an error).
+func (r *run) remove(rel string, tfi fs.FileInfo) error { return r.deleter().removeTree(rel, tfi) }
 
 // place renames the finished temporary entry tmp over the target entry rel,
 // deleting a directory that is in the way first.
@@ -801,55 +727,72 @@ func (r *run) tmpName(rel string) (string, error) {
 	return f.Name(), nil
 }
 
-// rename applies one Rename change, falling back to a transfer of the
-// destination and a delete of the source path.
+// rename applies one Rename change (planRename), falling back to a
+// transfer of the destination and a delete of the source path.
 func (r *run) rename(c Change) {
-	to, from := strings.TrimSuffix(c.Path, "/"), strings.TrimSuffix(c.From, "/")
-	if err := checkRel(to); err != nil {
-		r.fail(to, fmt.Errorf("refuse rename: %w", err))
-		return
-	}
-	if err := checkRel(from); err != nil {
-		r.fail(from, fmt.Errorf("refuse rename: %w", err))
-		return
-	}
-	fromEx, toEx := r.excluded(from, c.IsDir), r.excluded(to, c.IsDir)
+	p, ferr, _ := planRename(c, r.l.opts.Exclude, localFS{r}, r.dry, r.l.log)
 	switch {
-	case fromEx && toEx:
-		return
-	case fromEx || toEx || from == to:
-		r.fallback(from, to)
-		return
-	}
-	ffi, err := r.dstLstat(from)
-	if err != nil {
-		r.fallback(from, to)
-		return
-	}
-	if r.excluded(from, ffi.IsDir()) {
-		r.fallback(from, to)
-		return
-	}
-	ok, err := r.prepareParents(to)
-	if err != nil || !ok {
-		r.fallback(from, to)
-		return
-	}
-	if r.dry {
+	case ferr != nil:
+		r.fail(ferr.Path, ferr.Err)
+	case p.fallback:
+		r.fallback(p.from, p.to)
+	case p.renamed:
 		r.st.Renamed++
-		return
+		if r.dry {
+			return
+		}
+		r.touch(p.from)
+		r.touch(p.to)
+		if p.isDir {
+			r.dirs[p.to] = struct{}{} // a moved directory's ".." changed
+		}
 	}
-	if err := os.Rename(r.dstPath(from), r.dstPath(to)); err != nil {
-		r.l.log.Debug("rename failed, transferring instead", "from", from, "to", to, "err", err)
-		r.fallback(from, to)
-		return
+}
+
+// localFS is the target directory as a treeFS.
+type localFS struct{ r *run }
+
+func (f localFS) lstat(rel string) (fs.FileInfo, error) { return f.r.dstLstat(rel) }
+func (f localFS) broken(error) bool                     { return false }
+
+func (f localFS) readDir(rel string) ([]fs.FileInfo, error) {
+	d, err := f.r.dst.OpenDir(srcRel(rel))
+	if err != nil {
+		return nil, err
 	}
-	r.st.Renamed++
-	r.touch(from)
-	r.touch(to)
-	if ffi.IsDir() {
-		r.dirs[to] = struct{}{} // a moved directory's ".." changed
+	defer d.Close()
+	names, err := d.ReadNames()
+	if err != nil {
+		return nil, err
 	}
+	infos := make([]fs.FileInfo, 0, len(names))
+	for _, n := range names {
+		fi, err := d.Lstat(n)
+		if err != nil {
+			if isNotExist(err) {
+				continue
+			}
+			return nil, err
+		}
+		infos = append(infos, fi)
+	}
+	return infos, nil
+}
+
+func (f localFS) remove(rel string, _ bool) error {
+	if err := os.Remove(f.r.dstPath(rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func (f localFS) mkdirParents(rel string) error {
+	_, err := f.r.prepareParents(rel) // never a dry run here
+	return err
+}
+
+func (f localFS) rename(from, to string) error {
+	return os.Rename(f.r.dstPath(from), f.r.dstPath(to))
 }
 
 // fallback makes both paths of a failed rename equal to the source.
@@ -887,9 +830,6 @@ func (r *run) finish() {
 			continue
 		}
 		tfi, err := r.dstLstat(d)
-		if d == "" {
-			tfi, err = os.Lstat(r.l.root)
-		}
 		if err != nil || !tfi.IsDir() {
 			continue
 		}
@@ -910,18 +850,4 @@ func (r *run) finish() {
 			}
 		}
 	}
-}
-
-func readNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("open directory: %w", err)
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("read directory: %w", err)
-	}
-	sort.Strings(names)
-	return names, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"path/filepath"
 
@@ -11,14 +12,77 @@ import (
 	"github.com/gsync/gsync/rsyncproto"
 )
 
+// parentDirs yields the parent directories of rel, top down: "a" and
+// "a/b" for "a/b/c".
+func parentDirs(rel string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i := 0; i < len(rel); i++ {
+			if rel[i] == '/' && !yield(rel[:i]) {
+				return
+			}
+		}
+	}
+}
+
+// pathless returns the cause of err when err is an *fs.PathError about p,
+// for messages that name p already.
+func pathless(err error, p string) error {
+	if pe, ok := err.(*fs.PathError); ok && pe.Path == p {
+		return pe.Err
+	}
+	return err
+}
+
+// targetLogger is the logger of the target named name: opts.Logger as
+// given (the caller has named the target in it), else slog.Default() with a
+// "target" attribute.
+func targetLogger(opts Options, name string) *slog.Logger {
+	if opts.Logger != nil {
+		return opts.Logger
+	}
+	return slog.Default().With("target", name)
+}
+
+// pathSet is an ordered set of the paths of one push: a path added again
+// keeps its first place and becomes recursive when either addition is.
+// Names are taken as given ("." is the root).
+type pathSet struct {
+	list []rsyncproto.Path
+	idx  map[string]int
+}
+
+func (p *pathSet) add(name string, rec bool) {
+	if p.idx == nil {
+		p.idx = map[string]int{}
+	}
+	if i, ok := p.idx[name]; ok {
+		p.list[i].Recursive = p.list[i].Recursive || rec
+		return
+	}
+	p.idx[name] = len(p.list)
+	p.list = append(p.list, rsyncproto.Path{Name: name, Recursive: rec})
+}
+
+// receiverScopesDeletes reports whether an rsync receiver speaking at most
+// protocol proto (0 = rsyncproto.MaxProtocol) can be left to delete: it
+// must confine deletes to the listed paths and keep excluded target paths,
+// both by the filter list, so it needs a protocol that honours filter
+// rules when deleting and, with excludes, rules equivalent to them.
+func receiverScopesDeletes(opts Options, rules []string, proto int) bool {
+	if proto == 0 {
+		proto = rsyncproto.MaxProtocol
+	}
+	return rsyncproto.ScopesDeletes(proto) && (opts.Exclude == nil || len(rules) > 0)
+}
+
 // excludedPath reports whether rel (slash-separated, relative to the source
 // root) or one of its parent directories is excluded by ex.
 func excludedPath(ex func(rel string, isDir bool) bool, rel string, isDir bool) bool {
 	if ex == nil || rel == "" || rel == "." {
 		return false
 	}
-	for i := 0; i < len(rel); i++ {
-		if rel[i] == '/' && ex(rel[:i], true) {
+	for p := range parentDirs(rel) {
+		if ex(p, true) {
 			return true
 		}
 	}
@@ -70,7 +134,7 @@ func retrySkippedDeletes(st Stats, src string, again func([]rsyncproto.Path) (St
 	kept := st.Failed[:0:0]
 	root, err := beneath.Open(src)
 	if err != nil {
-		return st, Transient(fmt.Errorf("open source %s: %w", src, err))
+		return st, Transient(fmt.Errorf("open source %s: %w", src, pathless(err, src)))
 	}
 	defer root.Close()
 	for _, f := range st.Failed {

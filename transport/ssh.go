@@ -43,15 +43,18 @@ type SSHConfig struct {
 	RsyncPath string
 	// ExcludeRules are rsync filter rules equivalent to Options.Exclude.
 	// With them (or without excludes) the remote rsync does the deletes;
-	// otherwise gsync deletes over SFTP, asking Options.Exclude, so
-	// excluded target paths are never deleted either way.
+	// otherwise, or when Protocol is one that cannot scope deletes by
+	// filter (rsyncproto.ScopesDeletes), gsync deletes over SFTP, asking
+	// Options.Exclude, so excluded target paths are never deleted either
+	// way.
 	ExcludeRules []string
 	// Timeout stops a transfer when no data moved for this long, and
 	// bounds every SFTP call (rename, remove, mkdir, stat, ...; the SFTP
 	// channel is then closed and the push fails as transient); 0 = no
 	// limit.
 	Timeout time.Duration
-	// Protocol is the highest rsync protocol offered (0 = 32).
+	// Protocol is the highest rsync protocol offered (0 =
+	// rsyncproto.MaxProtocol).
 	Protocol int
 }
 
@@ -94,18 +97,13 @@ type SSH struct {
 	log  *slog.Logger
 	name string
 	// sftpDeletes: deletes are done over SFTP with opts.Exclude, because
-	// the remote rsync has no rules to protect excluded paths.
+	// the remote rsync cannot be left to do them (receiverScopesDeletes).
 	sftpDeletes bool
 
 	client *sshx.Client // set once by ensure
 	dir    string       // resolved absolute remote directory
 
-	ctx     context.Context
-	cancel  context.CancelFunc
-	want    chan struct{}
-	standby chan *sshStandby
-	done    chan struct{}
-	started bool
+	standby *standby[*sshStandby] // set once by ensure
 	closeMu sync.Mutex
 	closed  bool
 
@@ -132,18 +130,11 @@ func NewSSH(cfg SSHConfig, opts Options) (*SSH, error) {
 	if cfg.SSH.Host == "" {
 		return nil, Fatal(errors.New("create ssh target: no host"))
 	}
-	if cfg.Protocol != 0 && (cfg.Protocol < 27 || cfg.Protocol > 32) {
-		return nil, Fatal(fmt.Errorf("create ssh target: protocol %d not supported (27 to 32)", cfg.Protocol))
+	if err := rsyncproto.CheckProtocol(cfg.Protocol); err != nil {
+		return nil, Fatal(fmt.Errorf("create ssh target: %w", err))
 	}
 	if cfg.RsyncPath == "" {
 		cfg.RsyncPath = "rsync"
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	if cfg.SSH.Logger == nil {
-		cfg.SSH.Logger = log
 	}
 	host := cfg.SSH.Host
 	if strings.Contains(host, ":") {
@@ -153,10 +144,12 @@ func NewSSH(cfg SSHConfig, opts Options) (*SSH, error) {
 	if cfg.SSH.User != "" {
 		name = cfg.SSH.User + "@" + name
 	}
-	t := &SSH{cfg: cfg, opts: opts, name: name, log: log.With("target", name),
-		sftpDeletes: opts.Exclude != nil && len(cfg.ExcludeRules) == 0,
-		want:        make(chan struct{}, 1), standby: make(chan *sshStandby, 1), done: make(chan struct{})}
-	t.ctx, t.cancel = context.WithCancel(context.Background())
+	log := targetLogger(opts, name)
+	if cfg.SSH.Logger == nil {
+		cfg.SSH.Logger = log
+	}
+	t := &SSH{cfg: cfg, opts: opts, name: name, log: log,
+		sftpDeletes: !receiverScopesDeletes(opts, cfg.ExcludeRules, cfg.Protocol)}
 	return t, nil
 }
 
@@ -187,14 +180,8 @@ func (t *SSH) Close() error {
 		return nil
 	}
 	t.closed = true
-	t.cancel()
-	if t.started {
-		<-t.done
-	}
-	select {
-	case s := <-t.standby:
-		s.close()
-	default:
+	if t.standby != nil {
+		t.standby.stop()
 	}
 	if t.client != nil {
 		return t.client.Close()
@@ -222,7 +209,7 @@ func (t *SSH) ensure(ctx context.Context) error {
 	closed := t.closed
 	t.closeMu.Unlock()
 	if closed {
-		return errors.New("target is closed")
+		return errClosed
 	}
 	if t.connected() {
 		return nil
@@ -240,13 +227,16 @@ func (t *SSH) ensure(ctx context.Context) error {
 	defer t.closeMu.Unlock()
 	if t.closed {
 		c.Close()
-		return errors.New("target is closed")
+		return errClosed
 	}
 	t.client, t.dir = c, dir
 	t.log.Debug("connected", "ssh", c.String(), "dir", dir)
-	t.started = true
-	t.want <- struct{}{} // the first standby session
-	go t.opener()
+	cmd := t.command(t.batchOptions())
+	t.standby = newStandby(func(ctx context.Context) *sshStandby {
+		s, err := c.ExecCommand(ctx, cmd)
+		return &sshStandby{sess: s, err: err}
+	}, (*sshStandby).close)
+	t.standby.start()
 	return nil
 }
 
@@ -280,10 +270,10 @@ func (t *SSH) resolveDir(ctx context.Context, c *sshx.Client) (string, error) {
 			return d, nil
 		}
 		if err := files.MkdirAll(ctx, d); err != nil {
-			return "", dirErr(fmt.Errorf("create remote directory %s: %w", d, err))
+			return "", dirErr(fmt.Errorf("create remote directory: %w", err)) // err names d
 		}
 	case err != nil:
-		return "", dirErr(fmt.Errorf("stat remote directory %s: %w", d, err))
+		return "", dirErr(fmt.Errorf("stat remote directory: %w", err)) // err names d
 	}
 	return d, nil
 }
@@ -302,6 +292,19 @@ func dirErr(err error) error {
 	}
 	return &sshDirError{err}
 }
+
+// sftpNotExist makes an SFTP "no such file" status match fs.ErrNotExist.
+func sftpNotExist(err error) error {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && isSFTPNotExist(err) {
+		return notExistError{err}
+	}
+	return err
+}
+
+type notExistError struct{ error }
+
+func (e notExistError) Unwrap() error        { return e.error }
+func (e notExistError) Is(target error) bool { return target == fs.ErrNotExist }
 
 func isSFTPNotExist(err error) bool {
 	var se *sftp.StatusError
@@ -331,7 +334,7 @@ func (t *SSH) rsyncOptions(ignoreTimes, del bool) rsyncproto.Options {
 		MaxProtocol:   t.cfg.Protocol,
 		Exclude:       t.opts.Exclude,
 		Progress:      t.opts.Progress,
-		Warn:          func(msg string) { t.log.Warn("remote rsync: " + msg) },
+		Warn:          func(msg string) { t.log.Warn("remote rsync said", "text", msg) },
 	}
 	if del {
 		o.ExcludeRules = t.cfg.ExcludeRules
@@ -345,45 +348,15 @@ func (t *SSH) command(o rsyncproto.Options) string {
 	return t.cfg.RsyncPath + " " + sshx.QuoteArgs(args)
 }
 
-// opener keeps one batch session standing by: each request on t.want
-// starts one and parks it in t.standby until a push takes it.
-func (t *SSH) opener() {
-	defer close(t.done)
-	cmd := t.command(t.batchOptions())
-	for {
-		select {
-		case <-t.ctx.Done():
-			return
-		case <-t.want:
-		}
-		s, err := t.client.ExecCommand(t.ctx, cmd)
-		sb := &sshStandby{sess: s, err: err}
-		select {
-		case t.standby <- sb:
-		case <-t.ctx.Done():
-			sb.close()
-			return
-		}
-	}
-}
-
 // batchSession returns a session running the batch rsync: the standby one
 // (waiting for it when it is still starting: it is ahead of a fresh one),
 // or a fresh one when the standby died. It asks for the next standby.
 func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
-	ask := func() {
-		select {
-		case t.want <- struct{}{}:
-		default:
-		}
+	sb, err := t.standby.take(ctx)
+	if err != nil {
+		return nil, err
 	}
-	var sb *sshStandby
-	select {
-	case sb = <-t.standby:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	ask()
+	t.standby.ask()
 	if sb.err == nil && !sb.sess.Exited() {
 		t.standbyUsed.Add(1)
 		return sb.sess, nil
@@ -508,27 +481,6 @@ func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// sshPaths is an ordered set of paths for one rsync run.
-type sshPaths struct {
-	list []rsyncproto.Path
-	idx  map[string]int
-}
-
-func (p *sshPaths) add(name string, rec bool) {
-	if name == "" {
-		name = "."
-	}
-	if p.idx == nil {
-		p.idx = map[string]int{}
-	}
-	if i, ok := p.idx[name]; ok {
-		p.list[i].Recursive = p.list[i].Recursive || rec
-		return
-	}
-	p.idx[name] = len(p.list)
-	p.list = append(p.list, rsyncproto.Path{Name: name, Recursive: rec})
-}
-
 // Push applies one batch: renames first, over SFTP (a failed rename falls
 // back to sending the destination and deleting the source), then the other
 // paths with one rsync run on the standby session. Deletes are scoped to
@@ -541,7 +493,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 		return Stats{}, t.classify("push to", err)
 	}
 	var st Stats
-	var send sshPaths
+	var send pathSet
 	type item struct {
 		p      string
 		rec    bool
@@ -636,7 +588,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 
 // addParent lists the parent directory of rel when it exists at the
 // source, so that its mtime and mode follow a change inside it.
-func (t *SSH) addParent(send *sshPaths, rel string) {
+func (t *SSH) addParent(send *pathSet, rel string) {
 	p := parentOf(rel)
 	if p == "" {
 		send.add(".", false)
@@ -647,66 +599,76 @@ func (t *SSH) addParent(send *sshPaths, rel string) {
 	}
 }
 
-// rename applies one Rename over SFTP. It returns the paths to transfer
-// instead when the rename cannot be done; an error only for a failed
-// connection.
-func (t *SSH) rename(ctx context.Context, c Change, st *Stats, send *sshPaths) ([]string, error) {
-	to, from := strings.TrimSuffix(c.Path, "/"), strings.TrimSuffix(c.From, "/")
-	if err := checkRel(to); err != nil {
-		st.Failed = append(st.Failed, FileError{Path: to, Err: fmt.Errorf("refuse rename: %w", err)})
-		return nil, nil
-	}
-	if err := checkRel(from); err != nil {
-		st.Failed = append(st.Failed, FileError{Path: from, Err: fmt.Errorf("refuse rename: %w", err)})
-		return nil, nil
-	}
-	fromEx, toEx := t.excluded(from, c.IsDir), t.excluded(to, c.IsDir)
+// rename applies one Rename over SFTP (planRename). It returns the paths
+// to transfer instead when the rename cannot be done; an error only for a
+// failed connection.
+func (t *SSH) rename(ctx context.Context, c Change, st *Stats, send *pathSet) ([]string, error) {
+	p, ferr, err := planRename(c, t.opts.Exclude, sftpFS{t, ctx, t.files()}, t.opts.DryRun, t.log)
 	switch {
-	case fromEx && toEx:
-		return nil, nil
-	case fromEx || toEx || from == to:
-		return []string{to, from}, nil
-	}
-	if t.opts.DryRun {
+	case err != nil:
+		return nil, err
+	case ferr != nil:
+		st.Failed = append(st.Failed, *ferr)
+	case p.fallback:
+		return []string{p.to, p.from}, nil
+	case p.renamed:
 		st.Renamed++
-		return nil, nil
-	}
-	files := t.files()
-	rfrom, rto := t.remote(from), t.remote(to)
-	fi, err := files.Lstat(ctx, rfrom)
-	if err != nil {
-		if sftpGone(err) {
-			return nil, err
+		if t.opts.DryRun {
+			return nil, nil
 		}
-		return []string{to, from}, nil
-	}
-	if ok, err := t.remoteParentsAreDirs(ctx, files, from); err != nil || !ok || t.excluded(from, fi.IsDir()) {
-		return []string{to, from}, err
-	}
-	if err := t.mkdirParents(ctx, files, to); err != nil {
-		if sftpGone(err) {
-			return nil, err
-		}
-		t.log.Debug("rename: cannot create parent directories, transferring instead", "to", to, "err", err)
-		return []string{to, from}, nil
-	}
-	if err := files.PosixRename(ctx, rfrom, rto); err != nil {
-		if sftpGone(err) {
-			return nil, err
-		}
-		t.log.Debug("rename failed, transferring instead", "from", from, "to", to, "err", err)
-		return []string{to, from}, nil
-	}
-	st.Renamed++
-	t.addParent(send, from)
-	t.addParent(send, to)
-	if fi.IsDir() {
-		// Its mtime and mode, if they changed with the move.
-		if sfi, err := lstatBelow(t.opts.Source, to); err == nil && sfi.IsDir() {
-			send.add(to, false)
+		t.addParent(send, p.from)
+		t.addParent(send, p.to)
+		if p.isDir {
+			// Its mtime and mode, if they changed with the move.
+			if sfi, err := lstatBelow(t.opts.Source, p.to); err == nil && sfi.IsDir() {
+				send.add(p.to, false)
+			}
 		}
 	}
 	return nil, nil
+}
+
+// sftpFS is the remote directory as a treeFS.
+type sftpFS struct {
+	t     *SSH
+	ctx   context.Context
+	files *sshx.Files
+}
+
+func (f sftpFS) lstat(rel string) (fs.FileInfo, error) {
+	if ok, err := f.t.remoteParentsAreDirs(f.ctx, f.files, rel); err != nil || !ok {
+		if err == nil {
+			err = fs.ErrNotExist
+		}
+		return nil, err
+	}
+	fi, err := f.files.Lstat(f.ctx, f.t.remote(rel))
+	return fi, sftpNotExist(err)
+}
+
+func (f sftpFS) readDir(rel string) ([]fs.FileInfo, error) {
+	entries, err := f.files.ReadDir(f.ctx, f.t.remote(rel))
+	return entries, sftpNotExist(err)
+}
+
+func (f sftpFS) remove(rel string, isDir bool) error {
+	var err error
+	if isDir {
+		err = f.files.RemoveDirectory(f.ctx, f.t.remote(rel))
+	} else {
+		err = f.files.Remove(f.ctx, f.t.remote(rel))
+	}
+	if err != nil && isSFTPNotExist(err) {
+		return nil
+	}
+	return err
+}
+
+func (f sftpFS) mkdirParents(rel string) error { return f.t.mkdirParents(f.ctx, f.files, rel) }
+func (f sftpFS) broken(err error) bool         { return sftpGone(err) }
+
+func (f sftpFS) rename(from, to string) error {
+	return f.files.PosixRename(f.ctx, f.t.remote(from), f.t.remote(to))
 }
 
 // remote is the remote path of rel.
@@ -721,11 +683,8 @@ func (t *SSH) remote(rel string) string {
 // a real directory (no symlink is followed by a rename); err is set only
 // when the SFTP session failed.
 func (t *SSH) remoteParentsAreDirs(ctx context.Context, files *sshx.Files, rel string) (bool, error) {
-	for i := 0; i < len(rel); i++ {
-		if rel[i] != '/' {
-			continue
-		}
-		fi, err := files.Lstat(ctx, t.remote(rel[:i]))
+	for p := range parentDirs(rel) {
+		fi, err := files.Lstat(ctx, t.remote(p))
 		if err != nil && sftpGone(err) {
 			return false, err
 		}
@@ -744,22 +703,19 @@ func (t *SSH) files() *sshx.Files { return t.client.Files(t.cfg.Timeout) }
 // target; a symlink or file in the way is an error (the fallback transfer
 // replaces it).
 func (t *SSH) mkdirParents(ctx context.Context, files *sshx.Files, rel string) error {
-	for i := 0; i < len(rel); i++ {
-		if rel[i] != '/' {
-			continue
-		}
-		p := t.remote(rel[:i])
+	for parent := range parentDirs(rel) {
+		p := t.remote(parent)
 		fi, err := files.Lstat(ctx, p)
 		switch {
 		case err == nil && fi.IsDir():
 			continue
 		case err == nil:
-			return fmt.Errorf("%s is not a directory on the target", rel[:i])
+			return fmt.Errorf("%s is not a directory on the target", parent)
 		case !isSFTPNotExist(err):
 			return err
 		}
 		if err := files.Mkdir(ctx, p); err != nil {
-			return fmt.Errorf("create %s: %w", rel[:i], err)
+			return fmt.Errorf("create %s: %w", parent, err)
 		}
 	}
 	return nil
@@ -767,72 +723,16 @@ func (t *SSH) mkdirParents(ctx context.Context, files *sshx.Files, rel string) e
 
 func (t *SSH) excluded(rel string, isDir bool) bool { return excludedPath(t.opts.Exclude, rel, isDir) }
 
+// deleter is the shared exclude-keeping deleter over SFTP.
+func (t *SSH) deleter(ctx context.Context, files *sshx.Files, st *Stats) *deleter {
+	return &deleter{fsys: sftpFS{t, ctx, files}, ex: t.opts.Exclude, dry: t.opts.DryRun, st: st,
+		fail: func(rel string, err error) { st.Failed = append(st.Failed, FileError{Path: srcRel(rel), Err: err}) }}
+}
+
 // deletePath deletes, over SFTP, a listed path that no longer exists at
 // the source, keeping excluded entries.
 func (t *SSH) deletePath(ctx context.Context, files *sshx.Files, rel string, st *Stats) error {
-	if t.excluded(rel, false) {
-		return nil
-	}
-	if ok, err := t.remoteParentsAreDirs(ctx, files, rel); err != nil || !ok {
-		return err
-	}
-	fi, err := files.Lstat(ctx, t.remote(rel))
-	if err != nil {
-		if isSFTPNotExist(err) {
-			return nil
-		}
-		return sshConnErr(err, func() { st.Failed = append(st.Failed, FileError{Path: rel, Err: fmt.Errorf("stat target: %w", err)}) })
-	}
-	if t.excluded(rel, fi.IsDir()) {
-		return nil
-	}
-	return t.removeTree(ctx, files, rel, fi, st)
-}
-
-// removeTree deletes the target entry rel and, for a directory, its
-// subtree, keeping excluded entries (a directory holding one stays).
-func (t *SSH) removeTree(ctx context.Context, files *sshx.Files, rel string, fi fs.FileInfo, st *Stats) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	p := t.remote(rel)
-	if fi.IsDir() {
-		entries, err := files.ReadDir(ctx, p)
-		if err != nil {
-			return sshConnErr(err, func() {
-				st.Failed = append(st.Failed, FileError{Path: rel, Err: fmt.Errorf("read target directory: %w", err)})
-			})
-		}
-		kept := false
-		for _, e := range entries {
-			c := child(rel, e.Name())
-			if t.excluded(c, e.IsDir()) {
-				kept = true
-				continue
-			}
-			if err := t.removeTree(ctx, files, c, e, st); err != nil {
-				return err
-			}
-		}
-		if kept {
-			return nil
-		}
-	}
-	st.Deleted++
-	if t.opts.DryRun {
-		return nil
-	}
-	var err error
-	if fi.IsDir() {
-		err = files.RemoveDirectory(ctx, p)
-	} else {
-		err = files.Remove(ctx, p)
-	}
-	if err != nil && !isSFTPNotExist(err) {
-		st.Deleted--
-		return sshConnErr(err, func() { st.Failed = append(st.Failed, FileError{Path: rel, Err: fmt.Errorf("delete: %w", err)}) })
-	}
-	return nil
+	return t.deleter(ctx, files, st).deletePath(rel)
 }
 
 // deleteExtras deletes, over SFTP, the entries below the target directory
@@ -846,44 +746,29 @@ func (t *SSH) deleteExtras(ctx context.Context, files *sshx.Files, rel string, s
 			return err
 		}
 	}
-	entries, err := files.ReadDir(ctx, t.remote(rel))
-	if err != nil {
-		if isSFTPNotExist(err) {
-			return nil
-		}
-		return sshConnErr(err, func() {
-			st.Failed = append(st.Failed, FileError{Path: rel, Err: fmt.Errorf("read target directory: %w", err)})
-		})
+	srcLstat := func(rel string) (fs.FileInfo, error) {
+		return os.Lstat(filepath.Join(t.opts.Source, filepath.FromSlash(rel)))
 	}
-	for _, e := range entries {
+	d := t.deleter(ctx, files, st)
+	kept, err := d.deleteExtras(rel, func(name string) bool {
+		_, err := srcLstat(child(rel, name))
+		return !isNotExist(err) // kept unless known to be gone
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range kept {
 		c := child(rel, e.Name())
-		if t.excluded(c, e.IsDir()) {
+		if !e.IsDir() || d.excluded(c, true) {
 			continue
 		}
-		sfi, err := os.Lstat(filepath.Join(t.opts.Source, filepath.FromSlash(c)))
-		switch {
-		case err != nil && isNotExist(err):
-			if err := t.removeTree(ctx, files, c, e, st); err != nil {
-				return err
-			}
-		case err == nil && sfi.IsDir() && e.IsDir():
+		if sfi, err := srcLstat(c); err == nil && sfi.IsDir() {
 			if err := t.deleteExtras(ctx, files, c, st); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-// sshConnErr returns err when it means the SFTP session is gone (the push
-// cannot go on); otherwise it records a per-file failure and returns nil.
-func sshConnErr(err error, record func()) error {
-	var se *sftp.StatusError
-	if errors.As(err, &se) || errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
-		record()
-		return nil
-	}
-	return err
 }
 
 // sftpGone reports whether err means the SFTP session failed (no answer
@@ -897,7 +782,7 @@ func sftpGone(err error) bool {
 }
 
 // classify wraps err as "verb target: cause" with its retry class
-// (DESIGN.md, Retry): host key, login and configuration failures, a
+// (ARCHITECTURE.md, fatal vs transient): host key, login and configuration failures, a
 // missing remote rsync and refused options are fatal; network failures and
 // rsync's transient exit codes are worth a retry.
 func (t *SSH) classify(verb string, err error) error {
@@ -912,25 +797,17 @@ func (t *SSH) classify(verb string, err error) error {
 	}
 	var ee *rsyncproto.ExitError
 	if errors.As(err, &ee) {
-		switch ee.Code {
-		case rsyncproto.ExitSyntax, rsyncproto.ExitUnsupported:
-			return Fatal(fmt.Errorf("%w (the remote rsync refused the transfer options; gsync needs rsync >= 3.1 on the server)", wrapped))
-		case rsyncproto.ExitDelLimit:
-			return Fatal(fmt.Errorf("%s %s: %w: %w", verb, t.name, ErrDeleteLimit, err))
-		case rsyncproto.ExitProtocol:
-			return Fatal(fmt.Errorf("%w (the remote rsync speaks an unsupported protocol, or the remote shell prints text on startup)", wrapped))
-		}
-		return Transient(wrapped)
+		return classifyExit(verb+" "+t.name, err, ee,
+			"the remote rsync refused the transfer options; gsync needs rsync >= 3.1 on the server",
+			"the remote rsync speaks an unsupported protocol, or the remote shell prints text on startup")
 	}
 	var ne *sshx.NetError
 	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return Transient(wrapped)
 	}
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Stat(t.opts.Source); serr != nil {
-			return Fatal(wrapped) // the source root vanished
-		}
+	if sourceGone(err, t.opts.Source) {
+		return Fatal(wrapped)
 	}
 	return Transient(wrapped)
 }

@@ -81,7 +81,10 @@ type Options struct {
 	// Progress, if set, is called as each file's data has been written or
 	// sent, with its path relative to the source and its size.
 	Progress func(rel string, size int64)
-	// Logger receives per-file diagnostics; nil means slog.Default().
+	// Logger receives per-file diagnostics. It should already name the
+	// target (a "target" attribute): the target adds none of its own, so
+	// that each attribute appears once. Nil means slog.Default() with a
+	// "target" attribute holding the target's String().
 	Logger *slog.Logger
 }
 

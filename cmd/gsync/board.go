@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gsync/gsync/control"
+	"github.com/gsync/gsync/mirror"
 )
 
 // board holds the status of every target of this process, for the
@@ -16,15 +17,15 @@ type board struct {
 	started time.Time
 
 	mu      sync.Mutex
-	targets []*syncStatus
+	targets []*mirror.Status
 	subs    []chan struct{}
 }
 
 func newBoard() *board { return &board{started: time.Now()} }
 
 // add registers a target named name (lsyncd's "SyncN").
-func (b *board) add(name string) *syncStatus {
-	s := &syncStatus{board: b, name: name}
+func (b *board) add(name string) *mirror.Status {
+	s := mirror.NewStatus(name, b.changed)
 	b.mu.Lock()
 	b.targets = append(b.targets, s)
 	b.mu.Unlock()
@@ -32,10 +33,10 @@ func (b *board) add(name string) *syncStatus {
 }
 
 // all returns the targets in the order they were added.
-func (b *board) all() []*syncStatus {
+func (b *board) all() []*mirror.Status {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return append([]*syncStatus(nil), b.targets...)
+	return append([]*mirror.Status(nil), b.targets...)
 }
 
 // subscribe returns a channel that receives a value (coalesced, never
@@ -67,7 +68,7 @@ func (b *board) changed() {
 func (b *board) snapshot() control.Status {
 	st := control.Status{PID: os.Getpid(), Version: version, Started: b.started}
 	for _, t := range b.all() {
-		st.Targets = append(st.Targets, t.snapshot())
+		st.Targets = append(st.Targets, snapshot(t))
 	}
 	return st
 }
@@ -75,10 +76,7 @@ func (b *board) snapshot() control.Status {
 // ready reports whether every target has finished its startup sync.
 func (b *board) ready() bool {
 	for _, t := range b.all() {
-		t.mu.Lock()
-		started := t.started
-		t.mu.Unlock()
-		if !started {
+		if !t.Snapshot().Started {
 			return false
 		}
 	}

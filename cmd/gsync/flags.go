@@ -11,49 +11,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gsync/gsync/control"
+	"github.com/gsync/gsync/rsyncproto"
 	"github.com/gsync/gsync/transport"
 )
 
-// config is everything the command line selects.
+// config is everything the command line (or one lsyncd sync{}) selects:
+// the sync's source options, its targets with their connection options,
+// and the process options, each a type of its own.
 type config struct {
-	source  string
+	sourceOptions
+	targetOptions
+	processOptions
+
 	targets []string
-	// lsyncd configs: the sync's name for log lines, and init = false.
-	name   string
-	noInit bool
-
-	delay        time.Duration
-	maxDelays    int
-	deleteMode   transport.DeleteMode
-	excludes     []string
-	excludeFrom  []string
-	filters      []string
-	once         bool
-	dryRun       bool
-	insist       bool
-	logLevel     string
-	logFormat    string
-	watchBackend string
-
-	// status file: --status-file, --status-interval, or lsyncd's settings.
-	statusFile     string
-	statusInterval time.Duration
-
-	// safety guards
-	allowEmptySource bool
-	maxDelete        int
-	// oneFileSystem (-x): file systems mounted below the source are not
-	// mirrored (their mount points are).
-	oneFileSystem bool
-
-	// process-wide (native command line): control socket, metrics, log
-	// file, lsyncd config file.
-	controlSocket string
-	metricsAddr   string
-	logFile       string
-	configFile    string
-	pidFile       string   // --pidfile
-	extraTargets  []string // --target
+	// lsyncd configs: the sync's name for log lines.
+	name         string
+	extraTargets []string // --target
 	// Several lsyncd sync{} blocks on one source share one mirror: then
 	// targetCfgs holds each target's own settings (connection options) and
 	// targetNames their sync names, in the order of targets.
@@ -61,7 +34,36 @@ type config struct {
 	targetNames []string
 	// progress receives the --once progress line (a terminal); nil: none.
 	progress io.Writer
+}
 
+// sourceOptions are the settings of one source: how it is watched,
+// collated, pushed and guarded (mirror.Config). Syncs whose
+// sourceOptions are equal share one mirror (groupSyncs): every field
+// takes part in that comparison, so keep here only what must be equal
+// for syncs to share a watcher and a collator.
+type sourceOptions struct {
+	source       string
+	delay        time.Duration
+	maxDelays    int
+	deleteMode   transport.DeleteMode
+	excludes     []string
+	excludeFrom  []string
+	filters      []string
+	noInit       bool // lsyncd's init = false
+	once         bool
+	dryRun       bool
+	insist       bool
+	watchBackend string
+	// safety guards
+	allowEmptySource bool
+	maxDelete        int
+	// oneFileSystem (-x): file systems mounted below the source are not
+	// mirrored (their mount points are).
+	oneFileSystem bool
+}
+
+// targetOptions are the connection settings of a target.
+type targetOptions struct {
 	// rsync daemon targets
 	port         int
 	passwordFile string
@@ -69,6 +71,32 @@ type config struct {
 	timeout      time.Duration
 
 	ssh sshOptions // ssh targets
+}
+
+// validate checks the target options once, when the config is read.
+func (o *targetOptions) validate() error {
+	if o.port != 0 && (o.port < 1 || o.port > 65535) {
+		return usagef("invalid --port %d: want 1 to 65535", o.port)
+	}
+	if err := rsyncproto.CheckProtocol(o.protocol); err != nil {
+		return usagef("invalid --protocol: %v", err)
+	}
+	return nil
+}
+
+// processOptions are the settings of the gsync process, whatever the
+// number of syncs.
+type processOptions struct {
+	logLevel  string
+	logFormat string
+	logFile   string
+	// status file: --status-file, --status-interval, or lsyncd's settings.
+	statusFile     string
+	statusInterval time.Duration // at most one rewrite per interval
+	controlSocket  string        // "" = the default path, "none" = no socket
+	metricsAddr    string        // Prometheus endpoint, "" = none
+	configFile     string
+	pidFile        string // --pidfile
 }
 
 // durationSeconds is a flag value that takes a Go duration ("500ms", "2m")
@@ -144,7 +172,11 @@ func (v deleteValue) Set(s string) error {
 func (v deleteValue) Type() string { return "mode" }
 
 func newRootCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) *cobra.Command {
-	cfg := &config{delay: 15 * time.Second, maxDelays: 1000, timeout: 60 * time.Second, statusInterval: 10 * time.Second}
+	cfg := &config{
+		sourceOptions:  sourceOptions{delay: 15 * time.Second, maxDelays: 1000},
+		targetOptions:  targetOptions{timeout: 60 * time.Second},
+		processOptions: processOptions{statusInterval: 10 * time.Second},
+	}
 	cmd := &cobra.Command{
 		Use:   "gsync [flags] SRC TARGET [TARGET...]",
 		Short: "Live-mirror a directory tree to a local directory, an rsync daemon or an ssh host",
@@ -183,7 +215,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	}
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{Err: err} })
 
 	f := cmd.Flags()
 	f.SortFlags = false
@@ -201,7 +233,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.IntVar(&cfg.port, "port", 0, "rsync daemon TCP port (default 873, or the port in an rsync:// URL)")
 	f.StringVar(&cfg.passwordFile, "password-file", "", "read the rsync daemon password from `FILE` (else $RSYNC_PASSWORD)")
 	f.Var(durationSeconds{&cfg.timeout}, "timeout", "give up on a stalled connection after this long (seconds or a duration)")
-	f.IntVar(&cfg.protocol, "protocol", 0, "highest rsync protocol to offer, 27-32 (for testing old peers)")
+	f.IntVar(&cfg.protocol, "protocol", 0, fmt.Sprintf("highest rsync protocol to offer, %d-%d (for testing old peers)", rsyncproto.MinProtocol, rsyncproto.MaxProtocol))
 	f.StringVar(&cfg.watchBackend, "watch-backend", "", "file watching backend: inotify (Linux default) or fsnotify")
 	f.StringVar(&cfg.pidFile, "pidfile", "", "write the process id to `FILE`, locked while gsync runs, removed at exit")
 	f.StringVar(&cfg.statusFile, "status-file", "", "write an lsyncd-style status report to `FILE` (replaced atomically)")

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gsync/gsync/delay"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -41,31 +40,5 @@ func TestDeleteValue(t *testing.T) {
 	}
 	if v.Set("maybe") == nil {
 		t.Error("Set(maybe) accepted")
-	}
-}
-
-func TestToChanges(t *testing.T) {
-	items := []delay.Item{
-		{Op: delay.Move, From: "a", Path: "b", IsDir: true},
-		{Op: delay.Delete, Path: "c"},
-		{Op: delay.Create, Path: "d", IsDir: true, Recursive: true},
-		{Op: delay.Attrib, Path: "e"},
-	}
-	got := toChanges(items, transport.DeleteAlways)
-	want := []transport.Change{
-		{Kind: transport.Rename, From: "a", Path: "b", IsDir: true},
-		{Kind: transport.Delete, Path: "c"},
-		{Kind: transport.Sync, Path: "d", IsDir: true, Recursive: true},
-		{Kind: transport.Sync, Path: "e"},
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("change %d = %+v, want %+v", i, got[i], want[i])
-		}
-	}
-	// Without runtime deletes a move becomes a recursive copy of its destination.
-	got = toChanges(items[:1], transport.DeleteStartup)
-	if got[0].Kind != transport.Sync || got[0].Path != "b" || !got[0].Recursive {
-		t.Errorf("move without deletes = %+v, want a recursive sync of b", got[0])
 	}
 }

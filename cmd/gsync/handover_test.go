@@ -5,49 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/gsync/gsync/delay"
 )
-
-func TestHandoverTake(t *testing.T) {
-	h := newHandover()
-	h.put("/s", false, []delay.Item{{Op: delay.Modify, Path: "a"}, {Op: delay.Modify, Path: "sub/b"}})
-	h.put("/s", true, []delay.Item{{Op: delay.Move, From: "sub/x", Path: "y"}})
-	h.put("/other/inner", true, []delay.Item{{Op: delay.Create, Path: "c"}})
-
-	// A new root inside the old one takes what lies below it.
-	full, items := h.take("/s/sub")
-	want := []delay.Item{{Op: delay.Modify, Path: "b"}, {Op: delay.Delete, Path: "x", Recursive: true}}
-	// The rest stays for the old root: the move's destination among it.
-	if !full || !reflect.DeepEqual(items, want) {
-		t.Errorf("take(/s/sub) = %t, %+v; want true, %+v", full, items, want)
-	}
-	// The same root takes the rest.
-	full, items = h.take("/s")
-	want = []delay.Item{{Op: delay.Modify, Path: "a"}, {Op: delay.Create, Path: "y"}}
-	if full || !reflect.DeepEqual(items, want) {
-		t.Errorf("take(/s) = %t, %+v; want false, %+v", full, items, want)
-	}
-	// A root above an old one: its full sync becomes a recursive sync.
-	full, items = h.take("/other")
-	want = []delay.Item{{Op: delay.Modify, Path: "inner", IsDir: true, Recursive: true}, {Op: delay.Create, Path: "inner/c"}}
-	if full || !reflect.DeepEqual(items, want) {
-		t.Errorf("take(/other) = %t, %+v; want false, %+v", full, items, want)
-	}
-	if full, items := h.take("/s"); full || len(items) != 0 {
-		t.Errorf("taken twice: %t, %+v", full, items)
-	}
-	var none *handover
-	none.put("/s", true, nil)
-	if full, items := none.take("/s"); full || items != nil {
-		t.Error("a nil handover carried something")
-	}
-}
 
 // TestReloadHandsOverQueuedChanges: changes queued when SIGHUP re-reads
 // the config reach the target under the new config: with init = false
@@ -96,9 +58,12 @@ sync{ default.direct, source = "` + src + `", target = "` + dst + `", ` + initOp
 	}()
 	defer stopRun(t, sigs, done, syscall.SIGTERM, exitSIGTERM, errb.String)
 
+	// The watch is in place once the status file counts it (without a
+	// startup sync there is nothing else to wait for).
 	eventually(t, "the startup sync", func() bool {
 		b, _ := os.ReadFile(status)
-		return strings.Contains(string(b), "Last push finished") || (!init && strings.Contains(string(b), "There are 0 delays"))
+		watching := strings.Contains(string(b), "Inotify watching 1 directories")
+		return watching && (strings.Contains(string(b), "Last push finished") || (!init && strings.Contains(string(b), "There are 0 delays")))
 	})
 	// A same-size same-mtime rewrite and a new file, queued for 600 s.
 	p := filepath.Join(src, "f")
@@ -116,4 +81,16 @@ sync{ default.direct, source = "` + src + `", target = "` + dst + `", ` + initOp
 		_, err := os.Stat(filepath.Join(dst, "g"))
 		return string(f) == "new!" && err == nil
 	})
+}
+
+// eventually polls ok until it holds, for at most 15 s.
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

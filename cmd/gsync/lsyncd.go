@@ -6,12 +6,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gsync/gsync/lsyncdconf"
+	"github.com/gsync/gsync/mirror"
 )
 
 // lsyncdUsage is printed by -help.
@@ -42,7 +45,7 @@ func runLsyncd(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) (
 		return 0, false
 	}
 	if err != nil {
-		return lsyncdExit(exitCode(usageError{err}, stderr)), true
+		return lsyncdExit(exitCode(usageError{Err: err}, stderr)), true
 	}
 	switch {
 	case cl.Settings.Version:
@@ -82,7 +85,7 @@ func runLsyncdConfig(cl *lsyncdconf.Config, file string, native *config, stderr 
 	if file != "" {
 		var err error
 		if cfg, err = lsyncdconf.LoadFile(file); err != nil {
-			return usageError{err}
+			return usageError{Err: err}
 		}
 		cfg.Override(cl.Settings)
 	}
@@ -104,7 +107,7 @@ func runLsyncdConfig(cl *lsyncdconf.Config, file string, native *config, stderr 
 		}
 	}
 	var previous *lsyncdconf.Config // the config that ran before a SIGHUP reload
-	carry := newHandover()          // queued changes, from one config to the next
+	carry := mirror.NewHandover()   // queued changes, from one config to the next
 	for {
 		next, err := runSyncs(cfg, native, reload, stderr, sigs, carry)
 		var ue usageError
@@ -141,21 +144,21 @@ func lsyncdLogLevel(logs []string) string {
 // syncConfig turns one lsyncd sync into gsync's configuration.
 func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []string, error) {
 	c := &config{
-		name:          fmt.Sprintf("Sync%d", n),
-		source:        s.Source,
-		targets:       []string{s.Target},
-		delay:         *s.Delay,
-		maxDelays:     s.MaxDelays,
-		excludes:      s.Exclude,
-		once:          st.OnePass,
-		insist:        st.Insist,
-		noInit:        !s.Init,
-		logLevel:      lsyncdLogLevel(st.Log),
-		logFormat:     "text",
-		timeout:       60 * time.Second,
-		dryRun:        s.Rsync.On("dry_run"),
-		oneFileSystem: s.Rsync.On("one_file_system"),
-		passwordFile:  s.Rsync.Str["password_file"],
+		name:    fmt.Sprintf("Sync%d", n),
+		targets: []string{s.Target},
+		sourceOptions: sourceOptions{
+			source:        s.Source,
+			delay:         *s.Delay,
+			maxDelays:     s.MaxDelays,
+			excludes:      s.Exclude,
+			once:          st.OnePass,
+			insist:        st.Insist,
+			noInit:        !s.Init,
+			dryRun:        s.Rsync.On("dry_run"),
+			oneFileSystem: s.Rsync.On("one_file_system"),
+		},
+		targetOptions:  targetOptions{timeout: 60 * time.Second, passwordFile: s.Rsync.Str["password_file"]},
+		processOptions: processOptions{logLevel: lsyncdLogLevel(st.Log), logFormat: "text"},
 	}
 	if err := (deleteValue{&c.deleteMode}).Set(s.Delete); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
@@ -208,12 +211,12 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 // runSyncs runs every sync of cfg concurrently (see runProcess). native,
 // when not nil, holds gsync's own process flags, which add to or override
 // the config's settings. carry hands queued changes over across reloads.
-func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf.Config, error), stderr io.Writer, sigs <-chan os.Signal, carry *handover) (next *lsyncdconf.Config, err error) {
+func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf.Config, error), stderr io.Writer, sigs <-chan os.Signal, carry *mirror.Handover) (next *lsyncdconf.Config, err error) {
 	st := cfg.Settings
 	// Every sync logs through out, one line at a time.
 	out := &teeWriter{ws: []io.Writer{stderr}}
 	format := "text"
-	po := procOptions{statusFile: st.StatusFile, statusInterval: st.StatusInterval, pidFile: st.PidFile, once: st.OnePass}
+	po := procOptions{processOptions: processOptions{statusFile: st.StatusFile, statusInterval: st.StatusInterval, pidFile: st.PidFile}, once: st.OnePass}
 	if native != nil {
 		lw, reopen, closeLog, err := openLogOutput(stderr, native.logFile)
 		if err != nil {
@@ -251,7 +254,7 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 		s := &cfg.Syncs[i]
 		c, ignored, err := syncConfig(s, st, i+1)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, usageError{Err: err}
 		}
 		if native != nil {
 			c.once = po.once
@@ -274,17 +277,13 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 // connection options and sync name.
 func groupSyncs(cfgs []*config) []*config {
 	var out []*config
-	byKey := map[string]*config{}
 	for _, c := range cfgs {
-		key := fmt.Sprintf("%q", []any{filepath.Clean(c.source), c.excludes, c.excludeFrom, c.filters, c.delay,
-			c.maxDelays, c.deleteMode, c.noInit, c.once, c.dryRun, c.insist, c.watchBackend, c.maxDelete,
-			c.allowEmptySource, c.oneFileSystem})
-		g, ok := byKey[key]
-		if !ok {
-			byKey[key] = c
+		i := slices.IndexFunc(out, func(g *config) bool { return g.sourceOptions.equal(c.sourceOptions) })
+		if i < 0 {
 			out = append(out, c)
 			continue
 		}
+		g := out[i]
 		if g.targetCfgs == nil {
 			lead := *g // the first sync's own settings, before g lists the others
 			g.targetCfgs, g.targetNames = []*config{&lead}, []string{g.name}
@@ -295,6 +294,22 @@ func groupSyncs(cfgs []*config) []*config {
 		g.targetNames = append(g.targetNames, c.name)
 	}
 	return out
+}
+
+// equal reports whether two syncs' source options are the same, the
+// source compared as a clean path and empty lists as nil: every field
+// of sourceOptions takes part, so a new one cannot be left out.
+func (o sourceOptions) equal(p sourceOptions) bool {
+	norm := func(o sourceOptions) sourceOptions {
+		o.source = filepath.Clean(o.source)
+		for _, l := range []*[]string{&o.excludes, &o.excludeFrom, &o.filters} {
+			if len(*l) == 0 {
+				*l = nil
+			}
+		}
+		return o
+	}
+	return reflect.DeepEqual(norm(o), norm(p))
 }
 
 // appendFile appends each write to a file opened for that write only, like
@@ -339,7 +354,7 @@ func writePidfile(path string) (release func(), err error) {
 		f.Close()
 		return nil, usagef("pidfile %s is locked by another running instance: %v", path, err)
 	}
-	if err := f.Truncate(0); err == nil {
+	if err = f.Truncate(0); err == nil {
 		_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
 	}
 	if err != nil {

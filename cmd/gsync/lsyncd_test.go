@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -215,7 +216,7 @@ func runLsyncdTo(args []string, w io.Writer, sigs <-chan os.Signal) int {
 
 func TestGroupSyncsSharesWatcher(t *testing.T) {
 	mk := func(name, src, tgt string, excl ...string) *config {
-		return &config{name: name, source: src, targets: []string{tgt}, excludes: excl, delay: time.Second, maxDelays: 10}
+		return &config{name: name, targets: []string{tgt}, sourceOptions: sourceOptions{source: src, excludes: excl, delay: time.Second, maxDelays: 10}}
 	}
 	got := groupSyncs([]*config{mk("Sync1", "/a", "h::m"), mk("Sync2", "/b", "/x"), mk("Sync3", "/a/", "u@h:/d"), mk("Sync4", "/a", "/y", "*.o")})
 	if len(got) != 3 {
@@ -259,4 +260,40 @@ func TestLsyncdSameSourceTwoTargets(t *testing.T) {
 		t.Errorf("%d watchers for one source, want 1:\n%s", n, errb.String())
 	}
 	stopRun(t, sigs, done, syscall.SIGTERM, exitSIGTERM, errb.String)
+}
+
+// TestGroupSyncsComparesEverySourceOption: two syncs of one source that
+// differ in any field of sourceOptions are not merged (a new field
+// takes part without being listed anywhere).
+func TestGroupSyncsComparesEverySourceOption(t *testing.T) {
+	base := sourceOptions{source: "/a", delay: time.Second, maxDelays: 10}
+	typ := reflect.TypeOf(base)
+	for i := range typ.NumField() {
+		o := base
+		f := reflect.ValueOf(&o).Elem().Field(i)
+		f = reflect.NewAt(f.Type(), f.Addr().UnsafePointer()).Elem() // unexported field
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("/other")
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int, reflect.Int64:
+			f.SetInt(f.Int() + 1)
+		case reflect.Uint8:
+			f.SetUint(f.Uint() + 1)
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]string{"x"}))
+		default:
+			t.Fatalf("field %s: kind %v not covered by this test", typ.Field(i).Name, f.Kind())
+		}
+		got := groupSyncs([]*config{{name: "S1", targets: []string{"/x"}, sourceOptions: base}, {name: "S2", targets: []string{"/y"}, sourceOptions: o}})
+		if len(got) != 2 {
+			t.Errorf("syncs differing in %s were merged", typ.Field(i).Name)
+		}
+	}
+	same := base
+	same.source, same.excludes = "/a/", []string{}
+	if got := groupSyncs([]*config{{name: "S1", targets: []string{"/x"}, sourceOptions: base}, {name: "S2", targets: []string{"/y"}, sourceOptions: same}}); len(got) != 1 {
+		t.Errorf("equal source options (/a and /a/, no excludes) not merged: %d mirrors", len(got))
+	}
 }

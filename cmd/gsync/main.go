@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gsync/gsync/mirror"
 )
 
 // Exit codes.
@@ -33,12 +35,9 @@ func main() {
 }
 
 // usageError marks errors in the command line or configuration (exit 2).
-type usageError struct{ err error }
+type usageError = mirror.ConfigError
 
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+func usagef(format string, a ...any) error { return usageError{Err: fmt.Errorf(format, a...)} }
 
 // signalExit is returned by the mirror loop when a signal ended it.
 type signalExit struct{ sig os.Signal }

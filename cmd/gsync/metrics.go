@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/gsync/gsync/mirror"
 	"net/http"
 	"slices"
 	"sort"
@@ -47,8 +48,6 @@ var (
 	descSuccess = prometheus.NewDesc("gsync_last_success_timestamp_seconds", "When the last push without errors ended.", labels, nil)
 )
 
-var allStates = []targetState{stateInitial, stateIdle, statePushing, stateRetrying, stateStopped, stateFailed}
-
 func (c boardCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEvents, descBatches, descLatency, descBytes, descFiles, descDeleted,
 		descRenamed, descErrors, descRetries, descQueue, descFlight, descWatches, descOver, descUp, descState, descFailing, descSuccess} {
@@ -58,20 +57,16 @@ func (c boardCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c boardCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, t := range c.b.all() {
-		t.mu.Lock()
-		lv := []string{t.name, t.target}
-		n := t.counters
-		byClass := make(map[string]int64, len(n.errorsByClass))
-		for k, v := range n.errorsByClass {
-			byClass[k] = v
-		}
-		queued, inFlight, watches, state, failing := t.queued, t.activeTotal, t.watches, t.state, len(t.failing)
-		if t.full {
+		s := t.Snapshot()
+		lv := []string{s.Name, s.Target}
+		n := s.Counters
+		byClass := n.ErrorsByClass
+		queued, inFlight, watches, state, failing := s.Queued, s.ActiveTotal, s.Watches, s.State, len(s.Failing)
+		if s.Full {
 			inFlight++
 		}
-		up := !t.lastFailed
-		lastSuccess := t.lastSuccess
-		t.mu.Unlock()
+		up := !s.LastFailed
+		lastSuccess := s.LastSuccess
 
 		counter := func(d *prometheus.Desc, v int64, extra ...string) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append(lv, extra...)...)
@@ -79,20 +74,20 @@ func (c boardCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge := func(d *prometheus.Desc, v float64, extra ...string) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(lv, extra...)...)
 		}
-		counter(descEvents, n.events)
-		counter(descBatches, n.batches, "batch")
-		counter(descBatches, n.fullSyncs, "full")
-		buckets := make(map[float64]uint64, len(latencyBuckets))
+		counter(descEvents, n.Events)
+		counter(descBatches, n.Batches, "batch")
+		counter(descBatches, n.FullSyncs, "full")
+		buckets := make(map[float64]uint64, len(mirror.LatencyBuckets))
 		var cum uint64
-		for i, ub := range latencyBuckets {
-			cum += uint64(n.latency[i])
+		for i, ub := range mirror.LatencyBuckets {
+			cum += uint64(n.Latency[i])
 			buckets[ub] = cum
 		}
-		ch <- prometheus.MustNewConstHistogram(descLatency, uint64(n.latencyCount), n.latencySum, buckets, lv...)
-		counter(descBytes, n.bytes)
-		counter(descFiles, n.files)
-		counter(descDeleted, n.deleted)
-		counter(descRenamed, n.renamed)
+		ch <- prometheus.MustNewConstHistogram(descLatency, uint64(n.LatencyCount), n.LatencySum, buckets, lv...)
+		counter(descBytes, n.Bytes)
+		counter(descFiles, n.Files)
+		counter(descDeleted, n.Deleted)
+		counter(descRenamed, n.Renamed)
 		classes := []string{"transient", "fatal", "canceled", "file"}
 		for k := range byClass {
 			if !slices.Contains(classes, k) {
@@ -103,14 +98,14 @@ func (c boardCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, k := range classes {
 			counter(descErrors, byClass[k], k)
 		}
-		counter(descRetries, n.failures)
+		counter(descRetries, n.Failures)
 		gauge(descQueue, float64(queued))
 		gauge(descFlight, float64(inFlight))
 		gauge(descWatches, float64(watches))
-		counter(descOver, n.overflows)
-		gauge(descUp, boolFloat(up && state != stateFailed))
+		counter(descOver, n.Overflows)
+		gauge(descUp, boolFloat(up && state != mirror.StateFailed))
 		gauge(descFailing, float64(failing))
-		for _, s := range allStates {
+		for _, s := range mirror.States {
 			gauge(descState, boolFloat(s == state), s.String())
 		}
 		if !lastSuccess.IsZero() {

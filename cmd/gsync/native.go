@@ -23,15 +23,7 @@ func runNative(cfg *config, stderr io.Writer, sigs <-chan os.Signal) error {
 	if cfg.once && cfg.logFile == "" && isTerminal(stderr) {
 		cfg.progress = stderr
 	}
-	po := procOptions{
-		statusFile:     cfg.statusFile,
-		statusInterval: cfg.statusInterval,
-		pidFile:        cfg.pidFile,
-		controlSocket:  cfg.controlSocket,
-		metricsAddr:    cfg.metricsAddr,
-		once:           cfg.once,
-		reopenLog:      reopen,
-	}
+	po := procOptions{processOptions: cfg.processOptions, once: cfg.once, reopenLog: reopen}
 	_, err = runProcess([]*config{cfg}, po, log, sigs, nil, nil)
 	return err
 }

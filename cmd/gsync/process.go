@@ -17,35 +17,40 @@ import (
 
 	"github.com/gsync/gsync/control"
 	"github.com/gsync/gsync/lsyncdconf"
+	"github.com/gsync/gsync/mirror"
 )
 
-// procOptions are what one gsync process offers its operator, whatever
-// the number of syncs.
+// procOptions are the process options as runProcess runs them: the
+// operator outputs of processOptions, whether only the startup syncs
+// run, and how to reopen the log file.
 type procOptions struct {
-	statusFile     string        // lsyncd-style status file
-	statusInterval time.Duration // at most one rewrite per interval
-	controlSocket  string        // "" = the default path, "none" = no socket
-	metricsAddr    string        // Prometheus endpoint, "" = none
-	pidFile        string
-	once           bool // --once / -onepass: no signals expected during the syncs
+	processOptions
+	once bool // --once / -onepass: no signals expected during the syncs
 	// reopenLog reopens --log-file (SIGUSR1); nil without one.
 	reopenLog func() error
 }
 
 // runProcess runs every sync of cfgs concurrently, one mirror (watcher,
-// collators, targets) each, until a signal stops them all, a startup sync
-// fails (without --insist), or every mirror ended (a mirror whose
-// targets all failed ends alone: the others go on), and serves the operator outputs meanwhile: status file, control socket,
-// metrics, systemd notifications. SIGTERM/SIGINT stop every sync (exit
-// 143/130). On SIGHUP, with reload set, the config is re-read: if that
-// works every sync is stopped (in-flight batches finish) and runProcess
-// returns the new config to be run, else the error is logged and the old
-// config keeps running. Without reload, or when the reload failed, SIGHUP
-// is passed to every sync (full resync). SIGUSR1 reopens the log file.
-// carry takes the changes the syncs still had queued when a reload
-// stopped them, and gives them to the syncs of the new config (nil:
-// none).
-func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os.Signal, reload func() (*lsyncdconf.Config, error), carry *handover) (next *lsyncdconf.Config, err error) {
+// collators, targets) each, in one mirror.Group (which stops them all
+// when a startup sync fails without --insist), and serves the operator
+// outputs meanwhile: status file, control socket, metrics, systemd
+// notifications. It translates signals into engine calls: SIGTERM/SIGINT
+// stop every sync (exit 143/130). On SIGHUP, with reload set, the config
+// is re-read: if that works every sync is stopped (in-flight batches
+// finish) and runProcess returns the new config to be run, else the
+// error is logged and the old config keeps running. Without reload, or
+// when the reload failed, SIGHUP is a full sync of every sync. SIGUSR1
+// reopens the log file. carry takes the changes the syncs still had
+// queued when a reload stopped them, and gives them to the syncs of the
+// new config (nil: none).
+func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os.Signal, reload func() (*lsyncdconf.Config, error), carry *mirror.Handover) (next *lsyncdconf.Config, err error) {
+	for _, c := range cfgs {
+		for _, tc := range append([]*config{c}, c.targetCfgs...) {
+			if err := tc.targetOptions.validate(); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if po.pidFile != "" {
 		release, err := writePidfile(po.pidFile)
 		if err != nil {
@@ -57,9 +62,10 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 	defer cancel()
 
 	b := newBoard()
-	status := make([][]*syncStatus, len(cfgs))
+	mcfgs := make([]mirror.Config, len(cfgs))
 	k := 0
 	for i, c := range cfgs {
+		var status []*mirror.Status
 		for j := range c.targets {
 			k++
 			name := c.name
@@ -69,8 +75,9 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 			case name == "" || len(c.targets) > 1:
 				name = fmt.Sprintf("Sync%d", k)
 			}
-			status[i] = append(status[i], b.add(name))
+			status = append(status, b.add(name))
 		}
+		mcfgs[i] = mirrorConfig(c, status, log, carry)
 	}
 	stopOps, err := startOps(ctx, b, po, log)
 	if err != nil {
@@ -78,112 +85,60 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 	}
 	defer stopOps() // after every mirror has returned
 
-	type result struct {
-		i   int
-		err error
-	}
-	results := make(chan result, len(cfgs))
-	chans := make([]chan os.Signal, len(cfgs))
-	pings := make([]chan chan struct{}, len(cfgs))
-	done := make([]chan struct{}, len(cfgs))
-	var wg sync.WaitGroup
-	for i, c := range cfgs {
-		chans[i] = make(chan os.Signal, 4)
-		pings[i] = make(chan chan struct{})
-		done[i] = make(chan struct{})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(done[i])
-			results <- result{i, runMirror(ctx, c, status[i], log, chans[i], pings[i], carry)}
-		}()
-	}
+	g := mirror.NewGroup(log, mcfgs...)
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
 	if interval, err := daemon.SdWatchdogEnabled(false); err == nil && interval > 0 && !po.once {
 		wdCtx, wdStop := context.WithCancel(ctx)
-		var wdWG sync.WaitGroup
-		wdWG.Add(1)
-		go func() {
-			defer wdWG.Done()
-			watchdog(wdCtx, interval, pings, done)
-		}()
-		defer func() { wdStop(); wdWG.Wait() }()
-	}
-	// broadcast passes a signal to every mirror that still runs.
-	broadcast := func(sig os.Signal) {
-		for i := range chans {
-			select {
-			case chans[i] <- sig:
-			case <-done[i]:
-			}
-		}
+		defer wdStop()
+		go watchdog(wdCtx, interval, g)
 	}
 	var stopSig os.Signal
-	var first error
-	stopping := false // a startup failure is stopping every sync
 	var reloaded *lsyncdconf.Config
-	for left := len(cfgs); left > 0; {
+	for {
 		select {
-		case sig := <-sigs:
-			if sig == sigReopenLog && sig != nil {
-				if po.reopenLog != nil {
-					if err := po.reopenLog(); err != nil {
-						log.Error("SIGUSR1: log file not reopened", "err", err)
-					} else {
-						log.Info("SIGUSR1: log file reopened")
-					}
-				}
-				continue
+		case err := <-done:
+			if err != nil {
+				return nil, err
 			}
-			if sig == syscall.SIGHUP && reload != nil && !po.once && stopSig == nil && !stopping && reloaded == nil {
-				n, err := reload()
-				if err == nil {
-					log.Info("SIGHUP: config re-read; restarting every sync")
-					reloaded = n
-					go broadcast(syscall.SIGTERM)
+			if stopSig != nil {
+				return nil, signalExit{stopSig}
+			}
+			return reloaded, nil
+		case sig := <-sigs:
+			switch {
+			case sig == sigReopenLog && sig != nil:
+				if po.reopenLog == nil {
 					continue
 				}
-				log.Error("SIGHUP: config not re-read, keeping the running one; doing a full sync", "err", err)
-			}
-			if sig != syscall.SIGHUP && stopSig == nil {
-				stopSig = sig
-				daemon.SdNotify(false, daemon.SdNotifyStopping)
-				if po.once {
-					cancel() // the startup syncs do not watch for signals
+				if err := po.reopenLog(); err != nil {
+					log.Error("SIGUSR1: log file not reopened", "err", err)
+				} else {
+					log.Info("SIGUSR1: log file reopened")
 				}
-			}
-			broadcast(sig)
-		case r := <-results:
-			left--
-			var se signalExit
-			if r.err == nil || errors.As(r.err, &se) || (stopSig != nil && errors.Is(r.err, context.Canceled)) {
-				continue
-			}
-			if len(cfgs) > 1 {
-				log.Error("sync failed", "sync", cfgs[r.i].name, "source", cfgs[r.i].source, "err", r.err)
-			}
-			if first == nil {
-				first = r.err
-			}
-			var fail startupError
-			var ue usageError
-			if (errors.As(r.err, &fail) || errors.As(r.err, &ue)) && !stopping {
-				// Like lsyncd, a bad config or a failed startup stops
-				// every sync (gently). Later failures (every target of
-				// a sync failed) stop their own sync only.
-				stopping = true
-				daemon.SdNotify(false, daemon.SdNotifyStopping)
-				go broadcast(syscall.SIGTERM)
+			case sig == syscall.SIGHUP && reload != nil && !po.once && !g.Stopping() && reloaded == nil:
+				n, err := reload()
+				if err != nil {
+					log.Error("SIGHUP: config not re-read, keeping the running one; doing a full sync", "err", err)
+					go g.FullSync()
+					continue
+				}
+				log.Info("SIGHUP: config re-read; restarting every sync")
+				reloaded = n
+				go g.Stop()
+			case sig == syscall.SIGHUP:
+				log.Info("SIGHUP: full sync")
+				go g.FullSync()
+			default:
+				if stopSig == nil {
+					stopSig = sig
+					daemon.SdNotify(false, daemon.SdNotifyStopping)
+				}
+				log.Info("stopping", "signal", sig.String())
+				go g.Stop()
 			}
 		}
 	}
-	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	if stopSig != nil {
-		return nil, signalExit{stopSig}
-	}
-	return reloaded, nil
 }
 
 // startOps starts the readers of the board: status file, control socket,
@@ -295,7 +250,7 @@ func notifySystemd(ctx context.Context, b *board, kick <-chan struct{}, log *slo
 func statusLine(b *board) string {
 	var parts []string
 	for _, t := range b.all() {
-		s := t.snapshot()
+		s := snapshot(t)
 		p := fmt.Sprintf("%s %s: %s, %d queued", s.Sync, s.Target, s.State, s.Queue)
 		if s.LastSuccess != nil {
 			p += ", last push " + s.LastSuccess.Format("15:04:05")
@@ -311,7 +266,7 @@ func statusLine(b *board) string {
 // watchdog sends WATCHDOG=1 every half interval while every running
 // mirror loop answers a probe: a stuck loop stops the pings and systemd
 // restarts gsync.
-func watchdog(ctx context.Context, interval time.Duration, pings []chan chan struct{}, done []chan struct{}) {
+func watchdog(ctx context.Context, interval time.Duration, g *mirror.Group) {
 	tick := time.NewTicker(interval / 2)
 	defer tick.Stop()
 	for {
@@ -320,25 +275,7 @@ func watchdog(ctx context.Context, interval time.Duration, pings []chan chan str
 			return
 		case <-tick.C:
 		}
-		alive := true
-		for i := range pings {
-			reply := make(chan struct{})
-			select {
-			case pings[i] <- reply:
-				select {
-				case <-reply:
-				case <-done[i]:
-				case <-time.After(interval / 4):
-					alive = false
-				}
-			case <-done[i]:
-			case <-time.After(interval / 4):
-				alive = false
-			case <-ctx.Done():
-				return
-			}
-		}
-		if alive {
+		if g.Alive(interval / 4) {
 			daemon.SdNotify(false, daemon.SdNotifyWatchdog)
 		}
 	}

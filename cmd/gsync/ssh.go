@@ -40,7 +40,7 @@ func openSSHTarget(cfg *config, spec string, rules *filter.Set, opts transport.O
 	o := cfg.ssh
 	rsh, err := sshx.ParseRsh(o.rsh)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageError{Err: err}
 	}
 	if len(rsh.Ignored) > 0 && opts.Logger != nil {
 		opts.Logger.Debug("ssh options without effect", slog.Any("ignored", rsh.Ignored))
@@ -66,9 +66,6 @@ func openSSHTarget(cfg *config, spec string, rules *filter.Set, opts transport.O
 	if o.configFile != "" {
 		sc.ConfigFile = o.configFile
 	}
-	if cfg.protocol != 0 && (cfg.protocol < 27 || cfg.protocol > 32) {
-		return nil, usagef("invalid --protocol %d: want 27 to 32", cfg.protocol)
-	}
 	if rules.Empty() {
 		// Nothing is excluded: the remote rsync may do the deletes.
 		opts.Exclude = nil
@@ -83,7 +80,7 @@ func openSSHTarget(cfg *config, spec string, rules *filter.Set, opts transport.O
 		ExcludeRules: rules.RsyncRules(),
 	}, opts)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("open target %s: %w", spec, err)}
+		return nil, usageError{Err: fmt.Errorf("open target %s: %w", spec, err)}
 	}
 	return t, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/mirror"
 )
 
 // parsedSync is one sync block of a status file, as a monitoring script
@@ -179,15 +180,12 @@ sync{ default.direct, source = "`+b+`", target = "`+bdst+`", delay = 0,
 // TestStatusReportActive checks the lines of a batch in flight, in
 // lsyncd's layout.
 func TestStatusReportActive(t *testing.T) {
-	b := newBoard()
-	s := b.add("Sync1")
-	w := newStatusWriter(filepath.Join(t.TempDir(), "s"), 0, nil, b)
-	s.setup("/src", "host::m", nil, nil)
-	s.publish(2, []delay.Item{{Op: delay.Modify, Path: "a"}}, &delay.Batch{Items: []delay.Item{
-		{Op: delay.Create, Path: "d", IsDir: true},
-		{Op: delay.Move, From: "x", Path: "y"},
-	}}, 1, statePushing, time.Time{})
-	st, err := parseStatus(w.render())
+	s := mirror.Snapshot{Name: "Sync1", Source: "/src", Target: "host::m",
+		Queued: 2, Waiting: []delay.Item{{Op: delay.Modify, Path: "a"}}, Active: []delay.Item{
+			{Op: delay.Create, Path: "d", IsDir: true},
+			{Op: delay.Move, From: "x", Path: "y"},
+		}, ActiveTotal: 2, InFlight: true, Watches: 1, State: mirror.StatePushing}
+	st, err := parseStatus(renderStatus(time.Now(), []mirror.Snapshot{s}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -19,7 +20,7 @@ import (
 func openTarget(cfg *config, spec string, rules *filter.Set, opts transport.Options) (t transport.Target, localDir string, err error) {
 	dc, isDaemon, err := transport.ParseDaemonTarget(spec)
 	if err != nil {
-		return nil, "", usageError{err}
+		return nil, "", usageError{Err: err}
 	}
 	if isDaemon {
 		t, err := openDaemon(cfg, spec, dc, rules, opts)
@@ -33,11 +34,11 @@ func openTarget(cfg *config, spec string, rules *filter.Set, opts transport.Opti
 	if err != nil {
 		return nil, "", usagef("target %q: %v", spec, err)
 	}
-	if err := checkTargetApart(opts.Source, abs); err != nil {
+	if err := mirror.CheckTargetApart(opts.Source, abs); err != nil {
 		return nil, "", err
 	}
 	if t, err = transport.NewLocal(abs, opts); err != nil {
-		return nil, "", usageError{fmt.Errorf("open target %s: %w", spec, err)}
+		return nil, "", usageError{Err: fmt.Errorf("open target %s: %w", spec, err)}
 	}
 	return t, abs, nil
 }
@@ -45,19 +46,13 @@ func openTarget(cfg *config, spec string, rules *filter.Set, opts transport.Opti
 // openDaemon completes a parsed daemon target from the flags and opens it.
 func openDaemon(cfg *config, spec string, dc transport.DaemonConfig, rules *filter.Set, opts transport.Options) (transport.Target, error) {
 	if cfg.port != 0 {
-		if cfg.port < 1 || cfg.port > 65535 {
-			return nil, usagef("invalid --port %d: want 1 to 65535", cfg.port)
-		}
-		dc.Port = cfg.port
-	}
-	if cfg.protocol != 0 && (cfg.protocol < 27 || cfg.protocol > 32) {
-		return nil, usagef("invalid --protocol %d: want 27 to 32", cfg.protocol)
+		dc.Port = cfg.port // validated by targetOptions.validate
 	}
 	dc.Protocol = cfg.protocol
 	dc.Timeout = cfg.timeout
 	pw, err := daemonPassword(cfg.passwordFile)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageError{Err: err}
 	}
 	dc.Password = pw
 	dc.ExcludeRules = rules.RsyncRules()
@@ -68,7 +63,7 @@ func openDaemon(cfg *config, spec string, dc transport.DaemonConfig, rules *filt
 	}
 	t, err := transport.NewDaemon(dc, opts)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("open target %s: %w", spec, err)}
+		return nil, usageError{Err: fmt.Errorf("open target %s: %w", spec, err)}
 	}
 	return t, nil
 }

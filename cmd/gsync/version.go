@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/gsync/gsync/rsyncproto"
 )
 
 // Build stamps, set by the release build:
@@ -16,12 +18,6 @@ import (
 var (
 	version = "dev"
 	commit  = ""
-)
-
-// The rsync protocol versions gsync's sender speaks (rsyncproto).
-const (
-	minProtocol = 27
-	maxProtocol = 32
 )
 
 // versionString is what --version prints after the program name, e.g.
@@ -49,7 +45,7 @@ func formatVersion(ver, rev string, bi *debug.BuildInfo) string {
 	if rev == "" {
 		rev = "unknown"
 	}
-	return fmt.Sprintf("%s (commit %s, %s, rsync protocols %d-%d)", ver, rev, goVersion, minProtocol, maxProtocol)
+	return fmt.Sprintf("%s (commit %s, %s, rsync protocols %d-%d)", ver, rev, goVersion, rsyncproto.MinProtocol, rsyncproto.MaxProtocol)
 }
 
 // vcsRevision returns the short VCS revision the toolchain stamped, with

@@ -4,7 +4,7 @@
 // following a symlink in any component and without ever leaving the root.
 //
 // It is how gsync reads its source tree, which local users may change under
-// it (threat model in DESIGN.md): a directory swapped for a symlink to
+// it (threat model in ARCHITECTURE.md): a directory swapped for a symlink to
 // /etc between a stat and an open must never make gsync read /etc. On
 // Linux >= 5.6 every resolution is one openat2(2) call with
 // RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS; elsewhere, or where openat2 is not

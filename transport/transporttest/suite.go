@@ -78,6 +78,7 @@ func Run(t *testing.T, h Harness) {
 		{"Deletes", deletes},
 		{"ScopedDelete", scopedDelete},
 		{"Excluded", excluded},
+		{"ExcludedDeletes", excludedDeletes},
 		{"TypeChange", typeChange},
 		{"DeleteModes", deleteModes},
 		{"UnreadableSource", unreadableSource},
@@ -428,6 +429,62 @@ func excluded(t *testing.T, h Harness) {
 	e.src.fixDirTimes()
 	noFailures(t, e.push(del("cache", true)))
 	check()
+}
+
+// excludedDeletes: with excludes, deletes still happen (full sync extras,
+// listed paths gone at the source, extras below a recursive directory),
+// and excluded target paths survive all of them, also inside a deleted
+// directory. Same predicate as excluded (the daemon harnesses pass rsync
+// rules equivalent to it).
+func excludedDeletes(t *testing.T, h Harness) {
+	ex := func(rel string, isDir bool) bool {
+		return strings.HasSuffix(rel, ".tmp") || (isDir && path.Base(rel) == "cache")
+	}
+	e := setup(t, h, transport.Options{Exclude: ex}, func(w tree) {
+		w.file("keep", "k", 0o644, base)
+		w.file("gone", "g", 0o644, base)
+		w.file("d/keep", "k", 0o644, base)
+		w.file("d/gone", "g", 0o644, base)
+		w.file("dd/f", "f", 0o644, base)
+		w.fixDirTimes()
+	})
+	e.dst.file("extra", "target only", 0o644, base)
+	e.dst.file("extra.tmp", "target only", 0o644, base)
+	e.dst.file("d/cache/x", "target only", 0o644, base)
+	noFailures(t, e.fullSync())
+	present := func(when string, paths ...string) {
+		t.Helper()
+		for _, p := range paths {
+			if !e.dst.exists(p) {
+				t.Errorf("%s: %q was deleted on the target", when, p)
+			}
+		}
+	}
+	absent := func(when string, paths ...string) {
+		t.Helper()
+		for _, p := range paths {
+			if e.dst.exists(p) {
+				t.Errorf("%s: %q was not deleted on the target", when, p)
+			}
+		}
+	}
+	absent("FullSync", "extra")
+	present("FullSync", "extra.tmp", "d/cache/x", "keep", "d/keep")
+	e.equal()
+
+	e.dst.file("d/extra", "target only", 0o644, base)
+	e.dst.file("d/x.tmp", "target only", 0o644, base)
+	e.dst.file("dd/old.tmp", "target only", 0o644, base)
+	e.src.remove("gone")
+	e.src.remove("d/gone")
+	e.src.remove("dd")
+	e.src.fixDirTimes()
+	// dd holds an excluded entry on the target: it stays (a target may
+	// report that as a failure), everything else in it goes.
+	e.tgt.Push(e.ctx(), []transport.Change{del("gone", false), del("dd", true),
+		{Kind: transport.Sync, Path: "d", IsDir: true, Recursive: true}})
+	absent("Push", "gone", "d/gone", "d/extra", "dd/f")
+	present("Push", "extra.tmp", "d/cache/x", "d/x.tmp", "dd/old.tmp", "keep", "d/keep")
 }
 
 func typeChange(t *testing.T, h Harness) {

@@ -1,4 +1,4 @@
-package main
+package mirror
 
 import (
 	"sort"
@@ -29,12 +29,12 @@ type pathState struct {
 	recursive bool
 }
 
-// failingPath is a failing path as the status readers see it.
-type failingPath struct {
-	path     string
-	failures int
-	lastErr  string
-	next     time.Time
+// FailingPath is a failing path as the status readers see it.
+type FailingPath struct {
+	Path     string
+	Failures int
+	LastErr  string
+	Next     time.Time
 }
 
 func newPathBackoff(min, max time.Duration) *pathBackoff {
@@ -135,11 +135,11 @@ func (b *pathBackoff) held() []string {
 }
 
 // list returns every failing path for the status readers, sorted by path.
-func (b *pathBackoff) list() []failingPath {
-	out := make([]failingPath, 0, len(b.paths))
+func (b *pathBackoff) list() []FailingPath {
+	out := make([]FailingPath, 0, len(b.paths))
 	for p, s := range b.paths {
-		out = append(out, failingPath{path: p, failures: s.failures, lastErr: s.lastErr, next: s.next})
+		out = append(out, FailingPath{Path: p, Failures: s.failures, LastErr: s.lastErr, Next: s.next})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }

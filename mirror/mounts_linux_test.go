@@ -1,4 +1,4 @@
-package main
+package mirror
 
 import (
 	"context"
@@ -26,7 +26,7 @@ func mountTmpfs(t *testing.T, dir string) {
 // a batch (the deletions the watcher reports) nor in a full sync. Before,
 // both deleted it.
 func TestVanishedMountHoldsDeletes(t *testing.T) {
-	e := newGuardEnv(t, &config{})
+	e := newGuardEnv(t, Config{})
 	mnt := filepath.Join(e.src, "data", "mnt")
 	mountTmpfs(t, mnt)
 	write(t, e.src, "data/mnt/f")
@@ -60,7 +60,7 @@ func TestVanishedMountHoldsDeletes(t *testing.T) {
 	if !strings.Contains(e.log.String(), "data/mnt") {
 		t.Errorf("the held-back path is not logged:\n%s", e.log.String())
 	}
-	if _, err := e.m.fullSync(context.Background(), e.t); !isRefusal(err) || !strings.Contains(err.Error(), mnt) {
+	if _, err := e.m.fullSync(context.Background(), e.t); !IsRefusal(err) || !strings.Contains(err.Error(), mnt) {
 		t.Errorf("fullSync = %v, want a refusal naming %s", err, mnt)
 	}
 	if !exists(filepath.Join(e.dst, "data/mnt/f")) {

@@ -1,4 +1,4 @@
-package main
+package mirror
 
 import (
 	"path"
@@ -9,13 +9,13 @@ import (
 	"github.com/gsync/gsync/delay"
 )
 
-// handover carries the changes still queued in the syncs that a config
+// Handover carries the changes still queued in the syncs that a config
 // reload (SIGHUP) stopped over to the syncs of the reloaded config, by
 // source directory: nothing the kernel reported is lost, whatever the new
 // config's init setting, and a queued content change of a file stays a
 // content change (the new startup full sync's quick check could miss a
-// same-size same-mtime rewrite). A nil *handover carries nothing.
-type handover struct {
+// same-size same-mtime rewrite). A nil *Handover carries nothing.
+type Handover struct {
 	mu      sync.Mutex
 	sources map[string]*pendingChanges // by absolute source root
 }
@@ -26,10 +26,12 @@ type pendingChanges struct {
 	items []delay.Item
 }
 
-func newHandover() *handover { return &handover{sources: map[string]*pendingChanges{}} }
+// NewHandover returns an empty hand-over, to be given to the mirrors of
+// one config and of the next.
+func NewHandover() *Handover { return &Handover{sources: map[string]*pendingChanges{}} }
 
 // put adds what one target of the source root src still had queued.
-func (h *handover) put(src string, full bool, items []delay.Item) {
+func (h *Handover) put(src string, full bool, items []delay.Item) {
 	if h == nil || (!full && len(items) == 0) {
 		return
 	}
@@ -50,7 +52,7 @@ func (h *handover) put(src string, full bool, items []delay.Item) {
 // sync pending on a root above src is a full sync of src; one on a root
 // below src is a recursive sync of that directory. Changes outside src
 // stay for another taker.
-func (h *handover) take(src string) (full bool, items []delay.Item) {
+func (h *Handover) take(src string) (full bool, items []delay.Item) {
 	if h == nil {
 		return false, nil
 	}

@@ -1,4 +1,4 @@
-package main
+package mirror
 
 import (
 	"fmt"
@@ -15,13 +15,13 @@ type fileID struct{ dev, ino uint64 }
 // platform has none.
 type idFunc func(path string) (id fileID, ok bool, err error)
 
-// checkTargetApart refuses a local target directory that is the source
+// CheckTargetApart refuses a local target directory that is the source
 // src, lies inside it, or contains it: a target inside the source makes
 // every push a new event, forever; a target that contains the source
 // deletes the source as "extra" target files. src is absolute and
 // symlink-resolved, target absolute. Paths are compared after resolving
 // symlinks, then by the device and inode of every ancestor (bind mounts).
-func checkTargetApart(src, target string) error {
+func CheckTargetApart(src, target string) error {
 	return targetApart(src, target, fileIDOf)
 }
 
@@ -33,12 +33,12 @@ func targetApart(src, target string, idOf idFunc) error {
 	}
 	srcIDs, err := ancestorIDs(src, idOf)
 	if err != nil {
-		return usagef("check source %s against target %s: %v", src, target, err)
+		return configErrorf("check source %s against target %s: %v", src, target, err)
 	}
 	// real is the target, or its nearest existing ancestor.
 	tgtIDs, err := ancestorIDs(realPrefix(real, exists), idOf)
 	if err != nil {
-		return usagef("check target %s against source %s: %v", target, src, err)
+		return configErrorf("check target %s against source %s: %v", target, src, err)
 	}
 	if rel := relationByID(srcIDs, tgtIDs, exists); rel != "" {
 		return apartError(src, target, rel)
@@ -80,7 +80,7 @@ func apartError(src, target, rel string) error {
 		"inside":   "lies inside the source %s",
 		"contains": "contains the source %s (it would be deleted as an extra file of the target)",
 	}[rel]
-	return usagef("target %s "+what+" (compared after resolving symlinks and bind mounts); a target must not be the source, lie inside the source or contain it: choose a directory outside the source", target, src)
+	return configErrorf("target %s "+what+" (compared after resolving symlinks and bind mounts); a target must not be the source, lie inside the source or contain it: choose a directory outside the source", target, src)
 }
 
 // relation compares two clean absolute paths by name: "is" (equal),

@@ -1,4 +1,4 @@
-package main
+package mirror
 
 import (
 	"context"
@@ -27,25 +27,11 @@ import (
 // targets by a dry run of the sync's deleting changes over a connection
 // of its own (the receiver reports every entry it would delete).
 
-// refusal is a sync, or the deletions of a sync, that a safety guard held
-// back. It is not retried: the reason must be fixed (or the guard
-// lifted) first. With --once it makes gsync exit 1.
-type refusal struct{ reason string }
-
-func (r *refusal) Error() string { return r.reason }
-
-// isRefusal reports whether err is a guard's refusal, or a receiver
-// that stopped deleting at rsync's own --max-delete.
-func isRefusal(err error) bool {
-	var r *refusal
-	return errors.As(err, &r) || errors.Is(err, transport.ErrDeleteLimit)
-}
-
 // checkSourceRoot fails when the source root is gone or is no longer the
 // file system it was at startup (unmounted: the mount point shows the
 // directory below it). Both are fatal: gsync stops with the target as it
 // is.
-func (m *mirror) checkSourceRoot() error {
+func (m *Mirror) checkSourceRoot() error {
 	dev, err := deviceOf(m.src)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -61,7 +47,7 @@ func (m *mirror) checkSourceRoot() error {
 
 // sourceEmpty reports whether the source root holds nothing that would be
 // mirrored (no entries, or only excluded ones).
-func (m *mirror) sourceEmpty() (bool, error) {
+func (m *Mirror) sourceEmpty() (bool, error) {
 	f, err := os.Open(m.src)
 	if err != nil {
 		return false, fmt.Errorf("read source %s: %w", m.src, err)
@@ -84,11 +70,11 @@ func (m *mirror) sourceEmpty() (bool, error) {
 // not run ("" when it may): an empty source (unless
 // --allow-empty-source), or a nested mount that vanished. Both look like
 // "delete everything below" to a full sync with deletes.
-func (m *mirror) fullSyncHeld() (string, error) {
-	if !m.cfg.deleteMode.Full() {
+func (m *Mirror) fullSyncHeld() (string, error) {
+	if !m.cfg.Delete.Full() {
 		return "", nil
 	}
-	if !m.cfg.allowEmptySource {
+	if !m.cfg.AllowEmptySource {
 		empty, err := m.sourceEmpty()
 		if err != nil {
 			return "", transport.Transient(err)
@@ -105,7 +91,7 @@ func (m *mirror) fullSyncHeld() (string, error) {
 
 // fullSync runs a full sync of t behind the guards (see fullSyncHeld and
 // --max-delete).
-func (m *mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, error) {
+func (m *Mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, error) {
 	if err := m.checkSourceRoot(); err != nil {
 		return transport.Stats{}, err
 	}
@@ -116,7 +102,7 @@ func (m *mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, e
 	if reason != "" {
 		return transport.Stats{}, &refusal{reason}
 	}
-	if max := m.cfg.maxDelete; max > 0 && t.counter != nil && m.cfg.deleteMode.Full() {
+	if max := m.cfg.MaxDelete; max > 0 && t.counter != nil && m.cfg.Delete.Full() {
 		n, err := t.counter.full(ctx, max)
 		if err != nil {
 			return transport.Stats{}, transport.Transient(err)
@@ -143,7 +129,7 @@ func maxDeleteReason(what string, n, max int) string {
 // than --max-delete entries is pushed without its deletions. Deletions
 // the kernel reported one by one are real, so an empty source does not
 // hold a batch back (lsyncd: rm -rf src/* empties the mirror).
-func (m *mirror) pushBatch(ctx context.Context, t *targetRun, changes []transport.Change) (transport.Stats, error) {
+func (m *Mirror) pushBatch(ctx context.Context, t *targetRun, changes []transport.Change) (transport.Stats, error) {
 	if err := m.checkSourceRoot(); err != nil {
 		return transport.Stats{}, err
 	}
@@ -158,8 +144,8 @@ func (m *mirror) pushBatch(ctx context.Context, t *targetRun, changes []transpor
 			return transport.Stats{}, nil
 		}
 	}
-	max := m.cfg.maxDelete
-	if max <= 0 || !m.cfg.deleteMode.Running() {
+	max := m.cfg.MaxDelete
+	if max <= 0 || !m.cfg.Delete.Running() {
 		return t.tgt.Push(ctx, changes)
 	}
 	n, err := m.countBatchDeletes(ctx, t, changes, max)
@@ -184,7 +170,7 @@ func (m *mirror) pushBatch(ctx context.Context, t *targetRun, changes []transpor
 // countBatchDeletes counts the entries changes would delete on t's
 // target, up to a little more than max (see deleteCounter); without a
 // counter, one per deleted path.
-func (m *mirror) countBatchDeletes(ctx context.Context, t *targetRun, changes []transport.Change, max int) (int, error) {
+func (m *Mirror) countBatchDeletes(ctx context.Context, t *targetRun, changes []transport.Change, max int) (int, error) {
 	if t.counter != nil {
 		return t.counter.batch(ctx, changes, max)
 	}

@@ -1,9 +1,14 @@
 package rsyncproto
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // flistDecoder reads file-list entries as a receiver would
-// (flist.c:recv_file_entry); used to test our encoder and for fuzzing.
+// (flist.c:recv_file_entry): the tests decode what our encoder wrote,
+// the fuzzer feeds it arbitrary bytes, and the hostile peers read our
+// file list with it.
 type flistDecoder struct {
 	o        flistOpts
 	lastName string
@@ -188,4 +193,41 @@ func decodeFlist(r *wireReader, o flistOpts) ([]*entry, error) {
 		}
 	}
 	return d.list, fmt.Errorf("list too long: %w", errProtocol)
+}
+
+// The readers of longint and varlong: only file lists carry them, and
+// the sender only writes file lists, so only the tests read them.
+
+func (r *wireReader) longint() int64 {
+	v := r.int32()
+	if v != -1 {
+		return int64(v)
+	}
+	if !r.read(r.buf[:8]) {
+		return 0
+	}
+	return int64(binary.LittleEndian.Uint64(r.buf[:8]))
+}
+
+// varlong decodes io.c:read_varlong.
+func (r *wireReader) varlong(minBytes int) int64 {
+	var pre [9]byte
+	if !r.read(pre[:minBytes]) {
+		return 0
+	}
+	ch := pre[0]
+	n := extraBytes(ch)
+	if minBytes-1+n > 8 {
+		r.fail(fmt.Errorf("read varlong: prefix %#x: %w", ch, errProtocol))
+		return 0
+	}
+	var x [9]byte
+	copy(x[:], pre[1:minBytes])
+	if n > 0 && !r.read(x[minBytes-1:minBytes-1+n]) {
+		return 0
+	}
+	if minBytes-1+n < 8 {
+		x[minBytes-1+n] = ch & (1<<(8-n) - 1)
+	}
+	return int64(binary.LittleEndian.Uint64(x[:8]))
 }

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/mirror"
+	"github.com/gsync/gsync/transport"
+)
+
+// mirrorConfig translates a parsed sync into the engine's configuration:
+// its targets open through openTarget, status has one entry per target
+// of cfg, in order.
+func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry *mirror.Handover) mirror.Config {
+	mc := mirror.Config{
+		Name: cfg.name, Source: cfg.source,
+		Excludes: cfg.excludes, ExcludeFrom: cfg.excludeFrom, Filters: cfg.filters,
+		OneFileSystem: cfg.oneFileSystem,
+		Delay:         cfg.delay, MaxDelays: cfg.maxDelays, Delete: cfg.deleteMode,
+		DryRun: cfg.dryRun, Insist: cfg.insist, NoInit: cfg.noInit, Once: cfg.once,
+		AllowEmptySource: cfg.allowEmptySource, MaxDelete: cfg.maxDelete,
+		WatchBackend: cfg.watchBackend, Log: log, Handover: carry,
+	}
+	if cfg.progress != nil {
+		out := cfg.progress
+		mc.Progress = func(ctx context.Context, src string, rules *filter.Set) (func(string, int64), func()) {
+			p, stop := startProgress(ctx, out, src, rules)
+			return p.add, stop
+		}
+	}
+	for i, spec := range cfg.targets {
+		tcfg := cfg
+		if cfg.targetCfgs != nil {
+			tcfg = cfg.targetCfgs[i]
+		}
+		t := mirror.Target{Spec: spec, Status: status[i]}
+		if cfg.targetNames != nil {
+			t.Name = cfg.targetNames[i]
+		}
+		t.Open = func(rules *filter.Set, opts transport.Options) (transport.Target, string, error) {
+			return openTarget(tcfg, spec, rules, opts)
+		}
+		mc.Targets = append(mc.Targets, t)
+	}
+	return mc
+}

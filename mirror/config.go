@@ -1,0 +1,104 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/transport"
+	"github.com/gsync/gsync/watcher"
+)
+
+// Config is one source, its rules and its targets.
+type Config struct {
+	Name   string // the sync's name for log lines ("": none)
+	Source string // the source directory
+
+	Excludes    []string // lsyncd-style exclude patterns
+	ExcludeFrom []string // files of exclude patterns
+	Filters     []string // rsync-style filter rules
+	// OneFileSystem: file systems mounted below the source are not
+	// mirrored (their mount points are).
+	OneFileSystem bool
+
+	Delay     time.Duration
+	MaxDelays int // at least 1
+	Delete    transport.DeleteMode
+	DryRun    bool
+	// Insist: a failed startup sync is retried instead of ending the mirror.
+	Insist bool
+	// NoInit: no startup full sync (lsyncd's init = false).
+	NoInit bool
+	// Once: run the startup full syncs, then end.
+	Once bool
+	// AllowEmptySource lets a full sync mirror an empty source.
+	AllowEmptySource bool
+	// MaxDelete > 0 holds back the deletions of a sync that would delete
+	// more entries than this.
+	MaxDelete int
+
+	Targets []Target
+
+	// Watch opens the watcher; nil: watcher.New with WatchBackend.
+	Watch        func(ctx context.Context, opts watcher.Options) (watcher.Watcher, error)
+	WatchBackend string
+	Clock        Clock        // nil: the wall clock
+	Log          *slog.Logger // nil: nothing is logged
+	// Handover carries queued changes across config reloads (nil: none).
+	Handover *Handover
+	// Progress, with Once, starts a progress display of the startup syncs
+	// (nil: none): add counts a file sent, stop ends the display.
+	Progress func(ctx context.Context, src string, rules *filter.Set) (add func(rel string, size int64), stop func())
+}
+
+// Target is one target of the mirror.
+type Target struct {
+	Spec string // the target as given, for log lines
+	Name string // the sync's own name for log lines ("": Config.Name)
+	// Open opens the target with the source's rules and opts (called
+	// once for the target and, with MaxDelete, for its twins); localDir
+	// is the target directory of a local target, "" otherwise.
+	Open   func(rules *filter.Set, opts transport.Options) (t transport.Target, localDir string, err error)
+	Status *Status // nil: not published
+}
+
+// validate checks what New cannot infer.
+func (c *Config) validate() error {
+	if c.MaxDelays < 1 {
+		return configErrorf("invalid --max-delays %d: must be at least 1", c.MaxDelays)
+	}
+	if c.MaxDelete < 0 {
+		return configErrorf("invalid --max-delete %d: must be 0 (no limit) or more", c.MaxDelete)
+	}
+	if len(c.Targets) == 0 {
+		return configErrorf("no target for source %s", c.Source)
+	}
+	return nil
+}
+
+// checkSource returns the absolute, symlink-resolved source directory.
+func checkSource(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", configErrorf("source %q: %v", p, err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", configErrorf("source %s does not exist; create it or fix the path", p)
+		}
+		return "", configErrorf("source %s: %v", p, err)
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return "", configErrorf("source %s: %v", p, err)
+	}
+	if !fi.IsDir() {
+		return "", configErrorf("source %s is not a directory; gsync mirrors directory trees", p)
+	}
+	return real, nil
+}

@@ -1,0 +1,269 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/transport"
+)
+
+// guardEnv is a mirror with one local target, set up without the loop.
+type guardEnv struct {
+	src, dst string
+	m        *Mirror
+	t        *targetRun
+	log      *syncBuffer
+}
+
+// localTarget opens the local directory dir as a target.
+func localTarget(dir string) func(*filter.Set, transport.Options) (transport.Target, string, error) {
+	return func(_ *filter.Set, opts transport.Options) (transport.Target, string, error) {
+		t, err := transport.NewLocal(dir, opts)
+		return t, dir, err
+	}
+}
+
+// newGuardEnv returns a mirror of a fresh source to a fresh local
+// target, with cfg's guards (source and targets filled in).
+func newGuardEnv(t *testing.T, cfg Config) *guardEnv {
+	t.Helper()
+	base := t.TempDir()
+	e := &guardEnv{src: filepath.Join(base, "src"), dst: filepath.Join(base, "dst"), log: &syncBuffer{}}
+	mustMkdir(t, e.src)
+	mustMkdir(t, e.dst)
+	cfg.Source = e.src
+	cfg.Targets = []Target{{Spec: e.dst, Open: localTarget(e.dst)}}
+	cfg.Log = slog.New(slog.NewTextHandler(e.log, nil))
+	if cfg.MaxDelays == 0 {
+		cfg.MaxDelays = 1000
+	}
+	e.m = New(cfg)
+	if err := e.m.setup(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.m.close)
+	e.src, e.t = e.m.src, e.m.targets[0]
+	return e
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// write creates the file rel (and its parents) below root.
+func write(t *testing.T, root, rel string) {
+	t.Helper()
+	p := filepath.Join(root, filepath.FromSlash(rel))
+	mustMkdir(t, filepath.Dir(p))
+	if err := os.WriteFile(p, []byte(rel), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fill creates n files in the directory rel below root.
+func fill(t *testing.T, root, rel string, n int) {
+	t.Helper()
+	for i := range n {
+		write(t, root, fmt.Sprintf("%s/f%04d", rel, i))
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// TestMaxDeleteCountsEntriesBelowDeletedDir: rm -rf of a directory of
+// 200 files is 201 deletions, more than --max-delete 100: the batch is
+// pushed without its deletions. Before, it counted 1 and deleted all.
+func TestMaxDeleteCountsEntriesBelowDeletedDir(t *testing.T) {
+	e := newGuardEnv(t, Config{MaxDelete: 100})
+	fill(t, e.dst, "big", 200)
+	write(t, e.src, "new")
+	st, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{
+		{Kind: transport.Delete, Path: "big", IsDir: true, Recursive: true},
+		{Kind: transport.Sync, Path: "new"},
+	})
+	if !IsRefusal(err) || !strings.Contains(err.Error(), "--max-delete 100") {
+		t.Fatalf("pushBatch = %+v, %v; want a --max-delete refusal", st, err)
+	}
+	if n, _ := os.ReadDir(filepath.Join(e.dst, "big")); len(n) != 200 {
+		t.Errorf("target big/ holds %d files after the refused batch, want 200", len(n))
+	}
+	if !exists(filepath.Join(e.dst, "new")) {
+		t.Error("the batch's transfer was held back too")
+	}
+	// 201 entries are within --max-delete 201.
+	e.m.cfg.MaxDelete = 201
+	if _, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{{Kind: transport.Delete, Path: "big", IsDir: true, Recursive: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if exists(filepath.Join(e.dst, "big")) {
+		t.Error("a batch within --max-delete did not delete")
+	}
+}
+
+// TestDeleteCounter counts what batches and full syncs delete.
+func TestDeleteCounter(t *testing.T) {
+	base := t.TempDir()
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	write(t, src, "keep/a")
+	write(t, src, "d/x")
+	write(t, src, "typechange") // a file at the source, a directory of 3 on the target
+	write(t, dst, "keep/a")
+	fill(t, dst, "gone", 5) // 6
+	write(t, dst, "d/x")
+	write(t, dst, "d/extra")      // 1, only in a recursive push of d
+	fill(t, dst, "typechange", 2) // 3
+	write(t, dst, "skip.tmp")     // excluded: never deleted
+	c := &localDeletes{src: src, dst: dst, excluded: func(rel string, _ bool) bool { return strings.HasSuffix(rel, ".tmp") }}
+	cases := []struct {
+		name    string
+		changes []transport.Change
+		want    int
+	}{
+		{"deleted dir", []transport.Change{{Kind: transport.Delete, Path: "gone", IsDir: true}}, 6},
+		{"existing path", []transport.Change{{Kind: transport.Delete, Path: "keep/a"}}, 0},
+		{"missing on target", []transport.Change{{Kind: transport.Delete, Path: "never"}}, 0},
+		{"plain dir sync", []transport.Change{{Kind: transport.Sync, Path: "d", IsDir: true}}, 0},
+		{"recursive dir sync", []transport.Change{{Kind: transport.Sync, Path: "d", IsDir: true, Recursive: true}}, 1},
+		{"type change", []transport.Change{{Kind: transport.Sync, Path: "typechange"}}, 3},
+		{"root", []transport.Change{{Kind: transport.Sync, Path: ".", IsDir: true, Recursive: true}}, 10},
+	}
+	for _, tc := range cases {
+		if n, err := c.batch(context.Background(), tc.changes, 1000); err != nil || n != tc.want {
+			t.Errorf("%s: batch = %d, %v; want %d", tc.name, n, err, tc.want)
+		}
+	}
+	if n, err := c.full(context.Background(), 1000); err != nil || n != 10 {
+		t.Errorf("full = %d, %v; want 10", n, err)
+	}
+	if n, _ := c.full(context.Background(), 3); n > 5 {
+		t.Errorf("full(limit 3) counted %d: counting does not stop past the limit", n)
+	}
+}
+
+// TestBatchDeletesWithEmptySource: deletions the kernel reported one by
+// one reach the target even when they empty the source (lsyncd: rm -rf
+// src/* empties the mirror). Before, the empty-source guard held them
+// back.
+func TestBatchDeletesWithEmptySource(t *testing.T) {
+	e := newGuardEnv(t, Config{})
+	write(t, e.dst, "a")
+	write(t, e.dst, "d/b")
+	_, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{
+		{Kind: transport.Delete, Path: "a"},
+		{Kind: transport.Delete, Path: "d", IsDir: true, Recursive: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exists(filepath.Join(e.dst, "a")) || exists(filepath.Join(e.dst, "d")) {
+		t.Errorf("deletions held back with an empty source; log:\n%s", e.log.String())
+	}
+}
+
+// TestFullSyncGuards: a full sync of an empty source, or one that would
+// delete more than --max-delete entries, is refused (the latter still
+// transfers); a full sync is no longer silently "ok".
+func TestFullSyncGuards(t *testing.T) {
+	t.Run("empty source", func(t *testing.T) {
+		e := newGuardEnv(t, Config{})
+		write(t, e.dst, "a")
+		if _, err := e.m.fullSync(context.Background(), e.t); !IsRefusal(err) || !strings.Contains(err.Error(), "empty") {
+			t.Errorf("fullSync = %v, want an empty-source refusal", err)
+		}
+		if !exists(filepath.Join(e.dst, "a")) {
+			t.Error("the target was wiped")
+		}
+	})
+	t.Run("max-delete", func(t *testing.T) {
+		e := newGuardEnv(t, Config{MaxDelete: 3})
+		write(t, e.src, "new")
+		fill(t, e.dst, "old", 3) // 4 deletions
+		if _, err := e.m.fullSync(context.Background(), e.t); !IsRefusal(err) || !strings.Contains(err.Error(), "--max-delete 3") {
+			t.Errorf("fullSync = %v, want a --max-delete refusal", err)
+		}
+		if !exists(filepath.Join(e.dst, "old", "f0000")) || !exists(filepath.Join(e.dst, "new")) {
+			t.Error("want the old files kept and the new one sent")
+		}
+	})
+}
+
+// TestSourceRootGone: a source root that disappeared or is no longer
+// the file system it was at startup stops the target (a fatal error),
+// in batches and full syncs, with the target unchanged.
+func TestSourceRootGone(t *testing.T) {
+	e := newGuardEnv(t, Config{})
+	write(t, e.dst, "a")
+	e.m.srcDev++ // as if the source were unmounted
+	if _, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{{Kind: transport.Delete, Path: "a"}}); err == nil || transport.IsTransient(err) || !strings.Contains(err.Error(), "no longer on the file system") {
+		t.Errorf("pushBatch = %v, want a fatal error", err)
+	}
+	e.m.srcDev--
+	if err := os.Remove(e.src); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.fullSync(context.Background(), e.t); err == nil || transport.IsTransient(err) || !strings.Contains(err.Error(), "disappeared") {
+		t.Errorf("fullSync = %v, want a fatal error", err)
+	}
+	if !exists(filepath.Join(e.dst, "a")) {
+		t.Error("the target was changed")
+	}
+}
+
+// TestVanishedMountGuard: as TestVanishedMountHoldsDeletes, without
+// root: a nested mount whose device changed holds back the batch's
+// changes below it and the full sync.
+func TestVanishedMountGuard(t *testing.T) {
+	e := newGuardEnv(t, Config{Delete: transport.DeleteAlways})
+	write(t, e.src, "data/mnt/f")
+	write(t, e.src, "other")
+	write(t, e.dst, "data/mnt/f")
+	write(t, e.dst, "data/mnt/g")
+	dev := uint64(7)
+	e.m.mounts = &nestedMounts{src: e.src, points: map[string]uint64{"data/mnt": 7}, devOf: func(string) (uint64, error) { return dev, nil }}
+	dev = 8 // unmounted
+	os.Remove(filepath.Join(e.src, "data/mnt/f"))
+	if _, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{
+		{Kind: transport.Delete, Path: "data/mnt/f"},
+		{Kind: transport.Sync, Path: "data", IsDir: true, Recursive: true},
+		{Kind: transport.Sync, Path: "other"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(filepath.Join(e.dst, "data/mnt/f")) || !exists(filepath.Join(e.dst, "data/mnt/g")) {
+		t.Error("a batch deleted below a vanished mount on the target")
+	}
+	if !exists(filepath.Join(e.dst, "other")) {
+		t.Error("the unrelated change was held back too")
+	}
+	if _, err := e.m.fullSync(context.Background(), e.t); !IsRefusal(err) || !strings.Contains(err.Error(), "data/mnt") {
+		t.Errorf("fullSync = %v, want a refusal naming data/mnt", err)
+	}
+	if !exists(filepath.Join(e.dst, "data/mnt/g")) {
+		t.Error("a full sync deleted below a vanished mount on the target")
+	}
+}

@@ -1,0 +1,458 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/transport"
+	"github.com/gsync/gsync/watcher"
+)
+
+// pushResult is what a push goroutine reports back to the loop.
+type pushResult struct {
+	target *targetRun
+	batch  delay.Batch
+	stats  transport.Stats
+	err    error
+	took   time.Duration
+}
+
+// watch opens the watcher of the source.
+func (m *Mirror) watch(ctx context.Context) (watcher.Watcher, error) {
+	opts := watcher.Options{Root: m.src, Exclude: m.rules.Excluded, Backend: m.cfg.WatchBackend, Logger: m.log}
+	open := m.cfg.Watch
+	if open == nil {
+		open = watcher.New
+	}
+	w, err := open(ctx, opts)
+	if err != nil {
+		var wl *watcher.WatchLimitError
+		if errors.As(err, &wl) {
+			return nil, fmt.Errorf("watch %s: %w", m.src, err)
+		}
+		return nil, ConfigError{fmt.Errorf("watch %s: %w", m.src, err)}
+	}
+	return w, nil
+}
+
+// run is the live mirror loop: watches first, then the full syncs, then
+// queued events. It is the only goroutine that touches the collators. It
+// ends on Stop, when the watcher stops, when a startup sync fails
+// without Insist, or when every target failed.
+func (m *Mirror) run(ctx context.Context) error {
+	w, err := m.watch(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	names := make([]string, len(m.targets))
+	for i, t := range m.targets {
+		names[i] = t.tgt.String()
+	}
+	m.log.Info("watching", "source", m.src, "targets", names, "dirs", w.Watches(),
+		"delay", m.cfg.Delay.String())
+
+	full, carried := m.cfg.Handover.take(m.src)
+	if len(carried) > 0 || full {
+		m.log.Info("config reloaded: queued changes handed over", "changes", len(carried), "full_sync", full)
+	}
+	for _, t := range m.targets {
+		t.col = delay.New(delay.Config{Delay: m.cfg.Delay, MaxDelays: m.cfg.MaxDelays, MoveGuard: moveGuard, Now: m.clock.Now})
+		if !m.cfg.NoInit || full { // lsyncd init = false: no startup full sync
+			t.col.AddFull()
+		}
+		for _, it := range carried {
+			t.col.Add(it)
+		}
+	}
+	defer m.handOver()
+
+	// pushCtx outlives ctx by stopGrace so that in-flight batches can
+	// finish after Stop.
+	pushCtx, cancelPush := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPush()
+	results := make(chan pushResult, len(m.targets))
+	stopping := false
+	events := w.Events()
+	var timerC, graceC <-chan time.Time
+	stopTimer := func() bool { return false }
+	inFlight := func() int {
+		n := 0
+		for _, t := range m.targets {
+			if t.inFlight {
+				n++
+			}
+		}
+		return n
+	}
+
+	for {
+		if stopping && inFlight() == 0 {
+			return nil
+		}
+		now := m.clock.Now()
+		var due time.Time
+		for _, t := range m.targets {
+			if t.failed {
+				t.st.publish(0, nil, nil, w.Watches(), StateFailed, time.Time{})
+				continue
+			}
+			for _, p := range t.paths.due(now) {
+				t.col.Add(m.retryItem(p))
+			}
+			if !t.inFlight && !stopping {
+				if b, ok := t.col.Next(); ok {
+					t.inFlight, t.active = true, &b
+					go m.push(pushCtx, t, b, results)
+				}
+			}
+			t.st.publish(t.col.Len(), t.col.Waiting(MaxStatusItems), t.active, w.Watches(), t.state(now), t.retryAt)
+			due = earliest(due, t.wakeAt(now))
+		}
+		stopTimer()
+		timerC = nil
+		if !due.IsZero() {
+			timerC, stopTimer = m.clock.NewTimer(max(due.Sub(now), 0))
+		}
+
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				if !stopping {
+					return fmt.Errorf("watch %s: watcher stopped unexpectedly", m.src)
+				}
+				continue
+			}
+			if ev.Op == watcher.Overflow {
+				// The watcher logs the overflow itself.
+				m.log.Debug("event queue overflowed: full sync queued")
+				for _, t := range m.running() {
+					t.st.overflow()
+					t.col.AddFull()
+				}
+				continue
+			}
+			m.log.Debug("event", "op", ev.Op.String(), "path", ev.Path, "from", ev.From, "dir", ev.IsDir)
+			for _, t := range m.running() {
+				t.st.event()
+				t.col.Add(toItem(ev))
+			}
+		case err := <-w.Errors():
+			// The watcher logs every error itself (watcher.Watcher.Errors).
+			m.log.Debug("watcher error", "err", err)
+		case r := <-results:
+			t := r.target
+			t.inFlight, t.active = false, nil
+			if err := m.finish(t, r, m.clock.Now()); err != nil {
+				return err
+			}
+			if len(m.running()) == 0 {
+				return fmt.Errorf("every target of %s failed; last: %w", m.src, r.err)
+			}
+		case <-timerC:
+		case <-graceC:
+			cancelPush()
+		case c := <-m.cmds:
+			switch c.op {
+			case cmdPing:
+				close(c.reply)
+			case cmdFullSync:
+				m.log.Debug("full sync requested")
+				if err := m.mounts.refresh(); err != nil {
+					m.log.Warn("mounts below the source not re-read", "err", err)
+				}
+				for _, t := range m.running() {
+					t.col.AddFull()
+				}
+			case cmdStop:
+				if stopping { // second stop: now
+					cancelPush()
+					return nil
+				}
+				stopping = true
+				if inFlight() > 0 {
+					m.log.Info("waiting for the pushes in flight", "in_flight", inFlight(), "at_most", stopGrace.String())
+					graceC, _ = m.clock.NewTimer(stopGrace)
+				}
+			}
+		case <-ctx.Done():
+			cancelPush()
+			return ctx.Err()
+		}
+	}
+}
+
+// running returns the targets that have not failed.
+func (m *Mirror) running() []*targetRun {
+	out := make([]*targetRun, 0, len(m.targets))
+	for _, t := range m.targets {
+		if !t.failed {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// wakeAt returns when the loop must look at t again (zero: only on news):
+// its next due batch, the end of its retry wait (to publish the state
+// change) or of a failing path's backoff.
+func (t *targetRun) wakeAt(now time.Time) time.Time {
+	var due time.Time
+	if t.inFlight {
+		return due
+	}
+	if d, ok := t.col.Due(); ok {
+		due = d
+	}
+	if t.retryAt.After(now) {
+		due = earliest(due, t.retryAt)
+	}
+	if d, ok := t.paths.nextDue(); ok {
+		due = earliest(due, d)
+	}
+	return due
+}
+
+// earliest returns the earlier of two times, a zero time meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// handOver gives what the running targets still have queued (a full
+// sync, items, failing paths waiting for their backoff) to the next
+// config (see Handover).
+func (m *Mirror) handOver() {
+	if m.cfg.Handover == nil {
+		return
+	}
+	for _, t := range m.running() {
+		if t.col == nil {
+			continue
+		}
+		items := t.col.Waiting(t.col.Len())
+		for _, p := range t.paths.held() {
+			items = append(items, m.retryItem(p))
+		}
+		m.cfg.Handover.put(m.src, t.col.FullQueued(), items)
+	}
+}
+
+// push runs one batch against the target and reports the result.
+func (m *Mirror) push(ctx context.Context, t *targetRun, b delay.Batch, out chan<- pushResult) {
+	start := m.clock.Now()
+	var st transport.Stats
+	var err error
+	if b.Full {
+		st, err = m.fullSync(ctx, t)
+	} else {
+		st, err = m.pushBatch(ctx, t, toChanges(b.Items, m.cfg.Delete))
+	}
+	out <- pushResult{target: t, batch: b, stats: st, err: err, took: m.clock.Now().Sub(start)}
+}
+
+// finish hands a push result back to the target's collator at now. A
+// push that failed as a whole (transient) is retried with the target's
+// capped exponential backoff; paths that failed alone are backed off one
+// by one (t.paths) while the rest goes on; a fatal error stops this
+// target only; a guard's refusal is logged and not retried. The error
+// returned (a startup sync failed without Insist) ends the mirror.
+func (m *Mirror) finish(t *targetRun, r pushResult, now time.Time) error {
+	what := "batch"
+	if r.batch.Full {
+		what = "full sync"
+	}
+	col := t.col
+	switch {
+	case IsRefusal(r.err):
+		t.st.pushed(now, r.batch.Full, r.stats, r.took, nil, "")
+		t.st.noteError(now, r.err)
+		logStats(t, what, "held back", r.stats, r.took, "reason", r.err)
+		col.Done(r.batch.ID, nil, time.Time{})
+		m.startupDone(t, r.batch.Full)
+		m.settle(t, r, now)
+		return nil
+	case r.err != nil:
+		t.st.pushed(now, r.batch.Full, r.stats, r.took, r.err, ErrorClass(r.err))
+		if r.batch.Full && !t.startupDone && !m.cfg.Insist {
+			col.Done(r.batch.ID, nil, time.Time{})
+			logStats(t, what, "failed", r.stats, r.took, "err", r.err)
+			return StartupError{fmt.Errorf("%s of %s to %s: %w", what, m.src, t.tgt, r.err)}
+		}
+		if !transport.IsTransient(r.err) {
+			col.Done(r.batch.ID, nil, time.Time{})
+			m.failTarget(t, what, r)
+			return nil
+		}
+		t.backoff = nextBackoff(t.backoff)
+		t.retryAt = now.Add(t.backoff)
+		logStats(t, what, "failed", r.stats, r.took, "err", r.err, "retry_in", t.backoff.String())
+		col.Done(r.batch.ID, r.batch.Items, t.retryAt)
+		if r.batch.Full {
+			col.AddFull()
+		}
+		return nil
+	}
+	t.st.pushed(now, r.batch.Full, r.stats, r.took, nil, "")
+	if r.batch.Full {
+		// A full sync held the whole file list; an idle process never
+		// collects again, so give the memory back now.
+		debug.FreeOSMemory()
+	}
+	m.startupDone(t, r.batch.Full)
+	t.backoff, t.retryAt = 0, time.Time{}
+	col.Done(r.batch.ID, nil, time.Time{})
+	result := "ok"
+	if len(r.stats.Failed) > 0 {
+		result = "partial"
+	}
+	logStats(t, what, result, r.stats, r.took)
+	m.settle(t, r, now)
+	return nil
+}
+
+// startupDone records that t's startup full sync ended (full: r was a
+// full sync).
+func (m *Mirror) startupDone(t *targetRun, full bool) {
+	if full && !t.startupDone {
+		t.startupDone = true
+		t.st.setStarted()
+	}
+}
+
+// settle updates t's failing paths from a push that went through: the
+// paths it listed and did not fail work again; each failed path backs
+// off on its own (logged once per backoff step).
+func (m *Mirror) settle(t *targetRun, r pushResult, now time.Time) {
+	failed := make(map[string]bool, len(r.stats.Failed))
+	for _, f := range r.stats.Failed {
+		failed[f.Path] = true
+	}
+	var recovered []string
+	if r.batch.Full {
+		t.paths.clear(failed)
+	} else {
+		recovered = t.paths.settled(r.batch.Items, failed)
+	}
+	for _, p := range recovered {
+		t.log.Info("path mirrored again", "path", p)
+	}
+	for _, f := range r.stats.Failed {
+		backoff, n := t.paths.failed(f.Path, f.Err, m.retryItem(f.Path).Recursive, now)
+		t.log.Warn("path not mirrored; retrying it on its own", "path", f.Path, "err", f.Err,
+			"failures", n, "retry_in", backoff.String())
+	}
+	t.st.setFailing(t.paths.list())
+}
+
+// failTarget stops t after a fatal error: state failed, logged, its
+// connections closed; the other targets go on.
+func (m *Mirror) failTarget(t *targetRun, what string, r pushResult) {
+	t.failed = true
+	t.st.setState(StateFailed)
+	logStats(t, what, "failed", r.stats, r.took, "err", r.err,
+		"action", "this target is stopped; the other targets go on (fix the cause, then restart gsync)")
+	t.close()
+}
+
+// retryItem re-queues a failed path as a change of whatever it is now.
+// The root itself is retried for its own attributes only: resending the
+// whole tree cannot fix them.
+func (m *Mirror) retryItem(rel string) delay.Item {
+	if rel == "." || rel == "" {
+		return delay.Item{Op: delay.Attrib, Path: ".", IsDir: true}
+	}
+	fi, err := os.Lstat(filepath.Join(m.src, filepath.FromSlash(rel)))
+	if err != nil {
+		return delay.Item{Op: delay.Delete, Path: rel, Recursive: true}
+	}
+	return delay.Item{Op: delay.Modify, Path: rel, IsDir: fi.IsDir(), Recursive: fi.IsDir()}
+}
+
+// logMessages are the messages of logStats, by what and result.
+var logMessages = map[[2]string]string{
+	{"batch", "failed"}:        "batch failed",
+	{"batch", "held back"}:     "batch held back by a safety guard",
+	{"batch", "ok"}:            "batch done",
+	{"batch", "partial"}:       "batch done",
+	{"full sync", "failed"}:    "full sync failed",
+	{"full sync", "held back"}: "full sync held back by a safety guard",
+	{"full sync", "ok"}:        "full sync done",
+	{"full sync", "partial"}:   "full sync done",
+}
+
+// logStats writes the one line per push: what ("batch", "full sync"),
+// result (ok, partial, failed, held back), counts, bytes and duration.
+// A batch that changed nothing is logged at debug level only.
+func logStats(t *targetRun, what, result string, st transport.Stats, took time.Duration, extra ...any) {
+	args := []any{"result", result, "files", st.Files, "deleted", st.Deleted,
+		"renamed", st.Renamed, "bytes", st.Bytes, "failed", len(st.Failed),
+		"duration", took.Round(time.Millisecond).String()}
+	args = append(args, extra...)
+	msg := logMessages[[2]string{what, result}]
+	switch {
+	case result == "failed" || result == "held back":
+		t.log.Error(msg, args...)
+	case what == "batch" && result == "ok" && st.Files == 0 && st.Deleted == 0 && st.Renamed == 0:
+		t.log.Debug(msg, args...)
+	default:
+		t.log.Info(msg, args...)
+	}
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	if d < backoffMin {
+		return backoffMin
+	}
+	return min(2*d, backoffMax)
+}
+
+// toItem converts a watcher event into a collator item.
+func toItem(ev watcher.Event) delay.Item {
+	it := delay.Item{Path: ev.Path, IsDir: ev.IsDir}
+	switch ev.Op {
+	case watcher.Create:
+		it.Op = delay.Create
+	case watcher.Modify:
+		it.Op = delay.Modify
+	case watcher.Attrib:
+		it.Op = delay.Attrib
+	case watcher.Delete:
+		it.Op = delay.Delete
+	case watcher.Move:
+		it.Op, it.From = delay.Move, ev.From
+	}
+	return it
+}
+
+// toChanges converts a batch into transport changes. Without runtime
+// deletes a move cannot remove its source, so it becomes a copy.
+func toChanges(items []delay.Item, mode transport.DeleteMode) []transport.Change {
+	out := make([]transport.Change, 0, len(items))
+	for _, it := range items {
+		c := transport.Change{Path: it.Path, IsDir: it.IsDir, Recursive: it.Recursive}
+		switch it.Op {
+		case delay.Move:
+			if mode.Running() {
+				c.Kind, c.From = transport.Rename, it.From
+			} else {
+				c.Kind, c.Recursive = transport.Sync, it.IsDir
+			}
+		case delay.Delete:
+			c.Kind = transport.Delete
+		default:
+			c.Kind = transport.Sync
+		}
+		out = append(out, c)
+	}
+	return out
+}
