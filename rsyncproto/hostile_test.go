@@ -39,10 +39,12 @@ func hostileTree(t *testing.T) (src, marker string) {
 	return src, marker
 }
 
-// hostileReq pushes all of src with devices and specials listed.
+// hostileReq pushes all of src with devices and specials listed. The
+// timeout ends the silence cases; it is long enough that a loaded machine
+// never turns another case into a timeout.
 func hostileReq(src string) Request {
 	return Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: "dst",
-		Options: Options{Devices: true, Timeout: 300 * time.Millisecond}}
+		Options: Options{Devices: true, Timeout: 2 * time.Second}}
 }
 
 // memUse reports the bytes allocated while f ran, and the growth of the

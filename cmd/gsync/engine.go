@@ -6,6 +6,7 @@ import (
 
 	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/mirror"
+	"github.com/gsync/gsync/ops"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -25,8 +26,7 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 	if cfg.progress != nil {
 		out := cfg.progress
 		mc.Progress = func(ctx context.Context, src string, rules *filter.Set) (func(string, int64), func()) {
-			p, stop := startProgress(ctx, out, src, rules)
-			return p.add, stop
+			return ops.StartProgress(ctx, out, src, rules)
 		}
 	}
 	for i, spec := range cfg.targets {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gsync/gsync/lsyncdconf"
+	"github.com/gsync/gsync/ops"
 )
 
 // runNative runs gsync's own command line: one source, its targets.
@@ -20,7 +21,7 @@ func runNative(cfg *config, stderr io.Writer, sigs <-chan os.Signal) error {
 	if err != nil {
 		return err
 	}
-	if cfg.once && cfg.logFile == "" && isTerminal(stderr) {
+	if cfg.once && cfg.logFile == "" && ops.IsTerminal(stderr) {
 		cfg.progress = stderr
 	}
 	po := procOptions{processOptions: cfg.processOptions, once: cfg.once, reopenLog: reopen}

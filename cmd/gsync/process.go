@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/gsync/gsync/control"
 	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/mirror"
+	"github.com/gsync/gsync/ops"
 )
 
 // procOptions are the process options as runProcess runs them: the
@@ -61,7 +61,7 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	b := newBoard()
+	b := ops.NewBoard(version)
 	mcfgs := make([]mirror.Config, len(cfgs))
 	k := 0
 	for i, c := range cfgs {
@@ -75,7 +75,7 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 			case name == "" || len(c.targets) > 1:
 				name = fmt.Sprintf("Sync%d", k)
 			}
-			status = append(status, b.add(name))
+			status = append(status, b.Add(name))
 		}
 		mcfgs[i] = mirrorConfig(c, status, log, carry)
 	}
@@ -91,7 +91,7 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 	if interval, err := daemon.SdWatchdogEnabled(false); err == nil && interval > 0 && !po.once {
 		wdCtx, wdStop := context.WithCancel(ctx)
 		defer wdStop()
-		go watchdog(wdCtx, interval, g)
+		go ops.Watchdog(wdCtx, interval, g)
 	}
 	var stopSig os.Signal
 	var reloaded *lsyncdconf.Config
@@ -144,7 +144,7 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 // startOps starts the readers of the board: status file, control socket,
 // metrics endpoint and systemd notifications. stop ends them (the status
 // file gets its last state written).
-func startOps(ctx context.Context, b *board, po procOptions, log *slog.Logger) (stop func(), err error) {
+func startOps(ctx context.Context, b *ops.Board, po procOptions, log *slog.Logger) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var stops []func()
@@ -156,7 +156,7 @@ func startOps(ctx context.Context, b *board, po procOptions, log *slog.Logger) (
 		wg.Wait()
 	}
 	if po.statusFile != "" {
-		stops = append(stops, newStatusWriter(po.statusFile, po.statusInterval, log, b).start(ctx))
+		stops = append(stops, ops.NewStatusWriter(po.statusFile, po.statusInterval, log, b).Start(ctx))
 	}
 	if ln, err := listenControl(po.controlSocket, log); err != nil {
 		stop()
@@ -165,7 +165,7 @@ func startOps(ctx context.Context, b *board, po procOptions, log *slog.Logger) (
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := control.Serve(ctx, ln, b.snapshot); err != nil {
+			if err := control.Serve(ctx, ln, b.Snapshot); err != nil {
 				log.Error("control socket stopped", "err", err)
 			}
 		}()
@@ -176,7 +176,7 @@ func startOps(ctx context.Context, b *board, po procOptions, log *slog.Logger) (
 			stop()
 			return nil, usagef("--metrics-addr %s: %v", po.metricsAddr, err)
 		}
-		srv := &http.Server{Handler: metricsHandler(b), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: ops.MetricsHandler(b), ReadHeaderTimeout: 10 * time.Second}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -188,11 +188,11 @@ func startOps(ctx context.Context, b *board, po procOptions, log *slog.Logger) (
 		log.Info("serving metrics", "addr", "http://"+ln.Addr().String()+"/metrics")
 	}
 	if os.Getenv("NOTIFY_SOCKET") != "" && !po.once {
-		kick := b.subscribe()
+		kick := b.Subscribe()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			notifySystemd(ctx, b, kick, log)
+			ops.NotifySystemd(ctx, b, kick, log)
 		}()
 	}
 	return stop, nil
@@ -219,64 +219,4 @@ func listenControl(path string, log *slog.Logger) (net.Listener, error) {
 	}
 	log.Debug("control socket", "path", path)
 	return ln, nil
-}
-
-// notifySystemd tells systemd READY=1 once every target finished its
-// startup sync, and a STATUS= line after every change.
-func notifySystemd(ctx context.Context, b *board, kick <-chan struct{}, log *slog.Logger) {
-	ready, last := false, ""
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-kick:
-		}
-		msg := ""
-		if !ready && b.ready() {
-			ready = true
-			msg = daemon.SdNotifyReady + "\n"
-		}
-		st := "STATUS=" + statusLine(b)
-		if st != last || msg != "" {
-			last = st
-			if _, err := daemon.SdNotify(false, msg+st); err != nil {
-				log.Debug("sd_notify", "err", err)
-			}
-		}
-	}
-}
-
-// statusLine summarises the board in one line for systemctl status.
-func statusLine(b *board) string {
-	var parts []string
-	for _, t := range b.all() {
-		s := snapshot(t)
-		p := fmt.Sprintf("%s %s: %s, %d queued", s.Sync, s.Target, s.State, s.Queue)
-		if s.LastSuccess != nil {
-			p += ", last push " + s.LastSuccess.Format("15:04:05")
-		}
-		if s.State == "retrying" && s.LastError != "" {
-			p += ", error: " + oneLine(s.LastError)
-		}
-		parts = append(parts, p)
-	}
-	return strings.Join(parts, "; ")
-}
-
-// watchdog sends WATCHDOG=1 every half interval while every running
-// mirror loop answers a probe: a stuck loop stops the pings and systemd
-// restarts gsync.
-func watchdog(ctx context.Context, interval time.Duration, g *mirror.Group) {
-	tick := time.NewTicker(interval / 2)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if g.Alive(interval / 4) {
-			daemon.SdNotify(false, daemon.SdNotifyWatchdog)
-		}
-	}
 }

@@ -15,9 +15,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/gsync/gsync/delay"
-	"github.com/gsync/gsync/mirror"
 )
 
 // parsedSync is one sync block of a status file, as a monitoring script
@@ -174,28 +171,6 @@ sync{ default.direct, source = "`+b+`", target = "`+bdst+`", delay = 0,
 	}
 	if strings.Contains(errb.String(), "status file not written") {
 		t.Errorf("status write failed: %s", errb.String())
-	}
-}
-
-// TestStatusReportActive checks the lines of a batch in flight, in
-// lsyncd's layout.
-func TestStatusReportActive(t *testing.T) {
-	s := mirror.Snapshot{Name: "Sync1", Source: "/src", Target: "host::m",
-		Queued: 2, Waiting: []delay.Item{{Op: delay.Modify, Path: "a"}}, Active: []delay.Item{
-			{Op: delay.Create, Path: "d", IsDir: true},
-			{Op: delay.Move, From: "x", Path: "y"},
-		}, ActiveTotal: 2, InFlight: true, Watches: 1, State: mirror.StatePushing}
-	st, err := parseStatus(renderStatus(time.Now(), []mirror.Snapshot{s}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := parsedSync{Name: "Sync1", Source: "/src/", Target: "host::m", Delays: 4,
-		Lines: []string{"active Create /d/", "active Move /x -> /y", "wait   Modify /a", "wait   (1 more)"}}
-	if len(st.Syncs) != 1 {
-		t.Fatalf("syncs = %+v", st.Syncs)
-	}
-	if diff := cmp.Diff(want, st.Syncs[0]); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
 

@@ -7,12 +7,12 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/gsync/gsync/control"
+	"github.com/gsync/gsync/ops"
 )
 
 // isStatusCommand reports whether argv is "gsync status ...". "gsync
@@ -82,47 +82,6 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	printStatus(stdout, all, time.Now())
+	ops.PrintStatus(stdout, all, time.Now())
 	return exitOK
-}
-
-// printStatus writes one block per process, one row per target.
-func printStatus(w io.Writer, all []control.Status, now time.Time) {
-	for i, st := range all {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		fmt.Fprintf(w, "gsync %s, pid %d, up %s\n", st.Version, st.PID, now.Sub(st.Started).Round(time.Second))
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SYNC\tSOURCE\tTARGET\tSTATE\tQUEUE\tLAST SUCCESS\tFILES\tBYTES\tWATCHES\tOVERFLOWS")
-		for _, t := range st.Targets {
-			state := t.State
-			if t.NextAttempt != nil {
-				state += " in " + t.NextAttempt.Sub(now).Round(time.Second).String()
-			}
-			if t.InFlight > 0 {
-				state += fmt.Sprintf(" (%d)", t.InFlight)
-			}
-			last := "never"
-			if t.LastSuccess != nil {
-				last = t.LastSuccess.Format("2006-01-02 15:04:05")
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\n", t.Sync, t.Source, t.Target, state, t.Queue,
-				last, t.FilesPushed, t.BytesPushed, t.Watches, t.Overflows)
-		}
-		tw.Flush()
-		for _, t := range st.Targets {
-			if t.LastError != "" {
-				at := ""
-				if t.LastErrorAt != nil {
-					at = " at " + t.LastErrorAt.Format("15:04:05")
-				}
-				fmt.Fprintf(w, "  %s last error%s: %s\n", t.Sync, at, oneLine(t.LastError))
-			}
-			for _, f := range t.FailingPaths {
-				fmt.Fprintf(w, "  %s failing path /%s: %d failure(s), next attempt in %s: %s\n", t.Sync,
-					strings.TrimPrefix(f.Path, "/"), f.Failures, max(f.NextAttempt.Sub(now), 0).Round(time.Second), oneLine(f.LastError))
-			}
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package main
+package ops
 
 import (
 	"context"
@@ -33,8 +33,8 @@ func TestMetricsFailedTarget(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := newBoard()
-	st := b.add("bad")
+	b := NewBoard("test")
+	st := b.Add("bad")
 	m := mirror.New(mirror.Config{Source: src, MaxDelays: 10, Insist: true, Targets: []mirror.Target{{
 		Spec: "bad", Status: st,
 		Open: func(*filter.Set, transport.Options) (transport.Target, string, error) { return fatalTarget{}, "", nil },
@@ -43,13 +43,13 @@ func TestMetricsFailedTarget(t *testing.T) {
 		t.Fatalf("Run = %v, want every target failed", err)
 	}
 	rec := httptest.NewRecorder()
-	metricsHandler(b).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	MetricsHandler(b).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, want := range []string{`gsync_target_state{state="failed",sync="bad",target="bad"} 1`, `gsync_target_up{sync="bad",target="bad"} 0`} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
-	if s := b.snapshot().Targets[0]; s.State != "failed" || s.LastError == "" {
+	if s := b.Snapshot().Targets[0]; s.State != "failed" || s.LastError == "" {
 		t.Errorf("snapshot = %+v, want failed with the error", s)
 	}
 }

@@ -1,7 +1,6 @@
-package main
+package ops
 
 import (
-	"github.com/gsync/gsync/mirror"
 	"net/http"
 	"slices"
 	"sort"
@@ -9,12 +8,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gsync/gsync/mirror"
 )
 
-// metricsHandler serves the board as Prometheus metrics (names prefixed
+// MetricsHandler serves the board as Prometheus metrics (names prefixed
 // gsync_, labels sync and target) plus the Go and process collectors, from
 // a registry of its own.
-func metricsHandler(b *board) http.Handler {
+func MetricsHandler(b *Board) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		boardCollector{b})
@@ -25,7 +26,7 @@ func metricsHandler(b *board) http.Handler {
 
 // boardCollector reads the board at scrape time: every value lives in the
 // targets' status, so there is no second copy to keep in step.
-type boardCollector struct{ b *board }
+type boardCollector struct{ b *Board }
 
 var (
 	labels      = []string{"sync", "target"}
@@ -56,7 +57,7 @@ func (c boardCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c boardCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, t := range c.b.all() {
+	for _, t := range c.b.All() {
 		s := t.Snapshot()
 		lv := []string{s.Name, s.Target}
 		n := s.Counters

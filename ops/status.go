@@ -1,4 +1,4 @@
-package main
+package ops
 
 import (
 	"bytes"
@@ -15,8 +15,8 @@ import (
 	"github.com/gsync/gsync/mirror"
 )
 
-// snapshot returns the control socket's view of a target.
-func snapshot(st *mirror.Status) control.Target {
+// TargetStatus returns the control socket's view of a target.
+func TargetStatus(st *mirror.Status) control.Target {
 	s := st.Snapshot()
 	c := s.Counters
 	t := control.Target{
@@ -128,10 +128,10 @@ func statusItem(it delay.Item) string {
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
-// statusWriter rewrites the status file when a sync's state changed, at
+// StatusWriter rewrites the status file when a sync's state changed, at
 // most once per interval (0: on every change), like lsyncd's
 // statusInterval. Nothing is written while nothing changes.
-type statusWriter struct {
+type StatusWriter struct {
 	path     string
 	interval time.Duration
 	log      *slog.Logger
@@ -140,14 +140,15 @@ type statusWriter struct {
 	now      func() time.Time
 }
 
-// newStatusWriter returns a writer of path for the targets on b.
-func newStatusWriter(path string, interval time.Duration, log *slog.Logger, b *board) *statusWriter {
-	return &statusWriter{path: path, interval: max(interval, 0), log: log, syncs: b.all(), kick: b.subscribe(), now: time.Now}
+// NewStatusWriter returns a writer of path for the targets on b (those
+// added so far), logging to log when a write fails.
+func NewStatusWriter(path string, interval time.Duration, log *slog.Logger, b *Board) *StatusWriter {
+	return &StatusWriter{path: path, interval: max(interval, 0), log: log, syncs: b.All(), kick: b.Subscribe(), now: time.Now}
 }
 
-// start runs the writer in a goroutine until stop is called; stop writes
+// Start runs the writer in a goroutine until stop is called; stop writes
 // the last state if it was not written yet, and waits for the goroutine.
-func (w *statusWriter) start(ctx context.Context) (stop func()) {
+func (w *StatusWriter) Start(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -160,7 +161,7 @@ func (w *statusWriter) start(ctx context.Context) (stop func()) {
 	}
 }
 
-func (w *statusWriter) run(ctx context.Context) {
+func (w *StatusWriter) run(ctx context.Context) {
 	var last time.Time
 	var timer *time.Timer
 	var timerC <-chan time.Time
@@ -195,14 +196,14 @@ func (w *statusWriter) run(ctx context.Context) {
 	}
 }
 
-func (w *statusWriter) writeLogged() {
+func (w *StatusWriter) writeLogged() {
 	if err := w.write(); err != nil {
 		w.log.Error("status file not written", "err", err)
 	}
 }
 
 // render returns the status report of every sync.
-func (w *statusWriter) render() []byte {
+func (w *StatusWriter) render() []byte {
 	snaps := make([]mirror.Snapshot, len(w.syncs))
 	for i, st := range w.syncs {
 		snaps[i] = st.Snapshot()
@@ -228,7 +229,7 @@ func renderStatus(now time.Time, snaps []mirror.Snapshot) []byte {
 
 // write replaces the status file atomically: a temporary file in the same
 // directory, mode 0644, renamed over it.
-func (w *statusWriter) write() error {
+func (w *StatusWriter) write() error {
 	f, err := os.CreateTemp(filepath.Dir(w.path), "."+filepath.Base(w.path)+".*")
 	if err != nil {
 		return fmt.Errorf("create status file: %w", err)

@@ -1,4 +1,4 @@
-package main
+package ops
 
 import (
 	"context"
@@ -30,10 +30,18 @@ type progress struct {
 	totalBytes atomic.Int64
 }
 
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// StartProgress starts the --once progress line on out for the source
+// src with its rules: add counts one file sent (safe from several pushes
+// at once); stop prints the final line and ends the scan and the printer.
+func StartProgress(ctx context.Context, out io.Writer, src string, rules *filter.Set) (add func(string, int64), stop func()) {
+	p, stop := startProgress(ctx, out, src, rules)
+	return p.add, stop
 }
 
 // startProgress starts the scan and the line printer; stop prints the
