@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/gsync/gsync/internal/beneath"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -240,12 +241,31 @@ func (d *dryRunDeletes) full(ctx context.Context, _ int) (int, error) {
 type localDeletes struct {
 	src, dst string
 	excluded func(rel string, isDir bool) bool // nil: nothing
+	// root is SRC, opened for one count (batch or full): the source is
+	// looked at the way the local target's sync looks at it, beneath SRC
+	// without following a symlink, so that both agree on what is gone.
+	root *beneath.Root
+}
+
+// open opens SRC for one count; the returned func closes it.
+func (c *localDeletes) open() (func(), error) {
+	r, err := beneath.Open(c.src)
+	if err != nil {
+		return nil, fmt.Errorf("count deletions: open source %s: %w", c.src, err)
+	}
+	c.root = r
+	return func() { r.Close(); c.root = nil }, nil
 }
 
 // batch counts the deletions of a batch: listed paths gone at the source
 // (or replaced by a non-directory) with their target subtrees, and the
 // extra target entries below directories pushed recursively.
 func (c *localDeletes) batch(_ context.Context, changes []transport.Change, limit int) (int, error) {
+	done, err := c.open()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
 	n := 0
 	for _, ch := range changes {
 		if n > limit {
@@ -269,8 +289,13 @@ func (c *localDeletes) batch(_ context.Context, changes []transport.Change, limi
 
 // full counts the deletions of a full sync.
 func (c *localDeletes) full(_ context.Context, limit int) (int, error) {
+	done, err := c.open()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
 	n := 0
-	err := c.extra("", limit, &n)
+	err = c.extra("", limit, &n)
 	return n, err
 }
 
@@ -287,7 +312,7 @@ func (c *localDeletes) path(rel string, recursive bool, limit int, n *int) error
 	if err != nil {
 		return fmt.Errorf("count deletions below %s: %w", c.dstPath(rel), err)
 	}
-	sfi, err := os.Lstat(c.srcPath(rel))
+	sfi, err := c.root.Lstat(rel)
 	switch {
 	case err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
 		return fmt.Errorf("count deletions below %s: %w", c.srcPath(rel), err)
@@ -314,7 +339,7 @@ func (c *localDeletes) extra(rel string, limit int, n *int) error {
 		if c.excluded != nil && c.excluded(r, e.IsDir()) {
 			continue
 		}
-		sfi, err := os.Lstat(c.srcPath(r))
+		sfi, err := c.root.Lstat(r)
 		switch {
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
 			return fmt.Errorf("count deletions below %s: %w", c.srcPath(r), err)

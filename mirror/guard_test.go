@@ -165,6 +165,26 @@ func TestDeleteCounter(t *testing.T) {
 	}
 }
 
+// TestDeleteCounterDoesNotFollowSourceSymlinks: a source directory
+// replaced by a symlink is gone for the local target's sync (it never
+// follows a symlink below SRC), so the counter counts what the sync
+// deletes there instead of looking through the link.
+func TestDeleteCounterDoesNotFollowSourceSymlinks(t *testing.T) {
+	base := t.TempDir()
+	src, dst, outside := filepath.Join(base, "src"), filepath.Join(base, "dst"), filepath.Join(base, "outside")
+	write(t, outside, "x")
+	mustMkdir(t, src)
+	if err := os.Symlink(outside, filepath.Join(src, "via")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dst, "via/x")
+	c := &localDeletes{src: src, dst: dst}
+	n, err := c.batch(context.Background(), []transport.Change{{Kind: transport.Sync, Path: "via/x"}}, 1000)
+	if err != nil || n != 1 {
+		t.Errorf("batch = %d, %v; want 1 (via/x is gone beneath SRC)", n, err)
+	}
+}
+
 // TestBatchDeletesWithEmptySource: deletions the kernel reported one by
 // one reach the target even when they empty the source (lsyncd: rm -rf
 // src/* empties the mirror). Before, the empty-source guard held them
