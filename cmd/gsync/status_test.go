@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,72 +11,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gsync/gsync/ops/opstest"
 )
-
-// parsedSync is one sync block of a status file, as a monitoring script
-// would read it.
-type parsedSync struct {
-	Name, Source, Target string
-	Delays               int
-	Lines                []string // the delay lines
-	Excludes, Filters    []string
-	Pushed               bool
-}
-
-type parsedStatus struct {
-	Syncs   []parsedSync
-	Watches int
-}
-
-var (
-	syncLineRE    = regexp.MustCompile(`^(Sync\d+) source=(.*)$`)
-	delaysRE      = regexp.MustCompile(`^There are (\d+) delays$`)
-	watchingRE    = regexp.MustCompile(`^Inotify watching (\d+) directories$`)
-	delayLineRE   = regexp.MustCompile(`^(active |wait   |block  )\S`)
-	statusHeadRE  = regexp.MustCompile(`^Lsyncd status report at .+$`)
-	statusSection = map[string]bool{"Excluding:": true, "Filtering:": true}
-)
-
-// parseStatus parses a status file in lsyncd's layout.
-func parseStatus(b []byte) (parsedStatus, error) {
-	var st parsedStatus
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	if !sc.Scan() || !statusHeadRE.MatchString(sc.Text()) {
-		return st, fmt.Errorf("no header: %q", b)
-	}
-	var cur *parsedSync
-	section := ""
-	for sc.Scan() {
-		l := sc.Text()
-		switch {
-		case l == "":
-			section = ""
-		case syncLineRE.MatchString(l):
-			m := syncLineRE.FindStringSubmatch(l)
-			st.Syncs = append(st.Syncs, parsedSync{Name: m[1], Source: m[2]})
-			cur, section = &st.Syncs[len(st.Syncs)-1], ""
-		case watchingRE.MatchString(l):
-			st.Watches, _ = strconv.Atoi(watchingRE.FindStringSubmatch(l)[1])
-			cur = nil
-		case cur == nil:
-		case statusSection[l]:
-			section = l
-		case section == "Excluding:" && l != "  nothing.":
-			cur.Excludes = append(cur.Excludes, l)
-		case section == "Filtering:" && l != "  nothing.":
-			cur.Filters = append(cur.Filters, l)
-		case strings.HasPrefix(l, "target="):
-			cur.Target = strings.TrimPrefix(l, "target=")
-		case delaysRE.MatchString(l):
-			cur.Delays, _ = strconv.Atoi(delaysRE.FindStringSubmatch(l)[1])
-		case delayLineRE.MatchString(l):
-			cur.Lines = append(cur.Lines, l)
-		case strings.HasPrefix(l, "Last push finished at "):
-			cur.Pushed = true
-		}
-	}
-	return st, sc.Err()
-}
 
 // TestStatusFileTwoSyncs runs two syncs from a Lua config with a status
 // file and reads it the way monitoring would.
@@ -111,14 +44,14 @@ sync{ default.direct, source = "`+b+`", target = "`+bdst+`", delay = 0,
 	}()
 
 	// waitFor polls the status file until ok accepts it.
-	waitFor := func(what string, ok func(parsedStatus) bool) parsedStatus {
+	waitFor := func(what string, ok func(opstest.Status) bool) opstest.Status {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
-		var last parsedStatus
+		var last opstest.Status
 		var raw []byte
 		for time.Now().Before(deadline) {
 			if raw, _ = os.ReadFile(status); raw != nil {
-				st, err := parseStatus(raw)
+				st, err := opstest.ParseStatus(raw)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -134,17 +67,17 @@ sync{ default.direct, source = "`+b+`", target = "`+bdst+`", delay = 0,
 	}
 
 	// Both startup syncs done.
-	waitFor("both startup syncs", func(st parsedStatus) bool {
+	waitFor("both startup syncs", func(st opstest.Status) bool {
 		return len(st.Syncs) == 2 && st.Syncs[0].Pushed && st.Syncs[1].Pushed
 	})
 	// Sync1 holds its event for 600 s; Sync2 pushes a new directory at once.
 	os.WriteFile(filepath.Join(a, "new"), []byte("x"), 0o644)
 	os.Mkdir(filepath.Join(b, "sub"), 0o755)
-	st := waitFor("one waiting event and three watches", func(st parsedStatus) bool {
+	st := waitFor("one waiting event and three watches", func(st opstest.Status) bool {
 		return len(st.Syncs) == 2 && st.Syncs[0].Delays == 1 && st.Syncs[1].Delays == 0 && st.Watches == 3
 	})
-	want := parsedStatus{
-		Syncs: []parsedSync{
+	want := opstest.Status{
+		Syncs: []opstest.Sync{
 			{Name: "Sync1", Source: a + "/", Target: adst, Delays: 1, Lines: []string{"wait   Create /new"},
 				Excludes: []string{"*.tmp", "/cache/"}, Pushed: true},
 			{Name: "Sync2", Source: b + "/", Target: bdst, Filters: []string{"- *.bak", "+ /**"}, Pushed: true},
