@@ -246,9 +246,7 @@ func TestUnreadableFiles(t *testing.T) {
 			}
 			args := append(append([]string(nil), p.args...), "--delay", "0", src, p.target)
 			bin := filepath.Join(base, "gsync") // gsyncBin's directory is private to root
-			if b, err := os.ReadFile(gsyncBin); err != nil || os.WriteFile(bin, b, 0o755) != nil {
-				t.Fatalf("copy gsync for uid 65534: %v", err)
-			}
+			placeGsync(t, bin)
 			cmd := exec.Command(bin, args...)
 			cmd.Env = append(os.Environ(), "HOME="+base, "PATH=")
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}

@@ -4,6 +4,7 @@ package integration
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -81,6 +82,28 @@ func copyFile(t *testing.T, src, dst string, perm fs.FileMode) {
 	}
 }
 
+// placeGsync puts gsyncBin at dst for a test that must run it from
+// elsewhere (a chroot, a directory another user can reach). It links rather
+// than copies: a copy is a file open for writing while parallel tests fork,
+// and a child that inherited that descriptor, until it execs, makes running
+// the copy fail with "text file busy" (ETXTBSY). A copy is the fallback
+// where a link cannot be made, and its exec is retried a few times.
+func placeGsync(t *testing.T, dst string) {
+	t.Helper()
+	if err := os.Link(gsyncBin, dst); err == nil {
+		return
+	}
+	copyFile(t, gsyncBin, dst, 0o755)
+	for i := 0; i < 50; i++ {
+		err := exec.Command(dst, "--version").Run()
+		if !errors.Is(err, syscall.ETXTBSY) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("run %s: still text file busy after 1 s", dst)
+}
+
 // TestStaticEmptyRoot proves that the static binary alone is enough: it
 // runs gsync chrooted into a directory that holds only the binary, the
 // source tree, a known_hosts file and a key (no rsync, ssh, shell, libc,
@@ -99,7 +122,7 @@ func TestStaticEmptyRoot(t *testing.T) {
 	root := t.TempDir()
 	os.Chmod(root, 0o755)
 	bin := filepath.Join(root, "gsync")
-	copyFile(t, gsyncBin, bin, 0o755) // built like make release does (TestMain)
+	placeGsync(t, bin) // built like make release does (TestMain)
 	checkStatic(t, bin)
 	if fi, err := os.Stat(bin); err == nil {
 		t.Logf("static gsync: %d bytes (%.2f MiB)", fi.Size(), float64(fi.Size())/(1<<20))
