@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/change"
 )
 
 // BenchmarkAddDistinct measures a burst of 100,000 Adds on distinct paths
@@ -19,7 +21,7 @@ func BenchmarkAddDistinct(b *testing.B) {
 	for b.Loop() {
 		c := New(Config{Delay: time.Second, MaxDelays: 1 << 30, RollupAt: -1, Now: func() time.Time { return now }})
 		for _, p := range paths {
-			c.Add(Item{Op: Create, Path: p})
+			c.Add(Item{Op: change.Create, Path: p})
 		}
 		if c.Len() != n {
 			b.Fatalf("Len = %d", c.Len())
@@ -31,7 +33,7 @@ func BenchmarkAddDistinct(b *testing.B) {
 func BenchmarkAddSamePath(b *testing.B) {
 	now := time.Unix(0, 0)
 	c := New(Config{Delay: time.Second, Now: func() time.Time { return now }})
-	ops := []Op{Modify, Attrib, Modify, Create}
+	ops := []change.Op{change.Modify, change.Attrib, change.Modify, change.Create}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -64,7 +66,7 @@ func BenchmarkDeleteTree(b *testing.B) {
 	for b.Loop() {
 		c := New(Config{Delay: time.Second, MaxDelays: 1 << 30, RollupAt: -1, Now: func() time.Time { return now }})
 		for _, e := range evs {
-			c.Add(Item{Op: Delete, Path: e.p, IsDir: e.dir})
+			c.Add(Item{Op: change.Delete, Path: e.p, IsDir: e.dir})
 		}
 		if c.Len() != 1 {
 			b.Fatalf("Len = %d", c.Len())

@@ -3,6 +3,8 @@ package delay
 import (
 	"fmt"
 	"time"
+
+	"github.com/gsync/gsync/change"
 )
 
 // defaultMaxDelays is lsyncd's maxDelays default.
@@ -161,7 +163,7 @@ func (c *Collator) InFlight() bool { return c.inFlight }
 // Add queues one change, due Config.Delay from now. An Item with an Op
 // outside Create..Move panics.
 func (c *Collator) Add(it Item) {
-	if it.Op < Create || it.Op > Move {
+	if it.Op < change.Create || it.Op > change.Move {
 		panic(fmt.Sprintf("delay: Add of %v", it.Op))
 	}
 	c.add(it, c.now().Add(c.delay))
@@ -207,8 +209,8 @@ func behindFull(it Item, rolled bool) (Item, bool) {
 		return Item{}, false
 	}
 	switch it.Op {
-	case Modify, Create, Move:
-		return Item{Op: Modify, Path: it.Path}, true
+	case change.Modify, change.Create, change.Move:
+		return Item{Op: change.Modify, Path: it.Path}, true
 	}
 	return Item{}, false
 }
@@ -261,7 +263,7 @@ func (c *Collator) Next() (Batch, bool) {
 	for e := c.head; e != nil; e = e.next {
 		items = append(items, e.it)
 		c.inFlightSet.add(e.it.Path)
-		if e.it.Op == Move {
+		if e.it.Op == change.Move {
 			c.inFlightSet.add(e.it.From)
 		}
 	}
@@ -312,7 +314,7 @@ func (c *Collator) Done(id uint64, retry []Item, notBefore time.Time) {
 	c.reset()
 	now := c.now()
 	for _, it := range retry {
-		if it.Op == Move && !c.rules.retryMoves {
+		if it.Op == change.Move && !c.rules.retryMoves {
 			// The failed batch may have renamed From and then synced
 			// a new From: renaming again would move the wrong entry.
 			c.split(it, now)
@@ -352,7 +354,7 @@ func (c *Collator) guardRecent() {
 
 // add queues it with the given due time, applying the rules.
 func (c *Collator) add(it Item, due time.Time) {
-	if it.Op == Move {
+	if it.Op == change.Move {
 		c.addMove(it, due)
 	} else {
 		c.addPlain(it, due)
@@ -376,8 +378,8 @@ func (c *Collator) addMove(it Item, due time.Time) {
 // split queues a move as Delete(From) + Create(Path), the Create recursive
 // for a directory.
 func (c *Collator) split(it Item, due time.Time) {
-	c.addPlain(Item{Op: Delete, Path: it.From, IsDir: it.IsDir}, due)
-	c.addPlain(Item{Op: Create, Path: it.Path, IsDir: it.IsDir, Recursive: it.IsDir || it.Recursive}, due)
+	c.addPlain(Item{Op: change.Delete, Path: it.From, IsDir: it.IsDir}, due)
+	c.addPlain(Item{Op: change.Create, Path: it.Path, IsDir: it.IsDir, Recursive: it.IsDir || it.Recursive}, due)
 }
 
 // moveBlocked reports whether a move endpoint p touches a queued item, a
@@ -401,10 +403,10 @@ func (c *Collator) moveBlocked(p string) bool {
 }
 
 func (c *Collator) addPlain(it Item, due time.Time) {
-	if it.Op == Delete && !c.rules.plainDelete {
+	if it.Op == change.Delete && !c.rules.plainDelete {
 		it.Recursive = true
 	}
-	if it.Op == Create || it.Op == Delete {
+	if it.Op == change.Create || it.Op == change.Delete {
 		if m := c.byDest[it.Path]; m != nil {
 			c.degrade(m)
 		}
@@ -430,7 +432,7 @@ func (c *Collator) addPlain(it Item, due time.Time) {
 
 // afterPlain applies the rules that follow from a queued non-move item.
 func (c *Collator) afterPlain(x *entry) {
-	if x.it.Op == Delete && x.it.IsDir {
+	if x.it.Op == change.Delete && x.it.IsDir {
 		for _, p := range c.paths.below(x.it.Path) {
 			c.removePlain(c.byPath[p])
 		}
@@ -442,7 +444,7 @@ func (c *Collator) degrade(m *entry) {
 	delete(c.byDest, m.it.Path)
 	c.moveEnds.remove(m.it.From)
 	c.moveEnds.remove(m.it.Path)
-	d := Item{Op: Delete, Path: m.it.From, IsDir: m.it.IsDir, Recursive: !c.rules.plainDelete}
+	d := Item{Op: change.Delete, Path: m.it.From, IsDir: m.it.IsDir, Recursive: !c.rules.plainDelete}
 	if x := c.byPath[d.Path]; x != nil {
 		// x was queued after the move (one queued before would have
 		// split it), so it is the newer of the two; merge into m's slot.
@@ -471,31 +473,31 @@ func (c *Collator) combine(old, nw Item) (merged Item, keep bool) {
 	r := nw
 	r.Recursive = old.Recursive || nw.Recursive
 	switch old.Op {
-	case Attrib:
+	case change.Attrib:
 		// Attrib+Attrib absorbs; anything else replaces.
-	case Modify:
-		if nw.Op == Attrib {
-			r.Op = Modify
+	case change.Modify:
+		if nw.Op == change.Attrib {
+			r.Op = change.Modify
 		}
-	case Create:
+	case change.Create:
 		switch nw.Op {
-		case Attrib, Modify, Create:
-			r.Op = Create
-		case Delete:
+		case change.Attrib, change.Modify, change.Create:
+			r.Op = change.Create
+		case change.Delete:
 			if c.rules.vanishCreateDelete {
 				return Item{}, false
 			}
 		}
-	case Delete:
+	case change.Delete:
 		switch nw.Op {
-		case Create:
+		case change.Create:
 			if nw.IsDir {
 				r.Recursive = true
 			} else {
-				r.Op = Modify
+				r.Op = change.Modify
 			}
-		case Modify, Attrib:
-			r.Op = Modify
+		case change.Modify, change.Attrib:
+			r.Op = change.Modify
 		}
 	}
 	return r, true

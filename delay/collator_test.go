@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gsync/gsync/change"
 )
 
 // fakeClock is a settable clock for Config.Now.
@@ -39,7 +41,7 @@ func (c *Collator) check(t *testing.T) {
 		}
 		prev = e
 		n++
-		if e.it.Op == Move {
+		if e.it.Op == change.Move {
 			moves++
 			if c.byDest[e.it.Path] != e {
 				t.Fatalf("move %v not indexed by destination", e.it)
@@ -60,18 +62,18 @@ func (c *Collator) check(t *testing.T) {
 }
 
 // Shorthands for table rows.
-func cr(p string) Item        { return Item{Op: Create, Path: p} }
-func crd(p string) Item       { return Item{Op: Create, Path: p, IsDir: true} }
-func crr(p string) Item       { return Item{Op: Create, Path: p, IsDir: true, Recursive: true} }
-func mo(p string) Item        { return Item{Op: Modify, Path: p} }
-func at(p string) Item        { return Item{Op: Attrib, Path: p} }
-func atd(p string) Item       { return Item{Op: Attrib, Path: p, IsDir: true} }
-func de(p string) Item        { return Item{Op: Delete, Path: p, Recursive: true} }
-func mor(p string) Item       { return Item{Op: Modify, Path: p, Recursive: true} }
-func ded(p string) Item       { return Item{Op: Delete, Path: p, IsDir: true, Recursive: true} }
-func mv(from, to string) Item { return Item{Op: Move, From: from, Path: to} }
+func cr(p string) Item        { return Item{Op: change.Create, Path: p} }
+func crd(p string) Item       { return Item{Op: change.Create, Path: p, IsDir: true} }
+func crr(p string) Item       { return Item{Op: change.Create, Path: p, IsDir: true, Recursive: true} }
+func mo(p string) Item        { return Item{Op: change.Modify, Path: p} }
+func at(p string) Item        { return Item{Op: change.Attrib, Path: p} }
+func atd(p string) Item       { return Item{Op: change.Attrib, Path: p, IsDir: true} }
+func de(p string) Item        { return Item{Op: change.Delete, Path: p, Recursive: true} }
+func mor(p string) Item       { return Item{Op: change.Modify, Path: p, Recursive: true} }
+func ded(p string) Item       { return Item{Op: change.Delete, Path: p, IsDir: true, Recursive: true} }
+func mv(from, to string) Item { return Item{Op: change.Move, From: from, Path: to} }
 func mvd(from, to string) Item {
-	return Item{Op: Move, From: from, Path: to, IsDir: true}
+	return Item{Op: change.Move, From: from, Path: to, IsDir: true}
 }
 
 // Pseudo-steps for table rows besides Items.
@@ -83,7 +85,7 @@ const (
 
 func TestCollapseRules(t *testing.T) {
 	// A Delete of a directory added as input (not yet Recursive).
-	deIn := func(p string) Item { return Item{Op: Delete, Path: p, IsDir: true} }
+	deIn := func(p string) Item { return Item{Op: change.Delete, Path: p, IsDir: true} }
 	tests := []struct {
 		name  string
 		steps []any
@@ -116,8 +118,8 @@ func TestCollapseRules(t *testing.T) {
 		// IsDir from the newer item, Recursive ORed.
 		{"isdir from newer", []any{cr("x"), crd("x")}, []Item{crd("x")}},
 		{"recursive ored", []any{crr("d"), atd("d")}, []Item{crr("d")}},
-		{"recursive ored into modify", []any{Item{Op: Modify, Path: "d", IsDir: true, Recursive: true}, mo("d")},
-			[]Item{{Op: Modify, Path: "d", Recursive: true}}},
+		{"recursive ored into modify", []any{Item{Op: change.Modify, Path: "d", IsDir: true, Recursive: true}, mo("d")},
+			[]Item{{Op: change.Modify, Path: "d", Recursive: true}}},
 		// The merged item keeps the old item's slot.
 		{"keeps slot", []any{at("x"), mo("y"), cr("x")}, []Item{cr("x"), mo("y")}},
 		{"distinct paths", []any{cr("a"), cr("b"), mo("a/b")}, []Item{cr("a"), cr("b"), mo("a/b")}},
@@ -483,7 +485,7 @@ func TestDelayZero(t *testing.T) {
 func TestMoveGuard(t *testing.T) {
 	clk := &fakeClock{t: epoch}
 	c := New(Config{Now: clk.Now, MoveGuard: 500 * time.Millisecond})
-	c.Add(Item{Op: Modify, Path: "d/x"})
+	c.Add(Item{Op: change.Modify, Path: "d/x"})
 	b, ok := c.Next()
 	if !ok {
 		t.Fatal("no batch")
@@ -491,13 +493,13 @@ func TestMoveGuard(t *testing.T) {
 	c.Done(b.ID, nil, time.Time{})
 
 	clk.advance(100 * time.Millisecond)
-	c.Add(Item{Op: Move, From: "d", Path: "e", IsDir: true}) // overlaps d/x
-	c.Add(Item{Op: Move, From: "f", Path: "g"})              // unrelated
+	c.Add(Item{Op: change.Move, From: "d", Path: "e", IsDir: true}) // overlaps d/x
+	c.Add(Item{Op: change.Move, From: "f", Path: "g"})              // unrelated
 	b, _ = c.Next()
 	want := []Item{
-		{Op: Delete, Path: "d", IsDir: true, Recursive: true},
-		{Op: Create, Path: "e", IsDir: true, Recursive: true},
-		{Op: Move, From: "f", Path: "g"},
+		{Op: change.Delete, Path: "d", IsDir: true, Recursive: true},
+		{Op: change.Create, Path: "e", IsDir: true, Recursive: true},
+		{Op: change.Move, From: "f", Path: "g"},
 	}
 	if len(b.Items) != len(want) {
 		t.Fatalf("batch %v, want %v", b.Items, want)
@@ -511,21 +513,21 @@ func TestMoveGuard(t *testing.T) {
 
 	// Past the guard the same move is a rename again.
 	clk.advance(time.Second)
-	c.Add(Item{Op: Move, From: "e", Path: "d", IsDir: true})
+	c.Add(Item{Op: change.Move, From: "e", Path: "d", IsDir: true})
 	b, _ = c.Next()
-	if len(b.Items) != 1 || b.Items[0].Op != Move {
+	if len(b.Items) != 1 || b.Items[0].Op != change.Move {
 		t.Errorf("after the guard: batch %v, want one Move", b.Items)
 	}
 }
 
 func TestWaiting(t *testing.T) {
 	c := New(Config{Delay: time.Hour})
-	c.Add(Item{Op: Create, Path: "a"})
-	c.Add(Item{Op: Modify, Path: "a"}) // merges into Create a
-	c.Add(Item{Op: Delete, Path: "b"})
-	c.Add(Item{Op: Attrib, Path: "c"})
+	c.Add(Item{Op: change.Create, Path: "a"})
+	c.Add(Item{Op: change.Modify, Path: "a"}) // merges into Create a
+	c.Add(Item{Op: change.Delete, Path: "b"})
+	c.Add(Item{Op: change.Attrib, Path: "c"})
 	got := c.Waiting(2)
-	if len(got) != 2 || got[0] != (Item{Op: Create, Path: "a"}) || got[1].Op != Delete || got[1].Path != "b" {
+	if len(got) != 2 || got[0] != (Item{Op: change.Create, Path: "a"}) || got[1].Op != change.Delete || got[1].Path != "b" {
 		t.Errorf("Waiting(2) = %v, want [Create a, Delete b]", got)
 	}
 	if n := len(c.Waiting(10)); n != 3 || c.Len() != 3 {

@@ -6,40 +6,14 @@ package delay
 import (
 	"fmt"
 	"time"
+
+	"github.com/gsync/gsync/change"
 )
-
-// Op is the kind of a queued change.
-type Op uint8
-
-// The operations a collator understands.
-const (
-	Create Op = iota + 1
-	Modify
-	Attrib
-	Delete
-	Move
-)
-
-func (o Op) String() string {
-	switch o {
-	case Create:
-		return "Create"
-	case Modify:
-		return "Modify"
-	case Attrib:
-		return "Attrib"
-	case Delete:
-		return "Delete"
-	case Move:
-		return "Move"
-	}
-	return fmt.Sprintf("Op(%d)", uint8(o))
-}
 
 // Item is one queued change. Paths are slash-separated and relative to the
 // source root.
 type Item struct {
-	Op    Op
+	Op    change.Op
 	Path  string
 	From  string // Move only: the old path
 	IsDir bool
@@ -51,7 +25,7 @@ type Item struct {
 }
 
 func (it Item) String() string {
-	if it.Op == Move {
+	if it.Op == change.Move {
 		return fmt.Sprintf("Move %s -> %s", it.From, it.Path)
 	}
 	return fmt.Sprintf("%s %s", it.Op, it.Path)

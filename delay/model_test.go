@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/change"
 )
 
 // The model test drives a Collator with the events a correct watcher
@@ -184,18 +186,18 @@ func (m *model) newFile() mnode { m.ver++; return mnode{kind: 'f', content: m.ve
 // usually IN_CLOSE_WRITE.
 func (m *model) createFile(p string) {
 	m.src[p] = m.newFile()
-	m.add(Item{Op: Create, Path: p})
+	m.add(Item{Op: change.Create, Path: p})
 	if m.rng.IntN(2) == 0 {
-		m.add(Item{Op: Modify, Path: p})
+		m.add(Item{Op: change.Modify, Path: p})
 	}
 }
 
 // rmrf removes a directory tree and reports every entry, deepest first.
 func (m *model) rmrf(p string) {
 	for _, k := range m.src.below(p) {
-		m.add(Item{Op: Delete, Path: k, IsDir: m.src[k].kind == 'd'})
+		m.add(Item{Op: change.Delete, Path: k, IsDir: m.src[k].kind == 'd'})
 	}
-	m.add(Item{Op: Delete, Path: p, IsDir: true})
+	m.add(Item{Op: change.Delete, Path: p, IsDir: true})
 	m.src.removeAll(p)
 }
 
@@ -216,7 +218,7 @@ func (m *model) sourceOp() {
 			m.logf("op symlink %s", p)
 			m.ver++
 			m.src[p] = mnode{kind: 'l', content: m.ver}
-			m.add(Item{Op: Create, Path: p})
+			m.add(Item{Op: change.Create, Path: p})
 		}
 	case op < 30: // modify
 		if p := m.pick("f"); p != "" {
@@ -225,7 +227,7 @@ func (m *model) sourceOp() {
 			n := m.src[p]
 			n.content = m.ver
 			m.src[p] = n
-			m.add(Item{Op: Modify, Path: p})
+			m.add(Item{Op: change.Modify, Path: p})
 		}
 	case op < 36: // chmod
 		if p := m.pick("fd"); p != "" {
@@ -233,19 +235,19 @@ func (m *model) sourceOp() {
 			n := m.src[p]
 			n.mode ^= 0o10
 			m.src[p] = n
-			m.add(Item{Op: Attrib, Path: p, IsDir: n.kind == 'd'})
+			m.add(Item{Op: change.Attrib, Path: p, IsDir: n.kind == 'd'})
 		}
 	case op < 42: // delete a file or symlink
 		if p := m.pick("fl"); p != "" {
 			m.logf("op rm %s", p)
 			delete(m.src, p)
-			m.add(Item{Op: Delete, Path: p})
+			m.add(Item{Op: change.Delete, Path: p})
 		}
 	case op < 48: // mkdir
 		if p := m.freeSlot(); p != "" {
 			m.logf("op mkdir %s", p)
 			m.src[p] = mnode{kind: 'd', mode: 0o755}
-			m.add(Item{Op: Create, Path: p, IsDir: true})
+			m.add(Item{Op: change.Create, Path: p, IsDir: true})
 		}
 	case op < 54: // mkdir -p with files
 		base := m.pick("d")
@@ -272,7 +274,7 @@ func (m *model) sourceOp() {
 		slices.Reverse(dirs)
 		for _, d := range dirs {
 			m.src[d] = mnode{kind: 'd', mode: 0o755}
-			m.add(Item{Op: Create, Path: d, IsDir: true})
+			m.add(Item{Op: change.Create, Path: d, IsDir: true})
 		}
 		for i := range m.rng.IntN(3) {
 			m.createFile(p + "/" + modelNames[i])
@@ -288,9 +290,9 @@ func (m *model) sourceOp() {
 		if p := m.pick("f"); p != "" {
 			m.logf("op replace file %s by dir", p)
 			delete(m.src, p)
-			m.add(Item{Op: Delete, Path: p})
+			m.add(Item{Op: change.Delete, Path: p})
 			m.src[p] = mnode{kind: 'd', mode: 0o755}
-			m.add(Item{Op: Create, Path: p, IsDir: true})
+			m.add(Item{Op: change.Create, Path: p, IsDir: true})
 			if m.rng.IntN(2) == 0 {
 				m.createFile(p + "/a")
 			}
@@ -306,7 +308,7 @@ func (m *model) sourceOp() {
 			m.logf("op move out %s", p)
 			isDir := m.src[p].kind == 'd'
 			m.src.removeAll(p)
-			m.add(Item{Op: Delete, Path: p, IsDir: isDir})
+			m.add(Item{Op: change.Delete, Path: p, IsDir: isDir})
 		}
 	default: // move into the tree, possibly over an existing file
 		m.moveIn()
@@ -338,7 +340,7 @@ func (m *model) rename() {
 		m.logf("op mv %s %s", x, y)
 	}
 	moveTree(m.src, x, y)
-	m.add(Item{Op: Move, From: x, Path: y, IsDir: xn.kind == 'd'})
+	m.add(Item{Op: change.Move, From: x, Path: y, IsDir: xn.kind == 'd'})
 }
 
 // moveTree renames x to y in t, replacing y.
@@ -367,20 +369,20 @@ func (m *model) moveIn() {
 	m.logf("op move in %s dir=%v", p, isDir)
 	if !isDir {
 		m.src[p] = m.newFile()
-		m.add(Item{Op: Create, Path: p})
+		m.add(Item{Op: change.Create, Path: p})
 		return
 	}
 	m.src[p] = mnode{kind: 'd', mode: 0o755}
-	m.add(Item{Op: Create, Path: p, IsDir: true})
+	m.add(Item{Op: change.Create, Path: p, IsDir: true})
 	for i := range m.rng.IntN(3) {
 		q := p + "/" + modelNames[i]
 		if m.rng.IntN(3) == 0 {
 			m.src[q] = mnode{kind: 'd', mode: 0o700}
-			m.add(Item{Op: Create, Path: q, IsDir: true})
+			m.add(Item{Op: change.Create, Path: q, IsDir: true})
 			q += "/a"
 		}
 		m.src[q] = m.newFile()
-		m.add(Item{Op: Create, Path: q})
+		m.add(Item{Op: change.Create, Path: q})
 	}
 }
 
@@ -464,13 +466,13 @@ func (m *model) plan(b Batch) []string {
 		return steps
 	}
 	for _, it := range b.Items {
-		if it.Op == Move {
+		if it.Op == change.Move {
 			steps = append(steps, "mv "+it.From+" "+it.Path)
 		}
 	}
 	for _, it := range b.Items {
 		switch {
-		case it.Op == Move:
+		case it.Op == change.Move:
 		case it.Recursive:
 			steps = append(steps, "syncr "+it.Path)
 		default:
@@ -501,9 +503,9 @@ func (m *model) applyStep(s string) {
 func (m *model) retryItem(p string) Item {
 	n, ok := m.src[p]
 	if !ok {
-		return Item{Op: Delete, Path: p}
+		return Item{Op: change.Delete, Path: p}
 	}
-	return Item{Op: Modify, Path: p, IsDir: n.kind == 'd', Recursive: n.kind == 'd'}
+	return Item{Op: change.Modify, Path: p, IsDir: n.kind == 'd', Recursive: n.kind == 'd'}
 }
 
 // next takes a batch into flight if one is due.
@@ -515,10 +517,10 @@ func (m *model) next() bool {
 	m.fl = &flight{b: b, steps: m.plan(b)}
 	rolled := false
 	for _, it := range b.Items {
-		if it.Op == Move {
+		if it.Op == change.Move {
 			m.seen.moves++
 		}
-		rolled = rolled || (it.Op == Modify && it.IsDir && it.Recursive)
+		rolled = rolled || (it.Op == change.Modify && it.IsDir && it.Recursive)
 	}
 	if rolled {
 		m.seen.rolledBatches++
@@ -560,7 +562,7 @@ func (m *model) finish(allowFail bool) {
 		m.logf("done #%d FAILED after %d/%d steps, retry all", fl.b.ID, fl.pos, len(fl.steps))
 		m.seen.failed++
 		for _, it := range fl.b.Items {
-			if it.Op == Move {
+			if it.Op == change.Move {
 				m.seen.retriedMove++
 			}
 		}

@@ -1,5 +1,7 @@
 package delay
 
+import "github.com/gsync/gsync/change"
+
 // The roll-up keeps the queue bounded, in the manner of Syncthing's event
 // aggregator: past Config.RollupAt items, the paths below some directory
 // level are replaced by one recursive sync of their ancestor at that level.
@@ -17,7 +19,7 @@ func (c *Collator) rollup() {
 	c.overloaded = true
 	for e := c.head; e != nil; {
 		next := e.next
-		if e.it.Op == Move {
+		if e.it.Op == change.Move {
 			c.splitQueued(e)
 		}
 		e = next
@@ -91,7 +93,7 @@ func (c *Collator) rollInto(dir string) {
 		}
 	}
 	due := keep.due
-	rolled := Item{Op: Modify, Path: dir, IsDir: true, Recursive: !c.rules.plainRollup}
+	rolled := Item{Op: change.Modify, Path: dir, IsDir: true, Recursive: !c.rules.plainRollup}
 	if x != nil {
 		rolled, _ = c.combine(x.it, rolled) // never vanishes: rolled is no Delete
 	}
@@ -138,7 +140,7 @@ func (c *Collator) splitQueued(m *entry) {
 	mv := m.it
 	due := m.due
 	c.degrade(m)
-	cr := Item{Op: Create, Path: mv.Path, IsDir: mv.IsDir, Recursive: mv.IsDir || mv.Recursive}
+	cr := Item{Op: change.Create, Path: mv.Path, IsDir: mv.IsDir, Recursive: mv.IsDir || mv.Recursive}
 	if c.rolledN > 0 && c.rolledAbove(cr.Path) {
 		return
 	}

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gsync/gsync/change"
 )
 
-func rolled(p string) Item { return Item{Op: Modify, Path: p, IsDir: true, Recursive: true} }
+func rolled(p string) Item { return Item{Op: change.Modify, Path: p, IsDir: true, Recursive: true} }
 
 func TestRollup(t *testing.T) {
 	tests := []struct {
@@ -29,7 +31,7 @@ func TestRollup(t *testing.T) {
 			cr("x/d/b/2"), cr("x/d/b/3"), cr("x/2")},
 			[]Item{cr("x/1"), rolled("x/d"), cr("x/2")}, false},
 		{"merges the directory's own item", 4, []Item{crd("a"), cr("a/b/c"), cr("a/b/d"), cr("a/e"), cr("a/f")},
-			[]Item{{Op: Create, Path: "a", IsDir: true, Recursive: true}}, false},
+			[]Item{{Op: change.Create, Path: "a", IsDir: true, Recursive: true}}, false},
 		{"absorbs later items below", 4, []Item{cr("a/1"), cr("a/2"), cr("a/3"), cr("a/4"), cr("a/5"),
 			de("a/6"), mv("a/1", "a/7"), mo("b")},
 			[]Item{rolled("a"), mo("b")}, false},
@@ -93,7 +95,7 @@ func TestRollupKeptOverRetry(t *testing.T) {
 // directory in 10,000 directories below 100 top-level ones, to c.
 func millionEvents(c *Collator, n int) {
 	for i := range n {
-		c.Add(Item{Op: Create, Path: fmt.Sprintf("top%02d/dir%04d/file%07d", i%100, (i/100)%10_000, i)})
+		c.Add(Item{Op: change.Create, Path: fmt.Sprintf("top%02d/dir%04d/file%07d", i%100, (i/100)%10_000, i)})
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/internal/treediff"
 	"github.com/gsync/gsync/sshx"
 	"github.com/gsync/gsync/transport"
@@ -236,11 +237,11 @@ func TestSecurityHostilePaths(t *testing.T) {
 			refused := 0
 			for _, h := range hostile {
 				for _, ch := range []transport.Change{
-					{Kind: transport.Sync, Path: h},
-					{Kind: transport.Sync, Path: h, Recursive: true, IsDir: true},
-					{Kind: transport.Delete, Path: h},
-					{Kind: transport.Rename, From: "a/f", Path: h},
-					{Kind: transport.Rename, From: h, Path: "a/g"},
+					{Op: change.Modify, Path: h},
+					{Op: change.Modify, Path: h, Recursive: true, IsDir: true},
+					{Op: change.Delete, Path: h},
+					{Op: change.Move, From: "a/f", Path: h},
+					{Op: change.Move, From: h, Path: "a/g"},
 				} {
 					st, err := tg.Push(ctx, []transport.Change{ch})
 					if err != nil || len(st.Failed) > 0 {

@@ -56,8 +56,8 @@ func TestParseArgs(t *testing.T) {
 			t.Errorf("sync %d = %+v, want %+v", i, s, want)
 		}
 	}
-	if got := cfg.Syncs[2].SSH.Rsh(""); got != "ssh -p 2222" {
-		t.Errorf("-sshopts: Rsh = %q", got)
+	if got := cfg.Syncs[2].SSH.Args(); strings.Join(got, " ") != "-p 2222" {
+		t.Errorf("-sshopts: Args = %q", got)
 	}
 	// Default delays per kind without -delay.
 	cfg, _, _, err = ParseArgs([]string{"-rsync", "/a", "/b", "-direct", "/c", "/d"})

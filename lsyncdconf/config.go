@@ -131,41 +131,22 @@ type SSHOpts struct {
 	Extra   []string // _extra
 }
 
-// Empty reports whether no ssh option was given.
-func (o SSHOpts) Empty() bool {
-	return o.IdentityFile == "" && o.Port == 0 && len(o.Options) == 0 && len(o.Extra) == 0
-}
-
-// Rsh returns an rsync-style -e command line: base (rsync.rsh, or "ssh"
-// when empty) followed by the ssh={} options. lsyncd passes both as
+// Args returns the ssh={} options as ssh arguments, one word each (never
+// quoted for a shell): they go after rsync.rsh's. lsyncd passes both as
 // separate --rsh options and the last one silently wins (lsyncd #180);
 // gsync combines them.
-func (o SSHOpts) Rsh(base string) string {
-	parts := []string{"ssh"}
-	if base != "" {
-		parts = []string{base}
-	}
+func (o SSHOpts) Args() []string {
+	var args []string
 	if o.Port != 0 {
-		parts = append(parts, "-p", fmt.Sprint(o.Port))
+		args = append(args, "-p", fmt.Sprint(o.Port))
 	}
 	if o.IdentityFile != "" {
-		parts = append(parts, "-i", shellQuote(o.IdentityFile))
+		args = append(args, "-i", o.IdentityFile)
 	}
 	for _, kv := range o.Options {
-		parts = append(parts, "-o", shellQuote(kv[0]+"="+kv[1]))
+		args = append(args, "-o", kv[0]+"="+kv[1])
 	}
-	for _, e := range o.Extra {
-		parts = append(parts, shellQuote(e))
-	}
-	return strings.Join(parts, " ")
-}
-
-// shellQuote quotes s for an rsync -e command line when it needs it.
-func shellQuote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`") {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
+	return append(args, o.Extra...)
 }
 
 // defaultDelay is lsyncd's per-kind default delay.

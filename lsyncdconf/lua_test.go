@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/gsync/gsync/filter"
 )
 
@@ -65,8 +66,8 @@ func TestLoadRsyncSSH(t *testing.T) {
 	if diff := cmp.Diff(want, s.SSH); diff != "" {
 		t.Errorf("ssh (-want +got):\n%s", diff)
 	}
-	if got, want := s.SSH.Rsh(""), "ssh -p 2222 -i /etc/lsyncd/id_ed25519 -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/lsyncd/known_hosts"; got != want {
-		t.Errorf("Rsh = %q, want %q", got, want)
+	if got, want := strings.Join(s.SSH.Args(), " "), "-p 2222 -i /etc/lsyncd/id_ed25519 -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/lsyncd/known_hosts"; got != want {
+		t.Errorf("Args = %q, want %q", got, want)
 	}
 	if s.Rsync.Binary != "/usr/local/bin/rsync" || s.Rsync.On("compress") || !s.Rsync.On("owner") {
 		t.Errorf("rsync = %+v", s.Rsync)

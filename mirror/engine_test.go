@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/delay"
 	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/transport"
@@ -242,7 +243,7 @@ func newLoop(t *testing.T, cfg Config, empty bool, targets ...*fakeTarget) *loop
 }
 
 // event sends a watcher event for rel.
-func (e *loopEnv) event(op watcher.Op, rel string) {
+func (e *loopEnv) event(op change.Op, rel string) {
 	e.w.events <- watcher.Event{Op: op, Path: rel}
 }
 
@@ -283,9 +284,9 @@ func TestFatalTargetStopsAlone(t *testing.T) {
 	eventually(t, "startup full syncs", func() bool {
 		return read(bad, func(f *fakeTarget) int { return f.fulls }) == 1 && read(good, func(f *fakeTarget) int { return f.fulls }) == 1
 	})
-	e.event(watcher.Create, "f1")
+	e.event(change.Create, "f1")
 	eventually(t, "bad failed", func() bool { return e.state(0) == StateFailed })
-	e.event(watcher.Create, "f2")
+	e.event(change.Create, "f2")
 	eventually(t, "f2 on the good target", func() bool { return good.got("f2") })
 	if st := e.state(1); st == StateFailed {
 		t.Errorf("good target state %v", st)
@@ -303,7 +304,7 @@ func TestFatalTargetStopsAlone(t *testing.T) {
 	}
 	// The last target fails too: now the loop ends, with an error.
 	good.set(func(f *fakeTarget) { f.pushErr = transport.Fatal(errors.New("gone")) })
-	e.event(watcher.Create, "f3")
+	e.event(change.Create, "f3")
 	select {
 	case err := <-e.done:
 		if err == nil || !strings.Contains(err.Error(), "every target") {
@@ -322,7 +323,7 @@ func TestTransientRetriesWithBackoff(t *testing.T) {
 	e := newLoop(t, Config{}, false, f)
 	pushes := func() int { return read(f, func(f *fakeTarget) int { return f.pushes }) }
 	eventually(t, "startup full sync", func() bool { return e.status[0].Snapshot().Started })
-	e.event(watcher.Create, "a")
+	e.event(change.Create, "a")
 	eventually(t, "first attempt", func() bool { return pushes() == 1 })
 	eventually(t, "retrying", func() bool { return e.state(0) == StateRetrying })
 	if got, want := e.status[0].Snapshot().RetryAt, e.clock.Now().Add(backoffMin); !got.Equal(want) {
@@ -341,7 +342,7 @@ func TestTransientRetriesWithBackoff(t *testing.T) {
 	eventually(t, "idle", func() bool { return e.state(0) == StateIdle })
 	// The backoff starts again from its minimum.
 	f.set(func(f *fakeTarget) { f.pushErr = transport.Transient(errors.New("reset")) })
-	e.event(watcher.Create, "b")
+	e.event(change.Create, "b")
 	eventually(t, "retrying on b", func() bool { return e.state(0) == StateRetrying })
 	if got, want := e.status[0].Snapshot().RetryAt, e.clock.Now().Add(backoffMin); !got.Equal(want) {
 		t.Errorf("after a good push the retry is at %v, want %v (backoff reset)", got, want)
@@ -388,9 +389,9 @@ func TestSlowTargetDoesNotDelayOthers(t *testing.T) {
 	slow := &fakeTarget{name: "slow", block: make(chan struct{})}
 	fast := &fakeTarget{name: "fast"}
 	e := newLoop(t, Config{NoInit: true}, false, slow, fast)
-	e.event(watcher.Create, "a")
+	e.event(change.Create, "a")
 	eventually(t, "a on the fast target", func() bool { return fast.got("a") })
-	e.event(watcher.Create, "b")
+	e.event(change.Create, "b")
 	eventually(t, "b on the fast target", func() bool { return fast.got("b") })
 	if e.state(0) != StatePushing {
 		t.Errorf("slow target state %v, want pushing", e.state(0))
@@ -408,8 +409,8 @@ func TestEmptySourceGuard(t *testing.T) {
 		return strings.Contains(e.log.String(), "full sync held back")
 	})
 	e.m.FullSync()
-	e.w.events <- watcher.Event{Op: watcher.Overflow}
-	e.event(watcher.Delete, "gone")
+	e.w.events <- watcher.Event{Op: change.Overflow}
+	e.event(change.Delete, "gone")
 	eventually(t, "the deletion pushed", func() bool { return f.got("gone") })
 	if n := read(f, func(f *fakeTarget) int { return f.fulls }); n != 0 {
 		t.Errorf("%d full syncs of an empty source reached the target", n)
@@ -433,7 +434,7 @@ func TestFullSyncRequests(t *testing.T) {
 	eventually(t, "startup", func() bool { return fulls() == 1 })
 	e.m.FullSync()
 	eventually(t, "requested full sync", func() bool { return fulls() == 2 })
-	e.w.events <- watcher.Event{Op: watcher.Overflow}
+	e.w.events <- watcher.Event{Op: change.Overflow}
 	eventually(t, "overflow full sync", func() bool { return fulls() == 3 })
 	if n := e.status[0].Snapshot().Counters.Overflows; n != 1 {
 		t.Errorf("overflows = %d, want 1", n)
@@ -446,9 +447,9 @@ func TestStopLetsInFlightFinish(t *testing.T) {
 	f := &fakeTarget{name: "t", block: make(chan struct{})}
 	h := NewHandover()
 	e := newLoop(t, Config{NoInit: true, Handover: h}, false, f)
-	e.event(watcher.Create, "a")
+	e.event(change.Create, "a")
 	eventually(t, "a in flight", func() bool { return e.state(0) == StatePushing })
-	e.event(watcher.Create, "b")
+	e.event(change.Create, "b")
 	go e.m.Stop()
 	never(t, "Run returned with a push in flight", func() bool {
 		select {
@@ -484,11 +485,11 @@ func TestReloadHandOver(t *testing.T) {
 	h := NewHandover()
 	e := newLoop(t, Config{NoInit: true, Handover: h, Delay: time.Hour}, false, f)
 	write(t, e.src, "bad")
-	e.event(watcher.Create, "bad")
+	e.event(change.Create, "bad")
 	eventually(t, "bad queued", func() bool { return e.status[0].Snapshot().Queued == 1 })
 	e.clock.Advance(time.Hour)
 	eventually(t, "bad failing", func() bool { return len(e.status[0].Snapshot().Failing) == 1 })
-	e.event(watcher.Create, "queued")
+	e.event(change.Create, "queued")
 	e.m.Stop()
 	<-e.finished
 
@@ -512,8 +513,8 @@ func TestFailingPathBacksOffAlone(t *testing.T) {
 	f := &fakeTarget{name: "t", failPaths: map[string]error{"bad": errors.New("permission denied")}}
 	e := newLoop(t, Config{NoInit: true}, false, f)
 	write(t, e.src, "bad")
-	e.event(watcher.Create, "bad")
-	e.event(watcher.Create, "good")
+	e.event(change.Create, "bad")
+	e.event(change.Create, "good")
 	eventually(t, "good pushed", func() bool { return f.got("good") })
 	eventually(t, "bad failing", func() bool { return len(e.status[0].Snapshot().Failing) == 1 })
 	if st := e.status[0].Snapshot(); !st.RetryAt.IsZero() || st.State != StateIdle {
@@ -534,7 +535,7 @@ func TestFailingPathBacksOffAlone(t *testing.T) {
 			return n
 		})
 	}
-	e.event(watcher.Create, "next")
+	e.event(change.Create, "next")
 	eventually(t, "next pushed at once", func() bool { return f.got("next") })
 	if n := count(); n != 1 {
 		t.Errorf("bad pushed %d times before its backoff passed", n)
@@ -585,11 +586,11 @@ func TestFailingDirSettledOnlyRecursively(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	b.failed("closed", errors.New("permission denied"), true, now)
 	b.failed("file", errors.New("permission denied"), false, now)
-	ok := b.settled([]delay.Item{{Op: delay.Attrib, Path: "closed", IsDir: true}, {Op: delay.Attrib, Path: "file"}}, nil)
+	ok := b.settled([]delay.Item{{Op: change.Attrib, Path: "closed", IsDir: true}, {Op: change.Attrib, Path: "file"}}, nil)
 	if !slices.Equal(ok, []string{"file"}) {
 		t.Errorf("settled = %q, want [file]", ok)
 	}
-	ok = b.settled([]delay.Item{{Op: delay.Modify, Path: "closed", IsDir: true, Recursive: true}}, nil)
+	ok = b.settled([]delay.Item{{Op: change.Modify, Path: "closed", IsDir: true, Recursive: true}}, nil)
 	if !slices.Equal(ok, []string{"closed"}) {
 		t.Errorf("settled = %q, want [closed]", ok)
 	}
@@ -597,17 +598,17 @@ func TestFailingDirSettledOnlyRecursively(t *testing.T) {
 
 func TestToChanges(t *testing.T) {
 	items := []delay.Item{
-		{Op: delay.Move, From: "a", Path: "b", IsDir: true},
-		{Op: delay.Delete, Path: "c"},
-		{Op: delay.Create, Path: "d", IsDir: true, Recursive: true},
-		{Op: delay.Attrib, Path: "e"},
+		{Op: change.Move, From: "a", Path: "b", IsDir: true},
+		{Op: change.Delete, Path: "c"},
+		{Op: change.Create, Path: "d", IsDir: true, Recursive: true},
+		{Op: change.Attrib, Path: "e"},
 	}
 	got := toChanges(items, transport.DeleteAlways)
 	want := []transport.Change{
-		{Kind: transport.Rename, From: "a", Path: "b", IsDir: true},
-		{Kind: transport.Delete, Path: "c"},
-		{Kind: transport.Sync, Path: "d", IsDir: true, Recursive: true},
-		{Kind: transport.Sync, Path: "e"},
+		{Op: change.Move, From: "a", Path: "b", IsDir: true},
+		{Op: change.Delete, Path: "c"},
+		{Op: change.Create, Path: "d", IsDir: true, Recursive: true},
+		{Op: change.Attrib, Path: "e"},
 	}
 	for i := range want {
 		if got[i] != want[i] {
@@ -616,7 +617,7 @@ func TestToChanges(t *testing.T) {
 	}
 	// Without runtime deletes a move becomes a recursive copy of its destination.
 	got = toChanges(items[:1], transport.DeleteStartup)
-	if got[0].Kind != transport.Sync || got[0].Path != "b" || !got[0].Recursive {
+	if got[0].Op != change.Create || got[0].Path != "b" || got[0].From != "" || !got[0].Recursive {
 		t.Errorf("move without deletes = %+v, want a recursive sync of b", got[0])
 	}
 }
@@ -674,14 +675,14 @@ func TestGroupStartupFailureStopsAll(t *testing.T) {
 		return read(dead, func(f *fakeTarget) int { return f.fulls }) == 1 && read(live, func(f *fakeTarget) int { return f.fulls }) == 1
 	})
 	wd, _ := cd.Watch(context.Background(), watcher.Options{})
-	wd.(*fakeWatcher).events <- watcher.Event{Op: watcher.Create, Path: "x"}
+	wd.(*fakeWatcher).events <- watcher.Event{Op: change.Create, Path: "x"}
 	select {
 	case <-g.Mirrors()[0].Done():
 	case <-time.After(15 * time.Second):
 		t.Fatal("the mirror whose target failed did not end")
 	}
 	wl, _ := cl.Watch(context.Background(), watcher.Options{})
-	wl.(*fakeWatcher).events <- watcher.Event{Op: watcher.Create, Path: "y"}
+	wl.(*fakeWatcher).events <- watcher.Event{Op: change.Create, Path: "y"}
 	eventually(t, "y on the live mirror", func() bool { return live.got("y") })
 	g.Stop()
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "every target") {

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/delay"
 )
 
@@ -71,12 +72,12 @@ func (b *pathBackoff) settled(items []delay.Item, failed map[string]bool) []stri
 	var ok []string
 	for _, it := range items {
 		paths := []string{it.Path}
-		if it.Op == delay.Move {
+		if it.Op == change.Move {
 			paths = append(paths, it.From)
 		}
 		for _, p := range paths {
 			s, known := b.paths[p]
-			if !known || failed[p] || (s.recursive && !it.Recursive && it.Op != delay.Move) {
+			if !known || failed[p] || (s.recursive && !it.Recursive && it.Op != change.Move) {
 				continue
 			}
 			delete(b.paths, p)

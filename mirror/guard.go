@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/internal/beneath"
 	"github.com/gsync/gsync/transport"
 )
@@ -177,7 +178,7 @@ func (m *Mirror) countBatchDeletes(ctx context.Context, t *targetRun, changes []
 	}
 	n := 0
 	for _, c := range changes {
-		if c.Kind == transport.Delete {
+		if c.Op == change.Delete {
 			n++
 		}
 	}
@@ -188,7 +189,7 @@ func (m *Mirror) countBatchDeletes(ctx context.Context, t *targetRun, changes []
 func withoutDeletes(changes []transport.Change) []transport.Change {
 	kept := make([]transport.Change, 0, len(changes))
 	for _, c := range changes {
-		if c.Kind != transport.Delete {
+		if c.Op != change.Delete {
 			kept = append(kept, c)
 		}
 	}
@@ -212,7 +213,7 @@ type dryRunDeletes struct{ probe transport.Target }
 func (d *dryRunDeletes) batch(ctx context.Context, changes []transport.Change, _ int) (int, error) {
 	var deleting []transport.Change
 	for _, c := range changes {
-		if c.Kind != transport.Sync || c.Recursive {
+		if c.Op != change.Modify || c.Recursive {
 			deleting = append(deleting, c)
 		}
 	}
@@ -272,8 +273,8 @@ func (c *localDeletes) batch(_ context.Context, changes []transport.Change, limi
 			break
 		}
 		var err error
-		switch ch.Kind {
-		case transport.Rename:
+		switch ch.Op {
+		case change.Move:
 			// A rename moves the target entry; deletes below the
 			// destination are those of a recursive sync of it.
 			err = c.path(ch.Path, true, limit, &n)

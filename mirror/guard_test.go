@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/transport"
 )
@@ -103,8 +104,8 @@ func TestMaxDeleteCountsEntriesBelowDeletedDir(t *testing.T) {
 	fill(t, e.dst, "big", 200)
 	write(t, e.src, "new")
 	st, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{
-		{Kind: transport.Delete, Path: "big", IsDir: true, Recursive: true},
-		{Kind: transport.Sync, Path: "new"},
+		{Op: change.Delete, Path: "big", IsDir: true, Recursive: true},
+		{Op: change.Modify, Path: "new"},
 	})
 	if !IsRefusal(err) || !strings.Contains(err.Error(), "--max-delete 100") {
 		t.Fatalf("pushBatch = %+v, %v; want a --max-delete refusal", st, err)
@@ -117,7 +118,7 @@ func TestMaxDeleteCountsEntriesBelowDeletedDir(t *testing.T) {
 	}
 	// 201 entries are within --max-delete 201.
 	e.m.cfg.MaxDelete = 201
-	if _, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{{Kind: transport.Delete, Path: "big", IsDir: true, Recursive: true}}); err != nil {
+	if _, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{{Op: change.Delete, Path: "big", IsDir: true, Recursive: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if exists(filepath.Join(e.dst, "big")) {
@@ -144,13 +145,13 @@ func TestDeleteCounter(t *testing.T) {
 		changes []transport.Change
 		want    int
 	}{
-		{"deleted dir", []transport.Change{{Kind: transport.Delete, Path: "gone", IsDir: true}}, 6},
-		{"existing path", []transport.Change{{Kind: transport.Delete, Path: "keep/a"}}, 0},
-		{"missing on target", []transport.Change{{Kind: transport.Delete, Path: "never"}}, 0},
-		{"plain dir sync", []transport.Change{{Kind: transport.Sync, Path: "d", IsDir: true}}, 0},
-		{"recursive dir sync", []transport.Change{{Kind: transport.Sync, Path: "d", IsDir: true, Recursive: true}}, 1},
-		{"type change", []transport.Change{{Kind: transport.Sync, Path: "typechange"}}, 3},
-		{"root", []transport.Change{{Kind: transport.Sync, Path: ".", IsDir: true, Recursive: true}}, 10},
+		{"deleted dir", []transport.Change{{Op: change.Delete, Path: "gone", IsDir: true}}, 6},
+		{"existing path", []transport.Change{{Op: change.Delete, Path: "keep/a"}}, 0},
+		{"missing on target", []transport.Change{{Op: change.Delete, Path: "never"}}, 0},
+		{"plain dir sync", []transport.Change{{Op: change.Modify, Path: "d", IsDir: true}}, 0},
+		{"recursive dir sync", []transport.Change{{Op: change.Modify, Path: "d", IsDir: true, Recursive: true}}, 1},
+		{"type change", []transport.Change{{Op: change.Modify, Path: "typechange"}}, 3},
+		{"root", []transport.Change{{Op: change.Modify, Path: ".", IsDir: true, Recursive: true}}, 10},
 	}
 	for _, tc := range cases {
 		if n, err := c.batch(context.Background(), tc.changes, 1000); err != nil || n != tc.want {
@@ -179,7 +180,7 @@ func TestDeleteCounterDoesNotFollowSourceSymlinks(t *testing.T) {
 	}
 	write(t, dst, "via/x")
 	c := &localDeletes{src: src, dst: dst}
-	n, err := c.batch(context.Background(), []transport.Change{{Kind: transport.Sync, Path: "via/x"}}, 1000)
+	n, err := c.batch(context.Background(), []transport.Change{{Op: change.Modify, Path: "via/x"}}, 1000)
 	if err != nil || n != 1 {
 		t.Errorf("batch = %d, %v; want 1 (via/x is gone beneath SRC)", n, err)
 	}
@@ -194,8 +195,8 @@ func TestBatchDeletesWithEmptySource(t *testing.T) {
 	write(t, e.dst, "a")
 	write(t, e.dst, "d/b")
 	_, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{
-		{Kind: transport.Delete, Path: "a"},
-		{Kind: transport.Delete, Path: "d", IsDir: true, Recursive: true},
+		{Op: change.Delete, Path: "a"},
+		{Op: change.Delete, Path: "d", IsDir: true, Recursive: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +240,7 @@ func TestSourceRootGone(t *testing.T) {
 	e := newGuardEnv(t, Config{})
 	write(t, e.dst, "a")
 	e.m.srcDev++ // as if the source were unmounted
-	if _, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{{Kind: transport.Delete, Path: "a"}}); err == nil || transport.IsTransient(err) || !strings.Contains(err.Error(), "no longer on the file system") {
+	if _, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{{Op: change.Delete, Path: "a"}}); err == nil || transport.IsTransient(err) || !strings.Contains(err.Error(), "no longer on the file system") {
 		t.Errorf("pushBatch = %v, want a fatal error", err)
 	}
 	e.m.srcDev--
@@ -268,9 +269,9 @@ func TestVanishedMountGuard(t *testing.T) {
 	dev = 8 // unmounted
 	os.Remove(filepath.Join(e.src, "data/mnt/f"))
 	if _, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{
-		{Kind: transport.Delete, Path: "data/mnt/f"},
-		{Kind: transport.Sync, Path: "data", IsDir: true, Recursive: true},
-		{Kind: transport.Sync, Path: "other"},
+		{Op: change.Delete, Path: "data/mnt/f"},
+		{Op: change.Modify, Path: "data", IsDir: true, Recursive: true},
+		{Op: change.Modify, Path: "other"},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/delay"
 )
 
@@ -82,7 +83,7 @@ func (h *Handover) take(src string) (full bool, items []delay.Item) {
 		case below(old, src): // an old root inside the new one
 			prefix := filepath.ToSlash(mustRel(src, old))
 			if p.full {
-				items = append(items, delay.Item{Op: delay.Modify, Path: prefix, IsDir: true, Recursive: true})
+				items = append(items, delay.Item{Op: change.Modify, Path: prefix, IsDir: true, Recursive: true})
 			}
 			for _, it := range p.items {
 				t, _ := rebase(it, func(rel string) (string, bool) { return path.Join(prefix, rel), true })
@@ -121,13 +122,13 @@ func trimRoot(rel, prefix string) (string, bool) {
 func splitMoves(items []delay.Item) []delay.Item {
 	out := make([]delay.Item, 0, len(items))
 	for _, it := range items {
-		if it.Op != delay.Move {
+		if it.Op != change.Move {
 			out = append(out, it)
 			continue
 		}
 		out = append(out,
-			delay.Item{Op: delay.Delete, Path: it.From, IsDir: it.IsDir, Recursive: true},
-			delay.Item{Op: delay.Create, Path: it.Path, IsDir: it.IsDir, Recursive: it.IsDir})
+			delay.Item{Op: change.Delete, Path: it.From, IsDir: it.IsDir, Recursive: true},
+			delay.Item{Op: change.Create, Path: it.Path, IsDir: it.IsDir, Recursive: it.IsDir})
 	}
 	return out
 }
@@ -138,7 +139,7 @@ func splitMoves(items []delay.Item) []delay.Item {
 // a delete of its source.
 func rebase(it delay.Item, mapPath func(string) (string, bool)) (delay.Item, bool) {
 	p, pok := mapPath(it.Path)
-	if it.Op != delay.Move {
+	if it.Op != change.Move {
 		it.Path = p
 		return it, pok
 	}
@@ -148,9 +149,9 @@ func rebase(it delay.Item, mapPath func(string) (string, bool)) (delay.Item, boo
 		it.Path, it.From = p, from
 		return it, true
 	case pok:
-		return delay.Item{Op: delay.Create, Path: p, IsDir: it.IsDir, Recursive: it.IsDir}, true
+		return delay.Item{Op: change.Create, Path: p, IsDir: it.IsDir, Recursive: it.IsDir}, true
 	case fok:
-		return delay.Item{Op: delay.Delete, Path: from, IsDir: it.IsDir, Recursive: true}, true
+		return delay.Item{Op: change.Delete, Path: from, IsDir: it.IsDir, Recursive: true}, true
 	}
 	return it, false
 }

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/delay"
 	"github.com/gsync/gsync/transport"
 	"github.com/gsync/gsync/watcher"
@@ -130,7 +131,7 @@ func (m *Mirror) run(ctx context.Context) error {
 				}
 				continue
 			}
-			if ev.Op == watcher.Overflow {
+			if ev.Op == change.Overflow {
 				// The watcher logs the overflow itself.
 				m.log.Debug("event queue overflowed: full sync queued")
 				for _, t := range m.running() {
@@ -368,14 +369,14 @@ func (m *Mirror) failTarget(t *targetRun, what string, r pushResult) {
 // The root itself is retried for its own attributes only: resending the
 // whole tree cannot fix them.
 func (m *Mirror) retryItem(rel string) delay.Item {
-	if rel == "." || rel == "" {
-		return delay.Item{Op: delay.Attrib, Path: ".", IsDir: true}
+	if rel == change.Root {
+		return delay.Item{Op: change.Attrib, Path: change.Root, IsDir: true}
 	}
 	fi, err := os.Lstat(filepath.Join(m.src, filepath.FromSlash(rel)))
 	if err != nil {
-		return delay.Item{Op: delay.Delete, Path: rel, Recursive: true}
+		return delay.Item{Op: change.Delete, Path: rel, Recursive: true}
 	}
-	return delay.Item{Op: delay.Modify, Path: rel, IsDir: fi.IsDir(), Recursive: fi.IsDir()}
+	return delay.Item{Op: change.Modify, Path: rel, IsDir: fi.IsDir(), Recursive: fi.IsDir()}
 }
 
 // logMessages are the messages of logStats, by what and result.
@@ -416,20 +417,12 @@ func nextBackoff(d time.Duration) time.Duration {
 	return min(2*d, backoffMax)
 }
 
-// toItem converts a watcher event into a collator item.
+// toItem converts a watcher event into a collator item: the same Op, so
+// only Move carries From.
 func toItem(ev watcher.Event) delay.Item {
-	it := delay.Item{Path: ev.Path, IsDir: ev.IsDir}
-	switch ev.Op {
-	case watcher.Create:
-		it.Op = delay.Create
-	case watcher.Modify:
-		it.Op = delay.Modify
-	case watcher.Attrib:
-		it.Op = delay.Attrib
-	case watcher.Delete:
-		it.Op = delay.Delete
-	case watcher.Move:
-		it.Op, it.From = delay.Move, ev.From
+	it := delay.Item{Op: ev.Op, Path: ev.Path, IsDir: ev.IsDir}
+	if ev.Op == change.Move {
+		it.From = ev.From
 	}
 	return it
 }
@@ -439,18 +432,13 @@ func toItem(ev watcher.Event) delay.Item {
 func toChanges(items []delay.Item, mode transport.DeleteMode) []transport.Change {
 	out := make([]transport.Change, 0, len(items))
 	for _, it := range items {
-		c := transport.Change{Path: it.Path, IsDir: it.IsDir, Recursive: it.Recursive}
-		switch it.Op {
-		case delay.Move:
+		c := transport.Change{Op: it.Op, Path: it.Path, IsDir: it.IsDir, Recursive: it.Recursive}
+		if it.Op == change.Move {
 			if mode.Running() {
-				c.Kind, c.From = transport.Rename, it.From
+				c.From = it.From
 			} else {
-				c.Kind, c.Recursive = transport.Sync, it.IsDir
+				c.Op, c.Recursive = change.Create, it.IsDir
 			}
-		case delay.Delete:
-			c.Kind = transport.Delete
-		default:
-			c.Kind = transport.Sync
 		}
 		out = append(out, c)
 	}

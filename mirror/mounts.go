@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -87,12 +88,12 @@ func (n *nestedMounts) vanished() []string {
 func holdAcrossMounts(changes []transport.Change, gone []string) (kept []transport.Change, held []string) {
 	for _, c := range changes {
 		switch {
-		case c.Kind == transport.Rename && (inAnyMount(c.From, gone) || inAnyMount(c.Path, gone)):
+		case c.Op == change.Move && (inAnyMount(c.From, gone) || inAnyMount(c.Path, gone)):
 			held = append(held, c.Path)
 		case inAnyMount(c.Path, gone):
 			held = append(held, c.Path)
-		case (c.Recursive || c.Kind == transport.Delete) && aboveAnyMount(c.Path, gone):
-			if c.Kind == transport.Delete {
+		case (c.Recursive || c.Op == change.Delete) && aboveAnyMount(c.Path, gone):
+			if c.Op == change.Delete {
 				held = append(held, c.Path)
 				continue
 			}

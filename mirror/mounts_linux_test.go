@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -44,9 +45,9 @@ func TestVanishedMountHoldsDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.m.pushBatch(context.Background(), e.t, []transport.Change{
-		{Kind: transport.Delete, Path: "data/mnt/f"},
-		{Kind: transport.Sync, Path: "data", IsDir: true, Recursive: true},
-		{Kind: transport.Sync, Path: "other"},
+		{Op: change.Delete, Path: "data/mnt/f"},
+		{Op: change.Modify, Path: "data", IsDir: true, Recursive: true},
+		{Op: change.Modify, Path: "other"},
 	})
 	if err != nil {
 		t.Fatal(err)

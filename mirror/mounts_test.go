@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -54,19 +55,19 @@ func TestNestedMountsVanished(t *testing.T) {
 
 func TestHoldAcrossMounts(t *testing.T) {
 	changes := []transport.Change{
-		{Kind: transport.Delete, Path: "m/sub/f"},                         // inside: held
-		{Kind: transport.Delete, Path: "m", IsDir: true},                  // the mount point: held
-		{Kind: transport.Delete, Path: "top", IsDir: true},                // above: held
-		{Kind: transport.Sync, Path: "top", IsDir: true, Recursive: true}, // above: narrowed
-		{Kind: transport.Sync, Path: "other/f"},                           // unrelated: kept
-		{Kind: transport.Delete, Path: "other/g"},                         // unrelated: kept
-		{Kind: transport.Rename, From: "top/m2/x", Path: "other/x"},       // from inside: held
+		{Op: change.Delete, Path: "m/sub/f"},                           // inside: held
+		{Op: change.Delete, Path: "m", IsDir: true},                    // the mount point: held
+		{Op: change.Delete, Path: "top", IsDir: true},                  // above: held
+		{Op: change.Modify, Path: "top", IsDir: true, Recursive: true}, // above: narrowed
+		{Op: change.Modify, Path: "other/f"},                           // unrelated: kept
+		{Op: change.Delete, Path: "other/g"},                           // unrelated: kept
+		{Op: change.Move, From: "top/m2/x", Path: "other/x"},           // from inside: held
 	}
 	kept, held := holdAcrossMounts(changes, []string{"m", "top/m2"})
 	want := []transport.Change{
-		{Kind: transport.Sync, Path: "top", IsDir: true},
-		{Kind: transport.Sync, Path: "other/f"},
-		{Kind: transport.Delete, Path: "other/g"},
+		{Op: change.Modify, Path: "top", IsDir: true},
+		{Op: change.Modify, Path: "other/f"},
+		{Op: change.Delete, Path: "other/g"},
 	}
 	if !reflect.DeepEqual(kept, want) {
 		t.Errorf("kept = %+v\nwant %+v", kept, want)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/control"
 	"github.com/gsync/gsync/delay"
 	"github.com/gsync/gsync/mirror"
@@ -120,7 +121,7 @@ func statusItem(it delay.Item) string {
 		}
 		return s
 	}
-	if it.Op == delay.Move {
+	if it.Op == change.Move {
 		return "Move " + p(it.From) + " -> " + p(it.Path)
 	}
 	return it.Op.String() + " " + p(it.Path)

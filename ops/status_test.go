@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/delay"
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops/opstest"
@@ -15,9 +16,9 @@ import (
 // lsyncd's layout.
 func TestStatusReportActive(t *testing.T) {
 	s := mirror.Snapshot{Name: "Sync1", Source: "/src", Target: "host::m",
-		Queued: 2, Waiting: []delay.Item{{Op: delay.Modify, Path: "a"}}, Active: []delay.Item{
-			{Op: delay.Create, Path: "d", IsDir: true},
-			{Op: delay.Move, From: "x", Path: "y"},
+		Queued: 2, Waiting: []delay.Item{{Op: change.Modify, Path: "a"}}, Active: []delay.Item{
+			{Op: change.Create, Path: "d", IsDir: true},
+			{Op: change.Move, From: "x", Path: "y"},
 		}, ActiveTotal: 2, InFlight: true, Watches: 1, State: mirror.StatePushing}
 	st, err := opstest.ParseStatus(renderStatus(time.Now(), []mirror.Snapshot{s}))
 	if err != nil {

@@ -34,7 +34,9 @@ type Options struct {
 	ExcludeRules []string
 	// Exclude, if set, is asked for every path found while walking a
 	// recursive directory (and for every listed path); excluded paths are not
-	// sent. It should agree with ExcludeRules.
+	// sent. It answers for parents too: a path below an excluded directory
+	// is excluded (a walk never enters one, but a listed path is asked
+	// once, not once per parent). It should agree with ExcludeRules.
 	Exclude func(rel string, isDir bool) bool
 	// Timeout stops a transfer when no byte moved for this long (0 = none).
 	Timeout time.Duration

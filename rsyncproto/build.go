@@ -265,13 +265,7 @@ func (b *listBuilder) excluded(name string) bool {
 	if name == "." || b.opts.Exclude == nil {
 		return false
 	}
-	// Below an excluded directory everything is excluded.
-	for d := path.Dir(name); d != "."; d = path.Dir(d) {
-		if b.opts.Exclude(d, true) {
-			return true
-		}
-	}
-	// A path gone at the source is checked as a file: the caller, who
+	// Exclude answers for the parents too (Options.Exclude). A path gone at the source is checked as a file: the caller, who
 	// knows what it was, leaves out a deleted excluded directory.
 	fi, _, _, err := b.lstatRel(name)
 	return b.opts.Exclude(name, err == nil && fi.IsDir())

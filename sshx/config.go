@@ -138,23 +138,31 @@ type Rsh struct {
 const sshFlagsWithArg = "BbcDEeFIiJLlmOopQRSWw"
 
 // ParseRsh parses an rsync -e/--rsh value such as
-// "ssh -p 2222 -i key -o StrictHostKeyChecking=no -l user". The command is
+// "ssh -p 2222 -i key -o StrictHostKeyChecking=no -l user", followed by
+// extra, further ssh arguments given as words (lsyncd's ssh={...}), which
+// are never joined into a command line and split again. The command is
 // never executed: its -p, -i, -l, -o, -F and -J options are honoured,
 // flags without effect here (-C, -q, -v, -T, -x, ...) are listed in
 // Ignored.
-func ParseRsh(cmdline string) (Rsh, error) {
+func ParseRsh(cmdline string, extra ...string) (Rsh, error) {
 	r := Rsh{Options: map[string]string{}}
 	words, err := splitWords(cmdline)
 	if err != nil {
 		return r, fmt.Errorf("parse --rsh %q: %w", cmdline, err)
 	}
 	if len(words) == 0 {
-		return r, nil
+		if len(extra) == 0 {
+			return r, nil
+		}
+		words = []string{"ssh"}
 	}
 	if prog := filepath.Base(words[0]); !strings.Contains(prog, "ssh") {
 		return r, fmt.Errorf("parse --rsh %q: only ssh is supported (gsync speaks ssh itself and runs no %s)", cmdline, prog)
 	}
-	args := words[1:]
+	if len(extra) > 0 {
+		cmdline = strings.Join(append(words, extra...), " ") // for messages only
+	}
+	args := append(words[1:], extra...)
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if !strings.HasPrefix(a, "-") || a == "-" {

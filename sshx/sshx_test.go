@@ -287,6 +287,16 @@ func TestParseRsh(t *testing.T) {
 	if r, err := sshx.ParseRsh("/usr/bin/ssh -p2200"); err != nil || r.Port != 2200 {
 		t.Errorf("ParseRsh(/usr/bin/ssh -p2200) = %+v, %v", r, err)
 	}
+	// Extra words (lsyncd's ssh={...}) are taken as they are: a space or a
+	// quote in a file name is part of the name, never re-split.
+	r, err = sshx.ParseRsh("ssh -l other", "-p", "2222", "-i", `/k ey's "x"`, "-o", "UserKnownHostsFile=/a b")
+	if err != nil || r.User != "other" || r.Port != 2222 || len(r.IdentityFiles) != 1 || r.IdentityFiles[0] != `/k ey's "x"` ||
+		r.Options["userknownhostsfile"] != "/a b" {
+		t.Errorf("ParseRsh with extra words = %+v, %v", r, err)
+	}
+	if r, err := sshx.ParseRsh("", "-p", "2200"); err != nil || r.Port != 2200 {
+		t.Errorf("ParseRsh(\"\", -p 2200) = %+v, %v", r, err)
+	}
 }
 
 func TestShellQuote(t *testing.T) {

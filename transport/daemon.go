@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/rsyncproto"
 )
 
@@ -476,14 +477,8 @@ func (d *Daemon) run(ctx context.Context, req rsyncproto.Request, sub string) (S
 	if res != nil {
 		st = Stats{Files: res.Files, Deleted: res.Deleted, Bytes: res.LiteralBytes}
 		for _, f := range res.Failed {
-			p := f.Path
-			if sub != "" && sub != "." {
-				if p == "" || p == "." {
-					p = sub
-				} else {
-					p = path.Join(sub, p)
-				}
-			}
+			// The peer names the root "" or "."; gsync says change.Root.
+			p := path.Join(sub, f.Path)
 			st.Failed = append(st.Failed, FileError{Path: p, Err: f.Err})
 		}
 	}
@@ -535,8 +530,8 @@ func (d *Daemon) Push(ctx context.Context, changes []Change) (Stats, error) {
 	var set pathSet
 	add := func(p string, rec bool) { set.add(path.Clean(p), rec) }
 	for _, ch := range changes {
-		switch ch.Kind {
-		case Rename:
+		switch ch.Op {
+		case change.Move:
 			if !d.excluded(ch.From, ch.IsDir) {
 				add(ch.From, false)
 			}

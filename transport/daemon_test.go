@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/integration"
 	"github.com/gsync/gsync/transport"
 	"github.com/gsync/gsync/transport/transporttest"
@@ -314,7 +315,7 @@ func TestDaemonGokrazyDeleteScopedByRoot(t *testing.T) {
 	}
 	dwrite(t, filepath.Join(src, "b/new"), "n")
 	st, err := tgt.Push(ctxT(t), []transport.Change{
-		{Kind: transport.Delete, Path: "a/gone"}, {Kind: transport.Sync, Path: "b/new"}})
+		{Op: change.Delete, Path: "a/gone"}, {Op: change.Modify, Path: "b/new"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +350,7 @@ func gokrazyDeleteBatch(t *testing.T, keep, gone []string) {
 		if err := os.Remove(filepath.Join(src, p)); err != nil {
 			t.Fatal(err)
 		}
-		batch = append(batch, transport.Change{Kind: transport.Delete, Path: p})
+		batch = append(batch, transport.Change{Op: change.Delete, Path: p})
 	}
 	if _, err := tgt.Push(ctxT(t), batch); err != nil {
 		t.Fatal(err)
@@ -394,7 +395,7 @@ func TestDaemonGokrazyChangedSameSecond(t *testing.T) {
 	}
 	dwrite(t, filepath.Join(src, "f"), "BBBB")
 	os.Chtimes(filepath.Join(src, "f"), mt, mt)
-	if _, err := tgt.Push(ctxT(t), []transport.Change{{Kind: transport.Sync, Path: "f"}}); err != nil {
+	if _, err := tgt.Push(ctxT(t), []transport.Change{{Op: change.Modify, Path: "f"}}); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dst, "f")); string(b) != "BBBB" {
@@ -446,7 +447,7 @@ func TestDaemonRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tgt.Close()
-	_, err = tgt.Push(ctxT(t), []transport.Change{{Kind: transport.Sync, Path: "x"}})
+	_, err = tgt.Push(ctxT(t), []transport.Change{{Op: change.Modify, Path: "x"}})
 	want := fmt.Sprintf("push to rsync://127.0.0.1:%d/m: connect: connection refused", port)
 	if err == nil || !transport.IsTransient(err) || err.Error() != want {
 		t.Errorf("got %v (transient %v), want transient %q", err, transport.IsTransient(err), want)
@@ -477,7 +478,7 @@ func TestDaemonKillRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	dwrite(t, filepath.Join(src, "b"), "b")
-	if _, err := tgt.Push(ctxT(t), []transport.Change{{Kind: transport.Sync, Path: "b"}}); err != nil {
+	if _, err := tgt.Push(ctxT(t), []transport.Change{{Op: change.Modify, Path: "b"}}); err != nil {
 		t.Fatalf("push after restart: %v", err)
 	}
 	if !exists(filepath.Join(mod, "b")) {
@@ -488,7 +489,7 @@ func TestDaemonKillRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	dwrite(t, filepath.Join(src, "c"), "c")
-	_, err = tgt.Push(ctxT(t), []transport.Change{{Kind: transport.Sync, Path: "c"}})
+	_, err = tgt.Push(ctxT(t), []transport.Change{{Op: change.Modify, Path: "c"}})
 	if err == nil || !transport.IsTransient(err) {
 		t.Fatalf("push to a killed daemon: got %v, want a transient error", err)
 	}
@@ -496,7 +497,7 @@ func TestDaemonKillRestart(t *testing.T) {
 	if err := d.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tgt.Push(ctxT(t), []transport.Change{{Kind: transport.Sync, Path: "c"}}); err != nil {
+	if _, err := tgt.Push(ctxT(t), []transport.Change{{Op: change.Modify, Path: "c"}}); err != nil {
 		t.Fatalf("push after restart: %v", err)
 	}
 	if !exists(filepath.Join(mod, "c")) {
@@ -533,7 +534,7 @@ func TestDaemonConnectionReuse(t *testing.T) {
 	for i := range pushes {
 		name := fmt.Sprintf("f%d", i)
 		dwrite(t, filepath.Join(src, name), name)
-		if _, err := tgt.Push(ctxT(t), []transport.Change{{Kind: transport.Sync, Path: name}}); err != nil {
+		if _, err := tgt.Push(ctxT(t), []transport.Change{{Op: change.Modify, Path: name}}); err != nil {
 			t.Fatal(err)
 		}
 		if !exists(filepath.Join(mod, name)) {
@@ -547,7 +548,7 @@ func TestDaemonConnectionReuse(t *testing.T) {
 	if err := tgt.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tgt.Push(ctxT(t), []transport.Change{{Kind: transport.Sync, Path: "f0"}}); err == nil {
+	if _, err := tgt.Push(ctxT(t), []transport.Change{{Op: change.Modify, Path: "f0"}}); err == nil {
 		t.Error("Push after Close succeeded")
 	}
 }
@@ -567,7 +568,7 @@ func TestDaemonDryRun(t *testing.T) {
 	if _, err := tgt.FullSync(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tgt.Push(ctxT(t), []transport.Change{{Kind: transport.Delete, Path: "extra"}, {Kind: transport.Sync, Path: "new"}}); err != nil {
+	if _, err := tgt.Push(ctxT(t), []transport.Change{{Op: change.Delete, Path: "extra"}, {Op: change.Modify, Path: "new"}}); err != nil {
 		t.Fatal(err)
 	}
 	if exists(filepath.Join(mod, "new")) || !exists(filepath.Join(mod, "extra")) {

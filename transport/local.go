@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/internal/beneath"
 )
 
@@ -112,7 +113,7 @@ func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
 	}
 	defer r.close()
 	for _, c := range changes {
-		if c.Kind != Rename {
+		if c.Op != change.Move {
 			continue
 		}
 		if ctx.Err() != nil {
@@ -122,7 +123,7 @@ func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
 	}
 	var set pathSet
 	for _, c := range changes {
-		if c.Kind != Rename {
+		if c.Op != change.Move {
 			set.add(strings.TrimSuffix(c.Path, "/"), c.Recursive)
 		}
 	}

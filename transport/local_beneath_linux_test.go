@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -84,8 +85,8 @@ func TestLocalSymlinkSwapRace(t *testing.T) {
 			l.FullSync(context.Background())
 		} else {
 			l.Push(context.Background(), []transport.Change{
-				{Kind: transport.Sync, Path: "f1"}, {Kind: transport.Sync, Path: "d/f0"},
-				{Kind: transport.Sync, Path: "d/sub/f1"}, {Kind: transport.Sync, Path: "d", Recursive: true}})
+				{Op: change.Modify, Path: "f1"}, {Op: change.Modify, Path: "d/f0"},
+				{Op: change.Modify, Path: "d/sub/f1"}, {Op: change.Modify, Path: "d", Recursive: true}})
 		}
 		syncs++
 		if leaked := findSecret(dst); leaked != "" {
@@ -239,7 +240,7 @@ func TestLocalOneFileSystem(t *testing.T) {
 		if _, err := l.FullSync(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.Push(context.Background(), []transport.Change{{Kind: transport.Sync, Path: "mnt/inner"}}); err != nil {
+		if _, err := l.Push(context.Background(), []transport.Change{{Op: change.Modify, Path: "mnt/inner"}}); err != nil {
 			t.Fatal(err)
 		}
 		_, innerErr := os.Lstat(filepath.Join(dst, "mnt", "inner"))

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/internal/treediff"
 	"github.com/gsync/gsync/transport"
 )
@@ -51,12 +52,12 @@ func TestLocalRefusesEscapingPaths(t *testing.T) {
 	bad := []string{"../victim", "/victim", "a/../../victim", "./ok", "a//b", ""}
 	var changes []transport.Change
 	for _, p := range bad {
-		changes = append(changes, transport.Change{Kind: transport.Delete, Path: p})
+		changes = append(changes, transport.Change{Op: change.Delete, Path: p})
 	}
 	changes = append(changes,
-		transport.Change{Kind: transport.Rename, From: "../victim", Path: "stolen"},
-		transport.Change{Kind: transport.Rename, From: "ok", Path: "../moved"},
-		transport.Change{Kind: transport.Sync, Path: "ok"})
+		transport.Change{Op: change.Move, From: "../victim", Path: "stolen"},
+		transport.Change{Op: change.Move, From: "ok", Path: "../moved"},
+		transport.Change{Op: change.Modify, Path: "ok"})
 	st, err := l.Push(context.Background(), changes)
 	if err != nil {
 		t.Fatal(err)
@@ -95,8 +96,8 @@ func TestLocalNeverFollowsTargetSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := l.Push(context.Background(), []transport.Change{
-		{Kind: transport.Delete, Path: "e/gone"}, // below a target symlink: nothing to delete
-		{Kind: transport.Sync, Path: "d/f"},
+		{Op: change.Delete, Path: "e/gone"}, // below a target symlink: nothing to delete
+		{Op: change.Modify, Path: "d/f"},
 	})
 	if err != nil || len(st.Failed) != 0 {
 		t.Fatalf("Push: %v %v", err, st.Failed)
@@ -131,8 +132,8 @@ func TestLocalNeverFollowsSourceSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := l.Push(context.Background(), []transport.Change{
-		{Kind: transport.Sync, Path: "link/secret"},
-		{Kind: transport.Sync, Path: "link", Recursive: true},
+		{Op: change.Modify, Path: "link/secret"},
+		{Op: change.Modify, Path: "link", Recursive: true},
 	})
 	if err != nil || len(st.Failed) != 0 {
 		t.Fatalf("Push: %v %v", err, st.Failed)
@@ -164,7 +165,7 @@ func TestLocalCancelled(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := l.Push(ctx, []transport.Change{{Kind: transport.Sync, Path: "a"}}); !errors.Is(err, context.Canceled) {
+	if _, err := l.Push(ctx, []transport.Change{{Op: change.Modify, Path: "a"}}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Push with a cancelled context: %v", err)
 	}
 	if _, err := l.FullSync(ctx); !errors.Is(err, context.Canceled) {
@@ -201,7 +202,7 @@ func TestLocalNoSpace(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := l.Push(context.Background(), []transport.Change{
-		{Kind: transport.Sync, Path: "big"}, {Kind: transport.Sync, Path: "small"},
+		{Op: change.Modify, Path: "big"}, {Op: change.Modify, Path: "small"},
 	})
 	if err != nil {
 		t.Fatal(err)

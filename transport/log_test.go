@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -20,7 +21,7 @@ func TestLogAttributesOnce(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("target", "T")
 	src := t.TempDir()
 	tgt, _ := newLocal(t, src, transport.Options{Source: src, Logger: log})
-	st, err := tgt.Push(context.Background(), []transport.Change{{Kind: transport.Sync, Path: "a/../../x"}})
+	st, err := tgt.Push(context.Background(), []transport.Change{{Op: change.Modify, Path: "a/../../x"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/internal/beneath"
 	"github.com/gsync/gsync/rsyncproto"
 )
@@ -76,17 +77,10 @@ func receiverScopesDeletes(opts Options, rules []string, proto int) bool {
 }
 
 // excludedPath reports whether rel (slash-separated, relative to the source
-// root) or one of its parent directories is excluded by ex.
+// root) is excluded by ex, which answers for parents too (Options.Exclude).
+// The root is never excluded.
 func excludedPath(ex func(rel string, isDir bool) bool, rel string, isDir bool) bool {
-	if ex == nil || rel == "" || rel == "." {
-		return false
-	}
-	for p := range parentDirs(rel) {
-		if ex(p, true) {
-			return true
-		}
-	}
-	return ex(rel, isDir)
+	return ex != nil && rel != change.Root && ex(rel, isDir)
 }
 
 // lstatBelow stats rel below root without following a symlink in any

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pkg/sftp"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/rsyncproto"
 	"github.com/gsync/gsync/sshx"
 )
@@ -501,7 +502,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 	}
 	var rest []item
 	for _, c := range changes {
-		if c.Kind != Rename {
+		if c.Op != change.Move {
 			continue
 		}
 		fallback, err := t.rename(ctx, c, &st, &send)
@@ -513,7 +514,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 		}
 	}
 	for _, c := range changes {
-		if c.Kind != Rename {
+		if c.Op != change.Move {
 			rest = append(rest, item{strings.TrimSuffix(c.Path, "/"), c.Recursive, c.IsDir})
 		}
 	}
@@ -673,10 +674,7 @@ func (f sftpFS) rename(from, to string) error {
 
 // remote is the remote path of rel.
 func (t *SSH) remote(rel string) string {
-	if rel == "" || rel == "." {
-		return t.dir
-	}
-	return path.Join(t.dir, rel)
+	return path.Join(t.dir, rel) // the root, change.Root, is t.dir
 }
 
 // remoteParentsAreDirs reports whether every parent of rel on the target is

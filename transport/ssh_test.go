@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/integration"
 	"github.com/gsync/gsync/internal/treediff"
 	"github.com/gsync/gsync/sshx"
@@ -184,9 +185,9 @@ func TestSSHRenameMovesNoData(t *testing.T) {
 	}
 	before := written.Load()
 	st, err := tgt.Push(ctx, []transport.Change{
-		{Kind: transport.Sync, Path: "moved", IsDir: true},
-		{Kind: transport.Rename, From: "big.bin", Path: "moved/big.renamed"},
-		{Kind: transport.Rename, From: "many", Path: "moved/many", IsDir: true},
+		{Op: change.Modify, Path: "moved", IsDir: true},
+		{Op: change.Move, From: "big.bin", Path: "moved/big.renamed"},
+		{Op: change.Move, From: "many", Path: "moved/many", IsDir: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +237,7 @@ func TestSSHStandbySession(t *testing.T) {
 		for tgt.Client().Sessions() < int64(i)+2 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
-		if _, err := tgt.Push(ctx, []transport.Change{{Kind: transport.Sync, Path: name}}); err != nil {
+		if _, err := tgt.Push(ctx, []transport.Change{{Op: change.Modify, Path: name}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -346,7 +347,7 @@ func BenchmarkSSHPush(b *testing.B) {
 	b.Run("push", func(b *testing.B) {
 		for i := range b.N {
 			os.WriteFile(filepath.Join(src, "f"), []byte(fmt.Sprint(i)), 0o644)
-			if _, err := tgt.Push(ctx, []transport.Change{{Kind: transport.Sync, Path: "f"}}); err != nil {
+			if _, err := tgt.Push(ctx, []transport.Change{{Op: change.Modify, Path: "f"}}); err != nil {
 				b.Fatal(err)
 			}
 			// Let the next standby session start, as the delay would.
@@ -383,11 +384,11 @@ func TestSSHStalledSFTPIsTransient(t *testing.T) {
 			return err
 		}},
 		{"rename", sshxtest.StallRequests, false, func(ctx context.Context, tgt *transport.SSH) error {
-			_, err := tgt.Push(ctx, []transport.Change{{Kind: transport.Rename, From: "a", Path: "sub/b"}})
+			_, err := tgt.Push(ctx, []transport.Change{{Op: change.Move, From: "a", Path: "sub/b"}})
 			return err
 		}},
 		{"remove", sshxtest.StallRequests, true, func(ctx context.Context, tgt *transport.SSH) error {
-			_, err := tgt.Push(ctx, []transport.Change{{Kind: transport.Delete, Path: "gone"}})
+			_, err := tgt.Push(ctx, []transport.Change{{Op: change.Delete, Path: "gone"}})
 			return err
 		}},
 	}
@@ -448,7 +449,7 @@ func TestSSHPeerTextEscaped(t *testing.T) {
 	}, transport.Options{Source: src})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, err := tgt.Push(ctx, []transport.Change{{Kind: transport.Sync, Path: "f"}})
+	_, err := tgt.Push(ctx, []transport.Change{{Op: change.Modify, Path: "f"}})
 	if err == nil {
 		t.Fatal("push to a server whose rsync fails succeeded")
 	}

@@ -7,38 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/gsync/gsync/change"
 )
-
-// Kind says what happened to a path. Targets treat Sync and Delete alike
-// (state-based: the path is made equal to the source as it is now); the kind
-// is kept for logs and statistics.
-type Kind uint8
-
-// The kinds of change.
-const (
-	Sync   Kind = iota + 1 // created or changed: send it as it is now
-	Delete                 // removed at the source
-	Rename                 // moved From -> Path inside the tree
-)
-
-func (k Kind) String() string {
-	switch k {
-	case Sync:
-		return "sync"
-	case Delete:
-		return "delete"
-	case Rename:
-		return "rename"
-	}
-	return fmt.Sprintf("Kind(%d)", uint8(k))
-}
 
 // Change is one entry of a batch. Paths are slash-separated, relative to the
 // source root, never empty.
 type Change struct {
-	Kind  Kind
+	// Op is what happened to Path. Targets are state-based: every Op but
+	// Move makes the path equal to the source as it is now (Delete too:
+	// a path that exists again is sent); Move renames From to Path where
+	// the target can, and is sent like a Create where it cannot.
+	Op    change.Op
 	Path  string
-	From  string // Rename only
+	From  string // Move only
 	IsDir bool
 	// Recursive asks for the whole subtree of a directory to be mirrored,
 	// deleting target entries below it that the source lacks (subject to the
@@ -69,8 +51,11 @@ type Options struct {
 	Source string
 	// Delete says when deletions are allowed.
 	Delete DeleteMode
-	// Exclude reports whether a relative path is excluded; excluded paths are
-	// neither sent nor deleted on the target. Nil excludes nothing.
+	// Exclude reports whether a relative path is excluded, itself or
+	// because a parent directory is (filter.Set.Excluded keeps this
+	// contract): targets ask once per path, never again for each parent.
+	// Excluded paths are neither sent nor deleted on the target. Nil
+	// excludes nothing.
 	Exclude func(rel string, isDir bool) bool
 	// DryRun reports what would be done without changing the target.
 	DryRun bool

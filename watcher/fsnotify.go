@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/gsync/gsync/change"
 )
 
 // fsWatcher is the portable backend on github.com/fsnotify/fsnotify. It adds
@@ -128,7 +130,7 @@ func (w *fsWatcher) run() {
 			}
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
 				w.log.Warn("fsnotify event queue overflowed; events were lost", "root", w.root)
-				w.send(Event{Op: Overflow})
+				w.send(Event{Op: change.Overflow})
 				continue
 			}
 			w.log.Error("watch error", "root", w.root, "err", err)
@@ -163,7 +165,7 @@ func (w *fsWatcher) handle(fe fsnotify.Event) {
 			w.gone[rel] = struct{}{}
 		}
 		if !w.exclude(rel, wasDir) {
-			w.send(Event{Op: Delete, Path: rel, IsDir: wasDir})
+			w.send(Event{Op: change.Delete, Path: rel, IsDir: wasDir})
 		}
 		return
 	}
@@ -182,12 +184,12 @@ func (w *fsWatcher) handle(fe fsnotify.Event) {
 		if isDir {
 			w.walk(rel, true, false) // watch first, then report and scan
 		} else {
-			w.send(Event{Op: Create, Path: rel})
+			w.send(Event{Op: change.Create, Path: rel})
 		}
 	case fe.Has(fsnotify.Write):
-		w.send(Event{Op: Modify, Path: rel, IsDir: isDir})
+		w.send(Event{Op: change.Modify, Path: rel, IsDir: isDir})
 	case fe.Has(fsnotify.Chmod):
-		w.send(Event{Op: Attrib, Path: rel, IsDir: isDir})
+		w.send(Event{Op: change.Attrib, Path: rel, IsDir: isDir})
 	}
 }
 
@@ -243,7 +245,7 @@ func (w *fsWatcher) walk(dir string, emit, startup bool) error {
 			}
 		}
 		if emit {
-			w.send(Event{Op: Create, Path: d, IsDir: true})
+			w.send(Event{Op: change.Create, Path: d, IsDir: true})
 		}
 		if !scan {
 			continue
@@ -264,7 +266,7 @@ func (w *fsWatcher) walk(dir string, emit, startup bool) error {
 			if isDir {
 				stack = append(stack, c) // reported once it is watched
 			} else if emit {
-				w.send(Event{Op: Create, Path: c})
+				w.send(Event{Op: change.Create, Path: c})
 			}
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gsync/gsync/change"
 )
 
 // inotifyMask is the event mask of every directory watch: lsyncd's, plus
@@ -279,7 +281,7 @@ func (w *inotifyWatcher) process(buf []byte, now time.Time) {
 func (w *inotifyWatcher) handle(wd int32, mask, cookie uint32, name string, now time.Time) {
 	if mask&unix.IN_Q_OVERFLOW != 0 {
 		w.log.Warn("inotify event queue overflowed; events were lost", "root", w.root)
-		w.emit(Event{Op: Overflow})
+		w.emit(Event{Op: change.Overflow})
 		return
 	}
 	if mask&unix.IN_IGNORED != 0 {
@@ -304,27 +306,27 @@ func (w *inotifyWatcher) handle(wd int32, mask, cookie uint32, name string, now 
 		if isDir {
 			w.walk(rel, true, false) // watch first, then report and scan
 		} else {
-			w.emit(Event{Op: Create, Path: rel})
+			w.emit(Event{Op: change.Create, Path: rel})
 		}
 	case mask&unix.IN_DELETE != 0:
 		if isDir {
 			w.dropTree(rel)
 		}
 		if !w.exclude(rel, isDir) {
-			w.emit(Event{Op: Delete, Path: rel, IsDir: isDir})
+			w.emit(Event{Op: change.Delete, Path: rel, IsDir: isDir})
 		}
 	case mask&(unix.IN_CLOSE_WRITE|unix.IN_MODIFY) != 0:
 		// A writer raises IN_MODIFY per write(2) and IN_CLOSE_WRITE at the
 		// end: report a file once per read of the queue while nothing else
 		// happens in between (the consumer looks at the file after that).
 		if rel != w.lastModify && !w.exclude(rel, isDir) {
-			w.emit(Event{Op: Modify, Path: rel, IsDir: isDir})
+			w.emit(Event{Op: change.Modify, Path: rel, IsDir: isDir})
 		}
 		w.lastModify = rel
 		return
 	case mask&unix.IN_ATTRIB != 0:
 		if !w.exclude(rel, isDir) {
-			w.emit(Event{Op: Attrib, Path: rel, IsDir: isDir})
+			w.emit(Event{Op: change.Attrib, Path: rel, IsDir: isDir})
 		}
 	}
 	w.lastModify = "" // anything else in between: report the next write again
@@ -363,13 +365,13 @@ func (w *inotifyWatcher) movedTo(rel string, isDir bool, cookie uint32) {
 		if isDir {
 			w.walk(rel, true, false) // watch first, then report and scan
 		} else {
-			w.emit(Event{Op: Create, Path: rel})
+			w.emit(Event{Op: change.Create, Path: rel})
 		}
 	case excluded: // moved to an excluded name: gone as far as we care
 		w.resolveDelete(p)
 	default:
 		p.resolved = true
-		p.ev = Event{Op: Move, Path: rel, From: p.from, IsDir: isDir}
+		p.ev = Event{Op: change.Move, Path: rel, From: p.from, IsDir: isDir}
 		if isDir {
 			w.rekey(p, rel)
 		}
@@ -426,7 +428,7 @@ func (w *inotifyWatcher) excludedBelow(base, p string) bool {
 // the watches of a directory that left the tree.
 func (w *inotifyWatcher) resolveDelete(p *pendingMove) {
 	p.resolved = true
-	p.ev = Event{Op: Delete, Path: p.from, IsDir: p.isDir}
+	p.ev = Event{Op: change.Delete, Path: p.from, IsDir: p.isDir}
 	for _, wd := range p.wds {
 		if watch := w.wds[wd]; watch != nil && watch.limbo {
 			w.unwatch(wd)
@@ -530,7 +532,7 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 				w.log.Warn("cannot watch directory; changes below it are missed",
 					"path", absPath(w.root, d), "err", err)
 				if emit {
-					w.emit(Event{Op: Create, Path: d, IsDir: true})
+					w.emit(Event{Op: change.Create, Path: d, IsDir: true})
 				}
 				continue
 			default:
@@ -539,7 +541,7 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 			}
 		}
 		if emit {
-			w.emit(Event{Op: Create, Path: d, IsDir: true})
+			w.emit(Event{Op: change.Create, Path: d, IsDir: true})
 		}
 		ents, err := w.scanDir(d, fd)
 		if err != nil {
@@ -557,7 +559,7 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 			if isDir {
 				stack = append(stack, p) // reported once it is watched
 			} else if emit {
-				w.emit(Event{Op: Create, Path: p})
+				w.emit(Event{Op: change.Create, Path: p})
 			}
 		}
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
+
+	"github.com/gsync/gsync/change"
 )
 
 // rawEvent encodes one inotify event as read(2) returns it.
@@ -76,9 +78,9 @@ func TestMovePairingAcrossReads(t *testing.T) {
 	}
 	w.process(append(rawEvent(2, unix.IN_MOVED_TO, 7, "y"), rawEvent(1, unix.IN_CLOSE_WRITE, 0, "later")...), now)
 	want := []Event{
-		{Op: Move, From: "x", Path: "d/y"},
-		{Op: Create, Path: "later"},
-		{Op: Modify, Path: "later"},
+		{Op: change.Move, From: "x", Path: "d/y"},
+		{Op: change.Create, Path: "later"},
+		{Op: change.Modify, Path: "later"},
 	}
 	if diff := cmp.Diff(want, drain(w)); diff != "" {
 		t.Errorf("paired across reads (-want +got):\n%s", diff)
@@ -93,12 +95,12 @@ func TestMovePairingAcrossReads(t *testing.T) {
 	}
 	w.expire(now.Add(moveGrace), true)
 	w.flush()
-	if diff := cmp.Diff([]Event{{Op: Delete, Path: "z"}}, drain(w)); diff != "" {
+	if diff := cmp.Diff([]Event{{Op: change.Delete, Path: "z"}}, drain(w)); diff != "" {
 		t.Errorf("unpaired half (-want +got):\n%s", diff)
 	}
 	// A lone second half is a Create.
 	w.process(rawEvent(2, unix.IN_MOVED_TO, 9, "new"), now)
-	if diff := cmp.Diff([]Event{{Op: Create, Path: "d/new"}}, drain(w)); diff != "" {
+	if diff := cmp.Diff([]Event{{Op: change.Create, Path: "d/new"}}, drain(w)); diff != "" {
 		t.Errorf("lone MOVED_TO (-want +got):\n%s", diff)
 	}
 }
@@ -111,7 +113,7 @@ func TestDirMovedOutDropsWatches(t *testing.T) {
 	w.process(rawEvent(3, unix.IN_CLOSE_WRITE, 0, "f"), now)
 	w.expire(now.Add(moveGrace), true)
 	w.flush()
-	if diff := cmp.Diff([]Event{{Op: Delete, Path: "d", IsDir: true}}, drain(w)); diff != "" {
+	if diff := cmp.Diff([]Event{{Op: change.Delete, Path: "d", IsDir: true}}, drain(w)); diff != "" {
 		t.Errorf("moved out (-want +got):\n%s", diff)
 	}
 	if _, ok := w.wds[4]; !ok || len(w.wds) != 2 {
@@ -126,8 +128,8 @@ func TestDirMoveRekeys(t *testing.T) {
 		rawEvent(4, unix.IN_MOVED_TO|unix.IN_ISDIR, 5, "e")...), now)
 	w.process(rawEvent(3, unix.IN_CLOSE_WRITE, 0, "f"), now)
 	want := []Event{
-		{Op: Move, From: "d", Path: "dd/e", IsDir: true},
-		{Op: Modify, Path: "dd/e/sub/f"},
+		{Op: change.Move, From: "d", Path: "dd/e", IsDir: true},
+		{Op: change.Modify, Path: "dd/e/sub/f"},
 	}
 	if diff := cmp.Diff(want, drain(w)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -162,19 +164,19 @@ func TestModifyOncePerRead(t *testing.T) {
 	}
 	w.process(buf, now)
 	want := []Event{
-		{Op: Modify, Path: "log"},
-		{Op: Modify, Path: "other"},
-		{Op: Modify, Path: "log"},
-		{Op: Delete, Path: "log"},
-		{Op: Create, Path: "log"},
-		{Op: Modify, Path: "log"},
+		{Op: change.Modify, Path: "log"},
+		{Op: change.Modify, Path: "other"},
+		{Op: change.Modify, Path: "log"},
+		{Op: change.Delete, Path: "log"},
+		{Op: change.Create, Path: "log"},
+		{Op: change.Modify, Path: "log"},
 	}
 	if diff := cmp.Diff(want, drain(w)); diff != "" {
 		t.Errorf("one read (-want +got):\n%s", diff)
 	}
 	// The next read reports the file kept open again.
 	w.process(rawEvent(1, unix.IN_MODIFY, 0, "log"), now)
-	if diff := cmp.Diff([]Event{{Op: Modify, Path: "log"}}, drain(w)); diff != "" {
+	if diff := cmp.Diff([]Event{{Op: change.Modify, Path: "log"}}, drain(w)); diff != "" {
 		t.Errorf("next read (-want +got):\n%s", diff)
 	}
 }

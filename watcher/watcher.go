@@ -8,38 +8,9 @@ package watcher
 import (
 	"fmt"
 	"log/slog"
+
+	"github.com/gsync/gsync/change"
 )
-
-// Op is the kind of change an Event reports.
-type Op uint8
-
-// The operations a watcher reports.
-const (
-	Create   Op = iota + 1 // a new file, directory, symlink or special file
-	Modify                 // file content written (close-write, or a write to a file kept open)
-	Attrib                 // metadata changed (mode, mtime, owner)
-	Delete                 // removed (or moved out of the tree)
-	Move                   // renamed inside the tree: From -> Path
-	Overflow               // events were lost; the owner must rescan everything
-)
-
-func (o Op) String() string {
-	switch o {
-	case Create:
-		return "Create"
-	case Modify:
-		return "Modify"
-	case Attrib:
-		return "Attrib"
-	case Delete:
-		return "Delete"
-	case Move:
-		return "Move"
-	case Overflow:
-		return "Overflow"
-	}
-	return fmt.Sprintf("Op(%d)", uint8(o))
-}
 
 // Event is one change below the root. Paths are slash-separated and relative
 // to the root, never empty and never starting with "/"; names are passed
@@ -47,7 +18,7 @@ func (o Op) String() string {
 // The one exception is Overflow, which has an empty Path.
 type Event struct {
 	Path  string
-	Op    Op
+	Op    change.Op
 	IsDir bool
 	From  string // old path of a Move; empty otherwise
 }
@@ -56,9 +27,10 @@ type Event struct {
 type Options struct {
 	// Root is the directory to watch, recursively.
 	Root string
-	// Exclude reports whether a path (relative, slash-separated) is excluded.
-	// Excluded directories are never watched; events on excluded paths are
-	// dropped. Nil excludes nothing.
+	// Exclude reports whether a path (relative, slash-separated) is
+	// excluded, itself or through a parent directory (filter.Set.Excluded's
+	// contract, the same for every stage). Excluded directories are never
+	// watched; events on excluded paths are dropped. Nil excludes nothing.
 	Exclude func(rel string, isDir bool) bool
 	// Backend is "inotify" (default on Linux) or "fsnotify" (default elsewhere).
 	Backend string

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/change"
 )
 
 // TestOverflow stops reading Events so the watcher's buffer fills and its
@@ -56,14 +58,14 @@ func TestOverflow(t *testing.T) {
 					t.Fatal("events channel closed")
 				}
 				count++
-				if ev.Op == Overflow {
+				if ev.Op == change.Overflow {
 					if ev.Path != "" {
 						t.Errorf("Overflow event has path %q", ev.Path)
 					}
 					t.Logf("Overflow after %d events (%d changes made)", count, n)
 					// The watcher keeps running.
 					write(t, filepath.Join(root, "after"), "x")
-					collect(t, w, Event{Op: Modify, Path: "after"})
+					collect(t, w, Event{Op: change.Modify, Path: "after"})
 					return
 				}
 			case <-timer.C:
@@ -154,7 +156,7 @@ func TestWatchLimitChild(t *testing.T) {
 	for lerr == nil || !sawFile {
 		select {
 		case ev := <-w.Events():
-			if ev.Path == "n1/n2/n3/n4/f" && ev.Op == Create {
+			if ev.Path == "n1/n2/n3/n4/f" && ev.Op == change.Create {
 				sawFile = true // still found by the scan of the new tree
 			}
 		case err := <-w.Errors():
@@ -170,6 +172,6 @@ func TestWatchLimitChild(t *testing.T) {
 	}
 	// Still running.
 	write(t, filepath.Join(root, "d0/g"), "x")
-	collect(t, w, Event{Op: Modify, Path: "d0/g"})
+	collect(t, w, Event{Op: change.Modify, Path: "d0/g"})
 	fmt.Println("LIMIT-OK")
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/change"
 )
 
 // waitLimit bounds every wait for events.
@@ -66,9 +68,9 @@ func sentinel(t *testing.T, w Watcher, root string) []Event {
 	t.Helper()
 	name := fmt.Sprintf("sentinel-%d", time.Now().UnixNano())
 	write(t, filepath.Join(root, name), "s")
-	got := collect(t, w, Event{Op: Create, Path: name})
+	got := collect(t, w, Event{Op: change.Create, Path: name})
 	// The Create may arrive before Modify; wait for the latter too.
-	return append(got, collect(t, w, Event{Op: Modify, Path: name})...)
+	return append(got, collect(t, w, Event{Op: change.Modify, Path: name})...)
 }
 
 func write(t *testing.T, p, s string) {
@@ -113,24 +115,24 @@ func TestFileOps(t *testing.T) {
 		w := startWatcher(t, b, root, nil)
 		f := filepath.Join(root, "f")
 		write(t, f, "hello")
-		collect(t, w, Event{Op: Create, Path: "f"}, Event{Op: Modify, Path: "f"})
+		collect(t, w, Event{Op: change.Create, Path: "f"}, Event{Op: change.Modify, Path: "f"})
 		if err := os.Chmod(f, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		collect(t, w, Event{Op: Attrib, Path: "f"})
+		collect(t, w, Event{Op: change.Attrib, Path: "f"})
 		if err := os.Remove(f); err != nil {
 			t.Fatal(err)
 		}
-		collect(t, w, Event{Op: Delete, Path: "f"})
+		collect(t, w, Event{Op: change.Delete, Path: "f"})
 		mkdirAll(t, filepath.Join(root, "d"))
-		collect(t, w, Event{Op: Create, Path: "d", IsDir: true})
+		collect(t, w, Event{Op: change.Create, Path: "d", IsDir: true})
 		if got := w.Watches(); got != 2 {
 			t.Errorf("Watches() = %d after mkdir, want 2", got)
 		}
 		if err := os.Remove(filepath.Join(root, "d")); err != nil {
 			t.Fatal(err)
 		}
-		collect(t, w, Event{Op: Delete, Path: "d", IsDir: true})
+		collect(t, w, Event{Op: change.Delete, Path: "d", IsDir: true})
 		sentinel(t, w, root)
 		if got := w.Watches(); got != 1 {
 			t.Errorf("Watches() = %d after rmdir, want 1", got)
@@ -145,10 +147,10 @@ func TestMkdirPThenWrite(t *testing.T) {
 		mkdirAll(t, filepath.Join(root, "a/b/c"))
 		write(t, filepath.Join(root, "a/b/c/f"), "x")
 		collect(t, w,
-			Event{Op: Create, Path: "a", IsDir: true},
-			Event{Op: Create, Path: "a/b", IsDir: true},
-			Event{Op: Create, Path: "a/b/c", IsDir: true},
-			Event{Op: Create, Path: "a/b/c/f"},
+			Event{Op: change.Create, Path: "a", IsDir: true},
+			Event{Op: change.Create, Path: "a/b", IsDir: true},
+			Event{Op: change.Create, Path: "a/b/c", IsDir: true},
+			Event{Op: change.Create, Path: "a/b/c/f"},
 		)
 		sentinel(t, w, root)
 		if got := w.Watches(); got != 4 {
@@ -156,7 +158,7 @@ func TestMkdirPThenWrite(t *testing.T) {
 		}
 		// The new deepest directory is watched too.
 		write(t, filepath.Join(root, "a/b/c/g"), "y")
-		collect(t, w, Event{Op: Modify, Path: "a/b/c/g"})
+		collect(t, w, Event{Op: change.Modify, Path: "a/b/c/g"})
 	})
 }
 
@@ -171,19 +173,19 @@ func TestRenameFile(t *testing.T) {
 		rename(t, filepath.Join(root, "d1/y"), filepath.Join(root, "d2/z"))
 		if b == BackendInotify {
 			got := collect(t, w,
-				Event{Op: Move, From: "d1/x", Path: "d1/y"},
-				Event{Op: Move, From: "d1/y", Path: "d2/z"})
+				Event{Op: change.Move, From: "d1/x", Path: "d1/y"},
+				Event{Op: change.Move, From: "d1/y", Path: "d2/z"})
 			got = append(got, sentinel(t, w, root)...)
 			for _, e := range got {
-				if e.Op == Delete || (e.Op == Create && !strings.HasPrefix(e.Path, "sentinel")) {
+				if e.Op == change.Delete || (e.Op == change.Create && !strings.HasPrefix(e.Path, "sentinel")) {
 					t.Errorf("unexpected %v besides the moves", e)
 				}
 			}
 			return
 		}
 		collect(t, w,
-			Event{Op: Delete, Path: "d1/x"}, Event{Op: Create, Path: "d1/y"},
-			Event{Op: Delete, Path: "d1/y"}, Event{Op: Create, Path: "d2/z"})
+			Event{Op: change.Delete, Path: "d1/x"}, Event{Op: change.Create, Path: "d1/y"},
+			Event{Op: change.Delete, Path: "d1/y"}, Event{Op: change.Create, Path: "d2/z"})
 	})
 }
 
@@ -194,13 +196,13 @@ func TestRenameDirRekeys(t *testing.T) {
 		w := startWatcher(t, b, root, nil)
 		rename(t, filepath.Join(root, "d"), filepath.Join(root, "e"))
 		if b == BackendInotify {
-			collect(t, w, Event{Op: Move, From: "d", Path: "e", IsDir: true})
+			collect(t, w, Event{Op: change.Move, From: "d", Path: "e", IsDir: true})
 		} else {
 			// Wait until the new deepest directory is watched.
-			collect(t, w, Event{Op: Delete, Path: "d", IsDir: true}, Event{Op: Create, Path: "e/sub/deep", IsDir: true})
+			collect(t, w, Event{Op: change.Delete, Path: "d", IsDir: true}, Event{Op: change.Create, Path: "e/sub/deep", IsDir: true})
 		}
 		write(t, filepath.Join(root, "e/sub/deep/f"), "x")
-		got := collect(t, w, Event{Op: Modify, Path: "e/sub/deep/f"})
+		got := collect(t, w, Event{Op: change.Modify, Path: "e/sub/deep/f"})
 		got = append(got, sentinel(t, w, root)...)
 		for _, e := range got {
 			if strings.HasPrefix(e.Path, "d/") {
@@ -221,7 +223,7 @@ func TestMoveOutOfTree(t *testing.T) {
 		w := startWatcher(t, b, root, nil)
 		rename(t, filepath.Join(root, "file"), filepath.Join(outside, "file"))
 		rename(t, filepath.Join(root, "dir"), filepath.Join(outside, "dir"))
-		collect(t, w, Event{Op: Delete, Path: "file"}, Event{Op: Delete, Path: "dir", IsDir: true})
+		collect(t, w, Event{Op: change.Delete, Path: "file"}, Event{Op: change.Delete, Path: "dir", IsDir: true})
 		// Changes in the moved-out directory are no longer reported.
 		write(t, filepath.Join(outside, "dir/sub/late"), "x")
 		if e, ok := hasPrefixEvent(sentinel(t, w, root), "dir"); ok {
@@ -243,12 +245,12 @@ func TestMoveIntoTree(t *testing.T) {
 		rename(t, filepath.Join(outside, "x"), filepath.Join(root, "x"))
 		rename(t, filepath.Join(outside, "g"), filepath.Join(root, "g"))
 		collect(t, w,
-			Event{Op: Create, Path: "x", IsDir: true},
-			Event{Op: Create, Path: "x/y", IsDir: true},
-			Event{Op: Create, Path: "x/y/f"},
-			Event{Op: Create, Path: "g"})
+			Event{Op: change.Create, Path: "x", IsDir: true},
+			Event{Op: change.Create, Path: "x/y", IsDir: true},
+			Event{Op: change.Create, Path: "x/y/f"},
+			Event{Op: change.Create, Path: "g"})
 		write(t, filepath.Join(root, "x/y/h"), "h")
-		collect(t, w, Event{Op: Modify, Path: "x/y/h"})
+		collect(t, w, Event{Op: change.Modify, Path: "x/y/h"})
 	})
 }
 
@@ -278,14 +280,14 @@ func TestExclude(t *testing.T) {
 		}
 		// Renames to and from excluded names.
 		write(t, filepath.Join(root, "keep/b"), "x")
-		collect(t, w, Event{Op: Modify, Path: "keep/b"})
+		collect(t, w, Event{Op: change.Modify, Path: "keep/b"})
 		rename(t, filepath.Join(root, "keep/b"), filepath.Join(root, "keep/b.tmp"))
-		collect(t, w, Event{Op: Delete, Path: "keep/b"})
+		collect(t, w, Event{Op: change.Delete, Path: "keep/b"})
 		rename(t, filepath.Join(root, "keep/a.tmp"), filepath.Join(root, "keep/a"))
-		collect(t, w, Event{Op: Create, Path: "keep/a"})
+		collect(t, w, Event{Op: change.Create, Path: "keep/a"})
 		// A directory moved onto an excluded name stops being watched.
 		rename(t, filepath.Join(root, "keep"), filepath.Join(root, "skip2.tmp"))
-		collect(t, w, Event{Op: Delete, Path: "keep", IsDir: true})
+		collect(t, w, Event{Op: change.Delete, Path: "keep", IsDir: true})
 		sentinel(t, w, root)
 		if got := w.Watches(); got != 1 {
 			t.Errorf("Watches() = %d, want 1", got)
@@ -304,14 +306,14 @@ func TestOddNames(t *testing.T) {
 		var want []Event
 		for _, n := range names {
 			write(t, filepath.Join(root, n), "x")
-			want = append(want, Event{Op: Modify, Path: n})
+			want = append(want, Event{Op: change.Modify, Path: n})
 		}
 		dir := "dir ]\n\\\xff"
 		mkdirAll(t, filepath.Join(root, dir))
-		want = append(want, Event{Op: Create, Path: dir, IsDir: true})
+		want = append(want, Event{Op: change.Create, Path: dir, IsDir: true})
 		collect(t, w, want...)
 		write(t, filepath.Join(root, dir, names[1]), "x")
-		collect(t, w, Event{Op: Modify, Path: dir + "/" + names[1]})
+		collect(t, w, Event{Op: change.Modify, Path: dir + "/" + names[1]})
 	})
 }
 

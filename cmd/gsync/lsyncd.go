@@ -10,11 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/mirror"
+	"github.com/gsync/gsync/ops"
 )
 
 // lsyncdUsage is printed by -help.
@@ -187,9 +187,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	c.ssh.rsh = s.Rsync.Str["rsh"]
 	if s.Kind == lsyncdconf.KindRsyncSSH {
 		c.ssh.force = true
-		if !s.SSH.Empty() {
-			c.ssh.rsh = s.SSH.Rsh(c.ssh.rsh)
-		}
+		c.ssh.rshArgs = s.SSH.Args()
 	}
 	if s.Kind == lsyncdconf.KindDirect && !filepath.IsAbs(s.Target) && !strings.HasPrefix(s.Target, ".") {
 		c.targets = []string{"./" + s.Target} // a local directory even when its name has a ':'
@@ -214,7 +212,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf.Config, error), stderr io.Writer, sigs <-chan os.Signal, carry *mirror.Handover) (next *lsyncdconf.Config, err error) {
 	st := cfg.Settings
 	// Every sync logs through out, one line at a time.
-	out := &teeWriter{ws: []io.Writer{stderr}}
+	out := &ops.Tee{Writers: []io.Writer{stderr}}
 	format := "text"
 	po := procOptions{processOptions: processOptions{statusFile: st.StatusFile, statusInterval: st.StatusInterval, pidFile: st.PidFile}, once: st.OnePass}
 	if native != nil {
@@ -223,7 +221,7 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 			return nil, err
 		}
 		defer closeLog()
-		out.ws[0], po.reopenLog = lw, reopen
+		out.Writers[0], po.reopenLog = lw, reopen
 		format = native.logFormat
 		po.controlSocket, po.metricsAddr = native.controlSocket, native.metricsAddr
 		if native.statusFile != "" {
@@ -235,11 +233,11 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 		}
 	}
 	if st.LogFile != "" {
-		lf := &appendFile{path: st.LogFile}
+		lf := ops.AppendFile{Path: st.LogFile}
 		if _, err := lf.Write(nil); err != nil {
 			return nil, usagef("logfile: %v", err)
 		}
-		out.ws = append(out.ws, lf)
+		out.Writers = append(out.Writers, lf)
 	}
 	level := lsyncdLogLevel(st.Log)
 	if native != nil && native.logLevel != "info" {
@@ -310,59 +308,4 @@ func (o sourceOptions) equal(p sourceOptions) bool {
 		return o
 	}
 	return reflect.DeepEqual(norm(o), norm(p))
-}
-
-// appendFile appends each write to a file opened for that write only, like
-// lsyncd's logfile: logrotate needs no signal.
-type appendFile struct{ path string }
-
-func (a *appendFile) Write(p []byte) (int, error) {
-	f, err := os.OpenFile(a.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return 0, fmt.Errorf("open log file: %w", err)
-	}
-	n, err := f.Write(p)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return n, err
-}
-
-// teeWriter writes every line to all its writers, one write at a time.
-type teeWriter struct {
-	mu sync.Mutex
-	ws []io.Writer
-}
-
-func (t *teeWriter) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, w := range t.ws {
-		w.Write(p) // a failing sink must not stop the others
-	}
-	return len(p), nil
-}
-
-// writePidfile writes the process id to path and locks it; release removes
-// it. Unlike lsyncd 2.2 (#438) the pidfile is written in the foreground too.
-func writePidfile(path string) (release func(), err error) {
-	f, err := openRegular(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, usagef("pidfile: %v", err)
-	}
-	if err := lockFile(f); err != nil {
-		f.Close()
-		return nil, usagef("pidfile %s is locked by another running instance: %v", path, err)
-	}
-	if err = f.Truncate(0); err == nil {
-		_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write pidfile %s: %w", path, err)
-	}
-	return func() {
-		os.Remove(path)
-		f.Close()
-	}, nil
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -38,7 +37,7 @@ sync{ default.rsyncssh, source = "/src", host = "u@h", targetdir = "/d", delete 
 		t.Errorf("config = %+v", c)
 	}
 	if !c.ssh.force || c.ssh.rsyncPath != "sudo rsync" ||
-		c.ssh.rsh != "ssh -l other -p 2222 -i /k -o StrictHostKeyChecking=no" {
+		c.ssh.rsh != "ssh -l other" || strings.Join(c.ssh.rshArgs, " ") != "-p 2222 -i /k -o StrictHostKeyChecking=no" {
 		t.Errorf("ssh = %+v", c.ssh)
 	}
 	if strings.Join(ignored, ",") != "compress" {
@@ -99,25 +98,6 @@ func TestLsyncdErrorsAndVersion(t *testing.T) {
 	errb.Reset()
 	if code := runL([]string{conf}, &out, &errb, sigs); code != exitLsyncdFatal || !strings.Contains(errb.String(), `"onCreate"`) {
 		t.Errorf("layer 3 config: exit %d, %q", code, errb.String())
-	}
-}
-
-func TestPidfileLocked(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "pid")
-	release, err := writePidfile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(p)
-	if strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
-		t.Errorf("pidfile holds %q", b)
-	}
-	if _, err := writePidfile(p); err == nil {
-		t.Error("second writer got the locked pidfile")
-	}
-	release()
-	if _, err := os.Stat(p); err == nil {
-		t.Error("pidfile not removed")
 	}
 }
 

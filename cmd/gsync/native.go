@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/gsync/gsync/lsyncdconf"
@@ -43,43 +42,9 @@ func openLogOutput(stderr io.Writer, path string) (w io.Writer, reopen func() er
 	if path == "" {
 		return stderr, nil, func() {}, nil
 	}
-	lf := &logFile{path: path}
-	if err := lf.reopen(); err != nil {
+	lf, err := ops.OpenLogFile(path)
+	if err != nil {
 		return nil, nil, nil, usagef("--log-file: %v", err)
 	}
-	return lf, lf.reopen, lf.close, nil
-}
-
-// logFile is a log file that can be reopened while other goroutines log.
-type logFile struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File
-}
-
-func (l *logFile) reopen() error {
-	f, err := openLogFile(l.path)
-	if err != nil {
-		return err
-	}
-	l.mu.Lock()
-	old := l.f
-	l.f = f
-	l.mu.Unlock()
-	if old != nil {
-		old.Close()
-	}
-	return nil
-}
-
-func (l *logFile) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.f.Write(p)
-}
-
-func (l *logFile) close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.f.Close()
+	return lf, lf.Reopen, func() { lf.Close() }, nil
 }

@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
@@ -52,7 +48,7 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 		}
 	}
 	if po.pidFile != "" {
-		release, err := writePidfile(po.pidFile)
+		release, err := ops.WritePidfile(po.pidFile)
 		if err != nil {
 			return nil, err
 		}
@@ -141,61 +137,23 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 	}
 }
 
-// startOps starts the readers of the board: status file, control socket,
-// metrics endpoint and systemd notifications. stop ends them (the status
-// file gets its last state written).
+// startOps opens the listeners of the ops endpoints that po asks for
+// and serves them over b (ops.Serve); stop ends them.
 func startOps(ctx context.Context, b *ops.Board, po procOptions, log *slog.Logger) (stop func(), err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var stops []func()
-	stop = func() {
-		for _, s := range stops {
-			s()
-		}
-		cancel()
-		wg.Wait()
-	}
-	if po.statusFile != "" {
-		stops = append(stops, ops.NewStatusWriter(po.statusFile, po.statusInterval, log, b).Start(ctx))
-	}
-	if ln, err := listenControl(po.controlSocket, log); err != nil {
-		stop()
+	e := ops.Endpoints{StatusFile: po.statusFile, StatusInterval: po.statusInterval,
+		Systemd: os.Getenv("NOTIFY_SOCKET") != "" && !po.once}
+	if e.Control, err = listenControl(po.controlSocket, log); err != nil {
 		return nil, err
-	} else if ln != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := control.Serve(ctx, ln, b.Snapshot); err != nil {
-				log.Error("control socket stopped", "err", err)
-			}
-		}()
 	}
 	if po.metricsAddr != "" {
-		ln, err := net.Listen("tcp", po.metricsAddr)
-		if err != nil {
-			stop()
+		if e.Metrics, err = net.Listen("tcp", po.metricsAddr); err != nil {
+			if e.Control != nil {
+				e.Control.Close()
+			}
 			return nil, usagef("--metrics-addr %s: %v", po.metricsAddr, err)
 		}
-		srv := &http.Server{Handler: ops.MetricsHandler(b), ReadHeaderTimeout: 10 * time.Second}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("metrics endpoint stopped", "err", err)
-			}
-		}()
-		stops = append(stops, func() { srv.Close() })
-		log.Info("serving metrics", "addr", "http://"+ln.Addr().String()+"/metrics")
 	}
-	if os.Getenv("NOTIFY_SOCKET") != "" && !po.once {
-		kick := b.Subscribe()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ops.NotifySystemd(ctx, b, kick, log)
-		}()
-	}
-	return stop, nil
+	return ops.Serve(ctx, b, e, log), nil
 }
 
 // listenControl opens the control socket: path, or the default one when

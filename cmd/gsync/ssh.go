@@ -15,6 +15,7 @@ import (
 type sshOptions struct {
 	force        bool     // --ssh: TARGET is [user@]host:dir
 	rsh          string   // -e/--rsh "ssh -p 2222 -i key -o K=V -l user"
+	rshArgs      []string // more ssh arguments after rsh's, as words (lsyncd's ssh={...})
 	configFile   string   // --ssh-config
 	knownHosts   []string // --known-hosts
 	hostKeyCheck string   // --host-key-check
@@ -38,7 +39,7 @@ func openSSHTarget(cfg *config, spec string, rules *filter.Set, opts transport.O
 		return nil, usagef("target %s: want [user@]host:dir for an ssh target", spec)
 	}
 	o := cfg.ssh
-	rsh, err := sshx.ParseRsh(o.rsh)
+	rsh, err := sshx.ParseRsh(o.rsh, o.rshArgs...)
 	if err != nil {
 		return nil, usageError{Err: err}
 	}

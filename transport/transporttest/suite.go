@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/internal/treediff"
 	"github.com/gsync/gsync/transport"
 )
@@ -170,15 +172,15 @@ func noFailures(t *testing.T, st transport.Stats) {
 	}
 }
 
-func sync(p string) transport.Change { return transport.Change{Kind: transport.Sync, Path: p} }
+func sync(p string) transport.Change { return transport.Change{Op: change.Modify, Path: p} }
 func syncDir(p string) transport.Change {
-	return transport.Change{Kind: transport.Sync, Path: p, IsDir: true}
+	return transport.Change{Op: change.Modify, Path: p, IsDir: true}
 }
 func del(p string, dir bool) transport.Change {
-	return transport.Change{Kind: transport.Delete, Path: p, IsDir: dir}
+	return transport.Change{Op: change.Delete, Path: p, IsDir: dir}
 }
 func rename(from, to string, dir bool) transport.Change {
-	return transport.Change{Kind: transport.Rename, From: from, Path: to, IsDir: dir}
+	return transport.Change{Op: change.Move, From: from, Path: to, IsDir: dir}
 }
 
 func fullSyncVaried(t *testing.T, h Harness) {
@@ -286,7 +288,7 @@ func pushRecursive(t *testing.T, h Harness) {
 	e.src.file("d/sub/new/n", "n", 0o644, base)
 	e.src.file("d/new", "n", 0o644, base)
 	e.src.fixDirTimes()
-	noFailures(t, e.push(transport.Change{Kind: transport.Sync, Path: "d", IsDir: true, Recursive: true}))
+	noFailures(t, e.push(transport.Change{Op: change.Modify, Path: "d", IsDir: true, Recursive: true}))
 	e.equal()
 }
 
@@ -384,16 +386,17 @@ func scopedDelete(t *testing.T, h Harness) {
 			t.Errorf("unlisted target file %q was deleted", p)
 		}
 	}
-	e.opts.Exclude = func(rel string, _ bool) bool {
-		return rel == "d/target-only" || rel == "target-only-dir"
-	}
+	e.opts.Exclude = excludeTrees("d/target-only", "target-only-dir")
 	e.equal()
 }
 
 func excluded(t *testing.T, h Harness) {
-	ex := func(rel string, isDir bool) bool {
-		return strings.HasSuffix(rel, ".tmp") || (isDir && path.Base(rel) == "cache")
+	// Options.Exclude as gsync builds it, parents included.
+	rules, err := filter.New([]string{"*.tmp", "cache/"}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	ex := rules.Excluded
 	e := setup(t, h, transport.Options{Exclude: ex}, func(w tree) {
 		w.file("x.tmp", "x", 0o644, base)
 		w.file("cache/f", "f", 0o644, base)
@@ -423,7 +426,7 @@ func excluded(t *testing.T, h Harness) {
 	e.src.file("sub/cache/h", "h", 0o644, base)
 	e.src.fixDirTimes()
 	noFailures(t, e.push(sync("x.tmp"), del("old.tmp", false), del("cache/keep", false),
-		sync("sub/cache/h"), transport.Change{Kind: transport.Sync, Path: "sub", IsDir: true, Recursive: true}))
+		sync("sub/cache/h"), transport.Change{Op: change.Modify, Path: "sub", IsDir: true, Recursive: true}))
 	check()
 	e.src.remove("cache")
 	e.src.fixDirTimes()
@@ -437,9 +440,12 @@ func excluded(t *testing.T, h Harness) {
 // directory. Same predicate as excluded (the daemon harnesses pass rsync
 // rules equivalent to it).
 func excludedDeletes(t *testing.T, h Harness) {
-	ex := func(rel string, isDir bool) bool {
-		return strings.HasSuffix(rel, ".tmp") || (isDir && path.Base(rel) == "cache")
+	// Options.Exclude as gsync builds it, parents included.
+	rules, err := filter.New([]string{"*.tmp", "cache/"}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	ex := rules.Excluded
 	e := setup(t, h, transport.Options{Exclude: ex}, func(w tree) {
 		w.file("keep", "k", 0o644, base)
 		w.file("gone", "g", 0o644, base)
@@ -482,7 +488,7 @@ func excludedDeletes(t *testing.T, h Harness) {
 	// dd holds an excluded entry on the target: it stays (a target may
 	// report that as a failure), everything else in it goes.
 	e.tgt.Push(e.ctx(), []transport.Change{del("gone", false), del("dd", true),
-		{Kind: transport.Sync, Path: "d", IsDir: true, Recursive: true}})
+		{Op: change.Modify, Path: "d", IsDir: true, Recursive: true}})
 	absent("Push", "gone", "d/gone", "d/extra", "dd/f")
 	present("Push", "extra.tmp", "d/cache/x", "d/x.tmp", "dd/old.tmp", "keep", "d/keep")
 }
@@ -503,8 +509,8 @@ func typeChange(t *testing.T, h Harness) {
 	for i, step := range steps {
 		step()
 		e.src.fixDirTimes()
-		noFailures(t, e.push(transport.Change{Kind: transport.Sync, Path: "p", Recursive: true},
-			transport.Change{Kind: transport.Sync, Path: "q", Recursive: true}))
+		noFailures(t, e.push(transport.Change{Op: change.Modify, Path: "p", Recursive: true},
+			transport.Change{Op: change.Modify, Path: "q", Recursive: true}))
 		if t.Failed() {
 			t.Fatalf("step %d failed", i)
 		}
@@ -559,7 +565,7 @@ func unreadableSource(t *testing.T, h Harness) {
 		t.Fatalf("FullSync: %v", err)
 	}
 	wantFailed(t, st, "b-secret")
-	e.opts.Exclude = func(rel string, _ bool) bool { return rel == "b-secret" }
+	e.opts.Exclude = excludeTrees("b-secret")
 	e.equal()
 	e.src.file("a", "a2", 0o644, base.Add(time.Second))
 	e.src.file("c", "c2", 0o644, base.Add(time.Second))
@@ -592,7 +598,7 @@ func unwritableTarget(t *testing.T, h Harness) {
 		t.Fatalf("Push: %v", err)
 	}
 	wantFailed(t, st, "ro/x", "ro/new")
-	e.opts.Exclude = func(rel string, _ bool) bool { return rel == "ro" }
+	e.opts.Exclude = excludeTrees("ro")
 	e.equal()
 }
 
@@ -684,4 +690,17 @@ func copyTree(t *testing.T, from, to string) {
 		w.mtime(rel, fi.ModTime())
 	}
 	walk(".")
+}
+
+// excludeTrees returns an Options.Exclude that excludes each of names and
+// everything below it, answering for parents as the contract asks.
+func excludeTrees(names ...string) func(rel string, isDir bool) bool {
+	return func(rel string, _ bool) bool {
+		for _, n := range names {
+			if rel == n || strings.HasPrefix(rel, n+"/") {
+				return true
+			}
+		}
+		return false
+	}
 }

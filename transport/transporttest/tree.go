@@ -49,7 +49,7 @@ func (w tree) bytes(rel string, data []byte, mt time.Time) {
 
 func (w tree) mkdirs(rel string) {
 	w.t.Helper()
-	if rel == "." || rel == "" {
+	if rel == "." {
 		return
 	}
 	if err := os.MkdirAll(w.path(rel), 0o755); err != nil {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package ops
 
 import (
 	"errors"
@@ -13,11 +13,11 @@ import (
 // lockFile takes an exclusive, non-blocking lock on f (lsyncd: lockf).
 func lockFile(f *os.File) error { return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) }
 
-// openRegular opens (or creates) path for gsync's own files, the pidfile
+// OpenRegular opens (or creates) path for gsync's own files, the pidfile
 // and the log file, never following a symlink and never blocking on a
 // FIFO: the open is O_NOFOLLOW|O_NONBLOCK, then fstat must report a
 // regular file. Anything else is refused with a clear error.
-func openRegular(path string, flag int, perm os.FileMode) (*os.File, error) {
+func OpenRegular(path string, flag int, perm os.FileMode) (*os.File, error) {
 	f, err := os.OpenFile(path, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, perm)
 	switch {
 	case errors.Is(err, unix.ELOOP):

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package main
+package ops
 
 import (
 	"fmt"
@@ -10,10 +10,10 @@ import (
 // lockFile does nothing where flock is missing.
 func lockFile(*os.File) error { return nil }
 
-// openRegular opens (or creates) path for gsync's own files, refusing a
+// OpenRegular opens (or creates) path for gsync's own files, refusing a
 // symlink or anything else that is not a regular file. Without O_NOFOLLOW
 // the check is made before and after the open.
-func openRegular(path string, flag int, perm os.FileMode) (*os.File, error) {
+func OpenRegular(path string, flag int, perm os.FileMode) (*os.File, error) {
 	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("open %s: not a regular file (%s)", path, fi.Mode().Type())
 	}
