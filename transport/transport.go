@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/gsync/gsync/change"
 )
@@ -140,4 +141,38 @@ func IsTransient(err error) bool {
 		return te.Transient
 	}
 	return err != nil
+}
+
+// String returns lsyncd's name of m: true, false, startup or running.
+func (m DeleteMode) String() string {
+	switch m {
+	case DeleteNever:
+		return "false"
+	case DeleteStartup:
+		return "startup"
+	case DeleteRunning:
+		return "running"
+	}
+	return "true"
+}
+
+// MarshalText returns m.String().
+func (m DeleteMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText parses lsyncd's delete option: true, false, startup or
+// running (also yes/no, on/off, 1/0), case-insensitive.
+func (m *DeleteMode) UnmarshalText(b []byte) error {
+	switch s := string(b); strings.ToLower(s) {
+	case "true", "yes", "1", "on":
+		*m = DeleteAlways
+	case "false", "no", "0", "off":
+		*m = DeleteNever
+	case "startup":
+		*m = DeleteStartup
+	case "running":
+		*m = DeleteRunning
+	default:
+		return fmt.Errorf("invalid delete mode %q: want true, false, startup or running", s)
+	}
+	return nil
 }

@@ -135,42 +135,6 @@ func parseDelay(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// deleteValue parses lsyncd's delete option: true|false|startup|running.
-type deleteValue struct{ m *transport.DeleteMode }
-
-func (v deleteValue) String() string {
-	if v.m == nil {
-		return "true"
-	}
-	switch *v.m {
-	case transport.DeleteNever:
-		return "false"
-	case transport.DeleteStartup:
-		return "startup"
-	case transport.DeleteRunning:
-		return "running"
-	}
-	return "true"
-}
-
-func (v deleteValue) Set(s string) error {
-	switch strings.ToLower(s) {
-	case "true", "yes", "1", "on":
-		*v.m = transport.DeleteAlways
-	case "false", "no", "0", "off":
-		*v.m = transport.DeleteNever
-	case "startup":
-		*v.m = transport.DeleteStartup
-	case "running":
-		*v.m = transport.DeleteRunning
-	default:
-		return fmt.Errorf("invalid delete mode %q: want true, false, startup or running", s)
-	}
-	return nil
-}
-
-func (v deleteValue) Type() string { return "mode" }
-
 func newRootCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) *cobra.Command {
 	cfg := &config{
 		sourceOptions:  sourceOptions{delay: 15 * time.Second, maxDelays: 1000},
@@ -221,7 +185,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.SortFlags = false
 	f.Var(durationSeconds{&cfg.delay}, "delay", "collect changes this long before pushing (seconds or a duration: 15, 0, 500ms)")
 	f.IntVar(&cfg.maxDelays, "max-delays", cfg.maxDelays, "push at once when this many changes are waiting")
-	f.Var(deleteValue{&cfg.deleteMode}, "delete", "delete on the target: true, false, startup (full syncs only) or running (batches only)")
+	f.TextVar(&cfg.deleteMode, "delete", cfg.deleteMode, "delete on the target, `MODE`: true, false, startup (full syncs only) or running (batches only)")
 	f.StringArrayVar(&cfg.excludes, "exclude", nil, "exclude paths matching `PATTERN` (lsyncd syntax; repeatable)")
 	f.StringArrayVar(&cfg.excludeFrom, "exclude-from", nil, "read exclude patterns from `FILE` (repeatable)")
 	f.StringArrayVar(&cfg.filters, "filter", nil, "filter `RULE`, \"+ PATTERN\" or \"- PATTERN\", first match wins (repeatable)")

@@ -3,8 +3,6 @@ package main
 import (
 	"testing"
 	"time"
-
-	"github.com/gsync/gsync/transport"
 )
 
 func TestParseDelay(t *testing.T) {
@@ -21,24 +19,5 @@ func TestParseDelay(t *testing.T) {
 		if _, err := parseDelay(bad); err == nil {
 			t.Errorf("parseDelay(%q) accepted", bad)
 		}
-	}
-}
-
-func TestDeleteValue(t *testing.T) {
-	var m transport.DeleteMode
-	v := deleteValue{&m}
-	for in, want := range map[string]transport.DeleteMode{
-		"true": transport.DeleteAlways, "false": transport.DeleteNever,
-		"startup": transport.DeleteStartup, "running": transport.DeleteRunning,
-	} {
-		if err := v.Set(in); err != nil || m != want {
-			t.Errorf("Set(%q) = %v, mode %v; want %v", in, err, m, want)
-		}
-		if v.String() != in {
-			t.Errorf("String() = %q, want %q", v.String(), in)
-		}
-	}
-	if v.Set("maybe") == nil {
-		t.Error("Set(maybe) accepted")
 	}
 }

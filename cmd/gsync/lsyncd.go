@@ -160,7 +160,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 		targetOptions:  targetOptions{timeout: 60 * time.Second, passwordFile: s.Rsync.Str["password_file"]},
 		processOptions: processOptions{logLevel: lsyncdLogLevel(st.Log), logFormat: "text"},
 	}
-	if err := (deleteValue{&c.deleteMode}).Set(s.Delete); err != nil {
+	if err := c.deleteMode.UnmarshalText([]byte(s.Delete)); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
 	}
 	if s.ExcludeFrom != "" {

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,31 +65,11 @@ func openDaemon(cfg *config, spec string, dc transport.DaemonConfig, rules *filt
 	return t, nil
 }
 
-// daemonPassword reads the first line of the password file (which must not
-// be readable by group or others, like rsync's authenticate.c:getpassf),
-// else returns $RSYNC_PASSWORD.
+// daemonPassword is the rsync daemon password: the first line of the
+// password file, else $RSYNC_PASSWORD.
 func daemonPassword(file string) (string, error) {
 	if file == "" {
 		return os.Getenv("RSYNC_PASSWORD"), nil
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		return "", fmt.Errorf("read password file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("read password file: %w", err)
-	}
-	if fi.Mode().Perm()&0o044 != 0 {
-		return "", fmt.Errorf("password file %s must not be other-accessible (it is readable by group or others; chmod 600 it)", file)
-	}
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil && line == "" {
-		if errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("password file %s is empty", file)
-		}
-		return "", fmt.Errorf("read password file %s: %w", file, err)
-	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return transport.ReadPasswordFile(file)
 }
