@@ -1,13 +1,11 @@
 package integration
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,28 +16,9 @@ import (
 // process group does not reach them.
 func descendants(pid int) []int {
 	parent := map[int]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 || f[0] == "Z" {
-			continue
-		}
-		pp, err := strconv.Atoi(f[1])
-		if err == nil {
-			parent[n] = pp
-		}
+	procs, _ := liveProcesses()
+	for _, p := range procs {
+		parent[p.pid] = p.ppid
 	}
 	out := []int{pid}
 	for changed := true; changed; {

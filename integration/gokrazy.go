@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gokrazy/rsync/rsyncd"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // GokrazyModule is the name of the writable module StartGokrazyDaemon serves.
@@ -19,7 +21,7 @@ const GokrazyModule = "gsync"
 // is applied to the test process.
 func StartGokrazyDaemon(t testing.TB, moduleDir string) string {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testutil.Buffer{}
 	srv, err := rsyncd.NewServer([]rsyncd.Module{{Name: GokrazyModule, Path: moduleDir, Writable: true}},
 		rsyncd.DontRestrict(), rsyncd.WithStderr(logs))
 	if err != nil {

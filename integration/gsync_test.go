@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/internal/treediff"
 )
 
@@ -64,7 +65,7 @@ func TestMain(m *testing.M) {
 type gsyncProc struct {
 	*process
 	t   *testing.T
-	out *lockedBuffer
+	out *testutil.Buffer
 }
 
 // startGsync runs gsync with args and env added to the environment; it is
@@ -81,7 +82,7 @@ func startGsync(t *testing.T, env []string, args ...string) *gsyncProc {
 // test did not stop it, and its output is logged when the test failed.
 func startProc(t *testing.T, cmd *exec.Cmd) *gsyncProc {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	p, err := startProcess(cmd)
 	if err != nil {

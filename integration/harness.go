@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,28 +49,6 @@ func WaitPort(ctx context.Context, addr string) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// lockedBuffer collects output written from several goroutines (a
-// process's stdout and stderr, a peer's log).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// Close does nothing; it lets the buffer serve as an io.WriteCloser.
-func (l *lockedBuffer) Close() error { return nil }
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // process is a process started by a test (a peer, gsync), in its own
@@ -156,12 +133,33 @@ func groupAlive(pgid int) bool {
 	if syscall.Kill(-pgid, 0) != nil {
 		return false
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
+	procs, ok := liveProcesses()
+	if !ok {
 		return true
 	}
+	for _, p := range procs {
+		if p.pgrp == pgid {
+			return true
+		}
+	}
+	return false
+}
+
+// proc is a live (not zombie) process as /proc/PID/stat describes it.
+type proc struct {
+	pid, ppid, pgrp int
+}
+
+// liveProcesses lists the processes in /proc that are not zombies; ok is
+// false when /proc cannot be read.
+func liveProcesses() (procs []proc, ok bool) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, false
+	}
 	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
@@ -174,11 +172,17 @@ func groupAlive(pgid int) bool {
 			continue
 		}
 		f := strings.Fields(string(b[i+1:]))
-		if len(f) >= 3 && f[2] == itoa(pgid) && f[0] != "Z" {
-			return true
+		if len(f) < 3 || f[0] == "Z" {
+			continue
 		}
+		ppid, err1 := strconv.Atoi(f[1])
+		pgrp, err2 := strconv.Atoi(f[2])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		procs = append(procs, proc{pid: pid, ppid: ppid, pgrp: pgrp})
 	}
-	return false
+	return procs, true
 }
 
 // lookBinary returns the path of a binary, or skips the test.

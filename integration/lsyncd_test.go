@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/internal/treediff"
 )
 
@@ -317,7 +318,7 @@ func sideBySide(t *testing.T, dir, dirL, dirG string, optsL, optsG []treediff.Op
 		return writeConfig(t, "settings { nodaemon = true }\n"+syncBlock(src, target)+"\n")
 	}
 	cmd := exec.Command(lsyncd, "-nodaemon", config(dirL))
-	lout := &lockedBuffer{}
+	lout := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = lout, lout
 	lp, err := startProcess(cmd)
 	must(err)

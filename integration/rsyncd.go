@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // Module is one module of a test rsync daemon.
@@ -54,7 +56,7 @@ type RsyncDaemon struct {
 	protocol int
 	mu       sync.Mutex
 	proc     *process // nil while killed
-	output   *lockedBuffer
+	output   *testutil.Buffer
 }
 
 // StartRsyncDaemon writes an rsyncd.conf for cfg, starts the daemon on a free
@@ -67,7 +69,7 @@ func StartRsyncDaemon(t testing.TB, cfg Config) *RsyncDaemon {
 		bin = "rsync"
 	}
 	bin = lookBinary(t, bin)
-	d := &RsyncDaemon{t: t, binary: bin, Dir: t.TempDir(), output: &lockedBuffer{}, protocol: cfg.Protocol}
+	d := &RsyncDaemon{t: t, binary: bin, Dir: t.TempDir(), output: &testutil.Buffer{}, protocol: cfg.Protocol}
 	d.LogFile = filepath.Join(d.Dir, "rsyncd.log")
 	d.conf = filepath.Join(d.Dir, "rsyncd.conf")
 	text, err := d.config(cfg)

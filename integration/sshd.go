@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // SSHDConfig tunes a test sshd. The zero value is fine.
@@ -48,7 +50,7 @@ type SSHD struct {
 	bin, conf string
 	mu        sync.Mutex
 	proc      *process // nil while killed
-	output    *lockedBuffer
+	output    *testutil.Buffer
 }
 
 // StartSSHD generates host and user keys and an sshd_config, starts
@@ -75,7 +77,7 @@ func StartSSHD(t testing.TB, cfg SSHDConfig) *SSHD {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		t.Skipf("create /run/sshd: %v", err)
 	}
-	s := &SSHD{User: u.Username, Dir: t.TempDir(), output: &lockedBuffer{}}
+	s := &SSHD{User: u.Username, Dir: t.TempDir(), output: &testutil.Buffer{}}
 	hostKeyPath := filepath.Join(s.Dir, "ssh_host_ed25519_key")
 	hostSigner := writeKey(t, hostKeyPath)
 	s.HostKey = hostSigner.PublicKey()

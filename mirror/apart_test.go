@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // TestTargetApartByPath: a target equal to, inside or containing the
@@ -17,8 +19,8 @@ func TestTargetApartByPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := filepath.Join(base, "backup", "www")
-	mustMkdir(t, src)
-	mustMkdir(t, filepath.Join(base, "elsewhere"))
+	testutil.MustMkdir(t, src)
+	testutil.MustMkdir(t, filepath.Join(base, "elsewhere"))
 	if err := os.Symlink(filepath.Join(base, "backup"), filepath.Join(base, "link")); err != nil {
 		t.Fatal(err)
 	}
@@ -113,11 +115,4 @@ func mustIDs(t *testing.T, p string, idOf idFunc) []fileID {
 		t.Fatal(err)
 	}
 	return ids
-}
-
-func mustMkdir(t *testing.T, p string) {
-	t.Helper()
-	if err := os.MkdirAll(p, 0o755); err != nil {
-		t.Fatal(err)
-	}
 }

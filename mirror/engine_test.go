@@ -14,6 +14,7 @@ import (
 	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/delay"
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/transport"
 	"github.com/gsync/gsync/watcher"
 )
@@ -186,7 +187,7 @@ type loopEnv struct {
 	w        *fakeWatcher
 	clock    *fakeClock
 	status   []*Status
-	log      *syncBuffer
+	log      *testutil.Buffer
 	done     chan error
 	finished chan struct{}
 }
@@ -199,10 +200,10 @@ func newLoop(t *testing.T, cfg Config, empty bool, targets ...*fakeTarget) *loop
 	if cfg.Source == "" {
 		cfg.Source = t.TempDir()
 	}
-	e := &loopEnv{src: cfg.Source, w: newFakeWatcher(), clock: newFakeClock(), log: &syncBuffer{},
+	e := &loopEnv{src: cfg.Source, w: newFakeWatcher(), clock: newFakeClock(), log: &testutil.Buffer{},
 		done: make(chan error, 1), finished: make(chan struct{})}
 	if !empty {
-		write(t, e.src, "f0")
+		testutil.WriteRel(t, e.src, "f0")
 	}
 	if cfg.MaxDelays == 0 {
 		cfg.MaxDelays = 1000
@@ -250,18 +251,6 @@ func (e *loopEnv) event(op change.Op, rel string) {
 // state returns the state target i publishes.
 func (e *loopEnv) state(i int) State { return e.status[i].Snapshot().State }
 
-// eventually polls ok until it holds, for at most 15 s.
-func eventually(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // never checks that ok does not come to hold within a short while.
 func never(t *testing.T, what string, ok func() bool) {
 	t.Helper()
@@ -281,13 +270,13 @@ func TestFatalTargetStopsAlone(t *testing.T) {
 	bad := &fakeTarget{name: "bad", pushErr: transport.Fatal(errors.New("module refused the transfer"))}
 	good := &fakeTarget{name: "good"}
 	e := newLoop(t, Config{}, false, bad, good)
-	eventually(t, "startup full syncs", func() bool {
+	testutil.Eventually(t, "startup full syncs", func() bool {
 		return read(bad, func(f *fakeTarget) int { return f.fulls }) == 1 && read(good, func(f *fakeTarget) int { return f.fulls }) == 1
 	})
 	e.event(change.Create, "f1")
-	eventually(t, "bad failed", func() bool { return e.state(0) == StateFailed })
+	testutil.Eventually(t, "bad failed", func() bool { return e.state(0) == StateFailed })
 	e.event(change.Create, "f2")
-	eventually(t, "f2 on the good target", func() bool { return good.got("f2") })
+	testutil.Eventually(t, "f2 on the good target", func() bool { return good.got("f2") })
 	if st := e.state(1); st == StateFailed {
 		t.Errorf("good target state %v", st)
 	}
@@ -322,28 +311,28 @@ func TestTransientRetriesWithBackoff(t *testing.T) {
 	f := &fakeTarget{name: "t", pushErr: transport.Transient(errors.New("connection refused"))}
 	e := newLoop(t, Config{}, false, f)
 	pushes := func() int { return read(f, func(f *fakeTarget) int { return f.pushes }) }
-	eventually(t, "startup full sync", func() bool { return e.status[0].Snapshot().Started })
+	testutil.Eventually(t, "startup full sync", func() bool { return e.status[0].Snapshot().Started })
 	e.event(change.Create, "a")
-	eventually(t, "first attempt", func() bool { return pushes() == 1 })
-	eventually(t, "retrying", func() bool { return e.state(0) == StateRetrying })
+	testutil.Eventually(t, "first attempt", func() bool { return pushes() == 1 })
+	testutil.Eventually(t, "retrying", func() bool { return e.state(0) == StateRetrying })
 	if got, want := e.status[0].Snapshot().RetryAt, e.clock.Now().Add(backoffMin); !got.Equal(want) {
 		t.Errorf("retry at %v, want %v", got, want)
 	}
 	e.clock.Advance(backoffMin - time.Millisecond)
 	never(t, "a retry before the backoff passed", func() bool { return pushes() > 1 })
 	e.clock.Advance(time.Millisecond)
-	eventually(t, "second attempt after 1 s", func() bool { return pushes() == 2 })
-	eventually(t, "retrying again", func() bool { return e.state(0) == StateRetrying })
+	testutil.Eventually(t, "second attempt after 1 s", func() bool { return pushes() == 2 })
+	testutil.Eventually(t, "retrying again", func() bool { return e.state(0) == StateRetrying })
 	e.clock.Advance(backoffMin)
 	never(t, "the second retry after 1 s (want 2 s)", func() bool { return pushes() > 2 })
 	f.set(func(f *fakeTarget) { f.pushErr = nil })
 	e.clock.Advance(backoffMin)
-	eventually(t, "third attempt after 2 s", func() bool { return f.got("a") })
-	eventually(t, "idle", func() bool { return e.state(0) == StateIdle })
+	testutil.Eventually(t, "third attempt after 2 s", func() bool { return f.got("a") })
+	testutil.Eventually(t, "idle", func() bool { return e.state(0) == StateIdle })
 	// The backoff starts again from its minimum.
 	f.set(func(f *fakeTarget) { f.pushErr = transport.Transient(errors.New("reset")) })
 	e.event(change.Create, "b")
-	eventually(t, "retrying on b", func() bool { return e.state(0) == StateRetrying })
+	testutil.Eventually(t, "retrying on b", func() bool { return e.state(0) == StateRetrying })
 	if got, want := e.status[0].Snapshot().RetryAt, e.clock.Now().Add(backoffMin); !got.Equal(want) {
 		t.Errorf("after a good push the retry is at %v, want %v (backoff reset)", got, want)
 	}
@@ -370,11 +359,11 @@ func TestStartupFailure(t *testing.T) {
 		f := &fakeTarget{name: "t", fullErr: transport.Transient(errors.New("connection refused"))}
 		e := newLoop(t, Config{Insist: true}, false, f)
 		fulls := func() int { return read(f, func(f *fakeTarget) int { return f.fulls }) }
-		eventually(t, "retrying", func() bool { return e.state(0) == StateRetrying })
+		testutil.Eventually(t, "retrying", func() bool { return e.state(0) == StateRetrying })
 		never(t, "a retry before the backoff", func() bool { return fulls() > 1 })
 		f.set(func(f *fakeTarget) { f.fullErr = nil })
 		e.clock.Advance(backoffMin)
-		eventually(t, "the startup sync retried", func() bool { return e.status[0].Snapshot().Started })
+		testutil.Eventually(t, "the startup sync retried", func() bool { return e.status[0].Snapshot().Started })
 		select {
 		case err := <-e.done:
 			t.Fatalf("the mirror ended: %v", err)
@@ -390,14 +379,14 @@ func TestSlowTargetDoesNotDelayOthers(t *testing.T) {
 	fast := &fakeTarget{name: "fast"}
 	e := newLoop(t, Config{NoInit: true}, false, slow, fast)
 	e.event(change.Create, "a")
-	eventually(t, "a on the fast target", func() bool { return fast.got("a") })
+	testutil.Eventually(t, "a on the fast target", func() bool { return fast.got("a") })
 	e.event(change.Create, "b")
-	eventually(t, "b on the fast target", func() bool { return fast.got("b") })
+	testutil.Eventually(t, "b on the fast target", func() bool { return fast.got("b") })
 	if e.state(0) != StatePushing {
 		t.Errorf("slow target state %v, want pushing", e.state(0))
 	}
 	close(slow.block)
-	eventually(t, "a and b on the slow target", func() bool { return slow.got("a") && slow.got("b") })
+	testutil.Eventually(t, "a and b on the slow target", func() bool { return slow.got("a") && slow.got("b") })
 }
 
 // TestEmptySourceGuard: an empty source is never fully synced (startup,
@@ -405,13 +394,13 @@ func TestSlowTargetDoesNotDelayOthers(t *testing.T) {
 func TestEmptySourceGuard(t *testing.T) {
 	f := &fakeTarget{name: "t"}
 	e := newLoop(t, Config{Delete: transport.DeleteAlways}, true, f)
-	eventually(t, "the startup sync held back", func() bool {
+	testutil.Eventually(t, "the startup sync held back", func() bool {
 		return strings.Contains(e.log.String(), "full sync held back")
 	})
 	e.m.FullSync()
 	e.w.events <- watcher.Event{Op: change.Overflow}
 	e.event(change.Delete, "gone")
-	eventually(t, "the deletion pushed", func() bool { return f.got("gone") })
+	testutil.Eventually(t, "the deletion pushed", func() bool { return f.got("gone") })
 	if n := read(f, func(f *fakeTarget) int { return f.fulls }); n != 0 {
 		t.Errorf("%d full syncs of an empty source reached the target", n)
 	}
@@ -421,7 +410,7 @@ func TestEmptySourceGuard(t *testing.T) {
 	// AllowEmptySource lifts it.
 	f2 := &fakeTarget{name: "t2"}
 	e2 := newLoop(t, Config{Delete: transport.DeleteAlways, AllowEmptySource: true}, true, f2)
-	eventually(t, "the startup sync with AllowEmptySource", func() bool { return read(f2, func(f *fakeTarget) int { return f.fulls }) == 1 })
+	testutil.Eventually(t, "the startup sync with AllowEmptySource", func() bool { return read(f2, func(f *fakeTarget) int { return f.fulls }) == 1 })
 	_ = e2
 }
 
@@ -431,11 +420,11 @@ func TestFullSyncRequests(t *testing.T) {
 	f := &fakeTarget{name: "t"}
 	e := newLoop(t, Config{}, false, f)
 	fulls := func() int { return read(f, func(f *fakeTarget) int { return f.fulls }) }
-	eventually(t, "startup", func() bool { return fulls() == 1 })
+	testutil.Eventually(t, "startup", func() bool { return fulls() == 1 })
 	e.m.FullSync()
-	eventually(t, "requested full sync", func() bool { return fulls() == 2 })
+	testutil.Eventually(t, "requested full sync", func() bool { return fulls() == 2 })
 	e.w.events <- watcher.Event{Op: change.Overflow}
-	eventually(t, "overflow full sync", func() bool { return fulls() == 3 })
+	testutil.Eventually(t, "overflow full sync", func() bool { return fulls() == 3 })
 	if n := e.status[0].Snapshot().Counters.Overflows; n != 1 {
 		t.Errorf("overflows = %d, want 1", n)
 	}
@@ -448,7 +437,7 @@ func TestStopLetsInFlightFinish(t *testing.T) {
 	h := NewHandover()
 	e := newLoop(t, Config{NoInit: true, Handover: h}, false, f)
 	e.event(change.Create, "a")
-	eventually(t, "a in flight", func() bool { return e.state(0) == StatePushing })
+	testutil.Eventually(t, "a in flight", func() bool { return e.state(0) == StatePushing })
 	e.event(change.Create, "b")
 	go e.m.Stop()
 	never(t, "Run returned with a push in flight", func() bool {
@@ -484,18 +473,18 @@ func TestReloadHandOver(t *testing.T) {
 	f := &fakeTarget{name: "t", failPaths: map[string]error{"bad": errors.New("permission denied")}}
 	h := NewHandover()
 	e := newLoop(t, Config{NoInit: true, Handover: h, Delay: time.Hour}, false, f)
-	write(t, e.src, "bad")
+	testutil.WriteRel(t, e.src, "bad")
 	e.event(change.Create, "bad")
-	eventually(t, "bad queued", func() bool { return e.status[0].Snapshot().Queued == 1 })
+	testutil.Eventually(t, "bad queued", func() bool { return e.status[0].Snapshot().Queued == 1 })
 	e.clock.Advance(time.Hour)
-	eventually(t, "bad failing", func() bool { return len(e.status[0].Snapshot().Failing) == 1 })
+	testutil.Eventually(t, "bad failing", func() bool { return len(e.status[0].Snapshot().Failing) == 1 })
 	e.event(change.Create, "queued")
 	e.m.Stop()
 	<-e.finished
 
 	f2 := &fakeTarget{name: "t"}
 	e2 := newLoopAt(t, e.src, Config{NoInit: true, Handover: h}, f2)
-	eventually(t, "queued and bad pushed by the next mirror", func() bool { return f2.got("queued") && f2.got("bad") })
+	testutil.Eventually(t, "queued and bad pushed by the next mirror", func() bool { return f2.got("queued") && f2.got("bad") })
 	_ = e2
 }
 
@@ -512,11 +501,11 @@ func newLoopAt(t *testing.T, src string, cfg Config, targets ...*fakeTarget) *lo
 func TestFailingPathBacksOffAlone(t *testing.T) {
 	f := &fakeTarget{name: "t", failPaths: map[string]error{"bad": errors.New("permission denied")}}
 	e := newLoop(t, Config{NoInit: true}, false, f)
-	write(t, e.src, "bad")
+	testutil.WriteRel(t, e.src, "bad")
 	e.event(change.Create, "bad")
 	e.event(change.Create, "good")
-	eventually(t, "good pushed", func() bool { return f.got("good") })
-	eventually(t, "bad failing", func() bool { return len(e.status[0].Snapshot().Failing) == 1 })
+	testutil.Eventually(t, "good pushed", func() bool { return f.got("good") })
+	testutil.Eventually(t, "bad failing", func() bool { return len(e.status[0].Snapshot().Failing) == 1 })
 	if st := e.status[0].Snapshot(); !st.RetryAt.IsZero() || st.State != StateIdle {
 		t.Errorf("the target waits (%v, until %v) for one failing path", st.State, st.RetryAt)
 	}
@@ -536,15 +525,15 @@ func TestFailingPathBacksOffAlone(t *testing.T) {
 		})
 	}
 	e.event(change.Create, "next")
-	eventually(t, "next pushed at once", func() bool { return f.got("next") })
+	testutil.Eventually(t, "next pushed at once", func() bool { return f.got("next") })
 	if n := count(); n != 1 {
 		t.Errorf("bad pushed %d times before its backoff passed", n)
 	}
 	// Its backoff passed: it is queued again, fails again, backs off
 	// twice as long.
 	e.clock.Advance(backoffMin)
-	eventually(t, "bad retried", func() bool { return count() == 2 })
-	eventually(t, "second failure", func() bool {
+	testutil.Eventually(t, "bad retried", func() bool { return count() == 2 })
+	testutil.Eventually(t, "second failure", func() bool {
 		fp := e.status[0].Snapshot().Failing
 		return len(fp) == 1 && fp[0].Failures == 2
 	})
@@ -556,7 +545,7 @@ func TestFailingPathBacksOffAlone(t *testing.T) {
 	// Fixed: the next push that lists it clears it.
 	f.set(func(f *fakeTarget) { f.failPaths = nil })
 	e.clock.Advance(backoffMin)
-	eventually(t, "bad cleared", func() bool { return len(e.status[0].Snapshot().Failing) == 0 })
+	testutil.Eventually(t, "bad cleared", func() bool { return len(e.status[0].Snapshot().Failing) == 0 })
 }
 
 // TestRootRetriedAlone: a failure on "." (the root's own attributes) is
@@ -572,7 +561,7 @@ func TestRootRetriedAlone(t *testing.T) {
 	if len(ch) != 1 || ch[0].Recursive {
 		t.Errorf("root retry becomes %+v", ch)
 	}
-	mustMkdir(t, filepath.Join(m.src, "d"))
+	testutil.MustMkdir(t, filepath.Join(m.src, "d"))
 	if it := m.retryItem("d"); !it.Recursive {
 		t.Errorf("retryItem(d) = %+v: a directory is retried recursively", it)
 	}
@@ -625,7 +614,7 @@ func TestToChanges(t *testing.T) {
 // TestEmptyBatchNotAtInfo: a batch that changed nothing is logged at
 // debug level, not info.
 func TestEmptyBatchNotAtInfo(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.Buffer
 	tr := &targetRun{log: slog.New(slog.NewTextHandler(&buf, nil))}
 	logStats(tr, "batch", "ok", transport.Stats{}, 0)
 	if buf.String() != "" {
@@ -643,7 +632,7 @@ func TestEmptyBatchNotAtInfo(t *testing.T) {
 func TestGroupStartupFailureStopsAll(t *testing.T) {
 	mk := func(f *fakeTarget) Config {
 		src := t.TempDir()
-		write(t, src, "f0")
+		testutil.WriteRel(t, src, "f0")
 		w := newFakeWatcher()
 		return Config{Source: src, MaxDelays: 10, Clock: newFakeClock(),
 			Watch:   func(context.Context, watcher.Options) (watcher.Watcher, error) { return w, nil },
@@ -671,7 +660,7 @@ func TestGroupStartupFailureStopsAll(t *testing.T) {
 	cd, cl := mk(dead), mk(live)
 	g = NewGroup(nil, cd, cl)
 	go func() { done <- g.Run(context.Background()) }()
-	eventually(t, "startup syncs", func() bool {
+	testutil.Eventually(t, "startup syncs", func() bool {
 		return read(dead, func(f *fakeTarget) int { return f.fulls }) == 1 && read(live, func(f *fakeTarget) int { return f.fulls }) == 1
 	})
 	wd, _ := cd.Watch(context.Background(), watcher.Options{})
@@ -683,7 +672,7 @@ func TestGroupStartupFailureStopsAll(t *testing.T) {
 	}
 	wl, _ := cl.Watch(context.Background(), watcher.Options{})
 	wl.(*fakeWatcher).events <- watcher.Event{Op: change.Create, Path: "y"}
-	eventually(t, "y on the live mirror", func() bool { return live.got("y") })
+	testutil.Eventually(t, "y on the live mirror", func() bool { return live.got("y") })
 	g.Stop()
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "every target") {
 		t.Errorf("Run = %v, want the dead mirror's error", err)
@@ -694,8 +683,8 @@ func TestGroupStartupFailureStopsAll(t *testing.T) {
 // also when a target has a sync name of its own (merged lsyncd syncs).
 func TestLogAttributesOnce(t *testing.T) {
 	src := t.TempDir()
-	write(t, src, "f0")
-	var buf syncBuffer
+	testutil.WriteRel(t, src, "f0")
+	var buf testutil.Buffer
 	a, b := &fakeTarget{name: "a"}, &fakeTarget{name: "b"}
 	m := New(Config{Name: "S", Source: src, MaxDelays: 10, Once: true, Log: slog.New(slog.NewTextHandler(&buf, nil)),
 		Targets: []Target{{Spec: "a", Name: "S1", Open: a.open}, {Spec: "b", Open: b.open}}})

@@ -1,18 +1,16 @@
 package mirror
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -21,7 +19,7 @@ type guardEnv struct {
 	src, dst string
 	m        *Mirror
 	t        *targetRun
-	log      *syncBuffer
+	log      *testutil.Buffer
 }
 
 // localTarget opens the local directory dir as a target.
@@ -37,9 +35,9 @@ func localTarget(dir string) func(*filter.Set, transport.Options) (transport.Tar
 func newGuardEnv(t *testing.T, cfg Config) *guardEnv {
 	t.Helper()
 	base := t.TempDir()
-	e := &guardEnv{src: filepath.Join(base, "src"), dst: filepath.Join(base, "dst"), log: &syncBuffer{}}
-	mustMkdir(t, e.src)
-	mustMkdir(t, e.dst)
+	e := &guardEnv{src: filepath.Join(base, "src"), dst: filepath.Join(base, "dst"), log: &testutil.Buffer{}}
+	testutil.MustMkdir(t, e.src)
+	testutil.MustMkdir(t, e.dst)
 	cfg.Source = e.src
 	cfg.Targets = []Target{{Spec: e.dst, Open: localTarget(e.dst)}}
 	cfg.Log = slog.New(slog.NewTextHandler(e.log, nil))
@@ -55,54 +53,13 @@ func newGuardEnv(t *testing.T, cfg Config) *guardEnv {
 	return e
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// write creates the file rel (and its parents) below root.
-func write(t *testing.T, root, rel string) {
-	t.Helper()
-	p := filepath.Join(root, filepath.FromSlash(rel))
-	mustMkdir(t, filepath.Dir(p))
-	if err := os.WriteFile(p, []byte(rel), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// fill creates n files in the directory rel below root.
-func fill(t *testing.T, root, rel string, n int) {
-	t.Helper()
-	for i := range n {
-		write(t, root, fmt.Sprintf("%s/f%04d", rel, i))
-	}
-}
-
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
-}
-
 // TestMaxDeleteCountsEntriesBelowDeletedDir: rm -rf of a directory of
 // 200 files is 201 deletions, more than --max-delete 100: the batch is
 // pushed without its deletions. Before, it counted 1 and deleted all.
 func TestMaxDeleteCountsEntriesBelowDeletedDir(t *testing.T) {
 	e := newGuardEnv(t, Config{MaxDelete: 100})
-	fill(t, e.dst, "big", 200)
-	write(t, e.src, "new")
+	testutil.Fill(t, e.dst, "big", 200)
+	testutil.WriteRel(t, e.src, "new")
 	st, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{
 		{Op: change.Delete, Path: "big", IsDir: true, Recursive: true},
 		{Op: change.Modify, Path: "new"},
@@ -113,7 +70,7 @@ func TestMaxDeleteCountsEntriesBelowDeletedDir(t *testing.T) {
 	if n, _ := os.ReadDir(filepath.Join(e.dst, "big")); len(n) != 200 {
 		t.Errorf("target big/ holds %d files after the refused batch, want 200", len(n))
 	}
-	if !exists(filepath.Join(e.dst, "new")) {
+	if !testutil.Exists(filepath.Join(e.dst, "new")) {
 		t.Error("the batch's transfer was held back too")
 	}
 	// 201 entries are within --max-delete 201.
@@ -121,7 +78,7 @@ func TestMaxDeleteCountsEntriesBelowDeletedDir(t *testing.T) {
 	if _, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{{Op: change.Delete, Path: "big", IsDir: true, Recursive: true}}); err != nil {
 		t.Fatal(err)
 	}
-	if exists(filepath.Join(e.dst, "big")) {
+	if testutil.Exists(filepath.Join(e.dst, "big")) {
 		t.Error("a batch within --max-delete did not delete")
 	}
 }
@@ -130,15 +87,15 @@ func TestMaxDeleteCountsEntriesBelowDeletedDir(t *testing.T) {
 func TestDeleteCounter(t *testing.T) {
 	base := t.TempDir()
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
-	write(t, src, "keep/a")
-	write(t, src, "d/x")
-	write(t, src, "typechange") // a file at the source, a directory of 3 on the target
-	write(t, dst, "keep/a")
-	fill(t, dst, "gone", 5) // 6
-	write(t, dst, "d/x")
-	write(t, dst, "d/extra")      // 1, only in a recursive push of d
-	fill(t, dst, "typechange", 2) // 3
-	write(t, dst, "skip.tmp")     // excluded: never deleted
+	testutil.WriteRel(t, src, "keep/a")
+	testutil.WriteRel(t, src, "d/x")
+	testutil.WriteRel(t, src, "typechange") // a file at the source, a directory of 3 on the target
+	testutil.WriteRel(t, dst, "keep/a")
+	testutil.Fill(t, dst, "gone", 5) // 6
+	testutil.WriteRel(t, dst, "d/x")
+	testutil.WriteRel(t, dst, "d/extra")   // 1, only in a recursive push of d
+	testutil.Fill(t, dst, "typechange", 2) // 3
+	testutil.WriteRel(t, dst, "skip.tmp")  // excluded: never deleted
 	c := &localDeletes{src: src, dst: dst, excluded: func(rel string, _ bool) bool { return strings.HasSuffix(rel, ".tmp") }}
 	cases := []struct {
 		name    string
@@ -173,12 +130,12 @@ func TestDeleteCounter(t *testing.T) {
 func TestDeleteCounterDoesNotFollowSourceSymlinks(t *testing.T) {
 	base := t.TempDir()
 	src, dst, outside := filepath.Join(base, "src"), filepath.Join(base, "dst"), filepath.Join(base, "outside")
-	write(t, outside, "x")
-	mustMkdir(t, src)
+	testutil.WriteRel(t, outside, "x")
+	testutil.MustMkdir(t, src)
 	if err := os.Symlink(outside, filepath.Join(src, "via")); err != nil {
 		t.Fatal(err)
 	}
-	write(t, dst, "via/x")
+	testutil.WriteRel(t, dst, "via/x")
 	c := &localDeletes{src: src, dst: dst}
 	n, err := c.batch(context.Background(), []transport.Change{{Op: change.Modify, Path: "via/x"}}, 1000)
 	if err != nil || n != 1 {
@@ -192,8 +149,8 @@ func TestDeleteCounterDoesNotFollowSourceSymlinks(t *testing.T) {
 // back.
 func TestBatchDeletesWithEmptySource(t *testing.T) {
 	e := newGuardEnv(t, Config{})
-	write(t, e.dst, "a")
-	write(t, e.dst, "d/b")
+	testutil.WriteRel(t, e.dst, "a")
+	testutil.WriteRel(t, e.dst, "d/b")
 	_, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{
 		{Op: change.Delete, Path: "a"},
 		{Op: change.Delete, Path: "d", IsDir: true, Recursive: true},
@@ -201,7 +158,7 @@ func TestBatchDeletesWithEmptySource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exists(filepath.Join(e.dst, "a")) || exists(filepath.Join(e.dst, "d")) {
+	if testutil.Exists(filepath.Join(e.dst, "a")) || testutil.Exists(filepath.Join(e.dst, "d")) {
 		t.Errorf("deletions held back with an empty source; log:\n%s", e.log.String())
 	}
 }
@@ -212,22 +169,22 @@ func TestBatchDeletesWithEmptySource(t *testing.T) {
 func TestFullSyncGuards(t *testing.T) {
 	t.Run("empty source", func(t *testing.T) {
 		e := newGuardEnv(t, Config{})
-		write(t, e.dst, "a")
+		testutil.WriteRel(t, e.dst, "a")
 		if _, err := e.m.fullSync(context.Background(), e.t); !IsRefusal(err) || !strings.Contains(err.Error(), "empty") {
 			t.Errorf("fullSync = %v, want an empty-source refusal", err)
 		}
-		if !exists(filepath.Join(e.dst, "a")) {
+		if !testutil.Exists(filepath.Join(e.dst, "a")) {
 			t.Error("the target was wiped")
 		}
 	})
 	t.Run("max-delete", func(t *testing.T) {
 		e := newGuardEnv(t, Config{MaxDelete: 3})
-		write(t, e.src, "new")
-		fill(t, e.dst, "old", 3) // 4 deletions
+		testutil.WriteRel(t, e.src, "new")
+		testutil.Fill(t, e.dst, "old", 3) // 4 deletions
 		if _, err := e.m.fullSync(context.Background(), e.t); !IsRefusal(err) || !strings.Contains(err.Error(), "--max-delete 3") {
 			t.Errorf("fullSync = %v, want a --max-delete refusal", err)
 		}
-		if !exists(filepath.Join(e.dst, "old", "f0000")) || !exists(filepath.Join(e.dst, "new")) {
+		if !testutil.Exists(filepath.Join(e.dst, "old", "f0000")) || !testutil.Exists(filepath.Join(e.dst, "new")) {
 			t.Error("want the old files kept and the new one sent")
 		}
 	})
@@ -238,7 +195,7 @@ func TestFullSyncGuards(t *testing.T) {
 // in batches and full syncs, with the target unchanged.
 func TestSourceRootGone(t *testing.T) {
 	e := newGuardEnv(t, Config{})
-	write(t, e.dst, "a")
+	testutil.WriteRel(t, e.dst, "a")
 	e.m.srcDev++ // as if the source were unmounted
 	if _, err := e.m.pushBatch(context.Background(), e.t, []transport.Change{{Op: change.Delete, Path: "a"}}); err == nil || transport.IsTransient(err) || !strings.Contains(err.Error(), "no longer on the file system") {
 		t.Errorf("pushBatch = %v, want a fatal error", err)
@@ -250,7 +207,7 @@ func TestSourceRootGone(t *testing.T) {
 	if _, err := e.m.fullSync(context.Background(), e.t); err == nil || transport.IsTransient(err) || !strings.Contains(err.Error(), "disappeared") {
 		t.Errorf("fullSync = %v, want a fatal error", err)
 	}
-	if !exists(filepath.Join(e.dst, "a")) {
+	if !testutil.Exists(filepath.Join(e.dst, "a")) {
 		t.Error("the target was changed")
 	}
 }
@@ -260,10 +217,10 @@ func TestSourceRootGone(t *testing.T) {
 // changes below it and the full sync.
 func TestVanishedMountGuard(t *testing.T) {
 	e := newGuardEnv(t, Config{Delete: transport.DeleteAlways})
-	write(t, e.src, "data/mnt/f")
-	write(t, e.src, "other")
-	write(t, e.dst, "data/mnt/f")
-	write(t, e.dst, "data/mnt/g")
+	testutil.WriteRel(t, e.src, "data/mnt/f")
+	testutil.WriteRel(t, e.src, "other")
+	testutil.WriteRel(t, e.dst, "data/mnt/f")
+	testutil.WriteRel(t, e.dst, "data/mnt/g")
 	dev := uint64(7)
 	e.m.mounts = &nestedMounts{src: e.src, points: map[string]uint64{"data/mnt": 7}, devOf: func(string) (uint64, error) { return dev, nil }}
 	dev = 8 // unmounted
@@ -275,16 +232,16 @@ func TestVanishedMountGuard(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if !exists(filepath.Join(e.dst, "data/mnt/f")) || !exists(filepath.Join(e.dst, "data/mnt/g")) {
+	if !testutil.Exists(filepath.Join(e.dst, "data/mnt/f")) || !testutil.Exists(filepath.Join(e.dst, "data/mnt/g")) {
 		t.Error("a batch deleted below a vanished mount on the target")
 	}
-	if !exists(filepath.Join(e.dst, "other")) {
+	if !testutil.Exists(filepath.Join(e.dst, "other")) {
 		t.Error("the unrelated change was held back too")
 	}
 	if _, err := e.m.fullSync(context.Background(), e.t); !IsRefusal(err) || !strings.Contains(err.Error(), "data/mnt") {
 		t.Errorf("fullSync = %v, want a refusal naming data/mnt", err)
 	}
-	if !exists(filepath.Join(e.dst, "data/mnt/g")) {
+	if !testutil.Exists(filepath.Join(e.dst, "data/mnt/g")) {
 		t.Error("a full sync deleted below a vanished mount on the target")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -15,7 +16,7 @@ import (
 // skips the test where mounting is not allowed.
 func mountTmpfs(t *testing.T, dir string) {
 	t.Helper()
-	mustMkdir(t, dir)
+	testutil.MustMkdir(t, dir)
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=1m"); err != nil {
 		t.Skipf("cannot mount a tmpfs (needs root or CAP_SYS_ADMIN): %v", err)
 	}
@@ -30,9 +31,9 @@ func TestVanishedMountHoldsDeletes(t *testing.T) {
 	e := newGuardEnv(t, Config{})
 	mnt := filepath.Join(e.src, "data", "mnt")
 	mountTmpfs(t, mnt)
-	write(t, e.src, "data/mnt/f")
-	write(t, e.src, "other")
-	write(t, e.dst, "data/mnt/f")
+	testutil.WriteRel(t, e.src, "data/mnt/f")
+	testutil.WriteRel(t, e.src, "other")
+	testutil.WriteRel(t, e.dst, "data/mnt/f")
 	mounts, err := newNestedMounts(e.src)
 	if err != nil {
 		t.Fatal(err)
@@ -52,10 +53,10 @@ func TestVanishedMountHoldsDeletes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !exists(filepath.Join(e.dst, "data/mnt/f")) {
+	if !testutil.Exists(filepath.Join(e.dst, "data/mnt/f")) {
 		t.Error("a batch deleted the subtree of a vanished mount on the target")
 	}
-	if !exists(filepath.Join(e.dst, "other")) {
+	if !testutil.Exists(filepath.Join(e.dst, "other")) {
 		t.Error("the unrelated change was held back too")
 	}
 	if !strings.Contains(e.log.String(), "data/mnt") {
@@ -64,7 +65,7 @@ func TestVanishedMountHoldsDeletes(t *testing.T) {
 	if _, err := e.m.fullSync(context.Background(), e.t); !IsRefusal(err) || !strings.Contains(err.Error(), mnt) {
 		t.Errorf("fullSync = %v, want a refusal naming %s", err, mnt)
 	}
-	if !exists(filepath.Join(e.dst, "data/mnt/f")) {
+	if !testutil.Exists(filepath.Join(e.dst, "data/mnt/f")) {
 		t.Error("a full sync deleted the subtree of a vanished mount on the target")
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // secretMarker is the content of the file outside SRC that no test may
@@ -27,12 +28,12 @@ func secretTree(t *testing.T) (src, outside string) {
 	t.Helper()
 	base := t.TempDir()
 	src, outside = filepath.Join(base, "src"), filepath.Join(base, "outside")
-	must(t, os.MkdirAll(src, 0o755))
-	must(t, os.MkdirAll(outside, 0o755))
-	must(t, os.WriteFile(filepath.Join(outside, "secret"), []byte(secretMarker), 0o600))
-	must(t, os.WriteFile(filepath.Join(src, "file"), []byte("plain data"), 0o644))
-	must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(src, "link")))
-	must(t, syscall.Mkfifo(filepath.Join(src, "fifo"), 0o644))
+	testutil.Must(t, os.MkdirAll(src, 0o755))
+	testutil.Must(t, os.MkdirAll(outside, 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(outside, "secret"), []byte(secretMarker), 0o600))
+	testutil.Must(t, os.WriteFile(filepath.Join(src, "file"), []byte("plain data"), 0o644))
+	testutil.Must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(src, "link")))
+	testutil.Must(t, syscall.Mkfifo(filepath.Join(src, "fifo"), 0o644))
 	return src, outside
 }
 
@@ -134,8 +135,8 @@ func TestFIFOSwappedInDoesNotHang(t *testing.T) {
 		Options: Options{Exclude: func(rel string, isDir bool) bool {
 			if rel == "zz-trigger" {
 				once.Do(func() {
-					must(t, os.Remove(filepath.Join(src, "pipe")))
-					must(t, syscall.Mkfifo(filepath.Join(src, "pipe"), 0o644))
+					testutil.Must(t, os.Remove(filepath.Join(src, "pipe")))
+					testutil.Must(t, syscall.Mkfifo(filepath.Join(src, "pipe"), 0o644))
 				})
 			}
 			return false
@@ -185,9 +186,9 @@ func TestSymlinkSwapRace(t *testing.T) {
 func symlinkSwapRace(t *testing.T, pr peer) {
 	base := t.TempDir()
 	src, outside := filepath.Join(base, "src"), filepath.Join(base, "outside")
-	must(t, os.MkdirAll(filepath.Join(outside, "sub"), 0o755))
+	testutil.Must(t, os.MkdirAll(filepath.Join(outside, "sub"), 0o755))
 	for _, n := range []string{"f0", "f1", "f2", "f3", "sub/f0", "sub/f1"} {
-		must(t, os.WriteFile(filepath.Join(outside, n), []byte(secretMarker), 0o600))
+		testutil.Must(t, os.WriteFile(filepath.Join(outside, n), []byte(secretMarker), 0o600))
 	}
 	for _, n := range []string{"f0", "f1", "f2", "f3", "d/f0", "d/f1", "d/sub/f0", "d/sub/f1"} {
 		writeFile(t, filepath.Join(src, n), []byte("harmless data of "+n), 0o644, time.Unix(1704164645, 0))
@@ -195,26 +196,11 @@ func symlinkSwapRace(t *testing.T, pr peer) {
 	dest, dir, push := pr.target(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	swap := func(name, target string) {
-		defer wg.Done()
-		p := filepath.Join(src, name)
-		aside := p + ".aside"
-		for ctx.Err() == nil {
-			if os.Rename(p, aside) == nil {
-				os.Symlink(target, p)
-				time.Sleep(200 * time.Microsecond)
-				os.Remove(p)
-				os.Rename(aside, p)
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
-	}
-	wg.Add(4)
-	go swap("f1", filepath.Join(outside, "f1"))
-	go swap("f2", filepath.Join(outside, "f2"))
-	go swap("d", outside)
-	go swap("d/sub", filepath.Join(outside, "sub"))
+	wait := testutil.SwapSymlinks(t, ctx, src,
+		testutil.SymlinkSwap{Name: "f1", Target: filepath.Join(outside, "f1")},
+		testutil.SymlinkSwap{Name: "f2", Target: filepath.Join(outside, "f2")},
+		testutil.SymlinkSwap{Name: "d", Target: outside},
+		testutil.SymlinkSwap{Name: "d/sub", Target: filepath.Join(outside, "sub")})
 	pushes, failed := 0, 0
 	for ctx.Err() == nil {
 		req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: dest}
@@ -228,34 +214,18 @@ func symlinkSwapRace(t *testing.T, pr peer) {
 			failed++
 		}
 		pushes++
-		if leaked := findMarker(t, dir); leaked != "" {
+		if leaked := testutil.FileContaining(t, dir, secretMarker); leaked != "" {
 			cancel()
-			wg.Wait()
+			wait()
 			t.Fatalf("push %d: %s on the target holds data from outside SRC", pushes, leaked)
 		}
 		// A fresh target each time: every push reads every file.
-		must(t, os.RemoveAll(dir))
-		must(t, os.MkdirAll(dir, 0o755))
+		testutil.Must(t, os.RemoveAll(dir))
+		testutil.Must(t, os.MkdirAll(dir, 0o755))
 	}
-	wg.Wait()
+	wait()
 	t.Logf("%d pushes, %d ended by the receiver", pushes, failed)
 	if pushes-failed < 5 {
 		t.Errorf("only %d of %d pushes completed: the race proves little", pushes-failed, pushes)
 	}
-}
-
-// findMarker returns the first file below dir holding secretMarker.
-func findMarker(t *testing.T, dir string) string {
-	t.Helper()
-	found := ""
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || found != "" || !d.Type().IsRegular() {
-			return nil
-		}
-		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(secretMarker)) {
-			found = p
-		}
-		return nil
-	})
-	return found
 }

@@ -189,7 +189,7 @@ func DialDaemon(ctx context.Context, rw io.ReadWriter, cfg DaemonConfig) (*Daemo
 		}
 		line, err := readLine(s.br)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
+			if errors.Is(err, io.EOF) && !s.aborted() {
 				return nil, &ExitError{Code: ExitStartClient, Msg: "daemon closed the connection during the handshake"}
 			}
 			return nil, handshakeErr(s, "read daemon reply", err)
@@ -367,7 +367,9 @@ func PushServer(ctx context.Context, rw io.ReadWriter, req Request) (*Result, er
 	raw := &wireReader{r: s.br}
 	remote := int(raw.int32())
 	if raw.err != nil {
-		if errors.Is(raw.err, io.EOF) {
+		// The watchdog closing a silent stream also reads as EOF: name the
+		// timeout then, not the peer.
+		if errors.Is(raw.err, io.EOF) && !s.aborted() {
 			return nil, &ExitError{Code: ExitStartClient, Msg: "remote rsync closed the connection before the version exchange"}
 		}
 		return nil, fmt.Errorf("read protocol version: %w", s.cause(raw.err))

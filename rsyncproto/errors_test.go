@@ -5,12 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // TestUnwritableSubdir runs the receiver as nobody with one read-only target
@@ -28,11 +32,11 @@ func TestUnwritableSubdir(t *testing.T) {
 				writeFile(t, filepath.Join(src, n), []byte(n), 0o644, base)
 			}
 			dst := filepath.Join(t.TempDir(), "dst")
-			must(t, os.MkdirAll(filepath.Join(dst, "ro"), 0o755))
-			must(t, os.Chmod(filepath.Dir(dst), 0o755))
-			must(t, os.Chmod(filepath.Dir(filepath.Dir(dst)), 0o755))
-			must(t, os.Chmod(dst, 0o777))
-			must(t, os.Chmod(filepath.Join(dst, "ro"), 0o555))
+			testutil.Must(t, os.MkdirAll(filepath.Join(dst, "ro"), 0o755))
+			testutil.Must(t, os.Chmod(filepath.Dir(dst), 0o755))
+			testutil.Must(t, os.Chmod(filepath.Dir(filepath.Dir(dst)), 0o755))
+			testutil.Must(t, os.Chmod(dst, 0o777))
+			testutil.Must(t, os.Chmod(filepath.Join(dst, "ro"), 0o555))
 			req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: dst, Options: Options{MaxProtocol: p}}
 			args := ServerArgs(req)
 			args = append([]string{args[0], fmt.Sprintf("--protocol=%d", p)}, args[1:]...)
@@ -42,7 +46,7 @@ func TestUnwritableSubdir(t *testing.T) {
 			cmd.Stderr = &stderr
 			in, _ := cmd.StdinPipe()
 			out, _ := cmd.StdoutPipe()
-			must(t, cmd.Start())
+			testutil.Must(t, cmd.Start())
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			res, err := PushServer(ctx, &pipeConn{r: out, w: in}, req)
@@ -90,19 +94,20 @@ func TestCancel(t *testing.T) {
 		name    string
 		timeout time.Duration
 		ctxDur  time.Duration
+		eof     bool // Read after Close returns io.EOF, as an ssh channel does
 		want    func(error) bool
 	}{
-		{"ctx", 0, 200 * time.Millisecond, func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},
-		{"timeout", 200 * time.Millisecond, time.Minute, func(err error) bool {
-			var ee *ExitError
-			return errors.As(err, &ee) && ee.Code == ExitTimeout
-		}},
+		{"ctx", 0, 200 * time.Millisecond, false, func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},
+		{"timeout", 200 * time.Millisecond, time.Minute, false, isTimeout},
+		// An ssh channel closed by the watchdog reads as EOF: still the
+		// timeout, not "the remote closed the connection".
+		{"timeout-eof", 200 * time.Millisecond, time.Minute, true, isTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, w, err := os.Pipe() // nothing ever writes to r
-			must(t, err)
+			testutil.Must(t, err)
 			r2, w2, err := os.Pipe() // our output, drained
-			must(t, err)
+			testutil.Must(t, err)
 			go func() {
 				b := make([]byte, 4096)
 				for {
@@ -114,11 +119,38 @@ func TestCancel(t *testing.T) {
 			defer func() { w.Close(); r2.Close() }()
 			ctx, cancel := context.WithTimeout(context.Background(), tc.ctxDur)
 			defer cancel()
-			conn := &pipeConn{r: r, w: w2}
+			var conn io.ReadWriter = &pipeConn{r: r, w: w2}
+			if tc.eof {
+				conn = &eofOnClose{pipeConn: conn.(*pipeConn)}
+			}
 			_, err = PushServer(ctx, conn, Request{Root: src, Paths: []Path{{Name: "."}}, Dest: "x", Options: Options{Timeout: tc.timeout}})
 			if !tc.want(err) {
 				t.Fatalf("err = %v", err)
 			}
 		})
 	}
+}
+
+func isTimeout(err error) bool {
+	var ee *ExitError
+	return errors.As(err, &ee) && ee.Code == ExitTimeout
+}
+
+// eofOnClose is a pipeConn whose reads end in io.EOF once it is closed.
+type eofOnClose struct {
+	*pipeConn
+	closed atomic.Bool
+}
+
+func (e *eofOnClose) Read(b []byte) (int, error) {
+	n, err := e.pipeConn.Read(b)
+	if err != nil && e.closed.Load() {
+		return n, io.EOF
+	}
+	return n, err
+}
+
+func (e *eofOnClose) Close() error {
+	e.closed.Store(true)
+	return e.pipeConn.Close()
 }

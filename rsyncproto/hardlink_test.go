@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 func TestHardLinks(t *testing.T) {
@@ -14,8 +16,8 @@ func TestHardLinks(t *testing.T) {
 	src := t.TempDir()
 	base := time.Unix(1704164645, 0)
 	writeFile(t, filepath.Join(src, "a/one"), []byte("shared"), 0o644, base)
-	must(t, os.Link(filepath.Join(src, "a/one"), filepath.Join(src, "b")))
-	must(t, os.Link(filepath.Join(src, "a/one"), filepath.Join(src, "c")))
+	testutil.Must(t, os.Link(filepath.Join(src, "a/one"), filepath.Join(src, "b")))
+	testutil.Must(t, os.Link(filepath.Join(src, "a/one"), filepath.Join(src, "c")))
 	writeFile(t, filepath.Join(src, "solo"), []byte("solo"), 0o644, base)
 	for _, p := range []int{32, 31, 30, 29} {
 		t.Run(fmt.Sprint(p), func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/internal/treediff"
 )
 
@@ -212,15 +213,15 @@ func makeTree(t *testing.T, root string, withDevices bool) {
 		deep = filepath.Join(deep, strings.Repeat("p", 200))
 	}
 	writeFile(t, filepath.Join(deep, "leaf"), []byte("deep"), 0o644, base)
-	must(t, os.MkdirAll(filepath.Join(root, "sticky"), 0o755))
-	must(t, os.Chmod(filepath.Join(root, "sticky"), 0o1777))
-	must(t, os.Symlink("big.bin", filepath.Join(root, "rel-link")))
-	must(t, os.Symlink("/etc/passwd", filepath.Join(root, "abs-link")))
-	must(t, os.Symlink("nowhere/at/all", filepath.Join(root, "dangling")))
+	testutil.Must(t, os.MkdirAll(filepath.Join(root, "sticky"), 0o755))
+	testutil.Must(t, os.Chmod(filepath.Join(root, "sticky"), 0o1777))
+	testutil.Must(t, os.Symlink("big.bin", filepath.Join(root, "rel-link")))
+	testutil.Must(t, os.Symlink("/etc/passwd", filepath.Join(root, "abs-link")))
+	testutil.Must(t, os.Symlink("nowhere/at/all", filepath.Join(root, "dangling")))
 	if withDevices {
-		must(t, syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
+		testutil.Must(t, syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
 		if os.Geteuid() == 0 {
-			must(t, syscall.Mknod(filepath.Join(root, "chr"), syscall.S_IFCHR|0o600, 1<<8|3))
+			testutil.Must(t, syscall.Mknod(filepath.Join(root, "chr"), syscall.S_IFCHR|0o600, 1<<8|3))
 		}
 	}
 	// Directory (and device) mtimes last.
@@ -230,11 +231,4 @@ func makeTree(t *testing.T, root string, withDevices bool) {
 		}
 		return nil
 	})
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }

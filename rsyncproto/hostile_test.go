@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // hostileTree builds SRC with regular files, a symlink to a secret file
@@ -24,17 +26,17 @@ func hostileTree(t *testing.T) (src, marker string) {
 	marker = "GSYNC-SECRET-" + hex.EncodeToString(rnd[:])
 	base := t.TempDir()
 	secret := filepath.Join(base, "secret")
-	must(t, os.MkdirAll(secret, 0o700))
-	must(t, os.WriteFile(filepath.Join(secret, "key"), []byte(strings.Repeat(marker+"\n", 64)), 0o600))
+	testutil.Must(t, os.MkdirAll(secret, 0o700))
+	testutil.Must(t, os.WriteFile(filepath.Join(secret, "key"), []byte(strings.Repeat(marker+"\n", 64)), 0o600))
 	src = filepath.Join(base, "src")
 	when := time.Unix(1704164645, 0)
 	writeFile(t, filepath.Join(src, "a.txt"), []byte("hello world\n"), 0o644, when)
 	writeFile(t, filepath.Join(src, "sub", "b.txt"), pseudoRandom(3000, 5), 0o644, when)
-	must(t, os.Symlink("../secret/key", filepath.Join(src, "link")))
-	must(t, os.Symlink("../secret", filepath.Join(src, "dirlink")))
-	must(t, syscall.Mkfifo(filepath.Join(src, "fifo"), 0o644))
+	testutil.Must(t, os.Symlink("../secret/key", filepath.Join(src, "link")))
+	testutil.Must(t, os.Symlink("../secret", filepath.Join(src, "dirlink")))
+	testutil.Must(t, syscall.Mkfifo(filepath.Join(src, "fifo"), 0o644))
 	if os.Geteuid() == 0 {
-		must(t, syscall.Mknod(filepath.Join(src, "dev"), syscall.S_IFCHR|0o600, 1<<8|3))
+		testutil.Must(t, syscall.Mknod(filepath.Join(src, "dev"), syscall.S_IFCHR|0o600, 1<<8|3))
 	}
 	return src, marker
 }

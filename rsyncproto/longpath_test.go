@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gsync/gsync/internal/beneath"
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // longTree makes SRC with a chain of 200-byte directory names about 5,000
@@ -22,16 +23,16 @@ func longTree(t *testing.T, src string) string {
 	writeFile(t, filepath.Join(src, "z/b"), []byte("b"), 0o644, time.Unix(1704164645, 0))
 	comp := strings.Repeat("L", 200)
 	wd, err := os.Getwd()
-	must(t, err)
+	testutil.Must(t, err)
 	defer os.Chdir(wd)
-	must(t, os.Chdir(src))
+	testutil.Must(t, os.Chdir(src))
 	rel := ""
 	for len(rel) < 5000 {
-		must(t, os.Mkdir(comp, 0o755))
-		must(t, os.Chdir(comp))
+		testutil.Must(t, os.Mkdir(comp, 0o755))
+		testutil.Must(t, os.Chdir(comp))
 		rel += comp + "/"
 	}
-	must(t, os.WriteFile("leaf", []byte("deep"), 0o644))
+	testutil.Must(t, os.WriteFile("leaf", []byte("deep"), 0o644))
 	return rel + "leaf"
 }
 
@@ -44,10 +45,10 @@ func longTree(t *testing.T, src string) string {
 func TestFileListPastPathMax(t *testing.T) {
 	// A long root, so that absolute names of listed entries pass PATH_MAX.
 	src := filepath.Join(t.TempDir(), strings.Repeat("R", 250))
-	must(t, os.Mkdir(src, 0o755))
+	testutil.Must(t, os.Mkdir(src, 0o755))
 	leaf := longTree(t, src)
 	fl, err := buildFileList(context.Background(), &Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}}, nil)
-	must(t, err)
+	testutil.Must(t, err)
 	defer fl.close()
 	longest := 0
 	for _, e := range fl.list {
@@ -67,7 +68,7 @@ func TestFileListPastPathMax(t *testing.T) {
 	}
 	// A listed path beyond the limit is reported, not listed.
 	fl2, err := buildFileList(context.Background(), &Request{Root: src, Paths: []Path{{Name: leaf}}}, nil)
-	must(t, err)
+	testutil.Must(t, err)
 	defer fl2.close()
 	if len(fl2.failed) != 1 || !errors.Is(fl2.failed[0].Err, ErrNameTooLong) || fl2.ioError != 0 {
 		t.Errorf("listed leaf: failed %v io_error %#x", fl2.failed, fl2.ioError)
@@ -116,12 +117,12 @@ func TestOneFileSystem(t *testing.T) {
 	}
 	for _, one := range []bool{false, true} {
 		r, err := beneath.Open(src)
-		must(t, err)
+		testutil.Must(t, err)
 		b := newListBuilder(context.Background(), r, &Options{OneFileSystem: one}, nil)
-		must(t, b.add("."))
+		testutil.Must(t, b.add("."))
 		b.rootDev = b.byName["."].dev + 1
-		must(t, b.addPath(".", true))
-		must(t, b.addPath("mnt/sub/deep", false))
+		testutil.Must(t, b.addPath(".", true))
+		testutil.Must(t, b.addPath("mnt/sub/deep", false))
 		b.finish()
 		b.closeParents()
 		r.Close()

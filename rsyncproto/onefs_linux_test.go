@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // TestOneFileSystemMount: with OneFileSystem a tmpfs mounted below the
@@ -17,7 +19,7 @@ func TestOneFileSystemMount(t *testing.T) {
 	src := t.TempDir()
 	mnt := filepath.Join(src, "mnt")
 	writeFile(t, filepath.Join(src, "top"), []byte("top"), 0o644, time.Unix(1704164645, 0))
-	must(t, os.Mkdir(mnt, 0o755))
+	testutil.Must(t, os.Mkdir(mnt, 0o755))
 	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, ""); err != nil {
 		t.Skipf("cannot mount a tmpfs: %v", err)
 	}
@@ -26,7 +28,7 @@ func TestOneFileSystemMount(t *testing.T) {
 	for _, one := range []bool{true, false} {
 		fl, err := buildFileList(context.Background(), &Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}, {Name: "mnt/inner"}},
 			Options: Options{OneFileSystem: one}}, nil)
-		must(t, err)
+		testutil.Must(t, err)
 		fl.close()
 		names := map[string]*entry{}
 		for _, e := range fl.list {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 func TestDeltaAndIgnoreTimes(t *testing.T) {
@@ -79,9 +81,9 @@ func TestScopedDelete(t *testing.T) {
 				writeFile(t, filepath.Join(dir, n), []byte("stray"), 0o644, base)
 			}
 			for _, n := range []string{"gone", `we*ird[1]?`, `back\slash`, "x]y", "dir/sub/deep", "rec/b/c", "junk.tmp", "keep"} {
-				must(t, os.Remove(filepath.Join(src, n)))
+				testutil.Must(t, os.Remove(filepath.Join(src, n)))
 			}
-			must(t, os.RemoveAll(filepath.Join(src, "gonedir")))
+			testutil.Must(t, os.RemoveAll(filepath.Join(src, "gonedir")))
 			writeFile(t, filepath.Join(dir, "rec/b/extra"), []byte("extra"), 0o644, base)
 			writeFile(t, filepath.Join(dir, "keep2.tmp"), []byte("x"), 0o644, base)
 			// Exclude agrees with ExcludeRules, as the API asks: listed paths
@@ -155,7 +157,7 @@ func TestDaemonErrors(t *testing.T) {
 	needRsync(t)
 	mod := t.TempDir()
 	secrets := filepath.Join(t.TempDir(), "secrets")
-	must(t, os.WriteFile(secrets, []byte("alice:s3cret\n"), 0o600))
+	testutil.Must(t, os.WriteFile(secrets, []byte("alice:s3cret\n"), 0o600))
 	conf := daemonConf(t, mod, "auth users = alice\nsecrets file = "+secrets+"\n")
 	src := t.TempDir()
 	writeFile(t, filepath.Join(src, "f"), []byte("data"), 0o644, time.Unix(1704164645, 0))

@@ -97,6 +97,13 @@ func (s *session) abort(err error) {
 	s.c.interrupt()
 }
 
+// aborted reports whether the watchdog or the context stopped the session.
+func (s *session) aborted() bool {
+	s.abortMu.Lock()
+	defer s.abortMu.Unlock()
+	return s.abortErr != nil
+}
+
 // cause maps an I/O error to the watchdog's reason when it fired.
 func (s *session) cause(err error) error {
 	s.abortMu.Lock()
@@ -285,7 +292,7 @@ func (s *session) setupProtocol() error {
 	}
 	s.sums.seed = raw.int32()
 	if raw.err != nil {
-		if errors.Is(raw.err, io.EOF) {
+		if errors.Is(raw.err, io.EOF) && !s.aborted() {
 			return &ExitError{Code: ExitStartClient, Msg: "server closed the connection before the checksum seed (refused arguments?)"}
 		}
 		return fmt.Errorf("read checksum seed: %w", s.cause(raw.err))
@@ -305,7 +312,7 @@ func (s *session) readErr(what string, err error) error {
 	if errors.As(err, &ee) {
 		return ee
 	}
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) && !s.aborted() {
 		s.mu.Lock()
 		last := s.lastError
 		s.mu.Unlock()

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // startTCPDaemon runs "rsync --daemon --no-detach" on a free 127.0.0.1 port
@@ -17,11 +19,11 @@ import (
 func startTCPDaemon(t *testing.T, conf string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
+	testutil.Must(t, err)
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	cmd := exec.Command(needRsync(t), "--daemon", "--no-detach", "--address=127.0.0.1", fmt.Sprintf("--port=%d", port), "--config="+conf)
-	must(t, cmd.Start())
+	testutil.Must(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for i := 0; i < 100; i++ {
@@ -44,13 +46,13 @@ func TestTCPDaemonReceiverErrors(t *testing.T) {
 		t.Skip("needs root to run the daemon as nobody")
 	}
 	mod := filepath.Join(t.TempDir(), "mod")
-	must(t, os.MkdirAll(filepath.Join(mod, "ro"), 0o777))
-	must(t, os.Chmod(filepath.Dir(mod), 0o755))
-	must(t, os.Chmod(filepath.Dir(filepath.Dir(mod)), 0o755))
-	must(t, os.Chmod(mod, 0o777))
-	must(t, os.Chmod(filepath.Join(mod, "ro"), 0o555))
+	testutil.Must(t, os.MkdirAll(filepath.Join(mod, "ro"), 0o777))
+	testutil.Must(t, os.Chmod(filepath.Dir(mod), 0o755))
+	testutil.Must(t, os.Chmod(filepath.Dir(filepath.Dir(mod)), 0o755))
+	testutil.Must(t, os.Chmod(mod, 0o777))
+	testutil.Must(t, os.Chmod(filepath.Join(mod, "ro"), 0o555))
 	conf := filepath.Join(t.TempDir(), "rsyncd.conf")
-	must(t, os.WriteFile(conf, []byte(fmt.Sprintf("use chroot = no\nmunge symlinks = no\nuid = nobody\ngid = nogroup\n[m]\npath = %s\nread only = no\n", mod)), 0o600))
+	testutil.Must(t, os.WriteFile(conf, []byte(fmt.Sprintf("use chroot = no\nmunge symlinks = no\nuid = nobody\ngid = nogroup\n[m]\npath = %s\nread only = no\n", mod)), 0o600))
 	addr := startTCPDaemon(t, conf)
 	src := t.TempDir()
 	for _, n := range []string{"ok/a", "ro/x", "ro/y", "top"} {
@@ -58,7 +60,7 @@ func TestTCPDaemonReceiverErrors(t *testing.T) {
 	}
 	for _, p := range protocols {
 		c, err := net.Dial("tcp", addr)
-		must(t, err)
+		testutil.Must(t, err)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		d, err := DialDaemon(ctx, c, DaemonConfig{Module: "m", MaxProtocol: p})
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/integration"
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/transport"
 	"github.com/gsync/gsync/transport/transporttest"
 )
@@ -132,7 +133,14 @@ func rsyncTarget(t *testing.T, src string, opts transport.Options, proto int) (t
 	t.Helper()
 	mod := t.TempDir()
 	d := integration.StartRsyncDaemon(t, integration.Config{Modules: []integration.Module{{Name: "m", Path: mod}}})
-	cfg := transport.DaemonConfig{Host: "127.0.0.1", Port: d.Port, Module: "m", Protocol: proto}
+	return newSuiteDaemon(t, transport.DaemonConfig{Host: "127.0.0.1", Port: d.Port, Module: "m", Protocol: proto}, opts), mod
+}
+
+// newSuiteDaemon returns a daemon target for cfg and opts, closed when
+// the test ends; with opts.Exclude set it passes the peer
+// suiteExcludeRules.
+func newSuiteDaemon(t *testing.T, cfg transport.DaemonConfig, opts transport.Options) *transport.Daemon {
+	t.Helper()
 	if opts.Exclude != nil {
 		cfg.ExcludeRules = suiteExcludeRules
 	}
@@ -141,7 +149,7 @@ func rsyncTarget(t *testing.T, src string, opts transport.Options, proto int) (t
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tgt.Close() })
-	return tgt, mod
+	return tgt
 }
 
 // negotiated pushes a file to a fresh daemon and reports the protocol the
@@ -209,16 +217,7 @@ func gokrazyTarget(t *testing.T, opts transport.Options, dial func(context.Conte
 		t.Fatal(err)
 	}
 	p, _ := strconv.Atoi(port)
-	gcfg := transport.DaemonConfig{Host: host, Port: p, Module: integration.GokrazyModule, Dial: dial}
-	if opts.Exclude != nil {
-		gcfg.ExcludeRules = suiteExcludeRules
-	}
-	tgt, err := transport.NewDaemon(gcfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tgt.Close() })
-	return tgt, mod
+	return newSuiteDaemon(t, transport.DaemonConfig{Host: host, Port: p, Module: integration.GokrazyModule, Dial: dial}, opts), mod
 }
 
 func TestDaemonConformanceGokrazy(t *testing.T) {
@@ -272,21 +271,6 @@ func countingDial(n *atomic.Int32) func(context.Context, string, string) (net.Co
 	}
 }
 
-func dwrite(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
-}
-
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -298,9 +282,9 @@ func ctxT(t *testing.T) context.Context {
 // deletes inside the deleted path's parent directory.
 func TestDaemonGokrazyDeleteScopedByRoot(t *testing.T) {
 	src := t.TempDir()
-	dwrite(t, filepath.Join(src, "a/gone"), "g")
-	dwrite(t, filepath.Join(src, "a/keep"), "k")
-	dwrite(t, filepath.Join(src, "b/f"), "f")
+	testutil.WriteFile(t, filepath.Join(src, "a/gone"), "g")
+	testutil.WriteFile(t, filepath.Join(src, "a/keep"), "k")
+	testutil.WriteFile(t, filepath.Join(src, "b/f"), "f")
 	tgt, dst := gokrazyTarget(t, transport.Options{Source: src}, nil)
 	if _, err := tgt.FullSync(ctxT(t)); err != nil {
 		t.Fatal(err)
@@ -308,22 +292,22 @@ func TestDaemonGokrazyDeleteScopedByRoot(t *testing.T) {
 	if tgt.Protocol() != 27 {
 		t.Fatalf("negotiated protocol %d with gokrazy, want 27", tgt.Protocol())
 	}
-	dwrite(t, filepath.Join(dst, "b/target-only"), "mine")
-	dwrite(t, filepath.Join(dst, "target-only-dir/x"), "mine")
+	testutil.WriteFile(t, filepath.Join(dst, "b/target-only"), "mine")
+	testutil.WriteFile(t, filepath.Join(dst, "target-only-dir/x"), "mine")
 	if err := os.Remove(filepath.Join(src, "a/gone")); err != nil {
 		t.Fatal(err)
 	}
-	dwrite(t, filepath.Join(src, "b/new"), "n")
+	testutil.WriteFile(t, filepath.Join(src, "b/new"), "n")
 	st, err := tgt.Push(ctxT(t), []transport.Change{
 		{Op: change.Delete, Path: "a/gone"}, {Op: change.Modify, Path: "b/new"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exists(filepath.Join(dst, "a/gone")) {
+	if testutil.Exists(filepath.Join(dst, "a/gone")) {
 		t.Error("a/gone was not deleted")
 	}
 	for _, p := range []string{"a/keep", "b/new", "b/f", "b/target-only", "target-only-dir/x"} {
-		if !exists(filepath.Join(dst, p)) {
+		if !testutil.Exists(filepath.Join(dst, p)) {
 			t.Errorf("%s missing on the target after the batch", p)
 		}
 	}
@@ -339,7 +323,7 @@ func gokrazyDeleteBatch(t *testing.T, keep, gone []string) {
 	t.Helper()
 	src := t.TempDir()
 	for _, p := range append(append([]string(nil), keep...), gone...) {
-		dwrite(t, filepath.Join(src, p), p)
+		testutil.WriteFile(t, filepath.Join(src, p), p)
 	}
 	tgt, dst := gokrazyTarget(t, transport.Options{Source: src}, nil)
 	if _, err := tgt.FullSync(ctxT(t)); err != nil {
@@ -356,12 +340,12 @@ func gokrazyDeleteBatch(t *testing.T, keep, gone []string) {
 		t.Fatal(err)
 	}
 	for _, p := range gone {
-		if exists(filepath.Join(dst, p)) {
+		if testutil.Exists(filepath.Join(dst, p)) {
 			t.Errorf("%q was not deleted", p)
 		}
 	}
 	for _, p := range keep {
-		if !exists(filepath.Join(dst, p)) {
+		if !testutil.Exists(filepath.Join(dst, p)) {
 			t.Errorf("%q missing on the target after the batch", p)
 		}
 	}
@@ -387,13 +371,13 @@ func TestDaemonGokrazyDeleteInOddDirs(t *testing.T) {
 func TestDaemonGokrazyChangedSameSecond(t *testing.T) {
 	src := t.TempDir()
 	mt := time.Unix(1700000000, 0)
-	dwrite(t, filepath.Join(src, "f"), "AAAA")
+	testutil.WriteFile(t, filepath.Join(src, "f"), "AAAA")
 	os.Chtimes(filepath.Join(src, "f"), mt, mt)
 	tgt, dst := gokrazyTarget(t, transport.Options{Source: src}, nil)
 	if _, err := tgt.FullSync(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	dwrite(t, filepath.Join(src, "f"), "BBBB")
+	testutil.WriteFile(t, filepath.Join(src, "f"), "BBBB")
 	os.Chtimes(filepath.Join(src, "f"), mt, mt)
 	if _, err := tgt.Push(ctxT(t), []transport.Change{{Op: change.Modify, Path: "f"}}); err != nil {
 		t.Fatal(err)
@@ -413,7 +397,7 @@ func authDaemon(t *testing.T) (*integration.RsyncDaemon, string) {
 func TestDaemonAuth(t *testing.T) {
 	d, mod := authDaemon(t)
 	src := t.TempDir()
-	dwrite(t, filepath.Join(src, "f"), "x")
+	testutil.WriteFile(t, filepath.Join(src, "f"), "x")
 	open := func(user, pw, module string) (transport.Stats, error) {
 		tgt, err := transport.NewDaemon(transport.DaemonConfig{Host: "127.0.0.1", Port: d.Port, Module: module, User: user, Password: pw},
 			transport.Options{Source: src})
@@ -426,7 +410,7 @@ func TestDaemonAuth(t *testing.T) {
 	if _, err := open("alice", "s3cret", "secure"); err != nil {
 		t.Fatalf("right password: %v", err)
 	}
-	if !exists(filepath.Join(mod, "f")) {
+	if !testutil.Exists(filepath.Join(mod, "f")) {
 		t.Error("f did not arrive")
 	}
 	_, err := open("alice", "wrong", "secure")
@@ -461,7 +445,7 @@ func TestDaemonKillRestart(t *testing.T) {
 	mod := t.TempDir()
 	d := integration.StartRsyncDaemon(t, integration.Config{Modules: []integration.Module{{Name: "m", Path: mod}}})
 	src := t.TempDir()
-	dwrite(t, filepath.Join(src, "a"), "a")
+	testutil.WriteFile(t, filepath.Join(src, "a"), "a")
 	var dials atomic.Int32
 	tgt, err := transport.NewDaemon(transport.DaemonConfig{Host: "127.0.0.1", Port: d.Port, Module: "m", Dial: countingDial(&dials)},
 		transport.Options{Source: src})
@@ -477,18 +461,18 @@ func TestDaemonKillRestart(t *testing.T) {
 	if err := d.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	dwrite(t, filepath.Join(src, "b"), "b")
+	testutil.WriteFile(t, filepath.Join(src, "b"), "b")
 	if _, err := tgt.Push(ctxT(t), []transport.Change{{Op: change.Modify, Path: "b"}}); err != nil {
 		t.Fatalf("push after restart: %v", err)
 	}
-	if !exists(filepath.Join(mod, "b")) {
+	if !testutil.Exists(filepath.Join(mod, "b")) {
 		t.Error("b did not arrive")
 	}
 	// Killed: transient failure.
 	if err := d.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	dwrite(t, filepath.Join(src, "c"), "c")
+	testutil.WriteFile(t, filepath.Join(src, "c"), "c")
 	_, err = tgt.Push(ctxT(t), []transport.Change{{Op: change.Modify, Path: "c"}})
 	if err == nil || !transport.IsTransient(err) {
 		t.Fatalf("push to a killed daemon: got %v, want a transient error", err)
@@ -500,7 +484,7 @@ func TestDaemonKillRestart(t *testing.T) {
 	if _, err := tgt.Push(ctxT(t), []transport.Change{{Op: change.Modify, Path: "c"}}); err != nil {
 		t.Fatalf("push after restart: %v", err)
 	}
-	if !exists(filepath.Join(mod, "c")) {
+	if !testutil.Exists(filepath.Join(mod, "c")) {
 		t.Error("c did not arrive")
 	}
 }
@@ -533,11 +517,11 @@ func TestDaemonConnectionReuse(t *testing.T) {
 	const pushes = 5
 	for i := range pushes {
 		name := fmt.Sprintf("f%d", i)
-		dwrite(t, filepath.Join(src, name), name)
+		testutil.WriteFile(t, filepath.Join(src, name), name)
 		if _, err := tgt.Push(ctxT(t), []transport.Change{{Op: change.Modify, Path: name}}); err != nil {
 			t.Fatal(err)
 		}
-		if !exists(filepath.Join(mod, name)) {
+		if !testutil.Exists(filepath.Join(mod, name)) {
 			t.Fatalf("%s did not arrive", name)
 		}
 		waitDials(t, &dials, int32(i+2))
@@ -557,8 +541,8 @@ func TestDaemonDryRun(t *testing.T) {
 	mod := t.TempDir()
 	d := integration.StartRsyncDaemon(t, integration.Config{Modules: []integration.Module{{Name: "m", Path: mod}}})
 	src := t.TempDir()
-	dwrite(t, filepath.Join(src, "new"), "n")
-	dwrite(t, filepath.Join(mod, "extra"), "x")
+	testutil.WriteFile(t, filepath.Join(src, "new"), "n")
+	testutil.WriteFile(t, filepath.Join(mod, "extra"), "x")
 	tgt, err := transport.NewDaemon(transport.DaemonConfig{Host: "127.0.0.1", Port: d.Port, Module: "m"},
 		transport.Options{Source: src, DryRun: true})
 	if err != nil {
@@ -571,7 +555,7 @@ func TestDaemonDryRun(t *testing.T) {
 	if _, err := tgt.Push(ctxT(t), []transport.Change{{Op: change.Delete, Path: "extra"}, {Op: change.Modify, Path: "new"}}); err != nil {
 		t.Fatal(err)
 	}
-	if exists(filepath.Join(mod, "new")) || !exists(filepath.Join(mod, "extra")) {
+	if testutil.Exists(filepath.Join(mod, "new")) || !testutil.Exists(filepath.Join(mod, "extra")) {
 		t.Error("dry run changed the target")
 	}
 }

@@ -1,11 +1,9 @@
 package transport_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -23,21 +22,6 @@ const localSecret = "LOCAL-OUTSIDE-SECRET-93be41"
 
 // quiet drops the targets' per-file warnings of these tests.
 var quiet = slog.New(slog.DiscardHandler)
-
-// findSecret returns the first regular file below dir holding localSecret.
-func findSecret(dir string) string {
-	found := ""
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || found != "" || !d.Type().IsRegular() {
-			return nil
-		}
-		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(localSecret)) {
-			found = p
-		}
-		return nil
-	})
-	return found
-}
 
 // TestLocalSymlinkSwapRace syncs SRC to a local target again and again
 // (full syncs and event batches) while files and directories in SRC are
@@ -48,10 +32,10 @@ func TestLocalSymlinkSwapRace(t *testing.T) {
 	base := t.TempDir()
 	src, dst, outside := filepath.Join(base, "src"), filepath.Join(base, "dst"), filepath.Join(base, "outside")
 	for _, n := range []string{"f0", "f1", "f2", "sub/f0", "sub/f1"} {
-		writeFile(t, filepath.Join(outside, n), localSecret)
+		testutil.WriteFile(t, filepath.Join(outside, n), localSecret)
 	}
 	for _, n := range []string{"f0", "f1", "f2", "d/f0", "d/f1", "d/sub/f0", "d/sub/f1"} {
-		writeFile(t, filepath.Join(src, n), "harmless "+n)
+		testutil.WriteFile(t, filepath.Join(src, n), "harmless "+n)
 	}
 	l, err := transport.NewLocal(dst, transport.Options{Source: src, Logger: quiet})
 	if err != nil {
@@ -59,26 +43,11 @@ func TestLocalSymlinkSwapRace(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	swap := func(name, target string) {
-		defer wg.Done()
-		p := filepath.Join(src, name)
-		aside := p + ".aside"
-		for ctx.Err() == nil {
-			if os.Rename(p, aside) == nil {
-				os.Symlink(target, p)
-				time.Sleep(200 * time.Microsecond)
-				os.Remove(p)
-				os.Rename(aside, p)
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
-	}
-	wg.Add(4)
-	go swap("f1", filepath.Join(outside, "f1"))
-	go swap("f2", filepath.Join(outside, "f2"))
-	go swap("d", outside)
-	go swap("d/sub", filepath.Join(outside, "sub"))
+	wait := testutil.SwapSymlinks(t, ctx, src,
+		testutil.SymlinkSwap{Name: "f1", Target: filepath.Join(outside, "f1")},
+		testutil.SymlinkSwap{Name: "f2", Target: filepath.Join(outside, "f2")},
+		testutil.SymlinkSwap{Name: "d", Target: outside},
+		testutil.SymlinkSwap{Name: "d/sub", Target: filepath.Join(outside, "sub")})
 	syncs := 0
 	for ctx.Err() == nil {
 		if syncs%2 == 0 {
@@ -89,9 +58,9 @@ func TestLocalSymlinkSwapRace(t *testing.T) {
 				{Op: change.Modify, Path: "d/sub/f1"}, {Op: change.Modify, Path: "d", Recursive: true}})
 		}
 		syncs++
-		if leaked := findSecret(dst); leaked != "" {
+		if leaked := testutil.FileContaining(t, dst, localSecret); leaked != "" {
 			cancel()
-			wg.Wait()
+			wait()
 			t.Fatalf("sync %d: %s holds data from outside SRC", syncs, leaked)
 		}
 		// A fresh target each time: every sync reads every file.
@@ -100,7 +69,7 @@ func TestLocalSymlinkSwapRace(t *testing.T) {
 		}
 		os.MkdirAll(dst, 0o755)
 	}
-	wg.Wait()
+	wait()
 	t.Logf("%d syncs", syncs)
 }
 
@@ -112,7 +81,7 @@ func TestLocalFIFOSwappedIn(t *testing.T) {
 	base := t.TempDir()
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
 	for _, n := range []string{"a", "pipe", "z"} {
-		writeFile(t, filepath.Join(src, n), n)
+		testutil.WriteFile(t, filepath.Join(src, n), n)
 	}
 	var once sync.Once
 	l, err := transport.NewLocal(dst, transport.Options{Source: src, Logger: quiet, Exclude: func(rel string, isDir bool) bool {
@@ -163,10 +132,10 @@ func TestLocalFIFOSwappedIn(t *testing.T) {
 func TestLocalPastPathMax(t *testing.T) {
 	base := t.TempDir()
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
-	writeFile(t, filepath.Join(src, "a"), "a")
-	writeFile(t, filepath.Join(src, "z/b"), "b")
-	writeFile(t, filepath.Join(dst, "stray"), "stray")
-	writeFile(t, filepath.Join(dst, "z/stray"), "stray")
+	testutil.WriteFile(t, filepath.Join(src, "a"), "a")
+	testutil.WriteFile(t, filepath.Join(src, "z/b"), "b")
+	testutil.WriteFile(t, filepath.Join(dst, "stray"), "stray")
+	testutil.WriteFile(t, filepath.Join(dst, "z/stray"), "stray")
 	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +190,7 @@ func TestLocalPastPathMax(t *testing.T) {
 func TestLocalOneFileSystem(t *testing.T) {
 	base := t.TempDir()
 	src, mnt := filepath.Join(base, "src"), filepath.Join(base, "src", "mnt")
-	writeFile(t, filepath.Join(src, "top"), "top")
+	testutil.WriteFile(t, filepath.Join(src, "top"), "top")
 	if err := os.MkdirAll(mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -229,10 +198,10 @@ func TestLocalOneFileSystem(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs: %v", err)
 	}
 	defer syscall.Unmount(mnt, syscall.MNT_DETACH)
-	writeFile(t, filepath.Join(mnt, "inner"), "inner")
+	testutil.WriteFile(t, filepath.Join(mnt, "inner"), "inner")
 	for _, one := range []bool{true, false} {
 		dst := filepath.Join(base, fmt.Sprintf("dst-%v", one))
-		writeFile(t, filepath.Join(dst, "mnt", "kept"), "target only")
+		testutil.WriteFile(t, filepath.Join(dst, "mnt", "kept"), "target only")
 		l, err := transport.NewLocal(dst, transport.Options{Source: src, Logger: quiet, OneFileSystem: one})
 		if err != nil {
 			t.Fatal(err)

@@ -11,19 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/internal/treediff"
 	"github.com/gsync/gsync/transport"
 )
-
-func writeFile(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func mustNotExist(t *testing.T, p string) {
 	t.Helper()
@@ -43,8 +34,8 @@ func failedPaths(st transport.Stats) []string {
 func TestLocalRefusesEscapingPaths(t *testing.T) {
 	base := t.TempDir()
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
-	writeFile(t, filepath.Join(src, "ok"), "ok")
-	writeFile(t, filepath.Join(base, "victim"), "precious")
+	testutil.WriteFile(t, filepath.Join(src, "ok"), "ok")
+	testutil.WriteFile(t, filepath.Join(base, "victim"), "precious")
 	l, err := transport.NewLocal(dst, transport.Options{Source: src})
 	if err != nil {
 		t.Fatal(err)
@@ -78,9 +69,9 @@ func TestLocalRefusesEscapingPaths(t *testing.T) {
 func TestLocalNeverFollowsTargetSymlinks(t *testing.T) {
 	base := t.TempDir()
 	src, dst, outside := filepath.Join(base, "src"), filepath.Join(base, "dst"), filepath.Join(base, "outside")
-	writeFile(t, filepath.Join(src, "d/f"), "new")
-	writeFile(t, filepath.Join(outside, "f"), "outside")
-	writeFile(t, filepath.Join(outside, "gone"), "outside")
+	testutil.WriteFile(t, filepath.Join(src, "d/f"), "new")
+	testutil.WriteFile(t, filepath.Join(outside, "f"), "outside")
+	testutil.WriteFile(t, filepath.Join(outside, "gone"), "outside")
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +110,8 @@ func TestLocalNeverFollowsTargetSymlinks(t *testing.T) {
 func TestLocalNeverFollowsSourceSymlinks(t *testing.T) {
 	base := t.TempDir()
 	src, dst, outside := filepath.Join(base, "src"), filepath.Join(base, "dst"), filepath.Join(base, "outside")
-	writeFile(t, filepath.Join(outside, "secret"), "secret")
-	writeFile(t, filepath.Join(src, "plain"), "p")
+	testutil.WriteFile(t, filepath.Join(outside, "secret"), "secret")
+	testutil.WriteFile(t, filepath.Join(src, "plain"), "p")
 	if err := os.Symlink(outside, filepath.Join(src, "link")); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +149,7 @@ func TestLocalRefusesSourceAsTarget(t *testing.T) {
 func TestLocalCancelled(t *testing.T) {
 	base := t.TempDir()
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
-	writeFile(t, filepath.Join(src, "a"), "a")
+	testutil.WriteFile(t, filepath.Join(src, "a"), "a")
 	l, err := transport.NewLocal(dst, transport.Options{Source: src})
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +187,7 @@ func TestLocalNoSpace(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "big"), make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(src, "small"), "fits")
+	testutil.WriteFile(t, filepath.Join(src, "small"), "fits")
 	l, err := transport.NewLocal(dst, transport.Options{Source: src})
 	if err != nil {
 		t.Fatal(err)

@@ -6,14 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func mustMkdir(t *testing.T, p string) {
-	t.Helper()
-	if err := os.MkdirAll(p, 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
+	"github.com/gsync/gsync/internal/testutil"
+)
 
 // TestTargetApartLsyncdConfig: an lsyncd config whose target contains
 // its source is refused too (exit 2 with gsync --config), and the source
@@ -24,7 +19,7 @@ func TestTargetApartLsyncdConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := filepath.Join(base, "backup", "www")
-	write(t, src, "precious")
+	testutil.WriteRel(t, src, "precious")
 	conf := filepath.Join(base, "c.lua")
 	os.WriteFile(conf, []byte(`sync{ default.direct, source = "`+src+`", target = "`+filepath.Join(base, "backup")+`", delay = 0 }`), 0o644)
 	var out, errb bytes.Buffer
@@ -34,7 +29,7 @@ func TestTargetApartLsyncdConfig(t *testing.T) {
 	if !strings.Contains(errb.String(), "contains the source") {
 		t.Errorf("stderr does not say why:\n%s", errb.String())
 	}
-	if !exists(filepath.Join(src, "precious")) {
+	if !testutil.Exists(filepath.Join(src, "precious")) {
 		t.Fatal("the source was deleted")
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // TestReloadHandsOverQueuedChanges: changes queued when SIGHUP re-reads
@@ -29,8 +31,8 @@ func TestReloadHandsOverQueuedChanges(t *testing.T) {
 func testReloadHandover(t *testing.T, init bool) {
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
-	mustMkdir(t, src)
-	mustMkdir(t, dst)
+	testutil.MustMkdir(t, src)
+	testutil.MustMkdir(t, dst)
 	stamp := time.Unix(1_600_000_000, 0)
 	for _, root := range []string{src, dst} { // already in sync
 		p := filepath.Join(root, "f")
@@ -51,7 +53,7 @@ sync{ default.direct, source = "` + src + `", target = "` + dst + `", ` + initOp
 	os.WriteFile(conf, []byte(sync(600)), 0o644)
 	sigs := make(chan os.Signal, 1)
 	done := make(chan int, 1)
-	errb := &syncBuffer{}
+	errb := &testutil.Buffer{}
 	go func() {
 		code, _ := runLsyncd([]string{conf}, &bytes.Buffer{}, errb, sigs)
 		done <- code
@@ -60,7 +62,7 @@ sync{ default.direct, source = "` + src + `", target = "` + dst + `", ` + initOp
 
 	// The watch is in place once the status file counts it (without a
 	// startup sync there is nothing else to wait for).
-	eventually(t, "the startup sync", func() bool {
+	testutil.Eventually(t, "the startup sync", func() bool {
 		b, _ := os.ReadFile(status)
 		watching := strings.Contains(string(b), "Inotify watching 1 directories")
 		return watching && (strings.Contains(string(b), "Last push finished") || (!init && strings.Contains(string(b), "There are 0 delays")))
@@ -70,27 +72,15 @@ sync{ default.direct, source = "` + src + `", target = "` + dst + `", ` + initOp
 	os.WriteFile(p, []byte("new!"), 0o644)
 	os.Chtimes(p, stamp, stamp)
 	os.WriteFile(filepath.Join(src, "g"), []byte("g"), 0o644)
-	eventually(t, "both changes queued", func() bool {
+	testutil.Eventually(t, "both changes queued", func() bool {
 		b, _ := os.ReadFile(status)
 		return strings.Contains(string(b), "/f") && strings.Contains(string(b), "/g")
 	})
 	os.WriteFile(conf, []byte(sync(0)), 0o644)
 	sigs <- syscall.SIGHUP
-	eventually(t, "the queued changes on the target", func() bool {
+	testutil.Eventually(t, "the queued changes on the target", func() bool {
 		f, _ := os.ReadFile(filepath.Join(dst, "f"))
 		_, err := os.Stat(filepath.Join(dst, "g"))
 		return string(f) == "new!" && err == nil
 	})
-}
-
-// eventually polls ok until it holds, for at most 15 s.
-func eventually(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

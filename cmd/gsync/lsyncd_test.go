@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/transport"
 )
@@ -155,7 +156,7 @@ func TestLsyncdReloadFallsBack(t *testing.T) {
 	write(src)
 	sigs := make(chan os.Signal, 1)
 	done := make(chan int)
-	errb := &syncBuffer{}
+	errb := &testutil.Buffer{}
 	go func() { done <- runLsyncdTo([]string{conf}, errb, sigs) }()
 	waitFile := func(name string) {
 		t.Helper()
@@ -222,7 +223,7 @@ func TestLsyncdSameSourceTwoTargets(t *testing.T) {
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	sigs := make(chan os.Signal, 1)
 	done := make(chan int)
-	errb := &syncBuffer{}
+	errb := &testutil.Buffer{}
 	go func() { done <- runLsyncdTo([]string{"-delay", "0", "-direct", src, a, "-direct", src, b}, errb, sigs) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for _, d := range []string{a, b} {

@@ -5,13 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/ops/opstest"
 )
 
@@ -122,7 +122,7 @@ func TestLsyncdHUPReloadsConfig(t *testing.T) {
 
 	sigs := make(chan os.Signal, 1)
 	done := make(chan int, 1)
-	errb := &syncBuffer{}
+	errb := &testutil.Buffer{}
 	go func() {
 		code, _ := runLsyncd([]string{conf}, &bytes.Buffer{}, errb, sigs)
 		done <- code
@@ -188,22 +188,4 @@ func stopRun(t *testing.T, sigs chan<- os.Signal, done <-chan int, sig os.Signal
 	case <-time.After(30 * time.Second):
 		t.Fatalf("gsync did not stop after %v", sig)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 const secret = "SECRET-7f3a9c"
@@ -25,23 +27,16 @@ func fixture(t *testing.T) (root, outside string) {
 	t.Helper()
 	base := t.TempDir()
 	root, outside = filepath.Join(base, "root"), filepath.Join(base, "outside")
-	must(t, os.MkdirAll(filepath.Join(root, "dir"), 0o755))
-	must(t, os.MkdirAll(outside, 0o755))
-	must(t, os.WriteFile(filepath.Join(outside, "secret"), []byte(secret), 0o600))
-	must(t, os.WriteFile(filepath.Join(root, "file"), []byte("data"), 0o644))
-	must(t, os.WriteFile(filepath.Join(root, "dir", "inner"), []byte("inner"), 0o644))
-	must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(root, "link-file")))
-	must(t, os.Symlink(outside, filepath.Join(root, "link-dir")))
-	must(t, os.Symlink("../..", filepath.Join(root, "dir", "up")))
-	must(t, syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
+	testutil.Must(t, os.MkdirAll(filepath.Join(root, "dir"), 0o755))
+	testutil.Must(t, os.MkdirAll(outside, 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(outside, "secret"), []byte(secret), 0o600))
+	testutil.Must(t, os.WriteFile(filepath.Join(root, "file"), []byte("data"), 0o644))
+	testutil.Must(t, os.WriteFile(filepath.Join(root, "dir", "inner"), []byte("inner"), 0o644))
+	testutil.Must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(root, "link-file")))
+	testutil.Must(t, os.Symlink(outside, filepath.Join(root, "link-dir")))
+	testutil.Must(t, os.Symlink("../..", filepath.Join(root, "dir", "up")))
+	testutil.Must(t, syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
 	return root, outside
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // modes runs f once with openat2 (where the kernel has it) and once with
@@ -55,7 +50,7 @@ func modes(t *testing.T, f func(t *testing.T, open func(string) *Root)) {
 		t.Run(name, func(t *testing.T) {
 			f(t, func(dir string) *Root {
 				r, err := Open(dir)
-				must(t, err)
+				testutil.Must(t, err)
 				t.Cleanup(func() { r.Close() })
 				r.walk.Store(walk)
 				return r
@@ -68,7 +63,7 @@ func readAll(t *testing.T, f *os.File) string {
 	t.Helper()
 	defer f.Close()
 	b, err := io.ReadAll(f)
-	must(t, err)
+	testutil.Must(t, err)
 	return string(b)
 }
 
@@ -79,7 +74,7 @@ func TestOpenFileRefusesSymlinks(t *testing.T) {
 		root, _ := fixture(t)
 		r := open(root)
 		f, fi, err := r.OpenFile("dir/inner")
-		must(t, err)
+		testutil.Must(t, err)
 		if fi.Size() != 5 || readAll(t, f) != "inner" {
 			t.Fatal("dir/inner not read")
 		}
@@ -102,8 +97,8 @@ func TestMiddleComponentSwapped(t *testing.T) {
 	modes(t, func(t *testing.T, open func(string) *Root) {
 		root, outside := fixture(t)
 		r := open(root)
-		must(t, os.RemoveAll(filepath.Join(root, "dir")))
-		must(t, os.Symlink(outside, filepath.Join(root, "dir")))
+		testutil.Must(t, os.RemoveAll(filepath.Join(root, "dir")))
+		testutil.Must(t, os.Symlink(outside, filepath.Join(root, "dir")))
 		if _, _, err := r.OpenFile("dir/secret"); !errors.Is(err, ErrNotBeneath) {
 			t.Errorf("OpenFile: %v", err)
 		}
@@ -157,10 +152,10 @@ func TestDirWalk(t *testing.T) {
 		root, outside := fixture(t)
 		r := open(root)
 		d, err := r.OpenDir(".")
-		must(t, err)
+		testutil.Must(t, err)
 		defer d.Close()
 		names, err := d.ReadNames()
-		must(t, err)
+		testutil.Must(t, err)
 		if strings.Join(names, ",") != "dir,fifo,file,link-dir,link-file" {
 			t.Errorf("names %q", names)
 		}
@@ -182,10 +177,10 @@ func TestDirWalk(t *testing.T) {
 			}
 		}
 		sub, err := d.OpenDir("dir")
-		must(t, err)
+		testutil.Must(t, err)
 		defer sub.Close()
 		f, fi, err := sub.OpenFile("inner")
-		must(t, err)
+		testutil.Must(t, err)
 		if fi.Name() != "inner" || readAll(t, f) != "inner" {
 			t.Error("dir/inner not read through the Dir")
 		}
@@ -206,13 +201,13 @@ func TestSearchDir(t *testing.T) {
 		root, _ := fixture(t)
 		r := open(root)
 		d, err := r.SearchDir("dir")
-		must(t, err)
+		testutil.Must(t, err)
 		defer d.Close()
 		if fi, err := d.Lstat("up"); err != nil || fi.Mode().Type() != fs.ModeSymlink {
 			t.Errorf("Lstat(up) = %v, %v", fi, err)
 		}
 		f, _, err := d.OpenFile("inner")
-		must(t, err)
+		testutil.Must(t, err)
 		if readAll(t, f) != "inner" {
 			t.Error("inner not read")
 		}
@@ -226,7 +221,7 @@ func TestSearchDir(t *testing.T) {
 func TestCleanPaths(t *testing.T) {
 	root, _ := fixture(t)
 	r, err := Open(root)
-	must(t, err)
+	testutil.Must(t, err)
 	defer r.Close()
 	for _, rel := range []string{"", ".", "./"} {
 		if fi, err := r.Lstat(rel); err != nil || !fi.IsDir() {
@@ -245,21 +240,21 @@ func TestLongPath(t *testing.T) {
 		r := open(root)
 		rel := ""
 		d, err := r.OpenDir(".")
-		must(t, err)
+		testutil.Must(t, err)
 		comp := strings.Repeat("n", 200)
 		for len(rel) < 5000 {
-			must(t, mkdirAt(d, comp))
+			testutil.Must(t, mkdirAt(d, comp))
 			sub, err := d.OpenDir(comp)
-			must(t, err)
+			testutil.Must(t, err)
 			d.Close()
 			d = sub
 			rel += comp + "/"
 		}
-		must(t, writeAt(d, "leaf", "long"))
+		testutil.Must(t, writeAt(d, "leaf", "long"))
 		d.Close()
 		rel += "leaf"
 		f, _, err := r.OpenFile(rel)
-		must(t, err)
+		testutil.Must(t, err)
 		if readAll(t, f) != "long" {
 			t.Error("long path not read")
 		}
@@ -267,7 +262,7 @@ func TestLongPath(t *testing.T) {
 			t.Errorf("Lstat: %v %v", fi, err)
 		}
 		dd, err := r.OpenDir(rel[:len(rel)-len("/leaf")])
-		must(t, err)
+		testutil.Must(t, err)
 		names, _ := dd.ReadNames()
 		dd.Close()
 		if len(names) != 1 || names[0] != "leaf" {
@@ -280,9 +275,9 @@ func TestLongPath(t *testing.T) {
 func TestOpenRootSymlink(t *testing.T) {
 	root, _ := fixture(t)
 	link := filepath.Join(t.TempDir(), "rootlink")
-	must(t, os.Symlink(root, link))
+	testutil.Must(t, os.Symlink(root, link))
 	r, err := Open(link)
-	must(t, err)
+	testutil.Must(t, err)
 	defer r.Close()
 	if _, err := r.Lstat("file"); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // TestOpenat2Used: on a kernel with openat2 the root never falls back to
@@ -15,7 +17,7 @@ func TestOpenat2Used(t *testing.T) {
 		t.Skip("kernel without openat2")
 	}
 	r, err := Open(root)
-	must(t, err)
+	testutil.Must(t, err)
 	defer r.Close()
 	for _, rel := range []string{"file", "dir/inner", "link-dir/secret"} {
 		r.OpenFile(rel)

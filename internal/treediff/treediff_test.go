@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 var t0 = time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
@@ -20,7 +22,7 @@ func pair(t *testing.T) (string, string) {
 	for _, root := range []string{src, dst} {
 		mk(t, root, "d/sub/f", "hello")
 		mk(t, root, "a", "")
-		must(t, os.Symlink("../a", filepath.Join(root, "d/link")))
+		testutil.Must(t, os.Symlink("../a", filepath.Join(root, "d/link")))
 		setTimes(t, root)
 	}
 	return src, dst
@@ -28,28 +30,19 @@ func pair(t *testing.T) (string, string) {
 
 func mk(t *testing.T, root, rel, content string) {
 	t.Helper()
-	p := filepath.Join(root, rel)
-	must(t, os.MkdirAll(filepath.Dir(p), 0o755))
-	must(t, os.WriteFile(p, []byte(content), 0o644))
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(root, rel), content)
 }
 
 // setTimes gives every entry below root the same mtime t0, children first.
 func setTimes(t *testing.T, root string) {
 	t.Helper()
 	var paths []string
-	must(t, filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
+	testutil.Must(t, filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
 		paths = append(paths, p)
 		return err
 	}))
 	for i := len(paths) - 1; i >= 0; i-- {
-		must(t, lutimes(paths[i], t0))
+		testutil.Must(t, lutimes(paths[i], t0))
 	}
 }
 
@@ -83,7 +76,7 @@ func TestEqualTrees(t *testing.T) {
 
 func TestMissing(t *testing.T) {
 	src, dst := pair(t)
-	must(t, os.Remove(filepath.Join(dst, "d/sub/f")))
+	testutil.Must(t, os.Remove(filepath.Join(dst, "d/sub/f")))
 	wantOne(t, diffs(t, src, dst, Options{SkipDirMtimes: true}), "d/sub/f", Missing)
 }
 
@@ -95,16 +88,16 @@ func TestExtra(t *testing.T) {
 
 func TestType(t *testing.T) {
 	src, dst := pair(t)
-	must(t, os.Remove(filepath.Join(dst, "a")))
-	must(t, os.Mkdir(filepath.Join(dst, "a"), 0o644))
+	testutil.Must(t, os.Remove(filepath.Join(dst, "a")))
+	testutil.Must(t, os.Mkdir(filepath.Join(dst, "a"), 0o644))
 	wantOne(t, diffs(t, src, dst, Options{SkipDirMtimes: true}), "a", Type)
 }
 
 func TestContentSameSize(t *testing.T) {
 	src, dst := pair(t)
 	p := filepath.Join(dst, "d/sub/f")
-	must(t, os.WriteFile(p, []byte("hellO"), 0o644))
-	must(t, lutimes(p, t0))
+	testutil.Must(t, os.WriteFile(p, []byte("hellO"), 0o644))
+	testutil.Must(t, lutimes(p, t0))
 	wantOne(t, diffs(t, src, dst, Options{SkipDirMtimes: true}), "d/sub/f", Content)
 }
 
@@ -119,8 +112,8 @@ func TestContentBigFileLateByte(t *testing.T) {
 		if root == dst {
 			data[len(data)-1] ^= 1
 		}
-		must(t, os.WriteFile(p, data, 0o644))
-		must(t, lutimes(p, t0))
+		testutil.Must(t, os.WriteFile(p, data, 0o644))
+		testutil.Must(t, lutimes(p, t0))
 	}
 	got := diffs(t, src, dst, Options{SkipDirMtimes: true})
 	wantOne(t, got, "big", Content)
@@ -132,17 +125,17 @@ func TestContentBigFileLateByte(t *testing.T) {
 func TestContentSize(t *testing.T) {
 	src, dst := pair(t)
 	p := filepath.Join(dst, "a")
-	must(t, os.WriteFile(p, []byte("x"), 0o644))
-	must(t, lutimes(p, t0))
+	testutil.Must(t, os.WriteFile(p, []byte("x"), 0o644))
+	testutil.Must(t, lutimes(p, t0))
 	wantOne(t, diffs(t, src, dst, Options{SkipDirMtimes: true}), "a", Content)
 }
 
 func TestModeSpecialBits(t *testing.T) {
 	for _, m := range []os.FileMode{os.ModeSetuid, os.ModeSetgid, os.ModeSticky, 0o600} {
 		src, dst := pair(t)
-		must(t, os.Chmod(filepath.Join(src, "a"), 0o644|m))
+		testutil.Must(t, os.Chmod(filepath.Join(src, "a"), 0o644|m))
 		if m.Perm() != 0 {
-			must(t, os.Chmod(filepath.Join(src, "a"), m))
+			testutil.Must(t, os.Chmod(filepath.Join(src, "a"), m))
 		}
 		got := diffs(t, src, dst, Options{SkipDirMtimes: true})
 		wantOne(t, got, "a", Mode)
@@ -151,7 +144,7 @@ func TestModeSpecialBits(t *testing.T) {
 
 func TestRootMode(t *testing.T) {
 	src, dst := pair(t)
-	must(t, os.Chmod(dst, 0o700))
+	testutil.Must(t, os.Chmod(dst, 0o700))
 	wantOne(t, diffs(t, src, dst, Options{}), ".", Mode)
 	if d := diffs(t, src, dst, Options{IgnoreRootMode: true}); len(d) != 0 {
 		t.Fatalf("IgnoreRootMode: %v", d)
@@ -161,9 +154,9 @@ func TestRootMode(t *testing.T) {
 func TestSymlinkTarget(t *testing.T) {
 	src, dst := pair(t)
 	p := filepath.Join(dst, "d/link")
-	must(t, os.Remove(p))
-	must(t, os.Symlink("/a", p))
-	must(t, lutimes(p, t0))
+	testutil.Must(t, os.Remove(p))
+	testutil.Must(t, os.Symlink("/a", p))
+	testutil.Must(t, lutimes(p, t0))
 	wantOne(t, diffs(t, src, dst, Options{SkipDirMtimes: true}), "d/link", Link)
 }
 
@@ -173,7 +166,7 @@ func TestSymlinksNotFollowed(t *testing.T) {
 	// the oracle compares only their target text.
 	for _, root := range []string{src, dst} {
 		p := filepath.Join(root, "dirlink")
-		must(t, os.Symlink(root, p)) // verbatim targets differ
+		testutil.Must(t, os.Symlink(root, p)) // verbatim targets differ
 	}
 	got := diffs(t, src, dst, Options{SkipDirMtimes: true, SkipSymlinkMtimes: true})
 	wantOne(t, got, "dirlink", Link)
@@ -182,24 +175,24 @@ func TestSymlinksNotFollowed(t *testing.T) {
 func TestMtime(t *testing.T) {
 	src, dst := pair(t)
 	p := filepath.Join(dst, "d/sub/f")
-	must(t, lutimes(p, t0.Add(time.Nanosecond)))
+	testutil.Must(t, lutimes(p, t0.Add(time.Nanosecond)))
 	wantOne(t, diffs(t, src, dst, Options{}), "d/sub/f", Mtime)
 	if d := diffs(t, src, dst, Options{MtimeGranularity: time.Microsecond}); len(d) != 0 {
 		t.Fatalf("1µs granularity: %v", d)
 	}
-	must(t, lutimes(p, t0.Add(time.Second)))
+	testutil.Must(t, lutimes(p, t0.Add(time.Second)))
 	wantOne(t, diffs(t, src, dst, Options{MtimeGranularity: time.Second}), "d/sub/f", Mtime)
 }
 
 func TestDirMtime(t *testing.T) {
 	src, dst := pair(t)
-	must(t, lutimes(filepath.Join(dst, "d"), t0.Add(time.Millisecond)))
+	testutil.Must(t, lutimes(filepath.Join(dst, "d"), t0.Add(time.Millisecond)))
 	wantOne(t, diffs(t, src, dst, Options{}), "d", Mtime)
 	if d := diffs(t, src, dst, Options{SkipDirMtimes: true}); len(d) != 0 {
 		t.Fatalf("SkipDirMtimes: %v", d)
 	}
-	must(t, lutimes(dst, t0.Add(time.Millisecond)))
-	must(t, lutimes(filepath.Join(dst, "d"), t0))
+	testutil.Must(t, lutimes(dst, t0.Add(time.Millisecond)))
+	testutil.Must(t, lutimes(filepath.Join(dst, "d"), t0))
 	wantOne(t, diffs(t, src, dst, Options{}), ".", Mtime)
 	if d := diffs(t, src, dst, Options{IgnoreRootMtime: true}); len(d) != 0 {
 		t.Fatalf("IgnoreRootMtime: %v", d)
@@ -208,7 +201,7 @@ func TestDirMtime(t *testing.T) {
 
 func TestSymlinkMtime(t *testing.T) {
 	src, dst := pair(t)
-	must(t, lutimes(filepath.Join(dst, "d/link"), t0.Add(time.Second)))
+	testutil.Must(t, lutimes(filepath.Join(dst, "d/link"), t0.Add(time.Second)))
 	wantOne(t, diffs(t, src, dst, Options{}), "d/link", Mtime)
 	if d := diffs(t, src, dst, Options{SkipSymlinkMtimes: true}); len(d) != 0 {
 		t.Fatalf("SkipSymlinkMtimes: %v", d)
@@ -220,7 +213,7 @@ func TestOwner(t *testing.T) {
 		t.Skip("changing ownership needs root")
 	}
 	src, dst := pair(t)
-	must(t, os.Lchown(filepath.Join(dst, "a"), 1234, 5678))
+	testutil.Must(t, os.Lchown(filepath.Join(dst, "a"), 1234, 5678))
 	if d := diffs(t, src, dst, Options{}); len(d) != 0 {
 		t.Fatalf("owner compared without CompareOwner: %v", d)
 	}
@@ -230,11 +223,11 @@ func TestOwner(t *testing.T) {
 func TestFifoAndDevice(t *testing.T) {
 	src, dst := pair(t)
 	for _, root := range []string{src, dst} {
-		must(t, syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
-		must(t, lutimes(filepath.Join(root, "fifo"), t0))
+		testutil.Must(t, syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
+		testutil.Must(t, lutimes(filepath.Join(root, "fifo"), t0))
 	}
-	must(t, os.Remove(filepath.Join(dst, "a")))
-	must(t, syscall.Mkfifo(filepath.Join(dst, "a"), 0o644))
+	testutil.Must(t, os.Remove(filepath.Join(dst, "a")))
+	testutil.Must(t, syscall.Mkfifo(filepath.Join(dst, "a"), 0o644))
 	got := diffs(t, src, dst, Options{SkipDirMtimes: true, MtimeGranularity: -1})
 	wantOne(t, got, "a", Type)
 	if got[0].Src != "file" || got[0].Dst != "fifo" {
@@ -243,11 +236,11 @@ func TestFifoAndDevice(t *testing.T) {
 	if os.Geteuid() != 0 {
 		return
 	}
-	must(t, syscall.Mknod(filepath.Join(src, "null"), syscall.S_IFCHR|0o644, 0x103))
+	testutil.Must(t, syscall.Mknod(filepath.Join(src, "null"), syscall.S_IFCHR|0o644, 0x103))
 	if err := syscall.Mknod(filepath.Join(dst, "null"), syscall.S_IFCHR|0o644, 0x105); err != nil {
 		t.Skipf("mknod: %v", err)
 	}
-	must(t, os.Remove(filepath.Join(dst, "a")))
+	testutil.Must(t, os.Remove(filepath.Join(dst, "a")))
 	mk(t, dst, "a", "")
 	got = diffs(t, src, dst, Options{SkipDirMtimes: true, MtimeGranularity: -1})
 	wantOne(t, got, "null", Device)
@@ -256,11 +249,11 @@ func TestFifoAndDevice(t *testing.T) {
 func TestNodeMtimeGranularity(t *testing.T) {
 	src, dst := pair(t)
 	for _, root := range []string{src, dst} {
-		must(t, syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
+		testutil.Must(t, syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
 	}
-	must(t, lutimes(filepath.Join(src, "fifo"), t0))
-	must(t, lutimes(filepath.Join(dst, "fifo"), t0.Add(time.Millisecond)))
-	must(t, lutimes(filepath.Join(dst, "a"), t0.Add(time.Millisecond)))
+	testutil.Must(t, lutimes(filepath.Join(src, "fifo"), t0))
+	testutil.Must(t, lutimes(filepath.Join(dst, "fifo"), t0.Add(time.Millisecond)))
+	testutil.Must(t, lutimes(filepath.Join(dst, "a"), t0.Add(time.Millisecond)))
 	o := Options{SkipDirMtimes: true}
 	if got := diffs(t, src, dst, o); len(got) != 2 {
 		t.Fatalf("want the file and the fifo to differ, got:\n%s", Format(got, 30))
@@ -268,7 +261,7 @@ func TestNodeMtimeGranularity(t *testing.T) {
 	// Coarser for nodes only: the regular file is still compared exactly.
 	o.NodeMtimeGranularity = time.Second
 	wantOne(t, diffs(t, src, dst, o), "a", Mtime)
-	must(t, lutimes(filepath.Join(dst, "fifo"), t0.Add(time.Second)))
+	testutil.Must(t, lutimes(filepath.Join(dst, "fifo"), t0.Add(time.Second)))
 	got := diffs(t, src, dst, o)
 	if len(got) != 2 {
 		t.Fatalf("a node a second off must differ, got:\n%s", Format(got, 30))
@@ -279,8 +272,8 @@ func TestExclude(t *testing.T) {
 	src, dst := pair(t)
 	mk(t, dst, "d/sub/junk.tmp", "x")
 	mk(t, src, "cache/x", "x")
-	must(t, os.Remove(filepath.Join(dst, "a")))
-	must(t, os.Mkdir(filepath.Join(dst, "a"), 0o755))
+	testutil.Must(t, os.Remove(filepath.Join(dst, "a")))
+	testutil.Must(t, os.Mkdir(filepath.Join(dst, "a"), 0o755))
 	opt := Options{SkipDirMtimes: true, Exclude: func(rel string, isDir bool) bool {
 		return strings.HasSuffix(rel, ".tmp") || (rel == "cache" && isDir) || (rel == "a" && isDir)
 	}}

@@ -165,6 +165,39 @@ func (e *env) equal() {
 	}
 }
 
+// present fails the test for each of paths missing on the target; why
+// says why it should be there.
+func (e *env) present(why string, paths ...string) {
+	e.t.Helper()
+	for _, p := range paths {
+		if !e.dst.exists(p) {
+			e.t.Errorf("%s: %q is missing on the target (deleted or never sent)", why, p)
+		}
+	}
+}
+
+// absent fails the test for each of paths still on the target; why says
+// why it should be gone.
+func (e *env) absent(why string, paths ...string) {
+	e.t.Helper()
+	for _, p := range paths {
+		if e.dst.exists(p) {
+			e.t.Errorf("%s: %q is on the target (sent or not deleted)", why, p)
+		}
+	}
+}
+
+// suiteExclude returns Options.Exclude as gsync builds it for the
+// patterns "*.tmp" and "cache/", parents included.
+func suiteExclude(t *testing.T) func(rel string, isDir bool) bool {
+	t.Helper()
+	rules, err := filter.New([]string{"*.tmp", "cache/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules.Excluded
+}
+
 func noFailures(t *testing.T, st transport.Stats) {
 	t.Helper()
 	for _, f := range st.Failed {
@@ -381,23 +414,13 @@ func scopedDelete(t *testing.T, h Harness) {
 	e.src.file("d/c", "c", 0o644, base)
 	e.src.fixDirTimes()
 	noFailures(t, e.push(sync("d/a"), del("d/b", false), sync("d/c"), syncDir("d")))
-	for _, p := range []string{"d/target-only", "target-only-dir/f"} {
-		if !e.dst.exists(p) {
-			t.Errorf("unlisted target file %q was deleted", p)
-		}
-	}
+	e.present("unlisted target file", "d/target-only", "target-only-dir/f")
 	e.opts.Exclude = excludeTrees("d/target-only", "target-only-dir")
 	e.equal()
 }
 
 func excluded(t *testing.T, h Harness) {
-	// Options.Exclude as gsync builds it, parents included.
-	rules, err := filter.New([]string{"*.tmp", "cache/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := rules.Excluded
-	e := setup(t, h, transport.Options{Exclude: ex}, func(w tree) {
+	e := setup(t, h, transport.Options{Exclude: suiteExclude(t)}, func(w tree) {
 		w.file("x.tmp", "x", 0o644, base)
 		w.file("cache/f", "f", 0o644, base)
 		w.file("sub/cache/g", "g", 0o644, base)
@@ -409,16 +432,8 @@ func excluded(t *testing.T, h Harness) {
 	noFailures(t, e.fullSync())
 	check := func() {
 		t.Helper()
-		for _, p := range []string{"x.tmp", "cache/f", "sub/cache"} {
-			if e.dst.exists(p) {
-				t.Errorf("excluded %q was sent", p)
-			}
-		}
-		for _, p := range []string{"old.tmp", "cache/keep"} {
-			if !e.dst.exists(p) {
-				t.Errorf("excluded %q was deleted on the target", p)
-			}
-		}
+		e.absent("excluded, never sent", "x.tmp", "cache/f", "sub/cache")
+		e.present("excluded, never deleted", "old.tmp", "cache/keep")
 		e.equal()
 	}
 	check()
@@ -440,13 +455,7 @@ func excluded(t *testing.T, h Harness) {
 // directory. Same predicate as excluded (the daemon harnesses pass rsync
 // rules equivalent to it).
 func excludedDeletes(t *testing.T, h Harness) {
-	// Options.Exclude as gsync builds it, parents included.
-	rules, err := filter.New([]string{"*.tmp", "cache/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := rules.Excluded
-	e := setup(t, h, transport.Options{Exclude: ex}, func(w tree) {
+	e := setup(t, h, transport.Options{Exclude: suiteExclude(t)}, func(w tree) {
 		w.file("keep", "k", 0o644, base)
 		w.file("gone", "g", 0o644, base)
 		w.file("d/keep", "k", 0o644, base)
@@ -458,24 +467,8 @@ func excludedDeletes(t *testing.T, h Harness) {
 	e.dst.file("extra.tmp", "target only", 0o644, base)
 	e.dst.file("d/cache/x", "target only", 0o644, base)
 	noFailures(t, e.fullSync())
-	present := func(when string, paths ...string) {
-		t.Helper()
-		for _, p := range paths {
-			if !e.dst.exists(p) {
-				t.Errorf("%s: %q was deleted on the target", when, p)
-			}
-		}
-	}
-	absent := func(when string, paths ...string) {
-		t.Helper()
-		for _, p := range paths {
-			if e.dst.exists(p) {
-				t.Errorf("%s: %q was not deleted on the target", when, p)
-			}
-		}
-	}
-	absent("FullSync", "extra")
-	present("FullSync", "extra.tmp", "d/cache/x", "keep", "d/keep")
+	e.absent("FullSync", "extra")
+	e.present("FullSync", "extra.tmp", "d/cache/x", "keep", "d/keep")
 	e.equal()
 
 	e.dst.file("d/extra", "target only", 0o644, base)
@@ -489,8 +482,8 @@ func excludedDeletes(t *testing.T, h Harness) {
 	// report that as a failure), everything else in it goes.
 	e.tgt.Push(e.ctx(), []transport.Change{del("gone", false), del("dd", true),
 		{Op: change.Modify, Path: "d", IsDir: true, Recursive: true}})
-	absent("Push", "gone", "d/gone", "d/extra", "dd/f")
-	present("Push", "extra.tmp", "d/cache/x", "d/x.tmp", "dd/old.tmp", "keep", "d/keep")
+	e.absent("Push", "gone", "d/gone", "d/extra", "dd/f")
+	e.present("Push", "extra.tmp", "d/cache/x", "d/x.tmp", "dd/old.tmp", "keep", "d/keep")
 }
 
 func typeChange(t *testing.T, h Harness) {
