@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // victimFile creates a file gsync must never write to.
@@ -27,21 +29,6 @@ func checkVictimUntouched(t *testing.T, p string) {
 	t.Helper()
 	if data, err := os.ReadFile(p); err != nil || string(data) != "precious\n" {
 		t.Errorf("victim %s = %q, %v; want it untouched", p, data, err)
-	}
-}
-
-// returnsWithin fails the test when fn does not return within a generous bound
-// (a FIFO opened without O_NONBLOCK blocks forever).
-func returnsWithin(t *testing.T, what string, fn func() error) error {
-	t.Helper()
-	res := make(chan error, 1)
-	go func() { res <- fn() }()
-	select {
-	case err := <-res:
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s hangs", what)
-		return nil
 	}
 }
 
@@ -77,7 +64,7 @@ func TestPidfileRefusesSymlinkAndFIFO(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err = returnsWithin(t, "WritePidfile(FIFO)", func() error { _, err := WritePidfile(fifo); return err })
+	err = within(t, "WritePidfile(FIFO)", func() error { _, err := WritePidfile(fifo); return err })
 	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("WritePidfile(FIFO) = %v, want a not-a-regular-file refusal", err)
 	}
@@ -143,7 +130,7 @@ func TestLogFileRefusesSymlinkAndFIFO(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err = returnsWithin(t, "OpenLogFile(FIFO)", func() error { _, err := OpenLogFile(fifo); return err })
+	err = within(t, "OpenLogFile(FIFO)", func() error { _, err := OpenLogFile(fifo); return err })
 	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("OpenLogFile(FIFO) = %v, want a not-a-regular-file refusal", err)
 	}
@@ -177,4 +164,11 @@ func TestLogFileRefusesSymlinkAndFIFO(t *testing.T) {
 		t.Errorf("AppendFile(symlink).Write = %v, want a symlink refusal", err)
 	}
 	checkVictimUntouched(t, v)
+}
+
+// within fails the test when fn does not return within a generous bound
+// (a FIFO opened without O_NONBLOCK blocks forever).
+func within(t *testing.T, what string, fn func() error) error {
+	t.Helper()
+	return testutil.Within(t, what, 10*time.Second, fn)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pkg/sftp"
 
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/sshx"
 	"github.com/gsync/gsync/sshx/sshxtest"
 )
@@ -21,15 +22,7 @@ const hangBound = 20 * time.Second
 // bounded runs fn and fails the test when it hangs.
 func bounded(t *testing.T, what string, fn func() error) error {
 	t.Helper()
-	res := make(chan error, 1)
-	go func() { res <- fn() }()
-	select {
-	case err := <-res:
-		return err
-	case <-time.After(hangBound):
-		t.Fatalf("%s hangs", what)
-		return nil
-	}
+	return testutil.Within(t, what, hangBound, fn)
 }
 
 // goroutinesBack waits (bounded) until no more goroutines run than before.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // stallReader fills w's Events channel without reading it, so that the
@@ -17,14 +19,14 @@ import (
 func stallReader(t *testing.T, w Watcher, root string) {
 	t.Helper()
 	dir := filepath.Join(root, "filler")
-	mkdirAll(t, dir)
+	testutil.MustMkdir(t, dir)
 	deadline := time.Now().Add(60 * time.Second) // a loaded machine writes slowly
 	for i := 0; len(w.Events()) < cap(w.Events()); i++ {
 		if time.Now().After(deadline) {
 			t.Fatalf("events channel never filled: %d of %d", len(w.Events()), cap(w.Events()))
 		}
 		if i < 6000 {
-			write(t, filepath.Join(dir, fmt.Sprint(i)), "x") // Create and Modify
+			testutil.WriteFile(t, filepath.Join(dir, fmt.Sprint(i)), "x") // Create and Modify
 		} else {
 			time.Sleep(time.Millisecond)
 		}
@@ -42,20 +44,20 @@ func TestScanNeverFollowsSwappedDir(t *testing.T) {
 func testScanNeverFollowsSwappedDir(t *testing.T, backend string) {
 	base := t.TempDir()
 	root, outside := filepath.Join(base, "src"), filepath.Join(base, "outside")
-	mkdirAll(t, filepath.Join(root, "a"))
-	mkdirAll(t, filepath.Join(outside, "b", "sub"))
-	write(t, filepath.Join(outside, "b", "secret"), "s")
+	testutil.MustMkdir(t, filepath.Join(root, "a"))
+	testutil.MustMkdir(t, filepath.Join(outside, "b", "sub"))
+	testutil.WriteFile(t, filepath.Join(outside, "b", "secret"), "s")
 	w := startWatcher(t, backend, root, nil)
 
 	stallReader(t, w, root)
-	mkdirAll(t, filepath.Join(root, "a", "b")) // queued: IN_CREATE a/b
+	testutil.MustMkdir(t, filepath.Join(root, "a", "b")) // queued: IN_CREATE a/b
 	rename(t, filepath.Join(root, "a"), filepath.Join(root, "a.old"))
 	if err := os.Symlink(outside, filepath.Join(root, "a")); err != nil {
 		t.Fatal(err)
 	}
 	got := sentinel(t, w, root)
-	write(t, filepath.Join(outside, "b", "later"), "l")
-	write(t, filepath.Join(outside, "b", "sub", "later"), "l")
+	testutil.WriteFile(t, filepath.Join(outside, "b", "later"), "l")
+	testutil.WriteFile(t, filepath.Join(outside, "b", "sub", "later"), "l")
 	got = append(got, sentinel(t, w, root)...)
 	for _, ev := range got {
 		if inTree(ev.Path, "a/b") && ev.Path != "a/b" {
@@ -70,8 +72,8 @@ func testScanNeverFollowsSwappedDir(t *testing.T, backend string) {
 func TestOpenDirBeneath(t *testing.T) {
 	base := t.TempDir()
 	root := filepath.Join(base, "src")
-	mkdirAll(t, filepath.Join(root, "a", "b"))
-	mkdirAll(t, filepath.Join(base, "outside", "b"))
+	testutil.MustMkdir(t, filepath.Join(root, "a", "b"))
+	testutil.MustMkdir(t, filepath.Join(base, "outside", "b"))
 	if err := os.Symlink(filepath.Join(base, "outside"), filepath.Join(root, "link")); err != nil {
 		t.Fatal(err)
 	}

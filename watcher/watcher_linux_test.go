@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // TestOverflow stops reading Events so the watcher's buffer fills and its
@@ -32,8 +33,8 @@ func TestOverflow(t *testing.T) {
 	forBackends(t, func(t *testing.T, b string) {
 		root := t.TempDir()
 		f1, f2 := filepath.Join(root, "a"), filepath.Join(root, "b")
-		write(t, f1, "")
-		write(t, f2, "")
+		testutil.WriteFile(t, f1, "")
+		testutil.WriteFile(t, f2, "")
 		w := startWatcher(t, b, root, nil)
 		// Alternate between two files: the kernel merges only identical
 		// consecutive events. Enough to fill our buffer, one read(2) worth
@@ -64,7 +65,7 @@ func TestOverflow(t *testing.T) {
 					}
 					t.Logf("Overflow after %d events (%d changes made)", count, n)
 					// The watcher keeps running.
-					write(t, filepath.Join(root, "after"), "x")
+					testutil.WriteFile(t, filepath.Join(root, "after"), "x")
 					collect(t, w, Event{Op: change.Modify, Path: "after"})
 					return
 				}
@@ -124,7 +125,7 @@ func TestWatchLimitChild(t *testing.T) {
 	root := t.TempDir()
 	if phase == "startup" {
 		for i := range limit + 2 {
-			mkdirAll(t, filepath.Join(root, fmt.Sprint("d", i)))
+			testutil.MustMkdir(t, filepath.Join(root, fmt.Sprint("d", i)))
 		}
 		w, err := New(context.Background(), Options{Root: root, Backend: backend})
 		if err == nil {
@@ -141,13 +142,13 @@ func TestWatchLimitChild(t *testing.T) {
 		fmt.Println("LIMIT-OK")
 		return
 	}
-	mkdirAll(t, filepath.Join(root, "d0"))
+	testutil.MustMkdir(t, filepath.Join(root, "d0"))
 	w := startWatcher(t, backend, root, nil)
 	// Built outside and moved in, so the scan of the new tree finds the
 	// file even where the limit leaves a directory unwatched.
 	outside := t.TempDir()
-	mkdirAll(t, filepath.Join(outside, "n1/n2/n3/n4"))
-	write(t, filepath.Join(outside, "n1/n2/n3/n4/f"), "x")
+	testutil.MustMkdir(t, filepath.Join(outside, "n1/n2/n3/n4"))
+	testutil.WriteFile(t, filepath.Join(outside, "n1/n2/n3/n4/f"), "x")
 	rename(t, filepath.Join(outside, "n1"), filepath.Join(root, "n1"))
 	timer := time.NewTimer(waitLimit)
 	defer timer.Stop()
@@ -171,7 +172,7 @@ func TestWatchLimitChild(t *testing.T) {
 		t.Fatalf("error %q does not name the sysctl", lerr)
 	}
 	// Still running.
-	write(t, filepath.Join(root, "d0/g"), "x")
+	testutil.WriteFile(t, filepath.Join(root, "d0/g"), "x")
 	collect(t, w, Event{Op: change.Modify, Path: "d0/g"})
 	fmt.Println("LIMIT-OK")
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // waitLimit bounds every wait for events.
@@ -67,24 +68,10 @@ func keys(m map[Event]bool) []Event {
 func sentinel(t *testing.T, w Watcher, root string) []Event {
 	t.Helper()
 	name := fmt.Sprintf("sentinel-%d", time.Now().UnixNano())
-	write(t, filepath.Join(root, name), "s")
+	testutil.WriteFile(t, filepath.Join(root, name), "s")
 	got := collect(t, w, Event{Op: change.Create, Path: name})
 	// The Create may arrive before Modify; wait for the latter too.
 	return append(got, collect(t, w, Event{Op: change.Modify, Path: name})...)
-}
-
-func write(t *testing.T, p, s string) {
-	t.Helper()
-	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mkdirAll(t *testing.T, p string) {
-	t.Helper()
-	if err := os.MkdirAll(p, 0o755); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func rename(t *testing.T, from, to string) {
@@ -114,7 +101,7 @@ func TestFileOps(t *testing.T) {
 		root := t.TempDir()
 		w := startWatcher(t, b, root, nil)
 		f := filepath.Join(root, "f")
-		write(t, f, "hello")
+		testutil.WriteFile(t, f, "hello")
 		collect(t, w, Event{Op: change.Create, Path: "f"}, Event{Op: change.Modify, Path: "f"})
 		if err := os.Chmod(f, 0o600); err != nil {
 			t.Fatal(err)
@@ -124,7 +111,7 @@ func TestFileOps(t *testing.T) {
 			t.Fatal(err)
 		}
 		collect(t, w, Event{Op: change.Delete, Path: "f"})
-		mkdirAll(t, filepath.Join(root, "d"))
+		testutil.MustMkdir(t, filepath.Join(root, "d"))
 		collect(t, w, Event{Op: change.Create, Path: "d", IsDir: true})
 		if got := w.Watches(); got != 2 {
 			t.Errorf("Watches() = %d after mkdir, want 2", got)
@@ -144,8 +131,8 @@ func TestMkdirPThenWrite(t *testing.T) {
 	forBackends(t, func(t *testing.T, b string) {
 		root := t.TempDir()
 		w := startWatcher(t, b, root, nil)
-		mkdirAll(t, filepath.Join(root, "a/b/c"))
-		write(t, filepath.Join(root, "a/b/c/f"), "x")
+		testutil.MustMkdir(t, filepath.Join(root, "a/b/c"))
+		testutil.WriteFile(t, filepath.Join(root, "a/b/c/f"), "x")
 		collect(t, w,
 			Event{Op: change.Create, Path: "a", IsDir: true},
 			Event{Op: change.Create, Path: "a/b", IsDir: true},
@@ -157,7 +144,7 @@ func TestMkdirPThenWrite(t *testing.T) {
 			t.Errorf("Watches() = %d, want 4", got)
 		}
 		// The new deepest directory is watched too.
-		write(t, filepath.Join(root, "a/b/c/g"), "y")
+		testutil.WriteFile(t, filepath.Join(root, "a/b/c/g"), "y")
 		collect(t, w, Event{Op: change.Modify, Path: "a/b/c/g"})
 	})
 }
@@ -165,9 +152,9 @@ func TestMkdirPThenWrite(t *testing.T) {
 func TestRenameFile(t *testing.T) {
 	forBackends(t, func(t *testing.T, b string) {
 		root := t.TempDir()
-		mkdirAll(t, filepath.Join(root, "d1"))
-		mkdirAll(t, filepath.Join(root, "d2"))
-		write(t, filepath.Join(root, "d1/x"), "x")
+		testutil.MustMkdir(t, filepath.Join(root, "d1"))
+		testutil.MustMkdir(t, filepath.Join(root, "d2"))
+		testutil.WriteFile(t, filepath.Join(root, "d1/x"), "x")
 		w := startWatcher(t, b, root, nil)
 		rename(t, filepath.Join(root, "d1/x"), filepath.Join(root, "d1/y"))
 		rename(t, filepath.Join(root, "d1/y"), filepath.Join(root, "d2/z"))
@@ -192,7 +179,7 @@ func TestRenameFile(t *testing.T) {
 func TestRenameDirRekeys(t *testing.T) {
 	forBackends(t, func(t *testing.T, b string) {
 		root := t.TempDir()
-		mkdirAll(t, filepath.Join(root, "d/sub/deep"))
+		testutil.MustMkdir(t, filepath.Join(root, "d/sub/deep"))
 		w := startWatcher(t, b, root, nil)
 		rename(t, filepath.Join(root, "d"), filepath.Join(root, "e"))
 		if b == BackendInotify {
@@ -201,7 +188,7 @@ func TestRenameDirRekeys(t *testing.T) {
 			// Wait until the new deepest directory is watched.
 			collect(t, w, Event{Op: change.Delete, Path: "d", IsDir: true}, Event{Op: change.Create, Path: "e/sub/deep", IsDir: true})
 		}
-		write(t, filepath.Join(root, "e/sub/deep/f"), "x")
+		testutil.WriteFile(t, filepath.Join(root, "e/sub/deep/f"), "x")
 		got := collect(t, w, Event{Op: change.Modify, Path: "e/sub/deep/f"})
 		got = append(got, sentinel(t, w, root)...)
 		for _, e := range got {
@@ -218,14 +205,14 @@ func TestRenameDirRekeys(t *testing.T) {
 func TestMoveOutOfTree(t *testing.T) {
 	forBackends(t, func(t *testing.T, b string) {
 		root, outside := t.TempDir(), t.TempDir()
-		mkdirAll(t, filepath.Join(root, "dir/sub"))
-		write(t, filepath.Join(root, "file"), "x")
+		testutil.MustMkdir(t, filepath.Join(root, "dir/sub"))
+		testutil.WriteFile(t, filepath.Join(root, "file"), "x")
 		w := startWatcher(t, b, root, nil)
 		rename(t, filepath.Join(root, "file"), filepath.Join(outside, "file"))
 		rename(t, filepath.Join(root, "dir"), filepath.Join(outside, "dir"))
 		collect(t, w, Event{Op: change.Delete, Path: "file"}, Event{Op: change.Delete, Path: "dir", IsDir: true})
 		// Changes in the moved-out directory are no longer reported.
-		write(t, filepath.Join(outside, "dir/sub/late"), "x")
+		testutil.WriteFile(t, filepath.Join(outside, "dir/sub/late"), "x")
 		if e, ok := hasPrefixEvent(sentinel(t, w, root), "dir"); ok {
 			t.Errorf("event %v from a directory outside the tree", e)
 		}
@@ -238,9 +225,9 @@ func TestMoveOutOfTree(t *testing.T) {
 func TestMoveIntoTree(t *testing.T) {
 	forBackends(t, func(t *testing.T, b string) {
 		root, outside := t.TempDir(), t.TempDir()
-		mkdirAll(t, filepath.Join(outside, "x/y"))
-		write(t, filepath.Join(outside, "x/y/f"), "x")
-		write(t, filepath.Join(outside, "g"), "g")
+		testutil.MustMkdir(t, filepath.Join(outside, "x/y"))
+		testutil.WriteFile(t, filepath.Join(outside, "x/y/f"), "x")
+		testutil.WriteFile(t, filepath.Join(outside, "g"), "g")
 		w := startWatcher(t, b, root, nil)
 		rename(t, filepath.Join(outside, "x"), filepath.Join(root, "x"))
 		rename(t, filepath.Join(outside, "g"), filepath.Join(root, "g"))
@@ -249,7 +236,7 @@ func TestMoveIntoTree(t *testing.T) {
 			Event{Op: change.Create, Path: "x/y", IsDir: true},
 			Event{Op: change.Create, Path: "x/y/f"},
 			Event{Op: change.Create, Path: "g"})
-		write(t, filepath.Join(root, "x/y/h"), "h")
+		testutil.WriteFile(t, filepath.Join(root, "x/y/h"), "h")
 		collect(t, w, Event{Op: change.Modify, Path: "x/y/h"})
 	})
 }
@@ -257,8 +244,8 @@ func TestMoveIntoTree(t *testing.T) {
 func TestExclude(t *testing.T) {
 	forBackends(t, func(t *testing.T, b string) {
 		root := t.TempDir()
-		mkdirAll(t, filepath.Join(root, "skip/inner"))
-		mkdirAll(t, filepath.Join(root, "keep"))
+		testutil.MustMkdir(t, filepath.Join(root, "skip/inner"))
+		testutil.MustMkdir(t, filepath.Join(root, "keep"))
 		exclude := func(rel string, isDir bool) bool {
 			return rel == "skip" || strings.HasSuffix(rel, ".tmp")
 		}
@@ -266,9 +253,9 @@ func TestExclude(t *testing.T) {
 		if got := w.Watches(); got != 2 {
 			t.Errorf("Watches() = %d, want 2 (root, keep)", got)
 		}
-		write(t, filepath.Join(root, "skip/f"), "x")
-		write(t, filepath.Join(root, "skip/inner/f"), "x")
-		write(t, filepath.Join(root, "keep/a.tmp"), "x")
+		testutil.WriteFile(t, filepath.Join(root, "skip/f"), "x")
+		testutil.WriteFile(t, filepath.Join(root, "skip/inner/f"), "x")
+		testutil.WriteFile(t, filepath.Join(root, "keep/a.tmp"), "x")
 		got := sentinel(t, w, root)
 		if e, ok := hasPrefixEvent(got, "skip"); ok {
 			t.Errorf("event %v from an excluded directory", e)
@@ -279,7 +266,7 @@ func TestExclude(t *testing.T) {
 			}
 		}
 		// Renames to and from excluded names.
-		write(t, filepath.Join(root, "keep/b"), "x")
+		testutil.WriteFile(t, filepath.Join(root, "keep/b"), "x")
 		collect(t, w, Event{Op: change.Modify, Path: "keep/b"})
 		rename(t, filepath.Join(root, "keep/b"), filepath.Join(root, "keep/b.tmp"))
 		collect(t, w, Event{Op: change.Delete, Path: "keep/b"})
@@ -305,14 +292,14 @@ func TestOddNames(t *testing.T) {
 		w := startWatcher(t, b, root, nil)
 		var want []Event
 		for _, n := range names {
-			write(t, filepath.Join(root, n), "x")
+			testutil.WriteFile(t, filepath.Join(root, n), "x")
 			want = append(want, Event{Op: change.Modify, Path: n})
 		}
 		dir := "dir ]\n\\\xff"
-		mkdirAll(t, filepath.Join(root, dir))
+		testutil.MustMkdir(t, filepath.Join(root, dir))
 		want = append(want, Event{Op: change.Create, Path: dir, IsDir: true})
 		collect(t, w, want...)
-		write(t, filepath.Join(root, dir, names[1]), "x")
+		testutil.WriteFile(t, filepath.Join(root, dir, names[1]), "x")
 		collect(t, w, Event{Op: change.Modify, Path: dir + "/" + names[1]})
 	})
 }
@@ -320,7 +307,7 @@ func TestOddNames(t *testing.T) {
 func TestNewErrors(t *testing.T) {
 	root := t.TempDir()
 	file := filepath.Join(root, "f")
-	write(t, file, "x")
+	testutil.WriteFile(t, file, "x")
 	for _, tc := range []struct {
 		name string
 		opts Options
@@ -348,12 +335,12 @@ func TestCloseStops(t *testing.T) {
 	forBackends(t, func(t *testing.T, b string) {
 		before := runtime.NumGoroutine()
 		root := t.TempDir()
-		mkdirAll(t, filepath.Join(root, "a"))
+		testutil.MustMkdir(t, filepath.Join(root, "a"))
 		w, err := New(context.Background(), Options{Root: root, Backend: b})
 		if err != nil {
 			t.Fatal(err)
 		}
-		write(t, filepath.Join(root, "a/f"), "x") // leave events unread
+		testutil.WriteFile(t, filepath.Join(root, "a/f"), "x") // leave events unread
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}

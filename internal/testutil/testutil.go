@@ -30,6 +30,21 @@ func MustMkdir(t *testing.T, p string) {
 	}
 }
 
+// Within runs fn and returns its error; the test fails at once when fn has
+// not returned after d (what names the call in the failure).
+func Within(t *testing.T, what string, d time.Duration, fn func() error) error {
+	t.Helper()
+	res := make(chan error, 1)
+	go func() { res <- fn() }()
+	select {
+	case err := <-res:
+		return err
+	case <-time.After(d):
+		t.Fatalf("%s hangs (no return within %v)", what, d)
+		return nil
+	}
+}
+
 // WriteFile creates the file p (and its parents) holding content, mode
 // 0644.
 func WriteFile(t *testing.T, p, content string) {
