@@ -16,8 +16,29 @@ type Options struct {
 	HardLinks   bool // -H
 	Owner       bool // -o
 	Group       bool // -g
-	Devices     bool // -D: devices and special files
+	Devices     bool // --devices (rsync's -D is Devices and Specials)
+	Specials    bool // --specials: FIFOs and sockets
 	NumericIDs  bool // --numeric-ids
+	// NoLinks, NoPerms and NoTimes turn off what every push otherwise
+	// keeps (rsync's --no-l, --no-p, --no-t): without -l symlinks are
+	// listed without their target and the receiver skips them; without
+	// -p the receiver keeps its own modes (new files: the source's mode
+	// less its umask); without -t mtimes are not set.
+	NoLinks bool
+	NoPerms bool
+	NoTimes bool
+	ACLs    bool // -A: POSIX ACLs (protocol 30 or newer)
+	XAttrs  bool // -X: extended attributes (protocol 30 or newer)
+	Sparse  bool // -S: the receiver writes runs of zeros as holes
+	// Usermap and Groupmap are rsync's --usermap and --groupmap, applied
+	// by the receiver ("FROM:TO,..."; --chown=USER:GROUP is "*:USER" and
+	// "*:GROUP").
+	Usermap  string
+	Groupmap string
+	// Chmod, if set, maps the mode of each listed entry that is not a
+	// symlink, as rsync --chmod does on the sending side
+	// (flist.c:send_file_name). It gets and returns the whole st_mode.
+	Chmod func(mode uint32) uint32
 	// OneFileSystem (rsync -x) keeps the file list on the source root's
 	// file system: a directory on another device (a mount point) is
 	// listed, as a directory without contents (the receiver does not

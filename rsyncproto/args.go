@@ -24,11 +24,14 @@ func ServerArgs(req Request) []string {
 }
 
 func serverArgs(o *Options, proto int, dest string) []string {
+	// options.c:server_options, in its order.
 	f := []byte{'-'}
 	if o.DryRun {
 		f = append(f, 'n')
 	}
-	f = append(f, 'l')
+	if !o.NoLinks {
+		f = append(f, 'l')
+	}
 	if o.HardLinks {
 		f = append(f, 'H')
 	}
@@ -41,22 +44,44 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	if o.Devices {
 		f = append(f, 'D')
 	}
-	f = append(f, 't', 'p', 'r')
-	if o.OneFileSystem {
-		// options.c:server_options: the receiver then keeps its
-		// deletions on the file system of each transfer root.
-		f = append(f, 'x')
+	if !o.NoTimes {
+		f = append(f, 't')
 	}
+	if !o.NoPerms {
+		f = append(f, 'p')
+	}
+	if o.ACLs {
+		f = append(f, 'A')
+	}
+	if o.XAttrs {
+		f = append(f, 'X')
+	}
+	f = append(f, 'r')
 	if o.Checksum {
 		f = append(f, 'c')
 	}
 	if o.IgnoreTimes {
 		f = append(f, 'I')
 	}
+	if o.OneFileSystem {
+		// options.c:server_options: the receiver then keeps its
+		// deletions on the file system of each transfer root.
+		f = append(f, 'x')
+	}
+	if o.Sparse {
+		f = append(f, 'S')
+	}
 	if proto >= 30 {
 		f = append(f, clientInfo...)
 	}
 	args := []string{"--server", string(f)}
+	// -D carries --specials; "--devices" alone would not be understood by
+	// old receivers (options.c:server_options).
+	if o.Devices && !o.Specials {
+		args = append(args, "--no-specials")
+	} else if !o.Devices && o.Specials {
+		args = append(args, "--specials")
+	}
 	if o.Delete {
 		args = append(args, "--delete")
 	}
@@ -66,6 +91,12 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	}
 	if o.NumericIDs {
 		args = append(args, "--numeric-ids")
+	}
+	if o.Usermap != "" {
+		args = append(args, "--usermap="+o.Usermap)
+	}
+	if o.Groupmap != "" {
+		args = append(args, "--groupmap="+o.Groupmap)
 	}
 	if o.Compress != "" && proto >= 30 {
 		args = append(args, "--compress-choice="+o.Compress)

@@ -96,7 +96,7 @@ func requestAs(t *testing.T, proto int, req Request, ndx int32) (*Result, []byte
 // opened any requested entry, following symlinks and blocking on FIFOs.
 func TestSenderRefusesNonRegularRequests(t *testing.T) {
 	src, _ := secretTree(t)
-	req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: "x", Options: Options{Devices: true}}
+	req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: "x", Options: Options{Devices: true, Specials: true}}
 	// Sorted list: ".", "fifo", "file", "link" (all protocols).
 	for _, proto := range []int{27, 31} {
 		for _, c := range []struct {

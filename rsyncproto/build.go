@@ -327,7 +327,7 @@ func (b *listBuilder) newEntry(name string, fi fs.FileInfo, readlink func() (str
 	if !e.isDir() && nlink > 1 {
 		e.hlinked = true
 	}
-	if (e.isDev() || e.isSpecial()) && !b.opts.Devices {
+	if (e.isDev() && !b.opts.Devices) || (e.isSpecial() && !b.opts.Specials) {
 		return nil, errSkip
 	}
 	if e.isDev() || e.isSpecial() {

@@ -70,11 +70,11 @@ func sampleEntries() []*entry {
 // TestFlistRoundTrip decodes what the encoder wrote, for every protocol form.
 func TestFlistRoundTrip(t *testing.T) {
 	for _, o := range []flistOpts{
-		{proto: 32, varint: true, owner: true, group: true, devices: true, hardLinks: true, checksum: true, csumLen: 16},
-		{proto: 31, varint: false, devices: true, hardLinks: true},
-		{proto: 30, varint: true, owner: true, devices: true},
-		{proto: 29, owner: true, group: true, devices: true, hardLinks: true, checksum: true, csumLen: 16},
-		{proto: 27, devices: true, hardLinks: true, checksum: true, csumLen: 16},
+		{proto: 32, varint: true, owner: true, group: true, devices: true, specials: true, hardLinks: true, checksum: true, csumLen: 16},
+		{proto: 31, varint: false, devices: true, specials: true, hardLinks: true},
+		{proto: 30, varint: true, owner: true, devices: true, specials: true},
+		{proto: 29, owner: true, group: true, devices: true, specials: true, hardLinks: true, checksum: true, csumLen: 16},
+		{proto: 27, devices: true, specials: true, hardLinks: true, checksum: true, csumLen: 16},
 	} {
 		t.Run(fmt.Sprint(o.proto, o.varint), func(t *testing.T) {
 			list := sampleEntries()

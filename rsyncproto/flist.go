@@ -106,7 +106,8 @@ type flistOpts struct {
 	owner      bool
 	group      bool
 	numericIDs bool
-	devices    bool // -D: devices and specials
+	devices    bool // --devices
+	specials   bool // --specials
 	hardLinks  bool
 	checksum   bool
 	csumLen    int
@@ -186,7 +187,7 @@ func (f *flistEncoder) appendEntry(b []byte, e *entry) []byte {
 				xflags |= xmitRdevMinor8Pre30
 			}
 		}
-	} else if o.devices && e.isSpecial() && o.proto < 31 {
+	} else if o.specials && e.isSpecial() && o.proto < 31 {
 		sendRdev = true
 		if o.proto < 28 {
 			xflags |= xmitSameRdevPre28

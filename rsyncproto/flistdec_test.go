@@ -120,7 +120,7 @@ func (d *flistDecoder) next(r *wireReader) (*entry, error) {
 	}
 	e.gid = d.gid
 	isDev := e.isDev()
-	if (o.devices && isDev) || (o.devices && e.isSpecial() && o.proto < 31) {
+	if (o.devices && isDev) || (o.specials && e.isSpecial() && o.proto < 31) {
 		if o.proto < 28 {
 			if xflags&xmitSameRdevPre28 == 0 {
 				e.rdevRaw = uint32(r.int32())

@@ -87,7 +87,7 @@ func FuzzDemux(f *testing.F) {
 }
 
 func FuzzFlist(f *testing.F) {
-	enc := newFlistEncoder(flistOpts{proto: 31, varint: true, owner: true, devices: true, hardLinks: true}, nil, nil)
+	enc := newFlistEncoder(flistOpts{proto: 31, varint: true, owner: true, devices: true, specials: true, hardLinks: true}, nil, nil)
 	var seed []byte
 	for _, e := range sampleEntries() {
 		seed = enc.appendEntry(seed, e)
@@ -96,10 +96,10 @@ func FuzzFlist(f *testing.F) {
 	f.Add([]byte{0x19, 1, '.', 0, 0x10, 0, 0, 0x28, 0x7d, 0x93, 0x65, 0xed, 0x41, 0, 0, 0}, uint8(3))
 	f.Fuzz(func(t *testing.T, b []byte, variant uint8) {
 		opts := []flistOpts{
-			{proto: 31, varint: true, owner: true, group: true, devices: true, hardLinks: true, checksum: true, csumLen: 16},
-			{proto: 30, devices: true, hardLinks: true},
-			{proto: 29, owner: true, devices: true, hardLinks: true},
-			{proto: 27, devices: true, hardLinks: true, checksum: true, csumLen: 16},
+			{proto: 31, varint: true, owner: true, group: true, devices: true, specials: true, hardLinks: true, checksum: true, csumLen: 16},
+			{proto: 30, devices: true, specials: true, hardLinks: true},
+			{proto: 29, owner: true, devices: true, specials: true, hardLinks: true},
+			{proto: 27, devices: true, specials: true, hardLinks: true, checksum: true, csumLen: 16},
 		}
 		decodeFlist(&wireReader{r: bytes.NewReader(b)}, opts[int(variant)%len(opts)])
 	})

@@ -46,7 +46,7 @@ func hostileTree(t *testing.T) (src, marker string) {
 // never turns another case into a timeout.
 func hostileReq(src string) Request {
 	return Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: "dst",
-		Options: Options{Devices: true, Timeout: 2 * time.Second}}
+		Options: Options{Devices: true, Specials: true, Timeout: 2 * time.Second}}
 }
 
 // memUse reports the bytes allocated while f ran, and the growth of the

@@ -224,7 +224,7 @@ func (p *hostilePeer) readLists() error {
 			p.in.bytes(int(n))
 		}
 	}
-	fo := flistOpts{proto: p.proto, varint: p.compat&cfVarintFlistFlags != 0, devices: p.opts.Devices}
+	fo := flistOpts{proto: p.proto, varint: p.compat&cfVarintFlistFlags != 0, devices: p.opts.Devices, specials: p.opts.Specials}
 	list, err := decodeFlist(p.in, fo)
 	if err != nil {
 		return fmt.Errorf("read file list: %w", err)

@@ -17,7 +17,7 @@ func TestInitialPushSSH(t *testing.T) {
 		t.Run(fmt.Sprint(p), func(t *testing.T) {
 			dst := filepath.Join(t.TempDir(), "dst")
 			req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: dst,
-				Options: Options{Devices: true, Owner: true, Group: true, MaxProtocol: p}}
+				Options: Options{Devices: true, Specials: true, Owner: true, Group: true, MaxProtocol: p}}
 			res, err := pushSSH(t, req, p)
 			if err != nil {
 				t.Fatalf("push: %v", err)
@@ -40,7 +40,7 @@ func TestInitialPushDaemonPipe(t *testing.T) {
 			mod := t.TempDir()
 			conf := daemonConf(t, mod, "")
 			req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: "m/sub",
-				Options: Options{Devices: true, Owner: true, Group: true}}
+				Options: Options{Devices: true, Specials: true, Owner: true, Group: true}}
 			res, err := pushDaemon(t, conf, DaemonConfig{Module: "m", MaxProtocol: p}, req)
 			if err != nil {
 				t.Fatalf("push: %v", err)

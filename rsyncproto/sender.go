@@ -92,7 +92,7 @@ func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 	}
 	fo := flistOpts{proto: s.proto, varint: s.compat&cfVarintFlistFlags != 0,
 		id0Names: s.compat&cfID0Names != 0, owner: o.Owner, group: o.Group,
-		numericIDs: o.NumericIDs, devices: o.Devices, hardLinks: o.HardLinks,
+		numericIDs: o.NumericIDs, devices: o.Devices, specials: o.Specials, hardLinks: o.HardLinks,
 		checksum: o.Checksum, csumLen: s.sums.kind.digestLen()}
 	if o.Checksum {
 		for _, e := range fl.list {

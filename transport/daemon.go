@@ -431,6 +431,7 @@ func (d *Daemon) request(sub string, paths []rsyncproto.Path, del, ignoreTimes b
 		DryRun:        d.opts.DryRun,
 		OneFileSystem: d.opts.OneFileSystem,
 		Devices:       true,
+		Specials:      true,
 		Timeout:       d.cfg.Timeout,
 		MaxProtocol:   d.cfg.Protocol,
 		Progress:      d.opts.Progress,

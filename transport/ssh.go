@@ -328,6 +328,7 @@ func (t *SSH) rsyncOptions(ignoreTimes, del bool) rsyncproto.Options {
 		IgnoreTimes:   ignoreTimes,
 		DryRun:        t.opts.DryRun,
 		Devices:       true,
+		Specials:      true,
 		Owner:         true,
 		Group:         true,
 		OneFileSystem: t.opts.OneFileSystem,

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/rsyncopts"
 )
 
 // Change is one entry of a batch. Paths are slash-separated, relative to the
@@ -60,6 +61,9 @@ type Options struct {
 	Exclude func(rel string, isDir bool) bool
 	// DryRun reports what would be done without changing the target.
 	DryRun bool
+	// Attrs are the attributes kept on the target (the zero value is
+	// rsync -a's set), validated by the caller (rsyncopts.Attrs.Check).
+	Attrs rsyncopts.Attrs
 	// OneFileSystem (rsync -x): walks of the source stay on the source
 	// root's file system; a mount point is mirrored as an empty
 	// directory, and nothing is deleted below it on the target.
