@@ -115,8 +115,6 @@ func TestLoadErrors(t *testing.T) {
 		{"os.execute", "os.execute('touch /tmp/pwned')", `attempt to call a non-function object`},
 		{"io", "io.open('/etc/passwd')", `attempt to index a non-table object`},
 		{"require", "require('socket')", `attempt to call a non-function object`},
-		{"acls", "sync{default.rsync, source='/a', target='/b', rsync={acls=true}}", `rsync.acls = true is not supported by gsync`},
-		{"xattrs", "sync{default.rsync, source='/a', target='/b', rsync={xattrs=true}}", `rsync.xattrs = true is not supported by gsync`},
 		{"unknown rsync", "sync{default.rsync, source='/a', target='/b', rsync={delete=true}}", `rsync.delete: unknown rsync option`},
 		{"target for rsyncssh", "sync{default.rsyncssh, source='/a', target='/b', host='h', targetdir='/d'}", `takes host and targetdir, not target`},
 		{"missing targetdir", "sync{default.rsyncssh, source='/a', host='h'}", `needs host and targetdir`},

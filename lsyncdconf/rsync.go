@@ -51,12 +51,6 @@ var rsyncLongValue = []struct{ key, flag string }{
 	{"temp_dir", "--temp-dir"}, {"timeout", "--timeout"}, {"usermap", "--usermap"},
 }
 
-// unsupportedRsync are keys gsync refuses when true, with the reason.
-var unsupportedRsync = map[string]string{
-	"acls":   "gsync does not transfer ACLs",
-	"xattrs": "gsync does not transfer extended attributes",
-}
-
 // rsyncKeyKind returns "bool", "value", "binary", "extra" or "" (unknown).
 func rsyncKeyKind(key string) string {
 	switch key {
@@ -101,9 +95,6 @@ func (o *RsyncOpts) set(key string, v any) error {
 		b, ok := v.(bool)
 		if !ok {
 			return fmt.Errorf("rsync.%s must be true or false, got %v", key, v)
-		}
-		if why, bad := unsupportedRsync[key]; bad && b {
-			return fmt.Errorf("rsync.%s = true is not supported by gsync (%s); remove it or set it to false", key, why)
 		}
 		o.Bool[key] = b
 	case "value":

@@ -189,11 +189,13 @@ func parsePort(s string) (int, error) {
 // ahead of time by a goroutine the Daemon owns, so that a push only pays
 // the protocol round trips.
 type Daemon struct {
-	cfg  DaemonConfig
-	opts Options
-	log  *slog.Logger
-	url  string // rsync://host:port/module/path, for errors
-	name string // String()
+	cfg   DaemonConfig
+	opts  Options
+	log   *slog.Logger
+	url   string                    // rsync://host:port/module/path, for errors
+	name  string                    // String()
+	attrs func(*rsyncproto.Options) // wireAttrs of opts.Attrs
+	links linkIndex                 // -H: the names of multiply-linked files
 
 	warnedNoDel sync.Once // see receiverDeletes
 
@@ -256,7 +258,11 @@ func NewDaemon(cfg DaemonConfig, opts Options) (*Daemon, error) {
 		var d net.Dialer
 		cfg.Dial = d.DialContext
 	}
-	d := &Daemon{cfg: cfg, opts: opts}
+	attrs, err := wireAttrs(opts.Attrs)
+	if err != nil {
+		return nil, Fatal(fmt.Errorf("create daemon target: %w", err))
+	}
+	d := &Daemon{cfg: cfg, opts: opts, attrs: attrs}
 	hp := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	d.url = "rsync://" + hp + "/" + path.Join(cfg.Module, cfg.Path)
 	host := cfg.Host
@@ -392,6 +398,10 @@ func (c *probeConn) alive() bool {
 // FullSync makes the module directory equal to the source, with rsync's
 // quick check (size and mtime) deciding which files are sent.
 func (d *Daemon) FullSync(ctx context.Context) (Stats, error) {
+	if d.opts.Attrs.HardLinks {
+		d.links.reset()
+		d.links.scan(d.opts.Source, ".", d.opts.Exclude)
+	}
 	del := d.opts.Delete.Full()
 	req := d.request(".", []rsyncproto.Path{{Name: ".", Recursive: true}}, del, false)
 	st, err := d.run(ctx, req, "")
@@ -430,13 +440,12 @@ func (d *Daemon) request(sub string, paths []rsyncproto.Path, del, ignoreTimes b
 		IgnoreTimes:   ignoreTimes,
 		DryRun:        d.opts.DryRun,
 		OneFileSystem: d.opts.OneFileSystem,
-		Devices:       true,
-		Specials:      true,
 		Timeout:       d.cfg.Timeout,
 		MaxProtocol:   d.cfg.Protocol,
 		Progress:      d.opts.Progress,
 		Warn:          func(msg string) { d.log.Warn("rsync daemon said", "text", msg) },
 	}
+	d.attrs(&o)
 	if del {
 		o.ExcludeRules = d.cfg.ExcludeRules
 	}
@@ -544,6 +553,9 @@ func (d *Daemon) Push(ctx context.Context, changes []Change) (Stats, error) {
 				add(ch.Path, ch.Recursive)
 			}
 		}
+	}
+	if len(set.list) > 0 && d.opts.Attrs.HardLinks {
+		d.links.expand(d.opts.Source, &set, d.opts.Exclude)
 	}
 	paths := set.list
 	if len(paths) == 0 {

@@ -26,10 +26,13 @@ const tmpPrefix = ".gsync-tmp-"
 // symlink, neither in the source nor in the target. It assumes no other
 // process changes the target tree concurrently.
 type Local struct {
-	root string // target root, absolute, symlinks of the root itself resolved
-	src  string // source root, absolute
-	opts Options
-	log  *slog.Logger
+	root  string // target root, absolute, symlinks of the root itself resolved
+	src   string // source root, absolute
+	opts  Options
+	attrs attrPlan
+	log   *slog.Logger
+	// links are the target names of multiply linked source files (-H).
+	links linkGroups
 }
 
 var _ Target = (*Local)(nil)
@@ -58,7 +61,11 @@ func NewLocal(dir string, opts Options) (*Local, error) {
 	if s, err := filepath.EvalSymlinks(src); err == nil && s == root {
 		return nil, Fatal(errors.New("create local target: the target is the source directory"))
 	}
-	return &Local{root: root, src: src, opts: opts, log: targetLogger(opts, root)}, nil
+	attrs, err := newAttrPlan(opts.Attrs)
+	if err != nil {
+		return nil, Fatal(fmt.Errorf("create local target: %w", err))
+	}
+	return &Local{root: root, src: src, opts: opts, attrs: attrs, log: targetLogger(opts, root), links: make(linkGroups)}, nil
 }
 
 // String returns the target directory.
@@ -83,6 +90,9 @@ func (l *Local) FullSync(ctx context.Context) (Stats, error) {
 		return Stats{}, err
 	}
 	defer r.close()
+	if !r.dry {
+		l.links = make(linkGroups) // rebuilt by the walk
+	}
 	if err := r.syncRoot(true); err != nil {
 		return Stats{}, err
 	}
@@ -174,6 +184,18 @@ type run struct {
 	// and mtime are set from the source at the end, after their contents
 	// changed.
 	dirs map[string]struct{}
+	// newDirs are the directories this run created (a new one's mode is
+	// not kept from the target without perms).
+	newDirs map[string]struct{}
+	// warned holds the attributes warned about in this run (once each).
+	warned map[string]struct{}
+	// uids and gids cache --usermap and --groupmap.
+	uids, gids map[uint32]uint32
+	// srcFD is the source root, opened for reading xattrs beneath it.
+	srcFD *os.File
+	// linked maps the multiply linked source files mirrored in this run
+	// to the target name the others link to (-H).
+	linked map[fileKey]string
 }
 
 func (l *Local) newRun(ctx context.Context, quick, del bool) (*run, error) {
@@ -186,7 +208,11 @@ func (l *Local) newRun(ctx context.Context, quick, del bool) (*run, error) {
 		src.Close()
 		return nil, Transient(fmt.Errorf("open target: %w", err))
 	}
-	r := &run{l: l, src: src, dst: dst, ctx: ctx, quick: quick, del: del, dry: l.opts.DryRun, dirs: make(map[string]struct{})}
+	r := &run{
+		l: l, src: src, dst: dst, ctx: ctx, quick: quick, del: del, dry: l.opts.DryRun,
+		dirs: make(map[string]struct{}), newDirs: make(map[string]struct{}), warned: make(map[string]struct{}),
+		uids: make(map[uint32]uint32), gids: make(map[uint32]uint32), linked: make(map[fileKey]string),
+	}
 	if fi, err := src.Stat(); err == nil {
 		r.srcDev, _, _ = beneath.DevIno(fi)
 	}
@@ -222,6 +248,9 @@ func (r *run) belowMount(rel string) bool {
 func (r *run) close() {
 	r.src.Close()
 	r.dst.Close()
+	if r.srcFD != nil {
+		r.srcFD.Close()
+	}
 }
 
 // srcRel names rel for the source root ("" is the root).
@@ -341,12 +370,15 @@ func (r *run) prepareParents(rel string) (bool, error) {
 // would keep us from writing into it are added back by finish.
 func (r *run) mkdir(rel string, sfi fs.FileInfo) error {
 	p := r.dstPath(rel)
-	perm := sfi.Mode().Perm() | 0o700
+	perm := r.l.attrs.wantMode(sfi, nil).Perm() | 0o700
 	if err := os.Mkdir(p, perm); err != nil {
 		return fmt.Errorf("create directory: %w", err)
 	}
-	if err := setOwner(p, sfi); err != nil {
-		return err
+	r.newDirs[rel] = struct{}{}
+	if uid, gid := r.wantOwner(sfi); uid >= 0 || gid >= 0 {
+		if err := setOwner(p, uid, gid); err != nil {
+			return err
+		}
 	}
 	r.st.Files++
 	return nil
@@ -395,11 +427,20 @@ func (r *run) syncEntry(rel string, sfi, tfi fs.FileInfo, recursive bool) {
 	if err := r.ctx.Err(); err != nil {
 		return
 	}
+	if r.l.attrs.skip(sfi.Mode()) {
+		// generator.c:recv_generator: listed, so not deleted, but not sent.
+		r.l.log.Debug("skipping non-regular file", "path", srcRel(rel))
+		return
+	}
 	var err error
 	switch m := sfi.Mode(); {
 	case m.IsDir():
 		err = r.syncDir(rel, sfi, tfi, recursive)
 	case m.IsRegular():
+		if k, ok := r.hardLinked(sfi); ok {
+			err = r.syncLinked(rel, k, sfi, tfi)
+			break
+		}
 		if r.quick && tfi != nil && tfi.Mode().IsRegular() && tfi.Size() == sfi.Size() && tfi.ModTime().Equal(sfi.ModTime()) {
 			err = r.fixAttrs(rel, sfi, tfi)
 			break
@@ -415,39 +456,69 @@ func (r *run) syncEntry(rel string, sfi, tfi fs.FileInfo, recursive bool) {
 	}
 }
 
-// fixAttrs brings owner (as root), mode and mtime of an existing
+// fixAttrs brings owner, xattrs, mode and mtime of an existing
 // non-directory target entry in line with the source.
 func (r *run) fixAttrs(rel string, sfi, tfi fs.FileInfo) error {
-	p := r.dstPath(rel)
-	changed := false
-	if ownerDiffers(sfi, tfi) {
-		changed = true
-		if !r.dry {
-			if err := setOwner(p, sfi); err != nil {
-				return err
-			}
-		}
-	}
-	if sfi.Mode().Type() != fs.ModeSymlink && (changed || sfi.Mode() != tfi.Mode()) {
-		changed = true
-		if !r.dry {
-			if err := os.Chmod(p, sfi.Mode()); err != nil {
-				return fmt.Errorf("set mode: %w", err)
-			}
-		}
-	}
-	if !sfi.ModTime().Equal(tfi.ModTime()) {
-		changed = true
-		if !r.dry {
-			if err := setMtime(p, sfi.ModTime()); err != nil {
-				return err
-			}
-		}
-	}
+	changed, err := r.applyAttrs(rel, r.dstPath(rel), sfi, tfi, tfi)
 	if changed {
 		r.st.Files++
 	}
-	return nil
+	return err
+}
+
+// applyAttrs gives the target entry p (of the source entry rel, sfi) the
+// attributes that the options keep (rsync.c:set_file_attrs): owner and
+// group, xattrs and ACLs, mode, mtime, and reports whether one changed.
+// cur is p's lstat; base is the target entry whose mode --no-perms keeps
+// (nil for a new entry). In a dry run nothing is changed.
+func (r *run) applyAttrs(rel, p string, sfi, cur, base fs.FileInfo) (bool, error) {
+	a := r.l.attrs
+	changed := false
+	uid, gid := r.wantOwner(sfi)
+	if ownerDiffers(cur, uid, gid) {
+		changed = true
+		if !r.dry {
+			if err := setOwner(p, uid, gid); err != nil {
+				return changed, err
+			}
+		}
+	}
+	isLink := sfi.Mode().Type() == fs.ModeSymlink
+	if a.xattrsKept() && !r.dry {
+		xchanged, err := r.copyXattrs(rel, p, sfi)
+		changed = changed || xchanged
+		if err != nil {
+			return changed, err
+		}
+	}
+	if m := a.wantMode(sfi, base); !isLink && (changed || m&permBits != cur.Mode()&permBits) {
+		changed = true
+		if !r.dry {
+			if err := os.Chmod(p, m&permBits); err != nil {
+				return changed, fmt.Errorf("set mode: %w", err)
+			}
+		}
+	}
+	if !a.NoTimes && !sfi.ModTime().Equal(cur.ModTime()) {
+		changed = true
+		if !r.dry {
+			if err := setMtime(p, sfi.ModTime()); err != nil {
+				return changed, err
+			}
+		}
+	}
+	return changed, nil
+}
+
+// copyXattrs makes the mirrored xattrs (and ACLs) of p those of the
+// source entry rel; what the target cannot keep is a warning.
+func (r *run) copyXattrs(rel, p string, sfi fs.FileInfo) (bool, error) {
+	want, err := r.srcXattrs(rel, sfi)
+	if err != nil {
+		return false, r.attrWarn(rel, err)
+	}
+	changed, err := setXattrs(r.l.attrs, p, want)
+	return changed, r.attrWarn(rel, err)
 }
 
 func (r *run) syncDir(rel string, sfi, tfi fs.FileInfo, recursive bool) error {
@@ -465,7 +536,7 @@ func (r *run) syncDir(rel string, sfi, tfi fs.FileInfo, recursive bool) error {
 		} else if err := r.mkdir(rel, sfi); err != nil {
 			return err
 		}
-	} else if ownerDiffers(sfi, tfi) || sfi.Mode() != tfi.Mode() {
+	} else if uid, gid := r.wantOwner(sfi); ownerDiffers(tfi, uid, gid) || r.l.attrs.wantMode(sfi, tfi) != tfi.Mode() {
 		r.st.Files++ // mode and owner are set by finish
 	}
 	if !recursive || rel != "" && r.mountPoint(sfi) {
@@ -629,12 +700,17 @@ func (r *run) copyFile(rel string, listed, tfi fs.FileInfo) error {
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
 	}
-	n, err := io.Copy(tmp, f)
+	var n int64
+	if r.l.attrs.Sparse {
+		n, err = copySparse(tmp, f)
+	} else {
+		n, err = io.Copy(tmp, f)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = setAttrs(tmp.Name(), sfi)
+		err = r.setAttrs(rel, tmp.Name(), sfi, tfi)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
@@ -650,19 +726,21 @@ func (r *run) copyFile(rel string, listed, tfi fs.FileInfo) error {
 	return nil
 }
 
-// setAttrs gives a new non-directory entry the owner (as root), mode and
-// mtime of the source. The mtime is the one seen when the copy began: a
-// file that changed while it was read is sent again by the next full sync.
-func setAttrs(p string, sfi fs.FileInfo) error {
-	if err := setOwner(p, sfi); err != nil {
-		return err
+// setAttrs gives a new non-directory entry p, which is to replace the
+// target entry rel (tfi, nil when absent), the attributes of the source
+// entry sfi. The mtime is the one seen when the copy began: a file that
+// changed while it was read is sent again by the next full sync.
+func (r *run) setAttrs(rel, p string, sfi, tfi fs.FileInfo) error {
+	cur, err := os.Lstat(p)
+	if err != nil {
+		return fmt.Errorf("stat new entry: %w", err)
 	}
-	if sfi.Mode().Type() != fs.ModeSymlink {
-		if err := os.Chmod(p, sfi.Mode()); err != nil {
-			return fmt.Errorf("set mode: %w", err)
-		}
+	var base fs.FileInfo
+	if tfi != nil && !tfi.IsDir() {
+		base = tfi
 	}
-	return setMtime(p, sfi.ModTime())
+	_, err = r.applyAttrs(rel, p, sfi, cur, base)
+	return err
 }
 
 func (r *run) syncSymlink(rel string, sfi, tfi fs.FileInfo) error {
@@ -686,7 +764,7 @@ func (r *run) syncSymlink(rel string, sfi, tfi fs.FileInfo) error {
 	if err := os.Symlink(target, tmp); err != nil {
 		return fmt.Errorf("create symlink: %w", err)
 	}
-	if err := setAttrs(tmp, sfi); err != nil {
+	if err := r.setAttrs(rel, tmp, sfi, tfi); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -708,7 +786,7 @@ func (r *run) syncSpecial(rel string, sfi, tfi fs.FileInfo) error {
 	if err := mknod(tmp, sfi); err != nil {
 		return err
 	}
-	if err := setAttrs(tmp, sfi); err != nil {
+	if err := r.setAttrs(rel, tmp, sfi, tfi); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -834,21 +912,12 @@ func (r *run) finish() {
 		if err != nil || !tfi.IsDir() {
 			continue
 		}
-		p := r.dstPath(d)
-		if ownerDiffers(sfi, tfi) {
-			if err := setOwner(p, sfi); err != nil {
-				r.fail(d, err)
-			}
+		base := tfi
+		if _, isNew := r.newDirs[d]; isNew {
+			base = nil
 		}
-		if sfi.Mode() != tfi.Mode() || ownerDiffers(sfi, tfi) {
-			if err := os.Chmod(p, sfi.Mode()); err != nil {
-				r.fail(d, fmt.Errorf("set mode: %w", err))
-			}
-		}
-		if !sfi.ModTime().Equal(tfi.ModTime()) {
-			if err := setMtime(p, sfi.ModTime()); err != nil {
-				r.fail(d, err)
-			}
+		if _, err := r.applyAttrs(d, r.dstPath(d), sfi, tfi, base); err != nil {
+			r.fail(d, err)
 		}
 	}
 }

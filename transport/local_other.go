@@ -29,12 +29,23 @@ func setMtime(p string, t time.Time) error {
 	return nil
 }
 
-func setOwner(string, fs.FileInfo) error { return nil }
+// wantOwner keeps owners alone on this platform.
+func (r *run) wantOwner(fs.FileInfo) (uid, gid int) { return -1, -1 }
 
-func ownerDiffers(fs.FileInfo, fs.FileInfo) bool { return false }
+func setOwner(string, int, int) error { return nil }
+
+func ownerDiffers(fs.FileInfo, int, int) bool { return false }
 
 func sameDevice(fs.FileInfo, fs.FileInfo) bool { return false }
 
 func mknod(string, fs.FileInfo) error {
 	return fmt.Errorf("create special file: %w", errors.ErrUnsupported)
+}
+
+// nlinkOf returns the link count of an entry.
+func nlinkOf(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
 }

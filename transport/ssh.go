@@ -93,10 +93,12 @@ func ParseSSHTarget(spec string) (user, host, dir string, ok bool) {
 // costs no session setup), and renames, deletes and mkdirs go through one
 // long-lived SFTP session on the same connection.
 type SSH struct {
-	cfg  SSHConfig
-	opts Options
-	log  *slog.Logger
-	name string
+	cfg   SSHConfig
+	opts  Options
+	log   *slog.Logger
+	name  string
+	attrs func(*rsyncproto.Options) // wireAttrs of opts.Attrs
+	links linkIndex                 // -H: the names of multiply-linked files
 	// sftpDeletes: deletes are done over SFTP with opts.Exclude, because
 	// the remote rsync cannot be left to do them (receiverScopesDeletes).
 	sftpDeletes bool
@@ -149,7 +151,11 @@ func NewSSH(cfg SSHConfig, opts Options) (*SSH, error) {
 	if cfg.SSH.Logger == nil {
 		cfg.SSH.Logger = log
 	}
-	t := &SSH{cfg: cfg, opts: opts, name: name, log: log,
+	attrs, err := wireAttrs(opts.Attrs)
+	if err != nil {
+		return nil, Fatal(fmt.Errorf("create ssh target: %w", err))
+	}
+	t := &SSH{cfg: cfg, opts: opts, name: name, log: log, attrs: attrs,
 		sftpDeletes: !receiverScopesDeletes(opts, cfg.ExcludeRules, cfg.Protocol)}
 	return t, nil
 }
@@ -327,10 +333,6 @@ func (t *SSH) rsyncOptions(ignoreTimes, del bool) rsyncproto.Options {
 		Delete:        del,
 		IgnoreTimes:   ignoreTimes,
 		DryRun:        t.opts.DryRun,
-		Devices:       true,
-		Specials:      true,
-		Owner:         true,
-		Group:         true,
 		OneFileSystem: t.opts.OneFileSystem,
 		Timeout:       t.cfg.Timeout,
 		MaxProtocol:   t.cfg.Protocol,
@@ -338,6 +340,7 @@ func (t *SSH) rsyncOptions(ignoreTimes, del bool) rsyncproto.Options {
 		Progress:      t.opts.Progress,
 		Warn:          func(msg string) { t.log.Warn("remote rsync said", "text", msg) },
 	}
+	t.attrs(&o)
 	if del {
 		o.ExcludeRules = t.cfg.ExcludeRules
 	}
@@ -463,6 +466,10 @@ func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
 	if err := t.ensure(ctx); err != nil {
 		return Stats{}, t.classify("sync to", err)
 	}
+	if t.opts.Attrs.HardLinks {
+		t.links.reset()
+		t.links.scan(t.opts.Source, ".", t.opts.Exclude)
+	}
 	var st Stats
 	if t.sftpDeletes && t.opts.Delete.Full() {
 		if err := t.deleteExtras(ctx, t.files(), "", &st); err != nil {
@@ -562,6 +569,9 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 				return st, t.classify("push to", err)
 			}
 		}
+	}
+	if len(send.list) > 0 && t.opts.Attrs.HardLinks {
+		t.links.expand(t.opts.Source, &send, t.opts.Exclude)
 	}
 	if len(send.list) == 0 {
 		return st, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gsync/gsync/control"
+	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/rsyncproto"
 	"github.com/gsync/gsync/transport"
 )
@@ -71,6 +72,10 @@ type targetOptions struct {
 	timeout      time.Duration
 
 	ssh sshOptions // ssh targets
+
+	// attrs are the attributes kept on the target (rsync -a's set by
+	// default; lsyncd configs: lsyncd's rsync = {...}).
+	attrs rsyncopts.Attrs
 }
 
 // validate checks the target options once, when the config is read.
@@ -80,6 +85,9 @@ func (o *targetOptions) validate() error {
 	}
 	if err := rsyncproto.CheckProtocol(o.protocol); err != nil {
 		return usagef("invalid --protocol: %v", err)
+	}
+	if err := o.attrs.Check(); err != nil {
+		return usageError{Err: err}
 	}
 	return nil
 }
@@ -211,5 +219,6 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.StringVar(&cfg.logFile, "log-file", "", "log to `FILE` instead of stderr; reopened on SIGUSR1 (logrotate)")
 	f.StringVar(&cfg.configFile, "config", "", "run the syncs of an lsyncd Lua config `FILE` (like gsync FILE), with these flags for the process")
 	registerSSHFlags(f, &cfg.ssh)
+	registerAttrFlags(f, &cfg.attrs)
 	return cmd
 }

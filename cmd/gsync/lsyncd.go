@@ -192,15 +192,38 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	if s.Kind == lsyncdconf.KindDirect && !filepath.IsAbs(s.Target) && !strings.HasPrefix(s.Target, ".") {
 		c.targets = []string{"./" + s.Target} // a local directory even when its name has a ':'
 	}
+	attrs, extra, err := lsyncdAttrs(s.Rsync)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
+	}
+	c.attrs = attrs
 	// rsync options that gsync's own sender does not act on.
 	var ignored []string
 	for _, k := range s.Rsync.SetKeys() {
-		switch k {
-		case "archive", "links", "times", "perms", "devices", "specials", "protect_args",
-			"owner", "group", "password_file", "rsh", "rsync_path", "timeout", "dry_run",
-			"whole_file", "quiet", "verbose", "one_file_system":
+		switch {
+		case isAttrKey(k):
+		case slices.Contains([]string{"archive", "protect_args", "password_file", "rsh", "rsync_path", "timeout",
+			"dry_run", "whole_file", "quiet", "verbose", "one_file_system"}, k):
 		default:
 			ignored = append(ignored, k)
+		}
+	}
+	for _, o := range extra {
+		switch {
+		case o.Name == "dry-run":
+			c.dryRun = !o.No
+		case o.Name == "one-file-system":
+			c.oneFileSystem = !o.No
+		case o.Name == "timeout":
+			secs, err := strconv.ParseFloat(o.Value, 64)
+			if err != nil || secs < 0 {
+				return nil, nil, fmt.Errorf("%s: rsync._extra %s: want seconds", s.Where(), o.Word)
+			}
+			if secs > 0 {
+				c.timeout = time.Duration(secs * float64(time.Second))
+			}
+		default:
+			ignored = append(ignored, o.Word)
 		}
 	}
 	return c, ignored, nil

@@ -15,6 +15,7 @@ import (
 // transport. localDir is the absolute directory of a local target ("" for
 // remote ones).
 func openTarget(cfg *config, spec string, rules *filter.Set, opts transport.Options) (t transport.Target, localDir string, err error) {
+	opts.Attrs = cfg.attrs
 	dc, isDaemon, err := transport.ParseDaemonTarget(spec)
 	if err != nil {
 		return nil, "", usageError{Err: err}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/gsync/gsync/lsyncdconf"
+	"github.com/gsync/gsync/rsyncopts"
+)
+
+// TestAttrFlags: rsync's attribute options on the command line, in
+// rsync's order semantics; gsync's default is rsync -a's set.
+func TestAttrFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want rsyncopts.Attrs
+	}{
+		{nil, rsyncopts.Attrs{}},
+		{[]string{"-aHAXS", "--numeric-ids"}, rsyncopts.Attrs{HardLinks: true, ACLs: true, XAttrs: true, Sparse: true, NumericIDs: true}},
+		{[]string{"--no-owner", "--no-g", "--no-perms"}, rsyncopts.Attrs{NoOwner: true, NoGroup: true, NoPerms: true}},
+		{[]string{"--no-o", "-a"}, rsyncopts.Attrs{}},
+		{[]string{"--no-D", "--specials"}, rsyncopts.Attrs{NoDevices: true}},
+		{[]string{"--chown=nobody:nogroup", "--chmod", "D2775", "--chmod=F664"},
+			rsyncopts.Attrs{Usermap: "*:nobody", Groupmap: "*:nogroup", Chmod: "D2775,F664"}},
+	} {
+		cmd := newRootCommand(io.Discard, io.Discard, nil)
+		if err := cmd.ParseFlags(tc.args); err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		var a *rsyncopts.Attrs
+		// The flags write into the config the command was built with;
+		// find it through a flag's value.
+		a = cmd.Flags().Lookup("owner").Value.(*attrValue).attrs
+		if *a != tc.want {
+			t.Errorf("%q: attrs %+v, want %+v", tc.args, *a, tc.want)
+		}
+	}
+	cmd := newRootCommand(io.Discard, io.Discard, nil)
+	if err := cmd.ParseFlags([]string{"--usermap=a:b", "--chown=c"}); err == nil || !strings.Contains(err.Error(), "conflicts") {
+		t.Errorf("--usermap with --chown: err = %v", err)
+	}
+}
+
+// TestLsyncdAttrs: lsyncd's rsync = {...} keys and _extra become the same
+// attributes lsyncd's rsync command line would have kept.
+func TestLsyncdAttrs(t *testing.T) {
+	lts := rsyncopts.Attrs{NoPerms: true, NoOwner: true, NoGroup: true, NoDevices: true, NoSpecials: true}
+	for _, tc := range []struct {
+		name, rsync string
+		want        rsyncopts.Attrs
+		ignored     string
+		err         string
+	}{
+		{"default.rsync is -lts", "", lts, "", ""},
+		{"archive", "archive = true", rsyncopts.Attrs{}, "", ""},
+		{"archive without owner", "archive = true, owner = false, perms = false", rsyncopts.Attrs{NoOwner: true, NoPerms: true}, "", ""},
+		{"times off", "times = false, links = false", rsyncopts.Attrs{NoPerms: true, NoOwner: true, NoGroup: true, NoDevices: true, NoSpecials: true, NoTimes: true, NoLinks: true}, "", ""},
+		{"acls xattrs", "archive = true, acls = true, xattrs = true, hard_links = true, sparse = true",
+			rsyncopts.Attrs{ACLs: true, XAttrs: true, HardLinks: true, Sparse: true}, "", ""},
+		{"acls imply perms", "acls = true", rsyncopts.Attrs{NoOwner: true, NoGroup: true, NoDevices: true, NoSpecials: true, ACLs: true}, "", ""},
+		{"valued keys", `archive = true, chown = "nobody:nogroup", chmod = "F644"`,
+			rsyncopts.Attrs{Usermap: "*:nobody", Groupmap: "*:nogroup", Chmod: "F644"}, "", ""},
+		{"_extra", `archive = true, _extra = { "--numeric-ids", "-H", "--no-specials", "-v", "--timeout=7" }`,
+			rsyncopts.Attrs{NumericIDs: true, HardLinks: true, NoSpecials: true}, "-v", ""},
+		{"_extra unsupported", `_extra = { "--bwlimit=100" }`, lts, "", "--bwlimit=100 is not supported"},
+		{"_extra unknown", `_extra = { "--frob" }`, lts, "", "unknown rsync option --frob"},
+		{"bad chmod", `chmod = "Q+w"`, lts, "", "chmod"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := lsyncdconf.Load("c.lua", `sync{ default.rsync, source = "/src", target = "h::m", rsync = { `+tc.rsync+` } }`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, ignored, err := syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.attrs != tc.want {
+				t.Errorf("attrs %+v, want %+v", c.attrs, tc.want)
+			}
+			if got := strings.Join(ignored, " "); got != tc.ignored {
+				t.Errorf("ignored %q, want %q", got, tc.ignored)
+			}
+		})
+	}
+}

@@ -1,0 +1,103 @@
+package rsyncproto
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestServerArgsMatchRsync: for each set of attribute options, the
+// remote command gsync builds asks the receiver for what C rsync's own
+// client asks (options.c:server_options), captured through a remote
+// shell that records its argv and exits. The bundled letters are compared
+// as sets (rsync adds 'i' for incremental recursion, which gsync never
+// uses), the long options in order.
+func TestServerArgsMatchRsync(t *testing.T) {
+	rsync := needRsync(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "rsh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nshift\nprintf '%s\\n' \"$@\" > \"$ARGV_OUT\"\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	for _, tc := range []struct {
+		flags []string
+		o     Options
+	}{
+		{[]string{"-a"}, Options{Owner: true, Group: true, Devices: true, Specials: true}},
+		{[]string{"-lt"}, Options{NoPerms: true}},
+		{[]string{"-rpt"}, Options{NoLinks: true}},
+		{[]string{"-rlp"}, Options{NoTimes: true}},
+		{[]string{"-aHAXS", "--numeric-ids"}, Options{Owner: true, Group: true, Devices: true, Specials: true,
+			HardLinks: true, ACLs: true, XAttrs: true, Sparse: true, NumericIDs: true}},
+		{[]string{"-a", "--no-specials"}, Options{Owner: true, Group: true, Devices: true}},
+		{[]string{"-rlpt", "--specials"}, Options{Specials: true}},
+		{[]string{"-a", "--usermap=0-99:nobody,*:1", "--groupmap=*:users"}, Options{Owner: true, Group: true, Devices: true, Specials: true,
+			Usermap: "0-99:nobody,*:1", Groupmap: "*:users"}},
+		{[]string{"-a", "--chown=bin:daemon"}, Options{Owner: true, Group: true, Devices: true, Specials: true,
+			Usermap: "*:bin", Groupmap: "*:daemon"}},
+	} {
+		t.Run(strings.Join(tc.flags, " "), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "argv")
+			args := append(append([]string{"-r"}, tc.flags...), "--rsh="+script, src+"/", "host:dst")
+			cmd := exec.Command(rsync, args...)
+			cmd.Env = append(os.Environ(), "ARGV_OUT="+out)
+			_ = cmd.Run() // the fake shell exits 1
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatalf("rsync did not run the remote shell: %v", err)
+			}
+			var want []string
+			for _, w := range strings.Fields(string(b)) {
+				// rsync escapes wildcards for the remote shell
+				// (options.c:safe_arg); gsync quotes whole words
+				// for it instead (sshx.QuoteArgs), so compare what
+				// the remote rsync receives.
+				want = append(want, strings.NewReplacer(`\*`, "*", `\?`, "?", `\[`, "[").Replace(w))
+			}
+			if len(want) > 0 && want[0] == "rsync" {
+				want = want[1:]
+			}
+			got := ServerArgs(Request{Dest: "dst", Options: tc.o})
+			if d := diffArgs(got, want); d != "" {
+				t.Errorf("gsync %q\nrsync %q\n%s", got, want, d)
+			}
+		})
+	}
+}
+
+// diffArgs compares two server argvs: the bundle of one-letter options
+// as sets of letters (up to the '.' of -e), everything else in order.
+func diffArgs(got, want []string) string {
+	bundle := func(args []string) (string, []string) {
+		var rest []string
+		letters := ""
+		for _, a := range args {
+			if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") {
+				l, _, _ := strings.Cut(a[1:], ".")
+				letters = strings.TrimSuffix(l, "e")
+				continue
+			}
+			rest = append(rest, a)
+		}
+		s := strings.Split(letters, "")
+		slices.Sort(s)
+		return strings.Join(s, ""), rest
+	}
+	gl, gr := bundle(got)
+	wl, wr := bundle(want)
+	var d []string
+	if gl != wl {
+		d = append(d, "letters: gsync "+gl+", rsync "+wl)
+	}
+	// gsync always sends --force (protocol >= 29) to replace non-empty
+	// directories; rsync sends it only with --force.
+	gr = slices.DeleteFunc(gr, func(s string) bool { return s == "--force" })
+	if !slices.Equal(gr, wr) {
+		d = append(d, "long options: gsync "+strings.Join(gr, " ")+", rsync "+strings.Join(wr, " "))
+	}
+	return strings.Join(d, "\n")
+}

@@ -1,0 +1,179 @@
+package transport
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The POSIX ACLs of an entry, as the kernel stores them: xattrs in the
+// system namespace, copied as raw values (-A).
+const (
+	aclAccess  = "system.posix_acl_access"
+	aclDefault = "system.posix_acl_default"
+)
+
+// keepXattr reports whether the xattr name is one that the local target
+// mirrors under a: with -X every name but the system namespace and
+// rsync's own user.rsync.%* names (xattrs.c:rsync_xal_get, as root, one
+// -X); with -A the two ACL names.
+func keepXattr(a attrPlan, name string) bool {
+	if name == aclAccess || name == aclDefault {
+		return a.ACLs
+	}
+	if !a.XAttrs || strings.HasPrefix(name, "system.") {
+		return false
+	}
+	return !strings.HasPrefix(name, "user.rsync.%")
+}
+
+// attrOf names the attribute an xattr name belongs to in warnings.
+func attrOf(name string) string {
+	if strings.HasPrefix(name, "system.posix_acl_") {
+		return "ACLs"
+	}
+	return "xattrs"
+}
+
+// srcXattrs reads the mirrored xattrs of the source entry rel (lstat'ed as
+// sfi). The entry is opened beneath the source root without following a
+// symlink in any component (openat2 O_PATH), and must still be the listed
+// one.
+func (r *run) srcXattrs(rel string, sfi fs.FileInfo) (map[string][]byte, error) {
+	fd, err := r.openSrcPath(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("stat source: %w", err)
+	}
+	if s := statOf(sfi); s == nil || s.Ino != st.Ino || uint64(s.Dev) != st.Dev {
+		return nil, fmt.Errorf("read source xattrs: %w (replaced since its lstat)", fs.ErrNotExist)
+	}
+	// getxattr through the descriptor's /proc link reaches the entry
+	// itself, a symlink included (an O_PATH descriptor has no fgetxattr).
+	return readXattrs("/proc/self/fd/"+strconv.Itoa(fd), true, func(n string) bool { return keepXattr(r.l.attrs, n) })
+}
+
+// openSrcPath opens rel beneath the source root as an O_PATH descriptor,
+// never following a symlink.
+func (r *run) openSrcPath(rel string) (int, error) {
+	if r.srcFD == nil {
+		f, err := os.Open(r.l.src)
+		if err != nil {
+			return -1, fmt.Errorf("open source: %w", err)
+		}
+		r.srcFD = f
+	}
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for {
+		fd, err := unix.Openat2(int(r.srcFD.Fd()), srcRel(rel), &how)
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		if err != nil {
+			return -1, fmt.Errorf("open source: %w", &os.PathError{Op: "openat2", Path: rel, Err: err})
+		}
+		return fd, nil
+	}
+}
+
+// readXattrs returns the xattrs of p that keep accepts; follow says
+// whether a final symlink is followed.
+func readXattrs(p string, follow bool, keep func(string) bool) (map[string][]byte, error) {
+	list, get := unix.Llistxattr, unix.Lgetxattr
+	if follow {
+		list, get = unix.Listxattr, unix.Getxattr
+	}
+	names, err := readBuf(func(b []byte) (int, error) { return list(p, b) })
+	if err != nil {
+		return nil, &xattrError{attr: "xattrs", err: fmt.Errorf("list xattrs: %w", err)}
+	}
+	out := make(map[string][]byte)
+	for n := range strings.SplitSeq(strings.TrimSuffix(string(names), "\x00"), "\x00") {
+		if n == "" || !keep(n) {
+			continue
+		}
+		v, err := readBuf(func(b []byte) (int, error) { return get(p, n, b) })
+		if errors.Is(err, unix.ENODATA) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, &xattrError{attr: attrOf(n), err: fmt.Errorf("read xattr %s: %w", n, err)}
+		}
+		out[n] = v
+	}
+	return out, nil
+}
+
+// readBuf calls a size-probing xattr call until its buffer is big enough.
+func readBuf(call func([]byte) (int, error)) ([]byte, error) {
+	for range 5 {
+		n, err := call(nil)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, nil
+		}
+		b := make([]byte, n)
+		n, err = call(b)
+		if errors.Is(err, unix.ERANGE) {
+			continue // grew meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+	return nil, unix.ERANGE
+}
+
+// setXattrs makes the mirrored xattrs of the target entry p equal to want:
+// it sets those that differ and removes the target's others
+// (xattrs.c:rsync_xal_set). It reports whether anything changed.
+func setXattrs(a attrPlan, p string, want map[string][]byte) (bool, error) {
+	keep := func(n string) bool { return keepXattr(a, n) }
+	have, err := readXattrs(p, false, keep)
+	if err != nil {
+		return false, err
+	}
+	changed := false
+	var errs []error
+	for n, v := range want {
+		if cur, ok := have[n]; ok && bytes.Equal(cur, v) {
+			continue
+		}
+		changed = true
+		if err := unix.Lsetxattr(p, n, v, 0); err != nil {
+			errs = append(errs, &xattrError{attr: attrOf(n), err: fmt.Errorf("set xattr %s: %w", n, err)})
+		}
+	}
+	for n := range have {
+		if _, ok := want[n]; ok {
+			continue
+		}
+		changed = true
+		if err := unix.Lremovexattr(p, n); err != nil && !errors.Is(err, unix.ENODATA) {
+			errs = append(errs, &xattrError{attr: attrOf(n), err: fmt.Errorf("remove xattr %s: %w", n, err)})
+		}
+	}
+	return changed, errors.Join(errs...)
+}
+
+// unsupported reports whether err means the target's file system cannot
+// keep the attribute (no xattr or ACL support, a namespace it refuses).
+func unsupported(err error) bool {
+	return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EPERM)
+}

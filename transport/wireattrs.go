@@ -1,0 +1,32 @@
+package transport
+
+import (
+	"fmt"
+
+	"github.com/gsync/gsync/rsyncopts"
+	"github.com/gsync/gsync/rsyncproto"
+)
+
+// wireAttrs returns the function that sets the attribute options of an
+// rsync push (daemon and ssh targets) from a, so that the receiver keeps
+// what C rsync with the same options would keep. --chmod is applied by
+// the sender, as rsync does (flist.c:send_file_name), and parsed here,
+// once; the maps go to the receiver (options.c:server_options).
+func wireAttrs(a rsyncopts.Attrs) (func(o *rsyncproto.Options), error) {
+	var chmod func(uint32) uint32
+	if a.Chmod != "" {
+		c, err := rsyncopts.ParseChmod(a.Chmod)
+		if err != nil {
+			return nil, fmt.Errorf("parse --chmod: %w", err)
+		}
+		chmod = c.Apply
+	}
+	return func(o *rsyncproto.Options) {
+		o.NoLinks, o.NoPerms, o.NoTimes = a.NoLinks, a.NoPerms, a.NoTimes
+		o.Owner, o.Group = !a.NoOwner, !a.NoGroup
+		o.Devices, o.Specials = !a.NoDevices, !a.NoSpecials
+		o.HardLinks, o.ACLs, o.XAttrs, o.Sparse = a.HardLinks, a.ACLs, a.XAttrs, a.Sparse
+		o.NumericIDs, o.Usermap, o.Groupmap = a.NumericIDs, a.Usermap, a.Groupmap
+		o.Chmod = chmod
+	}, nil
+}
