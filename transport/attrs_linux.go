@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -42,60 +40,24 @@ func attrOf(name string) string {
 }
 
 // srcXattrs reads the mirrored xattrs of the source entry rel (lstat'ed as
-// sfi). The entry is opened beneath the source root without following a
-// symlink in any component (openat2 O_PATH), and must still be the listed
-// one.
+// sfi): beneath the source root, no symlink followed, and only while it is
+// still the listed entry (beneath.Root.Xattrs).
 func (r *run) srcXattrs(rel string, sfi fs.FileInfo) (map[string][]byte, error) {
-	fd, err := r.openSrcPath(rel)
+	xs, err := r.src.Xattrs(srcRel(rel), sfi, func(n string) bool { return keepXattr(r.l.attrs, n) })
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read source xattrs: %w", err)
 	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("stat source: %w", err)
+	out := make(map[string][]byte, len(xs))
+	for _, x := range xs {
+		out[x.Name] = x.Value
 	}
-	if s := statOf(sfi); s == nil || s.Ino != st.Ino || uint64(s.Dev) != st.Dev {
-		return nil, fmt.Errorf("read source xattrs: %w (replaced since its lstat)", fs.ErrNotExist)
-	}
-	// getxattr through the descriptor's /proc link reaches the entry
-	// itself, a symlink included (an O_PATH descriptor has no fgetxattr).
-	return readXattrs("/proc/self/fd/"+strconv.Itoa(fd), true, func(n string) bool { return keepXattr(r.l.attrs, n) })
+	return out, nil
 }
 
-// openSrcPath opens rel beneath the source root as an O_PATH descriptor,
-// never following a symlink.
-func (r *run) openSrcPath(rel string) (int, error) {
-	if r.srcFD == nil {
-		f, err := os.Open(r.l.src)
-		if err != nil {
-			return -1, fmt.Errorf("open source: %w", err)
-		}
-		r.srcFD = f
-	}
-	how := unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	for {
-		fd, err := unix.Openat2(int(r.srcFD.Fd()), srcRel(rel), &how)
-		if err == unix.EINTR || err == unix.EAGAIN {
-			continue
-		}
-		if err != nil {
-			return -1, fmt.Errorf("open source: %w", &os.PathError{Op: "openat2", Path: rel, Err: err})
-		}
-		return fd, nil
-	}
-}
-
-// readXattrs returns the xattrs of p that keep accepts; follow says
-// whether a final symlink is followed.
-func readXattrs(p string, follow bool, keep func(string) bool) (map[string][]byte, error) {
+// readXattrs returns the xattrs of the target entry p (a symlink's own)
+// that keep accepts.
+func readXattrs(p string, keep func(string) bool) (map[string][]byte, error) {
 	list, get := unix.Llistxattr, unix.Lgetxattr
-	if follow {
-		list, get = unix.Listxattr, unix.Getxattr
-	}
 	names, err := readBuf(func(b []byte) (int, error) { return list(p, b) })
 	if err != nil {
 		return nil, &xattrError{attr: "xattrs", err: fmt.Errorf("list xattrs: %w", err)}
@@ -145,7 +107,7 @@ func readBuf(call func([]byte) (int, error)) ([]byte, error) {
 // (xattrs.c:rsync_xal_set). It reports whether anything changed.
 func setXattrs(a attrPlan, p string, want map[string][]byte) (bool, error) {
 	keep := func(n string) bool { return keepXattr(a, n) }
-	have, err := readXattrs(p, false, keep)
+	have, err := readXattrs(p, keep)
 	if err != nil {
 		return false, err
 	}

@@ -191,8 +191,6 @@ type run struct {
 	warned map[string]struct{}
 	// uids and gids cache --usermap and --groupmap.
 	uids, gids map[uint32]uint32
-	// srcFD is the source root, opened for reading xattrs beneath it.
-	srcFD *os.File
 	// linked maps the multiply linked source files mirrored in this run
 	// to the target name the others link to (-H).
 	linked map[fileKey]string
@@ -248,9 +246,6 @@ func (r *run) belowMount(rel string) bool {
 func (r *run) close() {
 	r.src.Close()
 	r.dst.Close()
-	if r.srcFD != nil {
-		r.srcFD.Close()
-	}
 }
 
 // srcRel names rel for the source root ("" is the root).

@@ -1,0 +1,11 @@
+//go:build unix && !linux
+
+package beneath
+
+import "io/fs"
+
+// Xattrs: gsync reads extended attributes on Linux only; elsewhere an
+// entry has none.
+func (r *Root) Xattrs(rel string, want fs.FileInfo, keep func(name string) bool) ([]Xattr, error) {
+	return nil, nil
+}
