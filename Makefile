@@ -21,7 +21,7 @@ build:
 # run with a bare "context deadline exceeded" at the end
 # (go.dev/issue/75804). Each entry is TARGET:EXECUTIONS, sized to a few
 # seconds here.
-FUZZ_TARGETS := FuzzVarint:50000 FuzzNdx:50000 FuzzDemux:10000 FuzzFlist:50000 FuzzSumHead:50000 FuzzTokens:6000 FuzzSession:20000
+FUZZ_TARGETS := FuzzVarint:50000 FuzzNdx:50000 FuzzDemux:10000 FuzzFlist:50000 FuzzSumHead:50000 FuzzTokens:6000 FuzzSession:20000 FuzzXattrRequest:20000
 FUZZ_SCALE   ?= 1
 test:
 	@$(GO) test -race -count=1 -p 4 -timeout 25m ./integration ./... & pkgs=$$!; \

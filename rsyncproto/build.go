@@ -67,10 +67,15 @@ type fileList struct {
 	// root is the source root the list was built beneath; the sender
 	// opens file data through it.
 	root *beneath.Root
+	// attrs reads ACLs and xattrs beneath root (-A, -X; nil without):
+	// the sender re-reads long xattr values the receiver asks for.
+	attrs *attrReader
 }
 
 // close releases the source root.
 func (fl *fileList) close() {
+	fl.attrs.close()
+	fl.attrs = nil
 	if fl.root != nil {
 		fl.root.Close()
 		fl.root = nil
@@ -187,6 +192,24 @@ func buildFileList(ctx context.Context, req *Request, tick func()) (*fileList, e
 func buildWithRoot(ctx context.Context, root *beneath.Root, req *Request, tick func()) (*fileList, error) {
 	b := newListBuilder(ctx, root, &req.Options, tick)
 	defer b.closeParents()
+	if req.Options.ACLs || req.Options.XAttrs {
+		a, err := openAttrReader(root)
+		if err != nil {
+			return nil, err
+		}
+		b.fl.attrs = a
+	}
+	fl, err := b.build(req)
+	if err != nil {
+		b.fl.attrs.close()
+		return nil, err
+	}
+	return fl, nil
+}
+
+// build lists the root and every requested path.
+func (b *listBuilder) build(req *Request) (*fileList, error) {
+	ctx := b.ctx
 	if err := b.add("."); err != nil {
 		return nil, err
 	}
@@ -203,8 +226,40 @@ func buildWithRoot(ctx context.Context, root *beneath.Root, req *Request, tick f
 			return nil, err
 		}
 	}
+	if err := b.readAttrs(); err != nil {
+		return nil, err
+	}
 	b.finish()
 	return b.fl, nil
+}
+
+// readAttrs reads the ACLs and xattrs of every listed entry (-A, -X;
+// flist.c:send_file_name, get_acl and get_xattr). An entry whose
+// attributes cannot be read is left out, as rsync does (a general I/O
+// error; vanished when it is gone or was replaced); finish then leaves out
+// what lay below a directory left out. The root's must be readable.
+func (b *listBuilder) readAttrs() error {
+	if b.fl.attrs == nil {
+		return nil
+	}
+	for name, e := range b.byName {
+		if err := b.ctx.Err(); err != nil {
+			return err
+		}
+		if b.tick != nil {
+			b.tick()
+		}
+		err := b.fl.attrs.readEntry(e, b.opts)
+		if err == nil {
+			continue
+		}
+		if name == "." {
+			return fmt.Errorf("read attributes of the root: %w", err)
+		}
+		b.fileError(name, err)
+		delete(b.byName, name)
+	}
+	return nil
 }
 
 // addPath lists one requested path, its parents and, if recursive, its
@@ -316,7 +371,14 @@ func (b *listBuilder) newEntry(name string, fi fs.FileInfo, readlink func() (str
 	}
 	e := &entry{name: name, hlinkLead: -1}
 	nlink := fillStat(e, fi)
-	if e.isLink() {
+	if c := b.opts.Chmod; c != nil && !e.isLink() && e.mode != 0 {
+		// flist.c:send_file_name, tweak_mode: only the mode sent
+		// changes; the file type stays what lstat said.
+		e.mode = e.mode&sIFMT | c(e.mode)&^sIFMT
+	}
+	if e.isLink() && !b.opts.NoLinks {
+		// Without links kept, a symlink is listed with its lstat size
+		// and no target (flist.c:send_file_entry); the receiver skips it.
 		t, err := readlink()
 		if err != nil {
 			return nil, fmt.Errorf("read link %s: %w", name, err)

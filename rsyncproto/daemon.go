@@ -340,6 +340,11 @@ func (d *Daemon) Push(ctx context.Context, req Request) (*Result, error) {
 // prepare validates the request for the negotiated protocol and builds the
 // file list.
 func (s *session) prepare(ctx context.Context, req *Request) (*fileList, error) {
+	// Before the file list is built (and, for a daemon, its arguments
+	// sent).
+	if err := checkAttrProtocol(&req.Options, s.proto); err != nil {
+		return nil, err
+	}
 	if req.Options.Compress != "" {
 		return nil, fmt.Errorf("push: compression %q is not supported", req.Options.Compress)
 	}

@@ -26,7 +26,12 @@
 // xxh64 or md5; MD4 below protocol 30), runs the redo phase and the end of
 // session handshake. Regular files, directories, symlinks, devices and
 // special files, all mode bits, nanosecond mtimes (protocol >= 31), hard
-// links and owner/group by name are supported. Compression is not.
+// links, owner/group by name (--usermap, --groupmap) and, from protocol 30
+// on, POSIX ACLs (-A, acls.c) and extended attributes (-X, xattrs.c, with
+// the receiver's requests for abbreviated values) are supported, each as
+// Options asks; --chmod is applied to the listed modes. Compression is not.
+// ACLs and xattrs are read beneath the source root like file data
+// (beneath.Root.Xattrs).
 //
 // Scoped delete: with Options.Delete the receiver deletes exactly the listed
 // paths missing at the source (a missing directory with its subtree) and,

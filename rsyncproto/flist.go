@@ -84,6 +84,12 @@ type entry struct {
 	hlinked    bool  // member of a hard-link group
 	hlinkFirst bool  // first member in send order (protocol >= 30)
 	hlinkLead  int32 // send-order index of the leader, -1 if leader (protocol >= 30)
+
+	// -A and -X (read by the builder; nil when not asked or not read)
+	acls *entryACLs
+	// xattrs is the entry's xattr set as read; once the entry is sent,
+	// the sent set it shares with entries of equal sets (xattrEncoder).
+	xattrs xattrSet
 }
 
 func (e *entry) isDir() bool  { return e.mode&sIFMT == sIFDIR }
@@ -111,6 +117,9 @@ type flistOpts struct {
 	hardLinks  bool
 	checksum   bool
 	csumLen    int
+	noLinks    bool // no -l: symlinks are listed without their target
+	acls       bool // -A (protocol >= 30)
+	xattrs     bool // -X (protocol >= 30)
 }
 
 // flistEncoder writes entries with the session-wide "previous entry" state
@@ -131,6 +140,8 @@ type flistEncoder struct {
 	gids     map[uint32]string
 	uidOrder []uint32
 	gidOrder []uint32
+	acl      *aclEncoder   // -A
+	xattr    *xattrEncoder // -X
 }
 
 func newFlistEncoder(o flistOpts, userName, groupName func(uint32) string) *flistEncoder {
@@ -140,13 +151,36 @@ func newFlistEncoder(o flistOpts, userName, groupName func(uint32) string) *flis
 	if groupName == nil {
 		groupName = func(uint32) string { return "" }
 	}
-	return &flistEncoder{o: o, userName: userName, grpName: groupName,
+	f := &flistEncoder{o: o, userName: userName, grpName: groupName,
 		uids: map[uint32]string{}, gids: map[uint32]string{}}
+	if o.acls {
+		f.acl = newACLEncoder(o.numericIDs,
+			func(id uint32) { f.addID(f.uids, &f.uidOrder, id, f.userName) },
+			func(id uint32) { f.addID(f.gids, &f.gidOrder, id, f.grpName) })
+	}
+	if o.xattrs {
+		f.xattr = newXattrEncoder()
+	}
+	return f
 }
 
-// appendEntry encodes e (flist.c:send_file_entry). ndx is e's index in send
-// order (ndx_start is 0: no incremental recursion).
+// appendEntry encodes e and, with -A and -X, its ACLs and xattrs
+// (flist.c:send_file_name: send_file_entry, send_acl, send_xattr; a
+// symlink has no ACLs). ndx is e's index in send order (ndx_start is 0:
+// no incremental recursion).
 func (f *flistEncoder) appendEntry(b []byte, e *entry) []byte {
+	b = f.appendRecord(b, e)
+	if f.acl != nil && !e.isLink() {
+		b = f.acl.appendEntry(b, e.mode, e.acls)
+	}
+	if f.xattr != nil {
+		b, e.xattrs = f.xattr.appendSet(b, e.xattrs)
+	}
+	return b
+}
+
+// appendRecord encodes e's file-list record (flist.c:send_file_entry).
+func (f *flistEncoder) appendRecord(b []byte, e *entry) []byte {
 	o := &f.o
 	var xflags uint32
 	switch {
@@ -334,7 +368,7 @@ func (f *flistEncoder) appendEntry(b []byte, e *entry) []byte {
 			}
 		}
 	}
-	if e.isLink() {
+	if e.isLink() && !o.noLinks {
 		b = appendVarint30(b, int32(len(e.link)), o.proto)
 		b = append(b, e.link...)
 	}
@@ -386,10 +420,11 @@ func (f *flistEncoder) appendEnd(b []byte, ioError int32, safeFlist bool) []byte
 		b = append(b, 0)
 	}
 	if !o.numericIDs {
-		if o.owner {
+		// uidlist.c:send_id_lists: ACL entries' ids are in the lists too.
+		if o.owner || o.acls {
 			b = f.appendIDList(b, f.uids, f.uidOrder, f.userName)
 		}
-		if o.group {
+		if o.group || o.acls {
 			b = f.appendIDList(b, f.gids, f.gidOrder, f.grpName)
 		}
 	}

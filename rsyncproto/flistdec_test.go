@@ -144,7 +144,7 @@ func (d *flistDecoder) next(r *wireReader) (*entry, error) {
 			}
 		}
 	}
-	if e.isLink() {
+	if e.isLink() && !o.noLinks {
 		var n int
 		if o.proto >= 30 {
 			n = int(r.varint())

@@ -105,6 +105,46 @@ func FuzzFlist(f *testing.F) {
 	})
 }
 
+// FuzzXattrRequest feeds arbitrary requests for xattr values to the
+// sender's decoder (xattrs.c:recv_xattr_request): it must never panic,
+// accept only abbreviated values not asked for before, and the reply it
+// leads to must name exactly those.
+func FuzzXattrRequest(f *testing.F) {
+	f.Add([]byte{2, 2, 0})
+	f.Add([]byte{5, 0})
+	f.Add([]byte{2, 0x7e, 0})
+	f.Add([]byte{0xf0, 0xff, 0xff, 0xff, 0x7f, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := sampleXattrs()
+		err := readXattrRequest(&wireReader{r: bytes.NewReader(b)}, s)
+		var todo []int
+		for i, x := range s {
+			if x.state == xstateTodo {
+				if !x.abbreviated() {
+					t.Fatalf("item %d (%d bytes) marked without being abbreviated", i+1, x.size)
+				}
+				todo = append(todo, i+1)
+			}
+		}
+		if err != nil {
+			return
+		}
+		reply, _ := appendXattrReply(nil, s, func(name string) ([]byte, error) { return []byte(name), nil })
+		r := &wireReader{r: bytes.NewReader(reply)}
+		num := 0
+		for _, want := range todo {
+			num += int(r.varint())
+			if num != want {
+				t.Fatalf("reply names item %d, want %d", num, want)
+			}
+			r.bytes(int(r.varint()))
+		}
+		if r.varint() != 0 || r.err != nil {
+			t.Fatalf("reply does not end after %d items: %v", len(todo), r.err)
+		}
+	})
+}
+
 func FuzzSumHead(f *testing.F) {
 	f.Add([]byte{2, 0, 0, 0, 0xbc, 2, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6}, uint8(31))
 	f.Fuzz(func(t *testing.T, b []byte, proto uint8) {

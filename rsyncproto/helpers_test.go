@@ -44,18 +44,31 @@ func (p *pipeConn) Close() error {
 // waited for at cleanup.
 func startRsync(t *testing.T, args ...string) (*pipeConn, func() error) {
 	t.Helper()
-	cmd := exec.Command(needRsync(t), args...)
+	return startRsyncBin(t, needRsync(t), args...)
+}
+
+// startRsyncBin is startRsync with the rsync binary bin.
+func startRsyncBin(t *testing.T, bin string, args ...string) (*pipeConn, func() error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := cmd.StdoutPipe()
+	// Our own pipe, not StdoutPipe: Wait closes a StdoutPipe as soon as
+	// the child exits, dropping the last bytes it wrote (its goodbye)
+	// when the reader has not got to them yet.
+	out, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd.Stdout = w
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		out.Close()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -82,6 +95,7 @@ func startRsync(t *testing.T, args ...string) (*pipeConn, func() error) {
 	t.Cleanup(func() {
 		in.Close()
 		wait()
+		out.Close()
 	})
 	return &pipeConn{r: out, w: in}, wait
 }
@@ -89,11 +103,17 @@ func startRsync(t *testing.T, args ...string) (*pipeConn, func() error) {
 // pushSSH pushes req to dir via "rsync --server" over pipes.
 func pushSSH(t *testing.T, req Request, proto int) (*Result, error) {
 	t.Helper()
+	return pushSSHBin(t, needRsync(t), req, proto)
+}
+
+// pushSSHBin is pushSSH to the rsync binary bin.
+func pushSSHBin(t *testing.T, bin string, req Request, proto int) (*Result, error) {
+	t.Helper()
 	args := ServerArgs(req)
 	if proto > 0 && proto < 32 {
 		args = append([]string{args[0], fmt.Sprintf("--protocol=%d", proto)}, args[1:]...)
 	}
-	pc, wait := startRsync(t, args...)
+	pc, wait := startRsyncBin(t, bin, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, err := PushServer(ctx, pc, req)

@@ -17,6 +17,7 @@ import (
 // iflags bits (rsync.h ITEM_*).
 const (
 	itemReportTime      = 1 << 3
+	itemReportXattr     = 1 << 8
 	itemBasisTypeFollow = 1 << 11
 	itemXnameFollows    = 1 << 12
 	itemIsNew           = 1 << 13
@@ -30,6 +31,9 @@ type pushState struct {
 	ioError int32
 	res     *Result
 	changed map[string]bool
+	// xferErr: a per-file error the receiver was not told about as an
+	// I/O error (an xattr value that could not be re-read): exit 23.
+	xferErr bool
 }
 
 // push runs the sender after setupProtocol (main.c:client_run, sender half).
@@ -93,7 +97,8 @@ func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 	fo := flistOpts{proto: s.proto, varint: s.compat&cfVarintFlistFlags != 0,
 		id0Names: s.compat&cfID0Names != 0, owner: o.Owner, group: o.Group,
 		numericIDs: o.NumericIDs, devices: o.Devices, specials: o.Specials, hardLinks: o.HardLinks,
-		checksum: o.Checksum, csumLen: s.sums.kind.digestLen()}
+		checksum: o.Checksum, csumLen: s.sums.kind.digestLen(),
+		noLinks: o.NoLinks, acls: o.ACLs, xattrs: o.XAttrs}
 	if o.Checksum {
 		for _, e := range fl.list {
 			if e.isReg() {
@@ -226,6 +231,32 @@ func (s *session) appendItem(ndx int32, iflags uint16, fnType byte, xname string
 	}
 }
 
+// xattrRequest reports whether an item with iflags carries the
+// receiver's request for xattr values, and our echo the values
+// (sender.c:send_files and write_ndx_and_attrs: with -X, ITEM_REPORT_XATTR
+// and data transfers, unless the xattr optimization applies).
+func (s *session) xattrRequest(iflags uint16) bool {
+	if !s.opts.XAttrs || iflags&itemReportXattr == 0 || s.opts.DryRun {
+		return false
+	}
+	optim := s.proto >= 31 && s.compat&cfAvoidXattrOptim == 0
+	return !(optim && iflags&itemXnameFollows != 0 && iflags&itemLocalChange != 0)
+}
+
+// appendXattrs appends the xattr values the receiver asked for about e,
+// re-read from the source (xattrs.c:send_xattr_request).
+func (s *session) appendXattrs(ps *pushState, e *entry) {
+	var errs []error
+	s.out.buf, errs = appendXattrReply(s.out.buf, e.xattrs, func(name string) ([]byte, error) {
+		return ps.fl.attrs.getXattr(e, name)
+	})
+	for _, err := range errs {
+		s.warn(fmt.Sprintf("failed to re-read xattr for %q: %v", e.name, err))
+		ps.fail(e.name, err)
+		ps.xferErr = true
+	}
+}
+
 // sendFiles answers the generator's requests (sender.c:send_files).
 func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) error {
 	list := ps.fl.list
@@ -257,11 +288,20 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 		if iflags&itemTransfer != 0 && !e.isReg() {
 			return nonRegularRequest(e)
 		}
+		xattrReq := s.xattrRequest(iflags)
+		if xattrReq {
+			if err := readXattrRequest(s.in, e.xattrs); err != nil {
+				return s.readErr("reading an xattr request", err)
+			}
+		}
 		if iflags&itemTransfer == 0 || req.Options.DryRun {
 			if iflags&itemTransfer != 0 {
 				ps.res.Files++ // a dry run counts what would be sent
 			}
 			s.appendItem(ndx, iflags, fnType, xname)
+			if xattrReq {
+				s.appendXattrs(ps, e)
+			}
 			continue
 		}
 		if phase == 2 {
@@ -271,7 +311,7 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 		if err != nil {
 			return s.readErr("reading block sums", err)
 		}
-		if err := s.sendOne(ps, ndx, iflags, fnType, xname, e, sh); err != nil {
+		if err := s.sendOne(ps, ndx, iflags, fnType, xname, e, sh, xattrReq); err != nil {
 			return err
 		}
 	}
@@ -288,7 +328,7 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 }
 
 // sendOne sends one file's data, or MSG_NO_SEND when it cannot be opened.
-func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, xname string, e *entry, sh *sumHead) error {
+func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, xname string, e *entry, sh *sumHead, xattrReq bool) error {
 	f, fi, err := openData(ps.fl.root, e)
 	if err != nil {
 		switch {
@@ -322,6 +362,9 @@ func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, 
 		ps.changedFile(e.name)
 	}
 	s.appendItem(ndx, iflags, fnType, xname)
+	if xattrReq {
+		s.appendXattrs(ps, e)
+	}
 	s.out.buf = sh.appendHead(s.out.buf, s.proto)
 	m := matcher{s: s, h: sh, buf: s.dataBuf[:0]}
 	short, err := m.send(f, size)
@@ -409,7 +452,7 @@ func (s *session) collect(ps *pushState) {
 	switch {
 	case s.gotExit:
 		r.ExitCode = s.exitCode
-	case len(s.xferErrs) > 0 || (ps.ioError|s.peerIOError)&ioErrGeneral != 0 || ps.fl.localErr:
+	case len(s.xferErrs) > 0 || (ps.ioError|s.peerIOError)&ioErrGeneral != 0 || ps.fl.localErr || ps.xferErr:
 		r.ExitCode = ExitPartial
 	case (ps.ioError|s.peerIOError)&ioErrVanished != 0:
 		r.ExitCode = ExitVanished

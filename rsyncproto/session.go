@@ -255,6 +255,9 @@ func leUint32(b []byte) uint32 {
 // setupProtocol runs compat.c:setup_protocol after the version is known:
 // compat flags, checksum negotiation, seed. Then multiplexing starts.
 func (s *session) setupProtocol() error {
+	if err := checkAttrProtocol(s.opts, s.proto); err != nil {
+		return err
+	}
 	raw := &wireReader{r: s.br}
 	if s.proto >= 30 {
 		s.compat = uint32(raw.varint())
@@ -303,6 +306,23 @@ func (s *session) setupProtocol() error {
 	s.c.muxed.Store(true)
 	go s.dm.run(s.br)
 	s.out.framed = s.proto >= 30
+	return nil
+}
+
+// checkAttrProtocol refuses -A and -X below protocol 30, which cannot
+// carry them (compat.c:setup_protocol).
+func checkAttrProtocol(o *Options, proto int) error {
+	if proto >= 30 {
+		return nil
+	}
+	for _, opt := range []struct {
+		on   bool
+		name string
+	}{{o.ACLs, "--acls"}, {o.XAttrs, "--xattrs"}} {
+		if opt.on {
+			return &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("%s requires protocol 30 or higher (negotiated %d)", opt.name, proto)}
+		}
+	}
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,10 +16,11 @@ import (
 // keep(name) is true (nil keeps all). The entry is opened with
 // O_PATH|O_NOFOLLOW beneath the root, no symlink followed in any
 // component, so nothing is opened for reading (no FIFO blocks, no device
-// is opened); if want is not nil the opened entry must be the same file
-// (device, inode and type) or the result is ErrChanged. The attributes
-// are read through /proc/self/fd/N, which names the opened inode.
-func (r *Root) Xattrs(rel string, want fs.FileInfo, keep func(name string) bool) ([]Xattr, error) {
+// is opened); if same is not nil it must accept the opened entry's
+// attributes (SameFile: the listed file) or the result is ErrChanged. The
+// attributes are read through /proc/self/fd/N, which names the opened
+// inode.
+func (r *Root) Xattrs(rel string, same func(fs.FileInfo) bool, keep func(name string) bool) ([]Xattr, error) {
 	rel, err := cleanRel(rel)
 	if err != nil {
 		return nil, &fs.PathError{Op: "listxattr", Path: rel, Err: err}
@@ -33,23 +33,16 @@ func (r *Root) Xattrs(rel string, want fs.FileInfo, keep func(name string) bool)
 		}
 		defer unix.Close(fd)
 	}
-	if want != nil {
+	if same != nil {
 		got, err := fstatFile(fd, rel)
 		if err != nil {
 			return nil, err
 		}
-		if !sameFile(got, want) {
+		if !same(got) {
 			return nil, &fs.PathError{Op: "open", Path: rel, Err: ErrChanged}
 		}
 	}
 	return readXattrs("/proc/self/fd/"+strconv.Itoa(fd), rel, keep)
-}
-
-// sameFile compares device, inode and type.
-func sameFile(a, b fs.FileInfo) bool {
-	sa, ok1 := a.Sys().(*syscall.Stat_t)
-	sb, ok2 := b.Sys().(*syscall.Stat_t)
-	return ok1 && ok2 && sa.Dev == sb.Dev && sa.Ino == sb.Ino && a.Mode().Type() == b.Mode().Type()
 }
 
 // readXattrs lists and reads the attributes of p, a /proc/self/fd magic

@@ -1,0 +1,137 @@
+//go:build linux
+
+package rsyncproto
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gsync/gsync/internal/beneath"
+)
+
+// attrReader reads the ACLs and xattrs of listed entries beneath the
+// source root (beneath.Root.Xattrs): each entry is opened with
+// O_PATH|O_NOFOLLOW (nothing is opened for reading: no FIFO blocks, no
+// device is opened), no symlink followed in any component, and it must be
+// the listed inode (device, inode and type), so whatever the tree does
+// meanwhile, only the listed file's attributes are read, never those of a
+// file outside the root. A symlink's own attributes are read.
+type attrReader struct {
+	root *beneath.Root
+}
+
+// openAttrReader reads attributes beneath root (which the file list
+// owns and closes).
+func openAttrReader(root *beneath.Root) (*attrReader, error) {
+	return &attrReader{root: root}, nil
+}
+
+func (a *attrReader) close() {}
+
+// xattrsOf returns the xattrs of the listed entry e that keep accepts;
+// an entry gone or replaced since it was listed is ErrVanished.
+func (a *attrReader) xattrsOf(e *entry, keep func(string) bool) ([]beneath.Xattr, error) {
+	xs, err := a.root.Xattrs(e.name, func(fi fs.FileInfo) bool { return listedAs(fi, e) }, keep)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read attributes of %s: %w: %v", e.name, ErrVanished, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read attributes of %s: %w", e.name, err)
+	}
+	return xs, nil
+}
+
+// listedAs reports whether fi is the listed entry e: same device, inode
+// and type.
+func listedAs(fi fs.FileInfo, e *entry) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && uint64(st.Dev) == e.dev && st.Ino == e.ino && st.Mode&sIFMT == e.mode&sIFMT
+}
+
+// readEntry reads what the options ask of the listed entry e: its ACLs
+// (not for a symlink; acls.c:get_acl) and its xattrs (a symlink's only
+// when links are kept: xattrs.c:get_xattr), with one read of its
+// attribute list.
+func (a *attrReader) readEntry(e *entry, o *Options) error {
+	wantACLs := o.ACLs && !e.isLink()
+	wantX := o.XAttrs && (!e.isLink() || !o.NoLinks)
+	if !wantACLs && !wantX {
+		return nil
+	}
+	xs, err := a.xattrsOf(e, func(n string) bool {
+		return (wantACLs && (n == xattrACLAccess || n == xattrACLDefault)) || (wantX && !xattrSkipped(n))
+	})
+	if err != nil {
+		return err
+	}
+	if wantACLs {
+		acls, err := entryACLsOf(xs, e)
+		if err != nil {
+			return fmt.Errorf("read ACLs of %s: %w", e.name, err)
+		}
+		e.acls = acls
+	}
+	if wantX {
+		var set xattrSet
+		for _, x := range xs {
+			if !xattrSkipped(x.Name) {
+				set = append(set, newXattr(x.Name, x.Value))
+			}
+		}
+		sortXattrs(set)
+		e.xattrs = set
+	}
+	return nil
+}
+
+// getXattr re-reads one value of the listed entry e for the receiver
+// (xattrs.c:send_xattr_request).
+func (a *attrReader) getXattr(e *entry, name string) ([]byte, error) {
+	xs, err := a.xattrsOf(e, func(n string) bool { return n == name })
+	if err != nil {
+		return nil, err
+	}
+	if len(xs) == 0 {
+		return nil, fmt.Errorf("read xattr %s of %s: %w", name, e.name, unix.ENODATA)
+	}
+	return xs[0].Value, nil
+}
+
+// entryACLsOf takes the access ACL of e and, for a directory, its default
+// ACL from its xattrs (acls.c:get_acl); a file system without ACLs, or a
+// file without an extended one, gives the mode's minimal ACL
+// (acls.c:get_rsync_acl, no_acl_syscall_error).
+func entryACLsOf(xs []beneath.Xattr, e *entry) (*entryACLs, error) {
+	find := func(name string) (rsyncACL, bool, error) {
+		for _, x := range xs {
+			if x.Name == name {
+				a, err := parseACLXattr(x.Value)
+				return a, err == nil, err
+			}
+		}
+		return rsyncACL{}, false, nil
+	}
+	acc, ok, err := find(xattrACLAccess)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		acc = fakeACL(e.mode)
+	}
+	out := &entryACLs{access: acc}
+	if e.isDir() {
+		def, ok, err := find(xattrACLDefault)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			def = emptyACL()
+		}
+		out.def = &def
+	}
+	return out, nil
+}
