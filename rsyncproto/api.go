@@ -140,6 +140,10 @@ var (
 	ErrScopedDeleteUnsupported = errors.New("peer cannot scope --delete to listed paths")
 )
 
+// ErrAttrsProtocol marks the refusal of -A or -X at a protocol below 30
+// (compat.c:setup_protocol); the error is also an *ExitError (exit 2).
+var ErrAttrsProtocol = errors.New("ACLs and xattrs need rsync protocol 30 or newer")
+
 // ExitError is a failed session with rsync's exit code.
 type ExitError struct {
 	Code int

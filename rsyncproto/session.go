@@ -320,7 +320,8 @@ func checkAttrProtocol(o *Options, proto int) error {
 		name string
 	}{{o.ACLs, "--acls"}, {o.XAttrs, "--xattrs"}} {
 		if opt.on {
-			return &ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("%s requires protocol 30 or higher (negotiated %d)", opt.name, proto)}
+			return fmt.Errorf("%w: %w", ErrAttrsProtocol,
+				&ExitError{Code: ExitProtocol, Msg: fmt.Sprintf("%s requires protocol 30 or higher (negotiated %d)", opt.name, proto)})
 		}
 	}
 	return nil

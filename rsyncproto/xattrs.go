@@ -21,11 +21,6 @@ import (
 // (xattrs.c MAX_FULL_DATUM).
 const maxFullDatum = 32
 
-// xattrSumLen is the length of an abbreviated value's checksum: MD5 at
-// every protocol that has xattrs (compat.c: xattr_sum_nni is
-// parse_csum_name(NULL), md5 from protocol 30 on; sum_init seeds no MD5).
-const xattrSumLen = md5.Size
-
 // States of an abbreviated value (xattrs.c XSTATE_*).
 const (
 	xstateAbbrev = 1 // sent as its checksum
@@ -64,7 +59,9 @@ func (x *xattr) abbreviated() bool { return x.size > maxFullDatum }
 // the receiver asks by is the index plus one (xattrs.c rsync_xa.num).
 type xattrSet []xattr
 
-// newXattr makes the listed form of a value.
+// newXattr makes the listed form of a value; a long one travels as its
+// MD5 at every protocol that has xattrs (compat.c: xattr_sum_nni is
+// parse_csum_name(NULL), md5 from protocol 30 on; sum_init seeds no MD5).
 func newXattr(name string, value []byte) xattr {
 	x := xattr{name: name, size: len(value), datum: value}
 	if x.abbreviated() {

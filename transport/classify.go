@@ -21,6 +21,9 @@ func classifyExit(prefix string, err error, ee *rsyncproto.ExitError, optionsHin
 	case rsyncproto.ExitDelLimit:
 		return Fatal(fmt.Errorf("%s: %w: %w", prefix, ErrDeleteLimit, err))
 	case rsyncproto.ExitProtocol:
+		if errors.Is(err, rsyncproto.ErrAttrsProtocol) {
+			protocolHint = "-A and -X need rsync >= 3.0 at both ends and no --protocol below 30"
+		}
 		return Fatal(fmt.Errorf("%s: %w (%s)", prefix, err, protocolHint))
 	}
 	return Transient(fmt.Errorf("%s: %w", prefix, err))

@@ -23,11 +23,15 @@ type fileID struct{ dev, ino uint64 }
 type linkIndex struct {
 	names map[fileID][]string
 	ids   map[string]fileID
+	// searched holds the files whose other names a walk of the whole
+	// source looked for since the last reset: a name outside the source
+	// (or excluded) is never found, and must not cost a walk per push.
+	searched map[fileID]bool
 }
 
 // reset forgets everything (before a full sync's walk).
 func (x *linkIndex) reset() {
-	x.names, x.ids = map[fileID][]string{}, map[string]fileID{}
+	x.names, x.ids, x.searched = map[fileID][]string{}, map[string]fileID{}, map[fileID]bool{}
 }
 
 // note records what rel is now: a multiply-linked file (ok) or not.
@@ -74,8 +78,8 @@ func (x *linkIndex) scan(src, rel string, exclude func(string, bool) bool) {
 		}
 		if d.Type().IsRegular() {
 			if fi, err := d.Info(); err == nil {
-				id, multi := linkID(fi)
-				x.note(r, id, multi)
+				id, n := linkID(fi)
+				x.note(r, id, n > 1)
 			}
 		}
 		return nil
@@ -84,10 +88,17 @@ func (x *linkIndex) scan(src, rel string, exclude func(string, bool) bool) {
 
 // expand notes the current state of the paths of set (walking recursive
 // directories) and adds, non-recursively, every other name of each
-// multiply-linked file in it.
+// multiply-linked file in it. A file with more names than the index knows
+// (a new hard link to a file that had one name: the kernel reports no
+// event for the old name) makes one walk of the whole source look for
+// them, once per file until the next full sync.
 func (x *linkIndex) expand(src string, set *pathSet, exclude func(string, bool) bool) {
+	if x.names == nil {
+		x.reset()
+	}
 	listed := slices.Clone(set.list)
 	var ids []fileID
+	walk := false
 	for _, p := range listed {
 		fi, err := lstatBelow(src, p.Name)
 		switch {
@@ -101,14 +112,20 @@ func (x *linkIndex) expand(src string, set *pathSet, exclude func(string, bool) 
 				}
 			}
 		case fi.Mode().IsRegular():
-			id, multi := linkID(fi)
-			x.note(p.Name, id, multi)
-			if multi {
+			id, n := linkID(fi)
+			x.note(p.Name, id, n > 1)
+			if n > 1 {
 				ids = append(ids, id)
+				if uint64(len(x.names[id])) < n && !x.searched[id] {
+					x.searched[id], walk = true, true
+				}
 			}
 		default:
 			x.note(p.Name, fileID{}, false)
 		}
+	}
+	if walk {
+		x.scan(src, ".", exclude)
 	}
 	for _, id := range ids {
 		for _, n := range slices.Clone(x.names[id]) {
@@ -117,8 +134,8 @@ func (x *linkIndex) expand(src string, set *pathSet, exclude func(string, bool) 
 				x.note(n, fileID{}, false)
 				continue
 			}
-			if now, multi := linkID(fi); now != id || !multi {
-				x.note(n, now, multi)
+			if now, links := linkID(fi); now != id || links < 2 {
+				x.note(n, now, links > 1)
 				continue
 			}
 			if !slices.ContainsFunc(listed, func(p rsyncproto.Path) bool { return p.Recursive && inTree(n, p.Name) }) {

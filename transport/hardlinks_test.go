@@ -53,6 +53,12 @@ func TestLinkIndexExpand(t *testing.T) {
 	if got := push("e"); !slices.Equal(got, []string{"e", "a", "d/b"}) {
 		t.Errorf("push e (new name): %q", got)
 	}
+	// A new name of a file that had one name: the kernel reports no
+	// event for the old name; a walk finds it.
+	testutil.Must(t, os.Link(filepath.Join(src, "c"), filepath.Join(src, "d", "c2")))
+	if got := push("d/c2"); !slices.Equal(got, []string{"d/c2", "c"}) {
+		t.Errorf("push d/c2 (new name of a lone file): %q, want c found by a walk", got)
+	}
 	// A name that is gone, or now another file, is forgotten.
 	testutil.Must(t, os.Remove(filepath.Join(src, "d", "b")))
 	testutil.WriteFile(t, filepath.Join(src, "d", "b"), "z")

@@ -7,11 +7,11 @@ import (
 	"syscall"
 )
 
-// linkID returns fi's device and inode, and whether it has other names.
-func linkID(fi fs.FileInfo) (fileID, bool) {
+// linkID returns fi's device and inode, and its number of names.
+func linkID(fi fs.FileInfo) (fileID, uint64) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return fileID{}, false
+		return fileID{}, 1
 	}
-	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, st.Nlink > 1
+	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, uint64(st.Nlink)
 }

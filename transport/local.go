@@ -33,6 +33,9 @@ type Local struct {
 	log   *slog.Logger
 	// links are the target names of multiply linked source files (-H).
 	links linkGroups
+	// index knows the source names of multiply linked files (-H), so
+	// that a push brings every name of one along.
+	index linkIndex
 }
 
 var _ Target = (*Local)(nil)
@@ -93,6 +96,10 @@ func (l *Local) FullSync(ctx context.Context) (Stats, error) {
 	if !r.dry {
 		l.links = make(linkGroups) // rebuilt by the walk
 	}
+	if l.opts.Attrs.HardLinks {
+		l.index.reset()
+		l.index.scan(l.src, ".", l.opts.Exclude)
+	}
 	if err := r.syncRoot(true); err != nil {
 		return Stats{}, err
 	}
@@ -136,6 +143,11 @@ func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
 		if c.Op != change.Move {
 			set.add(strings.TrimSuffix(c.Path, "/"), c.Recursive)
 		}
+	}
+	if l.opts.Attrs.HardLinks && len(set.list) > 0 {
+		// Every name of a multiply-linked file in this push, so that
+		// they are linked here (hardLinked), as an rsync receiver does.
+		l.index.expand(l.src, &set, l.opts.Exclude)
 	}
 	for _, sp := range set.list {
 		p := sp.Name

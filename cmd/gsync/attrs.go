@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -145,12 +144,3 @@ var attrKeys = []string{"links", "perms", "times", "owner", "group", "devices", 
 	"hard_links", "acls", "xattrs", "sparse", "chmod", "chown", "usermap", "groupmap", "_extra"}
 
 func isAttrKey(k string) bool { return slices.Contains(attrKeys, k) }
-
-// optionWords renders options for a log line.
-func optionWords(opts []rsyncopts.Option) string {
-	w := make([]string, len(opts))
-	for i, o := range opts {
-		w[i] = o.Word
-	}
-	return strings.Join(w, ",")
-}

@@ -29,10 +29,9 @@ func TestAttrFlags(t *testing.T) {
 			t.Errorf("%q: %v", tc.args, err)
 			continue
 		}
-		var a *rsyncopts.Attrs
 		// The flags write into the config the command was built with;
 		// find it through a flag's value.
-		a = cmd.Flags().Lookup("owner").Value.(*attrValue).attrs
+		a := cmd.Flags().Lookup("owner").Value.(*attrValue).attrs
 		if *a != tc.want {
 			t.Errorf("%q: attrs %+v, want %+v", tc.args, *a, tc.want)
 		}

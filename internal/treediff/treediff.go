@@ -1,7 +1,8 @@
 // Package treediff compares two directory trees entry by entry. It is the
 // correctness oracle of gsync's tests: after a scenario, the target tree must
 // equal the source tree (names, types, content, mode bits, symlink targets,
-// mtimes and optionally ownership).
+// mtimes and optionally ownership, extended attributes with POSIX ACLs,
+// hard-link groups and link counts, and the blocks files take).
 package treediff
 
 import (
@@ -34,8 +35,32 @@ type Options struct {
 	SkipSymlinkMtimes bool
 	// CompareOwner also compares numeric uid and gid.
 	CompareOwner bool
+	// CompareXattrs also compares the full raw list of extended
+	// attributes of every entry, read without following symlinks: names
+	// and values in every namespace the caller can read (user.*, and as
+	// root trusted.* and security.*), POSIX ACLs included
+	// (XattrACLAccess, XattrACLDefault; shown in setfacl's short form).
+	// Linux only: elsewhere Compare fails when it is set.
+	CompareXattrs bool
+	// IgnoreXattr, when set, reports whether an xattr name is left out of
+	// CompareXattrs (e.g. "security.selinux", which a receiver labels
+	// on its own).
+	IgnoreXattr func(name string) bool
+	// CompareHardLinks also compares, for every entry but directories,
+	// the link count and the grouping of names into inodes: names that
+	// share an inode on one side must share one on the other, and no
+	// others. Only names present on both sides are grouped (the others
+	// are Missing or Extra already).
+	CompareHardLinks bool
+	// CompareBlocks also compares the 512-byte blocks regular files take
+	// (st_blocks), so that a hole of a sparse file on one side and
+	// written zeros on the other differ.
+	CompareBlocks bool
 	// IgnoreRootMode ignores the mode bits of the two root directories.
 	IgnoreRootMode bool
+	// SkipModes ignores mode bits everywhere (a mirror without rsync's
+	// -p, such as lsyncd's default -lts, keeps the target's own).
+	SkipModes bool
 	// IgnoreRootMtime ignores the mtimes of the two root directories.
 	IgnoreRootMtime bool
 	// Exclude reports whether a slash-separated relative path is excluded;
@@ -49,15 +74,19 @@ type Kind string
 
 // The kinds of difference.
 const (
-	Missing Kind = "missing" // in src only
-	Extra   Kind = "extra"   // in dst only
-	Type    Kind = "type"
-	Content Kind = "content"
-	Mode    Kind = "mode"
-	Link    Kind = "symlink target"
-	Mtime   Kind = "mtime"
-	Owner   Kind = "owner"
-	Device  Kind = "device number"
+	Missing  Kind = "missing" // in src only
+	Extra    Kind = "extra"   // in dst only
+	Type     Kind = "type"
+	Content  Kind = "content"
+	Mode     Kind = "mode"
+	Link     Kind = "symlink target"
+	Mtime    Kind = "mtime"
+	Owner    Kind = "owner"
+	Device   Kind = "device number"
+	Xattr    Kind = "xattr"
+	Nlink    Kind = "link count"
+	HardLink Kind = "hard-link group"
+	Blocks   Kind = "blocks"
 )
 
 // Diff is one difference between the trees.
@@ -91,6 +120,9 @@ func Compare(src, dst string, opt Options) ([]Diff, error) {
 	}
 	if err := c.entry(".", sfi, dfi); err != nil {
 		return nil, err
+	}
+	if opt.CompareHardLinks {
+		c.linkGroups()
 	}
 	sort.SliceStable(c.diffs, func(i, j int) bool { return c.diffs[i].Path < c.diffs[j].Path })
 	return c.diffs, nil
@@ -130,6 +162,18 @@ type comparer struct {
 	opt      Options
 	src, dst string
 	diffs    []Diff
+	// inodes holds, with CompareHardLinks, the inodes of the
+	// non-directories present on both sides, in walk order.
+	inodes []inodePair
+}
+
+// inodeID identifies an inode.
+type inodeID struct{ dev, ino uint64 }
+
+// inodePair is one name present on both sides with its inode on each.
+type inodePair struct {
+	rel      string
+	src, dst inodeID
 }
 
 func (c *comparer) add(rel string, k Kind, s, d string) {
@@ -156,7 +200,7 @@ func (c *comparer) entry(rel string, sfi, dfi fs.FileInfo) error {
 	}
 	root := rel == "."
 	sm, dm := sfi.Mode(), dfi.Mode()
-	if sm.Type() != fs.ModeSymlink && !(root && c.opt.IgnoreRootMode) {
+	if sm.Type() != fs.ModeSymlink && !c.opt.SkipModes && !(root && c.opt.IgnoreRootMode) {
 		if sm != dm {
 			c.add(rel, Mode, fmt.Sprintf("%04o", modeBits(sm)), fmt.Sprintf("%04o", modeBits(dm)))
 		}
@@ -169,6 +213,14 @@ func (c *comparer) entry(rel string, sfi, dfi fs.FileInfo) error {
 		}
 	}
 	c.mtime(rel, sfi, dfi)
+	if c.opt.CompareXattrs {
+		if err := c.xattrs(rel); err != nil {
+			return err
+		}
+	}
+	if (c.opt.CompareHardLinks || c.opt.CompareBlocks) && !sm.IsDir() {
+		c.inode(rel, sfi, dfi)
+	}
 	switch {
 	case sm.IsRegular():
 		return c.content(rel, sfi, dfi)
@@ -381,4 +433,108 @@ func modeBits(m fs.FileMode) uint32 {
 		b |= 0o1000
 	}
 	return b
+}
+
+// xattrs compares the extended attributes of one path present on both
+// sides, one difference per name.
+func (c *comparer) xattrs(rel string) error {
+	sn, sv, err := listXattrs(join(c.src, rel))
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	dn, dv, err := listXattrs(join(c.dst, rel))
+	if err != nil {
+		return fmt.Errorf("destination: %w", err)
+	}
+	names := append(append([]string(nil), sn...), dn...)
+	sort.Strings(names)
+	for i, name := range names {
+		if i > 0 && names[i-1] == name {
+			continue
+		}
+		if c.opt.IgnoreXattr != nil && c.opt.IgnoreXattr(name) {
+			continue
+		}
+		s, sok := sv[name]
+		d, dok := dv[name]
+		if sok == dok && bytes.Equal(s, d) {
+			continue
+		}
+		c.add(rel, Xattr, describeXattr(name, s, sok), describeXattr(name, d, dok))
+	}
+	return nil
+}
+
+// describeXattr renders one xattr for a difference: ACLs in setfacl's
+// short form, printable values quoted, others by length and leading bytes.
+func describeXattr(name string, v []byte, ok bool) string {
+	if !ok {
+		return name + " absent"
+	}
+	if name == XattrACLAccess || name == XattrACLDefault {
+		if text, ok := FormatACL(v); ok {
+			return name + "=" + text
+		}
+	}
+	printable := true
+	for _, b := range v {
+		if b < 0x20 || b >= 0x7f {
+			printable = false
+			break
+		}
+	}
+	switch {
+	case printable && len(v) <= 64:
+		return fmt.Sprintf("%s=%q", name, v)
+	case len(v) <= 16:
+		return fmt.Sprintf("%s=0x%x", name, v)
+	default:
+		return fmt.Sprintf("%s=(%d bytes) 0x%x...", name, len(v), v[:16])
+	}
+}
+
+// inode compares the link count and the blocks of one non-directory
+// present on both sides and records its inodes for linkGroups.
+func (c *comparer) inode(rel string, sfi, dfi fs.FileInfo) {
+	sid, sn, sb, sok := inodeOf(sfi)
+	did, dn, db, dok := inodeOf(dfi)
+	if !sok || !dok {
+		return
+	}
+	if c.opt.CompareHardLinks {
+		if sn != dn {
+			c.add(rel, Nlink, fmt.Sprint(sn), fmt.Sprint(dn))
+		}
+		c.inodes = append(c.inodes, inodePair{rel: rel, src: sid, dst: did})
+	}
+	if c.opt.CompareBlocks && sfi.Mode().IsRegular() && sb != db {
+		c.add(rel, Blocks, fmt.Sprintf("%d (size %d)", sb, sfi.Size()), fmt.Sprintf("%d (size %d)", db, dfi.Size()))
+	}
+}
+
+// linkGroups compares the grouping of names into inodes: each name is
+// described by the first name (in walk order) on its inode, on each side.
+func (c *comparer) linkGroups() {
+	sFirst := map[inodeID]string{}
+	dFirst := map[inodeID]string{}
+	for _, p := range c.inodes {
+		if _, ok := sFirst[p.src]; !ok {
+			sFirst[p.src] = p.rel
+		}
+		if _, ok := dFirst[p.dst]; !ok {
+			dFirst[p.dst] = p.rel
+		}
+	}
+	describe := func(rel, first string) string {
+		if rel == first {
+			return "first name of its inode"
+		}
+		return fmt.Sprintf("same inode as %q", first)
+	}
+	for _, p := range c.inodes {
+		s, d := sFirst[p.src], dFirst[p.dst]
+		if s != d {
+			c.add(p.rel, HardLink, describe(p.rel, s), describe(p.rel, d))
+		}
+	}
 }
