@@ -229,32 +229,48 @@ func churnRun(t *testing.T, p mirrorPeer, delay string, seed uint64, ops int, bi
 	return c.ops
 }
 
-// TestHardLinkInPlaceWrite: hard links arrive as separate files with the
-// right content; writing in place through one name changes the others
-// without an inotify event for them, so they are brought over by the next
-// full sync (SIGHUP, overflow or restart), not live. The churner therefore
-// never writes in place to a file with more than one link.
+// TestHardLinkInPlaceWrite: writing in place through one name of a
+// hard-linked file changes the others without an inotify event for them.
+// Without -H the names are separate files on the target (as with rsync),
+// so the others are brought over by the next full sync (SIGHUP, overflow
+// or restart), not live; the churner therefore never writes in place to a
+// file with more than one link. With -H the push of the written name lists
+// its other names, so all of them change at once and stay one inode.
 func TestHardLinkInPlaceWrite(t *testing.T) {
 	t.Parallel()
-	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
-	os.WriteFile(filepath.Join(src, "a"), []byte("one"), 0o644)
-	os.Mkdir(filepath.Join(src, "d"), 0o755)
-	g := startGsync(t, nil, "--delay", "0", src, dst)
-	waitEqual(t, src, dst, 30*time.Second, treediff.Options{})
-	if err := os.Link(filepath.Join(src, "a"), filepath.Join(src, "d", "b")); err != nil {
-		t.Fatal(err)
+	for _, hard := range []bool{false, true} {
+		t.Run(fmt.Sprintf("H=%v", hard), func(t *testing.T) {
+			t.Parallel()
+			src, dst := t.TempDir(), filepath.Join(t.TempDir(), "mirror")
+			os.WriteFile(filepath.Join(src, "a"), []byte("one"), 0o644)
+			os.Mkdir(filepath.Join(src, "d"), 0o755)
+			args := []string{"--delay", "0", src, dst}
+			if hard {
+				args = append([]string{"-H"}, args...)
+			}
+			g := startGsync(t, nil, args...)
+			waitEqual(t, src, dst, 30*time.Second, treediff.Options{})
+			if err := os.Link(filepath.Join(src, "a"), filepath.Join(src, "d", "b")); err != nil {
+				t.Fatal(err)
+			}
+			waitEqual(t, src, dst, 30*time.Second, treediff.Options{CompareHardLinks: hard})
+			f, err := os.OpenFile(filepath.Join(src, "a"), os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(" two")
+			f.Close()
+			waitForContent(t, filepath.Join(dst, "a"), "one two", 30*time.Second)
+			if hard {
+				// No full sync: the batch of "a" brought d/b along.
+				waitEqual(t, src, dst, 30*time.Second, treediff.Options{CompareHardLinks: true})
+			} else {
+				g.cmd.Process.Signal(syscall.SIGHUP)
+				waitEqual(t, src, dst, 30*time.Second, treediff.Options{})
+			}
+			g.stop(syscall.SIGTERM)
+		})
 	}
-	waitEqual(t, src, dst, 30*time.Second, treediff.Options{})
-	f, err := os.OpenFile(filepath.Join(src, "a"), os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString(" two")
-	f.Close()
-	waitForContent(t, filepath.Join(dst, "a"), "one two", 30*time.Second)
-	g.cmd.Process.Signal(syscall.SIGHUP)
-	waitEqual(t, src, dst, 30*time.Second, treediff.Options{})
-	g.stop(syscall.SIGTERM)
 }
 
 // TestInPlaceWriteWithoutClose writes to files without a close-write event:
