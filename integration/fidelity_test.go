@@ -244,6 +244,7 @@ func fidelityKinds() []fidelityKind {
 			"daemon takes \\* literally, so rsync's own push maps nothing (also with --no-inc-recursive); gsync sends " +
 			"*:2 as written and the 3.2.7 daemon maps it, as 3.5.0 does for both"}},
 		{name: "ssh-root", rootReceiver: true, start: startFidelitySSH},
+		{name: "ssh-user", start: startFidelitySSHUser},
 	}
 }
 
@@ -293,9 +294,21 @@ func startFidelityDaemon(t *testing.T, bin, extra string, nobody bool, names []s
 // and returns target directories on it (not created yet): gsync reaches
 // them with --ssh, rsync with -e ssh.
 func startFidelitySSH(t *testing.T, names []string) map[string]fidelityTarget {
-	s := startSSHPeer(t)
+	return fidelitySSHTargets(t, startSSHPeer(t), t.TempDir(), names)
+}
+
+// startFidelitySSHUser returns targets over sshd logged in as an ordinary
+// user (NonRootUser), below a directory of theirs.
+func startFidelitySSHUser(t *testing.T, names []string) map[string]fidelityTarget {
+	lookBinary(t, "rsync")
+	s := StartSSHD(t, SSHDConfig{User: NonRootUser})
+	return fidelitySSHTargets(t, s, s.Home, names)
+}
+
+// fidelitySSHTargets are targets below base over s, for gsync and for C
+// rsync with ssh.
+func fidelitySSHTargets(t *testing.T, s *SSHD, base string, names []string) map[string]fidelityTarget {
 	lookBinary(t, "ssh")
-	base := t.TempDir()
 	e := fmt.Sprintf("ssh -F /dev/null -p %d -i %s -l %s -o UserKnownHostsFile=%s -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes",
 		s.Port, s.UserKeyPath, s.User, s.KnownHostsFile)
 	m := map[string]fidelityTarget{}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,14 +27,26 @@ type SSHDConfig struct {
 	Binary string
 	// Extra lines for sshd_config.
 	Extra string
+	// User, when set, is the account that may log in instead of the
+	// current one: an ordinary user with a shell and a home directory
+	// (.ci/run creates NonRootUser). The test is skipped when it does
+	// not exist. Home is then a fresh directory of the user's own below
+	// their home, removed at the end.
+	User string
 }
+
+// NonRootUser is the ordinary account .ci/run creates for the tests that
+// log in over ssh as someone other than root.
+const NonRootUser = "gsync-test"
 
 // SSHD is a running OpenSSH server on 127.0.0.1 that lets the current user
 // log in with a generated ed25519 key.
 type SSHD struct {
 	Addr string // 127.0.0.1:Port
 	Port int
-	User string // the current user, who may log in
+	User string // the user who may log in (the current one, or SSHDConfig.User)
+	// Home is a directory the user owns (SSHDConfig.User only; else "").
+	Home string
 	// HostKey is the server's public host key.
 	HostKey ssh.PublicKey
 	// KnownHostsLine is a known_hosts line for "[127.0.0.1]:Port".
@@ -78,13 +91,20 @@ func StartSSHD(t testing.TB, cfg SSHDConfig) *SSHD {
 		t.Skipf("create /run/sshd: %v", err)
 	}
 	s := &SSHD{User: u.Username, Dir: t.TempDir(), output: &testutil.Buffer{}}
+	keysDir := s.Dir
+	if cfg.User != "" {
+		// sshd reads authorized_keys as the user: it must lie where
+		// the user can read it, in a directory of theirs.
+		s.User, s.Home = cfg.User, userHome(t, cfg.User)
+		keysDir = s.Home
+	}
 	hostKeyPath := filepath.Join(s.Dir, "ssh_host_ed25519_key")
 	hostSigner := writeKey(t, hostKeyPath)
 	s.HostKey = hostSigner.PublicKey()
 	s.UserKeyPath = filepath.Join(s.Dir, "id_ed25519")
 	s.UserSigner = writeKey(t, s.UserKeyPath)
-	authKeys := filepath.Join(s.Dir, "authorized_keys")
-	if err := os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(s.UserSigner.PublicKey()), 0o600); err != nil {
+	authKeys := filepath.Join(keysDir, "authorized_keys")
+	if err := os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(s.UserSigner.PublicKey()), 0o644); err != nil {
 		t.Fatalf("write authorized_keys: %v", err)
 	}
 	conf := filepath.Join(s.Dir, "sshd_config")
@@ -138,6 +158,27 @@ func StartSSHD(t testing.TB, cfg SSHDConfig) *SSHD {
 			t.Fatal(err)
 		}
 	}
+}
+
+// userHome makes a fresh directory owned by the account name below its
+// home directory, removed when t ends; t is skipped without the account.
+func userHome(t testing.TB, name string) string {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Skipf("no user %s (.ci/run creates it: useradd --create-home --shell /bin/sh %s): %v", name, name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	dir, err := os.MkdirTemp(u.HomeDir, "gsync-test-")
+	if err != nil {
+		t.Fatalf("make a directory for %s: %v", name, err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatalf("chown %s: %v", dir, err)
+	}
+	return dir
 }
 
 func (s *SSHD) start() error {

@@ -35,7 +35,7 @@ func (a *attrReader) close() {}
 // xattrsOf returns the xattrs of the listed entry e that keep accepts;
 // an entry gone or replaced since it was listed is ErrVanished.
 func (a *attrReader) xattrsOf(e *entry, keep func(string) bool) ([]beneath.Xattr, error) {
-	xs, err := a.root.Xattrs(e.name, func(fi fs.FileInfo) bool { return listedAs(fi, e) }, keep)
+	xs, err := a.root.Xattrs(e.name, e.fileType(), func(fi fs.FileInfo) bool { return listedAs(fi, e) }, keep)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read attributes of %s: %w: %v", e.name, ErrVanished, err)
 	}
@@ -43,6 +43,21 @@ func (a *attrReader) xattrsOf(e *entry, keep func(string) bool) ([]beneath.Xattr
 		return nil, fmt.Errorf("read attributes of %s: %w", e.name, err)
 	}
 	return xs, nil
+}
+
+// fileType is e's type as fs.FileMode type bits, for Root.Xattrs: 0 for a
+// regular file, ModeDir, ModeSymlink, and ModeIrregular for the rest
+// (devices and specials are never opened for reading).
+func (e *entry) fileType() fs.FileMode {
+	switch {
+	case e.isReg():
+		return 0
+	case e.isDir():
+		return fs.ModeDir
+	case e.isLink():
+		return fs.ModeSymlink
+	}
+	return fs.ModeIrregular
 }
 
 // listedAs reports whether fi is the listed entry e: same device, inode

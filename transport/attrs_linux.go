@@ -45,7 +45,7 @@ func attrOf(name string) string {
 // sfi): beneath the source root, no symlink followed, and only while it is
 // still the listed entry (beneath.Root.Xattrs).
 func (r *run) srcXattrs(rel string, sfi fs.FileInfo) (map[string][]byte, error) {
-	xs, err := r.src.Xattrs(srcRel(rel), beneath.SameFile(sfi), func(n string) bool { return keepXattr(r.l.attrs, n) })
+	xs, err := r.src.Xattrs(srcRel(rel), sfi.Mode().Type(), beneath.SameFile(sfi), func(n string) bool { return keepXattr(r.l.attrs, n) })
 	if err != nil {
 		return nil, fmt.Errorf("read source xattrs: %w", err)
 	}

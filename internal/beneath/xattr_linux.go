@@ -13,21 +13,23 @@ import (
 
 // Xattrs returns the extended attributes of the entry rel itself (a
 // symlink's own, never its target's), sorted by name, those for which
-// keep(name) is true (nil keeps all). The entry is opened with
-// O_PATH|O_NOFOLLOW beneath the root, no symlink followed in any
-// component, so nothing is opened for reading (no FIFO blocks, no device
-// is opened); if same is not nil it must accept the opened entry's
-// attributes (SameFile: the listed file) or the result is ErrChanged. The
-// attributes are read through /proc/self/fd/N, which names the opened
-// inode.
-func (r *Root) Xattrs(rel string, same func(fs.FileInfo) bool, keep func(name string) bool) ([]Xattr, error) {
+// keep(name) is true (nil keeps all). typ is the type the caller listed
+// the entry as (fi.Mode().Type()). The entry is opened beneath the root,
+// no symlink followed in any component: a regular file or directory for
+// reading with O_NOFOLLOW|O_NONBLOCK (the attributes are then read through
+// the descriptor, the cheapest way), anything else, or a file the caller
+// may not read, with O_PATH|O_NOFOLLOW, so that no FIFO blocks and no
+// device is opened, its attributes read through /proc/self/fd/N. If same
+// is not nil it must accept the opened entry's attributes (SameFile: the
+// listed file) or the result is ErrChanged.
+func (r *Root) Xattrs(rel string, typ fs.FileMode, same func(fs.FileInfo) bool, keep func(name string) bool) ([]Xattr, error) {
 	rel, err := cleanRel(rel)
 	if err != nil {
 		return nil, &fs.PathError{Op: "listxattr", Path: rel, Err: err}
 	}
-	fd := r.fd
+	fd, byFD := r.fd, true
 	if rel != "." {
-		fd, err = r.openPath(r.fd, rel, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+		fd, byFD, err = r.openForXattrs(rel, typ)
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: rel, Err: mapErr(err)}
 		}
@@ -42,29 +44,72 @@ func (r *Root) Xattrs(rel string, same func(fs.FileInfo) bool, keep func(name st
 			return nil, &fs.PathError{Op: "open", Path: rel, Err: ErrChanged}
 		}
 	}
-	return readXattrs("/proc/self/fd/"+strconv.Itoa(fd), rel, keep)
+	src := xattrSource{
+		list: func(b []byte) (int, error) { return unix.Flistxattr(fd, b) },
+		get:  func(n string, b []byte) (int, error) { return unix.Fgetxattr(fd, n, b) },
+	}
+	if !byFD {
+		// An O_PATH descriptor has no f*xattr; following its /proc
+		// magic link (listxattr, not llistxattr) reaches the opened
+		// inode itself, a symlink's too, without resolving any path.
+		p := "/proc/self/fd/" + strconv.Itoa(fd)
+		src = xattrSource{
+			list: func(b []byte) (int, error) { return unix.Listxattr(p, b) },
+			get:  func(n string, b []byte) (int, error) { return unix.Getxattr(p, n, b) },
+			proc: true,
+		}
+	}
+	return src.read(rel, keep)
 }
 
-// readXattrs lists and reads the attributes of p, a /proc/self/fd magic
-// link: following it (listxattr, not llistxattr) reaches the opened
-// inode itself, a symlink's too, without resolving any path again.
-func readXattrs(p, rel string, keep func(string) bool) ([]Xattr, error) {
-	names, err := listXattr(p)
+// openForXattrs opens rel for reading its attributes: for reading when it
+// was listed as a regular file or directory and may be read (byFD), with
+// O_PATH otherwise.
+func (r *Root) openForXattrs(rel string, typ fs.FileMode) (fd int, byFD bool, err error) {
+	const common = unix.O_NOFOLLOW | unix.O_CLOEXEC
+	switch typ {
+	case 0:
+		fd, err = r.openPath(r.fd, rel, dataFlags)
+	case fs.ModeDir:
+		fd, err = r.openPath(r.fd, rel, dirFlags)
+	default:
+		err = unix.EACCES
+	}
+	if err == nil {
+		return fd, true, nil
+	}
+	if err != unix.EACCES && err != unix.EPERM {
+		return -1, false, err
+	}
+	fd, err = r.openPath(r.fd, rel, unix.O_PATH|common)
+	return fd, false, err
+}
+
+// xattrSource lists and reads the attributes of one opened entry.
+type xattrSource struct {
+	list func([]byte) (int, error)
+	get  func(string, []byte) (int, error)
+	proc bool // through /proc/self/fd
+}
+
+// read returns the attributes keep accepts, sorted by name.
+func (x xattrSource) read(rel string, keep func(string) bool) ([]Xattr, error) {
+	buf, err := sized(x.list)
 	if err != nil {
 		if errors.Is(err, unix.ENOTSUP) {
 			return nil, nil // the file system keeps none
 		}
-		if errors.Is(err, unix.ENOENT) && strings.HasPrefix(p, "/proc/") {
+		if x.proc && errors.Is(err, unix.ENOENT) {
 			return nil, &fs.PathError{Op: "listxattr", Path: rel, Err: errors.New("/proc is not mounted: extended attributes cannot be read safely")}
 		}
 		return nil, &fs.PathError{Op: "listxattr", Path: rel, Err: err}
 	}
 	var out []Xattr
-	for _, n := range names {
-		if keep != nil && !keep(n) {
+	for _, n := range strings.Split(string(buf), "\x00") {
+		if n == "" || (keep != nil && !keep(n)) {
 			continue
 		}
-		v, err := getXattr(p, n)
+		v, err := sized(func(b []byte) (int, error) { return x.get(n, b) })
 		if errors.Is(err, unix.ENODATA) {
 			continue // removed meanwhile
 		}
@@ -77,52 +122,23 @@ func readXattrs(p, rel string, keep func(string) bool) ([]Xattr, error) {
 	return out, nil
 }
 
-// listXattr returns the attribute names of p, growing its buffer while
-// the list grows under it (ERANGE).
-func listXattr(p string) ([]string, error) {
+// sized calls a list or get call with a buffer that usually fits at the
+// first try; when it does not (ERANGE) it asks for the size and tries
+// again, a bounded number of times (the value may keep growing).
+func sized(call func([]byte) (int, error)) ([]byte, error) {
+	buf := make([]byte, 1024)
 	for tries := 0; tries < 8; tries++ {
-		n, err := unix.Listxattr(p, nil)
-		if err != nil {
+		n, err := call(buf)
+		if err == nil {
+			return buf[:n], nil
+		}
+		if !errors.Is(err, unix.ERANGE) {
 			return nil, err
 		}
-		if n == 0 {
-			return nil, nil
-		}
-		buf := make([]byte, n)
-		n, err = unix.Listxattr(p, buf)
-		if errors.Is(err, unix.ERANGE) {
-			continue
-		}
-		if err != nil {
+		if n, err = call(nil); err != nil {
 			return nil, err
 		}
-		var names []string
-		for _, s := range strings.Split(string(buf[:n]), "\x00") {
-			if s != "" {
-				names = append(names, s)
-			}
-		}
-		return names, nil
+		buf = make([]byte, n+64)
 	}
-	return nil, fmt.Errorf("listxattr %s: the list keeps changing", p)
-}
-
-// getXattr returns the value of attribute name of p.
-func getXattr(p, name string) ([]byte, error) {
-	for tries := 0; tries < 8; tries++ {
-		n, err := unix.Getxattr(p, name, nil)
-		if err != nil {
-			return nil, err
-		}
-		buf := make([]byte, n)
-		n, err = unix.Getxattr(p, name, buf)
-		if errors.Is(err, unix.ERANGE) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return buf[:n], nil
-	}
-	return nil, fmt.Errorf("getxattr %s %s: the value keeps changing", p, name)
+	return nil, fmt.Errorf("%w: the attributes keep growing", unix.ERANGE)
 }
