@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/gsync/gsync/internal/beneath"
@@ -118,6 +119,11 @@ type listBuilder struct {
 	// names many paths in few directories, and a lookup relative to an
 	// open directory is one system call.
 	parents map[string]*beneath.Dir
+	// attrJobs, while the list is built with -A or -X, takes every entry
+	// put in the list to the workers that read its ACLs and xattrs
+	// (startAttrs); nil otherwise.
+	attrJobs chan *entry
+	attrWG   sync.WaitGroup
 }
 
 // maxParents bounds the open directories the parents cache holds.
@@ -210,6 +216,10 @@ func buildWithRoot(ctx context.Context, root *beneath.Root, req *Request, tick f
 // build lists the root and every requested path.
 func (b *listBuilder) build(req *Request) (*fileList, error) {
 	ctx := b.ctx
+	if b.fl.attrs != nil {
+		b.startAttrs()
+		defer b.stopAttrs()
+	}
 	if err := b.add("."); err != nil {
 		return nil, err
 	}
@@ -233,30 +243,61 @@ func (b *listBuilder) build(req *Request) (*fileList, error) {
 	return b.fl, nil
 }
 
-// readAttrs reads the ACLs and xattrs of every listed entry (-A, -X;
-// flist.c:send_file_name, get_acl and get_xattr). An entry whose
-// attributes cannot be read is left out, as rsync does (a general I/O
-// error; vanished when it is gone or was replaced); finish then leaves out
-// what lay below a directory left out. The root's must be readable.
+// startAttrs starts the workers that read the ACLs and xattrs of the
+// entries as the walk lists them (-A, -X; flist.c:send_file_name,
+// get_acl and get_xattr): the reads are system calls, one entry
+// independent of the next, so they run beside the walk instead of after
+// it, while the receiver waits for the file list. A worker writes only
+// the entries it takes; stopAttrs ends them all.
+func (b *listBuilder) startAttrs() {
+	jobs := make(chan *entry, 1024)
+	b.attrJobs = jobs
+	for range attrWorkers {
+		b.attrWG.Go(func() {
+			for e := range jobs {
+				if b.tick != nil {
+					b.tick()
+				}
+				if b.ctx.Err() == nil {
+					e.attrErr = b.fl.attrs.readEntry(e, b.opts)
+				}
+			}
+		})
+	}
+}
+
+// stopAttrs waits for the attribute workers; it may be called again.
+func (b *listBuilder) stopAttrs() {
+	if b.attrJobs != nil {
+		close(b.attrJobs)
+		b.attrJobs = nil
+	}
+	b.attrWG.Wait()
+}
+
+// attrWorkers is how many goroutines read ACLs and xattrs at once.
+const attrWorkers = 4
+
+// readAttrs waits for the attribute reads and leaves out every entry
+// whose attributes could not be read, as rsync does (a general I/O
+// error; vanished when it is gone or was replaced); finish then leaves
+// out what lay below a directory left out. The root's must be readable.
 func (b *listBuilder) readAttrs() error {
 	if b.fl.attrs == nil {
 		return nil
 	}
+	b.stopAttrs()
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
 	for name, e := range b.byName {
-		if err := b.ctx.Err(); err != nil {
-			return err
-		}
-		if b.tick != nil {
-			b.tick()
-		}
-		err := b.fl.attrs.readEntry(e, b.opts)
-		if err == nil {
+		if e.attrErr == nil {
 			continue
 		}
 		if name == "." {
-			return fmt.Errorf("read attributes of the root: %w", err)
+			return fmt.Errorf("read attributes of the root: %w", e.attrErr)
 		}
-		b.fileError(name, err)
+		b.fileError(name, e.attrErr)
 		delete(b.byName, name)
 	}
 	return nil
@@ -405,6 +446,9 @@ func (b *listBuilder) put(e *entry) {
 		e.topDir = true
 	}
 	b.byName[e.name] = e
+	if b.attrJobs != nil {
+		b.attrJobs <- e
+	}
 }
 
 // putOnce adds e unless its name is listed already, and returns the listed

@@ -90,6 +90,9 @@ type entry struct {
 	// xattrs is the entry's xattr set as read; once the entry is sent,
 	// the sent set it shares with entries of equal sets (xattrEncoder).
 	xattrs xattrSet
+	// attrErr is why the entry's ACLs or xattrs could not be read
+	// (listBuilder.readAttrs leaves it out then).
+	attrErr error
 }
 
 func (e *entry) isDir() bool  { return e.mode&sIFMT == sIFDIR }
