@@ -17,7 +17,17 @@ runs=${RUNS:-3}
 command -v rsync >/dev/null || { echo "rsync is not installed: apt-get install rsync" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is missing: apt-get install time" >&2; exit 1; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/gsync-bench.XXXXXX")
+# The trees and the module live on a tmpfs when one is there (/dev/shm with
+# 4 GiB free): on a disk, writeback of the previous run makes wall times
+# swing by 2-3x on a shared machine. TMPDIR overrides.
+base=${TMPDIR:-}
+if [ -z "$base" ]; then
+	base=/tmp
+	if [ -w /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -ge $((4 << 20)) ]; then
+		base=/dev/shm
+	fi
+fi
+work=$(mktemp -d "$base/gsync-bench.XXXXXX")
 dpid=
 cleanup() {
 	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
@@ -102,7 +112,7 @@ results="bench/results/daemon-$(date -u +%Y-%m-%d).md"
 	echo "# gsync vs C rsync, push to an rsync daemon on 127.0.0.1"
 	echo
 	echo "date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(nproc) cores, $(uname -sr); $(rsync --version | head -1); gsync $("$gsync" --version | cut -d' ' -f3-)"
-	echo "each figure: median of $runs runs; wire = loopback bytes, both directions"
+	echo "each figure: median of $runs runs; wire = loopback bytes, both directions; trees and module in $base"
 	echo
 	echo "| scenario | tool | wall s | cpu s | wire MB | time ratio | wire ratio |"
 	echo "|---|---|---|---|---|---|---|"
