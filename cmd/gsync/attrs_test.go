@@ -1,46 +1,12 @@
 package main
 
 import (
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/rsyncopts"
 )
-
-// TestAttrFlags: rsync's attribute options on the command line, in
-// rsync's order semantics; gsync's default is rsync -a's set.
-func TestAttrFlags(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want rsyncopts.Attrs
-	}{
-		{nil, rsyncopts.Attrs{}},
-		{[]string{"-aHAXS", "--numeric-ids"}, rsyncopts.Attrs{HardLinks: true, ACLs: true, XAttrs: true, Sparse: true, NumericIDs: true}},
-		{[]string{"--no-owner", "--no-g", "--no-perms"}, rsyncopts.Attrs{NoOwner: true, NoGroup: true, NoPerms: true}},
-		{[]string{"--no-o", "-a"}, rsyncopts.Attrs{}},
-		{[]string{"--no-D", "--specials"}, rsyncopts.Attrs{NoDevices: true}},
-		{[]string{"--chown=nobody:nogroup", "--chmod", "D2775", "--chmod=F664"},
-			rsyncopts.Attrs{Usermap: "*:nobody", Groupmap: "*:nogroup", Chmod: "D2775,F664"}},
-	} {
-		cmd := newRootCommand(io.Discard, io.Discard, nil)
-		if err := cmd.ParseFlags(tc.args); err != nil {
-			t.Errorf("%q: %v", tc.args, err)
-			continue
-		}
-		// The flags write into the config the command was built with;
-		// find it through a flag's value.
-		a := cmd.Flags().Lookup("owner").Value.(*attrValue).attrs
-		if *a != tc.want {
-			t.Errorf("%q: attrs %+v, want %+v", tc.args, *a, tc.want)
-		}
-	}
-	cmd := newRootCommand(io.Discard, io.Discard, nil)
-	if err := cmd.ParseFlags([]string{"--usermap=a:b", "--chown=c"}); err == nil || !strings.Contains(err.Error(), "conflicts") {
-		t.Errorf("--usermap with --chown: err = %v", err)
-	}
-}
 
 // TestLsyncdAttrs: lsyncd's rsync = {...} keys and _extra become the same
 // attributes lsyncd's rsync command line would have kept.

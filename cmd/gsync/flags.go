@@ -219,6 +219,6 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.StringVar(&cfg.logFile, "log-file", "", "log to `FILE` instead of stderr; reopened on SIGUSR1 (logrotate)")
 	f.StringVar(&cfg.configFile, "config", "", "run the syncs of an lsyncd Lua config `FILE` (like gsync FILE), with these flags for the process")
 	registerSSHFlags(f, &cfg.ssh)
-	registerAttrFlags(f, &cfg.attrs)
+	rsyncopts.RegisterFlags(f, &cfg.attrs)
 	return cmd
 }

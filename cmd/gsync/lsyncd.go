@@ -192,7 +192,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	if s.Kind == lsyncdconf.KindDirect && !filepath.IsAbs(s.Target) && !strings.HasPrefix(s.Target, ".") {
 		c.targets = []string{"./" + s.Target} // a local directory even when its name has a ':'
 	}
-	attrs, extra, err := lsyncdAttrs(s.Rsync)
+	attrs, extra, err := s.Rsync.Attrs()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
 	}
@@ -201,7 +201,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	var ignored []string
 	for _, k := range s.Rsync.SetKeys() {
 		switch {
-		case isAttrKey(k):
+		case lsyncdconf.IsAttrKey(k):
 		case slices.Contains([]string{"archive", "protect_args", "password_file", "rsh", "rsync_path", "timeout",
 			"dry_run", "whole_file", "quiet", "verbose", "one_file_system"}, k):
 		default:

@@ -1,13 +1,9 @@
-package main
+package rsyncopts
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/spf13/pflag"
-
-	"github.com/gsync/gsync/lsyncdconf"
-	"github.com/gsync/gsync/rsyncopts"
 )
 
 // attrFlag is one of rsync's attribute options on gsync's command line,
@@ -45,8 +41,8 @@ var attrFlags = []attrFlag{
 // the moment the flag is parsed, so that later flags win as in rsync
 // ("-a --no-owner" and "--no-owner -a" differ).
 type attrValue struct {
-	attrs  *rsyncopts.Attrs
-	opt    rsyncopts.Option
+	attrs  *Attrs
+	opt    Option
 	valued bool
 }
 
@@ -69,12 +65,12 @@ func (v *attrValue) Type() string {
 	return "bool"
 }
 
-// registerAttrFlags adds rsync's attribute options to f; each applies to
+// RegisterFlags adds rsync's attribute options to f; each applies to
 // a as it is parsed. The --no-X forms of the one-letter options (--no-o)
 // are accepted and hidden from the help.
-func registerAttrFlags(f *pflag.FlagSet, a *rsyncopts.Attrs) {
+func RegisterFlags(f *pflag.FlagSet, a *Attrs) {
 	for _, af := range attrFlags {
-		v := &attrValue{attrs: a, opt: rsyncopts.Option{Name: af.long, Kind: rsyncopts.Attr, Word: "--" + af.long}, valued: af.valued}
+		v := &attrValue{attrs: a, opt: Option{Name: af.long, Kind: Attr, Word: "--" + af.long}, valued: af.valued}
 		fl := f.VarPF(v, af.long, af.short, af.usage)
 		if !af.valued {
 			fl.NoOptDefVal = "true"
@@ -82,65 +78,14 @@ func registerAttrFlags(f *pflag.FlagSet, a *rsyncopts.Attrs) {
 		if !af.negatable {
 			continue
 		}
-		no := &attrValue{attrs: a, opt: rsyncopts.Option{Name: af.long, No: true, Kind: rsyncopts.Attr, Word: "--no-" + af.long}}
+		no := &attrValue{attrs: a, opt: Option{Name: af.long, No: true, Kind: Attr, Word: "--no-" + af.long}}
 		nf := f.VarPF(no, "no-"+af.long, "", "")
 		nf.NoOptDefVal = "true"
 		nf.Hidden = true
 		if af.short != "" && af.short != af.long {
-			ns := &attrValue{attrs: a, opt: rsyncopts.Option{Name: af.long, No: true, Kind: rsyncopts.Attr, Word: "--no-" + af.short}}
+			ns := &attrValue{attrs: a, opt: Option{Name: af.long, No: true, Kind: Attr, Word: "--no-" + af.short}}
 			f.VarPF(ns, "no-"+af.short, "", "").NoOptDefVal = "true"
 			f.Lookup("no-" + af.short).Hidden = true
 		}
 	}
 }
-
-// lsyncdAttrs turns a sync's rsync = {...} table (after lsyncd's defaults
-// and archive were applied: default.rsync alone is -lts) and its _extra
-// words into the attributes gsync keeps. Options of _extra that are gsync
-// settings or change nothing are returned for the caller; unknown and
-// unsupported ones are errors naming them.
-func lsyncdAttrs(r lsyncdconf.RsyncOpts) (rsyncopts.Attrs, []rsyncopts.Option, error) {
-	a := rsyncopts.Attrs{
-		NoLinks: !r.On("links"), NoPerms: !r.On("perms"), NoTimes: !r.On("times"),
-		NoOwner: !r.On("owner"), NoGroup: !r.On("group"),
-		NoDevices: !r.On("devices"), NoSpecials: !r.On("specials"),
-		HardLinks: r.On("hard_links"), ACLs: r.On("acls"), XAttrs: r.On("xattrs"), Sparse: r.On("sparse"),
-	}
-	if a.ACLs {
-		a.NoPerms = false // rsync -A implies -p
-	}
-	for _, k := range []string{"chmod", "chown", "usermap", "groupmap"} {
-		if v, ok := r.Str[k]; ok {
-			if err := a.Set(rsyncopts.Option{Name: k, Value: v, Kind: rsyncopts.Attr, Word: "rsync." + k}); err != nil {
-				return a, nil, fmt.Errorf("rsync.%s: %w", k, err)
-			}
-		}
-	}
-	opts, err := rsyncopts.Parse(r.Extra)
-	if err != nil {
-		return a, nil, fmt.Errorf("rsync._extra: %w", err)
-	}
-	var rest []rsyncopts.Option
-	for _, o := range opts {
-		switch o.Kind {
-		case rsyncopts.Attr:
-			if err := a.Set(o); err != nil {
-				return a, nil, fmt.Errorf("rsync._extra: %w", err)
-			}
-		case rsyncopts.Unsupported:
-			return a, nil, fmt.Errorf("rsync._extra: %s is not supported by gsync; remove it (or use gsync's own setting for it, see gsync --help)", o.Word)
-		default:
-			rest = append(rest, o)
-		}
-	}
-	if err := a.Check(); err != nil {
-		return a, nil, err
-	}
-	return a, rest, nil
-}
-
-// attrKeys are lsyncd's rsync keys that lsyncdAttrs honours.
-var attrKeys = []string{"links", "perms", "times", "owner", "group", "devices", "specials",
-	"hard_links", "acls", "xattrs", "sparse", "chmod", "chown", "usermap", "groupmap", "_extra"}
-
-func isAttrKey(k string) bool { return slices.Contains(attrKeys, k) }
