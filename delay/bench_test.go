@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 )
 
 // BenchmarkAddDistinct measures a burst of 100,000 Adds on distinct paths

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 )
 
 // defaultMaxDelays is lsyncd's maxDelays default.

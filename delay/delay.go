@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 )
 
 // Item is one queued change. Paths are slash-separated and relative to the

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 )
 
 // The model test drives a Collator with the events a correct watcher

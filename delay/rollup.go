@@ -1,6 +1,6 @@
 package delay
 
-import "github.com/gsync/gsync/change"
+import "github.com/gsync/gsync/internal/change"
 
 // The roll-up keeps the queue bounded, in the manner of Syncthing's event
 // aggregator: past Config.RollupAt items, the paths below some directory

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 )
 
 func rolled(p string) Item { return Item{Op: change.Modify, Path: p, IsDir: true, Recursive: true} }

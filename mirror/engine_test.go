@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/delay"
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/transport"
 	"github.com/gsync/gsync/watcher"

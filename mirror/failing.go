@@ -4,8 +4,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/internal/change"
 )
 
 // pathBackoff backs off, one by one, the paths that keep failing on one

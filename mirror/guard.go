@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/internal/beneath"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/transport"
 )
 

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/transport"
 )

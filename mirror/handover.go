@@ -6,8 +6,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/internal/change"
 )
 
 // Handover carries the changes still queued in the syncs that a config

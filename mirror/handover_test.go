@@ -4,8 +4,8 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/internal/change"
 )
 
 func TestHandoverTake(t *testing.T) {

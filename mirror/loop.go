@@ -9,8 +9,8 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/transport"
 	"github.com/gsync/gsync/watcher"
 )

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/transport"
 )

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/transport"
 )
 

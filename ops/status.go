@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/control"
 	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/mirror"
 )
 

@@ -6,8 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops/opstest"
 )

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/rsyncproto"
 )
 

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/integration"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/transport"
 	"github.com/gsync/gsync/transport/transporttest"

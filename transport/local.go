@@ -14,8 +14,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/internal/beneath"
+	"github.com/gsync/gsync/internal/change"
 )
 
 // tmpPrefix starts the names of files being written on a local target.

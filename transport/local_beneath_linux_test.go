@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/transport"
 )

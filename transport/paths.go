@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/internal/beneath"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/rsyncproto"
 )
 

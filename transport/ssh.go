@@ -18,7 +18,7 @@ import (
 
 	"github.com/pkg/sftp"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/rsyncproto"
 	"github.com/gsync/gsync/sshx"
 )

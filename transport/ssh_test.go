@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/integration"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/internal/treediff"
 	"github.com/gsync/gsync/sshx"
 	"github.com/gsync/gsync/sshx/sshxtest"

@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/rsyncopts"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 )
 
 // inotifyMask is the event mask of every directory watch: lsyncd's, plus

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 )
 
 // rawEvent encodes one inotify event as read(2) returns it.

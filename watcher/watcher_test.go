@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gsync/gsync/change"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/internal/testutil"
 )
 

@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gsync/gsync/change"
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/internal/treediff"
 	"github.com/gsync/gsync/transport"
 )
