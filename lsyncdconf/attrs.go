@@ -17,10 +17,13 @@ func (r RsyncOpts) Attrs() (rsyncopts.Attrs, []rsyncopts.Option, error) {
 		NoLinks: !r.On("links"), NoPerms: !r.On("perms"), NoTimes: !r.On("times"),
 		NoOwner: !r.On("owner"), NoGroup: !r.On("group"),
 		NoDevices: !r.On("devices"), NoSpecials: !r.On("specials"),
-		HardLinks: r.On("hard_links"), ACLs: r.On("acls"), XAttrs: r.On("xattrs"), Sparse: r.On("sparse"),
+		HardLinks: r.On("hard_links"), XAttrs: r.On("xattrs"), Sparse: r.On("sparse"),
 	}
-	if a.ACLs {
-		a.NoPerms = false // rsync -A implies -p
+	if r.On("acls") {
+		// Through Set, which knows that -A implies -p.
+		if err := a.Set(rsyncopts.Option{Name: "acls", Kind: rsyncopts.Attr, Word: "rsync.acls"}); err != nil {
+			return a, nil, err
+		}
 	}
 	for _, k := range []string{"chmod", "chown", "usermap", "groupmap"} {
 		if v, ok := r.Str[k]; ok {

@@ -95,7 +95,7 @@ var negatable = map[string]bool{
 	"specials": true, "D": true, "hard-links": true, "acls": true, "xattrs": true, "sparse": true,
 	"numeric-ids": true, "recursive": true, "verbose": true, "protect-args": true, "whole-file": true,
 	"human-readable": true, "progress": true, "partial": true, "one-file-system": true,
-	"ignore-errors": true, "i": true,
+	"ignore-errors": true,
 }
 
 // Option is one rsync option as written, after parsing.
@@ -305,31 +305,4 @@ func (a Attrs) Check() error {
 		}
 	}
 	return nil
-}
-
-// Flags renders a as the rsync options that give the same attributes
-// ("-H", "--no-owner", ...), relative to rsync -a: for messages and docs.
-func (a Attrs) Flags() []string {
-	var out []string
-	add := func(cond bool, f string) {
-		if cond {
-			out = append(out, f)
-		}
-	}
-	add(a.NoLinks, "--no-links")
-	add(a.NoPerms, "--no-perms")
-	add(a.NoTimes, "--no-times")
-	add(a.NoOwner, "--no-owner")
-	add(a.NoGroup, "--no-group")
-	add(a.NoDevices, "--no-devices")
-	add(a.NoSpecials, "--no-specials")
-	add(a.HardLinks, "-H")
-	add(a.ACLs, "-A")
-	add(a.XAttrs, "-X")
-	add(a.Sparse, "-S")
-	add(a.NumericIDs, "--numeric-ids")
-	add(a.Usermap != "", "--usermap="+a.Usermap)
-	add(a.Groupmap != "", "--groupmap="+a.Groupmap)
-	add(a.Chmod != "", "--chmod="+a.Chmod)
-	return out
 }

@@ -116,14 +116,3 @@ func TestCheckValidatesValues(t *testing.T) {
 		}
 	}
 }
-
-func TestFlagsRoundTrip(t *testing.T) {
-	a := Attrs{NoPerms: true, NoSpecials: true, HardLinks: true, XAttrs: true, Usermap: "*:nobody", Chmod: "F600"}
-	got, err := attrsOf(t, Attrs{}, a.Flags()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != a {
-		t.Errorf("Flags %q parse back to %+v, want %+v", a.Flags(), got, a)
-	}
-}

@@ -103,7 +103,7 @@ func (r *run) linkTo(rel, lead string, k fileKey, tfi fs.FileInfo) error {
 	if err != nil {
 		return fmt.Errorf("stat hard link target %s: %w", lead, err)
 	}
-	if tfi != nil && sameInode(lfi, tfi) {
+	if tfi != nil && sameFile(lfi, tfi) {
 		// Also keeps rename(2) from leaving the temporary name: renaming
 		// a link over another link of its inode does nothing.
 		return nil
@@ -148,11 +148,4 @@ func (r *run) relinkOthers(rel string, k fileKey) {
 			r.fail(cand, err)
 		}
 	}
-}
-
-// sameInode reports whether two target stats are one inode.
-func sameInode(a, b fs.FileInfo) bool {
-	da, ia, ok := beneath.DevIno(a)
-	db, ib, ok2 := beneath.DevIno(b)
-	return ok && ok2 && da == db && ia == ib
 }

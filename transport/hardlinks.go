@@ -6,11 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gsync/gsync/internal/beneath"
 	"github.com/gsync/gsync/rsyncproto"
 )
-
-// fileID is a source file's device and inode.
-type fileID struct{ dev, ino uint64 }
 
 // linkIndex knows the names of the source's files that have more than one
 // name (st_nlink > 1), by inode, for -H on rsync targets: a receiver links
@@ -21,21 +19,21 @@ type fileID struct{ dev, ino uint64 }
 // It is filled by the walk of a full sync and kept up to date by each
 // push. A Target uses it from one goroutine at a time.
 type linkIndex struct {
-	names map[fileID][]string
-	ids   map[string]fileID
+	names map[fileKey][]string
+	ids   map[string]fileKey
 	// searched holds the files whose other names a walk of the whole
 	// source looked for since the last reset: a name outside the source
 	// (or excluded) is never found, and must not cost a walk per push.
-	searched map[fileID]bool
+	searched map[fileKey]bool
 }
 
 // reset forgets everything (before a full sync's walk).
 func (x *linkIndex) reset() {
-	x.names, x.ids, x.searched = map[fileID][]string{}, map[string]fileID{}, map[fileID]bool{}
+	x.names, x.ids, x.searched = map[fileKey][]string{}, map[string]fileKey{}, map[fileKey]bool{}
 }
 
 // note records what rel is now: a multiply-linked file (ok) or not.
-func (x *linkIndex) note(rel string, id fileID, ok bool) {
+func (x *linkIndex) note(rel string, id fileKey, ok bool) {
 	if x.names == nil {
 		x.reset()
 	}
@@ -97,13 +95,13 @@ func (x *linkIndex) expand(src string, set *pathSet, exclude func(string, bool) 
 		x.reset()
 	}
 	listed := slices.Clone(set.list)
-	var ids []fileID
+	var ids []fileKey
 	walk := false
 	for _, p := range listed {
 		fi, err := lstatBelow(src, p.Name)
 		switch {
 		case err != nil:
-			x.note(p.Name, fileID{}, false)
+			x.note(p.Name, fileKey{}, false)
 		case fi.IsDir() && p.Recursive:
 			x.scan(src, p.Name, exclude)
 			for id, names := range x.names {
@@ -121,7 +119,7 @@ func (x *linkIndex) expand(src string, set *pathSet, exclude func(string, bool) 
 				}
 			}
 		default:
-			x.note(p.Name, fileID{}, false)
+			x.note(p.Name, fileKey{}, false)
 		}
 	}
 	if walk {
@@ -131,7 +129,7 @@ func (x *linkIndex) expand(src string, set *pathSet, exclude func(string, bool) 
 		for _, n := range slices.Clone(x.names[id]) {
 			fi, err := lstatBelow(src, n)
 			if err != nil || !fi.Mode().IsRegular() {
-				x.note(n, fileID{}, false)
+				x.note(n, fileKey{}, false)
 				continue
 			}
 			if now, links := linkID(fi); now != id || links < 2 {
@@ -143,6 +141,16 @@ func (x *linkIndex) expand(src string, set *pathSet, exclude func(string, bool) 
 			}
 		}
 	}
+}
+
+// linkID returns fi's device and inode, and its number of names (1 where
+// the system does not tell).
+func linkID(fi fs.FileInfo) (fileKey, uint64) {
+	dev, ino, ok := beneath.DevIno(fi)
+	if !ok {
+		return fileKey{}, 1
+	}
+	return fileKey{dev, ino}, nlinkOf(fi)
 }
 
 // inTree reports whether rel is dir or below it ("." holds everything).
