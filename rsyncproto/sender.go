@@ -247,8 +247,20 @@ func (s *session) xattrRequest(iflags uint16) bool {
 // re-read from the source (xattrs.c:send_xattr_request).
 func (s *session) appendXattrs(ps *pushState, e *entry) {
 	var errs []error
+	var values map[string][]byte // read once, for every name asked
+	var readErr error
 	s.out.buf, errs = appendXattrReply(s.out.buf, e.xattrs, func(name string) ([]byte, error) {
-		return ps.fl.attrs.getXattr(e, name)
+		if values == nil && readErr == nil {
+			values, readErr = ps.fl.attrs.xattrValues(e)
+		}
+		if readErr != nil {
+			return nil, readErr
+		}
+		v, ok := values[name]
+		if !ok {
+			return nil, fmt.Errorf("xattr %s is gone", EscapeText(name))
+		}
+		return v, nil
 	})
 	for _, err := range errs {
 		s.warn(fmt.Sprintf("failed to re-read xattr for %q: %v", e.name, err))

@@ -8,8 +8,6 @@ import (
 	"io/fs"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gsync/gsync/internal/beneath"
 )
 
@@ -103,17 +101,19 @@ func (a *attrReader) readEntry(e *entry, o *Options) error {
 	return nil
 }
 
-// getXattr re-reads one value of the listed entry e for the receiver
-// (xattrs.c:send_xattr_request).
-func (a *attrReader) getXattr(e *entry, name string) ([]byte, error) {
-	xs, err := a.xattrsOf(e, func(n string) bool { return n == name })
+// xattrValues re-reads the xattr values of the listed entry e for the
+// receiver's request (xattrs.c:send_xattr_request): one read for all the
+// names it asks.
+func (a *attrReader) xattrValues(e *entry) (map[string][]byte, error) {
+	xs, err := a.xattrsOf(e, func(n string) bool { return !xattrSkipped(n) })
 	if err != nil {
 		return nil, err
 	}
-	if len(xs) == 0 {
-		return nil, fmt.Errorf("read xattr %s of %s: %w", name, e.name, unix.ENODATA)
+	m := make(map[string][]byte, len(xs))
+	for _, x := range xs {
+		m[x.Name] = x.Value
 	}
-	return xs[0].Value, nil
+	return m, nil
 }
 
 // entryACLsOf takes the access ACL of e and, for a directory, its default

@@ -56,7 +56,7 @@ func TestAttrReaderBeneath(t *testing.T) {
 	if err := a.readEntry(g, opts); !errors.Is(err, ErrVanished) {
 		t.Errorf("replaced file: %v", err)
 	}
-	if _, err := a.getXattr(g, "user.g"); !errors.Is(err, ErrVanished) {
+	if _, err := a.xattrValues(g); !errors.Is(err, ErrVanished) {
 		t.Errorf("re-read of a replaced file: %v", err)
 	}
 }

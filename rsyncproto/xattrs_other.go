@@ -20,4 +20,4 @@ func (a *attrReader) close() {}
 
 func (a *attrReader) readEntry(*entry, *Options) error { return errAttrsUnsupported }
 
-func (a *attrReader) getXattr(*entry, string) ([]byte, error) { return nil, errAttrsUnsupported }
+func (a *attrReader) xattrValues(*entry) (map[string][]byte, error) { return nil, errAttrsUnsupported }
