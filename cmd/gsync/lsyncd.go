@@ -175,12 +175,8 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 		c.filters = append(c.filters, rules...)
 	}
 	if v, ok := s.Rsync.Str["timeout"]; ok {
-		secs, err := strconv.ParseFloat(v, 64)
-		if err != nil || secs < 0 {
-			return nil, nil, fmt.Errorf("%s: rsync.timeout %q: want seconds", s.Where(), v)
-		}
-		if secs > 0 { // rsync's --timeout=0 means none; keep gsync's default
-			c.timeout = time.Duration(secs * float64(time.Second))
+		if err := setRsyncTimeout(&c.timeout, v); err != nil {
+			return nil, nil, fmt.Errorf("%s: rsync.timeout %q: %w", s.Where(), v, err)
 		}
 	}
 	c.ssh.rsyncPath = s.Rsync.Str["rsync_path"]
@@ -215,18 +211,27 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 		case o.Name == "one-file-system":
 			c.oneFileSystem = !o.No
 		case o.Name == "timeout":
-			secs, err := strconv.ParseFloat(o.Value, 64)
-			if err != nil || secs < 0 {
-				return nil, nil, fmt.Errorf("%s: rsync._extra %s: want seconds", s.Where(), o.Word)
-			}
-			if secs > 0 {
-				c.timeout = time.Duration(secs * float64(time.Second))
+			if err := setRsyncTimeout(&c.timeout, o.Value); err != nil {
+				return nil, nil, fmt.Errorf("%s: rsync._extra %s: %w", s.Where(), o.Word, err)
 			}
 		default:
 			ignored = append(ignored, o.Word)
 		}
 	}
 	return c, ignored, nil
+}
+
+// setRsyncTimeout sets *d from rsync's --timeout value v, in seconds;
+// rsync's 0 means none, which keeps gsync's default.
+func setRsyncTimeout(d *time.Duration, v string) error {
+	secs, err := strconv.ParseFloat(v, 64)
+	if err != nil || secs < 0 {
+		return errors.New("want seconds")
+	}
+	if secs > 0 {
+		*d = time.Duration(secs * float64(time.Second))
+	}
+	return nil
 }
 
 // runSyncs runs every sync of cfg concurrently (see runProcess). native,
