@@ -28,7 +28,8 @@ const (
 	aclXmitOtherObj = 1 << 3
 	aclXmitNameList = 1 << 4
 
-	aclXflagNameIsUser = 0x0002
+	aclXflagNameFollows = 0x0001
+	aclXflagNameIsUser  = 0x0002
 )
 
 // idAccess is one named entry: a uid or gid and its permission bits, with
@@ -192,11 +193,13 @@ type aclCache struct {
 type aclEncoder struct {
 	access, def aclCache
 	numericIDs  bool
-	addUser     func(id uint32)
-	addGroup    func(id uint32)
+	// addUser and addGroup record a named entry's id; they return its
+	// name when it goes inline (incremental recursion, first use).
+	addUser  func(id uint32) string
+	addGroup func(id uint32) string
 }
 
-func newACLEncoder(numericIDs bool, addUser, addGroup func(uint32)) *aclEncoder {
+func newACLEncoder(numericIDs bool, addUser, addGroup func(uint32) string) *aclEncoder {
 	return &aclEncoder{access: aclCache{index: map[string]int32{}}, def: aclCache{index: map[string]int32{}},
 		numericIDs: numericIDs, addUser: addUser, addGroup: addGroup}
 }
@@ -258,21 +261,28 @@ func (c *aclEncoder) appendOne(b []byte, a *rsyncACL, cache *aclCache) []byte {
 	return b
 }
 
-// appendNames is acls.c:send_ida_entries without incremental recursion:
-// names are never inline; the ids join the id lists instead.
+// appendNames is acls.c:send_ida_entries: without incremental recursion
+// the ids join the id lists; with it, an id's first use carries its name
+// (XFLAG_NAME_FOLLOWS).
 func (c *aclEncoder) appendNames(b []byte, names []idAccess) []byte {
 	b = appendVarint(b, int32(len(names)))
 	for _, n := range names {
 		xbits := (n.access &^ aclNameIsUser) << 2
+		var name string
 		if n.access&aclNameIsUser != 0 {
 			xbits |= aclXflagNameIsUser
 			if !c.numericIDs {
-				c.addUser(n.id)
+				name = c.addUser(n.id)
 			}
 		} else if !c.numericIDs {
-			c.addGroup(n.id)
+			name = c.addGroup(n.id)
 		}
 		b = appendVarint(b, int32(n.id))
+		if name != "" {
+			b = appendVarint(b, int32(xbits|aclXflagNameFollows))
+			b = appendIDName(b, name)
+			continue
+		}
 		b = appendVarint(b, int32(xbits))
 	}
 	return b

@@ -86,7 +86,7 @@ func TestStripPerms(t *testing.T) {
 // sent ACLs (per type) and the ids handed to the id lists.
 func TestACLEncoder(t *testing.T) {
 	var users, groups []uint32
-	enc := newACLEncoder(false, func(id uint32) { users = append(users, id) }, func(id uint32) { groups = append(groups, id) })
+	enc := newACLEncoder(false, func(id uint32) string { users = append(users, id); return "" }, func(id uint32) string { groups = append(groups, id); return "" })
 	file := &entryACLs{access: rsyncACL{6, 4, 6, 4, []idAccess{{12345, 6 | aclNameIsUser}, {65534, 4}}}}
 	got := enc.appendEntry(nil, sIFREG|0o664, file)
 	want := []byte{0, aclXmitGroupObj | aclXmitNameList, 4, 2}
@@ -125,7 +125,7 @@ func TestACLEncoder(t *testing.T) {
 	}
 	// --numeric-ids: no ids for the lists.
 	users, groups = nil, nil
-	num := newACLEncoder(true, func(id uint32) { users = append(users, id) }, func(id uint32) { groups = append(groups, id) })
+	num := newACLEncoder(true, func(id uint32) string { users = append(users, id); return "" }, func(id uint32) string { groups = append(groups, id); return "" })
 	num.appendEntry(nil, sIFREG|0o664, file)
 	if len(users)+len(groups) != 0 {
 		t.Errorf("numeric ids: users %v groups %v", users, groups)

@@ -45,6 +45,14 @@ type Options struct {
 	// delete inside it at protocol >= 30), but nothing below it is, and
 	// listed paths below it are left alone.
 	OneFileSystem bool
+	// IncRecurse offers the receiver incremental recursion (protocol 30
+	// and newer, rsync's default): the file list of a whole-tree push
+	// (the only path is "." recursive) goes out directory by directory
+	// while file data already flows, and the sender forgets each
+	// directory's entries once the receiver is done with them
+	// (flist.c:send_extra_file_list). Not offered with HardLinks. A
+	// receiver that declines it gets the whole list at once.
+	IncRecurse bool
 	// Compress names a compression; "" sends data uncompressed (the only
 	// value supported so far).
 	Compress string
@@ -96,6 +104,7 @@ type Request struct {
 type Result struct {
 	Protocol     int    // negotiated protocol version
 	Checksum     string // negotiated checksum algorithm
+	IncRecurse   bool   // the file list went out incrementally
 	Files        int    // regular files whose data was sent
 	Deleted      int    // entries the receiver reported as deleted
 	LiteralBytes int64  // file data sent as literal bytes

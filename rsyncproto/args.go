@@ -1,8 +1,15 @@
 package rsyncproto
 
-// clientInfo is the -e capability string: everything rsync 3.x sends except
-// "i" (we never use incremental recursion) (options.c:maybe_add_e_option).
+// clientInfo is the -e capability string rsync 3.x sends
+// (options.c:maybe_add_e_option), without "i" (incremental recursion),
+// which offersIncRecurse adds.
 const clientInfo = "e.LsfxCIvu"
+
+// offersIncRecurse reports whether a push with o offers incremental
+// recursion ("i" in the -e string) at protocol proto.
+func offersIncRecurse(o *Options, proto int) bool {
+	return o.IncRecurse && !o.HardLinks && proto >= 30
+}
 
 func ourProtocol(max int) int {
 	if max <= 0 || max > MaxProtocol {
@@ -72,7 +79,11 @@ func serverArgs(o *Options, proto int, dest string) []string {
 		f = append(f, 'S')
 	}
 	if proto >= 30 {
-		f = append(f, clientInfo...)
+		info := clientInfo
+		if offersIncRecurse(o, proto) {
+			info = "e.iLsfxCIvu"
+		}
+		f = append(f, info...)
 	}
 	args := []string{"--server", string(f)}
 	// -D carries --specials; "--devices" alone would not be understood by

@@ -293,7 +293,10 @@ func TestAttrsInterop(t *testing.T) {
 			}{{"A", true, false, nil}, {"X", false, true, nil}, {"AX", true, true, nil},
 				// The id lists carry the ACLs' ids without -o and -g too.
 				{"A-no-owner", true, false, func(o *Options) { o.Owner, o.Group = false, false }},
-				{"A-numeric", true, false, func(o *Options) { o.NumericIDs = true }}} {
+				{"A-numeric", true, false, func(o *Options) { o.NumericIDs = true }},
+				// Incremental recursion: ids go inline, in entries and ACLs.
+				{"AX-inc", true, true, func(o *Options) { o.IncRecurse = true }},
+				{"A-inc-no-owner", true, false, func(o *Options) { o.IncRecurse, o.Owner, o.Group = true, false, false }}} {
 				t.Run(fmt.Sprintf("%s/p%d/%s", pname, proto, set.name), func(t *testing.T) {
 					t.Parallel()
 					opts := attrOpts(set.acls, set.xattrs, proto)
@@ -316,8 +319,8 @@ func testAttrPush(t *testing.T, bin, src string, srcAttrs map[string]map[string]
 	if err != nil {
 		t.Fatalf("push: %v", err)
 	}
-	if res.ExitCode != 0 || len(res.Failed) > 0 || res.Protocol != proto {
-		t.Fatalf("push: proto %d exit %d failed %v warnings %v", res.Protocol, res.ExitCode, res.Failed, res.Warnings)
+	if res.ExitCode != 0 || len(res.Failed) > 0 || res.Protocol != proto || res.IncRecurse != opts.IncRecurse {
+		t.Fatalf("push: proto %d incremental %v exit %d failed %v warnings %v", res.Protocol, res.IncRecurse, res.ExitCode, res.Failed, res.Warnings)
 	}
 	pushRef(t, bin, src, ref, proto, opts)
 	if opts.Owner {

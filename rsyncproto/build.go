@@ -71,6 +71,10 @@ type fileList struct {
 	// attrs reads ACLs and xattrs beneath root (-A, -X; nil without):
 	// the sender re-reads long xattr values the receiver asks for.
 	attrs *attrReader
+	// deferred: only the root is open; the entries are listed after the
+	// protocol setup, incrementally when the receiver agreed to
+	// (incSender), else all at once (session.push).
+	deferred bool
 }
 
 // close releases the source root.
@@ -191,6 +195,30 @@ func buildFileList(ctx context.Context, req *Request, tick func()) (*fileList, e
 	if err != nil {
 		root.Close()
 		return nil, err
+	}
+	return fl, nil
+}
+
+// openDeferred opens the root of a whole-tree push whose file list is
+// built after the protocol setup (fileList.deferred).
+func openDeferred(req *Request) (*fileList, error) {
+	root, err := beneath.Open(req.Root)
+	if err != nil {
+		return nil, fmt.Errorf("build file list: open root %s: %w", req.Root, err)
+	}
+	if _, err := root.Stat(); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("build file list: stat root %s: %w", req.Root, err)
+	}
+	fl := &fileList{root: root, deferred: true, scopeAll: true,
+		scoped: []Path{{Name: ".", Recursive: true}}}
+	if req.Options.ACLs || req.Options.XAttrs {
+		a, err := openAttrReader(root)
+		if err != nil {
+			root.Close()
+			return nil, err
+		}
+		fl.attrs = a
 	}
 	return fl, nil
 }
@@ -560,9 +588,10 @@ func (b *listBuilder) walkDir(d *beneath.Dir, dir string) error {
 	return nil
 }
 
-// walkEntry lists the entry n of the open directory d (named name) and,
-// for a directory, its subtree.
-func (b *listBuilder) walkEntry(d *beneath.Dir, n, name string) error {
+// dirEntry makes the entry for n of the open directory d (named name)
+// (flist.c:send_directory, send_file_name): nil when it is excluded,
+// skipped or cannot be listed (recorded as a file error).
+func (b *listBuilder) dirEntry(d *beneath.Dir, n, name string) *entry {
 	if len(name) >= maxPathLen {
 		if b.opts.Exclude == nil || !b.opts.Exclude(name, false) {
 			b.tooLong(name)
@@ -585,6 +614,16 @@ func (b *listBuilder) walkEntry(d *beneath.Dir, n, name string) error {
 	}
 	if err != nil {
 		b.fileError(name, err)
+		return nil
+	}
+	return e
+}
+
+// walkEntry lists the entry n of the open directory d (named name) and,
+// for a directory, its subtree.
+func (b *listBuilder) walkEntry(d *beneath.Dir, n, name string) error {
+	e := b.dirEntry(d, n, name)
+	if e == nil {
 		return nil
 	}
 	if e = b.putOnce(e); !e.isDir() || b.otherDevice(e) {

@@ -348,6 +348,14 @@ func (s *session) prepare(ctx context.Context, req *Request) (*fileList, error) 
 	if req.Options.Compress != "" {
 		return nil, fmt.Errorf("push: compression %q is not supported", req.Options.Compress)
 	}
+	if offersIncRecurse(&req.Options, s.proto) {
+		// The list is built once the receiver said whether it takes
+		// it incrementally (session.push).
+		if !wholeTree(req) {
+			return nil, fmt.Errorf("push: %w", errNotWholeTree)
+		}
+		return openDeferred(req)
+	}
 	fl, err := buildFileList(ctx, req, s.c.touch)
 	if err != nil {
 		return nil, fmt.Errorf("build file list: %w", err)

@@ -123,6 +123,10 @@ type flistOpts struct {
 	noLinks    bool // no -l: symlinks are listed without their target
 	acls       bool // -A (protocol >= 30)
 	xattrs     bool // -X (protocol >= 30)
+	// inline: incremental recursion; no id lists end the file list,
+	// the first entry (or ACL entry) with an id carries its name
+	// (flist.c:send_file_entry, XMIT_USER_NAME_FOLLOWS).
+	inline bool
 }
 
 // flistEncoder writes entries with the session-wide "previous entry" state
@@ -158,8 +162,8 @@ func newFlistEncoder(o flistOpts, userName, groupName func(uint32) string) *flis
 		uids: map[uint32]string{}, gids: map[uint32]string{}}
 	if o.acls {
 		f.acl = newACLEncoder(o.numericIDs,
-			func(id uint32) { f.addID(f.uids, &f.uidOrder, id, f.userName) },
-			func(id uint32) { f.addID(f.gids, &f.gidOrder, id, f.grpName) })
+			func(id uint32) string { return f.inlineName(f.addID(f.uids, &f.uidOrder, id, f.userName)) },
+			func(id uint32) string { return f.inlineName(f.addID(f.gids, &f.gidOrder, id, f.grpName)) })
 	}
 	if o.xattrs {
 		f.xattr = newXattrEncoder()
@@ -238,12 +242,15 @@ func (f *flistEncoder) appendRecord(b []byte, e *entry) []byte {
 	} else if o.proto < 28 {
 		f.rdev = 0
 	}
+	var userName, groupName string // inline names (incremental recursion)
 	if !o.owner || (e.uid == f.uid && f.lastName != "") {
 		xflags |= xmitSameUID
 	} else {
 		f.uid = e.uid
 		if !o.numericIDs {
-			f.addID(f.uids, &f.uidOrder, e.uid, f.userName)
+			if userName = f.inlineName(f.addID(f.uids, &f.uidOrder, e.uid, f.userName)); userName != "" {
+				xflags |= xmitUserNameFollows
+			}
 		}
 	}
 	if !o.group || (e.gid == f.gid && f.lastName != "") {
@@ -251,7 +258,9 @@ func (f *flistEncoder) appendRecord(b []byte, e *entry) []byte {
 	} else {
 		f.gid = e.gid
 		if !o.numericIDs {
-			f.addID(f.gids, &f.gidOrder, e.gid, f.grpName)
+			if groupName = f.inlineName(f.addID(f.gids, &f.gidOrder, e.gid, f.grpName)); groupName != "" {
+				xflags |= xmitGroupNameFollow
+			}
 		}
 	}
 	if e.mtime == f.mtime {
@@ -348,9 +357,15 @@ func (f *flistEncoder) appendRecord(b []byte, e *entry) []byte {
 	}
 	if o.owner && xflags&xmitSameUID == 0 {
 		b = appendVarint30(b, int32(e.uid), o.proto)
+		if userName != "" {
+			b = appendIDName(b, userName)
+		}
 	}
 	if o.group && xflags&xmitSameGID == 0 {
 		b = appendVarint30(b, int32(e.gid), o.proto)
+		if groupName != "" {
+			b = appendIDName(b, groupName)
+		}
 	}
 	if sendRdev {
 		if o.proto < 28 {
@@ -396,12 +411,35 @@ func (f *flistEncoder) appendRecord(b []byte, e *entry) []byte {
 	return b
 }
 
-func (f *flistEncoder) addID(m map[uint32]string, order *[]uint32, id uint32, lookup func(uint32) string) {
+// addID records id and its name the first time it is sent
+// (uidlist.c:add_uid, add_gid) and returns the name then; "" after.
+func (f *flistEncoder) addID(m map[uint32]string, order *[]uint32, id uint32, lookup func(uint32) string) string {
 	if _, ok := m[id]; ok {
-		return
+		return ""
 	}
-	m[id] = lookup(id)
+	name := lookup(id)
+	m[id] = name
 	*order = append(*order, id)
+	return name
+}
+
+// inlineName is the name an entry carries inline: only with incremental
+// recursion, where no id lists are sent.
+func (f *flistEncoder) inlineName(name string) string {
+	if !f.o.inline {
+		return ""
+	}
+	return name
+}
+
+// appendIDName appends an inline id name: a length byte and the name,
+// cut at 255 bytes (flist.c:send_file_entry).
+func appendIDName(b []byte, name string) []byte {
+	if len(name) > 255 {
+		name = name[:255]
+	}
+	b = append(b, byte(len(name)))
+	return append(b, name...)
 }
 
 // appendEnd writes the end-of-list marker, the id lists and (protocol < 30)
@@ -422,7 +460,7 @@ func (f *flistEncoder) appendEnd(b []byte, ioError int32, safeFlist bool) []byte
 	default:
 		b = append(b, 0)
 	}
-	if !o.numericIDs {
+	if !o.numericIDs && !o.inline {
 		// uidlist.c:send_id_lists: ACL entries' ids are in the lists too.
 		if o.owner || o.acls {
 			b = f.appendIDList(b, f.uids, f.uidOrder, f.userName)

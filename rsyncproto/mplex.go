@@ -431,6 +431,14 @@ func checkMsgLen(tag, n int) error {
 	return nil
 }
 
+// ready reports whether Read would not block: data is buffered or the
+// stream ended.
+func (d *demux) ready() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.data) > d.off || d.err != nil
+}
+
 // Read serves MSG_DATA bytes; it blocks until data or the end of the stream.
 func (d *demux) Read(p []byte) (int, error) {
 	d.mu.Lock()

@@ -28,6 +28,7 @@ const (
 // pushState tracks one push's per-file outcome.
 type pushState struct {
 	fl      *fileList
+	inc     *incSender // incremental recursion; nil without
 	ioError int32
 	res     *Result
 	changed map[string]bool
@@ -38,9 +39,27 @@ type pushState struct {
 
 // push runs the sender after setupProtocol (main.c:client_run, sender half).
 func (s *session) push(ctx context.Context, req *Request, fl *fileList) (*Result, error) {
+	if fl.deferred && s.compat&cfIncRecurse == 0 {
+		// The receiver declined incremental recursion: the whole list.
+		root := fl.root
+		fl.attrs.close()
+		fl.attrs, fl.root = nil, nil
+		built, err := buildWithRoot(ctx, root, req, s.c.touch)
+		if err != nil {
+			root.Close()
+			s.c.interrupt()
+			s.finish()
+			return &Result{Protocol: s.proto, ExitCode: ExitFileSelect}, fmt.Errorf("build file list: %w", err)
+		}
+		fl = built
+	}
 	ps := &pushState{fl: fl, ioError: fl.ioError, changed: map[string]bool{},
 		res: &Result{Protocol: s.proto, Checksum: s.sums.kind.String()}}
 	defer fl.close()
+	if fl.deferred {
+		ps.inc = newIncSender(ctx, s, fl)
+		ps.res.IncRecurse = true
+	}
 	ps.res.Failed = append(ps.res.Failed, fl.failed...)
 	for _, w := range fl.warnings {
 		s.warn(w)
@@ -61,6 +80,11 @@ func (s *session) push(ctx context.Context, req *Request, fl *fileList) (*Result
 		s.c.interrupt()
 	}
 	s.finish()
+	if ps.inc != nil {
+		// What listing found, as it went.
+		ps.ioError |= fl.ioError
+		ps.res.Failed = append(ps.res.Failed, fl.failed...)
+	}
 	s.collect(ps)
 	if err == nil && ps.res.DeletesSkipped {
 		ps.res.Failed = append(ps.res.Failed, skippedDeletes(fl)...)
@@ -89,6 +113,15 @@ func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 	o := &req.Options
 	if sendFilterList(o) {
 		s.out.buf = appendFilterList(s.out.buf, scopeRules(o.ExcludeRules, fl, s.proto))
+	}
+	if ps.inc != nil {
+		if err := ps.inc.sendFirst(); err != nil {
+			return err
+		}
+		if err := s.out.flush(); err != nil {
+			return fmt.Errorf("send file list: %w", s.cause(err))
+		}
+		return nil
 	}
 	sortEntries(fl.list, s.proto)
 	if o.HardLinks {
@@ -162,7 +195,8 @@ func lookupGroup(id uint32) string {
 	return g.Name
 }
 
-// readItem reads the next request (rsync.c:read_ndx_and_attrs).
+// readItem reads the next request (rsync.c:read_ndx_and_attrs); nfiles
+// is one more than the highest index sent.
 func (s *session) readItem(nfiles int) (ndx int32, iflags uint16, fnType byte, xname string, err error) {
 	for {
 		ndx = s.ndxIn.readNdx(s.in, s.proto)
@@ -271,21 +305,31 @@ func (s *session) appendXattrs(ps *pushState, e *entry) {
 
 // sendFiles answers the generator's requests (sender.c:send_files).
 func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) error {
-	list := ps.fl.list
 	phase, maxPhase := 0, 1
 	if s.proto >= 29 {
 		maxPhase = 2
 	}
 	startIOError := ps.ioError
 	for {
+		nfiles := len(ps.fl.list)
+		if ps.inc != nil {
+			if err := ps.inc.sendAhead(); err != nil {
+				return err
+			}
+			nfiles = ps.inc.limit()
+		}
 		if err := s.out.flush(); err != nil {
 			return fmt.Errorf("send: %w", s.cause(err))
 		}
-		ndx, iflags, fnType, xname, err := s.readItem(len(list))
+		ndx, iflags, fnType, xname, err := s.readItem(nfiles)
 		if err != nil {
 			return err
 		}
 		if ndx == ndxDone {
+			if ps.inc != nil && ps.inc.done() {
+				s.out.buf = s.ndxOut.appendNdx(s.out.buf, ndxDone, s.proto)
+				continue
+			}
 			phase++
 			if phase > maxPhase {
 				break
@@ -296,7 +340,10 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		e := list[ndx]
+		e, err := ps.entry(ndx)
+		if err != nil {
+			return err
+		}
 		if iflags&itemTransfer != 0 && !e.isReg() {
 			return nonRegularRequest(e)
 		}
@@ -400,6 +447,14 @@ func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, 
 	return nil
 }
 
+// entry is the entry the receiver names by ndx.
+func (ps *pushState) entry(ndx int32) (*entry, error) {
+	if ps.inc != nil {
+		return ps.inc.entry(ndx)
+	}
+	return ps.fl.list[ndx], nil
+}
+
 func (ps *pushState) fail(name string, err error) {
 	ps.res.Failed = append(ps.res.Failed, FileError{Path: name, Err: err})
 }
@@ -457,6 +512,9 @@ func (s *session) collect(ps *pushState) {
 	names := make(map[string]bool, len(ps.fl.list))
 	for _, e := range ps.fl.list {
 		names[e.name] = true
+	}
+	if ps.inc != nil {
+		names = ps.inc.names
 	}
 	r.names = names
 	r.Failed = append(r.Failed, s.xferFailures(names)...)

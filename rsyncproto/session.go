@@ -264,7 +264,7 @@ func (s *session) setupProtocol() error {
 		if raw.err != nil {
 			return fmt.Errorf("read compat flags: %w", s.cause(raw.err))
 		}
-		if s.compat&cfIncRecurse != 0 {
+		if s.compat&cfIncRecurse != 0 && !offersIncRecurse(s.opts, s.proto) {
 			return &ExitError{Code: ExitProtocol, Msg: "server enabled incremental recursion we did not offer"}
 		}
 	}

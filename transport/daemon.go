@@ -445,6 +445,9 @@ func (d *Daemon) request(sub string, paths []rsyncproto.Path, del, ignoreTimes b
 		Progress:      d.opts.Progress,
 		Warn:          func(msg string) { d.log.Warn("rsync daemon said", "text", msg) },
 	}
+	// A whole tree streams its file list (incremental recursion) where
+	// the daemon takes it.
+	o.IncRecurse = len(paths) == 1 && paths[0].Name == "." && paths[0].Recursive
 	d.attrs(&o)
 	if del {
 		o.ExcludeRules = d.cfg.ExcludeRules

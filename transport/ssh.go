@@ -477,6 +477,7 @@ func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
 		}
 	}
 	o := t.rsyncOptions(false, !t.sftpDeletes && t.opts.Delete.Full())
+	o.IncRecurse = true // the whole tree: its file list streams
 	sess, err := t.client.ExecCommand(ctx, t.command(o))
 	if err != nil {
 		return st, t.classify("sync to", err)

@@ -1,0 +1,130 @@
+package rsyncproto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
+)
+
+// TestIncRecurse pushes a varied tree with incremental recursion offered,
+// to rsync --server and to a daemon, at every protocol: from 30 on the
+// list must go out incrementally, below it at once; the target must equal
+// the source, also after a second push that deletes and changes.
+func TestIncRecurse(t *testing.T) {
+	needRsync(t)
+	src := t.TempDir()
+	makeTree(t, src, true)
+	for i := 0; i < 30; i++ { // more than one lookahead's worth of lists
+		testutil.Must(t, os.MkdirAll(filepath.Join(src, "many", fmt.Sprintf("d%02d", i), "x"), 0o755))
+		for j := 0; j < 40; j++ {
+			writeFile(t, filepath.Join(src, "many", fmt.Sprintf("d%02d", i), fmt.Sprintf("f%d", j)), []byte{byte(i), byte(j)}, 0o644, time.Unix(1704164645, 0))
+		}
+	}
+	// Directory mtimes in the past: a receiver leaves a directory it
+	// created in the same second as the source's mtime with its own
+	// mtime (C rsync's sender too).
+	ageDirs(t, src)
+	for _, p := range []int{32, 31, 30, 29} {
+		for _, pr := range []peer{sshPeer(p), daemonPeer(p)} {
+			t.Run(pr.name, func(t *testing.T) {
+				dest, dir, push := pr.target(t)
+				req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: dest,
+					Options: Options{Devices: true, Specials: true, Owner: true, Group: true, Delete: true, IncRecurse: true}}
+				res, err := push(req)
+				if err != nil {
+					t.Fatalf("push: %v", err)
+				}
+				if res.ExitCode != 0 || len(res.Failed) > 0 {
+					t.Fatalf("exit %d failed %v warnings %v", res.ExitCode, res.Failed, res.Warnings)
+				}
+				if want := p >= 30; res.IncRecurse != want {
+					t.Fatalf("incremental = %v at protocol %d, want %v", res.IncRecurse, p, want)
+				}
+				skip := func(rel string) bool { return rel == "abs-link" && pr.name[:6] == "daemon" }
+				compareTrees(t, src, dir, p >= 31, skip)
+
+				// Extra files at the target go, changed files arrive.
+				testutil.Must(t, os.MkdirAll(filepath.Join(dir, "many", "d03", "extra", "deeper"), 0o755))
+				testutil.WriteFile(t, filepath.Join(dir, "many", "d03", "extra", "deeper", "f"), "x")
+				testutil.WriteFile(t, filepath.Join(dir, "stray"), "x")
+				writeFile(t, filepath.Join(src, "many", "d05", "f1"), []byte("changed"), 0o600, time.Unix(1704164999, 0))
+				res, err = push(req)
+				if err != nil {
+					t.Fatalf("second push: %v", err)
+				}
+				if res.ExitCode != 0 || len(res.Failed) > 0 || res.Files != 1 {
+					t.Fatalf("second push: exit %d, %d files, failed %v warnings %v", res.ExitCode, res.Files, res.Failed, res.Warnings)
+				}
+				compareTrees(t, src, dir, p >= 31, skip)
+				writeFile(t, filepath.Join(src, "many", "d05", "f1"), []byte{5, 1}, 0o644, time.Unix(1704164645, 0))
+			})
+		}
+	}
+}
+
+// ageDirs sets the mtime of every directory below root to a fixed time
+// in the past.
+func ageDirs(t *testing.T, root string) {
+	t.Helper()
+	old := time.Unix(1704164000, 0)
+	testutil.Must(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		return os.Chtimes(p, old, old)
+	}))
+}
+
+// TestIncRecurseDeclined: a receiver that does not take incremental
+// recursion although it was offered (here told so by its own
+// --no-inc-recursive) gets the whole list at once.
+func TestIncRecurseDeclined(t *testing.T) {
+	bin := needRsync(t)
+	src := t.TempDir()
+	makeTree(t, src, false)
+	ageDirs(t, src)
+	dst := filepath.Join(t.TempDir(), "dst")
+	req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: dst,
+		Options: Options{Owner: true, Group: true, IncRecurse: true}}
+	args := ServerArgs(req)
+	args = append([]string{args[0], "--no-inc-recursive"}, args[1:]...)
+	pc, wait := startRsyncBin(t, bin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := PushServer(ctx, pc, req)
+	pc.Close()
+	wait()
+	if err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	if res.IncRecurse || res.ExitCode != 0 || len(res.Failed) > 0 {
+		t.Fatalf("incremental %v exit %d failed %v warnings %v", res.IncRecurse, res.ExitCode, res.Failed, res.Warnings)
+	}
+	compareTrees(t, src, dst, true, nil)
+}
+
+// TestIncRecurseNeedsWholeTree: incremental recursion is for a push of
+// the whole tree only; anything else is refused before a byte is sent.
+func TestIncRecurseNeedsWholeTree(t *testing.T) {
+	bin := needRsync(t)
+	src := t.TempDir()
+	makeTree(t, src, false)
+	req := Request{Root: src, Paths: []Path{{Name: "d1", Recursive: true}}, Dest: t.TempDir(),
+		Options: Options{IncRecurse: true}}
+	pc, wait := startRsyncBin(t, bin, ServerArgs(req)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := PushServer(ctx, pc, req)
+	pc.Close()
+	wait()
+	if !errors.Is(err, errNotWholeTree) {
+		t.Fatalf("push of d1 with IncRecurse: %v, want errNotWholeTree", err)
+	}
+}
