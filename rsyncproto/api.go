@@ -121,7 +121,7 @@ type Result struct {
 	// happened: retry them.
 	DeletesSkipped bool
 
-	names map[string]bool // listed paths, to attribute remote messages
+	names *nameSet // listed paths, to attribute remote messages
 }
 
 // FileError is a per-path failure.

@@ -43,7 +43,7 @@ func TestSessionMessageCaps(t *testing.T) {
 			t.Fatalf("unescaped %q", w)
 		}
 	}
-	names := map[string]bool{"dir/f\x1b[1m": true}
+	names := nameSetOf("dir/f\x1b[1m")
 	fails := s.xferFailures(names)
 	if len(fails) != len(s.xferRaw)+1 || fails[0].Path != "dir/f\x1b[1m" || hasControl(fails[0].Err.Error()) || !errors.Is(fails[0].Err, ErrReceiver) {
 		t.Errorf("failures: %d, first %+v", len(fails), fails[0])
@@ -61,7 +61,7 @@ func TestMergeRemoteCaps(t *testing.T) {
 	for i := 0; i < 3000; i++ {
 		fmt.Fprintf(&b, "noise \x1b[2J %d\n", i)
 	}
-	r := &Result{names: map[string]bool{"odd\x1b]0;x\x07name": true}}
+	r := &Result{names: nameSetOf("odd\x1b]0;x\x07name")}
 	r.MergeRemote(23, []byte(b.String()))
 	if len(r.Warnings) != maxRemoteLines+1 || !strings.Contains(r.Warnings[maxRemoteLines], "2001 more") {
 		t.Errorf("%d warnings, last %q", len(r.Warnings), r.Warnings[len(r.Warnings)-1])
@@ -129,4 +129,13 @@ func TestSumHeadClaimedCount(t *testing.T) {
 	if total > 4<<20 {
 		t.Errorf("allocated %d bytes for 2 KB of sums", total)
 	}
+}
+
+// nameSetOf is a nameSet of names.
+func nameSetOf(names ...string) *nameSet {
+	n := newNameSet()
+	for _, name := range names {
+		n.add(name)
+	}
+	return n
 }

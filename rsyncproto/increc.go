@@ -45,7 +45,7 @@ type incSender struct {
 	ahead int        // entries in lists
 	eof   bool       // NDX_FLIST_EOF sent
 	// names are all paths sent, to attribute receiver messages.
-	names map[string]bool
+	names *nameSet
 }
 
 // wholeTree reports whether req pushes the whole tree and nothing else,
@@ -54,7 +54,7 @@ func wholeTree(req *Request) bool {
 	return len(req.Paths) == 1 && req.Paths[0].Recursive && (req.Paths[0].Name == "." || req.Paths[0].Name == "./" || req.Paths[0].Name == "")
 }
 
-func newIncSender(ctx context.Context, s *session, fl *fileList) *incSender {
+func newIncSender(ctx context.Context, s *session, fl *fileList, names *nameSet) *incSender {
 	o := s.opts
 	b := newListBuilder(ctx, fl.root, o, s.c.touch)
 	b.fl = fl
@@ -64,7 +64,7 @@ func newIncSender(ctx context.Context, s *session, fl *fileList) *incSender {
 		checksum: o.Checksum, csumLen: s.sums.kind.digestLen(),
 		noLinks: o.NoLinks, acls: o.ACLs, xattrs: o.XAttrs, inline: true}
 	return &incSender{ctx: ctx, s: s, b: b, enc: newFlistEncoder(fo, lookupUser, lookupGroup),
-		safe: s.compat&cfSafeFlist != 0 || s.proto >= 31, next: 1, names: map[string]bool{}}
+		safe: s.compat&cfSafeFlist != 0 || s.proto >= 31, next: 1, names: names}
 }
 
 // sendFirst sends the first list: "." and the entries of the root
@@ -156,7 +156,7 @@ func (in *incSender) sendList(parent int32, entries []*entry) error {
 			e.sum = s.listChecksum(in.b.root, e)
 		}
 		s.out.buf = in.enc.appendEntry(s.out.buf, e)
-		in.names[e.name] = true
+		in.names.add(e.name)
 		if err := s.out.maybeFlush(); err != nil {
 			return fmt.Errorf("send file list: %w", s.cause(err))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"os"
@@ -28,6 +29,7 @@ const (
 // pushState tracks one push's per-file outcome.
 type pushState struct {
 	fl      *fileList
+	names   *nameSet   // paths listed incrementally (fl.list holds the others)
 	inc     *incSender // incremental recursion; nil without
 	ioError int32
 	res     *Result
@@ -57,7 +59,8 @@ func (s *session) push(ctx context.Context, req *Request, fl *fileList) (*Result
 		res: &Result{Protocol: s.proto, Checksum: s.sums.kind.String()}}
 	defer fl.close()
 	if fl.deferred {
-		ps.inc = newIncSender(ctx, s, fl)
+		ps.names = newNameSet()
+		ps.inc = newIncSender(ctx, s, fl, ps.names)
 		ps.res.IncRecurse = true
 	}
 	ps.res.Failed = append(ps.res.Failed, fl.failed...)
@@ -509,12 +512,12 @@ func (s *session) collect(ps *pushState) {
 	r.Warnings = append(r.Warnings, s.warnings...)
 	r.BytesRead = s.c.read.Load()
 	r.BytesWritten = s.c.written.Load()
-	names := make(map[string]bool, len(ps.fl.list))
-	for _, e := range ps.fl.list {
-		names[e.name] = true
+	names := ps.names
+	if names == nil {
+		names = newNameSet()
 	}
-	if ps.inc != nil {
-		names = ps.inc.names
+	for _, e := range ps.fl.list {
+		names.add(e.name)
 	}
 	r.names = names
 	r.Failed = append(r.Failed, s.xferFailures(names)...)
@@ -615,7 +618,7 @@ func deletesSkipped(proto int, flistIOError, ioError int32) bool {
 // suffix (at a "/" boundary) of a quoted path, or of the name before
 // " failed verification", that is in the file list. Temp names
 // (".name.XXXXXX") map to their file. "" if none matches.
-func attribute(msg string, names map[string]bool) string {
+func attribute(msg string, names *nameSet) string {
 	var cands []string
 	if i := strings.IndexByte(msg, '"'); i >= 0 {
 		if j := strings.LastIndexByte(msg, '"'); j > i {
@@ -641,7 +644,7 @@ func attribute(msg string, names map[string]bool) string {
 		}
 		for _, t := range try {
 			for p := t; p != ""; {
-				if names[p] {
+				if names.has(p) {
 					return p
 				}
 				k := strings.IndexByte(p, '/')
@@ -653,4 +656,28 @@ func attribute(msg string, names map[string]bool) string {
 		}
 	}
 	return ""
+}
+
+// nameSet is the set of paths a push listed, to attribute receiver
+// messages to them: 64-bit hashes of the names, so that it costs little
+// next to the entries an incremental list forgets.
+type nameSet struct {
+	seed maphash.Seed
+	m    map[uint64]struct{}
+}
+
+func newNameSet() *nameSet {
+	return &nameSet{seed: maphash.MakeSeed(), m: map[uint64]struct{}{}}
+}
+
+func (n *nameSet) add(name string) { n.m[maphash.String(n.seed, name)] = struct{}{} }
+
+// has reports whether name was listed (a false positive has odds of
+// about 2^-64 per name).
+func (n *nameSet) has(name string) bool {
+	if n == nil {
+		return false
+	}
+	_, ok := n.m[maphash.String(n.seed, name)]
+	return ok
 }

@@ -187,7 +187,7 @@ func (s *session) keepXferErr(raw, escaped string) {
 // per-path failures: attributed with the text as received (names may
 // hold any byte), reported escaped. Messages beyond the cap become one
 // failure without a path. The caller holds s.mu.
-func (s *session) xferFailures(names map[string]bool) []FileError {
+func (s *session) xferFailures(names *nameSet) []FileError {
 	out := make([]FileError, 0, len(s.xferRaw)+1)
 	for i, raw := range s.xferRaw {
 		out = append(out, FileError{Path: attribute(raw, names), Err: fmt.Errorf("%w: %s", ErrReceiver, s.xferErrs[i])})
