@@ -42,6 +42,10 @@ type Config struct {
 	MaxDelete int
 
 	Targets []Target
+	// StateDir holds the tree index of each target ("": none): a
+	// restart pushes what changed since the last full sync, then runs
+	// a full sync to verify (package state).
+	StateDir string
 
 	// Watch opens the watcher; nil: watcher.New with WatchBackend.
 	Watch        func(ctx context.Context, opts watcher.Options) (watcher.Watcher, error)
@@ -58,7 +62,10 @@ type Config struct {
 // Target is one target of the mirror.
 type Target struct {
 	Spec string // the target as given, for log lines
-	Name string // the sync's own name for log lines ("": Config.Name)
+	// StateKey names the target's own options that decide what lands
+	// there (attributes, ...): a tree index of other options is not used.
+	StateKey string
+	Name     string // the sync's own name for log lines ("": Config.Name)
 	// Open opens the target with the source's rules and opts (called
 	// once for the target and, with MaxDelete, for its twins); localDir
 	// is the target directory of a local target, "" otherwise.

@@ -117,6 +117,7 @@ func (m *Mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, e
 			return st, &refusal{maxDeleteReason("full sync", n, max)}
 		}
 	}
+	m.snapshot(ctx, t)
 	return t.tgt.FullSync(ctx)
 }
 

@@ -66,7 +66,9 @@ func (m *Mirror) run(ctx context.Context) error {
 	for _, t := range m.targets {
 		t.col = delay.New(delay.Config{Delay: m.cfg.Delay, MaxDelays: m.cfg.MaxDelays, MoveGuard: moveGuard, Now: m.clock.Now})
 		if !m.cfg.NoInit || full { // lsyncd init = false: no startup full sync
-			t.col.AddFull()
+			if full || !m.catchUp(ctx, t) {
+				t.col.AddFull()
+			}
 		}
 		for _, it := range carried {
 			t.col.Add(it)
@@ -305,6 +307,7 @@ func (m *Mirror) finish(t *targetRun, r pushResult, now time.Time) error {
 	}
 	t.st.pushed(now, r.batch.Full, r.stats, r.took, nil, "")
 	if r.batch.Full {
+		m.saveIndex(t, failedPaths(r.stats))
 		// A full sync held the whole file list; an idle process never
 		// collects again, so give the memory back now.
 		debug.FreeOSMemory()
@@ -318,7 +321,17 @@ func (m *Mirror) finish(t *targetRun, r pushResult, now time.Time) error {
 	}
 	logStats(t, what, result, r.stats, r.took)
 	m.settle(t, r, now)
+	m.caughtUp(t)
 	return nil
+}
+
+// failedPaths lists the paths of st's failures.
+func failedPaths(st transport.Stats) []string {
+	out := make([]string, len(st.Failed))
+	for i, f := range st.Failed {
+		out[i] = f.Path
+	}
+	return out
 }
 
 // startupDone records that t's startup full sync ended (full: r was a

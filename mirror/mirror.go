@@ -16,6 +16,7 @@ import (
 
 	"github.com/gsync/gsync/delay"
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/state"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -223,6 +224,9 @@ func (m *Mirror) setup() error {
 		if err := m.guardDeletes(t, spec, localDir, opts); err != nil {
 			return err
 		}
+		if err := m.openIndex(t, spec); err != nil {
+			return err
+		}
 		t.st.setup(src, tgt.String(), excl, filt)
 		if cfg.NoInit {
 			t.st.setStarted()
@@ -288,6 +292,12 @@ type targetRun struct {
 	counter deleteCounter
 	probe   transport.Target
 	keep    transport.Target
+	// The tree index (Config.StateDir; "" without): its file and key,
+	// the snapshot taken before the full sync in flight, and whether
+	// the startup is a catch-up from the index.
+	stateFile, stateKey string
+	pending             *state.Index
+	catchingUp          bool
 }
 
 func (m *Mirror) close() {
@@ -341,6 +351,9 @@ func (m *Mirror) once(ctx context.Context) error {
 			start := m.clock.Now()
 			t.st.publish(0, nil, &delay.Batch{Full: true}, 0, StatePushing, time.Time{})
 			st, err := m.fullSync(ctx, t)
+			if err == nil {
+				m.saveIndex(t, failedPaths(st))
+			}
 			res[i] = pushResult{target: t, stats: st, err: err, took: m.clock.Now().Sub(start)}
 			t.st.pushed(m.clock.Now(), true, st, res[i].took, err, ErrorClass(err))
 		}()

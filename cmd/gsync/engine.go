@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/gsync/gsync/filter"
@@ -34,7 +35,8 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		if cfg.targetCfgs != nil {
 			tcfg = cfg.targetCfgs[i]
 		}
-		t := mirror.Target{Spec: spec, Status: status[i]}
+		// The target's own options key its tree index.
+		t := mirror.Target{Spec: spec, Status: status[i], StateKey: fmt.Sprintf("%+v %d", tcfg.attrs, tcfg.protocol)}
 		if cfg.targetNames != nil {
 			t.Name = cfg.targetNames[i]
 		}

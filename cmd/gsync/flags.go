@@ -105,6 +105,9 @@ type processOptions struct {
 	metricsAddr    string        // Prometheus endpoint, "" = none
 	configFile     string
 	pidFile        string // --pidfile
+	// stateDir holds the tree indexes (--state-dir; "": $STATE_DIRECTORY
+	// under systemd, else none; "none": none).
+	stateDir string
 }
 
 // durationSeconds is a flag value that takes a Go duration ("500ms", "2m")
@@ -208,6 +211,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.IntVar(&cfg.protocol, "protocol", 0, fmt.Sprintf("highest rsync protocol to offer, %d-%d (for testing old peers)", rsyncproto.MinProtocol, rsyncproto.MaxProtocol))
 	f.StringVar(&cfg.watchBackend, "watch-backend", "", "file watching backend: inotify (Linux default) or fsnotify")
 	f.StringVar(&cfg.pidFile, "pidfile", "", "write the process id to `FILE`, locked while gsync runs, removed at exit")
+	f.StringVar(&cfg.stateDir, "state-dir", "", "keep a tree index per target in `DIR`: a restart pushes only what changed while gsync was down, then verifies with a full sync (default: $STATE_DIRECTORY when systemd sets it; none: off)")
 	f.StringVar(&cfg.statusFile, "status-file", "", "write an lsyncd-style status report to `FILE` (replaced atomically)")
 	f.Var(durationSeconds{&cfg.statusInterval}, "status-interval", "rewrite the status file at most this often; 0: on every change")
 	f.StringArrayVar(&cfg.extraTargets, "target", nil, "mirror to `TARGET` too (repeatable; the same as more TARGET arguments)")

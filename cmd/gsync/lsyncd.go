@@ -259,6 +259,7 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 		if native.pidFile != "" {
 			po.pidFile = native.pidFile
 		}
+		po.stateDir = native.stateDir
 	}
 	if st.LogFile != "" {
 		lf := ops.AppendFile{Path: st.LogFile}

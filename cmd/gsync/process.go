@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -74,6 +75,7 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 			status = append(status, b.Add(name))
 		}
 		mcfgs[i] = mirrorConfig(c, status, log, carry)
+		mcfgs[i].StateDir = stateDir(po.stateDir, os.Getenv("STATE_DIRECTORY"))
 	}
 	stopOps, err := startOps(ctx, b, po, log)
 	if err != nil {
@@ -177,4 +179,18 @@ func listenControl(path string, log *slog.Logger) (net.Listener, error) {
 	}
 	log.Debug("control socket", "path", path)
 	return ln, nil
+}
+
+// stateDir is where the tree indexes live: --state-dir, else the first
+// directory systemd gives in $STATE_DIRECTORY (StateDirectory= in the
+// unit), else none; "none" turns them off.
+func stateDir(flag, env string) string {
+	switch {
+	case flag == "none":
+		return ""
+	case flag != "":
+		return flag
+	}
+	first, _, _ := strings.Cut(env, ":")
+	return first
 }

@@ -1,0 +1,150 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/internal/change"
+	"github.com/gsync/gsync/state"
+)
+
+// The tree index (Config.StateDir, package state): a snapshot of the
+// source taken right before each full sync of a target, saved once that
+// sync went through. On the next start the source is compared with it
+// and only what differs is pushed (the catch-up), then a full sync
+// verifies the target at leisure and saves a fresh snapshot.
+
+// stateKey names what decides what lands on t: the source, the target,
+// its options, the rules and the delete mode.
+func (m *Mirror) stateKey(spec Target) string {
+	excl, filt := m.rules.Patterns()
+	return state.KeyOf(m.src, spec.Spec, spec.StateKey,
+		strings.Join(excl, "\x00"), strings.Join(filt, "\x00"),
+		fmt.Sprint(m.cfg.Delete), fmt.Sprint(m.cfg.OneFileSystem), fmt.Sprint(m.cfg.DryRun))
+}
+
+// openIndex prepares t's index file in Config.StateDir.
+func (m *Mirror) openIndex(t *targetRun, spec Target) error {
+	if m.cfg.StateDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(m.cfg.StateDir, 0o700); err != nil {
+		return configErrorf("state directory: %v", err)
+	}
+	// One file per source and target; the key inside names the options.
+	t.stateKey = m.stateKey(spec)
+	t.stateFile = state.File(m.cfg.StateDir, state.KeyOf(m.src, spec.Spec))
+	return nil
+}
+
+// catchUp queues, instead of a startup full sync, the paths that changed
+// since t's index was taken; false (and why, logged) when there is no
+// usable index and the full sync has to run.
+func (m *Mirror) catchUp(ctx context.Context, t *targetRun) bool {
+	if t.stateFile == "" {
+		return false
+	}
+	x, err := state.Load(t.stateFile, t.stateKey)
+	switch {
+	case errors.Is(err, state.ErrNoIndex):
+		t.log.Info("no tree index of this target yet: full sync", "index", t.stateFile)
+		return false
+	case errors.Is(err, state.ErrOtherKey):
+		t.log.Info("the tree index is of other options or rules: full sync", "index", t.stateFile)
+		return false
+	case err != nil:
+		t.log.Warn("tree index not usable: full sync", "err", err)
+		return false
+	}
+	start := m.clock.Now()
+	cur, unreadable, err := state.Walk(ctx, m.src, m.rules.Excluded)
+	if err != nil {
+		t.log.Warn("source not walked for the tree index: full sync", "err", err)
+		return false
+	}
+	x.Dirty = append(x.Dirty, unreadable...)
+	changed, deleted := x.Diff(cur)
+	if len(deleted) > 0 {
+		// The guards of a full sync: an empty source or a vanished mount
+		// reads as everything deleted.
+		empty, err := m.sourceEmpty()
+		if err != nil || empty || len(m.mounts.vanished()) > 0 {
+			t.log.Warn("the source lost entries since the tree index and looks unmounted or emptied: full sync, behind its guards", "deleted", len(deleted))
+			return false
+		}
+	}
+	for _, p := range changed {
+		e := cur[p]
+		op := change.Modify
+		if _, ok := x.Tree[p]; !ok {
+			op = change.Create
+		}
+		t.col.Add(delay.Item{Op: op, Path: p, IsDir: e.Mode.IsDir()})
+	}
+	for _, p := range deleted {
+		old := x.Tree[p]
+		t.col.Add(delay.Item{Op: change.Delete, Path: p, IsDir: old.Mode.IsDir(), Recursive: true})
+	}
+	t.catchingUp = true
+	t.log.Info("restart with a tree index: pushing what changed since it was taken, then a verification full sync",
+		"taken", x.Taken.UTC().Format(time.RFC3339), "changed", len(changed), "deleted", len(deleted),
+		"compared_in", m.clock.Now().Sub(start).Round(time.Millisecond).String())
+	return true
+}
+
+// caughtUp ends t's catch-up once its queue ran empty after a push that
+// went through: the startup is done, and the verification full sync is
+// queued.
+func (m *Mirror) caughtUp(t *targetRun) {
+	if !t.catchingUp || t.col.Len() > 0 {
+		return
+	}
+	t.catchingUp = false
+	t.startupDone = true
+	t.st.setStarted()
+	t.col.AddFull()
+}
+
+// snapshot walks the source for t's index right before a full sync: the
+// sync that follows pushes at least what the walk saw (see package state).
+func (m *Mirror) snapshot(ctx context.Context, t *targetRun) {
+	t.pending = nil
+	if t.stateFile == "" || m.cfg.DryRun {
+		return
+	}
+	taken := m.clock.Now()
+	tree, unreadable, err := state.Walk(ctx, m.src, m.rules.Excluded)
+	if err != nil {
+		t.log.Warn("source not walked for the tree index; the index is not renewed", "err", err)
+		return
+	}
+	t.pending = &state.Index{Key: t.stateKey, Taken: taken, Tree: tree, Dirty: unreadable}
+}
+
+// saveIndex saves the snapshot taken before a full sync that went
+// through; the paths it could not bring over are dirty. A failure
+// without a path (its scope unknown) keeps the old index.
+func (m *Mirror) saveIndex(t *targetRun, failed []string) {
+	x := t.pending
+	t.pending = nil
+	if x == nil {
+		return
+	}
+	for _, p := range failed {
+		if p == "" {
+			t.log.Info("tree index not renewed: the full sync had a failure without a path")
+			return
+		}
+	}
+	x.Dirty = append(x.Dirty, failed...)
+	if err := state.Save(t.stateFile, x); err != nil {
+		t.log.Warn("tree index not saved; the next start runs a full sync", "err", err)
+		return
+	}
+	t.log.Debug("tree index saved", "index", t.stateFile, "entries", len(x.Tree), "dirty", len(x.Dirty))
+}
