@@ -56,6 +56,16 @@ type Target struct {
 	// FailingPaths are the paths that keep failing on this target; each
 	// is retried with its own backoff while the others go on.
 	FailingPaths []FailingPath `json:"failing_paths,omitempty"`
+	// Progress of a full sync in flight (updated every 10 s).
+	Progress *Progress `json:"progress,omitempty"`
+}
+
+// Progress is how far a full sync in flight got.
+type Progress struct {
+	Since  time.Time `json:"since"`
+	Listed int64     `json:"listed"`     // entries listed
+	Files  int64     `json:"files_sent"` // files whose data was sent
+	Bytes  int64     `json:"bytes_sent"`
 }
 
 // FailingPath is a path that keeps failing on a target.

@@ -32,10 +32,24 @@ type fakeTarget struct {
 	pushErr   error            // every Push fails with it
 	failPaths map[string]error // these paths fail alone (Stats.Failed)
 	block     chan struct{}    // non-nil: Push waits until it is closed
+	fullBlock chan struct{}    // non-nil: FullSync reports progress, then waits until it is closed
+	opts      transport.Options
 	closed    bool
 }
 
-func (f *fakeTarget) FullSync(context.Context) (transport.Stats, error) {
+func (f *fakeTarget) FullSync(ctx context.Context) (transport.Stats, error) {
+	f.mu.Lock()
+	block, opts := f.fullBlock, f.opts
+	f.mu.Unlock()
+	if block != nil {
+		opts.Listed(5)
+		opts.Progress("a", 100)
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return transport.Stats{}, ctx.Err()
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fulls++
@@ -100,7 +114,10 @@ func (f *fakeTarget) set(fn func(f *fakeTarget)) {
 	fn(f)
 }
 
-func (f *fakeTarget) open(*filter.Set, transport.Options) (transport.Target, string, error) {
+func (f *fakeTarget) open(_ *filter.Set, opts transport.Options) (transport.Target, string, error) {
+	f.mu.Lock()
+	f.opts = opts
+	f.mu.Unlock()
 	return f, "", nil
 }
 

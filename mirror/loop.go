@@ -256,7 +256,17 @@ func (m *Mirror) push(ctx context.Context, t *targetRun, b delay.Batch, out chan
 	var st transport.Stats
 	var err error
 	if b.Full {
+		t.prog.reset()
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			m.reportProgress(pctx, t, start)
+		}()
 		st, err = m.fullSync(ctx, t)
+		stop()
+		<-done
+		t.st.setProgress(Progress{})
 	} else {
 		st, err = m.pushBatch(ctx, t, toChanges(b.Items, m.cfg.Delete))
 	}

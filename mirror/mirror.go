@@ -200,6 +200,7 @@ func (m *Mirror) setup() error {
 			tlog = cfg.Log.With("sync", spec.Name)
 		}
 		tlog = tlog.With("target", spec.Spec)
+		prog := &syncProgress{}
 		opts := transport.Options{
 			Source:        src,
 			Delete:        cfg.Delete,
@@ -209,17 +210,20 @@ func (m *Mirror) setup() error {
 			Logger:        tlog,
 			// m.progress is set later, by once; the targets call it through this.
 			Progress: func(rel string, size int64) {
+				prog.files.Add(1)
+				prog.bytes.Add(size)
 				if m.progress != nil {
 					m.progress(rel, size)
 				}
 			},
+			Listed: func(n int) { prog.listed.Add(int64(n)) },
 		}
 		tgt, localDir, err := spec.Open(m.rules, opts)
 		if err != nil {
 			return err
 		}
 		t := &targetRun{tgt: tgt, st: spec.Status, log: tlog, startupDone: cfg.NoInit,
-			paths: newPathBackoff(backoffMin, backoffMax)}
+			paths: newPathBackoff(backoffMin, backoffMax), prog: prog}
 		m.targets = append(m.targets, t)
 		if err := m.guardDeletes(t, spec, localDir, opts); err != nil {
 			return err
@@ -298,6 +302,8 @@ type targetRun struct {
 	stateFile, stateKey string
 	pending             *state.Index
 	catchingUp          bool
+	// prog counts the push in flight (full syncs report it).
+	prog *syncProgress
 }
 
 func (m *Mirror) close() {

@@ -58,6 +58,9 @@ type Snapshot struct {
 	Started     bool // the startup full sync succeeded (or there is none)
 	Counters    Counters
 	Failing     []FailingPath // paths that keep failing, backed off one by one
+	// Progress of the full sync in flight (updated every progressEvery;
+	// zero Since: none in flight).
+	Progress Progress
 }
 
 // State is what a target is doing.
@@ -254,6 +257,14 @@ func (s *Status) noteError(at time.Time, err error) {
 			s.Counters.ErrorsByClass = map[string]int64{}
 		}
 		s.Counters.ErrorsByClass[ErrorClass(err)]++
+		return true
+	})
+}
+
+// setProgress publishes the progress of the full sync in flight.
+func (s *Status) setProgress(p Progress) {
+	s.update(func(s *Snapshot) bool {
+		s.Progress = p
 		return true
 	})
 }

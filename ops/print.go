@@ -45,6 +45,15 @@ func PrintStatus(w io.Writer, all []control.Status, now time.Time) {
 				}
 				fmt.Fprintf(w, "  %s last error%s: %s\n", t.Sync, at, oneLine(t.LastError))
 			}
+			if p := t.Progress; p != nil {
+				took := now.Sub(p.Since)
+				rate := 0.0
+				if took > 0 {
+					rate = float64(p.Bytes) / took.Seconds() / 1e6
+				}
+				fmt.Fprintf(w, "  %s full sync for %s: %d entries listed, %d files sent (%.1f MB, %.1f MB/s)\n",
+					t.Sync, took.Round(time.Second), p.Listed, p.Files, float64(p.Bytes)/1e6, rate)
+			}
 			for _, f := range t.FailingPaths {
 				fmt.Fprintf(w, "  %s failing path /%s: %d failure(s), next attempt in %s: %s\n", t.Sync,
 					strings.TrimPrefix(f.Path, "/"), f.Failures, max(f.NextAttempt.Sub(now), 0).Round(time.Second), oneLine(f.LastError))

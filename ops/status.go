@@ -35,6 +35,9 @@ func TargetStatus(st *mirror.Status) control.Target {
 		t.FailingPaths = append(t.FailingPaths, control.FailingPath{
 			Path: f.Path, Failures: f.Failures, LastError: f.LastErr, NextAttempt: f.Next})
 	}
+	if p := s.Progress; !p.Since.IsZero() {
+		t.Progress = &control.Progress{Since: p.Since, Listed: p.Listed, Files: p.Files, Bytes: p.Bytes}
+	}
 	if s.State == mirror.StateRetrying && !s.RetryAt.IsZero() {
 		t.NextAttempt = timePtr(s.RetryAt)
 	}

@@ -74,6 +74,10 @@ type Options struct {
 	// Progress, if set, is called after the data of each file was sent,
 	// with its name (relative to the root) and size.
 	Progress func(name string, size int64)
+	// Listed, if set, is called with the number of entries each file
+	// list sent held (once for a whole list, once per directory with
+	// incremental recursion).
+	Listed func(entries int)
 	// Warn, if set, receives warnings and server messages as they arrive.
 	// They are also collected in Result.Warnings.
 	Warn func(msg string)

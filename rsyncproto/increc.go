@@ -161,6 +161,9 @@ func (in *incSender) sendList(parent int32, entries []*entry) error {
 			return fmt.Errorf("send file list: %w", s.cause(err))
 		}
 	}
+	if s.opts.Listed != nil {
+		s.opts.Listed(len(entries))
+	}
 	ioErr := in.b.fl.ioError
 	changed := ioErr != before
 	if changed && !in.safe && s.opts.Delete {

@@ -149,6 +149,9 @@ func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 			return fmt.Errorf("send file list: %w", s.cause(err))
 		}
 	}
+	if o.Listed != nil {
+		o.Listed(len(fl.list))
+	}
 	safe := s.compat&cfSafeFlist != 0 || s.proto >= 31
 	s.out.buf = enc.appendEnd(s.out.buf, ps.ioError, safe)
 	if s.proto >= 30 && !safe && ps.ioError != 0 {

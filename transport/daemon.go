@@ -443,6 +443,7 @@ func (d *Daemon) request(sub string, paths []rsyncproto.Path, del, ignoreTimes b
 		Timeout:       d.cfg.Timeout,
 		MaxProtocol:   d.cfg.Protocol,
 		Progress:      d.opts.Progress,
+		Listed:        d.opts.Listed,
 		Warn:          func(msg string) { d.log.Warn("rsync daemon said", "text", msg) },
 	}
 	// A whole tree streams its file list (incremental recursion) where

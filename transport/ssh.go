@@ -338,6 +338,7 @@ func (t *SSH) rsyncOptions(ignoreTimes, del bool) rsyncproto.Options {
 		MaxProtocol:   t.cfg.Protocol,
 		Exclude:       t.opts.Exclude,
 		Progress:      t.opts.Progress,
+		Listed:        t.opts.Listed,
 		Warn:          func(msg string) { t.log.Warn("remote rsync said", "text", msg) },
 	}
 	t.attrs(&o)

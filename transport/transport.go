@@ -71,6 +71,9 @@ type Options struct {
 	// Progress, if set, is called as each file's data has been written or
 	// sent, with its path relative to the source and its size.
 	Progress func(rel string, size int64)
+	// Listed, if set, is called as entries are listed for a push, with
+	// how many (rsync targets: per file list sent).
+	Listed func(entries int)
 	// Logger receives per-file diagnostics. It should already name the
 	// target (a "target" attribute): the target adds none of its own, so
 	// that each attribute appears once. Nil means slog.Default() with a

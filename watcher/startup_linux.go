@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // maxStartupWorkers bounds the goroutines that add the startup watches.
 const maxStartupWorkers = 4
+
+// startupProgressEvery is how often a long watch setup logs its progress.
+const startupProgressEvery = 5 * time.Second
 
 // watchTree adds the watches of the whole tree at startup, before the
 // reader runs. Watching is almost all system calls (open, getdents64,
@@ -102,7 +106,29 @@ func (w *inotifyWatcher) watchTree() error {
 	for range workers {
 		go worker() // owned: all return before watchTree does
 	}
+	// On a big tree, say how far the setup got every startupProgressEvery.
+	done := make(chan struct{})
+	logged := make(chan struct{})
+	go func() { // owned: watchTree waits for it
+		defer close(logged)
+		tick := time.NewTicker(startupProgressEvery)
+		defer tick.Stop()
+		start := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				mu.Lock()
+				n := len(w.wds)
+				mu.Unlock()
+				w.log.Info("setting up watches", "dirs", n, "elapsed", time.Since(start).Round(time.Second).String())
+			}
+		}
+	}()
 	wg.Wait()
+	close(done)
+	<-logged
 	var lerr *WatchLimitError
 	if errors.As(firstErr, &lerr) {
 		lerr.Dirs = len(w.wds) // every watch added, also those recorded after the failure
