@@ -128,3 +128,42 @@ func TestIncRecurseNeedsWholeTree(t *testing.T) {
 		t.Fatalf("push of d1 with IncRecurse: %v, want errNotWholeTree", err)
 	}
 }
+
+// TestIncRecurseIndexes: the receiver names entries by index; an index
+// of a list it finished, between lists, or past the last one is an error,
+// never another entry; start-1 of a list is the directory it lists.
+func TestIncRecurseIndexes(t *testing.T) {
+	root := &entry{name: ".", mode: sIFDIR | 0o755}
+	a := &entry{name: "a", mode: sIFDIR | 0o755}
+	f := &entry{name: "f", mode: sIFREG | 0o644}
+	af := &entry{name: "a/f", mode: sIFREG | 0o644}
+	in := &incSender{dirs: []*entry{root, a}, next: 1}
+	in.lists = []*incList{{start: 1, parent: 0, entries: []*entry{root, f, a}}}
+	in.next = 5
+	in.lists = append(in.lists, &incList{start: 5, parent: 1, entries: []*entry{af}})
+	in.next = 7
+	for ndx, want := range map[int32]*entry{0: root, 1: root, 2: f, 3: a, 4: a, 5: af} {
+		if got, err := in.entry(ndx); err != nil || got != want {
+			t.Errorf("entry(%d) = %v, %v; want %s", ndx, got, err, want.name)
+		}
+	}
+	for _, ndx := range []int32{6, 7, 1 << 30} {
+		if e, err := in.entry(ndx); err == nil {
+			t.Errorf("entry(%d) = %s, want an error", ndx, e.name)
+		}
+	}
+	if !in.done() {
+		t.Fatal("done with a list left reports none left")
+	}
+	for _, ndx := range []int32{0, 1, 2, 3} {
+		if e, err := in.entry(ndx); err == nil {
+			t.Errorf("entry(%d) of a finished list = %s, want an error", ndx, e.name)
+		}
+	}
+	if got, err := in.entry(4); err != nil || got != a {
+		t.Errorf("entry(4) = %v, %v; want the directory a", got, err)
+	}
+	if in.done() || in.done() {
+		t.Error("done after the last list reports lists left")
+	}
+}
