@@ -30,6 +30,13 @@ const (
 type Config struct {
 	Settings Settings
 	Syncs    []Sync
+	// Messages are the log() calls the config made while it loaded, in
+	// order; the caller logs them.
+	Messages []Message
+	// Warnings are things the config does that work but deserve a word
+	// (lsyncd 2.0's settings = {...}, nodaemon = "false"), for the
+	// caller to log.
+	Warnings []string
 }
 
 // Settings are lsyncd's settings{} plus the global command-line options.

@@ -45,3 +45,30 @@ func checkRegular(f *os.File) error {
 	}
 	return nil
 }
+
+// OpenDevice opens path for writing in place when it is, after following
+// symbolic links, a character device or a FIFO (/dev/stdout,
+// /dev/console, a named pipe): lsyncd writes its logfile and statusFile
+// there with fopen, and replacing such a path by a regular file would
+// break the system. isDevice is false (f nil, err nil) for anything else,
+// a missing path included. The open never blocks: a FIFO without a
+// reader is ErrNoReader. flag adds to O_WRONLY (os.O_APPEND, say).
+func OpenDevice(path string, flag int) (f *os.File, isDevice bool, err error) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode()&(os.ModeCharDevice|os.ModeNamedPipe) == 0 {
+		return nil, false, nil
+	}
+	f, err = os.OpenFile(path, flag|os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ENXIO):
+		return nil, true, fmt.Errorf("open %s: %w", path, ErrNoReader)
+	case err != nil:
+		return nil, true, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || (st.Mode&unix.S_IFMT != unix.S_IFCHR && st.Mode&unix.S_IFMT != unix.S_IFIFO) {
+		f.Close()
+		return nil, true, fmt.Errorf("open %s: no longer a character device or FIFO", path)
+	}
+	return f, true, nil
+}

@@ -3,6 +3,7 @@ package ops
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -129,6 +130,9 @@ func statusItem(it delay.Item) string {
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
+// statusDeviceTimeout bounds one write of the status report to a FIFO.
+const statusDeviceTimeout = 5 * time.Second
+
 // StatusWriter rewrites the status file when a sync's state changed, at
 // most once per interval (0: on every change), like lsyncd's
 // statusInterval. Nothing is written while nothing changes.
@@ -229,8 +233,31 @@ func renderStatus(now time.Time, snaps []mirror.Snapshot) []byte {
 }
 
 // write replaces the status file atomically: a temporary file in the same
-// directory, mode 0644, renamed over it.
+// directory, mode 0644, renamed over it. A character device or a FIFO
+// (statusFile = "/dev/stdout") is written in place instead, as lsyncd
+// does, never replaced; a FIFO nobody reads is skipped. A symbolic link
+// to anything else is refused (renaming over it would replace the link).
 func (w *StatusWriter) write() error {
+	if dev, isDevice, err := OpenDevice(w.path, 0); isDevice {
+		if errors.Is(err, ErrNoReader) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("write status file: %w", err)
+		}
+		dev.SetWriteDeadline(time.Now().Add(statusDeviceTimeout)) // a FIFO read too slowly
+		_, err = dev.Write(w.render())
+		if cerr := dev.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write status file %s: %w", w.path, err)
+		}
+		return nil
+	}
+	if fi, err := os.Lstat(w.path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("write status file %s: a symbolic link to neither a character device nor a FIFO; refusing to replace it", w.path)
+	}
 	f, err := os.CreateTemp(filepath.Dir(w.path), "."+filepath.Base(w.path)+".*")
 	if err != nil {
 		return fmt.Errorf("create status file: %w", err)

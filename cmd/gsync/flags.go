@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,6 +36,10 @@ type config struct {
 	targetNames []string
 	// progress receives the --once progress line (a terminal); nil: none.
 	progress io.Writer
+	// serial, when set, is held around every push of this sync's target:
+	// lsyncd syncs writing into overlapping targets share it
+	// (lsyncd_overlap.go).
+	serial *sync.Mutex
 }
 
 // sourceOptions are the settings of one source: how it is watched,

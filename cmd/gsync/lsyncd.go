@@ -56,6 +56,10 @@ func runLsyncd(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) (
 		return exitOK, true
 	}
 	if err := runLsyncdConfig(cl, file, nil, stderr, sigs); err != nil {
+		var te *lsyncdconf.TerminateError
+		if errors.As(err, &te) {
+			return te.Code & 0xff, true // exit(-1) is 255
+		}
 		return lsyncdExit(exitCode(err, stderr)), true
 	}
 	return exitOK, true
@@ -85,6 +89,10 @@ func runLsyncdConfig(cl *lsyncdconf.Config, file string, native *config, stderr 
 	if file != "" {
 		var err error
 		if cfg, err = lsyncdconf.LoadFile(file); err != nil {
+			var te *lsyncdconf.TerminateError
+			if errors.As(err, &te) {
+				return err
+			}
 			return usageError{Err: err}
 		}
 		cfg.Override(cl.Settings)
@@ -267,6 +275,11 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 		}
 		out.Writers = append(out.Writers, lf)
 	}
+	closeSyslog, err := openLsyncdSyslog(st, out, stderr)
+	if err != nil {
+		return nil, usageError{Err: err}
+	}
+	defer closeSyslog()
 	level := lsyncdLogLevel(st.Log)
 	if native != nil && native.logLevel != "info" {
 		level = native.logLevel
@@ -275,12 +288,19 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 	if err != nil {
 		return nil, err
 	}
-	cfgs := make([]*config, len(cfg.Syncs))
+	logLsyncdConfig(log, cfg)
+	cfgs := make([]*config, 0, len(cfg.Syncs))
 	for i := range cfg.Syncs {
 		s := &cfg.Syncs[i]
 		c, ignored, err := syncConfig(s, st, i+1)
 		if err != nil {
 			return nil, usageError{Err: err}
+		}
+		if c.noInit && (po.once || c.once) {
+			// lsyncd: init = false skips the startup sync, and -onepass
+			// ends once every startup sync is done: nothing to do.
+			log.Info("init = false: no startup sync, so -onepass has nothing to do for this sync", "sync", c.name, "at", s.Where())
+			continue
 		}
 		if native != nil {
 			c.once = po.once
@@ -292,7 +312,13 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 		if len(ignored) > 0 {
 			log.Warn("rsync options without effect in gsync", "sync", c.name, "at", s.Where(), "options", strings.Join(ignored, ","))
 		}
-		cfgs[i] = c
+		cfgs = append(cfgs, c)
+	}
+	if len(cfgs) == 0 {
+		return nil, nil
+	}
+	for _, g := range serializeOverlaps(cfgs) {
+		log.Info("these syncs write into the same or overlapping targets; their pushes take turns", "syncs", g)
 	}
 	return runProcess(groupSyncs(cfgs), po, log, sigs, reload, carry)
 }
