@@ -39,11 +39,7 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 			t.Name = cfg.targetNames[i]
 		}
 		t.Open = func(rules *filter.Set, opts transport.Options) (transport.Target, string, error) {
-			t, dir, err := openTarget(tcfg, spec, rules, opts)
-			if err == nil && tcfg.serial != nil {
-				t = serialTarget{Target: t, mu: tcfg.serial} // lsyncd_overlap.go
-			}
-			return t, dir, err
+			return openLsyncdTarget(tcfg, spec, rules, opts) // lsyncd_exec.go; openTarget for the rest
 		}
 		mc.Targets = append(mc.Targets, t)
 	}

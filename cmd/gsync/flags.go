@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gsync/gsync/control"
+	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/rsyncproto"
 	"github.com/gsync/gsync/transport"
@@ -40,6 +41,9 @@ type config struct {
 	// lsyncd syncs writing into overlapping targets share it
 	// (lsyncd_overlap.go).
 	serial *sync.Mutex
+	// external, when set, runs this lsyncd sync's transfers through its
+	// rsync.binary program (lsyncd_exec.go).
+	external *lsyncdconf.External
 }
 
 // sourceOptions are the settings of one source: how it is watched,

@@ -196,6 +196,9 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	if s.Kind == lsyncdconf.KindDirect && !filepath.IsAbs(s.Target) && !strings.HasPrefix(s.Target, ".") {
 		c.targets = []string{"./" + s.Target} // a local directory even when its name has a ':'
 	}
+	if c.external = s.External(); c.external != nil && s.Kind != lsyncdconf.KindDirect {
+		return c, nil, nil // every rsync option goes to the program (lsyncd_exec.go)
+	}
 	attrs, extra, err := s.Rsync.Attrs()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
@@ -308,6 +311,14 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 			c.oneFileSystem = c.oneFileSystem || native.oneFileSystem
 			c.insist = c.insist || native.insist
 			c.dryRun = c.dryRun || native.dryRun
+		}
+		if e := c.external; e != nil {
+			what := "its transfers"
+			if e.Kind == lsyncdconf.KindDirect {
+				what = "its startup sync (its events are applied by gsync, as lsyncd applies them with cp, rm and mv)"
+			}
+			log.Warn("rsync.binary names a program other than rsync: this sync delegates "+what+" to it, with the arguments lsyncd 2.2.3 passes; to run a command after each sync, gsync's native hooks replace the wrapper script (see README, rsync.binary)",
+				"sync", c.name, "at", s.Where(), "program", e.Binary)
 		}
 		if len(ignored) > 0 {
 			log.Warn("rsync options without effect in gsync", "sync", c.name, "at", s.Where(), "options", strings.Join(ignored, ","))
