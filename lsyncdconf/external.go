@@ -34,6 +34,13 @@ func (s *Sync) External() *External {
 	if s.Rsync.Binary == "" || filepath.Base(s.Rsync.Binary) == "rsync" {
 		return nil
 	}
+	return s.Lsyncd()
+}
+
+// Lsyncd returns how lsyncd 2.2.3 runs rsync.binary for the sync,
+// whatever the binary: the tests run C rsync with these arguments to see
+// what the sync should leave on its target.
+func (s *Sync) Lsyncd() *External {
 	e := &External{Binary: s.Rsync.Binary, Computed: s.Rsync.computed(), Kind: s.Kind}
 	switch s.Kind {
 	case KindRsyncSSH:

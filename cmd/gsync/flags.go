@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -40,7 +39,7 @@ type config struct {
 	// serial, when set, is held around every push of this sync's target:
 	// lsyncd syncs writing into overlapping targets share it
 	// (lsyncd_overlap.go).
-	serial *sync.Mutex
+	serial *serialMember
 	// external, when set, runs this lsyncd sync's transfers through its
 	// rsync.binary program (lsyncd_exec.go).
 	external *lsyncdconf.External

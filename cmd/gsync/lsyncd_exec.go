@@ -29,7 +29,7 @@ func openLsyncdTarget(c *config, spec string, rules *filter.Set, opts transport.
 		t, localDir, err = openTarget(c, spec, rules, opts)
 	}
 	if err == nil && c.serial != nil {
-		t = serialTarget{Target: t, mu: c.serial} // lsyncd_overlap.go
+		t = serialTarget{Target: t, m: c.serial} // lsyncd_overlap.go
 	}
 	return t, localDir, err
 }

@@ -70,7 +70,8 @@ func (a destination) overlaps(b destination) bool {
 // overlapping trees (the same sync{} written twice, a sync into a
 // subdirectory of another's target) one shared lock, so that their
 // pushes take turns instead of racing on the same files and directories
-// (lsyncd runs them concurrently and relies on retries). It returns a
+// (lsyncd runs them concurrently and relies on retries), their startup
+// syncs in config order (serialGroup). It returns a
 // line per group of such syncs, for the log.
 func serializeOverlaps(cfgs []*config) []string {
 	type entry struct {
@@ -119,29 +120,51 @@ func serializeOverlaps(cfgs []*config) []string {
 		if len(g) < 2 {
 			continue
 		}
-		mu := &sync.Mutex{}
+		sg := &serialGroup{}
 		var names []string
-		for _, i := range g {
-			es[i].c.serial = mu
-			names = append(names, fmt.Sprintf("%s (%s)", es[i].c.name, es[i].c.targets[0]))
+		for k, i := range g {
+			c := es[i].c
+			started := make(chan struct{})
+			if c.noInit {
+				close(started) // no startup sync to wait for
+			}
+			sg.started = append(sg.started, started)
+			c.serial = &serialMember{group: sg, index: k}
+			names = append(names, fmt.Sprintf("%s (%s)", c.name, c.targets[0]))
 		}
 		notes = append(notes, strings.Join(names, ", "))
 	}
 	return notes
 }
 
-// serialTarget is a target whose pushes hold a lock shared with the
-// targets it overlaps.
+// serialGroup is the lock that syncs writing into overlapping targets
+// share, and the order of their startup syncs: config order, so that a
+// sync into a subdirectory of another's target starts after the outer
+// one made the directory (an rsync daemon does not create parents).
+type serialGroup struct {
+	mu      sync.Mutex
+	started []chan struct{} // closed when member i's first full sync ended
+}
+
+// serialMember is one sync of a serialGroup.
+type serialMember struct {
+	group *serialGroup
+	index int
+	once  sync.Once
+}
+
+// serialTarget is a target whose pushes hold its group's lock.
 type serialTarget struct {
 	transport.Target
-	mu *sync.Mutex
+	m *serialMember
 }
 
 // lockCtx takes the lock, or gives up when ctx ends first.
 func (t serialTarget) lockCtx(ctx context.Context) error {
+	mu := &t.m.group.mu
 	got := make(chan struct{})
 	go func() {
-		t.mu.Lock()
+		mu.Lock()
 		close(got)
 	}()
 	select {
@@ -150,18 +173,28 @@ func (t serialTarget) lockCtx(ctx context.Context) error {
 	case <-ctx.Done():
 		go func() { // the lock arrives later: hand it back
 			<-got
-			t.mu.Unlock()
+			mu.Unlock()
 		}()
 		return transport.Transient(fmt.Errorf("wait for the overlapping sync's push: %w", ctx.Err()))
 	}
 }
 
-// FullSync runs the target's full sync holding the lock.
+// FullSync runs the target's full sync holding the lock; the first one
+// waits for the startup syncs of the members before it.
 func (t serialTarget) FullSync(ctx context.Context) (transport.Stats, error) {
+	g := t.m.group
+	for _, ch := range g.started[:t.m.index] {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return transport.Stats{}, transport.Transient(fmt.Errorf("wait for the overlapping sync's startup: %w", ctx.Err()))
+		}
+	}
+	defer t.m.once.Do(func() { close(g.started[t.m.index]) })
 	if err := t.lockCtx(ctx); err != nil {
 		return transport.Stats{}, err
 	}
-	defer t.mu.Unlock()
+	defer g.mu.Unlock()
 	return t.Target.FullSync(ctx)
 }
 
@@ -170,6 +203,6 @@ func (t serialTarget) Push(ctx context.Context, changes []transport.Change) (tra
 	if err := t.lockCtx(ctx); err != nil {
 		return transport.Stats{}, err
 	}
-	defer t.mu.Unlock()
+	defer t.m.group.mu.Unlock()
 	return t.Target.Push(ctx, changes)
 }
