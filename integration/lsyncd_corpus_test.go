@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/template"
@@ -39,12 +38,10 @@ var corpusSources = []string{"a", "b", "c", "d"}
 // corpusPeers are the peers every config of the corpus shares: one C
 // rsync daemon module and one sshd (root logins, rsync --server behind).
 type corpusPeers struct {
-	once       sync.Once
-	daemonDir  string
-	daemonURL  string
-	ssh        *SSHD
-	sshDir     string
-	sshBaseErr string
+	daemonDir string
+	daemonURL string
+	ssh       *SSHD
+	sshDir    string
 }
 
 // TestLsyncdCorpus runs every config of corpusDir, unchanged but for
@@ -65,22 +62,14 @@ func TestLsyncdCorpus(t *testing.T) {
 	if err != nil || len(files) < 30 {
 		t.Fatalf("corpus: %d configs (%v), want at least 30", len(files), err)
 	}
-	peers := &corpusPeers{}
-	start := func(t *testing.T) *corpusPeers {
-		peers.once.Do(func() {
-			base := t.TempDir()
-			peers.daemonDir = filepath.Join(base, "module")
-			os.Mkdir(peers.daemonDir, 0o755)
-			d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: peers.daemonDir}}})
-			peers.daemonURL = strings.TrimSuffix(d.URL("m"), "/")
-			peers.ssh = StartSSHD(t, SSHDConfig{Extra: corpusSSHDExtra})
-			peers.sshDir = filepath.Join(base, "ssh")
-			os.Mkdir(peers.sshDir, 0o755)
-		})
-		return peers
-	}
-	// The peers must outlive every subtest: start them in the parent.
-	start(t)
+	// The peers outlive every subtest: they belong to this test.
+	base := t.TempDir()
+	peers := &corpusPeers{daemonDir: filepath.Join(base, "module"), sshDir: filepath.Join(base, "ssh")}
+	testutil.Must(t, os.Mkdir(peers.daemonDir, 0o755))
+	testutil.Must(t, os.Mkdir(peers.sshDir, 0o755))
+	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: peers.daemonDir}}})
+	peers.daemonURL = strings.TrimSuffix(d.URL("m"), "/")
+	peers.ssh = StartSSHD(t, SSHDConfig{Extra: corpusSSHDExtra})
 	for _, f := range files {
 		text, err := os.ReadFile(f)
 		if err != nil {
