@@ -361,3 +361,34 @@ func TestLoadSettingsStyles(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadTruthyAndPrototypeKeys: rsync's boolean keys and init take Lua's
+// truth, as lsyncd's "if crsync[k]" does; keys set on default.rsync apply
+// to the syncs built on it, default.rsyncssh's included (it inherits
+// default.rsync), the sync's own keys winning.
+func TestLoadTruthyAndPrototypeKeys(t *testing.T) {
+	cfg, err := Load("c.lua", `
+default.rsync.delay = 3
+default.rsync.exclude = { "*.tmp" }
+default.rsyncssh.maxDelays = 7
+sync { default.rsync, source = "/a", target = "/b", init = "no", rsync = { compress = "yes", perms = 0, owner = false } }
+sync { default.rsync, source = "/a", target = "/c", delay = 1 }
+sync { default.rsyncssh, source = "/a", host = "h", targetdir = "/d" }
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Syncs[0]
+	if !s.Init || !s.Rsync.On("compress") || !s.Rsync.On("perms") || s.Rsync.On("owner") {
+		t.Errorf("truthy keys: init %v, rsync %v", s.Init, s.Rsync.Bool)
+	}
+	if *s.Delay != 3*time.Second || len(s.Exclude) != 1 || s.Exclude[0] != "*.tmp" {
+		t.Errorf("prototype keys not applied: delay %v, exclude %q", *s.Delay, s.Exclude)
+	}
+	if d := *cfg.Syncs[1].Delay; d != time.Second {
+		t.Errorf("own delay = %v, want 1s", d)
+	}
+	if ssh := cfg.Syncs[2]; *ssh.Delay != 3*time.Second || ssh.MaxDelays != 7 {
+		t.Errorf("rsyncssh: delay %v maxDelays %d, want default.rsync's 3s and 7", *ssh.Delay, ssh.MaxDelays)
+	}
+}

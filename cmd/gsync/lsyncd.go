@@ -278,7 +278,7 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 		}
 		out.Writers = append(out.Writers, lf)
 	}
-	closeSyslog, err := openLsyncdSyslog(st, out, stderr)
+	closeSyslog, err := openLsyncdSyslog(st, ops.DefaultSyslogSocket, out, stderr)
 	if err != nil {
 		return nil, usageError{Err: err}
 	}

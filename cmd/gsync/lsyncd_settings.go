@@ -53,11 +53,11 @@ func logLsyncdConfig(log *slog.Logger, cfg *lsyncdconf.Config) {
 	}
 }
 
-// openLsyncdSyslog adds the local syslog socket to out when the config
+// openLsyncdSyslog adds the syslog socket addr to out when the config
 // asks for syslog with logfacility or logident, without a logfile and
 // without nodaemon (lsyncd.c: l_configure "running" logs to syslog in
 // that case only). A socket that is missing is a warning on stderr.
-func openLsyncdSyslog(st lsyncdconf.Settings, out *ops.Tee, stderr io.Writer) (closeFn func(), err error) {
+func openLsyncdSyslog(st lsyncdconf.Settings, addr string, out *ops.Tee, stderr io.Writer) (closeFn func(), err error) {
 	if (st.LogFacility == "" && st.LogIdent == "") || st.LogFile != "" || st.NoDaemon {
 		if _, err := ops.ParseFacility(st.LogFacility); err != nil {
 			return nil, fmt.Errorf("settings{}: logfacility: %w", err)
@@ -67,7 +67,7 @@ func openLsyncdSyslog(st lsyncdconf.Settings, out *ops.Tee, stderr io.Writer) (c
 	if _, err := ops.ParseFacility(st.LogFacility); err != nil {
 		return nil, fmt.Errorf("settings{}: logfacility: %w", err)
 	}
-	w, err := ops.OpenSyslog(ops.DefaultSyslogSocket, st.LogFacility, st.LogIdent)
+	w, err := ops.OpenSyslog(addr, st.LogFacility, st.LogIdent)
 	if err != nil {
 		fmt.Fprintf(stderr, "gsync: settings{} logfacility/logident: no syslog (%v); logging to stderr only\n", err)
 		return func() {}, nil
