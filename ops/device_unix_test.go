@@ -13,11 +13,12 @@ import (
 	"testing"
 )
 
-// TestStatusFileOnDevice: a statusFile that is a FIFO, a character device
-// or a symlink to one (/dev/stdout is /proc/self/fd/1) is written in
-// place and stays what it was; a FIFO without a reader is skipped
-// without blocking; a symlink to a regular file is refused and left
-// alone.
+// TestStatusFileOnDevice: a statusFile that is a FIFO or a character
+// device is written in place and stays what it was; a FIFO without a
+// reader is skipped without blocking; /dev/stdout is the process's
+// standard output, written through a copy of the descriptor (whatever it
+// is: a regular file here) and never replaced; a symlink is replaced, not
+// written through (it could lead anywhere: /dev/mem).
 func TestStatusFileOnDevice(t *testing.T) {
 	dir := t.TempDir()
 	b := NewBoard("test")
@@ -37,20 +38,13 @@ func TestStatusFileOnDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	link := filepath.Join(dir, "stdout")
-	if err := os.Symlink(fifo, link); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{fifo, link, os.DevNull} {
+	for _, p := range []string{fifo, os.DevNull} {
 		if err := within(t, "write "+p, NewStatusWriter(p, 0, log, b).write); err != nil {
 			t.Errorf("write status to %s: %v", p, err)
 		}
 	}
 	if fi, err := os.Stat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Errorf("FIFO replaced: %v, %v", fi, err)
-	}
-	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		t.Errorf("symlink replaced: %v, %v", fi, err)
 	}
 	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
 		t.Errorf("%s replaced: %v, %v", os.DevNull, fi, err)
@@ -60,17 +54,52 @@ func TestStatusFileOnDevice(t *testing.T) {
 		t.Errorf("FIFO reader got %q, %v; want the status report", line, err)
 	}
 
+	// /dev/stdout while standard output is a regular file.
+	out := filepath.Join(dir, "stdout.txt")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := syscall.Dup(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.Dup2(int(f.Fd()), 1)
+	werr := NewStatusWriter("/dev/stdout", 0, log, b).write()
+	syscall.Dup2(saved, 1)
+	syscall.Close(saved)
+	f.Close()
+	if werr != nil {
+		t.Errorf("write status to /dev/stdout: %v", werr)
+	}
+	if data, _ := os.ReadFile(out); !strings.HasPrefix(string(data), "Lsyncd status report at ") {
+		t.Errorf("standard output got %q", data)
+	}
+	if fi, err := os.Lstat("/dev/stdout"); err != nil || fi.Mode().IsRegular() {
+		t.Errorf("/dev/stdout replaced: %v, %v", fi, err)
+	}
+
 	v := victimFile(t)
 	vlink := filepath.Join(dir, "status.link")
 	if err := os.Symlink(v, vlink); err != nil {
 		t.Fatal(err)
 	}
-	if err := NewStatusWriter(vlink, 0, log, b).write(); err == nil || !strings.Contains(err.Error(), "refusing to replace it") {
-		t.Errorf("write through a symlink to a regular file = %v, want a refusal", err)
+	if err := NewStatusWriter(vlink, 0, log, b).write(); err != nil {
+		t.Errorf("write over a planted symlink: %v", err)
 	}
 	checkVictimUntouched(t, v)
-	if fi, err := os.Lstat(vlink); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		t.Errorf("symlink replaced: %v, %v", fi, err)
+	if fi, err := os.Lstat(vlink); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("planted symlink not replaced: %v, %v", fi, err)
+	}
+	dlink := filepath.Join(dir, "null.link")
+	if err := os.Symlink(os.DevNull, dlink); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewStatusWriter(dlink, 0, log, b).write(); err != nil {
+		t.Errorf("write over a symlink to a device: %v", err)
+	}
+	if fi, err := os.Lstat(dlink); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("symlink to a device not replaced: %v, %v", fi, err)
 	}
 }
 

@@ -233,10 +233,11 @@ func renderStatus(now time.Time, snaps []mirror.Snapshot) []byte {
 }
 
 // write replaces the status file atomically: a temporary file in the same
-// directory, mode 0644, renamed over it. A character device or a FIFO
-// (statusFile = "/dev/stdout") is written in place instead, as lsyncd
-// does, never replaced; a FIFO nobody reads is skipped. A symbolic link
-// to anything else is refused (renaming over it would replace the link).
+// directory, mode 0644, renamed over it (a symbolic link planted there is
+// replaced, never written through). A character device or a FIFO, or the
+// process's standard output (statusFile = "/dev/stdout"), is written in
+// place instead, as lsyncd does, never replaced (OpenDevice); a FIFO
+// nobody reads is skipped.
 func (w *StatusWriter) write() error {
 	if dev, isDevice, err := OpenDevice(w.path, 0); isDevice {
 		if errors.Is(err, ErrNoReader) {
@@ -254,9 +255,6 @@ func (w *StatusWriter) write() error {
 			return fmt.Errorf("write status file %s: %w", w.path, err)
 		}
 		return nil
-	}
-	if fi, err := os.Lstat(w.path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		return fmt.Errorf("write status file %s: a symbolic link to neither a character device nor a FIFO; refusing to replace it", w.path)
 	}
 	f, err := os.CreateTemp(filepath.Dir(w.path), "."+filepath.Base(w.path)+".*")
 	if err != nil {
