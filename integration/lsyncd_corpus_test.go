@@ -251,6 +251,11 @@ func (r *corpusRun) funcs(dstRoot, scratch string) template.FuncMap {
 			os.WriteFile(p, []byte(strings.ReplaceAll(content, `\n`, "\n")), 0o755)
 			return q(p)
 		},
+		"secret": func(name, content string) string {
+			p := filepath.Join(scratch, name)
+			os.WriteFile(p, []byte(content+"\n"), 0o600)
+			return q(p)
+		},
 		"file": func(name, content string) string {
 			p := filepath.Join(scratch, name)
 			os.WriteFile(p, []byte(strings.ReplaceAll(content, `\n`, "\n")), 0o644)

@@ -151,6 +151,28 @@ func (ld *loader) openLibs(L *lua.LState) {
 	L.SetGlobal("settings", L.NewFunction(ld.settingsFn))
 	ld.settingsFunc = L.GetGlobal("settings")
 	L.SetGlobal("sync", L.NewFunction(ld.syncFn))
+
+	// Reading one of lsyncd's own globals that gsync does not have is
+	// an error naming it; any other missing global is nil, as in Lua.
+	mt := L.NewTable()
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		name := L.CheckString(2)
+		if why, ok := lsyncdInternals[name]; ok {
+			return ld.raise(L, fmt.Errorf("%s is not available under gsync: %s", name, why))
+		}
+		L.Push(lua.LNil)
+		return 1
+	}))
+	L.SetMetatable(L.Get(lua.GlobalsIndex), mt)
+}
+
+// lsyncdInternals are globals lsyncd.lua leaves visible to a config that
+// belong to its runner (or to lsyncd 2.3's), which gsync does not have.
+var lsyncdInternals = map[string]string{
+	"Queue":        "an lsyncd runner internal (layer 1 code)",
+	"Monitors":     "an lsyncd runner internal (gsync watches with inotify)",
+	"settingsSafe": "an lsyncd runner internal; use settings",
+	"dump":         "an lsyncd 2.3 debugging helper",
 }
 
 // refuse returns a function that fails naming the global name.

@@ -130,6 +130,8 @@ func TestLoadErrors(t *testing.T) {
 		{"loadfile", "loadfile('/etc/lsyncd/common.lua')", `loadfile() is not available under gsync`},
 		{"package", "package.path = '/tmp/?.lua'", `attempt to index a non-table object`},
 		{"terminate", "terminate(3)", `the config called terminate(3)`},
+		{"lsyncd internal", "local q = Queue.new()", `c.lua:1: Queue is not available under gsync`},
+		{"undefined global is nil", "assert(nosuchthing == nil and lsyncd == nil)\nfoo()", `c.lua:2: attempt to call a non-function object`},
 		{"unknown rsync", "sync{default.rsync, source='/a', target='/b', rsync={delete=true}}", `rsync.delete: unknown rsync option`},
 		{"target for rsyncssh", "sync{default.rsyncssh, source='/a', target='/b', host='h', targetdir='/d'}", `takes host and targetdir, not target`},
 		{"missing targetdir", "sync{default.rsyncssh, source='/a', host='h'}", `needs host and targetdir`},
