@@ -91,6 +91,9 @@ func runLsyncdConfig(cl *lsyncdconf.Config, file string, native *config, stderr 
 		if cfg, err = lsyncdconf.LoadFile(file); err != nil {
 			var te *lsyncdconf.TerminateError
 			if errors.As(err, &te) {
+				if te.Code == 0 {
+					return nil // the config ended lsyncd successfully
+				}
 				return err
 			}
 			return usageError{Err: err}

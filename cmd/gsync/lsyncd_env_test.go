@@ -146,4 +146,12 @@ sync { default.direct, source = %q, target = %q }
 	if code := runL([]string{conf}, &out, &errb, make(chan os.Signal)); code != 3 {
 		t.Errorf("terminate(3): exit %d, want 3: %s", code, errb.String())
 	}
+	os.WriteFile(conf, []byte(`terminate(0)`), 0o644)
+	if code := runL([]string{conf}, &out, &errb, make(chan os.Signal)); code != 0 {
+		t.Errorf("terminate(0): exit %d, want 0: %s", code, errb.String())
+	}
+	os.WriteFile(conf, []byte(`terminate(-1)`), 0o644)
+	if code := runL([]string{conf}, &out, &errb, make(chan os.Signal)); code != 255 {
+		t.Errorf("terminate(-1): exit %d, want 255 (lsyncd's exit(-1)): %s", code, errb.String())
+	}
 }
