@@ -5,8 +5,10 @@
 // Only what lsyncd's documentation calls layer 4 is accepted: settings{} and
 // sync{} blocks built on default.rsync, default.rsyncssh and default.direct.
 // Lua hooks (onCreate, action, spawn, ...) are refused with an error naming
-// the key and the config line. The Lua runs in a sandbox without file, process
-// or module access.
+// the key and the config line. The Lua runs with the globals lsyncd 2.2.3
+// gives a config (log, settings, readdir, debug.getinfo, ...; env.go) in a
+// sandbox that only reads files: running programs, writing files and
+// loading code from other files are errors naming the call.
 package lsyncdconf
 
 import (
