@@ -1,4 +1,5 @@
 -- kinds: local daemon ssh
+-- lsyncd
 -- rsync.binary naming a wrapper (lsyncd's FAQ: run a command after each
 -- sync). Here the wrapper is rsync itself under another name.
 local _ = {{exe "rsync-wrapper" "#!/bin/sh\nexec rsync \"$@\"\n"}}
