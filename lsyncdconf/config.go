@@ -5,8 +5,10 @@
 // Only what lsyncd's documentation calls layer 4 is accepted: settings{} and
 // sync{} blocks built on default.rsync, default.rsyncssh and default.direct.
 // Lua hooks (onCreate, action, spawn, ...) are refused with an error naming
-// the key and the config line. The Lua runs in a sandbox without file, process
-// or module access.
+// the key and the config line. The Lua runs with the globals lsyncd 2.2.3
+// gives a config (log, settings, readdir, debug.getinfo, ...; env.go) in a
+// sandbox that only reads files: running programs, writing files and
+// loading code from other files are errors naming the call.
 package lsyncdconf
 
 import (
@@ -30,6 +32,13 @@ const (
 type Config struct {
 	Settings Settings
 	Syncs    []Sync
+	// Messages are the log() calls the config made while it loaded, in
+	// order; the caller logs them.
+	Messages []Message
+	// Warnings are things the config does that work but deserve a word
+	// (lsyncd 2.0's settings = {...}, nodaemon = "false"), for the
+	// caller to log.
+	Warnings []string
 }
 
 // Settings are lsyncd's settings{} plus the global command-line options.

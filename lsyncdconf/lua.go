@@ -45,6 +45,11 @@ type loader struct {
 	protos map[*lua.LTable]string
 	cfg    Config
 	err    error // the first error raised by settings{} or sync{}
+	// settingsFunc is the settings function; a config that replaced it
+	// by a table wrote lsyncd 2.0's settings = {...}.
+	settingsFunc lua.LValue
+	// settingsRaw holds the values given to settings, for settings(key).
+	settingsRaw map[string]lua.LValue
 }
 
 // LoadFile runs the lsyncd Lua config at path in a sandbox (no file,
@@ -62,7 +67,7 @@ func LoadFile(path string) (*Config, error) {
 func Load(name, src string) (*Config, error) { return loadText(name, src, loadTimeout) }
 
 func loadText(name, src string, timeout time.Duration) (*Config, error) {
-	ld := &loader{file: name, protos: map[*lua.LTable]string{},
+	ld := &loader{file: name, protos: map[*lua.LTable]string{}, settingsRaw: map[string]lua.LValue{},
 		cfg: Config{Settings: Settings{StatusInterval: 10 * time.Second}}}
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer L.Close()
@@ -89,9 +94,20 @@ func loadText(name, src string, timeout time.Duration) (*Config, error) {
 		}
 		return nil, fmt.Errorf("run config %s: %w", name, err)
 	}
-	if _, ok := L.GetGlobal("settings").(*lua.LFunction); !ok {
-		return nil, fmt.Errorf("%s:%d: settings = {...} is not supported (nor by lsyncd 2.2); write settings{...} without \"=\"",
-			name, assignLine(src, "settings"))
+	switch v := L.GetGlobal("settings").(type) {
+	case *lua.LFunction:
+		if v != ld.settingsFunc {
+			return nil, fmt.Errorf("%s:%d: the config replaced the settings function; write settings{...}", name, assignLine(src, "settings"))
+		}
+	case *lua.LTable:
+		// lsyncd 2.0/2.1 style; lsyncd 2.2 refuses it, gsync reads it.
+		line := assignLine(src, "settings")
+		if err := ld.applySettings(v); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		ld.cfg.Warnings = append(ld.cfg.Warnings, fmt.Sprintf("%s:%d: settings = {...} is lsyncd 2.0 style (lsyncd 2.2 refuses it); gsync reads it, but write settings{...} without \"=\"", name, line))
+	default:
+		return nil, fmt.Errorf("%s:%d: settings must stay the settings function; write settings{...}", name, assignLine(src, "settings"))
 	}
 	if len(ld.cfg.Syncs) == 0 {
 		return nil, fmt.Errorf("config %s: no sync{} block", name)
@@ -114,48 +130,6 @@ func assignLine(src, name string) int {
 	return strings.Count(src[:loc[0]], "\n") + 1
 }
 
-// openLibs opens the safe parts of Lua's standard library and defines
-// lsyncd's globals.
-func (ld *loader) openLibs(L *lua.LState) {
-	for _, lib := range []struct {
-		name string
-		fn   lua.LGFunction
-	}{
-		{lua.BaseLibName, lua.OpenBase}, {lua.TabLibName, lua.OpenTable},
-		{lua.StringLibName, lua.OpenString}, {lua.MathLibName, lua.OpenMath},
-		{lua.OsLibName, lua.OpenOs},
-	} {
-		L.Push(L.NewFunction(lib.fn))
-		L.Push(lua.LString(lib.name))
-		L.Call(1, 0)
-	}
-	for _, g := range []string{"dofile", "loadfile", "require", "module"} {
-		L.SetGlobal(g, lua.LNil)
-	}
-	// os: only the clock and the environment.
-	if os, ok := L.GetGlobal("os").(*lua.LTable); ok {
-		for _, f := range []string{"execute", "exit", "remove", "rename", "setenv", "setlocale", "tmpname"} {
-			os.RawSetString(f, lua.LNil)
-		}
-	}
-
-	def := L.NewTable()
-	for _, kind := range []string{KindRsync, KindRsyncSSH, KindDirect} {
-		t := L.NewTable()
-		ld.protos[t] = kind
-		def.RawSetString(kind, t)
-	}
-	L.SetGlobal("default", def)
-	L.SetGlobal("settings", L.NewFunction(ld.settingsFn))
-	L.SetGlobal("sync", L.NewFunction(ld.syncFn))
-	for _, f := range []string{"spawn", "spawnShell", "alarm"} {
-		name := f
-		L.SetGlobal(name, L.NewFunction(func(L *lua.LState) int {
-			return ld.raise(L, fmt.Errorf("%s() is an lsyncd layer 1-3 function; gsync runs only layer-4 configs (default.rsync, default.rsyncssh, default.direct)", name))
-		}))
-	}
-}
-
 // raise records err with the caller's file and line and aborts the config.
 func (ld *loader) raise(L *lua.LState, err error) int {
 	if ld.err == nil {
@@ -175,29 +149,59 @@ func (ld *loader) line(L *lua.LState) int {
 	return 0
 }
 
-// settingsFn implements settings{...}.
+// settingsFn implements lsyncd's settings: settings{ key = value, ... }
+// (also settings{ "nodaemon" }: a listed name is set to true), and
+// settings("key"), which returns the value set (lsyncd.lua: settings).
 func (ld *loader) settingsFn(L *lua.LState) int {
-	t, ok := L.Get(1).(*lua.LTable)
-	if !ok {
-		return ld.raise(L, fmt.Errorf("settings: want settings{ key = value, ... }"))
+	switch a := L.Get(1).(type) {
+	case lua.LString:
+		v, ok := ld.settingsRaw[string(a)]
+		if !ok {
+			v = lua.LNil
+		}
+		L.Push(v)
+		return 1
+	case *lua.LTable:
+		if err := ld.applySettings(a); err != nil {
+			return ld.raise(L, err)
+		}
+		return 0
 	}
+	return ld.raise(L, fmt.Errorf("settings: want settings{ key = value, ... } or settings(\"key\")"))
+}
+
+// applySettings applies the keys of a settings table.
+func (ld *loader) applySettings(t *lua.LTable) error {
 	s := &ld.cfg.Settings
 	var err error
 	t.ForEach(func(k, v lua.LValue) {
 		if err != nil {
 			return
 		}
-		key, ok := k.(lua.LString)
-		if !ok {
+		var key string
+		switch x := k.(type) {
+		case lua.LString:
+			key = string(x)
+		case lua.LNumber:
+			// settings{ "nodaemon" }: the listed name is set to true.
+			name, ok := v.(lua.LString)
+			if !ok {
+				err = fmt.Errorf("settings{}: unexpected entry %v (want key = value)", v)
+				return
+			}
+			key, v = string(name), lua.LTrue
+		default:
 			err = fmt.Errorf("settings{}: unexpected entry %v (want key = value)", v)
 			return
 		}
-		err = s.set(string(key), v)
+		if err = s.set(key, v); err == nil {
+			ld.settingsRaw[key] = v
+			if w := falseString(key, v); w != "" {
+				ld.cfg.Warnings = append(ld.cfg.Warnings, w)
+			}
+		}
 	})
-	if err != nil {
-		return ld.raise(L, err)
-	}
-	return 0
+	return err
 }
 
 func (s *Settings) set(key string, v lua.LValue) error {
@@ -269,6 +273,17 @@ func (ld *loader) layers(t *lua.LTable, out []*lua.LTable, kind *string, depth i
 	if k, ok := ld.protos[t]; ok {
 		if *kind == "" {
 			*kind = k
+		}
+		// Keys a config set on a prototype (default.rsync.delay = 5)
+		// apply to every sync built on it; default.rsyncssh inherits
+		// default.rsync (default-rsyncssh.lua: rsyncssh = { default.rsync }).
+		out = append(out, t)
+		if k == KindRsyncSSH {
+			for p, pk := range ld.protos {
+				if pk == KindRsync {
+					out = append(out, p)
+				}
+			}
 		}
 		return out, nil
 	}
@@ -450,14 +465,10 @@ func (s *Sync) set(key string, v lua.LValue) error {
 			return fmt.Errorf("sync{}: delete must be true, false, 'startup' or 'running', got %s", v.Type())
 		}
 	case "init":
-		switch x := v.(type) {
-		case lua.LBool:
-			s.Init = bool(x) // lsyncd 2.2 refuses init = true (#188); it is the default here
-		case *lua.LFunction:
+		if _, ok := v.(*lua.LFunction); ok {
 			return fmt.Errorf("sync{}: init = function is an lsyncd layer 1 hook; gsync takes only init = false")
-		default:
-			return fmt.Errorf("sync{}: init must be false (or true), got %s", v.Type())
 		}
+		s.Init = lua.LVAsBool(v) // Lua's truth, as lsyncd.lua's "if s.config.init"
 	case "onMove":
 		if _, ok := v.(lua.LBool); !ok {
 			return fmt.Errorf("sync{}: %q is an lsyncd layer 1-3 hook (Lua code run on events); gsync runs only layer-4 configs", key)
@@ -475,6 +486,11 @@ func (s *Sync) set(key string, v lua.LValue) error {
 // setRsync applies one key of rsync={...}.
 func (s *Sync) setRsync(key string, v lua.LValue) error {
 	var x any
+	if rsyncKeyKind(key) == "bool" {
+		// default-rsync.lua tests each flag with "if crsync[k]": any
+		// value but false and nil sets it.
+		return s.Rsync.set(key, lua.LVAsBool(v))
+	}
 	switch v := v.(type) {
 	case lua.LBool:
 		x = bool(v)
@@ -556,13 +572,31 @@ func positiveInt(key string, v lua.LValue) (int, error) {
 	return int(f), nil
 }
 
-func boolean(key string, v lua.LValue) (bool, error) {
-	b, ok := v.(lua.LBool)
-	if !ok {
-		return false, fmt.Errorf("%s must be true or false, got %s", key, v.String())
-	}
-	return bool(b), nil
+// boolean reads a boolean setting as lsyncd does: any value but nil and
+// false is true (Lua's truth), so nodaemon = "true" and nodaemon = 1 are
+// true.
+func boolean(_ string, v lua.LValue) (bool, error) {
+	return lua.LVAsBool(v), nil
 }
+
+// falseString returns a warning for a boolean setting given as a string
+// that reads as false to a person but is true to Lua (and lsyncd), or "".
+func falseString(key string, v lua.LValue) string {
+	s, ok := v.(lua.LString)
+	if !ok {
+		return ""
+	}
+	switch strings.ToLower(string(s)) {
+	case "false", "no", "off", "0":
+		if k := boolKeys[key]; k {
+			return fmt.Sprintf("settings{}: %s = %q is true, as in lsyncd (every value but false and nil is); write %s = false", key, string(s), key)
+		}
+	}
+	return ""
+}
+
+// boolKeys are the boolean settings.
+var boolKeys = map[string]bool{"nodaemon": true, "insist": true, "onepass": true}
 
 // strList accepts a string or a list of strings (lsyncd's exclude).
 func strList(key string, v lua.LValue) ([]string, error) {

@@ -3,6 +3,8 @@ package lsyncdconf
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -106,15 +108,30 @@ func TestLoadErrors(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"unknown key", "sync{default.rsync, source='/a', target='/b',\n soruce='x'}", `c.lua:1: sync{}: unknown key "soruce"`},
 		{"unknown setting", "settings{delay=3}\nsync{default.rsync, source='/a', target='/b'}", `c.lua:1: settings{}: setting "delay" unknown`},
-		{"settings assigned", "\nsettings = { logfile = '/x' }\nsync{default.rsync, source='/a', target='/b'}", `c.lua:2: settings = {...} is not supported`},
+		{"settings replaced", "\nsettings = function() end\nsync{default.rsync, source='/a', target='/b'}", `c.lua:2: the config replaced the settings function`},
+		{"settings table bad key", "\nsettings = { delay = 3 }\nsync{default.rsync, source='/a', target='/b'}", `c.lua:2: settings{}: setting "delay" unknown`},
 		{"onCreate", "x = 1\nsync{default.rsync, source='/a', target='/b', onCreate = function(e) end}", `c.lua:2: sync{}: "onCreate" is an lsyncd layer 1-3 hook`},
 		{"layer 3 string", "sync{default.rsync, source='/a', target='/b', onModify = 'cp ^source ^target'}", `"onModify" is an lsyncd layer 1-3 hook`},
 		{"action", "sync{default.rsync, source='/a', target='/b', action = function(inlet) end}", `"action" is an lsyncd layer 1-3 hook`},
 		{"no prototype", "sync{source='/a', target='/b', onCreate='x'}", `no default.rsync`},
-		{"spawn", "\n\nspawn(nil, '/bin/true')", `c.lua:3: spawn() is an lsyncd layer 1-3 function`},
-		{"os.execute", "os.execute('touch /tmp/pwned')", `attempt to call a non-function object`},
-		{"io", "io.open('/etc/passwd')", `attempt to index a non-table object`},
-		{"require", "require('socket')", `attempt to call a non-function object`},
+		{"spawn", "\n\nspawn(nil, '/bin/true')", `c.lua:3: spawn() is not available under gsync: an lsyncd layer 1-3 function`},
+		{"spawnShell", "spawnShell(nil, 'true')", `spawnShell() is not available under gsync`},
+		{"alarm", "alarm(now() + 5, function() end)", `alarm() is not available under gsync`},
+		{"observefd", "observefd(0)", `observefd() is not available under gsync`},
+		{"os.execute", "os.execute('touch /tmp/pwned')", `c.lua:1: os.execute() is not available under gsync: a config must not run programs`},
+		{"os.remove", "os.remove('/tmp/x')", `os.remove() is not available`},
+		{"os.exit", "os.exit(0)", `os.exit() is not available under gsync: use terminate(code)`},
+		{"io.popen", "io.popen('id')", `io.popen() is not available under gsync: a config must not run programs`},
+		{"io.open write", "io.open('/tmp/x', 'w')", `io.open("/tmp/x", "w"): a config may only read files`},
+		{"io.output", "io.output('/tmp/x')", `io.output() is not available`},
+		{"io.lines stdin", "for l in io.lines() do end", `io.lines() without a file name`},
+		{"require", "require('socket')", `c.lua:1: require() is not available under gsync: gsync configs do not load Lua modules`},
+		{"dofile", "dofile('/etc/lsyncd/common.lua')", `dofile() is not available under gsync`},
+		{"loadfile", "loadfile('/etc/lsyncd/common.lua')", `loadfile() is not available under gsync`},
+		{"package", "package.path = '/tmp/?.lua'", `attempt to index a non-table object`},
+		{"terminate", "terminate(3)", `the config called terminate(3)`},
+		{"lsyncd internal", "local q = Queue.new()", `c.lua:1: Queue is not available under gsync`},
+		{"undefined global is nil", "assert(nosuchthing == nil and lsyncd == nil)\nfoo()", `c.lua:2: attempt to call a non-function object`},
 		{"unknown rsync", "sync{default.rsync, source='/a', target='/b', rsync={delete=true}}", `rsync.delete: unknown rsync option`},
 		{"target for rsyncssh", "sync{default.rsyncssh, source='/a', target='/b', host='h', targetdir='/d'}", `takes host and targetdir, not target`},
 		{"missing targetdir", "sync{default.rsyncssh, source='/a', host='h'}", `needs host and targetdir`},
@@ -266,5 +283,114 @@ func TestReadFilterFile(t *testing.T) {
 	os.WriteFile(fi, []byte("keep\n"), 0o644)
 	if _, err := ReadFilterFile(fi); err == nil || !strings.Contains(err.Error(), ":1:") {
 		t.Errorf("bad filterFrom line: err = %v", err)
+	}
+}
+
+// TestLoadEnvironment runs a config that uses what lsyncd 2.2.3 gives a
+// config: log() while loading, debug.getinfo(1).source to find its own
+// directory, lsyncd_version, string.starts/ends, readdir, now, os.date,
+// settings("key"), settings as a call with a listed name, and settings
+// booleans given as any truthy value.
+func TestLoadEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"site-a", "site-b"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hosts.txt"), []byte("h1\nh2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "lsyncd.conf.lua")
+	src := `
+local here = debug.getinfo(1).source:match("^@(.*/)")
+local where = debug.getinfo(1, "S").short_src
+log("Normal", "loading ", where, " on lsyncd ", lsyncd_version, " ", nil, " ", true)
+assert(type(now()) == "number" and os.date("%Y") ~= nil and os.time() > 0)
+settings { "insist", nodaemon = "true", statusInterval = 3 }
+assert(settings("statusInterval") == 3 and settings("insist") == true)
+local hosts = {}
+for line in io.lines(here .. "hosts.txt") do table.insert(hosts, line) end
+local f = assert(io.open(here .. "hosts.txt"))
+local all = f:read("*a")
+f:close()
+assert(all == "h1\nh2\n")
+for name, isdir in pairs(readdir(here)) do
+	if isdir and string.starts(name, "site-") and not string.ends(name, ".bak") then
+		sync { default.direct, source = here .. name, target = "/mnt/" .. name .. "-" .. hosts[1] }
+	end
+end
+`
+	if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []string
+	for _, s := range cfg.Syncs {
+		targets = append(targets, s.Target)
+	}
+	sort.Strings(targets)
+	if want := []string{"/mnt/site-a-h1", "/mnt/site-b-h1"}; !slices.Equal(targets, want) {
+		t.Errorf("targets = %q, want %q", targets, want)
+	}
+	if !cfg.Settings.NoDaemon || !cfg.Settings.Insist || cfg.Settings.StatusInterval != 3*time.Second {
+		t.Errorf("settings = %+v", cfg.Settings)
+	}
+	want := Message{Category: "Normal", Text: "loading " + conf + " on lsyncd 2.2.3 (nil) (true)"}
+	if len(cfg.Messages) != 1 || cfg.Messages[0] != want {
+		t.Errorf("messages = %q, want %q", cfg.Messages, want)
+	}
+}
+
+// TestLoadSettingsStyles: settings = {...} (lsyncd 2.0 style) is read
+// with a warning; a boolean given as the string "false" is true, as in
+// lsyncd, with a warning.
+func TestLoadSettingsStyles(t *testing.T) {
+	cfg, err := Load("c.lua", "settings = { logfile = '/x', nodaemon = 'false' }\nsync{default.rsync, source='/a', target='/b'}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Settings.LogFile != "/x" || !cfg.Settings.NoDaemon {
+		t.Errorf("settings = %+v", cfg.Settings)
+	}
+	w := strings.Join(cfg.Warnings, "\n")
+	for _, s := range []string{`c.lua:1: settings = {...} is lsyncd 2.0 style`, `nodaemon = "false" is true`} {
+		if !strings.Contains(w, s) {
+			t.Errorf("warnings %q lack %q", w, s)
+		}
+	}
+}
+
+// TestLoadTruthyAndPrototypeKeys: rsync's boolean keys and init take Lua's
+// truth, as lsyncd's "if crsync[k]" does; keys set on default.rsync apply
+// to the syncs built on it, default.rsyncssh's included (it inherits
+// default.rsync), the sync's own keys winning.
+func TestLoadTruthyAndPrototypeKeys(t *testing.T) {
+	cfg, err := Load("c.lua", `
+default.rsync.delay = 3
+default.rsync.exclude = { "*.tmp" }
+default.rsyncssh.maxDelays = 7
+sync { default.rsync, source = "/a", target = "/b", init = "no", rsync = { compress = "yes", perms = 0, owner = false } }
+sync { default.rsync, source = "/a", target = "/c", delay = 1 }
+sync { default.rsyncssh, source = "/a", host = "h", targetdir = "/d" }
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Syncs[0]
+	if !s.Init || !s.Rsync.On("compress") || !s.Rsync.On("perms") || s.Rsync.On("owner") {
+		t.Errorf("truthy keys: init %v, rsync %v", s.Init, s.Rsync.Bool)
+	}
+	if *s.Delay != 3*time.Second || len(s.Exclude) != 1 || s.Exclude[0] != "*.tmp" {
+		t.Errorf("prototype keys not applied: delay %v, exclude %q", *s.Delay, s.Exclude)
+	}
+	if d := *cfg.Syncs[1].Delay; d != time.Second {
+		t.Errorf("own delay = %v, want 1s", d)
+	}
+	if ssh := cfg.Syncs[2]; *ssh.Delay != 3*time.Second || ssh.MaxDelays != 7 {
+		t.Errorf("rsyncssh: delay %v maxDelays %d, want default.rsync's 3s and 7", *ssh.Delay, ssh.MaxDelays)
 	}
 }

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,6 +36,10 @@ func WritePidfile(path string) (release func(), err error) {
 		f.Close()
 	}, nil
 }
+
+// ErrNoReader is returned for a FIFO that no process has open for
+// reading: writing to it would block.
+var ErrNoReader = errors.New("a FIFO without a reader")
 
 // LogFile is gsync's --log-file: opened for appending (created 0640),
 // never through a symlink or into a FIFO (OpenRegular), and reopened on
@@ -90,11 +95,19 @@ func (l *LogFile) Close() error {
 // a symlink or into a FIFO.
 type AppendFile struct{ Path string }
 
-// Write appends p.
+// Write appends p. A character device or FIFO (logfile = "/dev/stdout")
+// is written in place, like lsyncd's fopen; a FIFO nobody reads drops p.
 func (a AppendFile) Write(p []byte) (int, error) {
-	f, err := OpenRegular(a.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
+	f, isDevice, err := OpenDevice(a.Path, os.O_APPEND)
+	switch {
+	case isDevice && errors.Is(err, ErrNoReader):
+		return len(p), nil
+	case isDevice && err != nil:
 		return 0, fmt.Errorf("open log file: %w", err)
+	case !isDevice:
+		if f, err = OpenRegular(a.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err != nil {
+			return 0, fmt.Errorf("open log file: %w", err)
+		}
 	}
 	n, err := f.Write(p)
 	if cerr := f.Close(); err == nil {

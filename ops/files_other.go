@@ -27,3 +27,16 @@ func OpenRegular(path string, flag int, perm os.FileMode) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// OpenDevice opens path for writing in place when it is a character
+// device or a FIFO itself (never through a symbolic link); isDevice is
+// false (f nil, err nil) for anything else, a missing path included.
+// flag adds to O_WRONLY.
+func OpenDevice(path string, flag int) (f *os.File, isDevice bool, err error) {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&(os.ModeCharDevice|os.ModeNamedPipe) == 0 {
+		return nil, false, nil
+	}
+	f, err = os.OpenFile(path, flag|os.O_WRONLY, 0)
+	return f, true, err
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,4 +45,54 @@ func checkRegular(f *os.File) error {
 		return fmt.Errorf("open %s: not a regular file (mode %#o)", f.Name(), st.Mode&unix.S_IFMT)
 	}
 	return nil
+}
+
+// OpenDevice opens path for writing in place when it is a character
+// device or a FIFO itself (/dev/console, a named pipe; never through a
+// symbolic link, which could lead to /dev/mem), or when it names the
+// process's own standard output or error (/dev/stdout, /dev/stderr,
+// /dev/fd/1, /proc/self/fd/2, ...: a copy of that descriptor, whatever it
+// is). lsyncd writes its logfile and statusFile there with fopen, and
+// replacing such a path by a regular file would break the system.
+// isDevice is false (f nil, err nil) for anything else, a missing path
+// included. The open never blocks: a FIFO without a reader is
+// ErrNoReader. flag adds to O_WRONLY (os.O_APPEND, say).
+func OpenDevice(path string, flag int) (f *os.File, isDevice bool, err error) {
+	if fd := stdStream(path); fd >= 0 {
+		nfd, err := unix.Dup(fd)
+		if err != nil {
+			return nil, true, fmt.Errorf("open %s: %w", path, err)
+		}
+		unix.CloseOnExec(nfd)
+		return os.NewFile(uintptr(nfd), path), true, nil
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&(os.ModeCharDevice|os.ModeNamedPipe) == 0 {
+		return nil, false, nil
+	}
+	f, err = os.OpenFile(path, flag|os.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ENXIO):
+		return nil, true, fmt.Errorf("open %s: %w", path, ErrNoReader)
+	case err != nil:
+		return nil, true, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || (st.Mode&unix.S_IFMT != unix.S_IFCHR && st.Mode&unix.S_IFMT != unix.S_IFIFO) {
+		f.Close()
+		return nil, true, fmt.Errorf("open %s: no longer a character device or FIFO", path)
+	}
+	return f, true, nil
+}
+
+// stdStream returns 1 or 2 when path names the process's standard output
+// or error, else -1.
+func stdStream(path string) int {
+	switch filepath.Clean(path) {
+	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
+		return 1
+	case "/dev/stderr", "/dev/fd/2", "/proc/self/fd/2":
+		return 2
+	}
+	return -1
 }

@@ -3,6 +3,7 @@ package ops
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -132,6 +133,9 @@ func statusItem(it delay.Item) string {
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
+// statusDeviceTimeout bounds one write of the status report to a FIFO.
+const statusDeviceTimeout = 5 * time.Second
+
 // StatusWriter rewrites the status file when a sync's state changed, at
 // most once per interval (0: on every change), like lsyncd's
 // statusInterval. Nothing is written while nothing changes.
@@ -232,8 +236,29 @@ func renderStatus(now time.Time, snaps []mirror.Snapshot) []byte {
 }
 
 // write replaces the status file atomically: a temporary file in the same
-// directory, mode 0644, renamed over it.
+// directory, mode 0644, renamed over it (a symbolic link planted there is
+// replaced, never written through). A character device or a FIFO, or the
+// process's standard output (statusFile = "/dev/stdout"), is written in
+// place instead, as lsyncd does, never replaced (OpenDevice); a FIFO
+// nobody reads is skipped.
 func (w *StatusWriter) write() error {
+	if dev, isDevice, err := OpenDevice(w.path, 0); isDevice {
+		if errors.Is(err, ErrNoReader) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("write status file: %w", err)
+		}
+		dev.SetWriteDeadline(time.Now().Add(statusDeviceTimeout)) // a FIFO read too slowly
+		_, err = dev.Write(w.render())
+		if cerr := dev.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write status file %s: %w", w.path, err)
+		}
+		return nil
+	}
 	f, err := os.CreateTemp(filepath.Dir(w.path), "."+filepath.Base(w.path)+".*")
 	if err != nil {
 		return fmt.Errorf("create status file: %w", err)

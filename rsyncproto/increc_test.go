@@ -163,7 +163,10 @@ func TestIncRecurseIndexes(t *testing.T) {
 	if got, err := in.entry(4); err != nil || got != a {
 		t.Errorf("entry(4) = %v, %v; want the directory a", got, err)
 	}
-	if in.done() || in.done() {
+	if in.done() {
 		t.Error("done after the last list reports lists left")
+	}
+	if in.done() {
+		t.Error("done with no list left reports lists left")
 	}
 }

@@ -41,7 +41,7 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 			t.Name = cfg.targetNames[i]
 		}
 		t.Open = func(rules *filter.Set, opts transport.Options) (transport.Target, string, error) {
-			return openTarget(tcfg, spec, rules, opts)
+			return openLsyncdTarget(tcfg, spec, rules, opts) // lsyncd_exec.go; openTarget for the rest
 		}
 		mc.Targets = append(mc.Targets, t)
 	}

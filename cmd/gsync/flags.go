@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gsync/gsync/control"
+	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/rsyncproto"
 	"github.com/gsync/gsync/transport"
@@ -35,6 +36,13 @@ type config struct {
 	targetNames []string
 	// progress receives the --once progress line (a terminal); nil: none.
 	progress io.Writer
+	// serial, when set, is held around every push of this sync's target:
+	// lsyncd syncs writing into overlapping targets share it
+	// (lsyncd_overlap.go).
+	serial *serialMember
+	// external, when set, runs this lsyncd sync's transfers through its
+	// rsync.binary program (lsyncd_exec.go).
+	external *lsyncdconf.External
 }
 
 // sourceOptions are the settings of one source: how it is watched,

@@ -56,6 +56,10 @@ func runLsyncd(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) (
 		return exitOK, true
 	}
 	if err := runLsyncdConfig(cl, file, nil, stderr, sigs); err != nil {
+		var te *lsyncdconf.TerminateError
+		if errors.As(err, &te) {
+			return te.Code & 0xff, true // exit(-1) is 255
+		}
 		return lsyncdExit(exitCode(err, stderr)), true
 	}
 	return exitOK, true
@@ -85,6 +89,13 @@ func runLsyncdConfig(cl *lsyncdconf.Config, file string, native *config, stderr 
 	if file != "" {
 		var err error
 		if cfg, err = lsyncdconf.LoadFile(file); err != nil {
+			var te *lsyncdconf.TerminateError
+			if errors.As(err, &te) {
+				if te.Code == 0 {
+					return nil // the config ended lsyncd successfully
+				}
+				return err
+			}
 			return usageError{Err: err}
 		}
 		cfg.Override(cl.Settings)
@@ -188,6 +199,9 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	if s.Kind == lsyncdconf.KindDirect && !filepath.IsAbs(s.Target) && !strings.HasPrefix(s.Target, ".") {
 		c.targets = []string{"./" + s.Target} // a local directory even when its name has a ':'
 	}
+	if c.external = s.External(); c.external != nil && s.Kind != lsyncdconf.KindDirect {
+		return c, nil, nil // every rsync option goes to the program (lsyncd_exec.go)
+	}
 	attrs, extra, err := s.Rsync.Attrs()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
@@ -268,6 +282,11 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 		}
 		out.Writers = append(out.Writers, lf)
 	}
+	closeSyslog, err := openLsyncdSyslog(st, ops.DefaultSyslogSocket, out, stderr)
+	if err != nil {
+		return nil, usageError{Err: err}
+	}
+	defer closeSyslog()
 	level := lsyncdLogLevel(st.Log)
 	if native != nil && native.logLevel != "info" {
 		level = native.logLevel
@@ -276,12 +295,19 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 	if err != nil {
 		return nil, err
 	}
-	cfgs := make([]*config, len(cfg.Syncs))
+	logLsyncdConfig(log, cfg)
+	cfgs := make([]*config, 0, len(cfg.Syncs))
 	for i := range cfg.Syncs {
 		s := &cfg.Syncs[i]
 		c, ignored, err := syncConfig(s, st, i+1)
 		if err != nil {
 			return nil, usageError{Err: err}
+		}
+		if c.noInit && (po.once || c.once) {
+			// lsyncd: init = false skips the startup sync, and -onepass
+			// ends once every startup sync is done: nothing to do.
+			log.Info("init = false: no startup sync, so -onepass has nothing to do for this sync", "sync", c.name, "at", s.Where())
+			continue
 		}
 		if native != nil {
 			c.once = po.once
@@ -290,10 +316,24 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 			c.insist = c.insist || native.insist
 			c.dryRun = c.dryRun || native.dryRun
 		}
+		if e := c.external; e != nil {
+			what := "its transfers"
+			if e.Kind == lsyncdconf.KindDirect {
+				what = "its startup sync (its events are applied by gsync, as lsyncd applies them with cp, rm and mv)"
+			}
+			log.Warn("rsync.binary names a program other than rsync: this sync delegates "+what+" to it, with the arguments lsyncd 2.2.3 passes; to run a command after each sync, gsync's native hooks replace the wrapper script (see README, rsync.binary)",
+				"sync", c.name, "at", s.Where(), "program", e.Binary)
+		}
 		if len(ignored) > 0 {
 			log.Warn("rsync options without effect in gsync", "sync", c.name, "at", s.Where(), "options", strings.Join(ignored, ","))
 		}
-		cfgs[i] = c
+		cfgs = append(cfgs, c)
+	}
+	if len(cfgs) == 0 {
+		return nil, nil
+	}
+	for _, g := range serializeOverlaps(cfgs) {
+		log.Info("these syncs write into the same or overlapping targets; their pushes take turns", "syncs", g)
 	}
 	return runProcess(groupSyncs(cfgs), po, log, sigs, reload, carry)
 }
