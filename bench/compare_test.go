@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -258,8 +259,74 @@ func (r *report) startup(ctx context.Context, b *testing.B, pe *peers, tools []t
 			r.add(sc, fmt.Sprintf("steady RSS %d s after sync (MB)", r.cfg.settle), tl.name, float64(rss)/1024)
 			r.add(sc, "steady RSS per dir (bytes)", tl.name, float64(rss)*1024/float64(size.dirs))
 		}
+		for _, tl := range tools {
+			if tl.name != "gsync" {
+				continue
+			}
+			took, err := restartWithIndex(pe, tl, src, filepath.Join(pe.work, "state-startup"), n)
+			if err != nil {
+				return err
+			}
+			r.add(sc, "restart with --state-dir, 10 files changed: start to converged (s)", tl.name, took.Seconds())
+		}
 	}
 	return os.RemoveAll(src)
+}
+
+// restartWithIndex starts gsync with --state-dir on src (the first run
+// also saves the index), stops it, changes 10 files, and returns how
+// long the restart took from its start to the end of its catch-up batch.
+func restartWithIndex(pe *peers, tl tool, src, stateDir string, run int) (time.Duration, error) {
+	withIndex := tl
+	withIndex.command = func(pe *peers, src string, tg target) (*exec.Cmd, error) {
+		cmd, err := tl.command(pe, src, tg)
+		if err == nil {
+			cmd.Args = append(cmd.Args[:1], append([]string{"--state-dir", stateDir}, cmd.Args[1:]...)...)
+		}
+		return cmd, err
+	}
+	if _, err := os.Stat(stateDir); err != nil { // the first time: the index
+		p, _, _, err := run_(pe, withIndex, src)
+		if err != nil {
+			return 0, err
+		}
+		if err := p.stop(); err != nil {
+			return 0, err
+		}
+	}
+	changed := 0
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(fmt.Sprintf("changed in run %d\n", run)), 0o644); err != nil {
+			return fmt.Errorf("change %s: %w", p, err)
+		}
+		if changed++; changed == 10 {
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	withIndex.synced = `"msg":"batch done"`
+	p, _, synced, err := run_(pe, withIndex, src)
+	if err != nil {
+		return 0, err
+	}
+	if err = p.stop(); err != nil {
+		return 0, err
+	}
+	if !strings.Contains(p.output(), "restart with a tree index") {
+		return 0, fmt.Errorf("gsync did not use its tree index:\n%s", p.output())
+	}
+	return synced.Sub(p.started), nil
+}
+
+// run_ is run to the startup module.
+func run_(pe *peers, tl tool, src string) (*proc, time.Time, time.Time, error) {
+	return run(pe, tl, src, target{module: "startup"})
 }
 
 // watcherState watches src in this process and returns the heap the
