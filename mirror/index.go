@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +41,7 @@ func (m *Mirror) openIndex(t *targetRun, spec Target) error {
 	// One file per source and target; the key inside names the options.
 	t.stateKey = m.stateKey(spec)
 	t.stateFile = state.File(m.cfg.StateDir, state.KeyOf(m.src, spec.Spec))
+	state.Clean(t.stateFile)
 	return nil
 }
 
@@ -49,7 +52,8 @@ func (m *Mirror) catchUp(ctx context.Context, t *targetRun) bool {
 	if t.stateFile == "" {
 		return false
 	}
-	x, err := state.Load(t.stateFile, t.stateKey)
+	start := m.clock.Now()
+	d, err := state.Compare(ctx, t.stateFile, t.stateKey, m.src, m.rules.Excluded)
 	switch {
 	case errors.Is(err, state.ErrNoIndex):
 		t.log.Info("no tree index of this target yet: full sync", "index", t.stateFile)
@@ -61,38 +65,25 @@ func (m *Mirror) catchUp(ctx context.Context, t *targetRun) bool {
 		t.log.Warn("tree index not usable: full sync", "err", err)
 		return false
 	}
-	start := m.clock.Now()
-	cur, unreadable, err := state.Walk(ctx, m.src, m.rules.Excluded)
-	if err != nil {
-		t.log.Warn("source not walked for the tree index: full sync", "err", err)
-		return false
-	}
-	x.Dirty = append(x.Dirty, unreadable...)
-	changed, deleted := x.Diff(cur)
-	if len(deleted) > 0 {
+	if len(d.Deleted) > 0 {
 		// The guards of a full sync: an empty source or a vanished mount
 		// reads as everything deleted.
 		empty, err := m.sourceEmpty()
 		if err != nil || empty || len(m.mounts.vanished()) > 0 {
-			t.log.Warn("the source lost entries since the tree index and looks unmounted or emptied: full sync, behind its guards", "deleted", len(deleted))
+			t.log.Warn("the source lost entries since the tree index and looks unmounted or emptied: full sync, behind its guards", "deleted", len(d.Deleted))
 			return false
 		}
 	}
-	for _, p := range changed {
-		e := cur[p]
-		op := change.Modify
-		if _, ok := x.Tree[p]; !ok {
-			op = change.Create
-		}
-		t.col.Add(delay.Item{Op: op, Path: p, IsDir: e.Mode.IsDir()})
+	for _, p := range d.Changed {
+		fi, err := os.Lstat(filepath.Join(m.src, filepath.FromSlash(p)))
+		t.col.Add(delay.Item{Op: change.Modify, Path: p, IsDir: err == nil && fi.IsDir()})
 	}
-	for _, p := range deleted {
-		old := x.Tree[p]
-		t.col.Add(delay.Item{Op: change.Delete, Path: p, IsDir: old.Mode.IsDir(), Recursive: true})
+	for _, p := range d.Deleted {
+		t.col.Add(delay.Item{Op: change.Delete, Path: p, Recursive: true})
 	}
 	t.catchingUp = true
 	t.log.Info("restart with a tree index: pushing what changed since it was taken, then a verification full sync",
-		"taken", x.Taken.UTC().Format(time.RFC3339), "changed", len(changed), "deleted", len(deleted),
+		"taken", d.Taken.UTC().Format(time.RFC3339), "changed", len(d.Changed), "deleted", len(d.Deleted),
 		"compared_in", m.clock.Now().Sub(start).Round(time.Millisecond).String())
 	return true
 }
@@ -110,41 +101,42 @@ func (m *Mirror) caughtUp(t *targetRun) {
 	t.col.AddFull()
 }
 
-// snapshot walks the source for t's index right before a full sync: the
-// sync that follows pushes at least what the walk saw (see package state).
+// snapshot walks the source into a new index for t right before a full
+// sync: the sync that follows pushes at least what the walk saw (see
+// package state).
 func (m *Mirror) snapshot(ctx context.Context, t *targetRun) {
-	t.pending = nil
+	if t.pending != nil {
+		t.pending.Abort()
+		t.pending = nil
+	}
 	if t.stateFile == "" || m.cfg.DryRun {
 		return
 	}
-	taken := m.clock.Now()
-	tree, unreadable, err := state.Walk(ctx, m.src, m.rules.Excluded)
+	snap, err := state.Take(ctx, t.stateFile, t.stateKey, m.src, m.rules.Excluded, m.clock.Now())
 	if err != nil {
 		t.log.Warn("source not walked for the tree index; the index is not renewed", "err", err)
 		return
 	}
-	t.pending = &state.Index{Key: t.stateKey, Taken: taken, Tree: tree, Dirty: unreadable}
+	t.pending = snap
 }
 
 // saveIndex saves the snapshot taken before a full sync that went
 // through; the paths it could not bring over are dirty. A failure
 // without a path (its scope unknown) keeps the old index.
 func (m *Mirror) saveIndex(t *targetRun, failed []string) {
-	x := t.pending
+	snap := t.pending
 	t.pending = nil
-	if x == nil {
+	if snap == nil {
 		return
 	}
-	for _, p := range failed {
-		if p == "" {
-			t.log.Info("tree index not renewed: the full sync had a failure without a path")
-			return
-		}
+	if slices.Contains(failed, "") {
+		snap.Abort()
+		t.log.Info("tree index not renewed: the full sync had a failure without a path")
+		return
 	}
-	x.Dirty = append(x.Dirty, failed...)
-	if err := state.Save(t.stateFile, x); err != nil {
+	if err := snap.Commit(t.stateFile, failed); err != nil {
 		t.log.Warn("tree index not saved; the next start runs a full sync", "err", err)
 		return
 	}
-	t.log.Debug("tree index saved", "index", t.stateFile, "entries", len(x.Tree), "dirty", len(x.Dirty))
+	t.log.Debug("tree index saved", "index", t.stateFile, "dirty", len(failed)+len(snap.Unreadable))
 }

@@ -300,7 +300,7 @@ type targetRun struct {
 	// the snapshot taken before the full sync in flight, and whether
 	// the startup is a catch-up from the index.
 	stateFile, stateKey string
-	pending             *state.Index
+	pending             *state.Snapshot
 	catchingUp          bool
 	// prog counts the push in flight (full syncs report it).
 	prog *syncProgress

@@ -14,6 +14,10 @@
 // file, synced and renamed over the old one, so a crash leaves the old
 // snapshot (older: it finds more, never less) or the new one.
 //
+// Neither taking nor comparing a snapshot holds the tree in memory: the
+// walk goes depth first with each directory's names sorted, the file
+// holds the entries in that order, and a comparison merges the two.
+//
 // It imports nothing from gsync.
 package state
 
@@ -25,42 +29,26 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
-	"sort"
+	"strings"
 	"time"
 )
 
 // Entry is one path of the source tree as the index holds it.
 type Entry struct {
 	Mode  fs.FileMode // type and permission bits, from lstat
-	Size  int64
-	Mtime int64 // nanoseconds since the epoch
-	Ctime int64 // nanoseconds since the epoch (0 where the system has none)
+	Size  int64       // 0 for directories
+	Mtime int64       // nanoseconds since the epoch
+	Ctime int64       // nanoseconds since the epoch (0 where the system has none)
 	Ino   uint64
 }
 
-// Tree is a walk of the source: entries by slash-separated path relative
-// to the root (the root itself is not included).
-type Tree map[string]Entry
-
-// Index is what a target held after its last full sync.
-type Index struct {
-	// Key names the source, the target and every option that decides
-	// what lands there (see KeyOf): an index of another key is not used.
-	Key   string
-	Taken time.Time // when the walk started
-	Tree  Tree
-	// Dirty paths differ from the tree at the target, or may: failed in
-	// the sync, or changed while it ran. They are pushed on a restart.
-	Dirty []string
-}
-
-// Errors of Load.
+// Errors of Compare.
 var (
 	// ErrNoIndex: there is no index yet.
 	ErrNoIndex = errors.New("no index yet")
@@ -88,14 +76,123 @@ func File(dir, id string) string {
 	return filepath.Join(dir, "index-"+id[:24])
 }
 
-// Walk lists the tree below root, leaving out what exclude says
-// (exclude(rel, isDir); nil: nothing) and everything below an excluded
-// directory. A directory that cannot be read is left out with everything
-// below it and reported in the returned list, so that its paths count as
-// dirty. It stops when ctx is done.
-func Walk(ctx context.Context, root string, exclude func(rel string, isDir bool) bool) (Tree, []string, error) {
-	t := Tree{}
-	var unreadable []string
+// format is the first line of an index file. The rest: the key, the time
+// taken, the entries (path, mode, size, mtime, ctime, inode; uvarint and
+// varint numbers, length-prefixed strings) in walk order, an empty path,
+// the dirty paths and an empty path, then the SHA-256 of all before it.
+const format = "gsync tree index 2\n"
+
+// Snapshot is an index being written: Take walks the source into a
+// temporary file, Commit makes it the index, Abort drops it.
+type Snapshot struct {
+	tmp   *os.File
+	w     *bufio.Writer
+	h     hash.Hash
+	buf   []byte
+	Taken time.Time
+	// Unreadable are the directories the walk could not read: their
+	// contents are not in the snapshot; Commit marks them dirty.
+	Unreadable []string
+}
+
+// Take walks the tree below root into a new snapshot for file, the index
+// of key (see Walk for exclude), taken now. The snapshot is written next
+// to file until Commit.
+func Take(ctx context.Context, file, key, root string, exclude func(rel string, isDir bool) bool, now time.Time) (*Snapshot, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
+	if err != nil {
+		return nil, fmt.Errorf("write index: %w", err)
+	}
+	s := &Snapshot{tmp: tmp, h: sha256.New(), Taken: now}
+	s.w = bufio.NewWriterSize(io.MultiWriter(tmp, s.h), 1<<16)
+	s.buf = append(s.buf[:0], format...)
+	s.buf = appendString(s.buf, key)
+	s.buf = binary.AppendVarint(s.buf, now.UnixNano())
+	s.w.Write(s.buf)
+	err = Walk(ctx, root, exclude, func(rel string, e Entry, readable bool) error {
+		if !readable {
+			s.Unreadable = append(s.Unreadable, rel)
+		}
+		s.buf = appendString(s.buf[:0], rel)
+		s.buf = binary.AppendUvarint(s.buf, uint64(e.Mode))
+		s.buf = binary.AppendVarint(s.buf, e.Size)
+		s.buf = binary.AppendVarint(s.buf, e.Mtime)
+		s.buf = binary.AppendVarint(s.buf, e.Ctime)
+		s.buf = binary.AppendUvarint(s.buf, e.Ino)
+		_, err := s.w.Write(s.buf)
+		return err
+	})
+	if err != nil {
+		s.Abort()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Clean removes what a process that stopped while taking a snapshot for
+// file left behind.
+func Clean(file string) {
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".*"))
+	for _, p := range left {
+		os.Remove(p)
+	}
+}
+
+// Abort drops the snapshot.
+func (s *Snapshot) Abort() {
+	s.tmp.Close()
+	os.Remove(s.tmp.Name())
+}
+
+// Commit completes the snapshot with the dirty paths (and the unreadable
+// directories) and makes it the index in file, crash-safely: synced,
+// renamed over file, the directory synced.
+func (s *Snapshot) Commit(file string, dirty []string) error {
+	defer os.Remove(s.tmp.Name()) // after the rename: nothing there
+	b := appendString(s.buf[:0], "")
+	for _, p := range append(dirty, s.Unreadable...) {
+		if p != "" {
+			b = appendString(b, p)
+		}
+	}
+	b = appendString(b, "")
+	s.w.Write(b)
+	if err := s.w.Flush(); err != nil {
+		s.tmp.Close()
+		return fmt.Errorf("write index %s: %w", s.tmp.Name(), err)
+	}
+	if _, err := s.tmp.Write(s.h.Sum(nil)); err != nil {
+		s.tmp.Close()
+		return fmt.Errorf("write index %s: %w", s.tmp.Name(), err)
+	}
+	if err := s.tmp.Sync(); err != nil {
+		s.tmp.Close()
+		return fmt.Errorf("sync index %s: %w", s.tmp.Name(), err)
+	}
+	if err := s.tmp.Close(); err != nil {
+		return fmt.Errorf("close index %s: %w", s.tmp.Name(), err)
+	}
+	if err := os.Rename(s.tmp.Name(), file); err != nil {
+		return fmt.Errorf("replace index %s: %w", file, err)
+	}
+	if d, err := os.Open(filepath.Dir(file)); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("sync directory %s: %w", filepath.Dir(file), err)
+		}
+	}
+	return nil
+}
+
+// Walk calls fn for every entry below root (not the root itself), depth
+// first, each directory's names in byte order, a directory before what
+// is in it: the order of an index file (see before). It leaves out what
+// exclude says (exclude(rel, isDir); nil: nothing) and everything below
+// an excluded directory. A directory it cannot read is passed with
+// readable false, and nothing below it. It stops at fn's first error, or
+// when ctx is done.
+func Walk(ctx context.Context, root string, exclude func(rel string, isDir bool) bool, fn func(rel string, e Entry, readable bool) error) error {
 	var walk func(dir string) error
 	walk = func(dir string) error {
 		if err := ctx.Err(); err != nil {
@@ -105,196 +202,246 @@ func Walk(ctx context.Context, root string, exclude func(rel string, isDir bool)
 		if dir != "" {
 			full = filepath.Join(root, filepath.FromSlash(dir))
 		}
-		ents, err := os.ReadDir(full)
-		if err != nil && len(ents) == 0 {
-			if dir == "" {
-				return fmt.Errorf("read source %s: %w", root, err)
-			}
-			unreadable = append(unreadable, dir)
-			return nil
+		f, err := os.Open(full)
+		if err != nil {
+			return err
 		}
-		for _, de := range ents {
-			rel := de.Name()
+		names, err := f.Readdirnames(-1)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			rel := n
 			if dir != "" {
-				rel = dir + "/" + rel
+				rel = dir + "/" + n
 			}
-			if exclude != nil && exclude(rel, de.IsDir()) {
-				continue
-			}
-			fi, err := de.Info()
+			fi, err := os.Lstat(filepath.Join(full, n))
 			if err != nil {
 				continue // gone since it was read: not in the tree
 			}
-			t[rel] = entryOf(fi)
-			if fi.IsDir() {
-				if err := walk(rel); err != nil {
+			if exclude != nil && exclude(rel, fi.IsDir()) {
+				continue
+			}
+			if !fi.IsDir() {
+				if err := fn(rel, entryOf(fi), true); err != nil {
 					return err
 				}
+				continue
+			}
+			// A directory that cannot be read is passed as unreadable
+			// before anything below it would be.
+			if d, err := os.Open(filepath.Join(full, n)); err != nil {
+				if err := fn(rel, entryOf(fi), false); err != nil {
+					return err
+				}
+				continue
+			} else {
+				d.Close()
+			}
+			if err := fn(rel, entryOf(fi), true); err != nil {
+				return err
+			}
+			if err := walk(rel); err != nil {
+				if errors.Is(err, ctx.Err()) || !isFSError(err) {
+					return err
+				}
+				// Read away between the open and the listing: its
+				// entries so far are in; say nothing more of it.
 			}
 		}
 		return nil
 	}
 	if err := walk(""); err != nil {
-		return nil, nil, err
-	}
-	return t, unreadable, nil
-}
-
-// Diff compares the source as it is now (cur) with the index: the paths
-// that are new or differ (with their entry in cur), and the paths gone
-// from the source, each deleted path once (not what lies below a deleted
-// directory). Dirty paths of the index are in one of the two lists.
-// Both lists are sorted.
-func (x *Index) Diff(cur Tree) (changed, deleted []string) {
-	for p, e := range cur {
-		if old, ok := x.Tree[p]; !ok || old != e {
-			changed = append(changed, p)
-		}
-	}
-	for p := range x.Tree {
-		if _, ok := cur[p]; !ok && !parentGone(p, x.Tree, cur) {
-			deleted = append(deleted, p)
-		}
-	}
-	seen := map[string]bool{}
-	for _, p := range changed {
-		seen[p] = true
-	}
-	for _, p := range deleted {
-		seen[p] = true
-	}
-	for _, p := range x.Dirty {
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
-		if _, ok := cur[p]; ok {
-			changed = append(changed, p)
-		} else {
-			deleted = append(deleted, p)
-		}
-	}
-	sort.Strings(changed)
-	sort.Strings(deleted)
-	return changed, deleted
-}
-
-// parentGone reports whether a parent directory of p is gone from cur
-// too (then p goes with it).
-func parentGone(p string, old, cur Tree) bool {
-	for d := path.Dir(p); d != "."; d = path.Dir(d) {
-		if _, was := old[d]; was {
-			if _, is := cur[d]; !is {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// format is the first line of an index file.
-const format = "gsync tree index 1\n"
-
-// Save writes the index to file crash-safely: a temporary file in the same
-// directory, synced, renamed over file, and the directory synced.
-func Save(file string, x *Index) error {
-	dir := filepath.Dir(file)
-	tmp, err := os.CreateTemp(dir, ".index-*")
-	if err != nil {
-		return fmt.Errorf("write index: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after the rename: nothing there
-	h := sha256.New()
-	w := bufio.NewWriterSize(io.MultiWriter(tmp, h), 1<<16)
-	if err := encode(w, x); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write index %s: %w", tmp.Name(), err)
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write index %s: %w", tmp.Name(), err)
-	}
-	if _, err := tmp.Write(h.Sum(nil)); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write index %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync index %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close index %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return fmt.Errorf("replace index %s: %w", file, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("sync directory %s: %w", dir, err)
-		}
+		return fmt.Errorf("walk source %s: %w", root, err)
 	}
 	return nil
 }
 
-// Load reads the index of key from file.
-func Load(file, key string) (*Index, error) {
-	data, err := os.ReadFile(file)
+// isFSError reports whether err comes from the file system (not from fn).
+func isFSError(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe)
+}
+
+// before reports whether path a comes before path b in walk order:
+// component by component in byte order, a directory right before what
+// is in it.
+func before(a, b string) bool {
+	for {
+		ac, arest, aok := strings.Cut(a, "/")
+		bc, brest, bok := strings.Cut(b, "/")
+		if ac != bc {
+			return ac < bc
+		}
+		if !aok || !bok {
+			return !aok && bok // the parent first
+		}
+		a, b = arest, brest
+	}
+}
+
+// Diff is what Compare found: the paths new or different at the source,
+// and the paths gone from it (a deleted directory once, not what was in
+// it), in walk order; and when the index was taken.
+type Diff struct {
+	Changed, Deleted []string
+	Taken            time.Time
+}
+
+// Compare reads the index of key from file and compares the source below
+// root with it (see Walk for exclude): the dirty paths of the index are
+// in the result too; an unreadable directory counts as changed, and what
+// the index holds below it is left alone (not deleted).
+func Compare(ctx context.Context, file, key, root string, exclude func(rel string, isDir bool) bool) (*Diff, error) {
+	f, err := os.Open(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoIndex
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read index %s: %w", file, err)
 	}
-	if len(data) < sha256.Size {
-		return nil, fmt.Errorf("%s: %w (too short)", file, ErrCorrupt)
+	defer f.Close()
+	// First pass: the checksum, the key and the dirty paths.
+	d := &Diff{}
+	var dirty []string
+	if err := readIndex(f, key, &d.Taken, nil, &dirty); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	body, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
-	if got := sha256.Sum256(body); string(got[:]) != string(sum) {
-		return nil, fmt.Errorf("%s: %w (checksum)", file, ErrCorrupt)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("read index %s: %w", file, err)
 	}
-	x, err := decode(body)
+	// Second pass: merge the index with a walk of the source.
+	old := make(chan indexed, 256)
+	stop := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() { // owned: Compare drains it before returning
+		defer close(old)
+		readErr <- readIndex(f, key, nil, func(p string, e Entry) bool {
+			select {
+			case old <- indexed{p, e}:
+				return true
+			case <-stop:
+				return false
+			}
+		}, nil)
+	}()
+	defer func() {
+		close(stop)
+		for range old {
+		}
+	}()
+	next, more := <-old
+	gone := "" // the last deleted or unreadable directory: what was below it is done
+	drain := func(upTo string, last bool) {
+		for more && (last || before(next.path, upTo)) {
+			if gone == "" || !strings.HasPrefix(next.path, gone+"/") {
+				d.Deleted = append(d.Deleted, next.path)
+				gone = ""
+				if next.e.Mode.IsDir() {
+					gone = next.path
+				}
+			}
+			next, more = <-old
+		}
+	}
+	seen := map[string]bool{}
+	err = Walk(ctx, root, exclude, func(rel string, e Entry, readable bool) error {
+		drain(rel, false)
+		same := more && next.path == rel
+		if !same || next.e != e || !readable {
+			d.Changed = append(d.Changed, rel)
+			seen[rel] = true
+		}
+		if same {
+			next, more = <-old
+		}
+		if !readable {
+			// Keep what the index has below it: skip it, delete nothing.
+			for more && strings.HasPrefix(next.path, rel+"/") {
+				next, more = <-old
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w (%v)", file, ErrCorrupt, err)
+		return nil, err
 	}
-	if x.Key != key {
-		return nil, ErrOtherKey
+	drain("", true)
+	if err := <-readErr; err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	return x, nil
+	for _, p := range d.Deleted {
+		seen[p] = true
+	}
+	for _, p := range dirty {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if _, err := os.Lstat(filepath.Join(root, filepath.FromSlash(p))); err == nil {
+			d.Changed = append(d.Changed, p)
+		} else {
+			d.Deleted = append(d.Deleted, p)
+		}
+	}
+	return d, nil
 }
 
-// encode writes the index: the format line, the key, the time, the dirty
-// paths, then the entries in path order (uvarint lengths and numbers).
-func encode(w *bufio.Writer, x *Index) error {
-	var b []byte
-	b = append(b, format...)
-	b = appendString(b, x.Key)
-	b = binary.AppendVarint(b, x.Taken.UnixNano())
-	b = binary.AppendUvarint(b, uint64(len(x.Dirty)))
-	for _, p := range x.Dirty {
-		b = appendString(b, p)
+type indexed struct {
+	path string
+	e    Entry
+}
+
+// readIndex reads an index file, checking the checksum and the key: it
+// sets taken, passes each entry to each (until it returns false) and
+// fills dirty (any may be nil). The checksum is checked at the end: a
+// caller that acts on the entries must have read the file once before.
+func readIndex(f io.Reader, key string, taken *time.Time, each func(string, Entry) bool, dirty *[]string) error {
+	h := sha256.New()
+	r := &reader{r: &hashedReader{r: bufio.NewReaderSize(f, 1<<16), h: h}}
+	head := make([]byte, len(format))
+	if _, err := io.ReadFull(r.r, head); err != nil || string(head) != format {
+		return fmt.Errorf("%w (not a gsync tree index, or of another version)", ErrCorrupt)
 	}
-	b = binary.AppendUvarint(b, uint64(len(x.Tree)))
-	if _, err := w.Write(b); err != nil {
-		return err
+	otherKey := r.string() != key // said once the checksum holds
+	t := r.varint()
+	if taken != nil {
+		*taken = time.Unix(0, t)
 	}
-	paths := make([]string, 0, len(x.Tree))
-	for p := range x.Tree {
-		paths = append(paths, p)
-	}
-	slices.Sort(paths)
-	for _, p := range paths {
-		e := x.Tree[p]
-		b = appendString(b[:0], p)
-		b = binary.AppendUvarint(b, uint64(e.Mode))
-		b = binary.AppendVarint(b, e.Size)
-		b = binary.AppendVarint(b, e.Mtime)
-		b = binary.AppendVarint(b, e.Ctime)
-		b = binary.AppendUvarint(b, e.Ino)
-		if _, err := w.Write(b); err != nil {
-			return err
+	for r.err == nil {
+		p := r.string()
+		if p == "" || r.err != nil {
+			break
 		}
+		e := Entry{Mode: fs.FileMode(r.uvarint()), Size: r.varint(), Mtime: r.varint(), Ctime: r.varint(), Ino: r.uvarint()}
+		if each != nil && r.err == nil && !otherKey && !each(p, e) {
+			return nil
+		}
+	}
+	for r.err == nil {
+		p := r.string()
+		if p == "" || r.err != nil {
+			break
+		}
+		if dirty != nil {
+			*dirty = append(*dirty, p)
+		}
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w (%v)", ErrCorrupt, r.err)
+	}
+	sum := h.Sum(nil)
+	got := make([]byte, sha256.Size)
+	if _, err := io.ReadFull(r.r.r, got); err != nil || string(got) != string(sum) {
+		return fmt.Errorf("%w (checksum)", ErrCorrupt)
+	}
+	if _, err := r.r.r.ReadByte(); err != io.EOF {
+		return fmt.Errorf("%w (data after the checksum)", ErrCorrupt)
+	}
+	if otherKey {
+		return ErrOtherKey
 	}
 	return nil
 }
@@ -304,79 +451,70 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// decoder reads what encode wrote; the first error sticks.
-type decoder struct {
-	b   []byte
+// hashedReader hashes the bytes read from r as they are consumed.
+type hashedReader struct {
+	r *bufio.Reader
+	h hash.Hash
+}
+
+func (r *hashedReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.h.Write(p[:n])
+	return n, err
+}
+
+func (r *hashedReader) ReadByte() (byte, error) {
+	b, err := r.r.ReadByte()
+	if err == nil {
+		r.h.Write([]byte{b})
+	}
+	return b, err
+}
+
+// reader reads what Snapshot wrote; the first error sticks.
+type reader struct {
+	r   *hashedReader
 	err error
 }
 
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errors.New("bad number")
-		return 0
+	v, err := binary.ReadUvarint(r.r)
+	if err != nil {
+		r.err = fmt.Errorf("bad number: %w", err)
 	}
-	d.b = d.b[n:]
 	return v
 }
 
-func (d *decoder) varint() int64 {
-	if d.err != nil {
+func (r *reader) varint() int64 {
+	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errors.New("bad number")
-		return 0
+	v, err := binary.ReadVarint(r.r)
+	if err != nil {
+		r.err = fmt.Errorf("bad number: %w", err)
 	}
-	d.b = d.b[n:]
 	return v
 }
 
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if d.err != nil {
-		return ""
-	}
-	if n > uint64(len(d.b)) {
-		d.err = errors.New("string past the end")
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
+// maxPath bounds a path read back (PATH_MAX, and then some).
+const maxPath = 1 << 16
 
-func decode(body []byte) (*Index, error) {
-	if len(body) < len(format) || string(body[:len(format)]) != format {
-		return nil, errors.New("not a gsync tree index (or another version)")
+func (r *reader) string() string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
 	}
-	d := &decoder{b: body[len(format):]}
-	x := &Index{Key: d.string(), Taken: time.Unix(0, d.varint())}
-	nd := d.uvarint()
-	if nd > uint64(len(d.b)) {
-		return nil, errors.New("dirty count past the end")
+	if n > maxPath {
+		r.err = fmt.Errorf("a %d-byte path", n)
+		return ""
 	}
-	for i := uint64(0); i < nd && d.err == nil; i++ {
-		x.Dirty = append(x.Dirty, d.string())
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r.r, b); err != nil {
+		r.err = fmt.Errorf("a path past the end: %w", err)
+		return ""
 	}
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		return nil, errors.New("entry count past the end")
-	}
-	x.Tree = make(Tree, n)
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		p := d.string()
-		x.Tree[p] = Entry{Mode: fs.FileMode(d.uvarint()), Size: d.varint(), Mtime: d.varint(), Ctime: d.varint(), Ino: d.uvarint()}
-	}
-	if d.err != nil {
-		return nil, d.err
-	}
-	if len(d.b) != 0 {
-		return nil, errors.New("data after the last entry")
-	}
-	return x, nil
+	return string(b)
 }
