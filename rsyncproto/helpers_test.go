@@ -18,7 +18,7 @@ import (
 	"github.com/gsync/gsync/internal/treediff"
 )
 
-func needRsync(t *testing.T) string {
+func needRsync(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("rsync")
 	if err != nil {
@@ -42,13 +42,13 @@ func (p *pipeConn) Close() error {
 
 // startRsync runs rsync with args and returns the pipes; the process is
 // waited for at cleanup.
-func startRsync(t *testing.T, args ...string) (*pipeConn, func() error) {
+func startRsync(t testing.TB, args ...string) (*pipeConn, func() error) {
 	t.Helper()
 	return startRsyncBin(t, needRsync(t), args...)
 }
 
 // startRsyncBin is startRsync with the rsync binary bin.
-func startRsyncBin(t *testing.T, bin string, args ...string) (*pipeConn, func() error) {
+func startRsyncBin(t testing.TB, bin string, args ...string) (*pipeConn, func() error) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	in, err := cmd.StdinPipe()
@@ -101,13 +101,13 @@ func startRsyncBin(t *testing.T, bin string, args ...string) (*pipeConn, func() 
 }
 
 // pushSSH pushes req to dir via "rsync --server" over pipes.
-func pushSSH(t *testing.T, req Request, proto int) (*Result, error) {
+func pushSSH(t testing.TB, req Request, proto int) (*Result, error) {
 	t.Helper()
 	return pushSSHBin(t, needRsync(t), req, proto)
 }
 
 // pushSSHBin is pushSSH to the rsync binary bin.
-func pushSSHBin(t *testing.T, bin string, req Request, proto int) (*Result, error) {
+func pushSSHBin(t testing.TB, bin string, req Request, proto int) (*Result, error) {
 	t.Helper()
 	args := ServerArgs(req)
 	if proto > 0 && proto < 32 {
