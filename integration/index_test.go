@@ -97,3 +97,29 @@ func TestIndexKilledMidBatch(t *testing.T) {
 		t.Errorf("the restart did not use the tree index:\n%s", tail(g.out.String(), 20))
 	}
 }
+
+// TestAttrsNotKeptWarnedOnce: a receiver that cannot keep an attribute
+// (an owner it may not set: uid -1 by --usermap) gets the data; gsync
+// warns once per push and does not retry the paths.
+func TestAttrsNotKeptWarnedOnce(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("the daemon sets owners only as root")
+	}
+	src := t.TempDir()
+	dst := filepath.Join(t.TempDir(), "module")
+	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: dst}}})
+	testutil.WriteFile(t, filepath.Join(src, "a"), "a")
+	g := startGsync(t, nil, "--delay", "0", "--usermap", "*:4294967295", src, d.URL("m"))
+	waitEqualAll(t, src, dst, 60*time.Second, rsyncPeerOptions(32))
+	testutil.WriteFile(t, filepath.Join(src, "b"), "b")
+	waitEqualAll(t, src, dst, 60*time.Second, rsyncPeerOptions(32))
+	testutil.Eventually(t, "the warning", func() bool {
+		return strings.Count(g.out.String(), "could not keep some attributes") >= 2
+	})
+	time.Sleep(1500 * time.Millisecond) // a retry would come after 1 s
+	out := g.out.String()
+	if strings.Contains(out, "will retry") || strings.Contains(out, "path not mirrored") {
+		t.Errorf("attribute failures were retried:\n%s", tail(out, 20))
+	}
+}

@@ -117,8 +117,16 @@ type Result struct {
 	BytesRead    int64  // bytes read from the connection
 	// Failed lists paths that did not arrive (or arrived changed); retry them.
 	Failed   []FileError
-	ExitCode int      // rsync-style exit code of the run (0, 23, 24, ...)
-	Warnings []string // messages from the receiver and the sender
+	ExitCode int // rsync-style exit code of the run (0, 23, 24, ...)
+	// AttrsNotKept counts the receiver's messages that it could not set
+	// an attribute (ACL, xattr, owner, mode, mtime) of an entry whose
+	// data did arrive; AttrsNotKeptMsg is the first, escaped. They are
+	// not in Failed: a retry would not help (a file system without
+	// ACLs, a receiver that may not chown), so they are warnings, as
+	// for lsyncd, which takes rsync's exit 23 as done.
+	AttrsNotKept    int
+	AttrsNotKeptMsg string
+	Warnings        []string // messages from the receiver and the sender
 	// DeletesSkipped: deletion was asked for, and the receiver skipped it
 	// because the session had I/O errors (an unreadable file; below
 	// protocol 29 also a vanished one). The deletions may not have

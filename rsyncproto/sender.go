@@ -524,6 +524,11 @@ func (s *session) collect(ps *pushState) {
 	}
 	r.names = names
 	r.Failed = append(r.Failed, s.xferFailures(names)...)
+	for i, raw := range s.xferRaw {
+		if attrNotKept(raw) {
+			r.attrNotKept(s.xferErrs[i])
+		}
+	}
 	r.DeletesSkipped = s.opts.Delete && deletesSkipped(s.proto, ps.fl.ioError, ps.ioError|s.peerIOError)
 	switch {
 	case s.gotExit:

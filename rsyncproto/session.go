@@ -190,6 +190,9 @@ func (s *session) keepXferErr(raw, escaped string) {
 func (s *session) xferFailures(names *nameSet) []FileError {
 	out := make([]FileError, 0, len(s.xferRaw)+1)
 	for i, raw := range s.xferRaw {
+		if attrNotKept(raw) {
+			continue // counted by collect
+		}
 		out = append(out, FileError{Path: attribute(raw, names), Err: fmt.Errorf("%w: %s", ErrReceiver, s.xferErrs[i])})
 	}
 	if s.moreXfer > 0 {

@@ -495,6 +495,7 @@ func (d *Daemon) run(ctx context.Context, req rsyncproto.Request, sub string) (S
 			p := path.Join(sub, f.Path)
 			st.Failed = append(st.Failed, FileError{Path: p, Err: f.Err})
 		}
+		warnAttrsNotKept(d.log, res)
 	}
 	return st, err
 }

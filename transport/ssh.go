@@ -411,6 +411,7 @@ func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.R
 	for _, f := range res.Failed {
 		st.Failed = append(st.Failed, FileError{Path: f.Path, Err: f.Err})
 	}
+	warnAttrsNotKept(t.log, res)
 	switch res.ExitCode {
 	case 0:
 	case rsyncproto.ExitPartial, rsyncproto.ExitVanished:
@@ -419,7 +420,7 @@ func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.R
 				st.Failed = append(st.Failed, FileError{Path: p, Err: errors.New(blockedDirMsg + p)})
 			}
 		}
-		if len(st.Failed) == 0 {
+		if len(st.Failed) == 0 && res.AttrsNotKept == 0 {
 			// Failures the remote did not attribute: retry every path.
 			for _, p := range req.Paths {
 				st.Failed = append(st.Failed, FileError{Path: p.Name, Err: fmt.Errorf("remote rsync exit %d (%s)", res.ExitCode, rsyncproto.CodeName(res.ExitCode))})

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/rsyncproto"
@@ -29,4 +30,15 @@ func wireAttrs(a rsyncopts.Attrs) (func(o *rsyncproto.Options), error) {
 		o.NumericIDs, o.Usermap, o.Groupmap = a.NumericIDs, a.Usermap, a.Groupmap
 		o.Chmod = chmod
 	}, nil
+}
+
+// warnAttrsNotKept logs, once per push, that the receiver could not keep
+// some attributes of entries whose data arrived (a file system without
+// ACLs or xattrs, a receiver that may not chown): not retried, as rsync
+// and lsyncd do not.
+func warnAttrsNotKept(log *slog.Logger, res *rsyncproto.Result) {
+	if res.AttrsNotKept > 0 {
+		log.Warn("the receiver could not keep some attributes; the data arrived, these are not retried",
+			"entries", res.AttrsNotKept, "first", res.AttrsNotKeptMsg)
+	}
 }
