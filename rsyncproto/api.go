@@ -50,8 +50,8 @@ type Options struct {
 	// (the only path is "." recursive) goes out directory by directory
 	// while file data already flows, and the sender forgets each
 	// directory's entries once the receiver is done with them
-	// (flist.c:send_extra_file_list). Not offered with HardLinks. A
-	// receiver that declines it gets the whole list at once.
+	// (flist.c:send_extra_file_list). A receiver that declines it gets
+	// the whole list at once.
 	IncRecurse bool
 	// Compress names a compression; "" sends data uncompressed (the only
 	// value supported so far).

@@ -8,7 +8,7 @@ const clientInfo = "e.LsfxCIvu"
 // offersIncRecurse reports whether a push with o offers incremental
 // recursion ("i" in the -e string) at protocol proto.
 func offersIncRecurse(o *Options, proto int) bool {
-	return o.IncRecurse && !o.HardLinks && proto >= 30
+	return o.IncRecurse && proto >= 30
 }
 
 func ourProtocol(max int) int {

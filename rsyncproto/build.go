@@ -684,8 +684,7 @@ func (b *listBuilder) underRecursive(name string) bool {
 // list is in send order (flist.c:send_file_entry, hlink.c). Below protocol
 // 28 every regular file carries dev/ino.
 func assignHardLinks(list []*entry, proto int) {
-	type key struct{ dev, ino uint64 }
-	lead := map[key]int{}
+	lead := map[hardLinkOf]int{}
 	for i, e := range list {
 		if proto < 28 {
 			e.hlinked = e.isReg()
@@ -694,7 +693,7 @@ func assignHardLinks(list []*entry, proto int) {
 		if !e.hlinked {
 			continue
 		}
-		k := key{e.dev, e.ino}
+		k := hardLinkOf{e.dev, e.ino}
 		if j, ok := lead[k]; ok {
 			e.hlinkFirst = false
 			e.hlinkLead = int32(j)

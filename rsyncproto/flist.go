@@ -129,6 +129,9 @@ type flistOpts struct {
 	inline bool
 }
 
+// hardLinkOf is a hard-link group: device and inode.
+type hardLinkOf struct{ dev, ino uint64 }
+
 // flistEncoder writes entries with the session-wide "previous entry" state
 // of flist.c:send_file_entry.
 type flistEncoder struct {
@@ -149,6 +152,10 @@ type flistEncoder struct {
 	gidOrder []uint32
 	acl      *aclEncoder   // -A
 	xattr    *xattrEncoder // -X
+	// listStart is the ndx of the first entry of the list being encoded
+	// (incremental recursion; 0 otherwise): a hard link whose leader is
+	// in an earlier list carries its attributes in full.
+	listStart int32
 }
 
 func newFlistEncoder(o flistOpts, userName, groupName func(uint32) string) *flistEncoder {
@@ -334,8 +341,12 @@ func (f *flistEncoder) appendRecord(b []byte, e *entry) []byte {
 	b = append(b, e.name[l1:]...)
 	f.lastName = e.name
 	if o.hardLinks && o.proto >= 30 && e.hlinked && !e.hlinkFirst {
-		// The leader is always earlier in this same list: the entry ends here.
-		return appendVarint(b, e.hlinkLead)
+		// flist.c:send_file_entry: the leader's index; a leader in this
+		// list gives the rest, one in an earlier list does not.
+		b = appendVarint(b, e.hlinkLead)
+		if e.hlinkLead >= f.listStart {
+			return b
+		}
 	}
 	if o.proto >= 30 {
 		b = appendVarlong(b, e.size, 3)

@@ -46,6 +46,9 @@ type incSender struct {
 	eof   bool       // NDX_FLIST_EOF sent
 	// names are all paths sent, to attribute receiver messages.
 	names *nameSet
+	// leaders are the ndx of the first entry sent of each hard-link
+	// group (-H).
+	leaders map[hardLinkOf]int32
 }
 
 // wholeTree reports whether req pushes the whole tree and nothing else,
@@ -60,7 +63,7 @@ func newIncSender(ctx context.Context, s *session, fl *fileList, names *nameSet)
 	b.fl = fl
 	fo := flistOpts{proto: s.proto, varint: s.compat&cfVarintFlistFlags != 0,
 		id0Names: s.compat&cfID0Names != 0, owner: o.Owner, group: o.Group,
-		numericIDs: o.NumericIDs, devices: o.Devices, specials: o.Specials,
+		numericIDs: o.NumericIDs, devices: o.Devices, specials: o.Specials, hardLinks: o.HardLinks,
 		checksum: o.Checksum, csumLen: s.sums.kind.digestLen(),
 		noLinks: o.NoLinks, acls: o.ACLs, xattrs: o.XAttrs, inline: true}
 	return &incSender{ctx: ctx, s: s, b: b, enc: newFlistEncoder(fo, lookupUser, lookupGroup),
@@ -151,6 +154,10 @@ func (in *incSender) sendList(parent int32, entries []*entry) error {
 		s.out.buf = s.ndxOut.appendNdx(s.out.buf, ndxFlistOffset-parent, s.proto)
 	}
 	sortEntries(entries, s.proto)
+	if s.opts.HardLinks {
+		in.linkLeaders(entries)
+	}
+	in.enc.listStart = in.next
 	for _, e := range entries {
 		if s.opts.Checksum && e.isReg() {
 			e.sum = s.listChecksum(in.b.root, e)
@@ -203,6 +210,28 @@ func (in *incSender) sendList(parent int32, entries []*entry) error {
 		s.out.buf = s.ndxOut.appendNdx(s.out.buf, ndxFlistEOF, s.proto)
 	}
 	return nil
+}
+
+// linkLeaders marks the hard-linked entries of the list about to be
+// sent at in.next: the first of a group sent leads it, the others name
+// its ndx, which may be in an earlier list (flist.c:send_file_entry,
+// idev_find).
+func (in *incSender) linkLeaders(entries []*entry) {
+	if in.leaders == nil {
+		in.leaders = map[hardLinkOf]int32{}
+	}
+	for i, e := range entries {
+		if !e.hlinked {
+			continue
+		}
+		k := hardLinkOf{e.dev, e.ino}
+		if lead, ok := in.leaders[k]; ok {
+			e.hlinkFirst, e.hlinkLead = false, lead
+			continue
+		}
+		in.leaders[k] = in.next + int32(i)
+		e.hlinkFirst, e.hlinkLead = true, -1
+	}
 }
 
 // sendNext lists and sends the next directory's list.
