@@ -3,6 +3,7 @@ package rsyncproto
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -248,5 +249,31 @@ func TestCompressSkipStored(t *testing.T) {
 		if skip != (res.BytesWritten > 1<<20) {
 			t.Errorf("skip=%v: %d bytes written for a 1 MiB text file", skip, res.BytesWritten)
 		}
+	}
+}
+
+// TestCompressRefusedByDaemon: a module that refuses compression stops
+// the push with the daemon's reason; nothing is sent uncompressed.
+func TestCompressRefusedByDaemon(t *testing.T) {
+	needRsync(t)
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "a.txt"), textWords(5000, 1), 0o644, time.Unix(1704164645, 0))
+	mod := t.TempDir()
+	conf := daemonConf(t, mod, "refuse options = compress\n")
+	req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: "m",
+		Options: Options{Compress: CompressAuto}}
+	res, err := pushDaemon(t, conf, DaemonConfig{Module: "m"}, req)
+	t.Logf("result %+v, error %v", res, err)
+	if err == nil {
+		t.Fatal("push succeeded although the module refuses compression")
+	}
+	// Over pipes the daemon writes its reason ("configured to refuse
+	// --compress") to stderr; a TCP daemon sends it as a message.
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != ExitUnsupported {
+		t.Errorf("error %v, want rsync exit %d (requested action not supported)", err, ExitUnsupported)
+	}
+	if _, serr := os.Stat(filepath.Join(mod, "a.txt")); serr == nil {
+		t.Error("a.txt arrived")
 	}
 }
