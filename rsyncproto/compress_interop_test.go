@@ -171,6 +171,8 @@ func TestCompressedPushSSH(t *testing.T) {
 		{CompressZlib, 31, CompressZlib, nil},
 		{CompressZlib, 30, CompressZlib, nil},
 		{CompressAuto, 29, CompressZlib, nil},
+		{CompressAuto, 28, CompressZlib, nil},
+		{CompressAuto, 27, CompressZlib, nil},
 		// Blocks over 0xffff bytes: the receiver adds them to its window
 		// in pieces, repeating the first piece below protocol 31.
 		{CompressZlib, 31, CompressZlib, []string{"--block-size=70000"}},
@@ -275,5 +277,35 @@ func TestCompressRefusedByDaemon(t *testing.T) {
 	}
 	if _, serr := os.Stat(filepath.Join(mod, "a.txt")); serr == nil {
 		t.Error("a.txt arrived")
+	}
+}
+
+// TestCompressLevelsInterop: levels reach the receiver and the sender
+// alike (token.c:init_compression_level on both sides): zlib's level 0
+// is no compression on both, the others compress at their level.
+func TestCompressLevelsInterop(t *testing.T) {
+	bin := needRsync(t)
+	for _, c := range []struct {
+		choice string
+		level  int
+		want   string
+	}{
+		{CompressZlib, 0, ""},
+		{CompressZlibx, 0, ""},
+		{CompressZlib, 1, CompressZlib},
+		{CompressZlibx, 9, CompressZlibx},
+		{CompressZstd, -5, CompressZstd},
+		{CompressZstd, 19, CompressZstd},
+		{CompressAuto, 0, CompressZstd},
+		{CompressLZ4, 7, CompressLZ4},
+	} {
+		t.Run(fmt.Sprintf("%s/%d", c.choice, c.level), func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "dst")
+			compressedRounds(t, c.want, func(src string) (*Result, error) {
+				req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: dst,
+					Options: Options{Delete: true, Compress: c.choice, CompressLevel: c.level, CompressLevelSet: true}}
+				return pushSSHExtra(t, bin, req, 0)
+			}, dst)
+		})
 	}
 }

@@ -63,7 +63,9 @@ func newTokenCoder(out *muxWriter, name string, level, proto int, skip *skipList
 		c = &deflateCodec{fw: fw, level: level, classic: name == CompressZlib, proto: proto}
 	case CompressZstd:
 		enc, err := zstd.NewWriter(fw, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
-			zstd.WithEncoderConcurrency(1))
+			zstd.WithEncoderConcurrency(1),
+			// The stream never ends (rsync never ends it): no checksum.
+			zstd.WithEncoderCRC(false))
 		if err != nil {
 			return nil, fmt.Errorf("start zstd: %w", err)
 		}
