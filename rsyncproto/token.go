@@ -64,6 +64,10 @@ func newTokenCoder(out *muxWriter, name string, level, proto int, skip *skipList
 	case CompressZstd:
 		enc, err := zstd.NewWriter(fw, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
 			zstd.WithEncoderConcurrency(1),
+			// C zstd's window at rsync's default level 3 (windowLog
+			// 21), not the library's 8 MiB: a third of the memory
+			// per session.
+			zstd.WithWindowSize(zstdWindow),
 			// The stream never ends (rsync never ends it): no checksum.
 			zstd.WithEncoderCRC(false))
 		if err != nil {
@@ -214,6 +218,9 @@ type deflateCodec struct {
 	hist  []byte // classic: the receiver's last window of data
 	stale bool   // classic: hist grew by matched data since cur was started
 }
+
+// zstdWindow is the zstd window gsync compresses with.
+const zstdWindow = 1 << 21
 
 // deflateWindow is the window of rsync's deflate streams (-15 bits).
 const deflateWindow = 1 << 15
