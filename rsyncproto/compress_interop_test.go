@@ -292,7 +292,12 @@ func TestCompressLevelsInterop(t *testing.T) {
 	}{
 		{CompressZlib, 0, ""},
 		{CompressZlibx, 0, ""},
+		// Classic zlib's history at every kind of deflate encoder: the
+		// fast ones (1 to 6) and the hash-chain ones (7 to 9).
 		{CompressZlib, 1, CompressZlib},
+		{CompressZlib, 4, CompressZlib},
+		{CompressZlib, 7, CompressZlib},
+		{CompressZlib, 9, CompressZlib},
 		{CompressZlibx, 9, CompressZlibx},
 		{CompressZstd, -5, CompressZstd},
 		{CompressZstd, 19, CompressZstd},
