@@ -14,19 +14,28 @@ import (
 	"github.com/gsync/gsync/internal/treediff"
 )
 
-// received is the byte count of the daemon's last "sent N bytes
-// received M bytes" log line: what gsync put on the wire.
-func received(t *testing.T, d *RsyncDaemon) int64 {
+// received is the byte count of the daemon's nth "sent N bytes
+// received M bytes" log line (from 1): what gsync put on the wire in
+// the nth session. The daemon writes it as its session ends, which can
+// be after gsync exited: it is waited for (10 s at most).
+func received(t *testing.T, d *RsyncDaemon, nth int) int64 {
 	t.Helper()
-	m := regexp.MustCompile(`received ([0-9,.]+) bytes`).FindAllStringSubmatch(d.Log(), -1)
-	if len(m) == 0 {
-		t.Fatalf("no transfer summary in the daemon's log:\n%s", d.Log())
+	re := regexp.MustCompile(`received ([0-9,.]+) bytes`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m := re.FindAllStringSubmatch(d.Log(), -1)
+		if len(m) >= nth {
+			n, err := strconv.ParseInt(strings.NewReplacer(",", "", ".", "").Replace(m[nth-1][1]), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no transfer summary %d in the daemon's log:\n%s", nth, d.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	n, err := strconv.ParseInt(string(bytes.ReplaceAll([]byte(m[len(m)-1][1]), []byte(","), nil)), 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // compressibleText is n bytes of repetitive text (lines of words).
@@ -82,7 +91,7 @@ func TestDaemonCompress(t *testing.T) {
 			for _, o := range opts {
 				treediff.Equal(t, src, dst, o)
 			}
-			n := received(t, d)
+			n := received(t, d, 1)
 			t.Logf("%v: the daemon received %d bytes for %d bytes of text", tc.args, n, size)
 			if n > size/4 {
 				t.Errorf("the daemon received %d bytes for %d bytes of text: not compressed", n, size)
@@ -103,7 +112,7 @@ func TestDaemonCompress(t *testing.T) {
 			for _, o := range opts {
 				treediff.Equal(t, src, dst, o)
 			}
-			n = received(t, d)
+			n = received(t, d, 2)
 			t.Logf("%v: the daemon received %d bytes for a delta of 50000 bytes", tc.args, n)
 			if n > 50000/2 {
 				t.Errorf("the daemon received %d bytes for a 50000-byte insertion", n)
@@ -147,5 +156,35 @@ func TestDaemonCompressRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dst, "f.txt")); err == nil {
 		t.Errorf("f.txt arrived although compression was refused")
+	}
+}
+
+// TestLsyncdCompress: lsyncd's rsync = { compress = true } makes gsync
+// push compressed, as lsyncd's rsync -z would.
+func TestLsyncdCompress(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f.txt"), compressibleText(1<<20, 7), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "module")
+	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: dst}}})
+	conf := writeConfig(t, fmt.Sprintf(`settings { nodaemon = true }
+sync { default.rsync, source = %q, target = %q, delay = 0, rsync = { archive = true, compress = true } }
+`, src, d.URL("m")))
+	code, out := runGsync(t, "-onepass", conf)
+	if code != 0 {
+		t.Fatalf("gsync -onepass exit %d:\n%s", code, tail(out, 10))
+	}
+	if strings.Contains(out, "without effect") {
+		t.Errorf("compress = true was warned about:\n%s", tail(out, 10))
+	}
+	for _, o := range rsyncPeerOptions(32) {
+		treediff.Equal(t, src, dst, o)
+	}
+	n := received(t, d, 1)
+	t.Logf("the daemon received %d bytes for 1 MiB of text", n)
+	if n > (1<<20)/4 {
+		t.Errorf("the daemon received %d bytes for 1 MiB of text: not compressed", n)
 	}
 }
