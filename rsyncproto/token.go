@@ -200,11 +200,14 @@ var syncMarker = []byte{0, 0, 0xff, 0xff}
 // Z_INSERT_ONLY, and the receiver adds the same bytes to its window as a
 // stored block (token.c:see_deflate_token). Go's deflate has no insert
 // mode, but a sync-flushed stream is byte aligned and the receiver's
-// inflater stands between blocks, so a fresh compressor whose dictionary
-// is the last 32 KiB the receiver has seen (literal and matched data, in
-// order) continues the stream exactly: its back references reach only
-// bytes both windows hold. hist keeps those bytes; the compressor is
-// restarted on them only when literal data follows a match.
+// inflater stands between blocks, so the compressor may catch up with
+// the receiver's window in either of two exact ways before literal data
+// that follows matched blocks: compress the matched bytes and flush,
+// throwing that output away (its window then holds them as the
+// receiver's does), or restart it with the last 32 KiB the receiver
+// has seen (literal and matched data, in order) as its dictionary. Its
+// back references then reach only bytes both windows hold. hist keeps
+// those bytes; catchUp picks the cheaper way.
 type deflateCodec struct {
 	fw      *frameWriter
 	level   int
@@ -215,8 +218,10 @@ type deflateCodec struct {
 	cur       *flate.Writer
 	written   bool // data written since the last flush
 
-	hist  []byte // classic: the receiver's last window of data
-	stale bool   // classic: hist grew by matched data since cur was started
+	hist []byte // classic: the receiver's last window of data
+	// unseen counts the bytes at the end of hist (matched data) that
+	// the compressor has not had yet.
+	unseen int
 }
 
 // zstdWindow is the zstd window gsync compresses with.
@@ -243,15 +248,39 @@ func (d *deflateCodec) begin(skip bool) error {
 	// deflateReset: a new stream for every file. ResetDict, never
 	// Reset: Reset would refill the window with the last dictionary.
 	d.cur.ResetDict(d.fw, nil)
-	d.hist, d.stale, d.written = d.hist[:0], false, false
+	d.hist, d.unseen, d.written = d.hist[:0], 0, false
+	return nil
+}
+
+// catchUp gives the compressor the matched data the receiver added to
+// its window since the compressor last had data. It runs only after a
+// sync flush (send flushes before every token): less than a window of
+// it is compressed and flushed with the output discarded, more restarts
+// the compressor on the window (cheaper than compressing it).
+func (d *deflateCodec) catchUp() error {
+	if d.unseen == 0 {
+		return nil
+	}
+	n := d.unseen
+	d.unseen = 0
+	if n >= deflateWindow {
+		d.cur.ResetDict(d.fw, d.window())
+		return nil
+	}
+	keep := len(d.fw.pend)
+	if _, err := d.cur.Write(d.hist[len(d.hist)-n:]); err != nil {
+		return err
+	}
+	if err := d.cur.Flush(); err != nil {
+		return err
+	}
+	d.fw.pend = d.fw.pend[:keep]
 	return nil
 }
 
 func (d *deflateCodec) write(p []byte) error {
-	if d.stale {
-		// Only after a sync flush (send flushes before every token).
-		d.cur.ResetDict(d.fw, d.window())
-		d.stale = false
+	if err := d.catchUp(); err != nil {
+		return err
 	}
 	if _, err := d.cur.Write(p); err != nil {
 		return err
@@ -294,11 +323,11 @@ func (d *deflateCodec) see(p []byte) {
 		n := min(left, 0xffff)
 		left -= n
 		d.remember(p[off : off+n])
+		d.unseen += n
 		if d.proto >= 31 {
 			off += n
 		}
 	}
-	d.stale = true
 }
 
 // remember appends p to hist, which keeps at least the last
