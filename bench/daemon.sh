@@ -5,7 +5,9 @@
 #   bench/daemon.sh [GSYNC_BINARY]
 #
 # Scenarios: initial sync of 20,000 small files, initial sync of one 1 GiB
-# file, and a 1-byte change in that 1 GiB file (delta transfer). For each
+# file, a 1-byte change in that 1 GiB file (delta transfer), and a 100 MB
+# compressible text tree pushed with -z --zc=zstd (wire bytes also as the
+# daemon logs them, and the CPU ratio). For each
 # tool: wall time, CPU (user+sys, from /usr/bin/time) and bytes on the wire
 # (loopback interface counters, both directions, TCP/IP headers included,
 # measured the same way for both tools). Each figure is the median of RUNS
@@ -43,6 +45,7 @@ done
 mkdir -p "$work/mod"
 cat >"$work/rsyncd.conf" <<CONF
 pid file = $work/rsyncd.pid
+log file = $work/rsyncd.log
 use chroot = no
 munge symlinks = no
 [m]
@@ -104,6 +107,25 @@ printf 'X' | dd of="$work/big-changed/one.bin" bs=1 seek=$((512 << 20)) conv=not
 # check (size + mtime) would skip the file and no delta would be measured.
 touch -d "@$(( $(stat -c %Y "$work/big/one.bin") + 10 ))" "$work/big-changed/one.bin"
 
+# 100 MB of text (200 files of 512 KiB, lines of words from a small
+# vocabulary) for the compressed push.
+mkdir -p "$work/text"
+awk -v dir="$work/text" 'BEGIN {
+	srand(42)
+	n = split("the quick brown fox jumps over a lazy dog while rsync sends deltas of blocks to its receiver and gsync mirrors every change it sees", w, " ")
+	for (f = 0; f < 200; f++) {
+		file = sprintf("%s/t%03d.txt", dir, f)
+		size = 0
+		while (size < 524288) {
+			line = sprintf("%06d", int(rand() * 1000000))
+			for (i = 0; i < 12; i++) line = line " " w[int(rand() * n) + 1]
+			print line > file
+			size += length(line) + 1
+		}
+		close(file)
+	}
+}'
+
 empty='rm -rf "$work/mod"/* "$work/mod"/.[!.]* 2>/dev/null || true'
 stale='rm -rf "$work/mod"/*; cp -a "$work/big/one.bin" "$work/mod/one.bin"'
 
@@ -141,6 +163,28 @@ row_ax() { # scenario setup src
 		printf "| %s | gsync -A -X / gsync plain | | | | %.2f | %.2f |\n", n, gw / pw, gb / pb
 	}'
 }
+# daemon_received: the bytes the daemon logged as received in its last
+# session ("sent N bytes  received M bytes  total size T").
+daemon_received() {
+	{ grep -o 'received [0-9,.]* bytes' "$work/rsyncd.log" || true; } | tail -1 | tr -dc '0-9'
+}
+# row_z: gsync -z --zc=CODEC against rsync -az --zc=CODEC (same codec, the
+# default level of each); the last line has the CPU ratio (the issue's
+# bound: 1.3) and the bytes the daemon logged as received in each tool's
+# last run (bound: 1.05).
+row_z() { # scenario setup src codec
+	local name=$1 setup=$2 src=$3 codec=$4
+	read -r rw rc rb <<<"$(measure "$setup" rsync -az --zc="$codec" "$src/" "$url")"
+	local rl gl
+	rl=$(daemon_received)
+	read -r gw gc gb <<<"$(measure "$setup" "$gsync" --once -z --zc="$codec" --log-level warn "$src" "$url")"
+	gl=$(daemon_received)
+	awk -v n="$name" -v z="$codec" -v rw="$rw" -v rc="$rc" -v rb="$rb" -v gw="$gw" -v gc="$gc" -v gb="$gb" -v rl="$rl" -v gl="$gl" 'BEGIN {
+		printf "| %s | rsync -az --zc=%s | %s | %s | %.1f | 1.00 | 1.00 |\n", n, z, rw, rc, rb / 1e6
+		printf "| %s | gsync --once -z --zc=%s | %s | %s | %.1f | %.2f | %.2f |\n", n, z, gw, gc, gb / 1e6, gw / rw, gb / rb
+		printf "| %s | gsync / rsync: cpu %.2f; daemon-logged bytes received %d / %d = %.3f | | | | | |\n", n, (rc > 0 ? gc / rc : 0), gl, rl, (rl > 0 ? gl / rl : 0)
+	}'
+}
 {
 	row "20,000 small files, initial" "$empty" "$work/small"
 	if [ "$attrs" = 1 ]; then
@@ -148,6 +192,7 @@ row_ax() { # scenario setup src
 	fi
 	row "1 GiB file, initial" "$empty" "$work/big"
 	row "1 GiB file, 1-byte change" "$stale" "$work/big-changed"
+	row_z "100 MB text, initial, compressed" "$empty" "$work/text" zstd
 } | tee -a "$results"
 echo
 echo "written to $results"

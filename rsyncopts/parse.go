@@ -16,7 +16,8 @@ const (
 	// output, -r, -s): accepted, and worth a warning at most.
 	NoEffect
 	// Setting options are gsync settings of their own (--dry-run,
-	// --timeout, ...): the caller maps them.
+	// --timeout, ..., and the compression options, which Compress.Set
+	// takes): the caller maps them.
 	Setting
 	// Unsupported options are rsync options gsync does not implement:
 	// refused by name.
@@ -52,12 +53,15 @@ var specs = []spec{
 
 	{"dry-run", 'n', false, Setting}, {"one-file-system", 'x', false, Setting},
 	{"timeout", 0, true, Setting}, {"delete", 0, false, Setting},
+	// Compression (Compress.Set).
+	{"compress", 'z', false, Setting}, {"compress-choice", 0, true, Setting}, {"zc", 0, true, Setting},
+	{"compress-level", 0, true, Setting}, {"zl", 0, true, Setting}, {"skip-compress", 0, true, Setting},
+	{"old-compress", 0, false, Setting}, {"new-compress", 0, false, Setting},
 
 	{"rsh", 'e', true, Unsupported}, {"rsync-path", 0, true, Unsupported}, {"password-file", 0, true, Unsupported},
 	{"port", 0, true, Unsupported}, {"exclude", 0, true, Unsupported}, {"exclude-from", 0, true, Unsupported},
 	{"include", 0, true, Unsupported}, {"include-from", 0, true, Unsupported}, {"filter", 'f', true, Unsupported},
-	{"compress", 'z', false, Unsupported}, {"compress-level", 0, true, Unsupported},
-	{"compress-choice", 0, true, Unsupported}, {"bwlimit", 0, true, Unsupported},
+	{"bwlimit", 0, true, Unsupported},
 	{"backup", 'b', false, Unsupported}, {"backup-dir", 0, true, Unsupported}, {"suffix", 0, true, Unsupported},
 	{"update", 'u', false, Unsupported}, {"inplace", 0, false, Unsupported}, {"append", 0, false, Unsupported},
 	{"append-verify", 0, false, Unsupported}, {"checksum", 'c', false, Unsupported},
@@ -95,7 +99,7 @@ var negatable = map[string]bool{
 	"specials": true, "D": true, "hard-links": true, "acls": true, "xattrs": true, "sparse": true,
 	"numeric-ids": true, "recursive": true, "verbose": true, "protect-args": true, "whole-file": true,
 	"human-readable": true, "progress": true, "partial": true, "one-file-system": true,
-	"ignore-errors": true,
+	"ignore-errors": true, "compress": true,
 }
 
 // Option is one rsync option as written, after parsing.

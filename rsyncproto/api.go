@@ -53,9 +53,27 @@ type Options struct {
 	// (flist.c:send_extra_file_list). A receiver that declines it gets
 	// the whole list at once.
 	IncRecurse bool
-	// Compress names a compression; "" sends data uncompressed (the only
-	// value supported so far).
+	// Compress compresses file data on the wire (rsync -z): "" sends it
+	// plain; CompressAuto negotiates the codec with peers that can
+	// (protocol 30 and newer with rsync 3.2's capability flags,
+	// compat.c:negotiate_the_strings) and uses classic zlib with the
+	// others; CompressZstd, CompressLZ4, CompressZlibx or CompressZlib
+	// ask for one (--compress-choice), which the peer must have.
 	Compress string
+	// CompressLevel is rsync's --compress-level, sent to the receiver
+	// and used by the sender when CompressLevelSet (token.c:
+	// init_compression_level clamps it to the codec's range; level 0
+	// turns zlib and zlibx off on both sides, and means the default
+	// for zstd; lz4 has no levels).
+	CompressLevel    int
+	CompressLevelSet bool
+	// SkipCompress is rsync's --skip-compress list ("gz/jpg/mp[34]")
+	// when SkipCompressSet, else rsync's default list: files with such a
+	// suffix are sent as stored (uncompressed) deflate blocks with zlib
+	// and zlibx. zstd and lz4 compress every file, as rsync does (their
+	// level cannot change within the session's stream).
+	SkipCompress    string
+	SkipCompressSet bool
 	// ExcludeRules are rsync filter rules sent to the receiver so that
 	// --delete never removes paths the user excluded, e.g. "- *.tmp".
 	// They protect what lies below the listed paths; a listed path itself
@@ -108,6 +126,7 @@ type Request struct {
 type Result struct {
 	Protocol     int    // negotiated protocol version
 	Checksum     string // negotiated checksum algorithm
+	Compress     string // compression of file data ("" for none)
 	IncRecurse   bool   // the file list went out incrementally
 	Files        int    // regular files whose data was sent
 	Deleted      int    // entries the receiver reported as deleted

@@ -1,5 +1,7 @@
 package rsyncproto
 
+import "fmt"
+
 // clientInfo is the -e capability string rsync 3.x sends
 // (options.c:maybe_add_e_option), without "i" (incremental recursion),
 // which offersIncRecurse adds.
@@ -78,6 +80,10 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	if o.Sparse {
 		f = append(f, 'S')
 	}
+	zShort, zLong := compressArgs(o)
+	if zShort {
+		f = append(f, 'z')
+	}
 	if proto >= 30 {
 		info := clientInfo
 		if offersIncRecurse(o, proto) {
@@ -86,6 +92,9 @@ func serverArgs(o *Options, proto int, dest string) []string {
 		f = append(f, info...)
 	}
 	args := []string{"--server", string(f)}
+	if o.Compress != "" && o.CompressLevelSet {
+		args = append(args, fmt.Sprintf("--compress-level=%d", o.CompressLevel))
+	}
 	// -D carries --specials; "--devices" alone would not be understood by
 	// old receivers (options.c:server_options).
 	if o.Devices && !o.Specials {
@@ -93,6 +102,7 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	} else if !o.Devices && o.Specials {
 		args = append(args, "--specials")
 	}
+	args = append(args, zLong...)
 	if o.Delete {
 		args = append(args, "--delete")
 	}
@@ -108,9 +118,6 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	}
 	if o.Groupmap != "" {
 		args = append(args, "--groupmap="+o.Groupmap)
-	}
-	if o.Compress != "" && proto >= 30 {
-		args = append(args, "--compress-choice="+o.Compress)
 	}
 	return append(args, ".", dest)
 }

@@ -39,6 +39,16 @@ func TestServerArgsMatchRsync(t *testing.T) {
 			Usermap: "0-99:nobody,*:1", Groupmap: "*:users"}},
 		{[]string{"-a", "--chown=bin:daemon"}, Options{Owner: true, Group: true, Devices: true, Specials: true,
 			Usermap: "*:bin", Groupmap: "*:daemon"}},
+		{[]string{"-a", "-z"}, Options{Owner: true, Group: true, Devices: true, Specials: true, Compress: CompressAuto}},
+		{[]string{"-a", "-z", "--zl=9", "--skip-compress=txt/log"}, Options{Owner: true, Group: true, Devices: true, Specials: true,
+			Compress: CompressAuto, CompressLevel: 9, CompressLevelSet: true, SkipCompress: "txt/log", SkipCompressSet: true}},
+		{[]string{"-a", "--zc=zstd", "--compress-level=-5"}, Options{Owner: true, Group: true, Devices: true, Specials: true,
+			Compress: CompressZstd, CompressLevel: -5, CompressLevelSet: true}},
+		{[]string{"-rlpt", "--compress-choice=lz4"}, Options{Compress: CompressLZ4}},
+		{[]string{"-a", "--no-specials", "-z", "--zc=zlib", "--zl=1"}, Options{Owner: true, Group: true, Devices: true,
+			Compress: CompressZlib, CompressLevel: 1, CompressLevelSet: true}},
+		{[]string{"-a", "-zz"}, Options{Owner: true, Group: true, Devices: true, Specials: true, Compress: CompressZlibx}},
+		{[]string{"-a", "--zc=zlibx"}, Options{Owner: true, Group: true, Devices: true, Specials: true, Compress: CompressZlibx}},
 	} {
 		t.Run(strings.Join(tc.flags, " "), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "argv")

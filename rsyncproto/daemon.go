@@ -345,8 +345,8 @@ func (s *session) prepare(ctx context.Context, req *Request) (*fileList, error) 
 	if err := checkAttrProtocol(&req.Options, s.proto); err != nil {
 		return nil, err
 	}
-	if req.Options.Compress != "" {
-		return nil, fmt.Errorf("push: compression %q is not supported", req.Options.Compress)
+	if err := CheckCompress(req.Options.Compress); err != nil {
+		return nil, fmt.Errorf("push: %w", err)
 	}
 	if offersIncRecurse(&req.Options, s.proto) {
 		// The list is built once the receiver said whether it takes

@@ -29,7 +29,10 @@
 // links, owner/group by name (--usermap, --groupmap) and, from protocol 30
 // on, POSIX ACLs (-A, acls.c) and extended attributes (-X, xattrs.c, with
 // the receiver's requests for abbreviated values) are supported, each as
-// Options asks; --chmod is applied to the listed modes. Compression is not.
+// Options asks; --chmod is applied to the listed modes. File data can go
+// compressed (-z, token.c's compressed token stream): zstd, lz4, zlibx or
+// classic zlib, negotiated at protocol 31 as rsync 3.2 does (token.go,
+// compress.go).
 // ACLs and xattrs are read beneath the source root like file data
 // (beneath.Root.Xattrs).
 //

@@ -16,6 +16,7 @@ const chunkSize = 32 * 1024
 type matcher struct {
 	s       *session
 	h       *sumHead
+	name    string // the file's name, for --skip-compress
 	fh      hash.Hash
 	literal int64
 	matched int64
@@ -57,8 +58,14 @@ func (m *matcher) emitLiteral(end int) error {
 	for m.lit < end {
 		n := min(end-m.lit, chunkSize)
 		p := m.buf[m.lit : m.lit+n]
-		m.s.out.buf = appendInt(m.s.out.buf, int32(n))
-		m.s.out.buf = append(m.s.out.buf, p...)
+		if m.s.tok != nil {
+			if err := m.s.tok.literal(p); err != nil {
+				return err
+			}
+		} else {
+			m.s.out.buf = appendInt(m.s.out.buf, int32(n))
+			m.s.out.buf = append(m.s.out.buf, p...)
+		}
 		m.fh.Write(p)
 		m.literal += int64(n)
 		m.lit += n
@@ -81,6 +88,11 @@ func (m *matcher) blockLen(i int32) int {
 func (m *matcher) send(r io.Reader, size int64) (short bool, err error) {
 	m.r, m.left = r, size
 	m.fh = m.s.sums.fileHash()
+	if m.s.tok != nil {
+		if err := m.s.tok.begin(m.name); err != nil {
+			return false, err
+		}
+	}
 	if m.h.count == 0 {
 		for m.left > 0 || m.lit < len(m.buf) {
 			m.fill(chunkSize)
@@ -98,7 +110,13 @@ func (m *matcher) send(r io.Reader, size int64) (short bool, err error) {
 			sum[i] ^= 0xff
 		}
 	}
-	m.s.out.buf = appendInt(m.s.out.buf, 0)
+	if m.s.tok != nil {
+		if err := m.s.tok.end(); err != nil {
+			return false, err
+		}
+	} else {
+		m.s.out.buf = appendInt(m.s.out.buf, 0)
+	}
 	m.s.out.buf = append(m.s.out.buf, sum...)
 	return m.short, m.s.out.maybeFlush()
 }
@@ -159,7 +177,13 @@ func (m *matcher) delta() error {
 			if err := m.emitLiteral(m.pos); err != nil {
 				return err
 			}
-			m.s.out.buf = appendInt(m.s.out.buf, -(found + 1))
+			if m.s.tok != nil {
+				if err := m.s.tok.match(found, m.buf[m.pos:m.pos+wl]); err != nil {
+					return err
+				}
+			} else {
+				m.s.out.buf = appendInt(m.s.out.buf, -(found + 1))
+			}
 			m.fh.Write(m.buf[m.pos : m.pos+wl])
 			m.matched += int64(wl)
 			m.pos += wl

@@ -56,7 +56,7 @@ func (s *session) push(ctx context.Context, req *Request, fl *fileList) (*Result
 		fl = built
 	}
 	ps := &pushState{fl: fl, ioError: fl.ioError, changed: map[string]bool{},
-		res: &Result{Protocol: s.proto, Checksum: s.sums.kind.String()}}
+		res: &Result{Protocol: s.proto, Checksum: s.sums.kind.String(), Compress: s.compressName()}}
 	defer fl.close()
 	if fl.deferred {
 		ps.names = newNameSet()
@@ -431,7 +431,7 @@ func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, 
 		s.appendXattrs(ps, e)
 	}
 	s.out.buf = sh.appendHead(s.out.buf, s.proto)
-	m := matcher{s: s, h: sh, buf: s.dataBuf[:0]}
+	m := matcher{s: s, h: sh, name: e.name, buf: s.dataBuf[:0]}
 	short, err := m.send(f, size)
 	s.dataBuf = m.buf[:0] // reused by the next file
 	if err != nil {

@@ -25,6 +25,7 @@ type session struct {
 	proto   int
 	compat  uint32
 	sums    sumConfig
+	tok     *tokenCoder // file data compression; nil: plain
 	opts    *Options
 	ndxOut  ndxState
 	ndxIn   ndxState
@@ -275,14 +276,30 @@ func (s *session) setupProtocol() error {
 	if s.proto >= 30 {
 		s.sums.kind = csumMD5
 	}
-	if s.compat&cfVarintFlistFlags != 0 {
+	// compat.c:negotiate_the_strings: both lists go out before either
+	// is read; the compression list only for -z without a choice.
+	compress := s.opts.Compress
+	negotiate := s.compat&cfVarintFlistFlags != 0
+	if negotiate {
 		s.out.buf = appendVstring(s.out.buf, ourChecksums)
+		if compress == CompressAuto {
+			s.out.buf = appendVstring(s.out.buf, ourCompressions)
+		}
 		if err := s.out.flush(); err != nil {
 			return fmt.Errorf("send checksum list: %w", s.cause(err))
 		}
 		theirs := raw.vstring() // at most 0x7fff bytes (io.c:read_vstring)
 		if raw.err != nil {
 			return fmt.Errorf("read checksum list: %w", s.cause(raw.err))
+		}
+		if compress == CompressAuto {
+			theirZ := raw.vstring()
+			if raw.err != nil {
+				return fmt.Errorf("read compression list: %w", s.cause(raw.err))
+			}
+			if compress = pickCompress(theirZ); compress == "" {
+				return &ExitError{Code: ExitUnsupported, Msg: fmt.Sprintf("failed to negotiate a compression (server offers \"%s\")", EscapeText(theirZ))}
+			}
 		}
 		s.sums.kind = 0
 		for _, ours := range strings.Fields(ourChecksums) {
@@ -303,6 +320,9 @@ func (s *session) setupProtocol() error {
 		}
 		return fmt.Errorf("read checksum seed: %w", s.cause(raw.err))
 	}
+	if err := s.startCompression(compress); err != nil {
+		return err
+	}
 	// Server output is multiplexed from here; ours from protocol 30 on.
 	s.dm = newDemux(s.handleMsg, s.c)
 	s.in = &wireReader{r: s.dm}
@@ -310,6 +330,43 @@ func (s *session) setupProtocol() error {
 	go s.dm.run(s.br)
 	s.out.framed = s.proto >= 30
 	return nil
+}
+
+// startCompression sets up the token coder for the compression in
+// effect (compat.c:parse_compress_choice): CompressAuto without
+// negotiation is classic zlib; zlib and zlibx at level 0 are none.
+func (s *session) startCompression(name string) error {
+	if name == "" {
+		return nil
+	}
+	if name == CompressAuto {
+		name = CompressZlib
+	}
+	level, on := compressLevel(name, s.opts.CompressLevel, s.opts.CompressLevelSet)
+	if !on {
+		return nil
+	}
+	var skip *skipList
+	switch {
+	case s.opts.SkipCompressSet:
+		skip = parseSkipList(s.opts.SkipCompress)
+	default:
+		skip = parseSkipList(skipSuffixes)
+	}
+	t, err := newTokenCoder(s.out, name, level, s.proto, skip)
+	if err != nil {
+		return err
+	}
+	s.tok = t
+	return nil
+}
+
+// compressName is the compression of file data in effect ("" for none).
+func (s *session) compressName() string {
+	if s.tok == nil {
+		return ""
+	}
+	return s.tok.name
 }
 
 // checkAttrProtocol refuses -A and -X below protocol 30, which cannot

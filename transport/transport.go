@@ -64,6 +64,10 @@ type Options struct {
 	// Attrs are the attributes kept on the target (the zero value is
 	// rsync -a's set), validated by the caller (rsyncopts.Attrs.Check).
 	Attrs rsyncopts.Attrs
+	// Compress is rsync's compression of file data (-z and its
+	// options) for daemon and ssh targets; a local target has no wire
+	// and ignores it.
+	Compress rsyncopts.Compress
 	// OneFileSystem (rsync -x): walks of the source stay on the source
 	// root's file system; a mount point is mirrored as an empty
 	// directory, and nothing is deleted below it on the target.

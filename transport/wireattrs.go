@@ -10,10 +10,15 @@ import (
 
 // wireAttrs returns the function that sets the attribute options of an
 // rsync push (daemon and ssh targets) from a, so that the receiver keeps
-// what C rsync with the same options would keep. --chmod is applied by
-// the sender, as rsync does (flist.c:send_file_name), and parsed here,
-// once; the maps go to the receiver (options.c:server_options).
-func wireAttrs(a rsyncopts.Attrs) (func(o *rsyncproto.Options), error) {
+// what C rsync with the same options would keep, and its compression
+// from z. --chmod is applied by the sender, as rsync does
+// (flist.c:send_file_name), and parsed here, once; the maps go to the
+// receiver (options.c:server_options).
+func wireAttrs(a rsyncopts.Attrs, z rsyncopts.Compress) (func(o *rsyncproto.Options), error) {
+	codec := z.Codec()
+	if err := rsyncproto.CheckCompress(codec); err != nil {
+		return nil, err
+	}
 	var chmod func(uint32) uint32
 	if a.Chmod != "" {
 		c, err := rsyncopts.ParseChmod(a.Chmod)
@@ -29,6 +34,8 @@ func wireAttrs(a rsyncopts.Attrs) (func(o *rsyncproto.Options), error) {
 		o.HardLinks, o.ACLs, o.XAttrs, o.Sparse = a.HardLinks, a.ACLs, a.XAttrs, a.Sparse
 		o.NumericIDs, o.Usermap, o.Groupmap = a.NumericIDs, a.Usermap, a.Groupmap
 		o.Chmod = chmod
+		o.Compress, o.CompressLevel, o.CompressLevelSet = codec, z.Level, z.LevelSet
+		o.SkipCompress, o.SkipCompressSet = z.Skip, z.SkipSet
 	}, nil
 }
 

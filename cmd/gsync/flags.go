@@ -84,6 +84,9 @@ type targetOptions struct {
 	// attrs are the attributes kept on the target (rsync -a's set by
 	// default; lsyncd configs: lsyncd's rsync = {...}).
 	attrs rsyncopts.Attrs
+	// compress is rsync's -z and its options (off by default; lsyncd
+	// configs: compress = true and _extra).
+	compress rsyncopts.Compress
 }
 
 // validate checks the target options once, when the config is read.
@@ -232,5 +235,6 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.StringVar(&cfg.configFile, "config", "", "run the syncs of an lsyncd Lua config `FILE` (like gsync FILE), with these flags for the process")
 	registerSSHFlags(f, &cfg.ssh)
 	rsyncopts.RegisterFlags(f, &cfg.attrs)
+	rsyncopts.RegisterCompressFlags(f, &cfg.compress)
 	return cmd
 }

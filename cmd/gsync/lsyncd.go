@@ -15,6 +15,7 @@ import (
 	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops"
+	"github.com/gsync/gsync/rsyncopts"
 )
 
 // lsyncdUsage is printed by -help.
@@ -207,13 +208,19 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
 	}
 	c.attrs = attrs
+	if s.Rsync.On("compress") {
+		// lsyncd passes -z (default-rsync.lua), before _extra's words.
+		if err := c.compress.Set(rsyncopts.Option{Name: "compress", Kind: rsyncopts.Setting, Word: "rsync.compress"}); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
+		}
+	}
 	// rsync options that gsync's own sender does not act on.
 	var ignored []string
 	for _, k := range s.Rsync.SetKeys() {
 		switch {
 		case lsyncdconf.IsAttrKey(k):
 		case slices.Contains([]string{"archive", "protect_args", "password_file", "rsh", "rsync_path", "timeout",
-			"dry_run", "whole_file", "quiet", "verbose", "one_file_system"}, k):
+			"dry_run", "whole_file", "quiet", "verbose", "one_file_system", "compress"}, k):
 		default:
 			ignored = append(ignored, k)
 		}
@@ -227,6 +234,10 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 		case o.Name == "timeout":
 			if err := setRsyncTimeout(&c.timeout, o.Value); err != nil {
 				return nil, nil, fmt.Errorf("%s: rsync._extra %s: %w", s.Where(), o.Word, err)
+			}
+		case rsyncopts.IsCompress(o.Name):
+			if err := c.compress.Set(o); err != nil {
+				return nil, nil, fmt.Errorf("%s: rsync._extra: %w", s.Where(), err)
 			}
 		default:
 			ignored = append(ignored, o.Word)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/lsyncdconf"
+	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -41,8 +42,48 @@ sync{ default.rsyncssh, source = "/src", host = "u@h", targetdir = "/d", delete 
 		c.ssh.rsh != "ssh -l other" || strings.Join(c.ssh.rshArgs, " ") != "-p 2222 -i /k -o StrictHostKeyChecking=no" {
 		t.Errorf("ssh = %+v", c.ssh)
 	}
-	if strings.Join(ignored, ",") != "compress" {
-		t.Errorf("ignored = %v, want [compress]", ignored)
+	if len(ignored) > 0 {
+		t.Errorf("ignored = %v, want none", ignored)
+	}
+	if c.compress.Codec() != "auto" {
+		t.Errorf("compress = true: codec %q, want auto (-z)", c.compress.Codec())
+	}
+}
+
+// TestSyncConfigCompress: lsyncd's compress key is -z, and _extra's
+// compression options apply after it, as on rsync's command line that
+// lsyncd builds; a bad value is an error naming it.
+func TestSyncConfigCompress(t *testing.T) {
+	for _, tc := range []struct {
+		rsync string
+		want  rsyncopts.Compress
+		err   string
+	}{
+		{`compress = true`, rsyncopts.Compress{Z: 1}, ""},
+		{`compress = false`, rsyncopts.Compress{}, ""},
+		{`compress = true, _extra = { "--zc=zstd", "--zl", "5", "--skip-compress=gz/zip" }`,
+			rsyncopts.Compress{Z: 1, Choice: "zstd", Level: 5, LevelSet: true, Skip: "gz/zip", SkipSet: true}, ""},
+		{`compress = true, _extra = { "--no-compress" }`, rsyncopts.Compress{}, ""},
+		{`_extra = { "-az" }`, rsyncopts.Compress{Z: 1}, ""},
+		{`_extra = { "--zc=brotli" }`, rsyncopts.Compress{}, "--zc=brotli"},
+	} {
+		cfg, err := lsyncdconf.Load("c.lua", `sync{ default.rsync, source = "/src", target = "h::m", rsync = { `+tc.rsync+` } }`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, ignored, err := syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want one naming %s", tc.rsync, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.rsync, err)
+		}
+		if c.compress != tc.want || len(ignored) > 0 {
+			t.Errorf("%s: compress %+v ignored %v, want %+v", tc.rsync, c.compress, ignored, tc.want)
+		}
 	}
 }
 

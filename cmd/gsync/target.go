@@ -16,6 +16,7 @@ import (
 // remote ones).
 func openTarget(cfg *config, spec string, rules *filter.Set, opts transport.Options) (t transport.Target, localDir string, err error) {
 	opts.Attrs = cfg.attrs
+	opts.Compress = cfg.compress
 	dc, isDaemon, err := transport.ParseDaemonTarget(spec)
 	if err != nil {
 		return nil, "", usageError{Err: err}
