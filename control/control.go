@@ -56,6 +56,12 @@ type Target struct {
 	// FailingPaths are the paths that keep failing on this target; each
 	// is retried with its own backoff while the others go on.
 	FailingPaths []FailingPath `json:"failing_paths,omitempty"`
+	// Hook runs (--on-push) and failures (timeouts included), and the
+	// last failure.
+	HookRuns      int64      `json:"hook_runs,omitempty"`
+	HookFailures  int64      `json:"hook_failures,omitempty"`
+	LastHookError string     `json:"last_hook_error,omitempty"`
+	LastHookAt    *time.Time `json:"last_hook_error_at,omitempty"`
 }
 
 // FailingPath is a path that keeps failing on a target.

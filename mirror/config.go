@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/transport"
 	"github.com/gsync/gsync/watcher"
 )
@@ -43,6 +44,14 @@ type Config struct {
 
 	Targets []Target
 
+	// Hooks run after each push of a target that went through, batch or
+	// full sync (package hooks; not with DryRun), each for at most
+	// HookTimeout (0: hooks.DefaultTimeout), with HookEnv (the caller's
+	// os.Environ()) and the GSYNC_ variables as their environment.
+	Hooks       []hooks.Command
+	HookTimeout time.Duration
+	HookEnv     []string
+
 	// Watch opens the watcher; nil: watcher.New with WatchBackend.
 	Watch        func(ctx context.Context, opts watcher.Options) (watcher.Watcher, error)
 	WatchBackend string
@@ -73,6 +82,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxDelete < 0 {
 		return configErrorf("invalid --max-delete %d: must be 0 (no limit) or more", c.MaxDelete)
+	}
+	if c.HookTimeout < 0 {
+		return configErrorf("invalid --on-push-timeout %s: must be positive", c.HookTimeout)
 	}
 	if len(c.Targets) == 0 {
 		return configErrorf("no target for source %s", c.Source)

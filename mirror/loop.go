@@ -318,6 +318,7 @@ func (m *Mirror) finish(t *targetRun, r pushResult, now time.Time) error {
 	}
 	logStats(t, what, result, r.stats, r.took)
 	m.settle(t, r, now)
+	m.runHooks(t, r)
 	return nil
 }
 

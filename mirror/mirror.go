@@ -16,6 +16,7 @@ import (
 
 	"github.com/gsync/gsync/delay"
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -123,9 +124,18 @@ func (m *Mirror) Run(ctx context.Context) error {
 		return err
 	}
 	defer m.close()
+	m.startHooks()
 	if m.cfg.Once {
+		// The startup syncs' hooks run to their end (each bounded by
+		// its timeout) before gsync --once exits.
+		defer m.stopHooks(context.WithoutCancel(ctx))
 		return m.runOnce(ctx)
 	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+		defer cancel()
+		m.stopHooks(stopCtx)
+	}()
 	return m.run(ctx)
 }
 
@@ -217,7 +227,7 @@ func (m *Mirror) setup() error {
 		if err != nil {
 			return err
 		}
-		t := &targetRun{tgt: tgt, st: spec.Status, log: tlog, startupDone: cfg.NoInit,
+		t := &targetRun{tgt: tgt, spec: spec.Spec, st: spec.Status, log: tlog, startupDone: cfg.NoInit,
 			paths: newPathBackoff(backoffMin, backoffMax)}
 		m.targets = append(m.targets, t)
 		if err := m.guardDeletes(t, spec, localDir, opts); err != nil {
@@ -269,6 +279,7 @@ func (m *Mirror) guardDeletes(t *targetRun, spec Target, dir string, opts transp
 // slow or broken target never delays the others.
 type targetRun struct {
 	tgt         transport.Target
+	spec        string // the target as given
 	st          *Status
 	log         *slog.Logger
 	col         *delay.Collator
@@ -288,6 +299,8 @@ type targetRun struct {
 	counter deleteCounter
 	probe   transport.Target
 	keep    transport.Target
+	// hooks runs the --on-push hooks of this target (nil: none).
+	hooks *hooks.Runner
 }
 
 func (m *Mirror) close() {
@@ -365,6 +378,10 @@ func (m *Mirror) once(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("sync %s to %s: %d path(s) failed, first: %v", m.src, t.tgt, len(r.stats.Failed), r.stats.Failed[0]))
 		default:
 			logStats(t, "full sync", "ok", r.stats, r.took)
+		}
+		if r.err == nil {
+			r.batch.Full = true
+			m.runHooks(t, r)
 		}
 	}
 	return errors.Join(errs...)

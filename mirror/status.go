@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -58,6 +59,9 @@ type Snapshot struct {
 	Started     bool // the startup full sync succeeded (or there is none)
 	Counters    Counters
 	Failing     []FailingPath // paths that keep failing, backed off one by one
+
+	LastHookErr   string // the last --on-push hook that failed, and why
+	LastHookErrAt time.Time
 }
 
 // State is what a target is doing.
@@ -106,6 +110,11 @@ type Counters struct {
 	Latency                 [len(LatencyBuckets)]int64 // per bucket (not cumulative)
 	LatencyCount            int64
 	LatencySum              float64 // seconds
+
+	// Hook runs (one per hook and push): every run, those that failed
+	// (timeouts included), those killed at the timeout, and the pushes
+	// merged into a waiting one because the hooks fell behind.
+	HookRuns, HookFailures, HookTimeouts, HookMerged int64
 }
 
 // LatencyBuckets are the upper bounds (seconds) of the push duration
@@ -243,6 +252,26 @@ func (s *Status) pushed(at time.Time, full bool, st transport.Stats, took time.D
 		c.LatencySum += secs
 		return true
 	})
+}
+
+// hookRan records one run of a hook that ended at.
+func (s *Status) hookRan(at time.Time, r hooks.Result) {
+	s.update(func(s *Snapshot) bool {
+		s.Counters.HookRuns++
+		if r.Err != nil {
+			s.Counters.HookFailures++
+			if r.TimedOut {
+				s.Counters.HookTimeouts++
+			}
+			s.LastHookErr, s.LastHookErrAt = r.Command.String()+": "+r.Err.Error(), at
+		}
+		return r.Err != nil
+	})
+}
+
+// hookMerged counts a push merged into one waiting for the hooks.
+func (s *Status) hookMerged() {
+	s.update(func(s *Snapshot) bool { s.Counters.HookMerged++; return false })
 }
 
 // noteError records err as the last error without counting a failed

@@ -46,12 +46,15 @@ var (
 	descUp      = prometheus.NewDesc("gsync_target_up", "1 while the target is reachable (the last push did not fail), else 0.", labels, nil)
 	descState   = prometheus.NewDesc("gsync_target_state", "1 for the target's current state.", append(labels, "state"), nil)
 	descFailing = prometheus.NewDesc("gsync_failing_paths", "Paths that keep failing on the target and are retried with their own backoff.", labels, nil)
+	descHooks   = prometheus.NewDesc("gsync_hook_runs_total", "Runs of --on-push hooks, by result: ok, failed (a non-zero exit or no start), timeout (killed).", append(labels, "result"), nil)
+	descMerged  = prometheus.NewDesc("gsync_hook_merged_total", "Pushes merged into one waiting for the hooks because they fell behind.", labels, nil)
 	descSuccess = prometheus.NewDesc("gsync_last_success_timestamp_seconds", "When the last push without errors ended.", labels, nil)
 )
 
 func (c boardCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEvents, descBatches, descLatency, descBytes, descFiles, descDeleted,
-		descRenamed, descErrors, descRetries, descQueue, descFlight, descWatches, descOver, descUp, descState, descFailing, descSuccess} {
+		descRenamed, descErrors, descRetries, descQueue, descFlight, descWatches, descOver, descUp, descState, descFailing, descSuccess,
+		descHooks, descMerged} {
 		ch <- d
 	}
 }
@@ -109,6 +112,10 @@ func (c boardCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, s := range mirror.States {
 			gauge(descState, boolFloat(s == state), s.String())
 		}
+		counter(descHooks, n.HookRuns-n.HookFailures, "ok")
+		counter(descHooks, n.HookFailures-n.HookTimeouts, "failed")
+		counter(descHooks, n.HookTimeouts, "timeout")
+		counter(descMerged, n.HookMerged)
 		if !lastSuccess.IsZero() {
 			gauge(descSuccess, float64(lastSuccess.UnixNano())/1e9)
 		}

@@ -45,6 +45,13 @@ func PrintStatus(w io.Writer, all []control.Status, now time.Time) {
 				}
 				fmt.Fprintf(w, "  %s last error%s: %s\n", t.Sync, at, oneLine(t.LastError))
 			}
+			if t.LastHookError != "" {
+				at := ""
+				if t.LastHookAt != nil {
+					at = " at " + t.LastHookAt.Format("15:04:05")
+				}
+				fmt.Fprintf(w, "  %s hooks: %d run(s), %d failed; last failure%s: %s\n", t.Sync, t.HookRuns, t.HookFailures, at, oneLine(t.LastHookError))
+			}
 			for _, f := range t.FailingPaths {
 				fmt.Fprintf(w, "  %s failing path /%s: %d failure(s), next attempt in %s: %s\n", t.Sync,
 					strings.TrimPrefix(f.Path, "/"), f.Failures, max(f.NextAttempt.Sub(now), 0).Round(time.Second), oneLine(f.LastError))

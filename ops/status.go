@@ -27,6 +27,10 @@ func TargetStatus(st *mirror.Status) control.Target {
 		Deleted: c.Deleted, Renamed: c.Renamed,
 		Batches: c.Batches + c.FullSyncs, Failures: c.Failures,
 		Events: c.Events, Watches: s.Watches, Overflows: c.Overflows,
+		HookRuns: c.HookRuns, HookFailures: c.HookFailures, LastHookError: s.LastHookErr,
+	}
+	if !s.LastHookErrAt.IsZero() {
+		t.LastHookAt = timePtr(s.LastHookErrAt)
 	}
 	if s.Full {
 		t.InFlight++

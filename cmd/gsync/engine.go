@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops"
 	"github.com/gsync/gsync/transport"
@@ -13,7 +15,7 @@ import (
 // mirrorConfig translates a parsed sync into the engine's configuration:
 // its targets open through openTarget, status has one entry per target
 // of cfg, in order.
-func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry *mirror.Handover) mirror.Config {
+func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry *mirror.Handover) (mirror.Config, error) {
 	mc := mirror.Config{
 		Name: cfg.name, Source: cfg.source,
 		Excludes: cfg.excludes, ExcludeFrom: cfg.excludeFrom, Filters: cfg.filters,
@@ -22,6 +24,14 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		DryRun: cfg.dryRun, Insist: cfg.insist, NoInit: cfg.noInit, Once: cfg.once,
 		AllowEmptySource: cfg.allowEmptySource, MaxDelete: cfg.maxDelete,
 		WatchBackend: cfg.watchBackend, Log: log, Handover: carry,
+		HookTimeout: cfg.onPushTimeout, HookEnv: os.Environ(),
+	}
+	for _, line := range cfg.onPush {
+		h, err := hooks.Parse(line)
+		if err != nil {
+			return mc, usagef("--on-push: %v", err)
+		}
+		mc.Hooks = append(mc.Hooks, h)
 	}
 	if cfg.progress != nil {
 		out := cfg.progress
@@ -43,5 +53,5 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		}
 		mc.Targets = append(mc.Targets, t)
 	}
-	return mc
+	return mc, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gsync/gsync/control"
+	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/rsyncproto"
 	"github.com/gsync/gsync/transport"
@@ -61,6 +62,10 @@ type sourceOptions struct {
 	// oneFileSystem (-x): file systems mounted below the source are not
 	// mirrored (their mount points are).
 	oneFileSystem bool
+	// onPush are the --on-push command lines (hooks), run with at most
+	// onPushTimeout each.
+	onPush        []string
+	onPushTimeout time.Duration
 }
 
 // targetOptions are the connection settings of a target.
@@ -145,7 +150,7 @@ func parseDelay(s string) (time.Duration, error) {
 
 func newRootCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) *cobra.Command {
 	cfg := &config{
-		sourceOptions:  sourceOptions{delay: 15 * time.Second, maxDelays: 1000},
+		sourceOptions:  sourceOptions{delay: 15 * time.Second, maxDelays: 1000, onPushTimeout: hooks.DefaultTimeout},
 		targetOptions:  targetOptions{timeout: 60 * time.Second},
 		processOptions: processOptions{statusInterval: 10 * time.Second},
 	}
@@ -218,6 +223,8 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics, e.g. 127.0.0.1:9469")
 	f.StringVar(&cfg.logFile, "log-file", "", "log to `FILE` instead of stderr; reopened on SIGUSR1 (logrotate)")
 	f.StringVar(&cfg.configFile, "config", "", "run the syncs of an lsyncd Lua config `FILE` (like gsync FILE), with these flags for the process")
+	f.StringArrayVar(&cfg.onPush, "on-push", nil, "after each push to a target that went through, run `COMMAND` (split into words like -e, never run by a shell; the push's paths as JSON lines on stdin, GSYNC_* variables; repeatable, run in order)")
+	f.Var(durationSeconds{&cfg.onPushTimeout}, "on-push-timeout", "kill an --on-push command (its whole process group) after this long")
 	registerSSHFlags(f, &cfg.ssh)
 	rsyncopts.RegisterFlags(f, &cfg.attrs)
 	return cmd

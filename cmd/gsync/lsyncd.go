@@ -288,6 +288,7 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 			c.oneFileSystem = c.oneFileSystem || native.oneFileSystem
 			c.insist = c.insist || native.insist
 			c.dryRun = c.dryRun || native.dryRun
+			c.onPush, c.onPushTimeout = native.onPush, native.onPushTimeout
 		}
 		if len(ignored) > 0 {
 			log.Warn("rsync options without effect in gsync", "sync", c.name, "at", s.Where(), "options", strings.Join(ignored, ","))

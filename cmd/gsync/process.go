@@ -73,7 +73,9 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 			}
 			status = append(status, b.Add(name))
 		}
-		mcfgs[i] = mirrorConfig(c, status, log, carry)
+		if mcfgs[i], err = mirrorConfig(c, status, log, carry); err != nil {
+			return nil, err
+		}
 	}
 	stopOps, err := startOps(ctx, b, po, log)
 	if err != nil {
