@@ -297,6 +297,7 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 			return err
 		}
 		e := list[ndx]
+		s.itemized(e, iflags, xname)
 		if iflags&itemTransfer != 0 && !e.isReg() {
 			return nonRegularRequest(e)
 		}
