@@ -149,6 +149,13 @@ func parseDelay(s string) (time.Duration, error) {
 }
 
 func newRootCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) *cobra.Command {
+	cmd, _ := newCommand(stdout, stderr, sigs)
+	return cmd
+}
+
+// newCommand returns the root command and the config its flags fill
+// (gsync verify reuses both).
+func newCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) (*cobra.Command, *config) {
 	cfg := &config{
 		sourceOptions:  sourceOptions{delay: 15 * time.Second, maxDelays: 1000, onPushTimeout: hooks.DefaultTimeout},
 		targetOptions:  targetOptions{timeout: 60 * time.Second},
@@ -165,7 +172,8 @@ watcher; each has its own queue, so a slow one never delays the others.
 Changes are collected for --delay and pushed in one batch; the startup
 transfer, an inotify overflow and SIGHUP do a full sync.
 
-  gsync status [--json] [--socket PATH]   shows what running gsyncs do`,
+  gsync status [--json] [--socket PATH]   shows what running gsyncs do
+  gsync verify [flags] SRC TARGET...      compares targets with SRC (rsync -i lines)`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if cfg.configFile != "" {
 				if len(args) > 0 {
@@ -227,5 +235,5 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.Var(durationSeconds{&cfg.onPushTimeout}, "on-push-timeout", "kill an --on-push command (its whole process group) after this long")
 	registerSSHFlags(f, &cfg.ssh)
 	rsyncopts.RegisterFlags(f, &cfg.attrs)
-	return cmd
+	return cmd, cfg
 }
