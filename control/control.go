@@ -62,6 +62,11 @@ type Target struct {
 	HookFailures  int64      `json:"hook_failures,omitempty"`
 	LastHookError string     `json:"last_hook_error,omitempty"`
 	LastHookAt    *time.Time `json:"last_hook_error_at,omitempty"`
+	// The last periodic verify (--verify-every): when it ended, the
+	// paths it found drifted, its error.
+	LastVerify  *time.Time `json:"last_verify,omitempty"`
+	DriftPaths  int        `json:"drift_paths,omitempty"`
+	VerifyError string     `json:"verify_error,omitempty"`
 }
 
 // FailingPath is a path that keeps failing on a target.

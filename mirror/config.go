@@ -48,6 +48,14 @@ type Config struct {
 	// full sync (package hooks; not with DryRun), each for at most
 	// HookTimeout (0: hooks.DefaultTimeout), with HookEnv (the caller's
 	// os.Environ()) and the GSYNC_ variables as their environment.
+	// VerifyEvery > 0 compares each target with the source this often
+	// (after its startup sync) over a connection of its own, logging and
+	// counting the drift found, and repairing it unless VerifyOnly;
+	// VerifyChecksum compares file content (rsync -c).
+	VerifyEvery    time.Duration
+	VerifyOnly     bool
+	VerifyChecksum bool
+
 	Hooks       []hooks.Command
 	HookTimeout time.Duration
 	HookEnv     []string
@@ -82,6 +90,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxDelete < 0 {
 		return configErrorf("invalid --max-delete %d: must be 0 (no limit) or more", c.MaxDelete)
+	}
+	if c.VerifyEvery < 0 {
+		return configErrorf("invalid --verify-every %s: must be positive (0: off)", c.VerifyEvery)
 	}
 	if c.HookTimeout < 0 {
 		return configErrorf("invalid --on-push-timeout %s: must be positive", c.HookTimeout)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/gsync/gsync/delay"
@@ -79,6 +80,15 @@ func (m *Mirror) run(ctx context.Context) error {
 	pushCtx, cancelPush := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPush()
 	results := make(chan pushResult, len(m.targets))
+	// Periodic verifies (at most one per target) run on goroutines this
+	// loop owns; they end before it returns.
+	verifies := make(chan verifyResult, len(m.targets))
+	verifyCtx, cancelVerify := context.WithCancel(ctx)
+	var verifyWG sync.WaitGroup
+	defer func() {
+		cancelVerify()
+		verifyWG.Wait()
+	}()
 	stopping := false
 	events := w.Events()
 	var timerC, graceC <-chan time.Time
@@ -115,6 +125,14 @@ func (m *Mirror) run(ctx context.Context) error {
 			}
 			t.st.publish(t.col.Len(), t.col.Waiting(MaxStatusItems), t.active, w.Watches(), t.state(now), t.retryAt)
 			due = earliest(due, t.wakeAt(now))
+			if v := t.verify; v != nil && !stopping {
+				m.scheduleVerify(t, now)
+				if t.verifyDue(now) {
+					m.startVerify(verifyCtx, &verifyWG, t, verifies)
+				} else if !v.running {
+					due = earliest(due, v.next)
+				}
+			}
 		}
 		stopTimer()
 		timerC = nil
@@ -137,6 +155,7 @@ func (m *Mirror) run(ctx context.Context) error {
 				for _, t := range m.running() {
 					t.st.overflow()
 					t.col.AddFull()
+					t.inconclusive()
 				}
 				continue
 			}
@@ -144,6 +163,7 @@ func (m *Mirror) run(ctx context.Context) error {
 			for _, t := range m.running() {
 				t.st.event()
 				t.col.Add(toItem(ev))
+				t.touch(ev.Path, ev.From)
 			}
 		case err := <-w.Errors():
 			// The watcher logs every error itself (watcher.Watcher.Errors).
@@ -157,6 +177,8 @@ func (m *Mirror) run(ctx context.Context) error {
 			if len(m.running()) == 0 {
 				return fmt.Errorf("every target of %s failed; last: %w", m.src, r.err)
 			}
+		case r := <-verifies:
+			m.verifyDone(r.target, r, m.clock.Now())
 		case <-timerC:
 		case <-graceC:
 			cancelPush()

@@ -233,6 +233,9 @@ func (m *Mirror) setup() error {
 		if err := m.guardDeletes(t, spec, localDir, opts); err != nil {
 			return err
 		}
+		if err := m.openVerifier(t, spec, opts); err != nil {
+			return err
+		}
 		t.st.setup(src, tgt.String(), excl, filt)
 		if cfg.NoInit {
 			t.st.setStarted()
@@ -301,6 +304,8 @@ type targetRun struct {
 	keep    transport.Target
 	// hooks runs the --on-push hooks of this target (nil: none).
 	hooks *hooks.Runner
+	// verify is the periodic verification of this target (nil: none).
+	verify *verifyRun
 }
 
 func (m *Mirror) close() {
@@ -309,8 +314,13 @@ func (m *Mirror) close() {
 	}
 }
 
-// close releases t's connections, once.
+// close releases t's connections, once; the verify twin's only when no
+// verify uses it (verifyDone closes it then).
 func (t *targetRun) close() {
+	if v := t.verify; v != nil && !v.running && v.closer != nil {
+		v.closer.Close()
+		v.closer = nil
+	}
 	if t.closed {
 		return
 	}

@@ -62,6 +62,12 @@ type Snapshot struct {
 
 	LastHookErr   string // the last --on-push hook that failed, and why
 	LastHookErrAt time.Time
+
+	// The last periodic verify (--verify-every): when it ended, the
+	// paths it found drifted (changes on their way left out), its error.
+	LastVerify    time.Time
+	DriftPaths    int
+	LastVerifyErr string
 }
 
 // State is what a target is doing.
@@ -115,6 +121,10 @@ type Counters struct {
 	// (timeouts included), those killed at the timeout, and the pushes
 	// merged into a waiting one because the hooks fell behind.
 	HookRuns, HookFailures, HookTimeouts, HookMerged int64
+
+	// Periodic verifies that ended, by result, and the drifted paths
+	// they found in all.
+	VerifiesEqual, VerifiesDrift, VerifyFailures, DriftPathsTotal int64
 }
 
 // LatencyBuckets are the upper bounds (seconds) of the push duration
@@ -266,6 +276,28 @@ func (s *Status) hookRan(at time.Time, r hooks.Result) {
 			s.LastHookErr, s.LastHookErrAt = r.Command.String()+": "+r.Err.Error(), at
 		}
 		return r.Err != nil
+	})
+}
+
+// verified records a periodic verify that ended at: drift paths found,
+// or err.
+func (s *Status) verified(at time.Time, drift int, err error) {
+	s.update(func(s *Snapshot) bool {
+		c := &s.Counters
+		s.LastVerify, s.LastVerifyErr = at, ""
+		switch {
+		case err != nil:
+			c.VerifyFailures++
+			s.LastVerifyErr = err.Error()
+		case drift > 0:
+			c.VerifiesDrift++
+			c.DriftPathsTotal += int64(drift)
+			s.DriftPaths = drift
+		default:
+			c.VerifiesEqual++
+			s.DriftPaths = 0
+		}
+		return true
 	})
 }
 

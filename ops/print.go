@@ -45,6 +45,17 @@ func PrintStatus(w io.Writer, all []control.Status, now time.Time) {
 				}
 				fmt.Fprintf(w, "  %s last error%s: %s\n", t.Sync, at, oneLine(t.LastError))
 			}
+			if t.LastVerify != nil {
+				at := t.LastVerify.Format("2006-01-02 15:04:05")
+				switch {
+				case t.VerifyError != "":
+					fmt.Fprintf(w, "  %s last verify at %s failed: %s\n", t.Sync, at, oneLine(t.VerifyError))
+				case t.DriftPaths > 0:
+					fmt.Fprintf(w, "  %s last verify at %s: %d path(s) drifted from the source\n", t.Sync, at, t.DriftPaths)
+				default:
+					fmt.Fprintf(w, "  %s last verify at %s: equal\n", t.Sync, at)
+				}
+			}
 			if t.LastHookError != "" {
 				at := ""
 				if t.LastHookAt != nil {

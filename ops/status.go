@@ -29,6 +29,9 @@ func TargetStatus(st *mirror.Status) control.Target {
 		Events: c.Events, Watches: s.Watches, Overflows: c.Overflows,
 		HookRuns: c.HookRuns, HookFailures: c.HookFailures, LastHookError: s.LastHookErr,
 	}
+	if !s.LastVerify.IsZero() {
+		t.LastVerify, t.DriftPaths, t.VerifyError = timePtr(s.LastVerify), s.DriftPaths, s.LastVerifyErr
+	}
 	if !s.LastHookErrAt.IsZero() {
 		t.LastHookAt = timePtr(s.LastHookErrAt)
 	}

@@ -25,6 +25,7 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		AllowEmptySource: cfg.allowEmptySource, MaxDelete: cfg.maxDelete,
 		WatchBackend: cfg.watchBackend, Log: log, Handover: carry,
 		HookTimeout: cfg.onPushTimeout, HookEnv: os.Environ(),
+		VerifyEvery: cfg.verifyEvery, VerifyOnly: cfg.verifyOnly, VerifyChecksum: cfg.verifyChecksum,
 	}
 	for _, line := range cfg.onPush {
 		h, err := hooks.Parse(line)

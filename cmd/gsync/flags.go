@@ -66,6 +66,11 @@ type sourceOptions struct {
 	// onPushTimeout each.
 	onPush        []string
 	onPushTimeout time.Duration
+	// periodic verification: --verify-every, --verify-only,
+	// --verify-checksum.
+	verifyEvery    time.Duration
+	verifyOnly     bool
+	verifyChecksum bool
 }
 
 // targetOptions are the connection settings of a target.
@@ -232,6 +237,9 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.StringVar(&cfg.logFile, "log-file", "", "log to `FILE` instead of stderr; reopened on SIGUSR1 (logrotate)")
 	f.StringVar(&cfg.configFile, "config", "", "run the syncs of an lsyncd Lua config `FILE` (like gsync FILE), with these flags for the process")
 	f.StringArrayVar(&cfg.onPush, "on-push", nil, "after each push to a target that went through, run `COMMAND` (split into words like -e, never run by a shell; the push's paths as JSON lines on stdin, GSYNC_* variables; repeatable, run in order)")
+	f.Var(durationSeconds{&cfg.verifyEvery}, "verify-every", "compare every target with SRC this often (a duration: 6h, 30m), over a connection of its own, at idle I/O priority; drift is logged, counted and repaired (0: off)")
+	f.BoolVar(&cfg.verifyOnly, "verify-only", false, "--verify-every logs and counts drift without repairing it")
+	f.BoolVar(&cfg.verifyChecksum, "verify-checksum", false, "--verify-every compares file content (reads every file on both sides), not size and mtime")
 	f.Var(durationSeconds{&cfg.onPushTimeout}, "on-push-timeout", "kill an --on-push command (its whole process group) after this long")
 	registerSSHFlags(f, &cfg.ssh)
 	rsyncopts.RegisterFlags(f, &cfg.attrs)
