@@ -66,6 +66,15 @@ func Parse(line string) (Command, error) {
 	return Command{Argv: words}, nil
 }
 
+// Check reports whether the program can be run: found (in $PATH for a
+// bare name) and executable.
+func (c Command) Check() error {
+	if _, err := exec.LookPath(c.Argv[0]); err != nil {
+		return fmt.Errorf("hook %s: %w", c.String(), err)
+	}
+	return nil
+}
+
 // String returns the command line, words quoted where needed.
 func (c Command) String() string {
 	q := make([]string, len(c.Argv))

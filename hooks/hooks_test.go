@@ -299,3 +299,17 @@ func TestCloseKillsRunningHook(t *testing.T) {
 		t.Errorf("Add after Close queued a push")
 	}
 }
+
+func TestCommandCheck(t *testing.T) {
+	if err := (Command{Argv: []string{"sh", "-c", "true"}}).Check(); err != nil {
+		t.Errorf("sh: %v", err)
+	}
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "script")
+	testutil.WriteFile(t, notExec, "#!/bin/sh\n")
+	for _, bad := range []string{filepath.Join(dir, "missing"), notExec, "no-such-program-gsync"} {
+		if err := (Command{Argv: []string{bad}}).Check(); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}

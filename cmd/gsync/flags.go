@@ -26,8 +26,10 @@ type config struct {
 	processOptions
 
 	targets []string
-	// lsyncd configs: the sync's name for log lines.
+	// lsyncd configs: the sync's name for log lines, and where the sync
+	// is in its file ("file:line", for errors).
 	name         string
+	where        string
 	extraTargets []string // --target
 	// Several lsyncd sync{} blocks on one source share one mirror: then
 	// targetCfgs holds each target's own settings (connection options) and

@@ -57,7 +57,7 @@ be compared or still differs after --repair.`
 		cfgs := []*config{cfg}
 		if cfg.configFile != "" {
 			var err error
-			if cfgs, err = verifyConfigs(cfg); err != nil {
+			if cfgs, err = syncConfigs(cfg); err != nil {
 				return err
 			}
 		} else {
@@ -78,8 +78,9 @@ be compared or still differs after --repair.`
 	return code
 }
 
-// verifyConfigs reads the syncs of an lsyncd config for gsync verify.
-func verifyConfigs(native *config) ([]*config, error) {
+// syncConfigs reads the syncs of an lsyncd config for gsync verify and
+// gsync check.
+func syncConfigs(native *config) ([]*config, error) {
 	lc, err := lsyncdconf.LoadFile(native.configFile)
 	if err != nil {
 		return nil, usageError{Err: err}
@@ -91,9 +92,23 @@ func verifyConfigs(native *config) ([]*config, error) {
 			return nil, usageError{Err: err}
 		}
 		c.logLevel, c.logFormat = native.logLevel, native.logFormat
+		c.where = lc.Syncs[i].Where()
 		cfgs[i] = c
 	}
 	return groupSyncs(cfgs), nil
+}
+
+// located prefixes a configuration error with where the sync is in its
+// lsyncd config ("file:line: "), keeping it a configuration error.
+func (c *config) located(err error) error {
+	if c.where == "" || err == nil {
+		return err
+	}
+	var ce mirror.ConfigError
+	if errors.As(err, &ce) {
+		return mirror.ConfigError{Err: fmt.Errorf("%s: %w", c.where, err)}
+	}
+	return fmt.Errorf("%s: %w", c.where, err)
 }
 
 // verify runs the compare of every sync of cfgs and prints the report;
@@ -115,17 +130,17 @@ func verify(cfgs []*config, vf verifyFlags, stdout, stderr io.Writer, sigs <-cha
 	var reports []mirror.VerifyReport
 	for _, c := range cfgs {
 		if err := c.targetOptions.validate(); err != nil {
-			return 0, err
+			return 0, c.located(err)
 		}
 		mc, err := mirrorConfig(c, make([]*mirror.Status, len(c.targets)), log, nil)
 		if err != nil {
-			return 0, err
+			return 0, c.located(err)
 		}
 		rs, err := mirror.Verify(ctx, mc, mirror.VerifyOptions{Checksum: vf.checksum, Repair: vf.repair})
 		if err != nil {
 			var ce mirror.ConfigError
 			if errors.As(err, &ce) {
-				return 0, err
+				return 0, c.located(err)
 			}
 			return verifyFailed, err
 		}
