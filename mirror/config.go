@@ -19,7 +19,10 @@ type Config struct {
 	Name   string // the sync's name for log lines ("": none)
 	Source string // the source directory
 
-	Excludes    []string // lsyncd-style exclude patterns
+	Excludes []string // lsyncd-style exclude patterns
+	// RulesOrigin names where Excludes and Filters were given, for gsync
+	// explain ("file:line" of an lsyncd sync; "": the command line).
+	RulesOrigin string
 	ExcludeFrom []string // files of exclude patterns
 	Filters     []string // rsync-style filter rules
 	// OneFileSystem: file systems mounted below the source are not

@@ -46,6 +46,9 @@ type Mirror struct {
 	// progress counts the files sent (Once with Progress); nil: off.
 	progress func(rel string, size int64)
 	mounts   *nestedMounts // file systems mounted below src; nil: none tracked
+	// excludeOrigins says where each exclude pattern of rules comes
+	// from, in order (gsync explain).
+	excludeOrigins []string
 }
 
 type command struct {
@@ -175,29 +178,8 @@ func (m *Mirror) setup() error {
 	if m.srcDev, err = deviceOf(src); err != nil {
 		return configErrorf("source %s: %v", cfg.Source, err)
 	}
-	mounts, err := newNestedMounts(src)
-	if err != nil {
-		m.log.Warn("file systems mounted below the source are not tracked; a vanished one may empty its subtree on the target", "source", src, "err", err)
-	}
-	excludes := append([]string(nil), cfg.Excludes...)
-	if cfg.OneFileSystem {
-		pats, skipped := mountExcludes(mounts.list())
-		excludes = append(excludes, pats...)
-		for _, p := range skipped {
-			m.log.Warn("--one-file-system: mount point name holds pattern characters; its contents are mirrored", "path", p)
-		}
-		mounts = nil // their contents are neither sent nor deleted
-	}
-	m.mounts = mounts
-	for _, p := range cfg.ExcludeFrom {
-		pats, err := filter.ReadExcludeFile(p)
-		if err != nil {
-			return ConfigError{err}
-		}
-		excludes = append(excludes, pats...)
-	}
-	if m.rules, err = filter.New(excludes, cfg.Filters); err != nil {
-		return ConfigError{err}
+	if err := m.buildRules(); err != nil {
+		return err
 	}
 	if err := cfg.validate(); err != nil {
 		return err
@@ -240,6 +222,49 @@ func (m *Mirror) setup() error {
 		if cfg.NoInit {
 			t.st.setStarted()
 		}
+	}
+	return nil
+}
+
+// buildRules reads the mounts below the source and the exclude files,
+// and compiles the source's rules (m.rules).
+func (m *Mirror) buildRules() error {
+	cfg, src := &m.cfg, m.src
+	mounts, err := newNestedMounts(src)
+	if err != nil {
+		m.log.Warn("file systems mounted below the source are not tracked; a vanished one may empty its subtree on the target", "source", src, "err", err)
+	}
+	excludes := append([]string(nil), cfg.Excludes...)
+	origin := cfg.RulesOrigin
+	if origin == "" {
+		origin = "--exclude"
+	}
+	m.excludeOrigins = nil
+	for range cfg.Excludes {
+		m.excludeOrigins = append(m.excludeOrigins, origin)
+	}
+	if cfg.OneFileSystem {
+		pats, skipped := mountExcludes(mounts.list())
+		excludes = append(excludes, pats...)
+		for range pats {
+			m.excludeOrigins = append(m.excludeOrigins, "--one-file-system (a file system mounted there)")
+		}
+		for _, p := range skipped {
+			m.log.Warn("--one-file-system: mount point name holds pattern characters; its contents are mirrored", "path", p)
+		}
+		mounts = nil // their contents are neither sent nor deleted
+	}
+	m.mounts = mounts
+	for _, p := range cfg.ExcludeFrom {
+		pats, err := filter.ReadExcludeFile(p)
+		if err != nil {
+			return ConfigError{err}
+		}
+		excludes = append(excludes, pats...)
+		m.excludeOrigins = append(m.excludeOrigins, patternLines(p, pats)...)
+	}
+	if m.rules, err = filter.New(excludes, cfg.Filters); err != nil {
+		return ConfigError{err}
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ import (
 func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry *mirror.Handover) (mirror.Config, error) {
 	mc := mirror.Config{
 		Name: cfg.name, Source: cfg.source,
-		Excludes: cfg.excludes, ExcludeFrom: cfg.excludeFrom, Filters: cfg.filters,
+		Excludes: cfg.excludes, ExcludeFrom: cfg.excludeFrom, Filters: cfg.filters, RulesOrigin: cfg.where,
 		OneFileSystem: cfg.oneFileSystem,
 		Delay:         cfg.delay, MaxDelays: cfg.maxDelays, Delete: cfg.deleteMode,
 		DryRun: cfg.dryRun, Insist: cfg.insist, NoInit: cfg.noInit, Once: cfg.once,

@@ -60,6 +60,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "check" { // a source named check is ./check
 		return runCheck(args[1:], stdout, stderr, sigs)
 	}
+	if len(args) > 0 && args[0] == "explain" { // a source named explain is ./explain
+		return runExplain(args[1:], stdout, stderr, sigs)
+	}
 	if code, ok := runLsyncd(args, stdout, stderr, sigs); ok {
 		return code // an lsyncd command line or config file (lsyncd.go)
 	}
