@@ -174,3 +174,25 @@ func TestHooksRealPeers(t *testing.T) {
 		})
 	}
 }
+
+// TestHooksOnce: with --once the hooks of the startup full sync run
+// before gsync exits, and a failing hook does not change the exit code.
+func TestHooksOnce(t *testing.T) {
+	t.Parallel()
+	src, dst, work := t.TempDir(), filepath.Join(t.TempDir(), "dst"), t.TempDir()
+	testutil.WriteFile(t, filepath.Join(src, "f"), "x")
+	script, out := filepath.Join(work, "hook.sh"), filepath.Join(work, "out")
+	testutil.WriteFile(t, script, hookScript)
+	code, text := runGsync(t, "--once", "--control-socket", "none", "--on-push", "/bin/sh "+script+" "+out,
+		"--on-push", "/bin/sh -c 'exit 4'", src, dst)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, text)
+	}
+	recs := readHookRecords(t, out)
+	if len(recs) != 1 || recs[0].kind != "fullsync" || recs[0].target != dst {
+		t.Errorf("hook records %+v, want one fullsync run", recs)
+	}
+	if !strings.Contains(text, "hook failed; the mirror goes on") || !strings.Contains(text, "exit status 4") {
+		t.Errorf("the failing hook was not logged:\n%s", text)
+	}
+}
