@@ -36,6 +36,8 @@ type CheckReport struct {
 // report.
 func Check(ctx context.Context, cfg Config) ([]CheckReport, error) {
 	cfg.DryRun = true
+	verifyEvery := cfg.VerifyEvery
+	cfg.VerifyEvery = 0 // no twin connections
 	m := New(cfg)
 	if err := m.setup(); err != nil {
 		m.close()
@@ -50,7 +52,7 @@ func Check(ctx context.Context, cfg Config) ([]CheckReport, error) {
 	out := make([]CheckReport, 0, len(m.targets))
 	for _, t := range m.targets {
 		r := CheckReport{Name: cfg.Name, Source: m.src, Target: t.spec, Delay: cfg.Delay, MaxDelays: cfg.MaxDelays,
-			Delete: cfg.Delete, Excludes: excl, Filters: filt, Hooks: hooks, VerifyEvery: cfg.VerifyEvery}
+			Delete: cfg.Delete, Excludes: excl, Filters: filt, Hooks: hooks, VerifyEvery: verifyEvery}
 		c, ok := t.tgt.(transport.Checker)
 		if !ok {
 			r.Err = fmt.Errorf("check %s: this kind of target cannot be checked", t.spec)

@@ -48,6 +48,7 @@ func (r VerifyReport) Differs() bool { return len(r.Items) > 0 }
 // configuration error (ConfigError) or the setup's; a failed compare of
 // one target is in its report.
 func Verify(ctx context.Context, cfg Config, o VerifyOptions) ([]VerifyReport, error) {
+	cfg.VerifyEvery = 0 // no twin connections
 	m := New(cfg)
 	if err := m.setup(); err != nil {
 		m.close()

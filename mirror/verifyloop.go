@@ -54,8 +54,8 @@ type verifyResult struct {
 // openVerifier opens the twin of target spec that periodic verifies
 // use (with VerifyEvery only).
 func (m *Mirror) openVerifier(t *targetRun, spec Target, opts transport.Options) error {
-	if m.cfg.VerifyEvery <= 0 {
-		return nil
+	if m.cfg.VerifyEvery <= 0 || m.cfg.Once {
+		return nil // no loop to run it in
 	}
 	vopts := opts
 	vopts.Progress = nil
