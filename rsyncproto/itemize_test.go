@@ -119,3 +119,28 @@ func TestItemizeDryRun(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedItem: a MSG_DELETED payload becomes a deletion item, a
+// directory by its trailing NUL; peer text is shown escaped; without
+// Itemize nothing is reported.
+func TestDeletedItem(t *testing.T) {
+	var got []Item
+	s := &session{opts: &Options{Itemize: func(it Item) { got = append(got, it) }}}
+	s.deletedItem([]byte("dir/sub\x00"))
+	s.deletedItem([]byte("evil\x1b[2Jname"))
+	want := []string{"*deleting   dir/sub/", `*deleting   evil\#033[2Jname`}
+	var lines []string
+	for _, it := range got {
+		lines = append(lines, it.Line(true))
+	}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	(&session{opts: &Options{}}).deletedItem([]byte("x")) // no Itemize: no panic, nothing
+	e := &entry{name: "f", mode: sIFREG | 0o644}
+	s.itemized(e, itemTransfer, "")
+	s.itemized(e, uint16(ItemBasisFollows), "") // not significant: not reported
+	if len(got) != 3 || got[2].Name != "f" || got[2].Flags != ItemTransfer {
+		t.Errorf("itemized: %+v", got)
+	}
+}
