@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"slices"
 
 	"github.com/gsync/gsync/rsyncproto"
@@ -18,8 +19,9 @@ import (
 // target's own rules (a file is sent unless its size and mtime, to the
 // nanosecond, match; owner and group only as root; modes through
 // --chmod and --no-perms), and each target entry the source lacks, when
-// the delete mode deletes in full syncs. ACLs, xattrs and hard links are
-// not compared (VerifyResult.Unchecked says so).
+// the delete mode deletes in full syncs. ACLs and xattrs are
+// compared on Linux; hard links are not (VerifyResult.Unchecked says
+// so).
 func (l *Local) Verify(ctx context.Context, vo VerifyOptions) (VerifyResult, error) {
 	r, err := l.newRun(ctx, true, l.opts.Delete.Full())
 	if err != nil {
@@ -38,10 +40,10 @@ func (l *Local) Verify(ctx context.Context, vo VerifyOptions) (VerifyResult, err
 	}
 	v.entry("", sfi, tfi)
 	res := VerifyResult{Items: v.items}
-	if l.opts.Attrs.ACLs {
+	if l.opts.Attrs.ACLs && runtime.GOOS != "linux" {
 		res.Unchecked = append(res.Unchecked, "ACLs")
 	}
-	if l.opts.Attrs.XAttrs {
+	if l.opts.Attrs.XAttrs && runtime.GOOS != "linux" {
 		res.Unchecked = append(res.Unchecked, "xattrs")
 	}
 	if l.opts.Attrs.HardLinks {
@@ -145,6 +147,14 @@ func (v *localVerify) differs(rel string, sfi, tfi fs.FileInfo, link string) uin
 	}
 	if sfi.Mode().Type() != fs.ModeSymlink && a.wantMode(sfi, tfi)&permBits != tfi.Mode()&permBits {
 		f |= rsyncproto.ItemReportPerms
+	}
+	if acl, xattr := v.xattrFlags(rel, sfi); acl || xattr {
+		if acl {
+			f |= rsyncproto.ItemReportACL
+		}
+		if xattr {
+			f |= rsyncproto.ItemReportXattr
+		}
 	}
 	uid, gid := r.wantOwner(sfi)
 	if ownerDiffers(tfi, uid, -1) {
