@@ -237,3 +237,47 @@ sync { default.direct, source = "`+src+`", target = "`+local+`", delete = 'runni
 		t.Errorf("direct sync with delete = 'running': %q, want missing files and no deletion", direct)
 	}
 }
+
+// TestVerifyXattrsACLs: with -A -X, gsync verify reports a target
+// file's changed xattr ('x') and added ACL ('a') on an rsync 3.5.0
+// daemon and sshd as C rsync -aAX -ani does.
+func TestVerifyXattrsACLs(t *testing.T) {
+	t.Parallel()
+	lookBinary(t, "rsync")
+	setfacl := lookBinary(t, "setfacl")
+	for _, p := range verifyPeers()[1:] {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			dst, targetArgs := p.target(t)
+			src := t.TempDir()
+			testutil.WriteFile(t, filepath.Join(src, "f"), "a")
+			testutil.WriteFile(t, filepath.Join(src, "g"), "b")
+			if out, err := exec.Command("setfattr", "-n", "user.k", "-v", "v", filepath.Join(src, "f")).CombinedOutput(); err != nil {
+				t.Skipf("setfattr: %v %s", err, out)
+			}
+			if code, out := runGsync(t, append([]string{"--once", "-AX", "--control-socket", "none", src}, targetArgs...)...); code != 0 {
+				t.Fatalf("gsync --once: exit %d\n%s", code, out)
+			}
+			testutil.Must(t, exec.Command("setfattr", "-n", "user.k", "-v", "edited", filepath.Join(dst, "f")).Run())
+			testutil.Must(t, exec.Command(setfacl, "-m", "u:65534:r", filepath.Join(dst, "g")).Run())
+			out, err := exec.Command(lookBinary(t, "rsync"), "-aAX", "-ani", src+"/", dst+"/").Output()
+			testutil.Must(t, err)
+			var want []string
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				if l != "" && !strings.HasSuffix(l, " ./") {
+					want = append(want, l)
+				}
+			}
+			slices.Sort(want)
+			code, vout := runGsync(t, append([]string{"verify", "-AX", src}, targetArgs...)...)
+			items, _ := splitVerify(vout)
+			items = slices.DeleteFunc(items, func(l string) bool { return strings.HasSuffix(l, " ./") })
+			if code != 1 || len(items) != 2 {
+				t.Errorf("exit %d, want 1 with 2 items\n%s", code, vout)
+			}
+			if diff := cmp.Diff(want, items); diff != "" {
+				t.Errorf("(-rsync -aAX -ani +gsync verify -AX):\n%s", diff)
+			}
+		})
+	}
+}
