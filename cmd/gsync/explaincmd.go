@@ -19,6 +19,12 @@ func runExplain(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) 
 	cmd, cfg := newCommand(stdout, stderr, sigs)
 	cmd.Use = "gsync explain [flags] PATH SRC TARGET [TARGET...] | gsync explain [flags] --config FILE PATH"
 	cmd.Short = "Say which rule decides a path, whether it is watched, and what a change to it does"
+	cmd.Long = `gsync explain says, for one PATH (relative to SRC, or an absolute path
+inside it; it need not exist), which exclude or filter rule decides it and
+where that rule was given (a flag, an exclude file's line, the lsyncd
+config's line), whether its directory is watched, and what a change to it
+does on each target, with the same flags (or --config) as the mirror. It
+connects to nothing. Exit status 0, or 2 with the problem.`
 	cmd.Args = func(c *cobra.Command, args []string) error {
 		switch {
 		case cfg.configFile != "" && len(args) != 1:

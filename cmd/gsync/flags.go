@@ -180,7 +180,9 @@ Changes are collected for --delay and pushed in one batch; the startup
 transfer, an inotify overflow and SIGHUP do a full sync.
 
   gsync status [--json] [--socket PATH]   shows what running gsyncs do
-  gsync verify [flags] SRC TARGET...      compares targets with SRC (rsync -i lines)`,
+  gsync verify [flags] SRC TARGET...      compares targets with SRC (rsync -i lines)
+  gsync check [flags] SRC TARGET...       checks a configuration and its targets, changing nothing
+  gsync explain [flags] PATH SRC TARGET... says which rule decides PATH and what a change does`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if cfg.configFile != "" {
 				if len(args) > 0 {
