@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/hooks"
@@ -11,6 +13,13 @@ import (
 	"github.com/gsync/gsync/ops"
 	"github.com/gsync/gsync/transport"
 )
+
+// hookEnv is the environment --on-push hooks inherit: gsync's, without
+// the rsync daemon password.
+func hookEnv() []string {
+	env := os.Environ()
+	return slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "RSYNC_PASSWORD=") })
+}
 
 // mirrorConfig translates a parsed sync into the engine's configuration:
 // its targets open through openTarget, status has one entry per target
@@ -24,7 +33,7 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		DryRun: cfg.dryRun, Insist: cfg.insist, NoInit: cfg.noInit, Once: cfg.once,
 		AllowEmptySource: cfg.allowEmptySource, MaxDelete: cfg.maxDelete,
 		WatchBackend: cfg.watchBackend, Log: log, Handover: carry,
-		HookTimeout: cfg.onPushTimeout, HookEnv: os.Environ(),
+		HookTimeout: cfg.onPushTimeout, HookEnv: hookEnv(),
 		VerifyEvery: cfg.verifyEvery, VerifyOnly: cfg.verifyOnly, VerifyChecksum: cfg.verifyChecksum,
 	}
 	for _, line := range cfg.onPush {
