@@ -196,3 +196,33 @@ func TestHooksOnce(t *testing.T) {
 		t.Errorf("the failing hook was not logged:\n%s", text)
 	}
 }
+
+// TestHooksConfig: gsync --config FILE --on-push CMD runs the hook for
+// every sync of an lsyncd config, each with its own target.
+func TestHooksConfig(t *testing.T) {
+	t.Parallel()
+	src, work := t.TempDir(), t.TempDir()
+	dst1, dst2 := filepath.Join(work, "one"), filepath.Join(work, "two")
+	testutil.WriteFile(t, filepath.Join(src, "f"), "x")
+	script, out := filepath.Join(work, "hook.sh"), filepath.Join(work, "out")
+	testutil.WriteFile(t, script, hookScript)
+	conf := filepath.Join(work, "lsyncd.conf.lua")
+	testutil.WriteFile(t, conf, `settings { nodaemon = true }
+sync { default.direct, source = "`+src+`", target = "`+dst1+`" }
+sync { default.direct, source = "`+src+`", target = "`+dst2+`", delete = false }
+`)
+	code, text := runGsync(t, "--config", conf, "--once", "--control-socket", "none", "--on-push", "/bin/sh "+script+" "+out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, text)
+	}
+	targets := map[string]bool{}
+	for _, r := range readHookRecords(t, out) {
+		if r.kind != "fullsync" {
+			t.Errorf("record %+v", r)
+		}
+		targets[r.target] = true
+	}
+	if !targets[dst1] || !targets[dst2] || len(targets) != 2 {
+		t.Errorf("the hook ran for %v, want %s and %s", targets, dst1, dst2)
+	}
+}
