@@ -281,3 +281,21 @@ func TestVerifyXattrsACLs(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyMissingRemoteDir: gsync verify against an ssh target whose
+// directory does not exist reports everything missing and creates
+// nothing.
+func TestVerifyMissingRemoteDir(t *testing.T) {
+	t.Parallel()
+	s := startSSHPeer(t)
+	src := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(src, "f"), "x")
+	dst := filepath.Join(t.TempDir(), "not", "there")
+	code, out := runGsync(t, append(append([]string{"verify"}, sshArgs(s)...), src, "127.0.0.1:"+dst)...)
+	if items, _ := splitVerify(out); code != 1 || !slices.Contains(items, "<f+++++++++ f") {
+		t.Errorf("exit %d, want 1 with f missing\n%s", code, out)
+	}
+	if testutil.Exists(filepath.Dir(dst)) {
+		t.Errorf("verify created %s", filepath.Dir(dst))
+	}
+}

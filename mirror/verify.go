@@ -49,6 +49,9 @@ func (r VerifyReport) Differs() bool { return len(r.Items) > 0 }
 // one target is in its report.
 func Verify(ctx context.Context, cfg Config, o VerifyOptions) ([]VerifyReport, error) {
 	cfg.VerifyEvery = 0 // no twin connections
+	if !o.Repair {
+		cfg.DryRun = true // a missing remote directory is not created
+	}
 	m := New(cfg)
 	if err := m.setup(); err != nil {
 		m.close()
