@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 
+	"github.com/gsync/gsync/internal/beneath"
 	"github.com/gsync/gsync/rsyncproto"
 )
 
@@ -19,9 +20,9 @@ import (
 // target's own rules (a file is sent unless its size and mtime, to the
 // nanosecond, match; owner and group only as root; modes through
 // --chmod and --no-perms), and each target entry the source lacks, when
-// the delete mode deletes in full syncs. ACLs and xattrs are
-// compared on Linux; hard links are not (VerifyResult.Unchecked says
-// so).
+// the delete mode deletes in full syncs. ACLs and xattrs are compared
+// on Linux; with -H, further names of a multiply-linked source file
+// must share the first name's inode.
 func (l *Local) Verify(ctx context.Context, vo VerifyOptions) (VerifyResult, error) {
 	r, err := l.newRun(ctx, true, l.opts.Delete.Full())
 	if err != nil {
@@ -46,9 +47,6 @@ func (l *Local) Verify(ctx context.Context, vo VerifyOptions) (VerifyResult, err
 	if l.opts.Attrs.XAttrs && runtime.GOOS != "linux" {
 		res.Unchecked = append(res.Unchecked, "xattrs")
 	}
-	if l.opts.Attrs.HardLinks {
-		res.Unchecked = append(res.Unchecked, "hard links")
-	}
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -64,6 +62,9 @@ type localVerify struct {
 	checksum bool
 	items    []rsyncproto.Item
 	failed   []FileError
+	// leaders maps each multiply-linked source file (-H) to its first
+	// name in walk order, which the others must share an inode with.
+	leaders map[[2]uint64]string
 }
 
 func (v *localVerify) add(rel string, flags uint32, mode fs.FileMode, link string) {
@@ -98,6 +99,9 @@ func (v *localVerify) entry(rel string, sfi, tfi fs.FileInfo) {
 			return
 		}
 	}
+	if v.linkedName(rel, sfi, tfi) {
+		return
+	}
 	if tfi == nil {
 		flags := uint32(rsyncproto.ItemIsNew | rsyncproto.ItemLocalChange)
 		if sfi.Mode().IsRegular() {
@@ -111,6 +115,37 @@ func (v *localVerify) entry(rel string, sfi, tfi fs.FileInfo) {
 		return
 	}
 	v.dir(rel, sfi, tfi != nil)
+}
+
+// linkedName handles a further name of a multiply-linked source file
+// (-H): its target entry must be the same inode as the first name's,
+// else it is itemized as rsync does ("hf          b => a",
+// hlink.c:hard_link_check). It reports whether rel was such a name.
+func (v *localVerify) linkedName(rel string, sfi, tfi fs.FileInfo) bool {
+	if !v.r.l.opts.Attrs.HardLinks || !sfi.Mode().IsRegular() || nlinkOf(sfi) < 2 {
+		return false
+	}
+	dev, ino, ok := beneath.DevIno(sfi)
+	if !ok {
+		return false
+	}
+	if v.leaders == nil {
+		v.leaders = map[[2]uint64]string{}
+	}
+	key := [2]uint64{dev, ino}
+	leader, seen := v.leaders[key]
+	if !seen {
+		v.leaders[key] = rel
+		return false
+	}
+	flags := uint32(rsyncproto.ItemLocalChange | rsyncproto.ItemXnameFollows)
+	if tfi == nil {
+		flags |= rsyncproto.ItemIsNew
+	} else if lfi, err := v.r.dstLstat(leader); err == nil && sameFile(lfi, tfi) {
+		return true // linked as at the source
+	}
+	v.items = append(v.items, rsyncproto.Item{Name: rel, Flags: flags, Mode: stMode(sfi.Mode()), Xname: leader})
+	return true
 }
 
 // differs returns the itemize flags of an existing target entry tfi of

@@ -14,6 +14,7 @@ import (
 	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/internal/treediff"
+	"github.com/gsync/gsync/rsyncopts"
 )
 
 // rsyncItemized is C rsync's view of a local copy of src to dst with
@@ -99,5 +100,64 @@ func TestLocalVerifyMatchesRsync(t *testing.T) {
 		if _, err := os.Lstat(filepath.Join(dst, "keep.tmp")); err != nil {
 			t.Errorf("the excluded target entry was deleted")
 		}
+	}
+}
+
+// TestLocalVerifyHardLinks: with -H, a further name of a multiply-linked
+// source file that is a separate file on the target, or missing there,
+// is itemized as C rsync -aH -ani does ("hf          b => a").
+func TestLocalVerifyHardLinks(t *testing.T) {
+	bin, err := exec.LookPath("rsync")
+	if err != nil {
+		t.Skip("rsync not installed: it is the oracle")
+	}
+	src, dst := t.TempDir(), t.TempDir()
+	for _, n := range []string{"a", "x"} {
+		if err := os.WriteFile(filepath.Join(src, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range [][2]string{{"a", "b"}, {"x", "y"}, {"x", "z"}} {
+		if err := os.Link(filepath.Join(src, l[0]), filepath.Join(src, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command(bin, "-aH", src+"/", dst+"/").CombinedOutput(); err != nil {
+		t.Fatalf("rsync -aH: %v\n%s", err, out)
+	}
+	// b becomes a copy of its own, z disappears.
+	if err := os.Remove(filepath.Join(dst, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "b"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(filepath.Join(src, "a"))
+	os.Chtimes(filepath.Join(dst, "b"), fi.ModTime(), fi.ModTime())
+	if err := os.Remove(filepath.Join(dst, "z")); err != nil {
+		t.Fatal(err)
+	}
+	sfi, _ := os.Stat(src)
+	os.Chtimes(dst, sfi.ModTime(), sfi.ModTime())
+	out, err := exec.Command(bin, "-aH", "-ani", src+"/", dst+"/").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Split(strings.TrimSpace(string(out)), "\n")
+	l, err := NewLocal(dst, Options{Source: src, Attrs: rsyncopts.Attrs{HardLinks: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := verifyLines(t, l, false)
+	slices.Sort(want)
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" || len(got) == 0 {
+		t.Errorf("(-rsync -aH -ani +Verify):\n%s", diff)
+	}
+	if _, err := l.FullSync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := verifyLines(t, l, false); len(got) != 0 {
+		t.Errorf("after a full sync: %q", got)
 	}
 }
