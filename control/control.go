@@ -56,6 +56,17 @@ type Target struct {
 	// FailingPaths are the paths that keep failing on this target; each
 	// is retried with its own backoff while the others go on.
 	FailingPaths []FailingPath `json:"failing_paths,omitempty"`
+	// Hook runs (--on-push) and failures (timeouts included), and the
+	// last failure.
+	HookRuns      int64      `json:"hook_runs,omitempty"`
+	HookFailures  int64      `json:"hook_failures,omitempty"`
+	LastHookError string     `json:"last_hook_error,omitempty"`
+	LastHookAt    *time.Time `json:"last_hook_error_at,omitempty"`
+	// The last periodic verify (--verify-every): when it ended, the
+	// paths it found drifted, its error.
+	LastVerify  *time.Time `json:"last_verify,omitempty"`
+	DriftPaths  int        `json:"drift_paths,omitempty"`
+	VerifyError string     `json:"verify_error,omitempty"`
 	// Progress of a full sync in flight (updated every 10 s).
 	Progress *Progress `json:"progress,omitempty"`
 }

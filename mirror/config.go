@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/transport"
 	"github.com/gsync/gsync/watcher"
 )
@@ -18,7 +19,10 @@ type Config struct {
 	Name   string // the sync's name for log lines ("": none)
 	Source string // the source directory
 
-	Excludes    []string // lsyncd-style exclude patterns
+	Excludes []string // lsyncd-style exclude patterns
+	// RulesOrigin names where Excludes and Filters were given, for gsync
+	// explain ("file:line" of an lsyncd sync; "": the command line).
+	RulesOrigin string
 	ExcludeFrom []string // files of exclude patterns
 	Filters     []string // rsync-style filter rules
 	// OneFileSystem: file systems mounted below the source are not
@@ -46,6 +50,22 @@ type Config struct {
 	// restart pushes what changed since the last full sync, then runs
 	// a full sync to verify (package state).
 	StateDir string
+
+	// Hooks run after each push of a target that went through, batch or
+	// full sync (package hooks; not with DryRun), each for at most
+	// HookTimeout (0: hooks.DefaultTimeout), with HookEnv (the caller's
+	// os.Environ()) and the GSYNC_ variables as their environment.
+	// VerifyEvery > 0 compares each target with the source this often
+	// (after its startup sync) over a connection of its own, logging and
+	// counting the drift found, and repairing it unless VerifyOnly;
+	// VerifyChecksum compares file content (rsync -c).
+	VerifyEvery    time.Duration
+	VerifyOnly     bool
+	VerifyChecksum bool
+
+	Hooks       []hooks.Command
+	HookTimeout time.Duration
+	HookEnv     []string
 
 	// Watch opens the watcher; nil: watcher.New with WatchBackend.
 	Watch        func(ctx context.Context, opts watcher.Options) (watcher.Watcher, error)
@@ -80,6 +100,12 @@ func (c *Config) validate() error {
 	}
 	if c.MaxDelete < 0 {
 		return configErrorf("invalid --max-delete %d: must be 0 (no limit) or more", c.MaxDelete)
+	}
+	if c.VerifyEvery < 0 {
+		return configErrorf("invalid --verify-every %s: must be positive (0: off)", c.VerifyEvery)
+	}
+	if c.HookTimeout < 0 {
+		return configErrorf("invalid --on-push-timeout %s: must be positive", c.HookTimeout)
 	}
 	if len(c.Targets) == 0 {
 		return configErrorf("no target for source %s", c.Source)

@@ -89,8 +89,9 @@ func (m *Mirror) catchUp(ctx context.Context, t *targetRun) bool {
 }
 
 // caughtUp ends t's catch-up once its queue ran empty after a push that
-// went through: the startup is done, and the verification full sync is
-// queued.
+// went through: the startup is done, and the target is verified: with
+// --verify-every by a compare over its own connection right away (live
+// pushes go on; drift is repaired), else by a full sync.
 func (m *Mirror) caughtUp(t *targetRun) {
 	if !t.catchingUp || t.col.Len() > 0 {
 		return
@@ -98,6 +99,10 @@ func (m *Mirror) caughtUp(t *targetRun) {
 	t.catchingUp = false
 	t.startupDone = true
 	t.st.setStarted()
+	if t.verify != nil {
+		t.verify.next = m.clock.Now()
+		return
+	}
 	t.col.AddFull()
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/gsync/gsync/delay"
@@ -81,6 +82,15 @@ func (m *Mirror) run(ctx context.Context) error {
 	pushCtx, cancelPush := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPush()
 	results := make(chan pushResult, len(m.targets))
+	// Periodic verifies (at most one per target) run on goroutines this
+	// loop owns; they end before it returns.
+	verifies := make(chan verifyResult, len(m.targets))
+	verifyCtx, cancelVerify := context.WithCancel(ctx)
+	var verifyWG sync.WaitGroup
+	defer func() {
+		cancelVerify()
+		verifyWG.Wait()
+	}()
 	stopping := false
 	events := w.Events()
 	var timerC, graceC <-chan time.Time
@@ -117,6 +127,14 @@ func (m *Mirror) run(ctx context.Context) error {
 			}
 			t.st.publish(t.col.Len(), t.col.Waiting(MaxStatusItems), t.active, w.Watches(), t.state(now), t.retryAt)
 			due = earliest(due, t.wakeAt(now))
+			if v := t.verify; v != nil && !stopping {
+				m.scheduleVerify(t, now)
+				if t.verifyDue(now) {
+					m.startVerify(verifyCtx, &verifyWG, t, verifies)
+				} else if !v.running {
+					due = earliest(due, v.next)
+				}
+			}
 		}
 		stopTimer()
 		timerC = nil
@@ -139,6 +157,7 @@ func (m *Mirror) run(ctx context.Context) error {
 				for _, t := range m.running() {
 					t.st.overflow()
 					t.col.AddFull()
+					t.inconclusive()
 				}
 				continue
 			}
@@ -146,6 +165,7 @@ func (m *Mirror) run(ctx context.Context) error {
 			for _, t := range m.running() {
 				t.st.event()
 				t.col.Add(toItem(ev))
+				t.touch(ev.Path, ev.From)
 			}
 		case err := <-w.Errors():
 			// The watcher logs every error itself (watcher.Watcher.Errors).
@@ -159,6 +179,8 @@ func (m *Mirror) run(ctx context.Context) error {
 			if len(m.running()) == 0 {
 				return fmt.Errorf("every target of %s failed; last: %w", m.src, r.err)
 			}
+		case r := <-verifies:
+			m.verifyDone(r.target, r, m.clock.Now())
 		case <-timerC:
 		case <-graceC:
 			cancelPush()
@@ -331,6 +353,7 @@ func (m *Mirror) finish(t *targetRun, r pushResult, now time.Time) error {
 	}
 	logStats(t, what, result, r.stats, r.took)
 	m.settle(t, r, now)
+	m.runHooks(t, r)
 	m.caughtUp(t)
 	return nil
 }

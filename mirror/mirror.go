@@ -16,6 +16,7 @@ import (
 
 	"github.com/gsync/gsync/delay"
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/state"
 	"github.com/gsync/gsync/transport"
 )
@@ -46,6 +47,9 @@ type Mirror struct {
 	// progress counts the files sent (Once with Progress); nil: off.
 	progress func(rel string, size int64)
 	mounts   *nestedMounts // file systems mounted below src; nil: none tracked
+	// excludeOrigins says where each exclude pattern of rules comes
+	// from, in order (gsync explain).
+	excludeOrigins []string
 }
 
 type command struct {
@@ -124,9 +128,18 @@ func (m *Mirror) Run(ctx context.Context) error {
 		return err
 	}
 	defer m.close()
+	m.startHooks()
 	if m.cfg.Once {
+		// The startup syncs' hooks run to their end (each bounded by
+		// its timeout) before gsync --once exits.
+		defer m.stopHooks(context.WithoutCancel(ctx))
 		return m.runOnce(ctx)
 	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+		defer cancel()
+		m.stopHooks(stopCtx)
+	}()
 	return m.run(ctx)
 }
 
@@ -166,29 +179,8 @@ func (m *Mirror) setup() error {
 	if m.srcDev, err = deviceOf(src); err != nil {
 		return configErrorf("source %s: %v", cfg.Source, err)
 	}
-	mounts, err := newNestedMounts(src)
-	if err != nil {
-		m.log.Warn("file systems mounted below the source are not tracked; a vanished one may empty its subtree on the target", "source", src, "err", err)
-	}
-	excludes := append([]string(nil), cfg.Excludes...)
-	if cfg.OneFileSystem {
-		pats, skipped := mountExcludes(mounts.list())
-		excludes = append(excludes, pats...)
-		for _, p := range skipped {
-			m.log.Warn("--one-file-system: mount point name holds pattern characters; its contents are mirrored", "path", p)
-		}
-		mounts = nil // their contents are neither sent nor deleted
-	}
-	m.mounts = mounts
-	for _, p := range cfg.ExcludeFrom {
-		pats, err := filter.ReadExcludeFile(p)
-		if err != nil {
-			return ConfigError{err}
-		}
-		excludes = append(excludes, pats...)
-	}
-	if m.rules, err = filter.New(excludes, cfg.Filters); err != nil {
-		return ConfigError{err}
+	if err := m.buildRules(); err != nil {
+		return err
 	}
 	if err := cfg.validate(); err != nil {
 		return err
@@ -222,7 +214,7 @@ func (m *Mirror) setup() error {
 		if err != nil {
 			return err
 		}
-		t := &targetRun{tgt: tgt, st: spec.Status, log: tlog, startupDone: cfg.NoInit,
+		t := &targetRun{tgt: tgt, spec: spec.Spec, st: spec.Status, log: tlog, startupDone: cfg.NoInit,
 			paths: newPathBackoff(backoffMin, backoffMax), prog: prog}
 		m.targets = append(m.targets, t)
 		if err := m.guardDeletes(t, spec, localDir, opts); err != nil {
@@ -231,10 +223,56 @@ func (m *Mirror) setup() error {
 		if err := m.openIndex(t, spec); err != nil {
 			return err
 		}
+		if err := m.openVerifier(t, spec, opts); err != nil {
+			return err
+		}
 		t.st.setup(src, tgt.String(), excl, filt)
 		if cfg.NoInit {
 			t.st.setStarted()
 		}
+	}
+	return nil
+}
+
+// buildRules reads the mounts below the source and the exclude files,
+// and compiles the source's rules (m.rules).
+func (m *Mirror) buildRules() error {
+	cfg, src := &m.cfg, m.src
+	mounts, err := newNestedMounts(src)
+	if err != nil {
+		m.log.Warn("file systems mounted below the source are not tracked; a vanished one may empty its subtree on the target", "source", src, "err", err)
+	}
+	excludes := append([]string(nil), cfg.Excludes...)
+	origin := cfg.RulesOrigin
+	if origin == "" {
+		origin = "--exclude"
+	}
+	m.excludeOrigins = nil
+	for range cfg.Excludes {
+		m.excludeOrigins = append(m.excludeOrigins, origin)
+	}
+	if cfg.OneFileSystem {
+		pats, skipped := mountExcludes(mounts.list())
+		excludes = append(excludes, pats...)
+		for range pats {
+			m.excludeOrigins = append(m.excludeOrigins, "--one-file-system (a file system mounted there)")
+		}
+		for _, p := range skipped {
+			m.log.Warn("--one-file-system: mount point name holds pattern characters; its contents are mirrored", "path", p)
+		}
+		mounts = nil // their contents are neither sent nor deleted
+	}
+	m.mounts = mounts
+	for _, p := range cfg.ExcludeFrom {
+		pats, err := filter.ReadExcludeFile(p)
+		if err != nil {
+			return ConfigError{err}
+		}
+		excludes = append(excludes, pats...)
+		m.excludeOrigins = append(m.excludeOrigins, patternLines(p, pats)...)
+	}
+	if m.rules, err = filter.New(excludes, cfg.Filters); err != nil {
+		return ConfigError{err}
 	}
 	return nil
 }
@@ -277,6 +315,7 @@ func (m *Mirror) guardDeletes(t *targetRun, spec Target, dir string, opts transp
 // slow or broken target never delays the others.
 type targetRun struct {
 	tgt         transport.Target
+	spec        string // the target as given
 	st          *Status
 	log         *slog.Logger
 	col         *delay.Collator
@@ -304,6 +343,10 @@ type targetRun struct {
 	catchingUp          bool
 	// prog counts the push in flight (full syncs report it).
 	prog *syncProgress
+	// hooks runs the --on-push hooks of this target (nil: none).
+	hooks *hooks.Runner
+	// verify is the periodic verification of this target (nil: none).
+	verify *verifyRun
 }
 
 func (m *Mirror) close() {
@@ -312,8 +355,13 @@ func (m *Mirror) close() {
 	}
 }
 
-// close releases t's connections, once.
+// close releases t's connections, once; the verify twin's only when no
+// verify uses it (verifyDone closes it then).
 func (t *targetRun) close() {
+	if v := t.verify; v != nil && !v.running && v.closer != nil {
+		v.closer.Close()
+		v.closer = nil
+	}
 	if t.closed {
 		return
 	}
@@ -384,6 +432,10 @@ func (m *Mirror) once(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("sync %s to %s: %d path(s) failed, first: %v", m.src, t.tgt, len(r.stats.Failed), r.stats.Failed[0]))
 		default:
 			logStats(t, "full sync", "ok", r.stats, r.took)
+		}
+		if r.err == nil {
+			r.batch.Full = true
+			m.runHooks(t, r)
 		}
 	}
 	return errors.Join(errs...)

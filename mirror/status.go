@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -61,6 +62,15 @@ type Snapshot struct {
 	// Progress of the full sync in flight (updated every progressEvery;
 	// zero Since: none in flight).
 	Progress Progress
+
+	LastHookErr   string // the last --on-push hook that failed, and why
+	LastHookErrAt time.Time
+
+	// The last periodic verify (--verify-every): when it ended, the
+	// paths it found drifted (changes on their way left out), its error.
+	LastVerify    time.Time
+	DriftPaths    int
+	LastVerifyErr string
 }
 
 // State is what a target is doing.
@@ -109,6 +119,15 @@ type Counters struct {
 	Latency                 [len(LatencyBuckets)]int64 // per bucket (not cumulative)
 	LatencyCount            int64
 	LatencySum              float64 // seconds
+
+	// Hook runs (one per hook and push): every run, those that failed
+	// (timeouts included), those killed at the timeout, and the pushes
+	// merged into a waiting one because the hooks fell behind.
+	HookRuns, HookFailures, HookTimeouts, HookMerged int64
+
+	// Periodic verifies that ended, by result, and the drifted paths
+	// they found in all.
+	VerifiesEqual, VerifiesDrift, VerifyFailures, DriftPathsTotal int64
 }
 
 // LatencyBuckets are the upper bounds (seconds) of the push duration
@@ -246,6 +265,48 @@ func (s *Status) pushed(at time.Time, full bool, st transport.Stats, took time.D
 		c.LatencySum += secs
 		return true
 	})
+}
+
+// hookRan records one run of a hook that ended at.
+func (s *Status) hookRan(at time.Time, r hooks.Result) {
+	s.update(func(s *Snapshot) bool {
+		s.Counters.HookRuns++
+		if r.Err != nil {
+			s.Counters.HookFailures++
+			if r.TimedOut {
+				s.Counters.HookTimeouts++
+			}
+			s.LastHookErr, s.LastHookErrAt = r.Command.String()+": "+r.Err.Error(), at
+		}
+		return r.Err != nil
+	})
+}
+
+// verified records a periodic verify that ended at: drift paths found,
+// or err.
+func (s *Status) verified(at time.Time, drift int, err error) {
+	s.update(func(s *Snapshot) bool {
+		c := &s.Counters
+		s.LastVerify, s.LastVerifyErr = at, ""
+		switch {
+		case err != nil:
+			c.VerifyFailures++
+			s.LastVerifyErr = err.Error()
+		case drift > 0:
+			c.VerifiesDrift++
+			c.DriftPathsTotal += int64(drift)
+			s.DriftPaths = drift
+		default:
+			c.VerifiesEqual++
+			s.DriftPaths = 0
+		}
+		return true
+	})
+}
+
+// hookMerged counts a push merged into one waiting for the hooks.
+func (s *Status) hookMerged() {
+	s.update(func(s *Snapshot) bool { s.Counters.HookMerged++; return false })
 }
 
 // noteError records err as the last error without counting a failed

@@ -46,12 +46,19 @@ var (
 	descUp      = prometheus.NewDesc("gsync_target_up", "1 while the target is reachable (the last push did not fail), else 0.", labels, nil)
 	descState   = prometheus.NewDesc("gsync_target_state", "1 for the target's current state.", append(labels, "state"), nil)
 	descFailing = prometheus.NewDesc("gsync_failing_paths", "Paths that keep failing on the target and are retried with their own backoff.", labels, nil)
+	descHooks   = prometheus.NewDesc("gsync_hook_runs_total", "Runs of --on-push hooks, by result: ok, failed (a non-zero exit or no start), timeout (killed).", append(labels, "result"), nil)
+	descMerged  = prometheus.NewDesc("gsync_hook_merged_total", "Pushes merged into one waiting for the hooks because they fell behind.", labels, nil)
+	descDrift   = prometheus.NewDesc("gsync_drift_paths", "Paths the last periodic verify (--verify-every) found drifted from the source.", labels, nil)
+	descDriftT  = prometheus.NewDesc("gsync_drift_paths_total", "Drifted paths found by periodic verifies in all.", labels, nil)
+	descVerify  = prometheus.NewDesc("gsync_verifies_total", "Periodic verifies that ended, by result: equal, drift, error.", append(labels, "result"), nil)
+	descVerifyT = prometheus.NewDesc("gsync_last_verify_timestamp_seconds", "When the last periodic verify ended.", labels, nil)
 	descSuccess = prometheus.NewDesc("gsync_last_success_timestamp_seconds", "When the last push without errors ended.", labels, nil)
 )
 
 func (c boardCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEvents, descBatches, descLatency, descBytes, descFiles, descDeleted,
-		descRenamed, descErrors, descRetries, descQueue, descFlight, descWatches, descOver, descUp, descState, descFailing, descSuccess} {
+		descRenamed, descErrors, descRetries, descQueue, descFlight, descWatches, descOver, descUp, descState, descFailing, descSuccess,
+		descHooks, descMerged, descDrift, descDriftT, descVerify, descVerifyT} {
 		ch <- d
 	}
 }
@@ -108,6 +115,18 @@ func (c boardCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descFailing, float64(failing))
 		for _, s := range mirror.States {
 			gauge(descState, boolFloat(s == state), s.String())
+		}
+		counter(descHooks, n.HookRuns-n.HookFailures, "ok")
+		counter(descHooks, n.HookFailures-n.HookTimeouts, "failed")
+		counter(descHooks, n.HookTimeouts, "timeout")
+		counter(descMerged, n.HookMerged)
+		if lastVerify := s.LastVerify; !lastVerify.IsZero() {
+			gauge(descDrift, float64(s.DriftPaths))
+			counter(descDriftT, n.DriftPathsTotal)
+			counter(descVerify, n.VerifiesEqual, "equal")
+			counter(descVerify, n.VerifiesDrift, "drift")
+			counter(descVerify, n.VerifyFailures, "error")
+			gauge(descVerifyT, float64(lastVerify.UnixNano())/1e9)
 		}
 		if !lastSuccess.IsZero() {
 			gauge(descSuccess, float64(lastSuccess.UnixNano())/1e9)

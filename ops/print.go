@@ -54,6 +54,24 @@ func PrintStatus(w io.Writer, all []control.Status, now time.Time) {
 				fmt.Fprintf(w, "  %s full sync for %s: %d entries listed, %d files sent (%.1f MB, %.1f MB/s)\n",
 					t.Sync, took.Round(time.Second), p.Listed, p.Files, float64(p.Bytes)/1e6, rate)
 			}
+			if t.LastVerify != nil {
+				at := t.LastVerify.Format("2006-01-02 15:04:05")
+				switch {
+				case t.VerifyError != "":
+					fmt.Fprintf(w, "  %s last verify at %s failed: %s\n", t.Sync, at, oneLine(t.VerifyError))
+				case t.DriftPaths > 0:
+					fmt.Fprintf(w, "  %s last verify at %s: %d path(s) drifted from the source\n", t.Sync, at, t.DriftPaths)
+				default:
+					fmt.Fprintf(w, "  %s last verify at %s: equal\n", t.Sync, at)
+				}
+			}
+			if t.LastHookError != "" {
+				at := ""
+				if t.LastHookAt != nil {
+					at = " at " + t.LastHookAt.Format("15:04:05")
+				}
+				fmt.Fprintf(w, "  %s hooks: %d run(s), %d failed; last failure%s: %s\n", t.Sync, t.HookRuns, t.HookFailures, at, oneLine(t.LastHookError))
+			}
 			for _, f := range t.FailingPaths {
 				fmt.Fprintf(w, "  %s failing path /%s: %d failure(s), next attempt in %s: %s\n", t.Sync,
 					strings.TrimPrefix(f.Path, "/"), f.Failures, max(f.NextAttempt.Sub(now), 0).Round(time.Second), oneLine(f.LastError))

@@ -19,8 +19,11 @@ type Endpoints struct {
 	StatusFile     string        // the lsyncd-layout status file, or ""
 	StatusInterval time.Duration // how often it is rewritten at most
 	Control        net.Listener  // the control socket that gsync status reads, or nil
-	Metrics        net.Listener  // the Prometheus endpoint (/metrics), or nil
-	Systemd        bool          // send sd_notify READY=1 and STATUS= lines
+	Metrics        net.Listener  // /metrics, /healthz and /readyz (Handler), or nil
+	// Alive asks the mirror loops for /healthz (mirror.Group.Alive); nil:
+	// /healthz answers ok while the process serves.
+	Alive   func(timeout time.Duration) bool
+	Systemd bool // send sd_notify READY=1 and STATUS= lines
 }
 
 // Serve starts the readers of b that e names. stop ends them and returns
@@ -43,7 +46,7 @@ func Serve(ctx context.Context, b *Board, e Endpoints, log *slog.Logger) (stop f
 		}()
 	}
 	if e.Metrics != nil {
-		srv := &http.Server{Handler: MetricsHandler(b), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: Handler(b, e.Alive), ReadHeaderTimeout: 10 * time.Second}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -52,7 +55,7 @@ func Serve(ctx context.Context, b *Board, e Endpoints, log *slog.Logger) (stop f
 			}
 		}()
 		stops = append(stops, func() { srv.Close() })
-		log.Info("serving metrics", "addr", "http://"+e.Metrics.Addr().String()+"/metrics")
+		log.Info("serving metrics and health", "addr", "http://"+e.Metrics.Addr().String()+"/metrics", "probes", "/healthz /readyz")
 	}
 	if e.Systemd {
 		kick := b.Subscribe()

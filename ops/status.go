@@ -28,6 +28,13 @@ func TargetStatus(st *mirror.Status) control.Target {
 		Deleted: c.Deleted, Renamed: c.Renamed,
 		Batches: c.Batches + c.FullSyncs, Failures: c.Failures,
 		Events: c.Events, Watches: s.Watches, Overflows: c.Overflows,
+		HookRuns: c.HookRuns, HookFailures: c.HookFailures, LastHookError: s.LastHookErr,
+	}
+	if !s.LastVerify.IsZero() {
+		t.LastVerify, t.DriftPaths, t.VerifyError = timePtr(s.LastVerify), s.DriftPaths, s.LastVerifyErr
+	}
+	if !s.LastHookErrAt.IsZero() {
+		t.LastHookAt = timePtr(s.LastHookErrAt)
 	}
 	if s.Full {
 		t.InFlight++

@@ -96,6 +96,11 @@ type Options struct {
 	// list sent held (once for a whole list, once per directory with
 	// incremental recursion).
 	Listed func(entries int)
+	// Itemize, if set, receives each entry the receiver reports it changes
+	// or deletes (rsync -i; with DryRun: would change), see Item. It is
+	// called from two goroutines (deletions arrive as messages), one at
+	// a time each: the callee must be safe for that. Needs protocol 29.
+	Itemize func(Item)
 	// Warn, if set, receives warnings and server messages as they arrive.
 	// They are also collected in Result.Warnings.
 	Warn func(msg string)

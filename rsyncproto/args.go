@@ -102,6 +102,11 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	} else if !o.Devices && o.Specials {
 		args = append(args, "--specials")
 	}
+	if o.Itemize != nil {
+		// The receiver then reports what it changes
+		// (options.c:server_options: stdout_format_has_i).
+		args = append(args, "--log-format=%i")
+	}
 	args = append(args, zLong...)
 	if o.Delete {
 		args = append(args, "--delete")

@@ -350,6 +350,7 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 		if err != nil {
 			return err
 		}
+		s.itemized(e, iflags, xname)
 		if iflags&itemTransfer != 0 && !e.isReg() {
 			return nonRegularRequest(e)
 		}

@@ -236,6 +236,7 @@ func (s *session) handleMsg(m peerMsg) error {
 		s.mu.Lock()
 		s.deleted++
 		s.mu.Unlock()
+		s.deletedItem(m.payload)
 	case msgErrorExit:
 		code := 0
 		if len(m.payload) >= 4 {

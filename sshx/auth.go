@@ -129,7 +129,10 @@ func (e *keyPermError) Error() string {
 // readPrivateKey reads an identity file, refusing it when it belongs to us
 // and group or others may access it, like OpenSSH (authfile.c:sshkey_perm_ok
 // checks st_uid == getuid() && (st_mode & 077) != 0). Files owned by
-// someone else (a read-only mount in a container, say) are not checked.
+// someone else (a read-only mount in a container, say) are not checked,
+// nor are files on a read-only file system, whose mode cannot be fixed:
+// a Kubernetes Secret volume (read-only since Kubernetes 1.10) holds
+// root's files with the Secret's defaultMode, 0644 unless set.
 func readPrivateKey(file string) ([]byte, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -140,7 +143,7 @@ func readPrivateKey(file string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if uid, ok := fileOwner(fi); ok && uid == os.Getuid() && fi.Mode().Perm()&0o077 != 0 {
+	if uid, ok := fileOwner(fi); ok && uid == os.Getuid() && fi.Mode().Perm()&0o077 != 0 && !readOnlyFS(file) {
 		return nil, &keyPermError{file: file, perm: fi.Mode().Perm()}
 	}
 	return io.ReadAll(f)

@@ -5,6 +5,8 @@ package sshx
 import (
 	"io/fs"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // fileOwner returns the numeric owner of fi.
@@ -15,3 +17,8 @@ func fileOwner(fi fs.FileInfo) (int, bool) {
 	}
 	return int(st.Uid), true
 }
+
+// readOnlyFS reports whether file lies on a file system mounted
+// read-only (access(2) answers EROFS for a write before it looks at the
+// mode, for root too).
+func readOnlyFS(file string) bool { return unix.Access(file, unix.W_OK) == unix.EROFS }

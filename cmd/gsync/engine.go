@@ -4,25 +4,45 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
+	"strings"
 
 	"github.com/gsync/gsync/filter"
+	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops"
 	"github.com/gsync/gsync/transport"
 )
 
+// hookEnv is the environment --on-push hooks inherit: gsync's, without
+// the rsync daemon password.
+func hookEnv() []string {
+	env := os.Environ()
+	return slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "RSYNC_PASSWORD=") })
+}
+
 // mirrorConfig translates a parsed sync into the engine's configuration:
 // its targets open through openTarget, status has one entry per target
 // of cfg, in order.
-func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry *mirror.Handover) mirror.Config {
+func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry *mirror.Handover) (mirror.Config, error) {
 	mc := mirror.Config{
 		Name: cfg.name, Source: cfg.source,
-		Excludes: cfg.excludes, ExcludeFrom: cfg.excludeFrom, Filters: cfg.filters,
+		Excludes: cfg.excludes, ExcludeFrom: cfg.excludeFrom, Filters: cfg.filters, RulesOrigin: cfg.where,
 		OneFileSystem: cfg.oneFileSystem,
 		Delay:         cfg.delay, MaxDelays: cfg.maxDelays, Delete: cfg.deleteMode,
 		DryRun: cfg.dryRun, Insist: cfg.insist, NoInit: cfg.noInit, Once: cfg.once,
 		AllowEmptySource: cfg.allowEmptySource, MaxDelete: cfg.maxDelete,
 		WatchBackend: cfg.watchBackend, Log: log, Handover: carry,
+		HookTimeout: cfg.onPushTimeout, HookEnv: hookEnv(),
+		VerifyEvery: cfg.verifyEvery, VerifyOnly: cfg.verifyOnly, VerifyChecksum: cfg.verifyChecksum,
+	}
+	for _, line := range cfg.onPush {
+		h, err := hooks.Parse(line)
+		if err != nil {
+			return mc, usagef("--on-push: %v", err)
+		}
+		mc.Hooks = append(mc.Hooks, h)
 	}
 	if cfg.progress != nil {
 		out := cfg.progress
@@ -45,5 +65,5 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		}
 		mc.Targets = append(mc.Targets, t)
 	}
-	return mc
+	return mc, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gsync/gsync/control"
+	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/rsyncproto"
@@ -26,8 +27,10 @@ type config struct {
 	processOptions
 
 	targets []string
-	// lsyncd configs: the sync's name for log lines.
+	// lsyncd configs: the sync's name for log lines, and where the sync
+	// is in its file ("file:line", for errors).
 	name         string
+	where        string
 	extraTargets []string // --target
 	// Several lsyncd sync{} blocks on one source share one mirror: then
 	// targetCfgs holds each target's own settings (connection options) and
@@ -69,6 +72,15 @@ type sourceOptions struct {
 	// oneFileSystem (-x): file systems mounted below the source are not
 	// mirrored (their mount points are).
 	oneFileSystem bool
+	// onPush are the --on-push command lines (hooks), run with at most
+	// onPushTimeout each.
+	onPush        []string
+	onPushTimeout time.Duration
+	// periodic verification: --verify-every, --verify-only,
+	// --verify-checksum.
+	verifyEvery    time.Duration
+	verifyOnly     bool
+	verifyChecksum bool
 }
 
 // targetOptions are the connection settings of a target.
@@ -158,8 +170,15 @@ func parseDelay(s string) (time.Duration, error) {
 }
 
 func newRootCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) *cobra.Command {
+	cmd, _ := newCommand(stdout, stderr, sigs)
+	return cmd
+}
+
+// newCommand returns the root command and the config its flags fill
+// (gsync verify reuses both).
+func newCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) (*cobra.Command, *config) {
 	cfg := &config{
-		sourceOptions:  sourceOptions{delay: 15 * time.Second, maxDelays: 1000},
+		sourceOptions:  sourceOptions{delay: 15 * time.Second, maxDelays: 1000, onPushTimeout: hooks.DefaultTimeout},
 		targetOptions:  targetOptions{timeout: 60 * time.Second},
 		processOptions: processOptions{statusInterval: 10 * time.Second},
 	}
@@ -174,7 +193,10 @@ watcher; each has its own queue, so a slow one never delays the others.
 Changes are collected for --delay and pushed in one batch; the startup
 transfer, an inotify overflow and SIGHUP do a full sync.
 
-  gsync status [--json] [--socket PATH]   shows what running gsyncs do`,
+  gsync status [--json] [--socket PATH]   shows what running gsyncs do
+  gsync verify [flags] SRC TARGET...      compares targets with SRC (rsync -i lines)
+  gsync check [flags] SRC TARGET...       checks a configuration and its targets, changing nothing
+  gsync explain [flags] PATH SRC TARGET... says which rule decides PATH and what a change does`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if cfg.configFile != "" {
 				if len(args) > 0 {
@@ -233,8 +255,13 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics, e.g. 127.0.0.1:9469")
 	f.StringVar(&cfg.logFile, "log-file", "", "log to `FILE` instead of stderr; reopened on SIGUSR1 (logrotate)")
 	f.StringVar(&cfg.configFile, "config", "", "run the syncs of an lsyncd Lua config `FILE` (like gsync FILE), with these flags for the process")
+	f.StringArrayVar(&cfg.onPush, "on-push", nil, "after each push to a target that went through, run `COMMAND` (split into words like -e, never run by a shell; the push's paths as JSON lines on stdin, GSYNC_* variables; repeatable, run in order)")
+	f.Var(durationSeconds{&cfg.verifyEvery}, "verify-every", "compare every target with SRC this often (a duration: 6h, 30m), over a connection of its own, at idle I/O priority; drift is logged, counted and repaired (0: off)")
+	f.BoolVar(&cfg.verifyOnly, "verify-only", false, "--verify-every logs and counts drift without repairing it")
+	f.BoolVar(&cfg.verifyChecksum, "verify-checksum", false, "--verify-every compares file content (reads every file on both sides), not size and mtime")
+	f.Var(durationSeconds{&cfg.onPushTimeout}, "on-push-timeout", "kill an --on-push command (its whole process group) after this long")
 	registerSSHFlags(f, &cfg.ssh)
 	rsyncopts.RegisterFlags(f, &cfg.attrs)
 	rsyncopts.RegisterCompressFlags(f, &cfg.compress)
-	return cmd
+	return cmd, cfg
 }

@@ -326,6 +326,8 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 			c.oneFileSystem = c.oneFileSystem || native.oneFileSystem
 			c.insist = c.insist || native.insist
 			c.dryRun = c.dryRun || native.dryRun
+			c.onPush, c.onPushTimeout = native.onPush, native.onPushTimeout
+			c.verifyEvery, c.verifyOnly, c.verifyChecksum = native.verifyEvery, native.verifyOnly, native.verifyChecksum
 		}
 		if e := c.external; e != nil {
 			what := "its transfers"

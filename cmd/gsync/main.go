@@ -54,6 +54,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if isStatusCommand(args) {
 		return runStatus(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "verify" { // a source named verify is ./verify
+		return runVerify(args[1:], stdout, stderr, sigs)
+	}
+	if len(args) > 0 && args[0] == "check" { // a source named check is ./check
+		return runCheck(args[1:], stdout, stderr, sigs)
+	}
+	if len(args) > 0 && args[0] == "explain" { // a source named explain is ./explain
+		return runExplain(args[1:], stdout, stderr, sigs)
+	}
 	if code, ok := runLsyncd(args, stdout, stderr, sigs); ok {
 		return code // an lsyncd command line or config file (lsyncd.go)
 	}

@@ -39,3 +39,14 @@ func TestSystemdUnitCommandLine(t *testing.T) {
 		t.Errorf("unit command line: %v", err)
 	}
 }
+
+// TestHookEnvDropsPassword: hooks inherit gsync's environment but the
+// rsync daemon password.
+func TestHookEnvDropsPassword(t *testing.T) {
+	t.Setenv("RSYNC_PASSWORD", "s3cret")
+	t.Setenv("GSYNC_TEST_KEEP", "yes")
+	env := strings.Join(hookEnv(), "\n")
+	if strings.Contains(env, "s3cret") || !strings.Contains(env, "GSYNC_TEST_KEEP=yes") {
+		t.Errorf("hook environment:\n%s", env)
+	}
+}

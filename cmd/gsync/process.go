@@ -74,16 +74,18 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 			}
 			status = append(status, b.Add(name))
 		}
-		mcfgs[i] = mirrorConfig(c, status, log, carry)
+		if mcfgs[i], err = mirrorConfig(c, status, log, carry); err != nil {
+			return nil, err
+		}
 		mcfgs[i].StateDir = stateDir(po.stateDir, os.Getenv("STATE_DIRECTORY"))
 	}
-	stopOps, err := startOps(ctx, b, po, log)
+	g := mirror.NewGroup(log, mcfgs...)
+	stopOps, err := startOps(ctx, b, po, g, log)
 	if err != nil {
 		return nil, err
 	}
 	defer stopOps() // after every mirror has returned
 
-	g := mirror.NewGroup(log, mcfgs...)
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
 	if interval, err := daemon.SdWatchdogEnabled(false); err == nil && interval > 0 && !po.once {
@@ -140,10 +142,11 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 }
 
 // startOps opens the listeners of the ops endpoints that po asks for
-// and serves them over b (ops.Serve); stop ends them.
-func startOps(ctx context.Context, b *ops.Board, po procOptions, log *slog.Logger) (stop func(), err error) {
+// and serves them over b (ops.Serve), /healthz asking g's loops; stop
+// ends them.
+func startOps(ctx context.Context, b *ops.Board, po procOptions, g *mirror.Group, log *slog.Logger) (stop func(), err error) {
 	e := ops.Endpoints{StatusFile: po.statusFile, StatusInterval: po.statusInterval,
-		Systemd: os.Getenv("NOTIFY_SOCKET") != "" && !po.once}
+		Systemd: os.Getenv("NOTIFY_SOCKET") != "" && !po.once, Alive: g.Alive}
 	if e.Control, err = listenControl(po.controlSocket, log); err != nil {
 		return nil, err
 	}

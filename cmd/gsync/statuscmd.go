@@ -17,13 +17,18 @@ import (
 
 // isStatusCommand reports whether argv is "gsync status ...". "gsync
 // status TARGET" with a directory named status is a mirror command line.
-func isStatusCommand(args []string) bool {
-	if len(args) == 0 || args[0] != "status" {
+func isStatusCommand(args []string) bool { return isSubcommand(args, "status") }
+
+// isSubcommand reports whether argv is "gsync NAME ...": a mirror
+// command line whose SRC is a directory NAME (followed by a TARGET) is
+// not.
+func isSubcommand(args []string, name string) bool {
+	if len(args) == 0 || args[0] != name {
 		return false
 	}
 	for _, a := range args[1:] {
 		if !strings.HasPrefix(a, "-") {
-			if fi, err := os.Stat("status"); err == nil && fi.IsDir() {
+			if fi, err := os.Stat(name); err == nil && fi.IsDir() {
 				return false
 			}
 		}

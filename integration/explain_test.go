@@ -1,0 +1,63 @@
+package integration
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gsync/gsync/internal/testutil"
+)
+
+// TestExplain runs gsync explain on a table of paths and rules: each
+// names the rule that decides the path and where it was given (flag,
+// exclude file line, lsyncd config line), whether it is watched, and
+// what a change does on the target.
+func TestExplain(t *testing.T) {
+	t.Parallel()
+	src, work := t.TempDir(), t.TempDir()
+	for _, f := range []string{"index.html", "keep.tmp", "x.tmp", "build/obj/a.o", "cache/c"} {
+		testutil.WriteRel(t, src, f)
+	}
+	excl := filepath.Join(work, "excludes")
+	testutil.WriteFile(t, excl, "# generated files\n*.o\n\n- cache/\n")
+	conf := filepath.Join(work, "lsyncd.conf.lua")
+	testutil.WriteFile(t, conf, "settings { nodaemon = true }\n\nsync { default.direct, source = \""+src+"\", target = \""+filepath.Join(work, "dst")+"\",\n  exclude = { \"*.html\" }, delete = 'running' }\n")
+	dst := filepath.Join(work, "dst")
+	rules := []string{"--exclude", "*.tmp", "--exclude-from", excl, "--filter", "+ keep.tmp", "--filter", "- /build/", "--delete", "startup"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"mirrored", append(append([]string{}, rules...), "index.html", src, dst), 0,
+			[]string{"index.html in " + src + " (file)", "mirrored: no exclude or filter rule matches it", "watched: yes", "on " + dst + ":",
+				"when it is deleted at the source, it stays on the target (--delete startup)"}},
+		{"exclude flag", append(append([]string{}, rules...), filepath.Join(src, "x.tmp"), src, dst), 0,
+			[]string{`excluded: matches "*.tmp" (--exclude)`, "never deleted on the target"}},
+		{"filter includes", append(append([]string{}, rules...), "keep.tmp", src, dst), 0,
+			[]string{`mirrored: matches "+ keep.tmp" (--filter), which includes it`}},
+		{"parent excluded", append(append([]string{}, rules...), "build/obj/a.o", src, dst), 0,
+			[]string{`excluded: its directory build matches "- /build/" (--filter)`, "watched: no"}},
+		{"exclude file line", append(append([]string{}, rules...), "cache/new", src, dst), 0,
+			[]string{"(does not exist at the source)", `excluded: its directory cache matches "cache/" (` + excl + `:4)`}},
+		{"config line", []string{"--config", conf, "index.html"}, 0,
+			[]string{`excluded: matches "*.html" (` + conf + `:3)`}},
+		{"config delete running", []string{"--config", conf, "keep.tmp"}, 0,
+			[]string{"when it is deleted at the source, it is deleted on the target (--delete running)", "deletes nothing"}},
+		{"outside the source", append(append([]string{}, rules...), "/etc/passwd", src, dst), 2, []string{"not inside the source"}},
+		{"too few arguments", []string{"index.html", src}, 2, []string{"want PATH SRC TARGET"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := runGsync(t, append([]string{"explain"}, tc.args...)...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", code, tc.code, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
