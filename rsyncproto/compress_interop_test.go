@@ -186,6 +186,7 @@ func TestCompressedPushSSH(t *testing.T) {
 				label += "/big-blocks"
 			}
 			t.Run(label, func(t *testing.T) {
+				t.Parallel() // each round trip waits on its own rsync
 				dst := filepath.Join(t.TempDir(), "dst")
 				compressedRounds(t, c.want, func(src string) (*Result, error) {
 					req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: dst,
@@ -219,6 +220,7 @@ func TestCompressedPushDaemon(t *testing.T) {
 		{CompressAuto, CompressZlib, 29, false},
 	} {
 		t.Run(fmt.Sprintf("%s/%d/skip=%v", c.choice, c.proto, c.skip), func(t *testing.T) {
+			t.Parallel()
 			mod := t.TempDir()
 			conf := daemonConf(t, mod, "")
 			compressedRounds(t, c.want, func(src string) (*Result, error) {
@@ -305,6 +307,7 @@ func TestCompressLevelsInterop(t *testing.T) {
 		{CompressLZ4, 7, CompressLZ4},
 	} {
 		t.Run(fmt.Sprintf("%s/%d", c.choice, c.level), func(t *testing.T) {
+			t.Parallel()
 			dst := filepath.Join(t.TempDir(), "dst")
 			compressedRounds(t, c.want, func(src string) (*Result, error) {
 				req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: dst,

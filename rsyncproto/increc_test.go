@@ -31,41 +31,42 @@ func TestIncRecurse(t *testing.T) {
 	// created in the same second as the source's mtime with its own
 	// mtime (C rsync's sender too).
 	ageDirs(t, src)
-	for _, p := range []int{32, 31, 30, 29} {
-		for _, pr := range []peer{sshPeer(p), daemonPeer(p)} {
-			t.Run(pr.name, func(t *testing.T) {
-				dest, dir, push := pr.target(t)
-				req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: dest,
-					Options: Options{Devices: true, Specials: true, Owner: true, Group: true, Delete: true, IncRecurse: true}}
-				res, err := push(req)
-				if err != nil {
-					t.Fatalf("push: %v", err)
-				}
-				if res.ExitCode != 0 || len(res.Failed) > 0 {
-					t.Fatalf("exit %d failed %v warnings %v", res.ExitCode, res.Failed, res.Warnings)
-				}
-				if want := p >= 30; res.IncRecurse != want {
-					t.Fatalf("incremental = %v at protocol %d, want %v", res.IncRecurse, p, want)
-				}
-				skip := func(rel string) bool { return rel == "abs-link" && pr.name[:6] == "daemon" }
-				compareTrees(t, src, dir, p >= 31, skip)
+	// Both kinds of receiver, both dialects of the file list (varint
+	// flags at 31 and 32, byte flags at 30), and 29, which declines.
+	for _, pr := range []peer{sshPeer(32), daemonPeer(31), sshPeer(30), daemonPeer(30), sshPeer(29)} {
+		p := pr.proto
+		t.Run(pr.name, func(t *testing.T) {
+			dest, dir, push := pr.target(t)
+			req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: dest,
+				Options: Options{Devices: true, Specials: true, Owner: true, Group: true, Delete: true, IncRecurse: true}}
+			res, err := push(req)
+			if err != nil {
+				t.Fatalf("push: %v", err)
+			}
+			if res.ExitCode != 0 || len(res.Failed) > 0 {
+				t.Fatalf("exit %d failed %v warnings %v", res.ExitCode, res.Failed, res.Warnings)
+			}
+			if want := p >= 30; res.IncRecurse != want {
+				t.Fatalf("incremental = %v at protocol %d, want %v", res.IncRecurse, p, want)
+			}
+			skip := func(rel string) bool { return rel == "abs-link" && pr.name[:6] == "daemon" }
+			compareTrees(t, src, dir, p >= 31, skip)
 
-				// Extra files at the target go, changed files arrive.
-				testutil.Must(t, os.MkdirAll(filepath.Join(dir, "many", "d03", "extra", "deeper"), 0o755))
-				testutil.WriteFile(t, filepath.Join(dir, "many", "d03", "extra", "deeper", "f"), "x")
-				testutil.WriteFile(t, filepath.Join(dir, "stray"), "x")
-				writeFile(t, filepath.Join(src, "many", "d05", "f1"), []byte("changed"), 0o600, time.Unix(1704164999, 0))
-				res, err = push(req)
-				if err != nil {
-					t.Fatalf("second push: %v", err)
-				}
-				if res.ExitCode != 0 || len(res.Failed) > 0 || res.Files != 1 {
-					t.Fatalf("second push: exit %d, %d files, failed %v warnings %v", res.ExitCode, res.Files, res.Failed, res.Warnings)
-				}
-				compareTrees(t, src, dir, p >= 31, skip)
-				writeFile(t, filepath.Join(src, "many", "d05", "f1"), []byte{5, 1}, 0o644, time.Unix(1704164645, 0))
-			})
-		}
+			// Extra files at the target go, changed files arrive.
+			testutil.Must(t, os.MkdirAll(filepath.Join(dir, "many", "d03", "extra", "deeper"), 0o755))
+			testutil.WriteFile(t, filepath.Join(dir, "many", "d03", "extra", "deeper", "f"), "x")
+			testutil.WriteFile(t, filepath.Join(dir, "stray"), "x")
+			writeFile(t, filepath.Join(src, "many", "d05", "f1"), []byte("changed"), 0o600, time.Unix(1704164999, 0))
+			res, err = push(req)
+			if err != nil {
+				t.Fatalf("second push: %v", err)
+			}
+			if res.ExitCode != 0 || len(res.Failed) > 0 || res.Files != 1 {
+				t.Fatalf("second push: exit %d, %d files, failed %v warnings %v", res.ExitCode, res.Files, res.Failed, res.Warnings)
+			}
+			compareTrees(t, src, dir, p >= 31, skip)
+			writeFile(t, filepath.Join(src, "many", "d05", "f1"), []byte{5, 1}, 0o644, time.Unix(1704164645, 0))
+		})
 	}
 }
 
