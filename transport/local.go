@@ -38,6 +38,21 @@ type Local struct {
 	index linkIndex
 }
 
+// dryMissing reports whether a dry run finds no target directory: rsync
+// -n creates nothing, not even that, so there is nothing to compare
+// with; everything would be created.
+func (l *Local) dryMissing() bool {
+	if !l.opts.DryRun {
+		return false
+	}
+	_, err := os.Lstat(l.root)
+	if errors.Is(err, fs.ErrNotExist) {
+		l.log.Info("dry run: the target directory does not exist; everything would be created in it")
+		return true
+	}
+	return false
+}
+
 var _ Target = (*Local)(nil)
 
 // NewLocal returns a Target that mirrors opts.Source into dir. dir is
@@ -53,13 +68,16 @@ func NewLocal(dir string, opts Options) (*Local, error) {
 	if err != nil {
 		return nil, Fatal(fmt.Errorf("resolve target directory: %w", err))
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, Fatal(fmt.Errorf("create target directory: %w", pathless(err, root)))
-	}
-	// The root itself may be a symlink (a mount point, say); only entries
-	// below it are never followed.
-	if root, err = filepath.EvalSymlinks(root); err != nil {
-		return nil, Fatal(fmt.Errorf("resolve target directory: %w", err))
+	// A dry run creates nothing, not even the target directory (rsync -n).
+	if _, err := os.Lstat(root); !opts.DryRun || !errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			return nil, Fatal(fmt.Errorf("create target directory: %w", pathless(err, root)))
+		}
+		// The root itself may be a symlink (a mount point, say); only
+		// entries below it are never followed.
+		if root, err = filepath.EvalSymlinks(root); err != nil {
+			return nil, Fatal(fmt.Errorf("resolve target directory: %w", err))
+		}
 	}
 	if s, err := filepath.EvalSymlinks(src); err == nil && s == root {
 		return nil, Fatal(errors.New("create local target: the target is the source directory"))
@@ -87,6 +105,9 @@ func (l *Local) FullSync(ctx context.Context) (Stats, error) {
 	}
 	if !sfi.IsDir() {
 		return Stats{}, Fatal(fmt.Errorf("sync %s: source is not a directory", l.src))
+	}
+	if l.dryMissing() {
+		return Stats{}, nil
 	}
 	r, err := l.newRun(ctx, true, l.opts.Delete.Full())
 	if err != nil {
@@ -124,6 +145,9 @@ func (r *run) syncRoot(recursive bool) error {
 
 // Push applies one batch of changes, see Target.
 func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
+	if l.dryMissing() {
+		return Stats{}, nil
+	}
 	r, err := l.newRun(ctx, false, l.opts.Delete.Running())
 	if err != nil {
 		return Stats{}, err
