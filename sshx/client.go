@@ -334,10 +334,14 @@ func (l *liveConn) closeJumps() {
 func (c *Client) login(ctx context.Context, via *ssh.Client, s *settings, hk *hostKeys) (*ssh.Client, error) {
 	addr := s.addr()
 	var nc net.Conn
+	var proxy *proxyConn
 	var err error
 	switch {
 	case via != nil:
 		nc, err = via.DialContext(ctx, "tcp", addr)
+	case s.proxy != nil:
+		proxy, err = startProxy(ctx, s.proxy, addr)
+		nc = proxy
 	case c.cfg.Dial != nil:
 		nc, err = c.cfg.Dial(ctx, "tcp", addr)
 	default:
@@ -347,7 +351,7 @@ func (c *Client) login(ctx context.Context, via *ssh.Client, s *settings, hk *ho
 	if err != nil {
 		return nil, &NetError{fmt.Errorf("connect to %s: %w", addr, unwrapOp(err))}
 	}
-	k := loadKeys(s, c.cfg.NoAgent, c.log)
+	k := loadKeys(s, c.log)
 	defer k.close()
 	who := s.user + "@" + addr
 	if len(k.signers) == 0 {
@@ -355,11 +359,19 @@ func (c *Client) login(ctx context.Context, via *ssh.Client, s *settings, hk *ho
 		return nil, k.noKeysError(who)
 	}
 	cc := &ssh.ClientConfig{
+		Config: ssh.Config{
+			Ciphers:      s.ciphers,
+			KeyExchanges: s.kex,
+			MACs:         s.macs,
+		},
 		User:              s.user,
 		Auth:              []ssh.AuthMethod{ssh.PublicKeys(k.signers...)},
 		HostKeyCallback:   hk.callback(),
-		HostKeyAlgorithms: hk.algorithms(addr),
+		HostKeyAlgorithms: s.hostKeyAlgos,
 		Timeout:           s.timeout,
+	}
+	if cc.HostKeyAlgorithms == nil {
+		cc.HostKeyAlgorithms = hk.algorithms(addr)
 	}
 	// NewClientConn takes no context: a deadline and a watcher bound it.
 	if dl, ok := ctx.Deadline(); ok {
@@ -389,6 +401,12 @@ func (c *Client) login(ctx context.Context, via *ssh.Client, s *settings, hk *ho
 			return nil, k.refusedError(who, escapeErr(err))
 		case ctx.Err() != nil:
 			return nil, &NetError{fmt.Errorf("ssh handshake with %s: %w", addr, ctx.Err())}
+		case proxy != nil:
+			if why := proxy.exitText(); why != "" {
+				return nil, &NetError{fmt.Errorf("ssh handshake with %s: %w (%s)", addr, escapeErr(err), why)}
+			}
+		case strings.Contains(err.Error(), "no common algorithm"):
+			return nil, &ConfigError{fmt.Errorf("ssh handshake with %s: %w (set Ciphers, KexAlgorithms, MACs or HostKeyAlgorithms with -o, e.g. -o KexAlgorithms=+diffie-hellman-group14-sha1)", addr, escapeErr(err))}
 		}
 		return nil, &NetError{fmt.Errorf("ssh handshake with %s: %w", addr, escapeErr(err))}
 	}

@@ -46,6 +46,11 @@ func openSSHTarget(cfg *config, spec string, rules *filter.Set, opts transport.O
 	if len(rsh.Ignored) > 0 && opts.Logger != nil {
 		opts.Logger.Debug("ssh options without effect", slog.Any("ignored", rsh.Ignored))
 	}
+	if opts.Logger != nil {
+		for _, k := range sshx.UnusedOptions(rsh.Options) {
+			opts.Logger.Warn("ssh -o option not supported by gsync; it has no effect", "option", k)
+		}
+	}
 	check, err := sshx.ParseHostKeyCheck(o.hostKeyCheck)
 	if err != nil {
 		return nil, usagef("invalid --host-key-check: %v", err)

@@ -1,0 +1,236 @@
+package integration
+
+import (
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/gsync/gsync/internal/treediff"
+)
+
+// sshOnceAndLive is the proof every kind of remote passes: a seeded tree
+// pushed with --once (target == source), then gsync running live through
+// a churn of the source (target == source again), stopped with SIGTERM.
+// args are the ssh arguments before SRC and TARGET; target makes the
+// target argument from the remote directory. It returns the output of the
+// live run.
+func sshOnceAndLive(t *testing.T, env, args []string, target func(dir string) string, remoteDir string) string {
+	t.Helper()
+	src := t.TempDir()
+	seedTree(t, src, 11, 150)
+	code, out := runGsyncEnv(t, env, append(append([]string{"--once"}, args...), src, target(remoteDir))...)
+	if code != 0 {
+		t.Fatalf("gsync --once: exit %d:\n%s", code, out)
+	}
+	for _, o := range sshCompareOptions {
+		if !treediff.Equal(t, src, remoteDir, o) {
+			t.Fatalf("target differs after --once:\n%s", out)
+		}
+	}
+	g := startGsync(t, env, append(append([]string{"--delay", "0"}, args...), src, target(remoteDir))...)
+	sshWaitEqual(t, src, remoteDir, 60*time.Second)
+	c := newChurner(t, src, 23)
+	defer c.dump()
+	c.run(120)
+	sshWaitEqual(t, src, remoteDir, 60*time.Second)
+	if code := g.stop(syscall.SIGTERM); code != 143 {
+		t.Errorf("exit code %d after SIGTERM, want 143", code)
+	}
+	return g.out.String()
+}
+
+// sshTarget is the target argument for dir on 127.0.0.1.
+func sshTarget(dir string) string { return "127.0.0.1:" + dir }
+
+// TestSSHLegacyAlgorithms: a server that speaks only old algorithms
+// (aes128-cbc, diffie-hellman-group14-sha1, hmac-sha1) is refused by
+// default with a message naming the options, and reached with -c and -o
+// KexAlgorithms=+...; -o keys gsync does not act on are named in a
+// warning.
+func TestSSHLegacyAlgorithms(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync not installed (the server runs rsync --server)")
+	}
+	s := StartSSHD(t, SSHDConfig{Extra: "Ciphers aes128-cbc\nKexAlgorithms diffie-hellman-group14-sha1\nMACs hmac-sha1\n"})
+	src, dst := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	code, out := runGsyncEnv(t, []string{"PATH="}, append(sshArgs(s), "--once", src, sshTarget(dst))...)
+	if code == 0 || !strings.Contains(out, "no common algorithm") || !strings.Contains(out, "KexAlgorithms") {
+		t.Fatalf("legacy-only server without options: exit %d, want a failure naming the algorithm options:\n%s", code, out)
+	}
+	args := sshArgsOpts(s, "-c aes128-cbc -o KexAlgorithms=+diffie-hellman-group14-sha1 -o MACs=hmac-sha1 -o Compression=yes -o LogLevel=QUIET")
+	live := sshOnceAndLive(t, []string{"PATH="}, args, sshTarget, t.TempDir())
+	for _, opt := range []string{"compression", "loglevel"} {
+		if !strings.Contains(live, `option=`+opt) {
+			t.Errorf("no warning naming the unsupported option %s:\n%s", opt, tail(live, 20))
+		}
+	}
+	if strings.Contains(live, "option=ciphers") || strings.Contains(live, "option=macs") {
+		t.Errorf("a warning names an option gsync acts on:\n%s", tail(live, 20))
+	}
+	if !strings.Contains(s.Output(), "aes128-cbc") && !strings.Contains(s.Output(), "Accepted publickey") {
+		t.Errorf("sshd log shows no login:\n%s", s.Output())
+	}
+}
+
+var buildSSHProxy = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "gsync-sshproxy-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "sshproxy")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/gsync/gsync/integration/internal/sshproxy").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build sshproxy: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// TestSSHProxyCommand: the target sshd is reached through a bastion sshd
+// by a ProxyCommand (a small proxy program, not ssh -W) given in an
+// ssh_config Match block, with %h %p %r expanded and quoted words kept;
+// the proxy ends with gsync's connection.
+func TestSSHProxyCommand(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync not installed (the server runs rsync --server)")
+	}
+	proxy, err := buildSSHProxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bastion := StartSSHD(t, SSHDConfig{Extra: "AllowTcpForwarding yes"})
+	target := StartSSHD(t, SSHDConfig{})
+	dir := t.TempDir()
+	// The proxy's log of how it was called, to check the expansion.
+	wrapper := filepath.Join(dir, "proxy wrapper")
+	script := fmt.Sprintf("#!/bin/sh\necho \"$@\" >> '%s/calls'\nexec %s \"$@\"\n", dir, proxy)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "ssh_config")
+	body := fmt.Sprintf(`Host mirror
+  HostName 127.0.0.1
+  Port %d
+  IdentityFile %s
+  UserKnownHostsFile %s
+Match originalhost mirror user %s
+  ProxyCommand "%s" -key %s -known %s -user %s %s %%h %%p %%r
+`, target.Port, target.UserKeyPath, target.KnownHostsFile, target.User,
+		wrapper, bastion.UserKeyPath, bastion.KnownHostsFile, bastion.User, bastion.Addr)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--ssh-config", conf, "-e", "ssh -l " + target.User}
+	live := sshOnceAndLive(t, []string{"HOME=" + t.TempDir()}, args, func(d string) string { return "mirror:" + d }, t.TempDir())
+	calls := readFile(filepath.Join(dir, "calls"))
+	want := fmt.Sprintf("127.0.0.1 %d %s", target.Port, target.User)
+	if !strings.Contains(calls, want) {
+		t.Errorf("proxy called with %q, want the arguments to end with %q", calls, want)
+	}
+	// Every login to the target came through the bastion: the bastion
+	// forwarded each, the target saw no direct connection from gsync.
+	if n, m := strings.Count(bastion.Output(), "Accepted publickey"), strings.Count(target.Output(), "Accepted publickey"); n == 0 || n != m {
+		t.Errorf("bastion logins %d, target logins %d: want the same, at least 1", n, m)
+	}
+	if strings.Count(calls, "\n") == 0 {
+		t.Errorf("no proxy call logged")
+	}
+	// The proxies ended with gsync's connections.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := processesOf(proxy)
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("proxy processes left after gsync exited: %v\n%s", left, tail(live, 20))
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// processesOf lists the pids of live processes running the binary exe.
+func processesOf(exe string) []int {
+	procs, _ := liveProcesses()
+	var out []int
+	for _, p := range procs {
+		if l, err := os.Readlink("/proc/" + strconv.Itoa(p.pid) + "/exe"); err == nil && l == exe {
+			out = append(out, p.pid)
+		}
+	}
+	return out
+}
+
+// TestSSHUserCertificate: sshd trusts a test CA (TrustedUserCAKeys) and
+// has no authorized key for the user's key: the login works with the
+// certificate beside the key (KEY-cert.pub, loaded like OpenSSH does) and
+// with -o CertificateFile, and is refused without it.
+func TestSSHUserCertificate(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync not installed (the server runs rsync --server)")
+	}
+	dir := t.TempDir()
+	caPath := filepath.Join(dir, "ca")
+	ca := writeKey(t, caPath)
+	if err := os.WriteFile(caPath+".pub", ssh.MarshalAuthorizedKey(ca.PublicKey()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := StartSSHD(t, SSHDConfig{Extra: "TrustedUserCAKeys " + caPath + ".pub"})
+	keyPath := filepath.Join(dir, "id_user")
+	key := writeKey(t, keyPath)
+	cert := &ssh.Certificate{
+		Key: key.PublicKey(), CertType: ssh.UserCert, KeyId: "gsync-test", ValidPrincipals: []string{s.User},
+		ValidAfter: uint64(time.Now().Add(-time.Hour).Unix()), ValidBefore: uint64(time.Now().Add(time.Hour).Unix()),
+		Permissions: ssh.Permissions{Extensions: map[string]string{"permit-pty": ""}},
+	}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	certText := ssh.MarshalAuthorizedKey(cert)
+	base := []string{"--ssh", "--ssh-config", "none", "--known-hosts", s.KnownHostsFile}
+	env := []string{"PATH=", "HOME=" + t.TempDir(), "SSH_AUTH_SOCK="}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+
+	// Without the certificate: refused.
+	rsh := fmt.Sprintf("ssh -p %d -i %s -l %s -o IdentitiesOnly=yes -o IdentityAgent=none", s.Port, keyPath, s.User)
+	code, out := runGsyncEnv(t, env, append(base, "-e", rsh, "--once", src, sshTarget(t.TempDir()))...)
+	if code == 0 || !strings.Contains(out, "refused") {
+		t.Fatalf("key without certificate: exit %d, want a refused login:\n%s", code, out)
+	}
+
+	// With KEY-cert.pub beside the key.
+	if err := os.WriteFile(keyPath+"-cert.pub", certText, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sshOnceAndLive(t, env, append(base, "-e", rsh), sshTarget, t.TempDir())
+	if !strings.Contains(s.Output(), "Accepted publickey") || !strings.Contains(s.Output(), "ID gsync-test") {
+		t.Errorf("sshd log shows no certificate login:\n%s", tail(s.Output(), 10))
+	}
+	os.Remove(keyPath + "-cert.pub")
+
+	// With -o CertificateFile naming it elsewhere.
+	certFile := filepath.Join(dir, "user cert.pub")
+	if err := os.WriteFile(certFile, certText, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append(base, "-e", rsh+" -o 'CertificateFile="+certFile+"'")
+	code, out = runGsyncEnv(t, env, append(args, "--once", src, sshTarget(t.TempDir()))...)
+	if code != 0 {
+		t.Fatalf("-o CertificateFile: exit %d:\n%s", code, out)
+	}
+}
