@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -233,4 +234,117 @@ func TestSSHUserCertificate(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("-o CertificateFile: exit %d:\n%s", code, out)
 	}
+}
+
+// setUserPassword gives the account name the password pw for the test and
+// locks it again ('*', as .ci/run creates it) in a cleanup.
+func setUserPassword(t *testing.T, name, pw string) {
+	t.Helper()
+	lookBinary(t, "chpasswd")
+	cmd := exec.Command("chpasswd")
+	cmd.Stdin = strings.NewReader(name + ":" + pw + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chpasswd: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		cmd := exec.Command("chpasswd", "-e")
+		cmd.Stdin = strings.NewReader(name + ":*\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("lock %s again: %v\n%s", name, err, out)
+		}
+	})
+}
+
+// TestSSHPassword: password and keyboard-interactive logins (sshd refuses
+// keys) with the password from --ssh-password-file, an lsyncd-style
+// "sshpass -p"/"sshpass -f" rsh, or $SSHPASS; a password file others may
+// read is refused; the password is in no log line and not in the status
+// file; without it the login is refused.
+func TestSSHPassword(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setting a password needs root")
+	}
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync not installed (the server runs rsync --server)")
+	}
+	const pw = "pw-Secret 'x\"7"
+	pwSSHD := StartSSHD(t, SSHDConfig{User: NonRootUser, First: "PubkeyAuthentication no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no"})
+	kbdSSHD := StartSSHD(t, SSHDConfig{User: NonRootUser, First: "PubkeyAuthentication no\nPasswordAuthentication no\nKbdInteractiveAuthentication yes\nUsePAM yes"})
+	setUserPassword(t, NonRootUser, pw)
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	base := func(s *SSHD) []string {
+		return []string{"--ssh", "--ssh-config", "none", "--known-hosts", s.KnownHostsFile, "--log-level", "debug"}
+	}
+	rsh := func(s *SSHD) string { return fmt.Sprintf("ssh -p %d -l %s", s.Port, s.User) }
+	env := []string{"PATH=", "HOME=" + t.TempDir(), "SSH_AUTH_SOCK=", "SSHPASS="}
+
+	// No password: refused.
+	code, out := runGsyncEnv(t, env, append(base(pwSSHD), "-e", rsh(pwSSHD), "--once", src, sshTarget(filepath.Join(pwSSHD.Home, "none")))...)
+	if code == 0 {
+		t.Fatalf("login without a password succeeded:\n%s", out)
+	}
+	// A password file others may read: a clear error, no login.
+	loose := filepath.Join(dir, "loose")
+	os.WriteFile(loose, []byte(pw+"\n"), 0o640)
+	code, out = runGsyncEnv(t, env, append(base(pwSSHD), "-e", rsh(pwSSHD), "--ssh-password-file", loose, "--once", src, sshTarget(filepath.Join(pwSSHD.Home, "none")))...)
+	if code == 0 || !strings.Contains(out, "has mode 0640") || !strings.Contains(out, "chmod 600") {
+		t.Fatalf("group-readable password file: exit %d, want a refusal naming the mode:\n%s", code, out)
+	}
+
+	checkSecret := func(what, out string) {
+		t.Helper()
+		if strings.Contains(out, pw) || strings.Contains(out, "pw-Secret") {
+			t.Errorf("%s: the password shows in the output", what)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		s    *SSHD
+		args []string
+		env  []string
+	}{
+		{"password file, password auth", pwSSHD, []string{"-e", rsh(pwSSHD), "--ssh-password-file", pwFile}, nil},
+		{"sshpass -p, keyboard-interactive", kbdSSHD, []string{"-e", "sshpass -p " + sshQuote(pw) + " " + rsh(kbdSSHD)}, nil},
+		{"sshpass -f, password auth", pwSSHD, []string{"-e", "sshpass -f " + pwFile + " " + rsh(pwSSHD)}, nil},
+		{"$SSHPASS, keyboard-interactive", kbdSSHD, []string{"-e", rsh(kbdSSHD)}, []string{"SSHPASS=" + pw}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status := filepath.Join(t.TempDir(), "status")
+			args := append(append(base(tc.s), "--status-file", status, "--status-interval", "0"), tc.args...)
+			dst, err := os.MkdirTemp(tc.s.Home, "dst-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Chown(dst, uidOf(t, NonRootUser), -1)
+			live := sshOnceAndLive(t, append(append([]string(nil), env...), tc.env...), args, sshTarget, dst)
+			checkSecret(tc.name, live)
+			checkSecret(tc.name+" status file", readFile(status))
+		})
+	}
+	if !strings.Contains(pwSSHD.Output(), "Accepted password for "+NonRootUser) {
+		t.Errorf("sshd shows no password login:\n%s", tail(pwSSHD.Output(), 10))
+	}
+	if !strings.Contains(kbdSSHD.Output(), "Accepted keyboard-interactive") {
+		t.Errorf("sshd shows no keyboard-interactive login:\n%s", tail(kbdSSHD.Output(), 10))
+	}
+}
+
+// sshQuote quotes a word for the -e command line.
+func sshQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// uidOf is the user id of the account name.
+func uidOf(t *testing.T, name string) int {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Skipf("no user %s: %v", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	return uid
 }

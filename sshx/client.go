@@ -296,6 +296,7 @@ func (c *Client) dial(ctx context.Context) (*liveConn, error) {
 		for _, h := range hops {
 			// Keys given for the target (-i) are offered to the jump
 			// hosts too.
+			// The password is the target's: jump hosts get none.
 			hc := Config{Host: h.host, Port: h.port, User: h.user, Options: map[string]string{"proxyjump": "none"},
 				IdentityFiles: c.cfg.IdentityFiles,
 				ConfigFile:    c.cfg.ConfigFile, KnownHostsFiles: c.cfg.KnownHostsFiles, HostKeyCheck: c.cfg.HostKeyCheck,
@@ -351,10 +352,21 @@ func (c *Client) login(ctx context.Context, via *ssh.Client, s *settings, hk *ho
 	if err != nil {
 		return nil, &NetError{fmt.Errorf("connect to %s: %w", addr, unwrapOp(err))}
 	}
-	k := loadKeys(s, c.log)
+	k := &keys{}
+	if s.pubkeyAuth {
+		k = loadKeys(s, c.log)
+	}
 	defer k.close()
 	who := s.user + "@" + addr
-	if len(k.signers) == 0 {
+	var auth []ssh.AuthMethod
+	if len(k.signers) > 0 {
+		auth = append(auth, ssh.PublicKeys(k.signers...))
+	}
+	if pw := passwordMethods(s, c.cfg.Password); len(pw) > 0 {
+		auth = append(auth, pw...)
+		k.tried = append(k.tried, "the password")
+	}
+	if len(auth) == 0 {
 		nc.Close()
 		return nil, k.noKeysError(who)
 	}
@@ -365,7 +377,7 @@ func (c *Client) login(ctx context.Context, via *ssh.Client, s *settings, hk *ho
 			MACs:         s.macs,
 		},
 		User:              s.user,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(k.signers...)},
+		Auth:              auth,
 		HostKeyCallback:   hk.callback(),
 		HostKeyAlgorithms: s.hostKeyAlgos,
 		Timeout:           s.timeout,

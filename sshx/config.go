@@ -102,6 +102,9 @@ type Config struct {
 	KnownHostsFiles []string
 	// HostKeyCheck says how unknown host keys are treated.
 	HostKeyCheck HostKeyCheck
+	// Password, when set, is offered by keyboard-interactive and password
+	// authentication after the keys.
+	Password Secret
 	// NoAgent disables the ssh-agent (SSH_AUTH_SOCK).
 	NoAgent bool
 	// KeepAlive is the interval of keepalive requests (0: ssh_config's
@@ -130,6 +133,11 @@ type Rsh struct {
 	ConfigFile    string            // -F
 	// Ignored lists options that were accepted but have no effect.
 	Ignored []string
+	// Password is sshpass -p's; PasswordFile is sshpass -f's;
+	// PasswordEnv is sshpass -e ($SSHPASS).
+	Password     Secret
+	PasswordFile string
+	PasswordEnv  bool
 }
 
 // sshFlagsWithArg are the ssh(1) options that take an argument.
@@ -144,9 +152,20 @@ const sshFlagsWithArg = "BbcDEeFIiJLlmOopQRSWw"
 // Ignored.
 func ParseRsh(cmdline string, extra ...string) (Rsh, error) {
 	r := Rsh{Options: map[string]string{}}
+	// Messages never show an sshpass password.
+	shown := cmdline
+	if strings.Contains(cmdline, "sshpass") {
+		shown = "sshpass ..."
+	}
 	words, err := splitWords(cmdline)
 	if err != nil {
-		return r, fmt.Errorf("parse --rsh %q: %w", cmdline, err)
+		return r, fmt.Errorf("parse --rsh %q: %w", shown, err)
+	}
+	if len(words) > 0 && filepath.Base(words[0]) == "sshpass" {
+		if words, err = r.sshpass(words); err != nil {
+			return r, fmt.Errorf("parse --rsh %q: %w", shown, err)
+		}
+		shown = "sshpass ... " + QuoteArgs(words)
 	}
 	if len(words) == 0 {
 		if len(extra) == 0 {
@@ -155,11 +174,12 @@ func ParseRsh(cmdline string, extra ...string) (Rsh, error) {
 		words = []string{"ssh"}
 	}
 	if prog := filepath.Base(words[0]); !strings.Contains(prog, "ssh") {
-		return r, fmt.Errorf("parse --rsh %q: only ssh is supported (gsync speaks ssh itself and runs no %s)", cmdline, prog)
+		return r, fmt.Errorf("parse --rsh %q: only ssh is supported (gsync speaks ssh itself and runs no %s)", shown, prog)
 	}
 	if len(extra) > 0 {
-		cmdline = strings.Join(append(words, extra...), " ") // for messages only
+		shown = strings.Join(append(strings.Fields(shown), extra...), " ") // for messages only
 	}
+	cmdline = shown
 	args := append(words[1:], extra...)
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -191,6 +211,46 @@ func ParseRsh(cmdline string, extra ...string) (Rsh, error) {
 		}
 	}
 	return r, nil
+}
+
+// sshpass takes the options of an sshpass(1) command in front of ssh
+// (lsyncd users write rsh = "sshpass -p SECRET ssh ..." or "sshpass -f
+// FILE ssh ..."), keeping the password for gsync's own password login,
+// and returns the words of the ssh command after it.
+func (r *Rsh) sshpass(words []string) ([]string, error) {
+	for i := 1; i < len(words); i++ {
+		a := words[i]
+		if !strings.HasPrefix(a, "-") || len(a) < 2 {
+			return words[i:], nil
+		}
+		if a == "--" {
+			return words[i+1:], nil
+		}
+		f, val := a[1], a[2:]
+		if strings.IndexByte("pfdP", f) >= 0 && val == "" {
+			if i+1 >= len(words) {
+				return nil, fmt.Errorf("sshpass option -%c needs an argument", f)
+			}
+			i++
+			val = words[i]
+		}
+		switch f {
+		case 'p':
+			r.Password = NewSecret(val)
+		case 'f':
+			r.PasswordFile = val
+		case 'e':
+			r.PasswordEnv = true
+		case 'P', 'v':
+			// The prompt to wait for, verbosity: gsync answers the
+			// server's prompts itself.
+		case 'd':
+			return nil, errors.New("sshpass -d (a password from a file descriptor) is not supported: use sshpass -f FILE or --ssh-password-file")
+		default:
+			return nil, fmt.Errorf("unknown sshpass option -%c", f)
+		}
+	}
+	return nil, errors.New("sshpass without an ssh command after it")
 }
 
 func (r *Rsh) set(flag byte, val string) error {
@@ -335,6 +395,9 @@ type settings struct {
 	idOnly bool
 	// agentSock is the ssh-agent socket ("": none).
 	agentSock string
+	// Which methods may log in (PubkeyAuthentication,
+	// KbdInteractiveAuthentication, PasswordAuthentication).
+	pubkeyAuth, kbdAuth, passAuth bool
 	// Algorithm lists; nil leaves golang.org/x/crypto/ssh's defaults.
 	ciphers, kex, macs, hostKeyAlgos, pubkeyAlgos []string
 	known                                         []string // known_hosts files to read (may not exist)
@@ -488,6 +551,19 @@ func resolve(cfg Config) (*settings, error) {
 		return nil, fmt.Errorf("ssh config for %s: %w", cfg.Host, err)
 	}
 	s.agentSock = s.agentSocket(opt("IdentityAgent"), cfg.NoAgent)
+	for _, m := range []struct {
+		key string
+		dst *bool
+	}{{"PubkeyAuthentication", &s.pubkeyAuth}, {"KbdInteractiveAuthentication", &s.kbdAuth}, {"PasswordAuthentication", &s.passAuth}} {
+		v := strings.ToLower(opt(m.key))
+		if v == "" || v == "unbound" || v == "host-bound" { // the last two: PubkeyAuthentication
+			*m.dst = true
+			continue
+		}
+		if *m.dst, err = parseYesNo(m.key, v); err != nil {
+			return nil, fmt.Errorf("ssh config for %s: %w", cfg.Host, err)
+		}
+	}
 	if err := s.resolveAlgorithms(opt); err != nil {
 		return nil, fmt.Errorf("ssh config for %s: %w", cfg.Host, err)
 	}
@@ -656,6 +732,7 @@ var usedOptions = map[string]bool{
 	"hashknownhosts": true, "serveraliveinterval": true, "serveralivecountmax": true,
 	"connecttimeout": true, "ciphers": true, "kexalgorithms": true, "macs": true,
 	"hostkeyalgorithms": true, "pubkeyacceptedalgorithms": true, "pubkeyacceptedkeytypes": true,
+	"pubkeyauthentication": true, "kbdinteractiveauthentication": true, "passwordauthentication": true,
 	// gsync never prompts: BatchMode yes is what it always does.
 	"batchmode": true,
 }

@@ -173,3 +173,43 @@ func TestUnusedOptions(t *testing.T) {
 		t.Errorf("UnusedOptions = %q", got)
 	}
 }
+
+func TestParseRshSSHPass(t *testing.T) {
+	r, err := ParseRsh(`sshpass -p 'top secret' ssh -p 2222 -l u`)
+	if err != nil || r.Password.s != "top secret" || r.Port != 2222 || r.User != "u" {
+		t.Errorf("sshpass -p: %+v, %v", r, err)
+	}
+	if s := fmt.Sprintf("%v %+v %#v %s", r, r, r, r.Password); strings.Contains(s, "top secret") {
+		t.Errorf("the password shows in %s", s)
+	}
+	r, err = ParseRsh(`/usr/bin/sshpass -f /etc/pw -v ssh -i k`)
+	if err != nil || r.PasswordFile != "/etc/pw" || !r.Password.IsZero() || r.IdentityFiles[0] != "k" {
+		t.Errorf("sshpass -f: %+v, %v", r, err)
+	}
+	if r, err = ParseRsh(`sshpass -e ssh`); err != nil || !r.PasswordEnv {
+		t.Errorf("sshpass -e: %+v, %v", r, err)
+	}
+	for _, bad := range []string{`sshpass -p hunter2`, `sshpass -d 3 ssh`, `sshpass -p hunter2 ssh host`, `sshpass -p hunter2 rsh`, `sshpass -p 'hunter2`} {
+		_, err := ParseRsh(bad)
+		if err == nil {
+			t.Errorf("ParseRsh(%q) succeeded", bad)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("ParseRsh(%q) error shows the password: %v", bad, err)
+		}
+	}
+}
+
+func TestReadPasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "pw")
+	os.WriteFile(f, []byte("s3cret\nsecond line\n"), 0o600)
+	if pw, err := ReadPasswordFile(f); err != nil || pw.s != "s3cret" {
+		t.Errorf("ReadPasswordFile = %q, %v", pw.s, err)
+	}
+	os.Chmod(f, 0o604)
+	if _, err := ReadPasswordFile(f); err == nil || !strings.Contains(err.Error(), "mode 0604") {
+		t.Errorf("world-readable password file: %v", err)
+	}
+}

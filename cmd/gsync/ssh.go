@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/spf13/pflag"
 
@@ -20,6 +22,7 @@ type sshOptions struct {
 	knownHosts   []string // --known-hosts
 	hostKeyCheck string   // --host-key-check
 	rsyncPath    string   // --rsync-path
+	passwordFile string   // --ssh-password-file
 }
 
 // registerSSHFlags adds the ssh target flags to f.
@@ -30,6 +33,25 @@ func registerSSHFlags(f *pflag.FlagSet, o *sshOptions) {
 	f.StringArrayVar(&o.knownHosts, "known-hosts", nil, "check host keys against `FILE` too, and add accepted keys to it (repeatable)")
 	f.StringVar(&o.hostKeyCheck, "host-key-check", "", "unknown host keys: strict (refuse; the default), accept-new (add to known_hosts) or off; changed keys are always refused")
 	f.StringVar(&o.rsyncPath, "rsync-path", "", "remote rsync `COMMAND` (default rsync)")
+	f.StringVar(&o.passwordFile, "ssh-password-file", "", "log in over ssh with the password on the first line of `FILE` (mode 0600; else $SSHPASS), after the keys")
+}
+
+// sshPassword is the password for ssh logins: --ssh-password-file, else
+// an sshpass in --rsh (-p, -f FILE, -e), else $SSHPASS.
+func sshPassword(flagFile string, rsh sshx.Rsh) (sshx.Secret, error) {
+	switch {
+	case flagFile != "":
+		return sshx.ReadPasswordFile(flagFile)
+	case !rsh.Password.IsZero():
+		return rsh.Password, nil
+	case rsh.PasswordFile != "":
+		return sshx.ReadPasswordFile(rsh.PasswordFile)
+	}
+	pw := sshx.NewSecret(os.Getenv("SSHPASS"))
+	if pw.IsZero() && rsh.PasswordEnv {
+		return pw, errors.New("--rsh uses sshpass -e but $SSHPASS is not set")
+	}
+	return pw, nil
 }
 
 // openSSHTarget opens a [user@]host:dir target.
@@ -58,6 +80,10 @@ func openSSHTarget(cfg *config, spec string, rules *filter.Set, opts transport.O
 	if user == "" {
 		user = rsh.User
 	}
+	pw, err := sshPassword(o.passwordFile, rsh)
+	if err != nil {
+		return nil, usageError{Err: err}
+	}
 	sc := sshx.Config{
 		Host:            host,
 		Port:            rsh.Port,
@@ -67,6 +93,7 @@ func openSSHTarget(cfg *config, spec string, rules *filter.Set, opts transport.O
 		ConfigFile:      rsh.ConfigFile,
 		KnownHostsFiles: o.knownHosts,
 		HostKeyCheck:    check,
+		Password:        pw,
 		Logger:          opts.Logger,
 	}
 	if o.configFile != "" {
