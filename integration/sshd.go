@@ -33,6 +33,9 @@ type SSHDConfig struct {
 	First string
 	// NoSFTP leaves the SFTP subsystem out.
 	NoSFTP bool
+	// KeyOptions go in front of the user key in authorized_keys, e.g.
+	// `restrict,command="rrsync -no-lock DIR"`.
+	KeyOptions string
 	// User, when set, is the account that may log in instead of the
 	// current one: an ordinary user with a shell and a home directory
 	// (.ci/run creates NonRootUser). The test is skipped when it does
@@ -110,7 +113,11 @@ func StartSSHD(t testing.TB, cfg SSHDConfig) *SSHD {
 	s.UserKeyPath = filepath.Join(s.Dir, "id_ed25519")
 	s.UserSigner = writeKey(t, s.UserKeyPath)
 	authKeys := filepath.Join(keysDir, "authorized_keys")
-	if err := os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(s.UserSigner.PublicKey()), 0o644); err != nil {
+	keyLine := ssh.MarshalAuthorizedKey(s.UserSigner.PublicKey())
+	if cfg.KeyOptions != "" {
+		keyLine = append([]byte(cfg.KeyOptions+" "), keyLine...)
+	}
+	if err := os.WriteFile(authKeys, keyLine, 0o644); err != nil {
 		t.Fatalf("write authorized_keys: %v", err)
 	}
 	conf := filepath.Join(s.Dir, "sshd_config")

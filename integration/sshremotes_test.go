@@ -348,3 +348,41 @@ func uidOf(t *testing.T, name string) int {
 	uid, _ := strconv.Atoi(u.Uid)
 	return uid
 }
+
+// TestSSHNoSFTP: an sshd without an SFTP subsystem, and a key restricted
+// by a forced command to rrsync (which runs instead of any subsystem):
+// the remote directory is used as rsync sees it, moves are re-sent
+// (said once at connect), deletes are the remote rsync's scoped --delete;
+// --once, then live churn with moves and deletes, target == source.
+func TestSSHNoSFTP(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync not installed (the server runs rsync --server)")
+	}
+	t.Run("no subsystem", func(t *testing.T) {
+		t.Parallel()
+		s := StartSSHD(t, SSHDConfig{NoSFTP: true})
+		live := sshOnceAndLive(t, []string{"PATH="}, sshArgs(s), sshTarget, filepath.Join(t.TempDir(), "dst"))
+		checkNoSFTPLog(t, live)
+	})
+	t.Run("rrsync forced command", func(t *testing.T) {
+		t.Parallel()
+		rrsync := lookBinary(t, "rrsync")
+		root := t.TempDir()
+		s := StartSSHD(t, SSHDConfig{KeyOptions: fmt.Sprintf(`restrict,command="%s -no-lock %s"`, rrsync, root)})
+		// The target is relative to rrsync's directory. Without SFTP,
+		// rsync creates only the last component of it.
+		os.Mkdir(filepath.Join(root, "sub"), 0o755)
+		live := sshOnceAndLive(t, []string{"PATH="}, sshArgs(s), func(string) string { return "127.0.0.1:sub/dst" }, filepath.Join(root, "sub", "dst"))
+		checkNoSFTPLog(t, live)
+	})
+}
+
+// checkNoSFTPLog checks the live run's log says once that moves are
+// re-sent.
+func checkNoSFTPLog(t *testing.T, out string) {
+	t.Helper()
+	if n := strings.Count(out, "no SFTP on 127.0.0.1: moves are re-sent"); n != 1 {
+		t.Errorf("%d log lines say moves are re-sent, want 1:\n%s", n, tail(out, 20))
+	}
+}

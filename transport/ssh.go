@@ -104,7 +104,11 @@ type SSH struct {
 	sftpDeletes bool
 
 	client *sshx.Client // set once by ensure
-	dir    string       // resolved absolute remote directory
+	dir    string       // resolved absolute remote directory (relative to the login directory without SFTP)
+	// noSFTP: the server has no SFTP (set once by ensure). Moves are
+	// re-sent (the source deleted, the destination sent) and deletes are
+	// left to the remote rsync.
+	noSFTP bool
 
 	standby *standby[*sshStandby] // set once by ensure
 	closeMu sync.Mutex
@@ -226,6 +230,10 @@ func (t *SSH) ensure(ctx context.Context) error {
 		return err
 	}
 	dir, err := t.resolveDir(ctx, c)
+	noSFTP := errors.Is(err, sshx.ErrNoSFTP)
+	if noSFTP {
+		dir, err = plainDir(t.cfg.Dir)
+	}
 	if err != nil {
 		c.Close()
 		return err
@@ -236,7 +244,11 @@ func (t *SSH) ensure(ctx context.Context) error {
 		c.Close()
 		return errClosed
 	}
-	t.client, t.dir = c, dir
+	t.client, t.dir, t.noSFTP = c, dir, noSFTP
+	if noSFTP {
+		t.sftpDeletes = false
+		t.log.Warn(fmt.Sprintf("no SFTP on %s: moves are re-sent", c.Host()), "dir", dir)
+	}
 	t.log.Debug("connected", "ssh", c.String(), "dir", dir)
 	cmd := t.command(t.batchOptions())
 	t.standby = newStandby(func(ctx context.Context) *sshStandby {
@@ -283,6 +295,26 @@ func (t *SSH) resolveDir(ctx context.Context, c *sshx.Client) (string, error) {
 		return "", dirErr(fmt.Errorf("stat remote directory: %w", err)) // err names d
 	}
 	return d, nil
+}
+
+// plainDir is the remote directory for rsync alone, without SFTP to
+// resolve it: the remote rsync runs in the login directory (sshd starts
+// it there, and rrsync in its restricted directory), so a relative path
+// stays relative; "~" and "" are ".", "~/x" is "x". rsync creates the
+// last component when it is missing, not its parents.
+func plainDir(d string) (string, error) {
+	switch {
+	case d == "" || d == "~":
+		return ".", nil
+	case strings.HasPrefix(d, "~/"):
+		d = d[2:]
+	case strings.HasPrefix(d, "~"):
+		return "", &sshDirError{fmt.Errorf("remote directory %q: ~user is not supported; write the path", d)}
+	}
+	if d == "" {
+		return ".", nil
+	}
+	return path.Clean(d), nil
 }
 
 // sshDirError is a remote directory that cannot be used; not transient.
@@ -615,6 +647,11 @@ func (t *SSH) addParent(send *pathSet, rel string) {
 // to transfer instead when the rename cannot be done; an error only for a
 // failed connection.
 func (t *SSH) rename(ctx context.Context, c Change, st *Stats, send *pathSet) ([]string, error) {
+	if t.noSFTP {
+		// Delete + send: the remote rsync deletes the source path (it
+		// is listed and gone) and receives the destination.
+		return []string{strings.TrimSuffix(c.Path, "/"), strings.TrimSuffix(c.From, "/")}, nil
+	}
 	p, ferr, err := planRename(c, t.opts.Exclude, sftpFS{t, ctx, t.files()}, t.opts.DryRun, t.log)
 	switch {
 	case err != nil:
