@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,23 +28,48 @@ import (
 // live run.
 func sshOnceAndLive(t *testing.T, env, args []string, target func(dir string) string, remoteDir string) string {
 	t.Helper()
+	return sshOnceAndLiveCmp(t, sshCompareOptions, env, args, target, remoteDir)
+}
+
+// sshOnceAndLiveCmp is sshOnceAndLive with the comparisons cmp (mtimes to
+// the second for protocol 27 peers, which send no nanoseconds).
+func sshOnceAndLiveCmp(t *testing.T, cmp []treediff.Options, env, args []string, target func(dir string) string, remoteDir string) string {
+	t.Helper()
 	src := t.TempDir()
 	seedTree(t, src, 11, 150)
 	code, out := runGsyncEnv(t, env, append(append([]string{"--once"}, args...), src, target(remoteDir))...)
 	if code != 0 {
 		t.Fatalf("gsync --once: exit %d:\n%s", code, out)
 	}
-	for _, o := range sshCompareOptions {
+	for _, o := range cmp {
 		if !treediff.Equal(t, src, remoteDir, o) {
 			t.Fatalf("target differs after --once:\n%s", out)
 		}
 	}
+	wait := func() {
+		for _, o := range cmp {
+			waitEqual(t, src, remoteDir, 60*time.Second, o)
+		}
+	}
 	g := startGsync(t, env, append(append([]string{"--delay", "0"}, args...), src, target(remoteDir))...)
-	sshWaitEqual(t, src, remoteDir, 60*time.Second)
+	// Changes from here on go in batches, not in the startup sync.
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(g.out.String(), "full sync done") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no full sync within 60 s:\n%s", g.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	c := newChurner(t, src, 23)
 	defer c.dump()
 	c.run(120)
-	sshWaitEqual(t, src, remoteDir, 60*time.Second)
+	wait()
+	// A deleted tree and file, in a batch of their own.
+	entries, _ := os.ReadDir(src)
+	for _, e := range entries[:min(2, len(entries))] {
+		os.RemoveAll(filepath.Join(src, e.Name()))
+	}
+	wait()
 	if code := g.stop(syscall.SIGTERM); code != 143 {
 		t.Errorf("exit code %d after SIGTERM, want 143", code)
 	}
@@ -384,5 +410,59 @@ func checkNoSFTPLog(t *testing.T, out string) {
 	t.Helper()
 	if n := strings.Count(out, "no SFTP on 127.0.0.1: moves are re-sent"); n != 1 {
 		t.Errorf("%d log lines say moves are re-sent, want 1:\n%s", n, tail(out, 20))
+	}
+}
+
+// sshCompareOptions27 are the comparisons that hold against a protocol 27
+// receiver: mtimes to the second.
+var sshCompareOptions27 = []treediff.Options{{MtimeGranularity: time.Second, IgnoreRootMtime: true}}
+
+// openrsyncPath finds the openrsync test peer (the rsync of macOS 15+):
+// $GSYNC_OPENRSYNC, else ../shared/peers/openrsync beside the work tree;
+// the test is skipped without it.
+func openrsyncPath(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("GSYNC_OPENRSYNC")
+	if p == "" {
+		wd, _ := os.Getwd() // the package directory
+		p = filepath.Join(wd, "..", "..", "shared", "peers", "openrsync")
+	}
+	p, err := filepath.Abs(p)
+	if err == nil {
+		_, err = os.Stat(p)
+	}
+	if err != nil {
+		t.Skipf("no openrsync (set GSYNC_OPENRSYNC): %v", err)
+	}
+	return p
+}
+
+// TestSSHOpenrsync: openrsync (protocol 27) as the remote rsync behind
+// sshd, live: deletes reach the target (scoped by the filter list, which
+// openrsync honours), options openrsync rejects are not sent; with SFTP
+// and without it.
+func TestSSHOpenrsync(t *testing.T) {
+	t.Parallel()
+	orsync := openrsyncPath(t)
+	for _, noSFTP := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sftp=%v", !noSFTP), func(t *testing.T) {
+			t.Parallel()
+			s := StartSSHD(t, SSHDConfig{NoSFTP: noSFTP})
+			args := append(sshArgs(s), "--rsync-path", orsync)
+			live := sshOnceAndLiveCmp(t, sshCompareOptions27, []string{"PATH="}, args, sshTarget, filepath.Join(t.TempDir(), "dst"))
+			if strings.Contains(live, "level=ERROR") {
+				t.Errorf("errors in the live run:\n%s", tail(live, 20))
+			}
+			want := "deletes=sftp"
+			if noSFTP {
+				want = `deletes="parent push"`
+			}
+			if !strings.Contains(live, "protocol=27 "+want) {
+				t.Errorf("the log does not say deletes go by %s at protocol 27:\n%s", want, tail(live, 20))
+			}
+			if !strings.Contains(live, "deleted=1") && !regexp.MustCompile(`deleted=[1-9]`).MatchString(live) {
+				t.Errorf("no batch deleted anything:\n%s", tail(live, 20))
+			}
+		})
 	}
 }
