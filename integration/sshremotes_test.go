@@ -466,3 +466,51 @@ func TestSSHOpenrsync(t *testing.T) {
 		})
 	}
 }
+
+// TestSSHDaemonOverSSH: host::module with -e is rsync's daemon over ssh:
+// an exec session runs a single-use "rsync --server --daemon ." that
+// reads its rsyncd.conf (here given with --rsync-path "rsync --config=..."),
+// and the module's authentication applies: a wrong password is refused;
+// with the right one, --once and live churn leave target == source. The
+// URL form works the same way.
+func TestSSHDaemonOverSSH(t *testing.T) {
+	t.Parallel()
+	lookBinary(t, "rsync")
+	s := StartSSHD(t, SSHDConfig{})
+	dir := t.TempDir()
+	mod := filepath.Join(dir, "mod")
+	os.Mkdir(mod, 0o755)
+	secrets := filepath.Join(dir, "secrets")
+	os.WriteFile(secrets, []byte("alice:s3cret\n"), 0o600)
+	conf := filepath.Join(dir, "rsyncd.conf")
+	body := fmt.Sprintf("use chroot = yes\nuid = root\ngid = root\n[mod]\n  path = %s\n  read only = no\n  auth users = alice\n  secrets file = %s\n", mod, secrets)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good, bad := filepath.Join(dir, "pw"), filepath.Join(dir, "badpw")
+	os.WriteFile(good, []byte("s3cret\n"), 0o600)
+	os.WriteFile(bad, []byte("wrong\n"), 0o600)
+	base := []string{"--ssh-config", "none", "--known-hosts", s.KnownHostsFile,
+		"-e", fmt.Sprintf("ssh -p %d -i %s -l %s", s.Port, s.UserKeyPath, s.User),
+		"--rsync-path", "rsync --config=" + conf}
+	env := []string{"PATH=", "RSYNC_PASSWORD="}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+
+	code, out := runGsyncEnv(t, env, append(append([]string(nil), base...), "--password-file", bad, "--once", src, "alice@127.0.0.1::mod/x")...)
+	if code == 0 || !strings.Contains(out, "auth") {
+		t.Fatalf("wrong module password: exit %d, want an authentication failure:\n%s", code, out)
+	}
+	args := append(append([]string(nil), base...), "--password-file", good)
+	sshOnceAndLive(t, env, args, func(string) string { return "alice@127.0.0.1::mod/sub" }, filepath.Join(mod, "sub"))
+	code, out = runGsyncEnv(t, env, append(args, "--once", src, "rsync://alice@127.0.0.1/mod/url")...)
+	if code != 0 {
+		t.Fatalf("rsync:// over ssh: exit %d:\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(mod, "url", "f")); err != nil {
+		t.Errorf("rsync:// over ssh: %v", err)
+	}
+	if !strings.Contains(s.Output(), "Starting session: command") {
+		t.Errorf("sshd ran no command:\n%s", tail(s.Output(), 10))
+	}
+}

@@ -60,10 +60,45 @@ func openSSHTarget(cfg *config, spec string, rules *filter.Set, opts transport.O
 	if !ok {
 		return nil, usagef("target %s: want [user@]host:dir for an ssh target", spec)
 	}
+	// user@host wins over -l for an ssh target.
+	sc, err := sshClientConfig(cfg, host, user, false, opts)
+	if err != nil {
+		return nil, err
+	}
+	if rules.Empty() {
+		// Nothing is excluded: the remote rsync may do the deletes.
+		opts.Exclude = nil
+	}
+	t, err := transport.NewSSH(transport.SSHConfig{
+		SSH:       sc,
+		Dir:       dir,
+		RsyncPath: cfg.ssh.rsyncPath,
+		Timeout:   cfg.timeout,
+		Protocol:  cfg.protocol,
+		// The remote rsync scopes deletes and protects excluded paths.
+		ExcludeRules: rules.RsyncRules(),
+	}, opts)
+	if err != nil {
+		return nil, usageError{Err: fmt.Errorf("open target %s: %w", spec, err)}
+	}
+	return t, nil
+}
+
+// daemonOverSSH reports whether a daemon target is reached through ssh:
+// an -e/--rsh or lsyncd's ssh = {...} was given (rsync then runs a
+// single-use daemon over the remote shell instead of connecting to port
+// 873).
+func daemonOverSSH(cfg *config) bool { return cfg.ssh.rsh != "" || len(cfg.ssh.rshArgs) > 0 }
+
+// sshClientConfig builds the ssh settings for host from the ssh flags.
+// user is the user of the target argument; with rshFirst an -l in --rsh
+// wins over it (rsync's daemon over ssh, where user@ is the module's
+// user), else it wins over -l.
+func sshClientConfig(cfg *config, host, user string, rshFirst bool, opts transport.Options) (sshx.Config, error) {
 	o := cfg.ssh
 	rsh, err := sshx.ParseRsh(o.rsh, o.rshArgs...)
 	if err != nil {
-		return nil, usageError{Err: err}
+		return sshx.Config{}, usageError{Err: err}
 	}
 	if len(rsh.Ignored) > 0 && opts.Logger != nil {
 		opts.Logger.Debug("ssh options without effect", slog.Any("ignored", rsh.Ignored))
@@ -75,14 +110,14 @@ func openSSHTarget(cfg *config, spec string, rules *filter.Set, opts transport.O
 	}
 	check, err := sshx.ParseHostKeyCheck(o.hostKeyCheck)
 	if err != nil {
-		return nil, usagef("invalid --host-key-check: %v", err)
+		return sshx.Config{}, usagef("invalid --host-key-check: %v", err)
 	}
-	if user == "" {
+	if user == "" || rshFirst && rsh.User != "" {
 		user = rsh.User
 	}
 	pw, err := sshPassword(o.passwordFile, rsh)
 	if err != nil {
-		return nil, usageError{Err: err}
+		return sshx.Config{}, usageError{Err: err}
 	}
 	sc := sshx.Config{
 		Host:            host,
@@ -99,21 +134,5 @@ func openSSHTarget(cfg *config, spec string, rules *filter.Set, opts transport.O
 	if o.configFile != "" {
 		sc.ConfigFile = o.configFile
 	}
-	if rules.Empty() {
-		// Nothing is excluded: the remote rsync may do the deletes.
-		opts.Exclude = nil
-	}
-	t, err := transport.NewSSH(transport.SSHConfig{
-		SSH:       sc,
-		Dir:       dir,
-		RsyncPath: o.rsyncPath,
-		Timeout:   cfg.timeout,
-		Protocol:  cfg.protocol,
-		// The remote rsync scopes deletes and protects excluded paths.
-		ExcludeRules: rules.RsyncRules(),
-	}, opts)
-	if err != nil {
-		return nil, usageError{Err: fmt.Errorf("open target %s: %w", spec, err)}
-	}
-	return t, nil
+	return sc, nil
 }
