@@ -77,3 +77,36 @@ func TestProxyArgv(t *testing.T) {
 		t.Errorf(`proxyArgv("-") accepted`)
 	}
 }
+
+// TestConnectTimeoutEndsProxy: a ProxyCommand that never answers is given
+// up after ConnectTimeout, as a retryable network error, and killed.
+func TestConnectTimeoutEndsProxy(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	start := time.Now()
+	_, err := Dial(context.Background(), Config{Host: "h", User: "u", ConfigFile: "none", Home: dir, NoAgent: true,
+		Password: NewSecret("x"), // something to log in with
+		Options: map[string]string{"connecttimeout": "1",
+			"proxycommand": "sh -c 'echo $$ > \"$0\"; exec sleep 30' " + pidFile}})
+	if d := time.Since(start); err == nil || d > 4*time.Second {
+		t.Fatalf("Dial = %v after %v, want a timeout after about 1 s", err, d)
+	}
+	if IsPermanent(err) {
+		t.Errorf("timeout %v is permanent, want retryable", err)
+	}
+	b, _ := os.ReadFile(pidFile)
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+	if perr != nil {
+		t.Fatalf("proxy pid %q: %v", b, perr)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); strings.Contains(string(st), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the ProxyCommand %d survived the timeout", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
