@@ -404,6 +404,21 @@ func TestSSHNoSFTP(t *testing.T) {
 	})
 }
 
+// TestSSHRrsyncLock: rrsync without -no-lock lets one rsync run at a time
+// in its directory, which gsync's standby sessions break; gsync notices,
+// says so, and goes on with one session at a time.
+func TestSSHRrsyncLock(t *testing.T) {
+	t.Parallel()
+	lookBinary(t, "rsync")
+	rrsync := lookBinary(t, "rrsync")
+	root := t.TempDir()
+	s := StartSSHD(t, SSHDConfig{KeyOptions: fmt.Sprintf(`restrict,command="%s %s"`, rrsync, root)})
+	live := sshOnceAndLive(t, []string{"PATH="}, sshArgs(s), func(string) string { return "127.0.0.1:dst" }, filepath.Join(root, "dst"))
+	if !strings.Contains(live, "runs one rsync at a time") {
+		t.Errorf("no warning about rrsync's lock:\n%s", tail(live, 20))
+	}
+}
+
 // checkNoSFTPLog checks the live run's log says once that moves are
 // re-sent.
 func checkNoSFTPLog(t *testing.T, out string) {

@@ -131,6 +131,10 @@ type SSH struct {
 	closed  bool
 
 	standbyUsed atomic.Int64 // pushes that ran on a standby session
+	// single: the server runs one rsync at a time (rrsync's single-run
+	// lock refused a second): no standby sessions, one fresh session per
+	// run.
+	single atomic.Bool
 }
 
 var _ Target = (*SSH)(nil)
@@ -467,11 +471,55 @@ func (t *SSH) command(o rsyncproto.Options) string {
 	return t.cfg.RsyncPath + " " + sshx.QuoteArgs(args)
 }
 
+// rrsyncLocked is what rrsync says when its single-run lock refuses a
+// second rsync in the same directory (rrsync: lock_or_die).
+const rrsyncLocked = "Another instance of rrsync is already accessing"
+
+// errServerLocked marks a run refused because another rsync held the
+// server's single-run lock.
+var errServerLocked = errors.New("the server runs one rsync at a time")
+
+// noteLocked checks what a remote rsync wrote to stderr for rrsync's
+// single-run lock; the first time, it stops the standby sessions (they
+// hold the lock while they wait) and says so. It reports whether stderr
+// showed the lock.
+func (t *SSH) noteLocked(stderr []byte) bool {
+	if !strings.Contains(string(stderr), rrsyncLocked) {
+		return false
+	}
+	if t.single.CompareAndSwap(false, true) {
+		t.log.Warn("the server runs one rsync at a time (rrsync's lock): no standby sessions, so each push waits for a new one; add -no-lock to the rrsync command for faster pushes")
+		t.standby.stop()
+	}
+	return true
+}
+
+// retryLocked runs run again, a few times, while it fails because another
+// rsync (a standby session ending) still holds the server's lock.
+func retryLocked(ctx context.Context, run func() (Stats, error)) (Stats, error) {
+	st, err := run()
+	for i := 0; i < 5 && errors.Is(err, errServerLocked); i++ {
+		select {
+		case <-ctx.Done():
+			return st, err
+		case <-time.After(time.Duration(100<<i) * time.Millisecond):
+		}
+		st, err = run()
+	}
+	return st, err
+}
+
 // batchSession returns a session running the batch rsync: the standby one
 // (waiting for it when it is still starting: it is ahead of a fresh one),
 // or a fresh one when the standby died. It asks for the next standby.
 func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
+	if t.single.Load() {
+		return t.client.ExecCommand(ctx, t.command(t.batchOptions()))
+	}
 	sb, err := t.standby.take(ctx)
+	if errors.Is(err, errClosed) && t.single.Load() {
+		return t.client.ExecCommand(ctx, t.command(t.batchOptions()))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -486,6 +534,7 @@ func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
 		t.log.Debug("standby rsync session has other options; starting another")
 	case sb.err == nil:
 		code, werr := sb.sess.Wait(ctx)
+		t.noteLocked(sb.sess.Stderr())
 		t.log.Debug("standby rsync session ended; starting another", "status", code, "err", werr, "stderr", sb.sess.StderrText(5))
 	default:
 		t.log.Debug("standby rsync session failed; trying again", "err", sb.err)
@@ -514,6 +563,9 @@ func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.R
 	if err != nil {
 		if code == 126 || code == 127 {
 			return Stats{}, &sshRemoteCmdError{code: code, cmd: t.cfg.RsyncPath, stderr: sess.StderrText(3)}
+		}
+		if t.noteLocked(stderr) {
+			err = fmt.Errorf("%w: %w", errServerLocked, err)
 		}
 		if msg := sess.StderrText(5); msg != "" {
 			err = fmt.Errorf("%w; remote said: %s", err, msg)
@@ -600,12 +652,14 @@ func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
 	}
 	// The root pushed recursively scopes the deletes at every protocol.
 	o := t.rsyncOptions(false, via != deletesBySFTP && t.opts.Delete.Full())
-	sess, err := t.client.ExecCommand(ctx, t.command(o))
-	if err != nil {
-		return st, t.classify("sync to", err)
-	}
-	rst, err := t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir,
-		Paths: []rsyncproto.Path{{Name: ".", Recursive: true}}, Options: o})
+	rst, err := retryLocked(ctx, func() (Stats, error) {
+		sess, err := t.client.ExecCommand(ctx, t.command(o))
+		if err != nil {
+			return Stats{}, err
+		}
+		return t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir,
+			Paths: []rsyncproto.Path{{Name: ".", Recursive: true}}, Options: o})
+	})
 	st = st.add(fullSyncSkippedDeletes(rst, t.log))
 	if err != nil {
 		return st, t.classify("sync to", err)
@@ -698,12 +752,15 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 		t.links.expand(t.opts.Source, &send, t.opts.Exclude)
 	}
 	if len(send.list) > 0 {
-		sess, err := t.batchSession(ctx)
-		if err != nil {
-			return st, t.classify("push to", err)
-		}
-		req := rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: send.list, Options: t.batchOptions()}
-		rst, err := t.runRsync(ctx, sess, req)
+		var req rsyncproto.Request
+		rst, err := retryLocked(ctx, func() (Stats, error) {
+			sess, err := t.batchSession(ctx)
+			if err != nil {
+				return Stats{}, err
+			}
+			req = rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: send.list, Options: t.batchOptions()}
+			return t.runRsync(ctx, sess, req)
+		})
 		if req.Options.Delete && errors.Is(err, rsyncproto.ErrScopedDeleteUnsupported) && t.learnProtocol(rsyncproto.MinProtocol) {
 			// The peer speaks a protocol below 29; nothing was sent.
 			// Again, with deletes the way that works there.
