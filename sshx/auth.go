@@ -258,14 +258,14 @@ func (k *keys) encryptedHint() string {
 }
 
 // noKeysError is returned when there is nothing to log in with.
-func (k *keys) noKeysError(who string) error {
+func (k *keys) noKeysError(who, agentSock string) error {
 	msg := "no ssh key to log in as " + who + " with"
-	if os.Getenv("SSH_AUTH_SOCK") == "" {
-		msg += " (no ssh-agent: SSH_AUTH_SOCK is not set"
+	if agentSock == "" {
+		msg += " (no ssh-agent: SSH_AUTH_SOCK is not set, or IdentityAgent is none"
 	} else {
 		msg += " (the ssh-agent holds no usable key"
 	}
-	msg += "; give a key with -e 'ssh -i KEY' or IdentityFile in the ssh config)"
+	msg += "; give a key with -e 'ssh -i KEY' or IdentityFile in the ssh config, or a password with --ssh-password-file)"
 	return &AuthError{msg: msg + k.encryptedHint()}
 }
 

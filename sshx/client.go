@@ -368,7 +368,7 @@ func (c *Client) login(ctx context.Context, via *ssh.Client, s *settings, hk *ho
 	}
 	if len(auth) == 0 {
 		nc.Close()
-		return nil, k.noKeysError(who)
+		return nil, k.noKeysError(who, s.agentSock)
 	}
 	cc := &ssh.ClientConfig{
 		Config: ssh.Config{
