@@ -516,7 +516,11 @@ func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
 	if t.single.Load() {
 		return t.client.ExecCommand(ctx, t.command(t.batchOptions()))
 	}
+	t0 := time.Now()
 	sb, err := t.standby.take(ctx)
+	if w := time.Since(t0); w > 10*time.Millisecond {
+		t.log.Debug("waited for a standby rsync session", "wait", w)
+	}
 	if errors.Is(err, errClosed) && t.single.Load() {
 		return t.client.ExecCommand(ctx, t.command(t.batchOptions()))
 	}
