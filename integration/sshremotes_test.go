@@ -419,6 +419,19 @@ func TestSSHRrsyncLock(t *testing.T) {
 	}
 }
 
+// TestSSHMaxSessions: an sshd that allows 3 sessions per connection
+// (MaxSessions 3: the SFTP session and two more) refuses gsync's standby
+// sessions; gsync notices, says so, and goes on with one at a time.
+func TestSSHMaxSessions(t *testing.T) {
+	t.Parallel()
+	lookBinary(t, "rsync")
+	s := StartSSHD(t, SSHDConfig{First: "MaxSessions 3"})
+	live := sshOnceAndLive(t, []string{"PATH="}, sshArgs(s), sshTarget, filepath.Join(t.TempDir(), "dst"))
+	if !strings.Contains(live, "MaxSessions") {
+		t.Errorf("no warning about MaxSessions:\n%s", tail(live, 20))
+	}
+}
+
 // checkNoSFTPLog checks the live run's log says once that moves are
 // re-sent.
 func checkNoSFTPLog(t *testing.T, out string) {

@@ -450,6 +450,14 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &he) || errors.As(err, &ae) || errors.As(err, &ce)
 }
 
+// IsSessionRefused reports whether err is the server's refusal to open
+// one more session on the connection (sshd's MaxSessions: "administratively
+// prohibited", or a resource shortage).
+func IsSessionRefused(err error) bool {
+	var oce *ssh.OpenChannelError
+	return errors.As(err, &oce) && (oce.Reason == ssh.Prohibited || oce.Reason == ssh.ResourceShortage)
+}
+
 // Session is a remote command started by Exec. Read reads its stdout,
 // Write writes its stdin; Close interrupts it.
 type Session struct {

@@ -476,8 +476,33 @@ func (t *SSH) command(o rsyncproto.Options) string {
 const rrsyncLocked = "Another instance of rrsync is already accessing"
 
 // errServerLocked marks a run refused because another rsync held the
-// server's single-run lock.
+// server's single-run lock, or the server refused one more session.
 var errServerLocked = errors.New("the server runs one rsync at a time")
+
+// noteRefused checks an error of opening an exec session for sshd's
+// MaxSessions refusing it; the first time, it stops the standby sessions
+// (they take the sessions) and says so. It reports whether err was such a
+// refusal.
+func (t *SSH) noteRefused(err error) bool {
+	if !sshx.IsSessionRefused(err) {
+		return false
+	}
+	if t.single.CompareAndSwap(false, true) {
+		t.log.Warn("the ssh server refused a session (sshd's MaxSessions): no standby sessions, so each push waits for a new one; gsync needs MaxSessions 7 for them")
+		t.standby.stop()
+	}
+	return true
+}
+
+// exec starts command in a fresh session; a refusal by sshd's
+// MaxSessions is marked errServerLocked, for retryLocked.
+func (t *SSH) exec(ctx context.Context, command string) (*sshx.Session, error) {
+	s, err := t.client.ExecCommand(ctx, command)
+	if err != nil && t.noteRefused(err) {
+		err = fmt.Errorf("%w: %w", errServerLocked, err)
+	}
+	return s, err
+}
 
 // noteLocked checks what a remote rsync wrote to stderr for rrsync's
 // single-run lock; the first time, it stops the standby sessions (they
@@ -514,7 +539,7 @@ func retryLocked(ctx context.Context, run func() (Stats, error)) (Stats, error) 
 // or a fresh one when the standby died. It asks for the next standby.
 func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
 	if t.single.Load() {
-		return t.client.ExecCommand(ctx, t.command(t.batchOptions()))
+		return t.exec(ctx, t.command(t.batchOptions()))
 	}
 	t0 := time.Now()
 	sb, err := t.standby.take(ctx)
@@ -522,7 +547,7 @@ func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
 		t.log.Debug("waited for a standby rsync session", "wait", w)
 	}
 	if errors.Is(err, errClosed) && t.single.Load() {
-		return t.client.ExecCommand(ctx, t.command(t.batchOptions()))
+		return t.exec(ctx, t.command(t.batchOptions()))
 	}
 	if err != nil {
 		return nil, err
@@ -542,9 +567,10 @@ func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
 		t.log.Debug("standby rsync session ended; starting another", "status", code, "err", werr, "stderr", sb.sess.StderrText(5))
 	default:
 		t.log.Debug("standby rsync session failed; trying again", "err", sb.err)
+		t.noteRefused(sb.err)
 	}
 	sb.close()
-	return t.client.ExecCommand(ctx, cmd)
+	return t.exec(ctx, cmd)
 }
 
 // runRsync pushes paths over sess and folds in the remote exit status. It
@@ -657,7 +683,7 @@ func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
 	// The root pushed recursively scopes the deletes at every protocol.
 	o := t.rsyncOptions(false, via != deletesBySFTP && t.opts.Delete.Full())
 	rst, err := retryLocked(ctx, func() (Stats, error) {
-		sess, err := t.client.ExecCommand(ctx, t.command(o))
+		sess, err := t.exec(ctx, t.command(o))
 		if err != nil {
 			return Stats{}, err
 		}
@@ -826,7 +852,7 @@ func (t *SSH) deleteByRoots(ctx context.Context, missing, recursive []string) (S
 			continue
 		}
 		req := t.rootRequest(r)
-		sess, err := t.client.ExecCommand(ctx, t.cfg.RsyncPath+" "+sshx.QuoteArgs(rsyncproto.ServerArgs(req)))
+		sess, err := t.exec(ctx, t.cfg.RsyncPath+" "+sshx.QuoteArgs(rsyncproto.ServerArgs(req)))
 		if err != nil {
 			return total, err
 		}
