@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/sshx"
+	"github.com/gsync/gsync/transport"
 )
 
 // TestLsyncdSSHPass: lsyncd's rsh = "sshpass -p X ssh ..." and "sshpass
@@ -59,4 +61,39 @@ func secretText(s sshx.Secret) string {
 		}
 	}
 	return strings.Repeat("?", 3)
+}
+
+// TestDaemonTargetOverSSH: host::module with an rsh (lsyncd's rsync.rsh,
+// or -e) is a daemon over ssh; without one, a TCP daemon.
+func TestDaemonTargetOverSSH(t *testing.T) {
+	for _, tc := range []struct {
+		rsync   string
+		overSSH bool
+	}{
+		{`rsync = { rsh = "ssh -p 1 -l someone" }`, true},
+		{`rsync = { }`, false},
+	} {
+		cfg, err := lsyncdconf.Load("c.lua", `sync{ default.rsync, source = "/src", target = "127.0.0.1::m", `+tc.rsync+` }`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.port = 1 // nothing listens: the standby connection fails on loopback
+		rules, err := filter.New(nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tgt, _, err := openTarget(c, "127.0.0.1::m", rules, transport.Options{Source: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, isSSH := tgt.(*transport.DaemonOverSSH)
+		tgt.Close()
+		if isSSH != tc.overSSH {
+			t.Errorf("%s: target %T, want over ssh %v", tc.rsync, tgt, tc.overSSH)
+		}
+	}
 }
