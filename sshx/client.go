@@ -341,7 +341,10 @@ func (c *Client) login(ctx context.Context, via *ssh.Client, s *settings, hk *ho
 	case via != nil:
 		nc, err = via.DialContext(ctx, "tcp", addr)
 	case s.proxy != nil:
-		proxy, err = startProxy(ctx, s.proxy, addr)
+		if proxy, err = startProxy(ctx, s.proxy, addr); err != nil {
+			// The program is missing or cannot run: a configuration error.
+			return nil, &ConfigError{err}
+		}
 		nc = proxy
 	case c.cfg.Dial != nil:
 		nc, err = c.cfg.Dial(ctx, "tcp", addr)

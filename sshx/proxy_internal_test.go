@@ -110,3 +110,14 @@ func TestConnectTimeoutEndsProxy(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestMissingProxyCommand: a ProxyCommand that cannot be started is a
+// configuration error, not worth a retry.
+func TestMissingProxyCommand(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Dial(context.Background(), Config{Host: "h", User: "u", ConfigFile: "none", Home: dir, NoAgent: true,
+		Options: map[string]string{"proxycommand": `"` + filepath.Join(dir, "no such proxy") + `" %h`}})
+	if err == nil || !IsPermanent(err) || !strings.Contains(err.Error(), "ProxyCommand") {
+		t.Errorf("Dial with a missing ProxyCommand = %v, want a permanent error naming it", err)
+	}
+}
