@@ -454,11 +454,20 @@ func IsPermanent(err error) bool {
 }
 
 // IsSessionRefused reports whether err is the server's refusal to open
-// one more session on the connection (sshd's MaxSessions: "administratively
-// prohibited", or a resource shortage).
+// one more session channel on the connection: OpenSSH answers "connect
+// failed" past MaxSessions (session.c: "no more sessions"), others
+// "administratively prohibited" or a resource shortage. Only session
+// channels are opened, so none of these is about a network connection.
 func IsSessionRefused(err error) bool {
 	var oce *ssh.OpenChannelError
-	return errors.As(err, &oce) && (oce.Reason == ssh.Prohibited || oce.Reason == ssh.ResourceShortage)
+	if !errors.As(err, &oce) {
+		return false
+	}
+	switch oce.Reason {
+	case ssh.Prohibited, ssh.ResourceShortage, ssh.ConnectionFailed:
+		return true
+	}
+	return false
 }
 
 // Session is a remote command started by Exec. Read reads its stdout,
