@@ -25,8 +25,17 @@ import (
 type SSHDConfig struct {
 	// Binary is the sshd binary; default /usr/sbin/sshd.
 	Binary string
-	// Extra lines for sshd_config.
+	// Extra lines for sshd_config, after the harness's own.
 	Extra string
+	// First are lines put before the harness's own: sshd takes the first
+	// value of a keyword, so these override them (PasswordAuthentication
+	// yes, UsePAM yes, no Subsystem, ...).
+	First string
+	// NoSFTP leaves the SFTP subsystem out.
+	NoSFTP bool
+	// KeyOptions go in front of the user key in authorized_keys, e.g.
+	// `restrict,command="rrsync -no-lock DIR"`.
+	KeyOptions string
 	// User, when set, is the account that may log in instead of the
 	// current one: an ordinary user with a shell and a home directory
 	// (.ci/run creates NonRootUser). The test is skipped when it does
@@ -104,7 +113,11 @@ func StartSSHD(t testing.TB, cfg SSHDConfig) *SSHD {
 	s.UserKeyPath = filepath.Join(s.Dir, "id_ed25519")
 	s.UserSigner = writeKey(t, s.UserKeyPath)
 	authKeys := filepath.Join(keysDir, "authorized_keys")
-	if err := os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(s.UserSigner.PublicKey()), 0o644); err != nil {
+	keyLine := ssh.MarshalAuthorizedKey(s.UserSigner.PublicKey())
+	if cfg.KeyOptions != "" {
+		keyLine = append([]byte(cfg.KeyOptions+" "), keyLine...)
+	}
+	if err := os.WriteFile(authKeys, keyLine, 0o644); err != nil {
 		t.Fatalf("write authorized_keys: %v", err)
 	}
 	conf := filepath.Join(s.Dir, "sshd_config")
@@ -118,6 +131,7 @@ func StartSSHD(t testing.TB, cfg SSHDConfig) *SSHD {
 			t.Fatalf("write known_hosts: %v", err)
 		}
 		lines := []string{
+			cfg.First,
 			"Port " + itoa(s.Port),
 			"ListenAddress 127.0.0.1",
 			"HostKey " + hostKeyPath,
@@ -129,10 +143,12 @@ func StartSSHD(t testing.TB, cfg SSHDConfig) *SSHD {
 			"UsePAM no",
 			"PidFile " + filepath.Join(s.Dir, "sshd.pid"),
 			"PermitRootLogin yes",
-			"Subsystem sftp internal-sftp",
 			"LogLevel VERBOSE",
-			cfg.Extra,
 		}
+		if !cfg.NoSFTP {
+			lines = append(lines, "Subsystem sftp internal-sftp")
+		}
+		lines = append(lines, cfg.Extra)
 		if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 			t.Fatalf("write sshd_config: %v", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -32,10 +33,15 @@ func (k *keys) close() {
 
 // loadKeys collects the agent's keys and the identity files of s: explicit
 // ones (-i) first, then the agent, then ssh_config's or the default files.
-func loadKeys(s *settings, noAgent bool, log *slog.Logger) *keys {
+// Each key's certificates (CertificateFile, and FILE-cert.pub beside an
+// identity file, as OpenSSH loads them) are offered before the key. With
+// IdentitiesOnly, the agent's keys count only when they are those of the
+// identity files; PubkeyAcceptedAlgorithms limits what each key may sign
+// with.
+func loadKeys(s *settings, log *slog.Logger) *keys {
 	k := &keys{}
 	var agentKeys []ssh.Signer
-	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" && !noAgent {
+	if sock := s.agentSock; sock != "" {
 		conn, err := net.Dial("unix", sock)
 		if err != nil {
 			log.Debug("ssh-agent not reachable", "socket", sock, "err", err)
@@ -57,9 +63,14 @@ func loadKeys(s *settings, noAgent bool, log *slog.Logger) *keys {
 		}
 		return false
 	}
+	certs := loadCerts(s, log)
+	fileKeys := map[string]bool{} // public keys of the identity files
 	var explicit, others []ssh.Signer
 	for i, f := range s.idFiles {
 		given := i < s.idGiven
+		if pub := readPublicKey(f + ".pub"); pub != nil {
+			fileKeys[string(pub.Marshal())] = true
+		}
 		data, err := readPrivateKey(f)
 		var pe *keyPermError
 		switch {
@@ -77,8 +88,11 @@ func loadKeys(s *settings, noAgent bool, log *slog.Logger) *keys {
 		var pm *ssh.PassphraseMissingError
 		switch {
 		case errors.As(err, &pm):
-			if pm.PublicKey != nil && inAgent(pm.PublicKey) {
-				continue // the agent signs with it
+			if pm.PublicKey != nil {
+				fileKeys[string(pm.PublicKey.Marshal())] = true
+				if inAgent(pm.PublicKey) {
+					continue // the agent signs with it
+				}
 			}
 			if pub := readPublicKey(f + ".pub"); pub != nil && inAgent(pub) {
 				continue
@@ -89,6 +103,7 @@ func loadKeys(s *settings, noAgent bool, log *slog.Logger) *keys {
 			log.Warn("cannot use identity file", "file", f, "err", err)
 			continue
 		}
+		fileKeys[string(signer.PublicKey().Marshal())] = true
 		k.tried = append(k.tried, f)
 		if given {
 			explicit = append(explicit, signer)
@@ -96,11 +111,89 @@ func loadKeys(s *settings, noAgent bool, log *slog.Logger) *keys {
 			others = append(others, signer)
 		}
 	}
+	if s.idOnly {
+		agentKeys = slices.DeleteFunc(agentKeys, func(a ssh.Signer) bool {
+			pub := a.PublicKey()
+			if c, ok := pub.(*ssh.Certificate); ok {
+				pub = c.Key
+			}
+			return !fileKeys[string(pub.Marshal())]
+		})
+	}
 	if len(agentKeys) > 0 {
 		k.tried = append(k.tried, fmt.Sprintf("%d key(s) of the ssh-agent", len(agentKeys)))
 	}
-	k.signers = append(append(explicit, agentKeys...), others...)
+	for _, signer := range slices.Concat(explicit, agentKeys, others) {
+		for _, c := range certs[string(signer.PublicKey().Marshal())] {
+			cs, err := ssh.NewCertSigner(c.cert, signer)
+			if err != nil {
+				log.Warn("cannot use certificate", "file", c.file, "err", err)
+				continue
+			}
+			c.used = true
+			k.add(cs, s.pubkeyAlgos)
+			k.tried = append(k.tried, "certificate "+c.file)
+		}
+		k.add(signer, s.pubkeyAlgos)
+	}
+	for _, list := range certs {
+		for _, c := range list {
+			if !c.used && c.given {
+				log.Warn("certificate file has no private key to sign with (give it with -i or IdentityFile, or load it into the ssh-agent)", "file", c.file)
+			}
+		}
+	}
 	return k
+}
+
+// add offers signer, restricted to the accepted algorithms (nil: all).
+func (k *keys) add(signer ssh.Signer, accepted []string) {
+	if r, ok := restrictSigner(signer, accepted); ok {
+		k.signers = append(k.signers, r)
+	}
+}
+
+// certFile is a user certificate read from a file.
+type certFile struct {
+	file  string
+	cert  *ssh.Certificate
+	given bool // CertificateFile (else FILE-cert.pub beside an identity file)
+	used  bool
+}
+
+// loadCerts reads CertificateFile entries and the FILE-cert.pub files
+// beside the identity files, by the public key they certify.
+func loadCerts(s *settings, log *slog.Logger) map[string][]*certFile {
+	out := map[string][]*certFile{}
+	read := func(f string, given bool) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			if given || !errors.Is(err, fs.ErrNotExist) {
+				log.Warn("cannot read certificate file", "file", f, "err", err)
+			}
+			return
+		}
+		pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
+		c, ok := pub.(*ssh.Certificate)
+		if err != nil || !ok || c.CertType != ssh.UserCert {
+			log.Warn("not a user certificate", "file", f, "err", err)
+			return
+		}
+		key := string(c.Key.Marshal())
+		for _, have := range out[key] {
+			if bytes.Equal(have.cert.Marshal(), c.Marshal()) {
+				return
+			}
+		}
+		out[key] = append(out[key], &certFile{file: f, cert: c, given: given})
+	}
+	for _, f := range s.certs {
+		read(f, true)
+	}
+	for _, f := range s.idFiles {
+		read(f+"-cert.pub", false)
+	}
+	return out
 }
 
 func readPublicKey(f string) ssh.PublicKey {
@@ -168,14 +261,14 @@ func (k *keys) encryptedHint() string {
 }
 
 // noKeysError is returned when there is nothing to log in with.
-func (k *keys) noKeysError(who string) error {
+func (k *keys) noKeysError(who, agentSock string) error {
 	msg := "no ssh key to log in as " + who + " with"
-	if os.Getenv("SSH_AUTH_SOCK") == "" {
-		msg += " (no ssh-agent: SSH_AUTH_SOCK is not set"
+	if agentSock == "" {
+		msg += " (no ssh-agent: SSH_AUTH_SOCK is not set, or IdentityAgent is none"
 	} else {
 		msg += " (the ssh-agent holds no usable key"
 	}
-	msg += "; give a key with -e 'ssh -i KEY' or IdentityFile in the ssh config)"
+	msg += "; give a key with -e 'ssh -i KEY' or IdentityFile in the ssh config, or a password with --ssh-password-file)"
 	return &AuthError{msg: msg + k.encryptedHint()}
 }
 

@@ -296,6 +296,7 @@ func (c *Client) dial(ctx context.Context) (*liveConn, error) {
 		for _, h := range hops {
 			// Keys given for the target (-i) are offered to the jump
 			// hosts too.
+			// The password is the target's: jump hosts get none.
 			hc := Config{Host: h.host, Port: h.port, User: h.user, Options: map[string]string{"proxyjump": "none"},
 				IdentityFiles: c.cfg.IdentityFiles,
 				ConfigFile:    c.cfg.ConfigFile, KnownHostsFiles: c.cfg.KnownHostsFiles, HostKeyCheck: c.cfg.HostKeyCheck,
@@ -334,10 +335,17 @@ func (l *liveConn) closeJumps() {
 func (c *Client) login(ctx context.Context, via *ssh.Client, s *settings, hk *hostKeys) (*ssh.Client, error) {
 	addr := s.addr()
 	var nc net.Conn
+	var proxy *proxyConn
 	var err error
 	switch {
 	case via != nil:
 		nc, err = via.DialContext(ctx, "tcp", addr)
+	case s.proxy != nil:
+		if proxy, err = startProxy(ctx, s.proxy, addr); err != nil {
+			// The program is missing or cannot run: a configuration error.
+			return nil, &ConfigError{err}
+		}
+		nc = proxy
 	case c.cfg.Dial != nil:
 		nc, err = c.cfg.Dial(ctx, "tcp", addr)
 	default:
@@ -347,19 +355,38 @@ func (c *Client) login(ctx context.Context, via *ssh.Client, s *settings, hk *ho
 	if err != nil {
 		return nil, &NetError{fmt.Errorf("connect to %s: %w", addr, unwrapOp(err))}
 	}
-	k := loadKeys(s, c.cfg.NoAgent, c.log)
+	k := &keys{}
+	if s.pubkeyAuth {
+		k = loadKeys(s, c.log)
+	}
 	defer k.close()
 	who := s.user + "@" + addr
-	if len(k.signers) == 0 {
+	var auth []ssh.AuthMethod
+	if len(k.signers) > 0 {
+		auth = append(auth, ssh.PublicKeys(k.signers...))
+	}
+	if pw := passwordMethods(s, c.cfg.Password); len(pw) > 0 {
+		auth = append(auth, pw...)
+		k.tried = append(k.tried, "the password")
+	}
+	if len(auth) == 0 {
 		nc.Close()
-		return nil, k.noKeysError(who)
+		return nil, k.noKeysError(who, s.agentSock)
 	}
 	cc := &ssh.ClientConfig{
+		Config: ssh.Config{
+			Ciphers:      s.ciphers,
+			KeyExchanges: s.kex,
+			MACs:         s.macs,
+		},
 		User:              s.user,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(k.signers...)},
+		Auth:              auth,
 		HostKeyCallback:   hk.callback(),
-		HostKeyAlgorithms: hk.algorithms(addr),
+		HostKeyAlgorithms: s.hostKeyAlgos,
 		Timeout:           s.timeout,
+	}
+	if cc.HostKeyAlgorithms == nil {
+		cc.HostKeyAlgorithms = hk.algorithms(addr)
 	}
 	// NewClientConn takes no context: a deadline and a watcher bound it.
 	if dl, ok := ctx.Deadline(); ok {
@@ -389,6 +416,12 @@ func (c *Client) login(ctx context.Context, via *ssh.Client, s *settings, hk *ho
 			return nil, k.refusedError(who, escapeErr(err))
 		case ctx.Err() != nil:
 			return nil, &NetError{fmt.Errorf("ssh handshake with %s: %w", addr, ctx.Err())}
+		case proxy != nil:
+			if why := proxy.exitText(); why != "" {
+				return nil, &NetError{fmt.Errorf("ssh handshake with %s: %w (%s)", addr, escapeErr(err), why)}
+			}
+		case strings.Contains(err.Error(), "no common algorithm"):
+			return nil, &ConfigError{fmt.Errorf("ssh handshake with %s: %w (set Ciphers, KexAlgorithms, MACs or HostKeyAlgorithms with -o, e.g. -o KexAlgorithms=+diffie-hellman-group14-sha1)", addr, escapeErr(err))}
 		}
 		return nil, &NetError{fmt.Errorf("ssh handshake with %s: %w", addr, escapeErr(err))}
 	}
@@ -418,6 +451,23 @@ func IsPermanent(err error) bool {
 	var ae *AuthError
 	var ce *ConfigError
 	return errors.As(err, &he) || errors.As(err, &ae) || errors.As(err, &ce)
+}
+
+// IsSessionRefused reports whether err is the server's refusal to open
+// one more session channel on the connection: OpenSSH answers "connect
+// failed" past MaxSessions (session.c: "no more sessions"), others
+// "administratively prohibited" or a resource shortage. Only session
+// channels are opened, so none of these is about a network connection.
+func IsSessionRefused(err error) bool {
+	var oce *ssh.OpenChannelError
+	if !errors.As(err, &oce) {
+		return false
+	}
+	switch oce.Reason {
+	case ssh.Prohibited, ssh.ResourceShortage, ssh.ConnectionFailed:
+		return true
+	}
+	return false
 }
 
 // Session is a remote command started by Exec. Read reads its stdout,

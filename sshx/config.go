@@ -4,17 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kevinburke/ssh_config"
 )
 
 // HostKeyCheck says how unknown host keys are treated. A key that differs
@@ -104,6 +102,9 @@ type Config struct {
 	KnownHostsFiles []string
 	// HostKeyCheck says how unknown host keys are treated.
 	HostKeyCheck HostKeyCheck
+	// Password, when set, is offered by keyboard-interactive and password
+	// authentication after the keys.
+	Password Secret
 	// NoAgent disables the ssh-agent (SSH_AUTH_SOCK).
 	NoAgent bool
 	// KeepAlive is the interval of keepalive requests (0: ssh_config's
@@ -132,6 +133,11 @@ type Rsh struct {
 	ConfigFile    string            // -F
 	// Ignored lists options that were accepted but have no effect.
 	Ignored []string
+	// Password is sshpass -p's; PasswordFile is sshpass -f's;
+	// PasswordEnv is sshpass -e ($SSHPASS).
+	Password     Secret
+	PasswordFile string
+	PasswordEnv  bool
 }
 
 // sshFlagsWithArg are the ssh(1) options that take an argument.
@@ -146,9 +152,20 @@ const sshFlagsWithArg = "BbcDEeFIiJLlmOopQRSWw"
 // Ignored.
 func ParseRsh(cmdline string, extra ...string) (Rsh, error) {
 	r := Rsh{Options: map[string]string{}}
+	// Messages never show an sshpass password.
+	shown := cmdline
+	if strings.Contains(cmdline, "sshpass") {
+		shown = "sshpass ..."
+	}
 	words, err := splitWords(cmdline)
 	if err != nil {
-		return r, fmt.Errorf("parse --rsh %q: %w", cmdline, err)
+		return r, fmt.Errorf("parse --rsh %q: %w", shown, err)
+	}
+	if len(words) > 0 && filepath.Base(words[0]) == "sshpass" {
+		if words, err = r.sshpass(words); err != nil {
+			return r, fmt.Errorf("parse --rsh %q: %w", shown, err)
+		}
+		shown = "sshpass ... " + QuoteArgs(words)
 	}
 	if len(words) == 0 {
 		if len(extra) == 0 {
@@ -157,11 +174,12 @@ func ParseRsh(cmdline string, extra ...string) (Rsh, error) {
 		words = []string{"ssh"}
 	}
 	if prog := filepath.Base(words[0]); !strings.Contains(prog, "ssh") {
-		return r, fmt.Errorf("parse --rsh %q: only ssh is supported (gsync speaks ssh itself and runs no %s)", cmdline, prog)
+		return r, fmt.Errorf("parse --rsh %q: only ssh is supported (gsync speaks ssh itself and runs no %s)", shown, prog)
 	}
 	if len(extra) > 0 {
-		cmdline = strings.Join(append(words, extra...), " ") // for messages only
+		shown = strings.Join(append(strings.Fields(shown), extra...), " ") // for messages only
 	}
+	cmdline = shown
 	args := append(words[1:], extra...)
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -195,6 +213,46 @@ func ParseRsh(cmdline string, extra ...string) (Rsh, error) {
 	return r, nil
 }
 
+// sshpass takes the options of an sshpass(1) command in front of ssh
+// (lsyncd users write rsh = "sshpass -p SECRET ssh ..." or "sshpass -f
+// FILE ssh ..."), keeping the password for gsync's own password login,
+// and returns the words of the ssh command after it.
+func (r *Rsh) sshpass(words []string) ([]string, error) {
+	for i := 1; i < len(words); i++ {
+		a := words[i]
+		if !strings.HasPrefix(a, "-") || len(a) < 2 {
+			return words[i:], nil
+		}
+		if a == "--" {
+			return words[i+1:], nil
+		}
+		f, val := a[1], a[2:]
+		if strings.IndexByte("pfdP", f) >= 0 && val == "" {
+			if i+1 >= len(words) {
+				return nil, fmt.Errorf("sshpass option -%c needs an argument", f)
+			}
+			i++
+			val = words[i]
+		}
+		switch f {
+		case 'p':
+			r.Password = NewSecret(val)
+		case 'f':
+			r.PasswordFile = val
+		case 'e':
+			r.PasswordEnv = true
+		case 'P', 'v':
+			// The prompt to wait for, verbosity: gsync answers the
+			// server's prompts itself.
+		case 'd':
+			return nil, errors.New("sshpass -d (a password from a file descriptor) is not supported: use sshpass -f FILE or --ssh-password-file")
+		default:
+			return nil, fmt.Errorf("unknown sshpass option -%c", f)
+		}
+	}
+	return nil, errors.New("sshpass without an ssh command after it")
+}
+
 func (r *Rsh) set(flag byte, val string) error {
 	switch flag {
 	case 'p':
@@ -211,6 +269,14 @@ func (r *Rsh) set(flag byte, val string) error {
 		r.ConfigFile = val
 	case 'J':
 		r.Options["proxyjump"] = val
+	case 'c': // ssh -c cipher_spec is Ciphers, -m is MACs
+		if _, seen := r.Options["ciphers"]; !seen {
+			r.Options["ciphers"] = val
+		}
+	case 'm':
+		if _, seen := r.Options["macs"]; !seen {
+			r.Options["macs"] = val
+		}
 	case 'o':
 		k, v, ok := strings.Cut(val, "=")
 		if !ok {
@@ -322,7 +388,19 @@ type settings struct {
 	idFiles  []string // in order, expanded
 	idGiven  int      // how many of idFiles were given explicitly
 	jump     string   // ProxyJump, "" or "none" for none
-	known    []string // known_hosts files to read (may not exist)
+	proxy    []string // ProxyCommand's words, expanded; nil for none
+	certs    []string // CertificateFile entries, expanded
+	// idOnly is IdentitiesOnly: the agent's keys are used only when
+	// they are those of the identity files.
+	idOnly bool
+	// agentSock is the ssh-agent socket ("": none).
+	agentSock string
+	// Which methods may log in (PubkeyAuthentication,
+	// KbdInteractiveAuthentication, PasswordAuthentication).
+	pubkeyAuth, kbdAuth, passAuth bool
+	// Algorithm lists; nil leaves golang.org/x/crypto/ssh's defaults.
+	ciphers, kex, macs, hostKeyAlgos, pubkeyAlgos []string
+	known                                         []string // known_hosts files to read (may not exist)
 	// knownWrite is the file accepted keys are added to: the first
 	// KnownHostsFiles entry, else the first UserKnownHostsFile; "" when
 	// there is none, "/dev/null" when keys are accepted without storing.
@@ -333,62 +411,6 @@ type settings struct {
 	aliveMax   int
 	timeout    time.Duration
 	home       string
-}
-
-// sshConfigs are the parsed ssh_config files, most specific first.
-type sshConfigs []*ssh_config.Config
-
-func loadSSHConfigs(file, home string) (sshConfigs, error) {
-	var paths []string
-	switch {
-	case file == "none":
-	case file != "":
-		paths = []string{expandHome(file, home)}
-	default:
-		if home != "" {
-			paths = append(paths, filepath.Join(home, ".ssh", "config"))
-		}
-		paths = append(paths, "/etc/ssh/ssh_config")
-	}
-	var out sshConfigs
-	for i, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && (file == "" || i > 0) {
-				continue
-			}
-			return nil, fmt.Errorf("read ssh config: %w", err)
-		}
-		c, err := ssh_config.Decode(f)
-		f.Close()
-		if err != nil {
-			if file == "" && i == len(paths)-1 {
-				continue // a system file we cannot parse is not the user's problem
-			}
-			return nil, fmt.Errorf("parse ssh config %s: %w", p, err)
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
-
-func (cs sshConfigs) get(alias, key string) string {
-	for _, c := range cs {
-		if v, err := c.Get(alias, key); err == nil && v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func (cs sshConfigs) getAll(alias, key string) []string {
-	var out []string
-	for _, c := range cs {
-		if v, err := c.GetAll(alias, key); err == nil {
-			out = append(out, v...)
-		}
-	}
-	return out
 }
 
 // homeDir finds the local home directory without requiring one.
@@ -466,18 +488,25 @@ func resolve(cfg Config) (*settings, error) {
 		return nil, errors.New("no host name")
 	}
 	s := &settings{alias: cfg.Host, home: homeDir(cfg.Home)}
-	confs, err := loadSSHConfigs(cfg.ConfigFile, s.home)
-	if err != nil {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	// Like ssh, the command line first: its values win, and they are what
+	// Match user and Match host see while the files are read.
+	confs := newConfValues(cfg.Host, s.home, log)
+	confs.matchUser = localUser()
+	if cfg.User != "" {
+		confs.set("user", cfg.User)
+	}
+	for _, k := range sortedKeys(cfg.Options) {
+		confs.set(k, cfg.Options[k])
+	}
+	if err := confs.readConfigs(cfg.ConfigFile); err != nil {
 		return nil, err
 	}
-	opt := func(key string) string {
-		for k, v := range cfg.Options {
-			if strings.EqualFold(k, key) {
-				return v
-			}
-		}
-		return confs.get(cfg.Host, key)
-	}
+	opt := confs.get
+	var err error
 	s.hostname = cfg.Host
 	if h := opt("HostName"); h != "" {
 		s.hostname = strings.ReplaceAll(h, "%h", cfg.Host)
@@ -504,7 +533,7 @@ func resolve(cfg Config) (*settings, error) {
 		s.idFiles = append(s.idFiles, s.expandTokens(f))
 	}
 	s.idGiven = len(s.idFiles)
-	for _, f := range confs.getAll(cfg.Host, "IdentityFile") {
+	for _, f := range confs.getAll("IdentityFile") {
 		s.idFiles = append(s.idFiles, s.expandTokens(f))
 	}
 	if len(s.idFiles) == 0 && s.home != "" {
@@ -512,7 +541,32 @@ func resolve(cfg Config) (*settings, error) {
 			s.idFiles = append(s.idFiles, filepath.Join(s.home, ".ssh", n))
 		}
 	}
-	s.jump = opt("ProxyJump")
+	if err := s.resolveProxy(confs); err != nil {
+		return nil, fmt.Errorf("ssh config for %s: %w", cfg.Host, err)
+	}
+	for _, f := range confs.getAll("CertificateFile") {
+		s.certs = append(s.certs, s.expandTokens(f))
+	}
+	if s.idOnly, err = parseYesNo("IdentitiesOnly", opt("IdentitiesOnly")); err != nil {
+		return nil, fmt.Errorf("ssh config for %s: %w", cfg.Host, err)
+	}
+	s.agentSock = s.agentSocket(opt("IdentityAgent"), cfg.NoAgent)
+	for _, m := range []struct {
+		key string
+		dst *bool
+	}{{"PubkeyAuthentication", &s.pubkeyAuth}, {"KbdInteractiveAuthentication", &s.kbdAuth}, {"PasswordAuthentication", &s.passAuth}} {
+		v := strings.ToLower(opt(m.key))
+		if v == "" || v == "unbound" || v == "host-bound" { // the last two: PubkeyAuthentication
+			*m.dst = true
+			continue
+		}
+		if *m.dst, err = parseYesNo(m.key, v); err != nil {
+			return nil, fmt.Errorf("ssh config for %s: %w", cfg.Host, err)
+		}
+	}
+	if err := s.resolveAlgorithms(opt); err != nil {
+		return nil, fmt.Errorf("ssh config for %s: %w", cfg.Host, err)
+	}
 	for _, f := range cfg.KnownHostsFiles {
 		s.known = append(s.known, s.expandTokens(f))
 	}
@@ -573,13 +627,126 @@ func resolve(cfg Config) (*settings, error) {
 	s.timeout = cfg.ConnectTimeout
 	if s.timeout == 0 {
 		s.timeout = 30 * time.Second
-		if v := opt("ConnectTimeout"); v != "" {
-			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		if v := opt("ConnectTimeout"); v != "" && !strings.EqualFold(v, "none") {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("ssh config for %s: bad ConnectTimeout %q: want seconds", cfg.Host, v)
+			}
+			if n > 0 {
 				s.timeout = time.Duration(n) * time.Second
 			}
 		}
 	}
 	return s, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func parseYesNo(key, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "", "no", "false":
+		return false, nil
+	case "yes", "true":
+		return true, nil
+	}
+	return false, fmt.Errorf("bad %s %q: want yes or no", key, v)
+}
+
+// resolveProxy picks ProxyJump or ProxyCommand: whichever was obtained
+// first, as in OpenSSH (ssh_config(5): "whichever is specified first will
+// prevent later instances of the other option from taking effect").
+func (s *settings) resolveProxy(c *confValues) error {
+	jump, cmd := c.get("ProxyJump"), c.get("ProxyCommand")
+	if cmd != "" && jump != "" {
+		if c.order("ProxyJump") < c.order("ProxyCommand") {
+			cmd = ""
+		} else {
+			jump = ""
+		}
+	}
+	s.jump = jump
+	if cmd == "" {
+		return nil
+	}
+	var err error
+	s.proxy, err = s.proxyArgv(cmd)
+	return err
+}
+
+// agentSocket resolves IdentityAgent: "none" for no agent, "SSH_AUTH_SOCK"
+// or "" for $SSH_AUTH_SOCK, "$NAME" for another variable, else a path
+// (%-tokens and ~ expanded).
+func (s *settings) agentSocket(v string, noAgent bool) string {
+	switch {
+	case noAgent || strings.EqualFold(v, "none"):
+		return ""
+	case v == "" || v == "SSH_AUTH_SOCK":
+		return os.Getenv("SSH_AUTH_SOCK")
+	case strings.HasPrefix(v, "$"):
+		return os.Getenv(strings.Trim(v[1:], "{}"))
+	}
+	return s.expandTokens(v)
+}
+
+// resolveAlgorithms applies Ciphers, KexAlgorithms, MACs,
+// HostKeyAlgorithms and PubkeyAcceptedAlgorithms (formerly
+// PubkeyAcceptedKeyTypes) to golang.org/x/crypto/ssh's lists.
+func (s *settings) resolveAlgorithms(opt func(string) string) error {
+	ciphers, kex, macs, hostKeys, pubkeys := algoSets()
+	pub := opt("PubkeyAcceptedAlgorithms")
+	if pub == "" {
+		pub = opt("PubkeyAcceptedKeyTypes")
+	}
+	for _, e := range []struct {
+		set  algoSet
+		spec string
+		dst  *[]string
+	}{
+		{ciphers, opt("Ciphers"), &s.ciphers},
+		{kex, opt("KexAlgorithms"), &s.kex},
+		{macs, opt("MACs"), &s.macs},
+		{hostKeys, opt("HostKeyAlgorithms"), &s.hostKeyAlgos},
+		{pubkeys, pub, &s.pubkeyAlgos},
+	} {
+		l, err := e.set.edit(e.spec)
+		if err != nil {
+			return err
+		}
+		*e.dst = l
+	}
+	return nil
+}
+
+// usedOptions are the ssh_config keywords gsync acts on (lower case).
+var usedOptions = map[string]bool{
+	"hostname": true, "port": true, "user": true, "identityfile": true, "identitiesonly": true,
+	"identityagent": true, "certificatefile": true, "proxyjump": true, "proxycommand": true,
+	"userknownhostsfile": true, "globalknownhostsfile": true, "stricthostkeychecking": true,
+	"hashknownhosts": true, "serveraliveinterval": true, "serveralivecountmax": true,
+	"connecttimeout": true, "ciphers": true, "kexalgorithms": true, "macs": true,
+	"hostkeyalgorithms": true, "pubkeyacceptedalgorithms": true, "pubkeyacceptedkeytypes": true,
+	"pubkeyauthentication": true, "kbdinteractiveauthentication": true, "passwordauthentication": true,
+	// gsync never prompts: BatchMode yes is what it always does.
+	"batchmode": true,
+}
+
+// UnusedOptions returns the keys of opts (ssh -o options) that gsync does
+// not act on, sorted, for a startup warning.
+func UnusedOptions(opts map[string]string) []string {
+	var out []string
+	for _, k := range sortedKeys(opts) {
+		if !usedOptions[strings.ToLower(k)] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // addr is host:port for dialling and for known_hosts.

@@ -123,11 +123,29 @@ func (c *Client) openSFTP(ctx context.Context, lc *liveConn) (*sftpConn, error) 
 		return nil, stalled(ctx, "start sftp subsystem")
 	}
 	r := <-res
-	if r.err != nil {
-		return nil, &NetError{fmt.Errorf("start sftp subsystem: %w", escapeErr(r.err))}
+	var refused *noSFTPError
+	switch {
+	case r.err == nil:
+		return r.s, nil
+	case errors.As(r.err, &refused) && lc.alive():
+		// The server has no SFTP subsystem (or a forced command runs
+		// instead of it, which is not an SFTP server): not worth a retry.
+		return nil, fmt.Errorf("start sftp subsystem: %w (%v)", ErrNoSFTP, escapeErr(refused.err))
 	}
-	return r.s, nil
+	return nil, &NetError{fmt.Errorf("start sftp subsystem: %w", escapeErr(r.err))}
 }
+
+// ErrNoSFTP is returned by SFTP calls when the server refused the sftp
+// subsystem, or what it started there did not speak SFTP (a forced
+// command, such as rrsync, runs instead of the subsystem).
+var ErrNoSFTP = errors.New("the server offers no SFTP")
+
+// noSFTPError marks a failure of the subsystem request or of the SFTP
+// version exchange, as opposed to a failure to open a session.
+type noSFTPError struct{ err error }
+
+func (e *noSFTPError) Error() string { return e.err.Error() }
+func (e *noSFTPError) Unwrap() error { return e.err }
 
 // startSFTP opens a session channel on lc, requests the sftp subsystem and
 // exchanges versions; opened is called with the session once it exists.
@@ -149,12 +167,12 @@ func startSFTP(lc *liveConn, opened func(*ssh.Session)) (*sftpConn, error) {
 	}
 	if err := sess.RequestSubsystem("sftp"); err != nil {
 		sess.Close()
-		return nil, err
+		return nil, &noSFTPError{err}
 	}
 	sc, err := sftp.NewClientPipe(r, w, sftp.UseConcurrentWrites(true))
 	if err != nil {
 		sess.Close()
-		return nil, err
+		return nil, &noSFTPError{err}
 	}
 	return &sftpConn{sc: sc, sess: sess, on: lc, dead: make(chan struct{})}, nil
 }

@@ -2,8 +2,11 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -39,6 +42,20 @@ var (
 // may write into (access(2), which changes nothing).
 func (l *Local) Check(ctx context.Context) (CheckResult, error) {
 	fi, err := os.Stat(l.root)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A check changes nothing: the directory is created by the sync.
+		parent := filepath.Dir(l.root)
+		for {
+			if _, err := os.Stat(parent); err == nil || parent == filepath.Dir(parent) {
+				break
+			}
+			parent = filepath.Dir(parent)
+		}
+		if err := unix.Access(parent, unix.W_OK|unix.X_OK); err != nil {
+			return CheckResult{}, Fatal(fmt.Errorf("check target %s: it does not exist, and %s is not writable by this user: %w", l.root, parent, err))
+		}
+		return CheckResult{Checked: []string{fmt.Sprintf("directory does not exist yet; the sync creates it in %s, writable by this user", parent)}}, ctx.Err()
+	}
 	if err != nil {
 		return CheckResult{}, Fatal(fmt.Errorf("check target %s: %w", l.root, pathless(err, l.root)))
 	}
@@ -78,7 +95,7 @@ func (t *SSH) Check(ctx context.Context) (CheckResult, error) {
 	if err := t.ensure(ctx); err != nil {
 		return CheckResult{}, t.classify("check", err)
 	}
-	full := t.rsyncOptions(false, !t.sftpDeletes && t.opts.Delete.Full())
+	full := t.rsyncOptions(false, t.deleteVia() != deletesBySFTP && t.opts.Delete.Full())
 	full.DryRun = false // Check's own dry run is not the sync's
 	res := CheckResult{Command: t.command(full)}
 	o := t.rsyncOptions(false, false)

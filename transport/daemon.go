@@ -17,6 +17,7 @@ import (
 
 	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/rsyncproto"
+	"github.com/gsync/gsync/sshx"
 )
 
 // DefaultDaemonPort is the TCP port of rsync daemons.
@@ -834,6 +835,9 @@ func (d *Daemon) classify(verb string, err error) error {
 			cause = se.Err
 		}
 		return Transient(fmt.Errorf("%s %s: connect: %w", verb, d.url, cause))
+	}
+	if sshx.IsPermanent(err) { // a daemon over ssh: host key, login, ssh config
+		return Fatal(wrapped)
 	}
 	var ee *rsyncproto.ExitError
 	if errors.As(err, &ee) {

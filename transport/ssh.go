@@ -27,6 +27,15 @@ import (
 // (delete.c:delete_item).
 const blockedDirMsg = "cannot delete non-empty directory: "
 
+// sshStandbySessions is how many exec sessions already running the batch
+// rsync are kept ready. OpenSSH needs 0.1 to 1 s to start one (it forks
+// and runs the login shell); with one, a push that follows the last one
+// by less than that waits for it (p95 of write-to-arrival at --delay 0
+// was 0.4 to 1.5 s). With four, started in parallel, pushes every 50 ms
+// find one waiting. sshd's MaxSessions (10 by default) also counts the
+// SFTP session, the running batch and the full sync's session.
+const sshStandbySessions = 4
+
 // sshWaitExit bounds the wait for a remote rsync's exit status after its
 // protocol session ended.
 const sshWaitExit = 30 * time.Second
@@ -99,18 +108,33 @@ type SSH struct {
 	name  string
 	attrs func(*rsyncproto.Options) // wireAttrs of opts.Attrs
 	links linkIndex                 // -H: the names of multiply-linked files
-	// sftpDeletes: deletes are done over SFTP with opts.Exclude, because
-	// the remote rsync cannot be left to do them (receiverScopesDeletes).
-	sftpDeletes bool
+	// deletes says how deletes reach the target (an sshDeletes): by the
+	// remote rsync's scoped --delete, over SFTP with opts.Exclude when the
+	// remote rsync cannot be left to do them (receiverScopesDeletes), or,
+	// without SFTP, by pushing the nearest existing parent directory
+	// recursively with --delete. It changes when the peer turns out to
+	// speak a protocol below 29 (openrsync, gokrazy/rsync).
+	deletes atomic.Int32
+	// peerProto is the protocol the remote rsync negotiated last (0:
+	// none yet).
+	peerProto atomic.Int32
 
 	client *sshx.Client // set once by ensure
-	dir    string       // resolved absolute remote directory
+	dir    string       // resolved absolute remote directory (relative to the login directory without SFTP)
+	// noSFTP: the server has no SFTP (set once by ensure). Moves are
+	// re-sent (the source deleted, the destination sent) and deletes are
+	// left to the remote rsync.
+	noSFTP bool
 
 	standby *standby[*sshStandby] // set once by ensure
 	closeMu sync.Mutex
 	closed  bool
 
 	standbyUsed atomic.Int64 // pushes that ran on a standby session
+	// single: the server runs one rsync at a time (rrsync's single-run
+	// lock refused a second): no standby sessions, one fresh session per
+	// run.
+	single atomic.Bool
 }
 
 var _ Target = (*SSH)(nil)
@@ -119,7 +143,67 @@ var _ Target = (*SSH)(nil)
 // error of starting one.
 type sshStandby struct {
 	sess *sshx.Session
+	cmd  string // the command it runs
 	err  error
+}
+
+// sshDeletes is how deletes reach an ssh target.
+type sshDeletes int32
+
+const (
+	// deletesByRsync: the remote rsync's --delete, scoped by the filter
+	// list to the listed paths (protocol 29 or newer).
+	deletesByRsync sshDeletes = iota
+	// deletesBySFTP: gsync deletes over SFTP, keeping excluded paths.
+	deletesBySFTP
+	// deletesByRoots: no SFTP and a peer below protocol 29: the nearest
+	// existing directory of a deleted path is pushed recursively with
+	// --delete as its own transfer root (like Daemon.pushByRoots).
+	deletesByRoots
+)
+
+// deleteVia returns how deletes reach the target now.
+func (t *SSH) deleteVia() sshDeletes { return sshDeletes(t.deletes.Load()) }
+
+// pickDeletes chooses how deletes reach the target for a peer speaking
+// proto (0: not known yet).
+func (t *SSH) pickDeletes(proto int) sshDeletes {
+	if proto == 0 || t.cfg.Protocol != 0 && t.cfg.Protocol < proto {
+		proto = t.cfg.Protocol
+	}
+	switch {
+	case receiverScopesDeletes(t.opts, t.cfg.ExcludeRules, proto):
+		return deletesByRsync
+	case !t.noSFTP:
+		return deletesBySFTP
+	}
+	return deletesByRoots
+}
+
+// learnProtocol records the protocol the remote rsync negotiated and
+// switches the way of deleting when it cannot scope deletes; it reports
+// whether the way changed.
+func (t *SSH) learnProtocol(proto int) bool {
+	if proto == 0 {
+		return false
+	}
+	t.peerProto.Store(int32(proto))
+	via := t.pickDeletes(proto)
+	if old := sshDeletes(t.deletes.Swap(int32(via))); old != via {
+		t.log.Info("remote rsync speaks an old protocol: deletes change their way", "protocol", proto, "deletes", via.String())
+		return true
+	}
+	return false
+}
+
+func (d sshDeletes) String() string {
+	switch d {
+	case deletesBySFTP:
+		return "sftp"
+	case deletesByRoots:
+		return "parent push"
+	}
+	return "rsync"
 }
 
 // NewSSH returns a Target for cfg. It does not connect: the first FullSync
@@ -155,8 +239,8 @@ func NewSSH(cfg SSHConfig, opts Options) (*SSH, error) {
 	if err != nil {
 		return nil, Fatal(fmt.Errorf("create ssh target: %w", err))
 	}
-	t := &SSH{cfg: cfg, opts: opts, name: name, log: log, attrs: attrs,
-		sftpDeletes: !receiverScopesDeletes(opts, cfg.ExcludeRules, cfg.Protocol)}
+	t := &SSH{cfg: cfg, opts: opts, name: name, log: log, attrs: attrs}
+	t.deletes.Store(int32(t.pickDeletes(0)))
 	return t, nil
 }
 
@@ -226,6 +310,10 @@ func (t *SSH) ensure(ctx context.Context) error {
 		return err
 	}
 	dir, err := t.resolveDir(ctx, c)
+	noSFTP := errors.Is(err, sshx.ErrNoSFTP)
+	if noSFTP {
+		dir, err = plainDir(t.cfg.Dir)
+	}
 	if err != nil {
 		c.Close()
 		return err
@@ -236,12 +324,22 @@ func (t *SSH) ensure(ctx context.Context) error {
 		c.Close()
 		return errClosed
 	}
-	t.client, t.dir = c, dir
+	if noSFTP && t.opts.Exclude != nil && len(t.cfg.ExcludeRules) == 0 && t.opts.Delete != DeleteNever {
+		c.Close()
+		return &sshDirError{fmt.Errorf("no SFTP on %s, and the excludes have no rsync rules: deletes could not keep excluded paths", c.Host())}
+	}
+	t.client, t.dir, t.noSFTP = c, dir, noSFTP
+	if noSFTP {
+		t.deletes.Store(int32(t.pickDeletes(int(t.peerProto.Load()))))
+		t.log.Warn(fmt.Sprintf("no SFTP on %s: moves are re-sent", c.Host()), "dir", dir)
+	}
 	t.log.Debug("connected", "ssh", c.String(), "dir", dir)
-	cmd := t.command(t.batchOptions())
-	t.standby = newStandby(func(ctx context.Context) *sshStandby {
+	t.standby = newStandbyPool(sshStandbySessions, func(ctx context.Context) *sshStandby {
+		// The options of the moment: they change when the peer turns
+		// out to be an old one.
+		cmd := t.command(t.batchOptions())
 		s, err := c.ExecCommand(ctx, cmd)
-		return &sshStandby{sess: s, err: err}
+		return &sshStandby{sess: s, cmd: cmd, err: err}
 	}, (*sshStandby).close)
 	t.standby.start()
 	return nil
@@ -285,6 +383,26 @@ func (t *SSH) resolveDir(ctx context.Context, c *sshx.Client) (string, error) {
 	return d, nil
 }
 
+// plainDir is the remote directory for rsync alone, without SFTP to
+// resolve it: the remote rsync runs in the login directory (sshd starts
+// it there, and rrsync in its restricted directory), so a relative path
+// stays relative; "~" and "" are ".", "~/x" is "x". rsync creates the
+// last component when it is missing, not its parents.
+func plainDir(d string) (string, error) {
+	switch {
+	case d == "" || d == "~":
+		return ".", nil
+	case strings.HasPrefix(d, "~/"):
+		d = d[2:]
+	case strings.HasPrefix(d, "~"):
+		return "", &sshDirError{fmt.Errorf("remote directory %q: ~user is not supported; write the path", d)}
+	}
+	if d == "" {
+		return ".", nil
+	}
+	return path.Clean(d), nil
+}
+
 // sshDirError is a remote directory that cannot be used; not transient.
 type sshDirError struct{ err error }
 
@@ -325,7 +443,7 @@ func isSFTPNotExist(err error) bool {
 // batch changed even when size and mtime match) and, unless deletes go over
 // SFTP, --delete scoped to the listed paths.
 func (t *SSH) batchOptions() rsyncproto.Options {
-	return t.rsyncOptions(true, !t.sftpDeletes && t.opts.Delete.Running())
+	return t.rsyncOptions(true, t.deleteVia() == deletesByRsync && t.opts.Delete.Running())
 }
 
 func (t *SSH) rsyncOptions(ignoreTimes, del bool) rsyncproto.Options {
@@ -354,27 +472,106 @@ func (t *SSH) command(o rsyncproto.Options) string {
 	return t.cfg.RsyncPath + " " + sshx.QuoteArgs(args)
 }
 
+// rrsyncLocked is what rrsync says when its single-run lock refuses a
+// second rsync in the same directory (rrsync: lock_or_die).
+const rrsyncLocked = "Another instance of rrsync is already accessing"
+
+// errServerLocked marks a run refused because another rsync held the
+// server's single-run lock, or the server refused one more session.
+var errServerLocked = errors.New("the server runs one rsync at a time")
+
+// noteRefused checks an error of opening an exec session for sshd's
+// MaxSessions refusing it; the first time, it stops the standby sessions
+// (they take the sessions) and says so. It reports whether err was such a
+// refusal.
+func (t *SSH) noteRefused(err error) bool {
+	if !sshx.IsSessionRefused(err) {
+		return false
+	}
+	if t.single.CompareAndSwap(false, true) {
+		t.log.Warn("the ssh server refused a session (sshd's MaxSessions): no standby sessions, so each push waits for a new one; gsync needs MaxSessions 7 for them")
+		t.standby.stop()
+	}
+	return true
+}
+
+// exec starts command in a fresh session; a refusal by sshd's
+// MaxSessions is marked errServerLocked, for retryLocked.
+func (t *SSH) exec(ctx context.Context, command string) (*sshx.Session, error) {
+	s, err := t.client.ExecCommand(ctx, command)
+	if err != nil && t.noteRefused(err) {
+		err = fmt.Errorf("%w: %w", errServerLocked, err)
+	}
+	return s, err
+}
+
+// noteLocked checks what a remote rsync wrote to stderr for rrsync's
+// single-run lock; the first time, it stops the standby sessions (they
+// hold the lock while they wait) and says so. It reports whether stderr
+// showed the lock.
+func (t *SSH) noteLocked(stderr []byte) bool {
+	if !strings.Contains(string(stderr), rrsyncLocked) {
+		return false
+	}
+	if t.single.CompareAndSwap(false, true) {
+		t.log.Warn("the server runs one rsync at a time (rrsync's lock): no standby sessions, so each push waits for a new one; add -no-lock to the rrsync command for faster pushes")
+		t.standby.stop()
+	}
+	return true
+}
+
+// retryLocked runs run again, a few times, while it fails because another
+// rsync (a standby session ending) still holds the server's lock.
+func retryLocked(ctx context.Context, run func() (Stats, error)) (Stats, error) {
+	st, err := run()
+	for i := 0; i < 5 && errors.Is(err, errServerLocked); i++ {
+		select {
+		case <-ctx.Done():
+			return st, err
+		case <-time.After(time.Duration(100<<i) * time.Millisecond):
+		}
+		st, err = run()
+	}
+	return st, err
+}
+
 // batchSession returns a session running the batch rsync: the standby one
 // (waiting for it when it is still starting: it is ahead of a fresh one),
 // or a fresh one when the standby died. It asks for the next standby.
 func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
+	if t.single.Load() {
+		return t.exec(ctx, t.command(t.batchOptions()))
+	}
+	t0 := time.Now()
 	sb, err := t.standby.take(ctx)
+	if w := time.Since(t0); w > 10*time.Millisecond {
+		t.log.Debug("waited for a standby rsync session", "wait", w)
+	}
+	if errors.Is(err, errClosed) && t.single.Load() {
+		return t.exec(ctx, t.command(t.batchOptions()))
+	}
 	if err != nil {
 		return nil, err
 	}
 	t.standby.ask()
-	if sb.err == nil && !sb.sess.Exited() {
+	cmd := t.command(t.batchOptions())
+	if sb.err == nil && !sb.sess.Exited() && sb.cmd == cmd {
 		t.standbyUsed.Add(1)
 		return sb.sess, nil
 	}
-	if sb.err == nil {
+	switch {
+	case sb.err == nil && sb.cmd != cmd:
+		t.log.Debug("standby rsync session has other options; starting another")
+	case sb.err == nil:
 		code, werr := sb.sess.Wait(ctx)
+		t.noteLocked(sb.sess.Stderr())
 		t.log.Debug("standby rsync session ended; starting another", "status", code, "err", werr, "stderr", sb.sess.StderrText(5))
-	} else {
+	default:
 		t.log.Debug("standby rsync session failed; trying again", "err", sb.err)
+		t.noteRefused(sb.err)
 	}
 	sb.close()
-	return t.client.ExecCommand(ctx, t.command(t.batchOptions()))
+	return t.exec(ctx, cmd)
 }
 
 // runRsync pushes paths over sess and folds in the remote exit status. It
@@ -382,6 +579,9 @@ func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
 // replace them by a non-directory.
 func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.Request) (Stats, error) {
 	res, err := rsyncproto.PushServer(ctx, sess, req)
+	if res != nil {
+		t.learnProtocol(res.Protocol)
+	}
 	sess.CloseWrite()
 	wctx, cancel := context.WithTimeout(ctx, sshWaitExit)
 	code, werr := sess.Wait(wctx)
@@ -394,6 +594,9 @@ func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.R
 	if err != nil {
 		if code == 126 || code == 127 {
 			return Stats{}, &sshRemoteCmdError{code: code, cmd: t.cfg.RsyncPath, stderr: sess.StderrText(3)}
+		}
+		if t.noteLocked(stderr) {
+			err = fmt.Errorf("%w: %w", errServerLocked, err)
 		}
 		if msg := sess.StderrText(5); msg != "" {
 			err = fmt.Errorf("%w; remote said: %s", err, msg)
@@ -473,19 +676,23 @@ func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
 		t.links.scan(t.opts.Source, ".", t.opts.Exclude)
 	}
 	var st Stats
-	if t.sftpDeletes && t.opts.Delete.Full() {
+	via := t.deleteVia()
+	if via == deletesBySFTP && t.opts.Delete.Full() {
 		if err := t.deleteExtras(ctx, t.files(), "", &st); err != nil {
 			return st, t.classify("sync to", err)
 		}
 	}
-	o := t.rsyncOptions(false, !t.sftpDeletes && t.opts.Delete.Full())
+	// The root pushed recursively scopes the deletes at every protocol.
+	o := t.rsyncOptions(false, via != deletesBySFTP && t.opts.Delete.Full())
 	o.IncRecurse = true // the whole tree: its file list streams
-	sess, err := t.client.ExecCommand(ctx, t.command(o))
-	if err != nil {
-		return st, t.classify("sync to", err)
-	}
-	rst, err := t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir,
-		Paths: []rsyncproto.Path{{Name: ".", Recursive: true}}, Options: o})
+	rst, err := retryLocked(ctx, func() (Stats, error) {
+		sess, err := t.exec(ctx, t.command(o))
+		if err != nil {
+			return Stats{}, err
+		}
+		return t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir,
+			Paths: []rsyncproto.Path{{Name: ".", Recursive: true}}, Options: o})
+	})
 	st = st.add(fullSyncSkippedDeletes(rst, t.log))
 	if err != nil {
 		return st, t.classify("sync to", err)
@@ -504,6 +711,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 	if err := t.ensure(ctx); err != nil {
 		return Stats{}, t.classify("push to", err)
 	}
+	via := t.deleteVia()
 	var st Stats
 	var send pathSet
 	type item struct {
@@ -550,17 +758,17 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 				recursive = append(recursive, it.p)
 			}
 		case isNotExist(err):
-			if t.sftpDeletes {
+			if via == deletesByRsync {
+				send.add(it.p, false) // the remote rsync deletes it
+			} else {
 				missing = append(missing, it.p)
 				t.addParent(&send, it.p)
-			} else {
-				send.add(it.p, false) // the remote rsync deletes it
 			}
 		default:
 			send.add(it.p, it.rec) // the sender reports the error
 		}
 	}
-	if t.sftpDeletes && t.opts.Delete.Running() && (len(missing) > 0 || len(recursive) > 0) {
+	if via == deletesBySFTP && t.opts.Delete.Running() && (len(missing) > 0 || len(recursive) > 0) {
 		files := t.files()
 		for _, p := range missing {
 			if err := t.deletePath(ctx, files, p, &st); err != nil {
@@ -576,15 +784,40 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 	if len(send.list) > 0 && t.opts.Attrs.HardLinks {
 		t.links.expand(t.opts.Source, &send, t.opts.Exclude)
 	}
-	if len(send.list) == 0 {
-		return st, nil
+	if len(send.list) > 0 {
+		var req rsyncproto.Request
+		rst, err := retryLocked(ctx, func() (Stats, error) {
+			sess, err := t.batchSession(ctx)
+			if err != nil {
+				return Stats{}, err
+			}
+			req = rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: send.list, Options: t.batchOptions()}
+			return t.runRsync(ctx, sess, req)
+		})
+		if req.Options.Delete && errors.Is(err, rsyncproto.ErrScopedDeleteUnsupported) && t.learnProtocol(rsyncproto.MinProtocol) {
+			// The peer speaks a protocol below 29; nothing was sent.
+			// Again, with deletes the way that works there.
+			more, err := t.Push(ctx, changes)
+			return st.add(more), err
+		}
+		st, err = t.finishPush(ctx, st, rst, err, req)
+		if err != nil {
+			return st, err
+		}
 	}
-	sess, err := t.batchSession(ctx)
-	if err != nil {
-		return st, t.classify("push to", err)
+	if via == deletesByRoots && t.opts.Delete.Running() && (len(missing) > 0 || len(recursive) > 0) {
+		rst, err := t.deleteByRoots(ctx, missing, recursive)
+		st = st.add(rst)
+		if err != nil {
+			return st, t.classify("push to", err)
+		}
 	}
-	req := rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: send.list, Options: t.batchOptions()}
-	rst, err := t.runRsync(ctx, sess, req)
+	return st, nil
+}
+
+// finishPush retries deletes the receiver skipped and adds up the batch's
+// stats.
+func (t *SSH) finishPush(ctx context.Context, st, rst Stats, err error, req rsyncproto.Request) (Stats, error) {
 	if err == nil && req.Options.Delete {
 		rst, err = retrySkippedDeletes(rst, t.opts.Source, func(gone []rsyncproto.Path) (Stats, error) {
 			sess, err := t.batchSession(ctx)
@@ -599,6 +832,60 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 		return st, t.classify("push to", err)
 	}
 	return st, nil
+}
+
+// deleteByRoots deletes, for a peer that cannot scope deletes and without
+// SFTP, by pushing the nearest existing directory of each missing path
+// and each recursive directory with --delete as a transfer root of its
+// own (in its own session: the root is on the remote command line), as
+// Daemon.pushByRoots does. Nothing outside those directories can be
+// deleted; excluded paths are protected by the filter rules.
+func (t *SSH) deleteByRoots(ctx context.Context, missing, recursive []string) (Stats, error) {
+	roots := append([]string(nil), recursive...)
+	for _, m := range missing {
+		r := path.Dir(m)
+		for r != "." && !isDir(filepath.Join(t.opts.Source, filepath.FromSlash(r))) {
+			r = path.Dir(r)
+		}
+		roots = append(roots, r)
+	}
+	var total Stats
+	for _, r := range topmost(roots) {
+		if t.excluded(r, true) {
+			continue
+		}
+		req := t.rootRequest(r)
+		sess, err := t.exec(ctx, t.cfg.RsyncPath+" "+sshx.QuoteArgs(rsyncproto.ServerArgs(req)))
+		if err != nil {
+			return total, err
+		}
+		st, err := t.runRsync(ctx, sess, req)
+		for i := range st.Failed {
+			st.Failed[i].Path = path.Join(r, st.Failed[i].Path)
+		}
+		total = total.add(st)
+		if err != nil {
+			return total, err
+		}
+	}
+	if total.Deleted == 0 && !t.opts.DryRun {
+		total.Deleted = len(missing) // peers below 29 report no deletions
+	}
+	return total, nil
+}
+
+// rootRequest pushes the directory r (relative to the source) recursively
+// with --delete, as the transfer root.
+func (t *SSH) rootRequest(r string) rsyncproto.Request {
+	o := t.rsyncOptions(false, true)
+	root, dest := t.opts.Source, t.dir
+	if r != "." {
+		root, dest = filepath.Join(root, filepath.FromSlash(r)), path.Join(dest, r)
+		if ex := t.opts.Exclude; ex != nil {
+			o.Exclude = func(rel string, isDir bool) bool { return ex(path.Join(r, rel), isDir) }
+		}
+	}
+	return rsyncproto.Request{Root: root, Dest: dest, Paths: []rsyncproto.Path{{Name: ".", Recursive: true}}, Options: o}
 }
 
 // addParent lists the parent directory of rel when it exists at the
@@ -618,6 +905,11 @@ func (t *SSH) addParent(send *pathSet, rel string) {
 // to transfer instead when the rename cannot be done; an error only for a
 // failed connection.
 func (t *SSH) rename(ctx context.Context, c Change, st *Stats, send *pathSet) ([]string, error) {
+	if t.noSFTP {
+		// Delete + send: the remote rsync deletes the source path (it
+		// is listed and gone) and receives the destination.
+		return []string{strings.TrimSuffix(c.Path, "/"), strings.TrimSuffix(c.From, "/")}, nil
+	}
 	p, ferr, err := planRename(c, t.opts.Exclude, sftpFS{t, ctx, t.files()}, t.opts.DryRun, t.log)
 	switch {
 	case err != nil:

@@ -9,34 +9,44 @@ import (
 // errClosed is returned by a target used after Close.
 var errClosed = errors.New("target is closed")
 
-// standby keeps one resource (a daemon connection past its handshake, an
-// ssh session already running rsync --server) opened ahead of time by a
-// goroutine it owns, so that a push does not wait for its setup. Each ask
-// opens one more, parked until a push takes it.
+// standby keeps n resources (a daemon connection past its handshake, an
+// ssh session already running rsync --server) opened ahead of time by
+// goroutines it owns, so that a push does not wait for their setup. Each
+// ask opens one more, parked until a push takes it; up to n are opened at
+// once, so that pushes coming faster than one setup time still find one
+// ready.
 type standby[T any] struct {
 	open    func(ctx context.Context) T // never fails: T carries the error
 	discard func(T)
+	n       int
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	want   chan struct{}
-	ready  chan T
-	done   chan struct{}
+	want   chan struct{} // one token per resource to open (at most n)
+	ready  chan T        // opened, waiting for a push (at most n)
+	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	started bool
 	stopped bool
 }
 
+// newStandby keeps one resource ready.
 func newStandby[T any](open func(context.Context) T, discard func(T)) *standby[T] {
-	s := &standby[T]{open: open, discard: discard,
-		want: make(chan struct{}, 1), ready: make(chan T, 1), done: make(chan struct{})}
+	return newStandbyPool(1, open, discard)
+}
+
+// newStandbyPool keeps n resources ready (n >= 1).
+func newStandbyPool[T any](n int, open func(context.Context) T, discard func(T)) *standby[T] {
+	n = max(n, 1)
+	s := &standby[T]{open: open, discard: discard, n: n,
+		want: make(chan struct{}, n), ready: make(chan T, n)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
 
-// start starts the goroutine and asks for the first resource. Only the
-// first call after newStandby does anything; none after stop.
+// start starts the goroutines and asks for the first n resources. Only
+// the first call after newStandby does anything; none after stop.
 func (s *standby[T]) start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -44,12 +54,16 @@ func (s *standby[T]) start() {
 		return
 	}
 	s.started = true
-	s.ask()
-	go s.run()
+	for range s.n {
+		s.ask()
+		s.wg.Add(1)
+		go s.run()
+	}
 }
 
+// run opens a resource for each token it gets, until stop.
 func (s *standby[T]) run() {
-	defer close(s.done)
+	defer s.wg.Done()
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -57,6 +71,8 @@ func (s *standby[T]) run() {
 		case <-s.want:
 		}
 		r := s.open(s.ctx)
+		// Never blocks for long: tokens and resources together are at
+		// most n, the capacity of ready.
 		select {
 		case s.ready <- r:
 		case <-s.ctx.Done():
@@ -66,7 +82,8 @@ func (s *standby[T]) run() {
 	}
 }
 
-// ask requests the next resource, unless one is requested already.
+// ask requests one more resource, unless n are requested or ready
+// already.
 func (s *standby[T]) ask() {
 	select {
 	case s.want <- struct{}{}:
@@ -74,7 +91,7 @@ func (s *standby[T]) ask() {
 	}
 }
 
-// take returns the resource standing by, waiting while it is being opened
+// take returns a resource standing by, waiting while one is being opened
 // (it is ahead of a fresh one). It does not ask for the next one.
 func (s *standby[T]) take(ctx context.Context) (T, error) {
 	var zero T
@@ -88,7 +105,7 @@ func (s *standby[T]) take(ctx context.Context) (T, error) {
 	}
 }
 
-// stop ends the goroutine and discards the resource standing by.
+// stop ends the goroutines and discards the resources standing by.
 func (s *standby[T]) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -97,12 +114,13 @@ func (s *standby[T]) stop() {
 	}
 	s.stopped = true
 	s.cancel()
-	if s.started {
-		<-s.done
-	}
-	select {
-	case r := <-s.ready:
-		s.discard(r)
-	default:
+	s.wg.Wait()
+	for {
+		select {
+		case r := <-s.ready:
+			s.discard(r)
+		default:
+			return
+		}
 	}
 }

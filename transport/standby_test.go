@@ -3,7 +3,9 @@ package transport
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestStandby(t *testing.T) {
@@ -36,5 +38,51 @@ func TestStandby(t *testing.T) {
 	cancel()
 	if _, err := n.take(ctx); err == nil {
 		t.Error("take on a stopped standby returned no error")
+	}
+}
+
+// TestStandbyPool: a pool of n opens n resources at once (not one after
+// the other), and keeps n ready as they are taken.
+func TestStandbyPool(t *testing.T) {
+	const n = 3
+	release := make(chan struct{})
+	inFlight := make(chan int, 10)
+	var mu sync.Mutex
+	opened := 0
+	s := newStandbyPool(n, func(ctx context.Context) int {
+		mu.Lock()
+		opened++
+		id := opened
+		mu.Unlock()
+		inFlight <- id
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return id
+	}, func(int) {})
+	s.start()
+	for range n { // all n are being opened together
+		select {
+		case <-inFlight:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the pool does not open its resources in parallel")
+		}
+	}
+	close(release)
+	seen := map[int]bool{}
+	for range 2 * n {
+		r, err := s.take(context.Background())
+		if err != nil || seen[r] {
+			t.Fatalf("take = %d, %v (seen: %v)", r, err, seen)
+		}
+		seen[r] = true
+		s.ask()
+	}
+	s.stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if opened > 3*n {
+		t.Errorf("opened %d resources for %d takes with a pool of %d", opened, 2*n, n)
 	}
 }

@@ -100,7 +100,7 @@ func (d *Daemon) Verify(ctx context.Context, vo VerifyOptions) (VerifyResult, er
 // full sync whose receiver (rsync --server) itemizes what it would
 // change and delete (rsync -ani).
 func (t *SSH) Verify(ctx context.Context, vo VerifyOptions) (VerifyResult, error) {
-	if t.sftpDeletes {
+	if t.deleteVia() != deletesByRsync {
 		return VerifyResult{}, Fatal(fmt.Errorf("verify %s: %w", t.name, errVerifyProtocol))
 	}
 	if err := t.ensure(ctx); err != nil {

@@ -60,6 +60,17 @@ func openDaemon(cfg *config, spec string, dc transport.DaemonConfig, rules *filt
 		// target may delete freely.
 		opts.Exclude = nil
 	}
+	if daemonOverSSH(cfg) {
+		sc, err := sshClientConfig(cfg, dc.Host, dc.User, true, opts)
+		if err != nil {
+			return nil, err
+		}
+		t, err := transport.NewDaemonOverSSH(dc, sc, cfg.ssh.rsyncPath, opts)
+		if err != nil {
+			return nil, usageError{Err: fmt.Errorf("open target %s: %w", spec, err)}
+		}
+		return t, nil
+	}
 	t, err := transport.NewDaemon(dc, opts)
 	if err != nil {
 		return nil, usageError{Err: fmt.Errorf("open target %s: %w", spec, err)}
