@@ -152,6 +152,29 @@ func waitEqual(t *testing.T, src, dst string, timeout time.Duration, opt treedif
 	}
 }
 
+// converges polls like waitEqual but only reports: the differences
+// left at the timeout (none: dst converged). For a reference tool whose
+// own races are not under test (lsyncd side by side).
+func converges(src, dst string, timeout time.Duration, opts []treediff.Options) []string {
+	deadline := time.Now().Add(timeout)
+	for wait := 20 * time.Millisecond; ; wait = min(wait*3/2, pollMax) {
+		var left []string
+		for _, o := range opts {
+			diffs, err := treediff.Compare(src, dst, o)
+			if err != nil {
+				left = append(left, err.Error())
+			}
+			for _, d := range diffs {
+				left = append(left, fmt.Sprint(d))
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(wait)
+	}
+}
+
 // pollMax is the longest pause between two polls of waitEqual.
 const pollMax = 500 * time.Millisecond
 

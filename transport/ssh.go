@@ -841,25 +841,41 @@ func (t *SSH) finishPush(ctx context.Context, st, rst Stats, err error, req rsyn
 // Daemon.pushByRoots does. Nothing outside those directories can be
 // deleted; excluded paths are protected by the filter rules.
 func (t *SSH) deleteByRoots(ctx context.Context, missing, recursive []string) (Stats, error) {
-	roots := append([]string(nil), recursive...)
-	for _, m := range missing {
-		r := path.Dir(m)
+	// existing is the nearest directory at or above r that the source
+	// has (a recursive directory may be gone since the batch formed).
+	existing := func(r string) string {
 		for r != "." && !isDir(filepath.Join(t.opts.Source, filepath.FromSlash(r))) {
 			r = path.Dir(r)
 		}
-		roots = append(roots, r)
+		return r
+	}
+	var roots []string
+	for _, r := range recursive {
+		roots = append(roots, existing(r))
+	}
+	for _, m := range missing {
+		roots = append(roots, existing(path.Dir(m)))
 	}
 	var total Stats
 	for _, r := range topmost(roots) {
 		if t.excluded(r, true) {
 			continue
 		}
-		req := t.rootRequest(r)
-		sess, err := t.exec(ctx, t.cfg.RsyncPath+" "+sshx.QuoteArgs(rsyncproto.ServerArgs(req)))
-		if err != nil {
-			return total, err
+		push := func(r string) (Stats, error) {
+			req := t.rootRequest(r)
+			sess, err := t.exec(ctx, t.cfg.RsyncPath+" "+sshx.QuoteArgs(rsyncproto.ServerArgs(req)))
+			if err != nil {
+				return Stats{}, err
+			}
+			return t.runRsync(ctx, sess, req)
 		}
-		st, err := t.runRsync(ctx, sess, req)
+		st, err := push(r)
+		if errors.Is(err, fs.ErrNotExist) && r != "." {
+			// Removed at the source between the check and the push:
+			// its nearest existing parent then.
+			r = existing(path.Dir(r))
+			st, err = push(r)
+		}
 		for i := range st.Failed {
 			st.Failed[i].Path = path.Join(r, st.Failed[i].Path)
 		}
