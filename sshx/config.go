@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gsync/gsync/internal/shellwords"
 )
 
 // HostKeyCheck says how unknown host keys are treated. A key that differs
@@ -309,57 +311,9 @@ func parsePort(s string) (int, error) {
 }
 
 // splitWords splits a command line like a POSIX shell would, without
-// expansions: single quotes, double quotes (with \" \\ \$ \` escapes) and
-// backslashes are honoured.
-func splitWords(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case c == '\'':
-			end := strings.IndexByte(s[i+1:], '\'')
-			if end < 0 {
-				return nil, errors.New("unterminated single quote")
-			}
-			cur.WriteString(s[i+1 : i+1+end])
-			i += end + 1
-			inWord = true
-		case c == '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
-					i++
-				}
-				cur.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, errors.New("unterminated double quote")
-			}
-			inWord = true
-		case c == '\\':
-			if i+1 < len(s) {
-				i++
-				cur.WriteByte(s[i])
-			}
-			inWord = true
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
-}
+// expansions (internal/shellwords: single quotes, double quotes with
+// \" \\ \$ \` escapes, backslashes).
+func splitWords(s string) ([]string, error) { return shellwords.Split(s) }
 
 // ShellQuote quotes a word for a POSIX shell: single quotes, with each
 // embedded single quote written as '\”. Plain words are left alone.
