@@ -98,12 +98,12 @@ func (m *Mirror) caughtUp(t *targetRun) {
 	}
 	t.catchingUp = false
 	t.startupDone = true
-	t.st.setStarted()
 	if t.verify != nil {
 		t.verify.next = m.clock.Now()
-		return
+	} else {
+		t.col.AddFull()
 	}
-	t.col.AddFull()
+	t.st.setStarted()
 }
 
 // snapshot walks the source into a new index for t right before a full

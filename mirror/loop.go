@@ -372,6 +372,9 @@ func failedPaths(st transport.Stats) []string {
 func (m *Mirror) startupDone(t *targetRun, full bool) {
 	if full && !t.startupDone {
 		t.startupDone = true
+		// The periodic verify counts from here, set before the status
+		// says the startup is done (a reader acting on that sees it).
+		m.scheduleVerify(t, m.clock.Now())
 		t.st.setStarted()
 	}
 }
