@@ -15,7 +15,16 @@ import (
 
 // fillPortable fills e from fs.FileInfo alone (no owner, device or inode).
 func fillPortable(e *entry, fi fs.FileInfo) {
-	m := fi.Mode()
+	e.mode = StMode(fi.Mode())
+	e.size = fi.Size()
+	e.mtime = fi.ModTime().Unix()
+	e.nsec = int32(fi.ModTime().Nanosecond())
+}
+
+// StMode is the st_mode of m as it travels on the wire (rsync.h,
+// to_wire_mode): the type bits, the permissions and setuid, setgid and
+// sticky. A type Go does not name is a regular file.
+func StMode(m fs.FileMode) uint32 {
 	mode := uint32(m.Perm())
 	if m&fs.ModeSetuid != 0 {
 		mode |= 0o4000
@@ -42,10 +51,7 @@ func fillPortable(e *entry, fi fs.FileInfo) {
 	default:
 		mode |= sIFREG
 	}
-	e.mode = mode
-	e.size = fi.Size()
-	e.mtime = fi.ModTime().Unix()
-	e.nsec = int32(fi.ModTime().Nanosecond())
+	return mode
 }
 
 // fileList is the sender's view of one push: the sorted entries, the listed

@@ -68,7 +68,7 @@ type localVerify struct {
 }
 
 func (v *localVerify) add(rel string, flags uint32, mode fs.FileMode, link string) {
-	v.items = append(v.items, rsyncproto.Item{Name: srcRel(rel), Flags: flags, Mode: stMode(mode), Link: link})
+	v.items = append(v.items, rsyncproto.Item{Name: srcRel(rel), Flags: flags, Mode: rsyncproto.StMode(mode), Link: link})
 }
 
 func (v *localVerify) fail(rel string, err error) {
@@ -144,7 +144,7 @@ func (v *localVerify) linkedName(rel string, sfi, tfi fs.FileInfo) bool {
 	} else if lfi, err := v.r.dstLstat(leader); err == nil && sameFile(lfi, tfi) {
 		return true // linked as at the source
 	}
-	v.items = append(v.items, rsyncproto.Item{Name: rel, Flags: flags, Mode: stMode(sfi.Mode()), Xname: leader})
+	v.items = append(v.items, rsyncproto.Item{Name: rel, Flags: flags, Mode: rsyncproto.StMode(sfi.Mode()), Xname: leader})
 	return true
 }
 
@@ -330,7 +330,7 @@ func (v *localVerify) deleted(rel string, tfi fs.FileInfo) {
 	if tfi.IsDir() {
 		v.deleteBelow(rel)
 	}
-	v.items = append(v.items, rsyncproto.Item{Name: rel, Deleted: true, Mode: stMode(tfi.Mode().Type())})
+	v.items = append(v.items, rsyncproto.Item{Name: rel, Deleted: true, Mode: rsyncproto.StMode(tfi.Mode().Type())})
 }
 
 // deleteBelow itemizes the deletion of everything in the target
@@ -351,35 +351,4 @@ func (v *localVerify) deleteBelow(rel string) {
 		}
 		v.deleted(c, tfi)
 	}
-}
-
-// stMode returns the st_mode of m: its type bits and permissions.
-func stMode(m fs.FileMode) uint32 {
-	const (
-		ifDir  = 0o040000
-		ifReg  = 0o100000
-		ifLnk  = 0o120000
-		ifChr  = 0o020000
-		ifBlk  = 0o060000
-		ifIfo  = 0o010000
-		ifSock = 0o140000
-	)
-	st := unixPerm(m)
-	switch t := m.Type(); {
-	case t == 0:
-		st |= ifReg
-	case t&fs.ModeDir != 0:
-		st |= ifDir
-	case t&fs.ModeSymlink != 0:
-		st |= ifLnk
-	case t&fs.ModeCharDevice != 0:
-		st |= ifChr
-	case t&fs.ModeDevice != 0:
-		st |= ifBlk
-	case t&fs.ModeNamedPipe != 0:
-		st |= ifIfo
-	case t&fs.ModeSocket != 0:
-		st |= ifSock
-	}
-	return st
 }
