@@ -38,17 +38,10 @@ error (an lsyncd config's names its file:line), 3 a target check failed.`
 		if !c.Flags().Changed("log-level") {
 			cfg.logLevel = "warn"
 		}
-		cfgs := []*config{cfg}
-		if cfg.configFile != "" {
-			var err error
-			if cfgs, err = syncConfigs(cfg); err != nil {
-				return err
-			}
-		} else {
-			cfg.source = args[0]
-			cfg.targets = append(append([]string(nil), args[1:]...), cfg.extraTargets...)
+		cfgs, err := syncsOf(cfg, args)
+		if err != nil {
+			return err
 		}
-		var err error
 		code, err = check(cfgs, stdout, stderr, sigs)
 		return err
 	}

@@ -35,15 +35,9 @@ connects to nothing. Exit status 0, or 2 with the problem.`
 		return nil
 	}
 	cmd.RunE = func(c *cobra.Command, args []string) error {
-		cfgs := []*config{cfg}
-		if cfg.configFile != "" {
-			var err error
-			if cfgs, err = syncConfigs(cfg); err != nil {
-				return err
-			}
-		} else {
-			cfg.source = args[1]
-			cfg.targets = append(append([]string(nil), args[2:]...), cfg.extraTargets...)
+		cfgs, err := syncsOf(cfg, args[1:])
+		if err != nil {
+			return err
 		}
 		log, err := newLogger(stderr, "error", cfg.logFormat)
 		if err != nil {

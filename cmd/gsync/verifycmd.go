@@ -54,17 +54,10 @@ be compared or still differs after --repair.`
 		if !c.Flags().Changed("log-level") {
 			cfg.logLevel = "warn" // the report is the output
 		}
-		cfgs := []*config{cfg}
-		if cfg.configFile != "" {
-			var err error
-			if cfgs, err = syncConfigs(cfg); err != nil {
-				return err
-			}
-		} else {
-			cfg.source = args[0]
-			cfg.targets = append(append([]string(nil), args[1:]...), cfg.extraTargets...)
+		cfgs, err := syncsOf(cfg, args)
+		if err != nil {
+			return err
 		}
-		var err error
 		code, err = verify(cfgs, vf, stdout, stderr, sigs)
 		return err
 	}
@@ -76,6 +69,17 @@ be compared or still differs after --repair.`
 		return verifyFailed
 	}
 	return code
+}
+
+// syncsOf is the syncs a subcommand (check, verify, explain) runs on:
+// those of --config FILE, or SRC and TARGET... from args (and --target).
+func syncsOf(cfg *config, args []string) ([]*config, error) {
+	if cfg.configFile != "" {
+		return syncConfigs(cfg)
+	}
+	cfg.source = args[0]
+	cfg.targets = append(append([]string(nil), args[1:]...), cfg.extraTargets...)
+	return []*config{cfg}, nil
 }
 
 // syncConfigs reads the syncs of an lsyncd config for gsync verify and
