@@ -685,8 +685,12 @@ func shrink(seed uint64, r rules, err error) error {
 }
 
 // modelSeeds is how many random runs TestModel makes (-model.seeds=N for a
-// longer search; -short makes a tenth).
-var modelSeeds = flag.Int("model.seeds", 20000, "number of random runs of the delay model test")
+// longer search, as make stress does; -short makes a tenth).
+var modelSeeds = flag.Int("model.seeds", 5000, "number of random runs of the delay model test")
+
+// modelFrom0 makes TestModelCatchesUnsafeRules search every rule's
+// failing seed from 0.
+var modelFrom0 = flag.Bool("model.from0", false, "search every unsafe rule's failing seed from seed 0")
 
 func TestModel(t *testing.T) {
 	seeds := *modelSeeds
@@ -710,28 +714,33 @@ func TestModel(t *testing.T) {
 // rule as first specified, now fixed, breaks convergence for some seed.
 func TestModelCatchesUnsafeRules(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		r     rules
-		seeds int // at least; the first failing seed is far for some rules
+		name string
+		r    rules
+		from int // the search starts here: the first failing seed is far for some rules
 	}{
 		{"Create+Delete vanishes", rules{vanishCreateDelete: true}, 0},
 		{"moves ignore the in-flight batch", rules{ignoreInFlight: true}, 0},
 		{"Delete not recursive", rules{plainDelete: true}, 0},
 		// Needs a move while a full sync waits behind a batch in flight,
-		// then the move's source recreated (seed 31706 is the first).
-		{"moves ignore a queued full sync", rules{moveBehindFull: true}, 60000},
+		// then the move's source recreated: seed 31706 is the first (found
+		// by a search from 0, which -model.from0 repeats).
+		{"moves ignore a queued full sync", rules{moveBehindFull: true}, 31000},
 		{"retried moves stay moves", rules{retryMoves: true}, 0},
 		{"rolled-up directory not recursive", rules{plainRollup: true}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			seeds := max(*modelSeeds, tc.seeds)
-			for seed := range uint64(seeds) {
+			from := uint64(tc.from)
+			if *modelFrom0 {
+				from = 0
+			}
+			seeds := uint64(*modelSeeds)
+			for seed := from; seed < from+seeds; seed++ {
 				if err := runModel(seed, 1<<30, tc.r, &modelStats{}); err != nil {
 					t.Logf("seed %d fails, as expected; shortest run:\n%v", seed, shrink(seed, tc.r, err))
 					return
 				}
 			}
-			t.Errorf("no seed in %d fails: the model does not exercise this rule", seeds)
+			t.Errorf("no seed in [%d, %d) fails: the model does not exercise this rule", from, from+seeds)
 		})
 	}
 }
