@@ -34,7 +34,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
@@ -185,80 +184,6 @@ func (s *Snapshot) Commit(file string, dirty []string) error {
 	return nil
 }
 
-// Walk calls fn for every entry below root (not the root itself), depth
-// first, each directory's names in byte order, a directory before what
-// is in it: the order of an index file (see before). It leaves out what
-// exclude says (exclude(rel, isDir); nil: nothing) and everything below
-// an excluded directory. A directory it cannot read is passed with
-// readable false, and nothing below it. It stops at fn's first error, or
-// when ctx is done.
-func Walk(ctx context.Context, root string, exclude func(rel string, isDir bool) bool, fn func(rel string, e Entry, readable bool) error) error {
-	var walk func(dir string) error
-	walk = func(dir string) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		full := root
-		if dir != "" {
-			full = filepath.Join(root, filepath.FromSlash(dir))
-		}
-		f, err := os.Open(full)
-		if err != nil {
-			return err
-		}
-		names, err := f.Readdirnames(-1)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			rel := n
-			if dir != "" {
-				rel = dir + "/" + n
-			}
-			fi, err := os.Lstat(filepath.Join(full, n))
-			if err != nil {
-				continue // gone since it was read: not in the tree
-			}
-			if exclude != nil && exclude(rel, fi.IsDir()) {
-				continue
-			}
-			if !fi.IsDir() {
-				if err := fn(rel, entryOf(fi), true); err != nil {
-					return err
-				}
-				continue
-			}
-			// A directory that cannot be read is passed as unreadable
-			// before anything below it would be.
-			if d, err := os.Open(filepath.Join(full, n)); err != nil {
-				if err := fn(rel, entryOf(fi), false); err != nil {
-					return err
-				}
-				continue
-			} else {
-				d.Close()
-			}
-			if err := fn(rel, entryOf(fi), true); err != nil {
-				return err
-			}
-			if err := walk(rel); err != nil {
-				if errors.Is(err, ctx.Err()) || !isFSError(err) {
-					return err
-				}
-				// Read away between the open and the listing: its
-				// entries so far are in; say nothing more of it.
-			}
-		}
-		return nil
-	}
-	if err := walk(""); err != nil {
-		return fmt.Errorf("walk source %s: %w", root, err)
-	}
-	return nil
-}
-
 // isFSError reports whether err comes from the file system (not from fn).
 func isFSError(err error) bool {
 	var pe *fs.PathError
@@ -306,33 +231,56 @@ func Compare(ctx context.Context, file, key, root string, exclude func(rel strin
 	// First pass: the checksum, the key and the dirty paths.
 	d := &Diff{}
 	var dirty []string
-	if err := readIndex(f, key, &d.Taken, nil, &dirty); err != nil {
+	if err := readIndex(f, key, true, &d.Taken, nil, &dirty); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("read index %s: %w", file, err)
-	}
-	// Second pass: merge the index with a walk of the source.
-	old := make(chan indexed, 256)
+	// Second pass: merge the index with a walk of the source. The entries
+	// come over in batches: one channel operation per entry cost as much
+	// as the stat of it.
+	const batch = 512
+	old := make(chan []indexed, 4)
 	stop := make(chan struct{})
 	readErr := make(chan error, 1)
 	go func() { // owned: Compare drains it before returning
 		defer close(old)
-		readErr <- readIndex(f, key, nil, func(p string, e Entry) bool {
+		b := make([]indexed, 0, batch)
+		send := func() bool {
 			select {
-			case old <- indexed{p, e}:
+			case old <- b:
+				b = make([]indexed, 0, batch)
 				return true
 			case <-stop:
 				return false
 			}
+		}
+		err := readIndex(f, key, false, nil, func(p string, e Entry) bool {
+			b = append(b, indexed{p, e})
+			return len(b) < batch || send()
 		}, nil)
+		if err == nil && len(b) > 0 {
+			send()
+		}
+		readErr <- err
 	}()
 	defer func() {
 		close(stop)
 		for range old {
 		}
 	}()
-	next, more := <-old
+	var (
+		cur  []indexed
+		next indexed
+		more bool
+	)
+	advance := func() {
+		for len(cur) == 0 {
+			if cur, more = <-old; !more {
+				return
+			}
+		}
+		next, cur = cur[0], cur[1:]
+	}
+	advance()
 	gone := "" // the last deleted or unreadable directory: what was below it is done
 	drain := func(upTo string, last bool) {
 		for more && (last || before(next.path, upTo)) {
@@ -343,7 +291,7 @@ func Compare(ctx context.Context, file, key, root string, exclude func(rel strin
 					gone = next.path
 				}
 			}
-			next, more = <-old
+			advance()
 		}
 	}
 	seen := map[string]bool{}
@@ -355,12 +303,12 @@ func Compare(ctx context.Context, file, key, root string, exclude func(rel strin
 			seen[rel] = true
 		}
 		if same {
-			next, more = <-old
+			advance()
 		}
 		if !readable {
 			// Keep what the index has below it: skip it, delete nothing.
 			for more && strings.HasPrefix(next.path, rel+"/") {
-				next, more = <-old
+				advance()
 			}
 		}
 		return nil
@@ -394,18 +342,28 @@ type indexed struct {
 	e    Entry
 }
 
-// readIndex reads an index file, checking the checksum and the key: it
-// sets taken, passes each entry to each (until it returns false) and
-// fills dirty (any may be nil). The checksum is checked at the end: a
-// caller that acts on the entries must have read the file once before.
-func readIndex(f io.Reader, key string, taken *time.Time, each func(string, Entry) bool, dirty *[]string) error {
-	h := sha256.New()
-	r := &reader{r: &hashedReader{r: bufio.NewReaderSize(f, 1<<16), h: h}}
+// readIndex reads an index file, checking the key, and the checksum
+// first when verify is set (a caller that acts on the entries must have
+// read the file with verify once before): it sets taken, passes each
+// entry to each (until it returns false) and fills dirty (any may be
+// nil).
+func readIndex(f *os.File, key string, verify bool, taken *time.Time, each func(string, Entry) bool, dirty *[]string) error {
+	if verify {
+		if err := checkSum(f); err != nil {
+			return err
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("read index: %w", err)
+	}
+	r := &reader{r: bufio.NewReaderSize(f, 1<<16)}
 	head := make([]byte, len(format))
 	if _, err := io.ReadFull(r.r, head); err != nil || string(head) != format {
 		return fmt.Errorf("%w (not a gsync tree index, or of another version)", ErrCorrupt)
 	}
-	otherKey := r.string() != key // said once the checksum holds
+	if r.string() != key && r.err == nil {
+		return ErrOtherKey // the checksum held: a sound index of another key
+	}
 	t := r.varint()
 	if taken != nil {
 		*taken = time.Unix(0, t)
@@ -416,7 +374,7 @@ func readIndex(f io.Reader, key string, taken *time.Time, each func(string, Entr
 			break
 		}
 		e := Entry{Mode: fs.FileMode(r.uvarint()), Size: r.varint(), Mtime: r.varint(), Ctime: r.varint(), Ino: r.uvarint()}
-		if each != nil && r.err == nil && !otherKey && !each(p, e) {
+		if each != nil && r.err == nil && !each(p, e) {
 			return nil
 		}
 	}
@@ -432,16 +390,31 @@ func readIndex(f io.Reader, key string, taken *time.Time, each func(string, Entr
 	if r.err != nil {
 		return fmt.Errorf("%w (%v)", ErrCorrupt, r.err)
 	}
-	sum := h.Sum(nil)
+	return nil
+}
+
+// checkSum checks that the last sha256.Size bytes of f are the SHA-256
+// of all before them. It reads f in large blocks: hashing per byte read
+// cost more than the walk it is compared with.
+func checkSum(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("read index: %w", err)
+	}
+	body := fi.Size() - sha256.Size
+	if body < int64(len(format)) {
+		return fmt.Errorf("%w (too short)", ErrCorrupt)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("read index: %w", err)
+	}
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, io.LimitReader(f, body), make([]byte, 1<<16)); err != nil {
+		return fmt.Errorf("read index: %w", err)
+	}
 	got := make([]byte, sha256.Size)
-	if _, err := io.ReadFull(r.r.r, got); err != nil || string(got) != string(sum) {
+	if _, err := io.ReadFull(f, got); err != nil || string(got) != string(h.Sum(nil)) {
 		return fmt.Errorf("%w (checksum)", ErrCorrupt)
-	}
-	if _, err := r.r.r.ReadByte(); err != io.EOF {
-		return fmt.Errorf("%w (data after the checksum)", ErrCorrupt)
-	}
-	if otherKey {
-		return ErrOtherKey
 	}
 	return nil
 }
@@ -451,29 +424,9 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// hashedReader hashes the bytes read from r as they are consumed.
-type hashedReader struct {
-	r *bufio.Reader
-	h hash.Hash
-}
-
-func (r *hashedReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	r.h.Write(p[:n])
-	return n, err
-}
-
-func (r *hashedReader) ReadByte() (byte, error) {
-	b, err := r.r.ReadByte()
-	if err == nil {
-		r.h.Write([]byte{b})
-	}
-	return b, err
-}
-
 // reader reads what Snapshot wrote; the first error sticks.
 type reader struct {
-	r   *hashedReader
+	r   *bufio.Reader
 	err error
 }
 
