@@ -33,11 +33,12 @@ test:
 	exit $$rc
 
 # The long reliability runs: 3,000 churn operations and three seeds per
-# target type, the fault and name tests, the delay model over 100,000
+# target type, the fault and name tests, every lsyncd corpus config over
+# ssh too, the delay model over 100,000
 # seeds, and 20 times the fuzzing of make test.
 stress:
 	GSYNC_STRESS=1 $(GO) test -count=1 -timeout 90m -v \
-		-run 'TestChurnAllTargets|TestLocalLiveChurn|TestFault|TestHostileNames|TestUnreadableFiles' ./integration
+		-run 'TestChurnAllTargets|TestLocalLiveChurn|TestFault|TestHostileNames|TestUnreadableFiles|TestLsyncdCorpus' ./integration
 	$(GO) test -count=1 -race -run '^TestModel' ./delay -model.seeds=100000 -model.from0
 	@set -e; for e in $(FUZZ_TARGETS); do \
 		$(GO) test -run '^$$' -fuzz "^$${e%%:*}$$" -fuzztime $$(( $${e##*:} * 20 ))x ./rsyncproto; \
