@@ -42,7 +42,7 @@ func compressTree(t *testing.T, root string) {
 	for i := range 12 {
 		writeFile(t, filepath.Join(root, "text", fmt.Sprintf("t%02d.txt", i)), textWords(1000+i*23000, uint32(i+1)), 0o644, base)
 	}
-	writeFile(t, filepath.Join(root, "big.log"), textWords(3<<20, 99), 0o644, base)
+	writeFile(t, filepath.Join(root, "big.log"), textWords(1<<20, 99), 0o644, base)
 	writeFile(t, filepath.Join(root, "packed.gz"), pseudoRandom(300000, 5), 0o644, base)
 	writeFile(t, filepath.Join(root, "empty"), nil, 0o644, base)
 }
@@ -154,33 +154,40 @@ func compressedRounds(t *testing.T, want string, push func(src string) (*Result,
 // --server with every codec, at protocols 32 and 31 (negotiated and
 // chosen codecs), 30 and 29 (classic zlib), against every peer binary.
 func TestCompressedPushSSH(t *testing.T) {
+	// every: against every peer binary; the others against the newest
+	// only (each codec and classic zlib at 30 meet rsync 3.2.7 too: the
+	// rest repeats the same code paths at the cost of -race CPU).
 	cases := []struct {
 		choice string
 		proto  int
 		want   string
 		extra  []string
+		every  bool
 	}{
-		{CompressAuto, 32, CompressZstd, nil},
-		{CompressZstd, 32, CompressZstd, nil},
-		{CompressZstd, 31, CompressZstd, nil},
-		{CompressLZ4, 32, CompressLZ4, nil},
-		{CompressLZ4, 31, CompressLZ4, nil},
-		{CompressZlibx, 32, CompressZlibx, nil},
-		{CompressZlibx, 31, CompressZlibx, nil},
-		{CompressZlib, 32, CompressZlib, nil},
-		{CompressZlib, 31, CompressZlib, nil},
-		{CompressZlib, 30, CompressZlib, nil},
-		{CompressAuto, 29, CompressZlib, nil},
-		{CompressAuto, 28, CompressZlib, nil},
-		{CompressAuto, 27, CompressZlib, nil},
+		{CompressAuto, 32, CompressZstd, nil, true},
+		{CompressZstd, 32, CompressZstd, nil, false},
+		{CompressZstd, 31, CompressZstd, nil, false},
+		{CompressLZ4, 32, CompressLZ4, nil, true},
+		{CompressLZ4, 31, CompressLZ4, nil, false},
+		{CompressZlibx, 32, CompressZlibx, nil, true},
+		{CompressZlibx, 31, CompressZlibx, nil, false},
+		{CompressZlib, 32, CompressZlib, nil, true},
+		{CompressZlib, 31, CompressZlib, nil, false},
+		{CompressZlib, 30, CompressZlib, nil, true},
+		{CompressAuto, 29, CompressZlib, nil, false},
+		{CompressAuto, 28, CompressZlib, nil, false},
+		{CompressAuto, 27, CompressZlib, nil, true},
 		// Blocks over 0xffff bytes: the receiver adds them to its window
 		// in pieces, repeating the first piece below protocol 31.
-		{CompressZlib, 31, CompressZlib, []string{"--block-size=70000"}},
-		{CompressZlib, 30, CompressZlib, []string{"--block-size=70000"}},
-		{CompressAuto, 29, CompressZlib, []string{"--block-size=70000"}},
+		{CompressZlib, 31, CompressZlib, []string{"--block-size=70000"}, false},
+		{CompressZlib, 30, CompressZlib, []string{"--block-size=70000"}, true},
+		{CompressAuto, 29, CompressZlib, []string{"--block-size=70000"}, false},
 	}
 	for name, bin := range compressPeers(t) {
 		for _, c := range cases {
+			if name != "rsync" && !c.every {
+				continue
+			}
 			label := fmt.Sprintf("%s/%s/%d", name, c.choice, c.proto)
 			if c.extra != nil {
 				label += "/big-blocks"
