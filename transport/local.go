@@ -492,6 +492,13 @@ func (r *run) syncEntry(rel string, sfi, tfi fs.FileInfo, recursive bool) {
 			err = r.fixAttrs(rel, sfi, tfi)
 			break
 		}
+		if !r.quick && r.l.opts.Receiver.Backups() && r.sameContent(rel, sfi, tfi) {
+			// With backups a batch skips what the target has (as the
+			// rsync targets' -c does): a second push of a file must
+			// not make its new content the backup.
+			err = r.fixAttrs(rel, sfi, tfi)
+			break
+		}
 		err = r.copyFile(rel, sfi, tfi)
 	case m.Type() == fs.ModeSymlink:
 		err = r.syncSymlink(rel, sfi, tfi)
