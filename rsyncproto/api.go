@@ -74,6 +74,52 @@ type Options struct {
 	// level cannot change within the session's stream).
 	SkipCompress    string
 	SkipCompressSet bool
+	// Receiver-side options (rsync's options.c:server_options sends
+	// them to the receiver, which acts on them; rsyncopts.Receiver holds
+	// them as given).
+	//
+	// Backup (-b) keeps what the receiver replaces or deletes, in
+	// BackupDir (--backup-dir, relative to the destination; "" = next to
+	// the file) with BackupSuffix (the suffix in effect: "~" by default
+	// without a BackupDir, "" with one; --suffix is sent when it differs).
+	// Without a BackupDir, a deleting push protects "*"+BackupSuffix from
+	// deletion, as rsync's client does (options.c: "P *~").
+	Backup       bool
+	BackupDir    string
+	BackupSuffix string
+	// TempDir (-T) is where the receiver writes files before renaming
+	// them into place.
+	TempDir string
+	// Partial (--partial), PartialDir (--partial-dir) and DelayUpdates
+	// (--delay-updates) are sent as rsync sends them.
+	Partial      bool
+	PartialDir   string
+	DelayUpdates bool
+	// Inplace (--inplace): the receiver updates its file in place, so
+	// the sender matches no block at an offset it has already written
+	// (match.c:hash_search, updating_basis_file).
+	Inplace bool
+	// Append is 1 for --append, 2 for --append-verify: the receiver
+	// asks only for data past its file's length, and the sender sends
+	// only that (sender.c:receive_sums, match.c:match_sums); with 2 the
+	// file checksum covers the whole file and a mismatch is resent in
+	// full in the redo phase.
+	Append int
+	// Update (-u), Existing (--existing), IgnoreExisting
+	// (--ignore-existing): files the receiver skips.
+	Update         bool
+	Existing       bool
+	IgnoreExisting bool
+	// DeleteWhen is "before", "during", "delay" or "after" to send
+	// --delete-WHEN instead of --delete ("" = --delete).
+	DeleteWhen string
+	// OmitDirTimes (-O), OmitLinkTimes (-J), PruneEmptyDirs (-m), Fsync
+	// (--fsync, rsync 3.2.4 and newer).
+	OmitDirTimes   bool
+	OmitLinkTimes  bool
+	PruneEmptyDirs bool
+	Fsync          bool
+
 	// ExcludeRules are rsync filter rules sent to the receiver so that
 	// --delete never removes paths the user excluded, e.g. "- *.tmp".
 	// They protect what lies below the listed paths; a listed path itself

@@ -35,11 +35,26 @@ func ServerArgs(req Request) []string {
 func serverArgs(o *Options, proto int, dest string) []string {
 	// options.c:server_options, in its order.
 	f := []byte{'-'}
+	if o.Backup {
+		f = append(f, 'b')
+	}
+	if o.Update {
+		f = append(f, 'u')
+	}
 	if o.DryRun {
 		f = append(f, 'n')
 	}
 	if !o.NoLinks {
 		f = append(f, 'l')
+	}
+	if o.PruneEmptyDirs {
+		f = append(f, 'm')
+	}
+	if o.OmitDirTimes {
+		f = append(f, 'O')
+	}
+	if o.OmitLinkTimes {
+		f = append(f, 'J')
 	}
 	if o.HardLinks {
 		f = append(f, 'H')
@@ -107,13 +122,35 @@ func serverArgs(o *Options, proto int, dest string) []string {
 		// (options.c:server_options: stdout_format_has_i).
 		args = append(args, "--log-format=%i")
 	}
+	if o.Backup && o.BackupDir != "" {
+		args = append(args, "--backup-dir", o.BackupDir)
+	}
+	if o.Backup && o.BackupSuffix != defaultSuffix(o) {
+		args = append(args, "--suffix="+o.BackupSuffix)
+	}
 	args = append(args, zLong...)
 	if o.Delete {
-		args = append(args, "--delete")
+		if o.DeleteWhen != "" {
+			args = append(args, "--delete-"+o.DeleteWhen)
+		} else {
+			args = append(args, "--delete")
+		}
 	}
 	if proto >= 29 {
 		// Replace a non-empty directory by a file when the type changed.
 		args = append(args, "--force")
+	}
+	switch {
+	case o.PartialDir != "" || o.DelayUpdates:
+		if o.PartialDir != "" {
+			args = append(args, "--partial-dir", o.PartialDir)
+		}
+		if o.DelayUpdates {
+			args = append(args, "--delay-updates")
+		}
+	case o.Partial && o.Append == 0 && !o.Inplace:
+		// options.c: --inplace clears keep_partial.
+		args = append(args, "--partial")
 	}
 	if o.NumericIDs {
 		args = append(args, "--numeric-ids")
@@ -124,9 +161,50 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	if o.Groupmap != "" {
 		args = append(args, "--groupmap="+o.Groupmap)
 	}
+	if o.IgnoreExisting {
+		args = append(args, "--ignore-existing")
+	}
+	if o.Existing {
+		args = append(args, "--existing")
+	}
+	if o.TempDir != "" {
+		args = append(args, "--temp-dir", o.TempDir)
+	}
+	if o.Fsync {
+		args = append(args, "--fsync")
+	}
+	switch {
+	case o.Append > 0:
+		// A second --append is --append-verify (options.c).
+		if o.Append > 1 {
+			args = append(args, "--append")
+		}
+		args = append(args, "--append")
+	case o.Inplace:
+		args = append(args, "--inplace")
+	}
 	return append(args, ".", dest)
 }
 
 // sendFilterList reports whether the receiver expects a filter list
 // (exclude.c:send_filter_list: delete_mode && !delete_excluded).
 func sendFilterList(o *Options) bool { return o.Delete }
+
+// defaultSuffix is rsync's backup suffix when --suffix is not given
+// (options.c: "~", or "" with a --backup-dir).
+func defaultSuffix(o *Options) string {
+	if o.BackupDir != "" {
+		return ""
+	}
+	return "~"
+}
+
+// backupProtectRule is the rule rsync's client adds to the filter list
+// when it deletes with backups kept next to the files (options.c:
+// parse_arguments, "P *~"), so that --delete never removes a backup.
+func backupProtectRule(o *Options) string {
+	if !o.Backup || o.BackupDir != "" || !o.Delete {
+		return ""
+	}
+	return "P *" + o.BackupSuffix
+}

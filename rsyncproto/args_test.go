@@ -49,6 +49,24 @@ func TestServerArgsMatchRsync(t *testing.T) {
 			Compress: CompressZlib, CompressLevel: 1, CompressLevelSet: true}},
 		{[]string{"-a", "-zz"}, Options{Owner: true, Group: true, Devices: true, Specials: true, Compress: CompressZlibx}},
 		{[]string{"-a", "--zc=zlibx"}, Options{Owner: true, Group: true, Devices: true, Specials: true, Compress: CompressZlibx}},
+		// Receiver-side options (rsyncopts.Receiver).
+		{[]string{"-rlpt", "-b"}, Options{Backup: true, BackupSuffix: "~"}},
+		{[]string{"-rlpt", "-b", "--suffix=.old"}, Options{Backup: true, BackupSuffix: ".old"}},
+		{[]string{"-rlpt", "--backup-dir=../bak"}, Options{Backup: true, BackupDir: "../bak"}},
+		{[]string{"-rlpt", "--backup-dir=bak", "--suffix=~"}, Options{Backup: true, BackupDir: "bak", BackupSuffix: "~"}},
+		{[]string{"-rlpt", "-u", "--existing", "--ignore-existing", "-O", "-J", "-m", "--fsync"}, Options{Update: true,
+			Existing: true, IgnoreExisting: true, OmitDirTimes: true, OmitLinkTimes: true, PruneEmptyDirs: true, Fsync: true}},
+		{[]string{"-rlpt", "-T", "/tmp/t", "--inplace"}, Options{TempDir: "/tmp/t", Inplace: true}},
+		{[]string{"-rlptS", "--inplace"}, Options{Sparse: true, Inplace: true}},
+		{[]string{"-rlpt", "--append"}, Options{Append: 1}},
+		{[]string{"-rlpt", "--append-verify"}, Options{Append: 2}},
+		{[]string{"-rlpt", "--partial"}, Options{Partial: true}},
+		{[]string{"-rlpt", "--partial", "--inplace"}, Options{Partial: true, Inplace: true}},
+		{[]string{"-rlpt", "--partial-dir=.p", "--delay-updates"}, Options{PartialDir: ".p", DelayUpdates: true}},
+		{[]string{"-rlpt", "--delay-updates"}, Options{DelayUpdates: true}},
+		{[]string{"-rlpt", "--delete-after"}, Options{Delete: true, DeleteWhen: "after"}},
+		{[]string{"-rlpt", "--delete", "--delete-delay"}, Options{Delete: true, DeleteWhen: "delay"}},
+		{[]string{"-rlpt", "--delete-before", "-b"}, Options{Delete: true, DeleteWhen: "before", Backup: true, BackupSuffix: "~"}},
 	} {
 		t.Run(strings.Join(tc.flags, " "), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "argv")

@@ -17,6 +17,7 @@ type matcher struct {
 	s       *session
 	h       *sumHead
 	name    string // the file's name, for --skip-compress
+	mode    sendMode
 	fh      hash.Hash
 	literal int64
 	matched int64
@@ -25,8 +26,9 @@ type matcher struct {
 	left  int64 // bytes still to read to reach the fstat size
 	short bool
 	buf   []byte
-	pos   int // window start in buf
-	lit   int // start of pending literal data in buf
+	base  int64 // the file offset of buf[0]
+	pos   int   // window start in buf
+	lit   int   // start of pending literal data in buf
 }
 
 // fill makes at least need bytes available from pos, unless the file ends.
@@ -36,6 +38,7 @@ func (m *matcher) fill(need int) {
 			// Drop consumed bytes.
 			n := copy(m.buf, m.buf[m.lit:])
 			m.buf = m.buf[:n]
+			m.base += int64(m.lit)
 			m.pos -= m.lit
 			m.lit = 0
 		}
@@ -93,12 +96,16 @@ func (m *matcher) send(r io.Reader, size int64) (short bool, err error) {
 			return false, err
 		}
 	}
-	if m.h.count == 0 {
+	if m.mode.appendMode > 0 {
+		m.skipAppended()
+	}
+	if m.h.count == 0 || m.mode.appendMode > 0 {
 		for m.left > 0 || m.lit < len(m.buf) {
 			m.fill(chunkSize)
 			if err := m.emitLiteral(len(m.buf)); err != nil {
 				return false, err
 			}
+			m.base += int64(len(m.buf))
 			m.buf, m.pos, m.lit = m.buf[:0], 0, 0
 		}
 	} else if err := m.delta(); err != nil {
@@ -162,6 +169,11 @@ func (m *matcher) delta() error {
 		if cands, ok := table[sum]; ok {
 			strong = m.s.sums.blockSum(strong[:0], m.buf[m.pos:m.pos+wl])
 			for _, c := range cands {
+				if m.mode.updating && int64(c)*int64(blen) < m.base+int64(m.pos) {
+					// match.c:hash_search: the receiver has written
+					// over that block already (--inplace).
+					continue
+				}
 				if m.blockLen(c) != wl || !bytes.Equal(strong[:s2len], h.sum2[int(c)*s2len:int(c+1)*s2len]) {
 					continue
 				}
@@ -216,4 +228,21 @@ func (m *matcher) delta() error {
 	}
 	m.pos = len(m.buf)
 	return m.emitLiteral(len(m.buf))
+}
+
+// skipAppended passes over the part of the file the receiver has
+// (--append: match.c:match_sums), summing it for --append-verify; a
+// file shorter than that part is sent short.
+func (m *matcher) skipAppended() {
+	n := min(m.h.flength(), m.left)
+	w := io.Discard
+	if m.mode.appendMode == 2 {
+		w = m.fh
+	}
+	got, err := io.CopyN(w, m.r, n)
+	if err != nil || got < n {
+		m.short = true
+	}
+	m.left -= n
+	m.base = n
 }

@@ -115,7 +115,11 @@ func (s *session) serverExited() bool {
 func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 	o := &req.Options
 	if sendFilterList(o) {
-		s.out.buf = appendFilterList(s.out.buf, scopeRules(o.ExcludeRules, fl, s.proto))
+		rules := o.ExcludeRules
+		if r := backupProtectRule(o); r != "" && s.proto >= 29 {
+			rules = append([]string{r}, rules...)
+		}
+		s.out.buf = appendFilterList(s.out.buf, scopeRules(rules, fl, s.proto))
 	}
 	if ps.inc != nil {
 		if err := ps.inc.sendFirst(); err != nil {
@@ -373,11 +377,28 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 		if phase == 2 {
 			return &ExitError{Code: ExitStreamIO, Msg: "got a transfer request in phase 2"}
 		}
-		sh, err := readSumHeadFor(s.in, s.proto, s.sums.kind.digestLen(), e.size)
+		// The redo phase sends in full (sender.c:send_files negates
+		// append_mode and make_backups for it).
+		mode := sendMode{updating: updatingBasis(&req.Options, s.proto, phase, fnType)}
+		if phase == 0 {
+			mode.appendMode = req.Options.Append
+			if mode.appendMode == 1 && s.proto < 30 {
+				// compat.c:setup_protocol: before protocol 30 --append
+				// is --append-verify.
+				mode.appendMode = 2
+			}
+		}
+		var sh *sumHead
+		if mode.appendMode > 0 {
+			// sender.c:receive_sums: no block sums follow.
+			sh, err = readSumHead(s.in, s.proto, s.sums.kind.digestLen())
+		} else {
+			sh, err = readSumHeadFor(s.in, s.proto, s.sums.kind.digestLen(), e.size)
+		}
 		if err != nil {
 			return s.readErr("reading block sums", err)
 		}
-		if err := s.sendOne(ps, ndx, iflags, fnType, xname, e, sh, xattrReq); err != nil {
+		if err := s.sendOne(ps, ndx, iflags, fnType, xname, e, sh, xattrReq, mode); err != nil {
 			return err
 		}
 	}
@@ -394,7 +415,7 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 }
 
 // sendOne sends one file's data, or MSG_NO_SEND when it cannot be opened.
-func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, xname string, e *entry, sh *sumHead, xattrReq bool) error {
+func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, xname string, e *entry, sh *sumHead, xattrReq bool, mode sendMode) error {
 	f, fi, err := openData(ps.fl.root, e)
 	if err != nil {
 		switch {
@@ -427,12 +448,23 @@ func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, 
 	if size != e.size || fi.ModTime().Unix() != e.mtime || int32(fi.ModTime().Nanosecond()) != e.nsec {
 		ps.changedFile(e.name)
 	}
+	if mode.appendMode > 0 && size < e.size {
+		// sender.c:send_files: --append sends nothing of a file that
+		// shrank since it was listed.
+		s.warn(fmt.Sprintf("skipped diminished file: %q", e.name))
+		if s.proto >= 30 {
+			if err := s.out.msgInt(msgNoSend, ndx); err != nil {
+				return fmt.Errorf("send MSG_NO_SEND: %w", s.cause(err))
+			}
+		}
+		return nil
+	}
 	s.appendItem(ndx, iflags, fnType, xname)
 	if xattrReq {
 		s.appendXattrs(ps, e)
 	}
 	s.out.buf = sh.appendHead(s.out.buf, s.proto)
-	m := matcher{s: s, h: sh, name: e.name, buf: s.dataBuf[:0]}
+	m := matcher{s: s, h: sh, name: e.name, buf: s.dataBuf[:0], mode: mode}
 	short, err := m.send(f, size)
 	s.dataBuf = m.buf[:0] // reused by the next file
 	if err != nil {
@@ -689,4 +721,31 @@ func (n *nameSet) has(name string) bool {
 	}
 	_, ok := n.m[maphash.String(n.seed, name)]
 	return ok
+}
+
+// sendMode is how one file's data is sent besides the plain delta.
+type sendMode struct {
+	// appendMode is Options.Append in the first phase: 1 sends only the
+	// data past the receiver's length, 2 also sums the part it has.
+	appendMode int
+	// updating: the receiver writes into its basis file (--inplace),
+	// so no block may be matched at an offset already written
+	// (sender.c:send_files, updating_basis_file).
+	updating bool
+}
+
+// fnameBasis is rsync.h FNAMECMP_FNAME: the basis is the file itself.
+const fnameBasis = 0x80
+
+// updatingBasis is sender.c:send_files's updating_basis_file for
+// --inplace (and --append, which implies it): the receiver's basis is
+// the destination file itself.
+func updatingBasis(o *Options, proto, phase int, fnType byte) bool {
+	if !o.Inplace && o.Append == 0 {
+		return false
+	}
+	if proto >= 29 {
+		return fnType == 0 || fnType == fnameBasis
+	}
+	return !o.Backup || phase > 0
 }

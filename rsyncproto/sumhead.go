@@ -40,6 +40,17 @@ type sumHead struct {
 // size can never match). The memory kept grows with the data actually
 // read (readSums).
 func readSumHeadFor(r *wireReader, proto int, digestLen int, fileSize int64) (*sumHead, error) {
+	h, err := readSumHead(r, proto, digestLen)
+	if err != nil || h.count == 0 {
+		return h, err
+	}
+	h.readSums(r, h.keepCount(fileSize))
+	return h, r.err
+}
+
+// readSumHead reads and validates a sum head without the block sums
+// (io.c:read_sum_head; with --append no sums follow it).
+func readSumHead(r *wireReader, proto int, digestLen int) (*sumHead, error) {
 	h := &sumHead{count: r.int32(), blength: r.int32()}
 	if proto >= 27 {
 		h.s2length = r.int32()
@@ -53,11 +64,17 @@ func readSumHeadFor(r *wireReader, proto int, digestLen int, fileSize int64) (*s
 	if err := h.check(proto, digestLen); err != nil {
 		return nil, err
 	}
-	if h.count == 0 {
-		return h, nil
+	return h, nil
+}
+
+// flength is the length of the receiver's file a sum head describes
+// (sender.c:receive_sums, for --append).
+func (h *sumHead) flength() int64 {
+	n := int64(h.count) * int64(h.blength)
+	if h.remainder != 0 {
+		n -= int64(h.blength - h.remainder)
 	}
-	h.readSums(r, h.keepCount(fileSize))
-	return h, r.err
+	return n
 }
 
 // sumChunk is up to sumChunkLen blocks' sums, read before the total is

@@ -82,6 +82,9 @@ func NewLocal(dir string, opts Options) (*Local, error) {
 	if s, err := filepath.EvalSymlinks(src); err == nil && s == root {
 		return nil, Fatal(errors.New("create local target: the target is the source directory"))
 	}
+	if err := checkLocalReceiver(opts.Receiver); err != nil {
+		return nil, Fatal(fmt.Errorf("create local target: %w", err))
+	}
 	attrs, err := newAttrPlan(opts.Attrs)
 	if err != nil {
 		return nil, Fatal(fmt.Errorf("create local target: %w", err))
@@ -159,6 +162,12 @@ func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
 		}
 		if ctx.Err() != nil {
 			break
+		}
+		if l.opts.Receiver.Backups() {
+			// Delete + send, as rsync would, so that the backups of
+			// both paths are kept (a rename keeps none).
+			r.fallback(strings.TrimSuffix(c.From, "/"), strings.TrimSuffix(c.Path, "/"))
+			continue
 		}
 		r.rename(c)
 	}
@@ -372,6 +381,9 @@ func (r *run) prepareParents(rel string) (bool, error) {
 		case err != nil && !isNotExist(err):
 			return false, err
 		}
+		if r.l.opts.Receiver.Existing {
+			return false, nil // --existing creates no directory
+		}
 		if r.dry {
 			r.st.Files++
 			return false, nil
@@ -463,6 +475,10 @@ func (r *run) syncEntry(rel string, sfi, tfi fs.FileInfo, recursive bool) {
 		r.l.log.Debug("skipping non-regular file", "path", srcRel(rel))
 		return
 	}
+	if rel != "" && r.skipByReceiver(sfi, tfi) {
+		r.l.log.Debug("skipped by a receiver option", "path", rel)
+		return
+	}
 	var err error
 	switch m := sfi.Mode(); {
 	case m.IsDir():
@@ -473,6 +489,13 @@ func (r *run) syncEntry(rel string, sfi, tfi fs.FileInfo, recursive bool) {
 			break
 		}
 		if r.quick && tfi != nil && tfi.Mode().IsRegular() && tfi.Size() == sfi.Size() && tfi.ModTime().Equal(sfi.ModTime()) {
+			err = r.fixAttrs(rel, sfi, tfi)
+			break
+		}
+		if !r.quick && r.l.opts.Receiver.Backups() && r.sameContent(rel, sfi, tfi) {
+			// With backups a batch skips what the target has (as the
+			// rsync targets' -c does): a second push of a file must
+			// not make its new content the backup.
 			err = r.fixAttrs(rel, sfi, tfi)
 			break
 		}
@@ -530,7 +553,7 @@ func (r *run) applyAttrs(rel, p string, sfi, cur, base fs.FileInfo) (bool, error
 			}
 		}
 	}
-	if !a.NoTimes && !sfi.ModTime().Equal(cur.ModTime()) {
+	if !a.NoTimes && !r.mtimeOmitted(sfi) && !sfi.ModTime().Equal(cur.ModTime()) {
 		changed = true
 		if !r.dry {
 			if err := setMtime(p, sfi.ModTime()); err != nil {
@@ -656,7 +679,17 @@ func sameFile(a, b fs.FileInfo) bool {
 
 // deleter is the shared exclude-keeping deleter on the target directory.
 func (r *run) deleter() *deleter {
-	return &deleter{fsys: localFS{r}, ex: r.l.opts.Exclude, dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
+	d := &deleter{fsys: localFS{r}, ex: r.l.opts.Exclude, dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
+	if r.l.opts.Receiver.Backups() {
+		// delete.c:delete_item: a deleted non-directory is kept as a
+		// backup, and backups next to their files are never deleted.
+		d.backup = func(rel string, fi fs.FileInfo) error { return r.backup(rel, fi, false) }
+		ex := r.l.opts.Exclude
+		d.ex = func(rel string, isDir bool) bool {
+			return r.l.protectedBackup(rel) || ex != nil && ex(rel, isDir)
+		}
+	}
+	return d
 }
 
 // deleteExtras removes the entries of the target directory rel that are not
@@ -694,6 +727,13 @@ func (r *run) place(tmp, rel string, tfi fs.FileInfo) error {
 			os.Remove(tmp)
 			return err
 		}
+	} else if tfi != nil && r.l.opts.Receiver.Backups() {
+		// rsync.c:finish_transfer and generator.c:atomic_create: the
+		// replaced entry is kept first.
+		if err := r.backup(rel, tfi, true); err != nil {
+			os.Remove(tmp)
+			return err
+		}
 	}
 	if err := os.Rename(tmp, r.dstPath(rel)); err != nil {
 		os.Remove(tmp)
@@ -727,7 +767,23 @@ func (r *run) copyFile(rel string, listed, tfi fs.FileInfo) error {
 		r.st.Bytes += sfi.Size()
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(r.dstPath(rel)), tmpPrefix+"*")
+	if r.l.opts.Receiver.InplaceWrites() && tfi != nil && tfi.Mode().IsRegular() {
+		n, err := r.writeInplace(rel, f, sfi, tfi)
+		if err == nil {
+			err = r.setAttrs(rel, r.dstPath(rel), sfi, tfi)
+		}
+		if err != nil {
+			return err
+		}
+		r.touch(rel)
+		r.st.Files++
+		r.st.Bytes += n
+		if p := r.l.opts.Progress; p != nil {
+			p(rel, n)
+		}
+		return nil
+	}
+	tmp, err := os.CreateTemp(r.tempDir(rel), tmpPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
 	}
@@ -736,6 +792,9 @@ func (r *run) copyFile(rel string, listed, tfi fs.FileInfo) error {
 		n, err = copySparse(tmp, f)
 	} else {
 		n, err = io.Copy(tmp, f)
+	}
+	if err == nil && r.l.opts.Receiver.Fsync {
+		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -951,4 +1010,18 @@ func (r *run) finish() {
 			r.fail(d, err)
 		}
 	}
+}
+
+// mtimeOmitted reports whether the receiver options leave the mtime of
+// entries like sfi alone (rsync.c:set_file_attrs: -O, -J; -b without
+// --backup-dir implies -O).
+func (r *run) mtimeOmitted(sfi fs.FileInfo) bool {
+	rv := &r.l.opts.Receiver
+	switch {
+	case sfi.IsDir():
+		return rv.DirTimesOmitted()
+	case sfi.Mode().Type() == fs.ModeSymlink:
+		return rv.OmitLinkTimes
+	}
+	return false
 }

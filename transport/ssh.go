@@ -174,7 +174,8 @@ func (t *SSH) pickDeletes(proto int) sshDeletes {
 	switch {
 	case receiverScopesDeletes(t.opts, t.cfg.ExcludeRules, proto):
 		return deletesByRsync
-	case !t.noSFTP:
+	case !t.noSFTP && !t.opts.Receiver.Backups():
+		// Not with --backup: a delete over SFTP would keep no backup.
 		return deletesBySFTP
 	}
 	return deletesByRoots
@@ -235,7 +236,7 @@ func NewSSH(cfg SSHConfig, opts Options) (*SSH, error) {
 	if cfg.SSH.Logger == nil {
 		cfg.SSH.Logger = log
 	}
-	attrs, err := wireAttrs(opts.Attrs, opts.Compress)
+	attrs, err := wireAttrs(opts.Attrs, opts.Compress, opts.Receiver)
 	if err != nil {
 		return nil, Fatal(fmt.Errorf("create ssh target: %w", err))
 	}
@@ -921,9 +922,11 @@ func (t *SSH) addParent(send *pathSet, rel string) {
 // to transfer instead when the rename cannot be done; an error only for a
 // failed connection.
 func (t *SSH) rename(ctx context.Context, c Change, st *Stats, send *pathSet) ([]string, error) {
-	if t.noSFTP {
+	if t.noSFTP || t.opts.Receiver.Backups() {
 		// Delete + send: the remote rsync deletes the source path (it
-		// is listed and gone) and receives the destination.
+		// is listed and gone) and receives the destination. With
+		// --backup too: then the remote rsync keeps the backups rsync
+		// would keep of both (a rename over SFTP would keep none).
 		return []string{strings.TrimSuffix(c.Path, "/"), strings.TrimSuffix(c.From, "/")}, nil
 	}
 	p, ferr, err := planRename(c, t.opts.Exclude, sftpFS{t, ctx, t.files()}, t.opts.DryRun, t.log)

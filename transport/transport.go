@@ -68,6 +68,11 @@ type Options struct {
 	// options) for daemon and ssh targets; a local target has no wire
 	// and ignores it.
 	Compress rsyncopts.Compress
+	// Receiver are rsync's receiver-side options (--backup, --update,
+	// --inplace, ...), validated by the caller (rsyncopts.Receiver.Check):
+	// daemon and ssh targets pass them to the remote receiver, the local
+	// target applies them itself.
+	Receiver rsyncopts.Receiver
 	// OneFileSystem (rsync -x): walks of the source stay on the source
 	// root's file system; a mount point is mirrored as an empty
 	// directory, and nothing is deleted below it on the target.

@@ -45,6 +45,9 @@ type deleter struct {
 	removed func(rel string)
 	// fail records a per-path failure.
 	fail func(rel string, err error)
+	// backup, if set, takes a non-directory away instead of remove
+	// (--backup: it is kept under its backup name).
+	backup func(rel string, fi fs.FileInfo) error
 }
 
 func (d *deleter) excluded(rel string, isDir bool) bool { return excludedPath(d.ex, rel, isDir) }
@@ -72,7 +75,13 @@ func (d *deleter) removeTree(rel string, fi fs.FileInfo) error {
 			return fmt.Errorf("delete directory %s: %w", srcRel(rel), errHoldsExcluded)
 		}
 	}
-	if !d.dry {
+	switch {
+	case d.dry:
+	case d.backup != nil && !fi.IsDir():
+		if err := d.backup(rel, fi); err != nil {
+			return fmt.Errorf("delete: %w", err)
+		}
+	default:
 		if err := d.fsys.remove(rel, fi.IsDir()); err != nil {
 			return fmt.Errorf("delete: %w", err)
 		}

@@ -14,7 +14,7 @@ import (
 // from z. --chmod is applied by the sender, as rsync does
 // (flist.c:send_file_name), and parsed here, once; the maps go to the
 // receiver (options.c:server_options).
-func wireAttrs(a rsyncopts.Attrs, z rsyncopts.Compress) (func(o *rsyncproto.Options), error) {
+func wireAttrs(a rsyncopts.Attrs, z rsyncopts.Compress, rv rsyncopts.Receiver) (func(o *rsyncproto.Options), error) {
 	codec := z.Codec()
 	if err := rsyncproto.CheckCompress(codec); err != nil {
 		return nil, err
@@ -36,7 +36,26 @@ func wireAttrs(a rsyncopts.Attrs, z rsyncopts.Compress) (func(o *rsyncproto.Opti
 		o.Chmod = chmod
 		o.Compress, o.CompressLevel, o.CompressLevelSet = codec, z.Level, z.LevelSet
 		o.SkipCompress, o.SkipCompressSet = z.Skip, z.SkipSet
+		wireReceiver(o, rv)
 	}, nil
+}
+
+// wireReceiver sets the receiver-side options of an rsync push from rv
+// (options.c:server_options sends them to the receiver).
+func wireReceiver(o *rsyncproto.Options, rv rsyncopts.Receiver) {
+	o.Backup, o.BackupDir, o.BackupSuffix = rv.Backups(), rv.BackupDir, rv.BackupSuffix()
+	o.TempDir, o.Partial, o.PartialDir, o.DelayUpdates = rv.TempDir, rv.Partial, rv.PartialDir, rv.DelayUpdates
+	o.Inplace, o.Append = rv.Inplace, rv.Append
+	o.Update, o.Existing, o.IgnoreExisting = rv.Update, rv.Existing, rv.IgnoreExisting
+	o.DeleteWhen = rv.DeleteWhen
+	if o.Backup && o.IgnoreTimes {
+		// A batch re-sends what changed even when size and mtime match
+		// (-I); with backups, a file pushed twice would make its own
+		// new content the backup. With -c instead the receiver skips
+		// a file whose content it has already.
+		o.IgnoreTimes, o.Checksum = false, true
+	}
+	o.OmitDirTimes, o.OmitLinkTimes, o.PruneEmptyDirs, o.Fsync = rv.OmitDirTimes, rv.OmitLinkTimes, rv.PruneEmptyDirs, rv.Fsync
 }
 
 // warnAttrsNotKept logs, once per push, that the receiver could not keep

@@ -99,6 +99,9 @@ type targetOptions struct {
 	// compress is rsync's -z and its options (off by default; lsyncd
 	// configs: compress = true and _extra).
 	compress rsyncopts.Compress
+	// receiver are rsync's receiver-side options (--backup, --update,
+	// ...; lsyncd configs: rsync = {...} keys and _extra).
+	receiver rsyncopts.Receiver
 }
 
 // validate checks the target options once, when the config is read.
@@ -110,6 +113,9 @@ func (o *targetOptions) validate() error {
 		return usagef("invalid --protocol: %v", err)
 	}
 	if err := o.attrs.Check(); err != nil {
+		return usageError{Err: err}
+	}
+	if err := o.receiver.Check(); err != nil {
 		return usageError{Err: err}
 	}
 	return nil
@@ -263,5 +269,6 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	registerSSHFlags(f, &cfg.ssh)
 	rsyncopts.RegisterFlags(f, &cfg.attrs)
 	rsyncopts.RegisterCompressFlags(f, &cfg.compress)
+	rsyncopts.RegisterReceiverFlags(f, &cfg.receiver)
 	return cmd, cfg
 }

@@ -214,11 +214,14 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 			return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
 		}
 	}
+	if c.receiver, err = s.Rsync.Receiver(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
+	}
 	// rsync options that gsync's own sender does not act on.
 	var ignored []string
 	for _, k := range s.Rsync.SetKeys() {
 		switch {
-		case lsyncdconf.IsAttrKey(k):
+		case lsyncdconf.IsAttrKey(k), lsyncdconf.IsReceiverKey(k):
 		case slices.Contains([]string{"archive", "protect_args", "password_file", "rsh", "rsync_path", "timeout",
 			"dry_run", "whole_file", "quiet", "verbose", "one_file_system", "compress"}, k):
 		default:
@@ -239,9 +242,16 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 			if err := c.compress.Set(o); err != nil {
 				return nil, nil, fmt.Errorf("%s: rsync._extra: %w", s.Where(), err)
 			}
+		case rsyncopts.IsReceiver(o.Name):
+			if err := c.receiver.Set(o); err != nil {
+				return nil, nil, fmt.Errorf("%s: rsync._extra: %w", s.Where(), err)
+			}
 		default:
 			ignored = append(ignored, o.Word)
 		}
+	}
+	if err := c.receiver.Check(); err != nil {
+		return nil, nil, fmt.Errorf("%s: rsync: %w", s.Where(), err)
 	}
 	return c, ignored, nil
 }

@@ -1,0 +1,304 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
+	"github.com/gsync/gsync/internal/treediff"
+)
+
+// receiverRows are the receiver-side options under test, each given the
+// same way to gsync and to C rsync.
+var receiverRows = []struct {
+	name string
+	opts []string
+}{
+	{"backup", []string{"-b"}},
+	{"backup-dir", []string{"--backup-dir=../bak", "--suffix=.old"}},
+	{"update", []string{"-u"}},
+	{"existing", []string{"--existing"}},
+	{"ignore-existing", []string{"--ignore-existing"}},
+	{"temp-dir", []string{"-T", "{tmp}"}}, // rsync 3.5.0 refuses a -T that climbs ("../tmp")
+	{"inplace", []string{"--inplace"}},
+	{"append", []string{"--append"}},
+	{"omit-dir-times", []string{"-O"}},
+	{"delete-after", []string{"--delete-after"}},
+}
+
+// receiverTarget is where one row's pushes go: row is the directory
+// holding the target t (and the row's bak and tmp directories).
+type receiverTarget struct {
+	row         string // local path of the row directory
+	gsyncArgs   []string
+	gsyncTarget string
+	rsyncArgs   []string
+	rsyncTarget string
+	rsyncBinary string
+	// tmp is the row's temp dir as the receiver names it ({tmp} in the
+	// options).
+	tmp string
+}
+
+// TestReceiverOptions: for each receiver option, gsync (the startup
+// sync, then one live batch) and C rsync (rsync -a --delete with the
+// option, after the same changes) push the same tree over the same
+// target state into two fresh targets, and the two row directories (the
+// target, the backup dir, the temp dir) must be equal: the same files
+// skipped, replaced, kept as backups, the temp dir left empty. Against
+// one rsync 3.5.0 daemon, rsync 3.2.7 at protocol 30, one sshd and a
+// local target.
+func TestReceiverOptions(t *testing.T) {
+	t.Parallel()
+	// The ssh and 3.2.7 kinds run a subset (the test's time).
+	subset := []string{"backup", "update", "append", "inplace"}
+	kinds := []struct {
+		name  string
+		rows  []string // nil: all
+		start func(t *testing.T, rows []string) (g, r map[string]receiverTarget)
+	}{
+		{"rsyncd-3.5", nil, func(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
+			return receiverDaemon(t, "rsync", 0, rows)
+		}},
+		{"rsyncd-3.2.7-p30", subset, func(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
+			bin := os.Getenv("GSYNC_RSYNC_327")
+			if bin == "" {
+				bin = "/opt/rsync-3.2.7/usr/bin/rsync"
+			}
+			if _, err := os.Stat(bin); err != nil {
+				t.Skipf("rsync 3.2.7 not installed ($GSYNC_RSYNC_327): %v", err)
+			}
+			return receiverDaemon(t, bin, 30, rows)
+		}},
+		{"ssh", subset, receiverSSH},
+		{"local", nil, receiverLocal},
+	}
+	var rows []string
+	for _, row := range receiverRows {
+		rows = append(rows, row.name)
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			g, r := k.start(t, rows)
+			for _, row := range receiverRows {
+				if k.rows != nil && !slices.Contains(k.rows, row.name) {
+					continue
+				}
+				t.Run(row.name, func(t *testing.T) {
+					t.Parallel()
+					runReceiverRow(t, row.opts, g[row.name], r[row.name])
+				})
+			}
+		})
+	}
+}
+
+// receiverDaemon starts one daemon of bin (at most protocol proto, 0: its
+// own) with a module for gsync's targets and one for rsync's.
+func receiverDaemon(t *testing.T, bin string, proto int, rows []string) (g, r map[string]receiverTarget) {
+	base := t.TempDir()
+	d := StartRsyncDaemon(t, Config{Binary: bin, Protocol: proto, Modules: []Module{
+		{Name: "g", Path: filepath.Join(base, "g")}, {Name: "r", Path: filepath.Join(base, "r")}}})
+	g, r = map[string]receiverTarget{}, map[string]receiverTarget{}
+	for _, row := range rows {
+		// A module's own root is "/" for its receiver (chroot).
+		g[row] = receiverTarget{row: filepath.Join(base, "g", row), gsyncTarget: strings.TrimSuffix(d.URL("g"), "/") + "/" + row + "/t",
+			tmp: "/" + row + "/tmp"}
+		r[row] = receiverTarget{row: filepath.Join(base, "r", row), rsyncTarget: strings.TrimSuffix(d.URL("r"), "/") + "/" + row + "/t/",
+			rsyncBinary: bin, tmp: "/" + row + "/tmp"}
+		if proto != 0 {
+			tg := g[row]
+			tg.gsyncArgs = []string{"--protocol", fmt.Sprint(proto)}
+			g[row] = tg
+		}
+	}
+	return g, r
+}
+
+// receiverSSH starts one sshd; gsync reaches it with --ssh, rsync with -e.
+func receiverSSH(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
+	s := startSSHPeer(t)
+	lookBinary(t, "ssh")
+	e := fmt.Sprintf("ssh -F /dev/null -p %d -i %s -l %s -o UserKnownHostsFile=%s -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes",
+		s.Port, s.UserKeyPath, s.User, s.KnownHostsFile)
+	base := t.TempDir()
+	g, r = map[string]receiverTarget{}, map[string]receiverTarget{}
+	for _, row := range rows {
+		gd, rd := filepath.Join(base, "g", row), filepath.Join(base, "r", row)
+		g[row] = receiverTarget{row: gd, gsyncArgs: sshArgs(s), gsyncTarget: "127.0.0.1:" + gd + "/t", tmp: gd + "/tmp"}
+		r[row] = receiverTarget{row: rd, rsyncArgs: []string{"-e", e}, rsyncTarget: "127.0.0.1:" + rd + "/t/", tmp: rd + "/tmp"}
+	}
+	return g, r
+}
+
+// receiverLocal: gsync's local target, and rsync's local copy.
+func receiverLocal(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
+	base := t.TempDir()
+	g, r = map[string]receiverTarget{}, map[string]receiverTarget{}
+	for _, row := range rows {
+		gd, rd := filepath.Join(base, "g", row), filepath.Join(base, "r", row)
+		g[row] = receiverTarget{row: gd, gsyncTarget: gd + "/t", tmp: gd + "/tmp"}
+		r[row] = receiverTarget{row: rd, rsyncTarget: rd + "/t/", tmp: rd + "/tmp"}
+	}
+	return g, r
+}
+
+// receiverState writes the row's target state before the first push:
+// a file newer than the source's (kept by -u), one to be replaced, one
+// the source lacks (deleted), and the empty temp dir.
+func receiverState(t *testing.T, row string, future time.Time) {
+	t.Helper()
+	past := time.Unix(1_600_000_000, 0)
+	for _, f := range []struct {
+		rel, content string
+		mtime        time.Time
+	}{
+		{"t/a.txt", "the target's newer a\n", future},
+		{"t/d/e.txt", "the target's old e\n", past},
+		{"t/extra.txt", "only on the target\n", past},
+		{"t/log.txt", receiverLog(2000), past},
+	} {
+		p := filepath.Join(row, filepath.FromSlash(f.rel))
+		testutil.WriteFile(t, p, f.content)
+		testutil.Must(t, os.Chtimes(p, f.mtime, f.mtime))
+	}
+	testutil.MustMkdir(t, filepath.Join(row, "tmp"))
+}
+
+// receiverLog is the first n bytes of a growing log.
+func receiverLog(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "log line %d\n", i)
+	}
+	return b.String()[:n]
+}
+
+// receiverSource writes the source tree; its mtimes lie in the past.
+func receiverSource(t *testing.T, src string) {
+	t.Helper()
+	past := time.Unix(1_650_000_000, 0)
+	for rel, content := range map[string]string{
+		"a.txt": "the source's a\n", "b.txt": "b, first\n", "d/c.txt": "c\n", "d/e.txt": "the source's e\n",
+		"log.txt": receiverLog(5000), "mv.txt": "moved later\n", "sub/x.txt": "x\n",
+	} {
+		p := filepath.Join(src, filepath.FromSlash(rel))
+		testutil.WriteFile(t, p, content)
+		testutil.Must(t, os.Chtimes(p, past, past))
+	}
+	for _, d := range []string{"d", "sub", "."} {
+		testutil.Must(t, os.Chtimes(filepath.Join(src, d), past, past))
+	}
+}
+
+// receiverChange is the change sequence of the live batch. Files are
+// replaced whole (written aside, renamed over), as editors do: a push
+// of a file caught half written would make that state the backup with
+// -b, on gsync's side only.
+func receiverChange(t *testing.T, src string) {
+	t.Helper()
+	replace := func(rel, content string) {
+		tmp := filepath.Join(filepath.Dir(src), ".new") // outside the watched tree
+		testutil.WriteFile(t, tmp, content)
+		testutil.Must(t, os.Rename(tmp, filepath.Join(src, rel)))
+	}
+	replace("b.txt", "b, second and longer\n")
+	replace("a.txt", "the source's a, changed\n")
+	testutil.Must(t, os.Remove(filepath.Join(src, "d", "c.txt")))
+	replace("n.txt", "new\n")
+	replace("log.txt", receiverLog(9000))
+	testutil.Must(t, os.Rename(filepath.Join(src, "mv.txt"), filepath.Join(src, "sub", "moved.txt")))
+}
+
+// receiverCompare compares the row directories: files to the second
+// (gsync's live batch and rsync write them at different moments only
+// where the source changed them), directory mtimes not at all (a backup
+// dir and a directory rsync leaves alone hold the time of the writes).
+var receiverCompare = treediff.Options{MtimeGranularity: time.Second, SkipDirMtimes: true, SkipSymlinkMtimes: true,
+	IgnoreRootMode: true}
+
+func runReceiverRow(t *testing.T, opts []string, g, r receiverTarget) {
+	src := filepath.Join(t.TempDir(), "src")
+	receiverSource(t, src)
+	future := time.Now().Add(time.Hour).Truncate(time.Second)
+	receiverState(t, g.row, future)
+	receiverState(t, r.row, future)
+	rsyncBin := r.rsyncBinary
+	if rsyncBin == "" {
+		rsyncBin = "rsync"
+	}
+	with := func(tg receiverTarget) []string {
+		var out []string
+		for _, o := range opts {
+			out = append(out, strings.ReplaceAll(o, "{tmp}", tg.tmp))
+		}
+		return out
+	}
+	rsync := func() {
+		t.Helper()
+		args := append(append(append(append([]string{}, r.rsyncArgs...), "-a", "--delete"), with(r)...), src+"/", r.rsyncTarget)
+		if code, out := runFidelityRsync(t, rsyncBin, args...); code != 0 {
+			t.Fatalf("rsync %q: exit %d\n%s", args, code, out)
+		}
+	}
+	rsync()
+	args := append(append(append(append([]string{}, g.gsyncArgs...), "--delay", "0"), with(g)...), src, g.gsyncTarget)
+	p := startGsync(t, nil, args...)
+	waitEqual(t, r.row, g.row, 20*time.Second, receiverCompare)
+	receiverChange(t, src)
+	rsync()
+	waitEqual(t, r.row, g.row, 20*time.Second, receiverCompare)
+	if code := p.stop(syscall.SIGTERM); code != 143 {
+		t.Errorf("gsync exit code %d after SIGTERM, want 143", code)
+	}
+	if t.Failed() {
+		t.Logf("src is rsync's row, dst gsync's (gsync %s)", strings.Join(args, " "))
+	}
+}
+
+// TestLsyncdUpdate: lsyncd's rsync = { update = true } (and an _extra
+// receiver option, --backup-dir) take effect in a live sync: a file
+// newer on the target survives the startup sync and a live change of
+// the source's copy, the others are replaced and their old versions
+// kept in the backup dir; nothing is warned about as without effect.
+func TestLsyncdUpdate(t *testing.T) {
+	t.Parallel()
+	src, dst := filepath.Join(t.TempDir(), "src"), filepath.Join(t.TempDir(), "dst")
+	past, future := time.Unix(1_650_000_000, 0), time.Now().Add(time.Hour)
+	testutil.WriteFile(t, filepath.Join(src, "newer.txt"), "source\n")
+	testutil.WriteFile(t, filepath.Join(src, "older.txt"), "source\n")
+	testutil.Must(t, os.Chtimes(filepath.Join(src, "newer.txt"), past, past))
+	testutil.WriteFile(t, filepath.Join(dst, "newer.txt"), "the target's newer copy\n")
+	testutil.Must(t, os.Chtimes(filepath.Join(dst, "newer.txt"), future, future))
+	testutil.WriteFile(t, filepath.Join(dst, "older.txt"), "the target's old copy\n")
+	testutil.Must(t, os.Chtimes(filepath.Join(dst, "older.txt"), past, past))
+	bak := filepath.Join(filepath.Dir(dst), "bak")
+	conf := writeConfig(t, fmt.Sprintf(`settings { nodaemon = true }
+sync { default.rsync, source = %q, target = %q, delay = 0,
+  rsync = { archive = true, update = true, _extra = { "--backup-dir=%s" } } }
+`, src, dst, bak))
+	p := startGsync(t, nil, conf)
+	read := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
+	testutil.Eventually(t, "older.txt replaced and backed up", func() bool {
+		return read(filepath.Join(dst, "older.txt")) == "source\n" && read(filepath.Join(bak, "older.txt")) == "the target's old copy\n"
+	})
+	testutil.WriteFile(t, filepath.Join(src, "newer.txt"), "source, changed\n")
+	testutil.WriteFile(t, filepath.Join(src, "n.txt"), "new\n")
+	testutil.Eventually(t, "n.txt arrives", func() bool { return read(filepath.Join(dst, "n.txt")) == "new\n" })
+	if got := read(filepath.Join(dst, "newer.txt")); got != "the target's newer copy\n" {
+		t.Errorf("newer.txt on the target is %q: update = true did not keep the newer target file", got)
+	}
+	if code := p.stop(syscall.SIGTERM); code != 143 {
+		t.Errorf("gsync exit code %d after SIGTERM, want 143", code)
+	}
+	if out := p.out.String(); strings.Contains(out, "without effect") {
+		t.Errorf("an option was warned about:\n%s", tail(out, 10))
+	}
+}
