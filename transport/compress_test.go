@@ -23,6 +23,7 @@ import (
 // with a changed file lands too (on the standby session, whose command
 // line carries the compression).
 func TestSSHCompress(t *testing.T) {
+	t.Parallel() // waits on its own peers
 	s := integration.StartSSHD(t, integration.SSHDConfig{})
 	src := t.TempDir()
 	for i := range 8 {

@@ -175,6 +175,7 @@ func negotiated(t *testing.T, proto int) int {
 }
 
 func TestDaemonConformanceRsync(t *testing.T) {
+	t.Parallel() // waits on its own peers
 	if os.Geteuid() != 0 {
 		t.Log("not root: the daemon cannot chroot, so absolute symlink targets are rewritten; expect symlink diffs")
 	}
@@ -221,6 +222,7 @@ func gokrazyTarget(t *testing.T, opts transport.Options, dial func(context.Conte
 }
 
 func TestDaemonConformanceGokrazy(t *testing.T) {
+	t.Parallel() // waits on its own peers
 	transporttest.Run(t, transporttest.Harness{
 		New: func(t *testing.T, src string, opts transport.Options) (transport.Target, string) {
 			switch {

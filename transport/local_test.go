@@ -25,6 +25,7 @@ func newLocal(t *testing.T, src string, opts transport.Options) (transport.Targe
 }
 
 func TestLocalConformance(t *testing.T) {
+	t.Parallel() // waits on its own peers
 	transporttest.Run(t, transporttest.Harness{
 		New: newLocal,
 		Caps: transporttest.Caps{

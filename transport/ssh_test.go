@@ -75,6 +75,7 @@ func newSSHTarget(t *testing.T, cfg transport.SSHConfig, opts transport.Options)
 }
 
 func TestSSHConformance(t *testing.T) {
+	t.Parallel() // waits on its own peers
 	s := integration.StartSSHD(t, integration.SSHDConfig{})
 	transporttest.Run(t, transporttest.Harness{
 		New: func(t *testing.T, src string, opts transport.Options) (transport.Target, string) {
@@ -94,6 +95,7 @@ func TestSSHConformance(t *testing.T) {
 // scope deletes by filter (rsyncproto.ScopesDeletes), so the target
 // deletes over SFTP.
 func TestSSHConformanceProtocol28(t *testing.T) {
+	t.Parallel() // waits on its own peers
 	s := integration.StartSSHD(t, integration.SSHDConfig{})
 	transporttest.Run(t, transporttest.Harness{
 		New: func(t *testing.T, src string, opts transport.Options) (transport.Target, string) {
@@ -138,6 +140,7 @@ func inode(t *testing.T, p string) uint64 {
 // directory is done in place on the server; the target keeps the inodes and
 // less than 64 KiB go over the connection.
 func TestSSHRenameMovesNoData(t *testing.T) {
+	t.Parallel() // waits on its own peers
 	s := integration.StartSSHD(t, integration.SSHDConfig{})
 	src, dst := t.TempDir(), t.TempDir()
 	big := filepath.Join(src, "big.bin")
@@ -482,6 +485,7 @@ func openrsyncPath(t *testing.T) string {
 // TestSSHConformanceNoSFTP: an sshd without the SFTP subsystem; moves are
 // re-sent, deletes are the remote rsync's.
 func TestSSHConformanceNoSFTP(t *testing.T) {
+	t.Parallel() // waits on its own peers
 	s := integration.StartSSHD(t, integration.SSHDConfig{NoSFTP: true})
 	transporttest.Run(t, transporttest.Harness{
 		New: func(t *testing.T, src string, opts transport.Options) (transport.Target, string) {
@@ -500,6 +504,7 @@ func TestSSHConformanceNoSFTP(t *testing.T) {
 // rsync, with SFTP (deletes over SFTP) and without (deletes by pushing the
 // parent directory as its own root).
 func TestSSHConformanceOpenrsync(t *testing.T) {
+	t.Parallel() // waits on its own peers
 	orsync := openrsyncPath(t)
 	for _, noSFTP := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sftp=%v", !noSFTP), func(t *testing.T) {
