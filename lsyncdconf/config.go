@@ -68,7 +68,7 @@ type Settings struct {
 
 // Sync is one sync{} block (or one -rsync/-rsyncssh/-direct option).
 type Sync struct {
-	Kind      string // KindRsync, KindRsyncSSH or KindDirect
+	Kind      string // KindRsync, KindRsyncSSH, KindDirect or KindActions
 	Source    string
 	Target    string // rsync and direct; for rsyncssh it is set to HOST:TARGETDIR
 	Host      string // rsyncssh
@@ -88,6 +88,11 @@ type Sync struct {
 	Init  bool
 	Rsync RsyncOpts
 	SSH   SSHOpts
+	// Actions are a KindActions sync's layer-1 actions (actions.go).
+	Actions Actions
+	// Crontab holds lsyncd 2.3's crontab patterns: a full sync runs at
+	// each time one of them names (internal/cronsched reads them).
+	Crontab []string
 	// File and Line locate the sync{} call (empty and 0 for command-line
 	// syncs).
 	File string
@@ -187,6 +192,10 @@ func (s *Sync) finish() error {
 			return fmt.Errorf("sync{}: default.rsyncssh needs host and targetdir")
 		}
 		s.Target = s.Host + ":" + s.TargetDir
+	case KindActions:
+		if err := s.finishActions(); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("sync{}: no default.rsync, default.rsyncssh or default.direct given")
 	}

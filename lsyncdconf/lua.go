@@ -7,11 +7,14 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/gsync/gsync/internal/cronsched"
 )
 
 // loadTimeout bounds running a config file (a loop that never ends).
@@ -24,16 +27,16 @@ var settingKeys = map[string]bool{
 	"maxProcesses": true, "logfacility": true, "logident": true, "onepass": true,
 }
 
-// hookKeys are layer 1-3 keys: Lua code run by lsyncd, which gsync does not do.
+// hookKeys are layer-2/3 keys: Lua code run by lsyncd at run time, which
+// gsync does not do. The layer-1 action strings (onCreate = "...") are
+// read by setAction (actions.go).
 var hookKeys = map[string]bool{
-	"onCreate": true, "onModify": true, "onDelete": true, "onAttrib": true,
-	"onStartup": true, "action": true, "collect": true, "prepare": true,
+	"action": true, "collect": true, "prepare": true,
 	"checkgauge": true, "exitcodes": true, "rsyncExitCodes": true, "sshExitCodes": true,
 }
 
 // notSupported are known lsyncd keys gsync refuses, with the reason.
 var notSupported = map[string]string{
-	"crontab":        "periodic full syncs are not supported by gsync (send SIGHUP from a timer instead)",
 	"tunnel":         "ssh tunnels are not supported by gsync",
 	"batchSizeLimit": "gsync runs one transfer per sync at a time",
 	"monitor":        "", // accepted when "inotify"
@@ -311,7 +314,8 @@ func (ld *loader) parseSync(t *lua.LTable) (Sync, error) {
 		return Sync{}, err
 	}
 	if kind == "" {
-		return Sync{}, fmt.Errorf("sync{}: no default.rsync, default.rsyncssh or default.direct given; gsync runs only layer-4 configs")
+		// No prototype: a layer-1 sync, whose on* strings are its actions.
+		kind = KindActions
 	}
 	// Merge the layers: a key's first value wins; rsync and ssh tables
 	// merge key by key.
@@ -348,6 +352,9 @@ func (ld *loader) parseSync(t *lua.LTable) (Sync, error) {
 		if err != nil {
 			return Sync{}, err
 		}
+	}
+	if kind == KindActions && len(subs["rsync"])+len(subs["ssh"]) > 0 {
+		return Sync{}, fmt.Errorf("sync{}: rsync = {...} and ssh = {...} belong to default.rsync, default.rsyncssh or default.direct; a sync with layer-1 actions (onCreate = \"...\") runs no rsync")
 	}
 	s := newSync(kind)
 	for _, key := range sortedKeys(vals) {
@@ -410,7 +417,22 @@ func mergeSub(tables []*lua.LTable, set func(string, lua.LValue) error) error {
 // set applies one key of a sync{} table.
 func (s *Sync) set(key string, v lua.LValue) error {
 	if hookKeys[key] {
-		return fmt.Errorf("sync{}: %q is an lsyncd layer 1-3 hook (Lua code run on events); gsync runs only layer-4 configs (default.rsync, default.rsyncssh, default.direct)", key)
+		return fmt.Errorf("sync{}: %q is an lsyncd layer-2/3 hook (Lua code run on events); gsync runs layer-1 string actions (onCreate = \"...\") and layer-4 configs (default.rsync, default.rsyncssh, default.direct)", key)
+	}
+	if strings.HasPrefix(key, "on") && slices.Contains(actionKeys, key) {
+		if s.Kind != KindActions {
+			if _, ok := v.(lua.LBool); ok && key == "onMove" {
+				return nil // default.rsync's own onMove = true
+			}
+			return fmt.Errorf("sync{}: %s is a layer-1 action, which default.%s does not run (lsyncd: parameter unknown); use a sync{} without default.%s, or gsync's --on-push hooks", key, s.Kind, s.Kind)
+		}
+		return s.setAction(key, v)
+	}
+	if s.Kind == KindActions {
+		switch key {
+		case "rsync", "ssh", "host", "targetdir", "delete":
+			return fmt.Errorf("sync{}: %s belongs to default.rsync, default.rsyncssh or default.direct; a sync with layer-1 actions (onCreate = \"...\") runs no rsync", key)
+		}
 	}
 	if why, ok := notSupported[key]; ok && key != "monitor" {
 		return fmt.Errorf("sync{}: %q: %s", key, why)
@@ -469,9 +491,12 @@ func (s *Sync) set(key string, v lua.LValue) error {
 			return fmt.Errorf("sync{}: init = function is an lsyncd layer 1 hook; gsync takes only init = false")
 		}
 		s.Init = lua.LVAsBool(v) // Lua's truth, as lsyncd.lua's "if s.config.init"
-	case "onMove":
-		if _, ok := v.(lua.LBool); !ok {
-			return fmt.Errorf("sync{}: %q is an lsyncd layer 1-3 hook (Lua code run on events); gsync runs only layer-4 configs", key)
+	case "crontab":
+		if s.Crontab, err = strList(key, v); err == nil {
+			_, err = cronsched.Parse(s.Crontab)
+			if err != nil {
+				err = fmt.Errorf("sync{}: crontab: %w", err)
+			}
 		}
 	case "monitor":
 		if v.String() != "inotify" {

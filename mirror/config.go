@@ -63,6 +63,12 @@ type Config struct {
 	VerifyOnly     bool
 	VerifyChecksum bool
 
+	// FullSyncAt, when set, schedules full syncs of every running target
+	// (lsyncd 2.3's crontab, --full-sync-cron): one is queued at each
+	// time it returns, as SIGHUP queues one. Next returns the first time
+	// after its argument (zero: never again).
+	FullSyncAt Schedule
+
 	Hooks       []hooks.Command
 	HookTimeout time.Duration
 	HookEnv     []string
@@ -77,6 +83,20 @@ type Config struct {
 	// Progress, with Once, starts a progress display of the startup syncs
 	// (nil: none): add counts a file sent, stop ends the display.
 	Progress func(ctx context.Context, src string, rules *filter.Set) (add func(rel string, size int64), stop func())
+}
+
+// Schedule names times (cronsched.Schedule is one).
+type Schedule interface {
+	Next(after time.Time) time.Time
+}
+
+// EventTarget is a transport.Target that runs each change as an event,
+// in order (lsyncd's layer-1 actions, package actions), rather than
+// making paths equal to the source: a rename right after a batch cannot
+// move what the batch wrote, so its collator has no move guard
+// (delay.Config.MoveGuard).
+type EventTarget interface {
+	EventBased() bool
 }
 
 // Target is one target of the mirror.

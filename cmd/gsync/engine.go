@@ -10,6 +10,7 @@ import (
 
 	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/hooks"
+	"github.com/gsync/gsync/internal/cronsched"
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops"
 	"github.com/gsync/gsync/transport"
@@ -36,6 +37,13 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		WatchBackend: cfg.watchBackend, Log: log, Handover: carry,
 		HookTimeout: cfg.onPushTimeout, HookEnv: hookEnv(),
 		VerifyEvery: cfg.verifyEvery, VerifyOnly: cfg.verifyOnly, VerifyChecksum: cfg.verifyChecksum,
+	}
+	sched, err := cronsched.Parse(cfg.fullSyncCron)
+	if err != nil {
+		return mc, usagef("--full-sync-cron: %v", err)
+	}
+	if sched != nil {
+		mc.FullSyncAt = sched
 	}
 	for _, line := range cfg.onPush {
 		h, err := hooks.Parse(line)

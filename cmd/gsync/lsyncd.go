@@ -200,6 +200,11 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	if s.Kind == lsyncdconf.KindDirect && !filepath.IsAbs(s.Target) && !strings.HasPrefix(s.Target, ".") {
 		c.targets = []string{"./" + s.Target} // a local directory even when its name has a ':'
 	}
+	c.fullSyncCron = s.Crontab
+	if s.Kind == lsyncdconf.KindActions {
+		actionsConfig(c, s) // lsyncd_actions.go
+		return c, nil, nil
+	}
 	if c.external = s.External(); c.external != nil && s.Kind != lsyncdconf.KindDirect {
 		return c, nil, nil // every rsync option goes to the program (lsyncd_exec.go)
 	}
@@ -328,6 +333,7 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 			c.dryRun = c.dryRun || native.dryRun
 			c.onPush, c.onPushTimeout = native.onPush, native.onPushTimeout
 			c.verifyEvery, c.verifyOnly, c.verifyChecksum = native.verifyEvery, native.verifyOnly, native.verifyChecksum
+			c.fullSyncCron = append(c.fullSyncCron, native.fullSyncCron...)
 		}
 		if e := c.external; e != nil {
 			what := "its transfers"

@@ -1,0 +1,268 @@
+// Package actions runs an lsyncd sync's layer-1 actions (onCreate =
+// "...", onModify, onDelete, onMove, onAttrib, onStartup; read by
+// lsyncdconf) as a transport.Target: the engine hands it its batches
+// after lsyncd's delay and collapse rules (package delay), and Push runs
+// each event's action in order, one at a time; FullSync (startup,
+// overflow, SIGHUP, crontab) runs onStartup.
+//
+// Actions run as lsyncd 2.2.3 runs them (lsyncd.lua: functionWriter,
+// spawn, spawnShell; default.lua: default.action, default.collect): a
+// shell action through /bin/sh -c SCRIPT /bin/sh VALUES..., the event's
+// paths as positional parameters ("$1"), never as shell text; a program
+// action directly, its words filled in. A move without onMove runs
+// onDelete for the old path and onCreate for the new one. An action that
+// exits non-zero stops the sync, as lsyncd terminates on it.
+package actions
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gsync/gsync/internal/change"
+	"github.com/gsync/gsync/lsyncdconf"
+	"github.com/gsync/gsync/transport"
+)
+
+// DefaultShell is the shell lsyncd's spawnShell runs.
+const DefaultShell = "/bin/sh"
+
+// outputMax bounds the output of one action kept for the log.
+const outputMax = 8 << 10
+
+// stopWait is how long an action gets after SIGTERM (gsync stopping)
+// before its process group is killed.
+const stopWait = 10 * time.Second
+
+// Config configures a Target.
+type Config struct {
+	// Source is the source directory; lsyncd's ^source is it made
+	// absolute, symlinks resolved, with a trailing "/".
+	Source string
+	// Target is the sync's target as configured ("" when it has none).
+	Target  string
+	Actions lsyncdconf.Actions
+	// Shell runs shell actions; "" is DefaultShell.
+	Shell string
+	// Env is the actions' environment (nil: gsync's).
+	Env []string
+	// DryRun logs the actions instead of running them.
+	DryRun bool
+	// Logger should already name the sync; nil is slog.Default().
+	Logger *slog.Logger
+}
+
+// Target runs layer-1 actions; the engine uses it from one goroutine at
+// a time, so one action runs at a time.
+type Target struct {
+	cfg    Config
+	source string
+	log    *slog.Logger
+}
+
+var _ transport.Target = (*Target)(nil)
+
+// New checks cfg and returns its Target. A config with shell actions
+// needs the shell: without it New fails, naming it.
+func New(cfg Config) (*Target, error) {
+	if cfg.Shell == "" {
+		cfg.Shell = DefaultShell
+	}
+	if cfg.Actions.NeedsShell() {
+		if fi, err := os.Stat(cfg.Shell); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return nil, fmt.Errorf("run layer-1 shell actions: lsyncd runs them through %s, which is not an executable file here (%v)", cfg.Shell, err)
+		}
+	}
+	abs, err := filepath.Abs(cfg.Source)
+	if err != nil {
+		return nil, fmt.Errorf("resolve source %s: %w", cfg.Source, err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("resolve source %s: %w", cfg.Source, err)
+	}
+	t := &Target{cfg: cfg, source: strings.TrimSuffix(real, "/") + "/", log: cfg.Logger}
+	if t.log == nil {
+		t.log = slog.Default()
+	}
+	return t, nil
+}
+
+// FullSync runs onStartup (lsyncd: default.init on the Init event), if
+// the sync has one.
+func (t *Target) FullSync(ctx context.Context) (transport.Stats, error) {
+	a := t.cfg.Actions[lsyncdconf.EtypeStartup]
+	if a == nil {
+		return transport.Stats{}, nil
+	}
+	ev := t.event("", false)
+	if err := t.run(ctx, lsyncdconf.EtypeStartup, a, ev, lsyncdconf.Event{}); err != nil {
+		return transport.Stats{}, err
+	}
+	return transport.Stats{Files: 1}, nil
+}
+
+// Push runs the action of each change, in order (default.action). A
+// move without onMove is its Delete and its Create (lsyncd.lua:
+// Sync.delay splits it).
+func (t *Target) Push(ctx context.Context, changes []transport.Change) (transport.Stats, error) {
+	var st transport.Stats
+	for _, c := range changes {
+		if c.Recursive && c.IsDir {
+			// A rolled-up queue, or a move split around a busy path.
+			t.log.Debug("one action for a directory stands for the events below it (lsyncd runs one per event)",
+				"path", c.Path, "event", c.Op.String())
+		}
+		if c.Op == change.Move && t.cfg.Actions[lsyncdconf.EtypeMove] == nil {
+			for _, half := range []transport.Change{{Op: change.Delete, Path: c.From, IsDir: c.IsDir}, {Op: change.Create, Path: c.Path, IsDir: c.IsDir}} {
+				n, err := t.one(ctx, half)
+				st.Files += n
+				if err != nil {
+					return st, err
+				}
+			}
+			continue
+		}
+		n, err := t.one(ctx, c)
+		st.Files += n
+		if err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// one runs the action of one change; n is 1 when one ran.
+func (t *Target) one(ctx context.Context, c transport.Change) (n int, err error) {
+	etype := c.Op.String()
+	a := t.cfg.Actions[etype]
+	if a == nil || a.None {
+		return 0, nil // lsyncd: no function for the event type, discarded
+	}
+	ev, ev2 := t.event(c.Path, c.IsDir), lsyncdconf.Event{}
+	if c.Op == change.Move {
+		ev, ev2 = t.event(c.From, c.IsDir), ev
+	}
+	if err := t.run(ctx, etype, a, ev, ev2); err != nil {
+		return 0, err
+	}
+	return 1, nil
+}
+
+// event is lsyncd's view of a path: a leading "/", a trailing "/" for a
+// directory (lsyncd.lua: getPath); "" for the Init event.
+func (t *Target) event(rel string, isDir bool) lsyncdconf.Event {
+	p := ""
+	switch {
+	case rel == "":
+	case rel == change.Root:
+		p = "/"
+	case isDir:
+		p = "/" + rel + "/"
+	default:
+		p = "/" + rel
+	}
+	return lsyncdconf.Event{Path: p, Source: t.source, Target: t.cfg.Target}
+}
+
+// run runs one action and classifies its end as default.collect does
+// without exitcodes: 0 is done, anything else ends the sync.
+func (t *Target) run(ctx context.Context, etype string, a *lsyncdconf.Action, ev, ev2 lsyncdconf.Event) error {
+	argv := a.Argv(t.cfg.Shell, ev, ev2)
+	path := strings.TrimPrefix(ev.Path, "/")
+	if ev2.Path != "" {
+		path += " -> " + strings.TrimPrefix(ev2.Path, "/")
+	}
+	if t.cfg.DryRun {
+		t.log.Info("dry run: action not run", "event", etype, "path", path, "action", a.Key, "argv", argv)
+		return nil
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = t.cfg.Env
+	var out capped
+	cmd.Stdout, cmd.Stderr = &out, &out
+	ownGroup(cmd)
+	cmd.WaitDelay = stopWait
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start).Round(time.Millisecond)
+	attrs := []any{"event", etype, "path", path, "action", a.Key, "took", took.String()}
+	if s := strings.TrimRight(out.String(), "\n"); s != "" {
+		attrs = append(attrs, "output", s)
+	}
+	if err == nil {
+		t.log.Info("action ran", attrs...)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return transport.Transient(fmt.Errorf("run %s for %s %s: stopped: %w", a.Key, etype, path, ctx.Err()))
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		// default.collect: any exit but 0 is "die"; Sync.collect then
+		// terminates lsyncd ("Critical exitcode.").
+		t.log.Error("action failed", append(attrs, "exit", ee.ExitCode())...)
+		return transport.Fatal(fmt.Errorf("run %s for %s %s: %s exited with %v (lsyncd ends on it too)", a.Key, etype, path, argv[0], ee))
+	}
+	return transport.Fatal(fmt.Errorf("run %s for %s %s: %w", a.Key, etype, path, err))
+}
+
+var _ transport.Checker = (*Target)(nil)
+
+// Check (gsync check) checks that the programs of the actions can be
+// run, without running them: the shell for shell actions, the named
+// program for the others.
+func (t *Target) Check(context.Context) (transport.CheckResult, error) {
+	var res transport.CheckResult
+	for _, etype := range []string{lsyncdconf.EtypeStartup, lsyncdconf.EtypeCreate, lsyncdconf.EtypeModify,
+		lsyncdconf.EtypeAttrib, lsyncdconf.EtypeDelete, lsyncdconf.EtypeMove} {
+		a := t.cfg.Actions[etype]
+		if a == nil || a.None {
+			continue
+		}
+		prog := t.cfg.Shell
+		if !a.Shell {
+			prog = a.Argv(t.cfg.Shell, lsyncdconf.Event{}, lsyncdconf.Event{})[0]
+		}
+		if fi, err := os.Stat(prog); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return res, fmt.Errorf("check %s: %s is not an executable file (%v)", a.Key, prog, err)
+		}
+		res.Checked = append(res.Checked, fmt.Sprintf("%s runs %s: %s", a.Key, prog, a.Text))
+	}
+	res.Unchecked = append(res.Unchecked, "what the actions do (they are not run by a check)")
+	return res, nil
+}
+
+// String names the target: its configured target, or the actions.
+func (t *Target) String() string {
+	if t.cfg.Target != "" {
+		return t.cfg.Target
+	}
+	return "actions on " + t.source
+}
+
+// EventBased tells the engine that the target runs events, not states
+// (mirror.EventTarget).
+func (t *Target) EventBased() bool { return true }
+
+// Close does nothing: no action outlives its Push.
+func (t *Target) Close() error { return nil }
+
+// capped keeps the first outputMax bytes written to it.
+type capped struct{ b bytes.Buffer }
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := outputMax - c.b.Len(); room > 0 {
+		c.b.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+func (c *capped) String() string { return c.b.String() }

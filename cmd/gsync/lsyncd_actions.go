@@ -1,0 +1,33 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/gsync/gsync/actions"
+	"github.com/gsync/gsync/lsyncdconf"
+	"github.com/gsync/gsync/transport"
+)
+
+// actionsConfig sets up a sync with lsyncd layer-1 actions (onCreate =
+// "...", ...): no rsync, its events run the actions (package actions).
+// Moves stay moves (onMove) unless it has none; deletes are events like
+// the others, and the empty-source guard of full syncs does not apply
+// (its full sync is onStartup, which deletes nothing of gsync's).
+func actionsConfig(c *config, s *lsyncdconf.Sync) {
+	c.actions, c.actionTarget = s.Actions, s.Target
+	c.deleteMode = transport.DeleteRunning
+	if s.Target == "" {
+		// The target names the sync in logs and the status.
+		c.targets = []string{"actions:" + s.Source}
+	}
+}
+
+// openActions opens the target that runs the actions.
+func openActions(c *config, opts transport.Options) (transport.Target, error) {
+	t, err := actions.New(actions.Config{Source: opts.Source, Target: c.actionTarget, Actions: c.actions,
+		Env: hookEnv(), DryRun: opts.DryRun, Logger: opts.Logger})
+	if err != nil {
+		return nil, usageError{Err: fmt.Errorf("sync %s: %w", c.name, err)}
+	}
+	return t, nil
+}
