@@ -49,6 +49,9 @@ type Config struct {
 	// Target is the sync's target as configured ("" when it has none).
 	Target  string
 	Actions lsyncdconf.Actions
+	// ExitCodes is lsyncd's exitcodes table (nil: 0 is "ok", anything
+	// else "die").
+	ExitCodes map[int]string
 	// Shell runs shell actions; "" is DefaultShell.
 	Shell string
 	// Env is the actions' environment (nil: gsync's).
@@ -197,18 +200,33 @@ func (t *Target) run(ctx context.Context, etype string, a *lsyncdconf.Action, ev
 	if s := strings.TrimRight(out.String(), "\n"); s != "" {
 		attrs = append(attrs, "output", s)
 	}
-	if err == nil {
+	if err == nil && t.exitRC(0) == "ok" {
 		t.log.Info("action ran", attrs...)
 		return nil
+	}
+	if err == nil {
+		t.log.Error("action exited 0, which the sync's exitcodes do not call ok", attrs...)
+		return transport.Fatal(fmt.Errorf("run %s for %s %s: exit 0 is not 'ok' in exitcodes (lsyncd ends on it too)", a.Key, etype, path))
 	}
 	if ctx.Err() != nil {
 		return transport.Transient(fmt.Errorf("run %s for %s %s: stopped: %w", a.Key, etype, path, ctx.Err()))
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		// default.collect: any exit but 0 is "die"; Sync.collect then
-		// terminates lsyncd ("Critical exitcode.").
-		t.log.Error("action failed", append(attrs, "exit", ee.ExitCode())...)
+		code := ee.ExitCode()
+		switch t.exitRC(code) {
+		case "ok":
+			t.log.Info("action ran", append(attrs, "exit", code)...)
+			return nil
+		case "again":
+			// Sync.collect: the event waits again (at least 1 s),
+			// which the engine's retry backoff does.
+			t.log.Warn("action failed; retrying it (exitcodes: again)", append(attrs, "exit", code)...)
+			return transport.Transient(fmt.Errorf("run %s for %s %s: %s exited with %v", a.Key, etype, path, argv[0], ee))
+		}
+		// default.collect: "die" (or a code exitcodes does not list);
+		// Sync.collect then terminates lsyncd ("Critical exitcode.").
+		t.log.Error("action failed", append(attrs, "exit", code)...)
 		return transport.Fatal(fmt.Errorf("run %s for %s %s: %s exited with %v (lsyncd ends on it too)", a.Key, etype, path, argv[0], ee))
 	}
 	return transport.Fatal(fmt.Errorf("run %s for %s %s: %w", a.Key, etype, path, err))
@@ -238,6 +256,23 @@ func (t *Target) Check(context.Context) (transport.CheckResult, error) {
 	}
 	res.Unchecked = append(res.Unchecked, "what the actions do (they are not run by a check)")
 	return res, nil
+}
+
+// exitRC is what an exit code means (default.collect): with an
+// exitcodes table its word, a code it does not list being "die" (0 too,
+// as in lsyncd); without one "ok" for 0 and "die" for the rest. A
+// program killed by a signal (code -1) is "die".
+func (t *Target) exitRC(code int) string {
+	if t.cfg.ExitCodes == nil {
+		if code == 0 {
+			return "ok"
+		}
+		return "die"
+	}
+	if rc, ok := t.cfg.ExitCodes[code]; ok && code >= 0 {
+		return rc
+	}
+	return "die"
 }
 
 // String names the target: its configured target, or the actions.

@@ -131,3 +131,31 @@ func TestFailingActionIsFatal(t *testing.T) {
 		t.Errorf("missing shell: err = %v", err)
 	}
 }
+
+// TestExitCodes: an exitcodes table decides what an exit means: "again"
+// is a transient error (retried), "ok" done, an unlisted code "die".
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	s := load(t, `sync{ source = "`+dir+`", onCreate = [[exit "$(cat ^sourcePath)"]],
+  exitcodes = { [0] = "ok", [1] = "again", [2] = "ok" } }`)
+	tgt, err := New(Config{Source: dir, Actions: s.Actions, ExitCodes: s.ExitCodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[string]string{"0": "ok", "1": "again", "2": "ok", "3": "die"} {
+		if err := os.WriteFile(filepath.Join(dir, "f"), []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := tgt.Push(context.Background(), []transport.Change{{Op: change.Create, Path: "f"}})
+		got := "ok"
+		switch {
+		case err != nil && transport.IsTransient(err):
+			got = "again"
+		case err != nil:
+			got = "die"
+		}
+		if got != want {
+			t.Errorf("exit %s: %s (%v), want %s", code, got, err, want)
+		}
+	}
+}

@@ -398,3 +398,31 @@ func (s *Sync) finishActions() error {
 	}
 	return nil
 }
+
+// exitCodes reads an exitcodes table: { [exit code] = "ok" | "again" |
+// "die" } (default.collect reads config.exitcodes[exitcode]).
+func exitCodes(v lua.LValue) (map[int]string, error) {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return nil, fmt.Errorf("sync{}: exitcodes must be a table { [code] = 'ok'|'again'|'die' }, got %s", v.Type())
+	}
+	out := map[int]string{}
+	var err error
+	t.ForEach(func(k, val lua.LValue) {
+		if err != nil {
+			return
+		}
+		n, ok := k.(lua.LNumber)
+		if !ok || float64(n) != float64(int(n)) || n < 0 || n > 255 {
+			err = fmt.Errorf("sync{}: exitcodes: key %s is not an exit code 0-255", k.String())
+			return
+		}
+		switch rc := val.String(); rc {
+		case "ok", "again", "die":
+			out[int(n)] = rc
+		default:
+			err = fmt.Errorf("sync{}: exitcodes[%d] = %q: want 'ok', 'again' or 'die'", int(n), rc)
+		}
+	})
+	return out, err
+}

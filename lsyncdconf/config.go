@@ -2,10 +2,12 @@
 // configuration files (sync{default.rsync|rsyncssh|direct, ...}) into plain
 // Go values, so that gsync can run them unchanged.
 //
-// Only what lsyncd's documentation calls layer 4 is accepted: settings{} and
-// sync{} blocks built on default.rsync, default.rsyncssh and default.direct.
-// Lua hooks (onCreate, action, spawn, ...) are refused with an error naming
-// the key and the config line. The Lua runs with the globals lsyncd 2.2.3
+// Accepted: settings{} and sync{} blocks built on default.rsync,
+// default.rsyncssh and default.direct (layer 4), and sync{} blocks whose
+// actions are layer-1 strings (onCreate = "cp ^sourcePath ^targetPath",
+// actions.go), which package actions runs. Lua functions run at run time
+// (action, collect, onCreate = function, spawn, ...) are refused with an
+// error naming the key and the config line. The Lua runs with the globals lsyncd 2.2.3
 // gives a config (log, settings, readdir, debug.getinfo, ...; env.go) in a
 // sandbox that only reads files: running programs, writing files and
 // loading code from other files are errors naming the call.
@@ -90,6 +92,10 @@ type Sync struct {
 	SSH   SSHOpts
 	// Actions are a KindActions sync's layer-1 actions (actions.go).
 	Actions Actions
+	// ExitCodes is a KindActions sync's exitcodes table: what an exit
+	// code of an action means ("ok", "again" or "die"); nil: 0 is "ok",
+	// anything else "die" (default.lua: default.collect).
+	ExitCodes map[int]string
 	// Crontab holds lsyncd 2.3's crontab patterns: a full sync runs at
 	// each time one of them names (internal/cronsched reads them).
 	Crontab []string

@@ -34,9 +34,9 @@ func (e *TerminateError) Error() string {
 // Lua) gives a config and gsync does not, with the reason given when a
 // config calls one.
 var notProvided = map[string]string{
-	"spawn":        "an lsyncd layer 1-3 function (it runs a program from Lua action code); use gsync's native hooks instead",
-	"spawnShell":   "an lsyncd layer 1-3 function (it runs a shell command from Lua action code); use gsync's native hooks instead",
-	"alarm":        "an lsyncd layer 1-3 function (Lua code run at a time); send SIGHUP from a timer for periodic full syncs",
+	"spawn":        "an lsyncd layer 2-3 function (it runs a program from Lua action code); use layer-1 action strings (onCreate = \"...\") or gsync's native hooks instead",
+	"spawnShell":   "an lsyncd layer 2-3 function (it runs a shell command from Lua action code); use layer-1 action strings (onCreate = \"...\") or gsync's native hooks instead",
+	"alarm":        "an lsyncd layer 2-3 function (Lua code run at a time); for periodic full syncs use crontab = {...} or --full-sync-cron",
 	"observefd":    "an lsyncd layer 1 function (Lua code run on a file descriptor)",
 	"nonobservefd": "an lsyncd layer 1 function (Lua code run on a file descriptor)",
 	"dofile":       "gsync configs do not load other Lua files; put everything in one config",

@@ -32,7 +32,7 @@ var settingKeys = map[string]bool{
 // read by setAction (actions.go).
 var hookKeys = map[string]bool{
 	"action": true, "collect": true, "prepare": true,
-	"checkgauge": true, "exitcodes": true, "rsyncExitCodes": true, "sshExitCodes": true,
+	"checkgauge": true, "rsyncExitCodes": true, "sshExitCodes": true,
 }
 
 // notSupported are known lsyncd keys gsync refuses, with the reason.
@@ -491,6 +491,11 @@ func (s *Sync) set(key string, v lua.LValue) error {
 			return fmt.Errorf("sync{}: init = function is an lsyncd layer 1 hook; gsync takes only init = false")
 		}
 		s.Init = lua.LVAsBool(v) // Lua's truth, as lsyncd.lua's "if s.config.init"
+	case "exitcodes":
+		if s.Kind != KindActions {
+			return fmt.Errorf("sync{}: exitcodes belongs to a sync with layer-1 actions (default.%s has its own)", s.Kind)
+		}
+		s.ExitCodes, err = exitCodes(v)
 	case "crontab":
 		if s.Crontab, err = strList(key, v); err == nil {
 			_, err = cronsched.Parse(s.Crontab)

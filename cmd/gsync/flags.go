@@ -49,8 +49,9 @@ type config struct {
 	// actions, when set, are an lsyncd sync's layer-1 actions, run
 	// instead of pushes (lsyncd_actions.go); actionTarget is its target
 	// as configured ("" when it has none).
-	actions      lsyncdconf.Actions
-	actionTarget string
+	actions         lsyncdconf.Actions
+	actionTarget    string
+	actionExitCodes map[int]string
 }
 
 // sourceOptions are the settings of one source: how it is watched,

@@ -14,7 +14,7 @@ import (
 // the others, and the empty-source guard of full syncs does not apply
 // (its full sync is onStartup, which deletes nothing of gsync's).
 func actionsConfig(c *config, s *lsyncdconf.Sync) {
-	c.actions, c.actionTarget = s.Actions, s.Target
+	c.actions, c.actionTarget, c.actionExitCodes = s.Actions, s.Target, s.ExitCodes
 	c.deleteMode = transport.DeleteRunning
 	if s.Target == "" {
 		// The target names the sync in logs and the status.
@@ -24,7 +24,7 @@ func actionsConfig(c *config, s *lsyncdconf.Sync) {
 
 // openActions opens the target that runs the actions.
 func openActions(c *config, opts transport.Options) (transport.Target, error) {
-	t, err := actions.New(actions.Config{Source: opts.Source, Target: c.actionTarget, Actions: c.actions,
+	t, err := actions.New(actions.Config{Source: opts.Source, Target: c.actionTarget, Actions: c.actions, ExitCodes: c.actionExitCodes,
 		Env: hookEnv(), DryRun: opts.DryRun, Logger: opts.Logger})
 	if err != nil {
 		return nil, usageError{Err: fmt.Errorf("sync %s: %w", c.name, err)}
