@@ -49,6 +49,13 @@ type Config struct {
 	// Target is the sync's target as configured ("" when it has none).
 	Target  string
 	Actions lsyncdconf.Actions
+	// Lua, when set, are the sync's layer-2/3 functions: every event
+	// goes through them (and Actions' strings through their
+	// default.action), what they spawn is run here.
+	Lua *lsyncdconf.LuaActions
+	// KeepMoves: the sync has onMove (a string, true or a function);
+	// without it a move is its Delete and its Create.
+	KeepMoves bool
 	// ExitCodes is lsyncd's exitcodes table (nil: 0 is "ok", anything
 	// else "die").
 	ExitCodes map[int]string
@@ -78,7 +85,7 @@ func New(cfg Config) (*Target, error) {
 	if cfg.Shell == "" {
 		cfg.Shell = DefaultShell
 	}
-	if cfg.Actions.NeedsShell() {
+	if cfg.Actions.NeedsShell() || cfg.Lua != nil {
 		if fi, err := os.Stat(cfg.Shell); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
 			return nil, fmt.Errorf("run layer-1 shell actions: lsyncd runs them through %s, which is not an executable file here (%v)", cfg.Shell, err)
 		}
@@ -101,6 +108,9 @@ func New(cfg Config) (*Target, error) {
 // FullSync runs onStartup (lsyncd: default.init on the Init event), if
 // the sync has one.
 func (t *Target) FullSync(ctx context.Context) (transport.Stats, error) {
+	if t.cfg.Lua != nil {
+		return t.runLua(ctx, []lsyncdconf.LuaEvent{{Etype: lsyncdconf.EtypeInit}})
+	}
 	a := t.cfg.Actions[lsyncdconf.EtypeStartup]
 	if a == nil {
 		return transport.Stats{}, nil
@@ -117,13 +127,24 @@ func (t *Target) FullSync(ctx context.Context) (transport.Stats, error) {
 // Sync.delay splits it).
 func (t *Target) Push(ctx context.Context, changes []transport.Change) (transport.Stats, error) {
 	var st transport.Stats
+	if t.cfg.Lua != nil {
+		var evs []lsyncdconf.LuaEvent
+		for _, c := range t.split(changes) {
+			e := lsyncdconf.LuaEvent{Etype: c.Op.String(), Path: t.event(c.Path, c.IsDir).Path}
+			if c.Op == change.Move {
+				e.Path, e.Path2 = t.event(c.From, c.IsDir).Path, e.Path
+			}
+			evs = append(evs, e)
+		}
+		return t.runLua(ctx, evs)
+	}
 	for _, c := range changes {
 		if c.Recursive && c.IsDir {
 			// A rolled-up queue, or a move split around a busy path.
 			t.log.Debug("one action for a directory stands for the events below it (lsyncd runs one per event)",
 				"path", c.Path, "event", c.Op.String())
 		}
-		if c.Op == change.Move && t.cfg.Actions[lsyncdconf.EtypeMove] == nil {
+		if c.Op == change.Move && !t.cfg.KeepMoves {
 			for _, half := range []transport.Change{{Op: change.Delete, Path: c.From, IsDir: c.IsDir}, {Op: change.Create, Path: c.Path, IsDir: c.IsDir}} {
 				n, err := t.one(ctx, half)
 				st.Files += n
@@ -140,6 +161,94 @@ func (t *Target) Push(ctx context.Context, changes []transport.Change) (transpor
 		}
 	}
 	return st, nil
+}
+
+// split turns each move into its Delete and its Create unless the sync
+// takes moves (lsyncd.lua: Sync.delay).
+func (t *Target) split(changes []transport.Change) []transport.Change {
+	if t.cfg.KeepMoves {
+		return changes
+	}
+	out := make([]transport.Change, 0, len(changes))
+	for _, c := range changes {
+		if c.Op == change.Move {
+			out = append(out, transport.Change{Op: change.Delete, Path: c.From, IsDir: c.IsDir},
+				transport.Change{Op: change.Create, Path: c.Path, IsDir: c.IsDir})
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// runLua hands events to the sync's Lua functions and runs what they
+// spawn (lsyncdconf.LuaActions.Run).
+func (t *Target) runLua(ctx context.Context, evs []lsyncdconf.LuaEvent) (transport.Stats, error) {
+	var st transport.Stats
+	exec := func(ctx context.Context, argv []string) (int, error) {
+		st.Files++
+		return t.spawn(ctx, argv)
+	}
+	err := t.cfg.Lua.Run(ctx, t.source, t.cfg.Target, evs, exec, t.luaLog)
+	var ce *lsyncdconf.CollectError
+	switch {
+	case err == nil:
+		return st, nil
+	case ctx.Err() != nil:
+		return st, transport.Transient(fmt.Errorf("run layer-2 action: stopped: %w", ctx.Err()))
+	case errors.As(err, &ce) && ce.RC == "again":
+		return st, transport.Transient(fmt.Errorf("run layer-2 action: %w", err))
+	}
+	return st, transport.Fatal(fmt.Errorf("run layer-2 action: %w (lsyncd ends on it too)", err))
+}
+
+// spawn runs one program a Lua action spawned and returns its exit code
+// (255 when it could not be started, as lsyncd's child exits).
+func (t *Target) spawn(ctx context.Context, argv []string) (int, error) {
+	if t.cfg.DryRun {
+		t.log.Info("dry run: spawn not run", "argv", argv)
+		return 0, nil
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = t.cfg.Env
+	var out capped
+	cmd.Stdout, cmd.Stderr = &out, &out
+	ownGroup(cmd)
+	cmd.WaitDelay = stopWait
+	start := time.Now()
+	err := cmd.Run()
+	attrs := []any{"argv", argv, "took", time.Since(start).Round(time.Millisecond).String()}
+	if s := strings.TrimRight(out.String(), "\n"); s != "" {
+		attrs = append(attrs, "output", s)
+	}
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		t.log.Info("spawn ran", attrs...)
+		return 0, nil
+	case errors.As(err, &ee):
+		t.log.Info("spawn ran", append(attrs, "exit", ee.ExitCode())...)
+		return ee.ExitCode(), nil
+	}
+	t.log.Error("spawn could not start", append(attrs, "err", err)...)
+	return 255, nil
+}
+
+// luaLog is log() called by an action: lsyncd's categories as levels.
+func (t *Target) luaLog(category, text string) {
+	switch category {
+	case "Error":
+		t.log.Error(text, "from", "config")
+	case "Warn":
+		t.log.Warn(text, "from", "config")
+	case "Normal":
+		t.log.Info(text, "from", "config")
+	default:
+		t.log.Debug(text, "from", "config", "category", category)
+	}
 }
 
 // one runs the action of one change; n is 1 when one ran.

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,7 +44,7 @@ func TestPushRunsActionsInOrder(t *testing.T) {
   onDelete = [[echo "delete ^pathname" >> `+logf+`]],
   onMove = [[echo move ^o.pathname ^d.pathname >> `+logf+`]],
   onAttrib = "/bin/true ^pathname" }`)
-	tgt, err := New(Config{Source: src, Target: s.Target, Actions: s.Actions})
+	tgt, err := New(Config{Source: src, Target: s.Target, Actions: s.Actions, KeepMoves: s.WantsMoves()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,5 +158,91 @@ func TestExitCodes(t *testing.T) {
 		if got != want {
 			t.Errorf("exit %s: %s (%v), want %s", code, got, err, want)
 		}
+	}
+}
+
+// TestLuaAction runs layer-2/3 functions: action(inlet) with getEvent,
+// getEvents and discardEvent, spawn and spawnShell with event fields,
+// collect with the exit code, a layer-3 onCreate function, and log.
+func TestLuaAction(t *testing.T) {
+	dir := t.TempDir()
+	src, logf := filepath.Join(dir, "src"), filepath.Join(dir, "log")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := lsyncdconf.Load("t.lua", `
+local logf = "`+logf+`"
+local collected = {}
+sync{ source = "`+src+`", target = "/t/",
+  onStartup = function(event) spawnShell(event, 'echo startup "$1" >> '..logf, event.source) end,
+  action = function(inlet)
+    local event, event2 = inlet.getEvent()
+    if event.etype == "Modify" then
+      local list = inlet.getEvents(function(e) return e.etype == "Modify" end)
+      local paths = list.getPaths(function(etype, p) return "m:"..p end)
+      spawnShell(list, 'echo modify "$@" >> '..logf, unpack(paths))
+      return
+    end
+    if event.etype == "Attrib" then
+      inlet.discardEvent(event)
+      return
+    end
+    if event.etype == "Move" then
+      spawn(event, "/bin/sh", "-c", 'echo move "$1" "$2" >> '..logf, "sh", event.pathname, event2.targetPath)
+      return
+    end
+    log("Normal", "spawning for ", event.etype, " ", event.pathname, " dir=", tostring(event.isdir))
+    spawnShell(event, 'echo "$1" "$2" "$3" >> '..logf..'; exit 3', event.etype, event.sourcePathname, event.basename)
+  end,
+  collect = function(agent, exitcode)
+    if not agent.isList and agent.etype == "Create" then
+      return exitcode == 3 and "ok" or "die"
+    end
+    return exitcode == 0 and "ok" or "die"
+  end,
+  onMove = true,
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Syncs[0]
+	out := &strings.Builder{}
+	log := slog.New(slog.NewTextHandler(out, nil))
+	tgt, err := New(Config{Source: src, Target: s.Target, Actions: s.Actions, Lua: s.Lua, KeepMoves: s.WantsMoves(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := tgt.FullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evil := `x $(touch PWNED);y`
+	if _, err := tgt.Push(ctx, []transport.Change{
+		{Op: change.Create, Path: "d", IsDir: true},
+		{Op: change.Modify, Path: "a"},
+		{Op: change.Attrib, Path: "a"},
+		{Op: change.Modify, Path: "d/" + evil},
+		{Op: change.Move, From: "a", Path: "b c"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(logf)
+	want := "startup " + src + "/\n" +
+		"Create " + src + "//d d\n" +
+		"modify m:/a m:/d/" + evil + "\n" +
+		"move a /t//b c\n"
+	if d := cmp.Diff(want, string(got)); d != "" {
+		t.Errorf("log (-want +got):\n%s", d)
+	}
+	if !strings.Contains(out.String(), `msg="spawning for Create d dir=true"`) {
+		t.Errorf("log() of the action not logged:\n%s", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(src, "PWNED")); err == nil {
+		t.Error("a file name ran as shell code")
+	}
+	// collect's "die" ends the sync.
+	_, err = tgt.Push(ctx, []transport.Change{{Op: change.Delete, Path: "zz"}})
+	if err == nil || transport.IsTransient(err) || !strings.Contains(err.Error(), `collect says "die"`) {
+		t.Errorf("err = %v, want a fatal collect error", err)
 	}
 }

@@ -13,36 +13,82 @@ import (
 	"github.com/gsync/gsync/internal/testutil"
 )
 
-// actionsConfig is a layer-1 config whose actions append a line per
-// event to logf, in shell form: lsyncd hands the paths to /bin/sh as
-// positional parameters, gsync too.
-func actionsConfig(t *testing.T, src, logf string) string {
-	return writeConfig(t, fmt.Sprintf(`settings { nodaemon = true }
-sync {
-  source = %[1]q, target = "/t/",
+// actionsConfigs are configs whose actions append a line per event to
+// a log: layer-1 shell strings (lsyncd hands the paths to /bin/sh as
+// positional parameters, gsync too), and a layer-2 action function
+// (spawnShell with event fields) next to a layer-1 onStartup.
+var actionsConfigs = []struct {
+	name string
+	body string // %[1]q: the source, %[2]s: the log file
+	want func(src, evil string) []string
+}{
+	{"layer1", `
   onStartup = [[echo startup ^source >> %[2]s]],
   onCreate = [[echo create ^pathname ^targetPathname >> %[2]s]],
   onModify = [[echo modify ^pathname >> %[2]s]],
   onAttrib = [[echo attrib ^pathname >> %[2]s]],
   onMove = [[echo move ^o.pathname ^d.targetPath >> %[2]s]],
-  onDelete = [[echo delete ^sourcePath >> %[2]s]],
-}
-`, src, logf))
+  onDelete = [[echo delete ^sourcePath >> %[2]s]],`,
+		func(src, evil string) []string {
+			return []string{
+				"startup " + src + "/",
+				// lsyncd's paths start with "/" (getPath): target ..
+				// path doubles the slash, and gsync does the same.
+				"create d /t//d",
+				"create d/" + evil + " /t//d/" + evil,
+				"modify d/" + evil,
+				"attrib d/" + evil,
+				"move d/" + evil + " /t//d/" + evil + " moved",
+				"delete " + src + "//d/" + evil + " moved",
+				"delete " + src + "//d/",
+			}
+		}},
+	{"layer2", `
+  onStartup = [[echo startup ^source >> %[2]s]],
+  onMove = true,
+  action = function(inlet)
+    local e, e2 = inlet.getEvent()
+    if e.etype == "Move" then
+      spawnShell(e, 'echo "$1" "$2" "$3" >> %[2]s', e.etype, e.pathname, e2.targetPathname)
+      return
+    end
+    spawnShell(e, 'echo "$1" "$2" "$3" "$4" >> %[2]s', e.etype, e.path, e.sourcePathname, tostring(e.isdir))
+  end,`,
+		func(src, evil string) []string {
+			return []string{
+				"startup " + src + "/",
+				"Create d/ " + src + "//d true",
+				"Create d/" + evil + " " + src + "//d/" + evil + " false",
+				"Modify d/" + evil + " " + src + "//d/" + evil + " false",
+				"Attrib d/" + evil + " " + src + "//d/" + evil + " false",
+				"Move d/" + evil + " /t//d/" + evil + " moved",
+				"Delete d/" + evil + " moved " + src + "//d/" + evil + " moved false",
+				"Delete d/ " + src + "//d true",
+			}
+		}},
 }
 
-// TestLsyncdActionsSideBySide runs one layer-1 config (onStartup,
-// onCreate, onModify, onAttrib, onMove, onDelete as shell strings) under
+// TestLsyncdActionsSideBySide runs each config of actionsConfigs under
 // lsyncd 2.2.3 and under gsync, on the same source and the same events,
 // each writing its own log: the two logs must be the same, line for
-// line. The file names carry spaces, quotes, $(...), backquotes and ";":
-// neither tool may run them (no PWNED file appears in either's working
-// directory).
+// line, and what the config's actions say. The file names carry spaces,
+// quotes, $(...), backquotes and ";": neither tool may run them (no
+// PWNED file appears in either's working directory).
 func TestLsyncdActionsSideBySide(t *testing.T) {
 	t.Parallel()
 	lsyncd, err := exec.LookPath("lsyncd")
 	if err != nil {
 		t.Skip("lsyncd not installed: no side-by-side comparison")
 	}
+	for _, tc := range actionsConfigs {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			actionsSideBySide(t, lsyncd, tc.body, tc.want)
+		})
+	}
+}
+
+func actionsSideBySide(t *testing.T, lsyncd, body string, want func(src, evil string) []string) {
 	dir := t.TempDir()
 	src, outside := filepath.Join(dir, "src"), filepath.Join(dir, "outside")
 	cwdL, cwdG := filepath.Join(dir, "cwd-lsyncd"), filepath.Join(dir, "cwd-gsync")
@@ -50,8 +96,11 @@ func TestLsyncdActionsSideBySide(t *testing.T) {
 		testutil.MustMkdir(t, d)
 	}
 	logL, logG := filepath.Join(dir, "lsyncd.log"), filepath.Join(dir, "gsync.log")
+	config := func(logf string) string {
+		return writeConfig(t, fmt.Sprintf("settings { nodaemon = true }\nsync { source = %[1]q, target = \"/t/\","+body+"\n}\n", src, logf))
+	}
 
-	cmd := exec.Command(lsyncd, "-nodaemon", actionsConfig(t, src, logL))
+	cmd := exec.Command(lsyncd, "-nodaemon", config(logL))
 	cmd.Dir = cwdL
 	lout := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = lout, lout
@@ -65,7 +114,7 @@ func TestLsyncdActionsSideBySide(t *testing.T) {
 			t.Logf("lsyncd output:\n%s", tail(lout.String(), 40))
 		}
 	})
-	gcmd := exec.Command(gsyncBin, actionsConfig(t, src, logG))
+	gcmd := exec.Command(gsyncBin, config(logG))
 	gcmd.Dir = cwdG
 	g := startProc(t, gcmd)
 
@@ -76,16 +125,25 @@ func TestLsyncdActionsSideBySide(t *testing.T) {
 		}
 		return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	}
-	n := 0
+	evil := `a b'c"d $(touch PWNED);e` + "`touch PWNED2`;x"
+	wantLines := want(src, evil)
+	n, batches := 0, 0
+	// Each step waits for its lines in both logs, and for gsync's batch
+	// to end, which keeps the events of two steps from meeting in one
+	// queue (gsync splits a move of a path whose event is still in
+	// flight into its Delete and Create; lsyncd waits and keeps it).
 	step := func(what string, add int, do func()) {
 		t.Helper()
 		do()
 		n += add
+		if what != "startup" {
+			batches++
+		}
 		testutil.Eventually(t, what+": both logs have the lines", func() bool {
-			return len(lines(logL)) >= n && len(lines(logG)) >= n
+			return len(lines(logL)) >= n && len(lines(logG)) >= n &&
+				strings.Count(g.out.String(), `msg="batch done"`) >= batches
 		})
 	}
-	evil := `a b'c"d $(touch PWNED);e` + "`touch PWNED2`;x"
 	step("startup", 1, func() {})
 	step("mkdir", 1, func() { testutil.MustMkdir(t, filepath.Join(src, "d")) })
 	step("create", 1, func() {
@@ -110,21 +168,9 @@ func TestLsyncdActionsSideBySide(t *testing.T) {
 		testutil.Must(t, os.Remove(filepath.Join(src, "d")))
 	})
 
-	want := []string{
-		"startup " + src + "/",
-		// lsyncd's paths start with "/" (getPath): target .. path
-		// doubles the slash, and gsync does the same.
-		"create d /t//d",
-		"create d/" + evil + " /t//d/" + evil,
-		"modify d/" + evil,
-		"attrib d/" + evil,
-		"move d/" + evil + " /t//d/" + evil + " moved",
-		"delete " + src + "//d/" + evil + " moved",
-		"delete " + src + "//d/",
-	}
 	gotL, gotG := lines(logL), lines(logG)
-	if strings.Join(gotL, "\n") != strings.Join(want, "\n") {
-		t.Errorf("lsyncd's log:\n%s\nwant:\n%s", strings.Join(gotL, "\n"), strings.Join(want, "\n"))
+	if strings.Join(gotL, "\n") != strings.Join(wantLines, "\n") {
+		t.Errorf("lsyncd's log:\n%s\nwant:\n%s", strings.Join(gotL, "\n"), strings.Join(wantLines, "\n"))
 	}
 	if strings.Join(gotG, "\n") != strings.Join(gotL, "\n") {
 		t.Errorf("gsync's log differs from lsyncd's:\ngsync:\n%s\nlsyncd:\n%s", strings.Join(gotG, "\n"), strings.Join(gotL, "\n"))
@@ -159,8 +205,9 @@ func lsyncdExample(t *testing.T, name string) string {
 
 // TestLsyncdActionExamples runs lsyncd's lecho.lua unchanged (its source
 // is "src" in the working directory): each event runs /bin/echo, whose
-// output gsync logs. lsyncd's layer-2 examples (action = function) are
-// refused with lsyncd's exit code and a message naming the key.
+// output gsync logs. lsyncd's layer-2 examples that 2.2.3 itself refuses
+// (limagemagic.lua) or that reach into its rsync internals (lpostcmd.lua)
+// are refused with lsyncd's exit code and a message naming the key.
 func TestLsyncdActionExamples(t *testing.T) {
 	t.Parallel()
 	t.Run("lecho", func(t *testing.T) {
@@ -187,8 +234,11 @@ func TestLsyncdActionExamples(t *testing.T) {
 		}
 	})
 	for _, tc := range []struct{ file, want string }{
-		{"limagemagic.lua", `"action" is an lsyncd layer-2/3 hook`},
-		{"lpostcmd.lua", `"action" is an lsyncd layer-2/3 hook`},
+		// lsyncd 2.2.3 refuses it too: 'Parameter "collapse" unknown'.
+		{"limagemagic.lua", `limagemagic.lua:118: sync{}: unknown key "collapse"`},
+		// It hands events on to default.rsync.action and makes blanket
+		// events: lsyncd's rsync internals.
+		{"lpostcmd.lua", `"action" on default.rsync: gsync runs action and collect functions in a sync without default.rsync`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()

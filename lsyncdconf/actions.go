@@ -366,7 +366,7 @@ func (s *Sync) setAction(key string, v lua.LValue) error {
 			return nil // false: as if not given
 		}
 	case *lua.LFunction:
-		return fmt.Errorf("sync{}: %s = function(...) is an lsyncd layer-2/3 Lua action; gsync runs layer-1 string actions (%s = \"shell command with ^pathname\") and layer-4 configs, not Lua functions at run time", key, key)
+		return s.setLua(key, v)
 	}
 	return fmt.Errorf("sync{}: %s must be a string (a layer-1 action), got %s", key, v.Type())
 }
@@ -374,7 +374,7 @@ func (s *Sync) setAction(key string, v lua.LValue) error {
 // finishActions checks a layer-1 sync: it has an action, and actions that
 // read the target have one.
 func (s *Sync) finishActions() error {
-	if len(s.Actions) == 0 || (len(s.Actions) == 1 && s.Actions[EtypeMove] != nil && s.Actions[EtypeMove].None) {
+	if s.lua == nil && (len(s.Actions) == 0 || (len(s.Actions) == 1 && s.Actions[EtypeMove] != nil && s.Actions[EtypeMove].None)) {
 		// lsyncd.lua Syncs.add: "no actions specified."
 		return fmt.Errorf("sync{}: no actions specified (give default.rsync, default.rsyncssh, default.direct, or onCreate/onModify/onDelete/onMove/onAttrib strings)")
 	}

@@ -92,6 +92,11 @@ type Sync struct {
 	SSH   SSHOpts
 	// Actions are a KindActions sync's layer-1 actions (actions.go).
 	Actions Actions
+	// Lua, when set, are a KindActions sync's layer-2/3 functions
+	// (action, collect, on* functions; layer2.go); Actions then holds
+	// its layer-1 strings, which Lua runs as lsyncd does.
+	Lua *LuaActions
+	lua *luaFuncs
 	// ExitCodes is a KindActions sync's exitcodes table: what an exit
 	// code of an action means ("ok", "again" or "die"); nil: 0 is "ok",
 	// anything else "die" (default.lua: default.collect).

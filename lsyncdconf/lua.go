@@ -27,9 +27,10 @@ var settingKeys = map[string]bool{
 	"maxProcesses": true, "logfacility": true, "logident": true, "onepass": true,
 }
 
-// hookKeys are layer-2/3 keys: Lua code run by lsyncd at run time, which
-// gsync does not do. The layer-1 action strings (onCreate = "...") are
-// read by setAction (actions.go).
+// hookKeys are keys of lsyncd's own layers that gsync does not run. The
+// layer-1 action strings (onCreate = "...") are read by setAction
+// (actions.go); action and collect functions of a sync without a
+// default.* prototype by setLua (layer2.go).
 var hookKeys = map[string]bool{
 	"action": true, "collect": true, "prepare": true,
 	"checkgauge": true, "rsyncExitCodes": true, "sshExitCodes": true,
@@ -53,6 +54,8 @@ type loader struct {
 	settingsFunc lua.LValue
 	// settingsRaw holds the values given to settings, for settings(key).
 	settingsRaw map[string]lua.LValue
+	// rt is the Lua state kept for layer-2/3 functions (layer2.go).
+	rt *runtime
 }
 
 // LoadFile runs the lsyncd Lua config at path in a sandbox (no file,
@@ -73,7 +76,16 @@ func loadText(name, src string, timeout time.Duration) (*Config, error) {
 	ld := &loader{file: name, protos: map[*lua.LTable]string{}, settingsRaw: map[string]lua.LValue{},
 		cfg: Config{Settings: Settings{StatusInterval: 10 * time.Second}}}
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
-	defer L.Close()
+	ld.rt = &runtime{L: L}
+	defer func() {
+		// A config with layer-2/3 functions keeps its state for them.
+		for _, s := range ld.cfg.Syncs {
+			if s.Lua != nil {
+				return
+			}
+		}
+		L.Close()
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	L.SetContext(ctx)
@@ -375,6 +387,9 @@ func (ld *loader) parseSync(t *lua.LTable) (Sync, error) {
 	if err := s.finish(); err != nil {
 		return Sync{}, err
 	}
+	if s.lua != nil {
+		s.Lua = ld.luaActions(&s, vals)
+	}
 	return s, nil
 }
 
@@ -416,8 +431,14 @@ func mergeSub(tables []*lua.LTable, set func(string, lua.LValue) error) error {
 
 // set applies one key of a sync{} table.
 func (s *Sync) set(key string, v lua.LValue) error {
+	if (key == "action" || key == "collect") && s.Kind == KindActions {
+		return s.setLua(key, v)
+	}
+	if (key == "action" || key == "collect") && hookKeys[key] {
+		return fmt.Errorf("sync{}: %q on default.%s: gsync runs action and collect functions in a sync without default.rsync, default.rsyncssh or default.direct (it has no Lua default.%s.action to hand events on to); for a command after each transfer use --on-push", key, s.Kind, s.Kind)
+	}
 	if hookKeys[key] {
-		return fmt.Errorf("sync{}: %q is an lsyncd layer-2/3 hook (Lua code run on events); gsync runs layer-1 string actions (onCreate = \"...\") and layer-4 configs (default.rsync, default.rsyncssh, default.direct)", key)
+		return fmt.Errorf("sync{}: %q is an lsyncd hook into its runner (prepare, checkgauge, rsyncExitCodes, sshExitCodes), which gsync does not run; action, collect and on* functions and strings are run", key)
 	}
 	if strings.HasPrefix(key, "on") && slices.Contains(actionKeys, key) {
 		if s.Kind != KindActions {

@@ -27,7 +27,8 @@ type pushResult struct {
 
 // watch opens the watcher of the source.
 func (m *Mirror) watch(ctx context.Context) (watcher.Watcher, error) {
-	opts := watcher.Options{Root: m.src, Exclude: m.rules.Excluded, Backend: m.cfg.WatchBackend, Logger: m.log}
+	opts := watcher.Options{Root: m.src, Exclude: m.rules.Excluded, Backend: m.cfg.WatchBackend, Logger: m.log,
+		ModifyOnClose: m.cfg.ModifyOnClose}
 	open := m.cfg.Watch
 	if open == nil {
 		open = watcher.New

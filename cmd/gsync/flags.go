@@ -52,6 +52,8 @@ type config struct {
 	actions         lsyncdconf.Actions
 	actionTarget    string
 	actionExitCodes map[int]string
+	actionLua       *lsyncdconf.LuaActions
+	actionKeepMoves bool
 }
 
 // sourceOptions are the settings of one source: how it is watched,
@@ -72,6 +74,9 @@ type sourceOptions struct {
 	dryRun       bool
 	insist       bool
 	watchBackend string
+	// modifyOnClose: written files are events when closed (lsyncd's
+	// layer-1/2 actions, lsyncd_actions.go).
+	modifyOnClose bool
 	// safety guards
 	allowEmptySource bool
 	maxDelete        int

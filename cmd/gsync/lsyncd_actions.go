@@ -15,7 +15,14 @@ import (
 // (its full sync is onStartup, which deletes nothing of gsync's).
 func actionsConfig(c *config, s *lsyncdconf.Sync) {
 	c.actions, c.actionTarget, c.actionExitCodes = s.Actions, s.Target, s.ExitCodes
+	c.actionLua, c.actionKeepMoves = s.Lua, s.WantsMoves()
+	if c.actions == nil {
+		c.actions = lsyncdconf.Actions{} // marks the sync as one with actions
+	}
 	c.deleteMode = transport.DeleteRunning
+	// lsyncd's default inotifyMode, CloseWrite: one onModify per write,
+	// when the writer closes the file.
+	c.modifyOnClose = true
 	if s.Target == "" {
 		// The target names the sync in logs and the status.
 		c.targets = []string{"actions:" + s.Source}
@@ -25,6 +32,7 @@ func actionsConfig(c *config, s *lsyncdconf.Sync) {
 // openActions opens the target that runs the actions.
 func openActions(c *config, opts transport.Options) (transport.Target, error) {
 	t, err := actions.New(actions.Config{Source: opts.Source, Target: c.actionTarget, Actions: c.actions, ExitCodes: c.actionExitCodes,
+		Lua: c.actionLua, KeepMoves: c.actionKeepMoves,
 		Env: hookEnv(), DryRun: opts.DryRun, Logger: opts.Logger})
 	if err != nil {
 		return nil, usageError{Err: fmt.Errorf("sync %s: %w", c.name, err)}
