@@ -1,6 +1,8 @@
 // Package actions runs an lsyncd sync's layer-1 actions (onCreate =
 // "...", onModify, onDelete, onMove, onAttrib, onStartup; read by
-// lsyncdconf) as a transport.Target: the engine hands it its batches
+// lsyncdconf), or hands its events to its layer-2/3 Lua functions
+// (lsyncdconf.LuaActions) and runs what they spawn, as a
+// transport.Target: the engine hands it its batches
 // after lsyncd's delay and collapse rules (package delay), and Push runs
 // each event's action in order, one at a time; FullSync (startup,
 // overflow, SIGHUP, crontab) runs onStartup.

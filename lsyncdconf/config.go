@@ -5,8 +5,9 @@
 // Accepted: settings{} and sync{} blocks built on default.rsync,
 // default.rsyncssh and default.direct (layer 4), and sync{} blocks whose
 // actions are layer-1 strings (onCreate = "cp ^sourcePath ^targetPath",
-// actions.go), which package actions runs. Lua functions run at run time
-// (action, collect, onCreate = function, spawn, ...) are refused with an
+// actions.go) or layer-2/3 Lua functions (action = function(inlet),
+// layer2.go), which package actions runs. Hooks into lsyncd's runner
+// (prepare, checkgauge, createBlanketEvent, ...) are refused with an
 // error naming the key and the config line. The Lua runs with the globals lsyncd 2.2.3
 // gives a config (log, settings, readdir, debug.getinfo, ...; env.go) in a
 // sandbox that only reads files: running programs, writing files and
