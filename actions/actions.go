@@ -412,3 +412,34 @@ func (c *capped) Write(p []byte) (int, error) {
 }
 
 func (c *capped) String() string { return c.b.String() }
+
+// Effects says, for gsync explain, what a change of rel runs (rel is
+// relative to the source; a move's destination is shown as NEW-NAME).
+func Effects(actions lsyncdconf.Actions, lua *lsyncdconf.LuaActions, keepMoves bool, source, target, delay string, rel string, isDir bool) []string {
+	out := []string{"a change runs the sync's action for its event " + delay + " after it was seen (lsyncd's actions: no transfer)"}
+	if lua != nil {
+		out = append(out, "its events go to the config's Lua functions (action, collect, on* functions), which decide what runs")
+	}
+	for _, etype := range []string{lsyncdconf.EtypeCreate, lsyncdconf.EtypeModify, lsyncdconf.EtypeAttrib, lsyncdconf.EtypeDelete, lsyncdconf.EtypeMove} {
+		a := actions[etype]
+		switch {
+		case a == nil && etype == lsyncdconf.EtypeMove && !keepMoves:
+			out = append(out, "a move: no onMove, so onDelete for the old path and onCreate for the new one")
+		case a == nil && lua == nil:
+			out = append(out, etype+": nothing (no on"+etype+")")
+		case a == nil:
+		case a.None:
+			out = append(out, etype+": nothing (on"+etype+" = true)")
+		default:
+			src := strings.TrimSuffix(source, "/") + "/"
+			ev := lsyncdconf.Event{Path: "/" + rel, Source: src, Target: target}
+			ev2 := lsyncdconf.Event{Path: "/NEW-NAME", Source: src, Target: target}
+			if isDir {
+				ev.Path += "/"
+				ev2.Path += "/"
+			}
+			out = append(out, fmt.Sprintf("%s: %s runs %q", etype, a.Key, a.Argv(DefaultShell, ev, ev2)))
+		}
+	}
+	return out
+}

@@ -286,3 +286,34 @@ func TestCrontabFullSync(t *testing.T) {
 		})
 	}
 }
+
+// TestActionsCheckExplain: gsync check says which program each action
+// runs (without running it), and gsync explain what a change of a path
+// runs, with the path filled in; a missing program is the check's error.
+func TestActionsCheckExplain(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	testutil.MustMkdir(t, src)
+	conf := writeConfig(t, fmt.Sprintf(`sync { source = %q, target = "/t/", crontab = { "@hourly" },
+  onCreate = [[touch %s/RAN; echo ^pathname]], onMove = "/bin/mv ^o.targetPath ^d.targetPath" }
+sync { source = %q, onDelete = "/no/such/program ^pathname" }`, src, dir, src))
+	code, out := runGsync(t, "check", "--config", conf)
+	if code == 0 || !strings.Contains(out, "checked: onCreate runs /bin/sh") || !strings.Contains(out, "/no/such/program is not an executable file") {
+		t.Errorf("check: exit %d, output:\n%s", code, out)
+	}
+	if testutil.Exists(filepath.Join(dir, "RAN")) {
+		t.Error("check ran an action")
+	}
+	code, out = runGsync(t, "explain", "--config", conf, "a b")
+	for _, want := range []string{
+		`Create: onCreate runs ["/bin/sh" "-c" "touch ` + dir + `/RAN; echo \"$1\"" "/bin/sh" "a b"]`,
+		`Move: onMove runs ["/bin/mv" "/t//a b" "/t//NEW-NAME"]`,
+		`a full sync also runs at the times of ["@hourly"]`,
+		`Delete: onDelete runs ["/no/such/program" "a b"]`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain: no %q in (exit %d):\n%s", want, code, out)
+		}
+	}
+}

@@ -115,6 +115,10 @@ type Target struct {
 	// is the target directory of a local target, "" otherwise.
 	Open   func(rules *filter.Set, opts transport.Options) (t transport.Target, localDir string, err error)
 	Status *Status // nil: not published
+	// Effects, when set, says what a change of a path does on a target
+	// that is not a mirror (lsyncd's actions), for gsync explain; nil:
+	// the mirror's own rules.
+	Effects func(rel string, isDir bool) []string
 }
 
 // validate checks what New cannot infer.

@@ -71,6 +71,9 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		t.Open = func(rules *filter.Set, opts transport.Options) (transport.Target, string, error) {
 			return openLsyncdTarget(tcfg, spec, rules, opts) // lsyncd_exec.go; openTarget for the rest
 		}
+		if tcfg.actions != nil {
+			t.Effects = actionEffects(tcfg) // lsyncd_actions.go
+		}
 		mc.Targets = append(mc.Targets, t)
 	}
 	return mc, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/gsync/gsync/actions"
 	"github.com/gsync/gsync/lsyncdconf"
@@ -38,4 +39,23 @@ func openActions(c *config, opts transport.Options) (transport.Target, error) {
 		return nil, usageError{Err: fmt.Errorf("sync %s: %w", c.name, err)}
 	}
 	return t, nil
+}
+
+// actionEffects says what a change does in a sync with actions (gsync
+// explain).
+func actionEffects(c *config) func(rel string, isDir bool) []string {
+	return func(rel string, isDir bool) []string {
+		delay := "at once"
+		if c.delay > 0 {
+			delay = c.delay.String()
+		}
+		src, err := filepath.Abs(c.source)
+		if err != nil {
+			src = c.source
+		}
+		if real, err := filepath.EvalSymlinks(src); err == nil {
+			src = real
+		}
+		return actions.Effects(c.actions, c.actionLua, c.actionKeepMoves, src, c.actionTarget, delay, rel, isDir)
+	}
 }
