@@ -354,45 +354,41 @@ func (la *LuaActions) eventObject(r *luaRun, e *luaEv, path string, a *luaAgent)
 	return t
 }
 
-// eventList is lsyncd's event list (getEvents): isList, config,
-// getPaths(mutator) and getSourcePaths(mutator).
+// eventList is lsyncd's event list (getEvents): isList, config and
+// getPaths(mutator) (lsyncd.lua: eventListFuncs, eventListMeta).
 func (la *LuaActions) eventList(r *luaRun, evs []*luaEv) *lua.LTable {
 	L := la.rt.L
 	t := L.NewTable()
 	r.byTable[t] = &luaAgent{table: t, events: evs}
 	t.RawSetString("isList", lua.LTrue)
 	t.RawSetString("config", la.config)
-	paths := func(prefix string) lua.LGFunction {
-		return func(L *lua.LState) int {
-			mutator, _ := L.Get(1).(*lua.LFunction)
-			out := L.NewTable()
-			for _, e := range evs {
-				p1, p2 := lua.LValue(lua.LString(prefix+e.Path)), lua.LValue(lua.LNil)
-				if e.Path2 != "" {
-					p2 = lua.LString(prefix + e.Path2)
-				}
-				if mutator != nil {
-					L.Push(mutator)
-					L.Push(lua.LString(e.Etype))
-					L.Push(p1)
-					L.Push(p2)
-					L.Call(3, 2)
-					p1, p2 = L.Get(-2), L.Get(-1)
-					L.Pop(2)
-				}
-				if p1 != lua.LNil {
-					out.Append(p1)
-				}
-				if p2 != lua.LNil {
-					out.Append(p2)
-				}
+	t.RawSetString("getPaths", L.NewFunction(func(L *lua.LState) int {
+		mutator, _ := L.Get(1).(*lua.LFunction)
+		out := L.NewTable()
+		for _, e := range evs {
+			p1, p2 := lua.LValue(lua.LString(e.Path)), lua.LValue(lua.LNil)
+			if e.Path2 != "" {
+				p2 = lua.LString(e.Path2)
 			}
-			L.Push(out)
-			return 1
+			if mutator != nil {
+				L.Push(mutator)
+				L.Push(lua.LString(e.Etype))
+				L.Push(p1)
+				L.Push(p2)
+				L.Call(3, 2)
+				p1, p2 = L.Get(-2), L.Get(-1)
+				L.Pop(2)
+			}
+			if p1 != lua.LNil {
+				out.Append(p1)
+			}
+			if p2 != lua.LNil {
+				out.Append(p2)
+			}
 		}
-	}
-	t.RawSetString("getPaths", L.NewFunction(paths("")))
-	t.RawSetString("getSourcePaths", L.NewFunction(paths(strings.TrimSuffix(r.source, "/"))))
+		L.Push(out)
+		return 1
+	}))
 	return t
 }
 
