@@ -295,9 +295,10 @@ func TestActionsCheckExplain(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	testutil.MustMkdir(t, src)
-	conf := writeConfig(t, fmt.Sprintf(`sync { source = %q, target = "/t/", crontab = { "@hourly" },
+	conf := writeConfig(t, fmt.Sprintf(`sync { source = %q, target = "/t/",
   onCreate = [[touch %s/RAN; echo ^pathname]], onMove = "/bin/mv ^o.targetPath ^d.targetPath" }
-sync { source = %q, onDelete = "/no/such/program ^pathname" }`, src, dir, src))
+sync { source = %q, onDelete = "/no/such/program ^pathname" }
+sync { default.direct, source = %q, target = %q, crontab = { "@hourly" } }`, src, dir, src, src, filepath.Join(dir, "copy")))
 	code, out := runGsync(t, "check", "--config", conf)
 	if code == 0 || !strings.Contains(out, "checked: onCreate runs /bin/sh") || !strings.Contains(out, "/no/such/program is not an executable file") {
 		t.Errorf("check: exit %d, output:\n%s", code, out)
@@ -309,8 +310,8 @@ sync { source = %q, onDelete = "/no/such/program ^pathname" }`, src, dir, src))
 	for _, want := range []string{
 		`Create: onCreate runs ["/bin/sh" "-c" "touch ` + dir + `/RAN; echo \"$1\"" "/bin/sh" "a b"]`,
 		`Move: onMove runs ["/bin/mv" "/t//a b" "/t//NEW-NAME"]`,
-		`a full sync also runs at the times of ["@hourly"]`,
 		`Delete: onDelete runs ["/no/such/program" "a b"]`,
+		`a full sync also runs at the times of ["@hourly"] (crontab, --full-sync-cron)`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain: no %q in (exit %d):\n%s", want, code, out)

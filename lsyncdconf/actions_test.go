@@ -64,7 +64,7 @@ func TestTranslateAction(t *testing.T) {
 func TestLoadActions(t *testing.T) {
 	cfg, err := Load("a.lua", `
 bash = { delay = 2, onCreate = [[cp -r ^sourcePath ^targetPathdir]], onMove = true }
-sync{ bash, source = "/s", target = "/t/", crontab = { "*/5 * * * *" } }
+sync{ bash, source = "/s", target = "/t/" }
 sync{ source = "/s", onDelete = "/bin/echo ^pathname" }
 `)
 	if err != nil {
@@ -75,12 +75,21 @@ sync{ source = "/s", onDelete = "/bin/echo ^pathname" }
 		!s.Actions[EtypeMove].None || s.Actions[EtypeDelete] != nil || !s.Actions.NeedsShell() {
 		t.Errorf("sync 1 = %+v", s)
 	}
-	if d := cmp.Diff([]string{"*/5 * * * *"}, s.Crontab); d != "" {
-		t.Errorf("crontab: %s", d)
-	}
 	s = cfg.Syncs[1]
 	if *s.Delay != 0 || s.Actions.NeedsShell() || s.Target != "" {
 		t.Errorf("sync 2 = %+v", s)
+	}
+}
+
+// TestLoadCrontab reads lsyncd 2.3's crontab key: six fields with
+// seconds first, or five.
+func TestLoadCrontab(t *testing.T) {
+	cfg, err := Load("c.lua", `sync{ default.rsync, source = "/s", target = "h::m", crontab = { "1 0 3 * * *", "*/5 * * * *" } }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"1 0 3 * * *", "*/5 * * * *"}, cfg.Syncs[0].Crontab); d != "" {
+		t.Errorf("crontab: %s", d)
 	}
 }
 

@@ -518,6 +518,11 @@ func (s *Sync) set(key string, v lua.LValue) error {
 		}
 		s.ExitCodes, err = exitCodes(v)
 	case "crontab":
+		if s.Kind == KindActions {
+			// lsyncd 2.3 queues a "Full" event, which default.action hands
+			// to config.onFull: no layer-1 sync has one.
+			return fmt.Errorf("sync{}: crontab repeats the full sync of default.rsync, default.rsyncssh or default.direct; a sync with actions has none (lsyncd 2.3 hands it an event no action takes)")
+		}
 		if s.Crontab, err = strList(key, v); err == nil {
 			_, err = cronsched.Parse(s.Crontab)
 			if err != nil {

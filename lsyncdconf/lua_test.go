@@ -124,6 +124,7 @@ func TestLoadErrors(t *testing.T) {
 		{"action not a string", "sync{source='/a', onCreate = 3}", `onCreate must be a string`},
 		{"bad exitcodes", "sync{source='/a', onCreate = 'true', exitcodes = { [1] = 'retry' }}", `exitcodes[1] = "retry": want 'ok', 'again' or 'die'`},
 		{"exitcodes on rsync", "sync{default.rsync, source='/a', target='/b', exitcodes = { [1] = 'ok' }}", `exitcodes belongs to a sync with layer-1 actions`},
+		{"crontab in actions", "sync{source='/a', onCreate = 'true', crontab = { '@daily' }}", `crontab repeats the full sync of default.rsync`},
 		{"bad crontab", "sync{default.rsync, source='/a', target='/b', crontab = {'* * * * *', 'every day'}}", `crontab: parse crontab rule 2 "every day"`},
 		{"spawn", "\n\nspawn(nil, '/bin/true')", `c.lua:3: spawn() is not available under gsync: it runs a program from an lsyncd layer-2/3 action`},
 		{"spawnShell", "spawnShell(nil, 'true')", `spawnShell() is not available under gsync`},

@@ -333,7 +333,11 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 			c.dryRun = c.dryRun || native.dryRun
 			c.onPush, c.onPushTimeout = native.onPush, native.onPushTimeout
 			c.verifyEvery, c.verifyOnly, c.verifyChecksum = native.verifyEvery, native.verifyOnly, native.verifyChecksum
-			c.fullSyncCron = append(c.fullSyncCron, native.fullSyncCron...)
+			if c.actions == nil {
+				c.fullSyncCron = append(c.fullSyncCron, native.fullSyncCron...)
+			} else if len(native.fullSyncCron) > 0 {
+				log.Warn("--full-sync-cron does not apply to a sync with actions: it has no full sync to repeat (lsyncd 2.3 hands it a Full event no action takes)", "sync", c.name, "at", s.Where())
+			}
 		}
 		if e := c.external; e != nil {
 			what := "its transfers"
