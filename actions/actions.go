@@ -204,39 +204,51 @@ func (t *Target) runLua(ctx context.Context, evs []lsyncdconf.LuaEvent) (transpo
 	return st, transport.Fatal(fmt.Errorf("run layer-2 action: %w (lsyncd ends on it too)", err))
 }
 
-// spawn runs one program a Lua action spawned and returns its exit code
-// (255 when it could not be started, as lsyncd's child exits).
+// spawn runs one program a Lua action spawned and returns its exit code.
 func (t *Target) spawn(ctx context.Context, argv []string) (int, error) {
 	if t.cfg.DryRun {
 		t.log.Info("dry run: spawn not run", "argv", argv)
 		return 0, nil
 	}
+	code, out, took, err := t.start(ctx, argv)
+	if err != nil {
+		return 0, err
+	}
+	attrs := []any{"argv", argv, "took", took.String(), "exit", code}
+	if out != "" {
+		attrs = append(attrs, "output", out)
+	}
+	t.log.Info("spawn ran", attrs...)
+	return code, nil
+}
+
+// start runs argv to its end, in a process group of its own, and returns
+// its exit code and (capped) output. A program that cannot be started
+// exits 255, as lsyncd's child does when its exec fails; one killed by
+// a signal -1. err is set only when ctx ended.
+func (t *Target) start(ctx context.Context, argv []string) (code int, output string, took time.Duration, err error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = t.cfg.Env
 	var out capped
 	cmd.Stdout, cmd.Stderr = &out, &out
 	ownGroup(cmd)
 	cmd.WaitDelay = stopWait
-	start := time.Now()
-	err := cmd.Run()
-	attrs := []any{"argv", argv, "took", time.Since(start).Round(time.Millisecond).String()}
-	if s := strings.TrimRight(out.String(), "\n"); s != "" {
-		attrs = append(attrs, "output", s)
-	}
+	begin := time.Now()
+	runErr := cmd.Run()
+	took = time.Since(begin).Round(time.Millisecond)
+	output = strings.TrimRight(out.String(), "\n")
 	if ctx.Err() != nil {
-		return 0, ctx.Err()
+		return 0, output, took, fmt.Errorf("run %s: stopped: %w", argv[0], ctx.Err())
 	}
 	var ee *exec.ExitError
 	switch {
-	case err == nil:
-		t.log.Info("spawn ran", attrs...)
-		return 0, nil
-	case errors.As(err, &ee):
-		t.log.Info("spawn ran", append(attrs, "exit", ee.ExitCode())...)
-		return ee.ExitCode(), nil
+	case runErr == nil:
+		return 0, output, took, nil
+	case errors.As(runErr, &ee):
+		return ee.ExitCode(), output, took, nil
 	}
-	t.log.Error("spawn could not start", append(attrs, "err", err)...)
-	return 255, nil
+	t.log.Error("program could not be started", "argv", argv, "err", runErr)
+	return 255, output, took, nil
 }
 
 // luaLog is log() called by an action: lsyncd's categories as levels.
@@ -298,49 +310,31 @@ func (t *Target) run(ctx context.Context, etype string, a *lsyncdconf.Action, ev
 		t.log.Info("dry run: action not run", "event", etype, "path", path, "action", a.Key, "argv", argv)
 		return nil
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = t.cfg.Env
-	var out capped
-	cmd.Stdout, cmd.Stderr = &out, &out
-	ownGroup(cmd)
-	cmd.WaitDelay = stopWait
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start).Round(time.Millisecond)
-	attrs := []any{"event", etype, "path", path, "action", a.Key, "took", took.String()}
-	if s := strings.TrimRight(out.String(), "\n"); s != "" {
-		attrs = append(attrs, "output", s)
+	code, out, took, err := t.start(ctx, argv)
+	if err != nil {
+		return transport.Transient(fmt.Errorf("run %s for %s %s: %w", a.Key, etype, path, err))
 	}
-	if err == nil && t.exitRC(0) == "ok" {
+	attrs := []any{"event", etype, "path", path, "action", a.Key, "took", took.String()}
+	if code != 0 {
+		attrs = append(attrs, "exit", code)
+	}
+	if out != "" {
+		attrs = append(attrs, "output", out)
+	}
+	switch t.exitRC(code) {
+	case "ok":
 		t.log.Info("action ran", attrs...)
 		return nil
+	case "again":
+		// Sync.collect: the event waits again (at least 1 s), which the
+		// engine's retry backoff does.
+		t.log.Warn("action failed; retrying it (exitcodes: again)", attrs...)
+		return transport.Transient(fmt.Errorf("run %s for %s %s: %s exited with %d", a.Key, etype, path, argv[0], code))
 	}
-	if err == nil {
-		t.log.Error("action exited 0, which the sync's exitcodes do not call ok", attrs...)
-		return transport.Fatal(fmt.Errorf("run %s for %s %s: exit 0 is not 'ok' in exitcodes (lsyncd ends on it too)", a.Key, etype, path))
-	}
-	if ctx.Err() != nil {
-		return transport.Transient(fmt.Errorf("run %s for %s %s: stopped: %w", a.Key, etype, path, ctx.Err()))
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code := ee.ExitCode()
-		switch t.exitRC(code) {
-		case "ok":
-			t.log.Info("action ran", append(attrs, "exit", code)...)
-			return nil
-		case "again":
-			// Sync.collect: the event waits again (at least 1 s),
-			// which the engine's retry backoff does.
-			t.log.Warn("action failed; retrying it (exitcodes: again)", append(attrs, "exit", code)...)
-			return transport.Transient(fmt.Errorf("run %s for %s %s: %s exited with %v", a.Key, etype, path, argv[0], ee))
-		}
-		// default.collect: "die" (or a code exitcodes does not list);
-		// Sync.collect then terminates lsyncd ("Critical exitcode.").
-		t.log.Error("action failed", append(attrs, "exit", code)...)
-		return transport.Fatal(fmt.Errorf("run %s for %s %s: %s exited with %v (lsyncd ends on it too)", a.Key, etype, path, argv[0], ee))
-	}
-	return transport.Fatal(fmt.Errorf("run %s for %s %s: %w", a.Key, etype, path, err))
+	// default.collect: "die" (or a code exitcodes does not list, 0 too);
+	// Sync.collect then terminates lsyncd ("Critical exitcode.").
+	t.log.Error("action failed", attrs...)
+	return transport.Fatal(fmt.Errorf("run %s for %s %s: %s exited with %d (lsyncd ends on it too)", a.Key, etype, path, argv[0], code))
 }
 
 var _ transport.Checker = (*Target)(nil)

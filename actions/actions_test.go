@@ -124,7 +124,7 @@ func TestFailingActionIsFatal(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = tgt.Push(context.Background(), []transport.Change{{Op: change.Create, Path: "f"}})
-	if err == nil || transport.IsTransient(err) || !strings.Contains(err.Error(), "exit status 3") {
+	if err == nil || transport.IsTransient(err) || !strings.Contains(err.Error(), "exited with 3") {
 		t.Errorf("err = %v, want a fatal error with exit status 3", err)
 	}
 	_, err = New(Config{Source: dir, Actions: s.Actions, Shell: filepath.Join(dir, "no-sh")})
