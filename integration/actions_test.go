@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,8 +71,9 @@ var actionsConfigs = []struct {
 
 // TestLsyncdActionsSideBySide runs each config of actionsConfigs under
 // lsyncd 2.2.3 and under gsync, on the same source and the same events,
-// each writing its own log: the two logs must be the same, line for
-// line, and what the config's actions say. The file names carry spaces,
+// each writing its own log: both logs must be what the config's actions
+// say, line for line (lsyncd's own race on renames under load excepted
+// for lsyncd, and logged). The file names carry spaces,
 // quotes, $(...), backquotes and ";": neither tool may run them (no
 // PWNED file appears in either's working directory).
 func TestLsyncdActionsSideBySide(t *testing.T) {
@@ -169,11 +171,24 @@ func actionsSideBySide(t *testing.T, lsyncd, body string, want func(src, evil st
 	})
 
 	gotL, gotG := lines(logL), lines(logG)
-	if strings.Join(gotL, "\n") != strings.Join(wantLines, "\n") {
-		t.Errorf("lsyncd's log:\n%s\nwant:\n%s", strings.Join(gotL, "\n"), strings.Join(wantLines, "\n"))
+	join := func(l []string) string { return strings.Join(l, "\n") }
+	if join(gotL) != join(wantLines) {
+		// lsyncd is the reference, not under test: under load it can
+		// read a rename's two halves apart and run it as a delete and a
+		// create (its own race); that is logged, anything else fails.
+		mv := slices.IndexFunc(wantLines, func(l string) bool { return strings.HasPrefix(strings.ToLower(l), "move") })
+		split := len(gotL) == len(wantLines)+1 && mv > 0 &&
+			join(gotL[:mv]) == join(wantLines[:mv]) && join(gotL[mv+2:]) == join(wantLines[mv+1:])
+		if split {
+			t.Logf("lsyncd ran the move as a delete and a create (its race between the halves of a rename):\n%s", join(gotL[mv:mv+2]))
+		} else {
+			t.Errorf("lsyncd's log:\n%s\nwant:\n%s", join(gotL), join(wantLines))
+		}
 	}
-	if strings.Join(gotG, "\n") != strings.Join(gotL, "\n") {
-		t.Errorf("gsync's log differs from lsyncd's:\ngsync:\n%s\nlsyncd:\n%s", strings.Join(gotG, "\n"), strings.Join(gotL, "\n"))
+	// gsync must do what lsyncd does when lsyncd does not trip over its
+	// own race: the same lines, in the same order.
+	if join(gotG) != join(wantLines) {
+		t.Errorf("gsync's log differs from lsyncd's behaviour:\ngsync:\n%s\nwant (lsyncd's, without its race):\n%s\nlsyncd's this time:\n%s", join(gotG), join(wantLines), join(gotL))
 	}
 	for _, d := range []string{cwdL, cwdG, src, outside, "/"} {
 		for _, p := range []string{"PWNED", "PWNED2"} {
