@@ -2,10 +2,13 @@
 // configuration files (sync{default.rsync|rsyncssh|direct, ...}) into plain
 // Go values, so that gsync can run them unchanged.
 //
-// Only what lsyncd's documentation calls layer 4 is accepted: settings{} and
-// sync{} blocks built on default.rsync, default.rsyncssh and default.direct.
-// Lua hooks (onCreate, action, spawn, ...) are refused with an error naming
-// the key and the config line. The Lua runs with the globals lsyncd 2.2.3
+// Accepted: settings{} and sync{} blocks built on default.rsync,
+// default.rsyncssh and default.direct (layer 4), and sync{} blocks whose
+// actions are layer-1 strings (onCreate = "cp ^sourcePath ^targetPath",
+// actions.go) or layer-2/3 Lua functions (action = function(inlet),
+// layer2.go), which package actions runs. Hooks into lsyncd's runner
+// (prepare, checkgauge, createBlanketEvent, ...) are refused with an
+// error naming the key and the config line. The Lua runs with the globals lsyncd 2.2.3
 // gives a config (log, settings, readdir, debug.getinfo, ...; env.go) in a
 // sandbox that only reads files: running programs, writing files and
 // loading code from other files are errors naming the call.
@@ -68,7 +71,7 @@ type Settings struct {
 
 // Sync is one sync{} block (or one -rsync/-rsyncssh/-direct option).
 type Sync struct {
-	Kind      string // KindRsync, KindRsyncSSH or KindDirect
+	Kind      string // KindRsync, KindRsyncSSH, KindDirect or KindActions
 	Source    string
 	Target    string // rsync and direct; for rsyncssh it is set to HOST:TARGETDIR
 	Host      string // rsyncssh
@@ -88,6 +91,20 @@ type Sync struct {
 	Init  bool
 	Rsync RsyncOpts
 	SSH   SSHOpts
+	// Actions are a KindActions sync's layer-1 actions (actions.go).
+	Actions Actions
+	// Lua, when set, are a KindActions sync's layer-2/3 functions
+	// (action, collect, on* functions; layer2.go); Actions then holds
+	// its layer-1 strings, which Lua runs as lsyncd does.
+	Lua *LuaActions
+	lua *luaFuncs
+	// ExitCodes is a KindActions sync's exitcodes table: what an exit
+	// code of an action means ("ok", "again" or "die"); nil: 0 is "ok",
+	// anything else "die" (default.lua: default.collect).
+	ExitCodes map[int]string
+	// Crontab holds lsyncd 2.3's crontab patterns: a full sync runs at
+	// each time one of them names (internal/cronsched reads them).
+	Crontab []string
 	// File and Line locate the sync{} call (empty and 0 for command-line
 	// syncs).
 	File string
@@ -187,6 +204,10 @@ func (s *Sync) finish() error {
 			return fmt.Errorf("sync{}: default.rsyncssh needs host and targetdir")
 		}
 		s.Target = s.Host + ":" + s.TargetDir
+	case KindActions:
+		if err := s.finishActions(); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("sync{}: no default.rsync, default.rsyncssh or default.direct given")
 	}

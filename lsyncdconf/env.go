@@ -34,9 +34,9 @@ func (e *TerminateError) Error() string {
 // Lua) gives a config and gsync does not, with the reason given when a
 // config calls one.
 var notProvided = map[string]string{
-	"spawn":        "an lsyncd layer 1-3 function (it runs a program from Lua action code); use gsync's native hooks instead",
-	"spawnShell":   "an lsyncd layer 1-3 function (it runs a shell command from Lua action code); use gsync's native hooks instead",
-	"alarm":        "an lsyncd layer 1-3 function (Lua code run at a time); send SIGHUP from a timer for periodic full syncs",
+	"spawn":        "it runs a program from an lsyncd layer-2/3 action (action = function(inlet)), not while the config loads",
+	"spawnShell":   "it runs a shell command from an lsyncd layer-2/3 action (action = function(inlet)), not while the config loads",
+	"alarm":        "an lsyncd layer 2-3 function (Lua code run at a time); for periodic full syncs use crontab = {...} or --full-sync-cron",
 	"observefd":    "an lsyncd layer 1 function (Lua code run on a file descriptor)",
 	"nonobservefd": "an lsyncd layer 1 function (Lua code run on a file descriptor)",
 	"dofile":       "gsync configs do not load other Lua files; put everything in one config",
@@ -124,6 +124,16 @@ func (ld *loader) openLibs(L *lua.LState) {
 	}))
 	L.SetGlobal("debug", dbg)
 
+	// spawn and spawnShell work while a layer-2/3 action runs (layer2.go);
+	// while the config loads they are refused like the rest.
+	for name, fn := range map[string]lua.LGFunction{"spawn": ld.rt.spawnFn, "spawnShell": ld.rt.spawnShellFn} {
+		L.SetGlobal(name, L.NewFunction(func(L *lua.LState) int {
+			if ld.rt.run == nil {
+				return ld.raise(L, fmt.Errorf("%s() is not available under gsync: %s", name, notProvided[name]))
+			}
+			return fn(L)
+		}))
+	}
 	L.SetGlobal("lsyncd_version", lua.LString(Version))
 	L.SetGlobal("log", L.NewFunction(ld.logFn))
 	L.SetGlobal("terminate", L.NewFunction(func(L *lua.LState) int {
@@ -215,6 +225,10 @@ func (ld *loader) logFn(L *lua.LState) int {
 		default:
 			fmt.Fprintf(&b, "(%s)", v.Type())
 		}
+	}
+	if r := ld.rt.run; r != nil {
+		r.log(cat, b.String()) // a layer-2/3 action logging at run time
+		return 0
 	}
 	ld.cfg.Messages = append(ld.cfg.Messages, Message{Category: cat, Text: b.String()})
 	return 0

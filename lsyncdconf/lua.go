@@ -7,11 +7,14 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/gsync/gsync/internal/cronsched"
 )
 
 // loadTimeout bounds running a config file (a loop that never ends).
@@ -24,16 +27,17 @@ var settingKeys = map[string]bool{
 	"maxProcesses": true, "logfacility": true, "logident": true, "onepass": true,
 }
 
-// hookKeys are layer 1-3 keys: Lua code run by lsyncd, which gsync does not do.
+// hookKeys are keys of lsyncd's own layers that gsync does not run. The
+// layer-1 action strings (onCreate = "...") are read by setAction
+// (actions.go); action and collect functions of a sync without a
+// default.* prototype by setLua (layer2.go).
 var hookKeys = map[string]bool{
-	"onCreate": true, "onModify": true, "onDelete": true, "onAttrib": true,
-	"onStartup": true, "action": true, "collect": true, "prepare": true,
-	"checkgauge": true, "exitcodes": true, "rsyncExitCodes": true, "sshExitCodes": true,
+	"action": true, "collect": true, "prepare": true,
+	"checkgauge": true, "rsyncExitCodes": true, "sshExitCodes": true,
 }
 
 // notSupported are known lsyncd keys gsync refuses, with the reason.
 var notSupported = map[string]string{
-	"crontab":        "periodic full syncs are not supported by gsync (send SIGHUP from a timer instead)",
 	"tunnel":         "ssh tunnels are not supported by gsync",
 	"batchSizeLimit": "gsync runs one transfer per sync at a time",
 	"monitor":        "", // accepted when "inotify"
@@ -50,6 +54,8 @@ type loader struct {
 	settingsFunc lua.LValue
 	// settingsRaw holds the values given to settings, for settings(key).
 	settingsRaw map[string]lua.LValue
+	// rt is the Lua state kept for layer-2/3 functions (layer2.go).
+	rt *runtime
 }
 
 // LoadFile runs the lsyncd Lua config at path in a sandbox (no file,
@@ -70,7 +76,16 @@ func loadText(name, src string, timeout time.Duration) (*Config, error) {
 	ld := &loader{file: name, protos: map[*lua.LTable]string{}, settingsRaw: map[string]lua.LValue{},
 		cfg: Config{Settings: Settings{StatusInterval: 10 * time.Second}}}
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
-	defer L.Close()
+	ld.rt = &runtime{L: L}
+	defer func() {
+		// A config with layer-2/3 functions keeps its state for them.
+		for _, s := range ld.cfg.Syncs {
+			if s.Lua != nil {
+				return
+			}
+		}
+		L.Close()
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	L.SetContext(ctx)
@@ -311,7 +326,8 @@ func (ld *loader) parseSync(t *lua.LTable) (Sync, error) {
 		return Sync{}, err
 	}
 	if kind == "" {
-		return Sync{}, fmt.Errorf("sync{}: no default.rsync, default.rsyncssh or default.direct given; gsync runs only layer-4 configs")
+		// No prototype: a layer-1 sync, whose on* strings are its actions.
+		kind = KindActions
 	}
 	// Merge the layers: a key's first value wins; rsync and ssh tables
 	// merge key by key.
@@ -349,6 +365,9 @@ func (ld *loader) parseSync(t *lua.LTable) (Sync, error) {
 			return Sync{}, err
 		}
 	}
+	if kind == KindActions && len(subs["rsync"])+len(subs["ssh"]) > 0 {
+		return Sync{}, fmt.Errorf("sync{}: rsync = {...} and ssh = {...} belong to default.rsync, default.rsyncssh or default.direct; a sync with layer-1 actions (onCreate = \"...\") runs no rsync")
+	}
 	s := newSync(kind)
 	for _, key := range sortedKeys(vals) {
 		if err := s.set(key, vals[key]); err != nil {
@@ -367,6 +386,9 @@ func (ld *loader) parseSync(t *lua.LTable) (Sync, error) {
 	sort.Slice(s.SSH.Options, func(i, j int) bool { return s.SSH.Options[i][0] < s.SSH.Options[j][0] })
 	if err := s.finish(); err != nil {
 		return Sync{}, err
+	}
+	if s.lua != nil {
+		s.Lua = ld.luaActions(&s, vals)
 	}
 	return s, nil
 }
@@ -409,8 +431,29 @@ func mergeSub(tables []*lua.LTable, set func(string, lua.LValue) error) error {
 
 // set applies one key of a sync{} table.
 func (s *Sync) set(key string, v lua.LValue) error {
+	if (key == "action" || key == "collect") && s.Kind == KindActions {
+		return s.setLua(key, v)
+	}
+	if (key == "action" || key == "collect") && hookKeys[key] {
+		return fmt.Errorf("sync{}: %q on default.%s: gsync runs action and collect functions in a sync without default.rsync, default.rsyncssh or default.direct (it has no Lua default.%s.action to hand events on to); for a command after each transfer use --on-push", key, s.Kind, s.Kind)
+	}
 	if hookKeys[key] {
-		return fmt.Errorf("sync{}: %q is an lsyncd layer 1-3 hook (Lua code run on events); gsync runs only layer-4 configs (default.rsync, default.rsyncssh, default.direct)", key)
+		return fmt.Errorf("sync{}: %q is an lsyncd hook into its runner (prepare, checkgauge, rsyncExitCodes, sshExitCodes), which gsync does not run; action, collect and on* functions and strings are run", key)
+	}
+	if strings.HasPrefix(key, "on") && slices.Contains(actionKeys, key) {
+		if s.Kind != KindActions {
+			if _, ok := v.(lua.LBool); ok && key == "onMove" {
+				return nil // default.rsync's own onMove = true
+			}
+			return fmt.Errorf("sync{}: %s is a layer-1 action, which default.%s does not run (lsyncd: parameter unknown); use a sync{} without default.%s, or gsync's --on-push hooks", key, s.Kind, s.Kind)
+		}
+		return s.setAction(key, v)
+	}
+	if s.Kind == KindActions {
+		switch key {
+		case "rsync", "ssh", "host", "targetdir", "delete":
+			return fmt.Errorf("sync{}: %s belongs to default.rsync, default.rsyncssh or default.direct; a sync with layer-1 actions (onCreate = \"...\") runs no rsync", key)
+		}
 	}
 	if why, ok := notSupported[key]; ok && key != "monitor" {
 		return fmt.Errorf("sync{}: %q: %s", key, why)
@@ -469,9 +512,22 @@ func (s *Sync) set(key string, v lua.LValue) error {
 			return fmt.Errorf("sync{}: init = function is an lsyncd layer 1 hook; gsync takes only init = false")
 		}
 		s.Init = lua.LVAsBool(v) // Lua's truth, as lsyncd.lua's "if s.config.init"
-	case "onMove":
-		if _, ok := v.(lua.LBool); !ok {
-			return fmt.Errorf("sync{}: %q is an lsyncd layer 1-3 hook (Lua code run on events); gsync runs only layer-4 configs", key)
+	case "exitcodes":
+		if s.Kind != KindActions {
+			return fmt.Errorf("sync{}: exitcodes belongs to a sync with layer-1 actions (default.%s has its own)", s.Kind)
+		}
+		s.ExitCodes, err = exitCodes(v)
+	case "crontab":
+		if s.Kind == KindActions {
+			// lsyncd 2.3 queues a "Full" event, which default.action hands
+			// to config.onFull: no layer-1 sync has one.
+			return fmt.Errorf("sync{}: crontab repeats the full sync of default.rsync, default.rsyncssh or default.direct; a sync with actions has none (lsyncd 2.3 hands it an event no action takes)")
+		}
+		if s.Crontab, err = strList(key, v); err == nil {
+			_, err = cronsched.Parse(s.Crontab)
+			if err != nil {
+				err = fmt.Errorf("sync{}: crontab: %w", err)
+			}
 		}
 	case "monitor":
 		if v.String() != "inotify" {

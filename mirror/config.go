@@ -63,6 +63,12 @@ type Config struct {
 	VerifyOnly     bool
 	VerifyChecksum bool
 
+	// FullSyncAt, when set, schedules full syncs of every running target
+	// (lsyncd 2.3's crontab, --full-sync-cron): one is queued at each
+	// time it returns, as SIGHUP queues one. Next returns the first time
+	// after its argument (zero: never again).
+	FullSyncAt Schedule
+
 	Hooks       []hooks.Command
 	HookTimeout time.Duration
 	HookEnv     []string
@@ -70,13 +76,31 @@ type Config struct {
 	// Watch opens the watcher; nil: watcher.New with WatchBackend.
 	Watch        func(ctx context.Context, opts watcher.Options) (watcher.Watcher, error)
 	WatchBackend string
-	Clock        Clock        // nil: the wall clock
-	Log          *slog.Logger // nil: nothing is logged
+	// ModifyOnClose: a written file is an event when it is closed, not
+	// while it is written (watcher.Options.ModifyOnClose; lsyncd's
+	// layer-1/2 actions).
+	ModifyOnClose bool
+	Clock         Clock        // nil: the wall clock
+	Log           *slog.Logger // nil: nothing is logged
 	// Handover carries queued changes across config reloads (nil: none).
 	Handover *Handover
 	// Progress, with Once, starts a progress display of the startup syncs
 	// (nil: none): add counts a file sent, stop ends the display.
 	Progress func(ctx context.Context, src string, rules *filter.Set) (add func(rel string, size int64), stop func())
+}
+
+// Schedule names times (cronsched.Schedule is one).
+type Schedule interface {
+	Next(after time.Time) time.Time
+}
+
+// EventTarget is a transport.Target that runs each change as an event,
+// in order (lsyncd's layer-1 actions, package actions), rather than
+// making paths equal to the source: a rename right after a batch cannot
+// move what the batch wrote, so its collator has no move guard
+// (delay.Config.MoveGuard).
+type EventTarget interface {
+	EventBased() bool
 }
 
 // Target is one target of the mirror.
@@ -91,6 +115,10 @@ type Target struct {
 	// is the target directory of a local target, "" otherwise.
 	Open   func(rules *filter.Set, opts transport.Options) (t transport.Target, localDir string, err error)
 	Status *Status // nil: not published
+	// Effects, when set, says what a change of a path does on a target
+	// that is not a mirror (lsyncd's actions), for gsync explain; nil:
+	// the mirror's own rules.
+	Effects func(rel string, isDir bool) []string
 }
 
 // validate checks what New cannot infer.

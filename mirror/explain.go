@@ -75,7 +75,11 @@ func Explain(cfg Config, p string) (Explanation, error) {
 	}
 	e.Watched = e.Type != "" && (dir == "." || !m.rules.Excluded(dir, true))
 	for _, t := range cfg.Targets {
-		e.Targets = append(e.Targets, TargetEffect{Target: t.Spec, Effects: m.effects(e, isDir)})
+		eff := m.effects(e, isDir)
+		if t.Effects != nil && (!e.Decided || !e.Decision.Excluded) {
+			eff = append(t.Effects(rel, isDir), m.scheduled()...)
+		}
+		e.Targets = append(e.Targets, TargetEffect{Target: t.Spec, Effects: eff})
 	}
 	return e, nil
 }
@@ -125,10 +129,19 @@ func (m *Mirror) effects(e Explanation, isDir bool) []string {
 	if cfg.VerifyEvery > 0 {
 		out = append(out, "compared with the target every "+cfg.VerifyEvery.String()+" (--verify-every)")
 	}
+	out = append(out, m.scheduled()...)
 	if !e.Watched && e.Type != "" {
 		out = append(out, "its directory is not watched: changes are only picked up by full syncs")
 	}
 	return out
+}
+
+// scheduled says when scheduled full syncs run (Config.FullSyncAt).
+func (m *Mirror) scheduled() []string {
+	if m.cfg.FullSyncAt == nil {
+		return nil
+	}
+	return []string{fmt.Sprintf("a full sync also runs at the times of %v (crontab, --full-sync-cron)", m.cfg.FullSyncAt)}
 }
 
 func durationText(d time.Duration) string {

@@ -27,7 +27,8 @@ type pushResult struct {
 
 // watch opens the watcher of the source.
 func (m *Mirror) watch(ctx context.Context) (watcher.Watcher, error) {
-	opts := watcher.Options{Root: m.src, Exclude: m.rules.Excluded, Backend: m.cfg.WatchBackend, Logger: m.log}
+	opts := watcher.Options{Root: m.src, Exclude: m.rules.Excluded, Backend: m.cfg.WatchBackend, Logger: m.log,
+		ModifyOnClose: m.cfg.ModifyOnClose}
 	open := m.cfg.Watch
 	if open == nil {
 		open = watcher.New
@@ -65,7 +66,11 @@ func (m *Mirror) run(ctx context.Context) error {
 		m.log.Info("config reloaded: queued changes handed over", "changes", len(carried), "full_sync", full)
 	}
 	for _, t := range m.targets {
-		t.col = delay.New(delay.Config{Delay: m.cfg.Delay, MaxDelays: m.cfg.MaxDelays, MoveGuard: moveGuard, Now: m.clock.Now})
+		guard := moveGuard
+		if e, ok := t.tgt.(EventTarget); ok && e.EventBased() {
+			guard = 0
+		}
+		t.col = delay.New(delay.Config{Delay: m.cfg.Delay, MaxDelays: m.cfg.MaxDelays, MoveGuard: guard, Now: m.clock.Now})
 		if !m.cfg.NoInit || full { // lsyncd init = false: no startup full sync
 			if full || !m.catchUp(ctx, t) {
 				t.col.AddFull()
@@ -92,6 +97,10 @@ func (m *Mirror) run(ctx context.Context) error {
 		verifyWG.Wait()
 	}()
 	stopping := false
+	var cronAt time.Time // the next scheduled full sync (FullSyncAt)
+	if m.cfg.FullSyncAt != nil && !m.cfg.Once {
+		cronAt = m.cfg.FullSyncAt.Next(m.clock.Now())
+	}
 	events := w.Events()
 	var timerC, graceC <-chan time.Time
 	stopTimer := func() bool { return false }
@@ -111,6 +120,16 @@ func (m *Mirror) run(ctx context.Context) error {
 		}
 		now := m.clock.Now()
 		var due time.Time
+		if !cronAt.IsZero() && !stopping {
+			if !now.Before(cronAt) {
+				m.log.Info("scheduled full sync (crontab)", "scheduled", cronAt.Format(time.RFC3339))
+				for _, t := range m.running() {
+					t.col.AddFull()
+				}
+				cronAt = m.cfg.FullSyncAt.Next(now)
+			}
+			due = cronAt
+		}
 		for _, t := range m.targets {
 			if t.failed {
 				t.st.publish(0, nil, nil, w.Watches(), StateFailed, time.Time{})

@@ -63,6 +63,8 @@ type inotifyWatcher struct {
 	root    string
 	exclude func(string, bool) bool
 	log     *slog.Logger
+	// onClose: Options.ModifyOnClose.
+	onClose bool
 
 	fd   int // inotify instance, non-blocking
 	wake int // eventfd that wakes the reader on stop
@@ -113,6 +115,7 @@ func newInotify(ctx context.Context, opts Options) (Watcher, error) {
 		root:    opts.Root,
 		exclude: opts.Exclude,
 		log:     opts.Logger,
+		onClose: opts.ModifyOnClose,
 		fd:      fd,
 		wake:    wake,
 		events:  make(chan Event, eventBuffer),
@@ -319,6 +322,10 @@ func (w *inotifyWatcher) handle(wd int32, mask, cookie uint32, name string, now 
 		// A writer raises IN_MODIFY per write(2) and IN_CLOSE_WRITE at the
 		// end: report a file once per read of the queue while nothing else
 		// happens in between (the consumer looks at the file after that).
+		// With onClose only the close counts.
+		if w.onClose && mask&unix.IN_CLOSE_WRITE == 0 {
+			return
+		}
 		if rel != w.lastModify && !w.exclude(rel, isDir) {
 			w.emit(Event{Op: change.Modify, Path: rel, IsDir: isDir})
 		}

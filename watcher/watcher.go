@@ -36,6 +36,11 @@ type Options struct {
 	Backend string
 	// Logger receives diagnostics; nil means slog.Default().
 	Logger *slog.Logger
+	// ModifyOnClose reports a written file only when its writer closes
+	// it (IN_CLOSE_WRITE, lsyncd's inotifyMode "CloseWrite"), not while
+	// it is written: for lsyncd's layer-1/2 actions, which run once per
+	// event. The inotify backend only; fsnotify has no close event.
+	ModifyOnClose bool
 }
 
 // Watcher delivers events for a tree until Close or until its context ends.

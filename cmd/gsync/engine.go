@@ -10,6 +10,7 @@ import (
 
 	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/hooks"
+	"github.com/gsync/gsync/internal/cronsched"
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops"
 	"github.com/gsync/gsync/transport"
@@ -33,9 +34,16 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		Delay:         cfg.delay, MaxDelays: cfg.maxDelays, Delete: cfg.deleteMode,
 		DryRun: cfg.dryRun, Insist: cfg.insist, NoInit: cfg.noInit, Once: cfg.once,
 		AllowEmptySource: cfg.allowEmptySource, MaxDelete: cfg.maxDelete,
-		WatchBackend: cfg.watchBackend, Log: log, Handover: carry,
+		WatchBackend: cfg.watchBackend, ModifyOnClose: cfg.modifyOnClose, Log: log, Handover: carry,
 		HookTimeout: cfg.onPushTimeout, HookEnv: hookEnv(),
 		VerifyEvery: cfg.verifyEvery, VerifyOnly: cfg.verifyOnly, VerifyChecksum: cfg.verifyChecksum,
+	}
+	sched, err := cronsched.Parse(cfg.fullSyncCron)
+	if err != nil {
+		return mc, usagef("--full-sync-cron: %v", err)
+	}
+	if sched != nil {
+		mc.FullSyncAt = sched
 	}
 	for _, line := range cfg.onPush {
 		h, err := hooks.Parse(line)
@@ -62,6 +70,9 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		}
 		t.Open = func(rules *filter.Set, opts transport.Options) (transport.Target, string, error) {
 			return openLsyncdTarget(tcfg, spec, rules, opts) // lsyncd_exec.go; openTarget for the rest
+		}
+		if tcfg.actions != nil {
+			t.Effects = actionEffects(tcfg) // lsyncd_actions.go
 		}
 		mc.Targets = append(mc.Targets, t)
 	}

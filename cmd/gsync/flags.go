@@ -46,6 +46,14 @@ type config struct {
 	// external, when set, runs this lsyncd sync's transfers through its
 	// rsync.binary program (lsyncd_exec.go).
 	external *lsyncdconf.External
+	// actions, when set, are an lsyncd sync's layer-1 actions, run
+	// instead of pushes (lsyncd_actions.go); actionTarget is its target
+	// as configured ("" when it has none).
+	actions         lsyncdconf.Actions
+	actionTarget    string
+	actionExitCodes map[int]string
+	actionLua       *lsyncdconf.LuaActions
+	actionKeepMoves bool
 }
 
 // sourceOptions are the settings of one source: how it is watched,
@@ -66,6 +74,9 @@ type sourceOptions struct {
 	dryRun       bool
 	insist       bool
 	watchBackend string
+	// modifyOnClose: written files are events when closed (lsyncd's
+	// layer-1/2 actions, lsyncd_actions.go).
+	modifyOnClose bool
 	// safety guards
 	allowEmptySource bool
 	maxDelete        int
@@ -81,6 +92,9 @@ type sourceOptions struct {
 	verifyEvery    time.Duration
 	verifyOnly     bool
 	verifyChecksum bool
+	// fullSyncCron are crontab patterns of periodic full syncs
+	// (--full-sync-cron, lsyncd 2.3's crontab).
+	fullSyncCron []string
 }
 
 // targetOptions are the connection settings of a target.
@@ -265,6 +279,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.Var(durationSeconds{&cfg.verifyEvery}, "verify-every", "compare every target with SRC this often (a duration: 6h, 30m), over a connection of its own, at idle I/O priority; drift is logged, counted and repaired (0: off)")
 	f.BoolVar(&cfg.verifyOnly, "verify-only", false, "--verify-every logs and counts drift without repairing it")
 	f.BoolVar(&cfg.verifyChecksum, "verify-checksum", false, "--verify-every compares file content (reads every file on both sides), not size and mtime")
+	f.StringArrayVar(&cfg.fullSyncCron, "full-sync-cron", nil, "run a full sync of every target at the times crontab `PATTERN` names (5 fields, or 6 with seconds first as in lsyncd 2.3's crontab, or @hourly, @every 6h; repeatable)")
 	f.Var(durationSeconds{&cfg.onPushTimeout}, "on-push-timeout", "kill an --on-push command (its whole process group) after this long")
 	registerSSHFlags(f, &cfg.ssh)
 	rsyncopts.RegisterFlags(f, &cfg.attrs)

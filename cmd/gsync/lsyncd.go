@@ -200,6 +200,11 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	if s.Kind == lsyncdconf.KindDirect && !filepath.IsAbs(s.Target) && !strings.HasPrefix(s.Target, ".") {
 		c.targets = []string{"./" + s.Target} // a local directory even when its name has a ':'
 	}
+	c.fullSyncCron = s.Crontab
+	if s.Kind == lsyncdconf.KindActions {
+		actionsConfig(c, s) // lsyncd_actions.go
+		return c, nil, nil
+	}
 	if c.external = s.External(); c.external != nil && s.Kind != lsyncdconf.KindDirect {
 		return c, nil, nil // every rsync option goes to the program (lsyncd_exec.go)
 	}
@@ -338,6 +343,11 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 			c.dryRun = c.dryRun || native.dryRun
 			c.onPush, c.onPushTimeout = native.onPush, native.onPushTimeout
 			c.verifyEvery, c.verifyOnly, c.verifyChecksum = native.verifyEvery, native.verifyOnly, native.verifyChecksum
+			if c.actions == nil {
+				c.fullSyncCron = append(c.fullSyncCron, native.fullSyncCron...)
+			} else if len(native.fullSyncCron) > 0 {
+				log.Warn("--full-sync-cron does not apply to a sync with actions: it has no full sync to repeat (lsyncd 2.3 hands it a Full event no action takes)", "sync", c.name, "at", s.Where())
+			}
 		}
 		if e := c.external; e != nil {
 			what := "its transfers"

@@ -23,9 +23,12 @@ import (
 // (externalTarget), else gsync's own (openTarget); pushes take turns
 // with syncs writing into overlapping targets (serialTarget).
 func openLsyncdTarget(c *config, spec string, rules *filter.Set, opts transport.Options) (t transport.Target, localDir string, err error) {
-	if c.external != nil {
+	switch {
+	case c.actions != nil:
+		t, err = openActions(c, opts) // lsyncd_actions.go
+	case c.external != nil:
 		t, localDir, err = openExternal(c, spec, rules, opts)
-	} else {
+	default:
 		t, localDir, err = openTarget(c, spec, rules, opts)
 	}
 	if err == nil && c.serial != nil {

@@ -80,8 +80,8 @@ func serializeOverlaps(cfgs []*config) []string {
 	}
 	var es []entry
 	for _, c := range cfgs {
-		if len(c.targets) == 0 {
-			continue
+		if len(c.targets) == 0 || c.actions != nil {
+			continue // a sync with actions writes nothing itself
 		}
 		if d, ok := destinationOf(c, c.targets[0]); ok {
 			es = append(es, entry{c, d})

@@ -138,8 +138,8 @@ func TestLsyncdErrorsAndVersion(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "c.lua")
 	os.WriteFile(conf, []byte("sync{ default.rsync, source = '/', target = '/x',\n onCreate = 'cp ^source ^target' }"), 0o644)
 	errb.Reset()
-	if code := runL([]string{conf}, &out, &errb, sigs); code != exitLsyncdFatal || !strings.Contains(errb.String(), `"onCreate"`) {
-		t.Errorf("layer 3 config: exit %d, %q", code, errb.String())
+	if code := runL([]string{conf}, &out, &errb, sigs); code != exitLsyncdFatal || !strings.Contains(errb.String(), `onCreate is a layer-1 action, which default.rsync does not run`) {
+		t.Errorf("layer 1 action on default.rsync: exit %d, %q", code, errb.String())
 	}
 }
 
