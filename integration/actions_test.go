@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gsync/gsync/internal/testutil"
+	"github.com/gsync/gsync/internal/treediff"
 )
 
 // actionsConfigs are configs whose actions append a line per event to
@@ -330,6 +331,93 @@ sync { default.direct, source = %q, target = %q, crontab = { "@hourly" } }`, src
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain: no %q in (exit %d):\n%s", want, code, out)
+		}
+	}
+}
+
+// TestLsyncdBashExampleSideBySide runs lsyncd's own layer-1 example,
+// lbash.lua (cp, rm and mv through /bin/sh on every event), under
+// lsyncd 2.2.3 and under gsync, unchanged but for its paths (its source,
+// its target, its log and status files) and its misspelt
+// "statusIntervall", which both refuse as it is: the same events on one
+// source leave the two targets equal to the source and to each other
+// (names, types, contents; cp -r keeps neither modes nor mtimes).
+func TestLsyncdBashExampleSideBySide(t *testing.T) {
+	t.Parallel()
+	lsyncd, err := exec.LookPath("lsyncd")
+	if err != nil {
+		t.Skip("lsyncd not installed: no side-by-side comparison")
+	}
+	text, err := os.ReadFile(lsyncdExample(t, "lbash.lua"))
+	testutil.Must(t, err)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	testutil.MustMkdir(t, src)
+	testutil.WriteFile(t, filepath.Join(src, "before"), "there at startup")
+	type run struct {
+		name, dst string
+		p         *gsyncProc
+	}
+	var runs []*run
+	for _, tool := range []string{"lsyncd", "gsync"} {
+		r := &run{name: tool, dst: filepath.Join(dir, "dst-"+tool)}
+		testutil.MustMkdir(t, r.dst)
+		conf := string(text)
+		for old, repl := range map[string]string{
+			`source="src"`:           fmt.Sprintf("source=%q", src),
+			`target="/path/to/trg/"`: fmt.Sprintf("target=%q", r.dst+"/"),
+			`"/tmp/lsyncd.log"`:      fmt.Sprintf("%q", filepath.Join(dir, tool+".log")),
+			`"/tmp/lsyncd.stat"`:     fmt.Sprintf("%q", filepath.Join(dir, tool+".stat")),
+		} {
+			if !strings.Contains(conf, old) {
+				t.Fatalf("lbash.lua has no %s: the example changed", old)
+			}
+			conf = strings.ReplaceAll(conf, old, repl)
+		}
+		bin, pre := gsyncBin, []string{}
+		if tool == "lsyncd" {
+			bin, pre = lsyncd, []string{"-nodaemon"}
+		}
+		// As shipped, both refuse the example, naming the setting.
+		out, err := exec.Command(bin, append(pre, writeConfig(t, conf))...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), `"statusIntervall" unknown`) {
+			t.Errorf("%s took lbash.lua's statusIntervall (%v):\n%s", tool, err, out)
+		}
+		conf = strings.Replace(conf, "statusIntervall", "statusInterval", 1)
+		cmd := exec.Command(bin, append(pre, writeConfig(t, conf))...)
+		cmd.Dir = dir
+		r.p = startProc(t, cmd)
+		runs = append(runs, r)
+	}
+	opts := treediff.Options{MtimeGranularity: -1, SkipModes: true, IgnoreRootMode: true}
+	converged := func(what string) {
+		t.Helper()
+		for _, r := range runs {
+			testutil.Eventually(t, what+": "+r.name+"'s target equals the source", func() bool {
+				d, err := treediff.Compare(src, r.dst, opts)
+				return err == nil && len(d) == 0
+			})
+		}
+	}
+	converged("startup")
+	testutil.MustMkdir(t, filepath.Join(src, "dir", "sub"))
+	testutil.WriteFile(t, filepath.Join(src, "dir", "sub", "new file"), "new")
+	testutil.WriteFile(t, filepath.Join(src, "top"), "top")
+	converged("creates")
+	testutil.WriteFile(t, filepath.Join(src, "top"), "top, rewritten")
+	testutil.Must(t, os.Rename(filepath.Join(src, "before"), filepath.Join(src, "dir", "after")))
+	converged("modify and move")
+	testutil.Must(t, os.Rename(filepath.Join(src, "dir"), filepath.Join(src, "dir moved")))
+	converged("directory move")
+	testutil.Must(t, os.RemoveAll(filepath.Join(src, "dir moved", "sub")))
+	testutil.Must(t, os.Remove(filepath.Join(src, "top")))
+	converged("deletes")
+	if d, err := treediff.Compare(runs[0].dst, runs[1].dst, opts); err != nil || len(d) > 0 {
+		t.Errorf("lsyncd's and gsync's targets differ: %v %v", d, err)
+	}
+	for _, r := range runs {
+		if code := r.p.stop(syscall.SIGTERM); r.name == "gsync" && code != 143 {
+			t.Errorf("gsync exit code %d after SIGTERM, want 143", code)
 		}
 	}
 }
