@@ -261,7 +261,8 @@ func (s *Set) Empty() bool {
 }
 
 // Patterns returns the exclude patterns and filter rules as given, for status
-// reports.
+// reports; the rsync-syntax rules come first among the filters, each in
+// rsync's short form ("- *.o", "+ keep/", ": .rsync-filter").
 func (s *Set) Patterns() (excludes, filters []string) {
 	if s == nil {
 		return nil, nil
@@ -270,7 +271,7 @@ func (s *Set) Patterns() (excludes, filters []string) {
 		excludes = append(excludes, e.raw)
 	}
 	for _, r := range s.rules {
-		filters = append(filters, r.text)
+		filters = append(filters, r.render())
 	}
 	for _, f := range s.filters {
 		sign := "- "

@@ -171,6 +171,10 @@ func (s *Set) IsMergeFile(rel string) bool {
 	return false
 }
 
+// HasMergeRules reports whether the set has per-directory merge rules
+// (dir-merge, -F).
+func (s *Set) HasMergeRules() bool { return s != nil && len(s.merges) > 0 }
+
 // Invalidate forgets the per-directory merge files read for dir and
 // every directory below it: they are read again when next needed.
 func (s *Set) Invalidate(dir string) {

@@ -23,7 +23,8 @@ func TestExplain(t *testing.T) {
 	conf := filepath.Join(work, "lsyncd.conf.lua")
 	testutil.WriteFile(t, conf, "settings { nodaemon = true }\n\nsync { default.direct, source = \""+src+"\", target = \""+filepath.Join(work, "dst")+"\",\n  exclude = { \"*.html\" }, delete = 'running' }\n")
 	dst := filepath.Join(work, "dst")
-	rules := []string{"--exclude", "*.tmp", "--exclude-from", excl, "--filter", "+ keep.tmp", "--filter", "- /build/", "--delete", "startup"}
+	// rsync's order: the first matching rule wins, whichever option gave it.
+	rules := []string{"--filter", "+ keep.tmp", "--exclude", "*.tmp", "--exclude-from", excl, "--filter", "- /build/", "--delete", "startup"}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -40,7 +41,7 @@ func TestExplain(t *testing.T) {
 		{"parent excluded", append(append([]string{}, rules...), "build/obj/a.o", src, dst), 0,
 			[]string{`excluded: its directory build matches "- /build/" (--filter)`, "watched: no"}},
 		{"exclude file line", append(append([]string{}, rules...), "cache/new", src, dst), 0,
-			[]string{"(does not exist at the source)", `excluded: its directory cache matches "cache/" (` + excl + `:4)`}},
+			[]string{"(does not exist at the source)", `excluded: its directory cache matches "- cache/" (` + excl + `:4)`}},
 		{"config line", []string{"--config", conf, "index.html"}, 0,
 			[]string{`excluded: matches "*.html" (` + conf + `:3)`}},
 		{"config delete running", []string{"--config", conf, "keep.tmp"}, 0,

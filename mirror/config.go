@@ -24,7 +24,11 @@ type Config struct {
 	// explain ("file:line" of an lsyncd sync; "": the command line).
 	RulesOrigin string
 	ExcludeFrom []string // files of exclude patterns
-	Filters     []string // rsync-style filter rules
+	Filters     []string // lsyncd's filter rules ("+ pat", "- pat")
+	// Rules are filter options in rsync's meaning (the command line's
+	// --filter, --include, --exclude, ..., -F), checked before the
+	// lsyncd lists.
+	Rules []filter.Spec
 	// OneFileSystem: file systems mounted below the source are not
 	// mirrored (their mount points are).
 	OneFileSystem bool

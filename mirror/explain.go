@@ -141,6 +141,8 @@ func durationText(d time.Duration) string {
 // ruleOrigin says where the rule of d was given.
 func (m *Mirror) ruleOrigin(d filter.Decision) string {
 	switch {
+	case d.Origin != "":
+		return d.Origin
 	case d.Filter && m.cfg.RulesOrigin != "":
 		return m.cfg.RulesOrigin
 	case d.Filter:

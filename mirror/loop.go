@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime/debug"
 	"sync"
@@ -27,7 +28,15 @@ type pushResult struct {
 
 // watch opens the watcher of the source.
 func (m *Mirror) watch(ctx context.Context) (watcher.Watcher, error) {
-	opts := watcher.Options{Root: m.src, Exclude: m.rules.Excluded, Backend: m.cfg.WatchBackend, Logger: m.log}
+	// Per-directory filter files (.rsync-filter) are watched even when
+	// excluded: a change of one changes the rules (ruleFilesChanged).
+	exclude := func(rel string, isDir bool) bool {
+		if !isDir && m.rules.IsMergeFile(rel) && !m.rules.Excluded(path.Dir(rel), true) {
+			return false
+		}
+		return m.rules.Excluded(rel, isDir)
+	}
+	opts := watcher.Options{Root: m.src, Exclude: exclude, Backend: m.cfg.WatchBackend, Logger: m.log}
 	open := m.cfg.Watch
 	if open == nil {
 		open = watcher.New
@@ -162,6 +171,9 @@ func (m *Mirror) run(ctx context.Context) error {
 				continue
 			}
 			m.log.Debug("event", "op", ev.Op.String(), "path", ev.Path, "from", ev.From, "dir", ev.IsDir)
+			if !m.rulesChanged(ev) {
+				continue
+			}
 			for _, t := range m.running() {
 				t.st.event()
 				t.col.Add(toItem(ev))
@@ -468,6 +480,35 @@ func nextBackoff(d time.Duration) time.Duration {
 
 // toItem converts a watcher event into a collator item: the same Op, so
 // only Move carries From.
+// rulesChanged handles what an event does to the filter rules: a
+// directory that appears, moves or goes, or a per-directory filter file
+// (.rsync-filter) that changes, makes the rules of that directory's
+// subtree be read again; after a filter file changed, the subtree is
+// queued for a recursive push, so what became included is sent (what
+// became excluded stays on the target: excluded paths are never
+// deleted). It reports whether ev itself is to be queued: an excluded
+// filter file is not.
+func (m *Mirror) rulesChanged(ev watcher.Event) bool {
+	if !m.rules.HasMergeRules() {
+		return true
+	}
+	for _, p := range []string{ev.Path, ev.From} {
+		switch {
+		case p == "":
+		case ev.IsDir:
+			m.rules.Invalidate(p)
+		case m.rules.IsMergeFile(p):
+			dir := path.Dir(p)
+			m.rules.Invalidate(dir)
+			m.log.Info("filter file changed: its directory is pushed again with the new rules", "path", p)
+			for _, t := range m.running() {
+				t.col.Add(delay.Item{Op: change.Modify, Path: dir, IsDir: true, Recursive: true})
+			}
+		}
+	}
+	return ev.IsDir || !m.rules.Excluded(ev.Path, false) || ev.From != "" && !m.rules.Excluded(ev.From, false)
+}
+
 func toItem(ev watcher.Event) delay.Item {
 	it := delay.Item{Op: ev.Op, Path: ev.Path, IsDir: ev.IsDir}
 	if ev.Op == change.Move {

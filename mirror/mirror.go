@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/gsync/gsync/delay"
 	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/hooks"
+	"github.com/gsync/gsync/internal/beneath"
 	"github.com/gsync/gsync/state"
 	"github.com/gsync/gsync/transport"
 )
@@ -197,6 +199,7 @@ func (m *Mirror) setup() error {
 			Source:        src,
 			Delete:        cfg.Delete,
 			Exclude:       m.rules.Excluded,
+			Protect:       m.rules.Protected,
 			DryRun:        cfg.DryRun,
 			OneFileSystem: cfg.OneFileSystem,
 			Logger:        tlog,
@@ -271,10 +274,41 @@ func (m *Mirror) buildRules() error {
 		excludes = append(excludes, pats...)
 		m.excludeOrigins = append(m.excludeOrigins, patternLines(p, pats)...)
 	}
-	if m.rules, err = filter.New(excludes, cfg.Filters); err != nil {
+	m.rules, err = filter.Compile(filter.Options{Excludes: excludes, Filters: cfg.Filters, Rules: cfg.Rules,
+		Root: src, ReadFile: m.readRuleFile, OnError: func(err error) {
+			m.log.Warn("per-directory filter file left out", "err", err)
+		}})
+	if err != nil {
 		return ConfigError{err}
 	}
 	return nil
+}
+
+// maxRuleFile caps a per-directory filter file (.rsync-filter).
+const maxRuleFile = 1 << 20
+
+// readRuleFile reads a per-directory filter file of the source (rel),
+// beneath the source without following symlinks (a symlinked one counts
+// as missing).
+func (m *Mirror) readRuleFile(rel string) ([]byte, error) {
+	root, err := beneath.Open(m.src)
+	if err != nil {
+		return nil, fmt.Errorf("open source %s: %w", m.src, err)
+	}
+	defer root.Close()
+	f, _, err := root.OpenFile(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRuleFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", rel, err)
+	}
+	if len(data) > maxRuleFile {
+		return nil, fmt.Errorf("read %s: larger than %d bytes", rel, maxRuleFile)
+	}
+	return data, nil
 }
 
 // guardDeletes gives a target what MaxDelete needs: a counter of the

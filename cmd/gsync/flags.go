@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gsync/gsync/control"
+	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/rsyncopts"
@@ -54,13 +55,17 @@ type config struct {
 // takes part in that comparison, so keep here only what must be equal
 // for syncs to share a watcher and a collator.
 type sourceOptions struct {
-	source       string
-	delay        time.Duration
-	maxDelays    int
-	deleteMode   transport.DeleteMode
-	excludes     []string
-	excludeFrom  []string
-	filters      []string
+	source      string
+	delay       time.Duration
+	maxDelays   int
+	deleteMode  transport.DeleteMode
+	excludes    []string // lsyncd's exclude (configs)
+	excludeFrom []string // lsyncd's excludeFrom
+	filters     []string // lsyncd's filter and filterFrom
+	// rules are the command line's filter options in rsync's meaning
+	// (--filter, --include, --exclude, --include-from, --exclude-from,
+	// -F), in the order given.
+	rules        []filter.Spec
 	noInit       bool // lsyncd's init = false
 	once         bool
 	dryRun       bool
@@ -230,9 +235,13 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.Var(durationSeconds{&cfg.delay}, "delay", "collect changes this long before pushing (seconds or a duration: 15, 0, 500ms)")
 	f.IntVar(&cfg.maxDelays, "max-delays", cfg.maxDelays, "push at once when this many changes are waiting")
 	f.TextVar(&cfg.deleteMode, "delete", cfg.deleteMode, "delete on the target, `MODE`: true, false, startup (full syncs only) or running (batches only)")
-	f.StringArrayVar(&cfg.excludes, "exclude", nil, "exclude paths matching `PATTERN` (lsyncd syntax; repeatable)")
-	f.StringArrayVar(&cfg.excludeFrom, "exclude-from", nil, "read exclude patterns from `FILE` (repeatable)")
-	f.StringArrayVar(&cfg.filters, "filter", nil, "filter `RULE`, \"+ PATTERN\" or \"- PATTERN\", first match wins (repeatable)")
+	f.VarP(ruleFlag{filter.SpecFilter, &cfg.rules}, "filter", "f", "add a filter `RULE` in rsync's syntax (\"- *.o\", \"P /keep/\", \"dir-merge .rsync-filter\"; repeatable, in order with the options below, first match wins)")
+	f.Var(ruleFlag{filter.SpecExclude, &cfg.rules}, "exclude", "exclude paths matching `PATTERN` (rsync's --exclude; repeatable)")
+	f.Var(ruleFlag{filter.SpecInclude, &cfg.rules}, "include", "don't exclude paths matching `PATTERN` (rsync's --include; repeatable)")
+	f.Var(ruleFlag{filter.SpecExcludeFrom, &cfg.rules}, "exclude-from", "read exclude patterns from `FILE` (rsync's --exclude-from; repeatable)")
+	f.Var(ruleFlag{filter.SpecIncludeFrom, &cfg.rules}, "include-from", "read include patterns from `FILE` (rsync's --include-from; repeatable)")
+	f.VarP(ruleFlag{filter.SpecF, &cfg.rules}, "F", "F", "same as --filter='dir-merge /.rsync-filter'; given twice (-FF), also --filter='- .rsync-filter'")
+	f.Lookup("F").NoOptDefVal = "true"
 	f.BoolVar(&cfg.once, "once", false, "do the startup full sync, then exit")
 	f.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "log what would be done, change nothing")
 	f.BoolVar(&cfg.insist, "insist", false, "keep retrying when the startup sync fails with a transient error")
@@ -264,4 +273,28 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	rsyncopts.RegisterFlags(f, &cfg.attrs)
 	rsyncopts.RegisterCompressFlags(f, &cfg.compress)
 	return cmd, cfg
+}
+
+// ruleFlag is one of the command line's filter options: each use adds a
+// filter.Spec to one list, so that their order is kept as in rsync.
+type ruleFlag struct {
+	kind filter.SpecKind
+	list *[]filter.Spec
+}
+
+func (f ruleFlag) Set(v string) error {
+	if f.kind == filter.SpecF {
+		v = ""
+	}
+	*f.list = append(*f.list, filter.Spec{Kind: f.kind, Arg: v})
+	return nil
+}
+
+func (f ruleFlag) String() string { return "" }
+
+func (f ruleFlag) Type() string {
+	if f.kind == filter.SpecF {
+		return "bool"
+	}
+	return "string"
 }

@@ -387,6 +387,9 @@ func (o sourceOptions) equal(p sourceOptions) bool {
 				*l = nil
 			}
 		}
+		if len(o.rules) == 0 {
+			o.rules = nil
+		}
 		return o
 	}
 	return reflect.DeepEqual(norm(o), norm(p))
