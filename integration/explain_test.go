@@ -18,6 +18,7 @@ func TestExplain(t *testing.T) {
 	for _, f := range []string{"index.html", "keep.tmp", "x.tmp", "build/obj/a.o", "cache/c"} {
 		testutil.WriteRel(t, src, f)
 	}
+	testutil.WriteFile(t, filepath.Join(src, "build/.rsync-filter"), "# per-directory rules\n- *.o\n")
 	excl := filepath.Join(work, "excludes")
 	testutil.WriteFile(t, excl, "# generated files\n*.o\n\n- cache/\n")
 	conf := filepath.Join(work, "lsyncd.conf.lua")
@@ -42,6 +43,12 @@ func TestExplain(t *testing.T) {
 			[]string{`excluded: its directory build matches "- /build/" (--filter)`, "watched: no"}},
 		{"exclude file line", append(append([]string{}, rules...), "cache/new", src, dst), 0,
 			[]string{"(does not exist at the source)", `excluded: its directory cache matches "- cache/" (` + excl + `:4)`}},
+		{"per-directory file", []string{"-F", "build/obj/a.o", src, dst}, 0,
+			[]string{`excluded: matches "- *.o" (build/.rsync-filter:2)`, "never deleted on the target"}},
+		{"hidden", []string{"--filter", "H *.html", "--filter", "P /keep.tmp", "index.html", src, dst}, 0,
+			[]string{`excluded: matches "H *.html" (--filter)`, "hidden (a sender-side rule"}},
+		{"protected", []string{"--filter", "P /keep.tmp", "keep.tmp", src, dst}, 0,
+			[]string{"mirrored: no exclude or filter rule matches it", "protected (a receiver-side rule"}},
 		{"config line", []string{"--config", conf, "index.html"}, 0,
 			[]string{`excluded: matches "*.html" (` + conf + `:3)`}},
 		{"config delete running", []string{"--config", conf, "keep.tmp"}, 0,
