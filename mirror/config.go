@@ -25,6 +25,9 @@ type Config struct {
 	RulesOrigin string
 	ExcludeFrom []string // files of exclude patterns
 	Filters     []string // lsyncd's filter rules ("+ pat", "- pat")
+	// Writes says which kernel events report a written file (lsyncd's
+	// inotifyMode); the zero value takes both.
+	Writes watcher.WriteEvents
 	// Rules are filter options in rsync's meaning (the command line's
 	// --filter, --include, --exclude, ..., -F), checked before the
 	// lsyncd lists.

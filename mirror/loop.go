@@ -36,7 +36,7 @@ func (m *Mirror) watch(ctx context.Context) (watcher.Watcher, error) {
 		}
 		return m.rules.Excluded(rel, isDir)
 	}
-	opts := watcher.Options{Root: m.src, Exclude: exclude, Backend: m.cfg.WatchBackend, Logger: m.log}
+	opts := watcher.Options{Root: m.src, Exclude: exclude, Backend: m.cfg.WatchBackend, Writes: m.cfg.Writes, Logger: m.log}
 	open := m.cfg.Watch
 	if open == nil {
 		open = watcher.New

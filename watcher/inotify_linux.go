@@ -24,6 +24,17 @@ const inotifyMask = unix.IN_ATTRIB | unix.IN_CLOSE_WRITE | unix.IN_MODIFY | unix
 	unix.IN_DELETE | unix.IN_DELETE_SELF | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
 	unix.IN_DONT_FOLLOW | unix.IN_ONLYDIR | unix.IN_EXCL_UNLINK
 
+// writeMask returns the watch mask that takes the write events e.
+func writeMask(e WriteEvents) uint32 {
+	switch e {
+	case WritesCloseWrite:
+		return inotifyMask &^ unix.IN_MODIFY
+	case WritesModify:
+		return inotifyMask &^ unix.IN_CLOSE_WRITE
+	}
+	return inotifyMask
+}
+
 const (
 	// moveGrace is how long an unpaired IN_MOVED_FROM waits for its
 	// IN_MOVED_TO before it becomes a Delete.
@@ -85,6 +96,9 @@ type inotifyWatcher struct {
 	index   watchIndex // the watches by path, for subtree lookups
 	pending map[uint32]*pendingMove
 	queue   []queued
+	// mask is the event mask of every watch: inotifyMask less the write
+	// event Options.Writes leaves out.
+	mask uint32
 	// lastModify is the path of the last IN_MODIFY of the current read,
 	// if no other event came after it ("" otherwise).
 	lastModify string
@@ -111,6 +125,7 @@ func newInotify(ctx context.Context, opts Options) (Watcher, error) {
 	}
 	w := &inotifyWatcher{
 		root:    opts.Root,
+		mask:    writeMask(opts.Writes),
 		exclude: opts.Exclude,
 		log:     opts.Logger,
 		fd:      fd,
@@ -622,7 +637,7 @@ func (w *inotifyWatcher) dropReplaced(wd int32, err error) {
 // kernelWatch adds the inotify watch of one directory; safe for
 // concurrent use.
 func (w *inotifyWatcher) kernelWatch(rel string) (int32, error) {
-	mask := uint32(inotifyMask)
+	mask := w.mask
 	if rel == "" {
 		mask &^= unix.IN_DONT_FOLLOW // the root may be given as a symlink
 	}

@@ -34,7 +34,7 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		Delay:         cfg.delay, MaxDelays: cfg.maxDelays, Delete: cfg.deleteMode,
 		DryRun: cfg.dryRun, Insist: cfg.insist, NoInit: cfg.noInit, Once: cfg.once,
 		AllowEmptySource: cfg.allowEmptySource, MaxDelete: cfg.maxDelete,
-		WatchBackend: cfg.watchBackend, Log: log, Handover: carry,
+		WatchBackend: cfg.watchBackend, Writes: cfg.writes, Log: log, Handover: carry,
 		HookTimeout: cfg.onPushTimeout, HookEnv: hookEnv(),
 		VerifyEvery: cfg.verifyEvery, VerifyOnly: cfg.verifyOnly, VerifyChecksum: cfg.verifyChecksum,
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/rsyncproto"
 	"github.com/gsync/gsync/transport"
+	"github.com/gsync/gsync/watcher"
 )
 
 // config is everything the command line (or one lsyncd sync{}) selects:
@@ -71,6 +72,9 @@ type sourceOptions struct {
 	dryRun       bool
 	insist       bool
 	watchBackend string
+	// writes: which inotify events report a written file (lsyncd's
+	// inotifyMode, --inotify-mode).
+	writes watcher.WriteEvents
 	// safety guards
 	allowEmptySource bool
 	maxDelete        int
@@ -252,6 +256,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.Var(durationSeconds{&cfg.timeout}, "timeout", "give up on a stalled connection after this long (seconds or a duration)")
 	f.IntVar(&cfg.protocol, "protocol", 0, fmt.Sprintf("highest rsync protocol to offer, %d-%d (for testing old peers)", rsyncproto.MinProtocol, rsyncproto.MaxProtocol))
 	f.StringVar(&cfg.watchBackend, "watch-backend", "", "file watching backend: inotify (Linux default) or fsnotify")
+	f.Var(inotifyModeFlag{&cfg.writes}, "inotify-mode", "which inotify events report a written file (lsyncd's inotifyMode): `MODE` CloseWrite, Modify, or \"CloseWrite or Modify\" (default)")
 	f.StringVar(&cfg.pidFile, "pidfile", "", "write the process id to `FILE`, locked while gsync runs, removed at exit")
 	f.StringVar(&cfg.stateDir, "state-dir", "", "keep a tree index per target in `DIR`: a restart pushes only what changed while gsync was down, then verifies with a full sync (default: $STATE_DIRECTORY when systemd sets it; none: off)")
 	f.StringVar(&cfg.statusFile, "status-file", "", "write an lsyncd-style status report to `FILE` (replaced atomically)")
@@ -298,3 +303,24 @@ func (f ruleFlag) Type() string {
 	}
 	return "string"
 }
+
+// inotifyModeFlag is --inotify-mode (watcher.ParseInotifyMode).
+type inotifyModeFlag struct{ w *watcher.WriteEvents }
+
+func (f inotifyModeFlag) Set(v string) error {
+	w, err := watcher.ParseInotifyMode(v)
+	if err != nil {
+		return err
+	}
+	*f.w = w
+	return nil
+}
+
+func (f inotifyModeFlag) String() string {
+	if f.w == nil {
+		return ""
+	}
+	return f.w.String()
+}
+
+func (f inotifyModeFlag) Type() string { return "string" }

@@ -16,6 +16,7 @@ import (
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops"
 	"github.com/gsync/gsync/rsyncopts"
+	"github.com/gsync/gsync/watcher"
 )
 
 // lsyncdUsage is printed by -help.
@@ -174,6 +175,13 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	}
 	if err := c.deleteMode.UnmarshalText([]byte(s.Delete)); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
+	}
+	if st.InotifyMode != "" {
+		w, err := watcher.ParseInotifyMode(st.InotifyMode)
+		if err != nil {
+			return nil, nil, fmt.Errorf("settings{}: %w", err)
+		}
+		c.writes = w
 	}
 	if s.ExcludeFrom != "" {
 		c.excludeFrom = []string{s.ExcludeFrom}
