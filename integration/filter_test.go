@@ -22,14 +22,15 @@ func filterTree(t *testing.T, src string) {
 // filterTargetExtras writes what only the targets have: each rule set
 // decides which of them a --delete keeps.
 func filterTargetExtras(t *testing.T, dst string) {
-	for _, f := range []string{"gone.o", "gone.c", "keep/gone.o", "build/old", "logs/old.log", "docs/tmp/old", "x.log"} {
+	for _, f := range []string{"a.o", "gone.o", "gone.c", "keep/gone.o", "build/old", "logs/old.log", "docs/tmp/old", "x.log"} {
 		testutil.WriteRel(t, dst, f)
 	}
 }
 
 // TestFilterRulesMatchRsync pushes one tree with gsync and with C rsync,
 // the same rsync filter options, into fresh targets holding the same
-// extra files (an rsync daemon's modules, and local directories), and
+// extra files (an rsync daemon's modules, local directories, and sshd
+// with rsync --server against C rsync's local push), and
 // requires equal targets: what is sent, hidden, protected and deleted.
 func TestFilterRulesMatchRsync(t *testing.T) {
 	t.Parallel()
@@ -60,11 +61,13 @@ func TestFilterRulesMatchRsync(t *testing.T) {
 		}
 	}
 	d := StartRsyncDaemon(t, Config{Modules: mods})
+	s := startSSHPeer(t)
 	src := filepath.Join(work, "src")
 	filterTree(t, src)
 	opt := treediff.Options{MtimeGranularity: -1}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			// Daemon targets.
 			g, r := filepath.Join(work, "g"+itoa(i)), filepath.Join(work, "r"+itoa(i))
 			args := append(append([]string{"--once", "--delete", "true"}, tc.args...), src, d.URL("g"+itoa(i)))
@@ -100,6 +103,19 @@ func TestFilterRulesMatchRsync(t *testing.T) {
 			}
 			if diffs, err := treediff.Compare(lr, lg, opt); err != nil || len(diffs) > 0 {
 				t.Errorf("local: gsync's target differs from rsync's (%v): %v", err, diffs)
+			}
+			// An ssh target: the remote rsync receiver deletes, with the
+			// rules gsync sends, like C rsync's receiver of the local
+			// push (lr, before the local target's differences).
+			sg := filepath.Join(work, "sg"+itoa(i))
+			testutil.MustMkdir(t, sg)
+			filterTargetExtras(t, sg)
+			args = append(append(append([]string{"--once", "--delete", "true"}, sshArgs(s)...), tc.args...), src, "127.0.0.1:"+sg)
+			if code, out := runGsync(t, args...); code != 0 {
+				t.Fatalf("gsync %q: exit %d\n%s", args, code, out)
+			}
+			if diffs, err := treediff.Compare(lr, sg, opt); err != nil || len(diffs) > 0 {
+				t.Errorf("ssh: gsync's target differs from rsync's (%v): %v", err, diffs)
 			}
 		})
 	}

@@ -656,7 +656,7 @@ func sameFile(a, b fs.FileInfo) bool {
 
 // deleter is the shared exclude-keeping deleter on the target directory.
 func (r *run) deleter() *deleter {
-	return &deleter{fsys: localFS{r}, ex: r.l.opts.protect(), dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
+	return &deleter{fsys: localFS{r}, ex: r.l.opts.protect(), hidden: r.l.opts.hidden(), dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
 }
 
 // deleteExtras removes the entries of the target directory rel that are not

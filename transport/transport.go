@@ -202,3 +202,13 @@ func (o Options) protect() func(rel string, isDir bool) bool {
 	}
 	return o.Exclude
 }
+
+// hidden returns what tells a delete that an entry the source has is not
+// sent: Options.Exclude when Options.Protect is set (rsync's rules, whose
+// sides differ), else nil (the excluded entries are kept anyway).
+func (o Options) hidden() func(rel string, isDir bool) bool {
+	if o.Protect == nil {
+		return nil
+	}
+	return o.Exclude
+}
