@@ -322,7 +322,7 @@ func (m *Mirror) guardDeletes(t *targetRun, spec Target, dir string, opts transp
 	keepOpts := opts
 	keepOpts.Delete = transport.DeleteNever
 	if dir != "" {
-		t.counter = &localDeletes{src: m.src, dst: dir, excluded: m.rules.Excluded}
+		t.counter = &localDeletes{src: m.src, dst: dir, excluded: m.rules.Protected}
 		keep, err := transport.NewLocal(dir, keepOpts)
 		if err != nil {
 			return ConfigError{fmt.Errorf("open target %s: %w", dir, err)}
