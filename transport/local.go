@@ -346,6 +346,13 @@ func (r *run) excluded(rel string, isDir bool) bool {
 	return excludedPath(r.l.opts.Exclude, rel, isDir)
 }
 
+// protected reports whether a target entry the source lacks is kept by
+// deletes (Options.Protect, else Options.Exclude), itself or through a
+// parent directory.
+func (r *run) protected(rel string, isDir bool) bool {
+	return excludedPath(r.l.opts.protect(), rel, isDir)
+}
+
 // srcLstat stats rel in the source without following a symlink in any of
 // its components: a path below a symlink or a file does not exist.
 func (r *run) srcLstat(rel string) (fs.FileInfo, error) { return r.src.Lstat(srcRel(rel)) }
