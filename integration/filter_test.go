@@ -122,31 +122,42 @@ func TestFilterRulesMatchRsync(t *testing.T) {
 }
 
 // TestRsyncFilterFileLive edits a .rsync-filter file while gsync runs
-// with -F: what became included is pushed, what became excluded stays
-// on the target and is no longer updated.
+// with -F, pushing to a local directory and to an rsync daemon: what
+// became included is pushed, what became excluded stays on the target
+// (the daemon's receiver reads its copy of the file when it deletes, so
+// the file must arrive before the directory is pushed again) and is no
+// longer updated.
 func TestRsyncFilterFileLive(t *testing.T) {
 	t.Parallel()
 	work := t.TempDir()
-	src, dst := filepath.Join(work, "src"), filepath.Join(work, "dst")
+	src, dst, mod := filepath.Join(work, "src"), filepath.Join(work, "dst"), filepath.Join(work, "mod")
 	testutil.MustMkdir(t, dst)
+	testutil.MustMkdir(t, mod)
+	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: mod}}})
 	testutil.WriteFile(t, filepath.Join(src, "d/.rsync-filter"), "- *.log\n")
 	testutil.WriteFile(t, filepath.Join(src, "d/a.log"), "log")
 	testutil.WriteFile(t, filepath.Join(src, "d/b.txt"), "txt")
-	g := startGsync(t, nil, "--delay", "0", "-F", src, dst)
-	testutil.Eventually(t, "b.txt pushed", func() bool { return testutil.Exists(filepath.Join(dst, "d/b.txt")) })
-	if testutil.Exists(filepath.Join(dst, "d/a.log")) {
-		t.Fatal("d/a.log pushed although excluded by d/.rsync-filter")
+	g := startGsync(t, nil, "--delay", "0", "-F", src, dst, d.URL("m"))
+	for _, root := range []string{dst, mod} {
+		testutil.Eventually(t, "b.txt pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/b.txt")) })
+		if testutil.Exists(filepath.Join(root, "d/a.log")) {
+			t.Fatalf("%s: d/a.log pushed although excluded by d/.rsync-filter", root)
+		}
 	}
 	// Include *.log, exclude *.txt.
 	testutil.WriteFile(t, filepath.Join(src, "d/.rsync-filter"), "- *.txt\n")
-	testutil.Eventually(t, "a.log pushed after the filter file changed", func() bool {
-		return testutil.Exists(filepath.Join(dst, "d/a.log"))
-	})
+	for _, root := range []string{dst, mod} {
+		testutil.Eventually(t, "a.log pushed to "+root+" after the filter file changed", func() bool {
+			return testutil.Exists(filepath.Join(root, "d/a.log"))
+		})
+	}
 	testutil.WriteFile(t, filepath.Join(src, "d/b.txt"), "changed")
 	testutil.WriteFile(t, filepath.Join(src, "d/c.log"), "new")
-	testutil.Eventually(t, "c.log pushed", func() bool { return testutil.Exists(filepath.Join(dst, "d/c.log")) })
-	if got, err := os.ReadFile(filepath.Join(dst, "d/b.txt")); err != nil || string(got) != "txt" {
-		t.Errorf("d/b.txt, now excluded: %q, %v; want it kept unchanged (\"txt\")", got, err)
+	for _, root := range []string{dst, mod} {
+		testutil.Eventually(t, "c.log pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/c.log")) })
+		if got, err := os.ReadFile(filepath.Join(root, "d/b.txt")); err != nil || string(got) != "txt" {
+			t.Errorf("%s: d/b.txt, now excluded: %q, %v; want it kept unchanged (\"txt\")", root, got, err)
+		}
 	}
 	if code := g.stop(15); code != 143 && code != 0 {
 		t.Errorf("gsync exit %d", code)

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -188,6 +189,7 @@ func (m *Mirror) run(ctx context.Context) error {
 			if err := m.finish(t, r, m.clock.Now()); err != nil {
 				return err
 			}
+			m.ruleFilesPushed(t, r)
 			if len(m.running()) == 0 {
 				return fmt.Errorf("every target of %s failed; last: %w", m.src, r.err)
 			}
@@ -483,10 +485,12 @@ func nextBackoff(d time.Duration) time.Duration {
 // rulesChanged handles what an event does to the filter rules: a
 // directory that appears, moves or goes, or a per-directory filter file
 // (.rsync-filter) that changes, makes the rules of that directory's
-// subtree be read again; after a filter file changed, the subtree is
-// queued for a recursive push, so what became included is sent (what
-// became excluded stays on the target: excluded paths are never
-// deleted). It reports whether ev itself is to be queued: an excluded
+// subtree be read again. After a filter file changed, its directory is
+// pushed again recursively, so that what became included is sent; what
+// became excluded stays on the target (excluded paths are never
+// deleted). A filter file that is itself sent goes first, in a batch of
+// its own (ruleFilesPushed): rsync's receiver reads its own copy when it
+// deletes. It reports whether ev itself is to be queued: an excluded
 // filter file is not.
 func (m *Mirror) rulesChanged(ev watcher.Event) bool {
 	if !m.rules.HasMergeRules() {
@@ -501,12 +505,53 @@ func (m *Mirror) rulesChanged(ev watcher.Event) bool {
 			dir := path.Dir(p)
 			m.rules.Invalidate(dir)
 			m.log.Info("filter file changed: its directory is pushed again with the new rules", "path", p)
+			sent := !m.rules.Excluded(p, false)
 			for _, t := range m.running() {
-				t.col.Add(delay.Item{Op: change.Modify, Path: dir, IsDir: true, Recursive: true})
+				if !sent {
+					t.col.Add(delay.Item{Op: change.Modify, Path: dir, IsDir: true, Recursive: true})
+					continue
+				}
+				if t.ruleFiles == nil {
+					t.ruleFiles = map[string]uint64{}
+				}
+				var after uint64 // a batch in flight read the file before it changed
+				if t.inFlight && t.active != nil {
+					after = t.active.ID
+				}
+				t.ruleFiles[p] = after
 			}
 		}
 	}
 	return ev.IsDir || !m.rules.Excluded(ev.Path, false) || ev.From != "" && !m.rules.Excluded(ev.From, false)
+}
+
+// ruleFilesPushed queues the recursive push of the directory of each
+// changed filter file that the push r sent (see rulesChanged).
+func (m *Mirror) ruleFilesPushed(t *targetRun, r pushResult) {
+	if r.err != nil || len(t.ruleFiles) == 0 || t.failed {
+		return
+	}
+	for p, after := range t.ruleFiles {
+		if r.batch.ID <= after || !batchCovers(r.batch, p) {
+			continue
+		}
+		delete(t.ruleFiles, p)
+		t.col.Add(delay.Item{Op: change.Modify, Path: path.Dir(p), IsDir: true, Recursive: true})
+	}
+}
+
+// batchCovers reports whether b sent the path p: a full sync, p listed,
+// or a recursive item above it.
+func batchCovers(b delay.Batch, p string) bool {
+	if b.Full {
+		return true
+	}
+	for _, it := range b.Items {
+		if it.Path == p || it.Recursive && (it.Path == change.Root || strings.HasPrefix(p, it.Path+"/")) {
+			return true
+		}
+	}
+	return false
 }
 
 func toItem(ev watcher.Event) delay.Item {

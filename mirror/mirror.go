@@ -381,6 +381,11 @@ type targetRun struct {
 	hooks *hooks.Runner
 	// verify is the periodic verification of this target (nil: none).
 	verify *verifyRun
+	// ruleFiles are the changed per-directory filter files waiting to be
+	// pushed before their directory is pushed again with the new rules,
+	// each with the ID of the batch in flight when it changed (a batch
+	// up to it read the old file).
+	ruleFiles map[string]uint64
 }
 
 func (m *Mirror) close() {
