@@ -62,6 +62,10 @@ type mergeRule struct {
 	name  string
 	flags rflags
 	text  string
+	// above: the name had a leading "/" (-F's "/.rsync-filter"): rsync
+	// also reads the file in the directories above the transfer root
+	// (exclude.c: setup_merge_file), which gsync does not.
+	above bool
 }
 
 // Spec is one filter option of the command line, in rsync's meaning and
@@ -153,7 +157,7 @@ func (p *parser) parseStr(list []*rsyncRule, str string, tmpl rflags, xflags int
 					return list, fmt.Errorf("parse filter rule %q (%s): a dir-merge file name must be a plain name (optionally with a leading \"/\"): %q", str, origin, pat)
 				}
 				r.pattern, r.merge = name, len(p.s.merges)
-				p.s.merges = append(p.s.merges, mergeRule{name: name, flags: r.flags, text: r.text})
+				p.s.merges = append(p.s.merges, mergeRule{name: name, flags: r.flags, text: r.text, above: strings.HasPrefix(pat, "/")})
 				list = append(list, r)
 				continue
 			}

@@ -171,6 +171,23 @@ func (s *Set) IsMergeFile(rel string) bool {
 	return false
 }
 
+// MergeFilesAbove returns the names of the per-directory merge files
+// that rsync would also read in the directories above the source root
+// (a dir-merge name with a leading "/", as -F's): gsync reads none
+// outside the source, so the caller can warn about one that exists.
+func (s *Set) MergeFilesAbove() []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range s.merges {
+		if m.above {
+			out = append(out, m.name)
+		}
+	}
+	return out
+}
+
 // HasMergeRules reports whether the set has per-directory merge rules
 // (dir-merge, -F).
 func (s *Set) HasMergeRules() bool { return s != nil && len(s.merges) > 0 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gsync/gsync/internal/testutil"
@@ -137,6 +138,9 @@ func TestRsyncFilterFileLive(t *testing.T) {
 	testutil.WriteFile(t, filepath.Join(src, "d/.rsync-filter"), "- *.log\n")
 	testutil.WriteFile(t, filepath.Join(src, "d/a.log"), "log")
 	testutil.WriteFile(t, filepath.Join(src, "d/b.txt"), "txt")
+	// rsync -F would read this one too (above the transfer root): gsync
+	// says it does not.
+	testutil.WriteFile(t, filepath.Join(work, ".rsync-filter"), "- *.txt\n")
 	g := startGsync(t, nil, "--delay", "0", "-F", src, dst, d.URL("m"))
 	for _, root := range []string{dst, mod} {
 		testutil.Eventually(t, "b.txt pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/b.txt")) })
@@ -161,5 +165,9 @@ func TestRsyncFilterFileLive(t *testing.T) {
 	}
 	if code := g.stop(15); code != 143 && code != 0 {
 		t.Errorf("gsync exit %d", code)
+	}
+	if out := g.out.String(); !strings.Contains(out, "per-directory filter file above the source left out") ||
+		!strings.Contains(out, filepath.Join(work, ".rsync-filter")) {
+		t.Errorf("no warning about %s:\n%s", filepath.Join(work, ".rsync-filter"), out)
 	}
 }

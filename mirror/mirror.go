@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -280,6 +282,17 @@ func (m *Mirror) buildRules() error {
 		}})
 	if err != nil {
 		return ConfigError{err}
+	}
+	for _, name := range m.rules.MergeFilesAbove() {
+		for dir := filepath.Dir(src); ; dir = filepath.Dir(dir) {
+			if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+				m.log.Warn("per-directory filter file above the source left out: rsync would read it (dir-merge with a leading /, as -F), gsync reads none outside the source",
+					"file", filepath.Join(dir, name))
+			}
+			if dir == filepath.Dir(dir) {
+				break
+			}
+		}
 	}
 	return nil
 }
