@@ -15,6 +15,10 @@ type Decision struct {
 	Rule   string
 	Filter bool
 	Index  int
+	// Origin is where an rsync-syntax rule was given: its option
+	// ("--filter", "-F") or "FILE:LINE" (also a per-directory file's
+	// path relative to the source); "" for the lsyncd lists.
+	Origin string
 }
 
 // Decide returns the rule that decides rel as Excluded does; ok is false
@@ -39,6 +43,9 @@ func (s *Set) Decide(rel string, isDir bool) (d Decision, ok bool) {
 }
 
 func (s *Set) decideSelf(rel string, isDir bool) (Decision, bool) {
+	if r := s.checkRules(s.rules, rel, isDir, sideSender); r != nil {
+		return Decision{Excluded: r.flags&fInclude == 0, Path: rel, Rule: r.text, Filter: true, Origin: r.origin}, true
+	}
 	for i, f := range s.filters {
 		if f.matchOne(rel, isDir) {
 			sign := "- "

@@ -19,6 +19,15 @@
 //
 // Filter rules ("+ pattern" / "- pattern") are checked first, in order, and
 // the first match wins; when none matches, the excludes decide.
+//
+// A Set also holds rules in rsync's own syntax (Compile, Spec: the
+// command line's --filter, --include, --exclude, --include-from,
+// --exclude-from and -F, see rsync.go), checked before the lsyncd lists:
+// rule prefixes and modifiers, merge and per-directory merge files
+// (.rsync-filter), and rsync's wildmatch ("[...]" classes, "\" escapes,
+// "**", "/dir/***"). Sender-side rules (H, S, the s modifier) decide what
+// is watched and sent (Excluded); receiver-side rules (P, R, the r
+// modifier) what a target keeps when it deletes (Protected).
 package filter
 
 import (
@@ -27,6 +36,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // rule is one compiled pattern.
@@ -38,15 +48,63 @@ type rule struct {
 }
 
 // Set is a compiled list of filters and excludes. The zero value excludes
-// nothing. A Set is immutable after construction and safe for concurrent use.
+// nothing. A Set is safe for concurrent use; its rules are fixed at
+// construction, except that the per-directory merge files it read are
+// read again after Invalidate.
 type Set struct {
 	filters  []rule
 	excludes []rule
+
+	// rules are the rsync-syntax rules, checked first.
+	rules    []*rsyncRule
+	merges   []mergeRule
+	root     string
+	readFile func(rel string) ([]byte, error)
+	onError  func(error)
+
+	mu       sync.Mutex
+	dirRules map[dirKey][]*rsyncRule // per-directory merge files read so far
+}
+
+type dirKey struct {
+	merge int
+	dir   string
+}
+
+// Options are what Compile builds a Set from.
+type Options struct {
+	// Excludes and Filters are lsyncd's exclude patterns and "+ pat" /
+	// "- pat" filter rules, in lsyncd's dialect (as for New).
+	Excludes, Filters []string
+	// Rules are rsync filter options in rsync's meaning, in the order
+	// given; they are checked before Filters and Excludes.
+	Rules []Spec
+	// Root is the source root's absolute path: the "/" modifier matches
+	// it joined with the path.
+	Root string
+	// ReadFile reads a per-directory merge file (dir-merge, -F) at rel,
+	// relative to Root and beneath it; a missing file is an error that
+	// satisfies errors.Is(err, fs.ErrNotExist). Nil reads nothing: every
+	// per-directory file is missing.
+	ReadFile func(rel string) ([]byte, error)
+	// OnError, if set, is told about a per-directory merge file that
+	// could not be read or parsed (its rules are then left out, as
+	// rsync leaves out an unreadable one).
+	OnError func(error)
 }
 
 // New compiles exclude patterns and filter rules ("+ pat" or "- pat").
 func New(excludes, filters []string) (*Set, error) {
-	s := &Set{}
+	return Compile(Options{Excludes: excludes, Filters: filters})
+}
+
+// Compile compiles o into a Set.
+func Compile(o Options) (*Set, error) {
+	excludes, filters := o.Excludes, o.Filters
+	s := &Set{root: o.Root, readFile: o.ReadFile, onError: o.OnError}
+	if err := s.compileRules(o.Rules); err != nil {
+		return nil, err
+	}
 	for _, p := range excludes {
 		if p == "" {
 			continue
@@ -131,8 +189,40 @@ func (r rule) matchOne(rel string, isDir bool) bool {
 
 // Excluded reports whether rel (slash-separated, relative to the source root)
 // is excluded, either itself or through one of its parent directories.
+// Rules of the sender's side (H, S, the s modifier, and every rule
+// without a side) decide; rsync's receiver-side rules (P, R, r) do not.
 func (s *Set) Excluded(rel string, isDir bool) bool {
-	if s == nil || (len(s.excludes) == 0 && len(s.filters) == 0) {
+	return s.excluded(rel, isDir, sideSender)
+}
+
+// Protected reports whether a target entry at rel, which the source
+// lacks or does not send, is kept when a target deletes: the rules of
+// the receiver's side (P, R, the r modifier, and every rule without a
+// side) decide; H and S do not (a hidden path is not sent, and deleted
+// on the target, as rsync's receiver does). As in rsync (generator.c:
+// delete_in_dir checks the entries of directories in the file list), a
+// parent directory's rule protects rel only when that parent is not
+// sent either; a target deleting a directory asks for the directory
+// first and keeps it, and what is protected in it, when Protected says
+// so for anything in it.
+func (s *Set) Protected(rel string, isDir bool) bool {
+	if s.Empty() {
+		return false
+	}
+	rel = strings.Trim(rel, "/")
+	if rel == "" || rel == "." {
+		return false
+	}
+	for i := 0; i < len(rel); i++ {
+		if rel[i] == '/' && s.excludedSelf(rel[:i], true, sideReceiver) && s.Excluded(rel[:i], true) {
+			return true
+		}
+	}
+	return s.excludedSelf(rel, isDir, sideReceiver)
+}
+
+func (s *Set) excluded(rel string, isDir bool, sd side) bool {
+	if s.Empty() {
 		return false
 	}
 	rel = strings.Trim(rel, "/")
@@ -141,14 +231,17 @@ func (s *Set) Excluded(rel string, isDir bool) bool {
 	}
 	// Parents first: an excluded directory excludes everything below it.
 	for i := 0; i < len(rel); i++ {
-		if rel[i] == '/' && s.excludedSelf(rel[:i], true) {
+		if rel[i] == '/' && s.excludedSelf(rel[:i], true, sd) {
 			return true
 		}
 	}
-	return s.excludedSelf(rel, isDir)
+	return s.excludedSelf(rel, isDir, sd)
 }
 
-func (s *Set) excludedSelf(rel string, isDir bool) bool {
+func (s *Set) excludedSelf(rel string, isDir bool, sd side) bool {
+	if r := s.checkRules(s.rules, rel, isDir, sd); r != nil {
+		return r.flags&fInclude == 0
+	}
 	for _, f := range s.filters {
 		if f.matchOne(rel, isDir) {
 			return !f.include
@@ -163,16 +256,22 @@ func (s *Set) excludedSelf(rel string, isDir bool) bool {
 }
 
 // Empty reports whether the set has no rules.
-func (s *Set) Empty() bool { return s == nil || len(s.excludes)+len(s.filters) == 0 }
+func (s *Set) Empty() bool {
+	return s == nil || len(s.excludes)+len(s.filters)+len(s.rules) == 0
+}
 
 // Patterns returns the exclude patterns and filter rules as given, for status
-// reports.
+// reports; the rsync-syntax rules come first among the filters, each in
+// rsync's short form ("- *.o", "+ keep/", ": .rsync-filter").
 func (s *Set) Patterns() (excludes, filters []string) {
 	if s == nil {
 		return nil, nil
 	}
 	for _, e := range s.excludes {
 		excludes = append(excludes, e.raw)
+	}
+	for _, r := range s.rules {
+		filters = append(filters, r.render())
 	}
 	for _, f := range s.filters {
 		sign := "- "
@@ -213,7 +312,10 @@ func ReadExcludeFile(path string) ([]string, error) {
 }
 
 // RsyncRules returns the set as rsync filter rules ("+ PATTERN",
-// "- PATTERN"), filters first, so that an rsync receiver leaves excluded
+// "- PATTERN"): the rsync-syntax rules the receiver needs as rsync's
+// sender sends them (sender-only rules left out, dir-merge rules as ":"
+// rules for the receiver to read its own per-directory files), then the
+// lsyncd filters, so that an rsync receiver leaves excluded
 // paths alone when it deletes. lsyncd's dialect is rsync's except that "[",
 // "]" and "\" are literal: they are escaped when the pattern holds a
 // wildcard (rsync compares a pattern without "*?[" literally anyway).
@@ -222,6 +324,12 @@ func (s *Set) RsyncRules() []string {
 		return nil
 	}
 	var out []string
+	for _, r := range s.rules {
+		if r.flags&(fSender|fReceiver) == fSender {
+			continue // only for the sender (exclude.c: send_rules)
+		}
+		out = append(out, r.render())
+	}
 	for _, f := range s.filters {
 		sign := "- "
 		if f.include {

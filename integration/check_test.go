@@ -52,7 +52,7 @@ func TestCheck(t *testing.T) {
 		want []string
 	}{
 		{"all good", append(append([]string{"--exclude", "*.tmp", "--on-push", "/bin/true"}, sshArgs(s)...), src, "127.0.0.1:"+sshDst),
-			0, []string{"target 127.0.0.1:" + sshDst + ": ok", "does not exist yet: gsync creates it", "runs: rsync --server", "exclude *.tmp", "on push: /bin/true", "gsync check: ok"}},
+			0, []string{"target 127.0.0.1:" + sshDst + ": ok", "does not exist yet: gsync creates it", "runs: rsync --server", "filter - *.tmp", "on push: /bin/true", "gsync check: ok"}},
 		{"daemon and local", []string{src, d.URL("m"), filepath.Join(work, "local")},
 			0, []string{"module accepts a push", "runs: rsync --server -logDtpre.iLsfxCIvu --delete --force . m", "directory does not exist yet; the sync creates it", "ok (1 sync(s), 2 target(s))"}},
 		{"read-only module", []string{src, d.URL("ro")}, 3, []string{"FAILED", "read only"}},

@@ -18,12 +18,14 @@ func TestExplain(t *testing.T) {
 	for _, f := range []string{"index.html", "keep.tmp", "x.tmp", "build/obj/a.o", "cache/c"} {
 		testutil.WriteRel(t, src, f)
 	}
+	testutil.WriteFile(t, filepath.Join(src, "build/.rsync-filter"), "# per-directory rules\n- *.o\n")
 	excl := filepath.Join(work, "excludes")
 	testutil.WriteFile(t, excl, "# generated files\n*.o\n\n- cache/\n")
 	conf := filepath.Join(work, "lsyncd.conf.lua")
 	testutil.WriteFile(t, conf, "settings { nodaemon = true }\n\nsync { default.direct, source = \""+src+"\", target = \""+filepath.Join(work, "dst")+"\",\n  exclude = { \"*.html\" }, delete = 'running' }\n")
 	dst := filepath.Join(work, "dst")
-	rules := []string{"--exclude", "*.tmp", "--exclude-from", excl, "--filter", "+ keep.tmp", "--filter", "- /build/", "--delete", "startup"}
+	// rsync's order: the first matching rule wins, whichever option gave it.
+	rules := []string{"--filter", "+ keep.tmp", "--exclude", "*.tmp", "--exclude-from", excl, "--filter", "- /build/", "--delete", "startup"}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -40,7 +42,13 @@ func TestExplain(t *testing.T) {
 		{"parent excluded", append(append([]string{}, rules...), "build/obj/a.o", src, dst), 0,
 			[]string{`excluded: its directory build matches "- /build/" (--filter)`, "watched: no"}},
 		{"exclude file line", append(append([]string{}, rules...), "cache/new", src, dst), 0,
-			[]string{"(does not exist at the source)", `excluded: its directory cache matches "cache/" (` + excl + `:4)`}},
+			[]string{"(does not exist at the source)", `excluded: its directory cache matches "- cache/" (` + excl + `:4)`}},
+		{"per-directory file", []string{"-F", "build/obj/a.o", src, dst}, 0,
+			[]string{`excluded: matches "- *.o" (build/.rsync-filter:2)`, "never deleted on the target"}},
+		{"hidden", []string{"--filter", "H *.html", "--filter", "P /keep.tmp", "index.html", src, dst}, 0,
+			[]string{`excluded: matches "H *.html" (--filter)`, "hidden (a sender-side rule"}},
+		{"protected", []string{"--filter", "P /keep.tmp", "keep.tmp", src, dst}, 0,
+			[]string{"mirrored: no exclude or filter rule matches it", "protected (a receiver-side rule"}},
 		{"config line", []string{"--config", conf, "index.html"}, 0,
 			[]string{`excluded: matches "*.html" (` + conf + `:3)`}},
 		{"config delete running", []string{"--config", conf, "keep.tmp"}, 0,

@@ -24,7 +24,14 @@ type Config struct {
 	// explain ("file:line" of an lsyncd sync; "": the command line).
 	RulesOrigin string
 	ExcludeFrom []string // files of exclude patterns
-	Filters     []string // rsync-style filter rules
+	Filters     []string // lsyncd's filter rules ("+ pat", "- pat")
+	// Writes says which kernel events report a written file (lsyncd's
+	// inotifyMode); the zero value takes both.
+	Writes watcher.WriteEvents
+	// Rules are filter options in rsync's meaning (the command line's
+	// --filter, --include, --exclude, ..., -F), checked before the
+	// lsyncd lists.
+	Rules []filter.Spec
 	// OneFileSystem: file systems mounted below the source are not
 	// mirrored (their mount points are).
 	OneFileSystem bool
@@ -76,10 +83,6 @@ type Config struct {
 	// Watch opens the watcher; nil: watcher.New with WatchBackend.
 	Watch        func(ctx context.Context, opts watcher.Options) (watcher.Watcher, error)
 	WatchBackend string
-	// ModifyOnClose: a written file is an event when it is closed, not
-	// while it is written (watcher.Options.ModifyOnClose; lsyncd's
-	// layer-1/2 actions).
-	ModifyOnClose bool
 	Clock         Clock        // nil: the wall clock
 	Log           *slog.Logger // nil: nothing is logged
 	// Handover carries queued changes across config reloads (nil: none).

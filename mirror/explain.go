@@ -26,6 +26,9 @@ type Explanation struct {
 	Decision filter.Decision
 	Decided  bool
 	Origin   string
+	// Protected: a target entry at the path is kept by deletes
+	// (filter.Set.Protected: receiver-side rules decide).
+	Protected bool
 	// Watched: the path's directory (itself, for a directory) is watched.
 	Watched bool
 	// Targets are the targets as given, with what a change of the path
@@ -66,6 +69,7 @@ func Explain(cfg Config, p string) (Explanation, error) {
 		root.Close()
 	}
 	e.Decision, e.Decided = m.rules.Decide(rel, isDir)
+	e.Protected = m.rules.Protected(rel, isDir)
 	if e.Decided {
 		e.Origin = m.ruleOrigin(e.Decision)
 	}
@@ -87,10 +91,16 @@ func Explain(cfg Config, p string) (Explanation, error) {
 // effects describes what a change of e's path does on a target.
 func (m *Mirror) effects(e Explanation, isDir bool) []string {
 	cfg := &m.cfg
-	if e.Decided && e.Decision.Excluded {
+	switch {
+	case e.Decided && e.Decision.Excluded && e.Protected:
 		return []string{"excluded: never sent, and never deleted on the target (an entry there is left alone); full syncs and --verify skip it too"}
+	case e.Decided && e.Decision.Excluded:
+		return []string{"hidden (a sender-side rule: H, or the s modifier): never sent; a delete treats a target entry there as one the source lacks and removes it, as rsync's receiver does"}
 	}
 	var out []string
+	if e.Protected && e.Path != change.Root {
+		out = append(out, "protected (a receiver-side rule: P, or the r modifier): a target entry there is never deleted")
+	}
 	what := "the file is sent"
 	switch {
 	case e.Path == change.Root:
@@ -154,6 +164,8 @@ func durationText(d time.Duration) string {
 // ruleOrigin says where the rule of d was given.
 func (m *Mirror) ruleOrigin(d filter.Decision) string {
 	switch {
+	case d.Origin != "":
+		return d.Origin
 	case d.Filter && m.cfg.RulesOrigin != "":
 		return m.cfg.RulesOrigin
 	case d.Filter:

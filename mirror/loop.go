@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,8 +29,15 @@ type pushResult struct {
 
 // watch opens the watcher of the source.
 func (m *Mirror) watch(ctx context.Context) (watcher.Watcher, error) {
-	opts := watcher.Options{Root: m.src, Exclude: m.rules.Excluded, Backend: m.cfg.WatchBackend, Logger: m.log,
-		ModifyOnClose: m.cfg.ModifyOnClose}
+	// Per-directory filter files (.rsync-filter) are watched even when
+	// excluded: a change of one changes the rules (ruleFilesChanged).
+	exclude := func(rel string, isDir bool) bool {
+		if !isDir && m.rules.IsMergeFile(rel) && !m.rules.Excluded(path.Dir(rel), true) {
+			return false
+		}
+		return m.rules.Excluded(rel, isDir)
+	}
+	opts := watcher.Options{Root: m.src, Exclude: exclude, Backend: m.cfg.WatchBackend, Writes: m.cfg.Writes, Logger: m.log}
 	open := m.cfg.Watch
 	if open == nil {
 		open = watcher.New
@@ -181,6 +190,9 @@ func (m *Mirror) run(ctx context.Context) error {
 				continue
 			}
 			m.log.Debug("event", "op", ev.Op.String(), "path", ev.Path, "from", ev.From, "dir", ev.IsDir)
+			if !m.rulesChanged(ev) {
+				continue
+			}
 			for _, t := range m.running() {
 				t.st.event()
 				t.col.Add(toItem(ev))
@@ -195,6 +207,7 @@ func (m *Mirror) run(ctx context.Context) error {
 			if err := m.finish(t, r, m.clock.Now()); err != nil {
 				return err
 			}
+			m.ruleFilesPushed(t, r)
 			if len(m.running()) == 0 {
 				return fmt.Errorf("every target of %s failed; last: %w", m.src, r.err)
 			}
@@ -487,6 +500,78 @@ func nextBackoff(d time.Duration) time.Duration {
 
 // toItem converts a watcher event into a collator item: the same Op, so
 // only Move carries From.
+// rulesChanged handles what an event does to the filter rules: a
+// directory that appears, moves or goes, or a per-directory filter file
+// (.rsync-filter) that changes, makes the rules of that directory's
+// subtree be read again. After a filter file changed, its directory is
+// pushed again recursively, so that what became included is sent; what
+// became excluded stays on the target (excluded paths are never
+// deleted). A filter file that is itself sent goes first, in a batch of
+// its own (ruleFilesPushed): rsync's receiver reads its own copy when it
+// deletes. It reports whether ev itself is to be queued: an excluded
+// filter file is not.
+func (m *Mirror) rulesChanged(ev watcher.Event) bool {
+	if !m.rules.HasMergeRules() {
+		return true
+	}
+	for _, p := range []string{ev.Path, ev.From} {
+		switch {
+		case p == "":
+		case ev.IsDir:
+			m.rules.Invalidate(p)
+		case m.rules.IsMergeFile(p):
+			dir := path.Dir(p)
+			m.rules.Invalidate(dir)
+			m.log.Info("filter file changed: its directory is pushed again with the new rules", "path", p)
+			sent := !m.rules.Excluded(p, false)
+			for _, t := range m.running() {
+				if !sent {
+					t.col.Add(delay.Item{Op: change.Modify, Path: dir, IsDir: true, Recursive: true})
+					continue
+				}
+				if t.ruleFiles == nil {
+					t.ruleFiles = map[string]uint64{}
+				}
+				var after uint64 // a batch in flight read the file before it changed
+				if t.inFlight && t.active != nil {
+					after = t.active.ID
+				}
+				t.ruleFiles[p] = after
+			}
+		}
+	}
+	return ev.IsDir || !m.rules.Excluded(ev.Path, false) || ev.From != "" && !m.rules.Excluded(ev.From, false)
+}
+
+// ruleFilesPushed queues the recursive push of the directory of each
+// changed filter file that the push r sent (see rulesChanged).
+func (m *Mirror) ruleFilesPushed(t *targetRun, r pushResult) {
+	if r.err != nil || len(t.ruleFiles) == 0 || t.failed {
+		return
+	}
+	for p, after := range t.ruleFiles {
+		if r.batch.ID <= after || !batchCovers(r.batch, p) {
+			continue
+		}
+		delete(t.ruleFiles, p)
+		t.col.Add(delay.Item{Op: change.Modify, Path: path.Dir(p), IsDir: true, Recursive: true})
+	}
+}
+
+// batchCovers reports whether b sent the path p: a full sync, p listed,
+// or a recursive item above it.
+func batchCovers(b delay.Batch, p string) bool {
+	if b.Full {
+		return true
+	}
+	for _, it := range b.Items {
+		if it.Path == p || it.Recursive && (it.Path == change.Root || strings.HasPrefix(p, it.Path+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
 func toItem(ev watcher.Event) delay.Item {
 	it := delay.Item{Op: ev.Op, Path: ev.Path, IsDir: ev.IsDir}
 	if ev.Op == change.Move {

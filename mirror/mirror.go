@@ -10,13 +10,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/gsync/gsync/delay"
 	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/hooks"
+	"github.com/gsync/gsync/internal/beneath"
 	"github.com/gsync/gsync/state"
 	"github.com/gsync/gsync/transport"
 )
@@ -197,6 +201,7 @@ func (m *Mirror) setup() error {
 			Source:        src,
 			Delete:        cfg.Delete,
 			Exclude:       m.rules.Excluded,
+			Protect:       m.rules.Protected,
 			DryRun:        cfg.DryRun,
 			OneFileSystem: cfg.OneFileSystem,
 			Logger:        tlog,
@@ -271,10 +276,52 @@ func (m *Mirror) buildRules() error {
 		excludes = append(excludes, pats...)
 		m.excludeOrigins = append(m.excludeOrigins, patternLines(p, pats)...)
 	}
-	if m.rules, err = filter.New(excludes, cfg.Filters); err != nil {
+	m.rules, err = filter.Compile(filter.Options{Excludes: excludes, Filters: cfg.Filters, Rules: cfg.Rules,
+		Root: src, ReadFile: m.readRuleFile, OnError: func(err error) {
+			m.log.Warn("per-directory filter file left out", "err", err)
+		}})
+	if err != nil {
 		return ConfigError{err}
 	}
+	for _, name := range m.rules.MergeFilesAbove() {
+		for dir := filepath.Dir(src); ; dir = filepath.Dir(dir) {
+			if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+				m.log.Warn("per-directory filter file above the source left out: rsync would read it (dir-merge with a leading /, as -F), gsync reads none outside the source",
+					"file", filepath.Join(dir, name))
+			}
+			if dir == filepath.Dir(dir) {
+				break
+			}
+		}
+	}
 	return nil
+}
+
+// maxRuleFile caps a per-directory filter file (.rsync-filter).
+const maxRuleFile = 1 << 20
+
+// readRuleFile reads a per-directory filter file of the source (rel),
+// beneath the source without following symlinks (a symlinked one counts
+// as missing).
+func (m *Mirror) readRuleFile(rel string) ([]byte, error) {
+	root, err := beneath.Open(m.src)
+	if err != nil {
+		return nil, fmt.Errorf("open source %s: %w", m.src, err)
+	}
+	defer root.Close()
+	f, _, err := root.OpenFile(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRuleFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", rel, err)
+	}
+	if len(data) > maxRuleFile {
+		return nil, fmt.Errorf("read %s: larger than %d bytes", rel, maxRuleFile)
+	}
+	return data, nil
 }
 
 // guardDeletes gives a target what MaxDelete needs: a counter of the
@@ -288,7 +335,7 @@ func (m *Mirror) guardDeletes(t *targetRun, spec Target, dir string, opts transp
 	keepOpts := opts
 	keepOpts.Delete = transport.DeleteNever
 	if dir != "" {
-		t.counter = &localDeletes{src: m.src, dst: dir, excluded: m.rules.Excluded}
+		t.counter = &localDeletes{src: m.src, dst: dir, excluded: m.rules.Protected}
 		keep, err := transport.NewLocal(dir, keepOpts)
 		if err != nil {
 			return ConfigError{fmt.Errorf("open target %s: %w", dir, err)}
@@ -347,6 +394,11 @@ type targetRun struct {
 	hooks *hooks.Runner
 	// verify is the periodic verification of this target (nil: none).
 	verify *verifyRun
+	// ruleFiles are the changed per-directory filter files waiting to be
+	// pushed before their directory is pushed again with the new rules,
+	// each with the ID of the batch in flight when it changed (a batch
+	// up to it read the old file).
+	ruleFiles map[string]uint64
 }
 
 func (m *Mirror) close() {

@@ -355,6 +355,13 @@ func (r *run) excluded(rel string, isDir bool) bool {
 	return excludedPath(r.l.opts.Exclude, rel, isDir)
 }
 
+// protected reports whether a target entry the source lacks is kept by
+// deletes (Options.Protect, else Options.Exclude), itself or through a
+// parent directory.
+func (r *run) protected(rel string, isDir bool) bool {
+	return excludedPath(r.l.opts.protect(), rel, isDir)
+}
+
 // srcLstat stats rel in the source without following a symlink in any of
 // its components: a path below a symlink or a file does not exist.
 func (r *run) srcLstat(rel string) (fs.FileInfo, error) { return r.src.Lstat(srcRel(rel)) }
@@ -679,12 +686,12 @@ func sameFile(a, b fs.FileInfo) bool {
 
 // deleter is the shared exclude-keeping deleter on the target directory.
 func (r *run) deleter() *deleter {
-	d := &deleter{fsys: localFS{r}, ex: r.l.opts.Exclude, dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
+	d := &deleter{fsys: localFS{r}, ex: r.l.opts.protect(), hidden: r.l.opts.hidden(), dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
 	if r.l.opts.Receiver.Backups() {
 		// delete.c:delete_item: a deleted non-directory is kept as a
 		// backup, and backups next to their files are never deleted.
 		d.backup = func(rel string, fi fs.FileInfo) error { return r.backup(rel, fi, false) }
-		ex := r.l.opts.Exclude
+		ex := d.ex
 		d.ex = func(rel string, isDir bool) bool {
 			return r.l.protectedBackup(rel) || ex != nil && ex(rel, isDir)
 		}

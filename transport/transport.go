@@ -59,6 +59,12 @@ type Options struct {
 	// Excluded paths are neither sent nor deleted on the target. Nil
 	// excludes nothing.
 	Exclude func(rel string, isDir bool) bool
+	// Protect, if set, reports whether a target entry that the source
+	// lacks or does not send is kept when the local and ssh targets
+	// delete (filter.Set.Protected: rsync's receiver-side rules, P and
+	// R, decide there, its sender-only rules, H and S, do not). Nil:
+	// Exclude decides.
+	Protect func(rel string, isDir bool) bool
 	// DryRun reports what would be done without changing the target.
 	DryRun bool
 	// Attrs are the attributes kept on the target (the zero value is
@@ -191,4 +197,23 @@ func (m *DeleteMode) UnmarshalText(b []byte) error {
 		return fmt.Errorf("invalid delete mode %q: want true, false, startup or running", s)
 	}
 	return nil
+}
+
+// protect returns what decides which target entries a delete keeps
+// (Options.Protect, else Options.Exclude).
+func (o Options) protect() func(rel string, isDir bool) bool {
+	if o.Protect != nil {
+		return o.Protect
+	}
+	return o.Exclude
+}
+
+// hidden returns what tells a delete that an entry the source has is not
+// sent: Options.Exclude when Options.Protect is set (rsync's rules, whose
+// sides differ), else nil (the excluded entries are kept anyway).
+func (o Options) hidden() func(rel string, isDir bool) bool {
+	if o.Protect == nil {
+		return nil
+	}
+	return o.Exclude
 }

@@ -38,8 +38,13 @@ var errHoldsExcluded = errors.New("it holds excluded entries")
 type deleter struct {
 	fsys treeFS
 	ex   func(rel string, isDir bool) bool
-	dry  bool
-	st   *Stats
+	// hidden, if set, reports whether an entry the source has is not
+	// sent (Options.Exclude where Options.Protect decides the deletes):
+	// a target entry there is deleted unless ex keeps it, as rsync's
+	// receiver deletes what H rules hide.
+	hidden func(rel string, isDir bool) bool
+	dry    bool
+	st     *Stats
 	// removed, if set, is called for each entry deleted (or that would be
 	// in a dry run).
 	removed func(rel string)
@@ -118,7 +123,7 @@ func (d *deleter) deleteExtras(rel string, inSource func(name string) bool) ([]f
 	var kept []fs.FileInfo
 	for _, e := range entries {
 		c := child(rel, e.Name())
-		if d.excluded(c, e.IsDir()) || inSource(e.Name()) {
+		if d.excluded(c, e.IsDir()) || inSource(e.Name()) && (d.hidden == nil || !d.hidden(c, e.IsDir())) {
 			kept = append(kept, e)
 			continue
 		}

@@ -266,7 +266,7 @@ func (v *localVerify) dir(rel string, sfi fs.FileInfo, exists bool) {
 				continue
 			}
 			tfi, err := r.dstLstat(c)
-			if err != nil || r.excluded(c, tfi.IsDir()) {
+			if err != nil || r.protected(c, tfi.IsDir()) {
 				continue
 			}
 			v.deleted(c, tfi)
@@ -346,7 +346,7 @@ func (v *localVerify) deleteBelow(rel string) {
 	for _, n := range names {
 		c := child(rel, n)
 		tfi, err := v.r.dstLstat(c)
-		if err != nil || v.r.excluded(c, tfi.IsDir()) {
+		if err != nil || v.r.protected(c, tfi.IsDir()) {
 			continue
 		}
 		v.deleted(c, tfi)

@@ -55,6 +55,9 @@ func newFsnotify(ctx context.Context, opts Options) (Watcher, error) {
 		tree.close()
 		return nil, fmt.Errorf("create fsnotify watcher: %w", err)
 	}
+	if opts.Writes == WritesCloseWrite {
+		opts.Logger.Warn("the fsnotify backend has no close events: written files are reported as they are written (inotifyMode CloseWrite needs the inotify backend)")
+	}
 	prefix := opts.Root
 	if !strings.HasSuffix(prefix, string(filepath.Separator)) {
 		prefix += string(filepath.Separator)

@@ -24,6 +24,17 @@ const inotifyMask = unix.IN_ATTRIB | unix.IN_CLOSE_WRITE | unix.IN_MODIFY | unix
 	unix.IN_DELETE | unix.IN_DELETE_SELF | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
 	unix.IN_DONT_FOLLOW | unix.IN_ONLYDIR | unix.IN_EXCL_UNLINK
 
+// writeMask returns the watch mask that takes the write events e.
+func writeMask(e WriteEvents) uint32 {
+	switch e {
+	case WritesCloseWrite:
+		return inotifyMask &^ unix.IN_MODIFY
+	case WritesModify:
+		return inotifyMask &^ unix.IN_CLOSE_WRITE
+	}
+	return inotifyMask
+}
+
 const (
 	// moveGrace is how long an unpaired IN_MOVED_FROM waits for its
 	// IN_MOVED_TO before it becomes a Delete.
@@ -63,8 +74,6 @@ type inotifyWatcher struct {
 	root    string
 	exclude func(string, bool) bool
 	log     *slog.Logger
-	// onClose: Options.ModifyOnClose.
-	onClose bool
 
 	fd   int // inotify instance, non-blocking
 	wake int // eventfd that wakes the reader on stop
@@ -87,6 +96,9 @@ type inotifyWatcher struct {
 	index   watchIndex // the watches by path, for subtree lookups
 	pending map[uint32]*pendingMove
 	queue   []queued
+	// mask is the event mask of every watch: inotifyMask less the write
+	// event Options.Writes leaves out.
+	mask uint32
 	// lastModify is the path of the last IN_MODIFY of the current read,
 	// if no other event came after it ("" otherwise).
 	lastModify string
@@ -113,9 +125,9 @@ func newInotify(ctx context.Context, opts Options) (Watcher, error) {
 	}
 	w := &inotifyWatcher{
 		root:    opts.Root,
+		mask:    writeMask(opts.Writes),
 		exclude: opts.Exclude,
 		log:     opts.Logger,
-		onClose: opts.ModifyOnClose,
 		fd:      fd,
 		wake:    wake,
 		events:  make(chan Event, eventBuffer),
@@ -322,10 +334,6 @@ func (w *inotifyWatcher) handle(wd int32, mask, cookie uint32, name string, now 
 		// A writer raises IN_MODIFY per write(2) and IN_CLOSE_WRITE at the
 		// end: report a file once per read of the queue while nothing else
 		// happens in between (the consumer looks at the file after that).
-		// With onClose only the close counts.
-		if w.onClose && mask&unix.IN_CLOSE_WRITE == 0 {
-			return
-		}
 		if rel != w.lastModify && !w.exclude(rel, isDir) {
 			w.emit(Event{Op: change.Modify, Path: rel, IsDir: isDir})
 		}
@@ -629,7 +637,7 @@ func (w *inotifyWatcher) dropReplaced(wd int32, err error) {
 // kernelWatch adds the inotify watch of one directory; safe for
 // concurrent use.
 func (w *inotifyWatcher) kernelWatch(rel string) (int32, error) {
-	mask := uint32(inotifyMask)
+	mask := w.mask
 	if rel == "" {
 		mask &^= unix.IN_DONT_FOLLOW // the root may be given as a symlink
 	}

@@ -180,28 +180,3 @@ func TestModifyOncePerRead(t *testing.T) {
 		t.Errorf("next read (-want +got):\n%s", diff)
 	}
 }
-
-// TestModifyOnClose: with Options.ModifyOnClose a written file is an
-// event when it is closed, once per close, never for its writes.
-func TestModifyOnClose(t *testing.T) {
-	w := tableWatcher(t, "")
-	w.onClose = true
-	now := time.Now()
-	var buf []byte
-	for _, ev := range [][]byte{
-		rawEvent(1, unix.IN_MODIFY, 0, "log"),
-		rawEvent(1, unix.IN_MODIFY, 0, "log"),
-		rawEvent(1, unix.IN_CLOSE_WRITE, 0, "log"),
-		rawEvent(1, unix.IN_MODIFY, 0, "kept-open"),
-	} {
-		buf = append(buf, ev...)
-	}
-	w.process(buf, now)
-	if diff := cmp.Diff([]Event{{Op: change.Modify, Path: "log"}}, drain(w)); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-	w.process(rawEvent(1, unix.IN_CLOSE_WRITE, 0, "kept-open"), now)
-	if diff := cmp.Diff([]Event{{Op: change.Modify, Path: "kept-open"}}, drain(w)); diff != "" {
-		t.Errorf("close in the next read (-want +got):\n%s", diff)
-	}
-}

@@ -34,13 +34,53 @@ type Options struct {
 	Exclude func(rel string, isDir bool) bool
 	// Backend is "inotify" (default on Linux) or "fsnotify" (default elsewhere).
 	Backend string
+	// Writes says which kernel events report a written file (lsyncd's
+	// inotifyMode); the zero value takes both.
+	Writes WriteEvents
 	// Logger receives diagnostics; nil means slog.Default().
 	Logger *slog.Logger
-	// ModifyOnClose reports a written file only when its writer closes
-	// it (IN_CLOSE_WRITE, lsyncd's inotifyMode "CloseWrite"), not while
-	// it is written: for lsyncd's layer-1/2 actions, which run once per
-	// event. The inotify backend only; fsnotify has no close event.
-	ModifyOnClose bool
+}
+
+// WriteEvents says which inotify events report that a file's data was
+// written (lsyncd's inotifyMode, lsyncd.lua: the "CloseWrite", "Modify"
+// and "CloseWrite or Modify" cases of Inotify's event mask).
+type WriteEvents uint8
+
+// The write events a watcher can take.
+const (
+	// WritesAll takes IN_CLOSE_WRITE and IN_MODIFY (gsync's default, and
+	// lsyncd's "CloseWrite or Modify"): a file written and kept open,
+	// like a log, or truncated, is reported too.
+	WritesAll WriteEvents = iota
+	// WritesCloseWrite takes IN_CLOSE_WRITE only (lsyncd's "CloseWrite",
+	// its default): a file is reported when a writer closes it.
+	WritesCloseWrite
+	// WritesModify takes IN_MODIFY only (lsyncd's "Modify"): a file is
+	// reported as it is written, never for its close.
+	WritesModify
+)
+
+// ParseInotifyMode returns the WriteEvents of an lsyncd inotifyMode.
+func ParseInotifyMode(mode string) (WriteEvents, error) {
+	switch mode {
+	case "CloseWrite":
+		return WritesCloseWrite, nil
+	case "Modify":
+		return WritesModify, nil
+	case "CloseWrite or Modify", "":
+		return WritesAll, nil
+	}
+	return 0, fmt.Errorf("parse inotifyMode %q: want \"CloseWrite\", \"Modify\" or \"CloseWrite or Modify\"", mode)
+}
+
+func (e WriteEvents) String() string {
+	switch e {
+	case WritesCloseWrite:
+		return "CloseWrite"
+	case WritesModify:
+		return "Modify"
+	}
+	return "CloseWrite or Modify"
 }
 
 // Watcher delivers events for a tree until Close or until its context ends.

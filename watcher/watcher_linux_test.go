@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -175,4 +176,61 @@ func TestWatchLimitChild(t *testing.T) {
 	testutil.WriteFile(t, filepath.Join(root, "d0/g"), "x")
 	collect(t, w, Event{Op: change.Modify, Path: "d0/g"})
 	fmt.Println("LIMIT-OK")
+}
+
+// TestInotifyMode: lsyncd's inotifyMode picks the write events. A file
+// written and kept open is reported at once with IN_MODIFY (Modify, and
+// both), at its close only with CloseWrite; a file opened for writing
+// and closed unwritten raises IN_CLOSE_WRITE alone, which Modify ignores.
+func TestInotifyMode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		mode           string
+		whileOpen      bool // the written, still open file is reported
+		closeUnwritten bool // the file closed unwritten is reported
+	}{
+		{"CloseWrite", false, true},
+		{"Modify", true, false},
+		{"CloseWrite or Modify", true, true},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			testutil.WriteFile(t, filepath.Join(root, "open"), "")
+			testutil.WriteFile(t, filepath.Join(root, "unwritten"), "")
+			writes, err := ParseInotifyMode(tc.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := New(context.Background(), Options{Root: root, Backend: BackendInotify, Writes: writes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			f, err := os.OpenFile(filepath.Join(root, "open"), os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteString("data"); err != nil {
+				t.Fatal(err)
+			}
+			got := sentinel(t, w, root)
+			if has := slices.Contains(got, Event{Op: change.Modify, Path: "open"}); has != tc.whileOpen {
+				t.Errorf("written and open: reported %v, want %v (events %v)", has, tc.whileOpen, got)
+			}
+			g, err := os.OpenFile(filepath.Join(root, "unwritten"), os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.Close()
+			got = sentinel(t, w, root)
+			if has := slices.Contains(got, Event{Op: change.Modify, Path: "unwritten"}); has != tc.closeUnwritten {
+				t.Errorf("closed unwritten: reported %v, want %v (events %v)", has, tc.closeUnwritten, got)
+			}
+		})
+	}
+	if _, err := ParseInotifyMode("Close"); err == nil {
+		t.Error("ParseInotifyMode(\"Close\"): no error")
+	}
 }

@@ -30,11 +30,12 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 	mc := mirror.Config{
 		Name: cfg.name, Source: cfg.source,
 		Excludes: cfg.excludes, ExcludeFrom: cfg.excludeFrom, Filters: cfg.filters, RulesOrigin: cfg.where,
+		Rules:         cfg.rules,
 		OneFileSystem: cfg.oneFileSystem,
 		Delay:         cfg.delay, MaxDelays: cfg.maxDelays, Delete: cfg.deleteMode,
 		DryRun: cfg.dryRun, Insist: cfg.insist, NoInit: cfg.noInit, Once: cfg.once,
 		AllowEmptySource: cfg.allowEmptySource, MaxDelete: cfg.maxDelete,
-		WatchBackend: cfg.watchBackend, ModifyOnClose: cfg.modifyOnClose, Log: log, Handover: carry,
+		WatchBackend: cfg.watchBackend, Writes: cfg.writes, Log: log, Handover: carry,
 		HookTimeout: cfg.onPushTimeout, HookEnv: hookEnv(),
 		VerifyEvery: cfg.verifyEvery, VerifyOnly: cfg.verifyOnly, VerifyChecksum: cfg.verifyChecksum,
 	}

@@ -11,11 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gsync/gsync/control"
+	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/rsyncproto"
 	"github.com/gsync/gsync/transport"
+	"github.com/gsync/gsync/watcher"
 )
 
 // config is everything the command line (or one lsyncd sync{}) selects:
@@ -62,21 +64,25 @@ type config struct {
 // takes part in that comparison, so keep here only what must be equal
 // for syncs to share a watcher and a collator.
 type sourceOptions struct {
-	source       string
-	delay        time.Duration
-	maxDelays    int
-	deleteMode   transport.DeleteMode
-	excludes     []string
-	excludeFrom  []string
-	filters      []string
+	source      string
+	delay       time.Duration
+	maxDelays   int
+	deleteMode  transport.DeleteMode
+	excludes    []string // lsyncd's exclude (configs)
+	excludeFrom []string // lsyncd's excludeFrom
+	filters     []string // lsyncd's filter and filterFrom
+	// rules are the command line's filter options in rsync's meaning
+	// (--filter, --include, --exclude, --include-from, --exclude-from,
+	// -F), in the order given.
+	rules        []filter.Spec
 	noInit       bool // lsyncd's init = false
 	once         bool
 	dryRun       bool
 	insist       bool
 	watchBackend string
-	// modifyOnClose: written files are events when closed (lsyncd's
-	// layer-1/2 actions, lsyncd_actions.go).
-	modifyOnClose bool
+	// writes: which inotify events report a written file (lsyncd's
+	// inotifyMode, --inotify-mode).
+	writes watcher.WriteEvents
 	// safety guards
 	allowEmptySource bool
 	maxDelete        int
@@ -250,9 +256,13 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.Var(durationSeconds{&cfg.delay}, "delay", "collect changes this long before pushing (seconds or a duration: 15, 0, 500ms)")
 	f.IntVar(&cfg.maxDelays, "max-delays", cfg.maxDelays, "push at once when this many changes are waiting")
 	f.TextVar(&cfg.deleteMode, "delete", cfg.deleteMode, "delete on the target, `MODE`: true, false, startup (full syncs only) or running (batches only)")
-	f.StringArrayVar(&cfg.excludes, "exclude", nil, "exclude paths matching `PATTERN` (lsyncd syntax; repeatable)")
-	f.StringArrayVar(&cfg.excludeFrom, "exclude-from", nil, "read exclude patterns from `FILE` (repeatable)")
-	f.StringArrayVar(&cfg.filters, "filter", nil, "filter `RULE`, \"+ PATTERN\" or \"- PATTERN\", first match wins (repeatable)")
+	f.VarP(ruleFlag{filter.SpecFilter, &cfg.rules}, "filter", "f", "add a filter `RULE` in rsync's syntax (\"- *.o\", \"P /keep/\", \"dir-merge .rsync-filter\"; repeatable, in order with the options below, first match wins)")
+	f.Var(ruleFlag{filter.SpecExclude, &cfg.rules}, "exclude", "exclude paths matching `PATTERN` (rsync's --exclude; repeatable)")
+	f.Var(ruleFlag{filter.SpecInclude, &cfg.rules}, "include", "don't exclude paths matching `PATTERN` (rsync's --include; repeatable)")
+	f.Var(ruleFlag{filter.SpecExcludeFrom, &cfg.rules}, "exclude-from", "read exclude patterns from `FILE` (rsync's --exclude-from; repeatable)")
+	f.Var(ruleFlag{filter.SpecIncludeFrom, &cfg.rules}, "include-from", "read include patterns from `FILE` (rsync's --include-from; repeatable)")
+	f.VarP(ruleFlag{filter.SpecF, &cfg.rules}, "F", "F", "same as --filter='dir-merge /.rsync-filter'; given twice (-FF), also --filter='- .rsync-filter'")
+	f.Lookup("F").NoOptDefVal = "true"
 	f.BoolVar(&cfg.once, "once", false, "do the startup full sync, then exit")
 	f.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "log what would be done, change nothing")
 	f.BoolVar(&cfg.insist, "insist", false, "keep retrying when the startup sync fails with a transient error")
@@ -263,6 +273,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.Var(durationSeconds{&cfg.timeout}, "timeout", "give up on a stalled connection after this long (seconds or a duration)")
 	f.IntVar(&cfg.protocol, "protocol", 0, fmt.Sprintf("highest rsync protocol to offer, %d-%d (for testing old peers)", rsyncproto.MinProtocol, rsyncproto.MaxProtocol))
 	f.StringVar(&cfg.watchBackend, "watch-backend", "", "file watching backend: inotify (Linux default) or fsnotify")
+	f.Var(inotifyModeFlag{&cfg.writes}, "inotify-mode", "which inotify events report a written file (lsyncd's inotifyMode): `MODE` CloseWrite, Modify, or \"CloseWrite or Modify\" (default)")
 	f.StringVar(&cfg.pidFile, "pidfile", "", "write the process id to `FILE`, locked while gsync runs, removed at exit")
 	f.StringVar(&cfg.stateDir, "state-dir", "", "keep a tree index per target in `DIR`: a restart pushes only what changed while gsync was down, then verifies with a full sync (default: $STATE_DIRECTORY when systemd sets it; none: off)")
 	f.StringVar(&cfg.statusFile, "status-file", "", "write an lsyncd-style status report to `FILE` (replaced atomically)")
@@ -287,3 +298,48 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	rsyncopts.RegisterReceiverFlags(f, &cfg.receiver)
 	return cmd, cfg
 }
+
+// ruleFlag is one of the command line's filter options: each use adds a
+// filter.Spec to one list, so that their order is kept as in rsync.
+type ruleFlag struct {
+	kind filter.SpecKind
+	list *[]filter.Spec
+}
+
+func (f ruleFlag) Set(v string) error {
+	if f.kind == filter.SpecF {
+		v = ""
+	}
+	*f.list = append(*f.list, filter.Spec{Kind: f.kind, Arg: v})
+	return nil
+}
+
+func (f ruleFlag) String() string { return "" }
+
+func (f ruleFlag) Type() string {
+	if f.kind == filter.SpecF {
+		return "bool"
+	}
+	return "string"
+}
+
+// inotifyModeFlag is --inotify-mode (watcher.ParseInotifyMode).
+type inotifyModeFlag struct{ w *watcher.WriteEvents }
+
+func (f inotifyModeFlag) Set(v string) error {
+	w, err := watcher.ParseInotifyMode(v)
+	if err != nil {
+		return err
+	}
+	*f.w = w
+	return nil
+}
+
+func (f inotifyModeFlag) String() string {
+	if f.w == nil {
+		return ""
+	}
+	return f.w.String()
+}
+
+func (f inotifyModeFlag) Type() string { return "string" }

@@ -16,6 +16,7 @@ import (
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops"
 	"github.com/gsync/gsync/rsyncopts"
+	"github.com/gsync/gsync/watcher"
 )
 
 // lsyncdUsage is printed by -help.
@@ -175,6 +176,13 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	if err := c.deleteMode.UnmarshalText([]byte(s.Delete)); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
 	}
+	if st.InotifyMode != "" {
+		w, err := watcher.ParseInotifyMode(st.InotifyMode)
+		if err != nil {
+			return nil, nil, fmt.Errorf("settings{}: %w", err)
+		}
+		c.writes = w
+	}
 	if s.ExcludeFrom != "" {
 		c.excludeFrom = []string{s.ExcludeFrom}
 	}
@@ -202,7 +210,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	}
 	c.fullSyncCron = s.Crontab
 	if s.Kind == lsyncdconf.KindActions {
-		actionsConfig(c, s) // lsyncd_actions.go
+		actionsConfig(c, s, st.InotifyMode != "") // lsyncd_actions.go
 		return c, nil, nil
 	}
 	if c.external = s.External(); c.external != nil && s.Kind != lsyncdconf.KindDirect {
@@ -406,6 +414,9 @@ func (o sourceOptions) equal(p sourceOptions) bool {
 			if len(*l) == 0 {
 				*l = nil
 			}
+		}
+		if len(o.rules) == 0 {
+			o.rules = nil
 		}
 		return o
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/gsync/gsync/actions"
 	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/transport"
+	"github.com/gsync/gsync/watcher"
 )
 
 // actionsConfig sets up a sync with lsyncd layer-1 actions (onCreate =
@@ -14,7 +15,7 @@ import (
 // Moves stay moves (onMove) unless it has none; deletes are events like
 // the others, and the empty-source guard of full syncs does not apply
 // (its full sync is onStartup, which deletes nothing of gsync's).
-func actionsConfig(c *config, s *lsyncdconf.Sync) {
+func actionsConfig(c *config, s *lsyncdconf.Sync, inotifyModeSet bool) {
 	c.actions, c.actionTarget, c.actionExitCodes = s.Actions, s.Target, s.ExitCodes
 	c.actionLua, c.actionKeepMoves = s.Lua, s.WantsMoves()
 	if c.actions == nil {
@@ -22,8 +23,10 @@ func actionsConfig(c *config, s *lsyncdconf.Sync) {
 	}
 	c.deleteMode = transport.DeleteRunning
 	// lsyncd's default inotifyMode, CloseWrite: one onModify per write,
-	// when the writer closes the file.
-	c.modifyOnClose = true
+	// when the writer closes the file (unless settings{} says otherwise).
+	if !inotifyModeSet {
+		c.writes = watcher.WritesCloseWrite
+	}
 	if s.Target == "" {
 		// The target names the sync in logs and the status.
 		c.targets = []string{"actions:" + s.Source}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/gsync/gsync/lsyncdconf"
+	"github.com/gsync/gsync/watcher"
 )
 
 // TestActionSyncsNotSerialized: syncs with actions write nothing
@@ -29,7 +30,7 @@ sync { default.direct, source = "`+dir+`", target = "`+dir+`/t/sub" }`)
 	if groups := serializeOverlaps(cfgs); len(groups) != 0 {
 		t.Errorf("serialized: %q", groups)
 	}
-	if cfgs[0].actions == nil || cfgs[0].deleteMode.String() != "running" || !cfgs[0].modifyOnClose {
+	if cfgs[0].actions == nil || cfgs[0].deleteMode.String() != "running" || cfgs[0].writes != watcher.WritesCloseWrite {
 		t.Errorf("sync 1 = %+v", cfgs[0])
 	}
 }

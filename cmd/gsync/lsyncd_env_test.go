@@ -131,10 +131,13 @@ sync { default.direct, source = %q, target = %q }
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	log := errb.String()
+	if strings.Contains(log, "inotifyMode") {
+		t.Errorf("inotifyMode takes effect now, but the log names it:\n%s", log)
+	}
 	for _, want := range []string{
 		`level=INFO msg="config ` + dir + ` loaded" category=Normal`,
 		`level=ERROR msg="an error line" category=Error`,
-		`maxProcesses has no effect`, `inotifyMode has no effect`,
+		`maxProcesses has no effect`,
 		`logfacility and logident have no effect with nodaemon`,
 	} {
 		if !strings.Contains(log, want) {

@@ -38,11 +38,6 @@ func logLsyncdConfig(log *slog.Logger, cfg *lsyncdconf.Config) {
 			log.Warn("sync{}: maxProcesses has no effect: gsync runs one push per target at a time", "at", s.Where(), "maxProcesses", s.MaxProcesses)
 		}
 	}
-	switch st.InotifyMode {
-	case "", "CloseWrite":
-	default:
-		log.Warn("settings{}: inotifyMode has no effect: gsync pushes a written file when it is closed, or when it has been quiet for a moment (a file kept open still arrives)", "inotifyMode", st.InotifyMode)
-	}
 	if st.LogFacility != "" || st.LogIdent != "" {
 		switch {
 		case st.LogFile != "":

@@ -1,0 +1,522 @@
+package filter
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+	"unicode"
+)
+
+// rflags are a rule's flags, named after rsync's FILTRULE_* (exclude.c).
+type rflags uint32
+
+const (
+	fInclude rflags = 1 << iota
+	fDirectory
+	fAbsPath // the "/" modifier: match the absolute path
+	fNegate
+	fPerishable
+	fXattr
+	fSender
+	fReceiver
+	fMerge
+	fPerDir
+	fNoPrefixes
+	fNoInherit
+	fWordSplit
+	fExcludeSelf
+	fCVS
+	fClear
+	fWild
+	fWild2
+	fWild2Prefix
+	fWild3Suffix
+)
+
+// fromContainer are the flags a merge file's rules inherit from the
+// merge rule (exclude.c: FILTRULES_FROM_CONTAINER).
+const fromContainer = fAbsPath | fInclude | fDirectory | fNegate | fPerishable
+
+// Parse flags (exclude.c: XFLG_*).
+const (
+	xOldPrefixes  = 1 << iota // --include/--exclude: only "+ " and "- " prefixes
+	xAnchored2Abs             // a per-directory file: "/pat" is relative to its directory
+	xFatalErrors              // an unreadable merge file is an error
+)
+
+// rsyncRule is one compiled rule in rsync's syntax.
+type rsyncRule struct {
+	flags    rflags
+	pattern  string // without the trailing "/" of a directory rule
+	slashCnt int
+	text     string // the rule as given (the line of its file)
+	origin   string // where it was given: "--filter", "FILE:LINE"
+	merge    int    // per-directory merge rules: index into Set.merges
+}
+
+// mergeRule is a dir-merge rule: its file name (no directory part) and
+// the flags its files' rules are parsed with.
+type mergeRule struct {
+	name  string
+	flags rflags
+	text  string
+	// above: the name had a leading "/" (-F's "/.rsync-filter"): rsync
+	// also reads the file in the directories above the transfer root
+	// (exclude.c: setup_merge_file), which gsync does not.
+	above bool
+}
+
+// Spec is one filter option of the command line, in rsync's meaning and
+// in the order given: rsync keeps one list for all of them
+// (options.c: OPT_FILTER, OPT_EXCLUDE, OPT_INCLUDE, OPT_EXCLUDE_FROM,
+// OPT_INCLUDE_FROM, -F).
+type Spec struct {
+	Kind SpecKind
+	// Arg is the option's value: a rule, a pattern or a file name.
+	Arg string
+}
+
+// SpecKind says which option a Spec is.
+type SpecKind uint8
+
+// The options a Spec can be.
+const (
+	SpecFilter      SpecKind = iota // --filter/-f RULE
+	SpecInclude                     // --include PATTERN
+	SpecExclude                     // --exclude PATTERN
+	SpecIncludeFrom                 // --include-from FILE
+	SpecExcludeFrom                 // --exclude-from FILE
+	SpecF                           // -F (once: dir-merge /.rsync-filter; twice: also - .rsync-filter)
+)
+
+var specNames = [...]string{"--filter", "--include", "--exclude", "--include-from", "--exclude-from", "-F"}
+
+func (k SpecKind) String() string {
+	if int(k) < len(specNames) {
+		return specNames[k]
+	}
+	return fmt.Sprintf("SpecKind(%d)", k)
+}
+
+// maxMergeDepth bounds merge files naming merge files (exclude.c:
+// MAX_MERGE_DEPTH is of the same order).
+const maxMergeDepth = 20
+
+// parser builds one rule list.
+type parser struct {
+	s     *Set
+	depth int
+	// dir is the directory (relative to the source) whose per-directory
+	// file is being read, "" for the command line's rules.
+	dir string
+	// read reads a merge file named by a rule.
+	read func(name string) ([]byte, string, error)
+}
+
+// parseStr parses the rules in str (exclude.c: parse_filter_str) and
+// appends them to list.
+func (p *parser) parseStr(list []*rsyncRule, str string, tmpl rflags, xflags int, origin string) ([]*rsyncRule, error) {
+	rest := str
+	for {
+		r, pat, next, ok, err := parseRuleTok(rest, tmpl, xflags)
+		if err != nil {
+			return list, fmt.Errorf("parse filter rule %q (%s): %w", str, origin, err)
+		}
+		if !ok {
+			return list, nil
+		}
+		rest = next
+		r.text, r.origin = strings.TrimSpace(str), origin
+		switch {
+		case r.flags&fClear != 0:
+			list = list[:0]
+			continue
+		case r.flags&fCVS != 0:
+			return list, fmt.Errorf("parse filter rule %q (%s): the C modifier (CVS ignore rules) is not implemented: use --cvs-exclude where available, or the patterns themselves", str, origin)
+		case r.flags&fXattr != 0:
+			return list, fmt.Errorf("parse filter rule %q (%s): the x modifier (xattr name rules) is not implemented", str, origin)
+		}
+		if r.flags&fMerge != 0 {
+			if pat == "" {
+				return list, fmt.Errorf("parse filter rule %q (%s): a merge rule needs a file name (.cvsignore is the C modifier's default, not implemented)", str, origin)
+			}
+			if r.flags&fExcludeSelf != 0 {
+				self := &rsyncRule{text: r.text, origin: origin}
+				addRule(self, path.Base(pat), 0, p.dir)
+				list = append(list, self)
+				r.flags &^= fExcludeSelf
+			}
+			if r.flags&fPerDir != 0 {
+				if p.dir != "" {
+					return list, fmt.Errorf("parse filter rule %q (%s): a dir-merge rule inside a merge file is not implemented", str, origin)
+				}
+				name := strings.TrimPrefix(pat, "/")
+				if name == "" || strings.Contains(name, "/") || name == "." || name == ".." {
+					return list, fmt.Errorf("parse filter rule %q (%s): a dir-merge file name must be a plain name (optionally with a leading \"/\"): %q", str, origin, pat)
+				}
+				r.pattern, r.merge = name, len(p.s.merges)
+				p.s.merges = append(p.s.merges, mergeRule{name: name, flags: r.flags, text: r.text, above: strings.HasPrefix(pat, "/")})
+				list = append(list, r)
+				continue
+			}
+			if p.depth >= maxMergeDepth {
+				return list, fmt.Errorf("parse filter rule %q (%s): merge files nested deeper than %d", str, origin, maxMergeDepth)
+			}
+			data, where, err := p.read(pat)
+			if err != nil {
+				return list, fmt.Errorf("read merge file %s (%s): %w", pat, origin, err)
+			}
+			p.depth++
+			list, err = p.parseFile(list, data, where, r.flags, xflags&xAnchored2Abs)
+			p.depth--
+			if err != nil {
+				return list, err
+			}
+			continue
+		}
+		addRule(r, pat, xflags, p.dir)
+		list = append(list, r)
+	}
+}
+
+// parseFile parses the lines (or, with the w modifier, the words) of a
+// merge or --include-from/--exclude-from file (exclude.c:
+// parse_filter_file): blank lines and lines starting with ";" or "#"
+// are skipped. name is the file's name for origins ("name:line").
+func (p *parser) parseFile(list []*rsyncRule, data []byte, name string, tmpl rflags, xflags int) ([]*rsyncRule, error) {
+	if tmpl&fWordSplit != 0 {
+		var err error
+		for i, w := range strings.FieldsFunc(string(data), isSpace) {
+			if list, err = p.parseStr(list, w, tmpl, xflags, fmt.Sprintf("%s:word %d", name, i+1)); err != nil {
+				return list, err
+			}
+		}
+		return list, nil
+	}
+	text := strings.ReplaceAll(string(data), "\r\n", "\n")
+	lines := strings.Split(strings.ReplaceAll(text, "\r", "\n"), "\n")
+	var err error
+	for i, line := range lines {
+		if line == "" || line[0] == ';' || line[0] == '#' {
+			continue
+		}
+		if list, err = p.parseStr(list, line, tmpl, xflags, fmt.Sprintf("%s:%d", name, i+1)); err != nil {
+			return list, err
+		}
+	}
+	return list, nil
+}
+
+func isSpace(r rune) bool { return r < 0x80 && unicode.IsSpace(r) }
+
+// ruleWord matches a long rule name at the start of s (exclude.c:
+// rule_strcmp): it must be followed by white space, "_", "," or the
+// end. It returns the rest after the name (with a "," kept as the
+// modifiers' start).
+func ruleWord(s, word string) (string, bool) {
+	if !strings.HasPrefix(s, word) {
+		return "", false
+	}
+	rest := s[len(word):]
+	if rest == "" || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '_' || rest[0] == ',' {
+		return rest, true
+	}
+	return "", false
+}
+
+// parseRuleTok parses the next rule of s (exclude.c: parse_rule_tok):
+// its flags, its pattern, and the rest of s; ok is false when s holds
+// no more rules.
+func parseRuleTok(s string, tmpl rflags, xflags int) (r *rsyncRule, pat, rest string, ok bool, err error) {
+	if tmpl&fWordSplit != 0 {
+		s = strings.TrimLeftFunc(s, isSpace)
+	}
+	if s == "" {
+		return nil, "", "", false, nil
+	}
+	r = &rsyncRule{flags: tmpl & fromContainer}
+	switch {
+	case tmpl&fNoPrefixes != 0:
+	case xflags&xOldPrefixes != 0:
+		switch {
+		case strings.HasPrefix(s, "- "):
+			r.flags &^= fInclude
+			s = s[2:]
+		case strings.HasPrefix(s, "+ "):
+			r.flags |= fInclude
+			s = s[2:]
+		case strings.HasPrefix(s, "!"):
+			r.flags |= fClear
+		}
+	default:
+		var ch byte
+		long := false
+		for _, w := range []struct {
+			word string
+			ch   byte
+		}{{"clear", '!'}, {"dir-merge", ':'}, {"exclude", '-'}, {"hide", 'H'}, {"include", '+'},
+			{"merge", '.'}, {"protect", 'P'}, {"risk", 'R'}, {"show", 'S'}} {
+			if r, ok := ruleWord(s, w.word); ok {
+				s, ch, long = r, w.ch, true
+				break
+			}
+		}
+		if !long {
+			ch = s[0]
+			s = s[1:]
+		}
+		sided := false
+		switch ch {
+		case ':':
+			r.flags |= fPerDir | fMerge
+		case '.':
+			r.flags |= fMerge
+		case '+':
+			r.flags |= fInclude
+		case '-':
+		case 'S':
+			r.flags |= fInclude | fSender
+			sided = true
+		case 'H':
+			r.flags |= fSender
+			sided = true
+		case 'R':
+			r.flags |= fInclude | fReceiver
+			sided = true
+		case 'P':
+			r.flags |= fReceiver
+			sided = true
+		case '!':
+			r.flags |= fClear
+		default:
+			return nil, "", "", false, fmt.Errorf("unknown filter rule %q", string(ch))
+		}
+		if ch != '!' {
+			s = strings.TrimPrefix(s, ",")
+			for s != "" && s[0] != ' ' && s[0] != '_' {
+				c := s[0]
+				if tmpl&fWordSplit != 0 && isSpace(rune(c)) {
+					break
+				}
+				merge := r.flags&fMerge != 0
+				bad := false
+				switch c {
+				case '-':
+					bad = !merge || r.flags&fNoPrefixes != 0
+					r.flags |= fNoPrefixes
+				case '+':
+					bad = !merge || r.flags&fNoPrefixes != 0
+					r.flags |= fNoPrefixes | fInclude
+				case '/':
+					r.flags |= fAbsPath
+				case '!':
+					bad = merge
+					r.flags |= fNegate
+				case 'C':
+					bad = r.flags&fNoPrefixes != 0 || sided
+					r.flags |= fNoPrefixes | fWordSplit | fNoInherit | fCVS
+				case 'e':
+					bad = !merge
+					r.flags |= fExcludeSelf
+				case 'n':
+					bad = !merge
+					r.flags |= fNoInherit
+				case 'p':
+					r.flags |= fPerishable
+				case 'r':
+					bad = sided
+					r.flags |= fReceiver
+				case 's':
+					bad = sided
+					r.flags |= fSender
+				case 'w':
+					bad = !merge
+					r.flags |= fWordSplit
+				case 'x':
+					r.flags |= fXattr
+				default:
+					bad = true
+				}
+				if bad {
+					return nil, "", "", false, fmt.Errorf("invalid modifier %q", string(c))
+				}
+				s = s[1:]
+			}
+			if s != "" && (s[0] == ' ' || s[0] == '_') {
+				s = s[1:]
+			}
+		}
+	}
+	if tmpl&(fSender|fReceiver) != 0 {
+		if r.flags&(fSender|fReceiver) != 0 {
+			return nil, "", "", false, errors.New("specified-side merge file contains specified-side filter")
+		}
+		r.flags |= tmpl & (fSender | fReceiver)
+	}
+	n := len(s)
+	if tmpl&fWordSplit != 0 {
+		if i := strings.IndexFunc(s, isSpace); i >= 0 {
+			n = i
+		}
+	}
+	pat, rest = s[:n], s[n:]
+	if r.flags&fClear != 0 {
+		if tmpl&fNoPrefixes == 0 && xflags&xOldPrefixes == 0 && n > 0 {
+			return nil, "", "", false, errors.New("'!' rule has trailing characters")
+		}
+		if n > 1 {
+			r.flags &^= fClear
+		}
+	} else if n == 0 && r.flags&fCVS == 0 {
+		return nil, "", "", false, errors.New("unexpected end of filter rule")
+	}
+	return r, pat, rest, true, nil
+}
+
+// addRule finishes a rule with its pattern (exclude.c: add_rule): a
+// trailing "/" makes it a directory rule, and the wildcard flags are
+// noted. In a per-directory file (dir not "") an anchored pattern is
+// anchored at that directory.
+func addRule(r *rsyncRule, pat string, xflags int, dir string) {
+	if len(pat) > 1 && strings.HasSuffix(pat, "/") {
+		pat = pat[:len(pat)-1]
+		r.flags |= fDirectory
+	}
+	if xflags&xAnchored2Abs != 0 && strings.HasPrefix(pat, "/") && r.flags&fAbsPath == 0 && dir != "" && dir != "." {
+		pat = "/" + dir + pat
+	}
+	r.pattern = pat
+	r.slashCnt = strings.Count(pat, "/")
+	if strings.ContainsAny(pat, "*[?") {
+		r.flags |= fWild
+		if i := strings.Index(pat, "**"); i >= 0 {
+			r.flags |= fWild2
+			if i == 0 {
+				r.flags |= fWild2Prefix
+			}
+			if strings.HasSuffix(pat, "***") {
+				r.flags |= fWild3Suffix
+			}
+		}
+	}
+}
+
+// matches reports whether r matches rel (slash-separated, relative to
+// the source root, never the root itself) as exclude.c:rule_matches
+// does; abs is the source root's absolute path, for the "/" modifier.
+func (r *rsyncRule) matches(rel string, isDir bool, abs string) bool {
+	ret := r.flags&fNegate == 0
+	if r.flags&fXattr != 0 {
+		return false // xattr rules match xattr names, never paths
+	}
+	name := rel
+	prefix, suffix := "", ""
+	switch {
+	case r.slashCnt == 0 && r.flags&fWild2 == 0:
+		name = path.Base(rel)
+	case r.flags&fAbsPath != 0:
+		prefix = strings.TrimSuffix(abs, "/") + "/"
+		if prefix == "/" {
+			prefix = ""
+		}
+		prefix = strings.TrimPrefix(prefix, "/")
+	case r.flags&fWild2Prefix != 0:
+		prefix = "/"
+	}
+	if isDir {
+		if r.flags&fWild3Suffix != 0 {
+			suffix = "/"
+		}
+	} else if r.flags&fDirectory != 0 {
+		return !ret
+	}
+	pattern := r.pattern
+	anchored := strings.HasPrefix(pattern, "/")
+	if anchored {
+		pattern = pattern[1:]
+	}
+	where := 0
+	switch {
+	case !anchored && r.slashCnt > 0 && r.flags&fWild2 == 0:
+		where = r.slashCnt + 1
+	case !anchored && r.flags&fWild2Prefix == 0 && r.flags&fWild2 != 0:
+		where = -1
+	}
+	text := prefix + name + suffix
+	var m bool
+	switch {
+	case r.flags&fWild != 0:
+		m = wildmatchWhere(pattern, text, where)
+	case prefix != "" || suffix != "":
+		m = litmatchWhere(pattern, text, where)
+	case anchored:
+		m = name == pattern
+	default:
+		m = name == pattern || strings.HasSuffix(name, "/"+pattern)
+	}
+	if m {
+		return ret
+	}
+	return !ret
+}
+
+// render returns the rule as rsync writes it to the receiver
+// (exclude.c: get_rule_prefix and send_rules): the short prefix with
+// its modifiers, a space, the pattern and "/" for a directory rule.
+func (r *rsyncRule) render() string {
+	var b strings.Builder
+	switch {
+	case r.flags&fPerDir != 0:
+		b.WriteByte(':')
+	case r.flags&fInclude != 0:
+		b.WriteByte('+')
+	default:
+		b.WriteByte('-')
+	}
+	if r.flags&fAbsPath != 0 {
+		b.WriteByte('/')
+	}
+	if r.flags&fNegate != 0 {
+		b.WriteByte('!')
+	}
+	if r.flags&fNoInherit != 0 {
+		b.WriteByte('n')
+	}
+	if r.flags&fWordSplit != 0 {
+		b.WriteByte('w')
+	}
+	if r.flags&fNoPrefixes != 0 {
+		if r.flags&fInclude != 0 {
+			b.WriteByte('+')
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	if r.flags&fExcludeSelf != 0 {
+		b.WriteByte('e')
+	}
+	if r.flags&fSender != 0 {
+		b.WriteByte('s')
+	}
+	if r.flags&fReceiver != 0 {
+		b.WriteByte('r')
+	}
+	if r.flags&fPerishable != 0 {
+		b.WriteByte('p')
+	}
+	b.WriteByte(' ')
+	b.WriteString(r.pattern)
+	if r.flags&fDirectory != 0 {
+		b.WriteByte('/')
+	}
+	return b.String()
+}
+
+// readLocal reads a merge file named on the command line (or in a file
+// named there), relative to the working directory like rsync.
+func readLocal(name string) ([]byte, string, error) {
+	data, err := os.ReadFile(name)
+	return data, name, err
+}
