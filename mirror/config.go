@@ -83,8 +83,8 @@ type Config struct {
 	// Watch opens the watcher; nil: watcher.New with WatchBackend.
 	Watch        func(ctx context.Context, opts watcher.Options) (watcher.Watcher, error)
 	WatchBackend string
-	Clock         Clock        // nil: the wall clock
-	Log           *slog.Logger // nil: nothing is logged
+	Clock        Clock        // nil: the wall clock
+	Log          *slog.Logger // nil: nothing is logged
 	// Handover carries queued changes across config reloads (nil: none).
 	Handover *Handover
 	// Progress, with Once, starts a progress display of the startup syncs
