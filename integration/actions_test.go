@@ -288,7 +288,9 @@ func TestCrontabFullSync(t *testing.T) {
 			} else {
 				g = startGsync(t, nil, "--delay", "0", "--full-sync-cron", "* * * * * *", src, dst)
 			}
-			testutil.Eventually(t, "startup sync", func() bool { return testutil.Exists(filepath.Join(dst, "a")) })
+			// Planted after the startup sync ended: its own delete pass
+			// would remove the file too.
+			testutil.Eventually(t, "startup sync", func() bool { return strings.Contains(g.out.String(), `msg="full sync done"`) })
 			testutil.WriteFile(t, filepath.Join(dst, "planted"), "drift")
 			testutil.Eventually(t, "the planted file deleted by a scheduled full sync", func() bool {
 				return !testutil.Exists(filepath.Join(dst, "planted"))
