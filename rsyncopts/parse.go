@@ -46,7 +46,7 @@ var specs = []spec{
 	{"recursive", 'r', false, NoEffect}, {"verbose", 'v', false, NoEffect}, {"quiet", 'q', false, NoEffect},
 	{"human-readable", 'h', false, NoEffect}, {"progress", 0, false, NoEffect}, {"stats", 0, false, NoEffect},
 	{"itemize-changes", 'i', false, NoEffect}, {"protect-args", 's', false, NoEffect},
-	{"secluded-args", 0, false, NoEffect}, {"whole-file", 'W', false, NoEffect},
+	{"secluded-args", 0, false, NoEffect},
 	{"ignore-errors", 0, false, NoEffect}, {"8-bit-output", '8', false, NoEffect},
 	{"mkpath", 0, false, NoEffect}, {"partial", 0, false, NoEffect}, {"P", 'P', false, NoEffect},
 	{"force", 0, false, NoEffect},
@@ -57,21 +57,22 @@ var specs = []spec{
 	{"compress", 'z', false, Setting}, {"compress-choice", 0, true, Setting}, {"zc", 0, true, Setting},
 	{"compress-level", 0, true, Setting}, {"zl", 0, true, Setting}, {"skip-compress", 0, true, Setting},
 	{"old-compress", 0, false, Setting}, {"new-compress", 0, false, Setting},
+	// Sender-side options (Sender.Set).
+	{"bwlimit", 0, true, Setting}, {"checksum", 'c', false, Setting}, {"whole-file", 'W', false, Setting},
+	{"max-size", 0, true, Setting}, {"min-size", 0, true, Setting}, {"safe-links", 0, false, Setting},
 
 	{"rsh", 'e', true, Unsupported}, {"rsync-path", 0, true, Unsupported}, {"password-file", 0, true, Unsupported},
 	{"port", 0, true, Unsupported}, {"exclude", 0, true, Unsupported}, {"exclude-from", 0, true, Unsupported},
 	{"include", 0, true, Unsupported}, {"include-from", 0, true, Unsupported}, {"filter", 'f', true, Unsupported},
-	{"bwlimit", 0, true, Unsupported},
 	{"backup", 'b', false, Unsupported}, {"backup-dir", 0, true, Unsupported}, {"suffix", 0, true, Unsupported},
 	{"update", 'u', false, Unsupported}, {"inplace", 0, false, Unsupported}, {"append", 0, false, Unsupported},
-	{"append-verify", 0, false, Unsupported}, {"checksum", 'c', false, Unsupported},
+	{"append-verify", 0, false, Unsupported},
 	{"existing", 0, false, Unsupported}, {"ignore-existing", 0, false, Unsupported},
 	{"size-only", 0, false, Unsupported}, {"ignore-times", 'I', false, Unsupported},
 	{"omit-dir-times", 'O', false, Unsupported}, {"omit-link-times", 'J', false, Unsupported},
 	{"copy-links", 'L', false, Unsupported}, {"copy-unsafe-links", 0, false, Unsupported},
-	{"safe-links", 0, false, Unsupported}, {"keep-dirlinks", 'K', false, Unsupported},
-	{"copy-dirlinks", 'k', false, Unsupported}, {"max-size", 0, true, Unsupported},
-	{"min-size", 0, true, Unsupported}, {"max-delete", 0, true, Unsupported},
+	{"keep-dirlinks", 'K', false, Unsupported},
+	{"copy-dirlinks", 'k', false, Unsupported}, {"max-delete", 0, true, Unsupported},
 	{"delete-excluded", 0, false, Unsupported}, {"delete-before", 0, false, Unsupported},
 	{"delete-during", 0, false, Unsupported}, {"delete-delay", 0, false, Unsupported},
 	{"delete-after", 0, false, Unsupported}, {"prune-empty-dirs", 'm', false, Unsupported},
@@ -99,7 +100,7 @@ var negatable = map[string]bool{
 	"specials": true, "D": true, "hard-links": true, "acls": true, "xattrs": true, "sparse": true,
 	"numeric-ids": true, "recursive": true, "verbose": true, "protect-args": true, "whole-file": true,
 	"human-readable": true, "progress": true, "partial": true, "one-file-system": true,
-	"ignore-errors": true, "compress": true,
+	"ignore-errors": true, "compress": true, "checksum": true, "bwlimit": true,
 }
 
 // Option is one rsync option as written, after parsing.
@@ -126,7 +127,7 @@ func Parse(words []string) ([]Option, error) {
 			if err != nil {
 				return nil, err
 			}
-			if o.Kind != 0 && specFor(o.Name).valued {
+			if o.Kind != 0 && specFor(o.Name).valued && !o.No { // --no-bwlimit takes no value
 				if !hasVal {
 					if i+1 >= len(words) {
 						return nil, fmt.Errorf("rsync option %s needs a value", w)

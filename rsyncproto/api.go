@@ -74,6 +74,24 @@ type Options struct {
 	// level cannot change within the session's stream).
 	SkipCompress    string
 	SkipCompressSet bool
+	// Sender-side options (rsync's -c is Checksum above).
+	//
+	// BwLimit is rsync's --bwlimit in KiB per second (0: none): the
+	// stream we write goes through a token bucket (io.c:
+	// sleep_for_bwlimit), and the receiver gets the option too.
+	BwLimit int
+	// WholeFile (-W) asks the receiver for no block checksums: file data
+	// goes out as literal data only (generator.c: whole_file).
+	WholeFile bool
+	// MaxSize and MinSize, when MaxSizeSet / MinSizeSet, are --max-size
+	// and --min-size in bytes, passed to the receiver, whose generator
+	// skips regular files outside them (generator.c:recv_generator).
+	MaxSize, MinSize       int64
+	MaxSizeSet, MinSizeSet bool
+	// SafeLinks (--safe-links): the receiver ignores symlinks that are
+	// absolute or point out of the tree (generator.c, unsafe_symlink).
+	SafeLinks bool
+
 	// ExcludeRules are rsync filter rules sent to the receiver so that
 	// --delete never removes paths the user excluded, e.g. "- *.tmp".
 	// They protect what lies below the listed paths; a listed path itself

@@ -66,6 +66,9 @@ func serverArgs(o *Options, proto int, dest string) []string {
 		f = append(f, 'X')
 	}
 	f = append(f, 'r')
+	if o.WholeFile {
+		f = append(f, 'W') // options.c:server_options: no --no-W, the remote default
+	}
 	if o.Checksum {
 		f = append(f, 'c')
 	}
@@ -108,6 +111,7 @@ func serverArgs(o *Options, proto int, dest string) []string {
 		args = append(args, "--log-format=%i")
 	}
 	args = append(args, zLong...)
+	args = append(args, senderArgs(o)...)
 	if o.Delete {
 		args = append(args, "--delete")
 	}
@@ -125,6 +129,25 @@ func serverArgs(o *Options, proto int, dest string) []string {
 		args = append(args, "--groupmap="+o.Groupmap)
 	}
 	return append(args, ".", dest)
+}
+
+// senderArgs are the long options of the sender-side options, as
+// options.c:server_options passes them to a receiver.
+func senderArgs(o *Options) []string {
+	var args []string
+	if o.BwLimit > 0 {
+		args = append(args, fmt.Sprintf("--bwlimit=%d", o.BwLimit))
+	}
+	if o.MinSizeSet {
+		args = append(args, fmt.Sprintf("--min-size=%d", o.MinSize))
+	}
+	if o.MaxSizeSet {
+		args = append(args, fmt.Sprintf("--max-size=%d", o.MaxSize))
+	}
+	if o.SafeLinks {
+		args = append(args, "--safe-links")
+	}
+	return args
 }
 
 // sendFilterList reports whether the receiver expects a filter list

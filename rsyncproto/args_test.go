@@ -49,6 +49,11 @@ func TestServerArgsMatchRsync(t *testing.T) {
 			Compress: CompressZlib, CompressLevel: 1, CompressLevelSet: true}},
 		{[]string{"-a", "-zz"}, Options{Owner: true, Group: true, Devices: true, Specials: true, Compress: CompressZlibx}},
 		{[]string{"-a", "--zc=zlibx"}, Options{Owner: true, Group: true, Devices: true, Specials: true, Compress: CompressZlibx}},
+		// Sender-side options (rsyncopts.Sender).
+		{[]string{"-rlpt", "--bwlimit=2m", "-W"}, Options{BwLimit: 2048, WholeFile: true}},
+		{[]string{"-rlpt", "-c", "--max-size=1.5k", "--min-size=10", "--safe-links"}, Options{Checksum: true,
+			MaxSize: 1536, MaxSizeSet: true, MinSize: 10, MinSizeSet: true, SafeLinks: true}},
+		{[]string{"-rlpt", "--max-size=0"}, Options{MaxSizeSet: true}},
 	} {
 		t.Run(strings.Join(tc.flags, " "), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "argv")

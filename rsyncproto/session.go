@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gsync/gsync/internal/bwlimit"
 )
 
 // session is one push over an established stream. The session goroutine
@@ -54,7 +56,10 @@ func newSession(c *conn, br *bufio.Reader, opts *Options) *session {
 	if br == nil {
 		br = bufio.NewReaderSize(c, 64*1024)
 	}
-	return &session{c: c, br: br, out: &muxWriter{w: c}, opts: opts,
+	// --bwlimit: everything we write goes through rsync's token bucket
+	// (io.c:writefd_unbuffered, sleep_for_bwlimit).
+	w := bwlimit.New(opts.BwLimit).Writer(c)
+	return &session{c: c, br: br, out: &muxWriter{w: w}, opts: opts,
 		ndxOut: newNdxState(), ndxIn: newNdxState(), exitCode: -1}
 }
 

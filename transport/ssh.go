@@ -235,7 +235,7 @@ func NewSSH(cfg SSHConfig, opts Options) (*SSH, error) {
 	if cfg.SSH.Logger == nil {
 		cfg.SSH.Logger = log
 	}
-	attrs, err := wireAttrs(opts.Attrs, opts.Compress)
+	attrs, err := wireAttrs(opts.Attrs, opts.Compress, opts.Sender)
 	if err != nil {
 		return nil, Fatal(fmt.Errorf("create ssh target: %w", err))
 	}

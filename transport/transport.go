@@ -68,6 +68,11 @@ type Options struct {
 	// options) for daemon and ssh targets; a local target has no wire
 	// and ignores it.
 	Compress rsyncopts.Compress
+	// Sender holds rsync's sender-side options (--bwlimit, -c, -W,
+	// --max-size, --min-size, --safe-links): rsync targets pass them to
+	// the receiver and limit their stream; a local target applies them
+	// itself (it always copies whole files).
+	Sender rsyncopts.Sender
 	// OneFileSystem (rsync -x): walks of the source stay on the source
 	// root's file system; a mount point is mirrored as an empty
 	// directory, and nothing is deleted below it on the target.

@@ -99,6 +99,10 @@ type targetOptions struct {
 	// compress is rsync's -z and its options (off by default; lsyncd
 	// configs: compress = true and _extra).
 	compress rsyncopts.Compress
+	// sender holds rsync's sender-side options: --bwlimit, -c, -W,
+	// --max-size, --min-size, --safe-links (lsyncd configs: bwlimit,
+	// checksum, whole_file and _extra).
+	sender rsyncopts.Sender
 }
 
 // validate checks the target options once, when the config is read.
@@ -263,5 +267,6 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	registerSSHFlags(f, &cfg.ssh)
 	rsyncopts.RegisterFlags(f, &cfg.attrs)
 	rsyncopts.RegisterCompressFlags(f, &cfg.compress)
+	rsyncopts.RegisterSenderFlags(f, &cfg.sender)
 	return cmd, cfg
 }

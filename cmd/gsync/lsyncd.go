@@ -214,13 +214,27 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 			return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
 		}
 	}
+	// Sender-side keys, as lsyncd passes them (-c, -W, --bwlimit=V)
+	// before _extra's words.
+	for _, k := range []struct{ key, name string }{{"checksum", "checksum"}, {"whole_file", "whole-file"}} {
+		if s.Rsync.On(k.key) {
+			if err := c.sender.Set(rsyncopts.Option{Name: k.name, Kind: rsyncopts.Setting, Word: "rsync." + k.key}); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
+			}
+		}
+	}
+	if v, ok := s.Rsync.Str["bwlimit"]; ok {
+		if err := c.sender.Set(rsyncopts.Option{Name: "bwlimit", Value: v, Kind: rsyncopts.Setting, Word: "rsync.bwlimit"}); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
+		}
+	}
 	// rsync options that gsync's own sender does not act on.
 	var ignored []string
 	for _, k := range s.Rsync.SetKeys() {
 		switch {
 		case lsyncdconf.IsAttrKey(k):
 		case slices.Contains([]string{"archive", "protect_args", "password_file", "rsh", "rsync_path", "timeout",
-			"dry_run", "whole_file", "quiet", "verbose", "one_file_system", "compress"}, k):
+			"dry_run", "whole_file", "quiet", "verbose", "one_file_system", "compress", "checksum", "bwlimit"}, k):
 		default:
 			ignored = append(ignored, k)
 		}
@@ -237,6 +251,10 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 			}
 		case rsyncopts.IsCompress(o.Name):
 			if err := c.compress.Set(o); err != nil {
+				return nil, nil, fmt.Errorf("%s: rsync._extra: %w", s.Where(), err)
+			}
+		case rsyncopts.IsSender(o.Name):
+			if err := c.sender.Set(o); err != nil {
 				return nil, nil, fmt.Errorf("%s: rsync._extra: %w", s.Where(), err)
 			}
 		default:

@@ -17,6 +17,7 @@ import (
 func openTarget(cfg *config, spec string, rules *filter.Set, opts transport.Options) (t transport.Target, localDir string, err error) {
 	opts.Attrs = cfg.attrs
 	opts.Compress = cfg.compress
+	opts.Sender = cfg.sender
 	dc, isDaemon, err := transport.ParseDaemonTarget(spec)
 	if err != nil {
 		return nil, "", usageError{Err: err}
