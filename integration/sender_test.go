@@ -1,0 +1,221 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gsync/gsync/internal/testutil"
+	"github.com/gsync/gsync/internal/treediff"
+)
+
+// senderCase is one set of sender-side options: gsync --once FLAGS and
+// rsync -r -a --delete FLAGS push the same tree, then the same changes,
+// each into a fresh target of the kind.
+type senderCase struct {
+	name  string
+	flags []string
+	// expect checks rsync's target after the second push, so that the
+	// comparison proves what the option does.
+	expect func(dir string) error
+}
+
+// senderMid is mid.txt's content before and after it is rewritten with
+// the same size and mtime.
+var senderMid = [2][]byte{bytes.Repeat([]byte("a"), 1000), bytes.Repeat([]byte("b"), 1000)}
+
+var senderCases = []senderCase{
+	{"quick-check", nil, hasContent("mid.txt", senderMid[0])},
+	{"checksum", []string{"-c"}, hasContent("mid.txt", senderMid[1])},
+	{"max-size", []string{"--max-size=1k"}, all(absent("d/big2"), hasSize("small.txt", 10), hasSize("big.bin", 500))},
+	{"min-size", []string{"--min-size=100"}, all(absent("d/new.txt"), hasSize("small.txt", 2000), hasSize("big.bin", 500))},
+	{"size-suffixes", []string{"--max-size=2.9kb", "--min-size=0.1KiB"}, all(absent("d/big2"), absent("d/new.txt"), hasSize("small.txt", 2000))},
+	{"safe-links", []string{"--safe-links"}, all(absent("abs"), absent("dotdot"), present("ok"), present("d/up"))},
+	{"whole-file", []string{"-W", "--bwlimit=50m"}, all(hasContent("mid.txt", senderMid[0]), hasSize("big.bin", 500))},
+}
+
+// senderKind is one kind of target for TestSenderOptions, with the
+// extra arguments of both programs.
+type senderKind struct {
+	name              string
+	start             func(t *testing.T, names []string) map[string]fidelityTarget
+	gsyncArgs, rsArgs []string
+	// cases, when set, are the only cases the kind runs (the suite must
+	// stay fast: ssh sessions cost most).
+	cases []string
+}
+
+// TestSenderOptions is the C rsync oracle of the sender-side options
+// (-c, --max-size, --min-size, --safe-links, -W, --bwlimit): for each
+// case and kind of target (local, rsync 3.5.0 daemon, rsync 3.2.7
+// daemon at protocol 30, sshd), gsync and rsync push the same tree, then
+// the same changes (a same-size same-mtime rewrite, files crossing the
+// size bounds, a new small file) to two fresh targets, which must be
+// equal. One daemon and one sshd serve every case.
+func TestSenderOptions(t *testing.T) {
+	t.Parallel()
+	rsync := lookBinary(t, "rsync")
+	kinds := []senderKind{
+		{name: "local", start: startFidelityLocal},
+		{name: "rsyncd-3.5", start: func(t *testing.T, names []string) map[string]fidelityTarget {
+			return startFidelityDaemon(t, "rsync", "uid = root\n\tgid = root", false, names)
+		}},
+		{name: "rsyncd-3.2.7-protocol-30", gsyncArgs: []string{"--protocol=30"}, rsArgs: []string{"--protocol=30"},
+			cases: []string{"checksum", "max-size", "min-size", "whole-file"},
+			start: func(t *testing.T, names []string) map[string]fidelityTarget {
+				return startFidelityDaemon(t, rsync327(t), "uid = root\n\tgid = root", false, names)
+			}},
+		{name: "ssh", start: startFidelitySSH, cases: []string{"checksum", "max-size", "safe-links"}},
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the daemon modules run as root (symlinks arrive verbatim with chroot)")
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			var names []string
+			var cases []senderCase
+			for _, c := range senderCases {
+				if k.cases == nil || slices.Contains(k.cases, c.name) {
+					cases = append(cases, c)
+					names = append(names, c.name+"-gsync", c.name+"-rsync")
+				}
+			}
+			targets := k.start(t, names)
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
+					runSenderCase(t, rsync, k, c, targets[c.name+"-gsync"], targets[c.name+"-rsync"])
+				})
+			}
+		})
+	}
+}
+
+// senderMtime is the mtime of every file of the tree (in the past: the
+// quick check then sees no file as just written).
+var senderMtime = time.Unix(1704164645, 0)
+
+// writeSenderTree makes the tree of TestSenderOptions in src.
+func writeSenderTree(t *testing.T, src string) {
+	testutil.MustMkdir(t, filepath.Join(src, "d"))
+	for _, f := range []struct {
+		rel  string
+		data []byte
+	}{
+		{"small.txt", bytes.Repeat([]byte("s"), 10)},
+		{"mid.txt", senderMid[0]},
+		{"big.bin", bytes.Repeat([]byte("B"), 5000)},
+		{"d/nested.txt", bytes.Repeat([]byte("n"), 200)},
+		{"d/big2", bytes.Repeat([]byte("2"), 3000)},
+	} {
+		writeAt(t, filepath.Join(src, f.rel), f.data)
+	}
+	for _, l := range [][2]string{{"ok", "small.txt"}, {"dotdot", "../outside"}, {"abs", "/etc/hostname"}, {"d/up", "../small.txt"}} {
+		testutil.Must(t, os.Symlink(l[1], filepath.Join(src, l[0])))
+	}
+}
+
+// changeSenderTree makes the changes between the two pushes.
+func changeSenderTree(t *testing.T, src string) {
+	writeAt(t, filepath.Join(src, "mid.txt"), senderMid[1])                        // same size, same mtime
+	writeAt(t, filepath.Join(src, "small.txt"), bytes.Repeat([]byte("S"), 2000))   // grows past 1k
+	writeAt(t, filepath.Join(src, "big.bin"), bytes.Repeat([]byte("b"), 500))      // shrinks below 1k
+	writeAt(t, filepath.Join(src, "d", "new.txt"), bytes.Repeat([]byte("N"), 50)) // new, small
+}
+
+// writeAt writes p with data and gives it senderMtime.
+func writeAt(t *testing.T, p string, data []byte) {
+	testutil.Must(t, os.WriteFile(p, data, 0o644))
+	testutil.Must(t, os.Chtimes(p, senderMtime, senderMtime))
+}
+
+func runSenderCase(t *testing.T, rsync string, k senderKind, c senderCase, g, r fidelityTarget) {
+	src := filepath.Join(t.TempDir(), "src")
+	testutil.MustMkdir(t, src)
+	writeSenderTree(t, src)
+	testutil.Must(t, os.Chtimes(filepath.Join(src, "d"), senderMtime, senderMtime))
+	testutil.Must(t, os.Chtimes(src, senderMtime, senderMtime))
+	gargs := append(append(append(append([]string{}, g.gsyncArgs...), k.gsyncArgs...), "--once"), c.flags...)
+	gargs = append(gargs, src, g.gsyncTarget)
+	rargs := append(append(append(append([]string{}, r.rsyncArgs...), k.rsArgs...), "-r", "-a", "--delete"), c.flags...)
+	rargs = append(rargs, src+"/", r.rsyncTarget)
+	for step := range 2 {
+		if step == 1 {
+			changeSenderTree(t, src)
+			testutil.Must(t, os.Chtimes(filepath.Join(src, "d"), senderMtime, senderMtime))
+		}
+		if code, out := runGsync(t, gargs...); code != 0 {
+			t.Fatalf("step %d: gsync %q exit %d:\n%s", step, gargs, code, tail(out, 20))
+		}
+		if code, out := runFidelityRsync(t, rsync, rargs...); code != 0 {
+			t.Fatalf("step %d: rsync %q exit %d:\n%s", step, rargs, code, tail(out, 20))
+		}
+		// Symlink mtimes: rsync leaves one alone when it matches the
+		// source's to the second (see fidelityLiveOptions).
+		if !fidelityEqual(t, r.dir, g.dir, treediff.Options{CompareOwner: true, IgnoreRootMtime: true, SkipSymlinkMtimes: true},
+			fmt.Sprintf("rsync %q", rargs), fmt.Sprintf("gsync %q", gargs)) {
+			return
+		}
+	}
+	if err := c.expect(r.dir); err != nil {
+		t.Errorf("rsync's target: %v: the comparison proves less than it should", err)
+	}
+}
+
+func hasContent(rel string, want []byte) func(string) error {
+	return func(dir string) error {
+		b, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(b, want) {
+			return fmt.Errorf("%s holds %.20q..., want %.20q...", rel, b, want)
+		}
+		return nil
+	}
+}
+
+func hasSize(rel string, want int64) func(string) error {
+	return func(dir string) error {
+		fi, err := os.Lstat(filepath.Join(dir, rel))
+		if err != nil {
+			return err
+		}
+		if fi.Size() != want {
+			return fmt.Errorf("%s has %d bytes, want %d", rel, fi.Size(), want)
+		}
+		return nil
+	}
+}
+
+func absent(rel string) func(string) error {
+	return func(dir string) error {
+		if _, err := os.Lstat(filepath.Join(dir, rel)); err == nil {
+			return fmt.Errorf("%s exists", rel)
+		}
+		return nil
+	}
+}
+
+func present(rel string) func(string) error {
+	return func(dir string) error {
+		_, err := os.Lstat(filepath.Join(dir, rel))
+		return err
+	}
+}
+
+func all(checks ...func(string) error) func(string) error {
+	return func(dir string) error {
+		for _, c := range checks {
+			if err := c(dir); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
