@@ -122,9 +122,9 @@ func writeSenderTree(t *testing.T, src string) {
 
 // changeSenderTree makes the changes between the two pushes.
 func changeSenderTree(t *testing.T, src string) {
-	writeAt(t, filepath.Join(src, "mid.txt"), senderMid[1])                        // same size, same mtime
-	writeAt(t, filepath.Join(src, "small.txt"), bytes.Repeat([]byte("S"), 2000))   // grows past 1k
-	writeAt(t, filepath.Join(src, "big.bin"), bytes.Repeat([]byte("b"), 500))      // shrinks below 1k
+	writeAt(t, filepath.Join(src, "mid.txt"), senderMid[1])                       // same size, same mtime
+	writeAt(t, filepath.Join(src, "small.txt"), bytes.Repeat([]byte("S"), 2000))  // grows past 1k
+	writeAt(t, filepath.Join(src, "big.bin"), bytes.Repeat([]byte("b"), 500))     // shrinks below 1k
 	writeAt(t, filepath.Join(src, "d", "new.txt"), bytes.Repeat([]byte("N"), 50)) // new, small
 }
 

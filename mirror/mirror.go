@@ -347,6 +347,9 @@ type targetRun struct {
 	hooks *hooks.Runner
 	// verify is the periodic verification of this target (nil: none).
 	verify *verifyRun
+	// removed are the source files this target's pushes removed
+	// (--remove-source-files), whose delete events are gsync's own.
+	removed ownRemovals
 }
 
 func (m *Mirror) close() {

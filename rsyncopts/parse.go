@@ -60,6 +60,7 @@ var specs = []spec{
 	// Sender-side options (Sender.Set).
 	{"bwlimit", 0, true, Setting}, {"checksum", 'c', false, Setting}, {"whole-file", 'W', false, Setting},
 	{"max-size", 0, true, Setting}, {"min-size", 0, true, Setting}, {"safe-links", 0, false, Setting},
+	{"remove-source-files", 0, false, Setting},
 
 	{"rsh", 'e', true, Unsupported}, {"rsync-path", 0, true, Unsupported}, {"password-file", 0, true, Unsupported},
 	{"port", 0, true, Unsupported}, {"exclude", 0, true, Unsupported}, {"exclude-from", 0, true, Unsupported},
@@ -80,7 +81,7 @@ var specs = []spec{
 	{"executability", 'E', false, Unsupported}, {"fuzzy", 'y', false, Unsupported},
 	{"compare-dest", 0, true, Unsupported}, {"copy-dest", 0, true, Unsupported},
 	{"link-dest", 0, true, Unsupported}, {"modify-window", '@', true, Unsupported},
-	{"remove-source-files", 0, false, Unsupported}, {"super", 0, false, Unsupported},
+	{"super", 0, false, Unsupported},
 	{"fake-super", 0, false, Unsupported}, {"atimes", 'U', false, Unsupported},
 	{"crtimes", 'N', false, Unsupported}, {"open-noatime", 0, false, Unsupported},
 	{"iconv", 0, true, Unsupported}, {"checksum-choice", 0, true, Unsupported},

@@ -11,7 +11,7 @@ import (
 
 // Sender holds rsync's sender-side transfer options as given, in
 // options.c's semantics: --bwlimit, --checksum (-c), --whole-file (-W),
-// --max-size, --min-size and --safe-links. The zero value is rsync's
+// --max-size, --min-size, --safe-links and --remove-source-files. The zero value is rsync's
 // default (no limit, quick check, delta transfer to remote targets, no
 // size bounds, symlinks kept whatever they point to). Sender is
 // comparable.
@@ -35,6 +35,11 @@ type Sender struct {
 	// SafeLinks (--safe-links): the receiver ignores symlinks that are
 	// absolute or climb out of the tree (util1.c:unsafe_symlink).
 	SafeLinks bool
+	// RemoveSourceFiles (--remove-source-files): a regular file the
+	// receiver confirmed (sent, or already up to date there) is removed
+	// from the source, if it did not change since it was listed
+	// (sender.c:successful_send).
+	RemoveSourceFiles bool
 	// sizesSet tells a zero Sender (no bounds) from MaxSize = MinSize = 0.
 	sizesSet uint8
 }
@@ -46,7 +51,7 @@ const (
 )
 
 // senderOptions are the option names Sender.Set takes.
-var senderOptions = []string{"bwlimit", "checksum", "whole-file", "max-size", "min-size", "safe-links"}
+var senderOptions = []string{"bwlimit", "checksum", "whole-file", "max-size", "min-size", "safe-links", "remove-source-files"}
 
 // IsSender reports whether the option name is one of the sender-side
 // options Sender.Set takes.
@@ -96,6 +101,8 @@ func (s *Sender) Set(o Option) error {
 		}
 	case "safe-links":
 		s.SafeLinks = on
+	case "remove-source-files":
+		s.RemoveSourceFiles = on
 	default:
 		return fmt.Errorf("rsync option %s is not a sender option", o.Word)
 	}
@@ -223,6 +230,7 @@ var senderFlags = []struct {
 	{"max-size", "", "do not send regular files larger than `SIZE` (rsync suffixes: 500k, 1.5m, 2g)", true, false},
 	{"min-size", "", "do not send regular files smaller than `SIZE`", true, false},
 	{"safe-links", "", "the target ignores symlinks that are absolute or point out of the tree", false, false},
+	{"remove-source-files", "", "remove each file from SRC once the target confirmed it (moves files; one target, --delete false or running)", false, false},
 }
 
 // senderValue is a flag.Value applying its option to a Sender as the

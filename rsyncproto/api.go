@@ -91,6 +91,12 @@ type Options struct {
 	// SafeLinks (--safe-links): the receiver ignores symlinks that are
 	// absolute or point out of the tree (generator.c, unsafe_symlink).
 	SafeLinks bool
+	// RemoveSourceFiles (--remove-source-files): each regular file the
+	// receiver confirms (MSG_SUCCESS: sent, or already up to date) is
+	// removed from the source when it still is the listed file with the
+	// listed size and mtime (sender.c:successful_send); Result.Removed
+	// names them. The push then offers no incremental recursion.
+	RemoveSourceFiles bool
 
 	// ExcludeRules are rsync filter rules sent to the receiver so that
 	// --delete never removes paths the user excluded, e.g. "- *.tmp".
@@ -157,6 +163,9 @@ type Result struct {
 	MatchedBytes int64  // file data reconstructed from the receiver's basis
 	BytesWritten int64  // bytes written to the connection
 	BytesRead    int64  // bytes read from the connection
+	// Removed lists the source files removed after the receiver
+	// confirmed them (Options.RemoveSourceFiles), relative to the root.
+	Removed []string
 	// Failed lists paths that did not arrive (or arrived changed); retry them.
 	Failed   []FileError
 	ExitCode int // rsync-style exit code of the run (0, 23, 24, ...)

@@ -10,7 +10,9 @@ const clientInfo = "e.LsfxCIvu"
 // offersIncRecurse reports whether a push with o offers incremental
 // recursion ("i" in the -e string) at protocol proto.
 func offersIncRecurse(o *Options, proto int) bool {
-	return o.IncRecurse && proto >= 30
+	// --remove-source-files needs the whole list at hand to find the
+	// entries the receiver confirms.
+	return o.IncRecurse && proto >= 30 && !o.RemoveSourceFiles
 }
 
 func ourProtocol(max int) int {
@@ -146,6 +148,9 @@ func senderArgs(o *Options) []string {
 	}
 	if o.SafeLinks {
 		args = append(args, "--safe-links")
+	}
+	if o.RemoveSourceFiles {
+		args = append(args, "--remove-source-files")
 	}
 	return args
 }

@@ -54,6 +54,7 @@ func TestServerArgsMatchRsync(t *testing.T) {
 		{[]string{"-rlpt", "-c", "--max-size=1.5k", "--min-size=10", "--safe-links"}, Options{Checksum: true,
 			MaxSize: 1536, MaxSizeSet: true, MinSize: 10, MinSizeSet: true, SafeLinks: true}},
 		{[]string{"-rlpt", "--max-size=0"}, Options{MaxSizeSet: true}},
+		{[]string{"-rlpt", "--remove-source-files"}, Options{RemoveSourceFiles: true}},
 	} {
 		t.Run(strings.Join(tc.flags, " "), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "argv")

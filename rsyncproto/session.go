@@ -47,6 +47,10 @@ type session struct {
 	peerIOError int32
 	deleted     int
 	lastError   string
+	// confirmed are the file indexes the receiver confirmed with
+	// MSG_SUCCESS (--remove-source-files), each below confirmCap.
+	confirmed  map[int32]struct{}
+	confirmCap int32
 
 	abortMu  sync.Mutex
 	abortErr error
@@ -235,7 +239,21 @@ func (s *session) handleMsg(m peerMsg) error {
 		s.mu.Lock()
 		s.peerIOError |= int32(leUint32(m.payload))
 		s.mu.Unlock()
-	case msgIOTimeout, msgNoop, msgSuccess, msgNoSend:
+	case msgSuccess:
+		if !s.opts.RemoveSourceFiles {
+			return nil // only asked for with --remove-source-files
+		}
+		ndx := int32(leUint32(m.payload))
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if ndx < 0 || ndx >= s.confirmCap {
+			return fmt.Errorf("MSG_SUCCESS for file index %d (list has %d): %w", ndx, s.confirmCap, errProtocol)
+		}
+		if s.confirmed == nil {
+			s.confirmed = map[int32]struct{}{}
+		}
+		s.confirmed[ndx] = struct{}{}
+	case msgIOTimeout, msgNoop, msgNoSend:
 		// MSG_IO_TIMEOUT: our own watchdog applies; the others need no action.
 	case msgDeleted:
 		s.mu.Lock()

@@ -491,6 +491,9 @@ func (d *Daemon) run(ctx context.Context, req rsyncproto.Request, sub string) (S
 	var st Stats
 	if res != nil {
 		st = Stats{Files: res.Files, Deleted: res.Deleted, Bytes: res.LiteralBytes}
+		for _, p := range res.Removed {
+			st.Removed = append(st.Removed, path.Join(sub, p))
+		}
 		for _, f := range res.Failed {
 			// The peer names the root "" or "."; gsync says change.Root.
 			p := path.Join(sub, f.Path)

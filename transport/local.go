@@ -486,16 +486,43 @@ func (r *run) syncEntry(rel string, sfi, tfi fs.FileInfo, recursive bool) {
 		}
 		if r.unchanged(rel, sfi, tfi) {
 			err = r.fixAttrs(rel, sfi, tfi)
-			break
+		} else {
+			err = r.copyFile(rel, sfi, tfi)
 		}
-		err = r.copyFile(rel, sfi, tfi)
 	case m.Type() == fs.ModeSymlink:
 		err = r.syncSymlink(rel, sfi, tfi)
 	default:
 		err = r.syncSpecial(rel, sfi, tfi)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errSkipped):
+	case err != nil:
 		r.fail(rel, err)
+	case !sfi.IsDir() && r.l.opts.Sender.RemoveSourceFiles && !r.dry:
+		// generator.c: every non-directory the receiver has now, sent
+		// or up to date, is confirmed; the sender removes it.
+		r.removeSource(rel, sfi)
+	}
+}
+
+// errSkipped is a listed entry the target leaves alone on purpose
+// (--safe-links): not a failure, and not confirmed either.
+var errSkipped = errors.New("skipped")
+
+// removeSource removes the source file rel, which the target now has,
+// when it still is the file lstat'ed as sfi with the same size and mtime
+// (--remove-source-files, sender.c:successful_send).
+func (r *run) removeSource(rel string, sfi fs.FileInfo) {
+	err := r.src.RemoveFile(rel, func(fi fs.FileInfo) bool {
+		return sameFile(sfi, fi) && fi.Size() == sfi.Size() && fi.ModTime().Equal(sfi.ModTime())
+	})
+	switch {
+	case err == nil:
+		r.st.Removed = append(r.st.Removed, rel)
+	case errors.Is(err, beneath.ErrChanged):
+		r.l.log.Warn("skipping the removal of a source file that changed", "path", srcRel(rel))
+	default:
+		r.l.log.Warn("cannot remove a source file", "path", srcRel(rel), "err", err)
 	}
 }
 
@@ -855,7 +882,7 @@ func (r *run) syncSymlink(rel string, sfi, tfi fs.FileInfo) error {
 		// generator.c:recv_generator: --safe-links ignores it (and, as
 		// it was listed, does not delete what the target has).
 		r.l.log.Info("ignoring unsafe symlink", "path", srcRel(rel), "target", target)
-		return nil
+		return errSkipped
 	}
 	if tfi != nil && tfi.Mode().Type() == fs.ModeSymlink {
 		if cur, err := os.Readlink(r.dstPath(rel)); err == nil && cur == target {

@@ -610,7 +610,7 @@ func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.R
 			blocked = append(blocked, strings.TrimSpace(w[i+len(blockedDirMsg):]))
 		}
 	}
-	st := Stats{Files: res.Files, Deleted: res.Deleted, Bytes: res.LiteralBytes}
+	st := Stats{Files: res.Files, Deleted: res.Deleted, Bytes: res.LiteralBytes, Removed: res.Removed}
 	for _, f := range res.Failed {
 		st.Failed = append(st.Failed, FileError{Path: f.Path, Err: f.Err})
 	}

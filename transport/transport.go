@@ -99,6 +99,11 @@ type Stats struct {
 	// Failed lists paths that could not be mirrored; they should be retried
 	// later. A push with failures still returns a nil error.
 	Failed []FileError
+	// Removed lists the source files removed once the target had them
+	// (Options.Sender.RemoveSourceFiles), relative to the source root:
+	// their deletion at the source is gsync's own, not a change to
+	// mirror.
+	Removed []string
 }
 
 // FileError is a per-file failure.

@@ -50,6 +50,9 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 			return ops.StartProgress(ctx, out, src, rules)
 		}
 	}
+	if err := checkRemoveSource(cfg); err != nil {
+		return mc, err
+	}
 	for i, spec := range cfg.targets {
 		tcfg := cfg
 		if cfg.targetCfgs != nil {
@@ -66,4 +69,26 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		mc.Targets = append(mc.Targets, t)
 	}
 	return mc, nil
+}
+
+// checkRemoveSource refuses --remove-source-files where it would lose
+// data: with more than one target (a file removed after one push never
+// reaches the others), and on a live mirror whose full syncs delete (the
+// next one, after a restart, an overflow or SIGHUP, would delete every
+// file moved so far from the target). --once is one rsync run, and may.
+func checkRemoveSource(cfg *config) error {
+	on := cfg.sender.RemoveSourceFiles
+	for _, tc := range cfg.targetCfgs {
+		on = on || tc.sender.RemoveSourceFiles
+	}
+	if !on {
+		return nil
+	}
+	if len(cfg.targets) > 1 {
+		return usagef("--remove-source-files needs a single target: a file removed from %s after one push would never reach the others (got %d targets)", cfg.source, len(cfg.targets))
+	}
+	if !cfg.once && cfg.deleteMode.Full() {
+		return usagef("--remove-source-files with --delete %s: the next full sync (restart, overflow, SIGHUP) would delete every file moved so far from the target; use --delete false or running (lsyncd: delete = false or 'running')", cfg.deleteMode)
+	}
+	return nil
 }
