@@ -19,6 +19,8 @@ import (
 type senderCase struct {
 	name  string
 	flags []string
+	// first, when set, are the flags of the first push instead of flags.
+	first []string
 	// expect checks rsync's target after the second push, so that the
 	// comparison proves what the option does.
 	expect func(dir string) error
@@ -29,13 +31,18 @@ type senderCase struct {
 var senderMid = [2][]byte{bytes.Repeat([]byte("a"), 1000), bytes.Repeat([]byte("b"), 1000)}
 
 var senderCases = []senderCase{
-	{"quick-check", nil, hasContent("mid.txt", senderMid[0])},
-	{"checksum", []string{"-c"}, hasContent("mid.txt", senderMid[1])},
-	{"max-size", []string{"--max-size=1k"}, all(absent("d/big2"), hasSize("small.txt", 10), hasSize("big.bin", 500))},
-	{"min-size", []string{"--min-size=100"}, all(absent("d/new.txt"), hasSize("small.txt", 2000), hasSize("big.bin", 500))},
-	{"size-suffixes", []string{"--max-size=2.9kb", "--min-size=0.1KiB"}, all(absent("d/big2"), absent("d/new.txt"), hasSize("small.txt", 2000))},
-	{"safe-links", []string{"--safe-links"}, all(absent("abs"), absent("dotdot"), present("ok"), present("d/up"))},
-	{"whole-file", []string{"-W", "--bwlimit=50m"}, all(hasContent("mid.txt", senderMid[0]), hasSize("big.bin", 500))},
+	{"quick-check", nil, nil, hasContent("mid.txt", senderMid[0])},
+	{"checksum", []string{"-c"}, nil, hasContent("mid.txt", senderMid[1])},
+	{"max-size", []string{"--max-size=1k"}, nil, all(absent("d/big2"), hasSize("small.txt", 10), hasSize("big.bin", 500))},
+	{"min-size", []string{"--min-size=100"}, nil, all(absent("d/new.txt"), hasSize("small.txt", 2000), hasSize("big.bin", 500))},
+	{"size-suffixes", []string{"--max-size=2.9kb", "--min-size=0.1KiB"}, nil, all(absent("d/big2"), absent("d/new.txt"), hasSize("small.txt", 2000))},
+	{"safe-links", []string{"--safe-links"}, nil, all(absent("abs"), absent("dotdot"), present("ok"), present("d/up"))},
+	{"whole-file", []string{"-W", "--bwlimit=50m"}, nil, all(hasContent("mid.txt", senderMid[0]), hasSize("big.bin", 500))},
+	// Excluded files the target has from an earlier push: kept, or
+	// deleted with --delete-excluded.
+	{"excluded-kept", []string{"--exclude=*.bin", "--exclude=d/big2"}, []string{}, all(present("big.bin"), present("d/big2"))},
+	{"delete-excluded", []string{"--delete-excluded", "--exclude=*.bin", "--exclude=d/big2"}, []string{},
+		all(absent("big.bin"), absent("d/big2"), present("d/nested.txt"))},
 }
 
 // senderKind is one kind of target for TestSenderOptions, with the
@@ -65,11 +72,11 @@ func TestSenderOptions(t *testing.T) {
 			return startFidelityDaemon(t, "rsync", "uid = root\n\tgid = root", false, names)
 		}},
 		{name: "rsyncd-3.2.7-protocol-30", gsyncArgs: []string{"--protocol=30"}, rsArgs: []string{"--protocol=30"},
-			cases: []string{"checksum", "max-size", "min-size", "whole-file"},
+			cases: []string{"checksum", "max-size", "min-size", "whole-file", "delete-excluded"},
 			start: func(t *testing.T, names []string) map[string]fidelityTarget {
 				return startFidelityDaemon(t, rsync327(t), "uid = root\n\tgid = root", false, names)
 			}},
-		{name: "ssh", start: startFidelitySSH, cases: []string{"checksum", "max-size", "safe-links"}},
+		{name: "ssh", start: startFidelitySSH, cases: []string{"checksum", "max-size", "safe-links", "delete-excluded"}},
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the daemon modules run as root (symlinks arrive verbatim with chroot)")
@@ -140,11 +147,16 @@ func runSenderCase(t *testing.T, rsync string, k senderKind, c senderCase, g, r 
 	writeSenderTree(t, src)
 	testutil.Must(t, os.Chtimes(filepath.Join(src, "d"), senderMtime, senderMtime))
 	testutil.Must(t, os.Chtimes(src, senderMtime, senderMtime))
-	gargs := append(append(append(append([]string{}, g.gsyncArgs...), k.gsyncArgs...), "--once"), c.flags...)
-	gargs = append(gargs, src, g.gsyncTarget)
-	rargs := append(append(append(append([]string{}, r.rsyncArgs...), k.rsArgs...), "-r", "-a", "--delete"), c.flags...)
-	rargs = append(rargs, src+"/", r.rsyncTarget)
+	var gargs, rargs []string
 	for step := range 2 {
+		flags := c.flags
+		if step == 0 && c.first != nil {
+			flags = c.first
+		}
+		gargs = append(append(append(append([]string{}, g.gsyncArgs...), k.gsyncArgs...), "--once"), flags...)
+		gargs = append(gargs, src, g.gsyncTarget)
+		rargs = append(append(append(append([]string{}, r.rsyncArgs...), k.rsArgs...), "-r", "-a", "--delete"), flags...)
+		rargs = append(rargs, src+"/", r.rsyncTarget)
 		if step == 1 {
 			changeSenderTree(t, src)
 			testutil.Must(t, os.Chtimes(filepath.Join(src, "d"), senderMtime, senderMtime))

@@ -60,7 +60,7 @@ var specs = []spec{
 	// Sender-side options (Sender.Set).
 	{"bwlimit", 0, true, Setting}, {"checksum", 'c', false, Setting}, {"whole-file", 'W', false, Setting},
 	{"max-size", 0, true, Setting}, {"min-size", 0, true, Setting}, {"safe-links", 0, false, Setting},
-	{"remove-source-files", 0, false, Setting},
+	{"remove-source-files", 0, false, Setting}, {"delete-excluded", 0, false, Setting},
 
 	{"rsh", 'e', true, Unsupported}, {"rsync-path", 0, true, Unsupported}, {"password-file", 0, true, Unsupported},
 	{"port", 0, true, Unsupported}, {"exclude", 0, true, Unsupported}, {"exclude-from", 0, true, Unsupported},
@@ -74,7 +74,7 @@ var specs = []spec{
 	{"copy-links", 'L', false, Unsupported}, {"copy-unsafe-links", 0, false, Unsupported},
 	{"keep-dirlinks", 'K', false, Unsupported},
 	{"copy-dirlinks", 'k', false, Unsupported}, {"max-delete", 0, true, Unsupported},
-	{"delete-excluded", 0, false, Unsupported}, {"delete-before", 0, false, Unsupported},
+	{"delete-before", 0, false, Unsupported},
 	{"delete-during", 0, false, Unsupported}, {"delete-delay", 0, false, Unsupported},
 	{"delete-after", 0, false, Unsupported}, {"prune-empty-dirs", 'm', false, Unsupported},
 	{"cvs-exclude", 'C', false, Unsupported}, {"temp-dir", 'T', true, Unsupported},

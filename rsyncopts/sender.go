@@ -11,7 +11,8 @@ import (
 
 // Sender holds rsync's sender-side transfer options as given, in
 // options.c's semantics: --bwlimit, --checksum (-c), --whole-file (-W),
-// --max-size, --min-size, --safe-links and --remove-source-files. The zero value is rsync's
+// --max-size, --min-size, --safe-links, --remove-source-files and
+// --delete-excluded. The zero value is rsync's
 // default (no limit, quick check, delta transfer to remote targets, no
 // size bounds, symlinks kept whatever they point to). Sender is
 // comparable.
@@ -40,6 +41,10 @@ type Sender struct {
 	// from the source, if it did not change since it was listed
 	// (sender.c:successful_send).
 	RemoveSourceFiles bool
+	// DeleteExcluded (--delete-excluded): where deletes are allowed,
+	// excluded paths are deleted on the target too; the excludes only
+	// keep them from being sent (rsync sends the receiver none of them).
+	DeleteExcluded bool
 	// sizesSet tells a zero Sender (no bounds) from MaxSize = MinSize = 0.
 	sizesSet uint8
 }
@@ -51,7 +56,7 @@ const (
 )
 
 // senderOptions are the option names Sender.Set takes.
-var senderOptions = []string{"bwlimit", "checksum", "whole-file", "max-size", "min-size", "safe-links", "remove-source-files"}
+var senderOptions = []string{"bwlimit", "checksum", "whole-file", "max-size", "min-size", "safe-links", "remove-source-files", "delete-excluded"}
 
 // IsSender reports whether the option name is one of the sender-side
 // options Sender.Set takes.
@@ -103,6 +108,8 @@ func (s *Sender) Set(o Option) error {
 		s.SafeLinks = on
 	case "remove-source-files":
 		s.RemoveSourceFiles = on
+	case "delete-excluded":
+		s.DeleteExcluded = on
 	default:
 		return fmt.Errorf("rsync option %s is not a sender option", o.Word)
 	}
@@ -230,6 +237,7 @@ var senderFlags = []struct {
 	{"max-size", "", "do not send regular files larger than `SIZE` (rsync suffixes: 500k, 1.5m, 2g)", true, false},
 	{"min-size", "", "do not send regular files smaller than `SIZE`", true, false},
 	{"safe-links", "", "the target ignores symlinks that are absolute or point out of the tree", false, false},
+	{"delete-excluded", "", "also delete excluded paths on the target (where --delete allows deleting)", false, false},
 	{"remove-source-files", "", "remove each file from SRC once the target confirmed it (moves files; one target, --delete false or running)", false, false},
 }
 

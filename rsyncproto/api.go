@@ -97,6 +97,10 @@ type Options struct {
 	// listed size and mtime (sender.c:successful_send); Result.Removed
 	// names them. The push then offers no incremental recursion.
 	RemoveSourceFiles bool
+	// DeleteExcluded (--delete-excluded, with Delete): the receiver gets
+	// none of ExcludeRules, so it deletes excluded paths too; Exclude
+	// still keeps them from being sent (exclude.c:send_filter_list).
+	DeleteExcluded bool
 
 	// ExcludeRules are rsync filter rules sent to the receiver so that
 	// --delete never removes paths the user excluded, e.g. "- *.tmp".

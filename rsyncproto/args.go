@@ -114,7 +114,9 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	}
 	args = append(args, zLong...)
 	args = append(args, senderArgs(o)...)
-	if o.Delete {
+	if o.Delete && o.DeleteExcluded {
+		args = append(args, "--delete-excluded") // options.c: instead of --delete
+	} else if o.Delete {
 		args = append(args, "--delete")
 	}
 	if proto >= 29 {
@@ -155,6 +157,19 @@ func senderArgs(o *Options) []string {
 	return args
 }
 
-// sendFilterList reports whether the receiver expects a filter list
-// (exclude.c:send_filter_list: delete_mode && !delete_excluded).
-func sendFilterList(o *Options) bool { return o.Delete }
+// sendFilterList reports whether the receiver expects a filter list at
+// protocol proto (exclude.c:recv_filter_list: receiver_wants_list is
+// delete_mode && (!delete_excluded || protocol_version >= 29)).
+func sendFilterList(o *Options, proto int) bool {
+	return o.Delete && (!o.DeleteExcluded || proto >= 29)
+}
+
+// receiverRules are the user's rules the receiver gets: none with
+// --delete-excluded (exclude.c:send_filter_list sends only rules that
+// apply on the receiving side; excludes are the sender's).
+func receiverRules(o *Options) []string {
+	if o.DeleteExcluded {
+		return nil
+	}
+	return o.ExcludeRules
+}

@@ -125,8 +125,8 @@ func (s *session) serverExited() bool {
 // file list (exclude.c:send_filter_list, flist.c:send_file_list).
 func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 	o := &req.Options
-	if sendFilterList(o) {
-		s.out.buf = appendFilterList(s.out.buf, scopeRules(o.ExcludeRules, fl, s.proto))
+	if sendFilterList(o, s.proto) {
+		s.out.buf = appendFilterList(s.out.buf, scopeRules(receiverRules(o), fl, s.proto))
 	}
 	if ps.inc != nil {
 		if err := ps.inc.sendFirst(); err != nil {

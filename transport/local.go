@@ -679,7 +679,7 @@ func (r *run) syncDir(rel string, sfi, tfi fs.FileInfo, recursive bool) error {
 		return err
 	}
 	if exists && r.del {
-		r.deleteExtras(rel, names)
+		r.deleteExtras(rel, r.listedNames(rel, names, infos))
 	}
 	for i, name := range names {
 		if r.ctx.Err() != nil {
@@ -754,7 +754,28 @@ func sameFile(a, b fs.FileInfo) bool {
 
 // deleter is the shared exclude-keeping deleter on the target directory.
 func (r *run) deleter() *deleter {
-	return &deleter{fsys: localFS{r}, ex: r.l.opts.Exclude, dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
+	ex := r.l.opts.Exclude
+	if r.l.opts.Sender.DeleteExcluded {
+		ex = nil // --delete-excluded: excluded entries go too
+	}
+	return &deleter{fsys: localFS{r}, ex: ex, dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
+}
+
+// listedNames are the source names of directory rel that the target
+// keeps: with --delete-excluded the excluded ones count as absent, as
+// they are not in rsync's file list.
+func (r *run) listedNames(rel string, names []string, infos []lstatResult) []string {
+	if !r.l.opts.Sender.DeleteExcluded || r.l.opts.Exclude == nil {
+		return names
+	}
+	out := make([]string, 0, len(names))
+	for i, name := range names {
+		if infos[i].err == nil && r.excluded(child(rel, name), infos[i].fi.IsDir()) {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // deleteExtras removes the entries of the target directory rel that are not

@@ -37,7 +37,7 @@ func wireAttrs(a rsyncopts.Attrs, z rsyncopts.Compress, snd rsyncopts.Sender) (f
 		o.Compress, o.CompressLevel, o.CompressLevelSet = codec, z.Level, z.LevelSet
 		o.SkipCompress, o.SkipCompressSet = z.Skip, z.SkipSet
 		o.BwLimit, o.WholeFile, o.SafeLinks = snd.BwLimitKiB(), snd.WholeFile, snd.SafeLinks
-		o.RemoveSourceFiles = snd.RemoveSourceFiles
+		o.RemoveSourceFiles, o.DeleteExcluded = snd.RemoveSourceFiles, snd.DeleteExcluded
 		o.Checksum = o.Checksum || snd.Checksum
 		o.MaxSize, o.MaxSizeSet = snd.Max(), snd.Max() >= 0
 		o.MinSize, o.MinSizeSet = snd.Min(), snd.Min() >= 0

@@ -103,4 +103,12 @@ func TestLsyncdSender(t *testing.T) {
 			}
 		})
 	}
+	cfg, err := lsyncdconf.Load("c.lua", `sync{ default.rsync, source = "/src", target = "h::m", rsync = { delete_excluded = true, _extra = { "--remove-source-files" } } }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ignored, err := syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
+	if err != nil || !c.sender.DeleteExcluded || !c.sender.RemoveSourceFiles || len(ignored) > 0 {
+		t.Errorf("delete_excluded and --remove-source-files: %+v, ignored %q, %v", c.sender, ignored, err)
+	}
 }

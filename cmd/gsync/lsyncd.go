@@ -216,7 +216,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	}
 	// Sender-side keys, as lsyncd passes them (-c, -W, --bwlimit=V)
 	// before _extra's words.
-	for _, k := range []struct{ key, name string }{{"checksum", "checksum"}, {"whole_file", "whole-file"}} {
+	for _, k := range []struct{ key, name string }{{"checksum", "checksum"}, {"whole_file", "whole-file"}, {"delete_excluded", "delete-excluded"}} {
 		if s.Rsync.On(k.key) {
 			if err := c.sender.Set(rsyncopts.Option{Name: k.name, Kind: rsyncopts.Setting, Word: "rsync." + k.key}); err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
@@ -234,7 +234,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 		switch {
 		case lsyncdconf.IsAttrKey(k):
 		case slices.Contains([]string{"archive", "protect_args", "password_file", "rsh", "rsync_path", "timeout",
-			"dry_run", "whole_file", "quiet", "verbose", "one_file_system", "compress", "checksum", "bwlimit"}, k):
+			"dry_run", "whole_file", "quiet", "verbose", "one_file_system", "compress", "checksum", "bwlimit", "delete_excluded"}, k):
 		default:
 			ignored = append(ignored, k)
 		}
