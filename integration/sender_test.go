@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -229,5 +230,62 @@ func all(checks ...func(string) error) func(string) error {
 			}
 		}
 		return nil
+	}
+}
+
+// TestCVSExclude: gsync -C and rsync -C push the same tree (objects,
+// backups, a .git directory, names from $CVSIGNORE) into fresh targets
+// that already hold some of those names: the targets must be equal
+// (excluded names neither sent nor deleted). Local target and one
+// rsync 3.5.0 daemon.
+func TestCVSExclude(t *testing.T) {
+	t.Parallel()
+	rsync := lookBinary(t, "rsync")
+	kinds := []senderKind{
+		{name: "local", start: startFidelityLocal},
+		{name: "rsyncd-3.5", start: func(t *testing.T, names []string) map[string]fidelityTarget {
+			return startFidelityDaemon(t, "rsync", "uid = root\n\tgid = root", false, names)
+		}},
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the daemon modules run as root")
+	}
+	home := t.TempDir() // no ~/.cvsignore for either
+	env := []string{"HOME=" + home, "CVSIGNORE=*.junk secret"}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			tg := k.start(t, []string{"gsync", "rsync"})
+			g, r := tg["gsync"], tg["rsync"]
+			src := filepath.Join(t.TempDir(), "src")
+			for _, rel := range []string{"main.c", "main.o", "notes.txt~", "lib/x.so", "lib/keep.h", ".git/HEAD",
+				"core", "sub/core/inside", "a.junk", "secret", "sub/#tmp#", "Makefile"} {
+				p := filepath.Join(src, filepath.FromSlash(rel))
+				testutil.Must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+				writeAt(t, p, []byte(rel))
+			}
+			for _, dir := range []string{g.dir, r.dir} {
+				// Names the excludes protect on the target.
+				testutil.Must(t, os.MkdirAll(filepath.Join(dir, "lib"), 0o755))
+				writeAt(t, filepath.Join(dir, "old.bak"), []byte("target's own"))
+				writeAt(t, filepath.Join(dir, "lib", "y.o"), []byte("target's own"))
+			}
+			gargs := append(append([]string{}, g.gsyncArgs...), "--once", "-C", src, g.gsyncTarget)
+			if code, out := runGsyncEnv(t, env, gargs...); code != 0 {
+				t.Fatalf("gsync %q exit %d:\n%s", gargs, code, tail(out, 20))
+			}
+			rargs := append(append([]string{}, r.rsyncArgs...), "-r", "-a", "--delete", "-C", src+"/", r.rsyncTarget)
+			cmd := exec.Command(rsync, rargs...)
+			cmd.Env = append(os.Environ(), env...)
+			if code, out := startProc(t, cmd).wait(60 * time.Second); code != 0 {
+				t.Fatalf("rsync %q exit %d:\n%s", rargs, code, tail(out, 20))
+			}
+			opt := treediff.Options{CompareOwner: true, IgnoreRootMtime: true, SkipDirMtimes: true}
+			fidelityEqual(t, r.dir, g.dir, opt, fmt.Sprintf("rsync %q", rargs), fmt.Sprintf("gsync %q", gargs))
+			if err := all(present("main.c"), present("Makefile"), present("lib/keep.h"), absent("main.o"), absent(".git"),
+				absent("a.junk"), absent("secret"), absent("sub/core"), present("old.bak"), present("lib/y.o"))(r.dir); err != nil {
+				t.Errorf("rsync's target: %v: the comparison proves less than it should", err)
+			}
+		})
 	}
 }

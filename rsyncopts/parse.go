@@ -61,6 +61,7 @@ var specs = []spec{
 	{"bwlimit", 0, true, Setting}, {"checksum", 'c', false, Setting}, {"whole-file", 'W', false, Setting},
 	{"max-size", 0, true, Setting}, {"min-size", 0, true, Setting}, {"safe-links", 0, false, Setting},
 	{"remove-source-files", 0, false, Setting}, {"delete-excluded", 0, false, Setting},
+	{"cvs-exclude", 'C', false, Setting}, // the caller's excludes (CVSExcludes)
 
 	{"rsh", 'e', true, Unsupported}, {"rsync-path", 0, true, Unsupported}, {"password-file", 0, true, Unsupported},
 	{"port", 0, true, Unsupported}, {"exclude", 0, true, Unsupported}, {"exclude-from", 0, true, Unsupported},
@@ -77,7 +78,7 @@ var specs = []spec{
 	{"delete-before", 0, false, Unsupported},
 	{"delete-during", 0, false, Unsupported}, {"delete-delay", 0, false, Unsupported},
 	{"delete-after", 0, false, Unsupported}, {"prune-empty-dirs", 'm', false, Unsupported},
-	{"cvs-exclude", 'C', false, Unsupported}, {"temp-dir", 'T', true, Unsupported},
+	{"temp-dir", 'T', true, Unsupported},
 	{"executability", 'E', false, Unsupported}, {"fuzzy", 'y', false, Unsupported},
 	{"compare-dest", 0, true, Unsupported}, {"copy-dest", 0, true, Unsupported},
 	{"link-dest", 0, true, Unsupported}, {"modify-window", '@', true, Unsupported},

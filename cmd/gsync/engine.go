@@ -12,6 +12,7 @@ import (
 	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops"
+	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -26,9 +27,20 @@ func hookEnv() []string {
 // its targets open through openTarget, status has one entry per target
 // of cfg, in order.
 func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry *mirror.Handover) (mirror.Config, error) {
+	excludes := cfg.excludes
+	if cfg.cvsExclude {
+		home, _ := os.UserHomeDir()
+		cvs, err := rsyncopts.CVSExcludes(home, os.Getenv("CVSIGNORE"))
+		if err != nil {
+			return mirror.Config{}, usagef("--cvs-exclude: %v", err)
+		}
+		// After the user's own, as rsync appends them (lowest priority).
+		excludes = append(slices.Clip(excludes), cvs...)
+		log.Warn("--cvs-exclude: rsync's CVS ignore list, ~/.cvsignore and $CVSIGNORE are excluded; per-directory .cvsignore files are not read (rsync -C reads them)")
+	}
 	mc := mirror.Config{
 		Name: cfg.name, Source: cfg.source,
-		Excludes: cfg.excludes, ExcludeFrom: cfg.excludeFrom, Filters: cfg.filters, RulesOrigin: cfg.where,
+		Excludes: excludes, ExcludeFrom: cfg.excludeFrom, Filters: cfg.filters, RulesOrigin: cfg.where,
 		OneFileSystem: cfg.oneFileSystem,
 		Delay:         cfg.delay, MaxDelays: cfg.maxDelays, Delete: cfg.deleteMode,
 		DryRun: cfg.dryRun, Insist: cfg.insist, NoInit: cfg.noInit, Once: cfg.once,

@@ -72,6 +72,9 @@ type sourceOptions struct {
 	// oneFileSystem (-x): file systems mounted below the source are not
 	// mirrored (their mount points are).
 	oneFileSystem bool
+	// cvsExclude (-C): rsync's CVS ignore patterns join the excludes
+	// (rsyncopts.CVSExcludes).
+	cvsExclude bool
 	// onPush are the --on-push command lines (hooks), run with at most
 	// onPushTimeout each.
 	onPush        []string
@@ -236,6 +239,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.TextVar(&cfg.deleteMode, "delete", cfg.deleteMode, "delete on the target, `MODE`: true, false, startup (full syncs only) or running (batches only)")
 	f.StringArrayVar(&cfg.excludes, "exclude", nil, "exclude paths matching `PATTERN` (lsyncd syntax; repeatable)")
 	f.StringArrayVar(&cfg.excludeFrom, "exclude-from", nil, "read exclude patterns from `FILE` (repeatable)")
+	f.BoolVarP(&cfg.cvsExclude, "cvs-exclude", "C", false, "also exclude what rsync -C does: its CVS ignore list (*.o, *~, core, .git/, ...), ~/.cvsignore and $CVSIGNORE (not per-directory .cvsignore files)")
 	f.StringArrayVar(&cfg.filters, "filter", nil, "filter `RULE`, \"+ PATTERN\" or \"- PATTERN\", first match wins (repeatable)")
 	f.BoolVar(&cfg.once, "once", false, "do the startup full sync, then exit")
 	f.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "log what would be done, change nothing")

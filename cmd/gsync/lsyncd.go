@@ -168,6 +168,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 			noInit:        !s.Init,
 			dryRun:        s.Rsync.On("dry_run"),
 			oneFileSystem: s.Rsync.On("one_file_system"),
+			cvsExclude:    s.Rsync.On("cvs_exclude"),
 		},
 		targetOptions:  targetOptions{timeout: 60 * time.Second, passwordFile: s.Rsync.Str["password_file"]},
 		processOptions: processOptions{logLevel: lsyncdLogLevel(st.Log), logFormat: "text"},
@@ -234,7 +235,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 		switch {
 		case lsyncdconf.IsAttrKey(k):
 		case slices.Contains([]string{"archive", "protect_args", "password_file", "rsh", "rsync_path", "timeout",
-			"dry_run", "whole_file", "quiet", "verbose", "one_file_system", "compress", "checksum", "bwlimit", "delete_excluded"}, k):
+			"dry_run", "whole_file", "quiet", "verbose", "one_file_system", "compress", "checksum", "bwlimit", "delete_excluded", "cvs_exclude"}, k):
 		default:
 			ignored = append(ignored, k)
 		}
@@ -245,6 +246,8 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 			c.dryRun = !o.No
 		case o.Name == "one-file-system":
 			c.oneFileSystem = !o.No
+		case o.Name == "cvs-exclude":
+			c.cvsExclude = !o.No
 		case o.Name == "timeout":
 			if err := setRsyncTimeout(&c.timeout, o.Value); err != nil {
 				return nil, nil, fmt.Errorf("%s: rsync._extra %s: %w", s.Where(), o.Word, err)
@@ -342,6 +345,7 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 			c.once = po.once
 			c.allowEmptySource, c.maxDelete = native.allowEmptySource, native.maxDelete
 			c.oneFileSystem = c.oneFileSystem || native.oneFileSystem
+			c.cvsExclude = c.cvsExclude || native.cvsExclude
 			c.insist = c.insist || native.insist
 			c.dryRun = c.dryRun || native.dryRun
 			c.onPush, c.onPushTimeout = native.onPush, native.onPushTimeout
