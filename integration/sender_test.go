@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -285,6 +286,49 @@ func TestCVSExclude(t *testing.T) {
 			if err := all(present("main.c"), present("Makefile"), present("lib/keep.h"), absent("main.o"), absent(".git"),
 				absent("a.junk"), absent("secret"), absent("sub/core"), present("old.bak"), present("lib/y.o"))(r.dir); err != nil {
 				t.Errorf("rsync's target: %v: the comparison proves less than it should", err)
+			}
+		})
+	}
+}
+
+// TestSenderOptionsLive: event batches keep the sender options: with
+// --max-size a big new file never lands (a file written after it
+// does), and with -c a rewrite with the same size and mtime arrives
+// (the batch's --ignore-times and the receiver's checksum agree). One
+// daemon, and a local target.
+func TestSenderOptionsLive(t *testing.T) {
+	t.Parallel()
+	lookBinary(t, "rsync")
+	base := t.TempDir()
+	mod := filepath.Join(base, "module")
+	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: mod, Extra: "\tuid = root\n\tgid = root"}}})
+	for _, tc := range []struct{ name, target, dir string }{
+		{"daemon", d.URL("m"), mod},
+		{"local", filepath.Join(base, "local"), filepath.Join(base, "local")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := filepath.Join(t.TempDir(), "src")
+			testutil.MustMkdir(t, src)
+			g := startGsync(t, nil, "--delay=0", "--max-size=1k", "-c", src, tc.target)
+			arrived := func(rel string, want []byte) func() bool {
+				return func() bool {
+					b, err := os.ReadFile(filepath.Join(tc.dir, rel))
+					return err == nil && bytes.Equal(b, want)
+				}
+			}
+			writeAt(t, filepath.Join(src, "small"), senderMid[0][:500])
+			testutil.Eventually(t, "small arrives", arrived("small", senderMid[0][:500]))
+			writeAt(t, filepath.Join(src, "big"), bytes.Repeat([]byte("B"), 2000))
+			writeAt(t, filepath.Join(src, "after"), []byte("after"))
+			testutil.Eventually(t, "after arrives", arrived("after", []byte("after")))
+			if testutil.Exists(filepath.Join(tc.dir, "big")) {
+				t.Error("big (2000 bytes) arrived despite --max-size=1k")
+			}
+			writeAt(t, filepath.Join(src, "small"), senderMid[1][:500]) // same size, same mtime
+			testutil.Eventually(t, "the rewrite of small arrives", arrived("small", senderMid[1][:500]))
+			if code := g.stop(syscall.SIGTERM); code != 143 && code != 0 {
+				t.Errorf("gsync exit %d", code)
 			}
 		})
 	}
