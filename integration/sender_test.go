@@ -333,3 +333,62 @@ func TestSenderOptionsLive(t *testing.T) {
 		})
 	}
 }
+
+// TestFilesFrom: gsync --files-from and rsync -r --files-from push the
+// listed paths (a file deep down, a directory with all below it, a path
+// written with a leading slash; comments and blank lines skipped) into
+// targets that hold other entries, with --delete and an exclude that
+// applies inside a listed directory: the targets must be equal.
+func TestFilesFrom(t *testing.T) {
+	t.Parallel()
+	rsync := lookBinary(t, "rsync")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the daemon modules run as root")
+	}
+	kinds := []senderKind{
+		{name: "local", start: startFidelityLocal},
+		{name: "rsyncd-3.5", start: func(t *testing.T, names []string) map[string]fidelityTarget {
+			return startFidelityDaemon(t, "rsync", "uid = root\n\tgid = root", false, names)
+		}},
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			tg := k.start(t, []string{"gsync", "rsync"})
+			g, r := tg["gsync"], tg["rsync"]
+			base := t.TempDir()
+			src := filepath.Join(base, "src")
+			for _, rel := range []string{"a/b/f1", "a/b/f2", "a/c/g", "top.txt", "other.txt", "d/x", "d/e/y", "d/skip.tmp"} {
+				p := filepath.Join(src, filepath.FromSlash(rel))
+				testutil.Must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+				writeAt(t, p, []byte(rel))
+			}
+			for _, dir := range []string{"a/b", "a/c", "a", "d/e", "d", "."} {
+				testutil.Must(t, os.Chtimes(filepath.Join(src, dir), senderMtime, senderMtime))
+			}
+			list := filepath.Join(base, "list")
+			testutil.WriteFile(t, list, "# the paths\na/b/f1\n\nd\n;another comment\n/top.txt\n")
+			for _, dir := range []string{g.dir, r.dir} {
+				for _, rel := range []string{"a/b/extra", "d/extra", "zzz", "d/keep.tmp"} {
+					p := filepath.Join(dir, filepath.FromSlash(rel))
+					testutil.Must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+					writeAt(t, p, []byte("target's own"))
+				}
+			}
+			gargs := append(append([]string{}, g.gsyncArgs...), "--once", "--files-from", list, "--exclude=*.tmp", src, g.gsyncTarget)
+			if code, out := runGsync(t, gargs...); code != 0 {
+				t.Fatalf("gsync %q exit %d:\n%s", gargs, code, tail(out, 20))
+			}
+			rargs := append(append([]string{}, r.rsyncArgs...), "-r", "-a", "--delete", "--files-from="+list, "--exclude=*.tmp", src+"/", r.rsyncTarget)
+			if code, out := runFidelityRsync(t, rsync, rargs...); code != 0 {
+				t.Fatalf("rsync %q exit %d:\n%s", rargs, code, tail(out, 20))
+			}
+			opt := treediff.Options{CompareOwner: true, IgnoreRootMtime: true}
+			fidelityEqual(t, r.dir, g.dir, opt, fmt.Sprintf("rsync %q", rargs), fmt.Sprintf("gsync %q", gargs))
+			if err := all(present("a/b/f1"), absent("a/b/f2"), absent("a/c"), present("top.txt"), absent("other.txt"),
+				present("d/e/y"), absent("d/extra"), present("a/b/extra"), present("zzz"), present("d/keep.tmp"), absent("d/skip.tmp"))(r.dir); err != nil {
+				t.Errorf("rsync's target: %v: the comparison proves less than it should", err)
+			}
+		})
+	}
+}

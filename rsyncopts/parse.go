@@ -61,7 +61,8 @@ var specs = []spec{
 	{"bwlimit", 0, true, Setting}, {"checksum", 'c', false, Setting}, {"whole-file", 'W', false, Setting},
 	{"max-size", 0, true, Setting}, {"min-size", 0, true, Setting}, {"safe-links", 0, false, Setting},
 	{"remove-source-files", 0, false, Setting}, {"delete-excluded", 0, false, Setting},
-	{"cvs-exclude", 'C', false, Setting}, // the caller's excludes (CVSExcludes)
+	{"cvs-exclude", 'C', false, Setting},                             // the caller's excludes (CVSExcludes)
+	{"files-from", 0, true, Setting}, {"from0", '0', false, Setting}, // the caller's rules
 
 	{"rsh", 'e', true, Unsupported}, {"rsync-path", 0, true, Unsupported}, {"password-file", 0, true, Unsupported},
 	{"port", 0, true, Unsupported}, {"exclude", 0, true, Unsupported}, {"exclude-from", 0, true, Unsupported},
@@ -87,8 +88,8 @@ var specs = []spec{
 	{"crtimes", 'N', false, Unsupported}, {"open-noatime", 0, false, Unsupported},
 	{"iconv", 0, true, Unsupported}, {"checksum-choice", 0, true, Unsupported},
 	{"block-size", 'B', true, Unsupported}, {"relative", 'R', false, Unsupported},
-	{"dirs", 'd', false, Unsupported}, {"files-from", 0, true, Unsupported},
-	{"from0", '0', false, Unsupported}, {"ipv4", '4', false, Unsupported}, {"ipv6", '6', false, Unsupported},
+	{"dirs", 'd', false, Unsupported},
+	{"ipv4", '4', false, Unsupported}, {"ipv6", '6', false, Unsupported},
 	{"info", 0, true, Unsupported}, {"debug", 0, true, Unsupported}, {"log-file", 0, true, Unsupported},
 	{"out-format", 0, true, Unsupported}, {"delay-updates", 0, false, Unsupported},
 	{"partial-dir", 0, true, Unsupported}, {"write-batch", 0, true, Unsupported},

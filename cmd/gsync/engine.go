@@ -38,9 +38,25 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		excludes = append(slices.Clip(excludes), cvs...)
 		log.Warn("--cvs-exclude: rsync's CVS ignore list, ~/.cvsignore and $CVSIGNORE are excluded; per-directory .cvsignore files are not read (rsync -C reads them)")
 	}
+	excludeFrom, filters := cfg.excludeFrom, cfg.filters
+	if cfg.filesFrom != "" {
+		if cfg.oneFileSystem {
+			return mirror.Config{}, usagef("--files-from with --one-file-system is not supported")
+		}
+		only, err := readFilesFrom(cfg.filesFrom, cfg.from0)
+		if err != nil {
+			return mirror.Config{}, usageError{Err: err}
+		}
+		if only != nil {
+			if filters, err = filesFromRules(only, filters, excludes, excludeFrom); err != nil {
+				return mirror.Config{}, usageError{Err: err}
+			}
+			excludes, excludeFrom = nil, nil // now "- " rules before the paths' own
+		}
+	}
 	mc := mirror.Config{
 		Name: cfg.name, Source: cfg.source,
-		Excludes: excludes, ExcludeFrom: cfg.excludeFrom, Filters: cfg.filters, RulesOrigin: cfg.where,
+		Excludes: excludes, ExcludeFrom: excludeFrom, Filters: filters, RulesOrigin: cfg.where,
 		OneFileSystem: cfg.oneFileSystem,
 		Delay:         cfg.delay, MaxDelays: cfg.maxDelays, Delete: cfg.deleteMode,
 		DryRun: cfg.dryRun, Insist: cfg.insist, NoInit: cfg.noInit, Once: cfg.once,

@@ -75,6 +75,10 @@ type sourceOptions struct {
 	// cvsExclude (-C): rsync's CVS ignore patterns join the excludes
 	// (rsyncopts.CVSExcludes).
 	cvsExclude bool
+	// filesFrom (--files-from, --from0 for NUL-separated names) limits
+	// the sync to the paths listed in that file (filesFromRules).
+	filesFrom string
+	from0     bool
 	// onPush are the --on-push command lines (hooks), run with at most
 	// onPushTimeout each.
 	onPush        []string
@@ -240,6 +244,8 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.StringArrayVar(&cfg.excludes, "exclude", nil, "exclude paths matching `PATTERN` (lsyncd syntax; repeatable)")
 	f.StringArrayVar(&cfg.excludeFrom, "exclude-from", nil, "read exclude patterns from `FILE` (repeatable)")
 	f.BoolVarP(&cfg.cvsExclude, "cvs-exclude", "C", false, "also exclude what rsync -C does: its CVS ignore list (*.o, *~, core, .git/, ...), ~/.cvsignore and $CVSIGNORE (not per-directory .cvsignore files)")
+	f.StringVar(&cfg.filesFrom, "files-from", "", "mirror only the paths listed in `FILE` (one per line, relative to SRC; a directory with all below it), rsync -r --files-from")
+	f.BoolVarP(&cfg.from0, "from0", "0", false, "the --files-from names end with a NUL byte, not a newline")
 	f.StringArrayVar(&cfg.filters, "filter", nil, "filter `RULE`, \"+ PATTERN\" or \"- PATTERN\", first match wins (repeatable)")
 	f.BoolVar(&cfg.once, "once", false, "do the startup full sync, then exit")
 	f.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "log what would be done, change nothing")

@@ -248,6 +248,10 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 			c.oneFileSystem = !o.No
 		case o.Name == "cvs-exclude":
 			c.cvsExclude = !o.No
+		case o.Name == "files-from":
+			c.filesFrom = o.Value
+		case o.Name == "from0":
+			c.from0 = !o.No
 		case o.Name == "timeout":
 			if err := setRsyncTimeout(&c.timeout, o.Value); err != nil {
 				return nil, nil, fmt.Errorf("%s: rsync._extra %s: %w", s.Where(), o.Word, err)
