@@ -334,6 +334,34 @@ func TestSenderOptionsLive(t *testing.T) {
 	}
 }
 
+// TestFilesFromLive: a live mirror with --files-from pushes changes to
+// the listed paths only (a new file in a listed directory arrives, one
+// written before it elsewhere never does).
+func TestFilesFromLive(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	testutil.MustMkdir(t, filepath.Join(src, "keep"))
+	testutil.MustMkdir(t, filepath.Join(src, "other"))
+	list := filepath.Join(base, "list")
+	testutil.WriteFile(t, list, "keep\n")
+	g := startGsync(t, nil, "--delay=0", "--files-from", list, src, dst)
+	testutil.WriteFile(t, filepath.Join(src, "keep", "a"), "a")
+	testutil.Eventually(t, "keep/a arrives", func() bool { return testutil.Exists(filepath.Join(dst, "keep", "a")) })
+	testutil.WriteFile(t, filepath.Join(src, "other", "b"), "b")
+	testutil.WriteFile(t, filepath.Join(src, "top"), "top")
+	testutil.WriteFile(t, filepath.Join(src, "keep", "c"), "c")
+	testutil.Eventually(t, "keep/c arrives", func() bool { return testutil.Exists(filepath.Join(dst, "keep", "c")) })
+	for _, rel := range []string{"other", "top"} {
+		if testutil.Exists(filepath.Join(dst, rel)) {
+			t.Errorf("%s arrived, but only keep is listed", rel)
+		}
+	}
+	if code := g.stop(syscall.SIGTERM); code != 143 && code != 0 {
+		t.Errorf("gsync exit %d", code)
+	}
+}
+
 // TestFilesFrom: gsync --files-from and rsync -r --files-from push the
 // listed paths (a file deep down, a directory with all below it, a path
 // written with a leading slash; comments and blank lines skipped) into
