@@ -50,11 +50,13 @@ demo: build
 # Go micro-benchmarks; then gsync against lsyncd + rsync (when installed)
 # on an rsync daemon and sshd started on 127.0.0.1 (BENCH_SCALE=0.1 for a
 # quick run, see bench/compare_test.go); then gsync against C rsync pushing
-# to the same daemon (needs rsync). Results go to bench/results/.
+# to the same daemon (needs rsync), and the --bwlimit rate (a minute).
+# Results go to bench/results/.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	BENCH_GSYNC=$(abspath $(BIN)) $(GO) test -run '^$$' -bench '^BenchmarkCompare$$' -benchtime 1x -count=1 -timeout 60m ./bench
 	bench/daemon.sh $(BIN)
+	bench/bwlimit.sh $(BIN)
 
 # gofmt, go vet, the darwin build (the fsnotify watcher backend), and no
 # tracked file over MAX_FILE_BYTES (1 MiB: binaries, captures and

@@ -6,7 +6,7 @@
 #
 # Scenarios: initial sync of 20,000 small files, initial sync of one 1 GiB
 # file, a 1-byte change in that 1 GiB file (delta transfer), and a 100 MB
-# compressible text tree pushed with -z --zc=zstd (wire bytes also as the
+# compressible text tree pushed with -z --zc=zstd and --zc=zlib (wire bytes also as the
 # daemon logs them, and the CPU ratio). For each
 # tool: wall time, CPU (user+sys, from /usr/bin/time) and bytes on the wire
 # (loopback interface counters, both directions, TCP/IP headers included,
@@ -193,6 +193,7 @@ row_z() { # scenario setup src codec
 	row "1 GiB file, initial" "$empty" "$work/big"
 	row "1 GiB file, 1-byte change" "$stale" "$work/big-changed"
 	row_z "100 MB text, initial, compressed" "$empty" "$work/text" zstd
+	row_z "100 MB text, initial, compressed" "$empty" "$work/text" zlib
 } | tee -a "$results"
 echo
 echo "written to $results"

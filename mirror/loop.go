@@ -322,7 +322,10 @@ func (m *Mirror) push(ctx context.Context, t *targetRun, b delay.Batch, out chan
 		<-done
 		t.st.setProgress(Progress{})
 	} else {
-		st, err = m.pushBatch(ctx, t, toChanges(b.Items, m.cfg.Delete))
+		changes := t.removed.filter(m.src, toChanges(b.Items, m.cfg.Delete))
+		if len(changes) > 0 {
+			st, err = m.pushBatch(ctx, t, changes)
+		}
 	}
 	out <- pushResult{target: t, batch: b, stats: st, err: err, took: m.clock.Now().Sub(start)}
 }
@@ -339,6 +342,7 @@ func (m *Mirror) finish(t *targetRun, r pushResult, now time.Time) error {
 		what = "full sync"
 	}
 	col := t.col
+	t.removed.note(r.stats.Removed)
 	switch {
 	case IsRefusal(r.err):
 		t.st.pushed(now, r.batch.Full, r.stats, r.took, nil, "")

@@ -399,6 +399,9 @@ type targetRun struct {
 	// each with the ID of the batch in flight when it changed (a batch
 	// up to it read the old file).
 	ruleFiles map[string]uint64
+	// removed are the source files this target's pushes removed
+	// (--remove-source-files), whose delete events are gsync's own.
+	removed ownRemovals
 }
 
 func (m *Mirror) close() {

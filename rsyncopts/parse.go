@@ -46,7 +46,7 @@ var specs = []spec{
 	{"recursive", 'r', false, NoEffect}, {"verbose", 'v', false, NoEffect}, {"quiet", 'q', false, NoEffect},
 	{"human-readable", 'h', false, NoEffect}, {"progress", 0, false, NoEffect}, {"stats", 0, false, NoEffect},
 	{"itemize-changes", 'i', false, NoEffect}, {"protect-args", 's', false, NoEffect},
-	{"secluded-args", 0, false, NoEffect}, {"whole-file", 'W', false, NoEffect},
+	{"secluded-args", 0, false, NoEffect},
 	{"ignore-errors", 0, false, NoEffect}, {"8-bit-output", '8', false, NoEffect},
 	{"mkpath", 0, false, NoEffect},
 	{"force", 0, false, NoEffect},
@@ -68,29 +68,30 @@ var specs = []spec{
 	{"delete-after", 0, false, Setting}, {"omit-dir-times", 'O', false, Setting},
 	{"omit-link-times", 'J', false, Setting}, {"prune-empty-dirs", 'm', false, Setting},
 	{"fsync", 0, false, Setting},
+	// Sender-side options (Sender.Set).
+	{"bwlimit", 0, true, Setting}, {"checksum", 'c', false, Setting}, {"whole-file", 'W', false, Setting},
+	{"max-size", 0, true, Setting}, {"min-size", 0, true, Setting}, {"safe-links", 0, false, Setting},
+	{"remove-source-files", 0, false, Setting}, {"delete-excluded", 0, false, Setting},
+	{"cvs-exclude", 'C', false, Setting},                             // the caller's excludes (CVSExcludes)
+	{"files-from", 0, true, Setting}, {"from0", '0', false, Setting}, // the caller's rules
 
 	{"rsh", 'e', true, Unsupported}, {"rsync-path", 0, true, Unsupported}, {"password-file", 0, true, Unsupported},
 	{"port", 0, true, Unsupported}, {"exclude", 0, true, Unsupported}, {"exclude-from", 0, true, Unsupported},
 	{"include", 0, true, Unsupported}, {"include-from", 0, true, Unsupported}, {"filter", 'f', true, Unsupported},
-	{"bwlimit", 0, true, Unsupported},
-	{"checksum", 'c', false, Unsupported},
 	{"size-only", 0, false, Unsupported}, {"ignore-times", 'I', false, Unsupported},
 	{"copy-links", 'L', false, Unsupported}, {"copy-unsafe-links", 0, false, Unsupported},
-	{"safe-links", 0, false, Unsupported}, {"keep-dirlinks", 'K', false, Unsupported},
-	{"copy-dirlinks", 'k', false, Unsupported}, {"max-size", 0, true, Unsupported},
-	{"min-size", 0, true, Unsupported}, {"max-delete", 0, true, Unsupported},
-	{"delete-excluded", 0, false, Unsupported},
-	{"cvs-exclude", 'C', false, Unsupported},
+	{"keep-dirlinks", 'K', false, Unsupported},
+	{"copy-dirlinks", 'k', false, Unsupported}, {"max-delete", 0, true, Unsupported},
 	{"executability", 'E', false, Unsupported}, {"fuzzy", 'y', false, Unsupported},
 	{"compare-dest", 0, true, Unsupported}, {"copy-dest", 0, true, Unsupported},
 	{"link-dest", 0, true, Unsupported}, {"modify-window", '@', true, Unsupported},
-	{"remove-source-files", 0, false, Unsupported}, {"super", 0, false, Unsupported},
+	{"super", 0, false, Unsupported},
 	{"fake-super", 0, false, Unsupported}, {"atimes", 'U', false, Unsupported},
 	{"crtimes", 'N', false, Unsupported}, {"open-noatime", 0, false, Unsupported},
 	{"iconv", 0, true, Unsupported}, {"checksum-choice", 0, true, Unsupported},
 	{"block-size", 'B', true, Unsupported}, {"relative", 'R', false, Unsupported},
-	{"dirs", 'd', false, Unsupported}, {"files-from", 0, true, Unsupported},
-	{"from0", '0', false, Unsupported}, {"ipv4", '4', false, Unsupported}, {"ipv6", '6', false, Unsupported},
+	{"dirs", 'd', false, Unsupported},
+	{"ipv4", '4', false, Unsupported}, {"ipv6", '6', false, Unsupported},
 	{"info", 0, true, Unsupported}, {"debug", 0, true, Unsupported}, {"log-file", 0, true, Unsupported},
 	{"out-format", 0, true, Unsupported},
 	{"write-batch", 0, true, Unsupported},
@@ -104,7 +105,7 @@ var negatable = map[string]bool{
 	"specials": true, "D": true, "hard-links": true, "acls": true, "xattrs": true, "sparse": true,
 	"numeric-ids": true, "recursive": true, "verbose": true, "protect-args": true, "whole-file": true,
 	"human-readable": true, "progress": true, "partial": true, "one-file-system": true,
-	"ignore-errors": true, "compress": true,
+	"ignore-errors": true, "compress": true, "checksum": true, "bwlimit": true,
 	"backup": true, "inplace": true, "append": true, "update": true, "existing": true,
 	"ignore-existing": true, "delay-updates": true, "omit-dir-times": true, "omit-link-times": true,
 	"prune-empty-dirs": true, "fsync": true,
@@ -134,7 +135,7 @@ func Parse(words []string) ([]Option, error) {
 			if err != nil {
 				return nil, err
 			}
-			if o.Kind != 0 && specFor(o.Name).valued {
+			if o.Kind != 0 && specFor(o.Name).valued && !o.No { // --no-bwlimit takes no value
 				if !hasVal {
 					if i+1 >= len(words) {
 						return nil, fmt.Errorf("rsync option %s needs a value", w)

@@ -100,7 +100,7 @@ func TestParseKinds(t *testing.T) {
 		}
 		got = append(got, s+":"+[]string{"", "attr", "none", "setting", "unsupported"}[o.Kind])
 	}
-	want := "dry-run:setting one-file-system:setting compress:setting timeout=30:setting bwlimit=100:unsupported rsh=ssh -p 2:unsupported no-verbose:none"
+	want := "dry-run:setting one-file-system:setting compress:setting timeout=30:setting bwlimit=100:setting rsh=ssh -p 2:unsupported no-verbose:none"
 	if strings.Join(got, " ") != want {
 		t.Errorf("got  %s\nwant %s", strings.Join(got, " "), want)
 	}

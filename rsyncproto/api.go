@@ -120,6 +120,34 @@ type Options struct {
 	PruneEmptyDirs bool
 	Fsync          bool
 
+	// Sender-side options (rsync's -c is Checksum above).
+	//
+	// BwLimit is rsync's --bwlimit in KiB per second (0: none): the
+	// stream we write goes through a token bucket (io.c:
+	// sleep_for_bwlimit), and the receiver gets the option too.
+	BwLimit int
+	// WholeFile (-W) asks the receiver for no block checksums: file data
+	// goes out as literal data only (generator.c: whole_file).
+	WholeFile bool
+	// MaxSize and MinSize, when MaxSizeSet / MinSizeSet, are --max-size
+	// and --min-size in bytes, passed to the receiver, whose generator
+	// skips regular files outside them (generator.c:recv_generator).
+	MaxSize, MinSize       int64
+	MaxSizeSet, MinSizeSet bool
+	// SafeLinks (--safe-links): the receiver ignores symlinks that are
+	// absolute or point out of the tree (generator.c, unsafe_symlink).
+	SafeLinks bool
+	// RemoveSourceFiles (--remove-source-files): each regular file the
+	// receiver confirms (MSG_SUCCESS: sent, or already up to date) is
+	// removed from the source when it still is the listed file with the
+	// listed size and mtime (sender.c:successful_send); Result.Removed
+	// names them. The push then offers no incremental recursion.
+	RemoveSourceFiles bool
+	// DeleteExcluded (--delete-excluded, with Delete): the receiver gets
+	// none of ExcludeRules, so it deletes excluded paths too; Exclude
+	// still keeps them from being sent (exclude.c:send_filter_list).
+	DeleteExcluded bool
+
 	// ExcludeRules are rsync filter rules sent to the receiver so that
 	// --delete never removes paths the user excluded, e.g. "- *.tmp".
 	// They protect what lies below the listed paths; a listed path itself
@@ -185,6 +213,9 @@ type Result struct {
 	MatchedBytes int64  // file data reconstructed from the receiver's basis
 	BytesWritten int64  // bytes written to the connection
 	BytesRead    int64  // bytes read from the connection
+	// Removed lists the source files removed after the receiver
+	// confirmed them (Options.RemoveSourceFiles), relative to the root.
+	Removed []string
 	// Failed lists paths that did not arrive (or arrived changed); retry them.
 	Failed   []FileError
 	ExitCode int // rsync-style exit code of the run (0, 23, 24, ...)

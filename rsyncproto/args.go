@@ -10,7 +10,9 @@ const clientInfo = "e.LsfxCIvu"
 // offersIncRecurse reports whether a push with o offers incremental
 // recursion ("i" in the -e string) at protocol proto.
 func offersIncRecurse(o *Options, proto int) bool {
-	return o.IncRecurse && proto >= 30
+	// --remove-source-files needs the whole list at hand to find the
+	// entries the receiver confirms.
+	return o.IncRecurse && proto >= 30 && !o.RemoveSourceFiles
 }
 
 func ourProtocol(max int) int {
@@ -81,6 +83,9 @@ func serverArgs(o *Options, proto int, dest string) []string {
 		f = append(f, 'X')
 	}
 	f = append(f, 'r')
+	if o.WholeFile {
+		f = append(f, 'W') // options.c:server_options: no --no-W, the remote default
+	}
 	if o.Checksum {
 		f = append(f, 'c')
 	}
@@ -122,6 +127,12 @@ func serverArgs(o *Options, proto int, dest string) []string {
 		// (options.c:server_options: stdout_format_has_i).
 		args = append(args, "--log-format=%i")
 	}
+	// options.c:server_options: --bwlimit, --backup-dir, --suffix,
+	// the compression choice, then (am_sender) the size limits and the
+	// delete mode.
+	if o.BwLimit > 0 {
+		args = append(args, fmt.Sprintf("--bwlimit=%d", o.BwLimit))
+	}
 	if o.Backup && o.BackupDir != "" {
 		args = append(args, "--backup-dir", o.BackupDir)
 	}
@@ -129,11 +140,21 @@ func serverArgs(o *Options, proto int, dest string) []string {
 		args = append(args, "--suffix="+o.BackupSuffix)
 	}
 	args = append(args, zLong...)
+	if o.MinSizeSet {
+		args = append(args, fmt.Sprintf("--min-size=%d", o.MinSize))
+	}
+	if o.MaxSizeSet {
+		args = append(args, fmt.Sprintf("--max-size=%d", o.MaxSize))
+	}
 	if o.Delete {
-		if o.DeleteWhen != "" {
+		switch {
+		case o.DeleteWhen != "":
 			args = append(args, "--delete-"+o.DeleteWhen)
-		} else {
+		case !o.DeleteExcluded:
 			args = append(args, "--delete")
+		}
+		if o.DeleteExcluded {
+			args = append(args, "--delete-excluded") // instead of a plain --delete
 		}
 	}
 	if proto >= 29 {
@@ -151,6 +172,9 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	case o.Partial && o.Append == 0 && !o.Inplace:
 		// options.c: --inplace clears keep_partial.
 		args = append(args, "--partial")
+	}
+	if o.SafeLinks {
+		args = append(args, "--safe-links")
 	}
 	if o.NumericIDs {
 		args = append(args, "--numeric-ids")
@@ -183,12 +207,11 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	case o.Inplace:
 		args = append(args, "--inplace")
 	}
+	if o.RemoveSourceFiles {
+		args = append(args, "--remove-source-files")
+	}
 	return append(args, ".", dest)
 }
-
-// sendFilterList reports whether the receiver expects a filter list
-// (exclude.c:send_filter_list: delete_mode && !delete_excluded).
-func sendFilterList(o *Options) bool { return o.Delete }
 
 // defaultSuffix is rsync's backup suffix when --suffix is not given
 // (options.c: "~", or "" with a --backup-dir).
@@ -207,4 +230,21 @@ func backupProtectRule(o *Options) string {
 		return ""
 	}
 	return "P *" + o.BackupSuffix
+}
+
+// sendFilterList reports whether the receiver expects a filter list at
+// protocol proto (exclude.c:recv_filter_list: receiver_wants_list is
+// delete_mode && (!delete_excluded || protocol_version >= 29)).
+func sendFilterList(o *Options, proto int) bool {
+	return o.Delete && (!o.DeleteExcluded || proto >= 29)
+}
+
+// receiverRules are the user's rules the receiver gets: none with
+// --delete-excluded (exclude.c:send_filter_list sends only rules that
+// apply on the receiving side; excludes are the sender's).
+func receiverRules(o *Options) []string {
+	if o.DeleteExcluded {
+		return nil
+	}
+	return o.ExcludeRules
 }

@@ -67,6 +67,12 @@ func TestServerArgsMatchRsync(t *testing.T) {
 		{[]string{"-rlpt", "--delete-after"}, Options{Delete: true, DeleteWhen: "after"}},
 		{[]string{"-rlpt", "--delete", "--delete-delay"}, Options{Delete: true, DeleteWhen: "delay"}},
 		{[]string{"-rlpt", "--delete-before", "-b"}, Options{Delete: true, DeleteWhen: "before", Backup: true, BackupSuffix: "~"}},
+		// Sender-side options (rsyncopts.Sender).
+		{[]string{"-rlpt", "--bwlimit=2m", "-W"}, Options{BwLimit: 2048, WholeFile: true}},
+		{[]string{"-rlpt", "-c", "--max-size=1.5k", "--min-size=10", "--safe-links"}, Options{Checksum: true,
+			MaxSize: 1536, MaxSizeSet: true, MinSize: 10, MinSizeSet: true, SafeLinks: true}},
+		{[]string{"-rlpt", "--max-size=0"}, Options{MaxSizeSet: true}},
+		{[]string{"-rlpt", "--remove-source-files"}, Options{RemoveSourceFiles: true}},
 	} {
 		t.Run(strings.Join(tc.flags, " "), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "argv")

@@ -215,7 +215,7 @@ func (p *hostilePeer) setup() error {
 // readLists reads the filter list (when the client deletes) and the file
 // list (exclude.c:recv_filter_list, flist.c:recv_file_list).
 func (p *hostilePeer) readLists() error {
-	if sendFilterList(&p.opts) {
+	if sendFilterList(&p.opts, 32) {
 		for {
 			n := p.in.int32()
 			if n == 0 || p.in.err != nil {

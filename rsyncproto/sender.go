@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -67,12 +68,22 @@ func (s *session) push(ctx context.Context, req *Request, fl *fileList) (*Result
 	for _, w := range fl.warnings {
 		s.warn(w)
 	}
+	if req.Options.RemoveSourceFiles && ps.inc == nil {
+		s.mu.Lock()
+		s.confirmCap = int32(len(fl.list))
+		s.mu.Unlock()
+	}
 	err := s.sendLists(req, fl, ps)
 	if err == nil {
 		err = s.sendFiles(ctx, req, ps)
 	}
 	if err == nil {
 		err = s.goodbye()
+	}
+	if err == nil && req.Options.RemoveSourceFiles && !req.Options.DryRun {
+		// Every MSG_SUCCESS came before the final goodbye, and the
+		// demux handled it before passing the goodbye on.
+		s.removeConfirmed(ps)
 	}
 	if err != nil {
 		var ee *ExitError
@@ -114,8 +125,8 @@ func (s *session) serverExited() bool {
 // file list (exclude.c:send_filter_list, flist.c:send_file_list).
 func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 	o := &req.Options
-	if sendFilterList(o) {
-		rules := o.ExcludeRules
+	if sendFilterList(o, s.proto) {
+		rules := receiverRules(o)
 		if r := backupProtectRule(o); r != "" && s.proto >= 29 {
 			rules = append([]string{r}, rules...)
 		}
@@ -484,6 +495,42 @@ func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, 
 		ps.changedFile(e.name)
 	}
 	return nil
+}
+
+// removeConfirmed removes from the source the entries the receiver
+// confirmed (sender.c:successful_send): files, symlinks, devices and
+// specials, never directories; beneath the root, only when the entry
+// there still is the listed one, with the listed mtime (and size, for a
+// file); a changed one is kept, with rsync's message.
+func (s *session) removeConfirmed(ps *pushState) {
+	s.mu.Lock()
+	ndxs := make([]int32, 0, len(s.confirmed))
+	for ndx := range s.confirmed {
+		ndxs = append(ndxs, ndx)
+	}
+	s.mu.Unlock()
+	slices.Sort(ndxs)
+	for _, ndx := range ndxs {
+		if int(ndx) >= len(ps.fl.list) {
+			continue
+		}
+		e := ps.fl.list[ndx]
+		if e.mode&sIFMT == sIFDIR || ps.changed[e.name] {
+			continue
+		}
+		err := ps.fl.root.RemoveFile(e.name, func(fi fs.FileInfo) bool {
+			return sameIdentity(e, fi) && (!e.isReg() || fi.Size() == e.size) && fi.ModTime().Unix() == e.mtime &&
+				int32(fi.ModTime().Nanosecond()) == e.nsec
+		})
+		switch {
+		case err == nil:
+			ps.res.Removed = append(ps.res.Removed, e.name)
+		case errors.Is(err, beneath.ErrChanged):
+			s.warn(fmt.Sprintf("ERROR: Skipping sender remove for changed file: %q", e.name))
+		default:
+			s.warn(fmt.Sprintf("ERROR: cannot remove source file %q: %v", e.name, err))
+		}
+	}
 }
 
 // entry is the entry the receiver names by ndx.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gsync/gsync/internal/bwlimit"
 )
 
 // session is one push over an established stream. The session goroutine
@@ -45,6 +47,10 @@ type session struct {
 	peerIOError int32
 	deleted     int
 	lastError   string
+	// confirmed are the file indexes the receiver confirmed with
+	// MSG_SUCCESS (--remove-source-files), each below confirmCap.
+	confirmed  map[int32]struct{}
+	confirmCap int32
 
 	abortMu  sync.Mutex
 	abortErr error
@@ -54,7 +60,10 @@ func newSession(c *conn, br *bufio.Reader, opts *Options) *session {
 	if br == nil {
 		br = bufio.NewReaderSize(c, 64*1024)
 	}
-	return &session{c: c, br: br, out: &muxWriter{w: c}, opts: opts,
+	// --bwlimit: everything we write goes through rsync's token bucket
+	// (io.c:writefd_unbuffered, sleep_for_bwlimit).
+	w := bwlimit.New(opts.BwLimit).Writer(c)
+	return &session{c: c, br: br, out: &muxWriter{w: w}, opts: opts,
 		ndxOut: newNdxState(), ndxIn: newNdxState(), exitCode: -1}
 }
 
@@ -230,7 +239,21 @@ func (s *session) handleMsg(m peerMsg) error {
 		s.mu.Lock()
 		s.peerIOError |= int32(leUint32(m.payload))
 		s.mu.Unlock()
-	case msgIOTimeout, msgNoop, msgSuccess, msgNoSend:
+	case msgSuccess:
+		if !s.opts.RemoveSourceFiles {
+			return nil // only asked for with --remove-source-files
+		}
+		ndx := int32(leUint32(m.payload))
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if ndx < 0 || ndx >= s.confirmCap {
+			return fmt.Errorf("MSG_SUCCESS for file index %d (list has %d): %w", ndx, s.confirmCap, errProtocol)
+		}
+		if s.confirmed == nil {
+			s.confirmed = map[int32]struct{}{}
+		}
+		s.confirmed[ndx] = struct{}{}
+	case msgIOTimeout, msgNoop, msgNoSend:
 		// MSG_IO_TIMEOUT: our own watchdog applies; the others need no action.
 	case msgDeleted:
 		s.mu.Lock()

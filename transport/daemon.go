@@ -259,7 +259,7 @@ func NewDaemon(cfg DaemonConfig, opts Options) (*Daemon, error) {
 		var d net.Dialer
 		cfg.Dial = d.DialContext
 	}
-	attrs, err := wireAttrs(opts.Attrs, opts.Compress, opts.Receiver)
+	attrs, err := wireAttrs(opts.Attrs, opts.Compress, opts.Receiver, opts.Sender)
 	if err != nil {
 		return nil, Fatal(fmt.Errorf("create daemon target: %w", err))
 	}
@@ -491,6 +491,9 @@ func (d *Daemon) run(ctx context.Context, req rsyncproto.Request, sub string) (S
 	var st Stats
 	if res != nil {
 		st = Stats{Files: res.Files, Deleted: res.Deleted, Bytes: res.LiteralBytes}
+		for _, p := range res.Removed {
+			st.Removed = append(st.Removed, path.Join(sub, p))
+		}
 		for _, f := range res.Failed {
 			// The peer names the root "" or "."; gsync says change.Root.
 			p := path.Join(sub, f.Path)

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/gsync/gsync/internal/beneath"
+	"github.com/gsync/gsync/internal/bwlimit"
 	"github.com/gsync/gsync/internal/change"
 )
 
@@ -36,6 +38,9 @@ type Local struct {
 	// index knows the source names of multiply linked files (-H), so
 	// that a push brings every name of one along.
 	index linkIndex
+	// bw is the --bwlimit token bucket of the data this target copies
+	// (nil: none), one for its lifetime, as rsync keeps one per process.
+	bw *bwlimit.Limiter
 }
 
 // dryMissing reports whether a dry run finds no target directory: rsync
@@ -89,7 +94,8 @@ func NewLocal(dir string, opts Options) (*Local, error) {
 	if err != nil {
 		return nil, Fatal(fmt.Errorf("create local target: %w", err))
 	}
-	return &Local{root: root, src: src, opts: opts, attrs: attrs, log: targetLogger(opts, root), links: make(linkGroups)}, nil
+	return &Local{root: root, src: src, opts: opts, attrs: attrs, log: targetLogger(opts, root), links: make(linkGroups),
+		bw: bwlimit.New(opts.Sender.BwLimitKiB())}, nil
 }
 
 // String returns the target directory.
@@ -491,29 +497,117 @@ func (r *run) syncEntry(rel string, sfi, tfi fs.FileInfo, recursive bool) {
 	case m.IsDir():
 		err = r.syncDir(rel, sfi, tfi, recursive)
 	case m.IsRegular():
+		if r.l.opts.Sender.SkipSize(sfi.Size()) {
+			// generator.c:recv_generator: --max-size / --min-size skip
+			// the file; the target keeps what it has.
+			r.l.log.Debug("skipping a file outside --max-size/--min-size", "path", srcRel(rel), "size", sfi.Size())
+			return
+		}
 		if k, ok := r.hardLinked(sfi); ok {
 			err = r.syncLinked(rel, k, sfi, tfi)
 			break
 		}
-		if r.quick && tfi != nil && tfi.Mode().IsRegular() && tfi.Size() == sfi.Size() && tfi.ModTime().Equal(sfi.ModTime()) {
+		if r.unchanged(rel, sfi, tfi) {
 			err = r.fixAttrs(rel, sfi, tfi)
-			break
+		} else {
+			err = r.copyFile(rel, sfi, tfi)
 		}
-		if !r.quick && r.l.opts.Receiver.Backups() && r.sameContent(rel, sfi, tfi) {
-			// With backups a batch skips what the target has (as the
-			// rsync targets' -c does): a second push of a file must
-			// not make its new content the backup.
-			err = r.fixAttrs(rel, sfi, tfi)
-			break
-		}
-		err = r.copyFile(rel, sfi, tfi)
 	case m.Type() == fs.ModeSymlink:
 		err = r.syncSymlink(rel, sfi, tfi)
 	default:
 		err = r.syncSpecial(rel, sfi, tfi)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errSkipped):
+	case err != nil:
 		r.fail(rel, err)
+	case !sfi.IsDir() && r.l.opts.Sender.RemoveSourceFiles && !r.dry:
+		// generator.c: every non-directory the receiver has now, sent
+		// or up to date, is confirmed; the sender removes it.
+		r.removeSource(rel, sfi)
+	}
+}
+
+// errSkipped is a listed entry the target leaves alone on purpose
+// (--safe-links): not a failure, and not confirmed either.
+var errSkipped = errors.New("skipped")
+
+// removeSource removes the source file rel, which the target now has,
+// when it still is the file lstat'ed as sfi with the same size and mtime
+// (--remove-source-files, sender.c:successful_send).
+func (r *run) removeSource(rel string, sfi fs.FileInfo) {
+	err := r.src.RemoveFile(rel, func(fi fs.FileInfo) bool {
+		return sameFile(sfi, fi) && fi.Size() == sfi.Size() && fi.ModTime().Equal(sfi.ModTime())
+	})
+	switch {
+	case err == nil:
+		r.st.Removed = append(r.st.Removed, rel)
+	case errors.Is(err, beneath.ErrChanged):
+		r.l.log.Warn("skipping the removal of a source file that changed", "path", srcRel(rel))
+	default:
+		r.l.log.Warn("cannot remove a source file", "path", srcRel(rel), "err", err)
+	}
+}
+
+// unchanged reports whether the target file tfi needs no data: with -c
+// when its content equals the source's (generator.c:quick_check_ok: the
+// checksum decides, in full syncs and batches alike), else in full syncs
+// when size and mtime match.
+func (r *run) unchanged(rel string, sfi, tfi fs.FileInfo) bool {
+	if tfi == nil || !tfi.Mode().IsRegular() || tfi.Size() != sfi.Size() {
+		return false
+	}
+	if r.l.opts.Sender.Checksum || !r.quick && r.l.opts.Receiver.Backups() {
+		// -c compares content; so does a batch with backups (as the rsync
+		// targets' -c does): a second push of a file must not make its
+		// new content the backup.
+		same, err := r.sameContent(rel, sfi)
+		if err != nil {
+			r.l.log.Debug("compare content", "path", srcRel(rel), "err", err)
+		}
+		return same
+	}
+	return r.quick && tfi.ModTime().Equal(sfi.ModTime())
+}
+
+// sameContent compares the source file rel (lstat'ed as sfi) with its
+// target, both opened beneath their roots without following a symlink.
+func (r *run) sameContent(rel string, sfi fs.FileInfo) (bool, error) {
+	sf, cur, err := r.src.OpenFile(rel)
+	if err != nil {
+		return false, fmt.Errorf("open source: %w", err)
+	}
+	defer sf.Close()
+	if !sameFile(sfi, cur) {
+		return false, nil
+	}
+	tf, _, err := r.dst.OpenFile(rel)
+	if err != nil {
+		return false, fmt.Errorf("open target: %w", err)
+	}
+	defer tf.Close()
+	a, b := make([]byte, 64*1024), make([]byte, 64*1024)
+	for {
+		if err := r.ctx.Err(); err != nil {
+			return false, err
+		}
+		n, errA := io.ReadFull(sf, a)
+		m, errB := io.ReadFull(tf, b)
+		if n != m || !bytes.Equal(a[:n], b[:m]) {
+			return false, nil
+		}
+		endA := errA == io.EOF || errA == io.ErrUnexpectedEOF
+		endB := errB == io.EOF || errB == io.ErrUnexpectedEOF
+		switch {
+		case endA && endB:
+			return true, nil
+		case errA != nil && !endA:
+			return false, fmt.Errorf("read source: %w", errA)
+		case errB != nil && !endB:
+			return false, fmt.Errorf("read target: %w", errB)
+		case endA != endB:
+			return false, nil
+		}
 	}
 }
 
@@ -611,7 +705,7 @@ func (r *run) syncDir(rel string, sfi, tfi fs.FileInfo, recursive bool) error {
 		return err
 	}
 	if exists && r.del {
-		r.deleteExtras(rel, names)
+		r.deleteExtras(rel, r.listedNames(rel, names, infos))
 	}
 	for i, name := range names {
 		if r.ctx.Err() != nil {
@@ -687,6 +781,9 @@ func sameFile(a, b fs.FileInfo) bool {
 // deleter is the shared exclude-keeping deleter on the target directory.
 func (r *run) deleter() *deleter {
 	d := &deleter{fsys: localFS{r}, ex: r.l.opts.protect(), hidden: r.l.opts.hidden(), dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
+	if r.l.opts.Sender.DeleteExcluded {
+		d.ex, d.hidden = nil, nil // --delete-excluded: excluded entries go too
+	}
 	if r.l.opts.Receiver.Backups() {
 		// delete.c:delete_item: a deleted non-directory is kept as a
 		// backup, and backups next to their files are never deleted.
@@ -697,6 +794,23 @@ func (r *run) deleter() *deleter {
 		}
 	}
 	return d
+}
+
+// listedNames are the source names of directory rel that the target
+// keeps: with --delete-excluded the excluded ones count as absent, as
+// they are not in rsync's file list.
+func (r *run) listedNames(rel string, names []string, infos []lstatResult) []string {
+	if !r.l.opts.Sender.DeleteExcluded || r.l.opts.Exclude == nil {
+		return names
+	}
+	out := make([]string, 0, len(names))
+	for i, name := range names {
+		if infos[i].err == nil && r.excluded(child(rel, name), infos[i].fi.IsDir()) {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // deleteExtras removes the entries of the target directory rel that are not
@@ -795,10 +909,11 @@ func (r *run) copyFile(rel string, listed, tfi fs.FileInfo) error {
 		return fmt.Errorf("create temporary file: %w", err)
 	}
 	var n int64
+	in := r.l.bw.Reader(f) // --bwlimit
 	if r.l.attrs.Sparse {
-		n, err = copySparse(tmp, f)
+		n, err = copySparse(tmp, in)
 	} else {
-		n, err = io.Copy(tmp, f)
+		n, err = io.Copy(tmp, in)
 	}
 	if err == nil && r.l.opts.Receiver.Fsync {
 		err = tmp.Sync()
@@ -844,6 +959,12 @@ func (r *run) syncSymlink(rel string, sfi, tfi fs.FileInfo) error {
 	target, err := r.src.Readlink(rel)
 	if err != nil {
 		return fmt.Errorf("read source link: %w", err)
+	}
+	if r.l.opts.Sender.SafeLinks && unsafeSymlink(target, rel) {
+		// generator.c:recv_generator: --safe-links ignores it (and, as
+		// it was listed, does not delete what the target has).
+		r.l.log.Info("ignoring unsafe symlink", "path", srcRel(rel), "target", target)
+		return errSkipped
 	}
 	if tfi != nil && tfi.Mode().Type() == fs.ModeSymlink {
 		if cur, err := os.Readlink(r.dstPath(rel)); err == nil && cur == target {

@@ -279,20 +279,3 @@ func samePrefix(f *os.File, p string, n int64) bool {
 	}
 	return true
 }
-
-// sameContent reports whether the target file rel (tfi) holds the data
-// of the source file (sfi) already.
-func (r *run) sameContent(rel string, sfi, tfi fs.FileInfo) bool {
-	if tfi == nil || !tfi.Mode().IsRegular() || tfi.Size() != sfi.Size() {
-		return false
-	}
-	f, fi, err := r.src.OpenFile(rel)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if !sameFile(sfi, fi) {
-		return false
-	}
-	return samePrefix(f, r.dstPath(rel), sfi.Size())
-}

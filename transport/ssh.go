@@ -236,7 +236,7 @@ func NewSSH(cfg SSHConfig, opts Options) (*SSH, error) {
 	if cfg.SSH.Logger == nil {
 		cfg.SSH.Logger = log
 	}
-	attrs, err := wireAttrs(opts.Attrs, opts.Compress, opts.Receiver)
+	attrs, err := wireAttrs(opts.Attrs, opts.Compress, opts.Receiver, opts.Sender)
 	if err != nil {
 		return nil, Fatal(fmt.Errorf("create ssh target: %w", err))
 	}
@@ -611,7 +611,7 @@ func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.R
 			blocked = append(blocked, strings.TrimSpace(w[i+len(blockedDirMsg):]))
 		}
 	}
-	st := Stats{Files: res.Files, Deleted: res.Deleted, Bytes: res.LiteralBytes}
+	st := Stats{Files: res.Files, Deleted: res.Deleted, Bytes: res.LiteralBytes, Removed: res.Removed}
 	for _, f := range res.Failed {
 		st.Failed = append(st.Failed, FileError{Path: f.Path, Err: f.Err})
 	}

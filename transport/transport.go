@@ -79,6 +79,11 @@ type Options struct {
 	// daemon and ssh targets pass them to the remote receiver, the local
 	// target applies them itself.
 	Receiver rsyncopts.Receiver
+	// Sender holds rsync's sender-side options (--bwlimit, -c, -W,
+	// --max-size, --min-size, --safe-links): rsync targets pass them to
+	// the receiver and limit their stream; a local target applies them
+	// itself (it always copies whole files).
+	Sender rsyncopts.Sender
 	// OneFileSystem (rsync -x): walks of the source stay on the source
 	// root's file system; a mount point is mirrored as an empty
 	// directory, and nothing is deleted below it on the target.
@@ -105,6 +110,11 @@ type Stats struct {
 	// Failed lists paths that could not be mirrored; they should be retried
 	// later. A push with failures still returns a nil error.
 	Failed []FileError
+	// Removed lists the source files removed once the target had them
+	// (Options.Sender.RemoveSourceFiles), relative to the source root:
+	// their deletion at the source is gsync's own, not a change to
+	// mirror.
+	Removed []string
 }
 
 // FileError is a per-file failure.

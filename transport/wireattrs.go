@@ -11,10 +11,10 @@ import (
 // wireAttrs returns the function that sets the attribute options of an
 // rsync push (daemon and ssh targets) from a, so that the receiver keeps
 // what C rsync with the same options would keep, and its compression
-// from z. --chmod is applied by the sender, as rsync does
+// from z, and the sender-side options from snd. --chmod is applied by the sender, as rsync does
 // (flist.c:send_file_name), and parsed here, once; the maps go to the
 // receiver (options.c:server_options).
-func wireAttrs(a rsyncopts.Attrs, z rsyncopts.Compress, rv rsyncopts.Receiver) (func(o *rsyncproto.Options), error) {
+func wireAttrs(a rsyncopts.Attrs, z rsyncopts.Compress, rv rsyncopts.Receiver, snd rsyncopts.Sender) (func(o *rsyncproto.Options), error) {
 	codec := z.Codec()
 	if err := rsyncproto.CheckCompress(codec); err != nil {
 		return nil, err
@@ -37,6 +37,11 @@ func wireAttrs(a rsyncopts.Attrs, z rsyncopts.Compress, rv rsyncopts.Receiver) (
 		o.Compress, o.CompressLevel, o.CompressLevelSet = codec, z.Level, z.LevelSet
 		o.SkipCompress, o.SkipCompressSet = z.Skip, z.SkipSet
 		wireReceiver(o, rv)
+		o.BwLimit, o.WholeFile, o.SafeLinks = snd.BwLimitKiB(), snd.WholeFile, snd.SafeLinks
+		o.RemoveSourceFiles, o.DeleteExcluded = snd.RemoveSourceFiles, snd.DeleteExcluded
+		o.Checksum = o.Checksum || snd.Checksum
+		o.MaxSize, o.MaxSizeSet = snd.Max(), snd.Max() >= 0
+		o.MinSize, o.MinSizeSet = snd.Min(), snd.Min() >= 0
 	}, nil
 }
 

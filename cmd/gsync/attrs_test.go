@@ -29,7 +29,7 @@ func TestLsyncdAttrs(t *testing.T) {
 			rsyncopts.Attrs{Usermap: "*:nobody", Groupmap: "*:nogroup", Chmod: "F644"}, "", ""},
 		{"_extra", `archive = true, _extra = { "--numeric-ids", "-H", "--no-specials", "-v", "--timeout=7" }`,
 			rsyncopts.Attrs{NumericIDs: true, HardLinks: true, NoSpecials: true}, "-v", ""},
-		{"_extra unsupported", `_extra = { "--bwlimit=100" }`, lts, "", "--bwlimit=100 is not supported"},
+		{"_extra unsupported", `_extra = { "--copy-links" }`, lts, "", "--copy-links is not supported"},
 		{"_extra unknown", `_extra = { "--frob" }`, lts, "", "unknown rsync option --frob"},
 		{"bad chmod", `chmod = "Q+w"`, lts, "", "chmod"},
 	} {
@@ -55,5 +55,60 @@ func TestLsyncdAttrs(t *testing.T) {
 				t.Errorf("ignored %q, want %q", got, tc.ignored)
 			}
 		})
+	}
+}
+
+// TestLsyncdSender: lsyncd's sender-side keys (bwlimit, checksum,
+// whole_file) and _extra's sender options reach the target's
+// rsyncopts.Sender, _extra after the keys as on lsyncd's command line.
+func TestLsyncdSender(t *testing.T) {
+	for _, tc := range []struct {
+		name, rsync string
+		bw          int64
+		checksum    bool
+		wholeFile   bool
+		max, min    int64
+		err         string
+	}{
+		{"none", "", 0, false, false, -1, -1, ""},
+		{"keys", `bwlimit = 100, checksum = true, whole_file = true`, 100 << 10, true, true, -1, -1, ""},
+		{"number with suffix", `bwlimit = "2m"`, 2 << 20, false, false, -1, -1, ""},
+		{"_extra", `_extra = { "--max-size=1m", "--min-size", "1k", "-c", "--bwlimit=50" }`, 50 << 10, true, false, 1 << 20, 1 << 10, ""},
+		{"_extra overrides the key", `bwlimit = 100, _extra = { "--no-bwlimit", "--no-W" }, whole_file = true`, 0, false, false, -1, -1, ""},
+		{"bad bwlimit", `bwlimit = "fast"`, 0, false, false, -1, -1, "rsync.bwlimit"},
+		{"bad max-size", `_extra = { "--max-size=huge" }`, 0, false, false, -1, -1, "--max-size=huge"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := lsyncdconf.Load("c.lua", `sync{ default.rsync, source = "/src", target = "h::m", rsync = { `+tc.rsync+` } }`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, ignored, err := syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := c.sender
+			if s.BwLimit != tc.bw || s.Checksum != tc.checksum || s.WholeFile != tc.wholeFile || s.Max() != tc.max || s.Min() != tc.min {
+				t.Errorf("sender %+v (max %d, min %d), want bw %d checksum %v whole-file %v max %d min %d",
+					s, s.Max(), s.Min(), tc.bw, tc.checksum, tc.wholeFile, tc.max, tc.min)
+			}
+			if len(ignored) > 0 {
+				t.Errorf("ignored %q", ignored)
+			}
+		})
+	}
+	cfg, err := lsyncdconf.Load("c.lua", `sync{ default.rsync, source = "/src", target = "h::m", rsync = { delete_excluded = true, _extra = { "--remove-source-files" } } }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ignored, err := syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
+	if err != nil || !c.sender.DeleteExcluded || !c.sender.RemoveSourceFiles || len(ignored) > 0 {
+		t.Errorf("delete_excluded and --remove-source-files: %+v, ignored %q, %v", c.sender, ignored, err)
 	}
 }

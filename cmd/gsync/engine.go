@@ -13,6 +13,7 @@ import (
 	"github.com/gsync/gsync/internal/cronsched"
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops"
+	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -27,9 +28,36 @@ func hookEnv() []string {
 // its targets open through openTarget, status has one entry per target
 // of cfg, in order.
 func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry *mirror.Handover) (mirror.Config, error) {
+	excludes := cfg.excludes
+	if cfg.cvsExclude {
+		home, _ := os.UserHomeDir()
+		cvs, err := rsyncopts.CVSExcludes(home, os.Getenv("CVSIGNORE"))
+		if err != nil {
+			return mirror.Config{}, usagef("--cvs-exclude: %v", err)
+		}
+		// After the user's own, as rsync appends them (lowest priority).
+		excludes = append(slices.Clip(excludes), cvs...)
+		log.Warn("--cvs-exclude: rsync's CVS ignore list, ~/.cvsignore and $CVSIGNORE are excluded; per-directory .cvsignore files are not read (rsync -C reads them)")
+	}
+	excludeFrom, filters := cfg.excludeFrom, cfg.filters
+	if cfg.filesFrom != "" {
+		if cfg.oneFileSystem {
+			return mirror.Config{}, usagef("--files-from with --one-file-system is not supported")
+		}
+		only, err := readFilesFrom(cfg.filesFrom, cfg.from0)
+		if err != nil {
+			return mirror.Config{}, usageError{Err: err}
+		}
+		if only != nil {
+			if filters, err = filesFromRules(only, filters, excludes, excludeFrom); err != nil {
+				return mirror.Config{}, usageError{Err: err}
+			}
+			excludes, excludeFrom = nil, nil // now "- " rules before the paths' own
+		}
+	}
 	mc := mirror.Config{
 		Name: cfg.name, Source: cfg.source,
-		Excludes: cfg.excludes, ExcludeFrom: cfg.excludeFrom, Filters: cfg.filters, RulesOrigin: cfg.where,
+		Excludes: excludes, ExcludeFrom: excludeFrom, Filters: filters, RulesOrigin: cfg.where,
 		Rules:         cfg.rules,
 		OneFileSystem: cfg.oneFileSystem,
 		Delay:         cfg.delay, MaxDelays: cfg.maxDelays, Delete: cfg.deleteMode,
@@ -59,6 +87,9 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 			return ops.StartProgress(ctx, out, src, rules)
 		}
 	}
+	if err := checkRemoveSource(cfg); err != nil {
+		return mc, err
+	}
 	for i, spec := range cfg.targets {
 		tcfg := cfg
 		if cfg.targetCfgs != nil {
@@ -78,4 +109,26 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		mc.Targets = append(mc.Targets, t)
 	}
 	return mc, nil
+}
+
+// checkRemoveSource refuses --remove-source-files where it would lose
+// data: with more than one target (a file removed after one push never
+// reaches the others), and on a live mirror whose full syncs delete (the
+// next one, after a restart, an overflow or SIGHUP, would delete every
+// file moved so far from the target). --once is one rsync run, and may.
+func checkRemoveSource(cfg *config) error {
+	on := cfg.sender.RemoveSourceFiles
+	for _, tc := range cfg.targetCfgs {
+		on = on || tc.sender.RemoveSourceFiles
+	}
+	if !on {
+		return nil
+	}
+	if len(cfg.targets) > 1 {
+		return usagef("--remove-source-files needs a single target: a file removed from %s after one push would never reach the others (got %d targets)", cfg.source, len(cfg.targets))
+	}
+	if !cfg.once && cfg.deleteMode.Full() {
+		return usagef("--remove-source-files with --delete %s: the next full sync (restart, overflow, SIGHUP) would delete every file moved so far from the target; use --delete false or running (lsyncd: delete = false or 'running')", cfg.deleteMode)
+	}
+	return nil
 }

@@ -89,6 +89,13 @@ type sourceOptions struct {
 	// oneFileSystem (-x): file systems mounted below the source are not
 	// mirrored (their mount points are).
 	oneFileSystem bool
+	// cvsExclude (-C): rsync's CVS ignore patterns join the excludes
+	// (rsyncopts.CVSExcludes).
+	cvsExclude bool
+	// filesFrom (--files-from, --from0 for NUL-separated names) limits
+	// the sync to the paths listed in that file (filesFromRules).
+	filesFrom string
+	from0     bool
 	// onPush are the --on-push command lines (hooks), run with at most
 	// onPushTimeout each.
 	onPush        []string
@@ -122,6 +129,10 @@ type targetOptions struct {
 	// receiver are rsync's receiver-side options (--backup, --update,
 	// ...; lsyncd configs: rsync = {...} keys and _extra).
 	receiver rsyncopts.Receiver
+	// sender holds rsync's sender-side options: --bwlimit, -c, -W,
+	// --max-size, --min-size, --safe-links (lsyncd configs: bwlimit,
+	// checksum, whole_file and _extra).
+	sender rsyncopts.Sender
 }
 
 // validate checks the target options once, when the config is read.
@@ -263,6 +274,9 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.Var(ruleFlag{filter.SpecIncludeFrom, &cfg.rules}, "include-from", "read include patterns from `FILE` (rsync's --include-from; repeatable)")
 	f.VarP(ruleFlag{filter.SpecF, &cfg.rules}, "F", "F", "same as --filter='dir-merge /.rsync-filter'; given twice (-FF), also --filter='- .rsync-filter'")
 	f.Lookup("F").NoOptDefVal = "true"
+	f.BoolVarP(&cfg.cvsExclude, "cvs-exclude", "C", false, "also exclude what rsync -C does: its CVS ignore list (*.o, *~, core, .git/, ...), ~/.cvsignore and $CVSIGNORE (not per-directory .cvsignore files)")
+	f.StringVar(&cfg.filesFrom, "files-from", "", "mirror only the paths listed in `FILE` (one per line, relative to SRC; a directory with all below it), rsync -r --files-from")
+	f.BoolVarP(&cfg.from0, "from0", "0", false, "the --files-from names end with a NUL byte, not a newline")
 	f.BoolVar(&cfg.once, "once", false, "do the startup full sync, then exit")
 	f.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "log what would be done, change nothing")
 	f.BoolVar(&cfg.insist, "insist", false, "keep retrying when the startup sync fails with a transient error")
@@ -296,6 +310,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	rsyncopts.RegisterFlags(f, &cfg.attrs)
 	rsyncopts.RegisterCompressFlags(f, &cfg.compress)
 	rsyncopts.RegisterReceiverFlags(f, &cfg.receiver)
+	rsyncopts.RegisterSenderFlags(f, &cfg.sender)
 	return cmd, cfg
 }
 

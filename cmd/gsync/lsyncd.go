@@ -169,6 +169,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 			noInit:        !s.Init,
 			dryRun:        s.Rsync.On("dry_run"),
 			oneFileSystem: s.Rsync.On("one_file_system"),
+			cvsExclude:    s.Rsync.On("cvs_exclude"),
 		},
 		targetOptions:  targetOptions{timeout: 60 * time.Second, passwordFile: s.Rsync.Str["password_file"]},
 		processOptions: processOptions{logLevel: lsyncdLogLevel(st.Log), logFormat: "text"},
@@ -230,13 +231,27 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	if c.receiver, err = s.Rsync.Receiver(); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
 	}
+	// Sender-side keys, as lsyncd passes them (-c, -W, --bwlimit=V)
+	// before _extra's words.
+	for _, k := range []struct{ key, name string }{{"checksum", "checksum"}, {"whole_file", "whole-file"}, {"delete_excluded", "delete-excluded"}} {
+		if s.Rsync.On(k.key) {
+			if err := c.sender.Set(rsyncopts.Option{Name: k.name, Kind: rsyncopts.Setting, Word: "rsync." + k.key}); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
+			}
+		}
+	}
+	if v, ok := s.Rsync.Str["bwlimit"]; ok {
+		if err := c.sender.Set(rsyncopts.Option{Name: "bwlimit", Value: v, Kind: rsyncopts.Setting, Word: "rsync.bwlimit"}); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
+		}
+	}
 	// rsync options that gsync's own sender does not act on.
 	var ignored []string
 	for _, k := range s.Rsync.SetKeys() {
 		switch {
 		case lsyncdconf.IsAttrKey(k), lsyncdconf.IsReceiverKey(k):
 		case slices.Contains([]string{"archive", "protect_args", "password_file", "rsh", "rsync_path", "timeout",
-			"dry_run", "whole_file", "quiet", "verbose", "one_file_system", "compress"}, k):
+			"dry_run", "whole_file", "quiet", "verbose", "one_file_system", "compress", "checksum", "bwlimit", "delete_excluded", "cvs_exclude"}, k):
 		default:
 			ignored = append(ignored, k)
 		}
@@ -247,6 +262,12 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 			c.dryRun = !o.No
 		case o.Name == "one-file-system":
 			c.oneFileSystem = !o.No
+		case o.Name == "cvs-exclude":
+			c.cvsExclude = !o.No
+		case o.Name == "files-from":
+			c.filesFrom = o.Value
+		case o.Name == "from0":
+			c.from0 = !o.No
 		case o.Name == "timeout":
 			if err := setRsyncTimeout(&c.timeout, o.Value); err != nil {
 				return nil, nil, fmt.Errorf("%s: rsync._extra %s: %w", s.Where(), o.Word, err)
@@ -257,6 +278,10 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 			}
 		case rsyncopts.IsReceiver(o.Name):
 			if err := c.receiver.Set(o); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
+			}
+		case rsyncopts.IsSender(o.Name):
+			if err := c.sender.Set(o); err != nil {
 				return nil, nil, fmt.Errorf("%s: rsync._extra: %w", s.Where(), err)
 			}
 		default:
@@ -347,6 +372,7 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 			c.once = po.once
 			c.allowEmptySource, c.maxDelete = native.allowEmptySource, native.maxDelete
 			c.oneFileSystem = c.oneFileSystem || native.oneFileSystem
+			c.cvsExclude = c.cvsExclude || native.cvsExclude
 			c.insist = c.insist || native.insist
 			c.dryRun = c.dryRun || native.dryRun
 			c.onPush, c.onPushTimeout = native.onPush, native.onPushTimeout

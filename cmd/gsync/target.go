@@ -18,6 +18,7 @@ func openTarget(cfg *config, spec string, rules *filter.Set, opts transport.Opti
 	opts.Attrs = cfg.attrs
 	opts.Compress = cfg.compress
 	opts.Receiver = cfg.receiver
+	opts.Sender = cfg.sender
 	dc, isDaemon, err := transport.ParseDaemonTarget(spec)
 	if err != nil {
 		return nil, "", usageError{Err: err}

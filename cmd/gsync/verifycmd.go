@@ -46,7 +46,9 @@ Exit status: 0 every target is equal, 1 a target differed (with --repair:
 and is equal now), 2 usage or configuration error, 3 a target could not
 be compared or still differs after --repair.`
 	f := cmd.Flags()
-	f.BoolVarP(&vf.checksum, "checksum", "c", false, "compare the content of files (rsync -c), not their size and mtime")
+	// --checksum (-c) is the mirror's rsync option (rsyncopts.Sender); here
+	// it says how to compare.
+	f.Lookup("checksum").Usage = "compare the content of files (rsync -c), not their size and mtime"
 	f.BoolVar(&vf.repair, "repair", false, "make each target that differs equal (a full sync; with --checksum the files whose content differs are resent) and report what was fixed")
 	f.BoolVar(&vf.json, "json", false, "print the report as JSON")
 	code := verifyEqual
@@ -54,6 +56,7 @@ be compared or still differs after --repair.`
 		if !c.Flags().Changed("log-level") {
 			cfg.logLevel = "warn" // the report is the output
 		}
+		vf.checksum = cfg.sender.Checksum
 		cfgs, err := syncsOf(cfg, args)
 		if err != nil {
 			return err

@@ -147,6 +147,35 @@ func (r *Root) OpenFile(rel string) (*os.File, fs.FileInfo, error) {
 	return regularFile(fd, rel)
 }
 
+// RemoveFile unlinks the non-directory entry rel when same, given its
+// attributes (lstat on the opened parent, no symlink followed), says it
+// is still the entry the caller means; the stat and the unlink use one
+// descriptor of the parent, so a parent swapped for a symlink in
+// between cannot redirect the unlink. It returns ErrChanged when same
+// refuses.
+func (r *Root) RemoveFile(rel string, same func(fs.FileInfo) bool) error {
+	rel, err := cleanRel(rel)
+	if err != nil || rel == "." {
+		return &fs.PathError{Op: "remove", Path: rel, Err: unix.EINVAL}
+	}
+	pfd, base, err := r.openParent(rel)
+	if err != nil {
+		return &fs.PathError{Op: "remove", Path: rel, Err: err}
+	}
+	defer r.closeParent(pfd)
+	fi, err := lstatAt(pfd, base, rel)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() || !same(fi) {
+		return &fs.PathError{Op: "remove", Path: rel, Err: ErrChanged}
+	}
+	if err := unix.Unlinkat(pfd, base, 0); err != nil {
+		return &fs.PathError{Op: "remove", Path: rel, Err: mapErr(err)}
+	}
+	return nil
+}
+
 // OpenDir opens the directory rel for listing; "." opens the root again.
 func (r *Root) OpenDir(rel string) (*Dir, error) {
 	rel, err := cleanRel(rel)

@@ -1,5 +1,5 @@
 -- kinds: local daemon ssh
--- pending: local: gsync does not implement these rsync keys yet (it names them in a startup warning; the transfer-options issue): copy_links, cvs_exclude, prune_empty_dirs, backup, backup_dir, suffix, omit_dir_times, existing, executability, append, append_verify
+-- pending: local: gsync does not implement these rsync keys yet (it names them in a startup warning; the transfer-options issue): copy_links, prune_empty_dirs, backup, backup_dir, suffix, omit_dir_times, existing, executability, append, append_verify
 -- pending: daemon: as for local
 -- pending: ssh: as for local
 -- The rsync keys whose result differs from rsync -a's.
