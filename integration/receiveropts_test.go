@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/internal/treediff"
 )
@@ -19,17 +21,63 @@ import (
 var receiverRows = []struct {
 	name string
 	opts []string
+	// local: the row runs against the local target only.
+	local bool
+	// check, if set, is a further check of each side's target t (the
+	// source is src) once the two are equal.
+	check func(t *testing.T, src, tdir string)
 }{
-	{"backup", []string{"-b"}},
-	{"backup-dir", []string{"--backup-dir=../bak", "--suffix=.old"}},
-	{"update", []string{"-u"}},
-	{"existing", []string{"--existing"}},
-	{"ignore-existing", []string{"--ignore-existing"}},
-	{"temp-dir", []string{"-T", "{tmp}"}}, // rsync 3.5.0 refuses a -T that climbs ("../tmp")
-	{"inplace", []string{"--inplace"}},
-	{"append", []string{"--append"}},
-	{"omit-dir-times", []string{"-O"}},
-	{"delete-after", []string{"--delete-after"}},
+	{name: "backup", opts: []string{"-b"}},
+	{name: "backup-dir", opts: []string{"--backup-dir=../bak", "--suffix=.old"}},
+	{name: "update", opts: []string{"-u"}},
+	{name: "existing", opts: []string{"--existing"}},
+	{name: "ignore-existing", opts: []string{"--ignore-existing"}},
+	{name: "temp-dir", opts: []string{"-T", "{tmp}"}}, // rsync 3.5.0 refuses a -T that climbs ("../tmp")
+	// A temp dir on another file system (tmpfs): the file is copied
+	// next to its target instead of renamed (util1.c:robust_rename).
+	{name: "temp-dir-xdev", opts: []string{"-T", "{xdev}"}, local: true},
+	{name: "inplace", opts: []string{"--inplace"}},
+	{name: "append", opts: []string{"--append"}},
+	{name: "omit-dir-times", opts: []string{"-O"}, check: receiverTimesLeft(".", "d", "sub")},
+	{name: "omit-link-times", opts: []string{"-J"}, check: receiverTimesLeft("ln")},
+	{name: "delete-before", opts: []string{"--delete-before"}},
+	{name: "delete-during", opts: []string{"--delete-during"}},
+	{name: "delete-delay", opts: []string{"--delete-delay"}},
+	{name: "delete-after", opts: []string{"--delete-after"}},
+	{name: "fsync", opts: []string{"--fsync"}},
+	{name: "partial", opts: []string{"--partial"}},
+	{name: "partial-dir", opts: []string{"--partial-dir=.part"}},
+	{name: "delay-updates", opts: []string{"--delay-updates"}, check: receiverNoPath(".~tmp~", "d/.~tmp~")},
+	{name: "prune-empty-dirs", opts: []string{"-m"}, check: receiverNoPath("empty", "deep")},
+}
+
+// receiverTimesLeft checks that the target entries rels do not have the
+// source's mtime (-O, -J: the receiver leaves their mtimes alone).
+func receiverTimesLeft(rels ...string) func(t *testing.T, src, tdir string) {
+	return func(t *testing.T, src, tdir string) {
+		t.Helper()
+		for _, rel := range rels {
+			sfi, err := os.Lstat(filepath.Join(src, rel))
+			testutil.Must(t, err)
+			tfi, err := os.Lstat(filepath.Join(tdir, rel))
+			testutil.Must(t, err)
+			if tfi.ModTime().Equal(sfi.ModTime()) {
+				t.Errorf("%s: %s has the source's mtime %v: it was set", tdir, rel, sfi.ModTime())
+			}
+		}
+	}
+}
+
+// receiverNoPath checks that the target has none of the entries rels.
+func receiverNoPath(rels ...string) func(t *testing.T, src, tdir string) {
+	return func(t *testing.T, _, tdir string) {
+		t.Helper()
+		for _, rel := range rels {
+			if _, err := os.Lstat(filepath.Join(tdir, rel)); err == nil {
+				t.Errorf("%s: %s exists", tdir, rel)
+			}
+		}
+	}
 }
 
 // receiverTarget is where one row's pushes go: row is the directory
@@ -42,8 +90,8 @@ type receiverTarget struct {
 	rsyncTarget string
 	rsyncBinary string
 	// tmp is the row's temp dir as the receiver names it ({tmp} in the
-	// options).
-	tmp string
+	// options); xdev one on another file system ({xdev}, local only).
+	tmp, xdev string
 }
 
 // TestReceiverOptions: for each receiver option, gsync (the startup
@@ -88,12 +136,12 @@ func TestReceiverOptions(t *testing.T) {
 			t.Parallel()
 			g, r := k.start(t, rows)
 			for _, row := range receiverRows {
-				if k.rows != nil && !slices.Contains(k.rows, row.name) {
+				if k.rows != nil && !slices.Contains(k.rows, row.name) || row.local && k.name != "local" {
 					continue
 				}
 				t.Run(row.name, func(t *testing.T) {
 					t.Parallel()
-					runReceiverRow(t, row.opts, g[row.name], r[row.name])
+					runReceiverRow(t, row.opts, g[row.name], r[row.name], row.check)
 				})
 			}
 		})
@@ -141,11 +189,22 @@ func receiverSSH(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
 // receiverLocal: gsync's local target, and rsync's local copy.
 func receiverLocal(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
 	base := t.TempDir()
+	// tmpfs, for a temp dir on another file system than the target's.
+	xdev, err := os.MkdirTemp("/dev/shm", "gsync-test-")
+	if err != nil {
+		t.Logf("no /dev/shm: the temp-dir-xdev row uses the target's file system (%v)", err)
+		xdev = t.TempDir()
+	} else {
+		t.Cleanup(func() { os.RemoveAll(xdev) })
+	}
 	g, r = map[string]receiverTarget{}, map[string]receiverTarget{}
 	for _, row := range rows {
 		gd, rd := filepath.Join(base, "g", row), filepath.Join(base, "r", row)
-		g[row] = receiverTarget{row: gd, gsyncTarget: gd + "/t", tmp: gd + "/tmp"}
-		r[row] = receiverTarget{row: rd, rsyncTarget: rd + "/t/", tmp: rd + "/tmp"}
+		gx, rx := filepath.Join(xdev, "g", row), filepath.Join(xdev, "r", row)
+		testutil.MustMkdir(t, gx)
+		testutil.MustMkdir(t, rx)
+		g[row] = receiverTarget{row: gd, gsyncTarget: gd + "/t", tmp: gd + "/tmp", xdev: gx}
+		r[row] = receiverTarget{row: rd, rsyncTarget: rd + "/t/", tmp: rd + "/tmp", xdev: rx}
 	}
 	return g, r
 }
@@ -164,6 +223,7 @@ func receiverState(t *testing.T, row string, future time.Time) {
 		{"t/d/e.txt", "the target's old e\n", past},
 		{"t/extra.txt", "only on the target\n", past},
 		{"t/log.txt", receiverLog(2000), past},
+		{"t/deep/x/old.txt", "a file in a directory the source has empty\n", past},
 	} {
 		p := filepath.Join(row, filepath.FromSlash(f.rel))
 		testutil.WriteFile(t, p, f.content)
@@ -193,8 +253,15 @@ func receiverSource(t *testing.T, src string) {
 		testutil.WriteFile(t, p, content)
 		testutil.Must(t, os.Chtimes(p, past, past))
 	}
-	for _, d := range []string{"d", "sub", "."} {
-		testutil.Must(t, os.Chtimes(filepath.Join(src, d), past, past))
+	// Directories without a file below them (-m prunes them), and a
+	// symlink with an mtime of its own (-J).
+	testutil.MustMkdir(t, filepath.Join(src, "empty"))
+	testutil.MustMkdir(t, filepath.Join(src, "deep", "x", "y"))
+	testutil.Must(t, os.Symlink("a.txt", filepath.Join(src, "ln")))
+	ts := unix.NsecToTimespec(past.UnixNano())
+	testutil.Must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, "ln"), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW))
+	for _, d := range []string{"d", "sub", "empty", "deep/x/y", "deep/x", "deep", "."} {
+		testutil.Must(t, os.Chtimes(filepath.Join(src, filepath.FromSlash(d)), past, past))
 	}
 }
 
@@ -224,7 +291,7 @@ func receiverChange(t *testing.T, src string) {
 var receiverCompare = treediff.Options{MtimeGranularity: time.Second, SkipDirMtimes: true, SkipSymlinkMtimes: true,
 	IgnoreRootMode: true}
 
-func runReceiverRow(t *testing.T, opts []string, g, r receiverTarget) {
+func runReceiverRow(t *testing.T, opts []string, g, r receiverTarget, check func(t *testing.T, src, tdir string)) {
 	src := filepath.Join(t.TempDir(), "src")
 	receiverSource(t, src)
 	future := time.Now().Add(time.Hour).Truncate(time.Second)
@@ -237,7 +304,7 @@ func runReceiverRow(t *testing.T, opts []string, g, r receiverTarget) {
 	with := func(tg receiverTarget) []string {
 		var out []string
 		for _, o := range opts {
-			out = append(out, strings.ReplaceAll(o, "{tmp}", tg.tmp))
+			out = append(out, strings.NewReplacer("{tmp}", tg.tmp, "{xdev}", tg.xdev).Replace(o))
 		}
 		return out
 	}
@@ -255,6 +322,10 @@ func runReceiverRow(t *testing.T, opts []string, g, r receiverTarget) {
 	receiverChange(t, src)
 	rsync()
 	waitEqual(t, r.row, g.row, 20*time.Second, receiverCompare)
+	if check != nil {
+		check(t, src, filepath.Join(r.row, "t"))
+		check(t, src, filepath.Join(g.row, "t"))
+	}
 	if code := p.stop(syscall.SIGTERM); code != 143 {
 		t.Errorf("gsync exit code %d after SIGTERM, want 143", code)
 	}
