@@ -373,3 +373,37 @@ sync { default.rsync, source = %q, target = %q, delay = 0,
 		t.Errorf("an option was warned about:\n%s", tail(out, 10))
 	}
 }
+
+// TestReceiverOptionRejected: a receiver that does not take a receiver
+// option (openrsync behind sshd, the gokrazy/rsync daemon; both at
+// protocol 27) stops gsync at connect with an error that names the
+// option and the peer, not only the peer's own words.
+func TestReceiverOptionRejected(t *testing.T) {
+	t.Parallel()
+	orsync := openrsyncPath(t)
+	s := StartSSHD(t, SSHDConfig{})
+	gk := StartGokrazyDaemon(t, t.TempDir())
+	src := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(src, "f"), "x\n")
+	for _, c := range []struct {
+		peer, opt string
+		args      []string
+		target    string
+	}{
+		{"openrsync", "--inplace", append(sshArgs(s), "--rsync-path", orsync), "127.0.0.1:" + t.TempDir()},
+		{"openrsync", "--fsync", append(sshArgs(s), "--rsync-path", orsync), "127.0.0.1:" + t.TempDir()},
+		{"openrsync", "--prune-empty-dirs", append(sshArgs(s), "--rsync-path", orsync), "127.0.0.1:" + t.TempDir()},
+		{"gokrazy", "--inplace", nil, "rsync://" + gk + "/" + GokrazyModule + "/a"},
+		{"gokrazy", "--backup", nil, "rsync://" + gk + "/" + GokrazyModule + "/b"},
+		{"gokrazy", "--delay-updates", nil, "rsync://" + gk + "/" + GokrazyModule + "/c"},
+	} {
+		t.Run(c.peer+c.opt, func(t *testing.T) {
+			t.Parallel()
+			code, out := runGsync(t, append(append(append([]string{}, c.args...), "--once", c.opt), src, c.target)...)
+			want := "does not take option " + c.opt
+			if code == 0 || !strings.Contains(out, want) || !strings.Contains(out, "the rsync at ") {
+				t.Errorf("gsync %s to %s: exit %d, want a failure saying %q and naming the peer:\n%s", c.opt, c.peer, code, want, tail(out, 10))
+			}
+		})
+	}
+}

@@ -261,3 +261,18 @@ func RegisterReceiverFlags(f *pflag.FlagSet, r *Receiver) {
 		fl.Hidden = rf.hidden
 	}
 }
+
+// LongName is the long name of rsync's one-letter option c ("" when
+// gsync does not know it), to name an option a peer refused as it was
+// sent (-m) in the spelling a user is more likely to have written.
+func LongName(c byte) string {
+	if s, ok := shortSpec(c); ok && len(s.long) > 1 {
+		return s.long
+	}
+	for _, rf := range receiverFlags {
+		if len(rf.short) == 1 && rf.short[0] == c && len(rf.long) > 1 {
+			return rf.long
+		}
+	}
+	return ""
+}
