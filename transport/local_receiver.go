@@ -314,32 +314,46 @@ func (r *run) backupName(rel string) (string, error) {
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			return "", fmt.Errorf("create backup directory: %w", err)
 		}
-		if tfi, err := r.dstLstat(strings.TrimPrefix(dir[len(root):], "/")); err == nil && tfi.IsDir() {
-			if err := bakDirAttrs(dir, tfi); err != nil {
-				return "", err
-			}
+		if err := r.bakDirAttrs(dir, strings.TrimPrefix(dir[len(root):], "/")); err != nil {
+			return "", err
 		}
 	}
 	return filepath.Join(root, filepath.FromSlash(rel)) + rv.BackupSuffix(), nil
 }
 
 // bakDirAttrs gives the new backup directory dir the owner, mode and
-// mtime of the target directory tfi it stands for (backup.c:make_bak_dir
-// and copy_valid_path: set_file_attrs from the target's stat). Not as
-// root, the owner keeps the right to write into it (rsync would fail
-// to put the backup there).
-func bakDirAttrs(dir string, tfi fs.FileInfo) error {
-	perm := tfi.Mode().Perm()
+// mtime of the target directory rel it stands for (backup.c:make_bak_dir
+// and copy_valid_path: set_file_attrs from the target's stat). rsync's
+// generator has given that directory the source's mode and owner by
+// then (its contents come after it), so those are the source's when the
+// source has the directory; the mtime is the target's (rsync sets
+// directory mtimes at the end). Not as root, the owner keeps the right to
+// write into it (rsync would fail to put the backup there).
+func (r *run) bakDirAttrs(dir, rel string) error {
+	tfi, err := r.dstLstat(rel)
+	if err != nil || !tfi.IsDir() {
+		return nil // nothing to copy from
+	}
+	mode, uid, gid := tfi.Mode(), -1, -1
 	if os.Geteuid() == 0 {
-		if uid, gid, ok := ownerOf(tfi); ok {
-			if err := setOwner(dir, uid, gid); err != nil {
-				return fmt.Errorf("set backup directory owner: %w", err)
-			}
+		uid, gid, _ = ownerOf(tfi)
+	}
+	if sfi, err := r.srcLstat(rel); err == nil && sfi.IsDir() {
+		mode = r.l.attrs.wantMode(sfi, tfi)
+		if u, g := r.wantOwner(sfi); u >= 0 || g >= 0 {
+			uid, gid = u, g
 		}
-	} else {
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := setOwner(dir, uid, gid); err != nil {
+			return fmt.Errorf("set backup directory owner: %w", err)
+		}
+	}
+	perm := mode.Perm()
+	if os.Geteuid() != 0 {
 		perm |= 0o700
 	}
-	if err := os.Chmod(dir, perm|tfi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+	if err := os.Chmod(dir, perm|mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
 		return fmt.Errorf("set backup directory mode: %w", err)
 	}
 	if err := setMtime(dir, tfi.ModTime()); err != nil {
