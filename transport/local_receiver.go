@@ -87,6 +87,15 @@ func (r *run) dropPartial(rel string) {
 	}
 	pp := r.partialPath(rel)
 	if err := os.Remove(pp); err == nil {
+		r.dropPartialDir(pp)
+	}
+}
+
+// dropPartialDir removes the relative partial dir holding the partial
+// file pp when it is empty (util1.c:handle_partial_dir, PDIR_DELETE); an
+// absolute one is the operator's and stays.
+func (r *run) dropPartialDir(pp string) {
+	if !filepath.IsAbs(partialDirOf(r.l.opts.Receiver)) {
 		os.Remove(filepath.Dir(pp)) // only when empty
 	}
 }
@@ -157,7 +166,7 @@ func (r *run) finishDelayed() {
 			r.fail(d.rel, err)
 			continue
 		}
-		os.Remove(filepath.Dir(d.partial)) // only when empty
+		r.dropPartialDir(d.partial)
 	}
 	r.delayed = nil
 }

@@ -80,6 +80,9 @@ func TestLocalPartial(t *testing.T) {
 				if _, err := os.Lstat(expand(c.want)); err == nil {
 					t.Errorf("the partial file %s is left after the finished copy", c.want)
 				}
+				if _, err := os.Lstat(abs); err != nil {
+					t.Errorf("the absolute partial dir is gone: %v", err)
+				}
 			}
 		})
 	}
@@ -106,5 +109,43 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLocalPruneEmptyDirs: with -m a live push of a directory without a
+// file creates nothing, its first file brings it, and a full sync with
+// deletes removes a target directory whose source has no file below it
+// (with what it holds), as rsync -a --delete -m does.
+func TestLocalPruneEmptyDirs(t *testing.T) {
+	t.Parallel()
+	src, dst := t.TempDir(), t.TempDir()
+	l, err := NewLocal(dst, Options{Source: src, Delete: DeleteAlways, Receiver: rsyncopts.Receiver{PruneEmptyDirs: true}})
+	must(t, err)
+	ctx := context.Background()
+	must(t, os.MkdirAll(filepath.Join(src, "e", "sub"), 0o755))
+	if _, err := l.Push(ctx, []Change{{Path: "e", IsDir: true, Recursive: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "e")); err == nil {
+		t.Errorf("e was created without a file below it")
+	}
+	must(t, os.WriteFile(filepath.Join(src, "e", "sub", "f"), []byte("f"), 0o644))
+	if _, err := l.Push(ctx, []Change{{Path: "e/sub/f"}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "e", "sub", "f")); err != nil || string(b) != "f" {
+		t.Errorf("e/sub/f = %q, %v after its push", b, err)
+	}
+	must(t, os.MkdirAll(filepath.Join(dst, "gone", "x"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dst, "gone", "x", "old"), nil, 0o644))
+	must(t, os.MkdirAll(filepath.Join(src, "gone", "x"), 0o755))
+	if _, err := l.FullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "gone")); err == nil {
+		t.Errorf("gone (no file below it at the source) is left on the target")
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "e", "sub", "f")); err != nil {
+		t.Errorf("e/sub/f: %v after the full sync", err)
 	}
 }
