@@ -436,27 +436,29 @@ sync { default.rsync, source = %q, target = %q, delay = 0,
 // option and the peer, not only the peer's own words.
 func TestReceiverOptionRejected(t *testing.T) {
 	t.Parallel()
-	orsync := openrsyncPath(t)
 	s := StartSSHD(t, SSHDConfig{})
 	gk := StartGokrazyDaemon(t, t.TempDir())
 	src := t.TempDir()
 	testutil.WriteFile(t, filepath.Join(src, "f"), "x\n")
 	for _, c := range []struct {
-		peer, opt string
-		args      []string
-		target    string
+		peer, opt, target string
 	}{
-		{"openrsync", "--inplace", append(sshArgs(s), "--rsync-path", orsync), "127.0.0.1:" + t.TempDir()},
-		{"openrsync", "--fsync", append(sshArgs(s), "--rsync-path", orsync), "127.0.0.1:" + t.TempDir()},
-		{"openrsync", "--prune-empty-dirs", append(sshArgs(s), "--rsync-path", orsync), "127.0.0.1:" + t.TempDir()},
-		{"gokrazy", "--inplace", nil, "rsync://" + gk + "/" + GokrazyModule + "/a"},
-		{"gokrazy", "--backup", nil, "rsync://" + gk + "/" + GokrazyModule + "/b"},
-		{"gokrazy", "--delay-updates", nil, "rsync://" + gk + "/" + GokrazyModule + "/c"},
+		{"openrsync", "--inplace", "127.0.0.1:" + t.TempDir()},
+		{"openrsync", "--fsync", "127.0.0.1:" + t.TempDir()},
+		{"openrsync", "--prune-empty-dirs", "127.0.0.1:" + t.TempDir()},
+		{"gokrazy", "--inplace", "rsync://" + gk + "/" + GokrazyModule + "/a"},
+		{"gokrazy", "--backup", "rsync://" + gk + "/" + GokrazyModule + "/b"},
+		{"gokrazy", "--delay-updates", "rsync://" + gk + "/" + GokrazyModule + "/c"},
 	} {
 		t.Run(c.peer+c.opt, func(t *testing.T) {
 			t.Parallel()
-			code, out := runGsync(t, append(append(append([]string{}, c.args...), "--once", c.opt), src, c.target)...)
-			want := "does not take option " + c.opt
+			var args []string
+			if c.peer == "openrsync" {
+				args = append(sshArgs(s), "--rsync-path", openrsyncPath(t))
+			}
+			code, out := runGsync(t, append(append(append([]string{}, args...), "--once", c.opt), src, c.target)...)
+			prog := map[string]string{"openrsync": "openrsync", "gokrazy": "gokrazy/rsync"}[c.peer]
+			want := "(" + prog + ") does not take option " + c.opt
 			if code == 0 || !strings.Contains(out, want) || !strings.Contains(out, "the rsync at ") {
 				t.Errorf("gsync %s to %s: exit %d, want a failure saying %q and naming the peer:\n%s", c.opt, c.peer, code, want, tail(out, 10))
 			}
