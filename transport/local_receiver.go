@@ -37,6 +37,9 @@ func checkLocalReceiver(rv rsyncopts.Receiver) error {
 // partialDirOf is the partial dir the receiver uses: --partial-dir, or
 // ".~tmp~" for --delay-updates (options.c), "" when none.
 func partialDirOf(rv rsyncopts.Receiver) string {
+	if rv.PartialDir == "" && !rv.DelayUpdates {
+		return ""
+	}
 	switch d := strings.TrimSuffix(filepath.Clean(rv.PartialDir), "/"); {
 	case rv.PartialDir != "" && d != ".":
 		return d
