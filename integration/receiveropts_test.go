@@ -105,8 +105,10 @@ func TestReceiverOptions(t *testing.T) {
 	t.Parallel()
 	// The 3.2.7 and ssh kinds run a subset (the test's time: the ssh
 	// rows cost most), chosen where they differ from the 3.5.0 daemon:
-	// ssh's deletes and moves go through the remote rsync with -b, and
-	// --append/--inplace change what gsync's sender sends.
+	// ssh's deletes and moves go through the remote rsync with -b (the
+	// sender's --append/--inplace data is the daemon's, over another
+	// stream), and at protocol 30 --append/--inplace change what gsync's
+	// sender sends.
 	kinds := []struct {
 		name  string
 		rows  []string // nil: all
@@ -126,7 +128,7 @@ func TestReceiverOptions(t *testing.T) {
 			}
 			return receiverDaemon(t, bin, 30, rows)
 		}},
-		{"ssh", []string{"backup", "append"}, receiverSSH},
+		{"ssh", []string{"backup"}, receiverSSH},
 		{"local", nil, receiverLocal},
 	}
 	var rows []string
