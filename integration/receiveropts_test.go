@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/internal/treediff"
@@ -19,17 +20,63 @@ import (
 var receiverRows = []struct {
 	name string
 	opts []string
+	// local: the row runs against the local target only.
+	local bool
+	// check, if set, is a further check of each side's target t (the
+	// source is src) once the two are equal.
+	check func(t *testing.T, src, tdir string)
 }{
-	{"backup", []string{"-b"}},
-	{"backup-dir", []string{"--backup-dir=../bak", "--suffix=.old"}},
-	{"update", []string{"-u"}},
-	{"existing", []string{"--existing"}},
-	{"ignore-existing", []string{"--ignore-existing"}},
-	{"temp-dir", []string{"-T", "{tmp}"}}, // rsync 3.5.0 refuses a -T that climbs ("../tmp")
-	{"inplace", []string{"--inplace"}},
-	{"append", []string{"--append"}},
-	{"omit-dir-times", []string{"-O"}},
-	{"delete-after", []string{"--delete-after"}},
+	{name: "backup", opts: []string{"-b"}},
+	{name: "backup-dir", opts: []string{"--backup-dir=../bak", "--suffix=.old"}},
+	{name: "update", opts: []string{"-u"}},
+	{name: "existing", opts: []string{"--existing"}},
+	{name: "ignore-existing", opts: []string{"--ignore-existing"}},
+	{name: "temp-dir", opts: []string{"-T", "{tmp}"}}, // rsync 3.5.0 refuses a -T that climbs ("../tmp")
+	// A temp dir on another file system (tmpfs): the file is copied
+	// next to its target instead of renamed (util1.c:robust_rename).
+	{name: "temp-dir-xdev", opts: []string{"-T", "{xdev}"}, local: true},
+	{name: "inplace", opts: []string{"--inplace"}},
+	{name: "append", opts: []string{"--append"}},
+	{name: "omit-dir-times", opts: []string{"-O"}, check: receiverTimesLeft(".", "d", "sub")},
+	{name: "omit-link-times", opts: []string{"-J"}, check: receiverTimesLeft("ln")},
+	{name: "delete-before", opts: []string{"--delete-before"}},
+	{name: "delete-during", opts: []string{"--delete-during"}},
+	{name: "delete-delay", opts: []string{"--delete-delay"}},
+	{name: "delete-after", opts: []string{"--delete-after"}},
+	{name: "fsync", opts: []string{"--fsync"}},
+	{name: "partial", opts: []string{"--partial"}},
+	{name: "partial-dir", opts: []string{"--partial-dir=.part"}},
+	{name: "delay-updates", opts: []string{"--delay-updates"}, check: receiverNoPath(".~tmp~", "d/.~tmp~")},
+	{name: "prune-empty-dirs", opts: []string{"-m"}, check: receiverNoPath("empty", "deep")},
+}
+
+// receiverTimesLeft checks that the target entries rels do not have the
+// source's mtime (-O, -J: the receiver leaves their mtimes alone).
+func receiverTimesLeft(rels ...string) func(t *testing.T, src, tdir string) {
+	return func(t *testing.T, src, tdir string) {
+		t.Helper()
+		for _, rel := range rels {
+			sfi, err := os.Lstat(filepath.Join(src, rel))
+			testutil.Must(t, err)
+			tfi, err := os.Lstat(filepath.Join(tdir, rel))
+			testutil.Must(t, err)
+			if tfi.ModTime().Equal(sfi.ModTime()) {
+				t.Errorf("%s: %s has the source's mtime %v: it was set", tdir, rel, sfi.ModTime())
+			}
+		}
+	}
+}
+
+// receiverNoPath checks that the target has none of the entries rels.
+func receiverNoPath(rels ...string) func(t *testing.T, src, tdir string) {
+	return func(t *testing.T, _, tdir string) {
+		t.Helper()
+		for _, rel := range rels {
+			if _, err := os.Lstat(filepath.Join(tdir, rel)); err == nil {
+				t.Errorf("%s: %s exists", tdir, rel)
+			}
+		}
+	}
 }
 
 // receiverTarget is where one row's pushes go: row is the directory
@@ -42,8 +89,8 @@ type receiverTarget struct {
 	rsyncTarget string
 	rsyncBinary string
 	// tmp is the row's temp dir as the receiver names it ({tmp} in the
-	// options).
-	tmp string
+	// options); xdev one on another file system ({xdev}, local only).
+	tmp, xdev string
 }
 
 // TestReceiverOptions: for each receiver option, gsync (the startup
@@ -53,11 +100,15 @@ type receiverTarget struct {
 // target, the backup dir, the temp dir) must be equal: the same files
 // skipped, replaced, kept as backups, the temp dir left empty. Against
 // one rsync 3.5.0 daemon, rsync 3.2.7 at protocol 30, one sshd and a
-// local target.
+// local target; one gsync process per option pushes to all of them.
 func TestReceiverOptions(t *testing.T) {
 	t.Parallel()
-	// The ssh and 3.2.7 kinds run a subset (the test's time).
-	subset := []string{"backup", "update", "append", "inplace"}
+	// The 3.2.7 and ssh kinds run a subset (the test's time: the ssh
+	// rows cost most), chosen where they differ from the 3.5.0 daemon:
+	// ssh's deletes and moves go through the remote rsync with -b (the
+	// sender's --append/--inplace data is the daemon's, over another
+	// stream), and at protocol 30 --append/--inplace change what gsync's
+	// sender sends.
 	kinds := []struct {
 		name  string
 		rows  []string // nil: all
@@ -66,42 +117,58 @@ func TestReceiverOptions(t *testing.T) {
 		{"rsyncd-3.5", nil, func(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
 			return receiverDaemon(t, "rsync", 0, rows)
 		}},
-		{"rsyncd-3.2.7-p30", subset, func(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
+		{"rsyncd-3.2.7-p30", []string{"backup", "update", "append", "inplace"}, func(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
 			bin := os.Getenv("GSYNC_RSYNC_327")
 			if bin == "" {
 				bin = "/opt/rsync-3.2.7/usr/bin/rsync"
 			}
 			if _, err := os.Stat(bin); err != nil {
-				t.Skipf("rsync 3.2.7 not installed ($GSYNC_RSYNC_327): %v", err)
+				t.Logf("rsync 3.2.7 not installed ($GSYNC_RSYNC_327), not run: %v", err)
+				return nil, nil
 			}
 			return receiverDaemon(t, bin, 30, rows)
 		}},
-		{"ssh", subset, receiverSSH},
+		{"ssh", []string{"backup"}, receiverSSH},
 		{"local", nil, receiverLocal},
 	}
 	var rows []string
 	for _, row := range receiverRows {
 		rows = append(rows, row.name)
 	}
+	type pair struct{ g, r receiverTarget }
+	byRow := map[string][]pair{}
+	var gsyncArgs []string
 	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
-			t.Parallel()
-			g, r := k.start(t, rows)
-			for _, row := range receiverRows {
-				if k.rows != nil && !slices.Contains(k.rows, row.name) {
-					continue
-				}
-				t.Run(row.name, func(t *testing.T) {
-					t.Parallel()
-					runReceiverRow(t, row.opts, g[row.name], r[row.name])
-				})
+		krows := rows
+		if k.rows != nil {
+			krows = k.rows
+		}
+		g, r := k.start(t, krows)
+		for _, row := range receiverRows {
+			if _, ok := g[row.name]; ok && (!row.local || k.name == "local") {
+				byRow[row.name] = append(byRow[row.name], pair{g[row.name], r[row.name]})
 			}
+		}
+		for _, tg := range g {
+			gsyncArgs = append(gsyncArgs, tg.gsyncArgs...) // the kind's, the same for its rows
+			break
+		}
+	}
+	for _, row := range receiverRows {
+		t.Run(row.name, func(t *testing.T) {
+			t.Parallel()
+			var g, r []receiverTarget
+			for _, p := range byRow[row.name] {
+				g, r = append(g, p.g), append(r, p.r)
+			}
+			runReceiverRow(t, row.opts, gsyncArgs, g, r, row.check)
 		})
 	}
 }
 
-// receiverDaemon starts one daemon of bin (at most protocol proto, 0: its
-// own) with a module for gsync's targets and one for rsync's.
+// receiverDaemon starts one daemon of bin (offering at most protocol
+// proto, 0: its own) with a module for gsync's targets and one for
+// rsync's.
 func receiverDaemon(t *testing.T, bin string, proto int, rows []string) (g, r map[string]receiverTarget) {
 	base := t.TempDir()
 	d := StartRsyncDaemon(t, Config{Binary: bin, Protocol: proto, Modules: []Module{
@@ -113,26 +180,27 @@ func receiverDaemon(t *testing.T, bin string, proto int, rows []string) (g, r ma
 			tmp: "/" + row + "/tmp"}
 		r[row] = receiverTarget{row: filepath.Join(base, "r", row), rsyncTarget: strings.TrimSuffix(d.URL("r"), "/") + "/" + row + "/t/",
 			rsyncBinary: bin, tmp: "/" + row + "/tmp"}
-		if proto != 0 {
-			tg := g[row]
-			tg.gsyncArgs = []string{"--protocol", fmt.Sprint(proto)}
-			g[row] = tg
-		}
 	}
 	return g, r
 }
 
-// receiverSSH starts one sshd; gsync reaches it with --ssh, rsync with -e.
+// receiverSSH starts one sshd; gsync reaches it through an ssh config,
+// rsync with -e.
 func receiverSSH(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
 	s := startSSHPeer(t)
 	lookBinary(t, "ssh")
 	e := fmt.Sprintf("ssh -F /dev/null -p %d -i %s -l %s -o UserKnownHostsFile=%s -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes",
 		s.Port, s.UserKeyPath, s.User, s.KnownHostsFile)
 	base := t.TempDir()
+	// An ssh config names the peer for gsync: its -e would make the
+	// rsync:// targets of the same process daemons over ssh.
+	conf := filepath.Join(base, "ssh_config")
+	testutil.WriteFile(t, conf, fmt.Sprintf("Host mirrorhost\n  HostName 127.0.0.1\n  Port %d\n  User %s\n  IdentityFile %s\n  UserKnownHostsFile %s\n",
+		s.Port, s.User, s.UserKeyPath, s.KnownHostsFile))
 	g, r = map[string]receiverTarget{}, map[string]receiverTarget{}
 	for _, row := range rows {
 		gd, rd := filepath.Join(base, "g", row), filepath.Join(base, "r", row)
-		g[row] = receiverTarget{row: gd, gsyncArgs: sshArgs(s), gsyncTarget: "127.0.0.1:" + gd + "/t", tmp: gd + "/tmp"}
+		g[row] = receiverTarget{row: gd, gsyncArgs: []string{"--ssh-config", conf}, gsyncTarget: "mirrorhost:" + gd + "/t", tmp: gd + "/tmp"}
 		r[row] = receiverTarget{row: rd, rsyncArgs: []string{"-e", e}, rsyncTarget: "127.0.0.1:" + rd + "/t/", tmp: rd + "/tmp"}
 	}
 	return g, r
@@ -141,11 +209,22 @@ func receiverSSH(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
 // receiverLocal: gsync's local target, and rsync's local copy.
 func receiverLocal(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
 	base := t.TempDir()
+	// tmpfs, for a temp dir on another file system than the target's.
+	xdev, err := os.MkdirTemp("/dev/shm", "gsync-test-")
+	if err != nil {
+		t.Logf("no /dev/shm: the temp-dir-xdev row uses the target's file system (%v)", err)
+		xdev = t.TempDir()
+	} else {
+		t.Cleanup(func() { os.RemoveAll(xdev) })
+	}
 	g, r = map[string]receiverTarget{}, map[string]receiverTarget{}
 	for _, row := range rows {
 		gd, rd := filepath.Join(base, "g", row), filepath.Join(base, "r", row)
-		g[row] = receiverTarget{row: gd, gsyncTarget: gd + "/t", tmp: gd + "/tmp"}
-		r[row] = receiverTarget{row: rd, rsyncTarget: rd + "/t/", tmp: rd + "/tmp"}
+		gx, rx := filepath.Join(xdev, "g", row), filepath.Join(xdev, "r", row)
+		testutil.MustMkdir(t, gx)
+		testutil.MustMkdir(t, rx)
+		g[row] = receiverTarget{row: gd, gsyncTarget: gd + "/t", tmp: gd + "/tmp", xdev: gx}
+		r[row] = receiverTarget{row: rd, rsyncTarget: rd + "/t/", tmp: rd + "/tmp", xdev: rx}
 	}
 	return g, r
 }
@@ -164,12 +243,19 @@ func receiverState(t *testing.T, row string, future time.Time) {
 		{"t/d/e.txt", "the target's old e\n", past},
 		{"t/extra.txt", "only on the target\n", past},
 		{"t/log.txt", receiverLog(2000), past},
+		{"t/deep/x/old.txt", "a file in a directory the source has empty\n", past},
 	} {
 		p := filepath.Join(row, filepath.FromSlash(f.rel))
 		testutil.WriteFile(t, p, f.content)
 		testutil.Must(t, os.Chtimes(p, f.mtime, f.mtime))
 	}
 	testutil.MustMkdir(t, filepath.Join(row, "tmp"))
+	// A directory whose mode (and, as root, owner) the push changes: a
+	// backup dir made for it takes what it has then (backup.c).
+	testutil.Must(t, os.Chmod(filepath.Join(row, "t", "d"), 0o750))
+	if os.Geteuid() == 0 {
+		testutil.Must(t, os.Chown(filepath.Join(row, "t", "d"), 1, 1))
+	}
 }
 
 // receiverLog is the first n bytes of a growing log.
@@ -193,8 +279,15 @@ func receiverSource(t *testing.T, src string) {
 		testutil.WriteFile(t, p, content)
 		testutil.Must(t, os.Chtimes(p, past, past))
 	}
-	for _, d := range []string{"d", "sub", "."} {
-		testutil.Must(t, os.Chtimes(filepath.Join(src, d), past, past))
+	// Directories without a file below them (-m prunes them), and a
+	// symlink with an mtime of its own (-J).
+	testutil.MustMkdir(t, filepath.Join(src, "empty"))
+	testutil.MustMkdir(t, filepath.Join(src, "deep", "x", "y"))
+	testutil.Must(t, os.Symlink("a.txt", filepath.Join(src, "ln")))
+	ts := unix.NsecToTimespec(past.UnixNano())
+	testutil.Must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, "ln"), []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW))
+	for _, d := range []string{"d", "sub", "empty", "deep/x/y", "deep/x", "deep", "."} {
+		testutil.Must(t, os.Chtimes(filepath.Join(src, filepath.FromSlash(d)), past, past))
 	}
 }
 
@@ -222,44 +315,80 @@ func receiverChange(t *testing.T, src string) {
 // where the source changed them), directory mtimes not at all (a backup
 // dir and a directory rsync leaves alone hold the time of the writes).
 var receiverCompare = treediff.Options{MtimeGranularity: time.Second, SkipDirMtimes: true, SkipSymlinkMtimes: true,
-	IgnoreRootMode: true}
+	IgnoreRootMode: true, CompareOwner: os.Geteuid() == 0}
 
-func runReceiverRow(t *testing.T, opts []string, g, r receiverTarget) {
+// runReceiverRow pushes one row's tree with one gsync process to every
+// target of g (with gsync's further args) and with rsync to each of r,
+// and compares g[i]'s row directory with r[i]'s.
+func runReceiverRow(t *testing.T, opts, gsyncArgs []string, g, r []receiverTarget, check func(t *testing.T, src, tdir string)) {
 	src := filepath.Join(t.TempDir(), "src")
 	receiverSource(t, src)
 	future := time.Now().Add(time.Hour).Truncate(time.Second)
-	receiverState(t, g.row, future)
-	receiverState(t, r.row, future)
-	rsyncBin := r.rsyncBinary
-	if rsyncBin == "" {
-		rsyncBin = "rsync"
-	}
 	with := func(tg receiverTarget) []string {
 		var out []string
 		for _, o := range opts {
-			out = append(out, strings.ReplaceAll(o, "{tmp}", tg.tmp))
+			out = append(out, strings.NewReplacer("{tmp}", tg.tmp, "{xdev}", tg.xdev).Replace(o))
 		}
 		return out
 	}
 	rsync := func() {
 		t.Helper()
-		args := append(append(append(append([]string{}, r.rsyncArgs...), "-a", "--delete"), with(r)...), src+"/", r.rsyncTarget)
-		if code, out := runFidelityRsync(t, rsyncBin, args...); code != 0 {
-			t.Fatalf("rsync %q: exit %d\n%s", args, code, out)
+		for _, rt := range r {
+			bin := rt.rsyncBinary
+			if bin == "" {
+				bin = "rsync"
+			}
+			args := append(append(append(append([]string{}, rt.rsyncArgs...), "-a", "--delete"), with(rt)...), src+"/", rt.rsyncTarget)
+			if code, out := runFidelityRsync(t, bin, args...); code != 0 {
+				t.Fatalf("rsync %q: exit %d\n%s", args, code, out)
+			}
 		}
 	}
+	// One gsync for the targets whose options are the same words (a
+	// {tmp} differs per target).
+	var groups [][]int
+	seen := map[string]int{}
+	for i := range g {
+		receiverState(t, g[i].row, future)
+		receiverState(t, r[i].row, future)
+		key := strings.Join(with(g[i]), "\x00")
+		if j, ok := seen[key]; ok {
+			groups[j] = append(groups[j], i)
+			continue
+		}
+		seen[key] = len(groups)
+		groups = append(groups, []int{i})
+	}
 	rsync()
-	args := append(append(append(append([]string{}, g.gsyncArgs...), "--delay", "0"), with(g)...), src, g.gsyncTarget)
-	p := startGsync(t, nil, args...)
-	waitEqual(t, r.row, g.row, 20*time.Second, receiverCompare)
+	var procs []*gsyncProc
+	var cmds []string
+	for _, grp := range groups {
+		args := append(append(append(append([]string{}, gsyncArgs...), "--delay", "0"), with(g[grp[0]])...), src)
+		for _, i := range grp {
+			args = append(args, g[i].gsyncTarget)
+		}
+		procs = append(procs, startGsync(t, nil, args...))
+		cmds = append(cmds, strings.Join(args, " "))
+	}
+	for i := range g {
+		waitEqual(t, r[i].row, g[i].row, 20*time.Second, receiverCompare)
+	}
 	receiverChange(t, src)
 	rsync()
-	waitEqual(t, r.row, g.row, 20*time.Second, receiverCompare)
-	if code := p.stop(syscall.SIGTERM); code != 143 {
-		t.Errorf("gsync exit code %d after SIGTERM, want 143", code)
+	for i := range g {
+		waitEqual(t, r[i].row, g[i].row, 20*time.Second, receiverCompare)
+		if check != nil {
+			check(t, src, filepath.Join(r[i].row, "t"))
+			check(t, src, filepath.Join(g[i].row, "t"))
+		}
+	}
+	for _, p := range procs {
+		if code := p.stop(syscall.SIGTERM); code != 143 {
+			t.Errorf("gsync exit code %d after SIGTERM, want 143", code)
+		}
 	}
 	if t.Failed() {
-		t.Logf("src is rsync's row, dst gsync's (gsync %s)", strings.Join(args, " "))
+		t.Logf("src is rsync's row, dst gsync's (gsync %s)", strings.Join(cmds, "; gsync "))
 	}
 }
 
@@ -300,5 +429,41 @@ sync { default.rsync, source = %q, target = %q, delay = 0,
 	}
 	if out := p.out.String(); strings.Contains(out, "without effect") {
 		t.Errorf("an option was warned about:\n%s", tail(out, 10))
+	}
+}
+
+// TestReceiverOptionRejected: a receiver that does not take a receiver
+// option (openrsync behind sshd, the gokrazy/rsync daemon; both at
+// protocol 27) stops gsync at connect with an error that names the
+// option and the peer, not only the peer's own words.
+func TestReceiverOptionRejected(t *testing.T) {
+	t.Parallel()
+	s := StartSSHD(t, SSHDConfig{})
+	gk := StartGokrazyDaemon(t, t.TempDir())
+	src := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(src, "f"), "x\n")
+	for _, c := range []struct {
+		peer, opt, target string
+	}{
+		{"openrsync", "--inplace", "127.0.0.1:" + t.TempDir()},
+		{"openrsync", "--fsync", "127.0.0.1:" + t.TempDir()},
+		{"openrsync", "--prune-empty-dirs", "127.0.0.1:" + t.TempDir()},
+		{"gokrazy", "--inplace", "rsync://" + gk + "/" + GokrazyModule + "/a"},
+		{"gokrazy", "--backup", "rsync://" + gk + "/" + GokrazyModule + "/b"},
+		{"gokrazy", "--delay-updates", "rsync://" + gk + "/" + GokrazyModule + "/c"},
+	} {
+		t.Run(c.peer+c.opt, func(t *testing.T) {
+			t.Parallel()
+			var args []string
+			if c.peer == "openrsync" {
+				args = append(sshArgs(s), "--rsync-path", openrsyncPath(t))
+			}
+			code, out := runGsync(t, append(append(append([]string{}, args...), "--once", c.opt), src, c.target)...)
+			prog := map[string]string{"openrsync": "openrsync", "gokrazy": "gokrazy/rsync"}[c.peer]
+			want := "(" + prog + ") does not take option " + c.opt
+			if code == 0 || !strings.Contains(out, want) || !strings.Contains(out, "the rsync at ") {
+				t.Errorf("gsync %s to %s: exit %d, want a failure saying %q and naming the peer:\n%s", c.opt, c.peer, code, want, tail(out, 10))
+			}
+		})
 	}
 }

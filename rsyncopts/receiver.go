@@ -201,9 +201,9 @@ var receiverFlags = []struct {
 	{"backup-dir", "", "keep backups in `DIR` (relative to the target, or absolute; implies --backup)", true, false},
 	{"suffix", "", "backup `SUFFIX` (default ~, or none with --backup-dir)", true, false},
 	{"temp-dir", "T", "write files into `DIR` (relative to the target) before they are renamed into place", true, false},
-	{"partial", "", "keep partly received files (daemon and ssh targets)", false, false},
+	{"partial", "", "keep a partly received file (an interrupted copy) in place of the target file", false, false},
 	{"P", "P", "same as --partial", false, true},
-	{"partial-dir", "", "keep partly received files in `DIR` (daemon and ssh targets)", true, false},
+	{"partial-dir", "", "keep partly received files in `DIR` (relative to their directory, or absolute)", true, false},
 	{"inplace", "", "write updated files in place, without a temporary file", false, false},
 	{"append", "", "send only data past the target file's length; a target file as long is left alone", false, false},
 	{"append-verify", "", "like --append, and check the whole file's checksum (resend it when it differs)", false, false},
@@ -211,14 +211,14 @@ var receiverFlags = []struct {
 	{"existing", "", "create nothing new on the target, only update what is there", false, false},
 	{"ignore-non-existing", "", "same as --existing", false, true},
 	{"ignore-existing", "", "update nothing that exists on the target, only create", false, false},
-	{"delay-updates", "", "put updated files into place at the end of each push (daemon and ssh targets)", false, false},
+	{"delay-updates", "", "put updated files into place at the end of each push (they wait in .~tmp~ or the --partial-dir)", false, false},
 	{"delete-before", "", "deletes go before the transfer (when gsync deletes, see --delete)", false, false},
 	{"delete-during", "", "deletes go during the transfer (rsync's default)", false, false},
 	{"delete-delay", "", "deletes are found during the transfer and done after it", false, false},
 	{"delete-after", "", "deletes go after the transfer", false, false},
 	{"omit-dir-times", "O", "leave the mtimes of directories alone", false, false},
 	{"omit-link-times", "J", "leave the mtimes of symlinks alone", false, false},
-	{"prune-empty-dirs", "m", "create no directory that would stay empty (daemon and ssh targets)", false, false},
+	{"prune-empty-dirs", "m", "create no directory without a file below it (see README: Receiver options)", false, false},
 	{"fsync", "", "fsync every file written (rsync 3.2.4 and newer on the target)", false, false},
 }
 
@@ -260,4 +260,19 @@ func RegisterReceiverFlags(f *pflag.FlagSet, r *Receiver) {
 		}
 		fl.Hidden = rf.hidden
 	}
+}
+
+// LongName is the long name of rsync's one-letter option c ("" when
+// gsync does not know it), to name an option a peer refused as it was
+// sent (-m) in the spelling a user is more likely to have written.
+func LongName(c byte) string {
+	if s, ok := shortSpec(c); ok && len(s.long) > 1 {
+		return s.long
+	}
+	for _, rf := range receiverFlags {
+		if len(rf.short) == 1 && rf.short[0] == c && len(rf.long) > 1 {
+			return rf.long
+		}
+	}
+	return ""
 }

@@ -829,6 +829,10 @@ func topmost(dirs []string) []string {
 // (ARCHITECTURE.md, fatal vs transient): network failures and rsync's transient exit codes are worth a
 // retry; refused options, authentication and unknown modules are not.
 func (d *Daemon) classify(verb string, err error) error {
+	var pe *PeerOptionError
+	if errors.As(peerRejected(err, d.url, nil), &pe) {
+		return Fatal(fmt.Errorf("%s %s: %w", verb, d.url, pe))
+	}
 	wrapped := fmt.Errorf("%s %s: %w", verb, d.url, err)
 	var de *dialErr
 	if errors.As(err, &de) {

@@ -245,6 +245,10 @@ type run struct {
 	// linked maps the multiply linked source files mirrored in this run
 	// to the target name the others link to (-H).
 	linked map[fileKey]string
+	// delayed are the files --delay-updates renames into place at the end.
+	delayed []delayed
+	// pruned caches, per source directory, whether -m prunes it.
+	pruned map[string]bool
 }
 
 func (l *Local) newRun(ctx context.Context, quick, del bool) (*run, error) {
@@ -261,6 +265,7 @@ func (l *Local) newRun(ctx context.Context, quick, del bool) (*run, error) {
 		l: l, src: src, dst: dst, ctx: ctx, quick: quick, del: del, dry: l.opts.DryRun,
 		dirs: make(map[string]struct{}), newDirs: make(map[string]struct{}), warned: make(map[string]struct{}),
 		uids: make(map[uint32]uint32), gids: make(map[uint32]uint32), linked: make(map[fileKey]string),
+		pruned: make(map[string]bool),
 	}
 	if fi, err := src.Stat(); err == nil {
 		r.srcDev, _, _ = beneath.DevIno(fi)
@@ -356,9 +361,26 @@ func checkRel(rel string) error {
 }
 
 // excluded reports whether rel or one of its parent directories is
-// excluded.
+// excluded (a relative partial dir is, as in rsync).
 func (r *run) excluded(rel string, isDir bool) bool {
-	return excludedPath(r.l.opts.Exclude, rel, isDir)
+	return excludedPath(r.l.opts.Exclude, rel, isDir) || r.l.inPartialDir(rel)
+}
+
+// prune handles a source directory rel (sfi; target tfi or nil) that -m
+// prunes, as if the source lacked it (flist.c: it leaves the file list):
+// it is not created, and deleted when deletes are allowed. It reports
+// whether rel was pruned.
+func (r *run) prune(rel string, sfi, tfi fs.FileInfo) bool {
+	if !r.l.opts.Receiver.PruneEmptyDirs || rel == "" || !sfi.IsDir() || r.hasFiles(rel, sfi) {
+		return false
+	}
+	if tfi != nil && r.del {
+		if err := r.remove(rel, tfi); err != nil {
+			r.fail(rel, err)
+		}
+		r.touch(rel)
+	}
+	return true
 }
 
 // protected reports whether a target entry the source lacks is kept by
@@ -460,6 +482,15 @@ func (r *run) syncPath(rel string, recursive bool) {
 	}
 	if r.excluded(rel, sfi.IsDir()) {
 		return
+	}
+	if r.l.opts.Receiver.PruneEmptyDirs && sfi.IsDir() {
+		tfi, err := r.dstLstat(rel)
+		if err != nil {
+			tfi = nil
+		}
+		if r.prune(rel, sfi, tfi) {
+			return
+		}
 	}
 	ok, err := r.prepareParents(rel)
 	if err != nil {
@@ -730,6 +761,9 @@ func (r *run) syncDir(rel string, sfi, tfi fs.FileInfo, recursive bool) error {
 				continue
 			}
 		}
+		if r.prune(c, cfi, ctfi) {
+			continue
+		}
 		r.syncEntry(c, cfi, ctfi, true)
 	}
 	return nil
@@ -791,6 +825,12 @@ func (r *run) deleter() *deleter {
 		ex := d.ex
 		d.ex = func(rel string, isDir bool) bool {
 			return r.l.protectedBackup(rel) || ex != nil && ex(rel, isDir)
+		}
+	}
+	if partialDirOf(r.l.opts.Receiver) != "" {
+		ex := d.ex
+		d.ex = func(rel string, isDir bool) bool {
+			return r.l.inPartialDir(rel) || ex != nil && ex(rel, isDir)
 		}
 	}
 	return d
@@ -909,11 +949,15 @@ func (r *run) copyFile(rel string, listed, tfi fs.FileInfo) error {
 		return fmt.Errorf("create temporary file: %w", err)
 	}
 	var n int64
-	in := r.l.bw.Reader(f) // --bwlimit
+	var from io.Reader = f
+	if keepsPartial(r.l.opts.Receiver) {
+		from = ctxReader{r.ctx, f} // an interrupted copy is kept
+	}
+	from = r.l.bw.Reader(from) // --bwlimit
 	if r.l.attrs.Sparse {
-		n, err = copySparse(tmp, in)
+		n, err = copySparse(tmp, from)
 	} else {
-		n, err = io.Copy(tmp, in)
+		n, err = io.Copy(tmp, from)
 	}
 	if err == nil && r.l.opts.Receiver.Fsync {
 		err = tmp.Sync()
@@ -921,15 +965,28 @@ func (r *run) copyFile(rel string, listed, tfi fs.FileInfo) error {
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
+	if err != nil {
+		r.keepPartial(rel, tmp.Name(), n)
+	} else {
 		err = r.setAttrs(rel, tmp.Name(), sfi, tfi)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("copy: %w", err)
 	}
-	if err := r.place(tmp.Name(), rel, tfi); err != nil {
+	name, err := r.nextToTarget(tmp.Name(), rel, sfi, tfi)
+	if err != nil {
 		return err
+	}
+	if r.l.opts.Receiver.DelayUpdates {
+		if err := r.delay(name, rel); err != nil {
+			return err
+		}
+	} else {
+		if err := r.place(name, rel, tfi); err != nil {
+			return err
+		}
+		r.dropPartial(rel)
 	}
 	r.st.Bytes += n
 	if p := r.l.opts.Progress; p != nil {
@@ -1101,6 +1158,7 @@ func (r *run) fallback(from, to string) {
 // finish sets mode, owner and mtime of every directory whose contents
 // changed, deepest first, so that later changes cannot disturb them.
 func (r *run) finish() {
+	r.finishDelayed()
 	dirs := make([]string, 0, len(r.dirs))
 	for d := range r.dirs {
 		dirs = append(dirs, d)

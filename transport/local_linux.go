@@ -149,3 +149,12 @@ func nlinkOf(fi fs.FileInfo) uint64 {
 	}
 	return 1
 }
+
+// ownerOf returns the owner and group of the entry fi.
+func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
+	st := statOf(fi)
+	if st == nil {
+		return -1, -1, false
+	}
+	return int(st.Uid), int(st.Gid), true
+}

@@ -2,42 +2,251 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/gsync/gsync/rsyncopts"
 )
 
-// localRefused names the first receiver option in rv that the local
-// target does not implement ("" when none): such an option is an error
-// when the target is created, never dropped.
-func localRefused(rv rsyncopts.Receiver) string {
-	for _, o := range []struct {
-		name string
-		set  bool
-	}{
-		{"--partial-dir", rv.PartialDir != ""},
-		{"--delay-updates", rv.DelayUpdates}, {"--prune-empty-dirs", rv.PruneEmptyDirs},
-	} {
-		if o.set {
-			return o.name
+// tmpPartialDir is the partial dir of --delay-updates without a
+// --partial-dir (options.c: tmp_partialdir).
+const tmpPartialDir = ".~tmp~"
+
+// checkLocalReceiver refuses the receiver options the local target does
+// not implement, by name. It implements all of them now; what is left is
+// rsync's own check of a --partial-dir (options.c:parse_arguments).
+func checkLocalReceiver(rv rsyncopts.Receiver) error {
+	if d := partialDirOf(rv); d != "" && !filepath.IsAbs(d) {
+		for _, c := range strings.Split(filepath.ToSlash(d), "/") {
+			if c == ".." {
+				return fmt.Errorf("--partial-dir %s climbs out of the directory it is in", d)
+			}
 		}
+	}
+	return nil
+}
+
+// partialDirOf is the partial dir the receiver uses: --partial-dir, or
+// ".~tmp~" for --delay-updates (options.c), "" when none.
+func partialDirOf(rv rsyncopts.Receiver) string {
+	if rv.PartialDir == "" && !rv.DelayUpdates {
+		return ""
+	}
+	switch d := strings.TrimSuffix(filepath.Clean(rv.PartialDir), "/"); {
+	case rv.PartialDir != "" && d != ".":
+		return d
+	case rv.DelayUpdates:
+		return tmpPartialDir
 	}
 	return ""
 }
 
-// checkLocalReceiver refuses the receiver options the local target does
-// not implement, by name.
-func checkLocalReceiver(rv rsyncopts.Receiver) error {
-	if name := localRefused(rv); name != "" {
-		return fmt.Errorf("rsync option %s is not implemented for a local target (daemon and ssh targets take it)", name)
+// keepsPartial reports whether an interrupted copy is kept (--partial,
+// or --partial-dir and --delay-updates, which imply it: options.c).
+func keepsPartial(rv rsyncopts.Receiver) bool { return rv.Partial || partialDirOf(rv) != "" }
+
+// partialPath is where the partial file of the target entry rel goes
+// (util1.c:partial_dir_fname): in the relative partial dir next to it,
+// or in the absolute one.
+func (r *run) partialPath(rel string) string {
+	d := partialDirOf(r.l.opts.Receiver)
+	if filepath.IsAbs(d) {
+		return filepath.Join(d, path.Base(rel))
 	}
+	return filepath.Join(filepath.Dir(r.dstPath(rel)), filepath.FromSlash(d), path.Base(rel))
+}
+
+// inPartialDir reports whether rel is a relative partial dir (or lies in
+// one): rsync adds an exclude rule for it, so that it is neither sent
+// nor deleted (options.c, the --partial-dir section of rsync(1)).
+func (l *Local) inPartialDir(rel string) bool {
+	d := partialDirOf(l.opts.Receiver)
+	if d == "" || filepath.IsAbs(d) {
+		return false
+	}
+	d = filepath.ToSlash(d)
+	for p := rel; p != ""; p = parentOf(p) {
+		if p == d || strings.HasSuffix(p, "/"+d) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropPartial removes a partial file of rel that a finished transfer
+// made stale, and its partial dir when it is empty then
+// (receiver.c:recv_files, handle_partial_dir with PDIR_DELETE).
+func (r *run) dropPartial(rel string) {
+	if partialDirOf(r.l.opts.Receiver) == "" {
+		return
+	}
+	pp := r.partialPath(rel)
+	if err := os.Remove(pp); err == nil {
+		r.dropPartialDir(pp)
+	}
+}
+
+// dropPartialDir removes the relative partial dir holding the partial
+// file pp when it is empty (util1.c:handle_partial_dir, PDIR_DELETE); an
+// absolute one is the operator's and stays.
+func (r *run) dropPartialDir(pp string) {
+	if !filepath.IsAbs(partialDirOf(r.l.opts.Receiver)) {
+		os.Remove(filepath.Dir(pp)) // only when empty
+	}
+}
+
+// keepPartial keeps the temporary file tmp of an interrupted copy of rel
+// that got n bytes (cleanup.c: only when data arrived): in the partial
+// dir, or in place of the target file with --partial alone.
+func (r *run) keepPartial(rel, tmp string, n int64) {
+	if n == 0 || !keepsPartial(r.l.opts.Receiver) {
+		return
+	}
+	to := r.dstPath(rel)
+	if partialDirOf(r.l.opts.Receiver) != "" {
+		to = r.partialPath(rel)
+		if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+			r.l.log.Warn("partial file not kept", "path", rel, "err", err)
+			return
+		}
+	} else if fi, err := os.Lstat(to); err == nil && fi.IsDir() {
+		return
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		r.l.log.Warn("partial file not kept", "path", rel, "err", err)
+		return
+	}
+	r.l.log.Info("partial file kept", "path", rel, "bytes", n)
+}
+
+// delayed is a file --delay-updates put into its partial dir, to be
+// renamed into place at the end of the run.
+type delayed struct{ rel, partial string }
+
+// delay puts the finished temporary file tmp of rel into its partial
+// dir until the end of the run (receiver.c: finish_transfer to the
+// partialptr with delay_updates).
+func (r *run) delay(tmp, rel string) error {
+	pp := r.partialPath(rel)
+	if err := os.MkdirAll(filepath.Dir(pp), 0o700); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("create partial directory: %w", err)
+	}
+	if err := os.Rename(tmp, pp); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rename into partial directory: %w", err)
+	}
+	r.delayed = append(r.delayed, delayed{rel: rel, partial: pp})
 	return nil
+}
+
+// finishDelayed renames the files --delay-updates held back into place
+// and removes the emptied partial dirs (receiver.c:handle_delayed_updates).
+// An interrupted run leaves them where they are (a next transfer of the
+// file replaces them).
+func (r *run) finishDelayed() {
+	if r.ctx.Err() != nil {
+		return
+	}
+	for _, d := range r.delayed {
+		tfi, err := os.Lstat(r.dstPath(d.rel))
+		if err != nil && !isNotExist(err) {
+			r.fail(d.rel, fmt.Errorf("stat target: %w", err))
+			continue
+		}
+		if err != nil {
+			tfi = nil
+		}
+		if err := r.place(d.partial, d.rel, tfi); err != nil {
+			r.fail(d.rel, err)
+			continue
+		}
+		r.dropPartialDir(d.partial)
+	}
+	r.delayed = nil
+}
+
+// nextToTarget moves the finished temporary file tmp (in a --temp-dir)
+// next to the target entry rel, copying it where a rename cannot cross
+// file systems (util1.c:robust_rename with EXDEV copies, copy_file), and
+// returns its new name. Its attributes are set again on a copy.
+func (r *run) nextToTarget(tmp, rel string, sfi, tfi fs.FileInfo) (string, error) {
+	if r.l.opts.Receiver.TempDir == "" {
+		return tmp, nil
+	}
+	to, err := r.tmpName(rel)
+	if err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	err = os.Rename(tmp, to)
+	if err == nil || !errors.Is(err, syscall.EXDEV) {
+		if err != nil {
+			os.Remove(tmp)
+			return "", fmt.Errorf("rename from temp dir: %w", err)
+		}
+		return to, nil
+	}
+	defer os.Remove(tmp)
+	fi, err := os.Lstat(tmp)
+	if err != nil {
+		return "", fmt.Errorf("stat temporary file: %w", err)
+	}
+	if err := copyPlain(tmp, to, fi); err != nil {
+		return "", fmt.Errorf("copy from temp dir: %w", err)
+	}
+	if err := r.setAttrs(rel, to, sfi, tfi); err != nil {
+		os.Remove(to)
+		return "", err
+	}
+	return to, nil
+}
+
+// ctxReader stops a copy when its context is done, so that an
+// interrupted copy leaves a partial file (--partial).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// hasFiles reports whether the source directory rel (sfi) holds a
+// non-directory that is not excluded, at any depth: -m prunes the
+// directories that do not (flist.c:flist_sort_and_clean with
+// prune_empty_dirs). The answers are kept for the run.
+func (r *run) hasFiles(rel string, sfi fs.FileInfo) bool {
+	if v, ok := r.pruned[rel]; ok {
+		return !v
+	}
+	names, infos, err := r.readSource(rel, sfi)
+	found := err != nil // unreadable: not pruned, the sync reports it
+	for i := range names {
+		if found {
+			break
+		}
+		c := child(rel, names[i])
+		fi := infos[i].fi
+		if infos[i].err != nil || r.excluded(c, fi.IsDir()) || r.l.inPartialDir(c) {
+			continue
+		}
+		found = !fi.IsDir() || r.hasFiles(c, fi)
+	}
+	r.pruned[rel] = !found
+	return found
 }
 
 // operatorDir resolves a directory option (--backup-dir, --temp-dir)
@@ -114,15 +323,55 @@ func (r *run) backupName(rel string) (string, error) {
 		case !errors.Is(err, fs.ErrNotExist):
 			return "", fmt.Errorf("stat backup directory: %w", err)
 		}
-		perm := fs.FileMode(0o755)
-		if tfi, err := r.dstLstat(strings.TrimPrefix(dir[len(root):], "/")); err == nil && tfi.IsDir() {
-			perm = tfi.Mode().Perm() | 0o700
-		}
-		if err := os.Mkdir(dir, perm); err != nil {
+		if err := os.Mkdir(dir, 0o700); err != nil {
 			return "", fmt.Errorf("create backup directory: %w", err)
+		}
+		if err := r.bakDirAttrs(dir, strings.TrimPrefix(dir[len(root):], "/")); err != nil {
+			return "", err
 		}
 	}
 	return filepath.Join(root, filepath.FromSlash(rel)) + rv.BackupSuffix(), nil
+}
+
+// bakDirAttrs gives the new backup directory dir the owner, mode and
+// mtime of the target directory rel it stands for (backup.c:make_bak_dir
+// and copy_valid_path: set_file_attrs from the target's stat). rsync's
+// generator has given that directory the source's mode and owner by
+// then (its contents come after it), so those are the source's when the
+// source has the directory; the mtime is the target's (rsync sets
+// directory mtimes at the end). Not as root, the owner keeps the right to
+// write into it (rsync would fail to put the backup there).
+func (r *run) bakDirAttrs(dir, rel string) error {
+	tfi, err := r.dstLstat(rel)
+	if err != nil || !tfi.IsDir() {
+		return nil // nothing to copy from
+	}
+	mode, uid, gid := tfi.Mode(), -1, -1
+	if os.Geteuid() == 0 {
+		uid, gid, _ = ownerOf(tfi)
+	}
+	if sfi, err := r.srcLstat(rel); err == nil && sfi.IsDir() {
+		mode = r.l.attrs.wantMode(sfi, tfi)
+		if u, g := r.wantOwner(sfi); u >= 0 || g >= 0 {
+			uid, gid = u, g
+		}
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := setOwner(dir, uid, gid); err != nil {
+			return fmt.Errorf("set backup directory owner: %w", err)
+		}
+	}
+	perm := mode.Perm()
+	if os.Geteuid() != 0 {
+		perm |= 0o700
+	}
+	if err := os.Chmod(dir, perm|mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+		return fmt.Errorf("set backup directory mode: %w", err)
+	}
+	if err := setMtime(dir, tfi.ModTime()); err != nil {
+		return fmt.Errorf("set backup directory mtime: %w", err)
+	}
+	return nil
 }
 
 // backup keeps the target entry rel (a non-directory, fi) under its

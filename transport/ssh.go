@@ -602,7 +602,7 @@ func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.R
 		if msg := sess.StderrText(5); msg != "" {
 			err = fmt.Errorf("%w; remote said: %s", err, msg)
 		}
-		return Stats{}, err
+		return Stats{}, peerRejected(err, t.name, stderr)
 	}
 	res.MergeRemote(code, stderr)
 	var blocked []string
@@ -1112,10 +1112,11 @@ func (t *SSH) classify(verb string, err error) error {
 	wrapped := fmt.Errorf("%s %s: %w", verb, t.name, err)
 	var rc *sshRemoteCmdError
 	var de *sshDirError
+	var pe *PeerOptionError
 	switch {
 	case errors.Is(err, context.Canceled):
 		return Transient(wrapped)
-	case sshx.IsPermanent(err), errors.As(err, &rc), errors.As(err, &de):
+	case sshx.IsPermanent(err), errors.As(err, &rc), errors.As(err, &de), errors.As(err, &pe):
 		return Fatal(wrapped)
 	}
 	var ee *rsyncproto.ExitError
