@@ -18,7 +18,8 @@
 // walk goes depth first with each directory's names sorted, the file
 // holds the entries in that order, and a comparison merges the two.
 //
-// It imports nothing from gsync.
+// It imports nothing from gsync but internal/beneath (the mode of an
+// lstat result, as os.Lstat gives it).
 package state
 
 import (

@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gsync/gsync/internal/beneath"
 )
 
 // Walk calls fn for every entry below root (not the root itself), depth
@@ -115,33 +117,10 @@ func (w *walker) names(fd int, rel string) ([]string, error) {
 }
 
 // entryOfStat is the index entry of an lstat result, with the mode bits
-// os.Lstat gives (os's fillFileStatFromSys): indexes written by either
-// walk compare equal.
+// os.Lstat gives (beneath.FileMode): indexes written by either walk
+// compare equal.
 func entryOfStat(st *unix.Stat_t) Entry {
-	m := fs.FileMode(st.Mode & 0o777)
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFBLK:
-		m |= fs.ModeDevice
-	case unix.S_IFCHR:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case unix.S_IFDIR:
-		m |= fs.ModeDir
-	case unix.S_IFIFO:
-		m |= fs.ModeNamedPipe
-	case unix.S_IFLNK:
-		m |= fs.ModeSymlink
-	case unix.S_IFSOCK:
-		m |= fs.ModeSocket
-	}
-	if st.Mode&unix.S_ISGID != 0 {
-		m |= fs.ModeSetgid
-	}
-	if st.Mode&unix.S_ISUID != 0 {
-		m |= fs.ModeSetuid
-	}
-	if st.Mode&unix.S_ISVTX != 0 {
-		m |= fs.ModeSticky
-	}
+	m := beneath.FileMode(st.Mode)
 	e := Entry{Mode: m, Size: st.Size, Mtime: st.Mtim.Sec*1e9 + st.Mtim.Nsec, Ino: st.Ino, Ctime: st.Ctim.Sec*1e9 + st.Ctim.Nsec}
 	if m.IsDir() {
 		e.Size = 0 // a directory's size says nothing about what is in it

@@ -504,8 +504,8 @@ func cleanRel(rel string) (string, error) {
 	return strings.Join(parts, "/"), nil
 }
 
-// fileMode converts a Unix st_mode like os.Lstat does.
-func fileMode(st uint32) fs.FileMode {
+// FileMode converts a Unix st_mode like os.Lstat does.
+func FileMode(st uint32) fs.FileMode {
 	m := fs.FileMode(st & 0o777)
 	switch st & unix.S_IFMT {
 	case unix.S_IFBLK:

@@ -18,7 +18,7 @@ type fileInfo struct {
 
 func (fi *fileInfo) Name() string       { return fi.name }
 func (fi *fileInfo) Size() int64        { return fi.sys.Size }
-func (fi *fileInfo) Mode() fs.FileMode  { return fileMode(uint32(fi.sys.Mode)) }
+func (fi *fileInfo) Mode() fs.FileMode  { return FileMode(uint32(fi.sys.Mode)) }
 func (fi *fileInfo) ModTime() time.Time { return time.Unix(fi.sys.Mtim.Unix()) }
 func (fi *fileInfo) IsDir() bool        { return uint32(fi.sys.Mode)&unix.S_IFMT == unix.S_IFDIR }
 func (fi *fileInfo) Sys() any           { return &fi.sys }
