@@ -53,6 +53,10 @@ var specs = []spec{
 
 	{"dry-run", 'n', false, Setting}, {"one-file-system", 'x', false, Setting},
 	{"timeout", 0, true, Setting}, {"delete", 0, false, Setting},
+	// Filter rules in rsync's meaning: the caller's (filter.Spec, in
+	// order with the command line's own).
+	{"exclude", 0, true, Setting}, {"exclude-from", 0, true, Setting}, {"include", 0, true, Setting},
+	{"include-from", 0, true, Setting}, {"filter", 'f', true, Setting}, {"F", 'F', false, Setting},
 	// Compression (Compress.Set).
 	{"compress", 'z', false, Setting}, {"compress-choice", 0, true, Setting}, {"zc", 0, true, Setting},
 	{"compress-level", 0, true, Setting}, {"zl", 0, true, Setting}, {"skip-compress", 0, true, Setting},
@@ -76,8 +80,7 @@ var specs = []spec{
 	{"files-from", 0, true, Setting}, {"from0", '0', false, Setting}, // the caller's rules
 
 	{"rsh", 'e', true, Unsupported}, {"rsync-path", 0, true, Unsupported}, {"password-file", 0, true, Unsupported},
-	{"port", 0, true, Unsupported}, {"exclude", 0, true, Unsupported}, {"exclude-from", 0, true, Unsupported},
-	{"include", 0, true, Unsupported}, {"include-from", 0, true, Unsupported}, {"filter", 'f', true, Unsupported},
+	{"port", 0, true, Unsupported},
 	{"size-only", 0, false, Unsupported}, {"ignore-times", 'I', false, Unsupported},
 	{"copy-links", 'L', false, Unsupported}, {"copy-unsafe-links", 0, false, Unsupported},
 	{"keep-dirlinks", 'K', false, Unsupported},

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/rsyncopts"
 )
@@ -110,5 +112,29 @@ func TestLsyncdSender(t *testing.T) {
 	c, ignored, err := syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
 	if err != nil || !c.sender.DeleteExcluded || !c.sender.RemoveSourceFiles || len(ignored) > 0 {
 		t.Errorf("delete_excluded and --remove-source-files: %+v, ignored %q, %v", c.sender, ignored, err)
+	}
+}
+
+// TestLsyncdExtraFilters: rsync's filter options in _extra are rules in
+// rsync's meaning, in their order (-F and -FF included), as lsyncd hands
+// them to rsync; the config's own exclude keeps lsyncd's dialect.
+func TestLsyncdExtraFilters(t *testing.T) {
+	cfg, err := lsyncdconf.Load("c.lua", `sync{ default.rsync, source = "/src", target = "h::m", exclude = { "*.tmp" },
+  rsync = { _extra = { "--exclude=*.log", "-FF", "--filter", "P /keep/", "--include=/a/", "--exclude-from=/x", "--include-from", "/y" } } }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []filter.Spec{{Kind: filter.SpecExclude, Arg: "*.log"}, {Kind: filter.SpecF}, {Kind: filter.SpecF},
+		{Kind: filter.SpecFilter, Arg: "P /keep/"}, {Kind: filter.SpecInclude, Arg: "/a/"},
+		{Kind: filter.SpecExcludeFrom, Arg: "/x"}, {Kind: filter.SpecIncludeFrom, Arg: "/y"}}
+	if !slices.Equal(c.rules, want) {
+		t.Errorf("rules = %+v, want %+v", c.rules, want)
+	}
+	if !slices.Equal(c.excludes, []string{"*.tmp"}) {
+		t.Errorf("excludes = %q, want lsyncd's *.tmp", c.excludes)
 	}
 }

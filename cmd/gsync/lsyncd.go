@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/lsyncdconf"
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops"
@@ -264,6 +265,11 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 			c.oneFileSystem = !o.No
 		case o.Name == "cvs-exclude":
 			c.cvsExclude = !o.No
+		case isFilterOption(o.Name):
+			// rsync's filter options, in rsync's meaning, before lsyncd's
+			// own excludes (lsyncd puts _extra first on rsync's command
+			// line).
+			c.rules = append(c.rules, filterSpecOf(o))
 		case o.Name == "files-from":
 			c.filesFrom = o.Value
 		case o.Name == "from0":
@@ -447,4 +453,23 @@ func (o sourceOptions) equal(p sourceOptions) bool {
 		return o
 	}
 	return reflect.DeepEqual(norm(o), norm(p))
+}
+
+// isFilterOption reports whether the rsync option name is one of
+// rsync's filter options (filterSpecOf).
+func isFilterOption(name string) bool {
+	switch name {
+	case "filter", "exclude", "include", "exclude-from", "include-from", "F":
+		return true
+	}
+	return false
+}
+
+// filterSpecOf is the filter rule of one of rsync's filter options.
+func filterSpecOf(o rsyncopts.Option) filter.Spec {
+	kind := map[string]filter.SpecKind{
+		"filter": filter.SpecFilter, "exclude": filter.SpecExclude, "include": filter.SpecInclude,
+		"exclude-from": filter.SpecExcludeFrom, "include-from": filter.SpecIncludeFrom, "F": filter.SpecF,
+	}[o.Name]
+	return filter.Spec{Kind: kind, Arg: o.Value}
 }
