@@ -476,6 +476,8 @@ type Session struct {
 	sess   *ssh.Session
 	stdin  io.WriteCloser
 	stdout io.Reader
+	// early is what AwaitOutput read, handed out first by Read.
+	early  []byte
 	stderr *capBuffer
 	done   chan struct{}
 	code   int
@@ -554,7 +556,41 @@ func (c *Client) ExecCommand(ctx context.Context, command string) (*Session, err
 }
 
 // Read reads the command's standard output.
-func (s *Session) Read(p []byte) (int, error) { return s.stdout.Read(p) }
+func (s *Session) Read(p []byte) (int, error) {
+	if len(s.early) > 0 {
+		n := copy(p, s.early)
+		s.early = s.early[n:]
+		return n, nil
+	}
+	return s.stdout.Read(p)
+}
+
+// AwaitOutput waits until the command has written to its standard output
+// (what it wrote is kept for Read), so that a command that speaks first,
+// as rsync --server does with its protocol version, is known to run: sshd
+// confirms the exec request before the shell has started it, which can
+// take a second on a busy server. ctx ending closes the session. An error
+// means the command ended or the session failed before any output. Call
+// it before the first Read, not at the same time as one.
+func (s *Session) AwaitOutput(ctx context.Context) error {
+	if len(s.early) > 0 {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() { s.sess.Close() })
+	defer stop()
+	buf := make([]byte, 64)
+	n, err := s.stdout.Read(buf)
+	s.early = buf[:n]
+	switch {
+	case n > 0:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err == nil:
+		err = io.ErrNoProgress
+	}
+	return fmt.Errorf("wait for remote command output: %w", escapeErr(err))
+}
 
 // Write writes to the command's standard input.
 func (s *Session) Write(p []byte) (int, error) { return s.stdin.Write(p) }

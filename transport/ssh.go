@@ -32,8 +32,12 @@ const blockedDirMsg = "cannot delete non-empty directory: "
 // and runs the login shell); with one, a push that follows the last one
 // by less than that waits for it (p95 of write-to-arrival at --delay 0
 // was 0.4 to 1.5 s). With four, started in parallel, pushes every 50 ms
-// find one waiting. sshd's MaxSessions (10 by default) also counts the
-// SFTP session, the running batch and the full sync's session.
+// find one waiting. A session counts as ready once its rsync has sent
+// its protocol version (sshd confirms an exec before the shell has
+// started it: on a busy server that takes seconds, and a push must not
+// stall inside the protocol meanwhile). sshd's MaxSessions (10 by
+// default) also counts the SFTP session, the running batch and the full
+// sync's session.
 const sshStandbySessions = 4
 
 // sshWaitExit bounds the wait for a remote rsync's exit status after its
@@ -145,6 +149,9 @@ type sshStandby struct {
 	sess *sshx.Session
 	cmd  string // the command it runs
 	err  error
+	// ended: the remote command ended (or its session failed) before
+	// its first output.
+	ended bool
 }
 
 // sshDeletes is how deletes reach an ssh target.
@@ -338,8 +345,21 @@ func (t *SSH) ensure(ctx context.Context) error {
 		// The options of the moment: they change when the peer turns
 		// out to be an old one.
 		cmd := t.command(t.batchOptions())
+		t0 := time.Now()
 		s, err := c.ExecCommand(ctx, cmd)
-		return &sshStandby{sess: s, cmd: cmd, err: err}
+		if err != nil {
+			return &sshStandby{cmd: cmd, err: err}
+		}
+		// Parked only once the remote rsync has sent its protocol
+		// version: sshd confirms the exec before the shell has even
+		// started rsync, and on a busy server that takes longer than a
+		// push.
+		sb := &sshStandby{sess: s, cmd: cmd}
+		if werr := s.AwaitOutput(ctx); werr != nil {
+			sb.ended = true
+		}
+		t.log.Debug("standby rsync session ready", "took", time.Since(t0), "ended", sb.ended)
+		return sb
 	}, (*sshStandby).close)
 	t.standby.start()
 	return nil
@@ -555,12 +575,12 @@ func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
 	}
 	t.standby.ask()
 	cmd := t.command(t.batchOptions())
-	if sb.err == nil && !sb.sess.Exited() && sb.cmd == cmd {
+	if sb.err == nil && !sb.ended && !sb.sess.Exited() && sb.cmd == cmd {
 		t.standbyUsed.Add(1)
 		return sb.sess, nil
 	}
 	switch {
-	case sb.err == nil && sb.cmd != cmd:
+	case sb.err == nil && !sb.ended && sb.cmd != cmd:
 		t.log.Debug("standby rsync session has other options; starting another")
 	case sb.err == nil:
 		code, werr := sb.sess.Wait(ctx)
