@@ -620,9 +620,20 @@ func (t *SSH) batchSession(ctx context.Context) (sess *sshx.Session, hello bool,
 		return sess, false, err
 	}
 	t0 := time.Now()
-	sb, err := t.standby.take(ctx)
+	tctx := ctx
+	if t.cfg.Timeout > 0 {
+		// A server that starts no rsync gives up like one that stalls
+		// mid-transfer.
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(ctx, t.cfg.Timeout)
+		defer cancel()
+	}
+	sb, err := t.standby.take(tctx)
 	if w := time.Since(t0); w > 10*time.Millisecond {
 		t.log.Debug("waited for a standby rsync session", "wait", w)
+	}
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, false, fmt.Errorf("no remote rsync ready within --timeout %v: %w", t.cfg.Timeout, err)
 	}
 	if errors.Is(err, errClosed) && t.single.Load() {
 		sess, err = t.exec(ctx, t.command(t.batchOptions()))

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,28 @@ func TestSSHOldPeerDeletes(t *testing.T) {
 				t.Errorf("target-only sibling kept: %v, want %v", kept, tc.keepsExtra)
 			}
 		})
+	}
+}
+
+// TestSSHNoRsyncReadyTimesOut: a server whose rsync does not answer (here
+// it starts only after a long sleep) fails the push after --timeout as a
+// transient error, instead of a push waiting for a standby session
+// forever; closing the target then does not wait for the sleep either
+// (the test would take 30 s).
+func TestSSHNoRsyncReadyTimesOut(t *testing.T) {
+	s := integration.StartSSHD(t, integration.SSHDConfig{})
+	src, dst := t.TempDir(), t.TempDir()
+	testutil.WriteRel(t, src, "f")
+	cfg := sshTargetConfig(t, s, dst, nil)
+	cfg.RsyncPath, cfg.Timeout = "sleep 30; rsync", time.Second
+	tgt := newSSHTarget(t, cfg, transport.Options{Source: src})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := tgt.Push(ctx, []transport.Change{{Op: change.Create, Path: "f"}})
+	if err == nil || !transport.IsTransient(err) || !strings.Contains(err.Error(), "no remote rsync ready within --timeout") {
+		t.Fatalf("push to a server whose rsync does not answer: %v; want a transient error naming --timeout", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the push waited for the test's own deadline")
 	}
 }
