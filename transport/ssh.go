@@ -32,10 +32,10 @@ const blockedDirMsg = "cannot delete non-empty directory: "
 // and runs the login shell); with one, a push that follows the last one
 // by less than that waits for it (p95 of write-to-arrival at --delay 0
 // was 0.4 to 1.5 s). With four, started in parallel, pushes every 50 ms
-// find one waiting. A session counts as ready once its rsync has sent
-// its protocol version (sshd confirms an exec before the shell has
-// started it: on a busy server that takes seconds, and a push must not
-// stall inside the protocol meanwhile). sshd's MaxSessions (10 by
+// find one waiting. A session counts as ready once its rsync has
+// answered our protocol version (sshd confirms an exec before the shell
+// has started it: on a busy server that takes seconds, and a push must
+// not stall inside the protocol meanwhile). sshd's MaxSessions (10 by
 // default) also counts the SFTP session, the running batch and the full
 // sync's session.
 const sshStandbySessions = 4
@@ -894,7 +894,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 			return st.add(more), err
 		}
 		if p := int(t.peerProto.Load()); req.Options.Delete && p != 0 && !rsyncproto.ScopesDeletes(p) && rst.Deleted == 0 && !t.opts.DryRun {
-			rst.Deleted = gone // openrsync reports no deletions at protocol 27
+			rst.Deleted = gone // openrsync reports no deletions at protocol 27: the listed ones, at most
 		}
 		st, err = t.finishPush(ctx, st, rst, err, req)
 		if err != nil {
