@@ -30,7 +30,8 @@ type settings struct {
 	settle    int      // BENCH_SETTLE_SECONDS: wait after startup before steady RSS
 	scenarios []string // BENCH_SCENARIOS: comma-separated subset
 	tools     []string // BENCH_TOOLS: comma-separated subset of gsync,lsyncd
-	// Also read elsewhere: BENCH_GSYNC (the binary), BENCH_TMPDIR (where
+	// Also read elsewhere: BENCH_GSYNC (the binary), BENCH_GSYNC_BASE
+	// (another gsync binary to measure beside it), BENCH_TMPDIR (where
 	// the trees go), BENCH_RESULTS (results file name).
 }
 
@@ -89,7 +90,12 @@ func BenchmarkCompare(b *testing.B) {
 	for _, name := range cfg.tools {
 		switch name {
 		case "gsync":
-			tools = append(tools, gsyncTool(bin))
+			tools = append(tools, gsyncTool("gsync", bin))
+			if base := os.Getenv("BENCH_GSYNC_BASE"); base != "" {
+				// Another build measured in the same run, in turn with
+				// the others: before and after a change.
+				tools = append(tools, gsyncTool(baseTool, base))
+			}
 		case "lsyncd":
 			p, err := exec.LookPath("lsyncd")
 			if err != nil {
@@ -113,7 +119,7 @@ func BenchmarkCompare(b *testing.B) {
 	notes = append(notes, "trees in "+r0+" (BENCH_TMPDIR)")
 	pe := &peers{work: work}
 	var mods []integration.Module
-	for _, m := range []string{"startup", "idle", "live-gsync", "live-lsyncd"} {
+	for _, m := range []string{"startup", "idle", "live-gsync", "live-lsyncd", "live-" + baseTool} {
 		mods = append(mods, integration.Module{Name: m, Path: filepath.Join(work, "dst-"+m)})
 	}
 	pe.daemon = integration.StartRsyncDaemon(b, integration.Config{Modules: mods})
@@ -184,6 +190,9 @@ func workDir() (string, error) {
 	}
 	return dir, nil
 }
+
+// baseTool names the build of BENCH_GSYNC_BASE in the results.
+const baseTool = "gsync-base"
 
 func isLive(s string) bool { return s == "latency" || s == "burst" || s == "rename" }
 
@@ -469,6 +478,9 @@ func (r *report) live(ctx context.Context, b *testing.B, pe *peers, tools []tool
 func (r *report) liveRuns(ctx context.Context, kind string, lts []*liveTool) error {
 	if r.wants("latency") {
 		lat := map[string][]float64{}
+		// Latency tails follow the machine's load: the run says what it
+		// was.
+		load0 := loadAvg()
 		for i := range r.cfg.writes {
 			for _, lt := range inTurn(lts, i) {
 				ms, err := latencyOnce(ctx, lt, i)
@@ -479,6 +491,8 @@ func (r *report) liveRuns(ctx context.Context, kind string, lts []*liveTool) err
 				time.Sleep(100 * time.Millisecond)
 			}
 		}
+		r.notes = append(r.notes, fmt.Sprintf("load average (1 min) during the %s latency run: %s at its start, %s at its end (%d cores)",
+			kind, load0, loadAvg(), runtime.NumCPU()))
 		for _, lt := range lts {
 			sc := fmt.Sprintf("latency, %s target, %d writes", kind, r.cfg.writes)
 			r.add(sc, "write to arrival p50 (ms)", lt.name, percentile(lat[lt.name], 50))
@@ -612,6 +626,20 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// loadAvg returns the 1-minute load average of /proc/loadavg ("?"
+// elsewhere).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 // machine describes this machine for the results file.

@@ -62,6 +62,9 @@ var goals = []goal{
 	{"burst", "time to converge (s)", "<= 0.8x lsyncd", vsLsyncd(0.8)},
 	{"latency, daemon", "p50", "<= lsyncd", vsLsyncd(1)},
 	{"latency, ssh", "p50", "<= 0.2x lsyncd", vsLsyncd(0.2)},
+	{"latency, ssh", "p95", "<= 20 ms and <= 0.1x lsyncd", func(g, l float64, ok bool) string {
+		return verdict(g <= 20 && (!ok || g <= 0.1*l))
+	}},
 }
 
 func median(v []float64) float64 {
@@ -117,7 +120,13 @@ func (r *report) render(bin string) string {
 	for _, n := range r.notes {
 		fmt.Fprintf(&b, "- note: %s\n", n)
 	}
-	b.WriteString("\n| scenario | metric | gsync | lsyncd + rsync | ratio | target |\n|---|---|---|---|---|---|\n")
+	withBase := slices.ContainsFunc(r.rows, func(x *row) bool { return len(x.vals[baseTool]) > 0 })
+	if withBase {
+		b.WriteString("- note: gsync-base is BENCH_GSYNC_BASE, another build measured in the same run\n")
+		b.WriteString("\n| scenario | metric | gsync | gsync-base | lsyncd + rsync | ratio | target |\n|---|---|---|---|---|---|---|\n")
+	} else {
+		b.WriteString("\n| scenario | metric | gsync | lsyncd + rsync | ratio | target |\n|---|---|---|---|---|---|\n")
+	}
 	for _, x := range r.rows {
 		g, l := x.vals["gsync"], x.vals["lsyncd"]
 		ratio := "-"
@@ -130,7 +139,12 @@ func (r *report) render(bin string) string {
 				tgt = gl.text + ": " + gl.met(median(g), median(l), len(l) > 0)
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", x.scenario, x.metric, cell(g), cell(l), ratio, tgt)
+		cols := []string{x.scenario, x.metric, cell(g)}
+		if withBase {
+			cols = append(cols, cell(x.vals[baseTool]))
+		}
+		cols = append(cols, cell(l), ratio, tgt)
+		fmt.Fprintf(&b, "| %s |\n", strings.Join(cols, " | "))
 	}
 	return b.String()
 }

@@ -34,9 +34,9 @@ type tool struct {
 	command         func(pe *peers, src string, tg target) (*exec.Cmd, error)
 }
 
-func gsyncTool(bin string) tool {
+func gsyncTool(name, bin string) tool {
 	return tool{
-		name:    "gsync",
+		name:    name,
 		watched: `"msg":"watching"`,
 		synced:  `"msg":"full sync done"`,
 		command: func(pe *peers, src string, tg target) (*exec.Cmd, error) {

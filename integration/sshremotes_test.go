@@ -481,12 +481,10 @@ func TestSSHOpenrsync(t *testing.T) {
 			if strings.Contains(live, "level=ERROR") {
 				t.Errorf("errors in the live run:\n%s", tail(live, 20))
 			}
-			want := "deletes=sftp"
-			if noSFTP {
-				want = `deletes="parent push"`
-			}
-			if !strings.Contains(live, "protocol=27 "+want) {
-				t.Errorf("the log does not say deletes go by %s at protocol 27:\n%s", want, tail(live, 20))
+			// Identified, so deletes stay with the remote rsync,
+			// scoped by the filter list, with SFTP or without.
+			if !strings.Contains(live, "remote rsync is openrsync") || strings.Contains(live, "deletes change their way") {
+				t.Errorf("the log does not say openrsync keeps scoped deletes at protocol 27:\n%s", tail(live, 20))
 			}
 			if !strings.Contains(live, "deleted=1") && !regexp.MustCompile(`deleted=[1-9]`).MatchString(live) {
 				t.Errorf("no batch deleted anything:\n%s", tail(live, 20))

@@ -226,7 +226,9 @@ func newLoop(t *testing.T, cfg Config, empty bool, targets ...*fakeTarget) *loop
 		cfg.MaxDelays = 1000
 	}
 	cfg.Clock = e.clock
-	cfg.Log = slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	cfg.Watch = func(context.Context, watcher.Options) (watcher.Watcher, error) { return e.w, nil }
 	for _, f := range targets {
 		st := NewStatus(f.name, nil)

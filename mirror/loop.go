@@ -172,31 +172,28 @@ func (m *Mirror) run(ctx context.Context) error {
 
 		select {
 		case ev, ok := <-events:
+			// The events already waiting join it before a batch is cut
+			// (lsyncd, too, handles a whole read of the kernel queue
+			// before its delays): a file's create and close, read
+			// together, are one push at --delay 0, not two.
+			for n := 0; ok; n++ {
+				m.addEvent(ev)
+				if n == maxEventsPerTurn {
+					break
+				}
+				select {
+				case ev, ok = <-events:
+					continue
+				default:
+				}
+				break
+			}
 			if !ok {
 				events = nil
 				if !stopping {
 					return fmt.Errorf("watch %s: watcher stopped unexpectedly", m.src)
 				}
 				continue
-			}
-			if ev.Op == change.Overflow {
-				// The watcher logs the overflow itself.
-				m.log.Debug("event queue overflowed: full sync queued")
-				for _, t := range m.running() {
-					t.st.overflow()
-					t.col.AddFull()
-					t.inconclusive()
-				}
-				continue
-			}
-			m.log.Debug("event", "op", ev.Op.String(), "path", ev.Path, "from", ev.From, "dir", ev.IsDir)
-			if !m.rulesChanged(ev) {
-				continue
-			}
-			for _, t := range m.running() {
-				t.st.event()
-				t.col.Add(toItem(ev))
-				t.touch(ev.Path, ev.From)
 			}
 		case err := <-w.Errors():
 			// The watcher logs every error itself (watcher.Watcher.Errors).
@@ -243,6 +240,33 @@ func (m *Mirror) run(ctx context.Context) error {
 			cancelPush()
 			return ctx.Err()
 		}
+	}
+}
+
+// maxEventsPerTurn bounds the events the loop takes in at once, so that
+// results and commands are not held up by a flood of events.
+const maxEventsPerTurn = 1024
+
+// addEvent gives one event to every running target's collator.
+func (m *Mirror) addEvent(ev watcher.Event) {
+	if ev.Op == change.Overflow {
+		// The watcher logs the overflow itself.
+		m.log.Debug("event queue overflowed: full sync queued")
+		for _, t := range m.running() {
+			t.st.overflow()
+			t.col.AddFull()
+			t.inconclusive()
+		}
+		return
+	}
+	m.log.Debug("event", "op", ev.Op.String(), "path", ev.Path, "from", ev.From, "dir", ev.IsDir)
+	if !m.rulesChanged(ev) {
+		return
+	}
+	for _, t := range m.running() {
+		t.st.event()
+		t.col.Add(toItem(ev))
+		t.touch(ev.Path, ev.From)
 	}
 }
 

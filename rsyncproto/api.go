@@ -178,6 +178,13 @@ type Options struct {
 	// Warn, if set, receives warnings and server messages as they arrive.
 	// They are also collected in Result.Warnings.
 	Warn func(msg string)
+	// PeerScopesDeletes: the peer is known to honour the filter list
+	// when it deletes even below protocol 29 (openrsync does; gokrazy/rsync
+	// does not), so a scoped delete is sent at any protocol.
+	PeerScopesDeletes bool
+	// HelloSent: the caller already wrote ServerHello(MaxProtocol) to the
+	// stream of PushServer (a server started ahead of time).
+	HelloSent bool
 }
 
 // Path is one path of a push, relative to Request.Root ("." is the root).

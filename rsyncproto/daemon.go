@@ -360,11 +360,21 @@ func (s *session) prepare(ctx context.Context, req *Request) (*fileList, error) 
 	if err != nil {
 		return nil, fmt.Errorf("build file list: %w", err)
 	}
-	if req.Options.Delete && !fl.scopeAll && s.proto < 29 {
+	if req.Options.Delete && !fl.scopeAll && !ScopesDeletes(s.proto) && !req.Options.PeerScopesDeletes {
 		fl.close()
 		return nil, fmt.Errorf("push with delete at protocol %d: %w", s.proto, ErrScopedDeleteUnsupported)
 	}
 	return fl, nil
+}
+
+// ServerHello is what PushServer sends first on a stream to "rsync
+// --server": the highest protocol version it offers (maxProtocol as in
+// Options.MaxProtocol). A caller that starts the server ahead of time can
+// send it at once, so that the server answers with its own version
+// (openrsync speaks only after the client, compat.c:setup_protocol of C
+// rsync speaks at once), and then push with Options.HelloSent.
+func ServerHello(maxProtocol int) []byte {
+	return appendInt(nil, int32(ourProtocol(maxProtocol)))
 }
 
 // PushServer runs a push over a remote-shell stream to "rsync --server" started
@@ -374,8 +384,10 @@ func PushServer(ctx context.Context, rw io.ReadWriter, req Request) (*Result, er
 	stop := s.watch(ctx, req.Options.Timeout)
 	defer stop()
 	ours := ourProtocol(req.Options.MaxProtocol)
-	if _, err := s.c.Write(appendInt(nil, int32(ours))); err != nil {
-		return nil, fmt.Errorf("send protocol version: %w", s.cause(err))
+	if !req.Options.HelloSent {
+		if _, err := s.c.Write(ServerHello(req.Options.MaxProtocol)); err != nil {
+			return nil, fmt.Errorf("send protocol version: %w", s.cause(err))
+		}
 	}
 	raw := &wireReader{r: s.br}
 	remote := int(raw.int32())

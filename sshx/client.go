@@ -476,6 +476,8 @@ type Session struct {
 	sess   *ssh.Session
 	stdin  io.WriteCloser
 	stdout io.Reader
+	// early is what AwaitOutput read, handed out first by Read.
+	early  []byte
 	stderr *capBuffer
 	done   chan struct{}
 	code   int
@@ -554,7 +556,54 @@ func (c *Client) ExecCommand(ctx context.Context, command string) (*Session, err
 }
 
 // Read reads the command's standard output.
-func (s *Session) Read(p []byte) (int, error) { return s.stdout.Read(p) }
+func (s *Session) Read(p []byte) (int, error) {
+	if len(s.early) > 0 {
+		n := copy(p, s.early)
+		s.early = s.early[n:]
+		return n, nil
+	}
+	return s.stdout.Read(p)
+}
+
+// AwaitOutput waits until the command has written to its standard output
+// (what it wrote is kept for Read), so that a command that answers at
+// once, as rsync --server does after the client's protocol version, is
+// known to run: sshd confirms the exec request before the shell has
+// started it, which can take seconds on a busy server. ctx ending closes
+// the session and returns at once (the read it started ends when the
+// server closes the channel or the connection goes). An error means the
+// command ended or the session failed before any output; the session is
+// of no use then. Call it before the first Read, not at the same time as
+// one.
+func (s *Session) AwaitOutput(ctx context.Context) error {
+	if len(s.early) > 0 {
+		return nil
+	}
+	type result struct {
+		b   []byte
+		err error
+	}
+	got := make(chan result, 1)
+	go func() { // ends when the read does: output, EOF, or the channel closed
+		buf := make([]byte, 64)
+		n, err := s.stdout.Read(buf)
+		got <- result{buf[:n], err}
+	}()
+	select {
+	case r := <-got:
+		if len(r.b) > 0 {
+			s.early = r.b
+			return nil
+		}
+		if r.err == nil {
+			r.err = io.ErrNoProgress
+		}
+		return fmt.Errorf("wait for remote command output: %w", escapeErr(r.err))
+	case <-ctx.Done():
+		s.sess.Close()
+		return ctx.Err()
+	}
+}
 
 // Write writes to the command's standard input.
 func (s *Session) Write(p []byte) (int, error) { return s.stdin.Write(p) }

@@ -32,8 +32,12 @@ const blockedDirMsg = "cannot delete non-empty directory: "
 // and runs the login shell); with one, a push that follows the last one
 // by less than that waits for it (p95 of write-to-arrival at --delay 0
 // was 0.4 to 1.5 s). With four, started in parallel, pushes every 50 ms
-// find one waiting. sshd's MaxSessions (10 by default) also counts the
-// SFTP session, the running batch and the full sync's session.
+// find one waiting. A session counts as ready once its rsync has
+// answered our protocol version (sshd confirms an exec before the shell
+// has started it: on a busy server that takes seconds, and a push must
+// not stall inside the protocol meanwhile). sshd's MaxSessions (10 by
+// default) also counts the SFTP session, the running batch and the full
+// sync's session.
 const sshStandbySessions = 4
 
 // sshWaitExit bounds the wait for a remote rsync's exit status after its
@@ -118,6 +122,12 @@ type SSH struct {
 	// peerProto is the protocol the remote rsync negotiated last (0:
 	// none yet).
 	peerProto atomic.Int32
+	// peerScopes: the remote rsync speaks a protocol below 29 but is
+	// openrsync, which honours the filter list when it deletes (its
+	// receiver asks rules_match for every entry it would delete), so
+	// deletes stay scoped by the remote rsync. identified: asked once.
+	peerScopes atomic.Bool
+	identified atomic.Bool
 
 	client *sshx.Client // set once by ensure
 	dir    string       // resolved absolute remote directory (relative to the login directory without SFTP)
@@ -139,12 +149,16 @@ type SSH struct {
 
 var _ Target = (*SSH)(nil)
 
-// sshStandby is an exec session already running the batch rsync, or the
-// error of starting one.
+// sshStandby is an exec session already running the batch rsync, which
+// has been sent rsyncproto.ServerHello and has answered it, or the error
+// of starting one.
 type sshStandby struct {
 	sess *sshx.Session
 	cmd  string // the command it runs
 	err  error
+	// ended: the remote command ended (or its session failed) before
+	// its answer.
+	ended bool
 }
 
 // sshDeletes is how deletes reach an ssh target.
@@ -171,6 +185,9 @@ func (t *SSH) pickDeletes(proto int) sshDeletes {
 	if proto == 0 || t.cfg.Protocol != 0 && t.cfg.Protocol < proto {
 		proto = t.cfg.Protocol
 	}
+	if t.peerScopes.Load() {
+		proto = rsyncproto.MaxProtocol // scopes deletes as well as a newer one
+	}
 	switch {
 	case receiverScopesDeletes(t.opts, t.cfg.ExcludeRules, proto):
 		return deletesByRsync
@@ -182,17 +199,57 @@ func (t *SSH) pickDeletes(proto int) sshDeletes {
 }
 
 // learnProtocol records the protocol the remote rsync negotiated and
-// switches the way of deleting when it cannot scope deletes; it reports
-// whether the way changed.
-func (t *SSH) learnProtocol(proto int) bool {
+// switches the way of deleting when it cannot scope deletes (below
+// protocol 29 it asks, once, whether the remote rsync is openrsync, which
+// can); it reports whether the way changed or the peer turned out to be
+// openrsync.
+func (t *SSH) learnProtocol(ctx context.Context, proto int) bool {
 	if proto == 0 {
 		return false
 	}
 	t.peerProto.Store(int32(proto))
+	learned := false
+	if !rsyncproto.ScopesDeletes(proto) && t.identified.CompareAndSwap(false, true) && t.isOpenrsync(ctx) {
+		t.peerScopes.Store(true)
+		learned = true
+		t.log.Info("remote rsync is openrsync: deletes stay scoped by the filter list", "protocol", proto)
+	}
 	via := t.pickDeletes(proto)
 	if old := sshDeletes(t.deletes.Swap(int32(via))); old != via {
 		t.log.Info("remote rsync speaks an old protocol: deletes change their way", "protocol", proto, "deletes", via.String())
 		return true
+	}
+	return learned
+}
+
+// sshIdentifyTimeout bounds the remote "rsync --version" of isOpenrsync.
+const sshIdentifyTimeout = 30 * time.Second
+
+// isOpenrsync runs the remote rsync with --version and reports whether it
+// says it is openrsync ("openrsync: protocol version 27", on stderr or
+// stdout: main.c of openrsync). Anything else, a refusal (rrsync allows
+// only --server) included, is "no": deletes then take the safe way.
+func (t *SSH) isOpenrsync(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, sshIdentifyTimeout)
+	defer cancel()
+	sess, err := t.exec(ctx, t.cfg.RsyncPath+" --version")
+	if err != nil {
+		t.log.Debug("remote rsync --version not run", "err", err)
+		return false
+	}
+	defer sess.Close()
+	sess.CloseWrite()
+	out, _ := io.ReadAll(io.LimitReader(sess, 4096))
+	code, err := sess.Wait(ctx)
+	out = append(out, sess.Stderr()...)
+	t.log.Debug("remote rsync --version", "status", code, "err", err, "stderr", sess.StderrText(2))
+	if code != 0 || err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(out)) {
+		if strings.HasPrefix(line, "openrsync: protocol version ") {
+			return true
+		}
 	}
 	return false
 }
@@ -339,8 +396,23 @@ func (t *SSH) ensure(ctx context.Context) error {
 		// The options of the moment: they change when the peer turns
 		// out to be an old one.
 		cmd := t.command(t.batchOptions())
+		t0 := time.Now()
 		s, err := c.ExecCommand(ctx, cmd)
-		return &sshStandby{sess: s, cmd: cmd, err: err}
+		if err != nil {
+			return &sshStandby{cmd: cmd, err: err}
+		}
+		// Parked only once the remote rsync has answered our protocol
+		// version with its own: sshd confirms the exec before the shell
+		// has even started rsync, and on a busy server that takes
+		// longer than a push.
+		sb := &sshStandby{sess: s, cmd: cmd}
+		if _, werr := s.Write(rsyncproto.ServerHello(t.cfg.Protocol)); werr != nil {
+			sb.ended = true
+		} else if werr := s.AwaitOutput(ctx); werr != nil {
+			sb.ended = true
+		}
+		t.log.Debug("standby rsync session ready", "took", time.Since(t0), "ended", sb.ended)
+		return sb
 	}, (*sshStandby).close)
 	t.standby.start()
 	return nil
@@ -459,6 +531,8 @@ func (t *SSH) rsyncOptions(ignoreTimes, del bool) rsyncproto.Options {
 		Progress:      t.opts.Progress,
 		Listed:        t.opts.Listed,
 		Warn:          func(msg string) { t.log.Warn("remote rsync said", "text", msg) },
+		// openrsync (identified by learnProtocol) honours them.
+		PeerScopesDeletes: t.peerScopes.Load(),
 	}
 	t.attrs(&o)
 	if del {
@@ -536,32 +610,47 @@ func retryLocked(ctx context.Context, run func() (Stats, error)) (Stats, error) 
 	return st, err
 }
 
-// batchSession returns a session running the batch rsync: the standby one
+// batchSession returns a session running the batch rsync: a standby one
 // (waiting for it when it is still starting: it is ahead of a fresh one),
-// or a fresh one when the standby died. It asks for the next standby.
-func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
+// or a fresh one when the standby died. hello tells that the session was
+// sent rsyncproto.ServerHello already (a standby one). It asks for the
+// next standby.
+func (t *SSH) batchSession(ctx context.Context) (sess *sshx.Session, hello bool, err error) {
 	if t.single.Load() {
-		return t.exec(ctx, t.command(t.batchOptions()))
+		sess, err = t.exec(ctx, t.command(t.batchOptions()))
+		return sess, false, err
 	}
 	t0 := time.Now()
-	sb, err := t.standby.take(ctx)
+	tctx := ctx
+	if t.cfg.Timeout > 0 {
+		// A server that starts no rsync gives up like one that stalls
+		// mid-transfer.
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(ctx, t.cfg.Timeout)
+		defer cancel()
+	}
+	sb, err := t.standby.take(tctx)
 	if w := time.Since(t0); w > 10*time.Millisecond {
 		t.log.Debug("waited for a standby rsync session", "wait", w)
 	}
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, false, fmt.Errorf("no remote rsync ready within --timeout %v: %w", t.cfg.Timeout, err)
+	}
 	if errors.Is(err, errClosed) && t.single.Load() {
-		return t.exec(ctx, t.command(t.batchOptions()))
+		sess, err = t.exec(ctx, t.command(t.batchOptions()))
+		return sess, false, err
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	t.standby.ask()
 	cmd := t.command(t.batchOptions())
-	if sb.err == nil && !sb.sess.Exited() && sb.cmd == cmd {
+	if sb.err == nil && !sb.ended && !sb.sess.Exited() && sb.cmd == cmd {
 		t.standbyUsed.Add(1)
-		return sb.sess, nil
+		return sb.sess, true, nil
 	}
 	switch {
-	case sb.err == nil && sb.cmd != cmd:
+	case sb.err == nil && !sb.ended && sb.cmd != cmd:
 		t.log.Debug("standby rsync session has other options; starting another")
 	case sb.err == nil:
 		code, werr := sb.sess.Wait(ctx)
@@ -572,7 +661,8 @@ func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
 		t.noteRefused(sb.err)
 	}
 	sb.close()
-	return t.exec(ctx, cmd)
+	sess, err = t.exec(ctx, cmd)
+	return sess, false, err
 }
 
 // runRsync pushes paths over sess and folds in the remote exit status. It
@@ -581,7 +671,7 @@ func (t *SSH) batchSession(ctx context.Context) (*sshx.Session, error) {
 func (t *SSH) runRsync(ctx context.Context, sess *sshx.Session, req rsyncproto.Request) (Stats, error) {
 	res, err := rsyncproto.PushServer(ctx, sess, req)
 	if res != nil {
-		t.learnProtocol(res.Protocol)
+		t.learnProtocol(ctx, res.Protocol)
 	}
 	sess.CloseWrite()
 	wctx, cancel := context.WithTimeout(ctx, sshWaitExit)
@@ -739,6 +829,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 		}
 	}
 	var missing, recursive []string
+	gone := 0 // listed for the remote rsync to delete
 	for _, it := range rest {
 		if err := checkRel(it.p); err != nil {
 			st.Failed = append(st.Failed, FileError{Path: it.p, Err: fmt.Errorf("refuse path: %w", err)})
@@ -761,6 +852,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 		case isNotExist(err):
 			if via == deletesByRsync {
 				send.add(it.p, false) // the remote rsync deletes it
+				gone++
 			} else {
 				missing = append(missing, it.p)
 				t.addParent(&send, it.p)
@@ -788,18 +880,22 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 	if len(send.list) > 0 {
 		var req rsyncproto.Request
 		rst, err := retryLocked(ctx, func() (Stats, error) {
-			sess, err := t.batchSession(ctx)
+			sess, hello, err := t.batchSession(ctx)
 			if err != nil {
 				return Stats{}, err
 			}
 			req = rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: send.list, Options: t.batchOptions()}
+			req.Options.HelloSent = hello
 			return t.runRsync(ctx, sess, req)
 		})
-		if req.Options.Delete && errors.Is(err, rsyncproto.ErrScopedDeleteUnsupported) && t.learnProtocol(rsyncproto.MinProtocol) {
+		if req.Options.Delete && errors.Is(err, rsyncproto.ErrScopedDeleteUnsupported) && t.learnProtocol(ctx, rsyncproto.MinProtocol) {
 			// The peer speaks a protocol below 29; nothing was sent.
 			// Again, with deletes the way that works there.
 			more, err := t.Push(ctx, changes)
 			return st.add(more), err
+		}
+		if p := int(t.peerProto.Load()); req.Options.Delete && p != 0 && !rsyncproto.ScopesDeletes(p) && rst.Deleted == 0 && !t.opts.DryRun {
+			rst.Deleted = gone // openrsync reports no deletions at protocol 27: the listed ones, at most
 		}
 		st, err = t.finishPush(ctx, st, rst, err, req)
 		if err != nil {
@@ -821,11 +917,13 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 func (t *SSH) finishPush(ctx context.Context, st, rst Stats, err error, req rsyncproto.Request) (Stats, error) {
 	if err == nil && req.Options.Delete {
 		rst, err = retrySkippedDeletes(rst, t.opts.Source, func(gone []rsyncproto.Path) (Stats, error) {
-			sess, err := t.batchSession(ctx)
+			sess, hello, err := t.batchSession(ctx)
 			if err != nil {
 				return Stats{}, err
 			}
-			return t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: gone, Options: t.batchOptions()})
+			o := t.batchOptions()
+			o.HelloSent = hello
+			return t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: gone, Options: o})
 		})
 	}
 	st = st.add(rst)

@@ -501,8 +501,9 @@ func TestSSHConformanceNoSFTP(t *testing.T) {
 }
 
 // TestSSHConformanceOpenrsync: openrsync (protocol 27) as the remote
-// rsync, with SFTP (deletes over SFTP) and without (deletes by pushing the
-// parent directory as its own root).
+// rsync, with SFTP and without: it is identified (rsync --version), and
+// its deletes are scoped by the filter list either way, like those of a
+// protocol 29+ rsync (ScopedDelete).
 func TestSSHConformanceOpenrsync(t *testing.T) {
 	t.Parallel() // waits on its own peers
 	orsync := openrsyncPath(t)
@@ -516,10 +517,6 @@ func TestSSHConformanceOpenrsync(t *testing.T) {
 						// The scenario wants a dry-run full sync to count
 						// the files it would send.
 						t.Skip("openrsync's receiver asks for no file in a dry run: gsync counts none")
-					case noSFTP && strings.HasSuffix(t.Name(), "/ScopedDelete"):
-						// By design (DESIGN.md, decision 1): the scope is
-						// the transfer root, the deleted path's parent.
-						t.Skip("without SFTP, deletes at protocol 27 push the parent directory with --delete, which also removes its target-only entries")
 					}
 					dir := t.TempDir()
 					cfg := sshTargetConfig(t, s, dir, nil)
