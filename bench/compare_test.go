@@ -29,7 +29,7 @@ type settings struct {
 	writes    int      // BENCH_WRITES: latency samples per target
 	settle    int      // BENCH_SETTLE_SECONDS: wait after startup before steady RSS
 	scenarios []string // BENCH_SCENARIOS: comma-separated subset
-	tools     []string // BENCH_TOOLS: comma-separated subset of gsync,lsyncd
+	tools     []string // BENCH_TOOLS: comma-separated subset of gsync,lsyncd; gsync-verify adds gsync --verify-every 2s
 	// Also read elsewhere: BENCH_GSYNC (the binary), BENCH_GSYNC_BASE
 	// (another gsync binary to measure beside it), BENCH_TMPDIR (where
 	// the trees go), BENCH_RESULTS (results file name).
@@ -96,6 +96,19 @@ func BenchmarkCompare(b *testing.B) {
 				// the others: before and after a change.
 				tools = append(tools, gsyncTool(baseTool, base))
 			}
+		case verifyTool:
+			// gsync with a periodic verification running beside the live
+			// pushes: their latency while it compares the tree.
+			vt := gsyncTool(verifyTool, bin)
+			command := vt.command
+			vt.command = func(pe *peers, src string, tg target) (*exec.Cmd, error) {
+				cmd, err := command(pe, src, tg)
+				if err == nil {
+					cmd.Args = append(cmd.Args[:1], append([]string{"--verify-every", "2s"}, cmd.Args[1:]...)...)
+				}
+				return cmd, err
+			}
+			tools = append(tools, vt)
 		case "lsyncd":
 			p, err := exec.LookPath("lsyncd")
 			if err != nil {
@@ -104,7 +117,7 @@ func BenchmarkCompare(b *testing.B) {
 			}
 			tools = append(tools, lsyncdTool(p))
 		default:
-			b.Fatalf("BENCH_TOOLS: unknown tool %q (gsync, lsyncd)", name)
+			b.Fatalf("BENCH_TOOLS: unknown tool %q (gsync, %s, lsyncd)", name, verifyTool)
 		}
 	}
 	if _, err := exec.LookPath("rsync"); err != nil {
@@ -119,7 +132,7 @@ func BenchmarkCompare(b *testing.B) {
 	notes = append(notes, "trees in "+r0+" (BENCH_TMPDIR)")
 	pe := &peers{work: work}
 	var mods []integration.Module
-	for _, m := range []string{"startup", "idle", "live-gsync", "live-lsyncd", "live-" + baseTool} {
+	for _, m := range []string{"startup", "idle", "live-gsync", "live-lsyncd", "live-" + baseTool, "live-" + verifyTool} {
 		mods = append(mods, integration.Module{Name: m, Path: filepath.Join(work, "dst-"+m)})
 	}
 	pe.daemon = integration.StartRsyncDaemon(b, integration.Config{Modules: mods})

@@ -120,13 +120,20 @@ func (r *report) render(bin string) string {
 	for _, n := range r.notes {
 		fmt.Fprintf(&b, "- note: %s\n", n)
 	}
-	withBase := slices.ContainsFunc(r.rows, func(x *row) bool { return len(x.vals[baseTool]) > 0 })
-	if withBase {
-		b.WriteString("- note: gsync-base is BENCH_GSYNC_BASE, another build measured in the same run\n")
-		b.WriteString("\n| scenario | metric | gsync | gsync-base | lsyncd + rsync | ratio | target |\n|---|---|---|---|---|---|---|\n")
-	} else {
-		b.WriteString("\n| scenario | metric | gsync | lsyncd + rsync | ratio | target |\n|---|---|---|---|---|---|\n")
+	// Extra gsync columns, when measured: another build, and gsync with
+	// a periodic verification.
+	var extra []string
+	for _, c := range []struct{ name, note string }{
+		{baseTool, "gsync-base is BENCH_GSYNC_BASE, another build measured in the same run"},
+		{verifyTool, "gsync-verify is gsync with --verify-every 2s: a verification of its tree against the target every 2 s beside the live pushes"},
+	} {
+		if slices.ContainsFunc(r.rows, func(x *row) bool { return len(x.vals[c.name]) > 0 }) {
+			extra = append(extra, c.name)
+			fmt.Fprintf(&b, "- note: %s\n", c.note)
+		}
 	}
+	head := append(append([]string{"scenario", "metric", "gsync"}, extra...), "lsyncd + rsync", "ratio", "target")
+	fmt.Fprintf(&b, "\n| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
 	for _, x := range r.rows {
 		g, l := x.vals["gsync"], x.vals["lsyncd"]
 		ratio := "-"
@@ -140,8 +147,8 @@ func (r *report) render(bin string) string {
 			}
 		}
 		cols := []string{x.scenario, x.metric, cell(g)}
-		if withBase {
-			cols = append(cols, cell(x.vals[baseTool]))
+		for _, e := range extra {
+			cols = append(cols, cell(x.vals[e]))
 		}
 		cols = append(cols, cell(l), ratio, tgt)
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(cols, " | "))

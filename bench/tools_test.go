@@ -34,6 +34,9 @@ type tool struct {
 	command         func(pe *peers, src string, tg target) (*exec.Cmd, error)
 }
 
+// verifyTool names gsync run with --verify-every in the results.
+const verifyTool = "gsync-verify"
+
 func gsyncTool(name, bin string) tool {
 	return tool{
 		name:    name,
