@@ -21,7 +21,7 @@ build:
 # run with a bare "context deadline exceeded" at the end
 # (go.dev/issue/75804). Each entry is TARGET:EXECUTIONS, sized to a few
 # seconds here.
-FUZZ_TARGETS := FuzzVarint:50000 FuzzNdx:50000 FuzzDemux:10000 FuzzFlist:50000 FuzzSumHead:50000 FuzzTokens:6000 FuzzSession:20000 FuzzXattrRequest:20000
+FUZZ_TARGETS := FuzzVarint:25000 FuzzNdx:25000 FuzzDemux:5000 FuzzFlist:25000 FuzzSumHead:25000 FuzzTokens:3000 FuzzSession:10000 FuzzXattrRequest:10000
 FUZZ_SCALE   ?= 1
 test:
 	@$(GO) test -race -count=1 -p 4 -timeout 25m ./integration ./... & pkgs=$$!; \
@@ -33,15 +33,15 @@ test:
 	exit $$rc
 
 # The long reliability runs: 3,000 churn operations and three seeds per
-# target type, the fault and name tests, every lsyncd corpus config over
-# ssh too, the delay model over 100,000
-# seeds, and 20 times the fuzzing of make test.
+# target type, the fault and name tests, every lsyncd corpus config and
+# every fidelity case over ssh too, the delay model over 100,000
+# seeds, and 40 times the fuzzing of make test.
 stress:
 	GSYNC_STRESS=1 $(GO) test -count=1 -timeout 90m -v \
-		-run 'TestChurnAllTargets|TestLocalLiveChurn|TestFault|TestHostileNames|TestUnreadableFiles|TestLsyncdCorpus' ./integration
+		-run 'TestChurnAllTargets|TestLocalLiveChurn|TestFault|TestHostileNames|TestUnreadableFiles|TestLsyncdCorpus|TestFidelity' ./integration
 	$(GO) test -count=1 -race -run '^TestModel' ./delay -model.seeds=100000 -model.from0
 	@set -e; for e in $(FUZZ_TARGETS); do \
-		$(GO) test -run '^$$' -fuzz "^$${e%%:*}$$" -fuzztime $$(( $${e##*:} * 20 ))x ./rsyncproto; \
+		$(GO) test -run '^$$' -fuzz "^$${e%%:*}$$" -fuzztime $$(( $${e##*:} * 40 ))x ./rsyncproto; \
 	done
 
 demo: build

@@ -52,6 +52,9 @@ func TestFidelity(t *testing.T) {
 			t.Parallel()
 			var cases []fidelityCase
 			for _, c := range fidelityCases {
+				if k.quick != nil && !stress() && !slices.Contains(k.quick, c.name) {
+					continue // make stress runs it
+				}
 				if c.only == nil || slices.Contains(c.only, k.name) {
 					cases = append(cases, c)
 				}
@@ -218,7 +221,14 @@ type fidelityKind struct {
 	// pending maps a case name ("live" for the live part, "live/PHASE"
 	// for one of its phases) to the reason it is skipped on this kind.
 	pending map[string]string
+	// quick, when set, are the only cases make test runs on this kind
+	// (make stress runs all): the ssh kinds reach the same C rsync
+	// receiver as the daemon kinds, through another transport.
+	quick []string
 }
+
+// sshQuickCases are the fidelity cases make test runs over ssh.
+var sshQuickCases = []string{"default", "HAXS", "maps"}
 
 // fidelityKinds are the kinds of target, each with its pending cases.
 func fidelityKinds() []fidelityKind {
@@ -243,8 +253,8 @@ func fidelityKinds() []fidelityKind {
 			"--groupmap=...,*:2 for a remote shell (options.c:safe_arg sends \\*:2) also to a daemon, and a 3.2.7 " +
 			"daemon takes \\* literally, so rsync's own push maps nothing (also with --no-inc-recursive); gsync sends " +
 			"*:2 as written and the 3.2.7 daemon maps it, as 3.5.0 does for both"}},
-		{name: "ssh-root", rootReceiver: true, start: startFidelitySSH},
-		{name: "ssh-user", start: startFidelitySSHUser},
+		{name: "ssh-root", rootReceiver: true, start: startFidelitySSH, quick: sshQuickCases},
+		{name: "ssh-user", start: startFidelitySSHUser, quick: sshQuickCases},
 	}
 }
 
