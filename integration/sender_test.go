@@ -319,7 +319,12 @@ func TestSenderOptionsLive(t *testing.T) {
 			}
 			writeAt(t, filepath.Join(src, "small"), senderMid[0][:500])
 			testutil.Eventually(t, "small arrives", arrived("small", senderMid[0][:500]))
-			writeAt(t, filepath.Join(src, "big"), bytes.Repeat([]byte("B"), 2000))
+			// Written beside SRC and moved in whole: written in place, its
+			// first, empty state could be pushed (under --max-size) before
+			// the data lands, as rsync would push it too.
+			tmp := filepath.Join(filepath.Dir(src), "big")
+			writeAt(t, tmp, bytes.Repeat([]byte("B"), 2000))
+			testutil.Must(t, os.Rename(tmp, filepath.Join(src, "big")))
 			writeAt(t, filepath.Join(src, "after"), []byte("after"))
 			testutil.Eventually(t, "after arrives", arrived("after", []byte("after")))
 			if testutil.Exists(filepath.Join(tc.dir, "big")) {
