@@ -79,15 +79,21 @@ func Exists(p string) bool {
 }
 
 // Eventually polls ok until it holds, failing the test when it does not
-// within 15 s.
+// within 15 s. It waits at least twice as long as ok took between two
+// polls (5 ms to 200 ms): a costly check (a tree compared) then takes at
+// most a third of a core from the processes it waits for.
 func Eventually(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for !ok() {
+	for {
+		start := time.Now()
+		if ok() {
+			return
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("never: %s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(min(max(5*time.Millisecond, 2*time.Since(start)), 200*time.Millisecond))
 	}
 }
 
