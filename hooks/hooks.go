@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os/exec"
 	"strconv"
@@ -27,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gsync/gsync/internal/beneath"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/internal/shellwords"
 )
 
@@ -399,7 +399,7 @@ func stdinOf(p Push) []byte {
 		l := line{Path: c.Path, Change: c.Change, From: c.From, Recursive: c.Recursive}
 		if root != nil {
 			if fi, err := root.Lstat(c.Path); err == nil {
-				l.Type = typeOf(fi.Mode())
+				l.Type = change.TypeOf(fi.Mode())
 				if fi.Mode().IsRegular() {
 					l.Size = fi.Size()
 				}
@@ -408,18 +408,6 @@ func stdinOf(p Push) []byte {
 		enc.Encode(l) // cannot fail: strings and numbers only
 	}
 	return b.Bytes()
-}
-
-func typeOf(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return "file"
-	case m.IsDir():
-		return "dir"
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	}
-	return "other"
 }
 
 // capped keeps the first max bytes written to it.

@@ -3,7 +3,6 @@ package mirror
 import (
 	"bufio"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -64,7 +63,7 @@ func Explain(cfg Config, p string) (Explanation, error) {
 	isDir := strings.HasSuffix(p, "/")
 	if root, err := beneath.Open(src); err == nil {
 		if fi, err := root.Lstat(rel); err == nil {
-			e.Type, isDir = typeName(fi.Mode()), fi.IsDir()
+			e.Type, isDir = change.TypeOf(fi.Mode()), fi.IsDir()
 		}
 		root.Close()
 	}
@@ -205,18 +204,6 @@ func relativeTo(src, p string) (string, error) {
 		return "", configErrorf("path %s is not inside the source %s", p, src)
 	}
 	return rel, nil
-}
-
-func typeName(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return "file"
-	case m.IsDir():
-		return "dir"
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	}
-	return "other"
 }
 
 // patternLines returns "FILE:LINE" for each pattern read from the

@@ -4,7 +4,10 @@
 // imports nothing from gsync.
 package change
 
-import "fmt"
+import (
+	"fmt"
+	"io/fs"
+)
 
 // Op is the kind of a change to one path.
 type Op uint8
@@ -45,3 +48,17 @@ func (o Op) String() string {
 // relative to the root: ".", like rsync's file list. Other relative paths
 // are slash-separated, never empty, and never start with "/" or "./".
 const Root = "."
+
+// TypeOf is the word for the type of an entry with mode m, as hook input
+// and gsync explain report it: "file", "dir", "symlink" or "other".
+func TypeOf(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "file"
+	case m.IsDir():
+		return "dir"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	}
+	return "other"
+}
