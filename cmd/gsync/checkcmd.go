@@ -62,15 +62,8 @@ func check(cfgs []*config, stdout, stderr io.Writer, sigs <-chan os.Signal) (int
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := signalContext(sigs)
 	defer cancel()
-	go func() {
-		select {
-		case <-sigs:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	var reports []mirror.CheckReport
 	for _, c := range cfgs {
 		if err := c.targetOptions.validate(); err != nil {

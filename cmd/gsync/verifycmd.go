@@ -125,15 +125,8 @@ func verify(cfgs []*config, vf verifyFlags, stdout, stderr io.Writer, sigs <-cha
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := signalContext(sigs)
 	defer cancel()
-	go func() {
-		select {
-		case <-sigs:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	var reports []mirror.VerifyReport
 	for _, c := range cfgs {
 		if err := c.targetOptions.validate(); err != nil {
@@ -174,4 +167,19 @@ func verify(cfgs []*config, vf verifyFlags, stdout, stderr io.Writer, sigs <-cha
 		}
 	}
 	return code, nil
+}
+
+// signalContext returns a context canceled by the first signal on sigs
+// (check and verify stop their connections on SIGINT/SIGTERM); its
+// goroutine ends when the context does.
+func signalContext(sigs <-chan os.Signal) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
