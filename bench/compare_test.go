@@ -32,7 +32,8 @@ type settings struct {
 	tools     []string // BENCH_TOOLS: comma-separated subset of gsync,lsyncd; gsync-verify adds gsync --verify-every 2s
 	// Also read elsewhere: BENCH_GSYNC (the binary), BENCH_GSYNC_BASE
 	// (another gsync binary to measure beside it), BENCH_TMPDIR (where
-	// the trees go), BENCH_RESULTS (results file name).
+	// the trees go), BENCH_RESULTS (results file name), BENCH_SSH_USER
+	// (who logs in over ssh).
 }
 
 func readSettings() (settings, error) {
@@ -137,7 +138,12 @@ func BenchmarkCompare(b *testing.B) {
 	}
 	pe.daemon = integration.StartRsyncDaemon(b, integration.Config{Modules: mods})
 	if _, err := os.Stat("/usr/sbin/sshd"); err == nil && os.Geteuid() == 0 {
-		pe.sshd = integration.StartSSHD(b, integration.SSHDConfig{})
+		var note string
+		pe.sshd, pe.sshOwner, note, err = startSSHD(b, work)
+		if err != nil {
+			b.Fatal(err)
+		}
+		notes = append(notes, note)
 	} else {
 		notes = append(notes, "sshd cannot run here (needs /usr/sbin/sshd and root): ssh scenarios skipped")
 	}
@@ -466,6 +472,9 @@ func (r *report) live(ctx context.Context, b *testing.B, pe *peers, tools []tool
 			}
 			if err == nil {
 				_, err = makeTree([]string{filepath.Join(src, "ren", "a")}, max(2, renFiles/100+1), 100, 100)
+			}
+			if err == nil && ssh {
+				err = pe.sshOwner.prepare(src, tg.dir)
 			}
 			var p *proc
 			if err == nil {

@@ -15,6 +15,8 @@ type peers struct {
 	work   string
 	daemon *integration.RsyncDaemon
 	sshd   *integration.SSHD // nil when sshd cannot run here
+	// sshOwner is the ssh account when it is not the current user.
+	sshOwner *owner
 }
 
 // target is where one run pushes to: a daemon module or a directory over

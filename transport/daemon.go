@@ -309,7 +309,7 @@ func (d *Daemon) open(ctx context.Context) *daemonConn {
 	if err != nil {
 		return &daemonConn{err: dialError(err)}
 	}
-	pc := &probeConn{Conn: nc}
+	pc := &probeConn{Conn: quickAck(nc)}
 	rd, err := rsyncproto.DialDaemon(ctx, pc, rsyncproto.DaemonConfig{
 		Module: d.cfg.Module, User: d.cfg.User, Password: d.cfg.Password, MaxProtocol: d.cfg.Protocol,
 		Timeout: d.cfg.Timeout})
