@@ -210,6 +210,27 @@ func workDir() (string, error) {
 	return dir, nil
 }
 
+// rsyncTool names C rsync pushing alone in the results.
+const rsyncTool = "rsync -a"
+
+// rsyncPush runs C rsync -a from src to url (the same module the tools
+// push to, already identical: a no-op sync) and returns its wall time and
+// its peak RSS in KiB: the client is rsync's sender.
+func rsyncPush(ctx context.Context, src, url string) (time.Duration, int64, error) {
+	cmd := exec.CommandContext(ctx, "rsync", "-a", src+"/", url+"/")
+	t0 := time.Now()
+	out, err := cmd.CombinedOutput()
+	took := time.Since(t0)
+	if err != nil {
+		return 0, 0, fmt.Errorf("rsync -a %s %s: %w: %s", src, url, err, out)
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, 0, fmt.Errorf("rsync -a: no resource usage")
+	}
+	return took, ru.Maxrss, nil
+}
+
 // baseTool names the build of BENCH_GSYNC_BASE in the results.
 const baseTool = "gsync-base"
 
@@ -286,6 +307,14 @@ func (r *report) startup(ctx context.Context, b *testing.B, pe *peers, tools []t
 			r.add(sc, "peak RSS (MB)", tl.name, float64(peak)/1024)
 			r.add(sc, fmt.Sprintf("steady RSS %d s after sync (MB)", r.cfg.settle), tl.name, float64(rss)/1024)
 			r.add(sc, "steady RSS per dir (bytes)", tl.name, float64(rss)*1024/float64(size.dirs))
+		}
+		if slices.Contains(r.cfg.tools, "gsync") {
+			took, peak, err := rsyncPush(ctx, src, pe.daemon.URL("startup"))
+			if err != nil {
+				return err
+			}
+			r.add(sc, "initial no-op sync (s)", rsyncTool, took.Seconds())
+			r.add(sc, "peak RSS (MB)", rsyncTool, float64(peak)/1024)
 		}
 		for _, tl := range tools {
 			if tl.name != "gsync" {

@@ -36,6 +36,8 @@ func (r *report) add(scenario, metric, tool string, v float64) {
 type goal struct {
 	scenario, metric, text string
 	met                    func(g, l float64, ok bool) string
+	// vs is the column the goal compares gsync with; "" is lsyncd's.
+	vs string
 }
 
 func vsLsyncd(factor float64) func(g, l float64, ok bool) string {
@@ -47,6 +49,15 @@ func vsLsyncd(factor float64) func(g, l float64, ok bool) string {
 	}
 }
 
+func vsRsync(factor float64) func(g, r float64, ok bool) string {
+	return func(g, r float64, ok bool) string {
+		if !ok {
+			return "n/a (rsync -a not measured)"
+		}
+		return verdict(g <= factor*r)
+	}
+}
+
 func verdict(b bool) string {
 	if b {
 		return "holds"
@@ -55,16 +66,18 @@ func verdict(b bool) string {
 }
 
 var goals = []goal{
-	{"startup", "watch setup per 100,000 dirs (s)", "<= 2 s", func(g, _ float64, _ bool) string { return verdict(g <= 2) }},
-	{"startup", "steady RSS", "<= lsyncd", vsLsyncd(1)},
-	{"startup", "watcher state", "< 300 bytes", func(g, _ float64, _ bool) string { return verdict(g < 300) }},
-	{"idle", "CPU (s)", "0 (clock ticks of 10 ms)", func(g, _ float64, _ bool) string { return verdict(g < 0.005) }},
-	{"burst", "time to converge (s)", "<= 0.8x lsyncd", vsLsyncd(0.8)},
-	{"latency, daemon", "p50", "<= lsyncd", vsLsyncd(1)},
-	{"latency, ssh", "p50", "<= 0.2x lsyncd", vsLsyncd(0.2)},
+	{"startup", "watch setup per 100,000 dirs (s)", "<= 2 s", func(g, _ float64, _ bool) string { return verdict(g <= 2) }, ""},
+	{"startup", "steady RSS", "<= lsyncd", vsLsyncd(1), ""},
+	{"startup", "watcher state", "< 300 bytes", func(g, _ float64, _ bool) string { return verdict(g < 300) }, ""},
+	{"startup", "initial no-op sync (s)", "<= 0.8x rsync -a", vsRsync(0.8), rsyncTool},
+	{"startup", "peak RSS (MB)", "<= rsync -a's sender", vsRsync(1), rsyncTool},
+	{"idle", "CPU (s)", "0 (clock ticks of 10 ms)", func(g, _ float64, _ bool) string { return verdict(g < 0.005) }, ""},
+	{"burst", "time to converge (s)", "<= 0.8x lsyncd", vsLsyncd(0.8), ""},
+	{"latency, daemon", "p50", "<= lsyncd", vsLsyncd(1), ""},
+	{"latency, ssh", "p50", "<= 0.2x lsyncd", vsLsyncd(0.2), ""},
 	{"latency, ssh", "p95", "<= 20 ms and <= 0.1x lsyncd", func(g, l float64, ok bool) string {
 		return verdict(g <= 20 && (!ok || g <= 0.1*l))
-	}},
+	}, ""},
 }
 
 func median(v []float64) float64 {
@@ -126,6 +139,7 @@ func (r *report) render(bin string) string {
 	for _, c := range []struct{ name, note string }{
 		{baseTool, "gsync-base is BENCH_GSYNC_BASE, another build measured in the same run"},
 		{verifyTool, "gsync-verify is gsync with --verify-every 2s: a verification of its tree against the target every 2 s beside the live pushes"},
+		{rsyncTool, "rsync -a is C rsync pushing the same tree to the same daemon module, alone (its client, the sender: wall time and peak RSS)"},
 	} {
 		if slices.ContainsFunc(r.rows, func(x *row) bool { return len(x.vals[c.name]) > 0 }) {
 			extra = append(extra, c.name)
@@ -142,8 +156,12 @@ func (r *report) render(bin string) string {
 		}
 		tgt := ""
 		for _, gl := range goals {
+			ref := l
+			if gl.vs != "" {
+				ref = x.vals[gl.vs]
+			}
 			if strings.HasPrefix(x.scenario, gl.scenario) && strings.Contains(x.metric, gl.metric) && len(g) > 0 {
-				tgt = gl.text + ": " + gl.met(median(g), median(l), len(l) > 0)
+				tgt = gl.text + ": " + gl.met(median(g), median(ref), len(ref) > 0)
 			}
 		}
 		cols := []string{x.scenario, x.metric, cell(g)}
