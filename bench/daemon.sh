@@ -4,8 +4,8 @@
 #
 #   bench/daemon.sh [GSYNC_BINARY]
 #
-# Scenarios: initial sync of 20,000 small files, initial sync of one 1 GiB
-# file, a 1-byte change in that 1 GiB file (delta transfer), and a 100 MB
+# Scenarios: initial sync of 20,000 small files, initial sync of five
+# 50 MB files, initial sync of one 1 GiB file, a 1-byte change in that 1 GiB file (delta transfer), and a 100 MB
 # compressible text tree pushed with -z --zc=zstd and --zc=zlib (wire bytes also as the
 # daemon logs them, and the CPU ratio). For each
 # tool: wall time, CPU (user+sys, from /usr/bin/time) and bytes on the wire
@@ -99,6 +99,8 @@ if command -v setfacl >/dev/null && command -v setfattr >/dev/null; then
 	find "$work/small-ax" -exec setfattr -n user.origin -v "bench tree, $(date -u +%F)" {} +
 	attrs=1
 fi
+mkdir -p "$work/five"
+for i in 1 2 3 4 5; do head -c $((50 << 20)) /dev/urandom >"$work/five/f$i.bin"; done
 mkdir -p "$work/big"
 head -c $((1 << 30)) /dev/urandom >"$work/big/one.bin"
 cp -a "$work/big" "$work/big-changed"
@@ -190,6 +192,7 @@ row_z() { # scenario setup src codec
 	if [ "$attrs" = 1 ]; then
 		row_ax "20,000 small files with ACLs and xattrs, initial" "$empty" "$work/small-ax"
 	fi
+	row "5 x 50 MB files, initial" "$empty" "$work/five"
 	row "1 GiB file, initial" "$empty" "$work/big"
 	row "1 GiB file, 1-byte change" "$stale" "$work/big-changed"
 	row_z "100 MB text, initial, compressed" "$empty" "$work/text" zstd
