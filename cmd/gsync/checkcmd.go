@@ -66,13 +66,8 @@ func check(cfgs []*config, stdout, stderr io.Writer, sigs <-chan os.Signal) (int
 	defer cancel()
 	var reports []mirror.CheckReport
 	for _, c := range cfgs {
-		if err := c.targetOptions.validate(); err != nil {
-			return 0, c.located(err)
-		}
-		for _, tc := range c.targetCfgs {
-			if err := tc.targetOptions.validate(); err != nil {
-				return 0, tc.located(err)
-			}
+		if err := c.validateTargets(); err != nil {
+			return 0, err
 		}
 		mc, err := mirrorConfig(c, make([]*mirror.Status, len(c.targets)), log, nil)
 		if err != nil {
@@ -104,4 +99,19 @@ func check(cfgs []*config, stdout, stderr io.Writer, sigs <-chan os.Signal) (int
 	}
 	fmt.Fprintf(stdout, "gsync check: ok (%d sync(s), %d target(s))\n", len(cfgs), targets)
 	return exitOK, nil
+}
+
+// validateTargets validates the sync's target options and those of each
+// target that has its own (an lsyncd sync{} per host), as the mirror
+// would at startup; the error names the config line.
+func (c *config) validateTargets() error {
+	if err := c.targetOptions.validate(); err != nil {
+		return c.located(err)
+	}
+	for _, tc := range c.targetCfgs {
+		if err := tc.targetOptions.validate(); err != nil {
+			return tc.located(err)
+		}
+	}
+	return nil
 }

@@ -42,10 +42,8 @@ type procOptions struct {
 // new config (nil: none).
 func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os.Signal, reload func() (*lsyncdconf.Config, error), carry *mirror.Handover) (next *lsyncdconf.Config, err error) {
 	for _, c := range cfgs {
-		for _, tc := range append([]*config{c}, c.targetCfgs...) {
-			if err := tc.targetOptions.validate(); err != nil {
-				return nil, err
-			}
+		if err := c.validateTargets(); err != nil {
+			return nil, err
 		}
 	}
 	if po.pidFile != "" {

@@ -129,8 +129,8 @@ func verify(cfgs []*config, vf verifyFlags, stdout, stderr io.Writer, sigs <-cha
 	defer cancel()
 	var reports []mirror.VerifyReport
 	for _, c := range cfgs {
-		if err := c.targetOptions.validate(); err != nil {
-			return 0, c.located(err)
+		if err := c.validateTargets(); err != nil {
+			return 0, err
 		}
 		mc, err := mirrorConfig(c, make([]*mirror.Status, len(c.targets)), log, nil)
 		if err != nil {
