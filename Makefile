@@ -34,11 +34,13 @@ test:
 
 # The long reliability runs: 3,000 churn operations and three seeds per
 # target type, the fault and name tests, every lsyncd corpus config and
-# every fidelity case over ssh too, the delay model over 100,000
+# every fidelity case over ssh too, every compression row against rsync
+# --server (codecs at protocol 31 as well as 32, every zlib level kind), the delay model over 100,000
 # seeds, and 40 times the fuzzing of make test.
 stress:
 	GSYNC_STRESS=1 $(GO) test -count=1 -timeout 90m -v \
 		-run 'TestChurnAllTargets|TestLocalLiveChurn|TestFault|TestHostileNames|TestUnreadableFiles|TestLsyncdCorpus|TestFidelity' ./integration
+	GSYNC_STRESS=1 $(GO) test -count=1 -race -run 'TestCompressedPushSSH|TestCompressLevelsInterop' ./rsyncproto
 	$(GO) test -count=1 -race -run '^TestModel' ./delay -model.seeds=100000 -model.from0
 	@set -e; for e in $(FUZZ_TARGETS); do \
 		$(GO) test -run '^$$' -fuzz "^$${e%%:*}$$" -fuzztime $$(( $${e##*:} * 40 ))x ./rsyncproto; \

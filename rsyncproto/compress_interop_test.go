@@ -163,29 +163,30 @@ func TestCompressedPushSSH(t *testing.T) {
 		want   string
 		extra  []string
 		every  bool
+		stress bool // make stress only (GSYNC_STRESS): the same code paths as a row kept
 	}{
-		{CompressAuto, 32, CompressZstd, nil, true},
-		{CompressZstd, 32, CompressZstd, nil, false},
-		{CompressZstd, 31, CompressZstd, nil, false},
-		{CompressLZ4, 32, CompressLZ4, nil, true},
-		{CompressLZ4, 31, CompressLZ4, nil, false},
-		{CompressZlibx, 32, CompressZlibx, nil, true},
-		{CompressZlibx, 31, CompressZlibx, nil, false},
-		{CompressZlib, 32, CompressZlib, nil, true},
-		{CompressZlib, 31, CompressZlib, nil, false},
-		{CompressZlib, 30, CompressZlib, nil, true},
-		{CompressAuto, 29, CompressZlib, nil, false},
-		{CompressAuto, 28, CompressZlib, nil, false},
-		{CompressAuto, 27, CompressZlib, nil, true},
+		{CompressAuto, 32, CompressZstd, nil, true, false},
+		{CompressZstd, 32, CompressZstd, nil, false, false},
+		{CompressZstd, 31, CompressZstd, nil, false, true},
+		{CompressLZ4, 32, CompressLZ4, nil, true, false},
+		{CompressLZ4, 31, CompressLZ4, nil, false, true},
+		{CompressZlibx, 32, CompressZlibx, nil, true, false},
+		{CompressZlibx, 31, CompressZlibx, nil, false, true},
+		{CompressZlib, 32, CompressZlib, nil, true, false},
+		{CompressZlib, 31, CompressZlib, nil, false, false},
+		{CompressZlib, 30, CompressZlib, nil, true, false},
+		{CompressAuto, 29, CompressZlib, nil, false, false},
+		{CompressAuto, 28, CompressZlib, nil, false, false},
+		{CompressAuto, 27, CompressZlib, nil, true, false},
 		// Blocks over 0xffff bytes: the receiver adds them to its window
 		// in pieces, repeating the first piece below protocol 31.
-		{CompressZlib, 31, CompressZlib, []string{"--block-size=70000"}, false},
-		{CompressZlib, 30, CompressZlib, []string{"--block-size=70000"}, true},
-		{CompressAuto, 29, CompressZlib, []string{"--block-size=70000"}, false},
+		{CompressZlib, 31, CompressZlib, []string{"--block-size=70000"}, false, true},
+		{CompressZlib, 30, CompressZlib, []string{"--block-size=70000"}, true, false},
+		{CompressAuto, 29, CompressZlib, []string{"--block-size=70000"}, false, true},
 	}
 	for name, bin := range compressPeers(t) {
 		for _, c := range cases {
-			if name != "rsync" && !c.every {
+			if (name != "rsync" && !c.every) || (c.stress && !stressRun()) {
 				continue
 			}
 			label := fmt.Sprintf("%s/%s/%d", name, c.choice, c.proto)
@@ -298,21 +299,25 @@ func TestCompressLevelsInterop(t *testing.T) {
 		choice string
 		level  int
 		want   string
+		stress bool // make stress only (GSYNC_STRESS)
 	}{
-		{CompressZlib, 0, ""},
-		{CompressZlibx, 0, ""},
+		{CompressZlib, 0, "", false},
+		{CompressZlibx, 0, "", false},
 		// Classic zlib's history at every kind of deflate encoder: the
 		// fast ones (1 to 6) and the hash-chain ones (7 to 9).
-		{CompressZlib, 1, CompressZlib},
-		{CompressZlib, 4, CompressZlib},
-		{CompressZlib, 7, CompressZlib},
-		{CompressZlib, 9, CompressZlib},
-		{CompressZlibx, 9, CompressZlibx},
-		{CompressZstd, -5, CompressZstd},
-		{CompressZstd, 19, CompressZstd},
-		{CompressAuto, 0, CompressZstd},
-		{CompressLZ4, 7, CompressLZ4},
+		{CompressZlib, 1, CompressZlib, false},
+		{CompressZlib, 4, CompressZlib, true},
+		{CompressZlib, 7, CompressZlib, false},
+		{CompressZlib, 9, CompressZlib, true},
+		{CompressZlibx, 9, CompressZlibx, true},
+		{CompressZstd, -5, CompressZstd, false},
+		{CompressZstd, 19, CompressZstd, false},
+		{CompressAuto, 0, CompressZstd, false},
+		{CompressLZ4, 7, CompressLZ4, false},
 	} {
+		if c.stress && !stressRun() {
+			continue
+		}
 		t.Run(fmt.Sprintf("%s/%d", c.choice, c.level), func(t *testing.T) {
 			t.Parallel()
 			dst := filepath.Join(t.TempDir(), "dst")
@@ -324,3 +329,8 @@ func TestCompressLevelsInterop(t *testing.T) {
 		})
 	}
 }
+
+// stressRun reports whether make stress runs the tests (GSYNC_STRESS
+// set): the rows of an interop table that repeat code paths other rows
+// cover run only then.
+func stressRun() bool { return os.Getenv("GSYNC_STRESS") != "" }

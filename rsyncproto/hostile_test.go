@@ -437,6 +437,7 @@ func TestHostileSilence(t *testing.T) {
 			}},
 		} {
 			t.Run(mode.String()+"/"+tc.name, func(t *testing.T) {
+				t.Parallel() // each waits out its timeout
 				r := runHostile(t, mode, 31, hostileReq(src), marker, tc.script)
 				if exitCode(r.err) != ExitTimeout {
 					t.Errorf("err = %v, want a timeout (exit 30)", r.err)
