@@ -345,9 +345,11 @@ func (m *Mirror) push(ctx context.Context, t *targetRun, b delay.Batch, out chan
 			defer close(done)
 			m.reportProgress(pctx, t, start)
 		}()
+		warmed := m.warm(ctx, t)
 		st, err = m.fullSync(ctx, t)
 		stop()
 		<-done
+		<-warmed
 		t.st.setProgress(Progress{})
 	} else {
 		changes := t.removed.filter(m.src, toChanges(b.Items, m.cfg.Delete))

@@ -336,6 +336,9 @@ func (m *Mirror) openMore(t *targetRun, spec Target, opts transport.Options) err
 		n = 1
 	}
 	t.st.setProcesses(n)
+	if m.cfg.Once {
+		return nil // full syncs only: they run alone
+	}
 	for range n - 1 {
 		tgt, _, err := spec.Open(m.rules, opts)
 		if err != nil {

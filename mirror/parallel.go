@@ -129,3 +129,30 @@ func (t *targetRun) counted(push func() (transport.Stats, error)) (transport.Sta
 	defer t.st.pushEnded()
 	return push()
 }
+
+// warm connects the extra instances of t that connect on their first
+// push (transport.Warmer), at the same time, while its full sync runs;
+// the returned channel is closed when they are done. A failure is only
+// logged: the first push on that instance connects again, and reports.
+func (m *Mirror) warm(ctx context.Context, t *targetRun) <-chan struct{} {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, tgt := range t.more {
+		w, ok := tgt.(transport.Warmer)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Warm(ctx); err != nil {
+				t.log.Debug("extra connection not opened ahead", "err", err)
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	return done
+}
