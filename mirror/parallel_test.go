@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -201,4 +202,46 @@ func TestMaxProcessesRetriesFailedGroup(t *testing.T) {
 		got, _ := p.pushed()
 		return !slices.Equal(got, []string{"a", "b", "z"})
 	})
+}
+
+// eventTarget is a fakeTarget that runs events (EventTarget).
+type eventTarget struct{ *fakeTarget }
+
+func (eventTarget) EventBased() bool { return true }
+
+// TestMaxProcessesNotForEvents: a target that runs events (lsyncd's
+// actions) keeps one push at a time, with a warning that names it.
+func TestMaxProcessesNotForEvents(t *testing.T) {
+	t.Parallel()
+	opened := 0
+	var mu sync.Mutex
+	open := func(_ *filter.Set, opts transport.Options) (transport.Target, string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		opened++
+		return eventTarget{&fakeTarget{name: "actions", opts: opts}}, "", nil
+	}
+	buf := &testutil.Buffer{}
+	st := NewStatus("actions", nil)
+	src := t.TempDir()
+	testutil.WriteRel(t, src, "f0")
+	w := newFakeWatcher()
+	m := New(Config{Source: src, MaxDelays: 10, Targets: []Target{{Spec: "actions", Open: open, Status: st, MaxProcesses: 3}},
+		Log:   slog.New(slog.NewTextHandler(buf, nil)),
+		Watch: func(context.Context, watcher.Options) (watcher.Watcher, error) { return w, nil }})
+	done := make(chan error, 1)
+	go func() { done <- m.Run(context.Background()) }()
+	testutil.Eventually(t, "startup full sync", func() bool { return st.Snapshot().Started })
+	m.Stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if opened != 1 || st.Snapshot().Processes != 1 {
+		t.Errorf("opened %d, processes %d; want 1 and 1", opened, st.Snapshot().Processes)
+	}
+	if !strings.Contains(buf.String(), "maxProcesses has no effect on a sync that runs actions") {
+		t.Errorf("no warning:\n%s", buf.String())
+	}
 }
