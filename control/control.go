@@ -69,6 +69,13 @@ type Target struct {
 	VerifyError string     `json:"verify_error,omitempty"`
 	// Progress of a full sync in flight (updated every 10 s).
 	Progress *Progress `json:"progress,omitempty"`
+
+	// Pushes are the pushes running now: several at once when a batch
+	// was split for maxProcesses (MaxProcesses); PeakPushes is the most
+	// that ran at once since the start.
+	Pushes       int `json:"pushes"`
+	PeakPushes   int `json:"peak_pushes"`
+	MaxProcesses int `json:"max_processes"`
 }
 
 // Progress is how far a full sync in flight got.

@@ -118,11 +118,21 @@ type Target struct {
 	// is the target directory of a local target, "" otherwise.
 	Open   func(rules *filter.Set, opts transport.Options) (t transport.Target, localDir string, err error)
 	Status *Status // nil: not published
+	// MaxProcesses > 1 lets up to this many pushes of a batch run at
+	// once (lsyncd's maxProcesses), each on a target of its own opened
+	// with Open, on groups of changes whose paths are disjoint (see
+	// splitChanges); full syncs run alone. 0 or 1: one push at a time.
+	// Targets that run events (EventTarget) always run one.
+	MaxProcesses int
 	// Effects, when set, says what a change of a path does on a target
 	// that is not a mirror (lsyncd's actions), for gsync explain; nil:
 	// the mirror's own rules.
 	Effects func(rel string, isDir bool) []string
 }
+
+// MaxProcessesLimit caps Target.MaxProcesses: each push holds a
+// connection of its own.
+const MaxProcessesLimit = 64
 
 // validate checks what New cannot infer.
 func (c *Config) validate() error {
@@ -140,6 +150,11 @@ func (c *Config) validate() error {
 	}
 	if len(c.Targets) == 0 {
 		return configErrorf("no target for source %s", c.Source)
+	}
+	for _, t := range c.Targets {
+		if t.MaxProcesses < 0 || t.MaxProcesses > MaxProcessesLimit {
+			return configErrorf("invalid --max-processes %d for %s: must be 1 to %d", t.MaxProcesses, t.Spec, MaxProcessesLimit)
+		}
 	}
 	return nil
 }

@@ -110,7 +110,7 @@ func (m *Mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, e
 			return transport.Stats{}, transport.Transient(err)
 		}
 		if n > max {
-			st, err := t.keep.FullSync(ctx)
+			st, err := t.counted(func() (transport.Stats, error) { return t.keep.FullSync(ctx) })
 			if err != nil {
 				return st, err
 			}
@@ -118,7 +118,7 @@ func (m *Mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, e
 		}
 	}
 	m.snapshot(ctx, t)
-	return t.tgt.FullSync(ctx)
+	return t.counted(func() (transport.Stats, error) { return t.tgt.FullSync(ctx) })
 }
 
 // maxDeleteReason is the refusal of a sync that would delete n > max
@@ -129,12 +129,22 @@ func maxDeleteReason(what string, n, max int) string {
 
 // pushBatch pushes one batch of t behind the guards: changes across a
 // vanished nested mount are held back, and a batch that would delete more
-// than --max-delete entries is pushed without its deletions. Deletions
-// the kernel reported one by one are real, so an empty source does not
-// hold a batch back (lsyncd: rm -rf src/* empties the mirror).
+// than --max-delete entries is pushed without its deletions (in one push:
+// the limit counts the whole batch). Deletions the kernel reported one by
+// one are real, so an empty source does not hold a batch back (lsyncd:
+// rm -rf src/* empties the mirror). Otherwise the batch goes through
+// pushChanges, split into disjoint groups with Target.MaxProcesses (see
+// pushBatchParts).
 func (m *Mirror) pushBatch(ctx context.Context, t *targetRun, changes []transport.Change) (transport.Stats, error) {
+	st, _, err := m.pushBatchParts(ctx, t, changes)
+	return st, err
+}
+
+// pushBatchParts is pushBatch that also returns part, set when some of
+// the batch's groups failed as a whole and the others went through.
+func (m *Mirror) pushBatchParts(ctx context.Context, t *targetRun, changes []transport.Change) (st transport.Stats, part *partial, err error) {
 	if err := m.checkSourceRoot(); err != nil {
-		return transport.Stats{}, err
+		return transport.Stats{}, nil, err
 	}
 	if gone := m.mounts.vanished(); len(gone) > 0 {
 		var held []string
@@ -144,30 +154,29 @@ func (m *Mirror) pushBatch(ctx context.Context, t *targetRun, changes []transpor
 				"path", p, "mount", path.Join(m.src, gone[0]))
 		}
 		if len(changes) == 0 {
-			return transport.Stats{}, nil
+			return transport.Stats{}, nil, nil
 		}
 	}
 	max := m.cfg.MaxDelete
 	if max <= 0 || !m.cfg.Delete.Running() {
-		return t.tgt.Push(ctx, changes)
+		return m.pushChanges(ctx, t, changes)
 	}
 	n, err := m.countBatchDeletes(ctx, t, changes, max)
 	if err != nil {
-		return transport.Stats{}, transport.Transient(err)
+		return transport.Stats{}, nil, transport.Transient(err)
 	}
 	if n <= max {
-		return t.tgt.Push(ctx, changes)
+		return m.pushChanges(ctx, t, changes)
 	}
-	var st transport.Stats
 	if t.keep != nil {
-		st, err = t.keep.Push(ctx, changes)
+		st, err = t.counted(func() (transport.Stats, error) { return t.keep.Push(ctx, changes) })
 	} else if kept := withoutDeletes(changes); len(kept) > 0 {
-		st, err = t.tgt.Push(ctx, kept)
+		st, err = t.counted(func() (transport.Stats, error) { return t.tgt.Push(ctx, kept) })
 	}
 	if err != nil {
-		return st, err
+		return st, nil, err
 	}
-	return st, &refusal{maxDeleteReason("batch", n, max)}
+	return st, nil, &refusal{maxDeleteReason("batch", n, max)}
 }
 
 // countBatchDeletes counts the entries changes would delete on t's

@@ -25,6 +25,9 @@ type pushResult struct {
 	stats  transport.Stats
 	err    error
 	took   time.Duration
+	// part is set when some of the batch's groups failed as a whole
+	// and the others went through (Target.MaxProcesses).
+	part *partial
 }
 
 // watch opens the watcher of the source.
@@ -333,6 +336,7 @@ func (m *Mirror) push(ctx context.Context, t *targetRun, b delay.Batch, out chan
 	start := m.clock.Now()
 	var st transport.Stats
 	var err error
+	var part *partial
 	if b.Full {
 		t.prog.reset()
 		pctx, stop := context.WithCancel(ctx)
@@ -341,17 +345,19 @@ func (m *Mirror) push(ctx context.Context, t *targetRun, b delay.Batch, out chan
 			defer close(done)
 			m.reportProgress(pctx, t, start)
 		}()
+		warmed := m.warm(ctx, t)
 		st, err = m.fullSync(ctx, t)
 		stop()
 		<-done
+		<-warmed
 		t.st.setProgress(Progress{})
 	} else {
 		changes := t.removed.filter(m.src, toChanges(b.Items, m.cfg.Delete))
 		if len(changes) > 0 {
-			st, err = m.pushBatch(ctx, t, changes)
+			st, part, err = m.pushBatchParts(ctx, t, changes)
 		}
 	}
-	out <- pushResult{target: t, batch: b, stats: st, err: err, took: m.clock.Now().Sub(start)}
+	out <- pushResult{target: t, batch: b, stats: st, err: err, took: m.clock.Now().Sub(start), part: part}
 }
 
 // finish hands a push result back to the target's collator at now. A
@@ -391,7 +397,18 @@ func (m *Mirror) finish(t *targetRun, r pushResult, now time.Time) error {
 		t.backoff = nextBackoff(t.backoff)
 		t.retryAt = now.Add(t.backoff)
 		logStats(t, what, "failed", r.stats, r.took, "err", r.err, "retry_in", t.backoff.String())
-		col.Done(r.batch.ID, r.batch.Items, t.retryAt)
+		retry := r.batch.Items
+		if r.part != nil {
+			// Only the failed groups go back: their paths are disjoint
+			// from those of the groups that went through, so no
+			// dependent change is reordered.
+			var sent []delay.Item
+			retry, sent = r.part.split(r.batch.Items)
+			ok := pushResult{target: t, batch: delay.Batch{ID: r.batch.ID, Items: sent}, stats: r.part.okStats, took: r.took}
+			m.settle(t, ok, now)
+			m.runHooks(t, ok)
+		}
+		col.Done(r.batch.ID, retry, t.retryAt)
 		if r.batch.Full {
 			col.AddFull()
 		}

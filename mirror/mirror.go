@@ -222,6 +222,9 @@ func (m *Mirror) setup() error {
 		t := &targetRun{tgt: tgt, spec: spec.Spec, st: spec.Status, log: tlog, startupDone: cfg.NoInit,
 			paths: newPathBackoff(backoffMin, backoffMax), prog: prog}
 		m.targets = append(m.targets, t)
+		if err := m.openMore(t, spec, opts); err != nil {
+			return err
+		}
 		if err := m.guardDeletes(t, spec, localDir, opts); err != nil {
 			return err
 		}
@@ -324,6 +327,28 @@ func (m *Mirror) readRuleFile(rel string) ([]byte, error) {
 	return data, nil
 }
 
+// openMore opens the extra target instances of spec.MaxProcesses, each
+// with its own connection; a target that runs events keeps one.
+func (m *Mirror) openMore(t *targetRun, spec Target, opts transport.Options) error {
+	n := max(spec.MaxProcesses, 1)
+	if e, ok := t.tgt.(EventTarget); ok && e.EventBased() && n > 1 {
+		t.log.Warn("maxProcesses has no effect on a sync that runs actions: they run one at a time, in order", "max_processes", n)
+		n = 1
+	}
+	t.st.setProcesses(n)
+	if m.cfg.Once {
+		return nil // full syncs only: they run alone
+	}
+	for range n - 1 {
+		tgt, _, err := spec.Open(m.rules, opts)
+		if err != nil {
+			return err
+		}
+		t.more = append(t.more, tgt)
+	}
+	return nil
+}
+
 // guardDeletes gives a target what MaxDelete needs: a counter of the
 // entries a push would delete (walking a local target's directory dir,
 // or a dry run on a twin of a remote target), and a twin target that
@@ -361,7 +386,10 @@ func (m *Mirror) guardDeletes(t *targetRun, spec Target, dir string, opts transp
 // target; each target has its own queue, push and retry timing, so a
 // slow or broken target never delays the others.
 type targetRun struct {
-	tgt         transport.Target
+	tgt transport.Target
+	// more are the extra instances of the target that the groups of a
+	// batch are pushed on at the same time (Target.MaxProcesses).
+	more        []transport.Target
 	spec        string // the target as given
 	st          *Status
 	log         *slog.Logger
@@ -421,7 +449,7 @@ func (t *targetRun) close() {
 		return
 	}
 	t.closed = true
-	for _, tgt := range []transport.Target{t.tgt, t.probe, t.keep} {
+	for _, tgt := range append([]transport.Target{t.tgt, t.probe, t.keep}, t.more...) {
 		if tgt != nil {
 			tgt.Close()
 		}

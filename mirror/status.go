@@ -51,6 +51,12 @@ type Snapshot struct {
 	LastPush    time.Time
 	LastErr     string
 
+	// Pushes are the pushes running now (a batch split into groups
+	// runs several at once, up to Processes), PeakPushes the most that
+	// ran at once since the start.
+	Pushes, PeakPushes int
+	Processes          int // the target's maxProcesses
+
 	State       State
 	RetryAt     time.Time // next attempt while retrying
 	LastSuccess time.Time
@@ -328,4 +334,23 @@ func (s *Status) setProgress(p Progress) {
 		s.Progress = p
 		return true
 	})
+}
+
+// setProcesses records the target's maxProcesses.
+func (s *Status) setProcesses(n int) {
+	s.update(func(s *Snapshot) bool { s.Processes = n; return true })
+}
+
+// pushStarted and pushEnded count a push running on one of the target's
+// instances (a batch split into groups runs several at once).
+func (s *Status) pushStarted() {
+	s.update(func(s *Snapshot) bool {
+		s.Pushes++
+		s.PeakPushes = max(s.PeakPushes, s.Pushes)
+		return true
+	})
+}
+
+func (s *Status) pushEnded() {
+	s.update(func(s *Snapshot) bool { s.Pushes--; return true })
 }

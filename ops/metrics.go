@@ -41,6 +41,9 @@ var (
 	descRetries = prometheus.NewDesc("gsync_retries_total", "Pushes that failed and were queued again.", labels, nil)
 	descQueue   = prometheus.NewDesc("gsync_queue_depth", "Changes waiting to be pushed.", labels, nil)
 	descFlight  = prometheus.NewDesc("gsync_in_flight", "Changes of the push in flight.", labels, nil)
+	descPushes  = prometheus.NewDesc("gsync_pushes_in_flight", "Pushes running now (several at once when a batch is split for --max-processes).", labels, nil)
+	descPeak    = prometheus.NewDesc("gsync_pushes_in_flight_peak", "The most pushes that ran at once since the start.", labels, nil)
+	descProcs   = prometheus.NewDesc("gsync_max_processes", "The target's --max-processes (lsyncd's maxProcesses).", labels, nil)
 	descWatches = prometheus.NewDesc("gsync_watches", "Watched directories of the target's source.", labels, nil)
 	descOver    = prometheus.NewDesc("gsync_overflows_total", "inotify queue overflows (each causes a full sync).", labels, nil)
 	descUp      = prometheus.NewDesc("gsync_target_up", "1 while the target is reachable (the last push did not fail), else 0.", labels, nil)
@@ -57,7 +60,7 @@ var (
 
 func (c boardCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descEvents, descBatches, descLatency, descBytes, descFiles, descDeleted,
-		descRenamed, descErrors, descRetries, descQueue, descFlight, descWatches, descOver, descUp, descState, descFailing, descSuccess,
+		descRenamed, descErrors, descRetries, descQueue, descFlight, descPushes, descPeak, descProcs, descWatches, descOver, descUp, descState, descFailing, descSuccess,
 		descHooks, descMerged, descDrift, descDriftT, descVerify, descVerifyT} {
 		ch <- d
 	}
@@ -109,6 +112,9 @@ func (c boardCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRetries, n.Failures)
 		gauge(descQueue, float64(queued))
 		gauge(descFlight, float64(inFlight))
+		gauge(descPushes, float64(s.Pushes))
+		gauge(descPeak, float64(s.PeakPushes))
+		gauge(descProcs, float64(s.Processes))
 		gauge(descWatches, float64(watches))
 		counter(descOver, n.Overflows)
 		gauge(descUp, boolFloat(up && state != mirror.StateFailed))

@@ -29,6 +29,9 @@ func PrintStatus(w io.Writer, all []control.Status, now time.Time) {
 			if t.InFlight > 0 {
 				state += fmt.Sprintf(" (%d)", t.InFlight)
 			}
+			if t.Pushes > 1 {
+				state += fmt.Sprintf(" in %d pushes", t.Pushes)
+			}
 			last := "never"
 			if t.LastSuccess != nil {
 				last = t.LastSuccess.Format("2006-01-02 15:04:05")

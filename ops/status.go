@@ -24,6 +24,7 @@ func TargetStatus(st *mirror.Status) control.Target {
 	t := control.Target{
 		Sync: s.Name, Source: s.Source, Target: s.Target, State: s.State.String(),
 		Queue: s.Queued, InFlight: s.ActiveTotal, LastError: s.LastErr,
+		Pushes: s.Pushes, PeakPushes: s.PeakPushes, MaxProcesses: s.Processes,
 		BytesPushed: c.Bytes, FilesPushed: c.Files,
 		Deleted: c.Deleted, Renamed: c.Renamed,
 		Batches: c.Batches + c.FullSyncs, Failures: c.Failures,
@@ -88,7 +89,10 @@ func report(b *bytes.Buffer, s mirror.Snapshot) {
 	if more := s.Queued - len(s.Waiting); more > 0 {
 		fmt.Fprintf(b, "%-7s(%d more)\n", "wait", more)
 	}
-	if s.InFlight {
+	switch {
+	case s.Pushes > 1:
+		fmt.Fprintf(b, "%d pushes in flight (maxProcesses %d)\n", s.Pushes, s.Processes)
+	case s.InFlight:
 		b.WriteString("Push in flight\n")
 	}
 	if s.State == mirror.StateFailed {

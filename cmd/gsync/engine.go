@@ -96,7 +96,14 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 			tcfg = cfg.targetCfgs[i]
 		}
 		// The target's own options key its tree index.
-		t := mirror.Target{Spec: spec, Status: status[i], StateKey: fmt.Sprintf("%+v %d", tcfg.attrs, tcfg.protocol)}
+		t := mirror.Target{Spec: spec, Status: status[i], StateKey: fmt.Sprintf("%+v %d", tcfg.attrs, tcfg.protocol),
+			MaxProcesses: tcfg.maxProcesses}
+		if t.MaxProcesses > 1 && tcfg.attrs.HardLinks {
+			// The names of one inode may lie in different groups, whose
+			// receivers would each link them.
+			log.Warn("--max-processes has no effect with -H (hard links): pushes to this target run one at a time", "target", spec, "max_processes", t.MaxProcesses)
+			t.MaxProcesses = 1
+		}
 		if cfg.targetNames != nil {
 			t.Name = cfg.targetNames[i]
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/gsync/gsync/filter"
 	"github.com/gsync/gsync/hooks"
 	"github.com/gsync/gsync/lsyncdconf"
+	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/rsyncproto"
 	"github.com/gsync/gsync/transport"
@@ -133,6 +134,10 @@ type targetOptions struct {
 	// --max-size, --min-size, --safe-links (lsyncd configs: bwlimit,
 	// checksum, whole_file and _extra).
 	sender rsyncopts.Sender
+	// maxProcesses is how many pushes of a batch may run at once, each
+	// on a connection of its own (--max-processes, lsyncd's
+	// maxProcesses; mirror.Target.MaxProcesses).
+	maxProcesses int
 }
 
 // validate checks the target options once, when the config is read.
@@ -148,6 +153,9 @@ func (o *targetOptions) validate() error {
 	}
 	if err := o.receiver.Check(); err != nil {
 		return usageError{Err: err}
+	}
+	if o.maxProcesses < 1 || o.maxProcesses > mirror.MaxProcessesLimit {
+		return usagef("invalid --max-processes %d: want 1 to %d", o.maxProcesses, mirror.MaxProcessesLimit)
 	}
 	return nil
 }
@@ -216,7 +224,7 @@ func newRootCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) *cobra.Comm
 func newCommand(stdout, stderr io.Writer, sigs <-chan os.Signal) (*cobra.Command, *config) {
 	cfg := &config{
 		sourceOptions:  sourceOptions{delay: 15 * time.Second, maxDelays: 1000, onPushTimeout: hooks.DefaultTimeout},
-		targetOptions:  targetOptions{timeout: 60 * time.Second},
+		targetOptions:  targetOptions{timeout: 60 * time.Second, maxProcesses: 1},
 		processOptions: processOptions{statusInterval: 10 * time.Second},
 	}
 	cmd := &cobra.Command{
@@ -266,6 +274,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.SortFlags = false
 	f.Var(durationSeconds{&cfg.delay}, "delay", "collect changes this long before pushing (seconds or a duration: 15, 0, 500ms)")
 	f.IntVar(&cfg.maxDelays, "max-delays", cfg.maxDelays, "push at once when this many changes are waiting")
+	f.IntVar(&cfg.maxProcesses, "max-processes", cfg.maxProcesses, "run up to `N` pushes of a batch to each target at once, each on a connection of its own, on changes whose paths are disjoint (lsyncd's maxProcesses; full syncs run alone)")
 	f.TextVar(&cfg.deleteMode, "delete", cfg.deleteMode, "delete on the target, `MODE`: true, false, startup (full syncs only) or running (batches only)")
 	f.VarP(ruleFlag{filter.SpecFilter, &cfg.rules}, "filter", "f", "add a filter `RULE` in rsync's syntax (\"- *.o\", \"P /keep/\", \"dir-merge .rsync-filter\"; repeatable, in order with the options below, first match wins)")
 	f.Var(ruleFlag{filter.SpecExclude, &cfg.rules}, "exclude", "exclude paths matching `PATTERN` (rsync's --exclude; repeatable)")

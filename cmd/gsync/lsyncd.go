@@ -172,7 +172,7 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 			oneFileSystem: s.Rsync.On("one_file_system"),
 			cvsExclude:    s.Rsync.On("cvs_exclude"),
 		},
-		targetOptions:  targetOptions{timeout: 60 * time.Second, passwordFile: s.Rsync.Str["password_file"]},
+		targetOptions:  targetOptions{timeout: 60 * time.Second, passwordFile: s.Rsync.Str["password_file"], maxProcesses: lsyncdMaxProcesses(s, st)},
 		processOptions: processOptions{logLevel: lsyncdLogLevel(st.Log), logFormat: "text"},
 	}
 	if err := c.deleteMode.UnmarshalText([]byte(s.Delete)); err != nil {

@@ -131,13 +131,14 @@ sync { default.direct, source = %q, target = %q }
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	log := errb.String()
-	if strings.Contains(log, "inotifyMode") {
-		t.Errorf("inotifyMode takes effect now, but the log names it:\n%s", log)
+	for _, key := range []string{"inotifyMode", "maxProcesses"} {
+		if strings.Contains(log, key) {
+			t.Errorf("%s takes effect now (one sync), but the log names it:\n%s", key, log)
+		}
 	}
 	for _, want := range []string{
 		`level=INFO msg="config ` + dir + ` loaded" category=Normal`,
 		`level=ERROR msg="an error line" category=Error`,
-		`maxProcesses has no effect`,
 		`logfacility and logident have no effect with nodaemon`,
 	} {
 		if !strings.Contains(log, want) {

@@ -30,13 +30,9 @@ func logLsyncdConfig(log *slog.Logger, cfg *lsyncdconf.Config) {
 		log.Warn(w)
 	}
 	st := cfg.Settings
-	if st.MaxProcesses > 1 {
-		log.Warn("settings{}: maxProcesses has no effect: gsync runs one push per target at a time (each sync{} its own)", "maxProcesses", st.MaxProcesses)
-	}
-	for _, s := range cfg.Syncs {
-		if s.MaxProcesses > 1 {
-			log.Warn("sync{}: maxProcesses has no effect: gsync runs one push per target at a time", "at", s.Where(), "maxProcesses", s.MaxProcesses)
-		}
+	if st.MaxProcesses > 0 && len(cfg.Syncs) > 1 {
+		log.Warn("settings{}: maxProcesses is every sync's own limit in gsync, as it overrides each sync{}'s; lsyncd also caps the processes of all syncs together at it, gsync does not (each sync runs up to that many pushes at once)",
+			"maxProcesses", st.MaxProcesses, "syncs", len(cfg.Syncs))
 	}
 	if st.LogFacility != "" || st.LogIdent != "" {
 		switch {
@@ -69,4 +65,14 @@ func openLsyncdSyslog(st lsyncdconf.Settings, addr string, out *ops.Tee, stderr 
 	}
 	out.Writers = append(out.Writers, w)
 	return func() { w.Close() }, nil
+}
+
+// lsyncdMaxProcesses is how many pushes of s may run at once: settings{}
+// maxProcesses overrides every sync's own, as lsyncd's Syncs.add does
+// (lsyncd.lua); the default is 1.
+func lsyncdMaxProcesses(s *lsyncdconf.Sync, st lsyncdconf.Settings) int {
+	if st.MaxProcesses > 0 {
+		return st.MaxProcesses
+	}
+	return max(s.MaxProcesses, 1)
 }

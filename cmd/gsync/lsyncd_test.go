@@ -320,3 +320,34 @@ func TestGroupSyncsComparesEverySourceOption(t *testing.T) {
 		t.Errorf("equal source options (/a and /a/, no excludes) not merged: %d mirrors", len(got))
 	}
 }
+
+// TestSyncConfigMaxProcesses: a sync's maxProcesses is its target's
+// --max-processes; settings{} maxProcesses overrides every sync's (as
+// lsyncd's Syncs.add does), rsyncssh syncs included; unset is 1.
+func TestSyncConfigMaxProcesses(t *testing.T) {
+	cfg, err := lsyncdconf.Load("c.lua", `
+sync{ default.rsync, source = "/src", target = "h::m", maxProcesses = 3 }
+sync{ default.rsync, source = "/src2", target = "h::m2" }
+sync{ default.rsyncssh, source = "/src3", host = "h", targetdir = "/d" }
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		settings int
+		want     []int
+	}{{0, []int{3, 1, 1}}, {5, []int{5, 5, 5}}} {
+		for i := range cfg.Syncs {
+			c, _, err := syncConfig(&cfg.Syncs[i], lsyncdconf.Settings{MaxProcesses: tt.settings}, i+1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.maxProcesses != tt.want[i] {
+				t.Errorf("settings maxProcesses %d: sync %d: max processes %d, want %d", tt.settings, i+1, c.maxProcesses, tt.want[i])
+			}
+			if err := c.targetOptions.validate(); err != nil {
+				t.Errorf("sync %d: %v", i+1, err)
+			}
+		}
+	}
+}
