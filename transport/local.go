@@ -1017,7 +1017,7 @@ func (r *run) syncSymlink(rel string, sfi, tfi fs.FileInfo) error {
 	if err != nil {
 		return fmt.Errorf("read source link: %w", err)
 	}
-	if r.l.opts.Sender.SafeLinks && unsafeSymlink(target, rel) {
+	if r.l.opts.Sender.SafeLinks && beneath.UnsafeSymlink(target, rel) {
 		// generator.c:recv_generator: --safe-links ignores it (and, as
 		// it was listed, does not delete what the target has).
 		r.l.log.Info("ignoring unsafe symlink", "path", srcRel(rel), "target", target)

@@ -31,7 +31,7 @@ func TestLsyncdAttrs(t *testing.T) {
 			rsyncopts.Attrs{Usermap: "*:nobody", Groupmap: "*:nogroup", Chmod: "F644"}, "", ""},
 		{"_extra", `archive = true, _extra = { "--numeric-ids", "-H", "--no-specials", "-v", "--timeout=7" }`,
 			rsyncopts.Attrs{NumericIDs: true, HardLinks: true, NoSpecials: true}, "-v", ""},
-		{"_extra unsupported", `_extra = { "--copy-links" }`, lts, "", "--copy-links is not supported"},
+		{"_extra unsupported", `_extra = { "--fuzzy" }`, lts, "", "--fuzzy is not supported"},
 		{"_extra unknown", `_extra = { "--frob" }`, lts, "", "unknown rsync option --frob"},
 		{"bad chmod", `chmod = "Q+w"`, lts, "", "chmod"},
 	} {
