@@ -172,7 +172,7 @@ func (fl *fileList) openLinks(o *Options) error {
 	if err != nil {
 		return fmt.Errorf("follow symlinks: %w", err)
 	}
-	l, err := beneath.OpenLinks()
+	l, err := beneath.OpenLinks(beneath.Follow{All: o.CopyLinks, Unsafe: o.CopyUnsafeLinks, Dirs: o.CopyDirlinks})
 	if err != nil {
 		return err
 	}
@@ -443,7 +443,9 @@ func (b *listBuilder) addPath(name string, recursive bool) error {
 	if !e.isDir() {
 		b.fl.replacing = append(b.fl.replacing, name)
 	}
-	if e.isDir() && recursive {
+	if e.isDir() && (recursive || e.followed) {
+		// A listed link followed to a directory (a new link, in a live
+		// batch) brings its whole referent.
 		b.fl.scoped = append(b.fl.scoped, Path{Name: name, Recursive: true})
 		return b.walk(name)
 	}
@@ -557,13 +559,9 @@ func (b *listBuilder) newEntry(name string, fi fs.FileInfo, readlink func() (str
 var errSkip = errors.New("skipped")
 
 // follow lists the symlink e (lstat'ed as *fi) as its referent when the
-// options say so (flist.c:readlink_stat and link_stat): -L follows every
-// link, --copy-unsafe-links those util1.c:unsafe_symlink calls unsafe, -k
-// those to directories. A followed entry gets the referent's attributes
-// in *fi and its real path; an entry below a followed directory gets its
-// real path. A link -L or --copy-unsafe-links must follow but cannot is
-// an error (flist.c:make_file: "symlink has no referent"); -k keeps a
-// link it cannot follow as a link, as rsync does.
+// options say so (beneath.Links.Follow: flist.c:readlink_stat and
+// link_stat). A followed entry gets the referent's attributes in *fi and
+// its real path; an entry below a followed directory gets its real path.
 func (b *listBuilder) follow(e *entry, fi *fs.FileInfo, readlink func() (string, error), dirReal string) error {
 	base := e.name[strings.LastIndexByte(e.name, '/')+1:]
 	if (*fi).Mode()&fs.ModeSymlink == 0 {
@@ -577,22 +575,13 @@ func (b *listBuilder) follow(e *entry, fi *fs.FileInfo, readlink func() (string,
 		return fmt.Errorf("read link %s: %w", e.name, err)
 	}
 	e.link = t // kept when the link is not followed
-	must := b.opts.CopyLinks || b.opts.CopyUnsafeLinks && beneath.UnsafeSymlink(t, e.name)
-	if !must && !b.opts.CopyDirlinks {
-		return nil
-	}
 	dir := dirReal
 	if dir == "" {
 		dir = filepath.Join(b.fl.rootReal, filepath.FromSlash(parentName(e.name)))
 	}
-	real, rfi, err := b.fl.links.Referent(dir, t)
-	switch {
-	case err != nil && must:
+	real, rfi, err := b.fl.links.Follow(e.name, dir, t)
+	if err != nil || rfi == nil {
 		return err
-	case err != nil, !must && !rfi.IsDir():
-		return nil
-	case rfi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("follow symlink %s: %w: its referent changed while it was resolved", e.name, ErrVanished)
 	}
 	e.link, e.real, e.followed = "", real, true
 	*fi = rfi

@@ -24,16 +24,49 @@ var ErrNoReferent = errors.New("symlink has no referent")
 // instead of being followed again. Callers compare the result's device
 // and inode with what they listed. It is safe for concurrent use.
 type Links struct {
-	sys *Root // "/"
+	sys    *Root // "/"
+	follow Follow
 }
 
-// OpenLinks opens "/" for resolving referents.
-func OpenLinks() (*Links, error) {
+// Follow says which symlinks are followed: All (rsync -L), Unsafe, those
+// that point out of the tree (--copy-unsafe-links, UnsafeSymlink), Dirs,
+// those to directories (-k).
+type Follow struct {
+	All, Unsafe, Dirs bool
+}
+
+// OpenLinks opens "/" for resolving the referents of the links f follows.
+func OpenLinks(f Follow) (*Links, error) {
 	r, err := Open("/")
 	if err != nil {
 		return nil, fmt.Errorf("open / for following symlinks: %w", err)
 	}
-	return &Links{sys: r}, nil
+	return &Links{sys: r, follow: f}, nil
+}
+
+// Follow resolves the symlink rel (its name relative to the tree's root,
+// in the directory whose real path is dir) with the text target when the
+// options follow it (flist.c:readlink_stat and link_stat): it returns
+// the referent's real path and attributes, or "" and nil when the link
+// stays a link. A link that All or Unsafe must follow but cannot is an
+// error (ErrNoReferent when it points nowhere, rsync's "symlink has no
+// referent"); Dirs alone keeps a link it cannot follow as a link, as
+// rsync does.
+func (l *Links) Follow(rel, dir, target string) (string, fs.FileInfo, error) {
+	must := l.follow.All || l.follow.Unsafe && UnsafeSymlink(target, rel)
+	if !must && !l.follow.Dirs {
+		return "", nil, nil
+	}
+	real, fi, err := l.Referent(dir, target)
+	switch {
+	case err != nil && must:
+		return "", nil, fmt.Errorf("follow %s: %w", rel, err)
+	case err != nil, !must && !fi.IsDir():
+		return "", nil, nil
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "", nil, fmt.Errorf("follow %s: %w: its referent changed while it was resolved", rel, fs.ErrNotExist)
+	}
+	return real, fi, nil
 }
 
 // Close releases the descriptor of "/".
@@ -89,6 +122,10 @@ func (l *Links) Referent(dir, target string) (string, fs.FileInfo, error) {
 // Lstat returns the attributes of the real path real, following no
 // symlink.
 func (l *Links) Lstat(real string) (fs.FileInfo, error) { return l.sys.Lstat(sysRel(real)) }
+
+// Readlink reads the symlink at the real path real (a link below a
+// followed directory that is not followed itself).
+func (l *Links) Readlink(real string) (string, error) { return l.sys.Readlink(sysRel(real)) }
 
 // OpenDir opens the directory at the real path real like Root.OpenDir.
 func (l *Links) OpenDir(real string) (*Dir, error) { return l.sys.OpenDir(sysRel(real)) }
