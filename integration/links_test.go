@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,5 +201,45 @@ func isType(rel, what string, ok func(os.FileMode) bool) func(string) error {
 			return fmt.Errorf("%s is %v, want %s", rel, fi.Mode().Type(), what)
 		}
 		return nil
+	}
+}
+
+// TestSymlinkOptionsLive: with -L, a link made in SRC while gsync runs,
+// to a directory outside SRC, arrives as that directory with its files
+// (the batch walks a followed link's directory), and one to a file as
+// that file. Local target and one rsync daemon.
+func TestSymlinkOptionsLive(t *testing.T) {
+	t.Parallel()
+	lookBinary(t, "rsync")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the daemon module runs as root")
+	}
+	base := t.TempDir()
+	mod := filepath.Join(base, "module")
+	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: mod, Extra: "\tuid = root\n\tgid = root"}}})
+	for _, tc := range []struct{ name, target, dir string }{
+		{"daemon", d.URL("m"), mod},
+		{"local", filepath.Join(base, "local"), filepath.Join(base, "local")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			top := t.TempDir()
+			src, out := filepath.Join(top, "src"), filepath.Join(top, "out")
+			testutil.MustMkdir(t, src)
+			testutil.MustMkdir(t, filepath.Join(out, "od", "sub"))
+			writeAt(t, filepath.Join(out, "od", "sub", "x"), []byte("x"))
+			writeAt(t, filepath.Join(out, "of"), []byte("of"))
+			g := startGsync(t, nil, "--delay=0", "-L", src, tc.target)
+			writeAt(t, filepath.Join(src, "first"), []byte("first"))
+			testutil.Eventually(t, "first arrives", func() bool { return testutil.Exists(filepath.Join(tc.dir, "first")) })
+			testutil.Must(t, os.Symlink(filepath.Join(out, "od"), filepath.Join(src, "dirlink")))
+			testutil.Must(t, os.Symlink("../out/of", filepath.Join(src, "filelink")))
+			testutil.Eventually(t, "dirlink/sub/x and filelink arrive as their referents", func() bool {
+				return all(isDir("dirlink"), isFile("dirlink/sub/x"), isFile("filelink"))(tc.dir) == nil
+			})
+			if code := g.stop(syscall.SIGTERM); code != 143 && code != 0 {
+				t.Errorf("gsync exit %d", code)
+			}
+		})
 	}
 }
