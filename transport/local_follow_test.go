@@ -108,3 +108,46 @@ func TestLocalFollowLoop(t *testing.T) {
 		t.Error("a/b/top copied")
 	}
 }
+
+// TestLocalKeepDirlinksOutside: with -K the local target uses a symlink
+// to a directory beneath the target as that directory, but replaces one
+// that leads out of the target: nothing is written outside it.
+func TestLocalKeepDirlinksOutside(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	src, dst, out := filepath.Join(base, "src"), filepath.Join(base, "dst"), filepath.Join(base, "out")
+	for _, d := range []string{filepath.Join(src, "in"), filepath.Join(src, "away"), filepath.Join(dst, "store"), out} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"in/f", "away/f"} {
+		if err := os.WriteFile(filepath.Join(src, f), []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range map[string]string{"in": "store", "away": out} {
+		if err := os.Symlink(target, filepath.Join(dst, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := NewLocal(dst, Options{Source: src, Delete: DeleteNever, Receiver: rsyncopts.Receiver{KeepDirlinks: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.FullSync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dst, "in")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("in: %v, %v; want the kept symlink", fi, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "store", "f")); err != nil || string(b) != "in/f" {
+		t.Errorf("store/f = %q, %v; want in/f written through the kept link", b, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dst, "away")); err != nil || !fi.IsDir() {
+		t.Errorf("away: %v, %v; want a directory in place of the link out of the target", fi, err)
+	}
+	if names, _ := os.ReadDir(out); len(names) != 0 {
+		t.Errorf("written outside the target: %v", names)
+	}
+}

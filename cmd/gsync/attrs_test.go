@@ -113,6 +113,15 @@ func TestLsyncdSender(t *testing.T) {
 	if err != nil || !c.sender.DeleteExcluded || !c.sender.RemoveSourceFiles || len(ignored) > 0 {
 		t.Errorf("delete_excluded and --remove-source-files: %+v, ignored %q, %v", c.sender, ignored, err)
 	}
+	// The symlink keys (lsyncd passes -k, -L, -K, --copy-unsafe-links).
+	cfg, err = lsyncdconf.Load("c.lua", `sync{ default.rsync, source = "/src", target = "h::m", rsync = { copy_links = true, copy_unsafe_links = true, copy_dirlinks = true, keep_dirlinks = true } }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ignored, err = syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
+	if err != nil || !c.sender.CopyLinks || !c.sender.CopyUnsafeLinks || !c.sender.CopyDirlinks || !c.receiver.KeepDirlinks || len(ignored) > 0 {
+		t.Errorf("copy_links, copy_unsafe_links, copy_dirlinks, keep_dirlinks: sender %+v, receiver %+v, ignored %q, %v", c.sender, c.receiver, ignored, err)
+	}
 }
 
 // TestLsyncdExtraFilters: rsync's filter options in _extra are rules in
