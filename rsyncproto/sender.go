@@ -518,6 +518,13 @@ func (s *session) removeConfirmed(ps *pushState) {
 		if e.mode&sIFMT == sIFDIR || ps.changed[e.name] {
 			continue
 		}
+		if e.real != "" {
+			// Reached through a followed symlink (-L, ...): rsync
+			// unlinks the name, which may lie outside the root; gsync
+			// removes nothing there.
+			s.warn(fmt.Sprintf("Skipping sender remove of a file reached through a followed symlink: %q", e.name))
+			continue
+		}
 		err := ps.fl.root.RemoveFile(e.name, func(fi fs.FileInfo) bool {
 			return sameIdentity(e, fi) && (!e.isReg() || fi.Size() == e.size) && fi.ModTime().Unix() == e.mtime &&
 				int32(fi.ModTime().Nanosecond()) == e.nsec

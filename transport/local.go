@@ -590,6 +590,12 @@ var errSkipped = errors.New("skipped")
 // when it still is the file lstat'ed as sfi with the same size and mtime
 // (--remove-source-files, sender.c:successful_send).
 func (r *run) removeSource(rel string, sfi fs.FileInfo) {
+	if r.realOf(rel) != "" {
+		// Reached through a followed symlink (-L, ...): see
+		// rsyncproto's removeConfirmed.
+		r.l.log.Warn("skipping the removal of a source file reached through a followed symlink", "path", rel)
+		return
+	}
 	err := r.src.RemoveFile(rel, func(fi fs.FileInfo) bool {
 		return sameFile(sfi, fi) && fi.Size() == sfi.Size() && fi.ModTime().Equal(sfi.ModTime())
 	})

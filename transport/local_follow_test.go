@@ -151,3 +151,41 @@ func TestLocalKeepDirlinksOutside(t *testing.T) {
 		t.Errorf("written outside the target: %v", names)
 	}
 }
+
+// TestLocalFollowVerify: right after a full sync with -L, or with -K into
+// a kept link, the local target's Verify finds nothing to change: it
+// follows the links the sync follows.
+func TestLocalFollowVerify(t *testing.T) {
+	t.Parallel()
+	for _, o := range []Options{{Sender: rsyncopts.Sender{CopyLinks: true}}, {Receiver: rsyncopts.Receiver{KeepDirlinks: true}}} {
+		base := t.TempDir()
+		src, dst, out := filepath.Join(base, "src"), filepath.Join(base, "dst"), filepath.Join(base, "out")
+		for _, d := range []string{filepath.Join(src, "d", "e"), filepath.Join(out, "od"), filepath.Join(dst, "store")} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for p, data := range map[string]string{"src/d/e/f": "f", "out/of": "of", "out/od/x": "x"} {
+			if err := os.WriteFile(filepath.Join(base, p), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for p, target := range map[string]string{"src/abs": filepath.Join(out, "of"), "src/dir": "../out/od", "src/d/up": "../abs", "dst/d": "store"} {
+			if err := os.Symlink(target, filepath.Join(base, p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		o.Source, o.Delete, o.Exclude = src, DeleteAlways, func(rel string, _ bool) bool { return rel == "store" }
+		l, err := NewLocal(dst, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err := l.FullSync(context.Background()); err != nil || len(st.Failed) > 0 {
+			t.Fatalf("%+v: full sync: %v, failed %v", o, err, st.Failed)
+		}
+		res, err := l.Verify(context.Background(), VerifyOptions{})
+		if err != nil || len(res.Items) > 0 {
+			t.Errorf("%+v: verify after the sync: %v, items %+v", o, err, res.Items)
+		}
+	}
+}
