@@ -122,6 +122,14 @@ func TestLsyncdSender(t *testing.T) {
 	if err != nil || !c.sender.CopyLinks || !c.sender.CopyUnsafeLinks || !c.sender.CopyDirlinks || !c.receiver.KeepDirlinks || len(ignored) > 0 {
 		t.Errorf("copy_links, copy_unsafe_links, copy_dirlinks, keep_dirlinks: sender %+v, receiver %+v, ignored %q, %v", c.sender, c.receiver, ignored, err)
 	}
+	cfg, err = lsyncdconf.Load("c.lua", `sync{ default.rsync, source = "/src", target = "h::m", rsync = { _extra = { "-LkK", "--copy-unsafe-links" } } }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ignored, err = syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
+	if err != nil || !c.sender.CopyLinks || !c.sender.CopyUnsafeLinks || !c.sender.CopyDirlinks || !c.receiver.KeepDirlinks || len(ignored) > 0 {
+		t.Errorf("_extra -LkK --copy-unsafe-links: sender %+v, receiver %+v, ignored %q, %v", c.sender, c.receiver, ignored, err)
+	}
 }
 
 // TestLsyncdExtraFilters: rsync's filter options in _extra are rules in
