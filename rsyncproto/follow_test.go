@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gsync/gsync/internal/beneath"
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // followTree makes SRC (returned) with links of every kind, and files
@@ -197,3 +198,67 @@ func TestFollowLinksSwapped(t *testing.T) {
 }
 
 func errNoReferent() error { return beneath.ErrNoReferent }
+
+// TestFollowLinksSwappedPush: with -L, the links and referents are
+// swapped for links to secrets outside SRC after the file list went out
+// and before any data was read (Options.Listed): a real rsync receiver
+// gets the listed referents' data or nothing, never a byte of the
+// secrets.
+func TestFollowLinksSwappedPush(t *testing.T) {
+	if !hasRsync() {
+		t.Skip("no rsync")
+	}
+	t.Parallel()
+	for _, swapReferent := range []bool{false, true} {
+		base := t.TempDir()
+		src, out, sec := filepath.Join(base, "src"), filepath.Join(base, "out"), filepath.Join(base, "secret")
+		for _, d := range []string{src, filepath.Join(out, "od"), filepath.Join(sec, "od")} {
+			testutil.Must(t, os.MkdirAll(d, 0o755))
+		}
+		for p, data := range map[string]string{"out/of": "listed file", "out/od/x": "listed dir file",
+			"secret/of": secretMarker, "secret/od/x": secretMarker} {
+			testutil.Must(t, os.WriteFile(filepath.Join(base, p), []byte(data), 0o600))
+		}
+		testutil.Must(t, os.Symlink(filepath.Join(out, "of"), filepath.Join(src, "l")))
+		testutil.Must(t, os.Symlink("../out/od", filepath.Join(src, "d")))
+		swap := func(p, target string) {
+			testutil.Must(t, os.Remove(p))
+			testutil.Must(t, os.Symlink(target, p))
+		}
+		swapped := false
+		dest, dir, push := daemonPeer(31).target(t)
+		req := Request{Root: src, Paths: []Path{{Name: ".", Recursive: true}}, Dest: dest,
+			Options: Options{CopyLinks: true, Listed: func(int) {
+				if swapped {
+					return
+				}
+				swapped = true
+				if swapReferent {
+					swap(filepath.Join(out, "of"), filepath.Join(sec, "of"))
+					swap(filepath.Join(out, "od", "x"), filepath.Join(sec, "od", "x"))
+				} else {
+					swap(filepath.Join(src, "l"), filepath.Join(sec, "of"))
+					swap(filepath.Join(src, "d"), filepath.Join(sec, "od"))
+				}
+			}}}
+		res, err := push(req)
+		if !swapped {
+			t.Fatalf("swap %v: the file list was not sent (%v)", swapReferent, err)
+		}
+		if leaked := testutil.FileContaining(t, dir, secretMarker); leaked != "" {
+			t.Fatalf("swap referent %v: %s on the target holds a secret", swapReferent, leaked)
+		}
+		if !swapReferent {
+			if err != nil {
+				t.Fatalf("push: %v", err)
+			}
+			for rel, want := range map[string]string{"l": "listed file", "d/x": "listed dir file"} {
+				if b, err := os.ReadFile(filepath.Join(dir, rel)); err != nil || string(b) != want {
+					t.Errorf("%s = %q, %v; want the listed referent's %q", rel, b, err, want)
+				}
+			}
+		} else if res == nil || len(res.Failed) != 2 {
+			t.Errorf("swapped referents: failed %+v, %v; want l and d/x as vanished", res, err)
+		}
+	}
+}
