@@ -13,7 +13,7 @@ import (
 // the short flags first, then the long ones, then the valued ones), each
 // with its rsync option.
 var receiverKeys = []struct{ key, opt string }{
-	{"backup", "backup"}, {"omit_dir_times", "omit-dir-times"}, {"omit_link_times", "omit-link-times"},
+	{"backup", "backup"}, {"keep_dirlinks", "keep-dirlinks"}, {"omit_dir_times", "omit-dir-times"}, {"omit_link_times", "omit-link-times"},
 	{"prune_empty_dirs", "prune-empty-dirs"}, {"update", "update"},
 	{"append", "append"}, {"append_verify", "append-verify"}, {"existing", "existing"}, {"inplace", "inplace"},
 	{"backup_dir", "backup-dir"}, {"suffix", "suffix"}, {"temp_dir", "temp-dir"},
@@ -27,8 +27,8 @@ func IsReceiverKey(k string) bool {
 
 // Receiver turns the receiver-side keys of a sync's rsync = {...} table
 // (backup, backup_dir, suffix, temp_dir, update, inplace, append,
-// append_verify, existing, omit_dir_times, omit_link_times,
-// prune_empty_dirs) into rsync's options, through the one parser
+// append_verify, existing, keep_dirlinks, omit_dir_times,
+// omit_link_times, prune_empty_dirs) into rsync's options, through the one parser
 // (rsyncopts.Parse and Receiver.Set). _extra's receiver options are the
 // caller's: Attrs returns them with the other settings, to be applied
 // after these, as rsync reads _extra after lsyncd's own words.

@@ -76,15 +76,16 @@ var specs = []spec{
 	{"bwlimit", 0, true, Setting}, {"checksum", 'c', false, Setting}, {"whole-file", 'W', false, Setting},
 	{"max-size", 0, true, Setting}, {"min-size", 0, true, Setting}, {"safe-links", 0, false, Setting},
 	{"remove-source-files", 0, false, Setting}, {"delete-excluded", 0, false, Setting},
+	{"copy-links", 'L', false, Setting}, {"copy-unsafe-links", 0, false, Setting},
+	{"copy-dirlinks", 'k', false, Setting},
+	{"keep-dirlinks", 'K', false, Setting},                           // Receiver.Set
 	{"cvs-exclude", 'C', false, Setting},                             // the caller's excludes (CVSExcludes)
 	{"files-from", 0, true, Setting}, {"from0", '0', false, Setting}, // the caller's rules
 
 	{"rsh", 'e', true, Unsupported}, {"rsync-path", 0, true, Unsupported}, {"password-file", 0, true, Unsupported},
 	{"port", 0, true, Unsupported},
 	{"size-only", 0, false, Unsupported}, {"ignore-times", 'I', false, Unsupported},
-	{"copy-links", 'L', false, Unsupported}, {"copy-unsafe-links", 0, false, Unsupported},
-	{"keep-dirlinks", 'K', false, Unsupported},
-	{"copy-dirlinks", 'k', false, Unsupported}, {"max-delete", 0, true, Unsupported},
+	{"max-delete", 0, true, Unsupported},
 	{"executability", 'E', false, Unsupported}, {"fuzzy", 'y', false, Unsupported},
 	{"compare-dest", 0, true, Unsupported}, {"copy-dest", 0, true, Unsupported},
 	{"link-dest", 0, true, Unsupported}, {"modify-window", '@', true, Unsupported},

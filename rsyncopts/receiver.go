@@ -60,13 +60,17 @@ type Receiver struct {
 	PruneEmptyDirs bool
 	// Fsync (--fsync) fsyncs every file written.
 	Fsync bool
+	// KeepDirlinks (-K, --keep-dirlinks): a symlink on the target where
+	// the source has a directory is treated as that directory, and
+	// written into, not replaced (generator.c:recv_generator).
+	KeepDirlinks bool
 }
 
 // receiverOptions are the option names Receiver.Set takes.
 var receiverOptions = []string{"backup", "backup-dir", "suffix", "temp-dir", "partial", "P", "partial-dir",
 	"inplace", "append", "append-verify", "update", "existing", "ignore-non-existing", "ignore-existing",
 	"delay-updates", "delete-before", "delete-during", "del", "delete-delay", "delete-after",
-	"omit-dir-times", "omit-link-times", "prune-empty-dirs", "fsync"}
+	"omit-dir-times", "omit-link-times", "prune-empty-dirs", "fsync", "keep-dirlinks"}
 
 // IsReceiver reports whether the option name is one of rsync's
 // receiver-side options (Receiver.Set takes it).
@@ -131,6 +135,8 @@ func (r *Receiver) Set(o Option) error {
 		r.PruneEmptyDirs = on
 	case "fsync":
 		r.Fsync = on
+	case "keep-dirlinks":
+		r.KeepDirlinks = on
 	default:
 		return fmt.Errorf("rsync option %s is not a receiver option", o.Word)
 	}
@@ -220,6 +226,7 @@ var receiverFlags = []struct {
 	{"omit-link-times", "J", "leave the mtimes of symlinks alone", false, false},
 	{"prune-empty-dirs", "m", "create no directory without a file below it (see README: Receiver options)", false, false},
 	{"fsync", "", "fsync every file written (rsync 3.2.4 and newer on the target)", false, false},
+	{"keep-dirlinks", "K", "a symlink to a directory on the target where SRC has a directory is used as that directory", false, false},
 }
 
 // receiverValue is a flag.Value applying its option to a Receiver as the

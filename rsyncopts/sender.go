@@ -11,8 +11,9 @@ import (
 
 // Sender holds rsync's sender-side transfer options as given, in
 // options.c's semantics: --bwlimit, --checksum (-c), --whole-file (-W),
-// --max-size, --min-size, --safe-links, --remove-source-files and
-// --delete-excluded. The zero value is rsync's
+// --max-size, --min-size, --safe-links, --remove-source-files,
+// --delete-excluded and the options that follow symlinks (--copy-links,
+// --copy-unsafe-links, --copy-dirlinks). The zero value is rsync's
 // default (no limit, quick check, delta transfer to remote targets, no
 // size bounds, symlinks kept whatever they point to). Sender is
 // comparable.
@@ -36,6 +37,16 @@ type Sender struct {
 	// SafeLinks (--safe-links): the receiver ignores symlinks that are
 	// absolute or climb out of the tree (util1.c:unsafe_symlink).
 	SafeLinks bool
+	// CopyLinks (-L, --copy-links) sends every symlink as what it points
+	// to, a file or a directory with its contents; a link that points
+	// nowhere is an error for that entry ("symlink has no referent").
+	// CopyUnsafeLinks (--copy-unsafe-links) does so only for links that
+	// point out of the tree (util1.c:unsafe_symlink), and CopyDirlinks
+	// (-k, --copy-dirlinks) only for links to directories (flist.c:
+	// readlink_stat, link_stat).
+	CopyLinks       bool
+	CopyUnsafeLinks bool
+	CopyDirlinks    bool
 	// RemoveSourceFiles (--remove-source-files): a regular file the
 	// receiver confirmed (sent, or already up to date there) is removed
 	// from the source, if it did not change since it was listed
@@ -56,7 +67,8 @@ const (
 )
 
 // senderOptions are the option names Sender.Set takes.
-var senderOptions = []string{"bwlimit", "checksum", "whole-file", "max-size", "min-size", "safe-links", "remove-source-files", "delete-excluded"}
+var senderOptions = []string{"bwlimit", "checksum", "whole-file", "max-size", "min-size", "safe-links", "remove-source-files", "delete-excluded",
+	"copy-links", "copy-unsafe-links", "copy-dirlinks"}
 
 // IsSender reports whether the option name is one of the sender-side
 // options Sender.Set takes.
@@ -106,6 +118,12 @@ func (s *Sender) Set(o Option) error {
 		}
 	case "safe-links":
 		s.SafeLinks = on
+	case "copy-links":
+		s.CopyLinks = on
+	case "copy-unsafe-links":
+		s.CopyUnsafeLinks = on
+	case "copy-dirlinks":
+		s.CopyDirlinks = on
 	case "remove-source-files":
 		s.RemoveSourceFiles = on
 	case "delete-excluded":
@@ -114,6 +132,27 @@ func (s *Sender) Set(o Option) error {
 		return fmt.Errorf("rsync option %s is not a sender option", o.Word)
 	}
 	return nil
+}
+
+// FollowsLinks reports whether an option makes the sender follow
+// symlinks under SRC (-L, --copy-unsafe-links, -k), reading what they
+// point to, wherever that is.
+func (s Sender) FollowsLinks() bool { return s.CopyLinks || s.CopyUnsafeLinks || s.CopyDirlinks }
+
+// FollowWords names the options FollowsLinks reports, as rsync spells
+// them, for the startup warning.
+func (s Sender) FollowWords() []string {
+	var w []string
+	if s.CopyLinks {
+		w = append(w, "--copy-links")
+	}
+	if s.CopyUnsafeLinks {
+		w = append(w, "--copy-unsafe-links")
+	}
+	if s.CopyDirlinks {
+		w = append(w, "--copy-dirlinks")
+	}
+	return w
 }
 
 // Max is the --max-size bound in bytes, -1 when none was given.
@@ -237,6 +276,9 @@ var senderFlags = []struct {
 	{"max-size", "", "do not send regular files larger than `SIZE` (rsync suffixes: 500k, 1.5m, 2g)", true, false},
 	{"min-size", "", "do not send regular files smaller than `SIZE`", true, false},
 	{"safe-links", "", "the target ignores symlinks that are absolute or point out of the tree", false, false},
+	{"copy-links", "L", "send every symlink as what it points to (a file, or a directory with its contents; follows links out of SRC)", false, false},
+	{"copy-unsafe-links", "", "send symlinks that point out of the tree as what they point to; the others stay links", false, false},
+	{"copy-dirlinks", "k", "send symlinks to directories as directories", false, false},
 	{"delete-excluded", "", "also delete excluded paths on the target (where --delete allows deleting)", false, false},
 	{"remove-source-files", "", "remove each file from SRC once the target confirmed it (moves files; one target, --delete false or running)", false, false},
 }

@@ -55,6 +55,8 @@ func TestSenderSet(t *testing.T) {
 		{[]string{"-W", "--no-whole-file", "-c", "--no-checksum"}, Sender{}, -1, -1},
 		{[]string{"--max-size=1k", "--min-size", "10"}, Sender{MaxSize: 1024, MinSize: 10, sizesSet: maxSizeSet | minSizeSet}, 1024, 10},
 		{[]string{"--max-size=0"}, Sender{sizesSet: maxSizeSet}, 0, -1},
+		{[]string{"-L", "--copy-unsafe-links", "-k"}, Sender{CopyLinks: true, CopyUnsafeLinks: true, CopyDirlinks: true}, -1, -1},
+		{[]string{"--copy-links", "--copy-dirlinks"}, Sender{CopyLinks: true, CopyDirlinks: true}, -1, -1},
 	} {
 		opts, err := Parse(tc.words)
 		if err != nil {
@@ -92,6 +94,12 @@ func TestSenderSet(t *testing.T) {
 		if err := s.Set(opts[0]); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+	if w := (Sender{CopyDirlinks: true, CopyLinks: true}).FollowWords(); len(w) != 2 || w[0] != "--copy-links" || w[1] != "--copy-dirlinks" {
+		t.Errorf("FollowWords = %q", w)
+	}
+	if (Sender{SafeLinks: true}).FollowsLinks() || !(Sender{CopyUnsafeLinks: true}).FollowsLinks() {
+		t.Error("FollowsLinks wrong")
 	}
 	if k := (Sender{BwLimit: 2 << 20}).BwLimitKiB(); k != 2048 {
 		t.Errorf("BwLimitKiB of 2m = %d, want 2048", k)

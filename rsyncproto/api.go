@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// followsLinks reports whether the sender follows some symlinks (-L,
+// --copy-unsafe-links, -k).
+func (o *Options) followsLinks() bool { return o.CopyLinks || o.CopyUnsafeLinks || o.CopyDirlinks }
+
 // Options are what the user asked for. They map onto the server argv
 // (ServerArgs) and the sender's own behaviour.
 type Options struct {
@@ -137,6 +141,24 @@ type Options struct {
 	// SafeLinks (--safe-links): the receiver ignores symlinks that are
 	// absolute or point out of the tree (generator.c, unsafe_symlink).
 	SafeLinks bool
+	// CopyLinks (-L), CopyUnsafeLinks (--copy-unsafe-links) and
+	// CopyDirlinks (-k) make the sender list a symlink under the root as
+	// what it points to (flist.c:readlink_stat, link_stat): every link,
+	// the links that point out of the tree (util1.c:unsafe_symlink), or
+	// the links to directories; a followed link to a directory is walked.
+	// The referent is resolved as stat(2) does, then opened from "/"
+	// without following a symlink, and must still be the listed file
+	// (device and inode) when its data is read (beneath.Links). A link
+	// -L or --copy-unsafe-links cannot follow is a general error
+	// ("symlink has no referent"); a followed directory that is one of
+	// its own parents (device and inode) is left out with ErrSymlinkLoop.
+	CopyLinks       bool
+	CopyUnsafeLinks bool
+	CopyDirlinks    bool
+	// KeepDirlinks (-K) is sent to the receiver, which treats a symlink
+	// to a directory where the sender has a directory as that directory
+	// (generator.c:recv_generator).
+	KeepDirlinks bool
 	// RemoveSourceFiles (--remove-source-files): each regular file the
 	// receiver confirms (MSG_SUCCESS: sent, or already up to date) is
 	// removed from the source when it still is the listed file with the
@@ -256,6 +278,10 @@ func (e FileError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) 
 var (
 	// ErrVanished: the file disappeared before its data could be sent.
 	ErrVanished = errors.New("file vanished")
+	// ErrSymlinkLoop: a directory reached through a followed symlink
+	// (-L, --copy-unsafe-links, -k) is one of its own parent directories
+	// (same device and inode); it is left out, not walked again.
+	ErrSymlinkLoop = errors.New("symlink loop: the directory it leads to contains the link")
 	// ErrChanged: the file changed while it was being sent.
 	ErrChanged = errors.New("file changed while being sent")
 	// ErrDeletesSkipped: the receiver skipped its deletions in this

@@ -49,6 +49,9 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	if !o.NoLinks {
 		f = append(f, 'l')
 	}
+	if o.KeepDirlinks {
+		f = append(f, 'K')
+	}
 	if o.PruneEmptyDirs {
 		f = append(f, 'm')
 	}
@@ -172,6 +175,11 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	case o.Partial && o.Append == 0 && !o.Inplace:
 		// options.c: --inplace clears keep_partial.
 		args = append(args, "--partial")
+	}
+	if o.CopyUnsafeLinks {
+		// options.c:server_options sends it; the receiver clears it
+		// (main.c:do_recv). -L and -k are not sent by a sender.
+		args = append(args, "--copy-unsafe-links")
 	}
 	if o.SafeLinks {
 		args = append(args, "--safe-links")

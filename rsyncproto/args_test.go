@@ -73,6 +73,8 @@ func TestServerArgsMatchRsync(t *testing.T) {
 			MaxSize: 1536, MaxSizeSet: true, MinSize: 10, MinSizeSet: true, SafeLinks: true}},
 		{[]string{"-rlpt", "--max-size=0"}, Options{MaxSizeSet: true}},
 		{[]string{"-rlpt", "--remove-source-files"}, Options{RemoveSourceFiles: true}},
+		{[]string{"-rlpt", "-L", "-K"}, Options{CopyLinks: true, KeepDirlinks: true}},
+		{[]string{"-rlpt", "-k", "--copy-unsafe-links", "--safe-links"}, Options{CopyDirlinks: true, CopyUnsafeLinks: true, SafeLinks: true}},
 	} {
 		t.Run(strings.Join(tc.flags, " "), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "argv")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,6 +78,11 @@ type fileList struct {
 	// attrs reads ACLs and xattrs beneath root (-A, -X; nil without):
 	// the sender re-reads long xattr values the receiver asks for.
 	attrs *attrReader
+	// links resolves and opens the referents of followed symlinks (-L,
+	// --copy-unsafe-links, -k; nil without); rootReal is the root's
+	// real path, the directory of its links.
+	links    *beneath.Links
+	rootReal string
 	// deferred: only the root is open; the entries are listed after the
 	// protocol setup, incrementally when the receiver agreed to
 	// (incSender), else all at once (session.push).
@@ -87,6 +93,10 @@ type fileList struct {
 func (fl *fileList) close() {
 	fl.attrs.close()
 	fl.attrs = nil
+	if fl.links != nil {
+		fl.links.Close()
+		fl.links = nil
+	}
 	if fl.root != nil {
 		fl.root.Close()
 		fl.root = nil
@@ -134,15 +144,52 @@ type listBuilder struct {
 	// (startAttrs); nil otherwise.
 	attrJobs chan *entry
 	attrWG   sync.WaitGroup
+	// dirIDs holds the device and inode of every listed directory while
+	// symlinks are followed, for the loop check (nil otherwise).
+	dirIDs map[string]hardLinkOf
 }
 
 // maxParents bounds the open directories the parents cache holds.
 const maxParents = 64
 
 func newListBuilder(ctx context.Context, root *beneath.Root, opts *Options, tick func()) *listBuilder {
-	return &listBuilder{ctx: ctx, tick: tick, root: root, opts: opts,
+	b := &listBuilder{ctx: ctx, tick: tick, root: root, opts: opts,
 		byName: map[string]*entry{}, fl: &fileList{root: root}, contents: map[string]bool{},
 		parents: map[string]*beneath.Dir{}}
+	if opts.followsLinks() {
+		b.dirIDs = map[string]hardLinkOf{}
+	}
+	return b
+}
+
+// openLinks opens what following symlinks needs, when the options ask
+// for it (Options.CopyLinks, CopyUnsafeLinks, CopyDirlinks).
+func (fl *fileList) openLinks(o *Options) error {
+	if !o.followsLinks() || fl.links != nil {
+		return nil
+	}
+	real, err := beneath.RealPath(fl.root.Name())
+	if err != nil {
+		return fmt.Errorf("follow symlinks: %w", err)
+	}
+	l, err := beneath.OpenLinks(beneath.Follow{All: o.CopyLinks, Unsafe: o.CopyUnsafeLinks, Dirs: o.CopyDirlinks})
+	if err != nil {
+		return err
+	}
+	fl.links, fl.rootReal = l, real
+	return nil
+}
+
+// realOf is the real path of the listed directory dir when it was
+// reached through a followed symlink, else "".
+func (b *listBuilder) realOf(dir string) string {
+	if b.fl.links == nil || dir == "." {
+		return ""
+	}
+	if e := b.byName[dir]; e != nil {
+		return e.real
+	}
+	return ""
 }
 
 // parent returns the open directory dir, from the cache when it is there.
@@ -150,7 +197,13 @@ func (b *listBuilder) parent(dir string) (*beneath.Dir, error) {
 	if d, ok := b.parents[dir]; ok {
 		return d, nil
 	}
-	d, err := b.root.SearchDir(dir)
+	var d *beneath.Dir
+	var err error
+	if real := b.realOf(dir); real != "" {
+		d, err = b.fl.links.SearchDir(real)
+	} else {
+		d, err = b.root.SearchDir(dir)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -218,12 +271,17 @@ func openDeferred(req *Request) (*fileList, error) {
 	}
 	fl := &fileList{root: root, deferred: true, scopeAll: true,
 		scoped: []Path{{Name: ".", Recursive: true}}}
+	if err := fl.openLinks(&req.Options); err != nil {
+		root.Close()
+		return nil, err
+	}
 	if req.Options.ACLs || req.Options.XAttrs {
 		a, err := openAttrReader(root)
 		if err != nil {
 			root.Close()
 			return nil, err
 		}
+		a.links = fl.links
 		fl.attrs = a
 	}
 	return fl, nil
@@ -232,16 +290,24 @@ func openDeferred(req *Request) (*fileList, error) {
 func buildWithRoot(ctx context.Context, root *beneath.Root, req *Request, tick func()) (*fileList, error) {
 	b := newListBuilder(ctx, root, &req.Options, tick)
 	defer b.closeParents()
+	if err := b.fl.openLinks(&req.Options); err != nil {
+		return nil, err
+	}
 	if req.Options.ACLs || req.Options.XAttrs {
 		a, err := openAttrReader(root)
 		if err != nil {
+			b.fl.close()
 			return nil, err
 		}
+		a.links = b.fl.links
 		b.fl.attrs = a
 	}
 	fl, err := b.build(req)
 	if err != nil {
 		b.fl.attrs.close()
+		if b.fl.links != nil {
+			b.fl.links.Close()
+		}
 		return nil, err
 	}
 	return fl, nil
@@ -377,7 +443,9 @@ func (b *listBuilder) addPath(name string, recursive bool) error {
 	if !e.isDir() {
 		b.fl.replacing = append(b.fl.replacing, name)
 	}
-	if e.isDir() && recursive {
+	if e.isDir() && (recursive || e.followed) {
+		// A listed link followed to a directory (a new link, in a live
+		// batch) brings its whole referent.
 		b.fl.scoped = append(b.fl.scoped, Path{Name: name, Recursive: true})
 		return b.walk(name)
 	}
@@ -435,31 +503,46 @@ func (b *listBuilder) lstat(name string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return b.newEntry(name, fi, func() (string, error) { return d.Readlink(base) })
+	return b.newEntry(name, fi, func() (string, error) { return d.Readlink(base) }, b.realOf(parentName(name)))
 }
 
 // newEntry makes the entry name from its lstat (flist.c:make_file);
-// readlink reads a symlink's target.
-func (b *listBuilder) newEntry(name string, fi fs.FileInfo, readlink func() (string, error)) (*entry, error) {
+// readlink reads a symlink's target. dirReal is the real path of its
+// directory when that was reached through a followed symlink, else "".
+func (b *listBuilder) newEntry(name string, fi fs.FileInfo, readlink func() (string, error), dirReal string) (*entry, error) {
 	if b.tick != nil {
 		b.tick()
 	}
 	e := &entry{name: name, hlinkLead: -1}
+	if b.fl.links != nil && name != "." {
+		if err := b.follow(e, &fi, readlink, dirReal); err != nil {
+			return nil, err
+		}
+	}
 	nlink := fillStat(e, fi)
+	if b.dirIDs != nil && e.isDir() {
+		if err := b.checkLoop(e); err != nil {
+			return nil, err
+		}
+	}
 	if c := b.opts.Chmod; c != nil && !e.isLink() && e.mode != 0 {
 		// flist.c:send_file_name, tweak_mode: only the mode sent
 		// changes; the file type stays what lstat said.
 		e.mode = e.mode&sIFMT | c(e.mode)&^sIFMT
 	}
-	if e.isLink() && !b.opts.NoLinks {
+	if e.isLink() && b.opts.NoLinks {
 		// Without links kept, a symlink is listed with its lstat size
 		// and no target (flist.c:send_file_entry); the receiver skips it.
-		t, err := readlink()
-		if err != nil {
-			return nil, fmt.Errorf("read link %s: %w", name, err)
+		e.link = ""
+	} else if e.isLink() {
+		if e.link == "" { // not read by follow
+			t, err := readlink()
+			if err != nil {
+				return nil, fmt.Errorf("read link %s: %w", name, err)
+			}
+			e.link = t
 		}
-		e.link = t
-		e.size = int64(len(t))
+		e.size = int64(len(e.link))
 	}
 	if !e.isDir() && nlink > 1 {
 		e.hlinked = true
@@ -474,6 +557,56 @@ func (b *listBuilder) newEntry(name string, fi fs.FileInfo, readlink func() (str
 }
 
 var errSkip = errors.New("skipped")
+
+// follow lists the symlink e (lstat'ed as *fi) as its referent when the
+// options say so (beneath.Links.Follow: flist.c:readlink_stat and
+// link_stat). A followed entry gets the referent's attributes in *fi and
+// its real path; an entry below a followed directory gets its real path.
+func (b *listBuilder) follow(e *entry, fi *fs.FileInfo, readlink func() (string, error), dirReal string) error {
+	base := e.name[strings.LastIndexByte(e.name, '/')+1:]
+	if (*fi).Mode()&fs.ModeSymlink == 0 {
+		if dirReal != "" {
+			e.real = dirReal + "/" + base
+		}
+		return nil
+	}
+	t, err := readlink()
+	if err != nil {
+		return fmt.Errorf("read link %s: %w", e.name, err)
+	}
+	e.link = t // kept when the link is not followed
+	dir := dirReal
+	if dir == "" {
+		dir = filepath.Join(b.fl.rootReal, filepath.FromSlash(parentName(e.name)))
+	}
+	real, rfi, err := b.fl.links.Follow(e.name, dir, t)
+	if err != nil || rfi == nil {
+		return err
+	}
+	e.link, e.real, e.followed = "", real, true
+	*fi = rfi
+	return nil
+}
+
+// checkLoop records the listed directory e and refuses it, with
+// ErrSymlinkLoop, when it was reached through a followed symlink and is
+// one of its own parent directories (device and inode): walking it would
+// never end.
+func (b *listBuilder) checkLoop(e *entry) error {
+	id := hardLinkOf{e.dev, e.ino}
+	if e.real != "" {
+		for p := e.name; p != "."; {
+			p = parentName(p)
+			if b.dirIDs[p] == id {
+				return fmt.Errorf("list %s: %w (%s)", e.name, ErrSymlinkLoop, p)
+			}
+		}
+	}
+	if _, seen := b.dirIDs[e.name]; !seen {
+		b.dirIDs[e.name] = id
+	}
+	return nil
+}
 
 func (b *listBuilder) put(e *entry) {
 	if e.name == "." {
@@ -541,7 +674,7 @@ func (b *listBuilder) walk(dir string) error {
 	if b.otherDevice(e) {
 		return nil
 	}
-	d, err := b.root.OpenDir(dir)
+	d, err := b.openListedDir(e)
 	if err != nil {
 		b.fileError(dir, err)
 		return nil
@@ -550,7 +683,17 @@ func (b *listBuilder) walk(dir string) error {
 	if !b.sameDir(d, e) {
 		return nil
 	}
-	return b.walkDir(d, dir)
+	return b.walkDir(d, dir, e.real)
+}
+
+// openListedDir opens the listed directory e for listing: through its
+// real path when it was reached through a followed symlink, else beneath
+// the root.
+func (b *listBuilder) openListedDir(e *entry) (*beneath.Dir, error) {
+	if e.real != "" {
+		return b.fl.links.OpenDir(e.real)
+	}
+	return b.root.OpenDir(e.name)
 }
 
 // sameDir checks that the open directory d is the one listed as e: a
@@ -568,11 +711,12 @@ func (b *listBuilder) sameDir(d *beneath.Dir, e *entry) bool {
 	return true
 }
 
-// walkDir adds the entries of the open directory d, listed as dir, and
-// walks its subdirectories through their descriptors
+// walkDir adds the entries of the open directory d, listed as dir (with
+// the real path real when reached through a followed symlink, else ""),
+// and walks its subdirectories through their descriptors
 // (flist.c:send_directory): no full path is resolved again, so a
 // directory swapped for a symlink lists nothing from the link's target.
-func (b *listBuilder) walkDir(d *beneath.Dir, dir string) error {
+func (b *listBuilder) walkDir(d *beneath.Dir, dir, real string) error {
 	b.contents[dir] = true
 	names, err := d.ReadNames()
 	if err != nil {
@@ -587,17 +731,18 @@ func (b *listBuilder) walkDir(d *beneath.Dir, dir string) error {
 		if dir != "." {
 			name = dir + "/" + n
 		}
-		if err := b.walkEntry(d, n, name); err != nil {
+		if err := b.walkEntry(d, n, name, real); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// dirEntry makes the entry for n of the open directory d (named name)
+// dirEntry makes the entry for n of the open directory d (named name;
+// dirReal is d's real path when reached through a followed symlink)
 // (flist.c:send_directory, send_file_name): nil when it is excluded,
 // skipped or cannot be listed (recorded as a file error).
-func (b *listBuilder) dirEntry(d *beneath.Dir, n, name string) *entry {
+func (b *listBuilder) dirEntry(d *beneath.Dir, n, name, dirReal string) *entry {
 	if len(name) >= maxPathLen {
 		if b.opts.Exclude == nil || !b.opts.Exclude(name, false) {
 			b.tooLong(name)
@@ -614,7 +759,7 @@ func (b *listBuilder) dirEntry(d *beneath.Dir, n, name string) *entry {
 	if b.opts.Exclude != nil && b.opts.Exclude(name, fi.IsDir()) {
 		return nil
 	}
-	e, err := b.newEntry(name, fi, func() (string, error) { return d.Readlink(n) })
+	e, err := b.newEntry(name, fi, func() (string, error) { return d.Readlink(n) }, dirReal)
 	if errors.Is(err, errSkip) {
 		return nil
 	}
@@ -625,17 +770,24 @@ func (b *listBuilder) dirEntry(d *beneath.Dir, n, name string) *entry {
 	return e
 }
 
-// walkEntry lists the entry n of the open directory d (named name) and,
+// walkEntry lists the entry n of the open directory d (named name, with
+// the real path dirReal when reached through a followed symlink) and,
 // for a directory, its subtree.
-func (b *listBuilder) walkEntry(d *beneath.Dir, n, name string) error {
-	e := b.dirEntry(d, n, name)
+func (b *listBuilder) walkEntry(d *beneath.Dir, n, name, dirReal string) error {
+	e := b.dirEntry(d, n, name, dirReal)
 	if e == nil {
 		return nil
 	}
 	if e = b.putOnce(e); !e.isDir() || b.otherDevice(e) {
 		return nil
 	}
-	sub, err := d.OpenDir(n)
+	var sub *beneath.Dir
+	var err error
+	if e.followed {
+		sub, err = b.fl.links.OpenDir(e.real)
+	} else {
+		sub, err = d.OpenDir(n)
+	}
 	if err != nil {
 		b.fileError(name, err)
 		return nil
@@ -644,7 +796,7 @@ func (b *listBuilder) walkEntry(d *beneath.Dir, n, name string) error {
 	if !b.sameDir(sub, e) {
 		return nil
 	}
-	return b.walkDir(sub, name)
+	return b.walkDir(sub, name, e.real)
 }
 
 // finish collects the entries and marks content directories. As a last

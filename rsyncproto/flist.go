@@ -73,6 +73,13 @@ type entry struct {
 	rdevMin  uint32
 	rdevRaw  uint32 // raw 32-bit dev_t for protocol < 28
 	link     string // symlink target
+	// real is the absolute path, every symlink resolved, of an entry
+	// reached through a followed symlink (-L, --copy-unsafe-links, -k):
+	// the followed link itself or anything below it; "" for the others,
+	// which are opened beneath the root by name.
+	real string
+	// followed: the entry is a symlink listed as its referent.
+	followed bool
 	sum      []byte // --checksum digest
 
 	topDir    bool // XMIT_TOP_DIR on a directory

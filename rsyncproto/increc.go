@@ -78,7 +78,7 @@ func (in *incSender) sendFirst() error {
 	if err != nil {
 		return fmt.Errorf("stat root: %w", err)
 	}
-	root, err := b.newEntry(".", fi, nil)
+	root, err := b.newEntry(".", fi, nil, "")
 	if err != nil {
 		return fmt.Errorf("stat root: %w", err)
 	}
@@ -103,7 +103,7 @@ func (in *incSender) listDir(e *entry) []*entry {
 	if e.noContent {
 		return nil
 	}
-	d, err := b.root.OpenDir(e.name)
+	d, err := b.openListedDir(e)
 	if err != nil {
 		b.fileError(e.name, err)
 		return nil
@@ -123,7 +123,7 @@ func (in *incSender) listDir(e *entry) []*entry {
 		if e.name != "." {
 			name = e.name + "/" + n
 		}
-		c := b.dirEntry(d, n, name)
+		c := b.dirEntry(d, n, name, e.real)
 		if c == nil {
 			continue
 		}
@@ -160,7 +160,7 @@ func (in *incSender) sendList(parent int32, entries []*entry) error {
 	in.enc.listStart = in.next
 	for _, e := range entries {
 		if s.opts.Checksum && e.isReg() {
-			e.sum = s.listChecksum(in.b.root, e)
+			e.sum = s.listChecksum(in.b.fl, e)
 		}
 		s.out.buf = in.enc.appendEntry(s.out.buf, e)
 		in.names.add(e.name)

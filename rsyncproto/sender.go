@@ -153,7 +153,7 @@ func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 	if o.Checksum {
 		for _, e := range fl.list {
 			if e.isReg() {
-				e.sum = s.listChecksum(fl.root, e)
+				e.sum = s.listChecksum(fl, e)
 			}
 		}
 	}
@@ -184,8 +184,8 @@ func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 // (flist.c:make_file, file_checksum), read beneath the root; nil when the
 // file cannot be read as listed (the receiver then compares an all-zero
 // sum, which never matches, and asks for the data).
-func (s *session) listChecksum(root *beneath.Root, e *entry) []byte {
-	f, err := openListed(root, e)
+func (s *session) listChecksum(fl *fileList, e *entry) []byte {
+	f, err := openListed(fl, e)
 	if err != nil {
 		return nil
 	}
@@ -427,7 +427,7 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 
 // sendOne sends one file's data, or MSG_NO_SEND when it cannot be opened.
 func (s *session) sendOne(ps *pushState, ndx int32, iflags uint16, fnType byte, xname string, e *entry, sh *sumHead, xattrReq bool, mode sendMode) error {
-	f, fi, err := openData(ps.fl.root, e)
+	f, fi, err := openData(ps.fl, e)
 	if err != nil {
 		switch {
 		case gone(err):
@@ -516,6 +516,13 @@ func (s *session) removeConfirmed(ps *pushState) {
 		}
 		e := ps.fl.list[ndx]
 		if e.mode&sIFMT == sIFDIR || ps.changed[e.name] {
+			continue
+		}
+		if e.real != "" {
+			// Reached through a followed symlink (-L, ...): rsync
+			// unlinks the name, which may lie outside the root; gsync
+			// removes nothing there.
+			s.warn(fmt.Sprintf("Skipping sender remove of a file reached through a followed symlink: %q", e.name))
 			continue
 		}
 		err := ps.fl.root.RemoveFile(e.name, func(fi fs.FileInfo) bool {
@@ -669,8 +676,18 @@ func typeName(mode uint32) string {
 // following a symlink in any component, O_NONBLOCK, and the open file must
 // be the listed one (fstat: a regular file with the listed device and
 // inode); anything else counts as vanished, or as beneath.ErrNotRegular.
-func openData(root *beneath.Root, e *entry) (*os.File, fs.FileInfo, error) {
-	f, fi, err := root.OpenFile(e.name)
+// An entry reached through a followed symlink (-L, --copy-unsafe-links,
+// -k) is opened at its real path from "/", with the same checks: a link
+// swapped since the list was built is not followed to its new target.
+func openData(fl *fileList, e *entry) (*os.File, fs.FileInfo, error) {
+	var f *os.File
+	var fi fs.FileInfo
+	var err error
+	if e.real != "" {
+		f, fi, err = fl.links.OpenFile(e.real)
+	} else {
+		f, fi, err = fl.root.OpenFile(e.name)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -682,8 +699,8 @@ func openData(root *beneath.Root, e *entry) (*os.File, fs.FileInfo, error) {
 }
 
 // openListed is openData without the file's attributes.
-func openListed(root *beneath.Root, e *entry) (*os.File, error) {
-	f, _, err := openData(root, e)
+func openListed(fl *fileList, e *entry) (*os.File, error) {
+	f, _, err := openData(fl, e)
 	return f, err
 }
 

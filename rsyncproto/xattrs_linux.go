@@ -20,6 +20,9 @@ import (
 // file outside the root. A symlink's own attributes are read.
 type attrReader struct {
 	root *beneath.Root
+	// links reads entries reached through a followed symlink at their
+	// real path (nil when no symlink is followed).
+	links *beneath.Links
 }
 
 // openAttrReader reads attributes beneath root (which the file list
@@ -33,7 +36,14 @@ func (a *attrReader) close() {}
 // xattrsOf returns the xattrs of the listed entry e that keep accepts;
 // an entry gone or replaced since it was listed is ErrVanished.
 func (a *attrReader) xattrsOf(e *entry, keep func(string) bool) ([]beneath.Xattr, error) {
-	xs, err := a.root.Xattrs(e.name, e.fileType(), func(fi fs.FileInfo) bool { return listedAs(fi, e) }, keep)
+	same := func(fi fs.FileInfo) bool { return listedAs(fi, e) }
+	var xs []beneath.Xattr
+	var err error
+	if e.real != "" && a.links != nil {
+		xs, err = a.links.Xattrs(e.real, e.fileType(), same, keep)
+	} else {
+		xs, err = a.root.Xattrs(e.name, e.fileType(), same, keep)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read attributes of %s: %w: %v", e.name, ErrVanished, err)
 	}

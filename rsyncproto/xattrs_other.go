@@ -12,7 +12,7 @@ import (
 var errAttrsUnsupported = errors.New("ACLs (-A) and xattrs (-X) are supported on Linux only")
 
 // attrReader reads no attributes on this system.
-type attrReader struct{}
+type attrReader struct{ links *beneath.Links }
 
 func openAttrReader(*beneath.Root) (*attrReader, error) { return nil, errAttrsUnsupported }
 

@@ -45,7 +45,14 @@ func attrOf(name string) string {
 // sfi): beneath the source root, no symlink followed, and only while it is
 // still the listed entry (beneath.Root.Xattrs).
 func (r *run) srcXattrs(rel string, sfi fs.FileInfo) (map[string][]byte, error) {
-	xs, err := r.src.Xattrs(srcRel(rel), sfi.Mode().Type(), beneath.SameFile(sfi), func(n string) bool { return keepXattr(r.l.attrs, n) })
+	keep := func(n string) bool { return keepXattr(r.l.attrs, n) }
+	var xs []beneath.Xattr
+	var err error
+	if real := r.realOf(rel); real != "" {
+		xs, err = r.fw.links.Xattrs(real, sfi.Mode().Type(), beneath.SameFile(sfi), keep)
+	} else {
+		xs, err = r.src.Xattrs(srcRel(rel), sfi.Mode().Type(), beneath.SameFile(sfi), keep)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read source xattrs: %w", err)
 	}

@@ -249,6 +249,14 @@ type run struct {
 	delayed []delayed
 	// pruned caches, per source directory, whether -m prunes it.
 	pruned map[string]bool
+	// fw follows symlinks under SRC (-L, --copy-unsafe-links, -k; nil
+	// without).
+	fw *follows
+	// kept maps each target symlink -K keeps as a directory to its
+	// referent's path beneath the target (keptDirlink); dstReal is the
+	// target root's real path, once needed.
+	kept    map[string]string
+	dstReal string
 }
 
 func (l *Local) newRun(ctx context.Context, quick, del bool) (*run, error) {
@@ -269,6 +277,10 @@ func (l *Local) newRun(ctx context.Context, quick, del bool) (*run, error) {
 	}
 	if fi, err := src.Stat(); err == nil {
 		r.srcDev, _, _ = beneath.DevIno(fi)
+	}
+	if err := r.openFollows(); err != nil {
+		r.close()
+		return nil, Transient(err)
 	}
 	return r, nil
 }
@@ -292,7 +304,7 @@ func (r *run) belowMount(rel string) bool {
 		return false
 	}
 	for p := range parentDirs(rel) {
-		if fi, err := r.srcLstat(p); err == nil && r.mountPoint(fi) {
+		if fi, err := r.srcStat(p); err == nil && r.mountPoint(fi) {
 			return true
 		}
 	}
@@ -302,6 +314,7 @@ func (r *run) belowMount(rel string) bool {
 func (r *run) close() {
 	r.src.Close()
 	r.dst.Close()
+	r.closeFollows()
 }
 
 // srcRel names rel for the source root ("" is the root).
@@ -311,7 +324,9 @@ func srcRel(rel string) string {
 	}
 	return rel
 }
-func (r *run) dstPath(rel string) string { return filepath.Join(r.l.root, filepath.FromSlash(rel)) }
+func (r *run) dstPath(rel string) string {
+	return filepath.Join(r.l.root, filepath.FromSlash(r.dstRel(rel)))
+}
 
 func (r *run) fail(rel string, err error) {
 	if rel == "" {
@@ -397,7 +412,7 @@ func (r *run) srcLstat(rel string) (fs.FileInfo, error) { return r.src.Lstat(src
 // dstLstat stats rel on the target ("" is the root); it reports
 // fs.ErrNotExist when a parent component is not a real directory (a
 // symlink is never followed).
-func (r *run) dstLstat(rel string) (fs.FileInfo, error) { return r.dst.Lstat(rel) }
+func (r *run) dstLstat(rel string) (fs.FileInfo, error) { return r.dst.Lstat(r.dstRel(rel)) }
 
 func isNotExist(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir)
@@ -410,6 +425,9 @@ func (r *run) prepareParents(rel string) (bool, error) {
 	for p := range parentDirs(rel) {
 		r.dirs[p] = struct{}{}
 		tfi, err := os.Lstat(r.dstPath(p))
+		if _, kept := r.keptDirlink(p, tfi); kept && err == nil {
+			continue // -K: a symlink to a directory is that directory
+		}
 		switch {
 		case err == nil && tfi.IsDir():
 			continue
@@ -429,7 +447,7 @@ func (r *run) prepareParents(rel string) (bool, error) {
 				return false, fmt.Errorf("replace %s: %w", p, err)
 			}
 		}
-		sfi, err := r.srcLstat(p)
+		sfi, err := r.srcStat(p)
 		if err != nil {
 			return false, err
 		}
@@ -471,7 +489,7 @@ func (r *run) syncPath(rel string, recursive bool) {
 	if r.belowMount(rel) {
 		return // another file system (OneFileSystem): left alone
 	}
-	sfi, err := r.srcLstat(rel)
+	sfi, err := r.srcStat(rel)
 	if err != nil {
 		if isNotExist(err) {
 			r.deletePath(rel)
@@ -482,6 +500,11 @@ func (r *run) syncPath(rel string, recursive bool) {
 	}
 	if r.excluded(rel, sfi.IsDir()) {
 		return
+	}
+	if r.fw != nil && sfi.IsDir() && r.fw.real[rel] != "" {
+		// A listed link followed to a directory (a new link, in a live
+		// batch) brings its whole referent.
+		recursive = true
 	}
 	if r.l.opts.Receiver.PruneEmptyDirs && sfi.IsDir() {
 		tfi, err := r.dstLstat(rel)
@@ -567,6 +590,12 @@ var errSkipped = errors.New("skipped")
 // when it still is the file lstat'ed as sfi with the same size and mtime
 // (--remove-source-files, sender.c:successful_send).
 func (r *run) removeSource(rel string, sfi fs.FileInfo) {
+	if r.realOf(rel) != "" {
+		// Reached through a followed symlink (-L, ...): see
+		// rsyncproto's removeConfirmed.
+		r.l.log.Warn("skipping the removal of a source file reached through a followed symlink", "path", rel)
+		return
+	}
 	err := r.src.RemoveFile(rel, func(fi fs.FileInfo) bool {
 		return sameFile(sfi, fi) && fi.Size() == sfi.Size() && fi.ModTime().Equal(sfi.ModTime())
 	})
@@ -604,7 +633,7 @@ func (r *run) unchanged(rel string, sfi, tfi fs.FileInfo) bool {
 // sameContent compares the source file rel (lstat'ed as sfi) with its
 // target, both opened beneath their roots without following a symlink.
 func (r *run) sameContent(rel string, sfi fs.FileInfo) (bool, error) {
-	sf, cur, err := r.src.OpenFile(rel)
+	sf, cur, err := r.openSrcFile(rel)
 	if err != nil {
 		return false, fmt.Errorf("open source: %w", err)
 	}
@@ -612,7 +641,7 @@ func (r *run) sameContent(rel string, sfi fs.FileInfo) (bool, error) {
 	if !sameFile(sfi, cur) {
 		return false, nil
 	}
-	tf, _, err := r.dst.OpenFile(rel)
+	tf, _, err := r.dst.OpenFile(r.dstRel(rel))
 	if err != nil {
 		return false, fmt.Errorf("open target: %w", err)
 	}
@@ -685,7 +714,7 @@ func (r *run) applyAttrs(rel, p string, sfi, cur, base fs.FileInfo) (bool, error
 			}
 		}
 	}
-	if !a.NoTimes && !r.mtimeOmitted(sfi) && !sfi.ModTime().Equal(cur.ModTime()) {
+	if !a.NoTimes && !r.mtimeOmitted(sfi) && !r.isKept(rel) && !sfi.ModTime().Equal(cur.ModTime()) {
 		changed = true
 		if !r.dry {
 			if err := setMtime(p, sfi.ModTime()); err != nil {
@@ -709,6 +738,10 @@ func (r *run) copyXattrs(rel, p string, sfi fs.FileInfo) (bool, error) {
 
 func (r *run) syncDir(rel string, sfi, tfi fs.FileInfo, recursive bool) error {
 	r.dirs[rel] = struct{}{}
+	r.sawDir(rel, sfi)
+	if kfi, kept := r.keptDirlink(rel, tfi); kept {
+		tfi = kfi // -K
+	}
 	exists := tfi != nil && tfi.IsDir()
 	if tfi != nil && !exists {
 		if err := r.remove(rel, tfi); err != nil {
@@ -781,7 +814,7 @@ type lstatResult struct {
 // nothing from the link's target. The descriptor is closed before the
 // entries are synced, so that a deep tree does not hold one per level.
 func (r *run) readSource(rel string, sfi fs.FileInfo) ([]string, []lstatResult, error) {
-	d, err := r.src.OpenDir(srcRel(rel))
+	d, dirReal, err := r.openSrcDir(rel)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open source directory: %w", err)
 	}
@@ -800,6 +833,11 @@ func (r *run) readSource(rel string, sfi fs.FileInfo) ([]string, []lstatResult, 
 	infos := make([]lstatResult, len(names))
 	for i, n := range names {
 		infos[i].fi, infos[i].err = d.Lstat(n)
+		if infos[i].err == nil && r.fw != nil {
+			// -L, --copy-unsafe-links, -k: a followed link is listed
+			// as its referent (flist.c:readlink_stat).
+			infos[i].fi, infos[i].err = r.follow(child(rel, n), infos[i].fi, dirReal, func() (string, error) { return d.Readlink(n) })
+		}
 	}
 	return names, infos, nil
 }
@@ -912,7 +950,7 @@ func (r *run) place(tmp, rel string, tfi fs.FileInfo) error {
 // swapped in never blocks), and must still be the file that was lstat'ed:
 // a regular file with the same device and inode.
 func (r *run) copyFile(rel string, listed, tfi fs.FileInfo) error {
-	f, sfi, err := r.src.OpenFile(rel)
+	f, sfi, err := r.openSrcFile(rel)
 	if err != nil {
 		if errors.Is(err, beneath.ErrNotRegular) {
 			return fmt.Errorf("open source: no longer a regular file")
@@ -1013,11 +1051,11 @@ func (r *run) setAttrs(rel, p string, sfi, tfi fs.FileInfo) error {
 }
 
 func (r *run) syncSymlink(rel string, sfi, tfi fs.FileInfo) error {
-	target, err := r.src.Readlink(rel)
+	target, err := r.srcReadlink(rel)
 	if err != nil {
 		return fmt.Errorf("read source link: %w", err)
 	}
-	if r.l.opts.Sender.SafeLinks && unsafeSymlink(target, rel) {
+	if r.l.opts.Sender.SafeLinks && beneath.UnsafeSymlink(target, rel) {
 		// generator.c:recv_generator: --safe-links ignores it (and, as
 		// it was listed, does not delete what the target has).
 		r.l.log.Info("ignoring unsafe symlink", "path", srcRel(rel), "target", target)
@@ -1110,7 +1148,7 @@ func (f localFS) lstat(rel string) (fs.FileInfo, error) { return f.r.dstLstat(re
 func (f localFS) broken(error) bool                     { return false }
 
 func (f localFS) readDir(rel string) ([]fs.FileInfo, error) {
-	d, err := f.r.dst.OpenDir(srcRel(rel))
+	d, err := f.r.dst.OpenDir(srcRel(f.r.dstRel(rel)))
 	if err != nil {
 		return nil, err
 	}
@@ -1180,7 +1218,7 @@ func (r *run) finish() {
 		if d != "" && checkRel(d) != nil {
 			continue // never outside the root
 		}
-		sfi, err := r.srcLstat(d)
+		sfi, err := r.srcStat(d)
 		if err != nil || !sfi.IsDir() {
 			continue
 		}

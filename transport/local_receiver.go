@@ -350,7 +350,7 @@ func (r *run) bakDirAttrs(dir, rel string) error {
 	if os.Geteuid() == 0 {
 		uid, gid, _ = ownerOf(tfi)
 	}
-	if sfi, err := r.srcLstat(rel); err == nil && sfi.IsDir() {
+	if sfi, err := r.srcStat(rel); err == nil && sfi.IsDir() {
 		mode = r.l.attrs.wantMode(sfi, tfi)
 		if u, g := r.wantOwner(sfi); u >= 0 || g >= 0 {
 			uid, gid = u, g

@@ -82,6 +82,11 @@ func (v *localVerify) entry(rel string, sfi, tfi fs.FileInfo) {
 	if r.ctx.Err() != nil || r.l.attrs.skip(sfi.Mode()) {
 		return
 	}
+	if sfi.IsDir() {
+		if kfi, kept := r.keptDirlink(rel, tfi); kept {
+			tfi = kfi // -K: the link is the directory
+		}
+	}
 	if tfi != nil && tfi.Mode().Type() != sfi.Mode().Type() {
 		if tfi.IsDir() {
 			// Replaced by a file: rsync logs what the directory held
@@ -94,7 +99,7 @@ func (v *localVerify) entry(rel string, sfi, tfi fs.FileInfo) {
 	link := ""
 	if sfi.Mode().Type() == fs.ModeSymlink {
 		var err error
-		if link, err = r.src.Readlink(rel); err != nil {
+		if link, err = r.srcReadlink(rel); err != nil {
 			v.fail(rel, fmt.Errorf("read source link: %w", err))
 			return
 		}
@@ -177,7 +182,7 @@ func (v *localVerify) differs(rel string, sfi, tfi fs.FileInfo, link string) uin
 			f |= rsyncproto.ItemLocalChange | rsyncproto.ItemReportChange
 		}
 	}
-	if !a.NoTimes && mtimeDiffers {
+	if !a.NoTimes && mtimeDiffers && !r.isKept(rel) { // -K: the referent keeps its mtime
 		f |= rsyncproto.ItemReportTime
 	}
 	if sfi.Mode().Type() != fs.ModeSymlink && a.wantMode(sfi, tfi)&permBits != tfi.Mode()&permBits {
@@ -204,13 +209,13 @@ func (v *localVerify) differs(rel string, sfi, tfi fs.FileInfo, link string) uin
 // sameContent compares the bytes of the regular file rel at the source
 // and on the target.
 func (v *localVerify) sameContent(rel string) bool {
-	sf, _, err := v.r.src.OpenFile(rel)
+	sf, _, err := v.r.openSrcFile(rel)
 	if err != nil {
 		v.fail(rel, fmt.Errorf("read source: %w", err))
 		return true
 	}
 	defer sf.Close()
-	tf, _, err := v.r.dst.OpenFile(rel)
+	tf, _, err := v.r.dst.OpenFile(v.r.dstRel(rel))
 	if err != nil {
 		return false
 	}
@@ -316,7 +321,7 @@ func (v *localVerify) dir(rel string, sfi fs.FileInfo, exists bool) {
 // targetNames lists the target directory rel without following a
 // symlink.
 func (v *localVerify) targetNames(rel string) ([]string, error) {
-	d, err := v.r.dst.OpenDir(srcRel(rel))
+	d, err := v.r.dst.OpenDir(srcRel(v.r.dstRel(rel)))
 	if err != nil {
 		return nil, fmt.Errorf("open target directory: %w", err)
 	}

@@ -39,6 +39,7 @@ func wireAttrs(a rsyncopts.Attrs, z rsyncopts.Compress, rv rsyncopts.Receiver, s
 		wireReceiver(o, rv)
 		o.BwLimit, o.WholeFile, o.SafeLinks = snd.BwLimitKiB(), snd.WholeFile, snd.SafeLinks
 		o.RemoveSourceFiles, o.DeleteExcluded = snd.RemoveSourceFiles, snd.DeleteExcluded
+		o.CopyLinks, o.CopyUnsafeLinks, o.CopyDirlinks = snd.CopyLinks, snd.CopyUnsafeLinks, snd.CopyDirlinks
 		o.Checksum = o.Checksum || snd.Checksum
 		o.MaxSize, o.MaxSizeSet = snd.Max(), snd.Max() >= 0
 		o.MinSize, o.MinSizeSet = snd.Min(), snd.Min() >= 0
@@ -61,6 +62,7 @@ func wireReceiver(o *rsyncproto.Options, rv rsyncopts.Receiver) {
 		o.IgnoreTimes, o.Checksum = false, true
 	}
 	o.OmitDirTimes, o.OmitLinkTimes, o.PruneEmptyDirs, o.Fsync = rv.OmitDirTimes, rv.OmitLinkTimes, rv.PruneEmptyDirs, rv.Fsync
+	o.KeepDirlinks = rv.KeepDirlinks
 }
 
 // warnAttrsNotKept logs, once per push, that the receiver could not keep

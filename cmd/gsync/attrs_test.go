@@ -31,7 +31,7 @@ func TestLsyncdAttrs(t *testing.T) {
 			rsyncopts.Attrs{Usermap: "*:nobody", Groupmap: "*:nogroup", Chmod: "F644"}, "", ""},
 		{"_extra", `archive = true, _extra = { "--numeric-ids", "-H", "--no-specials", "-v", "--timeout=7" }`,
 			rsyncopts.Attrs{NumericIDs: true, HardLinks: true, NoSpecials: true}, "-v", ""},
-		{"_extra unsupported", `_extra = { "--copy-links" }`, lts, "", "--copy-links is not supported"},
+		{"_extra unsupported", `_extra = { "--fuzzy" }`, lts, "", "--fuzzy is not supported"},
 		{"_extra unknown", `_extra = { "--frob" }`, lts, "", "unknown rsync option --frob"},
 		{"bad chmod", `chmod = "Q+w"`, lts, "", "chmod"},
 	} {
@@ -112,6 +112,23 @@ func TestLsyncdSender(t *testing.T) {
 	c, ignored, err := syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
 	if err != nil || !c.sender.DeleteExcluded || !c.sender.RemoveSourceFiles || len(ignored) > 0 {
 		t.Errorf("delete_excluded and --remove-source-files: %+v, ignored %q, %v", c.sender, ignored, err)
+	}
+	// The symlink keys (lsyncd passes -k, -L, -K, --copy-unsafe-links).
+	cfg, err = lsyncdconf.Load("c.lua", `sync{ default.rsync, source = "/src", target = "h::m", rsync = { copy_links = true, copy_unsafe_links = true, copy_dirlinks = true, keep_dirlinks = true } }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ignored, err = syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
+	if err != nil || !c.sender.CopyLinks || !c.sender.CopyUnsafeLinks || !c.sender.CopyDirlinks || !c.receiver.KeepDirlinks || len(ignored) > 0 {
+		t.Errorf("copy_links, copy_unsafe_links, copy_dirlinks, keep_dirlinks: sender %+v, receiver %+v, ignored %q, %v", c.sender, c.receiver, ignored, err)
+	}
+	cfg, err = lsyncdconf.Load("c.lua", `sync{ default.rsync, source = "/src", target = "h::m", rsync = { _extra = { "-LkK", "--copy-unsafe-links" } } }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ignored, err = syncConfig(&cfg.Syncs[0], lsyncdconf.Settings{}, 1)
+	if err != nil || !c.sender.CopyLinks || !c.sender.CopyUnsafeLinks || !c.sender.CopyDirlinks || !c.receiver.KeepDirlinks || len(ignored) > 0 {
+		t.Errorf("_extra -LkK --copy-unsafe-links: sender %+v, receiver %+v, ignored %q, %v", c.sender, c.receiver, ignored, err)
 	}
 }
 

@@ -39,6 +39,7 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		excludes = append(slices.Clip(excludes), cvs...)
 		log.Warn("--cvs-exclude: rsync's CVS ignore list, ~/.cvsignore and $CVSIGNORE are excluded; per-directory .cvsignore files are not read (rsync -C reads them)")
 	}
+	warnFollowLinks(cfg, log)
 	excludeFrom, filters := cfg.excludeFrom, cfg.filters
 	if cfg.filesFrom != "" {
 		if cfg.oneFileSystem {
@@ -116,6 +117,22 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		mc.Targets = append(mc.Targets, t)
 	}
 	return mc, nil
+}
+
+// warnFollowLinks says once, at startup, that an option makes gsync
+// follow symlinks under SRC (-L, --copy-unsafe-links, -k): the one
+// exception to "nothing outside SRC is read" (README: Security).
+func warnFollowLinks(cfg *config, log *slog.Logger) {
+	words := cfg.sender.FollowWords()
+	for _, tc := range cfg.targetCfgs {
+		words = append(words, tc.sender.FollowWords()...)
+	}
+	if len(words) == 0 {
+		return
+	}
+	slices.Sort(words)
+	log.Warn("symlinks under SRC are followed, wherever they point: anyone who can write into SRC can make gsync copy any file it can read to the target; a change to a referent is pushed by the next full sync",
+		"options", strings.Join(slices.Compact(words), ","), "source", cfg.source)
 }
 
 // checkRemoveSource refuses --remove-source-files where it would lose

@@ -232,9 +232,10 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 	if c.receiver, err = s.Rsync.Receiver(); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
 	}
-	// Sender-side keys, as lsyncd passes them (-c, -W, --bwlimit=V)
-	// before _extra's words.
-	for _, k := range []struct{ key, name string }{{"checksum", "checksum"}, {"whole_file", "whole-file"}, {"delete_excluded", "delete-excluded"}} {
+	// Sender-side keys, as lsyncd passes them (-c, -k, -L, -W,
+	// --copy-unsafe-links, --bwlimit=V) before _extra's words.
+	for _, k := range []struct{ key, name string }{{"checksum", "checksum"}, {"copy_dirlinks", "copy-dirlinks"}, {"copy_links", "copy-links"},
+		{"whole_file", "whole-file"}, {"copy_unsafe_links", "copy-unsafe-links"}, {"delete_excluded", "delete-excluded"}} {
 		if s.Rsync.On(k.key) {
 			if err := c.sender.Set(rsyncopts.Option{Name: k.name, Kind: rsyncopts.Setting, Word: "rsync." + k.key}); err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", s.Where(), err)
@@ -252,7 +253,8 @@ func syncConfig(s *lsyncdconf.Sync, st lsyncdconf.Settings, n int) (*config, []s
 		switch {
 		case lsyncdconf.IsAttrKey(k), lsyncdconf.IsReceiverKey(k):
 		case slices.Contains([]string{"archive", "protect_args", "password_file", "rsh", "rsync_path", "timeout",
-			"dry_run", "whole_file", "quiet", "verbose", "one_file_system", "compress", "checksum", "bwlimit", "delete_excluded", "cvs_exclude"}, k):
+			"dry_run", "whole_file", "quiet", "verbose", "one_file_system", "compress", "checksum", "bwlimit", "delete_excluded", "cvs_exclude",
+			"copy_links", "copy_unsafe_links", "copy_dirlinks"}, k):
 		default:
 			ignored = append(ignored, k)
 		}

@@ -1,14 +1,14 @@
-package transport
+package beneath
 
 import "strings"
 
-// unsafeSymlink reports whether a symlink named src (relative to the
+// UnsafeSymlink reports whether a symlink named src (relative to the
 // transfer root) pointing to dest could lead out of the tree: an
 // absolute or empty target, a ".." anywhere but in a leading run, a
 // trailing "/..", or more leading ".." than src has directories above
-// it. This is rsync's rule for --safe-links (util1.c:unsafe_symlink),
+// it. This is rsync's rule for --safe-links and --copy-unsafe-links (util1.c:unsafe_symlink),
 // written anew.
-func unsafeSymlink(dest, src string) bool {
+func UnsafeSymlink(dest, src string) bool {
 	if dest == "" || dest[0] == '/' {
 		return true
 	}

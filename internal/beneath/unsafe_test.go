@@ -1,8 +1,8 @@
-package transport
+package beneath
 
 import "testing"
 
-// TestUnsafeSymlink: rsync's --safe-links rule (util1.c:unsafe_symlink),
+// TestUnsafeSymlink: rsync's rule for --safe-links and --copy-unsafe-links (util1.c:unsafe_symlink),
 // with the cases of rsync's own t_unsafe.c.
 func TestUnsafeSymlink(t *testing.T) {
 	for _, tc := range []struct {
@@ -26,8 +26,8 @@ func TestUnsafeSymlink(t *testing.T) {
 		{"../foo", "a/../link", true}, // ".." in src starts the count over
 		{"x/../y", "link", true},
 	} {
-		if got := unsafeSymlink(tc.dest, tc.src); got != tc.unsafe {
-			t.Errorf("unsafeSymlink(%q, %q) = %v, want %v", tc.dest, tc.src, got, tc.unsafe)
+		if got := UnsafeSymlink(tc.dest, tc.src); got != tc.unsafe {
+			t.Errorf("UnsafeSymlink(%q, %q) = %v, want %v", tc.dest, tc.src, got, tc.unsafe)
 		}
 	}
 }
