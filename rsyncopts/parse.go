@@ -76,7 +76,7 @@ var specs = []spec{
 	{"bwlimit", 0, true, Setting}, {"checksum", 'c', false, Setting}, {"whole-file", 'W', false, Setting},
 	{"max-size", 0, true, Setting}, {"min-size", 0, true, Setting}, {"safe-links", 0, false, Setting},
 	{"remove-source-files", 0, false, Setting}, {"delete-excluded", 0, false, Setting},
-	{"cvs-exclude", 'C', false, Setting},                             // the caller's excludes (CVSExcludes)
+	{"cvs-exclude", 'C', false, Setting},                             // the caller's filter rules (filter.Options.CVSExclude)
 	{"files-from", 0, true, Setting}, {"from0", '0', false, Setting}, // the caller's rules
 
 	{"rsh", 'e', true, Unsupported}, {"rsync-path", 0, true, Unsupported}, {"password-file", 0, true, Unsupported},

@@ -65,6 +65,11 @@ type Options struct {
 	// R, decide there, its sender-only rules, H and S, do not). Nil:
 	// Exclude decides.
 	Protect func(rel string, isDir bool) bool
+	// ProtectInside, if set, decides instead of Protect for the entries
+	// inside a target directory that the local and ssh targets delete
+	// (filter.Set.ProtectedInside: rsync's perishable rules do not keep
+	// them there).
+	ProtectInside func(rel string, isDir bool) bool
 	// DryRun reports what would be done without changing the target.
 	DryRun bool
 	// Attrs are the attributes kept on the target (the zero value is
