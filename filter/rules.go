@@ -217,7 +217,7 @@ func (s *Set) loadCVS(flags rflags) error {
 	s.cvsLoaded = true
 	p := &parser{s: s, read: readLocal}
 	tmpl := flags
-	list, err := p.parseStr(nil, defaultCVSIgnore, tmpl|fPerishable, 0, "rsync's default CVS ignore list")
+	list, err := p.parseStr(nil, defaultCVSIgnore, tmpl|fPerishable, 0, "rsync's default CVS ignore list, -C")
 	if err != nil {
 		return err
 	}

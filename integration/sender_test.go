@@ -45,6 +45,11 @@ var senderCases = []senderCase{
 	{"excluded-kept", []string{"--exclude=*.bin", "--exclude=d/big2"}, []string{}, all(present("big.bin"), present("d/big2"))},
 	{"delete-excluded", []string{"--delete-excluded", "--exclude=*.bin", "--exclude=d/big2"}, []string{},
 		all(absent("big.bin"), absent("d/big2"), present("d/nested.txt"))},
+	// Receiver-side rules still protect with --delete-excluded
+	// (exclude.c: send_rules sends P, R and -r rules).
+	{"delete-excluded-protect", []string{"--delete-excluded", "--exclude=*.bin", "--exclude=d/big2", "--exclude=mid.txt",
+		"--filter=P big.bin", "--filter=-r mid.txt"}, []string{},
+		all(hasSize("big.bin", 5000), hasContent("mid.txt", senderMid[0]), absent("d/big2"), present("d/nested.txt"))},
 }
 
 // senderKind is one kind of target for TestSenderOptions, with the
@@ -74,7 +79,7 @@ func TestSenderOptions(t *testing.T) {
 			return startFidelityDaemon(t, "rsync", "uid = root\n\tgid = root", false, names)
 		}},
 		{name: "rsyncd-3.2.7-protocol-30", gsyncArgs: []string{"--protocol=30"}, rsArgs: []string{"--protocol=30"},
-			cases: []string{"checksum", "max-size", "min-size", "whole-file", "delete-excluded"},
+			cases: []string{"checksum", "max-size", "min-size", "whole-file", "delete-excluded", "delete-excluded-protect"},
 			start: func(t *testing.T, names []string) map[string]fidelityTarget {
 				return startFidelityDaemon(t, rsync327(t), "uid = root\n\tgid = root", false, names)
 			}},

@@ -382,7 +382,7 @@ func (t *SSH) ensure(ctx context.Context) error {
 		c.Close()
 		return errClosed
 	}
-	if noSFTP && t.opts.Exclude != nil && len(t.cfg.ExcludeRules) == 0 && t.opts.Delete != DeleteNever {
+	if noSFTP && t.opts.rulesNeeded() && len(t.cfg.ExcludeRules) == 0 && t.opts.Delete != DeleteNever {
 		c.Close()
 		return &sshDirError{fmt.Errorf("no SFTP on %s, and the excludes have no rsync rules: deletes could not keep excluded paths", c.Host())}
 	}

@@ -214,6 +214,12 @@ func (m *DeleteMode) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// rulesNeeded reports whether a remote receiver needs rsync rules
+// equivalent to Exclude to keep excluded paths when it deletes: with
+// --delete-excluded it deletes them anyway (only receiver-side rules,
+// which may be none, still protect).
+func (o Options) rulesNeeded() bool { return o.Exclude != nil && !o.Sender.DeleteExcluded }
+
 // protect returns what decides which target entries a delete keeps
 // (Options.Protect, else Options.Exclude).
 func (o Options) protect() func(rel string, isDir bool) bool {
