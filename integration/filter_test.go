@@ -171,3 +171,47 @@ func TestRsyncFilterFileLive(t *testing.T) {
 		t.Errorf("no warning about %s:\n%s", filepath.Join(work, ".rsync-filter"), out)
 	}
 }
+
+// TestCVSIgnoreLive: with -C, a directory's .cvsignore excludes its
+// words there (rsync's ":C" rule); when it changes while gsync runs, its
+// directory is read and pushed again, as for .rsync-filter: what became
+// included arrives, what became excluded stays on the target as it was.
+// A local and a daemon target.
+func TestCVSIgnoreLive(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	src, dst, mod := filepath.Join(work, "src"), filepath.Join(work, "dst"), filepath.Join(work, "mod")
+	testutil.MustMkdir(t, dst)
+	testutil.MustMkdir(t, mod)
+	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: mod}}})
+	testutil.WriteFile(t, filepath.Join(src, "d/.cvsignore"), "*.log\n")
+	testutil.WriteFile(t, filepath.Join(src, "d/a.log"), "log")
+	testutil.WriteFile(t, filepath.Join(src, "d/b.txt"), "txt")
+	testutil.WriteFile(t, filepath.Join(src, "d/e/c.log"), "not ignored below d")
+	g := startGsync(t, []string{"HOME=" + work, "CVSIGNORE="}, "--delay", "0", "-C", src, dst, d.URL("m"))
+	for _, root := range []string{dst, mod} {
+		testutil.Eventually(t, "d/b.txt pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/b.txt")) })
+		testutil.Eventually(t, "d/e/c.log pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/e/c.log")) })
+		if testutil.Exists(filepath.Join(root, "d/a.log")) {
+			t.Fatalf("%s: d/a.log pushed although d/.cvsignore lists *.log", root)
+		}
+	}
+	// Include *.log, exclude *.txt.
+	testutil.WriteFile(t, filepath.Join(src, "d/.cvsignore"), "notes *.txt\n")
+	for _, root := range []string{dst, mod} {
+		testutil.Eventually(t, "d/a.log pushed to "+root+" after .cvsignore changed", func() bool {
+			return testutil.Exists(filepath.Join(root, "d/a.log"))
+		})
+	}
+	testutil.WriteFile(t, filepath.Join(src, "d/b.txt"), "changed")
+	testutil.WriteFile(t, filepath.Join(src, "d/new.log"), "new")
+	for _, root := range []string{dst, mod} {
+		testutil.Eventually(t, "d/new.log pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/new.log")) })
+		if got, err := os.ReadFile(filepath.Join(root, "d/b.txt")); err != nil || string(got) != "txt" {
+			t.Errorf("%s: d/b.txt, now ignored: %q, %v; want it kept unchanged (\"txt\")", root, got, err)
+		}
+	}
+	if code := g.stop(15); code != 143 && code != 0 {
+		t.Errorf("gsync exit %d", code)
+	}
+}
