@@ -67,7 +67,9 @@ type Set struct {
 	// (--delete-excluded).
 	deleteExcluded bool
 	// cvs is the global CVS ignore list a "-C" rule stands for, read
-	// once from cvsHome's .cvsignore and cvsEnv.
+	// once from cvsHome's .cvsignore and cvsEnv (a "-C" rule in a
+	// per-directory file may read it while the set is in use: cvsMu).
+	cvsMu           sync.Mutex
 	cvs             []*rsyncRule
 	cvsLoaded       bool
 	cvsHome, cvsEnv string
@@ -409,7 +411,10 @@ func (s *Set) sendRules(out []string, list []*rsyncRule) []string {
 		case s.deleteExcluded && r.flags&fReceiver == 0 && (r.flags&fPerDir == 0 || r.flags&fNoPrefixes != 0):
 			continue // --delete-excluded: the sender's
 		case r.flags&fCVS != 0 && r.flags&fMerge == 0:
-			out = s.sendRules(out, s.cvs)
+			s.cvsMu.Lock()
+			cvs := s.cvs
+			s.cvsMu.Unlock()
+			out = s.sendRules(out, cvs)
 			continue
 		}
 		out = append(out, r.render())

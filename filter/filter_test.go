@@ -1,8 +1,10 @@
 package filter
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -134,4 +136,58 @@ func TestRsyncRules(t *testing.T) {
 	if nilSet.RsyncRules() != nil {
 		t.Error("nil set has rules")
 	}
+}
+
+// TestPerDirRulesChange: per-directory files that name more of them
+// (a dir-merge rule, a "-C" rule) are read concurrently, and read again
+// after Invalidate: a nested dir-merge rule that a file no longer gives
+// stops applying, and its flags follow the file.
+func TestPerDirRulesChange(t *testing.T) {
+	files := map[string]string{
+		"d/.rsync-filter": ": .more\n-C\n",
+		"d/.more":         "- a.x\n",
+		"d/e/.more":       "- b.x\n",
+	}
+	var mu sync.Mutex
+	read := func(rel string) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		c, ok := files[rel]
+		if !ok {
+			return nil, fs.ErrNotExist
+		}
+		return []byte(c), nil
+	}
+	s, err := Compile(Options{Rules: []Spec{{Kind: SpecF}}, ReadFile: read, CVSEnv: "*.junk",
+		OnError: func(err error) { t.Error(err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(want map[string]bool) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for rel, excl := range want {
+			wg.Go(func() {
+				if got := s.Excluded(rel, false); got != excl {
+					t.Errorf("Excluded(%q) = %v, want %v", rel, got, excl)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	check(map[string]bool{"d/a.x": true, "d/e/a.x": true, "d/e/b.x": true, "d/b.x": false, "b.x": false,
+		"d/e/c.o": true, "d/y.junk": true, "c.o": false, "d/.more": false})
+	if !s.IsMergeFile("d/e/.more") {
+		t.Error("IsMergeFile(d/e/.more) = false: the nested dir-merge rule's files are not watched")
+	}
+	mu.Lock()
+	files["d/.rsync-filter"] = ":n .more\n"
+	mu.Unlock()
+	s.Invalidate("d")
+	check(map[string]bool{"d/a.x": true, "d/e/a.x": false, "d/e/b.x": true, "d/e/c.o": false, "d/y.junk": false})
+	mu.Lock()
+	files["d/.rsync-filter"] = "- nothing\n"
+	mu.Unlock()
+	s.Invalidate("d")
+	check(map[string]bool{"d/a.x": false, "d/e/b.x": false})
 }

@@ -95,7 +95,10 @@ func (s *Set) checkRules(list []*rsyncRule, rel string, isDir bool, sd side, per
 			continue
 		}
 		if r.flags&fCVS != 0 {
-			if m := s.checkRules(s.cvs, rel, isDir, sd, perishable); m != nil {
+			s.cvsMu.Lock()
+			cvs := s.cvs
+			s.cvsMu.Unlock()
+			if m := s.checkRules(cvs, rel, isDir, sd, perishable); m != nil {
 				return m
 			}
 			continue
@@ -211,6 +214,8 @@ func (s *Set) addMerge(mr mergeRule) (idx int, dup bool) {
 // words of CVSHome's .cvsignore, then those of $CVSIGNORE, with the
 // flags of the first "-C" rule.
 func (s *Set) loadCVS(flags rflags) error {
+	s.cvsMu.Lock()
+	defer s.cvsMu.Unlock()
 	if s.cvsLoaded {
 		return nil
 	}
