@@ -13,11 +13,15 @@ import (
 
 // filterTree writes the source tree of the filter tests.
 func filterTree(t *testing.T, src string) {
-	for _, f := range []string{"a.c", "a.o", "keep/k.o", "build/out", "build/sub/x.c", "logs/x.log", "docs/a.md", "docs/tmp/t"} {
+	for _, f := range []string{"a.c", "a.o", "keep/k.o", "build/out", "build/sub/x.c", "logs/x.log", "docs/a.md", "docs/tmp/t",
+		"docs/sub/n.txt", "docs/sub/m.txt"} {
 		testutil.WriteRel(t, src, f)
 	}
 	testutil.WriteFile(t, filepath.Join(src, ".rsync-filter"), "- *.log\n")
-	testutil.WriteFile(t, filepath.Join(src, "docs/.rsync-filter"), "- tmp/\n")
+	// A dir-merge rule in a per-directory file: docs/sub/.more counts.
+	testutil.WriteFile(t, filepath.Join(src, "docs/.rsync-filter"), "- tmp/\n: .more\n")
+	testutil.WriteFile(t, filepath.Join(src, "docs/sub/.more"), "- n.txt\n")
+	testutil.WriteFile(t, filepath.Join(src, "build/.cvsignore"), "old out\n")
 }
 
 // filterTargetExtras writes what only the targets have: each rule set
@@ -50,6 +54,9 @@ func TestFilterRulesMatchRsync(t *testing.T) {
 		{"triple star", []string{"--filter", "+ /docs/***", "--filter", "- /*"}, nil},
 		{"F", []string{"-F"}, []string{"docs/tmp", "logs/old.log", "x.log"}},
 		{"FF and rules", []string{"-FF", "--exclude", "*.o", "--filter", "-r gone.c"}, []string{"docs/tmp", "logs/old.log", "x.log"}},
+		{"C", []string{"-C"}, []string{"build/old"}},
+		{"C rule and modifier", []string{"--filter", ":C", "--filter", "-C", "--filter", "+ *.o"}, []string{"build/old"}},
+		{"delete-excluded", []string{"--delete-excluded", "-F", "-C", "--filter", "P /keep/***", "--exclude", "*.c", "--filter", "-r x.log"}, nil},
 	}
 	work := t.TempDir()
 	var mods []Module
