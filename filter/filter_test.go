@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -190,4 +191,37 @@ func TestPerDirRulesChange(t *testing.T) {
 	mu.Unlock()
 	s.Invalidate("d")
 	check(map[string]bool{"d/a.x": false, "d/e/b.x": false})
+}
+
+// TestMergeFilesAbove: a command-line dir-merge name whose directory is
+// above the source names the files rsync would read there, from that
+// directory down to the source's parent (exclude.c: setup_merge_file);
+// one at or below the source names none.
+func TestMergeFilesAbove(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "x", "y", "src")
+	top := filepath.Dir(filepath.Dir(root))
+	for _, tc := range []struct {
+		rule string
+		want []string
+	}{
+		{"dir-merge " + filepath.Join(top, ".rf"), []string{filepath.Join(top, "y", ".rf"), filepath.Join(top, ".rf")}},
+		{"dir-merge " + filepath.Join(root, ".rf"), nil},
+		{"dir-merge " + filepath.Join(root, "sub", ".rf"), nil},
+		{"dir-merge .rf", nil},
+	} {
+		s, err := Compile(Options{Root: root, Rules: []Spec{{Kind: SpecFilter, Arg: tc.rule}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.MergeFilesAbove(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: MergeFilesAbove() = %q, want %q", tc.rule, got, tc.want)
+		}
+	}
+	s, err := Compile(Options{Root: root, Rules: []Spec{{Kind: SpecF}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.MergeFilesAbove(); len(got) == 0 || got[len(got)-1] != "/.rsync-filter" || got[0] != filepath.Join(filepath.Dir(root), ".rsync-filter") {
+		t.Errorf("-F: MergeFilesAbove() = %q, want the source's parent's file first and /.rsync-filter last", got)
+	}
 }

@@ -222,16 +222,16 @@ func (p *parser) addDirMerge(list []*rsyncRule, r *rsyncRule, pat string) ([]*rs
 		return list, fmt.Errorf("a dir-merge rule needs a file name: %q", pat)
 	}
 	mr := mergeRule{name: name, flags: r.flags, text: r.text, base: "."}
-	dirPart := strings.HasSuffix(pat, "/") || strings.Contains(pat, "/")
+	dirPart := strings.Contains(pat, "/")
 	switch {
-	case p.dir == "" && dirPart:
+	case p.dir == "" && dirPart && p.s.root != "":
 		// Relative to the working directory, as rsync's client reads it.
 		abs, err := filepath.Abs(filepath.FromSlash(path.Dir(pat)))
 		if err != nil {
 			return list, fmt.Errorf("resolve dir-merge directory: %w", err)
 		}
 		root := filepath.Clean(p.s.root)
-		if root != "" && abs != root && (abs == "/" || strings.HasPrefix(root, abs+string(filepath.Separator))) {
+		if abs != root && (abs == "/" || strings.HasPrefix(root, abs+string(filepath.Separator))) {
 			mr.above = abs
 		}
 	case p.dir != "":
