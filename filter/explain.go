@@ -43,8 +43,8 @@ func (s *Set) Decide(rel string, isDir bool) (d Decision, ok bool) {
 }
 
 func (s *Set) decideSelf(rel string, isDir bool) (Decision, bool) {
-	if r := s.checkRules(s.rules, rel, isDir, sideSender); r != nil {
-		return Decision{Excluded: r.flags&fInclude == 0, Path: rel, Rule: r.text, Filter: true, Origin: r.origin}, true
+	if r := s.checkRules(s.rules, rel, isDir, sideSender, true); r != nil {
+		return rsyncDecision(r, rel), true
 	}
 	for i, f := range s.filters {
 		if f.matchOne(rel, isDir) {
@@ -60,5 +60,12 @@ func (s *Set) decideSelf(rel string, isDir bool) (Decision, bool) {
 			return Decision{Excluded: true, Path: rel, Rule: e.raw, Index: i}, true
 		}
 	}
+	if r := s.checkRules(s.tail, rel, isDir, sideSender, true); r != nil {
+		return rsyncDecision(r, rel), true
+	}
 	return Decision{}, false
+}
+
+func rsyncDecision(r *rsyncRule, rel string) Decision {
+	return Decision{Excluded: r.flags&fInclude == 0, Path: rel, Rule: r.text, Filter: true, Origin: r.origin}
 }

@@ -56,13 +56,26 @@ type Set struct {
 	excludes []rule
 
 	// rules are the rsync-syntax rules, checked first.
-	rules    []*rsyncRule
-	merges   []mergeRule
+	rules []*rsyncRule
+	// tail are -C's rules (":C" and "-C"), checked last: rsync appends
+	// them after all the others (exclude.c: send_filter_list).
+	tail     []*rsyncRule
 	root     string
 	readFile func(rel string) ([]byte, error)
 	onError  func(error)
+	// deleteExcluded: rules without a side are the sender's
+	// (--delete-excluded).
+	deleteExcluded bool
+	// cvs is the global CVS ignore list a "-C" rule stands for, read
+	// once from cvsHome's .cvsignore and cvsEnv (a "-C" rule in a
+	// per-directory file may read it while the set is in use: cvsMu).
+	cvsMu           sync.Mutex
+	cvs             []*rsyncRule
+	cvsLoaded       bool
+	cvsHome, cvsEnv string
 
 	mu       sync.Mutex
+	merges   []mergeRule             // per-directory merge rules; dir-merge rules in per-directory files add to them
 	dirRules map[dirKey][]*rsyncRule // per-directory merge files read so far
 }
 
@@ -91,6 +104,20 @@ type Options struct {
 	// could not be read or parsed (its rules are then left out, as
 	// rsync leaves out an unreadable one).
 	OnError func(error)
+	// DeleteExcluded is rsync's --delete-excluded: rules without a side
+	// (and lsyncd's lists) become the sender's, so excluded paths are
+	// deleted on the target, while P, R and the r modifier's rules
+	// still protect (Protected) and still go to the receiver
+	// (RsyncRules) (exclude.c: parse_rule_tok, send_rules).
+	DeleteExcluded bool
+	// CVSExclude is rsync's -C: ":C" (a .cvsignore in each directory,
+	// its words excluded there) and "-C" (the global CVS ignore list)
+	// after every other rule (exclude.c: send_filter_list).
+	CVSExclude bool
+	// CVSHome is the directory whose .cvsignore adds to the global CVS
+	// ignore list of -C and of a "-C" rule ($HOME; "" none), CVSEnv
+	// the words of $CVSIGNORE (exclude.c: get_cvs_excludes).
+	CVSHome, CVSEnv string
 }
 
 // New compiles exclude patterns and filter rules ("+ pat" or "- pat").
@@ -101,9 +128,20 @@ func New(excludes, filters []string) (*Set, error) {
 // Compile compiles o into a Set.
 func Compile(o Options) (*Set, error) {
 	excludes, filters := o.Excludes, o.Filters
-	s := &Set{root: o.Root, readFile: o.ReadFile, onError: o.OnError}
+	s := &Set{root: o.Root, readFile: o.ReadFile, onError: o.OnError, deleteExcluded: o.DeleteExcluded,
+		cvsHome: o.CVSHome, cvsEnv: o.CVSEnv}
 	if err := s.compileRules(o.Rules); err != nil {
 		return nil, err
+	}
+	if o.CVSExclude {
+		p := &parser{s: s, read: readLocal}
+		var err error
+		if s.tail, err = p.parseStr(nil, ":C", 0, 0, "-C"); err != nil {
+			return nil, err
+		}
+		if s.tail, err = p.parseStr(s.tail, "-C", 0, 0, "-C"); err != nil {
+			return nil, err
+		}
 	}
 	for _, p := range excludes {
 		if p == "" {
@@ -205,7 +243,15 @@ func (s *Set) Excluded(rel string, isDir bool) bool {
 // sent either; a target deleting a directory asks for the directory
 // first and keeps it, and what is protected in it, when Protected says
 // so for anything in it.
-func (s *Set) Protected(rel string, isDir bool) bool {
+func (s *Set) Protected(rel string, isDir bool) bool { return s.protected(rel, isDir, true) }
+
+// ProtectedInside is Protected for an entry inside a target directory
+// that is being deleted: perishable rules (the p modifier, -C's default
+// list) do not keep it there (delete.c: delete_item sets
+// ignore_perishable for the directory's contents).
+func (s *Set) ProtectedInside(rel string, isDir bool) bool { return s.protected(rel, isDir, false) }
+
+func (s *Set) protected(rel string, isDir, perishable bool) bool {
 	if s.Empty() {
 		return false
 	}
@@ -214,11 +260,11 @@ func (s *Set) Protected(rel string, isDir bool) bool {
 		return false
 	}
 	for i := 0; i < len(rel); i++ {
-		if rel[i] == '/' && s.excludedSelf(rel[:i], true, sideReceiver) && s.Excluded(rel[:i], true) {
+		if rel[i] == '/' && s.excludedSelf(rel[:i], true, sideReceiver, perishable) && s.Excluded(rel[:i], true) {
 			return true
 		}
 	}
-	return s.excludedSelf(rel, isDir, sideReceiver)
+	return s.excludedSelf(rel, isDir, sideReceiver, perishable)
 }
 
 func (s *Set) excluded(rel string, isDir bool, sd side) bool {
@@ -231,33 +277,40 @@ func (s *Set) excluded(rel string, isDir bool, sd side) bool {
 	}
 	// Parents first: an excluded directory excludes everything below it.
 	for i := 0; i < len(rel); i++ {
-		if rel[i] == '/' && s.excludedSelf(rel[:i], true, sd) {
+		if rel[i] == '/' && s.excludedSelf(rel[:i], true, sd, true) {
 			return true
 		}
 	}
-	return s.excludedSelf(rel, isDir, sd)
+	return s.excludedSelf(rel, isDir, sd, true)
 }
 
-func (s *Set) excludedSelf(rel string, isDir bool, sd side) bool {
-	if r := s.checkRules(s.rules, rel, isDir, sd); r != nil {
+func (s *Set) excludedSelf(rel string, isDir bool, sd side, perishable bool) bool {
+	if r := s.checkRules(s.rules, rel, isDir, sd, perishable); r != nil {
 		return r.flags&fInclude == 0
 	}
-	for _, f := range s.filters {
-		if f.matchOne(rel, isDir) {
-			return !f.include
+	if !s.deleteExcluded || sd == sideSender {
+		// lsyncd's lists have no side: the sender's with
+		// --delete-excluded.
+		for _, f := range s.filters {
+			if f.matchOne(rel, isDir) {
+				return !f.include
+			}
+		}
+		for _, e := range s.excludes {
+			if e.matchOne(rel, isDir) {
+				return true
+			}
 		}
 	}
-	for _, e := range s.excludes {
-		if e.matchOne(rel, isDir) {
-			return true
-		}
+	if r := s.checkRules(s.tail, rel, isDir, sd, perishable); r != nil {
+		return r.flags&fInclude == 0
 	}
 	return false
 }
 
 // Empty reports whether the set has no rules.
 func (s *Set) Empty() bool {
-	return s == nil || len(s.excludes)+len(s.filters)+len(s.rules) == 0
+	return s == nil || len(s.excludes)+len(s.filters)+len(s.rules)+len(s.tail) == 0
 }
 
 // Patterns returns the exclude patterns and filter rules as given, for status
@@ -279,6 +332,9 @@ func (s *Set) Patterns() (excludes, filters []string) {
 			sign = "+ "
 		}
 		filters = append(filters, sign+f.raw)
+	}
+	for _, r := range s.tail {
+		filters = append(filters, r.render())
 	}
 	return excludes, filters
 }
@@ -316,29 +372,52 @@ func ReadExcludeFile(path string) ([]string, error) {
 // sender sends them (sender-only rules left out, dir-merge rules as ":"
 // rules for the receiver to read its own per-directory files), then the
 // lsyncd filters, so that an rsync receiver leaves excluded
-// paths alone when it deletes. lsyncd's dialect is rsync's except that "[",
+// paths alone when it deletes, then -C's ":C" and its CVS ignore list.
+// lsyncd's dialect is rsync's except that "[",
 // "]" and "\" are literal: they are escaped when the pattern holds a
 // wildcard (rsync compares a pattern without "*?[" literally anyway).
+// With DeleteExcluded only the receiver's rules go (P, R, the r
+// modifier, dir-merge rules whose files may hold them), as
+// exclude.c:send_rules elides the others.
 func (s *Set) RsyncRules() []string {
 	if s == nil {
 		return nil
 	}
 	var out []string
-	for _, r := range s.rules {
-		if r.flags&(fSender|fReceiver) == fSender {
-			continue // only for the sender (exclude.c: send_rules)
+	out = s.sendRules(out, s.rules)
+	if !s.deleteExcluded {
+		for _, f := range s.filters {
+			sign := "- "
+			if f.include {
+				sign = "+ "
+			}
+			out = append(out, sign+rsyncPattern(f.raw))
+		}
+		for _, e := range s.excludes {
+			out = append(out, "- "+rsyncPattern(e.raw))
+		}
+	}
+	return s.sendRules(out, s.tail)
+}
+
+// sendRules appends the rules of list the receiver gets to out
+// (exclude.c: send_rules): a "-C" rule as the CVS ignore list it
+// stands for.
+func (s *Set) sendRules(out []string, list []*rsyncRule) []string {
+	for _, r := range list {
+		switch {
+		case r.flags&(fSender|fReceiver) == fSender:
+			continue // only for the sender
+		case s.deleteExcluded && r.flags&fReceiver == 0 && (r.flags&fPerDir == 0 || r.flags&fNoPrefixes != 0):
+			continue // --delete-excluded: the sender's
+		case r.flags&fCVS != 0 && r.flags&fMerge == 0:
+			s.cvsMu.Lock()
+			cvs := s.cvs
+			s.cvsMu.Unlock()
+			out = s.sendRules(out, cvs)
+			continue
 		}
 		out = append(out, r.render())
-	}
-	for _, f := range s.filters {
-		sign := "- "
-		if f.include {
-			sign = "+ "
-		}
-		out = append(out, sign+rsyncPattern(f.raw))
-	}
-	for _, e := range s.excludes {
-		out = append(out, "- "+rsyncPattern(e.raw))
 	}
 	return out
 }

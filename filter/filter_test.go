@@ -1,8 +1,11 @@
 package filter
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 )
 
@@ -133,5 +136,92 @@ func TestRsyncRules(t *testing.T) {
 	var nilSet *Set
 	if nilSet.RsyncRules() != nil {
 		t.Error("nil set has rules")
+	}
+}
+
+// TestPerDirRulesChange: per-directory files that name more of them
+// (a dir-merge rule, a "-C" rule) are read concurrently, and read again
+// after Invalidate: a nested dir-merge rule that a file no longer gives
+// stops applying, and its flags follow the file.
+func TestPerDirRulesChange(t *testing.T) {
+	files := map[string]string{
+		"d/.rsync-filter": ": .more\n-C\n",
+		"d/.more":         "- a.x\n",
+		"d/e/.more":       "- b.x\n",
+	}
+	var mu sync.Mutex
+	read := func(rel string) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		c, ok := files[rel]
+		if !ok {
+			return nil, fs.ErrNotExist
+		}
+		return []byte(c), nil
+	}
+	s, err := Compile(Options{Rules: []Spec{{Kind: SpecF}}, ReadFile: read, CVSEnv: "*.junk",
+		OnError: func(err error) { t.Error(err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(want map[string]bool) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for rel, excl := range want {
+			wg.Go(func() {
+				if got := s.Excluded(rel, false); got != excl {
+					t.Errorf("Excluded(%q) = %v, want %v", rel, got, excl)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	check(map[string]bool{"d/a.x": true, "d/e/a.x": true, "d/e/b.x": true, "d/b.x": false, "b.x": false,
+		"d/e/c.o": true, "d/y.junk": true, "c.o": false, "d/.more": false})
+	if !s.IsMergeFile("d/e/.more") {
+		t.Error("IsMergeFile(d/e/.more) = false: the nested dir-merge rule's files are not watched")
+	}
+	mu.Lock()
+	files["d/.rsync-filter"] = ":n .more\n"
+	mu.Unlock()
+	s.Invalidate("d")
+	check(map[string]bool{"d/a.x": true, "d/e/a.x": false, "d/e/b.x": true, "d/e/c.o": false, "d/y.junk": false})
+	mu.Lock()
+	files["d/.rsync-filter"] = "- nothing\n"
+	mu.Unlock()
+	s.Invalidate("d")
+	check(map[string]bool{"d/a.x": false, "d/e/b.x": false})
+}
+
+// TestMergeFilesAbove: a command-line dir-merge name whose directory is
+// above the source names the files rsync would read there, from that
+// directory down to the source's parent (exclude.c: setup_merge_file);
+// one at or below the source names none.
+func TestMergeFilesAbove(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "x", "y", "src")
+	top := filepath.Dir(filepath.Dir(root))
+	for _, tc := range []struct {
+		rule string
+		want []string
+	}{
+		{"dir-merge " + filepath.Join(top, ".rf"), []string{filepath.Join(top, "y", ".rf"), filepath.Join(top, ".rf")}},
+		{"dir-merge " + filepath.Join(root, ".rf"), nil},
+		{"dir-merge " + filepath.Join(root, "sub", ".rf"), nil},
+		{"dir-merge .rf", nil},
+	} {
+		s, err := Compile(Options{Root: root, Rules: []Spec{{Kind: SpecFilter, Arg: tc.rule}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.MergeFilesAbove(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: MergeFilesAbove() = %q, want %q", tc.rule, got, tc.want)
+		}
+	}
+	s, err := Compile(Options{Root: root, Rules: []Spec{{Kind: SpecF}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.MergeFilesAbove(); len(got) == 0 || got[len(got)-1] != "/.rsync-filter" || got[0] != filepath.Join(filepath.Dir(root), ".rsync-filter") {
+		t.Errorf("-F: MergeFilesAbove() = %q, want the source's parent's file first and /.rsync-filter last", got)
 	}
 }

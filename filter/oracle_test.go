@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,9 +22,37 @@ var oracleTree = map[string]string{
 	"docs/": "", "docs/a.md": "", "docs/B.md": "", "docs/9.md": "", "docs/tmp/": "", "docs/tmp/t.md": "",
 	"keep/": "", "keep/a.o": "", "logs/": "", "logs/x.log": "", "logs/old/": "", "logs/old/y.log": "",
 	"sp ace/": "", "sp ace/f": "",
-	// per-directory rules (-F)
-	".rsync-filter": "- *.log\n+ /docs/B.md\n", "src/.rsync-filter": "- /main.o\n# comment\n; comment\n- k.c\n",
-	"logs/.rsync-filter": "+ x.log\n", "docs/.rsync-filter": "- tmp/\n",
+	"logs/old/zz": "", "src/deep/er/h.c": "", "build/sub/keep.gone": "",
+	// per-directory rules (-F), a dir-merge rule in them (src's, and
+	// logs/old's, whose directory part names logs), a "!" that clears
+	// the inherited rules (logs/old)
+	".rsync-filter": "- *.log\n+ /docs/B.md\n", "src/.rsync-filter": "- /main.o\n# comment\n; comment\n- k.c\n: .more\n",
+	"src/deep/.more": "- h.c\n", "src/.more": "- /main.c\n",
+	"logs/.rsync-filter": "+ x.log\n", "docs/.rsync-filter": "- tmp/\nP *.gone\n",
+	"logs/old/.rsync-filter": "!\n: ../.lm\n", "logs/.lm": "- zz\n",
+	// per-directory CVS ignore files (-C, ":C"): words, not inherited
+	"src/.cvsignore": "main.c  k.c\n", "docs/.cvsignore": "9.md !\na.md\tnone\n",
+}
+
+// oracleTargetOnly are entries only the targets of the delete check
+// have: a directory whose names -C's default list (perishable rules)
+// keeps only outside a deleted directory.
+var oracleTargetOnly = []string{"extra-gone/", "extra-gone/core", "extra-gone/a.o", "src/x.o", "x.junk"}
+
+// oracleHome is the HOME of the -C rows: its .cvsignore adds to the
+// global CVS list, as does $CVSIGNORE (oracleCVSEnv).
+var oracleHome = map[string]string{".cvsignore": "B.md\n"}
+
+const oracleCVSEnv = "*.junk out.bin"
+
+// isMergeName reports whether name is a per-directory file of the
+// oracle rules: the receiver reads its own copy.
+func isMergeName(name string) bool {
+	switch path.Base(name) {
+	case ".rsync-filter", ".more", ".lm", ".cvsignore":
+		return true
+	}
+	return false
 }
 
 // oracleRules are rule sets given to gsync and to C rsync alike.
@@ -55,25 +84,45 @@ var oracleRules = []struct {
 	{"FF with own rules", []string{"--include", "/src/main.o", "-F", "-F", "--exclude", "*.c"}},
 	{"dir-merge n", []string{"--filter", "dir-merge,n .rsync-filter"}},
 	{"dir-merge e", []string{"--filter", ":e .rsync-filter"}},
+	{"dir-merge root dir part", []string{"--filter", "dir-merge $SRC/.rsync-filter"}},
+	{"dir-merge inner dir part", []string{"--filter", "dir-merge $SRC/src/.more"}},
+	{"C dir-merge", []string{"--filter", ":C"}},
+	{"C rule", []string{"--filter", "-C", "--exclude", "*.c"}},
+	{"C merge", []string{"--filter", "merge,C $SRC/src/.cvsignore"}},
+	{"cvs-exclude", []string{"-C"}},
+	{"cvs-exclude after own rules", []string{"-C", "--include", "core", "--include", "*.o", "--filter", "P *.junk"}},
+	{"cvs-exclude with F", []string{"-F", "-C"}},
+	{"delete-excluded", []string{"--delete-excluded", "--exclude", "*.o", "--filter", "P /build/", "--filter", "-r *.log",
+		"--filter", "R /build/sub/keep.gone", "--exclude", "build/"}},
+	{"delete-excluded F", []string{"--delete-excluded", "-F"}},
+	{"delete-excluded cvs", []string{"--delete-excluded", "-C", "--filter", "P extra-gone/"}},
 }
 
-// specsOf turns rsync options into Specs.
-func specsOf(t *testing.T, args []string) []Spec {
-	var out []Spec
+// optionsOf turns rsync options into Options: Specs, -C and
+// --delete-excluded.
+func optionsOf(t *testing.T, args []string) Options {
+	var o Options
 	for i := 0; i < len(args); i++ {
 		kind := map[string]SpecKind{"--filter": SpecFilter, "--include": SpecInclude, "--exclude": SpecExclude,
 			"--include-from": SpecIncludeFrom, "--exclude-from": SpecExcludeFrom, "-F": SpecF}[args[i]]
-		if args[i] == "-F" {
-			out = append(out, Spec{Kind: SpecF})
+		switch args[i] {
+		case "-F":
+			o.Rules = append(o.Rules, Spec{Kind: SpecF})
+			continue
+		case "-C":
+			o.CVSExclude = true
+			continue
+		case "--delete-excluded":
+			o.DeleteExcluded = true
 			continue
 		}
 		if kind == 0 && args[i] != "--filter" {
 			t.Fatalf("unknown option %s", args[i])
 		}
 		i++
-		out = append(out, Spec{Kind: kind, Arg: args[i]})
+		o.Rules = append(o.Rules, Spec{Kind: kind, Arg: args[i]})
 	}
-	return out
+	return o
 }
 
 func writeTree(t *testing.T, dir string, tree map[string]string) {
@@ -97,9 +146,10 @@ func writeTree(t *testing.T, dir string, tree map[string]string) {
 
 // rsyncNames runs C rsync with args and returns the names it prints
 // (--out-format=%n: directories with a trailing "/"), sorted.
-func rsyncNames(t *testing.T, rsync string, args ...string) []string {
+func rsyncNames(t *testing.T, env []string, rsync string, args ...string) []string {
 	t.Helper()
 	cmd := exec.Command(rsync, args...)
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %q: %v\n%s", rsync, args, err, out)
@@ -126,12 +176,18 @@ func TestRulesAgainstRsync(t *testing.T) {
 	}
 	src := t.TempDir()
 	writeTree(t, src, oracleTree)
+	home := t.TempDir()
+	writeTree(t, home, oracleHome)
+	env := []string{"HOME=" + home, "CVSIGNORE=" + oracleCVSEnv}
 	// The target of the delete check: the same tree with every name
 	// doubled ("x.gone"), so that each is target-only.
 	dst := t.TempDir()
 	gone := map[string]string{}
+	for _, name := range oracleTargetOnly {
+		gone[name] = ""
+	}
 	for name, c := range oracleTree {
-		if name == ".rsync-filter" || strings.HasSuffix(name, "/.rsync-filter") {
+		if isMergeName(name) {
 			gone[name] = c // the receiver reads its own per-directory files
 			continue
 		}
@@ -152,13 +208,19 @@ func TestRulesAgainstRsync(t *testing.T) {
 	read := func(rel string) ([]byte, error) { return os.ReadFile(filepath.Join(src, rel)) }
 	for _, tc := range oracleRules {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := Compile(Options{Rules: specsOf(t, tc.args), Root: src, ReadFile: read,
-				OnError: func(err error) { t.Error(err) }})
+			var rargs []string
+			for _, a := range tc.args {
+				rargs = append(rargs, strings.ReplaceAll(a, "$SRC", src))
+			}
+			o := optionsOf(t, rargs)
+			o.Root, o.ReadFile, o.OnError = src, read, func(err error) { t.Error(err) }
+			o.CVSHome, o.CVSEnv = home, oracleCVSEnv
+			s, err := Compile(o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			args := append([]string{"-a", "--dry-run", "--out-format=%n"}, tc.args...)
-			want := rsyncNames(t, rsync, append(args, src+"/", filepath.Join(t.TempDir(), "empty")+"/")...)
+			args := append([]string{"-a", "--dry-run", "--out-format=%n"}, rargs...)
+			want := rsyncNames(t, env, rsync, append(args, src+"/", filepath.Join(t.TempDir(), "empty")+"/")...)
 			var got []string
 			err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 				if err != nil || p == src {
@@ -180,13 +242,13 @@ func TestRulesAgainstRsync(t *testing.T) {
 			}
 			slices.Sort(got)
 			if !slices.Equal(got, want) {
-				t.Errorf("sent:\n got  %q\n want %q (rsync %q)", got, want, tc.args)
+				t.Errorf("sent:\n got  %q\n want %q (rsync %q)", got, want, rargs)
 			}
 
 			// Deletes: rsync lists "deleting NAME" for what it removes.
-			args = append([]string{"-a", "--dry-run", "--delete", "--out-format=%o %n"}, tc.args...)
+			args = append([]string{"-a", "--dry-run", "--delete", "--out-format=%o %n"}, rargs...)
 			var wantDel []string
-			for _, n := range rsyncNames(t, rsync, append(args, src+"/", dst+"/")...) {
+			for _, n := range rsyncNames(t, env, rsync, append(args, src+"/", dst+"/")...) {
 				if rest, ok := strings.CutPrefix(n, "del. "); ok {
 					wantDel = append(wantDel, strings.TrimSuffix(rest, "/"))
 				}
@@ -203,7 +265,7 @@ func TestRulesAgainstRsync(t *testing.T) {
 				if _, dirInSrc := oracleTree[rel+"/"]; (inSrc || dirInSrc && d.IsDir()) && !s.Excluded(rel, d.IsDir()) {
 					return nil // sent
 				}
-				if !deletes(s, dst, rel, d.IsDir(), &gotDel) {
+				if !deletes(s, dst, rel, d.IsDir(), false, &gotDel) {
 					t.Logf("kept %s", rel)
 				}
 				if d.IsDir() {
@@ -216,7 +278,7 @@ func TestRulesAgainstRsync(t *testing.T) {
 			}
 			slices.Sort(gotDel)
 			if !slices.Equal(gotDel, wantDel) {
-				t.Errorf("deleted:\n got  %q\n want %q (rsync %q)", gotDel, wantDel, tc.args)
+				t.Errorf("deleted:\n got  %q\n want %q (rsync %q)", gotDel, wantDel, rargs)
 			}
 		})
 	}
@@ -224,17 +286,18 @@ func TestRulesAgainstRsync(t *testing.T) {
 
 // deletes models rsync's receiver deleting rel, which the source does
 // not send (delete.c: delete_item, delete_dir_contents): a protected
-// entry stays, a directory stays when anything in it does. It appends
+// entry stays (inside a deleted directory, perishable rules do not
+// protect), a directory stays when anything in it does. It appends
 // what goes to del and reports whether rel went.
-func deletes(s *Set, dst, rel string, isDir bool, del *[]string) bool {
-	if s.Protected(rel, isDir) {
+func deletes(s *Set, dst, rel string, isDir, inside bool, del *[]string) bool {
+	if !inside && s.Protected(rel, isDir) || inside && s.ProtectedInside(rel, isDir) {
 		return false
 	}
 	gone := true
 	if isDir {
 		ents, _ := os.ReadDir(filepath.Join(dst, filepath.FromSlash(rel)))
 		for _, e := range ents {
-			if !deletes(s, dst, rel+"/"+e.Name(), e.IsDir(), del) {
+			if !deletes(s, dst, rel+"/"+e.Name(), e.IsDir(), true, del) {
 				gone = false
 			}
 		}

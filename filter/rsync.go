@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"unicode"
 )
@@ -62,10 +63,18 @@ type mergeRule struct {
 	name  string
 	flags rflags
 	text  string
-	// above: the name had a leading "/" (-F's "/.rsync-filter"): rsync
-	// also reads the file in the directories above the transfer root
-	// (exclude.c: setup_merge_file), which gsync does not.
-	above bool
+	// base is the highest directory (relative to the source) whose file
+	// counts: "." for the command line's rules; for a dir-merge rule
+	// read in a per-directory file, that file's directory, or the
+	// directory its name's directory part names above it (exclude.c:
+	// setup_merge_file scans from there down).
+	base string
+	// above is the absolute directory a command-line rule's name
+	// names above the transfer root ("" none): rsync also reads the
+	// file in it and in every directory down to the root's parent
+	// (exclude.c: setup_merge_file, -F's "/.rsync-filter" names "/"),
+	// which gsync does not: nothing outside the source is read.
+	above string
 }
 
 // Spec is one filter option of the command line, in rsync's meaning and
@@ -91,6 +100,14 @@ const (
 	SpecF                           // -F (once: dir-merge /.rsync-filter; twice: also - .rsync-filter)
 )
 
+// defaultCVSIgnore is rsync's built-in list for -C and the "-C" rule:
+// the DEFAULT_CVSIGNORE its build takes from rsync.1.md (usage.c:
+// default_cvsignore).
+const defaultCVSIgnore = "RCS SCCS CVS CVS.adm RCSLOG cvslog.* tags TAGS .make.state .nse_depinfo " +
+	"*~ #* .#* ,* _$* *$ *.old *.bak *.BAK *.orig *.rej .del-* " +
+	"*.a *.olb *.o *.obj *.so *.exe *.Z *.elc *.ln core " +
+	".svn/ .git/ .hg/ .bzr/"
+
 var specNames = [...]string{"--filter", "--include", "--exclude", "--include-from", "--exclude-from", "-F"}
 
 func (k SpecKind) String() string {
@@ -113,6 +130,9 @@ type parser struct {
 	dir string
 	// read reads a merge file named by a rule.
 	read func(name string) ([]byte, string, error)
+	// cleared: a "!" rule of a per-directory file cleared the list,
+	// inherited rules included (exclude.c: pop_filter_list).
+	cleared bool
 }
 
 // parseStr parses the rules in str (exclude.c: parse_filter_str) and
@@ -127,20 +147,27 @@ func (p *parser) parseStr(list []*rsyncRule, str string, tmpl rflags, xflags int
 		if !ok {
 			return list, nil
 		}
-		rest = next
 		r.text, r.origin = strings.TrimSpace(str), origin
+		if tmpl&fWordSplit != 0 {
+			r.text = strings.TrimSpace(rest[:len(rest)-len(next)])
+		}
+		rest = next
 		switch {
 		case r.flags&fClear != 0:
 			list = list[:0]
+			p.cleared = p.dir != ""
 			continue
-		case r.flags&fCVS != 0:
-			return list, fmt.Errorf("parse filter rule %q (%s): the C modifier (CVS ignore rules) is not implemented: use --cvs-exclude where available, or the patterns themselves", str, origin)
 		case r.flags&fXattr != 0:
 			return list, fmt.Errorf("parse filter rule %q (%s): the x modifier (xattr name rules) is not implemented", str, origin)
 		}
+		// --delete-excluded turns a rule without a side into a
+		// sender-side one (exclude.c: parse_rule_tok).
+		if p.s.deleteExcluded && r.flags&(fSender|fReceiver|fMerge|fPerDir) == 0 {
+			r.flags |= fSender
+		}
 		if r.flags&fMerge != 0 {
 			if pat == "" {
-				return list, fmt.Errorf("parse filter rule %q (%s): a merge rule needs a file name (.cvsignore is the C modifier's default, not implemented)", str, origin)
+				pat = ".cvsignore" // the C modifier's file (exclude.c: parse_filter_str)
 			}
 			if r.flags&fExcludeSelf != 0 {
 				self := &rsyncRule{text: r.text, origin: origin}
@@ -149,16 +176,9 @@ func (p *parser) parseStr(list []*rsyncRule, str string, tmpl rflags, xflags int
 				r.flags &^= fExcludeSelf
 			}
 			if r.flags&fPerDir != 0 {
-				if p.dir != "" {
-					return list, fmt.Errorf("parse filter rule %q (%s): a dir-merge rule inside a merge file is not implemented", str, origin)
+				if list, err = p.addDirMerge(list, r, pat); err != nil {
+					return list, fmt.Errorf("parse filter rule %q (%s): %w", str, origin, err)
 				}
-				name := strings.TrimPrefix(pat, "/")
-				if name == "" || strings.Contains(name, "/") || name == "." || name == ".." {
-					return list, fmt.Errorf("parse filter rule %q (%s): a dir-merge file name must be a plain name (optionally with a leading \"/\"): %q", str, origin, pat)
-				}
-				r.pattern, r.merge = name, len(p.s.merges)
-				p.s.merges = append(p.s.merges, mergeRule{name: name, flags: r.flags, text: r.text, above: strings.HasPrefix(pat, "/")})
-				list = append(list, r)
 				continue
 			}
 			if p.depth >= maxMergeDepth {
@@ -178,7 +198,63 @@ func (p *parser) parseStr(list []*rsyncRule, str string, tmpl rflags, xflags int
 		}
 		addRule(r, pat, xflags, p.dir)
 		list = append(list, r)
+		if r.flags&fCVS != 0 {
+			// "-C": the global CVS ignore list stands in its place
+			// (exclude.c: get_cvs_excludes, read once).
+			if err := p.s.loadCVS(r.flags); err != nil {
+				return list, fmt.Errorf("parse filter rule %q (%s): %w", str, origin, err)
+			}
+		}
 	}
+}
+
+// addDirMerge adds the dir-merge rule r for the file pat to list
+// (exclude.c: add_rule, setup_merge_file, push_local_filters): the
+// file is read in the directory the rule is given for (the source root,
+// or the per-directory file's directory) and every one below it. A
+// directory part of pat names where rsync starts reading it: the same
+// directory or one above it (its files there count too), else only the
+// last component counts. A name rsync already reads per directory is
+// not added again.
+func (p *parser) addDirMerge(list []*rsyncRule, r *rsyncRule, pat string) ([]*rsyncRule, error) {
+	name := path.Base(pat)
+	if name == "" || name == "." || name == ".." || name == "/" {
+		return list, fmt.Errorf("a dir-merge rule needs a file name: %q", pat)
+	}
+	mr := mergeRule{name: name, flags: r.flags, text: r.text, base: "."}
+	dirPart := strings.Contains(pat, "/")
+	switch {
+	case p.dir == "" && dirPart && p.s.root != "":
+		// Relative to the working directory, as rsync's client reads it.
+		abs, err := filepath.Abs(filepath.FromSlash(path.Dir(pat)))
+		if err != nil {
+			return list, fmt.Errorf("resolve dir-merge directory: %w", err)
+		}
+		root := filepath.Clean(p.s.root)
+		if abs != root && (abs == "/" || strings.HasPrefix(root, abs+string(filepath.Separator))) {
+			mr.above = abs
+		}
+	case p.dir != "":
+		mr.base = p.dir
+		if dirPart {
+			if path.IsAbs(pat) {
+				return list, fmt.Errorf("an absolute dir-merge name in a per-directory file is not implemented (rsync reads it from outside the source): %q", pat)
+			}
+			d := path.Join(p.dir, path.Dir(pat))
+			if d == ".." || strings.HasPrefix(d, "../") {
+				return list, fmt.Errorf("dir-merge name %q names a directory above the source (rsync reads it there, gsync reads nothing outside the source)", pat)
+			}
+			if d == "." || p.dir == d || strings.HasPrefix(p.dir, d+"/") {
+				mr.base = d
+			}
+		}
+	}
+	idx, dup := p.s.addMerge(mr)
+	if dup {
+		return list, nil
+	}
+	r.pattern, r.merge = name, idx
+	return append(list, r), nil
 }
 
 // parseFile parses the lines (or, with the w modifier, the words) of a
@@ -186,20 +262,13 @@ func (p *parser) parseStr(list []*rsyncRule, str string, tmpl rflags, xflags int
 // parse_filter_file): blank lines and lines starting with ";" or "#"
 // are skipped. name is the file's name for origins ("name:line").
 func (p *parser) parseFile(list []*rsyncRule, data []byte, name string, tmpl rflags, xflags int) ([]*rsyncRule, error) {
-	if tmpl&fWordSplit != 0 {
-		var err error
-		for i, w := range strings.FieldsFunc(string(data), isSpace) {
-			if list, err = p.parseStr(list, w, tmpl, xflags, fmt.Sprintf("%s:word %d", name, i+1)); err != nil {
-				return list, err
-			}
-		}
-		return list, nil
-	}
 	text := strings.ReplaceAll(string(data), "\r\n", "\n")
 	lines := strings.Split(strings.ReplaceAll(text, "\r", "\n"), "\n")
 	var err error
 	for i, line := range lines {
-		if line == "" || line[0] == ';' || line[0] == '#' {
+		// Words are split at any white space, comments are lines
+		// (exclude.c: parse_filter_file).
+		if line == "" || tmpl&fWordSplit == 0 && (line[0] == ';' || line[0] == '#') {
 			continue
 		}
 		if list, err = p.parseStr(list, line, tmpl, xflags, fmt.Sprintf("%s:%d", name, i+1)); err != nil {
@@ -239,6 +308,9 @@ func parseRuleTok(s string, tmpl rflags, xflags int) (r *rsyncRule, pat, rest st
 	r = &rsyncRule{flags: tmpl & fromContainer}
 	switch {
 	case tmpl&fNoPrefixes != 0:
+		if s[0] == '!' && tmpl&fCVS != 0 {
+			r.flags |= fClear // tentative: "!" alone clears (exclude.c)
+		}
 	case xflags&xOldPrefixes != 0:
 		switch {
 		case strings.HasPrefix(s, "- "):
@@ -481,17 +553,22 @@ func (r *rsyncRule) render() string {
 	if r.flags&fNegate != 0 {
 		b.WriteByte('!')
 	}
-	if r.flags&fNoInherit != 0 {
-		b.WriteByte('n')
-	}
-	if r.flags&fWordSplit != 0 {
-		b.WriteByte('w')
-	}
-	if r.flags&fNoPrefixes != 0 {
-		if r.flags&fInclude != 0 {
-			b.WriteByte('+')
-		} else {
-			b.WriteByte('-')
+	switch {
+	case r.flags&fCVS != 0:
+		b.WriteByte('C')
+	default:
+		if r.flags&fNoInherit != 0 {
+			b.WriteByte('n')
+		}
+		if r.flags&fWordSplit != 0 {
+			b.WriteByte('w')
+		}
+		if r.flags&fNoPrefixes != 0 {
+			if r.flags&fInclude != 0 {
+				b.WriteByte('+')
+			} else {
+				b.WriteByte('-')
+			}
 		}
 	}
 	if r.flags&fExcludeSelf != 0 {
@@ -505,6 +582,9 @@ func (r *rsyncRule) render() string {
 	}
 	if r.flags&fPerishable != 0 {
 		b.WriteByte('p')
+	}
+	if r.pattern == "" {
+		return b.String() // "-C"
 	}
 	b.WriteByte(' ')
 	b.WriteString(r.pattern)

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 )
 
@@ -78,11 +79,26 @@ func (s *Set) compileRules(specs []Spec) error {
 // checkRules returns the first rule of list that matches rel for side
 // sd (exclude.c: check_filter), nil when none does. A per-directory
 // merge rule stands for the rules of its files in rel's directory and
-// the directories above it.
-func (s *Set) checkRules(list []*rsyncRule, rel string, isDir bool, sd side) *rsyncRule {
+// the directories above it, a "-C" rule for the global CVS ignore
+// list. With perishable false, perishable rules (the p modifier) are
+// skipped, as rsync's receiver skips them in a directory it deletes
+// (delete.c: ignore_perishable).
+func (s *Set) checkRules(list []*rsyncRule, rel string, isDir bool, sd side, perishable bool) *rsyncRule {
 	for _, r := range list {
+		if !perishable && r.flags&fPerishable != 0 {
+			continue
+		}
 		if r.flags&fPerDir != 0 {
-			if m := s.checkRules(s.dirList(r.merge, path.Dir(rel)), rel, isDir, sd); m != nil {
+			if m := s.checkRules(s.dirList(r.merge, path.Dir(rel)), rel, isDir, sd, perishable); m != nil {
+				return m
+			}
+			continue
+		}
+		if r.flags&fCVS != 0 {
+			s.cvsMu.Lock()
+			cvs := s.cvs
+			s.cvsMu.Unlock()
+			if m := s.checkRules(cvs, rel, isDir, sd, perishable); m != nil {
 				return m
 			}
 			continue
@@ -99,20 +115,30 @@ func (s *Set) checkRules(list []*rsyncRule, rel string, isDir bool, sd side) *rs
 
 // dirList returns the rules per-directory merge rule m gives the
 // entries of dir: the rules of dir's own file first, then those
-// inherited from the directories above it unless the rule has the n
-// modifier (exclude.c: push_local_filters).
+// inherited from the directories above it, up to the rule's base,
+// unless the rule has the n modifier or the file cleared the list with
+// "!" (exclude.c: push_local_filters, pop_filter_list).
 func (s *Set) dirList(m int, dir string) []*rsyncRule {
 	key := dirKey{m, dir}
 	s.mu.Lock()
 	list, ok := s.dirRules[key]
+	mr := s.merges[m]
 	s.mu.Unlock()
 	if ok {
 		return list
 	}
-	mr := s.merges[m]
-	list = s.readDirFile(mr, dir)
-	if mr.flags&fNoInherit == 0 && dir != "." {
-		list = append(list[:len(list):len(list)], s.dirList(m, path.Dir(dir))...)
+	if dir != mr.base && !within(dir, mr.base) {
+		return nil // the rule is not in force here
+	}
+	// The directories above first, as rsync reads them on its way
+	// down: a dir-merge rule they give is known before this file's.
+	var inherited []*rsyncRule
+	if mr.flags&fNoInherit == 0 && dir != mr.base && dir != "." {
+		inherited = s.dirList(m, path.Dir(dir))
+	}
+	list, cleared := s.readDirFile(mr, dir)
+	if !cleared {
+		list = append(list[:len(list):len(list)], inherited...)
 	}
 	s.mu.Lock()
 	if s.dirRules == nil {
@@ -123,17 +149,22 @@ func (s *Set) dirList(m int, dir string) []*rsyncRule {
 	return list
 }
 
+// within reports whether dir is below base ("." is the source root).
+func within(dir, base string) bool {
+	return base == "." && dir != "." || strings.HasPrefix(dir, base+"/")
+}
+
 // readDirFile reads and parses mr's file in dir; a missing file gives no
 // rules, an unreadable or invalid one is reported to OnError and gives
-// none either.
-func (s *Set) readDirFile(mr mergeRule, dir string) []*rsyncRule {
+// none either. cleared reports a "!" rule in the file.
+func (s *Set) readDirFile(mr mergeRule, dir string) (rules []*rsyncRule, cleared bool) {
 	if s.readFile == nil {
-		return nil
+		return nil, false
 	}
 	name := path.Join(dir, mr.name)
 	data, err := s.readFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, false
 	}
 	if err == nil {
 		p := &parser{s: s, dir: dir, depth: 1, read: func(n string) ([]byte, string, error) {
@@ -146,12 +177,71 @@ func (s *Set) readDirFile(mr mergeRule, dir string) []*rsyncRule {
 		}}
 		var list []*rsyncRule
 		if list, err = p.parseFile(nil, data, name, mr.flags&^(fMerge|fPerDir|fExcludeSelf), xAnchored2Abs); err == nil {
-			return list
+			return list, p.cleared
 		}
 	}
 	if s.onError != nil {
 		s.onError(fmt.Errorf("read per-directory filter file %s: %w", name, err))
 	}
+	return nil, false
+}
+
+// addMerge registers a per-directory merge rule and returns its index.
+// dup reports a rule whose file is read already where mr would be read
+// (exclude.c: add_rule does not add a merge file already mentioned): a
+// command-line rule's, or one given in mr's base or above it. A rule
+// read again (its file re-read after Invalidate) keeps its index and
+// takes the new flags.
+func (s *Set) addMerge(mr mergeRule) (idx int, dup bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, o := range s.merges {
+		switch {
+		case o.name != mr.name:
+		case o.base == mr.base && mr.base != ".":
+			s.merges[i] = mr
+			return i, false
+		case o.base == "." || within(mr.base, o.base):
+			return i, true
+		}
+	}
+	s.merges = append(s.merges, mr)
+	return len(s.merges) - 1, false
+}
+
+// loadCVS parses the global CVS ignore list once (exclude.c:
+// get_cvs_excludes): rsync's default list (perishable rules), the
+// words of CVSHome's .cvsignore, then those of $CVSIGNORE, with the
+// flags of the first "-C" rule.
+func (s *Set) loadCVS(flags rflags) error {
+	s.cvsMu.Lock()
+	defer s.cvsMu.Unlock()
+	if s.cvsLoaded {
+		return nil
+	}
+	s.cvsLoaded = true
+	p := &parser{s: s, read: readLocal}
+	tmpl := flags
+	list, err := p.parseStr(nil, defaultCVSIgnore, tmpl|fPerishable, 0, "rsync's default CVS ignore list, -C")
+	if err != nil {
+		return err
+	}
+	if s.cvsHome != "" {
+		name := path.Join(s.cvsHome, ".cvsignore")
+		data, err := os.ReadFile(name)
+		switch {
+		case err == nil:
+			if list, err = p.parseFile(list, data, name, tmpl, 0); err != nil {
+				return err
+			}
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("read CVS ignore file: %w", err)
+		}
+	}
+	if list, err = p.parseStr(list, s.cvsEnv, tmpl, 0, "$CVSIGNORE"); err != nil {
+		return err
+	}
+	s.cvs = list
 	return nil
 }
 
@@ -163,6 +253,8 @@ func (s *Set) IsMergeFile(rel string) bool {
 		return false
 	}
 	base := path.Base(rel)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, m := range s.merges {
 		if m.name == base {
 			return true
@@ -171,26 +263,45 @@ func (s *Set) IsMergeFile(rel string) bool {
 	return false
 }
 
-// MergeFilesAbove returns the names of the per-directory merge files
-// that rsync would also read in the directories above the source root
-// (a dir-merge name with a leading "/", as -F's): gsync reads none
+// MergeFilesAbove returns the absolute paths of the per-directory merge
+// files that rsync would also read in the directories above the source
+// root (a command-line dir-merge name with a directory part there, as
+// -F's "/.rsync-filter"), whether they exist or not: gsync reads none
 // outside the source, so the caller can warn about one that exists.
 func (s *Set) MergeFilesAbove() []string {
 	if s == nil {
 		return nil
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var out []string
+	root := filepath.Clean(s.root)
 	for _, m := range s.merges {
-		if m.above {
-			out = append(out, m.name)
+		if m.above == "" {
+			continue
+		}
+		// exclude.c: setup_merge_file reads the file in m.above and in
+		// each directory below it down to the root's parent.
+		for dir := filepath.Dir(root); ; dir = filepath.Dir(dir) {
+			out = append(out, filepath.Join(dir, m.name))
+			if dir == m.above || dir == filepath.Dir(dir) {
+				break
+			}
 		}
 	}
 	return out
 }
 
 // HasMergeRules reports whether the set has per-directory merge rules
-// (dir-merge, -F).
-func (s *Set) HasMergeRules() bool { return s != nil && len(s.merges) > 0 }
+// (dir-merge, -F, -C's .cvsignore).
+func (s *Set) HasMergeRules() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.merges) > 0
+}
 
 // Invalidate forgets the per-directory merge files read for dir and
 // every directory below it: they are read again when next needed.

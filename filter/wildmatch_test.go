@@ -1,6 +1,9 @@
 package filter
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestWildmatch(t *testing.T) {
 	for _, tc := range []struct {
@@ -58,16 +61,18 @@ func TestParseRuleErrors(t *testing.T) {
 		"+",               // no pattern
 		"! foo",           // clear takes nothing
 		"Ps foo",          // P already names a side
-		":C",              // CVS rules are not implemented
 		"-x user.*",       // xattr rules are not implemented
-		"dir-merge a/.rf", // a dir-merge name with a directory part
+		"PC",              // C is not for a sided rule
+		"-C-",             // C sets the - modifier already
+		"dir-merge,! .rf", // ! is not for merge rules
 		"merge /nonexistent/gsync-rules",
 	} {
 		if _, err := Compile(Options{Rules: []Spec{{Kind: SpecFilter, Arg: rule}}}); err == nil {
 			t.Errorf("rule %q: no error", rule)
 		}
 	}
-	for _, rule := range []string{"- foo", "-/ /x", "+! *.c", "P /keep", "exclude,s *.o", "hide x", ":n .f", "dir-merge,-we .f", "!", "clear"} {
+	for _, rule := range []string{"- foo", "-/ /x", "+! *.c", "P /keep", "exclude,s *.o", "hide x", ":n .f", "dir-merge,-we .f", "!", "clear",
+		":C", "-C", "dir-merge a/.rf", "dir-merge /.rf"} {
 		if _, err := Compile(Options{Rules: []Spec{{Kind: SpecFilter, Arg: rule}}}); err != nil {
 			t.Errorf("rule %q: %v", rule, err)
 		}
@@ -92,6 +97,40 @@ func TestRsyncRulesForReceiver(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("RsyncRules()[%d] = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// TestRsyncRulesDeleteExcluded: with --delete-excluded the receiver gets
+// only what still protects there (exclude.c:send_rules): P, R and the r
+// modifier's rules, and dir-merge rules whose files may hold them; -C's
+// rules, plain excludes and lsyncd's lists stay the sender's.
+func TestRsyncRulesDeleteExcluded(t *testing.T) {
+	s, err := Compile(Options{Rules: []Spec{
+		{Kind: SpecExclude, Arg: "*.o"}, {Kind: SpecFilter, Arg: "protect /keep/"}, {Kind: SpecFilter, Arg: "-r *.bk"},
+		{Kind: SpecFilter, Arg: "R /keep/x"}, {Kind: SpecF}, {Kind: SpecFilter, Arg: ":n- .ex"}, {Kind: SpecFilter, Arg: "+ x"},
+	}, Excludes: []string{"*.tmp"}, Filters: []string{"- cache"}, CVSExclude: true, DeleteExcluded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"-r /keep/", "-r *.bk", "+r /keep/x", ": .rsync-filter"}
+	if got := s.RsyncRules(); !slices.Equal(got, want) {
+		t.Errorf("RsyncRules() = %q, want %q", got, want)
+	}
+	for _, tc := range []struct {
+		rel       string
+		dir       bool
+		protected bool
+		excluded  bool
+	}{
+		{"a.o", false, false, true}, {"keep", true, true, false}, {"keep/x", false, false, false}, {"keep/y", false, false, false},
+		{"f.bk", false, true, false}, {"f.tmp", false, false, true}, {"cache", true, false, true}, {"core", false, false, true},
+	} {
+		if got := s.Protected(tc.rel, tc.dir); got != tc.protected {
+			t.Errorf("Protected(%q) = %v, want %v", tc.rel, got, tc.protected)
+		}
+		if got := s.Excluded(tc.rel, tc.dir); got != tc.excluded {
+			t.Errorf("Excluded(%q) = %v, want %v", tc.rel, got, tc.excluded)
 		}
 	}
 }

@@ -15,10 +15,12 @@ import (
 func TestExplain(t *testing.T) {
 	t.Parallel()
 	src, work := t.TempDir(), t.TempDir()
-	for _, f := range []string{"index.html", "keep.tmp", "x.tmp", "build/obj/a.o", "cache/c"} {
+	for _, f := range []string{"index.html", "keep.tmp", "x.tmp", "build/obj/a.o", "cache/c", "build/obj/x.gen", "gen/out.c"} {
 		testutil.WriteRel(t, src, f)
 	}
-	testutil.WriteFile(t, filepath.Join(src, "build/.rsync-filter"), "# per-directory rules\n- *.o\n")
+	testutil.WriteFile(t, filepath.Join(src, "build/.rsync-filter"), "# per-directory rules\n- *.o\n: .more\n")
+	testutil.WriteFile(t, filepath.Join(src, "build/obj/.more"), "- *.gen\n")
+	testutil.WriteFile(t, filepath.Join(src, "gen/.cvsignore"), "in.c\n  out.c\n")
 	excl := filepath.Join(work, "excludes")
 	testutil.WriteFile(t, excl, "# generated files\n*.o\n\n- cache/\n")
 	conf := filepath.Join(work, "lsyncd.conf.lua")
@@ -45,6 +47,14 @@ func TestExplain(t *testing.T) {
 			[]string{"(does not exist at the source)", `excluded: its directory cache matches "- cache/" (` + excl + `:4)`}},
 		{"per-directory file", []string{"-F", "build/obj/a.o", src, dst}, 0,
 			[]string{`excluded: matches "- *.o" (build/.rsync-filter:2)`, "never deleted on the target"}},
+		{"dir-merge in a per-directory file", []string{"-F", "build/obj/x.gen", src, dst}, 0,
+			[]string{`excluded: matches "- *.gen" (build/obj/.more:1)`}},
+		{"per-directory .cvsignore", []string{"-C", "gen/out.c", src, dst}, 0,
+			[]string{`excluded: matches "out.c" (gen/.cvsignore:2)`}},
+		{"CVS default list", []string{"-C", "build/obj/a.o", src, dst}, 0,
+			[]string{`excluded: matches "*.o" (rsync's default CVS ignore list, -C)`}},
+		{"delete-excluded", []string{"--delete-excluded", "--exclude", "*.tmp", "x.tmp", src, dst}, 0,
+			[]string{`excluded: matches "*.tmp" (--exclude)`, "deleted on the target (--delete-excluded"}},
 		{"hidden", []string{"--filter", "H *.html", "--filter", "P /keep.tmp", "index.html", src, dst}, 0,
 			[]string{`excluded: matches "H *.html" (--filter)`, "hidden (a sender-side rule"}},
 		{"protected", []string{"--filter", "P /keep.tmp", "keep.tmp", src, dst}, 0,

@@ -13,11 +13,15 @@ import (
 
 // filterTree writes the source tree of the filter tests.
 func filterTree(t *testing.T, src string) {
-	for _, f := range []string{"a.c", "a.o", "keep/k.o", "build/out", "build/sub/x.c", "logs/x.log", "docs/a.md", "docs/tmp/t"} {
+	for _, f := range []string{"a.c", "a.o", "keep/k.o", "build/out", "build/sub/x.c", "logs/x.log", "docs/a.md", "docs/tmp/t",
+		"docs/sub/n.txt", "docs/sub/m.txt"} {
 		testutil.WriteRel(t, src, f)
 	}
 	testutil.WriteFile(t, filepath.Join(src, ".rsync-filter"), "- *.log\n")
-	testutil.WriteFile(t, filepath.Join(src, "docs/.rsync-filter"), "- tmp/\n")
+	// A dir-merge rule in a per-directory file: docs/sub/.more counts.
+	testutil.WriteFile(t, filepath.Join(src, "docs/.rsync-filter"), "- tmp/\n: .more\n")
+	testutil.WriteFile(t, filepath.Join(src, "docs/sub/.more"), "- n.txt\n")
+	testutil.WriteFile(t, filepath.Join(src, "build/.cvsignore"), "old out\n")
 }
 
 // filterTargetExtras writes what only the targets have: each rule set
@@ -50,6 +54,9 @@ func TestFilterRulesMatchRsync(t *testing.T) {
 		{"triple star", []string{"--filter", "+ /docs/***", "--filter", "- /*"}, nil},
 		{"F", []string{"-F"}, []string{"docs/tmp", "logs/old.log", "x.log"}},
 		{"FF and rules", []string{"-FF", "--exclude", "*.o", "--filter", "-r gone.c"}, []string{"docs/tmp", "logs/old.log", "x.log"}},
+		{"C", []string{"-C"}, []string{"build/old"}},
+		{"C rule and modifier", []string{"--filter", ":C", "--filter", "-C", "--filter", "+ *.o"}, []string{"build/old"}},
+		{"delete-excluded", []string{"--delete-excluded", "-F", "-C", "--filter", "P /keep/***", "--exclude", "*.c", "--filter", "-r x.log"}, nil},
 	}
 	work := t.TempDir()
 	var mods []Module
@@ -169,5 +176,49 @@ func TestRsyncFilterFileLive(t *testing.T) {
 	if out := g.out.String(); !strings.Contains(out, "per-directory filter file above the source left out") ||
 		!strings.Contains(out, filepath.Join(work, ".rsync-filter")) {
 		t.Errorf("no warning about %s:\n%s", filepath.Join(work, ".rsync-filter"), out)
+	}
+}
+
+// TestCVSIgnoreLive: with -C, a directory's .cvsignore excludes its
+// words there (rsync's ":C" rule); when it changes while gsync runs, its
+// directory is read and pushed again, as for .rsync-filter: what became
+// included arrives, what became excluded stays on the target as it was.
+// A local and a daemon target.
+func TestCVSIgnoreLive(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	src, dst, mod := filepath.Join(work, "src"), filepath.Join(work, "dst"), filepath.Join(work, "mod")
+	testutil.MustMkdir(t, dst)
+	testutil.MustMkdir(t, mod)
+	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: mod}}})
+	testutil.WriteFile(t, filepath.Join(src, "d/.cvsignore"), "*.log\n")
+	testutil.WriteFile(t, filepath.Join(src, "d/a.log"), "log")
+	testutil.WriteFile(t, filepath.Join(src, "d/b.txt"), "txt")
+	testutil.WriteFile(t, filepath.Join(src, "d/e/c.log"), "not ignored below d")
+	g := startGsync(t, []string{"HOME=" + work, "CVSIGNORE="}, "--delay", "0", "-C", src, dst, d.URL("m"))
+	for _, root := range []string{dst, mod} {
+		testutil.Eventually(t, "d/b.txt pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/b.txt")) })
+		testutil.Eventually(t, "d/e/c.log pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/e/c.log")) })
+		if testutil.Exists(filepath.Join(root, "d/a.log")) {
+			t.Fatalf("%s: d/a.log pushed although d/.cvsignore lists *.log", root)
+		}
+	}
+	// Include *.log, exclude *.txt.
+	testutil.WriteFile(t, filepath.Join(src, "d/.cvsignore"), "notes *.txt\n")
+	for _, root := range []string{dst, mod} {
+		testutil.Eventually(t, "d/a.log pushed to "+root+" after .cvsignore changed", func() bool {
+			return testutil.Exists(filepath.Join(root, "d/a.log"))
+		})
+	}
+	testutil.WriteFile(t, filepath.Join(src, "d/b.txt"), "changed")
+	testutil.WriteFile(t, filepath.Join(src, "d/new.log"), "new")
+	for _, root := range []string{dst, mod} {
+		testutil.Eventually(t, "d/new.log pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/new.log")) })
+		if got, err := os.ReadFile(filepath.Join(root, "d/b.txt")); err != nil || string(got) != "txt" {
+			t.Errorf("%s: d/b.txt, now ignored: %q, %v; want it kept unchanged (\"txt\")", root, got, err)
+		}
+	}
+	if code := g.stop(15); code != 143 && code != 0 {
+		t.Errorf("gsync exit %d", code)
 	}
 }

@@ -45,6 +45,11 @@ var senderCases = []senderCase{
 	{"excluded-kept", []string{"--exclude=*.bin", "--exclude=d/big2"}, []string{}, all(present("big.bin"), present("d/big2"))},
 	{"delete-excluded", []string{"--delete-excluded", "--exclude=*.bin", "--exclude=d/big2"}, []string{},
 		all(absent("big.bin"), absent("d/big2"), present("d/nested.txt"))},
+	// Receiver-side rules still protect with --delete-excluded
+	// (exclude.c: send_rules sends P, R and -r rules).
+	{"delete-excluded-protect", []string{"--delete-excluded", "--exclude=*.bin", "--exclude=d/big2", "--exclude=mid.txt",
+		"--filter=P big.bin", "--filter=-r mid.txt"}, []string{},
+		all(hasSize("big.bin", 5000), hasContent("mid.txt", senderMid[0]), absent("d/big2"), present("d/nested.txt"))},
 }
 
 // senderKind is one kind of target for TestSenderOptions, with the
@@ -74,7 +79,7 @@ func TestSenderOptions(t *testing.T) {
 			return startFidelityDaemon(t, "rsync", "uid = root\n\tgid = root", false, names)
 		}},
 		{name: "rsyncd-3.2.7-protocol-30", gsyncArgs: []string{"--protocol=30"}, rsArgs: []string{"--protocol=30"},
-			cases: []string{"checksum", "max-size", "min-size", "whole-file", "delete-excluded"},
+			cases: []string{"checksum", "max-size", "min-size", "whole-file", "delete-excluded", "delete-excluded-protect"},
 			start: func(t *testing.T, names []string) map[string]fidelityTarget {
 				return startFidelityDaemon(t, rsync327(t), "uid = root\n\tgid = root", false, names)
 			}},
@@ -235,10 +240,12 @@ func all(checks ...func(string) error) func(string) error {
 }
 
 // TestCVSExclude: gsync -C and rsync -C push the same tree (objects,
-// backups, a .git directory, names from $CVSIGNORE) into fresh targets
-// that already hold some of those names: the targets must be equal
-// (excluded names neither sent nor deleted). Local target and one
-// rsync 3.5.0 daemon.
+// backups, a .git directory, names from ~/.cvsignore and $CVSIGNORE,
+// per-directory .cvsignore files) into fresh targets that already hold
+// some of those names: the targets must be equal (excluded names
+// neither sent nor deleted, except inside a directory the push deletes:
+// the default list's rules are perishable). Local target and one rsync
+// 3.5.0 daemon.
 func TestCVSExclude(t *testing.T) {
 	t.Parallel()
 	rsync := lookBinary(t, "rsync")
@@ -251,7 +258,8 @@ func TestCVSExclude(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the daemon modules run as root")
 	}
-	home := t.TempDir() // no ~/.cvsignore for either
+	home := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(home, ".cvsignore"), "*.tmp\n")
 	env := []string{"HOME=" + home, "CVSIGNORE=*.junk secret"}
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
@@ -260,16 +268,35 @@ func TestCVSExclude(t *testing.T) {
 			g, r := tg["gsync"], tg["rsync"]
 			src := filepath.Join(t.TempDir(), "src")
 			for _, rel := range []string{"main.c", "main.o", "notes.txt~", "lib/x.so", "lib/keep.h", ".git/HEAD",
-				"core", "sub/core/inside", "a.junk", "secret", "sub/#tmp#", "Makefile"} {
+				"core", "sub/core/inside", "a.junk", "secret", "sub/#tmp#", "Makefile", "x.tmp",
+				"gen/out.c", "gen/in.c", "gen/deeper/out.c", "gen/deeper/keep.c"} {
 				p := filepath.Join(src, filepath.FromSlash(rel))
 				testutil.Must(t, os.MkdirAll(filepath.Dir(p), 0o755))
 				writeAt(t, p, []byte(rel))
 			}
+			// Words, at any white space; in gen only, not below it.
+			cvsignore := []byte("out.c\tnotes  in.c\n")
+			writeAt(t, filepath.Join(src, "gen", ".cvsignore"), cvsignore)
+			writeAt(t, filepath.Join(src, "gen", "deeper", ".cvsignore"), []byte("keep.c\n"))
 			for _, dir := range []string{g.dir, r.dir} {
 				// Names the excludes protect on the target.
 				testutil.Must(t, os.MkdirAll(filepath.Join(dir, "lib"), 0o755))
 				writeAt(t, filepath.Join(dir, "old.bak"), []byte("target's own"))
 				writeAt(t, filepath.Join(dir, "lib", "y.o"), []byte("target's own"))
+				// Directories the source lacks: deleted whole, the
+				// default list's perishable rules keep nothing in them.
+				testutil.Must(t, os.MkdirAll(filepath.Join(dir, "gone"), 0o755))
+				writeAt(t, filepath.Join(dir, "gone", "core"), []byte("target's own"))
+				writeAt(t, filepath.Join(dir, "gone", "z.o"), []byte("target's own"))
+				testutil.Must(t, os.MkdirAll(filepath.Join(dir, "gone2"), 0o755))
+				writeAt(t, filepath.Join(dir, "gone2", "core"), []byte("target's own"))
+				// Kept by gen/.cvsignore, which the receiver reads in
+				// the target (rsync's own, the daemon's); gsync's local
+				// target reads the source's.
+				testutil.Must(t, os.MkdirAll(filepath.Join(dir, "gen"), 0o755))
+				writeAt(t, filepath.Join(dir, "gen", ".cvsignore"), cvsignore)
+				writeAt(t, filepath.Join(dir, "gen", "notes"), []byte("target's own"))
+				writeAt(t, filepath.Join(dir, "gen", "other"), []byte("target's own"))
 			}
 			gargs := append(append([]string{}, g.gsyncArgs...), "--once", "-C", src, g.gsyncTarget)
 			if code, out := runGsyncEnv(t, env, gargs...); code != 0 {
@@ -284,7 +311,9 @@ func TestCVSExclude(t *testing.T) {
 			opt := treediff.Options{CompareOwner: true, IgnoreRootMtime: true, SkipDirMtimes: true}
 			fidelityEqual(t, r.dir, g.dir, opt, fmt.Sprintf("rsync %q", rargs), fmt.Sprintf("gsync %q", gargs))
 			if err := all(present("main.c"), present("Makefile"), present("lib/keep.h"), absent("main.o"), absent(".git"),
-				absent("a.junk"), absent("secret"), absent("sub/core"), present("old.bak"), present("lib/y.o"))(r.dir); err != nil {
+				absent("a.junk"), absent("secret"), absent("sub/core"), present("old.bak"), present("lib/y.o"), absent("x.tmp"),
+				absent("gen/out.c"), absent("gen/in.c"), present("gen/deeper/out.c"), absent("gen/deeper/keep.c"),
+				present("gen/notes"), absent("gen/other"), absent("gone"), absent("gone2"))(r.dir); err != nil {
 				t.Errorf("rsync's target: %v: the comparison proves less than it should", err)
 			}
 		})

@@ -32,6 +32,16 @@ type Config struct {
 	// --filter, --include, --exclude, ..., -F), checked before the
 	// lsyncd lists.
 	Rules []filter.Spec
+	// DeleteExcluded is rsync's --delete-excluded as the rules see it
+	// (filter.Options.DeleteExcluded: only receiver-side rules protect);
+	// the targets get it through their own options.
+	DeleteExcluded bool
+	// CVSExclude is rsync's -C (filter.Options.CVSExclude: per-directory
+	// .cvsignore files and the global CVS ignore list, after every other
+	// rule); CVSHome and CVSEnv are where that list reads ~/.cvsignore
+	// and $CVSIGNORE's words.
+	CVSExclude      bool
+	CVSHome, CVSEnv string
 	// OneFileSystem: file systems mounted below the source are not
 	// mirrored (their mount points are).
 	OneFileSystem bool

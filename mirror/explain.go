@@ -93,6 +93,8 @@ func (m *Mirror) effects(e Explanation, isDir bool) []string {
 	switch {
 	case e.Decided && e.Decision.Excluded && e.Protected:
 		return []string{"excluded: never sent, and never deleted on the target (an entry there is left alone); full syncs and --verify skip it too"}
+	case e.Decided && e.Decision.Excluded && cfg.DeleteExcluded:
+		return []string{"excluded, and deleted on the target (--delete-excluded: only receiver-side rules, P, R and the r modifier, keep a target entry): never sent; a delete treats a target entry there as one the source lacks and removes it, as rsync's receiver does"}
 	case e.Decided && e.Decision.Excluded:
 		return []string{"hidden (a sender-side rule: H, or the s modifier): never sent; a delete treats a target entry there as one the source lacks and removes it, as rsync's receiver does"}
 	}

@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -202,6 +201,7 @@ func (m *Mirror) setup() error {
 			Delete:        cfg.Delete,
 			Exclude:       m.rules.Excluded,
 			Protect:       m.rules.Protected,
+			ProtectInside: m.rules.ProtectedInside,
 			DryRun:        cfg.DryRun,
 			OneFileSystem: cfg.OneFileSystem,
 			Logger:        tlog,
@@ -282,19 +282,14 @@ func (m *Mirror) buildRules() error {
 	m.rules, err = filter.Compile(filter.Options{Excludes: excludes, Filters: cfg.Filters, Rules: cfg.Rules,
 		Root: src, ReadFile: m.readRuleFile, OnError: func(err error) {
 			m.log.Warn("per-directory filter file left out", "err", err)
-		}})
+		}, DeleteExcluded: cfg.DeleteExcluded, CVSExclude: cfg.CVSExclude, CVSHome: cfg.CVSHome, CVSEnv: cfg.CVSEnv})
 	if err != nil {
 		return ConfigError{err}
 	}
-	for _, name := range m.rules.MergeFilesAbove() {
-		for dir := filepath.Dir(src); ; dir = filepath.Dir(dir) {
-			if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
-				m.log.Warn("per-directory filter file above the source left out: rsync would read it (dir-merge with a leading /, as -F), gsync reads none outside the source",
-					"file", filepath.Join(dir, name))
-			}
-			if dir == filepath.Dir(dir) {
-				break
-			}
+	for _, file := range m.rules.MergeFilesAbove() {
+		if _, err := os.Lstat(file); err == nil {
+			m.log.Warn("per-directory filter file above the source left out: rsync would read it (a dir-merge name whose directory is above the source, as -F's /.rsync-filter), gsync reads none outside the source",
+				"file", file)
 		}
 	}
 	return nil

@@ -79,7 +79,7 @@ var specs = []spec{
 	{"copy-links", 'L', false, Setting}, {"copy-unsafe-links", 0, false, Setting},
 	{"copy-dirlinks", 'k', false, Setting},
 	{"keep-dirlinks", 'K', false, Setting},                           // Receiver.Set
-	{"cvs-exclude", 'C', false, Setting},                             // the caller's excludes (CVSExcludes)
+	{"cvs-exclude", 'C', false, Setting},                             // the caller's filter rules (filter.Options.CVSExclude)
 	{"files-from", 0, true, Setting}, {"from0", '0', false, Setting}, // the caller's rules
 
 	{"rsh", 'e', true, Unsupported}, {"rsync-path", 0, true, Unsupported}, {"password-file", 0, true, Unsupported},

@@ -165,9 +165,11 @@ type Options struct {
 	// listed size and mtime (sender.c:successful_send); Result.Removed
 	// names them. The push then offers no incremental recursion.
 	RemoveSourceFiles bool
-	// DeleteExcluded (--delete-excluded, with Delete): the receiver gets
-	// none of ExcludeRules, so it deletes excluded paths too; Exclude
-	// still keeps them from being sent (exclude.c:send_filter_list).
+	// DeleteExcluded (--delete-excluded, with Delete): the receiver
+	// deletes excluded paths too; ExcludeRules then hold only the
+	// receiver-side rules that still protect (P, R, the r modifier:
+	// exclude.c:send_rules), and Exclude still keeps excluded paths
+	// from being sent.
 	DeleteExcluded bool
 
 	// ExcludeRules are rsync filter rules sent to the receiver so that

@@ -247,12 +247,10 @@ func sendFilterList(o *Options, proto int) bool {
 	return o.Delete && (!o.DeleteExcluded || proto >= 29)
 }
 
-// receiverRules are the user's rules the receiver gets: none with
-// --delete-excluded (exclude.c:send_filter_list sends only rules that
-// apply on the receiving side; excludes are the sender's).
+// receiverRules are the user's rules the receiver gets. With
+// --delete-excluded the caller gives only those that apply on the
+// receiving side (P, R, the r modifier, dir-merge rules:
+// exclude.c:send_rules elides the others, filter.Set.RsyncRules does).
 func receiverRules(o *Options) []string {
-	if o.DeleteExcluded {
-		return nil
-	}
 	return o.ExcludeRules
 }

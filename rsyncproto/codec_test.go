@@ -172,8 +172,8 @@ func TestScopeRules(t *testing.T) {
 		t.Errorf("rules\n%s\nwant\n%s", got, want)
 	}
 	// Below protocol 29 the protections are bare patterns.
-	got = strings.Join(scopeRules([]string{"- *.o"}, &fileList{missing: []string{"d/x"}}, 28), "|")
-	if want := `+ /d/x|+ /d|/*|/d/*|*.o`; got != want {
+	got = strings.Join(scopeRules([]string{"- *.o", "-p core", "P keep", ":C .cvsignore"}, &fileList{missing: []string{"d/x"}}, 28), "|")
+	if want := `+ /d/x|+ /d|/*|/d/*|*.o|core`; got != want {
 		t.Errorf("protocol 28 rules\n%s\nwant\n%s", got, want)
 	}
 	if got := scopeRules([]string{"- *.o"}, &fileList{scopeAll: true}, 31); strings.Join(got, "|") != "- *.o" {

@@ -60,6 +60,11 @@ func scopeRules(user []string, fl *fileList, proto int) []string {
 			switch {
 			case strings.HasPrefix(r, "- "):
 				r = r[2:]
+			case strings.HasPrefix(r, "-p "):
+				// A perishable exclude (-C's list) is a plain one to a
+				// peer without modifiers: rsync makes none below
+				// protocol 30 (exclude.c: get_cvs_excludes).
+				r = r[3:]
 			case strings.HasPrefix(r, "+ "):
 			default:
 				continue // modifiers are too modern for the peer

@@ -240,7 +240,7 @@ func NewDaemon(cfg DaemonConfig, opts Options) (*Daemon, error) {
 	if err := rsyncproto.CheckProtocol(cfg.Protocol); err != nil {
 		return nil, Fatal(fmt.Errorf("create daemon target: %w", err))
 	}
-	if opts.Exclude != nil && len(cfg.ExcludeRules) == 0 && opts.Delete != DeleteNever {
+	if opts.rulesNeeded() && len(cfg.ExcludeRules) == 0 && opts.Delete != DeleteNever {
 		return nil, Fatal(errors.New("create daemon target: excludes without ExcludeRules: the daemon cannot keep excluded target paths when it deletes (give rsync rules equivalent to the excludes, or DeleteNever)"))
 	}
 	if cfg.User == "" {

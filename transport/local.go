@@ -852,24 +852,33 @@ func sameFile(a, b fs.FileInfo) bool {
 
 // deleter is the shared exclude-keeping deleter on the target directory.
 func (r *run) deleter() *deleter {
-	d := &deleter{fsys: localFS{r}, ex: r.l.opts.protect(), hidden: r.l.opts.hidden(), dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
+	d := &deleter{fsys: localFS{r}, ex: r.l.opts.protect(), inside: r.l.opts.ProtectInside, hidden: r.l.opts.hidden(),
+		dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
 	if r.l.opts.Sender.DeleteExcluded {
-		d.ex, d.hidden = nil, nil // --delete-excluded: excluded entries go too
+		// --delete-excluded: excluded entries go too (listedNames), only
+		// the receiver's rules (Protect: P, R, r) keep entries.
+		d.hidden = nil
+		if r.l.opts.Protect == nil {
+			d.ex, d.inside = nil, nil
+		}
+	}
+	also := func(keep func(rel string) bool) {
+		for _, f := range []*func(rel string, isDir bool) bool{&d.ex, &d.inside} {
+			ex := *f
+			if ex == nil && f == &d.inside {
+				continue // d.ex decides, with keep
+			}
+			*f = func(rel string, isDir bool) bool { return keep(rel) || ex != nil && ex(rel, isDir) }
+		}
 	}
 	if r.l.opts.Receiver.Backups() {
 		// delete.c:delete_item: a deleted non-directory is kept as a
 		// backup, and backups next to their files are never deleted.
 		d.backup = func(rel string, fi fs.FileInfo) error { return r.backup(rel, fi, false) }
-		ex := d.ex
-		d.ex = func(rel string, isDir bool) bool {
-			return r.l.protectedBackup(rel) || ex != nil && ex(rel, isDir)
-		}
+		also(r.l.protectedBackup)
 	}
 	if partialDirOf(r.l.opts.Receiver) != "" {
-		ex := d.ex
-		d.ex = func(rel string, isDir bool) bool {
-			return r.l.inPartialDir(rel) || ex != nil && ex(rel, isDir)
-		}
+		also(r.l.inPartialDir)
 	}
 	return d
 }

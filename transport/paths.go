@@ -73,7 +73,7 @@ func receiverScopesDeletes(opts Options, rules []string, proto int) bool {
 	if proto == 0 {
 		proto = rsyncproto.MaxProtocol
 	}
-	return rsyncproto.ScopesDeletes(proto) && (opts.Exclude == nil || len(rules) > 0)
+	return rsyncproto.ScopesDeletes(proto) && (!opts.rulesNeeded() || len(rules) > 0)
 }
 
 // excludedPath reports whether rel (slash-separated, relative to the source

@@ -382,7 +382,7 @@ func (t *SSH) ensure(ctx context.Context) error {
 		c.Close()
 		return errClosed
 	}
-	if noSFTP && t.opts.Exclude != nil && len(t.cfg.ExcludeRules) == 0 && t.opts.Delete != DeleteNever {
+	if noSFTP && t.opts.rulesNeeded() && len(t.cfg.ExcludeRules) == 0 && t.opts.Delete != DeleteNever {
 		c.Close()
 		return &sshDirError{fmt.Errorf("no SFTP on %s, and the excludes have no rsync rules: deletes could not keep excluded paths", c.Host())}
 	}
@@ -1146,7 +1146,7 @@ func (t *SSH) excluded(rel string, isDir bool) bool { return excludedPath(t.opts
 
 // deleter is the shared exclude-keeping deleter over SFTP.
 func (t *SSH) deleter(ctx context.Context, files *sshx.Files, st *Stats) *deleter {
-	return &deleter{fsys: sftpFS{t, ctx, files}, ex: t.opts.protect(), hidden: t.opts.hidden(), dry: t.opts.DryRun, st: st,
+	return &deleter{fsys: sftpFS{t, ctx, files}, ex: t.opts.protect(), inside: t.opts.ProtectInside, hidden: t.opts.hidden(), dry: t.opts.DryRun, st: st,
 		fail: func(rel string, err error) { st.Failed = append(st.Failed, FileError{Path: srcRel(rel), Err: err}) }}
 }
 

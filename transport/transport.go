@@ -65,6 +65,11 @@ type Options struct {
 	// R, decide there, its sender-only rules, H and S, do not). Nil:
 	// Exclude decides.
 	Protect func(rel string, isDir bool) bool
+	// ProtectInside, if set, decides instead of Protect for the entries
+	// inside a target directory that the local and ssh targets delete
+	// (filter.Set.ProtectedInside: rsync's perishable rules do not keep
+	// them there).
+	ProtectInside func(rel string, isDir bool) bool
 	// DryRun reports what would be done without changing the target.
 	DryRun bool
 	// Attrs are the attributes kept on the target (the zero value is
@@ -208,6 +213,12 @@ func (m *DeleteMode) UnmarshalText(b []byte) error {
 	}
 	return nil
 }
+
+// rulesNeeded reports whether a remote receiver needs rsync rules
+// equivalent to Exclude to keep excluded paths when it deletes: with
+// --delete-excluded it deletes them anyway (only receiver-side rules,
+// which may be none, still protect).
+func (o Options) rulesNeeded() bool { return o.Exclude != nil && !o.Sender.DeleteExcluded }
 
 // protect returns what decides which target entries a delete keeps
 // (Options.Protect, else Options.Exclude).

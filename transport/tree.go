@@ -43,6 +43,9 @@ type deleter struct {
 	// a target entry there is deleted unless ex keeps it, as rsync's
 	// receiver deletes what H rules hide.
 	hidden func(rel string, isDir bool) bool
+	// inside, if set, decides instead of ex for the entries inside a
+	// directory being deleted (Options.ProtectInside).
+	inside func(rel string, isDir bool) bool
 	dry    bool
 	st     *Stats
 	// removed, if set, is called for each entry deleted (or that would be
@@ -66,9 +69,13 @@ func (d *deleter) removeTree(rel string, fi fs.FileInfo) error {
 			return fmt.Errorf("read target directory: %w", err)
 		}
 		kept := false
+		keep := d.ex
+		if d.inside != nil {
+			keep = d.inside
+		}
 		for _, e := range entries {
 			c := child(rel, e.Name())
-			if d.excluded(c, e.IsDir()) {
+			if excludedPath(keep, c, e.IsDir()) {
 				kept = true
 				continue
 			}

@@ -13,7 +13,6 @@ import (
 	"github.com/gsync/gsync/internal/cronsched"
 	"github.com/gsync/gsync/mirror"
 	"github.com/gsync/gsync/ops"
-	"github.com/gsync/gsync/rsyncopts"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -28,18 +27,8 @@ func hookEnv() []string {
 // its targets open through openTarget, status has one entry per target
 // of cfg, in order.
 func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry *mirror.Handover) (mirror.Config, error) {
-	excludes := cfg.excludes
-	if cfg.cvsExclude {
-		home, _ := os.UserHomeDir()
-		cvs, err := rsyncopts.CVSExcludes(home, os.Getenv("CVSIGNORE"))
-		if err != nil {
-			return mirror.Config{}, usagef("--cvs-exclude: %v", err)
-		}
-		// After the user's own, as rsync appends them (lowest priority).
-		excludes = append(slices.Clip(excludes), cvs...)
-		log.Warn("--cvs-exclude: rsync's CVS ignore list, ~/.cvsignore and $CVSIGNORE are excluded; per-directory .cvsignore files are not read (rsync -C reads them)")
-	}
 	warnFollowLinks(cfg, log)
+	excludes, rules, cvs := cfg.excludes, cfg.rules, cfg.cvsExclude
 	excludeFrom, filters := cfg.excludeFrom, cfg.filters
 	if cfg.filesFrom != "" {
 		if cfg.oneFileSystem {
@@ -54,12 +43,21 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 				return mirror.Config{}, usageError{Err: err}
 			}
 			excludes, excludeFrom = nil, nil // now "- " rules before the paths' own
+			if cvs {
+				// -C's rules go last in rsync's list, but the paths'
+				// rules end in "- *": they come before those, as the
+				// last rsync-syntax rules.
+				rules = append(slices.Clip(rules), filter.Spec{Kind: filter.SpecFilter, Arg: ":C"}, filter.Spec{Kind: filter.SpecFilter, Arg: "-C"})
+				cvs = false
+			}
 		}
 	}
 	mc := mirror.Config{
 		Name: cfg.name, Source: cfg.source,
 		Excludes: excludes, ExcludeFrom: excludeFrom, Filters: filters, RulesOrigin: cfg.where,
-		Rules:         cfg.rules,
+		Rules:          rules,
+		DeleteExcluded: cfg.sender.DeleteExcluded,
+		CVSExclude:     cvs, CVSEnv: os.Getenv("CVSIGNORE"),
 		OneFileSystem: cfg.oneFileSystem,
 		Delay:         cfg.delay, MaxDelays: cfg.maxDelays, Delete: cfg.deleteMode,
 		DryRun: cfg.dryRun, Insist: cfg.insist, NoInit: cfg.noInit, Once: cfg.once,
@@ -67,6 +65,10 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 		WatchBackend: cfg.watchBackend, Writes: cfg.writes, Log: log, Handover: carry,
 		HookTimeout: cfg.onPushTimeout, HookEnv: hookEnv(),
 		VerifyEvery: cfg.verifyEvery, VerifyOnly: cfg.verifyOnly, VerifyChecksum: cfg.verifyChecksum,
+	}
+	if cfg.cvsExclude {
+		// exclude.c: get_cvs_excludes reads $HOME/.cvsignore.
+		mc.CVSHome, _ = os.UserHomeDir()
 	}
 	sched, err := cronsched.Parse(cfg.fullSyncCron)
 	if err != nil {

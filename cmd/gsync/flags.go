@@ -90,8 +90,8 @@ type sourceOptions struct {
 	// oneFileSystem (-x): file systems mounted below the source are not
 	// mirrored (their mount points are).
 	oneFileSystem bool
-	// cvsExclude (-C): rsync's CVS ignore patterns join the excludes
-	// (rsyncopts.CVSExcludes).
+	// cvsExclude (-C): rsync's CVS ignore rules after all the others
+	// (filter.Options.CVSExclude).
 	cvsExclude bool
 	// filesFrom (--files-from, --from0 for NUL-separated names) limits
 	// the sync to the paths listed in that file (filesFromRules).
@@ -283,7 +283,7 @@ transfer, an inotify overflow and SIGHUP do a full sync.
 	f.Var(ruleFlag{filter.SpecIncludeFrom, &cfg.rules}, "include-from", "read include patterns from `FILE` (rsync's --include-from; repeatable)")
 	f.VarP(ruleFlag{filter.SpecF, &cfg.rules}, "F", "F", "same as --filter='dir-merge /.rsync-filter'; given twice (-FF), also --filter='- .rsync-filter'")
 	f.Lookup("F").NoOptDefVal = "true"
-	f.BoolVarP(&cfg.cvsExclude, "cvs-exclude", "C", false, "also exclude what rsync -C does: its CVS ignore list (*.o, *~, core, .git/, ...), ~/.cvsignore and $CVSIGNORE (not per-directory .cvsignore files)")
+	f.BoolVarP(&cfg.cvsExclude, "cvs-exclude", "C", false, "also exclude what rsync -C does, after all other rules: its CVS ignore list (*.o, *~, core, .git/, ...), ~/.cvsignore, $CVSIGNORE, and in each directory the names its .cvsignore lists")
 	f.StringVar(&cfg.filesFrom, "files-from", "", "mirror only the paths listed in `FILE` (one per line, relative to SRC; a directory with all below it), rsync -r --files-from")
 	f.BoolVarP(&cfg.from0, "from0", "0", false, "the --files-from names end with a NUL byte, not a newline")
 	f.BoolVar(&cfg.once, "once", false, "do the startup full sync, then exit")
