@@ -853,7 +853,7 @@ func sameFile(a, b fs.FileInfo) bool {
 // deleter is the shared exclude-keeping deleter on the target directory.
 func (r *run) deleter() *deleter {
 	d := &deleter{fsys: localFS{r}, ex: r.l.opts.protect(), inside: r.l.opts.ProtectInside, hidden: r.l.opts.hidden(),
-		dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail}
+		dry: r.dry, st: &r.st, removed: r.touch, fail: r.fail, log: r.l.log}
 	if r.l.opts.Sender.DeleteExcluded {
 		// --delete-excluded: excluded entries go too (listedNames), only
 		// the receiver's rules (Protect: P, R, r) keep entries.

@@ -1147,7 +1147,7 @@ func (t *SSH) excluded(rel string, isDir bool) bool { return excludedPath(t.opts
 // deleter is the shared exclude-keeping deleter over SFTP.
 func (t *SSH) deleter(ctx context.Context, files *sshx.Files, st *Stats) *deleter {
 	return &deleter{fsys: sftpFS{t, ctx, files}, ex: t.opts.protect(), inside: t.opts.ProtectInside, hidden: t.opts.hidden(), dry: t.opts.DryRun, st: st,
-		fail: func(rel string, err error) { st.Failed = append(st.Failed, FileError{Path: srcRel(rel), Err: err}) }}
+		fail: func(rel string, err error) { st.Failed = append(st.Failed, FileError{Path: srcRel(rel), Err: err}) }, log: t.log}
 }
 
 // deletePath deletes, over SFTP, a listed path that no longer exists at

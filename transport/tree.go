@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 )
 
 // treeFS is a target's file system as the local and ssh targets share it:
@@ -53,6 +54,10 @@ type deleter struct {
 	removed func(rel string)
 	// fail records a per-path failure.
 	fail func(rel string, err error)
+	// log, if set, receives the directories kept because they hold
+	// protected entries (rsync's "cannot delete non-empty directory",
+	// delete.c:delete_item, an info line: not a failure).
+	log *slog.Logger
 	// backup, if set, takes a non-directory away instead of remove
 	// (--backup: it is kept under its backup name).
 	backup func(rel string, fi fs.FileInfo) error
@@ -80,7 +85,11 @@ func (d *deleter) removeTree(rel string, fi fs.FileInfo) error {
 				continue
 			}
 			if err := d.removeTree(c, e); err != nil {
-				return err
+				if !errors.Is(err, errHoldsExcluded) {
+					return err
+				}
+				d.failed(c, err) // logged; what else is here still goes, as in delete.c:delete_dir_contents
+				kept = true
 			}
 		}
 		if kept {
@@ -146,6 +155,11 @@ func (d *deleter) deleteExtras(rel string, inSource func(name string) bool) ([]f
 func (d *deleter) failed(rel string, err error) error {
 	switch {
 	case err == nil || isNotExist(err):
+		return nil
+	case errors.Is(err, errHoldsExcluded):
+		if d.log != nil {
+			d.log.Info("cannot delete non-empty directory: it holds protected entries", "path", srcRel(rel))
+		}
 		return nil
 	case d.fsys.broken(err):
 		return err
