@@ -205,6 +205,7 @@ type Daemon struct {
 	peerProto int
 
 	standby *standby[*daemonConn]
+	maxAge  time.Duration // standbyMaxAge; shorter in tests
 }
 
 var _ Target = (*Daemon)(nil)
@@ -215,7 +216,16 @@ type daemonConn struct {
 	conn *probeConn
 	d    *rsyncproto.Daemon
 	err  error
+	at   time.Time // when the handshake ended
 }
+
+// standbyMaxAge is how long a connection that passed the handshake is
+// used at most: rsync 3.5's daemon closes one that has not sent its
+// arguments within 60 s (clientserver.c: DAEMON_HANDSHAKE_TIMEOUT, less
+// with a module "timeout"), and a push must not start on a connection
+// the daemon is about to drop (a startup sync after a long watch setup
+// did, and failed). An older one is replaced by a fresh one.
+const standbyMaxAge = 45 * time.Second
 
 func (c *daemonConn) close() {
 	if c != nil && c.conn != nil {
@@ -263,7 +273,7 @@ func NewDaemon(cfg DaemonConfig, opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, Fatal(fmt.Errorf("create daemon target: %w", err))
 	}
-	d := &Daemon{cfg: cfg, opts: opts, attrs: attrs}
+	d := &Daemon{cfg: cfg, opts: opts, attrs: attrs, maxAge: standbyMaxAge}
 	hp := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	d.url = "rsync://" + hp + "/" + path.Join(cfg.Module, cfg.Path)
 	host := cfg.Host
@@ -317,7 +327,7 @@ func (d *Daemon) open(ctx context.Context) *daemonConn {
 		pc.Close()
 		return &daemonConn{err: err}
 	}
-	return &daemonConn{conn: pc, d: rd}
+	return &daemonConn{conn: pc, d: rd, at: time.Now()}
 }
 
 // dialError strips net.OpError's "dial tcp addr:" prefix: the caller names
@@ -343,11 +353,12 @@ func (d *Daemon) conn(ctx context.Context) (*daemonConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.err != nil || !c.conn.alive() {
-		// The daemon restarted, dropped the idle connection, or was down
-		// when we tried: one fresh attempt, now.
+	if c.err != nil || time.Since(c.at) > d.maxAge || !c.conn.alive() {
+		// The daemon restarted, dropped the idle connection, is about
+		// to (standbyMaxAge), or was down when we tried: one fresh
+		// attempt, now.
 		if c.err == nil {
-			d.log.Debug("standby connection went stale; reconnecting")
+			d.log.Debug("standby connection went stale; reconnecting", "age", time.Since(c.at).Round(time.Millisecond).String())
 		}
 		c.close()
 		c = d.open(ctx)

@@ -5,6 +5,7 @@ package transport_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -559,5 +560,39 @@ func TestDaemonDryRun(t *testing.T) {
 	}
 	if testutil.Exists(filepath.Join(mod, "new")) || !testutil.Exists(filepath.Join(mod, "extra")) {
 		t.Error("dry run changed the target")
+	}
+}
+
+// TestDaemonStandbyMaxAge: a connection that passed the handshake longer
+// ago than the daemon would wait for its arguments (rsync 3.5: 60 s, less
+// with a module timeout) is not used for a push: a fresh one is.
+func TestDaemonStandbyMaxAge(t *testing.T) {
+	t.Parallel()
+	mod := t.TempDir()
+	d := integration.StartRsyncDaemon(t, integration.Config{Modules: []integration.Module{{Name: "m", Path: mod}}})
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs testutil.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	tgt := newSuiteDaemon(t, transport.DaemonConfig{Host: "127.0.0.1", Port: d.Port, Module: "m"},
+		transport.Options{Source: src, Logger: log})
+	transport.SetDaemonStandbyMaxAge(tgt, 300*time.Millisecond)
+	push := func() {
+		t.Helper()
+		st, err := tgt.Push(context.Background(), []transport.Change{{Path: "f"}})
+		if err != nil || len(st.Failed) > 0 {
+			t.Fatalf("push: %v %v", err, st.Failed)
+		}
+	}
+	push()
+	if strings.Contains(logs.String(), "went stale") {
+		t.Fatalf("a young connection was replaced:\n%s", logs.String())
+	}
+	time.Sleep(500 * time.Millisecond)
+	push()
+	if !strings.Contains(logs.String(), "went stale") {
+		t.Fatalf("a connection older than the maximum age was used:\n%s", logs.String())
 	}
 }
