@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,17 +46,11 @@ const (
 	moveReads = 8
 )
 
-// inotifyWatch is one watched directory.
-type inotifyWatch struct {
-	path  string // relative to the root; "" is the root
-	limbo bool   // moved away, new location not known yet: its events are dropped
-}
-
 // pendingMove is an IN_MOVED_FROM waiting for its IN_MOVED_TO.
 type pendingMove struct {
 	from     string
 	isDir    bool
-	wds      []int32 // watched directories in the moved subtree
+	nodes    []*dirNode // the moved directory, detached from the tree (limbo) until resolved
 	deadline time.Time
 	reads    int
 	resolved bool
@@ -91,9 +87,12 @@ type inotifyWatcher struct {
 	closeOnce sync.Once
 	nwatch    atomic.Int64
 
-	wds     map[int32]*inotifyWatch
-	paths   map[string]int32
-	index   watchIndex // the watches by path, for subtree lookups
+	// top is the root's node in the tree of watched directories (see
+	// index_linux.go), byWD finds a node by watch descriptor, seed hashes
+	// the names in the tree's child tables.
+	top     *dirNode
+	byWD    wdTable
+	seed    maphash.Seed
 	pending map[uint32]*pendingMove
 	queue   []queued
 	// mask is the event mask of every watch: inotifyMask less the write
@@ -134,8 +133,7 @@ func newInotify(ctx context.Context, opts Options) (Watcher, error) {
 		errs:    make(chan error, errorBuffer),
 		done:    make(chan struct{}),
 		exited:  make(chan struct{}),
-		wds:     make(map[int32]*inotifyWatch),
-		paths:   make(map[string]int32),
+		seed:    maphash.MakeSeed(),
 		pending: make(map[uint32]*pendingMove),
 		tree:    tree,
 	}
@@ -303,29 +301,33 @@ func (w *inotifyWatcher) handle(wd int32, mask, cookie uint32, name string, now 
 		w.forget(wd)
 		return
 	}
-	watch := w.wds[wd]
-	if watch == nil || watch.limbo || name == "" {
+	dir := w.byWD.get(wd)
+	if dir == nil || name == "" {
 		return
 	}
-	rel := joinRel(watch.path, name)
+	dirPath, ok := pathOf(w.top, dir)
+	if !ok { // in limbo: moved away, new location not known yet
+		return
+	}
+	rel := joinRel(dirPath, name)
 	isDir := mask&unix.IN_ISDIR != 0
 	switch {
 	case mask&unix.IN_MOVED_FROM != 0:
-		w.movedFrom(rel, isDir, cookie, now)
+		w.movedFrom(dir, name, rel, isDir, cookie, now)
 	case mask&unix.IN_MOVED_TO != 0:
-		w.movedTo(rel, isDir, cookie)
+		w.movedTo(dir, name, rel, isDir, cookie)
 	case mask&unix.IN_CREATE != 0:
 		if w.exclude(rel, isDir) {
 			return
 		}
 		if isDir {
-			w.walk(rel, true, false) // watch first, then report and scan
+			w.walk(rel, dir, true) // watch first, then report and scan
 		} else {
 			w.emit(Event{Op: change.Create, Path: rel})
 		}
 	case mask&unix.IN_DELETE != 0:
 		if isDir {
-			w.dropTree(rel)
+			w.dropTree(dir, name)
 		}
 		if !w.exclude(rel, isDir) {
 			w.emit(Event{Op: change.Delete, Path: rel, IsDir: isDir})
@@ -347,19 +349,18 @@ func (w *inotifyWatcher) handle(wd int32, mask, cookie uint32, name string, now 
 	w.lastModify = "" // anything else in between: report the next write again
 }
 
-// movedFrom queues a placeholder for the first half of a rename. A moved
-// directory's watches go into limbo until the other half says where it went.
-func (w *inotifyWatcher) movedFrom(rel string, isDir bool, cookie uint32, now time.Time) {
+// movedFrom queues a placeholder for the first half of a rename of name
+// in dir (rel). A moved directory's subtree is detached from the tree
+// (limbo: its events are dropped) until the other half says where it went.
+func (w *inotifyWatcher) movedFrom(dir *dirNode, name, rel string, isDir bool, cookie uint32, now time.Time) {
 	if w.exclude(rel, isDir) {
 		return // the other half, if any, becomes a Create
 	}
 	p := &pendingMove{from: rel, isDir: isDir, deadline: now.Add(moveGrace)}
 	if isDir {
-		for _, wd := range w.index.appendTree(nil, rel) {
-			if watch := w.wds[wd]; !watch.limbo {
-				watch.limbo = true
-				p.wds = append(p.wds, wd)
-			}
+		p.nodes = dir.kids.appendNamed(nil, name)
+		for _, n := range p.nodes {
+			w.detach(n)
 		}
 	}
 	if old := w.pending[cookie]; old != nil {
@@ -369,8 +370,9 @@ func (w *inotifyWatcher) movedFrom(rel string, isDir bool, cookie uint32, now ti
 	w.queue = append(w.queue, queued{move: p})
 }
 
-// movedTo completes a rename, or reports a Create for a lone IN_MOVED_TO.
-func (w *inotifyWatcher) movedTo(rel string, isDir bool, cookie uint32) {
+// movedTo completes a rename to name in dir (rel), or reports a Create for
+// a lone IN_MOVED_TO.
+func (w *inotifyWatcher) movedTo(dir *dirNode, name, rel string, isDir bool, cookie uint32) {
 	p := w.pending[cookie]
 	delete(w.pending, cookie)
 	excluded := w.exclude(rel, isDir)
@@ -378,7 +380,7 @@ func (w *inotifyWatcher) movedTo(rel string, isDir bool, cookie uint32) {
 	case p == nil && excluded:
 	case p == nil:
 		if isDir {
-			w.walk(rel, true, false) // watch first, then report and scan
+			w.walk(rel, dir, true) // watch first, then report and scan
 		} else {
 			w.emit(Event{Op: change.Create, Path: rel})
 		}
@@ -388,55 +390,53 @@ func (w *inotifyWatcher) movedTo(rel string, isDir bool, cookie uint32) {
 		p.resolved = true
 		p.ev = Event{Op: change.Move, Path: rel, From: p.from, IsDir: isDir}
 		if isDir {
-			w.rekey(p, rel)
+			w.rekey(p, dir, name, rel)
 		}
 	}
 }
 
-// rekey moves the watches of a renamed directory tree to its new path.
-func (w *inotifyWatcher) rekey(p *pendingMove, to string) {
-	var drop []int32
-	for _, wd := range p.wds {
-		watch := w.wds[wd]
-		if watch == nil || !inTree(watch.path, p.from) {
-			continue
+// rekey hangs the subtree of a renamed directory under its new parent
+// dir as name (to), drops what is excluded under the new name and watches
+// what was excluded under the old one.
+func (w *inotifyWatcher) rekey(p *pendingMove, dir *dirNode, name, to string) {
+	var drop []*dirNode
+	for _, n := range p.nodes {
+		if n.parent != nil || !w.alive(n) {
+			continue // watched again elsewhere meanwhile, or gone
 		}
-		if w.paths[watch.path] == wd {
-			delete(w.paths, watch.path)
-		}
-		w.index.remove(watch.path, wd)
-		watch.path = to + watch.path[len(p.from):]
-		watch.limbo = false
-		w.paths[watch.path] = wd
-		w.index.add(watch.path, wd)
-		if w.excludedBelow(to, watch.path) {
-			drop = append(drop, wd)
-		}
+		n.name = name
+		w.attach(dir, n)
+		drop = w.appendExcluded(drop, n, to)
 	}
-	for _, wd := range drop {
-		w.unwatch(wd)
+	for _, n := range drop {
+		w.unwatchTree(n)
 	}
 	// Directories excluded under the old name may be included under the new.
-	w.walk(to, false, false)
+	w.walk(to, dir, false)
 }
 
-// excludedBelow reports whether p, or a directory between base and p, is
-// excluded.
-func (w *inotifyWatcher) excludedBelow(base, p string) bool {
-	for q := p; len(q) >= len(base); {
-		if w.exclude(q, true) {
-			return true
-		}
-		i := len(q) - 1
-		for i >= 0 && q[i] != '/' {
-			i--
-		}
-		if i < 0 {
-			break
-		}
-		q = q[:i]
+// appendExcluded appends to dst the topmost nodes of the subtree of n
+// (whose path is rel) that are excluded.
+func (w *inotifyWatcher) appendExcluded(dst []*dirNode, n *dirNode, rel string) []*dirNode {
+	type item struct {
+		n   *dirNode
+		rel string
 	}
-	return false
+	stack := []item{{n, rel}}
+	var kids []*dirNode
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if w.exclude(it.rel, true) {
+			dst = append(dst, it.n)
+			continue
+		}
+		kids = it.n.kids.appendAll(kids[:0])
+		for _, k := range kids {
+			stack = append(stack, item{k, it.rel + "/" + k.name})
+		}
+	}
+	return dst
 }
 
 // resolveDelete turns a pending move into a Delete of its source and drops
@@ -444,9 +444,9 @@ func (w *inotifyWatcher) excludedBelow(base, p string) bool {
 func (w *inotifyWatcher) resolveDelete(p *pendingMove) {
 	p.resolved = true
 	p.ev = Event{Op: change.Delete, Path: p.from, IsDir: p.isDir}
-	for _, wd := range p.wds {
-		if watch := w.wds[wd]; watch != nil && watch.limbo {
-			w.unwatch(wd)
+	for _, n := range p.nodes {
+		if n.parent == nil { // still in limbo, not watched again elsewhere
+			w.unwatchTree(n)
 		}
 	}
 }
@@ -514,34 +514,43 @@ func (w *inotifyWatcher) send(ev Event) {
 	}
 }
 
-// walk adds watches to dir and every directory below it that is not
-// excluded. With emit it reports a Create for every directory once it is
-// watched, and for every other entry found (a new
-// directory's contents); at startup an add failure of the root and ENOSPC
-// are returned, while later they are logged (and ENOSPC sent on Errors).
-func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
-	stack := []string{dir}
+// walk adds watches to the directory rel, whose parent is the node
+// parent, and to every directory below it that is not excluded. With emit
+// it reports a Create for every directory once it is watched, and for
+// every other entry found (a new directory's contents). Failures are
+// logged, and running out of watches is also sent on Errors. (The
+// startup watch is watchTree's.)
+func (w *inotifyWatcher) walk(rel string, parent *dirNode, emit bool) {
+	type item struct {
+		rel    string
+		parent *dirNode // nil once out of watches
+	}
+	stack := []item{{rel, parent}}
 	limitHit := false
 	for len(stack) > 0 && !w.stopping {
-		d := stack[len(stack)-1]
+		it := stack[len(stack)-1]
+		d := it.rel
 		stack = stack[:len(stack)-1]
 		fd := -1
-		if !limitHit {
+		var node *dirNode
+		if !limitHit && it.parent != nil {
 			wd, dfd, err := w.watchDir(d)
+			if err == nil {
+				var ok bool
+				if node, ok = w.record(wd, it.parent, strings.Clone(baseName(d))); !ok {
+					unix.Close(dfd)
+					err = fmt.Errorf("watch %s: %w", absPath(w.root, d), errLoop)
+				}
+			}
 			switch {
 			case errors.Is(err, unix.ENOSPC):
 				lerr := &WatchLimitError{Dirs: w.Watches(), Path: absPath(w.root, d)}
-				if startup {
-					return lerr
-				}
 				w.log.Error("cannot watch new directory", "path", absPath(w.root, d), "err", lerr)
 				w.report(lerr)
 				limitHit = true
 				if !emit {
-					return nil
+					return
 				}
-			case err != nil && startup && d == "":
-				return err
 			case err != nil:
 				w.dropReplaced(wd, err)
 				w.log.Warn("cannot watch directory; changes below it are missed",
@@ -551,7 +560,6 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 				}
 				continue
 			default:
-				w.record(wd, d)
 				fd = dfd
 			}
 		}
@@ -560,9 +568,6 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 		}
 		ents, err := w.scanDir(d, fd)
 		if err != nil {
-			if startup && d == "" {
-				return fmt.Errorf("read directory %s: %w", w.root, err)
-			}
 			w.log.Warn("cannot scan directory", "path", absPath(w.root, d), "err", err)
 		}
 		for _, e := range ents {
@@ -572,13 +577,12 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 				continue
 			}
 			if isDir {
-				stack = append(stack, p) // reported once it is watched
+				stack = append(stack, item{p, node}) // reported once it is watched
 			} else if emit {
 				w.emit(Event{Op: change.Create, Path: p})
 			}
 		}
 	}
-	return nil
 }
 
 // scanDir reads the entries of the directory rel from fd, which it
@@ -624,9 +628,9 @@ func (w *inotifyWatcher) watchDir(rel string) (wd int32, fd int, err error) {
 
 // dropReplaced removes the watch that watchDir added for a replaced
 // directory, unless the same watch is known under another path (the
-// path led to a directory already watched). The tables must be held.
+// path led to a directory already watched). The tree must be held.
 func (w *inotifyWatcher) dropReplaced(wd int32, err error) {
-	if !errors.Is(err, errReplaced) || w.wds[wd] != nil {
+	if !errors.Is(err, errReplaced) || w.byWD.get(wd) != nil {
 		return
 	}
 	if _, err := unix.InotifyRmWatch(w.fd, uint32(wd)); err != nil && !errors.Is(err, unix.EINVAL) {
@@ -649,23 +653,64 @@ func (w *inotifyWatcher) kernelWatch(rel string) (int32, error) {
 	return int32(wd), nil
 }
 
-// record enters a watch descriptor into the tables under rel.
-func (w *inotifyWatcher) record(id int32, rel string) {
-	if old := w.wds[id]; old != nil { // same directory known under another name
-		if w.paths[old.path] == id {
-			delete(w.paths, old.path)
+// record enters the watch wd of the directory name in parent into the
+// tree (parent nil: the root) and returns its node. A directory already
+// watched under another path (same watch) moves to this one, unless that
+// would hang it below itself (a bind mount of a directory inside its own
+// tree): then ok is false and nothing changes.
+func (w *inotifyWatcher) record(wd int32, parent *dirNode, name string) (n *dirNode, ok bool) {
+	if n = w.byWD.get(wd); n != nil {
+		if parent != nil && parent.within(n) {
+			return n, false
 		}
-		w.index.remove(old.path, id)
-		old.path, old.limbo = rel, false
-	} else {
-		w.wds[id] = &inotifyWatch{path: rel}
+		if n.parent != parent || n.name != name {
+			w.detach(n)
+			n.name = name
+			if parent != nil {
+				w.attach(parent, n)
+			}
+		}
+		return n, true
 	}
-	w.paths[rel] = id
-	w.index.add(rel, id)
-	w.nwatch.Store(int64(len(w.wds)))
+	n = &dirNode{name: name, wd: wd}
+	if parent == nil {
+		w.top = n
+	} else {
+		w.attach(parent, n)
+	}
+	w.byWD.set(wd, n)
+	w.nwatch.Store(int64(w.byWD.n))
+	return n, true
 }
 
-// unwatch removes a watch from the kernel and the tables.
+// attach hangs n (detached) below parent.
+func (w *inotifyWatcher) attach(parent, n *dirNode) {
+	if parent.kids == nil {
+		parent.kids = &kidTable{seed: w.seed}
+	}
+	parent.kids.add(n)
+	n.parent = parent
+}
+
+// detach takes n and its subtree out of the tree (into limbo).
+func (w *inotifyWatcher) detach(n *dirNode) {
+	p := n.parent
+	if p == nil {
+		return
+	}
+	p.kids.remove(n)
+	if p.kids.n == 0 {
+		p.kids = nil
+	}
+	n.parent = nil
+}
+
+// alive reports whether n is still watched (not dropped).
+func (w *inotifyWatcher) alive(n *dirNode) bool {
+	return w.byWD.get(n.wd) == n
+}
+
+// unwatch removes a watch from the kernel and the tree.
 func (w *inotifyWatcher) unwatch(wd int32) {
 	if _, err := unix.InotifyRmWatch(w.fd, uint32(wd)); err != nil && !errors.Is(err, unix.EINVAL) {
 		w.log.Debug("remove inotify watch", "wd", wd, "err", err)
@@ -673,26 +718,42 @@ func (w *inotifyWatcher) unwatch(wd int32) {
 	w.forget(wd)
 }
 
-// forget drops a watch from the tables (IN_IGNORED, or after unwatch).
-func (w *inotifyWatcher) forget(wd int32) {
-	watch := w.wds[wd]
-	if watch == nil {
-		return
-	}
-	if w.paths[watch.path] == wd {
-		delete(w.paths, watch.path)
-	}
-	w.index.remove(watch.path, wd)
-	delete(w.wds, wd)
-	w.nwatch.Store(int64(len(w.wds)))
-}
-
-// dropTree removes the watches of a deleted directory and everything
-// below, in time linear in their number.
-func (w *inotifyWatcher) dropTree(rel string) {
-	for _, wd := range w.index.appendTree(nil, rel) {
-		if watch := w.wds[wd]; watch != nil && !watch.limbo {
-			w.unwatch(wd)
+// unwatchTree removes the watches of n and everything below it.
+func (w *inotifyWatcher) unwatchTree(n *dirNode) {
+	for _, d := range appendSubtree(nil, n) {
+		if w.alive(d) {
+			w.unwatch(d.wd)
 		}
 	}
+}
+
+// forget drops a watch from the tree (IN_IGNORED, or after unwatch). Its
+// children, if any are left, stay detached with it until their own
+// IN_IGNORED.
+func (w *inotifyWatcher) forget(wd int32) {
+	n := w.byWD.get(wd)
+	if n == nil {
+		return
+	}
+	w.detach(n)
+	w.byWD.del(wd)
+	w.nwatch.Store(int64(w.byWD.n))
+}
+
+// dropTree removes the watches of the deleted directory name in dir and
+// everything below, in time linear in their number.
+func (w *inotifyWatcher) dropTree(dir *dirNode, name string) {
+	for _, n := range dir.kids.appendNamed(nil, name) {
+		w.unwatchTree(n)
+	}
+}
+
+// baseName is the last name of a relative path.
+func baseName(rel string) string {
+	for i := len(rel) - 1; i >= 0; i-- {
+		if rel[i] == '/' {
+			return rel[i+1:]
+		}
+	}
+	return rel
 }

@@ -2,6 +2,7 @@ package watcher
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"log/slog"
 	"testing"
 	"time"
@@ -46,14 +47,42 @@ func tableWatcher(t testing.TB, dirs ...string) *inotifyWatcher {
 		events:  make(chan Event, 64),
 		errs:    make(chan error, 4),
 		done:    make(chan struct{}),
-		wds:     make(map[int32]*inotifyWatch),
-		paths:   make(map[string]int32),
+		seed:    maphash.MakeSeed(),
 		pending: make(map[uint32]*pendingMove),
 	}
 	for i, d := range dirs {
-		w.record(int32(i+1), d)
+		var parent *dirNode
+		if d != "" {
+			dir, _ := splitRel(d)
+			if parent = nodeAt(w, dir); parent == nil {
+				t.Fatalf("tableWatcher: %q before its parent", d)
+			}
+		}
+		w.record(int32(i+1), parent, baseName(d))
 	}
 	return w
+}
+
+// nodeAt finds the watched directory at rel by name from the root (the
+// last recorded one where two share a name); nil if there is none.
+func nodeAt(w *inotifyWatcher, rel string) *dirNode {
+	n := w.top
+	for name, rest, ok := firstComponent(rel); ok && n != nil; name, rest, ok = firstComponent(rest) {
+		kids := n.kids.appendNamed(nil, name)
+		if len(kids) == 0 {
+			return nil
+		}
+		n = kids[len(kids)-1]
+	}
+	return n
+}
+
+// wdAt is the watch descriptor at rel, 0 if there is none.
+func wdAt(w *inotifyWatcher, rel string) int32 {
+	if n := nodeAt(w, rel); n != nil {
+		return n.wd
+	}
+	return 0
 }
 
 func drain(w *inotifyWatcher) []Event {
@@ -116,8 +145,8 @@ func TestDirMovedOutDropsWatches(t *testing.T) {
 	if diff := cmp.Diff([]Event{{Op: change.Delete, Path: "d", IsDir: true}}, drain(w)); diff != "" {
 		t.Errorf("moved out (-want +got):\n%s", diff)
 	}
-	if _, ok := w.wds[4]; !ok || len(w.wds) != 2 {
-		t.Errorf("watches left: %v, want the root and dd", w.wds)
+	if w.byWD.get(4) == nil || w.byWD.n != 2 || nodeAt(w, "dd") == nil {
+		t.Errorf("%d watches left, want the root and dd", w.byWD.n)
 	}
 }
 
@@ -134,11 +163,11 @@ func TestDirMoveRekeys(t *testing.T) {
 	if diff := cmp.Diff(want, drain(w)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if w.paths["dd/e/sub"] != 3 || w.paths["dd/e"] != 2 {
-		t.Errorf("paths not re-keyed: %v", w.paths)
+	if wdAt(w, "dd/e/sub") != 3 || wdAt(w, "dd/e") != 2 {
+		t.Errorf("paths not re-keyed: dd/e/sub %d, dd/e %d", wdAt(w, "dd/e/sub"), wdAt(w, "dd/e"))
 	}
-	if _, ok := w.paths["d"]; ok {
-		t.Errorf("old path still known: %v", w.paths)
+	if nodeAt(w, "d") != nil {
+		t.Error("old path still known")
 	}
 }
 
