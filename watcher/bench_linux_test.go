@@ -107,7 +107,7 @@ func BenchmarkDropTree(b *testing.B) {
 				b.StartTimer()
 				w.process(buf, time.Now())
 				b.StopTimer()
-				if got := w.byWD.n; got != kept {
+				if got := w.index.n; got != kept {
 					b.Fatalf("%d watches left, want %d", got, kept)
 				}
 				b.StartTimer()

@@ -5,51 +5,180 @@ import (
 	"hash/maphash"
 )
 
+// The inotify backend keeps one compact tree of the watched directories
+// (dirTree): a node per directory with its parent and its own name, never
+// its full path (paths are built when an event is reported), linked to
+// its siblings so a subtree is walked, dropped or moved in time linear in
+// its size (a rename moves one node). Nodes live in chunks of a slab and
+// refer to each other by index, so a node costs 40 bytes and no
+// allocation of its own. Two hash tables of indexes find a node by
+// (parent, name) and by watch descriptor. About 60 heap bytes per watched
+// directory; the three maps of full paths this replaces held about 200.
+
 // errLoop refuses a directory whose watch is already that of a directory
 // above it: a bind mount of a directory inside its own tree.
 var errLoop = errors.New("directory already watched above itself (bind mount loop); not descended")
-
-// The inotify backend keeps one compact tree of the watched directories:
-// a node per directory with its parent and its own name, never its full
-// path (paths are built when an event is reported), its children in a
-// small hash table by name (so a subtree is found, dropped or moved in
-// time linear in its size, and a rename moves one node), and a table from
-// watch descriptor to node. About 80 heap bytes per watched directory;
-// three maps of full paths held about 200.
 
 // maxDepth bounds the walk from a node up to the root: deeper than any
 // path the kernel accepts (PATH_MAX 4096, at least 2 bytes per level).
 const maxDepth = 2048
 
+// nodeID is the index of a node in the slab; 0 is none.
+type nodeID int32
+
 // dirNode is one watched directory.
 type dirNode struct {
-	parent *dirNode // nil for the root, and for a subtree moved away (limbo) or dropped
-	name   string   // its name in parent; "" for the root
-	kids   *kidTable
-	wd     int32
+	name   string // its name in parent; "" for the root
+	parent nodeID // none for the root, and for a subtree moved away (limbo)
+	first  nodeID // first child
+	next   nodeID // siblings (or, for a free slot, the next free one)
+	prev   nodeID
+	wd     int32 // 0: a free slot
 }
 
-// within reports whether n is top or lies below it.
-func (n *dirNode) within(top *dirNode) bool {
-	for i := 0; n != nil && i < maxDepth; i++ {
-		if n == top {
+// chunkBits sizes the slab's chunks (4096 nodes, 160 KiB): the slab grows
+// without copying and wastes at most one chunk.
+const chunkBits = 12
+
+// dirTree is the tree of watched directories.
+type dirTree struct {
+	chunks []*[1 << chunkBits]dirNode
+	used   int    // slots handed out, free ones included
+	free   nodeID // free list through dirNode.next
+	root   nodeID
+	byName nameTable
+	byWD   wdTable
+	n      int // live nodes
+}
+
+// at returns the node id.
+func (x *dirTree) at(id nodeID) *dirNode {
+	return &x.chunks[id>>chunkBits][id&(1<<chunkBits-1)]
+}
+
+// add creates the node of the directory name in parent (none: the root)
+// watched as wd, which is not in the tree.
+func (x *dirTree) add(parent nodeID, name string, wd int32) nodeID {
+	id := x.free
+	if id != 0 {
+		x.free = x.at(id).next
+	} else {
+		if x.used == 0 {
+			x.used = 1 // slot 0 is none
+		}
+		if x.used>>chunkBits == len(x.chunks) {
+			x.chunks = append(x.chunks, new([1 << chunkBits]dirNode))
+		}
+		id = nodeID(x.used)
+		x.used++
+	}
+	*x.at(id) = dirNode{name: name, wd: wd}
+	if parent == 0 {
+		x.root = id
+	} else {
+		x.attach(id, parent, name)
+	}
+	x.byWD.set(wd, id)
+	x.n++
+	return id
+}
+
+// get returns the node watched as wd, or none.
+func (x *dirTree) get(wd int32) nodeID { return x.byWD.get(wd) }
+
+// alive reports whether id is still the node watched as wd.
+func (x *dirTree) alive(id nodeID, wd int32) bool {
+	return id != 0 && x.byWD.get(wd) == id && x.at(id).wd == wd
+}
+
+// attach hangs the detached node id below parent as name.
+func (x *dirTree) attach(id, parent nodeID, name string) {
+	n, p := x.at(id), x.at(parent)
+	n.name, n.parent, n.prev, n.next = name, parent, 0, p.first
+	if p.first != 0 {
+		x.at(p.first).prev = id
+	}
+	p.first = id
+	x.byName.add(x, id)
+}
+
+// detach takes id and its subtree out of the tree (into limbo).
+func (x *dirTree) detach(id nodeID) {
+	n := x.at(id)
+	if n.parent == 0 {
+		return
+	}
+	x.byName.remove(x, id)
+	if n.prev != 0 {
+		x.at(n.prev).next = n.next
+	} else {
+		x.at(n.parent).first = n.next
+	}
+	if n.next != 0 {
+		x.at(n.next).prev = n.prev
+	}
+	n.parent, n.prev, n.next = 0, 0, 0
+}
+
+// drop forgets the node id: its children, if any are left, are detached
+// (their own IN_IGNORED drops them), and its slot is reused.
+func (x *dirTree) drop(id nodeID) {
+	x.detach(id)
+	n := x.at(id)
+	for k := n.first; k != 0; k = n.first {
+		x.detach(k)
+	}
+	x.byWD.del(n.wd)
+	x.n--
+	if id == x.root {
+		n.wd = 0 // never reused: stays the root events are reported against
+		return
+	}
+	*n = dirNode{next: x.free}
+	x.free = id
+}
+
+// appendNamed appends the children of parent called name to dst (two may
+// share a name for a moment: a directory replaced before the old one's
+// IN_IGNORED was read).
+func (x *dirTree) appendNamed(dst []nodeID, parent nodeID, name string) []nodeID {
+	return x.byName.appendNamed(dst, x, parent, name)
+}
+
+// appendSubtree appends top and every node below it to dst.
+func (x *dirTree) appendSubtree(dst []nodeID, top nodeID) []nodeID {
+	start := len(dst)
+	dst = append(dst, top)
+	for i := start; i < len(dst); i++ { // breadth first over dst itself
+		for k := x.at(dst[i]).first; k != 0; k = x.at(k).next {
+			dst = append(dst, k)
+		}
+	}
+	return dst
+}
+
+// within reports whether id is top or lies below it.
+func (x *dirTree) within(id, top nodeID) bool {
+	for i := 0; id != 0 && i < maxDepth; i++ {
+		if id == top {
 			return true
 		}
-		n = n.parent
+		id = x.at(id).parent
 	}
 	return false
 }
 
-// pathOf returns the path of n relative to root ("" for the root); ok is
-// false when n does not hang below root.
-func pathOf(root, n *dirNode) (string, bool) {
+// pathOf returns the path of id relative to the root ("" for the root);
+// ok is false when id does not hang below the root (limbo).
+func (x *dirTree) pathOf(id nodeID) (string, bool) {
 	var stack [32]*dirNode
 	up := stack[:0]
 	size := 0
-	for ; n != root; n = n.parent {
-		if n == nil || len(up) == maxDepth {
+	for ; id != x.root; id = x.at(id).parent {
+		if id == 0 || len(up) == maxDepth {
 			return "", false
 		}
+		n := x.at(id)
 		up = append(up, n)
 		size += len(n.name) + 1
 	}
@@ -66,107 +195,91 @@ func pathOf(root, n *dirNode) (string, bool) {
 	return string(b), true
 }
 
-// appendSubtree appends top and every node below it to dst.
-func appendSubtree(dst []*dirNode, top *dirNode) []*dirNode {
-	start := len(dst)
-	dst = append(dst, top)
-	for i := start; i < len(dst); i++ { // breadth first over dst itself
-		dst = dst[i].kids.appendAll(dst)
-	}
-	return dst
-}
-
-// kidTable holds the children of a directory: open addressing with
-// linear probing over node pointers, hashed by name (names are not stored
-// twice). Two children may share a name for a moment (a directory
-// replaced before the old one's IN_IGNORED was read); lookups see both.
-type kidTable struct {
-	slots []*dirNode // power-of-two length, at most 3/4 full
+// nameTable finds attached nodes by (parent, name): open addressing with
+// linear probing over node indexes (the key is read from the node, not
+// stored twice).
+type nameTable struct {
+	slots []nodeID // power-of-two length, at most 7/8 full
 	n     int
 	seed  maphash.Seed
 }
 
-// slot is where name's probe sequence starts.
-func (t *kidTable) slot(name string) int {
-	return int(maphash.String(t.seed, name) & uint64(len(t.slots)-1))
+// home is where the probe sequence of (parent, name) starts.
+func (t *nameTable) home(parent nodeID, name string) int {
+	h := maphash.String(t.seed, name) ^ uint64(parent)*0x9e3779b97f4a7c15
+	h ^= h >> 29
+	return int(h & uint64(len(t.slots)-1))
 }
 
-// add inserts k (which is not in t).
-func (t *kidTable) add(k *dirNode) {
-	if (t.n+1)*4 > len(t.slots)*3 {
-		t.grow()
+func (t *nameTable) add(x *dirTree, id nodeID) {
+	if (t.n+1)*8 > len(t.slots)*7 {
+		t.grow(x)
 	}
-	mask := len(t.slots) - 1
-	i := t.slot(k.name)
-	for t.slots[i] != nil {
-		i = (i + 1) & mask
-	}
-	t.slots[i] = k
+	t.put(x, id)
 	t.n++
 }
 
-// grow doubles the table (allocates the first one).
-func (t *kidTable) grow() {
+func (t *nameTable) put(x *dirTree, id nodeID) {
+	n := x.at(id)
+	mask := len(t.slots) - 1
+	i := t.home(n.parent, n.name)
+	for t.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = id
+}
+
+// grow doubles the table (makes the first one).
+func (t *nameTable) grow(x *dirTree) {
+	if t.slots == nil {
+		t.seed = maphash.MakeSeed()
+	}
 	old := t.slots
-	t.slots = make([]*dirNode, max(4, 2*len(old)))
-	t.n = 0
-	for _, k := range old {
-		if k != nil {
-			t.add(k)
+	t.slots = make([]nodeID, max(64, 2*len(old)))
+	for _, id := range old {
+		if id != 0 {
+			t.put(x, id)
 		}
 	}
 }
 
-// remove deletes k; it reports whether k was there. Backward-shift
-// deletion keeps every probe sequence unbroken without tombstones.
-func (t *kidTable) remove(k *dirNode) bool {
-	if t == nil || t.n == 0 {
-		return false
+// remove deletes id. Backward-shift deletion keeps every probe sequence
+// unbroken without tombstones.
+func (t *nameTable) remove(x *dirTree, id nodeID) {
+	if t.n == 0 {
+		return
 	}
+	n := x.at(id)
 	mask := len(t.slots) - 1
-	i := t.slot(k.name)
-	for t.slots[i] != k {
-		if t.slots[i] == nil {
-			return false
+	i := t.home(n.parent, n.name)
+	for t.slots[i] != id {
+		if t.slots[i] == 0 {
+			return
 		}
 		i = (i + 1) & mask
 	}
 	t.n--
-	for j := (i + 1) & mask; t.slots[j] != nil; j = (j + 1) & mask {
+	for j := (i + 1) & mask; t.slots[j] != 0; j = (j + 1) & mask {
 		// Move slots[j] into the hole at i unless its home lies
 		// cyclically in (i, j]: then it must stay where it is.
-		home := t.slot(t.slots[j].name)
+		k := x.at(t.slots[j])
+		home := t.home(k.parent, k.name)
 		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
 			t.slots[i] = t.slots[j]
 			i = j
 		}
 	}
-	t.slots[i] = nil
-	return true
+	t.slots[i] = 0
 }
 
-// appendNamed appends the children called name to dst.
-func (t *kidTable) appendNamed(dst []*dirNode, name string) []*dirNode {
-	if t == nil || t.n == 0 {
+func (t *nameTable) appendNamed(dst []nodeID, x *dirTree, parent nodeID, name string) []nodeID {
+	if t.n == 0 {
 		return dst
 	}
 	mask := len(t.slots) - 1
-	for i := t.slot(name); t.slots[i] != nil; i = (i + 1) & mask {
-		if t.slots[i].name == name {
+	for i := t.home(parent, name); t.slots[i] != 0; i = (i + 1) & mask {
+		if n := x.at(t.slots[i]); n.parent == parent && n.name == name {
 			dst = append(dst, t.slots[i])
-		}
-	}
-	return dst
-}
-
-// appendAll appends every child to dst.
-func (t *kidTable) appendAll(dst []*dirNode) []*dirNode {
-	if t == nil {
-		return dst
-	}
-	for _, k := range t.slots {
-		if k != nil {
-			dst = append(dst, k)
 		}
 	}
 	return dst
@@ -179,44 +292,44 @@ func (t *kidTable) appendAll(dst []*dirNode) []*dirNode {
 // the smallest table; once churn has made them sparse (the slice would be
 // more than twice the live count) the table turns into a map.
 type wdTable struct {
-	dense  []*dirNode
-	sparse map[int32]*dirNode
+	dense  []nodeID
+	sparse map[int32]nodeID
 	n      int
 }
 
 // sparseSlack is how far the dense slice may outgrow twice the live count.
 const sparseSlack = 4096
 
-func (t *wdTable) get(wd int32) *dirNode {
+func (t *wdTable) get(wd int32) nodeID {
 	if t.sparse != nil {
 		return t.sparse[wd]
 	}
 	if wd < 0 || int(wd) >= len(t.dense) {
-		return nil
+		return 0
 	}
 	return t.dense[wd]
 }
 
-// set enters n under wd, which is not in t.
-func (t *wdTable) set(wd int32, n *dirNode) {
+// set enters id under wd, which is not in t.
+func (t *wdTable) set(wd int32, id nodeID) {
 	t.n++
 	if t.sparse == nil && wd >= 0 && int(wd) < 2*t.n+sparseSlack {
 		for int(wd) >= len(t.dense) { // bounded by the condition above
-			t.dense = append(t.dense, nil)
+			t.dense = append(t.dense, 0)
 		}
-		t.dense[wd] = n
+		t.dense[wd] = id
 		return
 	}
 	if t.sparse == nil {
-		t.sparse = make(map[int32]*dirNode, t.n)
+		t.sparse = make(map[int32]nodeID, t.n)
 		for i, d := range t.dense {
-			if d != nil {
+			if d != 0 {
 				t.sparse[int32(i)] = d
 			}
 		}
 		t.dense = nil
 	}
-	t.sparse[wd] = n
+	t.sparse[wd] = id
 }
 
 // del removes wd, which is in t.
@@ -226,5 +339,5 @@ func (t *wdTable) del(wd int32) {
 		delete(t.sparse, wd)
 		return
 	}
-	t.dense[wd] = nil
+	t.dense[wd] = 0
 }

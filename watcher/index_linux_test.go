@@ -2,7 +2,6 @@ package watcher
 
 import (
 	"fmt"
-	"hash/maphash"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -15,29 +14,34 @@ import (
 // checkTree checks the tree of watched directories against model (the
 // path of every watch descriptor that must be watched) and its own
 // invariants: every node reachable from the root is watched under its
-// descriptor, is a child of its parent's table under its name, and every
-// child table counts what it holds.
+// descriptor, is found by name in its parent, and its sibling links agree.
 func checkTree(t *testing.T, w *inotifyWatcher, model map[int32]string, step string) {
 	t.Helper()
+	x := &w.index
 	got := make(map[int32]string)
-	for _, n := range appendSubtree(nil, w.top) {
-		if w.byWD.get(n.wd) != n {
+	for _, id := range x.appendSubtree(nil, x.root) {
+		n := x.at(id)
+		if x.get(n.wd) != id {
 			t.Fatalf("%s: node %q (wd %d) reachable but not in the wd table", step, n.name, n.wd)
 		}
-		p, ok := pathOf(w.top, n)
+		p, ok := x.pathOf(id)
 		if !ok {
 			t.Fatalf("%s: node %q reachable but has no path", step, n.name)
 		}
 		got[n.wd] = p
-		if n.parent != nil && !slices.Contains(n.parent.kids.appendNamed(nil, n.name), n) {
+		if n.parent != 0 && !slices.Contains(x.appendNamed(nil, n.parent, n.name), id) {
 			t.Fatalf("%s: %q not found by name in its parent", step, p)
 		}
-		if kids := n.kids.appendAll(nil); n.kids != nil && (len(kids) != n.kids.n || n.kids.n == 0) {
-			t.Fatalf("%s: %q holds %d children, counts %d", step, p, len(kids), n.kids.n)
+		prev := nodeID(0)
+		for k := n.first; k != 0; k = x.at(k).next {
+			if x.at(k).prev != prev || x.at(k).parent != id {
+				t.Fatalf("%s: children of %q badly linked", step, p)
+			}
+			prev = k
 		}
 	}
-	if w.byWD.n != len(got) {
-		t.Fatalf("%s: %d watches in the table, %d reachable", step, w.byWD.n, len(got))
+	if x.n != len(got) || x.byWD.n != len(got) || x.byName.n != len(got)-1 {
+		t.Fatalf("%s: %d nodes, %d watches, %d names; %d reachable", step, x.n, x.byWD.n, x.byName.n, len(got))
 	}
 	if !maps.Equal(got, model) {
 		t.Fatalf("%s: tree %v, want %v", step, got, model)
@@ -85,7 +89,7 @@ func TestWatchTreeFollowsEvents(t *testing.T) {
 			buf = rawEvent(pwd, unix.IN_MOVED_FROM|unix.IN_ISDIR, uint32(step+1), name)
 		case 2: // moved to the root or into "wide", under a new name
 			dst := [2]string{"", "wide"}[rng.IntN(2)]
-			if inTree(dst, target) || nodeAt(w, dst) == nil { // "wide" itself may have moved
+			if inTree(dst, target) || nodeAt(w, dst) == 0 { // "wide" itself may have moved
 				dst = ""
 			}
 			to = joinRel(dst, fmt.Sprintf("m%d", step))
@@ -108,47 +112,51 @@ func TestWatchTreeFollowsEvents(t *testing.T) {
 	}
 }
 
-// TestKidTable adds and removes children, some sharing a name, in random
-// order and checks every lookup against a model, across the table's
-// growth and its backward-shift deletion.
-func TestKidTable(t *testing.T) {
+// TestNameTable adds and removes directories in a few parents, some
+// sharing a name, in random order and checks every lookup by name against
+// a model, across the table's growth and its backward-shift deletion, and
+// that freed slots are reused.
+func TestNameTable(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
-	tab := &kidTable{seed: maphash.MakeSeed()}
-	var live []*dirNode
+	var x dirTree
+	parents := []nodeID{x.add(0, "", 1)}
+	for i := range 3 {
+		parents = append(parents, x.add(parents[0], fmt.Sprint("p", i), int32(i+2)))
+	}
+	var live []nodeID
+	wd := int32(100)
 	for i := range 5000 {
 		if len(live) > 0 && rng.IntN(3) == 0 {
 			j := rng.IntN(len(live))
-			if !tab.remove(live[j]) {
-				t.Fatalf("step %d: remove %q: not found", i, live[j].name)
-			}
+			x.drop(live[j])
 			live = slices.Delete(live, j, j+1)
 		} else {
-			k := &dirNode{name: fmt.Sprintf("n%d", rng.IntN(400))}
-			tab.add(k)
-			live = append(live, k)
+			wd++
+			live = append(live, x.add(parents[rng.IntN(len(parents))], fmt.Sprintf("n%d", rng.IntN(300)), wd))
 		}
-		if tab.n != len(live) {
-			t.Fatalf("step %d: n = %d, want %d", i, tab.n, len(live))
+		if x.byName.n != len(live)+3 || x.n != len(live)+4 {
+			t.Fatalf("step %d: %d names, %d nodes; want %d, %d", i, x.byName.n, x.n, len(live)+3, len(live)+4)
 		}
 		if i%50 != 0 {
 			continue
 		}
-		for _, k := range live {
-			var want []*dirNode
+		for _, id := range live {
+			n := x.at(id)
+			var want int
 			for _, o := range live {
-				if o.name == k.name {
-					want = append(want, o)
+				if x.at(o).parent == n.parent && x.at(o).name == n.name {
+					want++
 				}
 			}
-			got := tab.appendNamed(nil, k.name)
-			if len(got) != len(want) || !slices.Contains(got, k) {
-				t.Fatalf("step %d: %d children named %q found, want %d", i, len(got), k.name, len(want))
+			got := x.appendNamed(nil, n.parent, n.name)
+			if len(got) != want || !slices.Contains(got, id) {
+				t.Fatalf("step %d: %d children named %q found, want %d", i, len(got), n.name, want)
 			}
 		}
 	}
-	if tab.remove(&dirNode{name: "n1"}) {
-		t.Error("removed a child that was never added")
+	if x.used > 2*(len(live)+4)+1 {
+		t.Errorf("%d slots used for %d live nodes: freed slots not reused", x.used, len(live)+4)
 	}
 }
 
@@ -157,28 +165,26 @@ func TestKidTable(t *testing.T) {
 func TestWDTableTurnsSparse(t *testing.T) {
 	t.Parallel()
 	var tab wdTable
-	nodes := make(map[int32]*dirNode)
 	for wd := int32(1); wd <= 1000; wd++ {
-		nodes[wd] = &dirNode{wd: wd}
-		tab.set(wd, nodes[wd])
+		tab.set(wd, nodeID(wd+7))
 	}
 	if tab.sparse != nil {
 		t.Fatal("dense descriptors went into a map")
 	}
 	// mkdir and rmdir over and over: descriptors keep growing.
 	for wd := int32(1001); wd <= 20_000; wd++ {
-		tab.set(wd, &dirNode{wd: wd})
+		tab.set(wd, nodeID(wd))
 		tab.del(wd)
 	}
 	if tab.sparse == nil || tab.dense != nil {
 		t.Fatal("sparse descriptors still in a slice")
 	}
-	for wd, n := range nodes {
-		if tab.get(wd) != n {
+	for wd := int32(1); wd <= 1000; wd++ {
+		if tab.get(wd) != nodeID(wd+7) {
 			t.Fatalf("get(%d) lost after the switch", wd)
 		}
 	}
-	if tab.get(5000) != nil || tab.n != 1000 {
+	if tab.get(5000) != 0 || tab.n != 1000 {
 		t.Fatalf("get(5000) = %v, n = %d; want nil, 1000", tab.get(5000), tab.n)
 	}
 }

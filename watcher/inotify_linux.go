@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"os"
 	"strings"
@@ -50,11 +49,18 @@ const (
 type pendingMove struct {
 	from     string
 	isDir    bool
-	nodes    []*dirNode // the moved directory, detached from the tree (limbo) until resolved
+	nodes    []movedDir // the moved directory, detached from the tree (limbo) until resolved
 	deadline time.Time
 	reads    int
 	resolved bool
 	ev       Event // the resolved event; Op 0 means nothing to report
+}
+
+// movedDir is a directory detached by an IN_MOVED_FROM: its node, and the
+// watch that node must still be (the slot may be reused once it is gone).
+type movedDir struct {
+	id nodeID
+	wd int32
 }
 
 // queued is one entry of the ordered output queue: an event, or a move
@@ -87,12 +93,7 @@ type inotifyWatcher struct {
 	closeOnce sync.Once
 	nwatch    atomic.Int64
 
-	// top is the root's node in the tree of watched directories (see
-	// index_linux.go), byWD finds a node by watch descriptor, seed hashes
-	// the names in the tree's child tables.
-	top     *dirNode
-	byWD    wdTable
-	seed    maphash.Seed
+	index   dirTree // the watched directories (index_linux.go)
 	pending map[uint32]*pendingMove
 	queue   []queued
 	// mask is the event mask of every watch: inotifyMask less the write
@@ -133,7 +134,6 @@ func newInotify(ctx context.Context, opts Options) (Watcher, error) {
 		errs:    make(chan error, errorBuffer),
 		done:    make(chan struct{}),
 		exited:  make(chan struct{}),
-		seed:    maphash.MakeSeed(),
 		pending: make(map[uint32]*pendingMove),
 		tree:    tree,
 	}
@@ -301,11 +301,11 @@ func (w *inotifyWatcher) handle(wd int32, mask, cookie uint32, name string, now 
 		w.forget(wd)
 		return
 	}
-	dir := w.byWD.get(wd)
-	if dir == nil || name == "" {
+	dir := w.index.get(wd)
+	if dir == 0 || name == "" {
 		return
 	}
-	dirPath, ok := pathOf(w.top, dir)
+	dirPath, ok := w.index.pathOf(dir)
 	if !ok { // in limbo: moved away, new location not known yet
 		return
 	}
@@ -352,15 +352,15 @@ func (w *inotifyWatcher) handle(wd int32, mask, cookie uint32, name string, now 
 // movedFrom queues a placeholder for the first half of a rename of name
 // in dir (rel). A moved directory's subtree is detached from the tree
 // (limbo: its events are dropped) until the other half says where it went.
-func (w *inotifyWatcher) movedFrom(dir *dirNode, name, rel string, isDir bool, cookie uint32, now time.Time) {
+func (w *inotifyWatcher) movedFrom(dir nodeID, name, rel string, isDir bool, cookie uint32, now time.Time) {
 	if w.exclude(rel, isDir) {
 		return // the other half, if any, becomes a Create
 	}
 	p := &pendingMove{from: rel, isDir: isDir, deadline: now.Add(moveGrace)}
 	if isDir {
-		p.nodes = dir.kids.appendNamed(nil, name)
-		for _, n := range p.nodes {
-			w.detach(n)
+		for _, id := range w.index.appendNamed(nil, dir, name) {
+			p.nodes = append(p.nodes, movedDir{id, w.index.at(id).wd})
+			w.index.detach(id)
 		}
 	}
 	if old := w.pending[cookie]; old != nil {
@@ -372,7 +372,7 @@ func (w *inotifyWatcher) movedFrom(dir *dirNode, name, rel string, isDir bool, c
 
 // movedTo completes a rename to name in dir (rel), or reports a Create for
 // a lone IN_MOVED_TO.
-func (w *inotifyWatcher) movedTo(dir *dirNode, name, rel string, isDir bool, cookie uint32) {
+func (w *inotifyWatcher) movedTo(dir nodeID, name, rel string, isDir bool, cookie uint32) {
 	p := w.pending[cookie]
 	delete(w.pending, cookie)
 	excluded := w.exclude(rel, isDir)
@@ -398,42 +398,39 @@ func (w *inotifyWatcher) movedTo(dir *dirNode, name, rel string, isDir bool, coo
 // rekey hangs the subtree of a renamed directory under its new parent
 // dir as name (to), drops what is excluded under the new name and watches
 // what was excluded under the old one.
-func (w *inotifyWatcher) rekey(p *pendingMove, dir *dirNode, name, to string) {
-	var drop []*dirNode
-	for _, n := range p.nodes {
-		if n.parent != nil || !w.alive(n) {
-			continue // watched again elsewhere meanwhile, or gone
+func (w *inotifyWatcher) rekey(p *pendingMove, dir nodeID, name, to string) {
+	var drop []nodeID
+	for _, m := range p.nodes {
+		if !w.index.alive(m.id, m.wd) || w.index.at(m.id).parent != 0 {
+			continue // gone, or watched again elsewhere meanwhile
 		}
-		n.name = name
-		w.attach(dir, n)
-		drop = w.appendExcluded(drop, n, to)
+		w.index.attach(m.id, dir, name)
+		drop = w.appendExcluded(drop, m.id, to)
 	}
-	for _, n := range drop {
-		w.unwatchTree(n)
+	for _, id := range drop {
+		w.unwatchTree(id)
 	}
 	// Directories excluded under the old name may be included under the new.
 	w.walk(to, dir, false)
 }
 
-// appendExcluded appends to dst the topmost nodes of the subtree of n
+// appendExcluded appends to dst the topmost nodes of the subtree of id
 // (whose path is rel) that are excluded.
-func (w *inotifyWatcher) appendExcluded(dst []*dirNode, n *dirNode, rel string) []*dirNode {
+func (w *inotifyWatcher) appendExcluded(dst []nodeID, id nodeID, rel string) []nodeID {
 	type item struct {
-		n   *dirNode
+		id  nodeID
 		rel string
 	}
-	stack := []item{{n, rel}}
-	var kids []*dirNode
+	stack := []item{{id, rel}}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if w.exclude(it.rel, true) {
-			dst = append(dst, it.n)
+			dst = append(dst, it.id)
 			continue
 		}
-		kids = it.n.kids.appendAll(kids[:0])
-		for _, k := range kids {
-			stack = append(stack, item{k, it.rel + "/" + k.name})
+		for k := w.index.at(it.id).first; k != 0; k = w.index.at(k).next {
+			stack = append(stack, item{k, it.rel + "/" + w.index.at(k).name})
 		}
 	}
 	return dst
@@ -444,9 +441,9 @@ func (w *inotifyWatcher) appendExcluded(dst []*dirNode, n *dirNode, rel string) 
 func (w *inotifyWatcher) resolveDelete(p *pendingMove) {
 	p.resolved = true
 	p.ev = Event{Op: change.Delete, Path: p.from, IsDir: p.isDir}
-	for _, n := range p.nodes {
-		if n.parent == nil { // still in limbo, not watched again elsewhere
-			w.unwatchTree(n)
+	for _, m := range p.nodes {
+		if w.index.alive(m.id, m.wd) && w.index.at(m.id).parent == 0 { // still in limbo
+			w.unwatchTree(m.id)
 		}
 	}
 }
@@ -520,10 +517,10 @@ func (w *inotifyWatcher) send(ev Event) {
 // every other entry found (a new directory's contents). Failures are
 // logged, and running out of watches is also sent on Errors. (The
 // startup watch is watchTree's.)
-func (w *inotifyWatcher) walk(rel string, parent *dirNode, emit bool) {
+func (w *inotifyWatcher) walk(rel string, parent nodeID, emit bool) {
 	type item struct {
 		rel    string
-		parent *dirNode // nil once out of watches
+		parent nodeID // none once out of watches
 	}
 	stack := []item{{rel, parent}}
 	limitHit := false
@@ -532,8 +529,8 @@ func (w *inotifyWatcher) walk(rel string, parent *dirNode, emit bool) {
 		d := it.rel
 		stack = stack[:len(stack)-1]
 		fd := -1
-		var node *dirNode
-		if !limitHit && it.parent != nil {
+		var node nodeID
+		if !limitHit && it.parent != 0 {
 			wd, dfd, err := w.watchDir(d)
 			if err == nil {
 				var ok bool
@@ -630,7 +627,7 @@ func (w *inotifyWatcher) watchDir(rel string) (wd int32, fd int, err error) {
 // directory, unless the same watch is known under another path (the
 // path led to a directory already watched). The tree must be held.
 func (w *inotifyWatcher) dropReplaced(wd int32, err error) {
-	if !errors.Is(err, errReplaced) || w.byWD.get(wd) != nil {
+	if !errors.Is(err, errReplaced) || w.index.get(wd) != 0 {
 		return
 	}
 	if _, err := unix.InotifyRmWatch(w.fd, uint32(wd)); err != nil && !errors.Is(err, unix.EINVAL) {
@@ -654,60 +651,26 @@ func (w *inotifyWatcher) kernelWatch(rel string) (int32, error) {
 }
 
 // record enters the watch wd of the directory name in parent into the
-// tree (parent nil: the root) and returns its node. A directory already
+// tree (parent none: the root) and returns its node. A directory already
 // watched under another path (same watch) moves to this one, unless that
 // would hang it below itself (a bind mount of a directory inside its own
 // tree): then ok is false and nothing changes.
-func (w *inotifyWatcher) record(wd int32, parent *dirNode, name string) (n *dirNode, ok bool) {
-	if n = w.byWD.get(wd); n != nil {
-		if parent != nil && parent.within(n) {
-			return n, false
+func (w *inotifyWatcher) record(wd int32, parent nodeID, name string) (id nodeID, ok bool) {
+	if id = w.index.get(wd); id != 0 {
+		if parent != 0 && w.index.within(parent, id) {
+			return id, false
 		}
-		if n.parent != parent || n.name != name {
-			w.detach(n)
-			n.name = name
-			if parent != nil {
-				w.attach(parent, n)
+		if n := w.index.at(id); n.parent != parent || n.name != name {
+			w.index.detach(id)
+			if parent != 0 {
+				w.index.attach(id, parent, name)
 			}
 		}
-		return n, true
+		return id, true
 	}
-	n = &dirNode{name: name, wd: wd}
-	if parent == nil {
-		w.top = n
-	} else {
-		w.attach(parent, n)
-	}
-	w.byWD.set(wd, n)
-	w.nwatch.Store(int64(w.byWD.n))
-	return n, true
-}
-
-// attach hangs n (detached) below parent.
-func (w *inotifyWatcher) attach(parent, n *dirNode) {
-	if parent.kids == nil {
-		parent.kids = &kidTable{seed: w.seed}
-	}
-	parent.kids.add(n)
-	n.parent = parent
-}
-
-// detach takes n and its subtree out of the tree (into limbo).
-func (w *inotifyWatcher) detach(n *dirNode) {
-	p := n.parent
-	if p == nil {
-		return
-	}
-	p.kids.remove(n)
-	if p.kids.n == 0 {
-		p.kids = nil
-	}
-	n.parent = nil
-}
-
-// alive reports whether n is still watched (not dropped).
-func (w *inotifyWatcher) alive(n *dirNode) bool {
-	return w.byWD.get(n.wd) == n
+	id = w.index.add(parent, name, wd)
+	w.nwatch.Store(int64(w.index.n))
+	return id, true
 }
 
 // unwatch removes a watch from the kernel and the tree.
@@ -718,33 +681,29 @@ func (w *inotifyWatcher) unwatch(wd int32) {
 	w.forget(wd)
 }
 
-// unwatchTree removes the watches of n and everything below it.
-func (w *inotifyWatcher) unwatchTree(n *dirNode) {
-	for _, d := range appendSubtree(nil, n) {
-		if w.alive(d) {
-			w.unwatch(d.wd)
+// unwatchTree removes the watches of id and everything below it.
+func (w *inotifyWatcher) unwatchTree(id nodeID) {
+	for _, d := range w.index.appendSubtree(nil, id) {
+		if wd := w.index.at(d).wd; w.index.alive(d, wd) {
+			w.unwatch(wd)
 		}
 	}
 }
 
 // forget drops a watch from the tree (IN_IGNORED, or after unwatch). Its
-// children, if any are left, stay detached with it until their own
-// IN_IGNORED.
+// children, if any are left, are detached until their own IN_IGNORED.
 func (w *inotifyWatcher) forget(wd int32) {
-	n := w.byWD.get(wd)
-	if n == nil {
-		return
+	if id := w.index.get(wd); id != 0 {
+		w.index.drop(id)
+		w.nwatch.Store(int64(w.index.n))
 	}
-	w.detach(n)
-	w.byWD.del(wd)
-	w.nwatch.Store(int64(w.byWD.n))
 }
 
 // dropTree removes the watches of the deleted directory name in dir and
 // everything below, in time linear in their number.
-func (w *inotifyWatcher) dropTree(dir *dirNode, name string) {
-	for _, n := range dir.kids.appendNamed(nil, name) {
-		w.unwatchTree(n)
+func (w *inotifyWatcher) dropTree(dir nodeID, name string) {
+	for _, id := range w.index.appendNamed(nil, dir, name) {
+		w.unwatchTree(id)
 	}
 }
 

@@ -2,7 +2,6 @@ package watcher
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"log/slog"
 	"testing"
 	"time"
@@ -47,14 +46,13 @@ func tableWatcher(t testing.TB, dirs ...string) *inotifyWatcher {
 		events:  make(chan Event, 64),
 		errs:    make(chan error, 4),
 		done:    make(chan struct{}),
-		seed:    maphash.MakeSeed(),
 		pending: make(map[uint32]*pendingMove),
 	}
 	for i, d := range dirs {
-		var parent *dirNode
+		var parent nodeID
 		if d != "" {
 			dir, _ := splitRel(d)
-			if parent = nodeAt(w, dir); parent == nil {
+			if parent = nodeAt(w, dir); parent == 0 {
 				t.Fatalf("tableWatcher: %q before its parent", d)
 			}
 		}
@@ -63,24 +61,24 @@ func tableWatcher(t testing.TB, dirs ...string) *inotifyWatcher {
 	return w
 }
 
-// nodeAt finds the watched directory at rel by name from the root (the
-// last recorded one where two share a name); nil if there is none.
-func nodeAt(w *inotifyWatcher, rel string) *dirNode {
-	n := w.top
-	for name, rest, ok := firstComponent(rel); ok && n != nil; name, rest, ok = firstComponent(rest) {
-		kids := n.kids.appendNamed(nil, name)
+// nodeAt finds the watched directory at rel by name from the root (one
+// of them where two share a name); none if there is none.
+func nodeAt(w *inotifyWatcher, rel string) nodeID {
+	id := w.index.root
+	for name, rest, ok := firstComponent(rel); ok && id != 0; name, rest, ok = firstComponent(rest) {
+		kids := w.index.appendNamed(nil, id, name)
 		if len(kids) == 0 {
-			return nil
+			return 0
 		}
-		n = kids[len(kids)-1]
+		id = kids[0]
 	}
-	return n
+	return id
 }
 
 // wdAt is the watch descriptor at rel, 0 if there is none.
 func wdAt(w *inotifyWatcher, rel string) int32 {
-	if n := nodeAt(w, rel); n != nil {
-		return n.wd
+	if id := nodeAt(w, rel); id != 0 {
+		return w.index.at(id).wd
 	}
 	return 0
 }
@@ -145,8 +143,8 @@ func TestDirMovedOutDropsWatches(t *testing.T) {
 	if diff := cmp.Diff([]Event{{Op: change.Delete, Path: "d", IsDir: true}}, drain(w)); diff != "" {
 		t.Errorf("moved out (-want +got):\n%s", diff)
 	}
-	if w.byWD.get(4) == nil || w.byWD.n != 2 || nodeAt(w, "dd") == nil {
-		t.Errorf("%d watches left, want the root and dd", w.byWD.n)
+	if w.index.get(4) == 0 || w.index.n != 2 || nodeAt(w, "dd") == 0 {
+		t.Errorf("%d watches left, want the root and dd", w.index.n)
 	}
 }
 
@@ -166,7 +164,7 @@ func TestDirMoveRekeys(t *testing.T) {
 	if wdAt(w, "dd/e/sub") != 3 || wdAt(w, "dd/e") != 2 {
 		t.Errorf("paths not re-keyed: dd/e/sub %d, dd/e %d", wdAt(w, "dd/e/sub"), wdAt(w, "dd/e"))
 	}
-	if nodeAt(w, "d") != nil {
+	if nodeAt(w, "d") != 0 {
 		t.Error("old path still known")
 	}
 }

@@ -18,9 +18,9 @@ const startupProgressEvery = 5 * time.Second
 
 // startDir is a directory waiting to be watched at startup.
 type startDir struct {
-	rel    string   // its path
-	name   string   // its name in parent
-	parent *dirNode // nil for the root
+	rel    string // its path
+	name   string // its name in parent
+	parent nodeID // none for the root
 }
 
 // watchTree adds the watches of the whole tree at startup, before the
@@ -76,7 +76,7 @@ func (w *inotifyWatcher) watchTree() error {
 			switch {
 			case errors.Is(werr, unix.ENOSPC):
 				if firstErr == nil {
-					firstErr = &WatchLimitError{Dirs: w.byWD.n, Path: absPath(w.root, d)}
+					firstErr = &WatchLimitError{Dirs: w.index.n, Path: absPath(w.root, d)}
 				}
 				continue
 			case werr != nil && d == "":
@@ -133,7 +133,7 @@ func (w *inotifyWatcher) watchTree() error {
 				return
 			case <-tick.C:
 				mu.Lock()
-				n := w.byWD.n
+				n := w.index.n
 				mu.Unlock()
 				w.log.Info("setting up watches", "dirs", n, "elapsed", time.Since(start).Round(time.Second).String())
 			}
@@ -144,7 +144,7 @@ func (w *inotifyWatcher) watchTree() error {
 	<-logged
 	var lerr *WatchLimitError
 	if errors.As(firstErr, &lerr) {
-		lerr.Dirs = w.byWD.n // every watch added, also those recorded after the failure
+		lerr.Dirs = w.index.n // every watch added, also those recorded after the failure
 	}
 	return firstErr
 }
