@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,6 +106,9 @@ type inotifyWatcher struct {
 	stopping   bool      // set when a send saw done
 	dirs       dirReader // lists directories for walk
 	tree       *beneath  // opens directories beneath the root
+	// procFD: /proc/self/fd is there, so watches are added through the
+	// open directory (watchDir).
+	procFD bool
 }
 
 func newInotify(ctx context.Context, opts Options) (Watcher, error) {
@@ -136,6 +140,11 @@ func newInotify(ctx context.Context, opts Options) (Watcher, error) {
 		exited:  make(chan struct{}),
 		pending: make(map[uint32]*pendingMove),
 		tree:    tree,
+	}
+	if _, err := os.Stat("/proc/self/fd"); err == nil {
+		w.procFD = true
+	} else {
+		w.log.Debug("no /proc/self/fd; watches are added by path and checked", "err", err)
 	}
 	if err := w.watchTree(); err != nil {
 		unix.Close(fd)
@@ -597,17 +606,26 @@ func (w *inotifyWatcher) scanDir(rel string, fd int) ([]dirEntry, error) {
 }
 
 // watchDir opens the directory rel beneath the root without following a
-// symlink in any component, adds its inotify watch (IN_DONT_FOLLOW |
-// IN_ONLYDIR) and checks that the path still resolves, beneath the root,
-// to the directory opened: a directory swapped for a symlink between the
-// open and inotify_add_watch, which takes a path, is refused with
-// errReplaced (wd is then the watch added, for dropReplaced). On success
-// it returns the watch and the open directory to read the entries from.
-// Safe for concurrent use.
+// symlink in any component and adds the inotify watch (IN_ONLYDIR) of
+// exactly the directory opened: through its descriptor's /proc/self/fd
+// link, which names the open file, not a path. Where /proc is not
+// mounted the watch is added by path (IN_DONT_FOLLOW | IN_ONLYDIR) and
+// the path is checked to still resolve, beneath the root, to the
+// directory opened: a directory swapped for a symlink between the open
+// and inotify_add_watch is refused with errReplaced (wd is then the
+// watch added, for dropReplaced). On success it returns the watch and the
+// open directory to read the entries from. Safe for concurrent use.
 func (w *inotifyWatcher) watchDir(rel string) (wd int32, fd int, err error) {
 	fd, err = w.tree.openDir(rel, unix.O_RDONLY)
 	if err != nil {
 		return 0, -1, fmt.Errorf("open directory %s: %w", absPath(w.root, rel), err)
+	}
+	if w.procFD {
+		if wd, err = w.fdWatch(fd, rel); err != nil {
+			unix.Close(fd)
+			return wd, -1, err
+		}
+		return wd, fd, nil
 	}
 	id, err := identity(fd)
 	if err == nil {
@@ -621,6 +639,17 @@ func (w *inotifyWatcher) watchDir(rel string) (wd int32, fd int, err error) {
 		return wd, -1, err
 	}
 	return wd, fd, nil
+}
+
+// fdWatch adds the inotify watch of the open directory fd (rel names it
+// in errors) through /proc/self/fd; safe for concurrent use.
+func (w *inotifyWatcher) fdWatch(fd int, rel string) (int32, error) {
+	// The magic link must be followed: IN_DONT_FOLLOW would watch the link.
+	wd, err := unix.InotifyAddWatch(w.fd, "/proc/self/fd/"+strconv.Itoa(fd), w.mask&^unix.IN_DONT_FOLLOW)
+	if err != nil {
+		return 0, fmt.Errorf("add watch %s: %w", absPath(w.root, rel), err)
+	}
+	return int32(wd), nil
 }
 
 // dropReplaced removes the watch that watchDir added for a replaced

@@ -3,6 +3,8 @@ package watcher
 import (
 	"encoding/binary"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gsync/gsync/internal/change"
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // rawEvent encodes one inotify event as read(2) returns it.
@@ -205,5 +208,48 @@ func TestModifyOncePerRead(t *testing.T) {
 	w.process(rawEvent(1, unix.IN_MODIFY, 0, "log"), now)
 	if diff := cmp.Diff([]Event{{Op: change.Modify, Path: "log"}}, drain(w)); diff != "" {
 		t.Errorf("next read (-want +got):\n%s", diff)
+	}
+}
+
+// TestWatchDirByFDAndByPath: a directory gets the same watch through its
+// open descriptor (/proc/self/fd) and by path, events arrive on it, and a
+// symlink in the tree is refused either way.
+func TestWatchDirByFDAndByPath(t *testing.T) {
+	t.Parallel()
+	w := tableWatcher(t, "")
+	testutil.MustMkdir(t, filepath.Join(w.root, "sub"))
+	if err := os.Symlink(filepath.Join(w.root, "sub"), filepath.Join(w.root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	w.fd, w.mask = fd, inotifyMask
+	var wds []int32
+	for _, procFD := range []bool{true, false} {
+		w.procFD = procFD
+		wd, dfd, err := w.watchDir("sub")
+		if err != nil {
+			t.Fatalf("procFD %v: %v", procFD, err)
+		}
+		unix.Close(dfd)
+		wds = append(wds, wd)
+		if _, _, err := w.watchDir("link"); err == nil {
+			t.Errorf("procFD %v: symlink watched", procFD)
+		}
+	}
+	if wds[0] != wds[1] {
+		t.Fatalf("watch by descriptor %d, by path %d: not the same directory", wds[0], wds[1])
+	}
+	testutil.WriteFile(t, filepath.Join(w.root, "sub", "f"), "x")
+	buf := make([]byte, 4096)
+	n, err := unix.Read(fd, buf)
+	if err != nil || n < unix.SizeofInotifyEvent {
+		t.Fatalf("read inotify: %d bytes, %v", n, err)
+	}
+	if got := int32(binary.NativeEndian.Uint32(buf)); got != wds[0] {
+		t.Errorf("event on watch %d, want %d", got, wds[0])
 	}
 }
