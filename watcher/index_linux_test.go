@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,14 +23,14 @@ func checkTree(t *testing.T, w *inotifyWatcher, model map[int32]string, step str
 	for _, id := range x.appendSubtree(nil, x.root) {
 		n := x.at(id)
 		if x.get(n.wd) != id {
-			t.Fatalf("%s: node %q (wd %d) reachable but not in the wd table", step, n.name, n.wd)
+			t.Fatalf("%s: node %q (wd %d) reachable but not in the wd table", step, x.name(n), n.wd)
 		}
 		p, ok := x.pathOf(id)
 		if !ok {
-			t.Fatalf("%s: node %q reachable but has no path", step, n.name)
+			t.Fatalf("%s: node %q reachable but has no path", step, x.name(n))
 		}
 		got[n.wd] = p
-		if n.parent != 0 && !slices.Contains(x.appendNamed(nil, n.parent, n.name), id) {
+		if n.parent != 0 && !slices.Contains(x.appendNamed(nil, n.parent, x.name(n)), id) {
 			t.Fatalf("%s: %q not found by name in its parent", step, p)
 		}
 		prev := nodeID(0)
@@ -114,8 +115,9 @@ func TestWatchTreeFollowsEvents(t *testing.T) {
 
 // TestNameTable adds and removes directories in a few parents, some
 // sharing a name, in random order and checks every lookup by name against
-// a model, across the table's growth and its backward-shift deletion, and
-// that freed slots are reused.
+// a model, across the table's growth and its backward-shift deletion,
+// that freed slots are reused and that the names' arena is compacted
+// (long names, so that it is) without losing a name.
 func TestNameTable(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -124,34 +126,50 @@ func TestNameTable(t *testing.T) {
 	for i := range 3 {
 		parents = append(parents, x.add(parents[0], fmt.Sprint("p", i), int32(i+2)))
 	}
+	pad := strings.Repeat("x", 200)
+	names := make(map[nodeID]string)
 	var live []nodeID
 	wd := int32(100)
+	liveBytes := 0
 	for i := range 5000 {
-		if len(live) > 0 && rng.IntN(3) == 0 {
+		shrink := i > 2500 && rng.IntN(3) == 0 // then the tree shrinks
+		if len(live) > 0 && (rng.IntN(3) == 0 || shrink) {
 			j := rng.IntN(len(live))
 			x.drop(live[j])
+			liveBytes -= len(names[live[j]])
+			delete(names, live[j])
 			live = slices.Delete(live, j, j+1)
 		} else {
 			wd++
-			live = append(live, x.add(parents[rng.IntN(len(parents))], fmt.Sprintf("n%d", rng.IntN(300)), wd))
+			name := fmt.Sprintf("%.*sn%d", rng.IntN(len(pad)), pad, rng.IntN(300))
+			id := x.add(parents[rng.IntN(len(parents))], name, wd)
+			live = append(live, id)
+			names[id] = name
+			liveBytes += len(name)
 		}
 		if x.byName.n != len(live)+3 || x.n != len(live)+4 {
 			t.Fatalf("step %d: %d names, %d nodes; want %d, %d", i, x.byName.n, x.n, len(live)+3, len(live)+4)
+		}
+		if x.names.size() > 2*liveBytes+2*nameChunk {
+			t.Fatalf("step %d: names take %d bytes for %d live", i, x.names.size(), liveBytes)
 		}
 		if i%50 != 0 {
 			continue
 		}
 		for _, id := range live {
 			n := x.at(id)
+			if x.name(n) != names[id] {
+				t.Fatalf("step %d: name %q, want %q", i, x.name(n), names[id])
+			}
 			var want int
 			for _, o := range live {
-				if x.at(o).parent == n.parent && x.at(o).name == n.name {
+				if x.at(o).parent == n.parent && names[o] == names[id] {
 					want++
 				}
 			}
-			got := x.appendNamed(nil, n.parent, n.name)
+			got := x.appendNamed(nil, n.parent, names[id])
 			if len(got) != want || !slices.Contains(got, id) {
-				t.Fatalf("step %d: %d children named %q found, want %d", i, len(got), n.name, want)
+				t.Fatalf("step %d: %d children named %q found, want %d", i, len(got), names[id], want)
 			}
 		}
 	}

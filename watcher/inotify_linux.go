@@ -439,7 +439,7 @@ func (w *inotifyWatcher) appendExcluded(dst []nodeID, id nodeID, rel string) []n
 			continue
 		}
 		for k := w.index.at(it.id).first; k != 0; k = w.index.at(k).next {
-			stack = append(stack, item{k, it.rel + "/" + w.index.at(k).name})
+			stack = append(stack, item{k, it.rel + "/" + w.index.name(w.index.at(k))})
 		}
 	}
 	return dst
@@ -689,7 +689,7 @@ func (w *inotifyWatcher) record(wd int32, parent nodeID, name string) (id nodeID
 		if parent != 0 && w.index.within(parent, id) {
 			return id, false
 		}
-		if n := w.index.at(id); n.parent != parent || n.name != name {
+		if n := w.index.at(id); n.parent != parent || w.index.name(n) != name {
 			w.index.detach(id)
 			if parent != 0 {
 				w.index.attach(id, parent, name)
