@@ -133,7 +133,7 @@ func BenchmarkCompare(b *testing.B) {
 	notes = append(notes, "trees in "+r0+" (BENCH_TMPDIR)")
 	pe := &peers{work: work}
 	var mods []integration.Module
-	for _, m := range []string{"startup", "idle", "live-gsync", "live-lsyncd", "live-" + baseTool, "live-" + verifyTool} {
+	for _, m := range []string{"startup", "idle", "watch-scale", "live-gsync", "live-lsyncd", "live-" + baseTool, "live-" + verifyTool} {
 		mods = append(mods, integration.Module{Name: m, Path: filepath.Join(work, "dst-"+m)})
 	}
 	pe.daemon = integration.StartRsyncDaemon(b, integration.Config{Modules: mods})
@@ -157,6 +157,8 @@ func BenchmarkCompare(b *testing.B) {
 			err = r.startup(ctx, b, pe, tools)
 		case "idle":
 			err = r.idleCPU(ctx, b, pe, tools)
+		case "watch-scale":
+			err = r.watchScale(ctx, b, pe, tools)
 		case "latency", "burst", "rename":
 			if sc != cfg.scenarios[slices.IndexFunc(cfg.scenarios, isLive)] {
 				continue // measured together with the first of them
@@ -431,16 +433,90 @@ func (r *report) idleCPU(ctx context.Context, b *testing.B, pe *peers, tools []t
 		}
 		cpu1, err2 := cpuSeconds(p.pid())
 		cs1, err3 := ctxSwitches(p.pid())
+		rss, _, err4 := memKB(p.pid())
 		serr := p.stop()
-		for _, e := range []error{err0, err1, err2, err3, serr} {
+		for _, e := range []error{err0, err1, err2, err3, err4, serr} {
 			if e != nil {
 				return e
 			}
 		}
 		r.add(sc, "CPU (s)", tl.name, cpu1-cpu0)
 		r.add(sc, "wakeups (context switches)", tl.name, float64(cs1-cs0))
+		r.add(sc, "RSS at the end of the window (MB)", tl.name, float64(rss)/1024)
+		r.add(sc, "RSS per watched dir (bytes)", tl.name, float64(rss)*1024/float64(size.dirs))
 	}
 	return nil
+}
+
+// watchScale: a tree of a million directories (BENCH_SCALE scales it), no
+// files, pushed to a daemon module holding an identical copy: the time
+// from the start to the watches set, the no-op startup sync, and RSS once
+// the sync has settled. Not in the default scenarios: the two trees cost
+// about 2 GB of kernel memory and fs.inotify.max_user_watches must be
+// above the count.
+func (r *report) watchScale(ctx context.Context, b *testing.B, pe *peers, tools []tool) error {
+	dirs := r.cfg.n(1_000_000)
+	if limit, err := watchLimit(); err != nil || limit < dirs+1000 {
+		return fmt.Errorf("watch-scale needs fs.inotify.max_user_watches > %d (sysctl -w fs.inotify.max_user_watches=%d): have %d (%v)",
+			dirs+1000, dirs+100_000, limit, err)
+	}
+	src := filepath.Join(pe.work, "src-watch-scale")
+	dst := filepath.Join(pe.work, "dst-watch-scale")
+	t0 := time.Now()
+	size, err := makeTree([]string{src, dst}, dirs, 0, 0)
+	if err != nil {
+		return err
+	}
+	b.Logf("watch-scale tree: %d dirs (and an identical copy) in %v", size.dirs, time.Since(t0).Round(time.Second))
+	sc := fmt.Sprintf("watch scale, %s dirs", thousands(size.dirs))
+	for n := range r.cfg.runs {
+		order := slices.Clone(tools)
+		if n%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, tl := range order {
+			p, watched, synced, err := run(pe, tl, src, target{module: "watch-scale"})
+			if err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(r.cfg.settle) * time.Second):
+			}
+			rss, peak, err := memKB(p.pid())
+			if serr := p.stop(); err == nil {
+				err = serr
+			}
+			if err != nil {
+				return err
+			}
+			r.add(sc, "start to watches set (s)", tl.name, watched.Sub(p.started).Seconds())
+			r.add(sc, "initial no-op sync (s)", tl.name, synced.Sub(watched).Seconds())
+			r.add(sc, "peak RSS (MB)", tl.name, float64(peak)/1024)
+			r.add(sc, fmt.Sprintf("steady RSS %d s after sync (MB)", r.cfg.settle), tl.name, float64(rss)/1024)
+			r.add(sc, "steady RSS per dir (bytes)", tl.name, float64(rss)*1024/float64(size.dirs))
+		}
+	}
+	if err := os.RemoveAll(dst); err != nil {
+		return fmt.Errorf("remove watch-scale tree: %w", err)
+	}
+	if err := os.RemoveAll(src); err != nil {
+		return fmt.Errorf("remove watch-scale tree: %w", err)
+	}
+	return nil
+}
+
+// watchLimit reads fs.inotify.max_user_watches.
+func watchLimit() (int, error) {
+	b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_watches")
+	if err != nil {
+		return 0, fmt.Errorf("read watch limit: %w", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("read watch limit: %w", err)
+	}
+	return n, nil
 }
 
 // liveTool is one tool mirroring its own live tree.

@@ -72,6 +72,11 @@ var goals = []goal{
 	{"startup", "initial no-op sync (s)", "<= 0.8x rsync -a", vsRsync(0.8), rsyncTool},
 	{"startup", "peak RSS (MB)", "<= rsync -a's sender", vsRsync(1), rsyncTool},
 	{"idle", "CPU (s)", "0 (clock ticks of 10 ms)", func(g, _ float64, _ bool) string { return verdict(g < 0.005) }, ""},
+	{"idle", "RSS at the end", "<= 20 MB and <= lsyncd", func(g, l float64, ok bool) string {
+		return verdict(g <= 20 && (!ok || g <= l))
+	}, ""},
+	{"watch scale, 1,000,000", "start to watches set", "< 10 s", func(g, _ float64, _ bool) string { return verdict(g < 10) }, ""},
+	{"watch scale, 1,000,000", "after sync (MB)", "<= 150 MB", func(g, _ float64, _ bool) string { return verdict(g <= 150) }, ""},
 	{"burst", "time to converge (s)", "<= 0.8x lsyncd", vsLsyncd(0.8), ""},
 	{"latency, daemon", "p50", "<= lsyncd", vsLsyncd(1), ""},
 	{"latency, ssh", "p50", "<= 0.2x lsyncd", vsLsyncd(0.2), ""},

@@ -88,8 +88,8 @@ func dropTreeEvents(tb testing.TB, n int) (w *inotifyWatcher, buf []byte, kept i
 		if j := strings.LastIndexByte(d, '/'); j >= 0 {
 			parent, name = d[:j], d[j+1:]
 		}
-		buf = append(buf, rawEvent(w.paths[parent], unix.IN_DELETE|unix.IN_ISDIR, 0, name)...)
-		buf = append(buf, rawEvent(w.paths[d], unix.IN_IGNORED, 0, "")...)
+		buf = append(buf, rawEvent(wdAt(w, parent), unix.IN_DELETE|unix.IN_ISDIR, 0, name)...)
+		buf = append(buf, rawEvent(wdAt(w, d), unix.IN_IGNORED, 0, "")...)
 	}
 	return w, buf, kept + 1
 }
@@ -107,7 +107,7 @@ func BenchmarkDropTree(b *testing.B) {
 				b.StartTimer()
 				w.process(buf, time.Now())
 				b.StopTimer()
-				if got := len(w.wds); got != kept {
+				if got := w.index.n; got != kept {
 					b.Fatalf("%d watches left, want %d", got, kept)
 				}
 				b.StartTimer()

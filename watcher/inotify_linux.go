@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,21 +46,22 @@ const (
 	moveReads = 8
 )
 
-// inotifyWatch is one watched directory.
-type inotifyWatch struct {
-	path  string // relative to the root; "" is the root
-	limbo bool   // moved away, new location not known yet: its events are dropped
-}
-
 // pendingMove is an IN_MOVED_FROM waiting for its IN_MOVED_TO.
 type pendingMove struct {
 	from     string
 	isDir    bool
-	wds      []int32 // watched directories in the moved subtree
+	nodes    []movedDir // the moved directory, detached from the tree (limbo) until resolved
 	deadline time.Time
 	reads    int
 	resolved bool
 	ev       Event // the resolved event; Op 0 means nothing to report
+}
+
+// movedDir is a directory detached by an IN_MOVED_FROM: its node, and the
+// watch that node must still be (the slot may be reused once it is gone).
+type movedDir struct {
+	id nodeID
+	wd int32
 }
 
 // queued is one entry of the ordered output queue: an event, or a move
@@ -91,9 +94,7 @@ type inotifyWatcher struct {
 	closeOnce sync.Once
 	nwatch    atomic.Int64
 
-	wds     map[int32]*inotifyWatch
-	paths   map[string]int32
-	index   watchIndex // the watches by path, for subtree lookups
+	index   dirTree // the watched directories (index_linux.go)
 	pending map[uint32]*pendingMove
 	queue   []queued
 	// mask is the event mask of every watch: inotifyMask less the write
@@ -105,6 +106,9 @@ type inotifyWatcher struct {
 	stopping   bool      // set when a send saw done
 	dirs       dirReader // lists directories for walk
 	tree       *beneath  // opens directories beneath the root
+	// procFD: /proc/self/fd is there, so watches are added through the
+	// open directory (watchDir).
+	procFD bool
 }
 
 func newInotify(ctx context.Context, opts Options) (Watcher, error) {
@@ -134,10 +138,13 @@ func newInotify(ctx context.Context, opts Options) (Watcher, error) {
 		errs:    make(chan error, errorBuffer),
 		done:    make(chan struct{}),
 		exited:  make(chan struct{}),
-		wds:     make(map[int32]*inotifyWatch),
-		paths:   make(map[string]int32),
 		pending: make(map[uint32]*pendingMove),
 		tree:    tree,
+	}
+	if _, err := os.Stat("/proc/self/fd"); err == nil {
+		w.procFD = true
+	} else {
+		w.log.Debug("no /proc/self/fd; watches are added by path and checked", "err", err)
 	}
 	if err := w.watchTree(); err != nil {
 		unix.Close(fd)
@@ -303,29 +310,33 @@ func (w *inotifyWatcher) handle(wd int32, mask, cookie uint32, name string, now 
 		w.forget(wd)
 		return
 	}
-	watch := w.wds[wd]
-	if watch == nil || watch.limbo || name == "" {
+	dir := w.index.get(wd)
+	if dir == 0 || name == "" {
 		return
 	}
-	rel := joinRel(watch.path, name)
+	dirPath, ok := w.index.pathOf(dir)
+	if !ok { // in limbo: moved away, new location not known yet
+		return
+	}
+	rel := joinRel(dirPath, name)
 	isDir := mask&unix.IN_ISDIR != 0
 	switch {
 	case mask&unix.IN_MOVED_FROM != 0:
-		w.movedFrom(rel, isDir, cookie, now)
+		w.movedFrom(dir, name, rel, isDir, cookie, now)
 	case mask&unix.IN_MOVED_TO != 0:
-		w.movedTo(rel, isDir, cookie)
+		w.movedTo(dir, name, rel, isDir, cookie)
 	case mask&unix.IN_CREATE != 0:
 		if w.exclude(rel, isDir) {
 			return
 		}
 		if isDir {
-			w.walk(rel, true, false) // watch first, then report and scan
+			w.walk(rel, dir, true) // watch first, then report and scan
 		} else {
 			w.emit(Event{Op: change.Create, Path: rel})
 		}
 	case mask&unix.IN_DELETE != 0:
 		if isDir {
-			w.dropTree(rel)
+			w.dropTree(dir, name)
 		}
 		if !w.exclude(rel, isDir) {
 			w.emit(Event{Op: change.Delete, Path: rel, IsDir: isDir})
@@ -347,19 +358,18 @@ func (w *inotifyWatcher) handle(wd int32, mask, cookie uint32, name string, now 
 	w.lastModify = "" // anything else in between: report the next write again
 }
 
-// movedFrom queues a placeholder for the first half of a rename. A moved
-// directory's watches go into limbo until the other half says where it went.
-func (w *inotifyWatcher) movedFrom(rel string, isDir bool, cookie uint32, now time.Time) {
+// movedFrom queues a placeholder for the first half of a rename of name
+// in dir (rel). A moved directory's subtree is detached from the tree
+// (limbo: its events are dropped) until the other half says where it went.
+func (w *inotifyWatcher) movedFrom(dir nodeID, name, rel string, isDir bool, cookie uint32, now time.Time) {
 	if w.exclude(rel, isDir) {
 		return // the other half, if any, becomes a Create
 	}
 	p := &pendingMove{from: rel, isDir: isDir, deadline: now.Add(moveGrace)}
 	if isDir {
-		for _, wd := range w.index.appendTree(nil, rel) {
-			if watch := w.wds[wd]; !watch.limbo {
-				watch.limbo = true
-				p.wds = append(p.wds, wd)
-			}
+		for _, id := range w.index.appendNamed(nil, dir, name) {
+			p.nodes = append(p.nodes, movedDir{id, w.index.at(id).wd})
+			w.index.detach(id)
 		}
 	}
 	if old := w.pending[cookie]; old != nil {
@@ -369,8 +379,9 @@ func (w *inotifyWatcher) movedFrom(rel string, isDir bool, cookie uint32, now ti
 	w.queue = append(w.queue, queued{move: p})
 }
 
-// movedTo completes a rename, or reports a Create for a lone IN_MOVED_TO.
-func (w *inotifyWatcher) movedTo(rel string, isDir bool, cookie uint32) {
+// movedTo completes a rename to name in dir (rel), or reports a Create for
+// a lone IN_MOVED_TO.
+func (w *inotifyWatcher) movedTo(dir nodeID, name, rel string, isDir bool, cookie uint32) {
 	p := w.pending[cookie]
 	delete(w.pending, cookie)
 	excluded := w.exclude(rel, isDir)
@@ -378,7 +389,7 @@ func (w *inotifyWatcher) movedTo(rel string, isDir bool, cookie uint32) {
 	case p == nil && excluded:
 	case p == nil:
 		if isDir {
-			w.walk(rel, true, false) // watch first, then report and scan
+			w.walk(rel, dir, true) // watch first, then report and scan
 		} else {
 			w.emit(Event{Op: change.Create, Path: rel})
 		}
@@ -388,55 +399,50 @@ func (w *inotifyWatcher) movedTo(rel string, isDir bool, cookie uint32) {
 		p.resolved = true
 		p.ev = Event{Op: change.Move, Path: rel, From: p.from, IsDir: isDir}
 		if isDir {
-			w.rekey(p, rel)
+			w.rekey(p, dir, name, rel)
 		}
 	}
 }
 
-// rekey moves the watches of a renamed directory tree to its new path.
-func (w *inotifyWatcher) rekey(p *pendingMove, to string) {
-	var drop []int32
-	for _, wd := range p.wds {
-		watch := w.wds[wd]
-		if watch == nil || !inTree(watch.path, p.from) {
-			continue
+// rekey hangs the subtree of a renamed directory under its new parent
+// dir as name (to), drops what is excluded under the new name and watches
+// what was excluded under the old one.
+func (w *inotifyWatcher) rekey(p *pendingMove, dir nodeID, name, to string) {
+	var drop []nodeID
+	for _, m := range p.nodes {
+		if !w.index.alive(m.id, m.wd) || w.index.at(m.id).parent != 0 {
+			continue // gone, or watched again elsewhere meanwhile
 		}
-		if w.paths[watch.path] == wd {
-			delete(w.paths, watch.path)
-		}
-		w.index.remove(watch.path, wd)
-		watch.path = to + watch.path[len(p.from):]
-		watch.limbo = false
-		w.paths[watch.path] = wd
-		w.index.add(watch.path, wd)
-		if w.excludedBelow(to, watch.path) {
-			drop = append(drop, wd)
-		}
+		w.index.attach(m.id, dir, name)
+		drop = w.appendExcluded(drop, m.id, to)
 	}
-	for _, wd := range drop {
-		w.unwatch(wd)
+	for _, id := range drop {
+		w.unwatchTree(id)
 	}
 	// Directories excluded under the old name may be included under the new.
-	w.walk(to, false, false)
+	w.walk(to, dir, false)
 }
 
-// excludedBelow reports whether p, or a directory between base and p, is
-// excluded.
-func (w *inotifyWatcher) excludedBelow(base, p string) bool {
-	for q := p; len(q) >= len(base); {
-		if w.exclude(q, true) {
-			return true
-		}
-		i := len(q) - 1
-		for i >= 0 && q[i] != '/' {
-			i--
-		}
-		if i < 0 {
-			break
-		}
-		q = q[:i]
+// appendExcluded appends to dst the topmost nodes of the subtree of id
+// (whose path is rel) that are excluded.
+func (w *inotifyWatcher) appendExcluded(dst []nodeID, id nodeID, rel string) []nodeID {
+	type item struct {
+		id  nodeID
+		rel string
 	}
-	return false
+	stack := []item{{id, rel}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if w.exclude(it.rel, true) {
+			dst = append(dst, it.id)
+			continue
+		}
+		for k := w.index.at(it.id).first; k != 0; k = w.index.at(k).next {
+			stack = append(stack, item{k, it.rel + "/" + w.index.name(w.index.at(k))})
+		}
+	}
+	return dst
 }
 
 // resolveDelete turns a pending move into a Delete of its source and drops
@@ -444,9 +450,9 @@ func (w *inotifyWatcher) excludedBelow(base, p string) bool {
 func (w *inotifyWatcher) resolveDelete(p *pendingMove) {
 	p.resolved = true
 	p.ev = Event{Op: change.Delete, Path: p.from, IsDir: p.isDir}
-	for _, wd := range p.wds {
-		if watch := w.wds[wd]; watch != nil && watch.limbo {
-			w.unwatch(wd)
+	for _, m := range p.nodes {
+		if w.index.alive(m.id, m.wd) && w.index.at(m.id).parent == 0 { // still in limbo
+			w.unwatchTree(m.id)
 		}
 	}
 }
@@ -514,34 +520,43 @@ func (w *inotifyWatcher) send(ev Event) {
 	}
 }
 
-// walk adds watches to dir and every directory below it that is not
-// excluded. With emit it reports a Create for every directory once it is
-// watched, and for every other entry found (a new
-// directory's contents); at startup an add failure of the root and ENOSPC
-// are returned, while later they are logged (and ENOSPC sent on Errors).
-func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
-	stack := []string{dir}
+// walk adds watches to the directory rel, whose parent is the node
+// parent, and to every directory below it that is not excluded. With emit
+// it reports a Create for every directory once it is watched, and for
+// every other entry found (a new directory's contents). Failures are
+// logged, and running out of watches is also sent on Errors. (The
+// startup watch is watchTree's.)
+func (w *inotifyWatcher) walk(rel string, parent nodeID, emit bool) {
+	type item struct {
+		rel    string
+		parent nodeID // none once out of watches
+	}
+	stack := []item{{rel, parent}}
 	limitHit := false
 	for len(stack) > 0 && !w.stopping {
-		d := stack[len(stack)-1]
+		it := stack[len(stack)-1]
+		d := it.rel
 		stack = stack[:len(stack)-1]
 		fd := -1
-		if !limitHit {
+		var node nodeID
+		if !limitHit && it.parent != 0 {
 			wd, dfd, err := w.watchDir(d)
+			if err == nil {
+				var ok bool
+				if node, ok = w.record(wd, it.parent, strings.Clone(baseName(d))); !ok {
+					unix.Close(dfd)
+					err = fmt.Errorf("watch %s: %w", absPath(w.root, d), errLoop)
+				}
+			}
 			switch {
 			case errors.Is(err, unix.ENOSPC):
 				lerr := &WatchLimitError{Dirs: w.Watches(), Path: absPath(w.root, d)}
-				if startup {
-					return lerr
-				}
 				w.log.Error("cannot watch new directory", "path", absPath(w.root, d), "err", lerr)
 				w.report(lerr)
 				limitHit = true
 				if !emit {
-					return nil
+					return
 				}
-			case err != nil && startup && d == "":
-				return err
 			case err != nil:
 				w.dropReplaced(wd, err)
 				w.log.Warn("cannot watch directory; changes below it are missed",
@@ -551,7 +566,6 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 				}
 				continue
 			default:
-				w.record(wd, d)
 				fd = dfd
 			}
 		}
@@ -560,9 +574,6 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 		}
 		ents, err := w.scanDir(d, fd)
 		if err != nil {
-			if startup && d == "" {
-				return fmt.Errorf("read directory %s: %w", w.root, err)
-			}
 			w.log.Warn("cannot scan directory", "path", absPath(w.root, d), "err", err)
 		}
 		for _, e := range ents {
@@ -572,13 +583,12 @@ func (w *inotifyWatcher) walk(dir string, emit, startup bool) error {
 				continue
 			}
 			if isDir {
-				stack = append(stack, p) // reported once it is watched
+				stack = append(stack, item{p, node}) // reported once it is watched
 			} else if emit {
 				w.emit(Event{Op: change.Create, Path: p})
 			}
 		}
 	}
-	return nil
 }
 
 // scanDir reads the entries of the directory rel from fd, which it
@@ -596,17 +606,26 @@ func (w *inotifyWatcher) scanDir(rel string, fd int) ([]dirEntry, error) {
 }
 
 // watchDir opens the directory rel beneath the root without following a
-// symlink in any component, adds its inotify watch (IN_DONT_FOLLOW |
-// IN_ONLYDIR) and checks that the path still resolves, beneath the root,
-// to the directory opened: a directory swapped for a symlink between the
-// open and inotify_add_watch, which takes a path, is refused with
-// errReplaced (wd is then the watch added, for dropReplaced). On success
-// it returns the watch and the open directory to read the entries from.
-// Safe for concurrent use.
+// symlink in any component and adds the inotify watch (IN_ONLYDIR) of
+// exactly the directory opened: through its descriptor's /proc/self/fd
+// link, which names the open file, not a path. Where /proc is not
+// mounted the watch is added by path (IN_DONT_FOLLOW | IN_ONLYDIR) and
+// the path is checked to still resolve, beneath the root, to the
+// directory opened: a directory swapped for a symlink between the open
+// and inotify_add_watch is refused with errReplaced (wd is then the
+// watch added, for dropReplaced). On success it returns the watch and the
+// open directory to read the entries from. Safe for concurrent use.
 func (w *inotifyWatcher) watchDir(rel string) (wd int32, fd int, err error) {
 	fd, err = w.tree.openDir(rel, unix.O_RDONLY)
 	if err != nil {
 		return 0, -1, fmt.Errorf("open directory %s: %w", absPath(w.root, rel), err)
+	}
+	if w.procFD {
+		if wd, err = w.fdWatch(fd, rel); err != nil {
+			unix.Close(fd)
+			return wd, -1, err
+		}
+		return wd, fd, nil
 	}
 	id, err := identity(fd)
 	if err == nil {
@@ -622,11 +641,22 @@ func (w *inotifyWatcher) watchDir(rel string) (wd int32, fd int, err error) {
 	return wd, fd, nil
 }
 
+// fdWatch adds the inotify watch of the open directory fd (rel names it
+// in errors) through /proc/self/fd; safe for concurrent use.
+func (w *inotifyWatcher) fdWatch(fd int, rel string) (int32, error) {
+	// The magic link must be followed: IN_DONT_FOLLOW would watch the link.
+	wd, err := unix.InotifyAddWatch(w.fd, "/proc/self/fd/"+strconv.Itoa(fd), w.mask&^unix.IN_DONT_FOLLOW)
+	if err != nil {
+		return 0, fmt.Errorf("add watch %s: %w", absPath(w.root, rel), err)
+	}
+	return int32(wd), nil
+}
+
 // dropReplaced removes the watch that watchDir added for a replaced
 // directory, unless the same watch is known under another path (the
-// path led to a directory already watched). The tables must be held.
+// path led to a directory already watched). The tree must be held.
 func (w *inotifyWatcher) dropReplaced(wd int32, err error) {
-	if !errors.Is(err, errReplaced) || w.wds[wd] != nil {
+	if !errors.Is(err, errReplaced) || w.index.get(wd) != 0 {
 		return
 	}
 	if _, err := unix.InotifyRmWatch(w.fd, uint32(wd)); err != nil && !errors.Is(err, unix.EINVAL) {
@@ -649,23 +679,30 @@ func (w *inotifyWatcher) kernelWatch(rel string) (int32, error) {
 	return int32(wd), nil
 }
 
-// record enters a watch descriptor into the tables under rel.
-func (w *inotifyWatcher) record(id int32, rel string) {
-	if old := w.wds[id]; old != nil { // same directory known under another name
-		if w.paths[old.path] == id {
-			delete(w.paths, old.path)
+// record enters the watch wd of the directory name in parent into the
+// tree (parent none: the root) and returns its node. A directory already
+// watched under another path (same watch) moves to this one, unless that
+// would hang it below itself (a bind mount of a directory inside its own
+// tree): then ok is false and nothing changes.
+func (w *inotifyWatcher) record(wd int32, parent nodeID, name string) (id nodeID, ok bool) {
+	if id = w.index.get(wd); id != 0 {
+		if parent != 0 && w.index.within(parent, id) {
+			return id, false
 		}
-		w.index.remove(old.path, id)
-		old.path, old.limbo = rel, false
-	} else {
-		w.wds[id] = &inotifyWatch{path: rel}
+		if n := w.index.at(id); n.parent != parent || w.index.name(n) != name {
+			w.index.detach(id)
+			if parent != 0 {
+				w.index.attach(id, parent, name)
+			}
+		}
+		return id, true
 	}
-	w.paths[rel] = id
-	w.index.add(rel, id)
-	w.nwatch.Store(int64(len(w.wds)))
+	id = w.index.add(parent, name, wd)
+	w.nwatch.Store(int64(w.index.n))
+	return id, true
 }
 
-// unwatch removes a watch from the kernel and the tables.
+// unwatch removes a watch from the kernel and the tree.
 func (w *inotifyWatcher) unwatch(wd int32) {
 	if _, err := unix.InotifyRmWatch(w.fd, uint32(wd)); err != nil && !errors.Is(err, unix.EINVAL) {
 		w.log.Debug("remove inotify watch", "wd", wd, "err", err)
@@ -673,26 +710,38 @@ func (w *inotifyWatcher) unwatch(wd int32) {
 	w.forget(wd)
 }
 
-// forget drops a watch from the tables (IN_IGNORED, or after unwatch).
-func (w *inotifyWatcher) forget(wd int32) {
-	watch := w.wds[wd]
-	if watch == nil {
-		return
-	}
-	if w.paths[watch.path] == wd {
-		delete(w.paths, watch.path)
-	}
-	w.index.remove(watch.path, wd)
-	delete(w.wds, wd)
-	w.nwatch.Store(int64(len(w.wds)))
-}
-
-// dropTree removes the watches of a deleted directory and everything
-// below, in time linear in their number.
-func (w *inotifyWatcher) dropTree(rel string) {
-	for _, wd := range w.index.appendTree(nil, rel) {
-		if watch := w.wds[wd]; watch != nil && !watch.limbo {
+// unwatchTree removes the watches of id and everything below it.
+func (w *inotifyWatcher) unwatchTree(id nodeID) {
+	for _, d := range w.index.appendSubtree(nil, id) {
+		if wd := w.index.at(d).wd; w.index.alive(d, wd) {
 			w.unwatch(wd)
 		}
 	}
+}
+
+// forget drops a watch from the tree (IN_IGNORED, or after unwatch). Its
+// children, if any are left, are detached until their own IN_IGNORED.
+func (w *inotifyWatcher) forget(wd int32) {
+	if id := w.index.get(wd); id != 0 {
+		w.index.drop(id)
+		w.nwatch.Store(int64(w.index.n))
+	}
+}
+
+// dropTree removes the watches of the deleted directory name in dir and
+// everything below, in time linear in their number.
+func (w *inotifyWatcher) dropTree(dir nodeID, name string) {
+	for _, id := range w.index.appendNamed(nil, dir, name) {
+		w.unwatchTree(id)
+	}
+}
+
+// baseName is the last name of a relative path.
+func baseName(rel string) string {
+	for i := len(rel) - 1; i >= 0; i-- {
+		if rel[i] == '/' {
+			return rel[i+1:]
+		}
+	}
+	return rel
 }

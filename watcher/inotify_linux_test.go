@@ -3,6 +3,8 @@ package watcher
 import (
 	"encoding/binary"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gsync/gsync/internal/change"
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // rawEvent encodes one inotify event as read(2) returns it.
@@ -46,14 +49,41 @@ func tableWatcher(t testing.TB, dirs ...string) *inotifyWatcher {
 		events:  make(chan Event, 64),
 		errs:    make(chan error, 4),
 		done:    make(chan struct{}),
-		wds:     make(map[int32]*inotifyWatch),
-		paths:   make(map[string]int32),
 		pending: make(map[uint32]*pendingMove),
 	}
 	for i, d := range dirs {
-		w.record(int32(i+1), d)
+		var parent nodeID
+		if d != "" {
+			dir, _ := splitRel(d)
+			if parent = nodeAt(w, dir); parent == 0 {
+				t.Fatalf("tableWatcher: %q before its parent", d)
+			}
+		}
+		w.record(int32(i+1), parent, baseName(d))
 	}
 	return w
+}
+
+// nodeAt finds the watched directory at rel by name from the root (one
+// of them where two share a name); none if there is none.
+func nodeAt(w *inotifyWatcher, rel string) nodeID {
+	id := w.index.root
+	for name, rest, ok := firstComponent(rel); ok && id != 0; name, rest, ok = firstComponent(rest) {
+		kids := w.index.appendNamed(nil, id, name)
+		if len(kids) == 0 {
+			return 0
+		}
+		id = kids[0]
+	}
+	return id
+}
+
+// wdAt is the watch descriptor at rel, 0 if there is none.
+func wdAt(w *inotifyWatcher, rel string) int32 {
+	if id := nodeAt(w, rel); id != 0 {
+		return w.index.at(id).wd
+	}
+	return 0
 }
 
 func drain(w *inotifyWatcher) []Event {
@@ -116,8 +146,8 @@ func TestDirMovedOutDropsWatches(t *testing.T) {
 	if diff := cmp.Diff([]Event{{Op: change.Delete, Path: "d", IsDir: true}}, drain(w)); diff != "" {
 		t.Errorf("moved out (-want +got):\n%s", diff)
 	}
-	if _, ok := w.wds[4]; !ok || len(w.wds) != 2 {
-		t.Errorf("watches left: %v, want the root and dd", w.wds)
+	if w.index.get(4) == 0 || w.index.n != 2 || nodeAt(w, "dd") == 0 {
+		t.Errorf("%d watches left, want the root and dd", w.index.n)
 	}
 }
 
@@ -134,11 +164,11 @@ func TestDirMoveRekeys(t *testing.T) {
 	if diff := cmp.Diff(want, drain(w)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if w.paths["dd/e/sub"] != 3 || w.paths["dd/e"] != 2 {
-		t.Errorf("paths not re-keyed: %v", w.paths)
+	if wdAt(w, "dd/e/sub") != 3 || wdAt(w, "dd/e") != 2 {
+		t.Errorf("paths not re-keyed: dd/e/sub %d, dd/e %d", wdAt(w, "dd/e/sub"), wdAt(w, "dd/e"))
 	}
-	if _, ok := w.paths["d"]; ok {
-		t.Errorf("old path still known: %v", w.paths)
+	if nodeAt(w, "d") != 0 {
+		t.Error("old path still known")
 	}
 }
 
@@ -178,5 +208,48 @@ func TestModifyOncePerRead(t *testing.T) {
 	w.process(rawEvent(1, unix.IN_MODIFY, 0, "log"), now)
 	if diff := cmp.Diff([]Event{{Op: change.Modify, Path: "log"}}, drain(w)); diff != "" {
 		t.Errorf("next read (-want +got):\n%s", diff)
+	}
+}
+
+// TestWatchDirByFDAndByPath: a directory gets the same watch through its
+// open descriptor (/proc/self/fd) and by path, events arrive on it, and a
+// symlink in the tree is refused either way.
+func TestWatchDirByFDAndByPath(t *testing.T) {
+	t.Parallel()
+	w := tableWatcher(t, "")
+	testutil.MustMkdir(t, filepath.Join(w.root, "sub"))
+	if err := os.Symlink(filepath.Join(w.root, "sub"), filepath.Join(w.root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	w.fd, w.mask = fd, inotifyMask
+	var wds []int32
+	for _, procFD := range []bool{true, false} {
+		w.procFD = procFD
+		wd, dfd, err := w.watchDir("sub")
+		if err != nil {
+			t.Fatalf("procFD %v: %v", procFD, err)
+		}
+		unix.Close(dfd)
+		wds = append(wds, wd)
+		if _, _, err := w.watchDir("link"); err == nil {
+			t.Errorf("procFD %v: symlink watched", procFD)
+		}
+	}
+	if wds[0] != wds[1] {
+		t.Fatalf("watch by descriptor %d, by path %d: not the same directory", wds[0], wds[1])
+	}
+	testutil.WriteFile(t, filepath.Join(w.root, "sub", "f"), "x")
+	buf := make([]byte, 4096)
+	n, err := unix.Read(fd, buf)
+	if err != nil || n < unix.SizeofInotifyEvent {
+		t.Fatalf("read inotify: %d bytes, %v", n, err)
+	}
+	if got := int32(binary.NativeEndian.Uint32(buf)); got != wds[0] {
+		t.Errorf("event on watch %d, want %d", got, wds[0])
 	}
 }

@@ -16,6 +16,13 @@ const maxStartupWorkers = 4
 // startupProgressEvery is how often a long watch setup logs its progress.
 const startupProgressEvery = 5 * time.Second
 
+// startDir is a directory waiting to be watched at startup.
+type startDir struct {
+	rel    string // its path
+	name   string // its name in parent
+	parent nodeID // none for the root
+}
+
 // watchTree adds the watches of the whole tree at startup, before the
 // reader runs. Watching is almost all system calls (open, getdents64,
 // inotify_add_watch, close per directory), so several goroutines share
@@ -27,7 +34,7 @@ func (w *inotifyWatcher) watchTree() error {
 	var (
 		mu       sync.Mutex
 		wake     = sync.NewCond(&mu)
-		stack    = []string{""}
+		stack    = []startDir{{}}
 		busy     int // workers between taking a directory and queueing its subdirectories
 		waiting  int // workers waiting for work
 		firstErr error
@@ -36,7 +43,7 @@ func (w *inotifyWatcher) watchTree() error {
 	worker := func() {
 		defer wg.Done()
 		var dirs dirReader
-		var subdirs []string
+		var subdirs []startDir
 		mu.Lock()
 		defer mu.Unlock()
 		for {
@@ -49,7 +56,8 @@ func (w *inotifyWatcher) watchTree() error {
 				wake.Broadcast() // done: let the others see it
 				return
 			}
-			d := stack[len(stack)-1]
+			it := stack[len(stack)-1]
+			d := it.rel
 			stack = stack[:len(stack)-1]
 			busy++
 			mu.Unlock()
@@ -68,7 +76,7 @@ func (w *inotifyWatcher) watchTree() error {
 			switch {
 			case errors.Is(werr, unix.ENOSPC):
 				if firstErr == nil {
-					firstErr = &WatchLimitError{Dirs: len(w.wds), Path: absPath(w.root, d)}
+					firstErr = &WatchLimitError{Dirs: w.index.n, Path: absPath(w.root, d)}
 				}
 				continue
 			case werr != nil && d == "":
@@ -80,7 +88,12 @@ func (w *inotifyWatcher) watchTree() error {
 					"path", absPath(w.root, d), "err", werr)
 				continue
 			}
-			w.record(wd, d)
+			node, ok := w.record(wd, it.parent, it.name)
+			if !ok {
+				w.log.Warn("cannot watch directory; changes below it are missed",
+					"path", absPath(w.root, d), "err", errLoop)
+				continue
+			}
 			if rerr != nil {
 				if d == "" {
 					firstErr = fmt.Errorf("read directory %s: %w", w.root, rerr)
@@ -93,7 +106,7 @@ func (w *inotifyWatcher) watchTree() error {
 					continue
 				}
 				if p := joinRel(d, e.name); !w.exclude(p, true) {
-					subdirs = append(subdirs, p)
+					subdirs = append(subdirs, startDir{rel: p, name: e.name, parent: node})
 				}
 			}
 			stack = append(stack, subdirs...)
@@ -120,7 +133,7 @@ func (w *inotifyWatcher) watchTree() error {
 				return
 			case <-tick.C:
 				mu.Lock()
-				n := len(w.wds)
+				n := w.index.n
 				mu.Unlock()
 				w.log.Info("setting up watches", "dirs", n, "elapsed", time.Since(start).Round(time.Second).String())
 			}
@@ -131,7 +144,7 @@ func (w *inotifyWatcher) watchTree() error {
 	<-logged
 	var lerr *WatchLimitError
 	if errors.As(firstErr, &lerr) {
-		lerr.Dirs = len(w.wds) // every watch added, also those recorded after the failure
+		lerr.Dirs = w.index.n // every watch added, also those recorded after the failure
 	}
 	return firstErr
 }
