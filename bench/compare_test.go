@@ -287,18 +287,7 @@ func (r *report) startup(ctx context.Context, b *testing.B, pe *peers, tools []t
 			slices.Reverse(order)
 		}
 		for _, tl := range order {
-			p, watched, synced, err := run(pe, tl, src, target{module: "startup"})
-			if err != nil {
-				return err
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Duration(r.cfg.settle) * time.Second):
-			}
-			rss, peak, err := memKB(p.pid())
-			if serr := p.stop(); err == nil {
-				err = serr
-			}
+			p, watched, synced, rss, peak, err := r.runSettled(ctx, pe, tl, src, "startup")
 			if err != nil {
 				return err
 			}
@@ -332,6 +321,25 @@ func (r *report) startup(ctx context.Context, b *testing.B, pe *peers, tools []t
 		}
 	}
 	return os.RemoveAll(src)
+}
+
+// runSettled runs tl on src to module until its startup sync is done,
+// lets it settle for BENCH_SETTLE_SECONDS, reads its RSS and peak RSS
+// (KiB) and stops it.
+func (r *report) runSettled(ctx context.Context, pe *peers, tl tool, src, module string) (p *proc, watched, synced time.Time, rss, peak int64, err error) {
+	p, watched, synced, err = run(pe, tl, src, target{module: module})
+	if err != nil {
+		return nil, watched, synced, 0, 0, err
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Duration(r.cfg.settle) * time.Second):
+	}
+	rss, peak, err = memKB(p.pid())
+	if serr := p.stop(); err == nil {
+		err = serr
+	}
+	return p, watched, synced, rss, peak, err
 }
 
 // restartWithIndex starts gsync with --state-dir on src (the first run
@@ -475,18 +483,7 @@ func (r *report) watchScale(ctx context.Context, b *testing.B, pe *peers, tools 
 			slices.Reverse(order)
 		}
 		for _, tl := range order {
-			p, watched, synced, err := run(pe, tl, src, target{module: "watch-scale"})
-			if err != nil {
-				return err
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Duration(r.cfg.settle) * time.Second):
-			}
-			rss, peak, err := memKB(p.pid())
-			if serr := p.stop(); err == nil {
-				err = serr
-			}
+			p, watched, synced, rss, peak, err := r.runSettled(ctx, pe, tl, src, "watch-scale")
 			if err != nil {
 				return err
 			}
