@@ -66,6 +66,9 @@ func (m *Mirror) run(ctx context.Context) error {
 		return err
 	}
 	defer w.Close()
+	// Setting the watches read every directory of the tree: give what
+	// that left behind back before the startup sync adds its own peak.
+	debug.FreeOSMemory()
 	names := make([]string, len(m.targets))
 	for i, t := range m.targets {
 		names[i] = t.tgt.String()
