@@ -170,6 +170,12 @@ func actionsSideBySide(t *testing.T, lsyncd, body string, want func(src, evil st
 	// the directory, lsyncd one for each (README, lsyncd actions).
 	step("delete file", 1, func() { testutil.Must(t, os.Remove(filepath.Join(src, "d", evil+" moved"))) })
 	step("delete dir", 1, func() { testutil.Must(t, os.Remove(filepath.Join(src, "d"))) })
+	// When lsyncd split the move (below), its log ran a line ahead of
+	// the count the steps waited for: wait for its last line too.
+	testutil.Eventually(t, "lsyncd's log ends with the last step's line", func() bool {
+		l := lines(logL)
+		return len(l) > 0 && l[len(l)-1] == wantLines[len(wantLines)-1]
+	})
 
 	gotL, gotG := lines(logL), lines(logG)
 	join := func(l []string) string { return strings.Join(l, "\n") }
