@@ -86,15 +86,23 @@ func TestRemoveSourceFilesLive(t *testing.T) {
 	base := t.TempDir()
 	mod := filepath.Join(base, "module")
 	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: mod, Extra: "\tuid = root\n\tgid = root"}}})
-	for _, tc := range []struct{ name, target, dir string }{
-		{"daemon", d.URL("m"), mod},
-		{"local", filepath.Join(base, "local"), filepath.Join(base, "local")},
+	s := startSSHPeer(t)
+	sshDir := filepath.Join(base, "ssh")
+	testutil.MustMkdir(t, sshDir)
+	for _, tc := range []struct {
+		name, target, dir string
+		args              []string
+	}{
+		{"daemon", d.URL("m"), mod, nil},
+		{"local", filepath.Join(base, "local"), filepath.Join(base, "local"), nil},
+		{"ssh", "127.0.0.1:" + sshDir, sshDir, sshArgs(s)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			src := filepath.Join(t.TempDir(), "src")
 			testutil.MustMkdir(t, src)
-			g := startGsync(t, nil, "--delay=0", "--delete=running", "--remove-source-files", src, tc.target)
+			args := append(append([]string{}, tc.args...), "--delay=0", "--delete=running", "--remove-source-files", src, tc.target)
+			g := startGsync(t, nil, args...)
 			for i, name := range []string{"a.txt", "sub/b.txt", "c.txt"} {
 				p := filepath.Join(src, filepath.FromSlash(name))
 				testutil.Must(t, os.MkdirAll(filepath.Dir(p), 0o755))

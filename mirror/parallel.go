@@ -76,9 +76,9 @@ func (m *Mirror) pushChanges(ctx context.Context, t *targetRun, changes []transp
 	nFailed := 0
 	failed := map[string]bool{}
 	for i, r := range res {
-		addStats(&all, r.st)
+		all = all.Add(r.st)
 		if r.err == nil {
-			addStats(&ok, r.st)
+			ok = ok.Add(r.st)
 			continue
 		}
 		nFailed++
@@ -105,16 +105,6 @@ func (m *Mirror) pushChanges(ctx context.Context, t *targetRun, changes []transp
 		return all, nil, fmt.Errorf("push %d of %d groups: %w", nFailed, len(groups), firstErr)
 	}
 	return all, &partial{failed: failed, okStats: ok}, fmt.Errorf("push %d of %d groups: %w", nFailed, len(groups), firstErr)
-}
-
-// addStats adds the counts of b to a.
-func addStats(a *transport.Stats, b transport.Stats) {
-	a.Files += b.Files
-	a.Deleted += b.Deleted
-	a.Renamed += b.Renamed
-	a.Bytes += b.Bytes
-	a.Failed = append(a.Failed, b.Failed...)
-	a.Removed = append(a.Removed, b.Removed...)
 }
 
 // instances returns the target instances t pushes on: its own target,

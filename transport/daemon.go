@@ -645,7 +645,7 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 	var total Stats
 	if len(send) > 0 {
 		st, err := d.run(ctx, d.changedRequest(send, false), "")
-		total = total.add(st)
+		total = total.Add(st)
 		if err != nil {
 			return total, d.classify("push to", err)
 		}
@@ -662,7 +662,7 @@ func (d *Daemon) pushByRoots(ctx context.Context, paths []rsyncproto.Path) (Stat
 			}
 			ran = true
 			st, err := d.run(ctx, d.request(r, []rsyncproto.Path{{Name: ".", Recursive: true}}, true, false), r)
-			total = total.add(st)
+			total = total.Add(st)
 			if err != nil {
 				return total, d.classify("push to", err)
 			}

@@ -146,16 +146,18 @@ func retrySkippedDeletes(st Stats, src string, again func([]rsyncproto.Path) (St
 	st.Failed = kept
 	more, err := again(gone)
 	more.Files = 0 // nothing but deletions: counted once
-	return st.add(more), err
+	return st.Add(more), err
 }
 
-// add sums two push results.
-func (s Stats) add(o Stats) Stats {
+// Add sums two push results: the counts, the failures and the source
+// files removed.
+func (s Stats) Add(o Stats) Stats {
 	s.Files += o.Files
 	s.Deleted += o.Deleted
 	s.Renamed += o.Renamed
 	s.Bytes += o.Bytes
 	s.Failed = append(s.Failed, o.Failed...)
+	s.Removed = append(s.Removed, o.Removed...)
 	return s
 }
 

@@ -784,7 +784,7 @@ func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
 		return t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir,
 			Paths: []rsyncproto.Path{{Name: ".", Recursive: true}}, Options: o})
 	})
-	st = st.add(fullSyncSkippedDeletes(rst, t.log))
+	st = st.Add(fullSyncSkippedDeletes(rst, t.log))
 	if err != nil {
 		return st, t.classify("sync to", err)
 	}
@@ -892,7 +892,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 			// The peer speaks a protocol below 29; nothing was sent.
 			// Again, with deletes the way that works there.
 			more, err := t.Push(ctx, changes)
-			return st.add(more), err
+			return st.Add(more), err
 		}
 		if p := int(t.peerProto.Load()); req.Options.Delete && p != 0 && !rsyncproto.ScopesDeletes(p) && rst.Deleted == 0 && !t.opts.DryRun {
 			rst.Deleted = gone // openrsync reports no deletions at protocol 27: the listed ones, at most
@@ -904,7 +904,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 	}
 	if via == deletesByRoots && t.opts.Delete.Running() && (len(missing) > 0 || len(recursive) > 0) {
 		rst, err := t.deleteByRoots(ctx, missing, recursive)
-		st = st.add(rst)
+		st = st.Add(rst)
 		if err != nil {
 			return st, t.classify("push to", err)
 		}
@@ -926,7 +926,7 @@ func (t *SSH) finishPush(ctx context.Context, st, rst Stats, err error, req rsyn
 			return t.runRsync(ctx, sess, rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: gone, Options: o})
 		})
 	}
-	st = st.add(rst)
+	st = st.Add(rst)
 	if err != nil {
 		return st, t.classify("push to", err)
 	}
@@ -978,7 +978,7 @@ func (t *SSH) deleteByRoots(ctx context.Context, missing, recursive []string) (S
 		for i := range st.Failed {
 			st.Failed[i].Path = path.Join(r, st.Failed[i].Path)
 		}
-		total = total.add(st)
+		total = total.Add(st)
 		if err != nil {
 			return total, err
 		}
