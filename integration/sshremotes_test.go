@@ -35,6 +35,13 @@ func sshOnceAndLive(t *testing.T, env, args []string, target func(dir string) st
 // the second for protocol 27 peers, which send no nanoseconds).
 func sshOnceAndLiveCmp(t *testing.T, cmp []treediff.Options, env, args []string, target func(dir string) string, remoteDir string) string {
 	t.Helper()
+	return sshOnceAndLiveHook(t, cmp, env, args, target, remoteDir, nil)
+}
+
+// sshOnceAndLiveHook is sshOnceAndLiveCmp with started, when not nil,
+// called as soon as the live gsync runs (before its startup sync).
+func sshOnceAndLiveHook(t *testing.T, cmp []treediff.Options, env, args []string, target func(dir string) string, remoteDir string, started func(*gsyncProc)) string {
+	t.Helper()
 	src := t.TempDir()
 	seedTree(t, src, 11, 150)
 	code, out := runGsyncEnv(t, env, append(append([]string{"--once"}, args...), src, target(remoteDir))...)
@@ -52,6 +59,9 @@ func sshOnceAndLiveCmp(t *testing.T, cmp []treediff.Options, env, args []string,
 		}
 	}
 	g := startGsync(t, env, append(append([]string{"--delay", "0"}, args...), src, target(remoteDir))...)
+	if started != nil {
+		started(g)
+	}
 	// Changes from here on go in batches, not in the startup sync.
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(g.out.String(), "full sync done") {
@@ -406,16 +416,35 @@ func TestSSHNoSFTP(t *testing.T) {
 
 // TestSSHRrsyncLock: rrsync without -no-lock lets one rsync run at a time
 // in its directory, which gsync's standby sessions break; gsync notices,
-// says so, and goes on with one session at a time.
+// says so, and goes on with one session at a time. Whether gsync's own
+// sessions meet is a race (on a busy server each rrsync starts after the
+// last push ended), so the test holds rrsync's lock (an flock on its
+// directory) while the live gsync starts, until gsync has said so.
 func TestSSHRrsyncLock(t *testing.T) {
 	t.Parallel()
 	lookBinary(t, "rsync")
 	rrsync := lookBinary(t, "rrsync")
 	root := t.TempDir()
 	s := StartSSHD(t, SSHDConfig{KeyOptions: fmt.Sprintf(`restrict,command="%s %s"`, rrsync, root)})
-	live := sshOnceAndLive(t, []string{"PATH="}, sshArgs(s), func(string) string { return "127.0.0.1:dst" }, filepath.Join(root, "dst"))
-	if !strings.Contains(live, "runs one rsync at a time") {
-		t.Errorf("no warning about rrsync's lock:\n%s", tail(live, 20))
+	const said = "runs one rsync at a time"
+	hold := func(g *gsyncProc) {
+		f, err := os.Open(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close() // releases the lock
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatalf("lock %s as rrsync does: %v", root, err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(g.out.String(), said); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no warning about rrsync's lock within 30 s:\n%s", g.out.String())
+			}
+		}
+	}
+	live := sshOnceAndLiveHook(t, sshCompareOptions, []string{"PATH="}, sshArgs(s), func(string) string { return "127.0.0.1:dst" }, filepath.Join(root, "dst"), hold)
+	if n := strings.Count(live, said); n != 1 {
+		t.Errorf("%d warnings about rrsync's lock, want 1:\n%s", n, tail(live, 20))
 	}
 }
 
