@@ -139,3 +139,29 @@ func nameSetOf(names ...string) *nameSet {
 	}
 	return n
 }
+
+// TestNameSetChunks: names over several chunks are found, lookups between
+// adds see the names added since, and names never added are not found.
+func TestNameSetChunks(t *testing.T) {
+	n := newNameSet()
+	const total = 3*nameChunk + 17
+	for i := range total {
+		n.add(fmt.Sprintf("d%d/f%d", i%97, i))
+		if i%5000 == 0 && !n.has(fmt.Sprintf("d%d/f%d", i%97, i)) {
+			t.Fatalf("name %d not found right after it was added", i)
+		}
+	}
+	if len(n.chunks) != 4 {
+		t.Errorf("%d chunks for %d names, want 4", len(n.chunks), total)
+	}
+	for i := range total {
+		if !n.has(fmt.Sprintf("d%d/f%d", i%97, i)) {
+			t.Fatalf("name %d not found", i)
+		}
+	}
+	for _, s := range []string{"", "d0", "d1/f0", fmt.Sprintf("d0/f%d", total)} {
+		if n.has(s) {
+			t.Errorf("%q found, never added", s)
+		}
+	}
+}

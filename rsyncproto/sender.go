@@ -764,22 +764,32 @@ func attribute(msg string, names *nameSet) string {
 }
 
 // nameSet is the set of paths a push listed, to attribute receiver
-// messages to them: 64-bit hashes of the names, in a slice that is
-// sorted when first searched (8 bytes a name: a map took 40 to 45 and
-// was the largest part of the sender's heap on big trees). The lookups
-// run after the push, once every name was added; a lookup after more
-// adds sorts again.
+// messages to them: 64-bit hashes of the names (8 bytes a name: a map
+// took 40 to 45 and was the largest part of the sender's heap on big
+// trees), in chunks of fixed size, each sorted when first searched. One
+// growing slice was copied at each growth, and on a tree of 600,000
+// names its old and new arrays together were the largest block of the
+// startup sync's peak heap. The lookups run after the push, once every
+// name was added; a lookup after more adds sorts the last chunk again.
 type nameSet struct {
 	seed   maphash.Seed
-	hashes []uint64
-	sorted bool
+	chunks [][]uint64
+	sorted int // chunks[:sorted] are sorted
 }
+
+// nameChunk is the number of hashes in a nameSet chunk (64 KiB).
+const nameChunk = 8192
 
 func newNameSet() *nameSet { return &nameSet{seed: maphash.MakeSeed()} }
 
 func (n *nameSet) add(name string) {
-	n.hashes = append(n.hashes, maphash.String(n.seed, name))
-	n.sorted = false
+	last := len(n.chunks) - 1
+	if last < 0 || len(n.chunks[last]) == nameChunk {
+		n.chunks = append(n.chunks, make([]uint64, 0, nameChunk))
+		last++
+	}
+	n.chunks[last] = append(n.chunks[last], maphash.String(n.seed, name))
+	n.sorted = min(n.sorted, last)
 }
 
 // has reports whether name was listed (a false positive has odds of
@@ -788,12 +798,16 @@ func (n *nameSet) has(name string) bool {
 	if n == nil {
 		return false
 	}
-	if !n.sorted {
-		slices.Sort(n.hashes)
-		n.sorted = true
+	for ; n.sorted < len(n.chunks); n.sorted++ {
+		slices.Sort(n.chunks[n.sorted])
 	}
-	_, ok := slices.BinarySearch(n.hashes, maphash.String(n.seed, name))
-	return ok
+	h := maphash.String(n.seed, name)
+	for _, c := range n.chunks {
+		if _, ok := slices.BinarySearch(c, h); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // sendMode is how one file's data is sent besides the plain delta.
