@@ -442,8 +442,9 @@ func (r *report) idleCPU(ctx context.Context, b *testing.B, pe *peers, tools []t
 		cpu1, err2 := cpuSeconds(p.pid())
 		cs1, err3 := ctxSwitches(p.pid())
 		rss, _, err4 := memKB(p.pid())
+		anon, file, err5 := rssPartsKB(p.pid())
 		serr := p.stop()
-		for _, e := range []error{err0, err1, err2, err3, err4, serr} {
+		for _, e := range []error{err0, err1, err2, err3, err4, err5, serr} {
 			if e != nil {
 				return e
 			}
@@ -452,6 +453,8 @@ func (r *report) idleCPU(ctx context.Context, b *testing.B, pe *peers, tools []t
 		r.add(sc, "wakeups (context switches)", tl.name, float64(cs1-cs0))
 		r.add(sc, "RSS at the end of the window (MB)", tl.name, float64(rss)/1024)
 		r.add(sc, "RSS per watched dir (bytes)", tl.name, float64(rss)*1024/float64(size.dirs))
+		r.add(sc, "of that RSS: anonymous, the process's own (MB)", tl.name, float64(anon)/1024)
+		r.add(sc, "of that RSS: file-backed, program and libraries (MB)", tl.name, float64(file)/1024)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,24 +185,35 @@ func cpuSeconds(pid int) (float64, error) {
 
 // memKB returns VmRSS and VmHWM (peak RSS) of pid in KiB.
 func memKB(pid int) (rss, peak int64, err error) {
+	m, err := procStatus(pid, "VmRSS:", "VmHWM:")
+	return m["VmRSS:"], m["VmHWM:"], err
+}
+
+// rssPartsKB returns the two parts of pid's RSS in KiB: anonymous memory
+// (the heap, stacks: the process's own) and file-backed pages (its
+// program and libraries, shared with the page cache).
+func rssPartsKB(pid int) (anon, file int64, err error) {
+	m, err := procStatus(pid, "RssAnon:", "RssFile:")
+	return m["RssAnon:"], m["RssFile:"], err
+}
+
+// procStatus reads the named fields ("VmRSS:") of /proc/PID/status, in
+// KiB.
+func procStatus(pid int, keys ...string) (map[string]int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, fmt.Errorf("read memory of %d: %w", pid, err)
+		return nil, fmt.Errorf("read memory of %d: %w", pid, err)
 	}
+	m := map[string]int64{}
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Fields(l)
-		if len(f) < 2 {
+		if len(f) < 2 || !slices.Contains(keys, f[0]) {
 			continue
 		}
 		v, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = v
-		case "VmHWM:":
-			peak = v
-		}
+		m[f[0]] = v
 	}
-	return rss, peak, nil
+	return m, nil
 }
 
 // ctxSwitches sums the voluntary and involuntary context switches of all
