@@ -28,6 +28,8 @@ import (
 //	-- pending: KIND: REASON     a kind whose comparison is known to fail
 //	--                           (another issue's work), skipped with REASON
 //	-- lsyncd                    also run side by side with lsyncd 2.2.3
+//	-- stale: PATH: REASON       the live comparison leaves PATH out: a
+//	--                           path lsyncd + rsync leave stale too
 //
 // The template's functions place sources and targets (see corpusRun.funcs).
 const corpusDir = "testdata/lsyncd-corpus"
@@ -98,6 +100,7 @@ func TestLsyncdCorpus(t *testing.T) {
 						t.Skipf("ssh: every %dth config in make test, all in make stress", sshEveryNth)
 					}
 					r := newCorpusRun(t, peers, kind, name, string(text), rsync)
+					r.stale = h.stale
 					r.run(t, h.lsyncd && kind == "local")
 				})
 			}
@@ -114,6 +117,7 @@ type corpusHeader struct {
 	kinds   []string
 	pending map[string]string
 	lsyncd  bool
+	stale   []string // paths the live comparison leaves out
 }
 
 func parseCorpusHeader(text string) corpusHeader {
@@ -127,6 +131,9 @@ func parseCorpusHeader(text string) corpusHeader {
 			h.pending[strings.TrimSpace(kind)] = strings.TrimSpace(why)
 		case strings.TrimSpace(line) == "-- lsyncd":
 			h.lsyncd = true
+		case strings.HasPrefix(line, "-- stale:"):
+			p, _, _ := strings.Cut(strings.TrimSpace(strings.TrimPrefix(line, "-- stale:")), ":")
+			h.stale = append(h.stale, strings.TrimSpace(p))
 		}
 	}
 	return h
@@ -139,6 +146,7 @@ type corpusRun struct {
 	dir                     string // scratch: the config, its extra files, the references
 	srcRoot                 string
 	dstRoot                 string // where the targets land on this machine
+	stale                   []string
 }
 
 func newCorpusRun(t *testing.T, peers *corpusPeers, kind, name, text, rsync string) *corpusRun {
@@ -304,6 +312,7 @@ type corpusSync struct {
 	excl   []string
 	filt   []string
 	noInit bool
+	stale  []string // left out of the live comparison (corpusHeader)
 }
 
 // syncsOf loads the rendered config as gsync reads it and prepares a
@@ -316,7 +325,7 @@ func (r *corpusRun) syncsOf(t *testing.T, conf string) []*corpusSync {
 	}
 	var out []*corpusSync
 	for i, s := range cfg.Syncs {
-		cs := &corpusSync{s: s, ref: filepath.Join(r.dir, fmt.Sprintf("ref%d", i)), noInit: !s.Init}
+		cs := &corpusSync{s: s, ref: filepath.Join(r.dir, fmt.Sprintf("ref%d", i)), noInit: !s.Init, stale: r.stale}
 		switch {
 		case s.Kind == lsyncdconf.KindRsyncSSH:
 			cs.dst = s.TargetDir
@@ -373,6 +382,10 @@ func compareOptions(cs *corpusSync, live bool) treediff.Options {
 	if !cs.s.Rsync.On("times") {
 		o.MtimeGranularity = -1
 	}
+	if cs.s.Rsync.On("omit_dir_times") {
+		// -O: both leave directory mtimes as their creation made them.
+		o.SkipDirMtimes, o.IgnoreRootMtime = true, true
+	}
 	return o
 }
 
@@ -387,7 +400,11 @@ func equalRef(cs *corpusSync, live bool) ([]treediff.Diff, error) {
 		}
 		return nil, nil
 	}
-	return treediff.Compare(cs.ref, cs.dst, compareOptions(cs, live))
+	diffs, err := treediff.Compare(cs.ref, cs.dst, compareOptions(cs, live))
+	if live {
+		diffs = slices.DeleteFunc(diffs, func(d treediff.Diff) bool { return slices.Contains(cs.stale, d.Path) })
+	}
+	return diffs, err
 }
 
 // waitRefs waits until every target equals its reference.

@@ -37,6 +37,9 @@ var receiverRows = []struct {
 	// next to its target instead of renamed (util1.c:robust_rename).
 	{name: "temp-dir-xdev", opts: []string{"-T", "{xdev}"}, local: true},
 	{name: "inplace", opts: []string{"--inplace"}},
+	// The backup of a file updated in place is a copy made before the
+	// write (a hard link would change with it).
+	{name: "backup-inplace", opts: []string{"-b", "--inplace"}},
 	{name: "append", opts: []string{"--append"}},
 	{name: "omit-dir-times", opts: []string{"-O"}, check: receiverTimesLeft(".", "d", "sub")},
 	{name: "omit-link-times", opts: []string{"-J"}, check: receiverTimesLeft("ln")},
@@ -118,7 +121,7 @@ func TestReceiverOptions(t *testing.T) {
 		{"rsyncd-3.5", nil, func(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
 			return receiverDaemon(t, "rsync", 0, rows)
 		}},
-		{"rsyncd-3.2.7-p30", []string{"backup", "update", "append", "inplace"}, func(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
+		{"rsyncd-3.2.7-p30", []string{"backup", "update", "append", "inplace", "backup-inplace"}, func(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
 			bin := os.Getenv("GSYNC_RSYNC_327")
 			if bin == "" {
 				bin = "/opt/rsync-3.2.7/usr/bin/rsync"
@@ -309,6 +312,9 @@ func receiverChange(t *testing.T, src string) {
 	replace("n.txt", "new\n")
 	replace("log.txt", receiverLog(9000))
 	testutil.Must(t, os.Rename(filepath.Join(src, "mv.txt"), filepath.Join(src, "sub", "moved.txt")))
+	// Attributes alone: size and mtime stay, so rsync's quick check
+	// passes and the mode is set (before --append's check).
+	testutil.Must(t, os.Chmod(filepath.Join(src, "sub", "x.txt"), 0o600))
 }
 
 // receiverCompare compares the row directories: files to the second

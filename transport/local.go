@@ -557,13 +557,18 @@ func (r *run) syncEntry(rel string, sfi, tfi fs.FileInfo, recursive bool) {
 			r.l.log.Debug("skipping a file outside --max-size/--min-size", "path", srcRel(rel), "size", sfi.Size())
 			return
 		}
-		if k, ok := r.hardLinked(sfi); ok {
+		appendSkip := r.appendSkips(sfi, tfi)
+		if k, ok := r.hardLinked(sfi); ok && !appendSkip {
 			err = r.syncLinked(rel, k, sfi, tfi)
 			break
 		}
-		if r.unchanged(rel, sfi, tfi) {
+		switch {
+		case r.unchanged(rel, sfi, tfi):
 			err = r.fixAttrs(rel, sfi, tfi)
-		} else {
+		case appendSkip:
+			r.l.log.Debug("skipped by --append: the target file is as long", "path", srcRel(rel))
+			return
+		default:
 			err = r.copyFile(rel, sfi, tfi)
 		}
 	case m.Type() == fs.ModeSymlink:
@@ -617,10 +622,12 @@ func (r *run) unchanged(rel string, sfi, tfi fs.FileInfo) bool {
 	if tfi == nil || !tfi.Mode().IsRegular() || tfi.Size() != sfi.Size() {
 		return false
 	}
-	if r.l.opts.Sender.Checksum || !r.quick && r.l.opts.Receiver.Backups() {
-		// -c compares content; so does a batch with backups (as the rsync
-		// targets' -c does): a second push of a file must not make its
-		// new content the backup.
+	if rv := &r.l.opts.Receiver; r.l.opts.Sender.Checksum || !r.quick && (rv.Backups() || rv.Append > 0) {
+		// -c compares content; so does a batch with backups or --append
+		// (as the rsync targets' -c does): a second push of a file must
+		// not make its new content the backup, and a file whose
+		// attributes alone changed must have them set, not be skipped
+		// by --append.
 		same, err := r.sameContent(rel, sfi)
 		if err != nil {
 			r.l.log.Debug("compare content", "path", srcRel(rel), "err", err)
@@ -874,7 +881,7 @@ func (r *run) deleter() *deleter {
 	if r.l.opts.Receiver.Backups() {
 		// delete.c:delete_item: a deleted non-directory is kept as a
 		// backup, and backups next to their files are never deleted.
-		d.backup = func(rel string, fi fs.FileInfo) error { return r.backup(rel, fi, false) }
+		d.backup = func(rel string, fi fs.FileInfo) error { return r.backup(rel, fi, bakRename) }
 		also(r.l.protectedBackup)
 	}
 	if partialDirOf(r.l.opts.Receiver) != "" {
@@ -938,7 +945,7 @@ func (r *run) place(tmp, rel string, tfi fs.FileInfo) error {
 	} else if tfi != nil && r.l.opts.Receiver.Backups() {
 		// rsync.c:finish_transfer and generator.c:atomic_create: the
 		// replaced entry is kept first.
-		if err := r.backup(rel, tfi, true); err != nil {
+		if err := r.backup(rel, tfi, bakLink); err != nil {
 			os.Remove(tmp)
 			return err
 		}

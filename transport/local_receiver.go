@@ -262,7 +262,7 @@ func (l *Local) operatorDir(d string) string {
 // skipByReceiver reports whether the receiver options skip the entry
 // rel (source sfi, target tfi or nil) altogether, as rsync's generator
 // does (generator.c:recv_generator: --existing, --ignore-existing,
-// --update, --append with a target file as long).
+// --update; --append comes after the quick check, see appendSkips).
 func (r *run) skipByReceiver(sfi, tfi fs.FileInfo) bool {
 	rv := &r.l.opts.Receiver
 	switch {
@@ -274,10 +274,16 @@ func (r *run) skipByReceiver(sfi, tfi fs.FileInfo) bool {
 		return false
 	case rv.Update && tfi.ModTime().Unix() > sfi.ModTime().Unix():
 		return true // "is newer" (modify_window 0: whole seconds)
-	case rv.Append > 0 && tfi.Size() >= sfi.Size():
-		return true
 	}
 	return false
+}
+
+// appendSkips reports whether --append leaves the target file tfi alone
+// (the source file sfi is no longer): generator.c:recv_generator checks
+// it after the quick check, so a file that passes that (a chmod, a
+// chown) still has its attributes set.
+func (r *run) appendSkips(sfi, tfi fs.FileInfo) bool {
+	return r.l.opts.Receiver.Append > 0 && tfi != nil && tfi.Mode().IsRegular() && tfi.Size() >= sfi.Size()
 }
 
 // protectedBackup reports whether rel is a backup that deletes must
@@ -374,11 +380,19 @@ func (r *run) bakDirAttrs(dir, rel string) error {
 	return nil
 }
 
+// How backup keeps a target entry.
+const (
+	bakRename = iota // the entry goes: renamed to its backup name
+	bakLink          // the entry stays and is replaced by a new one: a hard link (a copy where none can be made)
+	bakCopy          // the entry stays and is written in place: a copy (a hard link would change with it)
+)
+
 // backup keeps the target entry rel (a non-directory, fi) under its
-// backup name before it is replaced or deleted (backup.c:make_backup):
-// keep leaves rel in place (a hard link, or a copy for an in-place
-// update), else it is renamed. An older backup of that name is replaced.
-func (r *run) backup(rel string, fi fs.FileInfo, keep bool) error {
+// backup name before it is replaced or deleted (backup.c:make_backup;
+// for an in-place update receiver.c copies the file first,
+// backup.c:copy_valid_path/copy_file). An older backup of that name is
+// replaced.
+func (r *run) backup(rel string, fi fs.FileInfo, how int) error {
 	if r.dry || fi.IsDir() {
 		return nil
 	}
@@ -392,7 +406,7 @@ func (r *run) backup(rel string, fi fs.FileInfo, keep bool) error {
 		}
 	}
 	p := r.dstPath(rel)
-	if !keep {
+	if how == bakRename {
 		if err := os.Rename(p, bak); err != nil {
 			return fmt.Errorf("back up: %w", err)
 		}
@@ -400,7 +414,11 @@ func (r *run) backup(rel string, fi fs.FileInfo, keep bool) error {
 	}
 	tmp := bak + ".gsync-bak"
 	os.Remove(tmp)
-	if err := os.Link(p, tmp); err != nil {
+	err = errors.ErrUnsupported
+	if how == bakLink {
+		err = os.Link(p, tmp)
+	}
+	if err != nil {
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("back up: %w", err)
 		}
@@ -458,7 +476,7 @@ func (r *run) tempDir(rel string) string {
 func (r *run) writeInplace(rel string, f *os.File, sfi, tfi fs.FileInfo) (int64, error) {
 	rv := &r.l.opts.Receiver
 	if rv.Backups() {
-		if err := r.backup(rel, tfi, true); err != nil {
+		if err := r.backup(rel, tfi, bakCopy); err != nil {
 			return 0, err
 		}
 	}

@@ -54,11 +54,15 @@ func wireReceiver(o *rsyncproto.Options, rv rsyncopts.Receiver) {
 	o.Inplace, o.Append = rv.Inplace, rv.Append
 	o.Update, o.Existing, o.IgnoreExisting = rv.Update, rv.Existing, rv.IgnoreExisting
 	o.DeleteWhen = rv.DeleteWhen
-	if o.Backup && o.IgnoreTimes {
+	if (o.Backup || o.Append > 0) && o.IgnoreTimes {
 		// A batch re-sends what changed even when size and mtime match
 		// (-I); with backups, a file pushed twice would make its own
-		// new content the backup. With -c instead the receiver skips
-		// a file whose content it has already.
+		// new content the backup, and with --append a file whose
+		// attributes alone changed would be skipped whole (-I passes
+		// over the quick check that sets them; the append check comes
+		// after it, generator.c:recv_generator). With -c instead the
+		// receiver skips a file whose content it has already, and sets
+		// its attributes.
 		o.IgnoreTimes, o.Checksum = false, true
 	}
 	o.OmitDirTimes, o.OmitLinkTimes, o.PruneEmptyDirs, o.Fsync = rv.OmitDirTimes, rv.OmitLinkTimes, rv.PruneEmptyDirs, rv.Fsync
