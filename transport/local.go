@@ -463,12 +463,21 @@ func (r *run) prepareParents(rel string) (bool, error) {
 }
 
 // mkdir creates the directory rel with the source's mode. Mode bits that
-// would keep us from writing into it are added back by finish.
+// would keep us from writing into it are added back by finish. A
+// directory that appeared there meanwhile (another sync of the config
+// creating its own target inside this one, a process on the target
+// machine) is taken as it is, as rsync's generator takes EEXIST
+// (generator.c:recv_generator); anything else there is an error.
 func (r *run) mkdir(rel string, sfi fs.FileInfo) error {
 	p := r.dstPath(rel)
 	perm := r.l.attrs.wantMode(sfi, nil).Perm() | 0o700
+	created := true
 	if err := os.Mkdir(p, perm); err != nil {
-		return fmt.Errorf("create directory: %w", err)
+		fi, lerr := os.Lstat(p)
+		if !errors.Is(err, fs.ErrExist) || lerr != nil || !fi.IsDir() {
+			return fmt.Errorf("create directory: %w", err)
+		}
+		created = false
 	}
 	r.newDirs[rel] = struct{}{}
 	if uid, gid := r.wantOwner(sfi); uid >= 0 || gid >= 0 {
@@ -476,7 +485,9 @@ func (r *run) mkdir(rel string, sfi fs.FileInfo) error {
 			return err
 		}
 	}
-	r.st.Files++
+	if created {
+		r.st.Files++
+	}
 	return nil
 }
 

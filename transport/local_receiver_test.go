@@ -149,3 +149,29 @@ func TestLocalPruneEmptyDirs(t *testing.T) {
 		t.Errorf("e/sub/f: %v after the full sync", err)
 	}
 }
+
+// TestLocalMkdirExisting: a directory that appeared at the target after
+// the push looked (another sync creating its own target inside this one)
+// is taken as it is, as rsync's generator takes EEXIST; a file there is
+// still an error.
+func TestLocalMkdirExisting(t *testing.T) {
+	t.Parallel()
+	src, dst := t.TempDir(), t.TempDir()
+	must(t, os.Mkdir(filepath.Join(src, "d"), 0o750))
+	must(t, os.Mkdir(filepath.Join(src, "f"), 0o750))
+	l, err := NewLocal(dst, Options{Source: src})
+	must(t, err)
+	r, err := l.newRun(context.Background(), true, true)
+	must(t, err)
+	defer r.close()
+	sfi, err := os.Lstat(filepath.Join(src, "d"))
+	must(t, err)
+	must(t, os.Mkdir(filepath.Join(dst, "d"), 0o755)) // appeared meanwhile
+	if err := r.mkdir("d", sfi); err != nil {
+		t.Errorf("mkdir over a directory that appeared: %v", err)
+	}
+	must(t, os.WriteFile(filepath.Join(dst, "f"), nil, 0o644))
+	if err := r.mkdir("f", sfi); err == nil {
+		t.Errorf("mkdir over a file: no error")
+	}
+}
