@@ -52,6 +52,11 @@ var receiverRows = []struct {
 	{name: "partial-dir", opts: []string{"--partial-dir=.part"}},
 	{name: "delay-updates", opts: []string{"--delay-updates"}, check: receiverNoPath(".~tmp~", "d/.~tmp~")},
 	{name: "prune-empty-dirs", opts: []string{"-m"}, check: receiverNoPath("empty", "deep")},
+	// Not an rsync receiver option but an attribute one, tested here for
+	// its target state: without -p the target keeps its modes, and -E
+	// takes only the x bits of regular files from the source
+	// (rsync.c:dest_mode).
+	{name: "executability", opts: []string{"--no-perms", "-E"}},
 }
 
 // receiverTimesLeft checks that the target entries rels do not have the
@@ -254,6 +259,7 @@ func receiverState(t *testing.T, row string, future time.Time) {
 		testutil.Must(t, os.Chtimes(p, f.mtime, f.mtime))
 	}
 	testutil.MustMkdir(t, filepath.Join(row, "tmp"))
+	testutil.Must(t, os.Chmod(filepath.Join(row, "t", "log.txt"), 0o755))
 	// A directory whose mode (and, as root, owner) the push changes: a
 	// backup dir made for it takes what it has then (backup.c).
 	testutil.Must(t, os.Chmod(filepath.Join(row, "t", "d"), 0o750))
@@ -285,6 +291,9 @@ func receiverSource(t *testing.T, src string) {
 	}
 	// Directories without a file below them (-m prunes them), and a
 	// symlink with an mtime of its own (-J).
+	// An executable file whose target copy is not, and the other way
+	// round (receiverState): -E without -p.
+	testutil.Must(t, os.Chmod(filepath.Join(src, "d", "e.txt"), 0o755))
 	testutil.MustMkdir(t, filepath.Join(src, "empty"))
 	testutil.MustMkdir(t, filepath.Join(src, "deep", "x", "y"))
 	testutil.Must(t, os.Symlink("a.txt", filepath.Join(src, "ln")))
@@ -313,8 +322,10 @@ func receiverChange(t *testing.T, src string) {
 	replace("log.txt", receiverLog(9000))
 	testutil.Must(t, os.Rename(filepath.Join(src, "mv.txt"), filepath.Join(src, "sub", "moved.txt")))
 	// Attributes alone: size and mtime stay, so rsync's quick check
-	// passes and the mode is set (before --append's check).
-	testutil.Must(t, os.Chmod(filepath.Join(src, "sub", "x.txt"), 0o600))
+	// passes and the mode is set (before --append's check); with -E
+	// (no -p) x.txt becomes executable on the target and e.txt not.
+	testutil.Must(t, os.Chmod(filepath.Join(src, "sub", "x.txt"), 0o700))
+	testutil.Must(t, os.Chmod(filepath.Join(src, "d", "e.txt"), 0o644))
 }
 
 // receiverCompare compares the row directories: files to the second

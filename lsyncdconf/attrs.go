@@ -18,6 +18,7 @@ func (r RsyncOpts) Attrs() (rsyncopts.Attrs, []rsyncopts.Option, error) {
 		NoOwner: !r.On("owner"), NoGroup: !r.On("group"),
 		NoDevices: !r.On("devices"), NoSpecials: !r.On("specials"),
 		HardLinks: r.On("hard_links"), XAttrs: r.On("xattrs"), Sparse: r.On("sparse"),
+		Executability: r.On("executability"),
 	}
 	if r.On("acls") {
 		// Through Set, which knows that -A implies -p.
@@ -57,7 +58,7 @@ func (r RsyncOpts) Attrs() (rsyncopts.Attrs, []rsyncopts.Option, error) {
 
 // attrKeys are lsyncd's rsync keys that Attrs honours.
 var attrKeys = []string{"links", "perms", "times", "owner", "group", "devices", "specials",
-	"hard_links", "acls", "xattrs", "sparse", "chmod", "chown", "usermap", "groupmap", "_extra"}
+	"hard_links", "acls", "xattrs", "sparse", "executability", "chmod", "chown", "usermap", "groupmap", "_extra"}
 
 // IsAttrKey reports whether k is one of the rsync keys Attrs honours.
 func IsAttrKey(k string) bool { return slices.Contains(attrKeys, k) }

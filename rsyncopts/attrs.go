@@ -24,6 +24,10 @@ type Attrs struct {
 	XAttrs     bool // -X: extended attributes
 	Sparse     bool // -S: runs of zeros become holes on the target
 	NumericIDs bool // --numeric-ids: owners by number, not by name
+	// Executability (-E) keeps, without -p, whether regular files are
+	// executable: the target's modes get their x bits from the source's
+	// (rsync.c:dest_mode).
+	Executability bool
 
 	// Usermap and Groupmap are rsync's --usermap and --groupmap
 	// ("FROM:TO,...", see ParseIDMap); --chown=USER:GROUP sets them to

@@ -31,6 +31,7 @@ var attrFlags = []attrFlag{
 	{"xattrs", "X", "keep extended attributes (all but system.*; a non-root receiver keeps user.* only)", false, true},
 	{"sparse", "S", "turn runs of zeros into holes on the target", false, true},
 	{"numeric-ids", "", "keep owners and groups by number, not by name", false, true},
+	{"executability", "E", "with --no-perms: keep whether files are executable (rsync's -E)", false, false},
 	{"chown", "", "set owner and group on the target, `USER:GROUP` (rsync's --chown)", true, false},
 	{"chmod", "", "change modes as they are sent, rsync's `CHMOD` syntax (e.g. D2775,F664; repeatable)", true, false},
 	{"usermap", "", "map owners on the target, `FROM:TO,...` (rsync's --usermap)", true, false},

@@ -40,7 +40,7 @@ var specs = []spec{
 	{"owner", 'o', false, Attr}, {"group", 'g', false, Attr}, {"devices", 0, false, Attr},
 	{"specials", 0, false, Attr}, {"D", 'D', false, Attr},
 	{"hard-links", 'H', false, Attr}, {"acls", 'A', false, Attr}, {"xattrs", 'X', false, Attr},
-	{"sparse", 'S', false, Attr}, {"numeric-ids", 0, false, Attr},
+	{"sparse", 'S', false, Attr}, {"numeric-ids", 0, false, Attr}, {"executability", 'E', false, Attr},
 	{"chown", 0, true, Attr}, {"chmod", 0, true, Attr}, {"usermap", 0, true, Attr}, {"groupmap", 0, true, Attr},
 
 	{"recursive", 'r', false, NoEffect}, {"verbose", 'v', false, NoEffect}, {"quiet", 'q', false, NoEffect},
@@ -86,7 +86,7 @@ var specs = []spec{
 	{"port", 0, true, Unsupported},
 	{"size-only", 0, false, Unsupported}, {"ignore-times", 'I', false, Unsupported},
 	{"max-delete", 0, true, Unsupported},
-	{"executability", 'E', false, Unsupported}, {"fuzzy", 'y', false, Unsupported},
+	{"fuzzy", 'y', false, Unsupported},
 	{"compare-dest", 0, true, Unsupported}, {"copy-dest", 0, true, Unsupported},
 	{"link-dest", 0, true, Unsupported}, {"modify-window", '@', true, Unsupported},
 	{"super", 0, false, Unsupported},
@@ -255,6 +255,8 @@ func (a *Attrs) Set(o Option) error {
 		a.Sparse = on
 	case "numeric-ids":
 		a.NumericIDs = on
+	case "executability":
+		a.Executability = on
 	case "chmod":
 		if a.Chmod != "" {
 			// rsync adds each --chmod to the list (options.c:

@@ -31,9 +31,12 @@ type Options struct {
 	NoLinks bool
 	NoPerms bool
 	NoTimes bool
-	ACLs    bool // -A: POSIX ACLs (protocol 30 or newer)
-	XAttrs  bool // -X: extended attributes (protocol 30 or newer)
-	Sparse  bool // -S: the receiver writes runs of zeros as holes
+	// Executability (-E) asks a receiver that keeps no modes (NoPerms)
+	// to keep whether regular files are executable.
+	Executability bool
+	ACLs          bool // -A: POSIX ACLs (protocol 30 or newer)
+	XAttrs        bool // -X: extended attributes (protocol 30 or newer)
+	Sparse        bool // -S: the receiver writes runs of zeros as holes
 	// Usermap and Groupmap are rsync's --usermap and --groupmap, applied
 	// by the receiver ("FROM:TO,..."; --chown=USER:GROUP is "*:USER" and
 	// "*:GROUP").

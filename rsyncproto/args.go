@@ -78,6 +78,8 @@ func serverArgs(o *Options, proto int, dest string) []string {
 	}
 	if !o.NoPerms {
 		f = append(f, 'p')
+	} else if o.Executability {
+		f = append(f, 'E') // options.c:server_options: only without -p
 	}
 	if o.ACLs {
 		f = append(f, 'A')

@@ -29,6 +29,8 @@ func TestServerArgsMatchRsync(t *testing.T) {
 	}{
 		{[]string{"-a"}, Options{Owner: true, Group: true, Devices: true, Specials: true}},
 		{[]string{"-lt"}, Options{NoPerms: true}},
+		{[]string{"-ltE"}, Options{NoPerms: true, Executability: true}},
+		{[]string{"-aE"}, Options{Owner: true, Group: true, Devices: true, Specials: true, Executability: true}},
 		{[]string{"-rpt"}, Options{NoLinks: true}},
 		{[]string{"-rlp"}, Options{NoTimes: true}},
 		{[]string{"-aHAXS", "--numeric-ids"}, Options{Owner: true, Group: true, Devices: true, Specials: true,

@@ -78,7 +78,19 @@ func (a attrPlan) wantMode(sfi, tfi fs.FileInfo) fs.FileMode {
 		return m
 	}
 	if tfi != nil && tfi.IsDir() == sfi.IsDir() {
-		return m.Type() | tfi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
+		keep := tfi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+		if a.Executability && m.IsRegular() {
+			// rsync.c:dest_mode: a file the source has not executable
+			// loses its x bits; one it has executable gets x wherever
+			// r is, unless it is executable already.
+			switch {
+			case m.Perm()&0o111 == 0:
+				keep &^= 0o111
+			case keep&0o111 == 0:
+				keep |= (keep & 0o444) >> 2
+			}
+		}
+		return m.Type() | keep
 	}
 	return m.Type() | goPerm(unixPerm(m)&0o777&^a.umask)
 }

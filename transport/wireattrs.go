@@ -29,6 +29,7 @@ func wireAttrs(a rsyncopts.Attrs, z rsyncopts.Compress, rv rsyncopts.Receiver, s
 	}
 	return func(o *rsyncproto.Options) {
 		o.NoLinks, o.NoPerms, o.NoTimes = a.NoLinks, a.NoPerms, a.NoTimes
+		o.Executability = a.Executability
 		o.Owner, o.Group = !a.NoOwner, !a.NoGroup
 		o.Devices, o.Specials = !a.NoDevices, !a.NoSpecials
 		o.HardLinks, o.ACLs, o.XAttrs, o.Sparse = a.HardLinks, a.ACLs, a.XAttrs, a.Sparse
