@@ -1,0 +1,187 @@
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gsync/gsync/internal/testutil"
+	"github.com/gsync/gsync/internal/treediff"
+)
+
+// xattrFilterSource writes the source tree of TestXattrFilterMatchesRsync:
+// xattrs in the user and trusted namespaces, short and long (sent as
+// their checksum first) values, on files and a directory, mtimes in the
+// past so that a target copy with the same mtime is up to date.
+func xattrFilterSource(t *testing.T, src string) {
+	testutil.WriteFile(t, filepath.Join(src, "f1"), "one")
+	testutil.WriteFile(t, filepath.Join(src, "d/f2"), "two")
+	long := func(c string) string { return strings.Repeat(c, 100) }
+	setXattrs(t, filepath.Join(src, "f1"), map[string]string{"user.plain": "p", "user.secret.key": "s", "user.secret.ok": "ok",
+		"user.keep": "src", "user.gone": "src", "trusted.t": "t", "user.long": long("L"), "user.secret.long": long("S")})
+	setXattrs(t, filepath.Join(src, "d"), map[string]string{"user.dirx": "dx", "user.secret.dir": "sd"})
+	setXattrs(t, filepath.Join(src, "d/f2"), map[string]string{"user.secret": "s2", "user.plain": "p2"})
+	setXattrs(t, src, map[string]string{"user.rootx": "r", "user.secret.root": "sr"})
+	past := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for _, p := range []string{"f1", "d/f2", "d"} {
+		testutil.Must(t, os.Chtimes(filepath.Join(src, p), past, past))
+	}
+}
+
+// xattrFilterTarget fills the target dir before a push: f1 up to date
+// (same content and mtime: only its attributes change) with xattrs of its
+// own, d with its own, and d/f2 with other content (sent anew: its old
+// xattrs go with the old file, as with rsync's temporary file).
+func xattrFilterTarget(t *testing.T, dir, src string) {
+	testutil.WriteFile(t, filepath.Join(dir, "f1"), "one")
+	testutil.WriteFile(t, filepath.Join(dir, "d/f2"), "other")
+	setXattrs(t, filepath.Join(dir, "f1"), map[string]string{"user.secret.t": "target", "user.keep": "target", "user.gone": "target",
+		"user.plain": "old", "trusted.tt": "target"})
+	setXattrs(t, filepath.Join(dir, "d"), map[string]string{"user.secret.dt": "target", "user.keep": "tdir"})
+	setXattrs(t, filepath.Join(dir, "d/f2"), map[string]string{"user.keep": "target"})
+	setXattrs(t, dir, map[string]string{"user.secret.troot": "target", "user.rootx": "old"})
+	fi, err := os.Stat(filepath.Join(src, "f1"))
+	testutil.Must(t, err)
+	testutil.Must(t, os.Chtimes(filepath.Join(dir, "f1"), fi.ModTime(), fi.ModTime()))
+}
+
+func setXattrs(t *testing.T, p string, m map[string]string) {
+	t.Helper()
+	for n, v := range m {
+		if err := unix.Lsetxattr(p, n, []byte(v), 0); err != nil {
+			if errors.Is(err, unix.ENOTSUP) {
+				t.Skipf("set xattr %s on %s: %v", n, p, err)
+			}
+			t.Fatalf("set xattr %s on %s: %v", n, p, err)
+		}
+	}
+}
+
+// getXattr returns the xattr name of p, or "-" when p lacks it.
+func getXattr(t *testing.T, p, name string) string {
+	t.Helper()
+	b := make([]byte, 256)
+	n, err := unix.Lgetxattr(p, name, b)
+	if errors.Is(err, unix.ENODATA) {
+		return "-"
+	}
+	testutil.Must(t, err)
+	return string(b[:n])
+}
+
+// TestXattrFilterMatchesRsync pushes one tree with -X and rsync's x
+// filter rules (xattr names), with gsync and with C rsync 3.5.0, the
+// same options, into fresh targets holding the same target-only xattrs:
+// a local directory, an rsync daemon's modules (receiver as root) and
+// sshd with rsync --server (C rsync over ssh). It requires equal targets,
+// xattrs included, and checks the names each rule set is about: what the
+// sender leaves out, include-before-exclude order, names a receiver-side
+// rule protects on the target, a sender-only rule that lets the target's
+// copy go, a merge file's rules, --delete-excluded, and rsync's default
+// namespace rule off once an x rule is given (trusted.* copied and
+// deleted).
+func TestXattrFilterMatchesRsync(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the tree has trusted.* xattrs and the receivers run as root")
+	}
+	rsync := lookBinary(t, "rsync")
+	ssh := lookBinary(t, "ssh")
+	work := t.TempDir()
+	rules := filepath.Join(work, "xattr.rules")
+	testutil.WriteFile(t, rules, "# xattr names\n-x user.secret*\n-x trusted.*\n")
+	cases := []struct {
+		name string
+		args []string
+		// want are xattrs of gsync's target after the push:
+		// "path name" to value, "-" absent.
+		want map[string]string
+	}{
+		{"exclude", []string{"--filter", "-x user.secret*"}, map[string]string{
+			"f1 user.secret.key": "-", "f1 user.secret.long": "-", "f1 user.secret.t": "target", "f1 user.plain": "p",
+			"f1 user.gone": "src", "f1 trusted.t": "t", "f1 trusted.tt": "-", "d user.secret.dir": "-", "d user.secret.dt": "target",
+			"d/f2 user.secret": "-", "d/f2 user.keep": "-", ". user.rootx": "r", ". user.secret.root": "-", ". user.secret.troot": "target"}},
+		{"include first, merge file", []string{"--filter", "+x user.secret.ok", "--filter", "merge " + rules}, map[string]string{
+			"f1 user.secret.ok": "ok", "f1 user.secret.key": "-", "f1 user.secret.t": "target", "f1 trusted.t": "-",
+			"f1 trusted.tt": "target", "f1 user.long": strings.Repeat("L", 100)}},
+		{"sides", []string{"--filter", "-xr user.keep", "--filter", "-xs user.gone", "--filter", "Px user.secret.t"}, map[string]string{
+			"f1 user.keep": "target", "f1 user.gone": "-", "f1 user.secret.key": "s", "f1 user.secret.t": "target",
+			"f1 trusted.t": "t", "f1 trusted.tt": "-", "d user.keep": "tdir", "d/f2 user.keep": "-"}},
+		{"user only, nothing deleted", []string{"--filter", "-x! user.*", "--filter", "-xr *"}, map[string]string{
+			"f1 user.plain": "old", "f1 user.secret.key": "-", "f1 user.gone": "target", "f1 trusted.tt": "target",
+			"f1 trusted.t": "-", "d user.dirx": "-", "d/f2 user.plain": "-", ". user.rootx": "old"}},
+		// --delete-excluded makes the unsided rule the sender's: the
+		// target's names it matches are removed (exclude.c:
+		// parse_rule_tok), the r rule still protects.
+		{"delete-excluded", []string{"--delete-excluded", "--filter", "-x user.secret*", "--filter", "-xr user.keep"}, map[string]string{
+			"f1 user.secret.t": "-", "f1 user.secret.key": "-", "f1 user.keep": "target", "d user.secret.dt": "-", ". user.secret.troot": "-"}},
+	}
+	src := filepath.Join(work, "src")
+	xattrFilterSource(t, src)
+	// One daemon and one sshd for all rows; each row its own targets.
+	var mods []Module
+	for i := range cases {
+		for _, who := range []string{"g", "r"} {
+			dir := filepath.Join(work, who+itoa(i))
+			testutil.MustMkdir(t, dir)
+			xattrFilterTarget(t, dir, src)
+			mods = append(mods, Module{Name: who + itoa(i), Path: dir, Extra: "\tuid = root\n\tgid = root"})
+		}
+	}
+	d := StartRsyncDaemon(t, Config{Modules: mods})
+	s := startSSHPeer(t)
+	e := fmt.Sprintf("%s -F /dev/null -p %d -i %s -l %s -o UserKnownHostsFile=%s -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes",
+		ssh, s.Port, s.UserKeyPath, s.User, s.KnownHostsFile)
+	opt := treediff.Options{CompareXattrs: true, MtimeGranularity: -1}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			type kind struct {
+				name         string
+				g, r         string // target dirs
+				gArgs, rArgs []string
+				gDst, rDst   string
+			}
+			n := itoa(i)
+			kinds := []kind{
+				{name: "daemon", g: filepath.Join(work, "g"+n), r: filepath.Join(work, "r"+n), gDst: d.URL("g" + n), rDst: d.URL("r"+n) + "/"},
+				{name: "local", g: filepath.Join(work, "lg"+n), r: filepath.Join(work, "lr"+n)},
+				{name: "ssh", g: filepath.Join(work, "sg"+n), r: filepath.Join(work, "sr"+n), gArgs: sshArgs(s), rArgs: []string{"-e", e}},
+			}
+			for _, k := range kinds[1:] {
+				for _, dir := range []string{k.g, k.r} {
+					testutil.MustMkdir(t, dir)
+					xattrFilterTarget(t, dir, src)
+				}
+			}
+			kinds[1].gDst, kinds[1].rDst = kinds[1].g, kinds[1].r+"/"
+			kinds[2].gDst, kinds[2].rDst = "127.0.0.1:"+kinds[2].g, "127.0.0.1:"+kinds[2].r+"/"
+			for _, k := range kinds {
+				args := append(append(append([]string{"--once", "--delete", "true", "-X"}, k.gArgs...), tc.args...), src, k.gDst)
+				if code, out := runGsync(t, args...); code != 0 {
+					t.Fatalf("%s: gsync %q: exit %d\n%s", k.name, args, code, out)
+				}
+				rargs := append(append(append([]string{"-a", "-X", "--delete"}, k.rArgs...), tc.args...), src+"/", k.rDst)
+				if out, err := exec.Command(rsync, rargs...).CombinedOutput(); err != nil {
+					t.Fatalf("%s: rsync %q: %v\n%s", k.name, rargs, err, out)
+				}
+				if diffs, err := treediff.Compare(k.r, k.g, opt); err != nil || len(diffs) > 0 {
+					t.Errorf("%s: gsync's target differs from rsync's (%v): %v", k.name, err, diffs)
+				}
+				for key, want := range tc.want {
+					p, name, _ := strings.Cut(key, " ")
+					if got := getXattr(t, filepath.Join(k.g, p), name); got != want {
+						t.Errorf("%s: %s has %s = %q, want %q", k.name, p, name, got, want)
+					}
+				}
+			}
+		})
+	}
+}
