@@ -185,3 +185,55 @@ func TestXattrFilterMatchesRsync(t *testing.T) {
 		})
 	}
 }
+
+// TestXattrFilterLive runs gsync with -X and x rules on a local and an
+// rsync daemon target: the startup sync leaves the excluded names out;
+// later xattr changes at the source (attribute events) arrive without
+// the excluded names, and the target xattrs the rules protect stay on
+// a directory. (A file in a batch is sent whole, rsync -I, so its target
+// copy is a new file without target-only xattrs, as C rsync's receiver
+// leaves any file it writes: README, Filters.)
+func TestXattrFilterLive(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the daemon's receiver runs as root to keep xattrs")
+	}
+	work := t.TempDir()
+	src, dst, mod := filepath.Join(work, "src"), filepath.Join(work, "dst"), filepath.Join(work, "mod")
+	testutil.MustMkdir(t, dst)
+	testutil.MustMkdir(t, mod)
+	testutil.WriteFile(t, filepath.Join(src, "d/f"), "data")
+	setXattrs(t, filepath.Join(src, "d/f"), map[string]string{"user.plain": "p", "user.secret": "s"})
+	setXattrs(t, filepath.Join(src, "d"), map[string]string{"user.plain": "dp", "user.secret": "ds"})
+	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: mod, Extra: "\tuid = root\n\tgid = root"}}})
+	g := startGsync(t, nil, "--delay", "0", "-X", "--filter", "-x user.secret*", "--filter", "-xr user.keep", src, dst, d.URL("m"))
+	for _, root := range []string{dst, mod} {
+		p := filepath.Join(root, "d/f")
+		testutil.Eventually(t, "d/f with its xattrs pushed to "+root, func() bool { return testutil.Exists(p) && getXattr(t, p, "user.plain") == "p" })
+		for _, q := range []string{p, filepath.Join(root, "d")} {
+			if got := getXattr(t, q, "user.secret"); got != "-" {
+				t.Errorf("%s: excluded user.secret pushed: %q", q, got)
+			}
+		}
+		setXattrs(t, filepath.Join(root, "d"), map[string]string{"user.keep": "target", "user.secret.t": "target"})
+	}
+	setXattrs(t, filepath.Join(src, "d"), map[string]string{"user.plain": "dp2", "user.secret": "ds2", "user.keep": "src"})
+	setXattrs(t, filepath.Join(src, "d/f"), map[string]string{"user.plain": "p2", "user.secret": "s2"})
+	for _, root := range []string{dst, mod} {
+		p := filepath.Join(root, "d")
+		testutil.Eventually(t, "the changed xattrs pushed to "+root, func() bool {
+			return getXattr(t, p, "user.plain") == "dp2" && getXattr(t, filepath.Join(p, "f"), "user.plain") == "p2"
+		})
+		for name, want := range map[string]string{"user.secret": "-", "user.keep": "target", "user.secret.t": "target"} {
+			if got := getXattr(t, p, name); got != want {
+				t.Errorf("%s: d has %s = %q, want %q", root, name, got, want)
+			}
+		}
+		if got := getXattr(t, filepath.Join(p, "f"), "user.secret"); got != "-" {
+			t.Errorf("%s: d/f has the excluded user.secret = %q", root, got)
+		}
+	}
+	if code := g.stop(15); code != 143 && code != 0 {
+		t.Errorf("gsync exit %d", code)
+	}
+}
