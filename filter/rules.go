@@ -101,6 +101,9 @@ func (s *Set) checkRules(list []*rsyncRule, q query) *rsyncRule {
 			continue
 		}
 		if r.flags&fPerDir != 0 {
+			if q.rel == "." {
+				continue // the root is listed before its own files are read (xattr queries)
+			}
 			if m := s.checkRules(s.dirList(r.merge, path.Dir(q.rel)), q); m != nil {
 				return m
 			}

@@ -20,8 +20,11 @@ func TestXattrRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	read := func(rel string) ([]byte, error) {
-		if rel == "d/.rsync-filter" {
+		switch rel {
+		case "d/.rsync-filter":
 			return []byte("-x user.perdir\n"), nil
+		case ".rsync-filter":
+			return []byte("-x user.rootdir\n"), nil
 		}
 		return nil, fs.ErrNotExist
 	}
@@ -53,8 +56,13 @@ func TestXattrRules(t *testing.T) {
 		{"f", "user.perdir", false, false},
 		{"d/f", "user.perdir", true, true}, // d's .rsync-filter
 		{"d", "user.perdir", false, false}, // d itself is listed by its parent's rules
+		{".", "user.perdir", false, false},
+		{".", "user.secret", true, true},
 		{"f", "security.selinux", false, false},
-		{"f", "x.tmp", false, false}, // a path rule never matches an xattr name
+		{"f", "user.rootdir", true, true},   // the root's .rsync-filter
+		{".", "user.rootdir", false, false}, // not for the root itself
+		{"d/f", "user.rootdir", true, true}, // inherited
+		{"f", "x.tmp", false, false},        // a path rule never matches an xattr name
 	} {
 		_ = s.Excluded(tc.rel, false) // the walk reads the per-directory files first
 		ex, ruled := s.XattrExcluded(tc.rel, tc.name)
