@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -235,5 +238,88 @@ func TestXattrFilterLive(t *testing.T) {
 	}
 	if code := g.stop(15); code != 143 && code != 0 {
 		t.Errorf("gsync exit %d", code)
+	}
+}
+
+// TestXattrFilterNonRoot runs gsync and C rsync as an ordinary user
+// (NonRootUser) into local targets: without x rules the receiver keeps
+// the user namespace only (a security.* name of the source is not
+// copied); with x rules it keeps what they let through, a name outside
+// the user namespace as "user.rsync.NAME" (xattrs.c:receive_xattr).
+// Neither tries to set a name it may not (no warning).
+func TestXattrFilterNonRoot(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the push as another user and to set a security.* xattr")
+	}
+	rsync := lookBinary(t, "rsync")
+	base := userHome(t, NonRootUser)
+	u, err := user.Lookup(NonRootUser)
+	if err != nil {
+		t.Skipf("no user %s: %v", NonRootUser, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	bin := filepath.Join(base, "gsync")
+	placeGsync(t, bin)
+	src := filepath.Join(base, "src")
+	testutil.WriteFile(t, filepath.Join(src, "f"), "f")
+	setXattrs(t, filepath.Join(src, "f"), map[string]string{"user.a": "a", "user.secret": "s", "security.gsync-test": "sec"})
+	cases := []struct {
+		name string
+		args []string
+		want map[string]string // xattrs of gsync's f, "-" absent
+	}{
+		{"default", nil, map[string]string{"user.a": "a", "user.secret": "s", "security.gsync-test": "-",
+			"user.rsync.security.gsync-test": "-", "user.t": "-"}},
+		{"x rule", []string{"--filter", "-x user.secret*"}, map[string]string{"user.a": "a", "user.secret": "-",
+			"user.rsync.security.gsync-test": "sec", "user.secret.t": "target", "user.t": "-"}},
+	}
+	var dirs []string
+	for i := range cases {
+		for _, who := range []string{"g", "r"} {
+			dir := filepath.Join(base, who+itoa(i))
+			testutil.WriteFile(t, filepath.Join(dir, "f"), "f")
+			setXattrs(t, filepath.Join(dir, "f"), map[string]string{"user.secret.t": "target", "user.t": "target"})
+			dirs = append(dirs, dir, filepath.Join(dir, "f"))
+		}
+	}
+	fi, err := os.Stat(filepath.Join(src, "f"))
+	testutil.Must(t, err)
+	for _, p := range append(dirs, src, filepath.Join(src, "f")) {
+		testutil.Must(t, os.Lchown(p, uid, gid))
+		if filepath.Base(p) == "f" {
+			testutil.Must(t, os.Chtimes(p, fi.ModTime(), fi.ModTime()))
+		}
+	}
+	asUser := func(name string, args ...string) (string, error) {
+		cmd := exec.Command(name, args...)
+		cmd.Env = append(os.Environ(), "HOME="+base)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for i, tc := range cases {
+		g, r := filepath.Join(base, "g"+itoa(i)), filepath.Join(base, "r"+itoa(i))
+		args := append(append([]string{"--once", "--delete", "true", "-X"}, tc.args...), src, g)
+		out, err := asUser(bin, args...)
+		if err != nil {
+			t.Fatalf("%s: gsync %q: %v\n%s", tc.name, args, err, out)
+		}
+		if strings.Contains(out, "cannot keep") {
+			t.Errorf("%s: gsync tried a name the receiver does not keep:\n%s", tc.name, out)
+		}
+		rargs := append(append([]string{"-a", "-X", "--delete"}, tc.args...), src+"/", r+"/")
+		if out, err := asUser(rsync, rargs...); err != nil {
+			t.Fatalf("%s: rsync %q: %v\n%s", tc.name, rargs, err, out)
+		}
+		if diffs, err := treediff.Compare(r, g, treediff.Options{CompareXattrs: true, MtimeGranularity: -1}); err != nil || len(diffs) > 0 {
+			t.Errorf("%s: gsync's target differs from rsync's (%v): %v", tc.name, err, diffs)
+		}
+		for name, want := range tc.want {
+			if got := getXattr(t, filepath.Join(g, "f"), name); got != want {
+				t.Errorf("%s: f has %s = %q, want %q", tc.name, name, got, want)
+			}
+		}
 	}
 }

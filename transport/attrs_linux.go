@@ -23,10 +23,11 @@ const (
 // the local target mirrors under a, by the rules of one side (rule:
 // Options.XattrExclude or XattrProtect, nil none): with -A the two ACL
 // names (acls.c, which x rules do not filter); with -X rsync's x rules
-// where they rule, else every name but the system namespace; never
-// rsync's own user.rsync.%* names (xattrs.c:rsync_xal_get, as root, one
-// -X).
-func keepXattr(a attrPlan, rel, name string, rule func(rel, name string) (bool, bool)) bool {
+// where they rule, else every name but the system namespace, or with
+// userOnly (a receiver not running as root) the user namespace only;
+// never rsync's own user.rsync.%* names (xattrs.c:rsync_xal_get,
+// receive_xattr, rsync_xal_set, one -X).
+func keepXattr(a attrPlan, rel, name string, rule func(rel, name string) (bool, bool), userOnly bool) bool {
 	if a.ACLs && (name == aclAccess || name == aclDefault) {
 		return true
 	}
@@ -38,6 +39,9 @@ func keepXattr(a attrPlan, rel, name string, rule func(rel, name string) (bool, 
 			return !excluded
 		}
 	}
+	if userOnly {
+		return strings.HasPrefix(name, "user.")
+	}
 	return !strings.HasPrefix(name, "system.")
 }
 
@@ -48,7 +52,7 @@ func keepXattr(a attrPlan, rel, name string, rule func(rel, name string) (bool, 
 func (r *run) xattrsCopied(rel string) func(string) bool {
 	a, o := r.l.attrs, &r.l.opts
 	return func(n string) bool {
-		return keepXattr(a, rel, n, o.XattrExclude) && keepXattr(a, rel, n, o.XattrProtect)
+		return keepXattr(a, rel, n, o.XattrExclude, false) && keepXattr(a, rel, n, o.XattrProtect, !a.root)
 	}
 }
 
@@ -57,7 +61,19 @@ func (r *run) xattrsCopied(rel string) func(string) bool {
 // protect, which stay as they are (xattrs.c:rsync_xal_set).
 func (r *run) xattrsOwned(rel string) func(string) bool {
 	a, o := r.l.attrs, &r.l.opts
-	return func(n string) bool { return keepXattr(a, rel, n, o.XattrProtect) }
+	return func(n string) bool { return keepXattr(a, rel, n, o.XattrProtect, !a.root) }
+}
+
+// storedXattrName is the name the local target keeps the source's xattr
+// name under: its own, or, not running as root, for a name outside the
+// user namespace (which only x rules let through), "user.rsync." and
+// the name, as rsync's receiver stores it (xattrs.c:receive_xattr; ACLs
+// with -A are acls.c's).
+func storedXattrName(a attrPlan, name string) string {
+	if a.root || strings.HasPrefix(name, "user.") || a.ACLs && (name == aclAccess || name == aclDefault) {
+		return name
+	}
+	return "user.rsync." + name
 }
 
 // attrOf names the attribute an xattr name belongs to in warnings.
@@ -85,7 +101,7 @@ func (r *run) srcXattrs(rel string, sfi fs.FileInfo) (map[string][]byte, error) 
 	}
 	out := make(map[string][]byte, len(xs))
 	for _, x := range xs {
-		out[x.Name] = x.Value
+		out[storedXattrName(r.l.attrs, x.Name)] = x.Value
 	}
 	return out, nil
 }
