@@ -29,11 +29,13 @@ func xattrFilterSource(t *testing.T, src string) {
 	long := func(c string) string { return strings.Repeat(c, 100) }
 	setXattrs(t, filepath.Join(src, "f1"), map[string]string{"user.plain": "p", "user.secret.key": "s", "user.secret.ok": "ok",
 		"user.keep": "src", "user.gone": "src", "trusted.t": "t", "user.long": long("L"), "user.secret.long": long("S")})
-	setXattrs(t, filepath.Join(src, "d"), map[string]string{"user.dirx": "dx", "user.secret.dir": "sd"})
+	setXattrs(t, filepath.Join(src, "d"), map[string]string{"user.dirx": "dx", "user.secret.dir": "sd", "user.plain": "dp"})
+	// A per-directory file's x rule (-F): for the entries in d, not d.
+	testutil.WriteFile(t, filepath.Join(src, "d/.rsync-filter"), "-xs user.plain\n")
 	setXattrs(t, filepath.Join(src, "d/f2"), map[string]string{"user.secret": "s2", "user.plain": "p2"})
 	setXattrs(t, src, map[string]string{"user.rootx": "r", "user.secret.root": "sr"})
 	past := time.Now().Add(-time.Hour).Truncate(time.Second)
-	for _, p := range []string{"f1", "d/f2", "d"} {
+	for _, p := range []string{"f1", "d/f2", "d/.rsync-filter", "d"} {
 		testutil.Must(t, os.Chtimes(filepath.Join(src, p), past, past))
 	}
 }
@@ -87,7 +89,8 @@ func getXattr(t *testing.T, p, name string) string {
 // xattrs included, and checks the names each rule set is about: what the
 // sender leaves out, include-before-exclude order, names a receiver-side
 // rule protects on the target, a sender-only rule that lets the target's
-// copy go, a merge file's rules, --delete-excluded, and rsync's default
+// copy go, a merge file's rules, a per-directory file's (-F), for the
+// entries of its directory, --delete-excluded, and rsync's default
 // namespace rule off once an x rule is given (trusted.* copied and
 // deleted).
 func TestXattrFilterMatchesRsync(t *testing.T) {
@@ -107,7 +110,8 @@ func TestXattrFilterMatchesRsync(t *testing.T) {
 		// "path name" to value, "-" absent.
 		want map[string]string
 	}{
-		{"exclude", []string{"--filter", "-x user.secret*"}, map[string]string{
+		{"exclude, per-directory file", []string{"--filter", "-x user.secret*", "-F"}, map[string]string{
+			"d/f2 user.plain": "-", "d user.plain": "dp",
 			"f1 user.secret.key": "-", "f1 user.secret.long": "-", "f1 user.secret.t": "target", "f1 user.plain": "p",
 			"f1 user.gone": "src", "f1 trusted.t": "t", "f1 trusted.tt": "-", "d user.secret.dir": "-", "d user.secret.dt": "target",
 			"d/f2 user.secret": "-", "d/f2 user.keep": "-", ". user.rootx": "r", ". user.secret.root": "-", ". user.secret.troot": "target"}},
