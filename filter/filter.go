@@ -27,7 +27,10 @@
 // (.rsync-filter), and rsync's wildmatch ("[...]" classes, "\" escapes,
 // "**", "/dir/***"). Sender-side rules (H, S, the s modifier) decide what
 // is watched and sent (Excluded); receiver-side rules (P, R, the r
-// modifier) what a target keeps when it deletes (Protected).
+// modifier) what a target keeps when it deletes (Protected). Rules with
+// the x modifier match xattr names instead of paths: which names the
+// sender leaves out (XattrExcluded) and which target names a receiver
+// leaves alone (XattrProtected).
 package filter
 
 import (

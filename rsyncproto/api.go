@@ -33,6 +33,7 @@ type Options struct {
 	NoTimes bool
 	ACLs    bool // -A: POSIX ACLs (protocol 30 or newer)
 	XAttrs  bool // -X: extended attributes (protocol 30 or newer)
+	Sparse  bool // -S: the receiver writes runs of zeros as holes
 	// XattrFilter, if set, is asked for each xattr name of each listed
 	// entry (rel as for Exclude) with -X: rsync's filter rules with the
 	// x modifier (filter.Set.XattrExcluded). When it rules, it alone
@@ -41,7 +42,6 @@ type Options struct {
 	// (xattrs.c:rsync_xal_get). The rules themselves reach the
 	// receiver in ExcludeRules.
 	XattrFilter func(rel, name string) (excluded, ruled bool)
-	Sparse      bool // -S: the receiver writes runs of zeros as holes
 	// Usermap and Groupmap are rsync's --usermap and --groupmap, applied
 	// by the receiver ("FROM:TO,..."; --chown=USER:GROUP is "*:USER" and
 	// "*:GROUP").
