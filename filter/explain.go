@@ -43,7 +43,7 @@ func (s *Set) Decide(rel string, isDir bool) (d Decision, ok bool) {
 }
 
 func (s *Set) decideSelf(rel string, isDir bool) (Decision, bool) {
-	if r := s.checkRules(s.rules, rel, isDir, sideSender, true); r != nil {
+	if r := s.checkRules(s.rules, query{rel: rel, isDir: isDir, sd: sideSender, perishable: true}); r != nil {
 		return rsyncDecision(r, rel), true
 	}
 	for i, f := range s.filters {
@@ -60,7 +60,7 @@ func (s *Set) decideSelf(rel string, isDir bool) (Decision, bool) {
 			return Decision{Excluded: true, Path: rel, Rule: e.raw, Index: i}, true
 		}
 	}
-	if r := s.checkRules(s.tail, rel, isDir, sideSender, true); r != nil {
+	if r := s.checkRules(s.tail, query{rel: rel, isDir: isDir, sd: sideSender, perishable: true}); r != nil {
 		return rsyncDecision(r, rel), true
 	}
 	return Decision{}, false

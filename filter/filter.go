@@ -27,7 +27,10 @@
 // (.rsync-filter), and rsync's wildmatch ("[...]" classes, "\" escapes,
 // "**", "/dir/***"). Sender-side rules (H, S, the s modifier) decide what
 // is watched and sent (Excluded); receiver-side rules (P, R, the r
-// modifier) what a target keeps when it deletes (Protected).
+// modifier) what a target keeps when it deletes (Protected). Rules with
+// the x modifier match xattr names instead of paths: which names the
+// sender leaves out (XattrExcluded) and which target names a receiver
+// leaves alone (XattrProtected).
 package filter
 
 import (
@@ -37,6 +40,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // rule is one compiled pattern.
@@ -73,6 +77,10 @@ type Set struct {
 	cvs             []*rsyncRule
 	cvsLoaded       bool
 	cvsHome, cvsEnv string
+
+	// sawXattr: a rule with the x modifier was read (exclude.c:
+	// saw_xattr_filter), here or in a per-directory file.
+	sawXattr atomic.Bool
 
 	mu       sync.Mutex
 	merges   []mergeRule             // per-directory merge rules; dir-merge rules in per-directory files add to them
@@ -285,7 +293,7 @@ func (s *Set) excluded(rel string, isDir bool, sd side) bool {
 }
 
 func (s *Set) excludedSelf(rel string, isDir bool, sd side, perishable bool) bool {
-	if r := s.checkRules(s.rules, rel, isDir, sd, perishable); r != nil {
+	if r := s.checkRules(s.rules, query{rel: rel, isDir: isDir, sd: sd, perishable: perishable}); r != nil {
 		return r.flags&fInclude == 0
 	}
 	if !s.deleteExcluded || sd == sideSender {
@@ -302,10 +310,48 @@ func (s *Set) excludedSelf(rel string, isDir bool, sd side, perishable bool) boo
 			}
 		}
 	}
-	if r := s.checkRules(s.tail, rel, isDir, sd, perishable); r != nil {
+	if r := s.checkRules(s.tail, query{rel: rel, isDir: isDir, sd: sd, perishable: perishable}); r != nil {
 		return r.flags&fInclude == 0
 	}
 	return false
+}
+
+// XattrExcluded reports whether rsync's xattr name rules (the x
+// modifier) leave the xattr name of the entry rel out on the sender's
+// side (xattrs.c: rsync_xal_get asks name_is_excluded with
+// NAME_IS_XATTR): the first x rule of the sender's side that matches
+// name decides, per-directory files of rel's directory included; no
+// match keeps it. ruled is false when no x rule was read (exclude.c:
+// saw_xattr_filter): then rsync's default namespace rule applies
+// instead (system.* left out), which is the caller's.
+func (s *Set) XattrExcluded(rel, name string) (excluded, ruled bool) {
+	return s.xattrExcluded(rel, name, sideSender)
+}
+
+// XattrProtected reports whether a target keeps the xattr name of its
+// entry rel as it is, neither set from the source nor removed, because
+// an x rule of the receiver's side (the r modifier, P, and every x rule
+// without a side) excludes it (xattrs.c: receive_xattr and
+// rsync_xal_set ask name_is_excluded with NAME_IS_XATTR). ruled is as
+// for XattrExcluded.
+func (s *Set) XattrProtected(rel, name string) (protected, ruled bool) {
+	return s.xattrExcluded(rel, name, sideReceiver)
+}
+
+func (s *Set) xattrExcluded(rel, name string, sd side) (excluded, ruled bool) {
+	if s == nil || !s.sawXattr.Load() {
+		return false, false
+	}
+	rel = strings.Trim(rel, "/")
+	if rel == "" {
+		rel = "."
+	}
+	q := query{rel: rel, xattr: name, sd: sd, perishable: true}
+	r := s.checkRules(s.rules, q)
+	if r == nil {
+		r = s.checkRules(s.tail, q)
+	}
+	return r != nil && r.flags&fInclude == 0, true
 }
 
 // Empty reports whether the set has no rules.

@@ -96,6 +96,8 @@ var oracleRules = []struct {
 		"--filter", "R /build/sub/keep.gone", "--exclude", "build/"}},
 	{"delete-excluded F", []string{"--delete-excluded", "-F"}},
 	{"delete-excluded cvs", []string{"--delete-excluded", "-C", "--filter", "P extra-gone/"}},
+	// xattr name rules never match a path (exclude.c:rule_matches).
+	{"xattr rules", []string{"--filter", "-x *.o", "--filter", "-x! *.c", "--filter", "Px core", "--exclude", "*.log", "--filter", "-xr *"}},
 }
 
 // optionsOf turns rsync options into Options: Specs, -C and

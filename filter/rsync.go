@@ -158,7 +158,10 @@ func (p *parser) parseStr(list []*rsyncRule, str string, tmpl rflags, xflags int
 			p.cleared = p.dir != ""
 			continue
 		case r.flags&fXattr != 0:
-			return list, fmt.Errorf("parse filter rule %q (%s): the x modifier (xattr name rules) is not implemented", str, origin)
+			// Any x rule read turns off rsync's default xattr
+			// namespace rule (exclude.c: parse_rule_tok sets
+			// saw_xattr_filter; xattrs.c: rsync_xal_get).
+			p.s.sawXattr.Store(true)
 		}
 		// --delete-excluded turns a rule without a side into a
 		// sender-side one (exclude.c: parse_rule_tok).
@@ -476,13 +479,12 @@ func addRule(r *rsyncRule, pat string, xflags int, dir string) {
 }
 
 // matches reports whether r matches rel (slash-separated, relative to
-// the source root, never the root itself) as exclude.c:rule_matches
-// does; abs is the source root's absolute path, for the "/" modifier.
+// the source root, never the root itself, or an xattr name) as
+// exclude.c:rule_matches does; abs is the source root's absolute path,
+// for the "/" modifier. Whether r is for paths or for xattr names (the
+// x modifier) is checkRules' business.
 func (r *rsyncRule) matches(rel string, isDir bool, abs string) bool {
 	ret := r.flags&fNegate == 0
-	if r.flags&fXattr != 0 {
-		return false // xattr rules match xattr names, never paths
-	}
 	name := rel
 	prefix, suffix := "", ""
 	switch {
@@ -573,6 +575,9 @@ func (r *rsyncRule) render() string {
 	}
 	if r.flags&fExcludeSelf != 0 {
 		b.WriteByte('e')
+	}
+	if r.flags&fXattr != 0 {
+		b.WriteByte('x')
 	}
 	if r.flags&fSender != 0 {
 		b.WriteByte('s')

@@ -76,20 +76,35 @@ func (s *Set) compileRules(specs []Spec) error {
 	return nil
 }
 
-// checkRules returns the first rule of list that matches rel for side
-// sd (exclude.c: check_filter), nil when none does. A per-directory
-// merge rule stands for the rules of its files in rel's directory and
-// the directories above it, a "-C" rule for the global CVS ignore
-// list. With perishable false, perishable rules (the p modifier) are
-// skipped, as rsync's receiver skips them in a directory it deletes
-// (delete.c: ignore_perishable).
-func (s *Set) checkRules(list []*rsyncRule, rel string, isDir bool, sd side, perishable bool) *rsyncRule {
+// query is what checkRules matches: a path, or an xattr name of the
+// entry at a path (exclude.c: name_flags NAME_IS_DIR, NAME_IS_XATTR).
+type query struct {
+	rel   string // slash-separated, relative to the source root
+	isDir bool
+	// xattr is the xattr name to match ("" a path): only rules with
+	// the x modifier match it, and only it (exclude.c: rule_matches).
+	xattr string
+	sd    side
+	// perishable false skips perishable rules (the p modifier), as
+	// rsync's receiver skips them in a directory it deletes (delete.c:
+	// ignore_perishable).
+	perishable bool
+}
+
+// checkRules returns the first rule of list that matches q (exclude.c:
+// check_filter), nil when none does. A per-directory merge rule stands
+// for the rules of its files in the directory of q.rel and the
+// directories above it, a "-C" rule for the global CVS ignore list.
+func (s *Set) checkRules(list []*rsyncRule, q query) *rsyncRule {
 	for _, r := range list {
-		if !perishable && r.flags&fPerishable != 0 {
+		if !q.perishable && r.flags&fPerishable != 0 {
 			continue
 		}
 		if r.flags&fPerDir != 0 {
-			if m := s.checkRules(s.dirList(r.merge, path.Dir(rel)), rel, isDir, sd, perishable); m != nil {
+			if q.rel == "." {
+				continue // the root is listed before its own files are read (xattr queries)
+			}
+			if m := s.checkRules(s.dirList(r.merge, path.Dir(q.rel)), q); m != nil {
 				return m
 			}
 			continue
@@ -98,15 +113,24 @@ func (s *Set) checkRules(list []*rsyncRule, rel string, isDir bool, sd side, per
 			s.cvsMu.Lock()
 			cvs := s.cvs
 			s.cvsMu.Unlock()
-			if m := s.checkRules(cvs, rel, isDir, sd, perishable); m != nil {
+			if m := s.checkRules(cvs, q); m != nil {
 				return m
 			}
 			continue
 		}
-		if !r.applies(sd) {
+		if !r.applies(q.sd) {
 			continue
 		}
-		if r.matches(rel, isDir, s.root) {
+		if (r.flags&fXattr != 0) != (q.xattr != "") {
+			continue // x rules match xattr names only, the others paths only
+		}
+		if q.xattr != "" {
+			if r.matches(q.xattr, false, "") {
+				return r
+			}
+			continue
+		}
+		if r.matches(q.rel, q.isDir, s.root) {
 			return r
 		}
 	}

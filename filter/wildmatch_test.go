@@ -61,7 +61,7 @@ func TestParseRuleErrors(t *testing.T) {
 		"+",               // no pattern
 		"! foo",           // clear takes nothing
 		"Ps foo",          // P already names a side
-		"-x user.*",       // xattr rules are not implemented
+		"Ssx user.*",      // S already names a side
 		"PC",              // C is not for a sided rule
 		"-C-",             // C sets the - modifier already
 		"dir-merge,! .rf", // ! is not for merge rules
@@ -72,7 +72,7 @@ func TestParseRuleErrors(t *testing.T) {
 		}
 	}
 	for _, rule := range []string{"- foo", "-/ /x", "+! *.c", "P /keep", "exclude,s *.o", "hide x", ":n .f", "dir-merge,-we .f", "!", "clear",
-		":C", "-C", "dir-merge a/.rf", "dir-merge /.rf"} {
+		":C", "-C", "dir-merge a/.rf", "dir-merge /.rf", "-x user.*", "+xs user.a", "Px user.keep", "-xr *", "-x! user.*"} {
 		if _, err := Compile(Options{Rules: []Spec{{Kind: SpecFilter, Arg: rule}}}); err != nil {
 			t.Errorf("rule %q: %v", rule, err)
 		}

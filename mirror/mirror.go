@@ -202,6 +202,8 @@ func (m *Mirror) setup() error {
 			Exclude:       m.rules.Excluded,
 			Protect:       m.rules.Protected,
 			ProtectInside: m.rules.ProtectedInside,
+			XattrExclude:  m.rules.XattrExcluded,
+			XattrProtect:  m.rules.XattrProtected,
 			DryRun:        cfg.DryRun,
 			OneFileSystem: cfg.OneFileSystem,
 			Logger:        tlog,

@@ -37,6 +37,14 @@ type Options struct {
 	ACLs          bool // -A: POSIX ACLs (protocol 30 or newer)
 	XAttrs        bool // -X: extended attributes (protocol 30 or newer)
 	Sparse        bool // -S: the receiver writes runs of zeros as holes
+	// XattrFilter, if set, is asked for each xattr name of each listed
+	// entry (rel as for Exclude) with -X: rsync's filter rules with the
+	// x modifier (filter.Set.XattrExcluded). When it rules, it alone
+	// decides which names are sent (excluded ones are not); when it
+	// does not (no x rule was given), the system namespace is left out
+	// (xattrs.c:rsync_xal_get). The rules themselves reach the
+	// receiver in ExcludeRules.
+	XattrFilter func(rel, name string) (excluded, ruled bool)
 	// Usermap and Groupmap are rsync's --usermap and --groupmap, applied
 	// by the receiver ("FROM:TO,..."; --chown=USER:GROUP is "*:USER" and
 	// "*:GROUP").

@@ -29,19 +29,38 @@ const (
 )
 
 // Namespaces the sender leaves out (xattrs.c:rsync_xal_get, Linux): the
-// system namespace (ACLs are -A's business) and rsync's own
-// "user.rsync.%..." names (sent only with -XX, which gsync does not offer).
+// system namespace (ACLs are -A's business) unless Options.XattrFilter
+// rules, and always rsync's own "user.rsync.%..." names (sent only with
+// -XX, which gsync does not offer).
 const (
 	xattrSystemPrefix = "system."
 	xattrRsyncPrefix  = "user.rsync."
 )
 
-// xattrSkipped reports whether the sender leaves the xattr name out.
+// xattrSkipped reports whether the sender leaves the xattr name out by
+// rsync's default rule, which rsync's x filter rules replace (but for
+// its own names).
 func xattrSkipped(name string) bool {
-	if strings.HasPrefix(name, xattrSystemPrefix) {
-		return true
-	}
+	return strings.HasPrefix(name, xattrSystemPrefix) || rsyncOwnXattr(name)
+}
+
+// rsyncOwnXattr reports whether name is one of rsync's own
+// "user.rsync.%..." names.
+func rsyncOwnXattr(name string) bool {
 	return len(name) > len(xattrRsyncPrefix) && name[len(xattrRsyncPrefix)] == '%' && strings.HasPrefix(name, xattrRsyncPrefix)
+}
+
+// xattrSent reports whether the sender lists the xattr name of the
+// entry rel (xattrs.c:rsync_xal_get): with x filter rules
+// (Options.XattrFilter ruling) they alone decide, rsync's own names
+// aside; without, every name but the system namespace's.
+func (o *Options) xattrSent(rel, name string) bool {
+	if o.XattrFilter != nil {
+		if excluded, ruled := o.XattrFilter(rel, name); ruled {
+			return !excluded && !rsyncOwnXattr(name)
+		}
+	}
+	return !xattrSkipped(name)
 }
 
 // xattr is one attribute as listed: its name, its value's length and

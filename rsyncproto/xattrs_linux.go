@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/gsync/gsync/internal/beneath"
@@ -86,7 +88,7 @@ func (a *attrReader) readEntry(e *entry, o *Options) error {
 		return nil
 	}
 	xs, err := a.xattrsOf(e, func(n string) bool {
-		return (wantACLs && (n == xattrACLAccess || n == xattrACLDefault)) || (wantX && !xattrSkipped(n))
+		return (wantACLs && (n == xattrACLAccess || n == xattrACLDefault)) || (wantX && o.xattrSent(e.name, n))
 	})
 	if err != nil {
 		return err
@@ -101,7 +103,7 @@ func (a *attrReader) readEntry(e *entry, o *Options) error {
 	if wantX {
 		var set xattrSet
 		for _, x := range xs {
-			if !xattrSkipped(x.Name) {
+			if o.xattrSent(e.name, x.Name) {
 				set = append(set, newXattr(x.Name, x.Value))
 			}
 		}
@@ -113,9 +115,12 @@ func (a *attrReader) readEntry(e *entry, o *Options) error {
 
 // xattrValues re-reads the xattr values of the listed entry e for the
 // receiver's request (xattrs.c:send_xattr_request): one read for all the
-// names it asks.
+// names it asks, which are names of the set sent.
 func (a *attrReader) xattrValues(e *entry) (map[string][]byte, error) {
-	xs, err := a.xattrsOf(e, func(n string) bool { return !xattrSkipped(n) })
+	xs, err := a.xattrsOf(e, func(n string) bool {
+		_, sent := slices.BinarySearchFunc(e.xattrs, n, func(x xattr, n string) int { return strings.Compare(x.name, n) })
+		return sent
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/md5"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -152,5 +153,37 @@ func TestXattrRequestHostile(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestXattrSent: without Options.XattrFilter, or when it does not rule
+// (no x rule given), the system namespace and rsync's own names are not
+// sent; when it rules, its answer decides, the system namespace
+// included, and rsync's own names are still not sent
+// (xattrs.c:rsync_xal_get).
+func TestXattrSent(t *testing.T) {
+	var asked []string
+	ruling := func(rel, name string) (bool, bool) {
+		asked = append(asked, rel+" "+name)
+		return strings.HasPrefix(name, "user.secret"), true
+	}
+	silent := func(rel, name string) (bool, bool) { return true, false }
+	for _, c := range []struct {
+		filter func(rel, name string) (bool, bool)
+		name   string
+		want   bool
+	}{
+		{nil, "user.a", true}, {nil, "system.posix_acl_access", false}, {nil, "user.rsync.%stat", false},
+		{silent, "user.secret", true}, {silent, "system.x", false},
+		{ruling, "user.secret.key", false}, {ruling, "user.a", true}, {ruling, "system.posix_acl_access", true},
+		{ruling, "trusted.t", true}, {ruling, "user.rsync.%stat", false},
+	} {
+		o := &Options{XattrFilter: c.filter}
+		if got := o.xattrSent("d/f", c.name); got != c.want {
+			t.Errorf("xattrSent(%q) with filter %v = %v, want %v", c.name, c.filter != nil, got, c.want)
+		}
+	}
+	if len(asked) == 0 || asked[0] != "d/f user.secret.key" {
+		t.Errorf("XattrFilter asked %q, want the entry's name and the xattr name", asked)
 	}
 }

@@ -17,11 +17,14 @@ type attrPlan struct {
 	chmod      rsyncopts.Chmod
 	umap, gmap rsyncopts.IDMap
 	umask      uint32
+	// root: gsync runs as root, as rsync's am_root (xattrs: a receiver
+	// that is not root keeps the user namespace only).
+	root bool
 }
 
 // newAttrPlan parses the values of a.
 func newAttrPlan(a rsyncopts.Attrs) (attrPlan, error) {
-	p := attrPlan{Attrs: a, umask: uint32(rsyncopts.ProcessUmask())}
+	p := attrPlan{Attrs: a, umask: uint32(rsyncopts.ProcessUmask()), root: os.Geteuid() == 0}
 	var err error
 	if p.chmod, err = rsyncopts.ParseChmod(a.Chmod); err != nil {
 		return p, err

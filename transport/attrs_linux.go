@@ -19,18 +19,61 @@ const (
 	aclDefault = "system.posix_acl_default"
 )
 
-// keepXattr reports whether the xattr name is one that the local target
-// mirrors under a: with -X every name but the system namespace and
-// rsync's own user.rsync.%* names (xattrs.c:rsync_xal_get, as root, one
-// -X); with -A the two ACL names.
-func keepXattr(a attrPlan, name string) bool {
-	if name == aclAccess || name == aclDefault {
-		return a.ACLs
+// keepXattr reports whether the xattr name of the entry rel is one that
+// the local target mirrors under a, by the rules of one side (rule:
+// Options.XattrExclude or XattrProtect, nil none): with -A the two ACL
+// names (acls.c, which x rules do not filter); with -X rsync's x rules
+// where they rule, else every name but the system namespace, or with
+// userOnly (a receiver not running as root) the user namespace only;
+// never rsync's own user.rsync.%* names (xattrs.c:rsync_xal_get,
+// receive_xattr, rsync_xal_set, one -X).
+func keepXattr(a attrPlan, rel, name string, rule func(rel, name string) (bool, bool), userOnly bool) bool {
+	if a.ACLs && (name == aclAccess || name == aclDefault) {
+		return true
 	}
-	if !a.XAttrs || strings.HasPrefix(name, "system.") {
+	if !a.XAttrs || strings.HasPrefix(name, "user.rsync.%") {
 		return false
 	}
-	return !strings.HasPrefix(name, "user.rsync.%")
+	if rule != nil {
+		if excluded, ruled := rule(rel, name); ruled {
+			return !excluded
+		}
+	}
+	if userOnly {
+		return strings.HasPrefix(name, "user.")
+	}
+	return !strings.HasPrefix(name, "system.")
+}
+
+// xattrsCopied returns which xattr names of the source entry rel the
+// local target copies: those the sender's rules send that the
+// receiver's rules do not protect (xattrs.c: rsync_xal_get on the
+// sender, receive_xattr on the receiver).
+func (r *run) xattrsCopied(rel string) func(string) bool {
+	a, o := r.l.attrs, &r.l.opts
+	return func(n string) bool {
+		return keepXattr(a, rel, n, o.XattrExclude, false) && keepXattr(a, rel, n, o.XattrProtect, !a.root)
+	}
+}
+
+// xattrsOwned returns which xattr names of the target entry rel the
+// local target sets or removes: all but those the receiver's rules
+// protect, which stay as they are (xattrs.c:rsync_xal_set).
+func (r *run) xattrsOwned(rel string) func(string) bool {
+	a, o := r.l.attrs, &r.l.opts
+	return func(n string) bool { return keepXattr(a, rel, n, o.XattrProtect, !a.root) }
+}
+
+// storedXattrName is the name the local target keeps the source's xattr
+// name under: its own, or, not running as root, for a name outside the
+// user namespace (which only x rules let through), "user.rsync." and
+// the name, as rsync's receiver stores it (xattrs.c:receive_xattr; ACLs
+// with -A are acls.c's).
+func storedXattrName(a attrPlan, name string) string {
+	if a.root || strings.HasPrefix(name, "user.") || a.ACLs && (name == aclAccess || name == aclDefault) {
+		return name
+	}
+	return "user.rsync." + name
 }
 
 // attrOf names the attribute an xattr name belongs to in warnings.
@@ -45,7 +88,7 @@ func attrOf(name string) string {
 // sfi): beneath the source root, no symlink followed, and only while it is
 // still the listed entry (beneath.Root.Xattrs).
 func (r *run) srcXattrs(rel string, sfi fs.FileInfo) (map[string][]byte, error) {
-	keep := func(n string) bool { return keepXattr(r.l.attrs, n) }
+	keep := r.xattrsCopied(rel)
 	var xs []beneath.Xattr
 	var err error
 	if real := r.realOf(rel); real != "" {
@@ -58,7 +101,7 @@ func (r *run) srcXattrs(rel string, sfi fs.FileInfo) (map[string][]byte, error) 
 	}
 	out := make(map[string][]byte, len(xs))
 	for _, x := range xs {
-		out[x.Name] = x.Value
+		out[storedXattrName(r.l.attrs, x.Name)] = x.Value
 	}
 	return out, nil
 }
@@ -111,12 +154,12 @@ func readBuf(call func([]byte) (int, error)) ([]byte, error) {
 	return nil, unix.ERANGE
 }
 
-// setXattrs makes the mirrored xattrs of the target entry p equal to want:
-// it sets those that differ and removes the target's others
-// (xattrs.c:rsync_xal_set). It reports whether anything changed.
-func setXattrs(a attrPlan, p string, want map[string][]byte) (bool, error) {
-	keep := func(n string) bool { return keepXattr(a, n) }
-	have, err := readXattrs(p, keep)
+// setXattrs makes the mirrored xattrs of the target entry p (those owned
+// accepts) equal to want: it sets those that differ and removes the
+// target's others (xattrs.c:rsync_xal_set). It reports whether anything
+// changed.
+func setXattrs(p string, want map[string][]byte, owned func(string) bool) (bool, error) {
+	have, err := readXattrs(p, owned)
 	if err != nil {
 		return false, err
 	}

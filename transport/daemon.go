@@ -472,6 +472,7 @@ func (d *Daemon) request(sub string, paths []rsyncproto.Path, del, ignoreTimes b
 			o.Exclude = func(rel string, isDir bool) bool { return ex(path.Join(sub, rel), isDir) }
 		}
 	}
+	o.XattrFilter = xattrFilterUnder(d.opts.XattrExclude, sub)
 	return rsyncproto.Request{Root: root, Dest: dest, Paths: paths, Options: o}
 }
 

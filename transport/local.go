@@ -750,7 +750,7 @@ func (r *run) copyXattrs(rel, p string, sfi fs.FileInfo) (bool, error) {
 	if err != nil {
 		return false, r.attrWarn(rel, err)
 	}
-	changed, err := setXattrs(r.l.attrs, p, want)
+	changed, err := setXattrs(p, want, r.xattrsOwned(rel))
 	return changed, r.attrWarn(rel, err)
 }
 

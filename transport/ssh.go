@@ -528,6 +528,7 @@ func (t *SSH) rsyncOptions(ignoreTimes, del bool) rsyncproto.Options {
 		Timeout:       t.cfg.Timeout,
 		MaxProtocol:   t.cfg.Protocol,
 		Exclude:       t.opts.Exclude,
+		XattrFilter:   t.opts.XattrExclude,
 		Progress:      t.opts.Progress,
 		Listed:        t.opts.Listed,
 		Warn:          func(msg string) { t.log.Warn("remote rsync said", "text", msg) },
@@ -999,6 +1000,7 @@ func (t *SSH) rootRequest(r string) rsyncproto.Request {
 		if ex := t.opts.Exclude; ex != nil {
 			o.Exclude = func(rel string, isDir bool) bool { return ex(path.Join(r, rel), isDir) }
 		}
+		o.XattrFilter = xattrFilterUnder(t.opts.XattrExclude, r)
 	}
 	return rsyncproto.Request{Root: root, Dest: dest, Paths: []rsyncproto.Path{{Name: ".", Recursive: true}}, Options: o}
 }

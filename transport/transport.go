@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"strings"
 
 	"github.com/gsync/gsync/internal/change"
@@ -70,6 +71,17 @@ type Options struct {
 	// (filter.Set.ProtectedInside: rsync's perishable rules do not keep
 	// them there).
 	ProtectInside func(rel string, isDir bool) bool
+	// XattrExclude, if set, is rsync's filter rules with the x modifier
+	// on the sender's side (filter.Set.XattrExcluded): with -X, the
+	// xattr names of the entry rel that are not sent. ruled false means
+	// no x rule was given: rsync's default applies (the system
+	// namespace is not sent). Daemon and ssh targets send the rules
+	// themselves to the receiver with the others (their ExcludeRules).
+	XattrExclude func(rel, name string) (excluded, ruled bool)
+	// XattrProtect, if set, is the x rules of the receiver's side
+	// (filter.Set.XattrProtected): the xattr names of the target entry
+	// rel that a local target neither sets nor removes.
+	XattrProtect func(rel, name string) (protected, ruled bool)
 	// DryRun reports what would be done without changing the target.
 	DryRun bool
 	// Attrs are the attributes kept on the target (the zero value is
@@ -104,6 +116,15 @@ type Options struct {
 	// that each attribute appears once. Nil means slog.Default() with a
 	// "target" attribute holding the target's String().
 	Logger *slog.Logger
+}
+
+// xattrFilterUnder returns f for the entries of a push rooted at the
+// source directory sub ("." the source root).
+func xattrFilterUnder(f func(rel, name string) (bool, bool), sub string) func(rel, name string) (bool, bool) {
+	if f == nil || sub == "." || sub == "" {
+		return f
+	}
+	return func(rel, name string) (bool, bool) { return f(path.Join(sub, rel), name) }
 }
 
 // Stats summarise one push.

@@ -21,7 +21,7 @@ func (v *localVerify) xattrFlags(rel string, sfi fs.FileInfo) (acl, xattr bool) 
 		v.fail(rel, err)
 		return false, false
 	}
-	have, err := readXattrs(v.r.dstPath(rel), func(n string) bool { return keepXattr(a, n) })
+	have, err := readXattrs(v.r.dstPath(rel), v.r.xattrsOwned(rel))
 	if err != nil {
 		v.fail(rel, fmt.Errorf("read target xattrs: %w", err))
 		return false, false
