@@ -110,7 +110,7 @@ func (m *Mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, e
 			return transport.Stats{}, transport.Transient(err)
 		}
 		if n > max {
-			st, err := t.counted(func() (transport.Stats, error) { return t.keep.FullSync(ctx) })
+			st, err := m.pushOne(ctx, t, func() (transport.Stats, error) { return t.keep.FullSync(ctx) })
 			if err != nil {
 				return st, err
 			}
@@ -118,7 +118,7 @@ func (m *Mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, e
 		}
 	}
 	m.snapshot(ctx, t)
-	return t.counted(func() (transport.Stats, error) { return t.tgt.FullSync(ctx) })
+	return m.pushOne(ctx, t, func() (transport.Stats, error) { return t.tgt.FullSync(ctx) })
 }
 
 // maxDeleteReason is the refusal of a sync that would delete n > max
@@ -169,9 +169,9 @@ func (m *Mirror) pushBatchParts(ctx context.Context, t *targetRun, changes []tra
 		return m.pushChanges(ctx, t, changes)
 	}
 	if t.keep != nil {
-		st, err = t.counted(func() (transport.Stats, error) { return t.keep.Push(ctx, changes) })
+		st, err = m.pushOne(ctx, t, func() (transport.Stats, error) { return t.keep.Push(ctx, changes) })
 	} else if kept := withoutDeletes(changes); len(kept) > 0 {
-		st, err = t.counted(func() (transport.Stats, error) { return t.tgt.Push(ctx, kept) })
+		st, err = m.pushOne(ctx, t, func() (transport.Stats, error) { return t.tgt.Push(ctx, kept) })
 	}
 	if err != nil {
 		return st, nil, err

@@ -219,7 +219,7 @@ func (m *Mirror) setup() error {
 		if err != nil {
 			return err
 		}
-		t := &targetRun{tgt: tgt, spec: spec.Spec, st: spec.Status, log: tlog, startupDone: cfg.NoInit,
+		t := &targetRun{tgt: tgt, spec: spec.Spec, st: spec.Status, log: tlog, startupDone: cfg.NoInit, hardLinks: spec.HardLinks,
 			paths: newPathBackoff(backoffMin, backoffMax), prog: prog}
 		m.targets = append(m.targets, t)
 		if err := m.openMore(t, spec, opts); err != nil {
@@ -323,13 +323,13 @@ func (m *Mirror) readRuleFile(rel string) ([]byte, error) {
 }
 
 // openMore opens the extra target instances of spec.MaxProcesses, each
-// with its own connection; a target that runs events keeps one.
+// with its own connection. A target that runs events (lsyncd's actions)
+// gets them too: lsyncd runs up to maxProcesses actions at once, on
+// delays that do not block each other (lsyncd.lua: Sync.invokeActions,
+// getDelays), as the groups of splitChanges do; the caller keeps one for
+// actions that are not independent processes.
 func (m *Mirror) openMore(t *targetRun, spec Target, opts transport.Options) error {
 	n := max(spec.MaxProcesses, 1)
-	if e, ok := t.tgt.(EventTarget); ok && e.EventBased() && n > 1 {
-		t.log.Warn("maxProcesses has no effect on a sync that runs actions: they run one at a time, in order", "max_processes", n)
-		n = 1
-	}
 	t.st.setProcesses(n)
 	if m.cfg.Once {
 		return nil // full syncs only: they run alone
@@ -384,7 +384,9 @@ type targetRun struct {
 	tgt transport.Target
 	// more are the extra instances of the target that the groups of a
 	// batch are pushed on at the same time (Target.MaxProcesses).
-	more        []transport.Target
+	more []transport.Target
+	// hardLinks: -H (Target.HardLinks).
+	hardLinks   bool
 	spec        string // the target as given
 	st          *Status
 	log         *slog.Logger
