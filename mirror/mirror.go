@@ -355,7 +355,7 @@ func (m *Mirror) guardDeletes(t *targetRun, spec Target, dir string, opts transp
 	keepOpts := opts
 	keepOpts.Delete = transport.DeleteNever
 	if dir != "" {
-		t.counter = &localDeletes{src: m.src, dst: dir, excluded: m.rules.Protected}
+		t.counter = &localDeletes{src: m.src, dst: dir, sent: m.rules.Excluded, kept: m.rules.Protected, keptInside: m.rules.ProtectedInside}
 		keep, err := transport.NewLocal(dir, keepOpts)
 		if err != nil {
 			return ConfigError{fmt.Errorf("open target %s: %w", dir, err)}
@@ -364,7 +364,7 @@ func (m *Mirror) guardDeletes(t *targetRun, spec Target, dir string, opts transp
 		return nil
 	}
 	probeOpts := opts
-	probeOpts.DryRun, probeOpts.Progress = true, nil
+	probeOpts.DryRun, probeOpts.Progress, probeOpts.Listed = true, nil, nil
 	probeOpts.Logger = opts.Logger.With("role", "max-delete count")
 	probe, _, err := spec.Open(m.rules, probeOpts)
 	if err != nil {

@@ -1,0 +1,114 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gsync/gsync/internal/testutil"
+	"github.com/gsync/gsync/internal/treediff"
+)
+
+// TestMaxDeleteCountsAsRsync: --max-delete on a local target counts the
+// entries C rsync counts (delete.c: delete_item, stats.deleted_files),
+// given the same options: with --delete-excluded the excluded entries on
+// the target (a directory excluded whole included), with a perishable
+// rule (-p) the perishable entries inside a deleted directory, the
+// contents of a directory replaced by a file (not the directory), and
+// not a directory that keeps a protected entry. rsync's own count (its
+// --stats without a limit) is the oracle: at --max-delete K both delete
+// all K and exit 0, leaving equal targets; at K-1 both stop at the limit
+// (rsync deletes the first K-1 and says "Deletions stopped due to
+// --max-delete limit"; gsync deletes none and says "more than
+// --max-delete"), each exiting non-zero.
+func TestMaxDeleteCountsAsRsync(t *testing.T) {
+	t.Parallel()
+	rsync := lookBinary(t, "rsync")
+	for _, tt := range []struct {
+		name    string
+		opts    []string
+		source  []string // files at the source
+		target  []string // files on the target before the sync
+		atLeast int      // rsync's count, at least (the scenario holds what it is meant to)
+	}{
+		{"delete-excluded", []string{"--delete-excluded", "--exclude", "*.log", "--exclude", "cache/", "--filter", "P prot"},
+			[]string{"keep/a", "keep/b.log", "cache/x", "typechange"},
+			[]string{"keep/a", "keep/b.log", "cache/x", "cache/y", "gone/1", "gone/2", "gone/3", "gone2/f", "gone2/prot",
+				"typechange/1", "typechange/2"},
+			9},
+		{"perishable", []string{"--filter", "-p *.o", "--exclude", "*.log"},
+			[]string{"keep/a", "keep/b.log"},
+			[]string{"keep/a", "keep/b.log", "top.o", "gone/1", "gone/2", "gone/x.o", "gone3/y.log", "gone3/z"},
+			4},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			base := t.TempDir()
+			src := filepath.Join(base, "src")
+			for _, f := range tt.source {
+				testutil.WriteRel(t, src, f)
+			}
+			fresh := func(name string) string {
+				dir := filepath.Join(base, name)
+				for _, f := range tt.target {
+					testutil.WriteRel(t, dir, f)
+				}
+				return dir
+			}
+			rsyncArgs := func(dst string, extra ...string) []string {
+				return append(append(append([]string{"-a", "--delete"}, tt.opts...), extra...), src+"/", dst+"/")
+			}
+			code, out := runFidelityRsync(t, rsync, rsyncArgs(fresh("count"), "--stats")...)
+			m := regexp.MustCompile(`Number of deleted files: (\d+)`).FindStringSubmatch(out)
+			if code != 0 || m == nil {
+				t.Fatalf("rsync --stats: exit %d, no count:\n%s", code, out)
+			}
+			k, _ := strconv.Atoi(m[1])
+			if k < tt.atLeast {
+				t.Fatalf("rsync deleted %d entries, want at least %d: the scenario does not hold", k, tt.atLeast)
+			}
+
+			// At the limit: both delete everything, the targets agree.
+			rdst, gdst := fresh("rsync-at"), fresh("gsync-at")
+			limit := "--max-delete=" + strconv.Itoa(k)
+			if code, out := runFidelityRsync(t, rsync, rsyncArgs(rdst, limit)...); code != 0 {
+				t.Fatalf("rsync %s: exit %d:\n%s", limit, code, out)
+			}
+			gargs := append(append([]string{"--once", "--control-socket", "none", limit}, tt.opts...), src, gdst)
+			if code, out := runGsync(t, gargs...); code != 0 {
+				t.Fatalf("gsync %s (rsync deleted %d): exit %d:\n%s", limit, k, code, tail(out, 20))
+			}
+			// mtimes left out: rsync's quick check skips a same-size file
+			// written in the same second, gsync compares nanoseconds.
+			treediff.Equal(t, rdst, gdst, treediff.Options{MtimeGranularity: -1})
+
+			// One below: both stop at the limit.
+			rdst, gdst = fresh("rsync-below"), fresh("gsync-below")
+			limit = "--max-delete=" + strconv.Itoa(k-1)
+			code, out = runFidelityRsync(t, rsync, rsyncArgs(rdst, limit)...)
+			if code == 0 || !strings.Contains(out, "Deletions stopped due to --max-delete limit (1 skipped)") {
+				t.Errorf("rsync %s: exit %d, want a non-zero exit at the limit:\n%s", limit, code, out)
+			}
+			gargs = append(append([]string{"--once", "--control-socket", "none", limit}, tt.opts...), src, gdst)
+			code, out = runGsync(t, gargs...)
+			if code != 1 || !strings.Contains(out, "more than --max-delete "+strconv.Itoa(k-1)) {
+				t.Errorf("gsync %s: exit %d, want 1 and the --max-delete refusal:\n%s", limit, code, tail(out, 20))
+			}
+			for _, f := range tt.target {
+				if strings.HasPrefix(f, "typechange/") {
+					// Known gap: the transfers that still land replace
+					// a directory in the way of a file (the local
+					// target's make-room), where rsync stops ("could
+					// not make way").
+					continue
+				}
+				if _, err := os.Lstat(filepath.Join(gdst, f)); err != nil {
+					t.Errorf("gsync deleted %s over the limit: %v", f, err)
+				}
+			}
+		})
+	}
+}
