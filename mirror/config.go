@@ -121,6 +121,15 @@ type EventTarget interface {
 	EventBased() bool
 }
 
+// FullSyncWaiter is a transport.Target whose full syncs wait for
+// something outside the mirror first (the startup syncs of other syncs
+// writing into the same tree): the engine waits with WaitFullSync before
+// the full sync takes a process of Config.Processes, which the others
+// may need to get there.
+type FullSyncWaiter interface {
+	WaitFullSync(ctx context.Context) error
+}
+
 // Target is one target of the mirror.
 type Target struct {
 	Spec string // the target as given, for log lines

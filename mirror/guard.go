@@ -104,6 +104,11 @@ func (m *Mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, e
 	if reason != "" {
 		return transport.Stats{}, &refusal{reason}
 	}
+	if w, ok := t.tgt.(FullSyncWaiter); ok {
+		if err := w.WaitFullSync(ctx); err != nil {
+			return transport.Stats{}, err
+		}
+	}
 	if max := m.cfg.MaxDelete; max > 0 && t.counter != nil && m.cfg.Delete.Full() {
 		n, err := t.counter.full(ctx, max)
 		if err != nil {

@@ -215,3 +215,89 @@ func TestProcessesCapFullSyncs(t *testing.T) {
 		t.Errorf("peak %d full syncs in flight, want 1", peak)
 	}
 }
+
+// waitingTarget is a fakeTarget whose full syncs wait for ready first
+// (as cmd/gsync's targets of syncs writing into one tree wait for the
+// startup syncs before theirs): a FullSyncWaiter.
+type waitingTarget struct {
+	*fakeTarget
+	ready   <-chan struct{}
+	entered chan struct{} // closed when it first waits
+	once    *sync.Once
+}
+
+func (w waitingTarget) WaitFullSync(ctx context.Context) error {
+	w.once.Do(func() { close(w.entered) })
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w waitingTarget) FullSync(ctx context.Context) (transport.Stats, error) {
+	if err := w.WaitFullSync(ctx); err != nil {
+		return transport.Stats{}, err
+	}
+	return w.fakeTarget.FullSync(ctx)
+}
+
+// signalTarget is a fakeTarget that closes done after its first full
+// sync.
+type signalTarget struct {
+	*fakeTarget
+	once *sync.Once
+	done chan struct{}
+}
+
+func (s signalTarget) FullSync(ctx context.Context) (transport.Stats, error) {
+	defer s.once.Do(func() { close(s.done) })
+	return s.fakeTarget.FullSync(ctx)
+}
+
+// TestProcessesWaitOutsideTheCap: a full sync that waits for another
+// sync's startup (FullSyncWaiter) waits before it takes a process: with
+// cap 1, the waiting sync started first must not hold the only process
+// that the sync it waits for needs.
+func TestProcessesWaitOutsideTheCap(t *testing.T) {
+	t.Parallel()
+	procs, clock := NewProcesses(1), newFakeClock()
+	first := make(chan struct{})
+	start := func(name string, tgt transport.Target) *Status {
+		st := NewStatus(name, nil)
+		src := t.TempDir()
+		testutil.WriteRel(t, src, "f0")
+		w := newFakeWatcher()
+		m := New(Config{Name: name, Source: src, MaxDelays: 1000, Clock: clock, Processes: procs,
+			Log:   slog.New(slog.DiscardHandler),
+			Watch: func(context.Context, watcher.Options) (watcher.Watcher, error) { return w, nil },
+			Targets: []Target{{Spec: name, Status: st,
+				Open: func(*filter.Set, transport.Options) (transport.Target, string, error) { return tgt, "", nil }}}})
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			m.Run(context.Background())
+		}()
+		t.Cleanup(func() {
+			m.Stop()
+			m.Stop()
+			<-finished
+		})
+		return st
+	}
+	entered := make(chan struct{})
+	later := start("later", waitingTarget{&fakeTarget{name: "later"}, first, entered, &sync.Once{}})
+	testutil.Eventually(t, "the later sync's startup waiting", func() bool {
+		select {
+		case <-entered:
+			return true
+		default:
+			return false
+		}
+	})
+	earlier := start("earlier", signalTarget{&fakeTarget{name: "earlier"}, &sync.Once{}, first})
+	testutil.Eventually(t, "both startup syncs done", func() bool {
+		return earlier.Snapshot().Started && later.Snapshot().Started
+	})
+}
