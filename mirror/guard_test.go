@@ -83,6 +83,43 @@ func TestMaxDeleteCountsEntriesBelowDeletedDir(t *testing.T) {
 	}
 }
 
+// TestMaxDeleteHeldBackKeepsOptions: the transfers of a batch whose
+// deletions are held back land with the target's own options: the twin
+// that pushes them is opened as the target is (here with --chmod F600;
+// before, a local target's twin was opened without its options).
+func TestMaxDeleteHeldBackKeepsOptions(t *testing.T) {
+	base := t.TempDir()
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	testutil.MustMkdir(t, src)
+	testutil.Fill(t, dst, "big", 5)
+	testutil.WriteRel(t, src, "new")
+	open := func(_ *filter.Set, opts transport.Options) (transport.Target, string, error) {
+		opts.Attrs.Chmod = "F600"
+		tgt, err := transport.NewLocal(dst, opts)
+		return tgt, dst, err
+	}
+	m := New(Config{Source: src, MaxDelays: 1000, MaxDelete: 2, Targets: []Target{{Spec: dst, Open: open}},
+		Log: slog.New(slog.DiscardHandler)})
+	if err := m.setup(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.close)
+	_, err := m.pushBatch(context.Background(), m.targets[0], []transport.Change{
+		{Op: change.Delete, Path: "big", IsDir: true, Recursive: true},
+		{Op: change.Modify, Path: "new"},
+	})
+	if !IsRefusal(err) {
+		t.Fatalf("pushBatch: %v; want a --max-delete refusal", err)
+	}
+	fi, err := os.Lstat(filepath.Join(dst, "new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("new landed with mode %v, want 0600 (--chmod F600)", fi.Mode().Perm())
+	}
+}
+
 // TestDeleteCounter counts what batches and full syncs delete, as rsync
 // counts (TestMaxDeleteCountsAsRsync in integration compares with it).
 func TestDeleteCounter(t *testing.T) {

@@ -356,9 +356,11 @@ func (m *Mirror) guardDeletes(t *targetRun, spec Target, dir string, opts transp
 	keepOpts.Delete = transport.DeleteNever
 	if dir != "" {
 		t.counter = &localDeletes{src: m.src, dst: dir, sent: m.rules.Excluded, kept: m.rules.Protected, keptInside: m.rules.ProtectedInside}
-		keep, err := transport.NewLocal(dir, keepOpts)
+		// Opened as the target is, with its own options (attributes,
+		// --backup, ...): a batch held back still lands as they say.
+		keep, _, err := spec.Open(m.rules, keepOpts)
 		if err != nil {
-			return ConfigError{fmt.Errorf("open target %s: %w", dir, err)}
+			return err
 		}
 		t.keep = keep
 		return nil
