@@ -102,7 +102,7 @@ func (m *Mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, e
 		return transport.Stats{}, err
 	}
 	if reason != "" {
-		return transport.Stats{}, &refusal{reason}
+		return transport.Stats{}, &refusal{reason: reason}
 	}
 	if w, ok := t.tgt.(FullSyncWaiter); ok {
 		if err := w.WaitFullSync(ctx); err != nil {
@@ -119,7 +119,7 @@ func (m *Mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, e
 			if err != nil {
 				return st, err
 			}
-			return st, &refusal{maxDeleteReason("full sync", n, max)}
+			return st, &refusal{maxDeleteReason("full sync", n, max), ErrMaxDelete}
 		}
 	}
 	m.snapshot(ctx, t)
@@ -181,7 +181,7 @@ func (m *Mirror) pushBatchParts(ctx context.Context, t *targetRun, changes []tra
 	if err != nil {
 		return st, nil, err
 	}
-	return st, nil, &refusal{maxDeleteReason("batch", n, max)}
+	return st, nil, &refusal{maxDeleteReason("batch", n, max), ErrMaxDelete}
 }
 
 // countBatchDeletes counts the entries changes would delete on t's
