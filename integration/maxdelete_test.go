@@ -12,8 +12,9 @@ import (
 	"github.com/gsync/gsync/internal/treediff"
 )
 
-// TestMaxDeleteCountsAsRsync: --max-delete on a local target counts the
-// entries C rsync counts (delete.c: delete_item, stats.deleted_files),
+// TestMaxDeleteCountsAsRsync: --max-delete on a local target (and on an
+// rsync 3.5.0 daemon, counted by its dry run) counts the entries C rsync
+// counts (delete.c: delete_item, stats.deleted_files),
 // given the same options: with --delete-excluded the excluded entries on
 // the target (a directory excluded whole included), with a perishable
 // rule (-p) the perishable entries inside a deleted directory, the
@@ -27,6 +28,15 @@ import (
 func TestMaxDeleteCountsAsRsync(t *testing.T) {
 	t.Parallel()
 	rsync := lookBinary(t, "rsync")
+	base := t.TempDir()
+	rows := []string{"delete-excluded", "perishable"}
+	var mods []Module
+	for _, r := range rows {
+		for _, phase := range []string{"at", "below"} {
+			mods = append(mods, Module{Name: r + "-" + phase, Path: filepath.Join(base, r, "daemon-"+phase)})
+		}
+	}
+	d := StartRsyncDaemon(t, Config{Modules: mods})
 	for _, tt := range []struct {
 		name    string
 		opts    []string
@@ -46,7 +56,7 @@ func TestMaxDeleteCountsAsRsync(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			base := t.TempDir()
+			base := filepath.Join(base, tt.name)
 			src := filepath.Join(base, "src")
 			for _, f := range tt.source {
 				testutil.WriteRel(t, src, f)
@@ -71,42 +81,50 @@ func TestMaxDeleteCountsAsRsync(t *testing.T) {
 				t.Fatalf("rsync deleted %d entries, want at least %d: the scenario does not hold", k, tt.atLeast)
 			}
 
-			// At the limit: both delete everything, the targets agree.
-			rdst, gdst := fresh("rsync-at"), fresh("gsync-at")
-			limit := "--max-delete=" + strconv.Itoa(k)
-			if code, out := runFidelityRsync(t, rsync, rsyncArgs(rdst, limit)...); code != 0 {
-				t.Fatalf("rsync %s: exit %d:\n%s", limit, code, out)
+			// At the limit rsync deletes everything; one below, it stops.
+			rat, rbelow := fresh("rsync-at"), fresh("rsync-below")
+			limitAt, limitBelow := "--max-delete="+strconv.Itoa(k), "--max-delete="+strconv.Itoa(k-1)
+			if code, out := runFidelityRsync(t, rsync, rsyncArgs(rat, limitAt)...); code != 0 {
+				t.Fatalf("rsync %s: exit %d:\n%s", limitAt, code, out)
 			}
-			gargs := append(append([]string{"--once", "--control-socket", "none", limit}, tt.opts...), src, gdst)
-			if code, out := runGsync(t, gargs...); code != 0 {
-				t.Fatalf("gsync %s (rsync deleted %d): exit %d:\n%s", limit, k, code, tail(out, 20))
-			}
-			// mtimes left out: rsync's quick check skips a same-size file
-			// written in the same second, gsync compares nanoseconds.
-			treediff.Equal(t, rdst, gdst, treediff.Options{MtimeGranularity: -1})
-
-			// One below: both stop at the limit.
-			rdst, gdst = fresh("rsync-below"), fresh("gsync-below")
-			limit = "--max-delete=" + strconv.Itoa(k-1)
-			rcode, out := runFidelityRsync(t, rsync, rsyncArgs(rdst, limit)...)
+			rcode, out := runFidelityRsync(t, rsync, rsyncArgs(rbelow, limitBelow)...)
 			if rcode == 0 || !strings.Contains(out, "Deletions stopped due to --max-delete limit (1 skipped)") {
-				t.Errorf("rsync %s: exit %d, want a non-zero exit at the limit:\n%s", limit, rcode, out)
+				t.Errorf("rsync %s: exit %d, want a non-zero exit at the limit:\n%s", limitBelow, rcode, out)
 			}
-			gargs = append(append([]string{"--once", "--control-socket", "none", limit}, tt.opts...), src, gdst)
-			code, out = runGsync(t, gargs...)
-			if code != rcode || !strings.Contains(out, "more than --max-delete "+strconv.Itoa(k-1)) {
-				t.Errorf("gsync %s: exit %d, want rsync's %d and the --max-delete refusal:\n%s", limit, code, rcode, tail(out, 20))
-			}
-			for _, f := range tt.target {
-				if strings.HasPrefix(f, "typechange/") {
-					// Known gap: the transfers that still land replace
-					// a directory in the way of a file (the local
-					// target's make-room), where rsync stops ("could
-					// not make way").
-					continue
+			for _, kind := range []string{"local", "daemon"} {
+				at, below := fresh(kind+"-at"), fresh(kind+"-below")
+				atArg, belowArg := at, below
+				if kind == "daemon" {
+					atArg, belowArg = d.URL(tt.name+"-at"), d.URL(tt.name+"-below")
 				}
-				if _, err := os.Lstat(filepath.Join(gdst, f)); err != nil {
-					t.Errorf("gsync deleted %s over the limit: %v", f, err)
+				// At the limit: gsync deletes everything too, the
+				// targets agree.
+				gargs := append(append([]string{"--once", "--control-socket", "none", limitAt}, tt.opts...), src, atArg)
+				if code, out := runGsync(t, gargs...); code != 0 {
+					t.Fatalf("%s: gsync %s (rsync deleted %d): exit %d:\n%s", kind, limitAt, k, code, tail(out, 20))
+				}
+				// mtimes left out: rsync's quick check skips a
+				// same-size file written in the same second, gsync
+				// compares nanoseconds.
+				treediff.Equal(t, rat, at, treediff.Options{MtimeGranularity: -1})
+
+				// One below: gsync stops too, and deletes nothing.
+				gargs = append(append([]string{"--once", "--control-socket", "none", limitBelow}, tt.opts...), src, belowArg)
+				code, out := runGsync(t, gargs...)
+				if code != rcode || !strings.Contains(out, "more than --max-delete "+strconv.Itoa(k-1)) {
+					t.Errorf("%s: gsync %s: exit %d, want rsync's %d and the --max-delete refusal:\n%s", kind, limitBelow, code, rcode, tail(out, 20))
+				}
+				for _, f := range tt.target {
+					if strings.HasPrefix(f, "typechange/") {
+						// Known gap: the transfers that still land
+						// replace a directory in the way of a file
+						// (make-room), where rsync stops ("could not
+						// make way").
+						continue
+					}
+					if _, err := os.Lstat(filepath.Join(below, f)); err != nil {
+						t.Errorf("%s: gsync deleted %s over the limit: %v", kind, f, err)
+					}
 				}
 			}
 		})
