@@ -63,6 +63,11 @@ type Config struct {
 	MaxDelete int
 
 	Targets []Target
+	// Processes, when set, caps the pushes in flight of this mirror and
+	// every other that shares it (lsyncd's settings{ maxProcesses }, one
+	// cap across the syncs of a config), full syncs included; each
+	// target's MaxProcesses caps it as well. nil: no shared cap.
+	Processes *Processes
 	// StateDir holds the tree index of each target ("": none): a
 	// restart pushes what changed since the last full sync, then runs
 	// a full sync to verify (package state).
@@ -116,6 +121,15 @@ type EventTarget interface {
 	EventBased() bool
 }
 
+// FullSyncWaiter is a transport.Target whose full syncs wait for
+// something outside the mirror first (the startup syncs of other syncs
+// writing into the same tree): the engine waits with WaitFullSync before
+// the full sync takes a process of Config.Processes, which the others
+// may need to get there.
+type FullSyncWaiter interface {
+	WaitFullSync(ctx context.Context) error
+}
+
 // Target is one target of the mirror.
 type Target struct {
 	Spec string // the target as given, for log lines
@@ -132,8 +146,13 @@ type Target struct {
 	// once (lsyncd's maxProcesses), each on a target of its own opened
 	// with Open, on groups of changes whose paths are disjoint (see
 	// splitChanges); full syncs run alone. 0 or 1: one push at a time.
-	// Targets that run events (EventTarget) always run one.
+	// A target that runs events (EventTarget) runs the events of each
+	// group in order, the groups at once.
 	MaxProcesses int
+	// HardLinks: the target keeps hard links (-H). A batch split for
+	// MaxProcesses keeps every change that may send a name of a
+	// multiply linked file in one push (see Mirror.hardLinked).
+	HardLinks bool
 	// Effects, when set, says what a change of a path does on a target
 	// that is not a mirror (lsyncd's actions), for gsync explain; nil:
 	// the mirror's own rules.

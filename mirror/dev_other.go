@@ -17,3 +17,6 @@ func fileIDOf(path string) (id fileID, ok bool, err error) {
 	_, err = os.Stat(path)
 	return fileID{}, false, err
 }
+
+// nlinkOf returns 1: no link counts here.
+func nlinkOf(os.FileInfo) uint64 { return 1 }

@@ -34,3 +34,11 @@ func fileIDOf(path string) (id fileID, ok bool, err error) {
 	}
 	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true, nil
 }
+
+// nlinkOf returns the number of names of the file fi (1 where unknown).
+func nlinkOf(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}

@@ -28,9 +28,23 @@ func (e StartupError) Unwrap() error { return e.Err }
 // refusal is a sync, or the deletions of a sync, that a safety guard held
 // back. It is not retried: the reason must be fixed (or the guard
 // lifted) first. With Once it makes the run fail.
-type refusal struct{ reason string }
+type refusal struct {
+	reason string
+	err    error // what kind of refusal (ErrMaxDelete), or nil
+}
 
 func (r *refusal) Error() string { return r.reason }
+func (r *refusal) Unwrap() error { return r.err }
+
+// ErrMaxDelete marks a sync whose deletions --max-delete held back.
+var ErrMaxDelete = errors.New("deletions held back at --max-delete")
+
+// IsDeleteLimit reports whether err is a sync whose deletions a
+// --max-delete limit stopped: gsync's own guard, or a receiver at
+// rsync's.
+func IsDeleteLimit(err error) bool {
+	return errors.Is(err, ErrMaxDelete) || errors.Is(err, transport.ErrDeleteLimit)
+}
 
 // IsRefusal reports whether err is a guard's refusal, or a receiver
 // that stopped deleting at rsync's own --max-delete.

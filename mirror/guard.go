@@ -102,7 +102,12 @@ func (m *Mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, e
 		return transport.Stats{}, err
 	}
 	if reason != "" {
-		return transport.Stats{}, &refusal{reason}
+		return transport.Stats{}, &refusal{reason: reason}
+	}
+	if w, ok := t.tgt.(FullSyncWaiter); ok {
+		if err := w.WaitFullSync(ctx); err != nil {
+			return transport.Stats{}, err
+		}
 	}
 	if max := m.cfg.MaxDelete; max > 0 && t.counter != nil && m.cfg.Delete.Full() {
 		n, err := t.counter.full(ctx, max)
@@ -110,15 +115,15 @@ func (m *Mirror) fullSync(ctx context.Context, t *targetRun) (transport.Stats, e
 			return transport.Stats{}, transport.Transient(err)
 		}
 		if n > max {
-			st, err := t.counted(func() (transport.Stats, error) { return t.keep.FullSync(ctx) })
+			st, err := m.pushOne(ctx, t, func() (transport.Stats, error) { return t.keep.FullSync(ctx) })
 			if err != nil {
 				return st, err
 			}
-			return st, &refusal{maxDeleteReason("full sync", n, max)}
+			return st, &refusal{maxDeleteReason("full sync", n, max), ErrMaxDelete}
 		}
 	}
 	m.snapshot(ctx, t)
-	return t.counted(func() (transport.Stats, error) { return t.tgt.FullSync(ctx) })
+	return m.pushOne(ctx, t, func() (transport.Stats, error) { return t.tgt.FullSync(ctx) })
 }
 
 // maxDeleteReason is the refusal of a sync that would delete n > max
@@ -169,14 +174,14 @@ func (m *Mirror) pushBatchParts(ctx context.Context, t *targetRun, changes []tra
 		return m.pushChanges(ctx, t, changes)
 	}
 	if t.keep != nil {
-		st, err = t.counted(func() (transport.Stats, error) { return t.keep.Push(ctx, changes) })
+		st, err = m.pushOne(ctx, t, func() (transport.Stats, error) { return t.keep.Push(ctx, changes) })
 	} else if kept := withoutDeletes(changes); len(kept) > 0 {
-		st, err = t.counted(func() (transport.Stats, error) { return t.tgt.Push(ctx, kept) })
+		st, err = m.pushOne(ctx, t, func() (transport.Stats, error) { return t.tgt.Push(ctx, kept) })
 	}
 	if err != nil {
 		return st, nil, err
 	}
-	return st, nil, &refusal{maxDeleteReason("batch", n, max)}
+	return st, nil, &refusal{maxDeleteReason("batch", n, max), ErrMaxDelete}
 }
 
 // countBatchDeletes counts the entries changes would delete on t's
@@ -246,12 +251,30 @@ func (d *dryRunDeletes) full(ctx context.Context, _ int) (int, error) {
 }
 
 // localDeletes counts the deletions of a sync on a target directory the
-// engine can read (a local target): every target entry that the source
-// lacks, with everything below it. Excluded entries are never deleted
-// and not counted.
+// engine can read (a local target) as rsync counts them (delete.c:
+// delete_item adds each entry it deletes to stats.deleted_files, which
+// --max-delete bounds, generator.c): every target entry the source lacks
+// or does not send, with everything below it, but for the entries the
+// receiver's rules keep and the directories that hold one. As the local
+// target's deleter (transport/tree.go), with the same rules:
+//   - a source entry that is excluded (sent reports it) is not in the
+//     file list, so its target entry is deleted unless kept
+//     (--delete-excluded leaves only the receiver-side rules in kept);
+//   - inside a deleted directory keptInside decides: perishable rules
+//     keep nothing there (delete_item sets ignore_perishable for
+//     delete_dir_contents), and a directory that keeps an entry stays
+//     and is not counted ("cannot delete non-empty directory");
+//   - a directory in the way of a source non-directory is deleted to
+//     make room (DEL_MAKE_ROOM): its contents count, itself not.
+//
+// Not counted: backups kept next to their files and --partial-dir
+// entries, which the local target keeps too.
 type localDeletes struct {
 	src, dst string
-	excluded func(rel string, isDir bool) bool // nil: nothing
+	// sent reports a source entry excluded from the transfer (nil:
+	// none); kept a target entry the source lacks that a delete keeps,
+	// keptInside the same inside a directory being deleted (nil: none).
+	sent, kept, keptInside func(rel string, isDir bool) bool
 	// root is SRC, opened for one count (batch or full): the source is
 	// looked at the way the local target's sync looks at it, beneath SRC
 	// without following a symlink, so that both agree on what is gone.
@@ -310,6 +333,21 @@ func (c *localDeletes) full(_ context.Context, limit int) (int, error) {
 	return n, err
 }
 
+// srcEntry stats the source entry rel as the sync sees it: nil when it
+// is missing or not sent.
+func (c *localDeletes) srcEntry(rel string) (fs.FileInfo, error) {
+	sfi, err := c.root.Lstat(rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("count deletions below %s: %w", c.srcPath(rel), err)
+	case c.sent != nil && c.sent(rel, sfi.IsDir()):
+		return nil, nil
+	}
+	return sfi, nil
+}
+
 // path adds to *n what making rel equal to the source deletes.
 func (c *localDeletes) path(rel string, recursive bool, limit int, n *int) error {
 	rel = path.Clean(rel)
@@ -323,20 +361,35 @@ func (c *localDeletes) path(rel string, recursive bool, limit int, n *int) error
 	if err != nil {
 		return fmt.Errorf("count deletions below %s: %w", c.dstPath(rel), err)
 	}
-	sfi, err := c.root.Lstat(rel)
+	sfi, err := c.srcEntry(rel)
+	if err != nil {
+		return err
+	}
+	return c.entry(rel, dfi.IsDir(), sfi, recursive, limit, n)
+}
+
+// entry adds to *n what the sync deletes at the target entry rel (a
+// directory or not), whose source entry is sfi (nil: missing or not
+// sent); recursive: the sync goes below it.
+func (c *localDeletes) entry(rel string, isDir bool, sfi fs.FileInfo, recursive bool, limit int, n *int) error {
 	switch {
-	case err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
-		return fmt.Errorf("count deletions below %s: %w", c.srcPath(rel), err)
-	case err != nil, dfi.IsDir() && !sfi.IsDir():
-		return c.subtree(rel, dfi.IsDir(), limit, n)
-	case recursive && dfi.IsDir():
+	case sfi == nil:
+		if rel == "" || c.kept != nil && c.kept(rel, isDir) {
+			return nil
+		}
+		_, err := c.subtree(rel, isDir, limit, n)
+		return err
+	case isDir && !sfi.IsDir():
+		_, err := c.contents(rel, limit, n) // made room for: itself not counted
+		return err
+	case isDir && recursive:
 		return c.extra(rel, limit, n)
 	}
 	return nil
 }
 
 // extra adds to *n the target entries below the directory rel that the
-// source lacks, with their subtrees, recursively.
+// source lacks or does not send, with their subtrees, recursively.
 func (c *localDeletes) extra(rel string, limit int, n *int) error {
 	ents, err := os.ReadDir(c.dstPath(rel))
 	if err != nil {
@@ -347,46 +400,53 @@ func (c *localDeletes) extra(rel string, limit int, n *int) error {
 			return nil
 		}
 		r := path.Join(rel, e.Name())
-		if c.excluded != nil && c.excluded(r, e.IsDir()) {
-			continue
+		sfi, err := c.srcEntry(r)
+		if err != nil {
+			return err
 		}
-		sfi, err := c.root.Lstat(r)
-		switch {
-		case err != nil && !errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("count deletions below %s: %w", c.srcPath(r), err)
-		case err != nil, e.IsDir() && !sfi.IsDir():
-			if err := c.subtree(r, e.IsDir(), limit, n); err != nil {
-				return err
-			}
-		case e.IsDir():
-			if err := c.extra(r, limit, n); err != nil {
-				return err
-			}
+		if err := c.entry(r, e.IsDir(), sfi, true, limit, n); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // subtree adds to *n the target entry rel and, for a directory, every
-// entry below it.
-func (c *localDeletes) subtree(rel string, isDir bool, limit int, n *int) error {
-	*n++
-	if !isDir {
-		return nil
+// entry below it that keptInside does not keep; a directory that keeps
+// one stays, uncounted (kept reports it).
+func (c *localDeletes) subtree(rel string, isDir bool, limit int, n *int) (kept bool, err error) {
+	if isDir {
+		if kept, err = c.contents(rel, limit, n); err != nil || kept {
+			return kept, err
+		}
 	}
+	*n++
+	return false, nil
+}
+
+// contents adds to *n the entries below the target directory rel, as
+// deleting it deletes them (subtree); kept: one of them stays.
+func (c *localDeletes) contents(rel string, limit int, n *int) (kept bool, err error) {
 	ents, err := os.ReadDir(c.dstPath(rel))
 	if err != nil {
-		return fmt.Errorf("count deletions in %s: %w", c.dstPath(rel), err)
+		return false, fmt.Errorf("count deletions in %s: %w", c.dstPath(rel), err)
 	}
 	for _, e := range ents {
 		if *n > limit {
-			return nil
+			return kept, nil
 		}
-		if err := c.subtree(path.Join(rel, e.Name()), e.IsDir(), limit, n); err != nil {
-			return err
+		r := path.Join(rel, e.Name())
+		if c.keptInside != nil && c.keptInside(r, e.IsDir()) {
+			kept = true
+			continue
 		}
+		k, err := c.subtree(r, e.IsDir(), limit, n)
+		if err != nil {
+			return kept, err
+		}
+		kept = kept || k
 	}
-	return nil
+	return kept, nil
 }
 
 func (c *localDeletes) srcPath(rel string) string {

@@ -83,7 +83,45 @@ func TestMaxDeleteCountsEntriesBelowDeletedDir(t *testing.T) {
 	}
 }
 
-// TestDeleteCounter counts what batches and full syncs delete.
+// TestMaxDeleteHeldBackKeepsOptions: the transfers of a batch whose
+// deletions are held back land with the target's own options: the twin
+// that pushes them is opened as the target is (here with --chmod F600;
+// before, a local target's twin was opened without its options).
+func TestMaxDeleteHeldBackKeepsOptions(t *testing.T) {
+	base := t.TempDir()
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	testutil.MustMkdir(t, src)
+	testutil.Fill(t, dst, "big", 5)
+	testutil.WriteRel(t, src, "new")
+	open := func(_ *filter.Set, opts transport.Options) (transport.Target, string, error) {
+		opts.Attrs.Chmod = "F600"
+		tgt, err := transport.NewLocal(dst, opts)
+		return tgt, dst, err
+	}
+	m := New(Config{Source: src, MaxDelays: 1000, MaxDelete: 2, Targets: []Target{{Spec: dst, Open: open}},
+		Log: slog.New(slog.DiscardHandler)})
+	if err := m.setup(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.close)
+	_, err := m.pushBatch(context.Background(), m.targets[0], []transport.Change{
+		{Op: change.Delete, Path: "big", IsDir: true, Recursive: true},
+		{Op: change.Modify, Path: "new"},
+	})
+	if !IsRefusal(err) {
+		t.Fatalf("pushBatch: %v; want a --max-delete refusal", err)
+	}
+	fi, err := os.Lstat(filepath.Join(dst, "new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("new landed with mode %v, want 0600 (--chmod F600)", fi.Mode().Perm())
+	}
+}
+
+// TestDeleteCounter counts what batches and full syncs delete, as rsync
+// counts (TestMaxDeleteCountsAsRsync in integration compares with it).
 func TestDeleteCounter(t *testing.T) {
 	base := t.TempDir()
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
@@ -94,9 +132,20 @@ func TestDeleteCounter(t *testing.T) {
 	testutil.Fill(t, dst, "gone", 5) // 6
 	testutil.WriteRel(t, dst, "d/x")
 	testutil.WriteRel(t, dst, "d/extra")   // 1, only in a recursive push of d
-	testutil.Fill(t, dst, "typechange", 2) // 3
+	testutil.Fill(t, dst, "typechange", 2) // 2: rsync counts no directory it makes room for
 	testutil.WriteRel(t, dst, "skip.tmp")  // excluded: never deleted
-	c := &localDeletes{src: src, dst: dst, excluded: func(rel string, _ bool) bool { return strings.HasSuffix(rel, ".tmp") }}
+	testutil.WriteRel(t, src, "hidden.h")  // not sent (sent): deleted on the target
+	testutil.WriteRel(t, dst, "hidden.h")  // 1
+	testutil.WriteRel(t, dst, "gone2/a.o") // perishable: kept on its own, deleted inside gone2 (1)
+	testutil.WriteRel(t, dst, "gone2/b")   // 1, and gone2 itself: 1
+	testutil.WriteRel(t, dst, "top.o")     // perishable, not inside a deleted directory: kept
+	testutil.WriteRel(t, dst, "gone3/c.tmp")
+	testutil.WriteRel(t, dst, "gone3/d") // 1; gone3 keeps c.tmp, so it stays
+	tmp := func(rel string, _ bool) bool { return strings.HasSuffix(rel, ".tmp") }
+	c := &localDeletes{src: src, dst: dst,
+		sent:       func(rel string, _ bool) bool { return strings.HasSuffix(rel, ".h") },
+		kept:       func(rel string, isDir bool) bool { return tmp(rel, isDir) || strings.HasSuffix(rel, ".o") },
+		keptInside: tmp}
 	cases := []struct {
 		name    string
 		changes []transport.Change
@@ -107,16 +156,20 @@ func TestDeleteCounter(t *testing.T) {
 		{"missing on target", []transport.Change{{Op: change.Delete, Path: "never"}}, 0},
 		{"plain dir sync", []transport.Change{{Op: change.Modify, Path: "d", IsDir: true}}, 0},
 		{"recursive dir sync", []transport.Change{{Op: change.Modify, Path: "d", IsDir: true, Recursive: true}}, 1},
-		{"type change", []transport.Change{{Op: change.Modify, Path: "typechange"}}, 3},
-		{"root", []transport.Change{{Op: change.Modify, Path: ".", IsDir: true, Recursive: true}}, 10},
+		{"type change: the directory made room for is not counted", []transport.Change{{Op: change.Modify, Path: "typechange"}}, 2},
+		{"not sent", []transport.Change{{Op: change.Modify, Path: "hidden.h"}}, 1},
+		{"perishable inside a deleted dir", []transport.Change{{Op: change.Delete, Path: "gone2", IsDir: true}}, 3},
+		{"perishable alone", []transport.Change{{Op: change.Delete, Path: "top.o"}}, 0},
+		{"a dir that keeps an entry", []transport.Change{{Op: change.Delete, Path: "gone3", IsDir: true}}, 1},
+		{"root", []transport.Change{{Op: change.Modify, Path: ".", IsDir: true, Recursive: true}}, 14},
 	}
 	for _, tc := range cases {
 		if n, err := c.batch(context.Background(), tc.changes, 1000); err != nil || n != tc.want {
 			t.Errorf("%s: batch = %d, %v; want %d", tc.name, n, err, tc.want)
 		}
 	}
-	if n, err := c.full(context.Background(), 1000); err != nil || n != 10 {
-		t.Errorf("full = %d, %v; want 10", n, err)
+	if n, err := c.full(context.Background(), 1000); err != nil || n != 14 {
+		t.Errorf("full = %d, %v; want 14", n, err)
 	}
 	if n, _ := c.full(context.Background(), 3); n > 5 {
 		t.Errorf("full(limit 3) counted %d: counting does not stop past the limit", n)

@@ -221,7 +221,7 @@ func (m *Mirror) setup() error {
 		if err != nil {
 			return err
 		}
-		t := &targetRun{tgt: tgt, spec: spec.Spec, st: spec.Status, log: tlog, startupDone: cfg.NoInit,
+		t := &targetRun{tgt: tgt, spec: spec.Spec, st: spec.Status, log: tlog, startupDone: cfg.NoInit, hardLinks: spec.HardLinks,
 			paths: newPathBackoff(backoffMin, backoffMax), prog: prog}
 		m.targets = append(m.targets, t)
 		if err := m.openMore(t, spec, opts); err != nil {
@@ -325,13 +325,13 @@ func (m *Mirror) readRuleFile(rel string) ([]byte, error) {
 }
 
 // openMore opens the extra target instances of spec.MaxProcesses, each
-// with its own connection; a target that runs events keeps one.
+// with its own connection. A target that runs events (lsyncd's actions)
+// gets them too: lsyncd runs up to maxProcesses actions at once, on
+// delays that do not block each other (lsyncd.lua: Sync.invokeActions,
+// getDelays), as the groups of splitChanges do; the caller keeps one for
+// actions that are not independent processes.
 func (m *Mirror) openMore(t *targetRun, spec Target, opts transport.Options) error {
 	n := max(spec.MaxProcesses, 1)
-	if e, ok := t.tgt.(EventTarget); ok && e.EventBased() && n > 1 {
-		t.log.Warn("maxProcesses has no effect on a sync that runs actions: they run one at a time, in order", "max_processes", n)
-		n = 1
-	}
 	t.st.setProcesses(n)
 	if m.cfg.Once {
 		return nil // full syncs only: they run alone
@@ -357,16 +357,18 @@ func (m *Mirror) guardDeletes(t *targetRun, spec Target, dir string, opts transp
 	keepOpts := opts
 	keepOpts.Delete = transport.DeleteNever
 	if dir != "" {
-		t.counter = &localDeletes{src: m.src, dst: dir, excluded: m.rules.Protected}
-		keep, err := transport.NewLocal(dir, keepOpts)
+		t.counter = &localDeletes{src: m.src, dst: dir, sent: m.rules.Excluded, kept: m.rules.Protected, keptInside: m.rules.ProtectedInside}
+		// Opened as the target is, with its own options (attributes,
+		// --backup, ...): a batch held back still lands as they say.
+		keep, _, err := spec.Open(m.rules, keepOpts)
 		if err != nil {
-			return ConfigError{fmt.Errorf("open target %s: %w", dir, err)}
+			return err
 		}
 		t.keep = keep
 		return nil
 	}
 	probeOpts := opts
-	probeOpts.DryRun, probeOpts.Progress = true, nil
+	probeOpts.DryRun, probeOpts.Progress, probeOpts.Listed = true, nil, nil
 	probeOpts.Logger = opts.Logger.With("role", "max-delete count")
 	probe, _, err := spec.Open(m.rules, probeOpts)
 	if err != nil {
@@ -386,7 +388,9 @@ type targetRun struct {
 	tgt transport.Target
 	// more are the extra instances of the target that the groups of a
 	// batch are pushed on at the same time (Target.MaxProcesses).
-	more        []transport.Target
+	more []transport.Target
+	// hardLinks: -H (Target.HardLinks).
+	hardLinks   bool
 	spec        string // the target as given
 	st          *Status
 	log         *slog.Logger

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/gsync/gsync/delay"
+	"github.com/gsync/gsync/internal/beneath"
+	"github.com/gsync/gsync/internal/change"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -44,15 +46,29 @@ func (p *partial) split(items []delay.Item) (retry, sent []delay.Item) {
 }
 
 // pushChanges pushes changes to t: on its one target, or split into
-// groups pushed at once on its instances.
+// groups pushed at once on its instances. The groups are at most the
+// processes free under Config.Processes (at least one, waited for).
 func (m *Mirror) pushChanges(ctx context.Context, t *targetRun, changes []transport.Change) (transport.Stats, *partial, error) {
 	tgts := t.instances()
 	var mergeFile func(string) bool
 	if m.rules.HasMergeRules() {
 		mergeFile = m.rules.IsMergeFile
 	}
-	groups := splitChanges(changes, len(tgts), mergeFile)
+	procs := m.cfg.Processes
+	held, err := procs.acquire(ctx, len(tgts))
+	if err != nil {
+		return transport.Stats{}, nil, err
+	}
+	var linked func(transport.Change) bool
+	if t.hardLinks && held > 1 {
+		var done func()
+		linked, done = m.hardLinked()
+		defer done()
+	}
+	groups := splitChanges(changes, held, mergeFile, linked)
+	procs.release(held - len(groups))
 	if len(groups) == 1 {
+		defer procs.release(1)
 		st, err := t.counted(func() (transport.Stats, error) { return tgts[0].Push(ctx, changes) })
 		return st, nil, err
 	}
@@ -66,6 +82,7 @@ func (m *Mirror) pushChanges(ctx context.Context, t *targetRun, changes []transp
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer procs.release(1)
 			st, err := t.counted(func() (transport.Stats, error) { return tgts[i].Push(ctx, g) })
 			res[i] = result{st, err}
 		}()
@@ -113,7 +130,18 @@ func (t *targetRun) instances() []transport.Target {
 	return append([]transport.Target{t.tgt}, t.more...)
 }
 
-// counted runs one push of t, counted in its status as in flight.
+// pushOne runs one push of t as one process of Config.Processes (waiting
+// for one to be free), counted in its status as in flight.
+func (m *Mirror) pushOne(ctx context.Context, t *targetRun, push func() (transport.Stats, error)) (transport.Stats, error) {
+	if _, err := m.cfg.Processes.acquire(ctx, 1); err != nil {
+		return transport.Stats{}, err
+	}
+	defer m.cfg.Processes.release(1)
+	return t.counted(push)
+}
+
+// counted runs one push of t, counted in its status as in flight; the
+// caller holds its process (Config.Processes).
 func (t *targetRun) counted(push func() (transport.Stats, error)) (transport.Stats, error) {
 	t.st.pushStarted()
 	defer t.st.pushEnded()
@@ -145,4 +173,32 @@ func (m *Mirror) warm(ctx context.Context, t *targetRun) <-chan struct{} {
 		close(done)
 	}()
 	return done
+}
+
+// hardLinked returns what tells, with -H (Target.HardLinks), the changes
+// of a batch that may send a name of a multiply linked source file: a
+// regular file with more than one name, and a subtree (a recursive
+// change, a moved directory, which a daemon target sends as a whole).
+// splitChanges keeps them in one push, on the target's first instance:
+// that one runs the full syncs, whose walk fills its table of the
+// source's linked names (another would walk the whole source to find
+// them), and a receiver links only the names of one file list. done
+// closes the source.
+func (m *Mirror) hardLinked() (linked func(transport.Change) bool, done func()) {
+	root, err := beneath.Open(m.src)
+	if err != nil {
+		// checkSourceRoot passed just before: keep the batch whole.
+		m.log.Debug("source not opened to find hard links: batch pushed whole", "err", err)
+		return func(transport.Change) bool { return true }, func() {}
+	}
+	return func(c transport.Change) bool {
+		switch {
+		case c.Op == change.Delete:
+			return false
+		case c.Recursive, c.Op == change.Move && c.IsDir:
+			return true
+		}
+		fi, err := root.Lstat(c.Path)
+		return err == nil && fi.Mode().IsRegular() && nlinkOf(fi) > 1
+	}, func() { root.Close() }
 }

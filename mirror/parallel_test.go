@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -19,8 +18,9 @@ import (
 // fakePool opens a new fakeTarget on every Open: the target and the
 // extra instances of Target.MaxProcesses.
 type fakePool struct {
-	mu    sync.Mutex
-	insts []*fakeTarget
+	events bool // the instances run events (EventTarget)
+	mu     sync.Mutex
+	insts  []*fakeTarget
 }
 
 func (p *fakePool) open(_ *filter.Set, opts transport.Options) (transport.Target, string, error) {
@@ -28,6 +28,9 @@ func (p *fakePool) open(_ *filter.Set, opts transport.Options) (transport.Target
 	defer p.mu.Unlock()
 	f := &fakeTarget{name: "pool", opts: opts}
 	p.insts = append(p.insts, f)
+	if p.events {
+		return eventTarget{f}, "", nil
+	}
 	return f, "", nil
 }
 
@@ -209,39 +212,35 @@ type eventTarget struct{ *fakeTarget }
 
 func (eventTarget) EventBased() bool { return true }
 
-// TestMaxProcessesNotForEvents: a target that runs events (lsyncd's
-// actions) keeps one push at a time, with a warning that names it.
-func TestMaxProcessesNotForEvents(t *testing.T) {
+// TestMaxProcessesForEvents: a target that runs events (lsyncd's
+// actions) runs a batch's disjoint groups at once too, as lsyncd runs up
+// to maxProcesses actions on delays that do not block each other; the
+// events of one group keep their order.
+func TestMaxProcessesForEvents(t *testing.T) {
 	t.Parallel()
-	opened := 0
-	var mu sync.Mutex
-	open := func(_ *filter.Set, opts transport.Options) (transport.Target, string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		opened++
-		return eventTarget{&fakeTarget{name: "actions", opts: opts}}, "", nil
+	p := &fakePool{events: true}
+	e, st := newPoolLoop(t, p, 3)
+	if n := p.len(); n != 3 {
+		t.Fatalf("%d instances opened, want 3", n)
 	}
-	buf := &testutil.Buffer{}
-	st := NewStatus("actions", nil)
-	src := t.TempDir()
-	testutil.WriteRel(t, src, "f0")
-	w := newFakeWatcher()
-	m := New(Config{Source: src, MaxDelays: 10, Targets: []Target{{Spec: "actions", Open: open, Status: st, MaxProcesses: 3}},
-		Log:   slog.New(slog.NewTextHandler(buf, nil)),
-		Watch: func(context.Context, watcher.Options) (watcher.Watcher, error) { return w, nil }})
-	done := make(chan error, 1)
-	go func() { done <- m.Run(context.Background()) }()
-	testutil.Eventually(t, "startup full sync", func() bool { return st.Snapshot().Started })
-	m.Stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	unhold := hold(t, e, p, st)
+	for _, ev := range []watcher.Event{{Op: change.Create, Path: "a", IsDir: true}, {Op: change.Create, Path: "a/1"},
+		{Op: change.Create, Path: "b"}, {Op: change.Create, Path: "c"}} {
+		e.w.events <- ev
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if opened != 1 || st.Snapshot().Processes != 1 {
-		t.Errorf("opened %d, processes %d; want 1 and 1", opened, st.Snapshot().Processes)
-	}
-	if !strings.Contains(buf.String(), "maxProcesses has no effect on a sync that runs actions") {
-		t.Errorf("no warning:\n%s", buf.String())
+	release := make(chan struct{})
+	p.blockAll(release)
+	unhold()
+	testutil.Eventually(t, "three pushes in flight", func() bool { return st.Snapshot().Pushes == 3 })
+	close(release)
+	testutil.Eventually(t, "every event pushed", func() bool {
+		got, _ := p.pushed()
+		return slices.Equal(got, []string{"a", "a/1", "b", "c", "z"})
+	})
+	for i := range p.len() {
+		got := read(p.inst(i), func(f *fakeTarget) []string { return slices.Clone(f.pushed) })
+		if i := slices.Index(got, "a"); i >= 0 && (i+1 >= len(got) || got[i+1] != "a/1") {
+			t.Errorf("instance pushed %q: a/1 not right after a", got)
+		}
 	}
 }

@@ -22,7 +22,13 @@ import (
 // changes first, each to the smallest group so far). lsyncd's own rule
 // is the same (lsyncd.lua, Combiner.combine: a delay on a path below a
 // directory delay, or above it, is stacked behind it).
-func splitChanges(changes []transport.Change, n int, mergeFile func(string) bool) [][]transport.Change {
+//
+// The changes linked says so of (nil: none) form one set too, which goes
+// to the first group: with -H, every change that may send a name of a
+// multiply linked file (see Mirror.hardLinked), since rsync links only
+// the names of one file list (hlink.c:match_hard_links), and the target
+// brings the other names of a file along into its push.
+func splitChanges(changes []transport.Change, n int, mergeFile func(string) bool, linked func(transport.Change) bool) [][]transport.Change {
 	if n <= 1 || len(changes) <= 1 {
 		return [][]transport.Change{changes}
 	}
@@ -82,6 +88,17 @@ func splitChanges(changes []transport.Change, n int, mergeFile func(string) bool
 		}
 		stack = append(stack, e)
 	}
+	firstLinked := -1
+	for i, c := range changes {
+		if linked == nil || !linked(c) {
+			continue
+		}
+		if firstLinked < 0 {
+			firstLinked = i
+		} else {
+			union(firstLinked, i)
+		}
+	}
 
 	// Components in order of their first change, then largest first.
 	type comp struct{ first, size int }
@@ -101,6 +118,13 @@ func splitChanges(changes []transport.Change, n int, mergeFile func(string) bool
 		return [][]transport.Change{changes}
 	}
 	slices.SortStableFunc(comps, func(a, b *comp) int { return cmp.Compare(b.size, a.size) })
+	if firstLinked >= 0 {
+		// The linked set first: it takes the first group.
+		lc := byRoot[find(firstLinked)]
+		i := slices.Index(comps, lc)
+		copy(comps[1:i+1], comps[:i])
+		comps[0] = lc
+	}
 	groups := min(n, len(comps))
 	load := make([]int, groups)
 	groupOf := map[int]int{} // component (its first change) -> group

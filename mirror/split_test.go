@@ -2,7 +2,10 @@ package mirror
 
 import (
 	"fmt"
+	"log/slog"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gsync/gsync/internal/change"
+	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/transport"
 )
 
@@ -81,7 +85,7 @@ func TestSplitChanges(t *testing.T) {
 	mergeFile := func(p string) bool { return path.Base(p) == ".rsync-filter" }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := groupPaths(splitChanges(tt.changes, tt.n, mergeFile))
+			got := groupPaths(splitChanges(tt.changes, tt.n, mergeFile, nil))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("groups (-want +got):\n%s", diff)
 			}
@@ -118,7 +122,7 @@ func TestSplitChangesDisjoint(t *testing.T) {
 		defer func() { seen[k] = true }()
 		return seen[k]
 	})
-	groups := splitChanges(changes, 4, nil)
+	groups := splitChanges(changes, 4, nil, nil)
 	if len(groups) < 2 {
 		t.Fatalf("%d group(s), want several", len(groups))
 	}
@@ -162,4 +166,85 @@ func touched(c transport.Change) []string {
 		return []string{c.Path, c.From}
 	}
 	return []string{c.Path}
+}
+
+// TestSplitChangesLinked: the changes linked says so of (-H: those that
+// may send a name of a multiply linked file) stay in one group, the
+// first, whatever their paths; the others spread as before.
+func TestSplitChangesLinked(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		n       int
+		changes []transport.Change
+		linked  []string
+		want    [][]string
+	}{
+		{"linked names in different dirs join", 3,
+			[]transport.Change{ch(change.Create, "a/1"), ch(change.Create, "b/1"), ch(change.Create, "c/1"), ch(change.Create, "d/1")},
+			[]string{"a/1", "d/1"},
+			[][]string{{"Create a/1", "Create d/1"}, {"Create b/1"}, {"Create c/1"}}},
+		{"the linked set takes the first group even when smaller", 2,
+			[]transport.Change{ch(change.Create, "d"), ch(change.Create, "d/1"), ch(change.Create, "d/2"), ch(change.Create, "x"), ch(change.Create, "y")},
+			[]string{"x", "y"},
+			[][]string{{"Create x", "Create y"}, {"Create d", "Create d/1", "Create d/2"}}},
+		{"a linked name joins what overlaps it", 3,
+			[]transport.Change{ch(change.Create, "d"), ch(change.Create, "d/1"), ch(change.Create, "e/1"), ch(change.Create, "f")},
+			[]string{"d/1", "f"},
+			[][]string{{"Create d", "Create d/1", "Create f"}, {"Create e/1"}}},
+		{"nothing linked", 2,
+			[]transport.Change{ch(change.Create, "a"), ch(change.Create, "b")},
+			nil,
+			[][]string{{"Create a"}, {"Create b"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			linked := func(c transport.Change) bool { return slices.Contains(tt.linked, c.Path) }
+			got := groupPaths(splitChanges(tt.changes, tt.n, nil, linked))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("groups (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestHardLinkedChanges: with -H, the changes kept together are those of
+// a regular file with several names at the source, and of subtrees (a
+// recursive change, a moved directory); not a deletion, a single-name
+// file, a symlink to a linked file, a directory alone, or a path gone.
+func TestHardLinkedChanges(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	testutil.WriteRel(t, src, "one")
+	testutil.WriteRel(t, src, "l1")
+	testutil.WriteRel(t, src, "sub/x")
+	if err := os.Link(filepath.Join(src, "l1"), filepath.Join(src, "sub", "l2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("l1", filepath.Join(src, "sym")); err != nil {
+		t.Fatal(err)
+	}
+	m := &Mirror{src: src, log: slog.New(slog.DiscardHandler)}
+	linked, done := m.hardLinked()
+	defer done()
+	for _, tt := range []struct {
+		c    transport.Change
+		want bool
+	}{
+		{ch(change.Create, "one"), false},
+		{ch(change.Modify, "l1"), true},
+		{ch(change.Create, "sub/l2"), true},
+		{transport.Change{Op: change.Delete, Path: "l1"}, false},
+		{ch(change.Create, "sym"), false},
+		{transport.Change{Op: change.Create, Path: "sub", IsDir: true}, false},
+		{transport.Change{Op: change.Modify, Path: "sub", IsDir: true, Recursive: true}, true},
+		{transport.Change{Op: change.Move, From: "old", Path: "sub", IsDir: true}, true},
+		{transport.Change{Op: change.Move, From: "old", Path: "one"}, false},
+		{transport.Change{Op: change.Move, From: "old", Path: "l1"}, true},
+		{ch(change.Create, "gone"), false},
+	} {
+		if got := linked(tt.c); got != tt.want {
+			t.Errorf("%s %s: linked %v, want %v", tt.c.Op, tt.c.Path, got, tt.want)
+		}
+	}
 }

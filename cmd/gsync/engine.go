@@ -99,12 +99,14 @@ func mirrorConfig(cfg *config, status []*mirror.Status, log *slog.Logger, carry 
 			tcfg = cfg.targetCfgs[i]
 		}
 		// The target's own options key its tree index.
+		// With -H, a batch split for maxProcesses keeps the changes
+		// that may send a linked name in one push (mirror.Target.HardLinks).
 		t := mirror.Target{Spec: spec, Status: status[i], StateKey: fmt.Sprintf("%+v %d", tcfg.attrs, tcfg.protocol),
-			MaxProcesses: tcfg.maxProcesses}
-		if t.MaxProcesses > 1 && tcfg.attrs.HardLinks {
-			// The names of one inode may lie in different groups, whose
-			// receivers would each link them.
-			log.Warn("--max-processes has no effect with -H (hard links): pushes to this target run one at a time", "target", spec, "max_processes", t.MaxProcesses)
+			MaxProcesses: tcfg.maxProcesses, HardLinks: tcfg.attrs.HardLinks}
+		if t.MaxProcesses > 1 && tcfg.actionLua != nil {
+			// Layer-1 actions are processes of their own; the Lua
+			// functions of a sync share one interpreter.
+			log.Warn("maxProcesses has no effect on a sync with Lua action functions: its events run one at a time, in order", "target", spec, "max_processes", t.MaxProcesses)
 			t.MaxProcesses = 1
 		}
 		if cfg.targetNames != nil {

@@ -323,7 +323,8 @@ func runSyncs(cfg *lsyncdconf.Config, native *config, reload func() (*lsyncdconf
 	// Every sync logs through out, one line at a time.
 	out := &ops.Tee{Writers: []io.Writer{stderr}}
 	format := "text"
-	po := procOptions{processOptions: processOptions{statusFile: st.StatusFile, statusInterval: st.StatusInterval, pidFile: st.PidFile}, once: st.OnePass}
+	po := procOptions{processOptions: processOptions{statusFile: st.StatusFile, statusInterval: st.StatusInterval, pidFile: st.PidFile}, once: st.OnePass,
+		maxProcesses: st.MaxProcesses}
 	if native != nil {
 		lw, reopen, closeLog, err := openLogOutput(stderr, native.logFile)
 		if err != nil {

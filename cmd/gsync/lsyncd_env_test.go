@@ -15,35 +15,40 @@ import (
 // third sync into a subdirectory of that target, all in -onepass: the
 // pushes take turns (logged), nothing races, and the target equals the
 // source. The same config run a second time over the result changes
-// nothing and fails nothing.
+// nothing and fails nothing. With settings{ maxProcesses = 1 } too.
 func TestLsyncdOverlappingTargets(t *testing.T) {
 	dir := t.TempDir()
-	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	src := filepath.Join(dir, "src")
 	for i := range 40 {
 		d := filepath.Join(src, fmt.Sprintf("d%d", i%5), fmt.Sprintf("e%d", i%3))
 		os.MkdirAll(d, 0o755)
 		os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d", i)), bytes.Repeat([]byte{byte(i)}, 1000*i), 0o644)
 	}
-	conf := filepath.Join(dir, "c.lua")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
+	// settings{} maxProcesses = 1: one push at a time over all syncs;
+	// a sync waiting for another's startup sync holds none meanwhile.
+	for _, settings := range []string{"", "settings { maxProcesses = 1 }"} {
+		dst := filepath.Join(dir, fmt.Sprintf("dst%d", len(settings)))
+		conf := filepath.Join(dir, "c.lua")
+		os.WriteFile(conf, []byte(fmt.Sprintf(`%[3]s
 sync { default.direct, source = %[1]q, target = %[2]q, rsync = { perms = true } }
 sync { default.direct, source = %[1]q, target = %[2]q, rsync = { perms = true } }
 sync { default.direct, source = %[1]q .. "/d1", target = %[2]q .. "/d1", rsync = { perms = true } }
-`, src, dst)), 0o644)
-	for round := range 2 {
-		var out, errb bytes.Buffer
-		if code := runL([]string{"-onepass", "-nodaemon", conf}, &out, &errb, make(chan os.Signal)); code != 0 {
-			t.Fatalf("round %d: exit %d: %s", round, code, errb.String())
-		}
-		log := errb.String()
-		if !strings.Contains(log, "overlapping targets; their pushes take turns") || !strings.Contains(log, "Sync1") || !strings.Contains(log, "Sync3") {
-			t.Errorf("round %d: log does not name the overlapping syncs:\n%s", round, log)
-		}
-		if strings.Contains(log, "level=WARN") || strings.Contains(log, "level=ERROR") {
-			t.Errorf("round %d: warnings or errors:\n%s", round, log)
-		}
-		if diffs, err := treediff.Compare(src, dst, treediff.Options{}); err != nil || len(diffs) > 0 {
-			t.Errorf("round %d: target differs: %v %v", round, diffs, err)
+`, src, dst, settings)), 0o644)
+		for round := range 2 {
+			var out, errb bytes.Buffer
+			if code := runL([]string{"-onepass", "-nodaemon", conf}, &out, &errb, make(chan os.Signal)); code != 0 {
+				t.Fatalf("%q round %d: exit %d: %s", settings, round, code, errb.String())
+			}
+			log := errb.String()
+			if !strings.Contains(log, "overlapping targets; their pushes take turns") || !strings.Contains(log, "Sync1") || !strings.Contains(log, "Sync3") {
+				t.Errorf("%q round %d: log does not name the overlapping syncs:\n%s", settings, round, log)
+			}
+			if strings.Contains(log, "level=WARN") || strings.Contains(log, "level=ERROR") {
+				t.Errorf("%q round %d: warnings or errors:\n%s", settings, round, log)
+			}
+			if diffs, err := treediff.Compare(src, dst, treediff.Options{}); err != nil || len(diffs) > 0 {
+				t.Errorf("%q round %d: target differs: %v %v", settings, round, diffs, err)
+			}
 		}
 	}
 }

@@ -179,16 +179,26 @@ func (t serialTarget) lockCtx(ctx context.Context) error {
 	}
 }
 
+// WaitFullSync waits for the startup syncs of the members before this
+// one (mirror.FullSyncWaiter: the engine calls it before the full sync
+// takes one of settings{} maxProcesses, which those may need).
+func (t serialTarget) WaitFullSync(ctx context.Context) error {
+	for _, ch := range t.m.group.started[:t.m.index] {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return transport.Transient(fmt.Errorf("wait for the overlapping sync's startup: %w", ctx.Err()))
+		}
+	}
+	return nil
+}
+
 // FullSync runs the target's full sync holding the lock; the first one
 // waits for the startup syncs of the members before it.
 func (t serialTarget) FullSync(ctx context.Context) (transport.Stats, error) {
 	g := t.m.group
-	for _, ch := range g.started[:t.m.index] {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return transport.Stats{}, transport.Transient(fmt.Errorf("wait for the overlapping sync's startup: %w", ctx.Err()))
-		}
+	if err := t.WaitFullSync(ctx); err != nil {
+		return transport.Stats{}, err
 	}
 	defer t.m.once.Do(func() { close(g.started[t.m.index]) })
 	if err := t.lockCtx(ctx); err != nil {

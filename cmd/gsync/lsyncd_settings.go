@@ -30,10 +30,6 @@ func logLsyncdConfig(log *slog.Logger, cfg *lsyncdconf.Config) {
 		log.Warn(w)
 	}
 	st := cfg.Settings
-	if st.MaxProcesses > 0 && len(cfg.Syncs) > 1 {
-		log.Warn("settings{}: maxProcesses is every sync's own limit in gsync, as it overrides each sync{}'s; lsyncd also caps the processes of all syncs together at it, gsync does not (each sync runs up to that many pushes at once)",
-			"maxProcesses", st.MaxProcesses, "syncs", len(cfg.Syncs))
-	}
 	if st.LogFacility != "" || st.LogIdent != "" {
 		switch {
 		case st.LogFile != "":
@@ -69,7 +65,8 @@ func openLsyncdSyslog(st lsyncdconf.Settings, addr string, out *ops.Tee, stderr 
 
 // lsyncdMaxProcesses is how many pushes of s may run at once: settings{}
 // maxProcesses overrides every sync's own, as lsyncd's Syncs.add does
-// (lsyncd.lua); the default is 1.
+// (lsyncd.lua: inheritSettings), and caps all syncs together as well
+// (runSyncs: procOptions.maxProcesses); the default is 1.
 func lsyncdMaxProcesses(s *lsyncdconf.Sync, st lsyncdconf.Settings) int {
 	if st.MaxProcesses > 0 {
 		return st.MaxProcesses

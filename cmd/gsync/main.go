@@ -26,8 +26,11 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // runtime failure (fatal transport error, startup sync failed)
 	exitUsage   = 2 // bad command line or configuration
-	exitSIGINT  = 130
-	exitSIGTERM = 143
+	// exitDeleteLimit: a --once sync whose deletions --max-delete held
+	// back, rsync's own code for it (errcode.h: RERR_DEL_LIMIT).
+	exitDeleteLimit = 25
+	exitSIGINT      = 130
+	exitSIGTERM     = 143
 )
 
 func main() {
@@ -88,5 +91,24 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.As(err, &ue) {
 		return exitUsage
 	}
+	if onlyDeleteLimit(err) {
+		return exitDeleteLimit
+	}
 	return exitFailure
+}
+
+// onlyDeleteLimit reports whether err, and every error joined in it,
+// is a sync whose deletions a --max-delete limit held back (any other
+// failure makes the exit 1).
+func onlyDeleteLimit(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs := j.Unwrap()
+		for _, e := range errs {
+			if !onlyDeleteLimit(e) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	}
+	return mirror.IsDeleteLimit(err)
 }

@@ -25,6 +25,9 @@ type procOptions struct {
 	once bool // --once / -onepass: no signals expected during the syncs
 	// reopenLog reopens --log-file (SIGUSR1); nil without one.
 	reopenLog func() error
+	// maxProcesses > 0 caps the pushes in flight of every sync together
+	// (lsyncd's settings{ maxProcesses }; mirror.Processes).
+	maxProcesses int
 }
 
 // runProcess runs every sync of cfgs concurrently, one mirror (watcher,
@@ -58,6 +61,10 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 
 	b := ops.NewBoard(version)
 	mcfgs := make([]mirror.Config, len(cfgs))
+	var procs *mirror.Processes
+	if po.maxProcesses > 0 {
+		procs = mirror.NewProcesses(po.maxProcesses)
+	}
 	k := 0
 	for i, c := range cfgs {
 		var status []*mirror.Status
@@ -76,6 +83,7 @@ func runProcess(cfgs []*config, po procOptions, log *slog.Logger, sigs <-chan os
 			return nil, err
 		}
 		mcfgs[i].StateDir = stateDir(po.stateDir, os.Getenv("STATE_DIRECTORY"))
+		mcfgs[i].Processes = procs
 	}
 	g := mirror.NewGroup(log, mcfgs...)
 	stopOps, err := startOps(ctx, b, po, g, log)
