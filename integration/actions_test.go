@@ -105,18 +105,7 @@ func actionsSideBySide(t *testing.T, lsyncd, body string, want func(src, evil st
 
 	cmd := exec.Command(lsyncd, "-nodaemon", config(logL))
 	cmd.Dir = cwdL
-	lout := &testutil.Buffer{}
-	cmd.Stdout, cmd.Stderr = lout, lout
-	lp, err := startProcess(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		lp.stop()
-		if t.Failed() {
-			t.Logf("lsyncd output:\n%s", tail(lout.String(), 40))
-		}
-	})
+	lp, _ := startLsyncdCmd(t, cmd)
 	gcmd := exec.Command(gsyncBin, config(logG))
 	gcmd.Dir = cwdG
 	g := startProc(t, gcmd)

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gsync/gsync/internal/testutil"
 	"github.com/gsync/gsync/internal/treediff"
 )
 
@@ -137,19 +136,7 @@ sync { default.rsync, source = %q, target = %q, delay = 1, exclude = { "*.o" },
 				continue
 			}
 			tl.proc = func() func() int {
-				cmd := exec.Command(lsyncd, "-nodaemon", c)
-				out := &testutil.Buffer{}
-				cmd.Stdout, cmd.Stderr = out, out
-				p, err := startProcess(cmd)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() {
-					p.stop()
-					if t.Failed() {
-						t.Logf("lsyncd output:\n%s", tail(out.String(), 40))
-					}
-				})
+				p, _ := startLsyncdCmd(t, exec.Command(lsyncd, "-nodaemon", c))
 				return func() int { p.stop(); return 0 }
 			}
 		}

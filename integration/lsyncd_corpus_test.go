@@ -550,16 +550,7 @@ func (r *corpusRun) startLsyncd(t *testing.T) ([]*corpusSync, func()) {
 		cs.ref = filepath.Join(r.dir, fmt.Sprintf("ref%d", i)) // gsync's references
 	}
 	cmd := exec.Command(lsyncd, "-nodaemon", "-delay", "1", conf)
-	out := &testutil.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	p, err := startProcess(cmd)
-	testutil.Must(t, err)
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("lsyncd output:\n%s", tail(out.String(), 40))
-		}
-	})
+	p, _ := startLsyncdCmd(t, cmd)
 	// lsyncd's startup sync must be done before the changes.
 	waitRefs(t, syncs, false, 20*time.Second)
 	return syncs, func() { p.stop() }

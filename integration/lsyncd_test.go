@@ -331,16 +331,7 @@ func sideBySide(t *testing.T, dir, dirL, dirG string, optsL, optsG []treediff.Op
 		return writeConfig(t, "settings { nodaemon = true }\n"+syncBlock(src, target)+"\n")
 	}
 	cmd := exec.Command(lsyncd, "-nodaemon", config(dirL))
-	lout := &testutil.Buffer{}
-	cmd.Stdout, cmd.Stderr = lout, lout
-	lp, err := startProcess(cmd)
-	must(err)
-	t.Cleanup(func() {
-		lp.stop()
-		if t.Failed() {
-			t.Logf("lsyncd output:\n%s", tail(lout.String(), 40))
-		}
-	})
+	lp, _ := startLsyncdCmd(t, cmd)
 	g := startGsync(t, nil, config(dirG))
 	waitEqualAll(t, src, dirL, 60*time.Second, optsL)
 	waitEqualAll(t, src, dirG, 60*time.Second, optsG)
@@ -395,4 +386,23 @@ func sideBySide(t *testing.T, dir, dirL, dirG string, optsL, optsG []treediff.Op
 	case <-time.After(20 * time.Second):
 		t.Error("lsyncd did not stop after SIGTERM")
 	}
+}
+
+// startLsyncdCmd starts cmd (lsyncd) with its output collected; it is
+// stopped at cleanup, and its output logged when the test failed.
+func startLsyncdCmd(t *testing.T, cmd *exec.Cmd) (*process, *testutil.Buffer) {
+	t.Helper()
+	out := &testutil.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	p, err := startProcess(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("lsyncd output:\n%s", tail(out.String(), 40))
+		}
+	})
+	return p, out
 }

@@ -94,18 +94,6 @@ func runActionTool(t *testing.T, tool, lsyncd, conf string) (stop func()) {
 			}
 		}
 	}
-	out := &testutil.Buffer{}
-	cmd := exec.Command(lsyncd, conf)
-	cmd.Stdout, cmd.Stderr = out, out
-	p, err := startProcess(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("lsyncd output:\n%s", tail(out.String(), 40))
-		}
-	})
+	startLsyncdCmd(t, exec.Command(lsyncd, conf))
 	return func() {}
 }
