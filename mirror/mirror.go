@@ -355,7 +355,7 @@ func (m *Mirror) guardDeletes(t *targetRun, spec Target, dir string, opts transp
 		return nil
 	}
 	keepOpts := opts
-	keepOpts.Delete = transport.DeleteNever
+	keepOpts.Delete, keepOpts.HoldDeletes = transport.DeleteNever, true
 	if dir != "" {
 		t.counter = &localDeletes{src: m.src, dst: dir, sent: m.rules.Excluded, kept: m.rules.Protected, keptInside: m.rules.ProtectedInside}
 		// Opened as the target is, with its own options (attributes,

@@ -31,6 +31,12 @@ type Options struct {
 	NoLinks bool
 	NoPerms bool
 	NoTimes bool
+	// HoldDeletes asks the receiver to delete nothing, not even the
+	// contents of a directory in the way of a new non-directory (rsync's
+	// --max-delete=0, delete.c:delete_item: only the entry in the way
+	// itself, a file or an empty directory, is exempt): for the pushes
+	// whose deletions gsync's --max-delete holds back.
+	HoldDeletes bool
 	// Executability (-E) asks a receiver that keeps no modes (NoPerms)
 	// to keep whether regular files are executable.
 	Executability bool

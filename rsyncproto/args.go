@@ -145,6 +145,11 @@ func serverArgs(o *Options, proto int, dest string) []string {
 		args = append(args, "--suffix="+o.BackupSuffix)
 	}
 	args = append(args, zLong...)
+	if o.HoldDeletes {
+		// options.c:server_options: --max-delete=0 goes as -1 (0 was
+		// "no limit" to old receivers).
+		args = append(args, "--max-delete=-1")
+	}
 	if o.MinSizeSet {
 		args = append(args, fmt.Sprintf("--min-size=%d", o.MinSize))
 	}

@@ -30,6 +30,7 @@ func TestServerArgsMatchRsync(t *testing.T) {
 		{[]string{"-a"}, Options{Owner: true, Group: true, Devices: true, Specials: true}},
 		{[]string{"-lt"}, Options{NoPerms: true}},
 		{[]string{"-ltE"}, Options{NoPerms: true, Executability: true}},
+		{[]string{"-rlpt", "--max-delete=0", "--min-size=1"}, Options{HoldDeletes: true, MinSize: 1, MinSizeSet: true}},
 		{[]string{"-aE"}, Options{Owner: true, Group: true, Devices: true, Specials: true, Executability: true}},
 		{[]string{"-rpt"}, Options{NoLinks: true}},
 		{[]string{"-rlp"}, Options{NoTimes: true}},

@@ -269,7 +269,7 @@ func NewDaemon(cfg DaemonConfig, opts Options) (*Daemon, error) {
 		var d net.Dialer
 		cfg.Dial = d.DialContext
 	}
-	attrs, err := wireAttrs(opts.Attrs, opts.Compress, opts.Receiver, opts.Sender)
+	attrs, err := wireAttrs(opts)
 	if err != nil {
 		return nil, Fatal(fmt.Errorf("create daemon target: %w", err))
 	}

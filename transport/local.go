@@ -949,6 +949,10 @@ func (r *run) remove(rel string, tfi fs.FileInfo) error { return r.deleter().rem
 // deleting a directory that is in the way first.
 func (r *run) place(tmp, rel string, tfi fs.FileInfo) error {
 	if tfi != nil && tfi.IsDir() {
+		if r.l.opts.HoldDeletes && !dirEmpty(r.dstPath(rel)) {
+			os.Remove(tmp)
+			return fmt.Errorf("could not make way for the new entry: the target has a non-empty directory there, and deletions are held back (--max-delete)")
+		}
 		if err := r.remove(rel, tfi); err != nil {
 			os.Remove(tmp)
 			return err
@@ -1275,4 +1279,16 @@ func (r *run) mtimeOmitted(sfi fs.FileInfo) bool {
 		return rv.OmitLinkTimes
 	}
 	return false
+}
+
+// dirEmpty reports whether the directory p holds nothing (false when it
+// cannot be read).
+func dirEmpty(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return len(names) == 0 && errors.Is(err, io.EOF)
 }

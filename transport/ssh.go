@@ -293,7 +293,7 @@ func NewSSH(cfg SSHConfig, opts Options) (*SSH, error) {
 	if cfg.SSH.Logger == nil {
 		cfg.SSH.Logger = log
 	}
-	attrs, err := wireAttrs(opts.Attrs, opts.Compress, opts.Receiver, opts.Sender)
+	attrs, err := wireAttrs(opts)
 	if err != nil {
 		return nil, Fatal(fmt.Errorf("create ssh target: %w", err))
 	}

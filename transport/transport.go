@@ -84,6 +84,14 @@ type Options struct {
 	XattrProtect func(rel, name string) (protected, ruled bool)
 	// DryRun reports what would be done without changing the target.
 	DryRun bool
+	// HoldDeletes: the pushes of this target delete nothing, not even
+	// the contents of a directory in the way of a new file, symlink or
+	// device; the entry in the way itself goes when it is a
+	// non-directory or an empty directory (rsync's receiver at its
+	// --max-delete limit, delete.c:delete_item). For the pushes whose
+	// deletions gsync's --max-delete holds back (with Delete
+	// DeleteNever).
+	HoldDeletes bool
 	// Attrs are the attributes kept on the target (the zero value is
 	// rsync -a's set), validated by the caller (rsyncopts.Attrs.Check).
 	Attrs rsyncopts.Attrs

@@ -9,12 +9,14 @@ import (
 )
 
 // wireAttrs returns the function that sets the attribute options of an
-// rsync push (daemon and ssh targets) from a, so that the receiver keeps
-// what C rsync with the same options would keep, and its compression
-// from z, and the sender-side options from snd. --chmod is applied by the sender, as rsync does
+// rsync push (daemon and ssh targets) from opts.Attrs, so that the
+// receiver keeps what C rsync with the same options would keep, its
+// compression from opts.Compress, the receiver and sender-side options,
+// and HoldDeletes. --chmod is applied by the sender, as rsync does
 // (flist.c:send_file_name), and parsed here, once; the maps go to the
 // receiver (options.c:server_options).
-func wireAttrs(a rsyncopts.Attrs, z rsyncopts.Compress, rv rsyncopts.Receiver, snd rsyncopts.Sender) (func(o *rsyncproto.Options), error) {
+func wireAttrs(opts Options) (func(o *rsyncproto.Options), error) {
+	a, z, rv, snd := opts.Attrs, opts.Compress, opts.Receiver, opts.Sender
 	codec := z.Codec()
 	if err := rsyncproto.CheckCompress(codec); err != nil {
 		return nil, err
@@ -38,6 +40,7 @@ func wireAttrs(a rsyncopts.Attrs, z rsyncopts.Compress, rv rsyncopts.Receiver, s
 		o.Compress, o.CompressLevel, o.CompressLevelSet = codec, z.Level, z.LevelSet
 		o.SkipCompress, o.SkipCompressSet = z.Skip, z.SkipSet
 		wireReceiver(o, rv)
+		o.HoldDeletes = opts.HoldDeletes
 		o.BwLimit, o.WholeFile, o.SafeLinks = snd.BwLimitKiB(), snd.WholeFile, snd.SafeLinks
 		o.RemoveSourceFiles, o.DeleteExcluded = snd.RemoveSourceFiles, snd.DeleteExcluded
 		o.CopyLinks, o.CopyUnsafeLinks, o.CopyDirlinks = snd.CopyLinks, snd.CopyUnsafeLinks, snd.CopyDirlinks
