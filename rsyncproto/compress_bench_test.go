@@ -3,6 +3,7 @@ package rsyncproto
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,19 +22,7 @@ func BenchmarkCompressedPush(b *testing.B) {
 	if err != nil {
 		b.Skip("rsync binary not installed")
 	}
-	src := b.TempDir()
-	var total int64
-	for i := range 32 {
-		p := filepath.Join(src, fmt.Sprintf("d%d", i%4), fmt.Sprintf("t%02d.txt", i))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		data := textWords(256<<10, uint32(i+1))
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			b.Fatal(err)
-		}
-		total += int64(len(data))
-	}
+	src, total := benchTextTree(b)
 	for _, codec := range []string{"", CompressZstd, CompressLZ4, CompressZlibx, CompressZlib} {
 		name := codec
 		if name == "" {
@@ -97,4 +86,42 @@ func benchPush(b *testing.B, bin string, req Request) *Result {
 		b.Fatalf("exit %d warnings %v", res.ExitCode, res.Warnings)
 	}
 	return res
+}
+
+// benchTextTree is the tree BenchmarkCompressedPush sends and its size:
+// the directory GSYNC_BENCH_TEXT names (bench/daemon.sh's 100 MB text
+// tree, to profile the sender on the benchmark's data), else 8 MiB of
+// generated text in 32 files.
+func benchTextTree(b *testing.B) (string, int64) {
+	b.Helper()
+	var total int64
+	if src := os.Getenv("GSYNC_BENCH_TEXT"); src != "" {
+		err := filepath.WalkDir(src, func(_ string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			fi, err := d.Info()
+			if err == nil {
+				total += fi.Size()
+			}
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return src, total
+	}
+	src := b.TempDir()
+	for i := range 32 {
+		p := filepath.Join(src, fmt.Sprintf("d%d", i%4), fmt.Sprintf("t%02d.txt", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		data := textWords(256<<10, uint32(i+1))
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		total += int64(len(data))
+	}
+	return src, total
 }

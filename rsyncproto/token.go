@@ -62,11 +62,16 @@ func newTokenCoder(out *muxWriter, name string, level, proto int, skip *skipList
 	case CompressZlib, CompressZlibx:
 		c = &deflateCodec{fw: fw, level: level, classic: name == CompressZlib, proto: proto}
 	case CompressZstd:
+		// Level 3 (rsync's default) is klauspost's SpeedDefault: 0.996x
+		// C libzstd's bytes at 1.42x its CPU; SpeedFastest costs C's CPU
+		// but 1.08x its bytes, and no other setting changes the encoder's
+		// work (bench/results/zstd-codec-2026-12-03.md).
 		enc, err := zstd.NewWriter(fw, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
 			zstd.WithEncoderConcurrency(1),
 			// C zstd's window at rsync's default level 3 (windowLog
 			// 21), not the library's 8 MiB: a third of the memory
-			// per session.
+			// per session. A smaller one is faster only on synthetic
+			// text; on source code it costs bytes.
 			zstd.WithWindowSize(zstdWindow),
 			// The stream never ends (rsync never ends it): no checksum.
 			zstd.WithEncoderCRC(false))
