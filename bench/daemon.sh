@@ -13,7 +13,8 @@
 # measured the same way for both tools). Each figure is the median of RUNS
 # runs (default 3). Results go to stdout and bench/results/.
 #
-# ROWS=compress runs only the 100 MB text rows (RUNS default 9 then): the
+# ROWS=compress runs only the 100 MB text rows, for every codec (CODECS,
+# default "zstd zlib lz4 zlibx"; RUNS default 9 then): the
 # compressed pushes, each run of gsync right after one of rsync so that
 # both meet the same load, the CPU ratio as the median of the per-run
 # ratios, and the uncompressed push of the same tree by both tools (what
@@ -270,8 +271,11 @@ row_z() { # scenario setup src codec [plain]
 		row_z "100 MB text, initial, compressed" "$empty" "$work/text" zstd
 		row_z "100 MB text, initial, compressed" "$empty" "$work/text" zlib
 	else
-		row_z "100 MB text, initial, compressed" "$empty" "$work/text" zstd plain
-		row_z "100 MB text, initial, compressed" "$empty" "$work/text" zlib
+		plain=plain
+		for codec in ${CODECS:-zstd zlib lz4 zlibx}; do
+			row_z "100 MB text, initial, compressed" "$empty" "$work/text" "$codec" $plain
+			plain=
+		done
 	fi
 	echo
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
