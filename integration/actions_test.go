@@ -404,8 +404,8 @@ func TestLsyncdBashExampleSideBySide(t *testing.T) {
 		t.Helper()
 		for _, r := range runs {
 			testutil.Eventually(t, what+": "+r.name+"'s target equals the source", func() bool {
-				d, err := treediff.Compare(src, r.dst, opts)
-				return err == nil && len(d) == 0
+				same, err := treediff.Same(src, r.dst, opts)
+				return err == nil && same
 			})
 		}
 	}
