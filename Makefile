@@ -48,7 +48,9 @@ test:
 	exit $$rc
 
 # The long reliability runs: 3,000 churn operations and three seeds per
-# target type, the fault and name tests, every lsyncd corpus config and
+# target type (and the 5,000-file acceptance tree at every protocol and on
+# gokrazy, not only at 32), TestLocalLiveChurn's 2,000 operations, the
+# fault and name tests, every lsyncd corpus config and
 # every fidelity case over ssh too, every compression row against rsync
 # --server (codecs at protocol 31 as well as 32, every zlib level kind), the delay model over 100,000
 # seeds, and 40 times the fuzzing of make test.
