@@ -134,14 +134,14 @@ func tail(s string, n int) string {
 
 // waitEqual polls until dst equals src or the timeout passes, then fails
 // with the remaining differences. The polls back off from 20 ms to
-// pollMax: comparing a large tree costs CPU that gsync and the peers of
-// the parallel tests need.
+// pollMax, and each is a treediff.Same (stops at the first difference,
+// reads contents last): comparing a large tree costs CPU that gsync and
+// the peers of the parallel tests need.
 func waitEqual(t *testing.T, src, dst string, timeout time.Duration, opt treediff.Options) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for wait := 20 * time.Millisecond; ; wait = min(wait*3/2, pollMax) {
-		diffs, err := treediff.Compare(src, dst, opt)
-		if err == nil && len(diffs) == 0 {
+		if same, err := treediff.Same(src, dst, opt); err == nil && same {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -157,22 +157,33 @@ func waitEqual(t *testing.T, src, dst string, timeout time.Duration, opt treedif
 // own races are not under test (lsyncd side by side).
 func converges(src, dst string, timeout time.Duration, opts []treediff.Options) []string {
 	deadline := time.Now().Add(timeout)
-	for wait := 20 * time.Millisecond; ; wait = min(wait*3/2, pollMax) {
-		var left []string
-		for _, o := range opts {
-			diffs, err := treediff.Compare(src, dst, o)
-			if err != nil {
-				left = append(left, err.Error())
-			}
-			for _, d := range diffs {
-				left = append(left, fmt.Sprint(d))
-			}
-		}
-		if len(left) == 0 || time.Now().After(deadline) {
-			return left
+	for wait := 20 * time.Millisecond; time.Now().Before(deadline); wait = min(wait*3/2, pollMax) {
+		if sameAll(src, dst, opts) {
+			return nil
 		}
 		time.Sleep(wait)
 	}
+	var left []string
+	for _, o := range opts {
+		diffs, err := treediff.Compare(src, dst, o)
+		if err != nil {
+			left = append(left, err.Error())
+		}
+		for _, d := range diffs {
+			left = append(left, fmt.Sprint(d))
+		}
+	}
+	return left
+}
+
+// sameAll reports whether dst equals src under every option in opts.
+func sameAll(src, dst string, opts []treediff.Options) bool {
+	for _, o := range opts {
+		if same, err := treediff.Same(src, dst, o); err != nil || !same {
+			return false
+		}
+	}
+	return true
 }
 
 // pollMax is the longest pause between two polls of waitEqual.

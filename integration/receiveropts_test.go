@@ -218,13 +218,23 @@ func receiverSSH(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
 // receiverLocal: gsync's local target, and rsync's local copy.
 func receiverLocal(t *testing.T, rows []string) (g, r map[string]receiverTarget) {
 	base := t.TempDir()
-	// tmpfs, for a temp dir on another file system than the target's.
-	xdev, err := os.MkdirTemp("/dev/shm", "gsync-test-")
-	if err != nil {
-		t.Logf("no /dev/shm: the temp-dir-xdev row uses the target's file system (%v)", err)
+	// A temp dir on another file system than the target's: /dev/shm (a
+	// tmpfs), or /var/tmp when the tests' own TMPDIR is on /dev/shm
+	// (make test).
+	xdev := ""
+	for _, dir := range []string{"/dev/shm", "/var/tmp"} {
+		if sameFileSystem(dir, base) {
+			continue
+		}
+		if d, err := os.MkdirTemp(dir, "gsync-test-"); err == nil {
+			xdev = d
+			t.Cleanup(func() { os.RemoveAll(d) })
+			break
+		}
+	}
+	if xdev == "" {
+		t.Logf("no other file system than %s's: the temp-dir-xdev row uses the target's", base)
 		xdev = t.TempDir()
-	} else {
-		t.Cleanup(func() { os.RemoveAll(xdev) })
 	}
 	g, r = map[string]receiverTarget{}, map[string]receiverTarget{}
 	for _, row := range rows {
@@ -236,6 +246,19 @@ func receiverLocal(t *testing.T, rows []string) (g, r map[string]receiverTarget)
 		r[row] = receiverTarget{row: rd, rsyncTarget: rd + "/t/", tmp: rd + "/tmp", xdev: rx}
 	}
 	return g, r
+}
+
+// sameFileSystem reports whether a and b are on one file system (or
+// either cannot be read).
+func sameFileSystem(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	if errA != nil || errB != nil {
+		return true
+	}
+	sa, okA := fa.Sys().(*syscall.Stat_t)
+	sb, okB := fb.Sys().(*syscall.Stat_t)
+	return !okA || !okB || sa.Dev == sb.Dev
 }
 
 // receiverState writes the row's target state before the first push:

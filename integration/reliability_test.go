@@ -108,45 +108,70 @@ var mirrorPeers = []struct {
 // runs the daemons with the protocol forced to 31, 30 and 29 (C rsync 3.2.7,
 // and C rsync 3.5 with a quarter of the operations, at least 80). The rsync
 // daemon and gokrazy cases at --delay 0 (every protocol from 32 down to
-// gokrazy's 27) start from the acceptance tree as well: 5,000 files in 300
-// directories with symlinks, odd names, sub-second mtimes and
-// setuid/setgid/sticky bits (bigTree), which the startup full sync carries
-// and the churn leaves alone. (This was TestDaemonLive.)
+// gokrazy's 27) start from an acceptance tree as well, with symlinks, odd
+// names, sub-second mtimes and setuid/setgid/sticky bits (bigTree), which
+// the startup full sync carries and the churn leaves alone: rsync 3.5 at
+// protocol 32 from 5,000 files in 300 directories (this was
+// TestDaemonLive), the others from 1,000 files in 60 directories (5,000 in
+// make stress: the size is the protocol-32 case's to prove).
 func TestChurnAllTargets(t *testing.T) {
 	t.Parallel()
 	type tc struct {
 		name  string
 		delay string
 		start func(t *testing.T) mirrorPeer
-		big   bool // start with the acceptance tree too
-		ops   int  // churn operations (0: churnOps())
+		big   int // files of the acceptance tree to start with (0: none)
+		ops   int // churn operations (0: churnOps())
+	}
+	smallBig := 1000
+	if stress() {
+		smallBig = 5000
 	}
 	var cases []tc
 	for _, p := range mirrorPeers {
 		for _, d := range []string{"0", "1"} {
-			big := d == "0" && (p.name == "rsync-3.5" || p.name == "gokrazy")
+			big := 0
+			switch {
+			case d == "0" && p.name == "rsync-3.5":
+				big = 5000
+			case d == "0" && p.name == "gokrazy":
+				big = smallBig
+			}
 			cases = append(cases, tc{p.name + "/delay=" + d, d, p.start, big, 0})
 		}
 	}
 	for _, proto := range []int{31, 30, 29} {
 		cases = append(cases, tc{fmt.Sprintf("rsync-3.5/protocol=%d/delay=0", proto), "0", func(t *testing.T) mirrorPeer {
 			return rsyncMirrorPeer(t, "", "rsync-3.5", proto)
-		}, true, max(80, churnOps()/4)})
+		}, smallBig, max(80, churnOps()/4)})
 		cases = append(cases, tc{fmt.Sprintf("rsync-3.2.7/protocol=%d/delay=0", proto), "0", func(t *testing.T) mirrorPeer {
 			return rsyncMirrorPeer(t, rsync327(t), "rsync-3.2.7", proto)
-		}, false, 0})
+		}, 0, 0})
 	}
-	// The acceptance trees are made once and copied into each case.
-	bigTrees := map[bool]string{}
-	for _, validUTF8 := range []bool{false, true} {
+	// The acceptance trees are made once and copied into each case: one
+	// per size and name set (gokrazy's valid UTF-8 names).
+	type bigKey struct {
+		files     int
+		validUTF8 bool
+	}
+	bigTrees := map[bigKey]string{}
+	for _, c := range cases {
+		if c.big == 0 {
+			continue
+		}
+		validUTF8 := strings.HasPrefix(c.name, "gokrazy/") // gokrazyMirrorPeer's validUTF8
+		k := bigKey{c.big, validUTF8}
+		if bigTrees[k] != "" {
+			continue
+		}
 		names := oddNames
 		if validUTF8 {
 			names = validUTF8Names()
 		}
 		dir := filepath.Join(t.TempDir(), "big")
 		os.Mkdir(dir, 0o755)
-		bigTree(t, dir, 5000, 300, names)
-		bigTrees[validUTF8] = dir
+		bigTree(t, dir, c.big, c.big*3/50, names)
+		bigTrees[k] = dir
 	}
 	var total, runs atomic.Int64
 	t.Cleanup(func() {
@@ -161,8 +186,11 @@ func TestChurnAllTargets(t *testing.T) {
 					p = c.start(t)
 				}
 				big := ""
-				if c.big && i == 0 {
-					big = bigTrees[p.validUTF8]
+				if c.big > 0 && i == 0 {
+					var ok bool
+					if big, ok = bigTrees[bigKey{c.big, p.validUTF8}]; !ok {
+						t.Fatalf("no acceptance tree of %d files made for valid UTF-8 names %v", c.big, p.validUTF8)
+					}
 				}
 				ops := c.ops
 				if ops == 0 {

@@ -705,30 +705,26 @@ func (rt *raceTree) checkOutside(t *testing.T) {
 // timeout passes, and returns the remaining differences then.
 func raceConverge(src, dst string, opts []treediff.Options, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	for {
-		var err error
+	for !sameAll(src, dst, opts) {
+		if time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		for _, o := range opts {
-			diffs, cerr := treediff.Compare(src, dst, o)
-			if cerr != nil {
-				err = cerr
-				break
-			}
-			if len(diffs) > 0 {
+			diffs, err := treediff.Compare(src, dst, o)
+			if err == nil && len(diffs) > 0 {
 				err = fmt.Errorf("%d differences:\n%s", len(diffs), treediff.Format(diffs, 20))
-				break
+			}
+			if err != nil {
+				if timeout > 0 {
+					err = fmt.Errorf("after %v: %w", timeout, err)
+				}
+				return err
 			}
 		}
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			if timeout > 0 {
-				err = fmt.Errorf("after %v: %w", timeout, err)
-			}
-			return err
-		}
-		time.Sleep(50 * time.Millisecond)
+		return nil // converged between the last poll and the report
 	}
+	return nil
 }
 
 // leakScanner reads every regular file below a target's directory again

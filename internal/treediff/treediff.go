@@ -110,22 +110,29 @@ func (d Diff) String() string {
 // differences sorted by path.
 func Compare(src, dst string, opt Options) ([]Diff, error) {
 	c := &comparer{opt: opt, src: src, dst: dst}
-	sfi, err := os.Lstat(src)
-	if err != nil {
-		return nil, fmt.Errorf("stat source root: %w", err)
-	}
-	dfi, err := os.Lstat(dst)
-	if err != nil {
-		return nil, fmt.Errorf("stat destination root: %w", err)
-	}
-	if err := c.entry(".", sfi, dfi); err != nil {
+	if err := c.root(); err != nil {
 		return nil, err
-	}
-	if opt.CompareHardLinks {
-		c.linkGroups()
 	}
 	sort.SliceStable(c.diffs, func(i, j int) bool { return c.diffs[i].Path < c.diffs[j].Path })
 	return c.diffs, nil
+}
+
+// Same reports whether src and dst have no differences under opt, the
+// verdict Compare's empty result gives, for a caller that polls until
+// two trees converge: it stops at the first difference, and it reads
+// file contents (the costly part) only once everything else already
+// matches, in a second walk that again stops at the first difference.
+func Same(src, dst string, opt Options) (bool, error) {
+	for _, skipContent := range []bool{true, false} {
+		c := &comparer{opt: opt, src: src, dst: dst, first: true, skipContent: skipContent}
+		if err := c.root(); err != nil {
+			return false, err
+		}
+		if len(c.diffs) > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Equal fails t (without stopping it) when the trees differ, listing at most
@@ -158,10 +165,37 @@ func Format(diffs []Diff, max int) string {
 	return b.String()
 }
 
+// root compares the two roots and everything below them.
+func (c *comparer) root() error {
+	sfi, err := os.Lstat(c.src)
+	if err != nil {
+		return fmt.Errorf("stat source root: %w", err)
+	}
+	dfi, err := os.Lstat(c.dst)
+	if err != nil {
+		return fmt.Errorf("stat destination root: %w", err)
+	}
+	if err := c.entry(".", sfi, dfi); err != nil {
+		return err
+	}
+	if c.opt.CompareHardLinks && !c.done() {
+		c.linkGroups()
+	}
+	return nil
+}
+
 type comparer struct {
 	opt      Options
 	src, dst string
 	diffs    []Diff
+	// first stops the walk at the first difference (Same).
+	first bool
+	// skipContent leaves the contents of regular files alone (Same's
+	// first walk).
+	skipContent bool
+	// sbuf and dbuf are the read buffers of content, allocated once per
+	// comparison rather than once per file.
+	sbuf, dbuf []byte
 	// inodes holds, with CompareHardLinks, the inodes of the
 	// non-directories present on both sides, in walk order.
 	inodes []inodePair
@@ -179,6 +213,10 @@ type inodePair struct {
 func (c *comparer) add(rel string, k Kind, s, d string) {
 	c.diffs = append(c.diffs, Diff{Path: rel, Kind: k, Src: s, Dst: d})
 }
+
+// done reports whether the walk can stop: a difference is found and
+// only the first one is wanted.
+func (c *comparer) done() bool { return c.first && len(c.diffs) > 0 }
 
 func (c *comparer) excluded(rel string, isDir bool) bool {
 	return rel != "." && c.opt.Exclude != nil && c.opt.Exclude(rel, isDir)
@@ -283,7 +321,7 @@ func (c *comparer) dir(rel string) error {
 		return err
 	}
 	i, j := 0, 0
-	for i < len(sn) || j < len(dn) {
+	for (i < len(sn) || j < len(dn)) && !c.done() {
 		switch {
 		case j == len(dn) || (i < len(sn) && sn[i] < dn[j]):
 			if err := c.oneSide(path.Join(rel, sn[i]), c.src, Missing); err != nil {
@@ -358,6 +396,9 @@ func (c *comparer) content(rel string, sfi, dfi fs.FileInfo) error {
 		c.add(rel, Content, fmt.Sprintf("size %d", sfi.Size()), fmt.Sprintf("size %d", dfi.Size()))
 		return nil
 	}
+	if c.skipContent {
+		return nil
+	}
 	sf, err := os.Open(join(c.src, rel))
 	if err != nil {
 		return fmt.Errorf("open source file: %w", err)
@@ -369,7 +410,10 @@ func (c *comparer) content(rel string, sfi, dfi fs.FileInfo) error {
 	}
 	defer df.Close()
 	const chunk = 256 << 10
-	sb, db := make([]byte, chunk), make([]byte, chunk)
+	if c.sbuf == nil {
+		c.sbuf, c.dbuf = make([]byte, chunk), make([]byte, chunk)
+	}
+	sb, db := c.sbuf, c.dbuf
 	var off int64
 	for {
 		n, serr := io.ReadFull(sf, sb)

@@ -51,11 +51,20 @@ func lutimes(p string, mt time.Time) error {
 	return utimesNoFollow(p, ts)
 }
 
+// diffs returns Compare's differences, and fails the test unless Same
+// gives the same verdict: every test of a difference is a test of Same too.
 func diffs(t *testing.T, src, dst string, opt Options) []Diff {
 	t.Helper()
 	d, err := Compare(src, dst, opt)
 	if err != nil {
 		t.Fatal(err)
+	}
+	same, err := Same(src, dst, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same != (len(d) == 0) {
+		t.Errorf("Same says %v, Compare found %d differences:\n%s", same, len(d), Format(d, 30))
 	}
 	return d
 }
@@ -120,6 +129,29 @@ func TestContentBigFileLateByte(t *testing.T) {
 	if !strings.Contains(got[0].Src, fmt.Sprint(len(data)-1)) {
 		t.Errorf("offset not reported: %v", got[0])
 	}
+}
+
+// TestContentAfterBigFile: the read buffers are shared by the files of
+// one comparison; a small file compared after a big one (which filled
+// them) is compared on its own bytes only.
+func TestContentAfterBigFile(t *testing.T) {
+	src, dst := pair(t)
+	big := make([]byte, 1<<20)
+	for i := range big {
+		big[i] = byte(i * 13)
+	}
+	for _, root := range []string{src, dst} {
+		p := filepath.Join(root, "0big")
+		testutil.Must(t, os.WriteFile(p, big, 0o644))
+		testutil.Must(t, lutimes(p, t0))
+	}
+	if d := diffs(t, src, dst, Options{SkipDirMtimes: true}); len(d) != 0 {
+		t.Fatalf("identical trees differ:\n%s", Format(d, 30))
+	}
+	p := filepath.Join(dst, "d/sub/f")
+	testutil.Must(t, os.WriteFile(p, []byte("hellO"), 0o644))
+	testutil.Must(t, lutimes(p, t0))
+	wantOne(t, diffs(t, src, dst, Options{SkipDirMtimes: true}), "d/sub/f", Content)
 }
 
 func TestContentSize(t *testing.T) {
