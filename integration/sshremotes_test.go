@@ -121,12 +121,10 @@ func TestSSHLegacyAlgorithms(t *testing.T) {
 	}
 }
 
+// buildSSHProxy builds the proxy program once, next to the gsync binary
+// the tests run (TestMain removes that directory at the end).
 var buildSSHProxy = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "gsync-sshproxy-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "sshproxy")
+	bin := filepath.Join(filepath.Dir(gsyncBin), "sshproxy")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/gsync/gsync/integration/internal/sshproxy").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("build sshproxy: %v\n%s", err, out)
