@@ -235,7 +235,7 @@ func fidelityKinds() []fidelityKind {
 	return []fidelityKind{
 		{name: "local", live: true, rootReceiver: true, start: startFidelityLocal},
 		{name: "rsyncd-3.5-root", live: true, rootReceiver: true, start: func(t *testing.T, names []string) map[string]fidelityTarget {
-			return startFidelityDaemon(t, "rsync", "uid = root\n\tgid = root", false, names)
+			return startRootDaemon(t, "rsync", names)
 		}},
 		{name: "rsyncd-3.5-nobody", start: func(t *testing.T, names []string) map[string]fidelityTarget {
 			return startFidelityDaemon(t, "rsync", "uid = nobody\n\tgid = nogroup", true, names)
@@ -248,7 +248,7 @@ func fidelityKinds() []fidelityKind {
 			if _, err := os.Stat(bin); err != nil {
 				t.Skipf("rsync 3.2.7 not installed ($GSYNC_RSYNC_327): %v", err)
 			}
-			return startFidelityDaemon(t, bin, "uid = root\n\tgid = root", false, names)
+			return startRootDaemon(t, bin, names)
 		}, pending: map[string]string{"maps": "not gsync's to copy: C rsync's client escapes the wildcard of " +
 			"--groupmap=...,*:2 for a remote shell (options.c:safe_arg sends \\*:2) also to a daemon, and a 3.2.7 " +
 			"daemon takes \\* literally, so rsync's own push maps nothing (also with --no-inc-recursive); gsync sends " +

@@ -138,42 +138,14 @@ func TestFilterRulesMatchRsync(t *testing.T) {
 func TestRsyncFilterFileLive(t *testing.T) {
 	t.Parallel()
 	work := t.TempDir()
-	src, dst, mod := filepath.Join(work, "src"), filepath.Join(work, "dst"), filepath.Join(work, "mod")
-	testutil.MustMkdir(t, dst)
-	testutil.MustMkdir(t, mod)
-	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: mod}}})
-	testutil.WriteFile(t, filepath.Join(src, "d/.rsync-filter"), "- *.log\n")
-	testutil.WriteFile(t, filepath.Join(src, "d/a.log"), "log")
-	testutil.WriteFile(t, filepath.Join(src, "d/b.txt"), "txt")
+	src := filepath.Join(work, "src")
 	// rsync -F would read this one too (above the transfer root): gsync
 	// says it does not.
 	testutil.WriteFile(t, filepath.Join(work, ".rsync-filter"), "- *.txt\n")
-	g := startGsync(t, nil, "--delay", "0", "-F", src, dst, d.URL("m"))
-	for _, root := range []string{dst, mod} {
-		testutil.Eventually(t, "b.txt pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/b.txt")) })
-		if testutil.Exists(filepath.Join(root, "d/a.log")) {
-			t.Fatalf("%s: d/a.log pushed although excluded by d/.rsync-filter", root)
-		}
-	}
-	// Include *.log, exclude *.txt.
-	testutil.WriteFile(t, filepath.Join(src, "d/.rsync-filter"), "- *.txt\n")
-	for _, root := range []string{dst, mod} {
-		testutil.Eventually(t, "a.log pushed to "+root+" after the filter file changed", func() bool {
-			return testutil.Exists(filepath.Join(root, "d/a.log"))
-		})
-	}
-	testutil.WriteFile(t, filepath.Join(src, "d/b.txt"), "changed")
-	testutil.WriteFile(t, filepath.Join(src, "d/c.log"), "new")
-	for _, root := range []string{dst, mod} {
-		testutil.Eventually(t, "c.log pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/c.log")) })
-		if got, err := os.ReadFile(filepath.Join(root, "d/b.txt")); err != nil || string(got) != "txt" {
-			t.Errorf("%s: d/b.txt, now excluded: %q, %v; want it kept unchanged (\"txt\")", root, got, err)
-		}
-	}
-	if code := g.stop(15); code != 143 && code != 0 {
-		t.Errorf("gsync exit %d", code)
-	}
-	if out := g.out.String(); !strings.Contains(out, "per-directory filter file above the source left out") ||
+	out := filterFileLive(t, work, ".rsync-filter", "- *.log\n", "- *.txt\n", func(dst, url string) *gsyncProc {
+		return startGsync(t, nil, "--delay", "0", "-F", src, dst, url)
+	})
+	if !strings.Contains(out, "per-directory filter file above the source left out") ||
 		!strings.Contains(out, filepath.Join(work, ".rsync-filter")) {
 		t.Errorf("no warning about %s:\n%s", filepath.Join(work, ".rsync-filter"), out)
 	}
@@ -187,26 +159,45 @@ func TestRsyncFilterFileLive(t *testing.T) {
 func TestCVSIgnoreLive(t *testing.T) {
 	t.Parallel()
 	work := t.TempDir()
+	src := filepath.Join(work, "src")
+	testutil.WriteFile(t, filepath.Join(src, "d/e/c.log"), "not ignored below d")
+	filterFileLive(t, work, ".cvsignore", "*.log\n", "notes *.txt\n", func(dst, url string) *gsyncProc {
+		g := startGsync(t, []string{"HOME=" + work, "CVSIGNORE="}, "--delay", "0", "-C", src, dst, url)
+		for _, root := range []string{dst, filepath.Join(work, "mod")} {
+			testutil.Eventually(t, "d/e/c.log pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/e/c.log")) })
+		}
+		return g
+	})
+}
+
+// filterFileLive runs the live edit of a per-directory filter file: in
+// work/src, d/NAME holds logRule (which excludes *.log) beside d/a.log
+// and d/b.txt; start runs gsync pushing src to work/dst and to a daemon
+// module (work/mod, at url). Once b.txt has arrived without a.log, d/NAME
+// becomes txtRule (which excludes *.txt instead): a.log must arrive, and
+// after b.txt changes and d/new.log appears, new.log must arrive while
+// b.txt stays as it was on both targets. It stops gsync and returns its
+// output.
+func filterFileLive(t *testing.T, work, name, logRule, txtRule string, start func(dst, url string) *gsyncProc) string {
+	t.Helper()
 	src, dst, mod := filepath.Join(work, "src"), filepath.Join(work, "dst"), filepath.Join(work, "mod")
 	testutil.MustMkdir(t, dst)
 	testutil.MustMkdir(t, mod)
 	d := StartRsyncDaemon(t, Config{Modules: []Module{{Name: "m", Path: mod}}})
-	testutil.WriteFile(t, filepath.Join(src, "d/.cvsignore"), "*.log\n")
+	testutil.WriteFile(t, filepath.Join(src, "d", name), logRule)
 	testutil.WriteFile(t, filepath.Join(src, "d/a.log"), "log")
 	testutil.WriteFile(t, filepath.Join(src, "d/b.txt"), "txt")
-	testutil.WriteFile(t, filepath.Join(src, "d/e/c.log"), "not ignored below d")
-	g := startGsync(t, []string{"HOME=" + work, "CVSIGNORE="}, "--delay", "0", "-C", src, dst, d.URL("m"))
+	g := start(dst, d.URL("m"))
 	for _, root := range []string{dst, mod} {
 		testutil.Eventually(t, "d/b.txt pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/b.txt")) })
-		testutil.Eventually(t, "d/e/c.log pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/e/c.log")) })
 		if testutil.Exists(filepath.Join(root, "d/a.log")) {
-			t.Fatalf("%s: d/a.log pushed although d/.cvsignore lists *.log", root)
+			t.Fatalf("%s: d/a.log pushed although excluded by d/%s", root, name)
 		}
 	}
 	// Include *.log, exclude *.txt.
-	testutil.WriteFile(t, filepath.Join(src, "d/.cvsignore"), "notes *.txt\n")
+	testutil.WriteFile(t, filepath.Join(src, "d", name), txtRule)
 	for _, root := range []string{dst, mod} {
-		testutil.Eventually(t, "d/a.log pushed to "+root+" after .cvsignore changed", func() bool {
+		testutil.Eventually(t, "d/a.log pushed to "+root+" after d/"+name+" changed", func() bool {
 			return testutil.Exists(filepath.Join(root, "d/a.log"))
 		})
 	}
@@ -215,10 +206,11 @@ func TestCVSIgnoreLive(t *testing.T) {
 	for _, root := range []string{dst, mod} {
 		testutil.Eventually(t, "d/new.log pushed to "+root, func() bool { return testutil.Exists(filepath.Join(root, "d/new.log")) })
 		if got, err := os.ReadFile(filepath.Join(root, "d/b.txt")); err != nil || string(got) != "txt" {
-			t.Errorf("%s: d/b.txt, now ignored: %q, %v; want it kept unchanged (\"txt\")", root, got, err)
+			t.Errorf("%s: d/b.txt, now excluded: %q, %v; want it kept unchanged (\"txt\")", root, got, err)
 		}
 	}
 	if code := g.stop(15); code != 143 && code != 0 {
 		t.Errorf("gsync exit %d", code)
 	}
+	return g.out.String()
 }

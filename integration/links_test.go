@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -67,38 +66,18 @@ func TestSymlinkOptions(t *testing.T) {
 	}
 	kinds := []senderKind{
 		{name: "local", start: startFidelityLocal},
-		{name: "rsyncd-3.5", start: func(t *testing.T, names []string) map[string]fidelityTarget {
-			return startFidelityDaemon(t, "rsync", "uid = root\n\tgid = root", false, names)
-		}},
+		rsyncd35Kind,
 		{name: "rsyncd-3.2.7-protocol-30", gsyncArgs: []string{"--protocol=30"}, rsArgs: []string{"--protocol=30"},
 			cases: []string{"copy-links", "keep-dirlinks"},
 			start: func(t *testing.T, names []string) map[string]fidelityTarget {
-				return startFidelityDaemon(t, rsync327(t), "uid = root\n\tgid = root", false, names)
+				return startRootDaemon(t, rsync327(t), names)
 			}},
 		// ssh sessions cost most; -K reaches the same C rsync receiver
 		// through the daemons.
 		{name: "ssh", start: startFidelitySSH, cases: []string{"copy-unsafe-links"}},
 	}
-	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
-			t.Parallel()
-			var names []string
-			var cases []linkCase
-			for _, c := range linkCases {
-				if k.cases == nil || slices.Contains(k.cases, c.name) {
-					cases = append(cases, c)
-					names = append(names, c.name+"-gsync", c.name+"-rsync")
-				}
-			}
-			targets := k.start(t, names)
-			for _, c := range cases {
-				t.Run(c.name, func(t *testing.T) {
-					t.Parallel()
-					runLinkCase(t, rsync, k, c, targets[c.name+"-gsync"], targets[c.name+"-rsync"])
-				})
-			}
-		})
-	}
+	runSenderKinds(t, kinds, linkCases, func(c linkCase) string { return c.name },
+		func(t *testing.T, k senderKind, c linkCase, g, r fidelityTarget) { runLinkCase(t, rsync, k, c, g, r) })
 }
 
 // writeLinkTree makes SRC (base/src) and what lies outside it

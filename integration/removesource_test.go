@@ -26,9 +26,7 @@ func TestRemoveSourceFiles(t *testing.T) {
 	}
 	for _, k := range []senderKind{
 		{name: "local", start: startFidelityLocal},
-		{name: "rsyncd-3.5", start: func(t *testing.T, names []string) map[string]fidelityTarget {
-			return startFidelityDaemon(t, "rsync", "uid = root\n\tgid = root", false, names)
-		}},
+		rsyncd35Kind,
 		{name: "ssh", start: startFidelitySSH},
 	} {
 		t.Run(k.name, func(t *testing.T) {

@@ -63,6 +63,44 @@ type senderKind struct {
 	cases []string
 }
 
+// startRootDaemon starts one rsync daemon (bin) with a module per name,
+// run as root: the start of the daemon kinds of the sender-side oracles.
+func startRootDaemon(t *testing.T, bin string, names []string) map[string]fidelityTarget {
+	return startFidelityDaemon(t, bin, "uid = root\n\tgid = root", false, names)
+}
+
+// rsyncd35Kind is the rsync 3.5.0 daemon kind, every case.
+var rsyncd35Kind = senderKind{name: "rsyncd-3.5", start: func(t *testing.T, names []string) map[string]fidelityTarget {
+	return startRootDaemon(t, "rsync", names)
+}}
+
+// runSenderKinds runs, for each kind, the cases it names (all when it
+// names none) as parallel subtests, each against a pair of fresh
+// targets (NAME-gsync, NAME-rsync) of one set of peers the kind starts
+// for all of them.
+func runSenderKinds[C any](t *testing.T, kinds []senderKind, all []C, name func(C) string, run func(t *testing.T, k senderKind, c C, g, r fidelityTarget)) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			var names []string
+			var cases []C
+			for _, c := range all {
+				if k.cases == nil || slices.Contains(k.cases, name(c)) {
+					cases = append(cases, c)
+					names = append(names, name(c)+"-gsync", name(c)+"-rsync")
+				}
+			}
+			targets := k.start(t, names)
+			for _, c := range cases {
+				t.Run(name(c), func(t *testing.T) {
+					t.Parallel()
+					run(t, k, c, targets[name(c)+"-gsync"], targets[name(c)+"-rsync"])
+				})
+			}
+		})
+	}
+}
+
 // TestSenderOptions is the C rsync oracle of the sender-side options
 // (-c, --max-size, --min-size, --safe-links, -W, --bwlimit): for each
 // case and kind of target (local, rsync 3.5.0 daemon, rsync 3.2.7
@@ -75,39 +113,21 @@ func TestSenderOptions(t *testing.T) {
 	rsync := lookBinary(t, "rsync")
 	kinds := []senderKind{
 		{name: "local", start: startFidelityLocal},
-		{name: "rsyncd-3.5", start: func(t *testing.T, names []string) map[string]fidelityTarget {
-			return startFidelityDaemon(t, "rsync", "uid = root\n\tgid = root", false, names)
-		}},
+		rsyncd35Kind,
 		{name: "rsyncd-3.2.7-protocol-30", gsyncArgs: []string{"--protocol=30"}, rsArgs: []string{"--protocol=30"},
 			cases: []string{"checksum", "max-size", "min-size", "whole-file", "delete-excluded", "delete-excluded-protect"},
 			start: func(t *testing.T, names []string) map[string]fidelityTarget {
-				return startFidelityDaemon(t, rsync327(t), "uid = root\n\tgid = root", false, names)
+				return startRootDaemon(t, rsync327(t), names)
 			}},
 		{name: "ssh", start: startFidelitySSH, cases: []string{"checksum", "max-size", "safe-links", "delete-excluded"}},
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the daemon modules run as root (symlinks arrive verbatim with chroot)")
 	}
-	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
-			t.Parallel()
-			var names []string
-			var cases []senderCase
-			for _, c := range senderCases {
-				if k.cases == nil || slices.Contains(k.cases, c.name) {
-					cases = append(cases, c)
-					names = append(names, c.name+"-gsync", c.name+"-rsync")
-				}
-			}
-			targets := k.start(t, names)
-			for _, c := range cases {
-				t.Run(c.name, func(t *testing.T) {
-					t.Parallel()
-					runSenderCase(t, rsync, k, c, targets[c.name+"-gsync"], targets[c.name+"-rsync"])
-				})
-			}
+	runSenderKinds(t, kinds, senderCases, func(c senderCase) string { return c.name },
+		func(t *testing.T, k senderKind, c senderCase, g, r fidelityTarget) {
+			runSenderCase(t, rsync, k, c, g, r)
 		})
-	}
 }
 
 // senderMtime is the mtime of every file of the tree (in the past: the
@@ -251,9 +271,7 @@ func TestCVSExclude(t *testing.T) {
 	rsync := lookBinary(t, "rsync")
 	kinds := []senderKind{
 		{name: "local", start: startFidelityLocal},
-		{name: "rsyncd-3.5", start: func(t *testing.T, names []string) map[string]fidelityTarget {
-			return startFidelityDaemon(t, "rsync", "uid = root\n\tgid = root", false, names)
-		}},
+		rsyncd35Kind,
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the daemon modules run as root")
@@ -409,9 +427,7 @@ func TestFilesFrom(t *testing.T) {
 	}
 	kinds := []senderKind{
 		{name: "local", start: startFidelityLocal},
-		{name: "rsyncd-3.5", start: func(t *testing.T, names []string) map[string]fidelityTarget {
-			return startFidelityDaemon(t, "rsync", "uid = root\n\tgid = root", false, names)
-		}},
+		rsyncd35Kind,
 	}
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
