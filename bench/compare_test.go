@@ -308,10 +308,10 @@ func (r *report) startup(ctx context.Context, b *testing.B, pe *peers, tools []t
 			r.add(sc, "peak RSS (MB)", rsyncTool, float64(peak)/1024)
 		}
 		for _, tl := range tools {
-			if tl.name != "gsync" {
+			if tl.name != "gsync" && tl.name != baseTool {
 				continue
 			}
-			took, catchUp, err := restartWithIndex(pe, tl, src, filepath.Join(pe.work, "state-startup"), n)
+			took, catchUp, err := restartWithIndex(pe, tl, src, filepath.Join(pe.work, "state-startup-"+tl.name), n)
 			if err != nil {
 				return err
 			}

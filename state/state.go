@@ -229,10 +229,10 @@ func Compare(ctx context.Context, file, key, root string, exclude func(rel strin
 		return nil, fmt.Errorf("read index %s: %w", file, err)
 	}
 	defer f.Close()
-	// First pass: the checksum, the key and the dirty paths.
+	// First pass: the checksum and the key.
 	d := &Diff{}
 	var dirty []string
-	if err := readIndex(f, key, true, &d.Taken, nil, &dirty); err != nil {
+	if err := readIndex(f, key, true, &d.Taken, nil, nil); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	// Second pass: merge the index with a walk of the source. The entries
@@ -257,7 +257,7 @@ func Compare(ctx context.Context, file, key, root string, exclude func(rel strin
 		err := readIndex(f, key, false, nil, func(p string, e Entry) bool {
 			b = append(b, indexed{p, e})
 			return len(b) < batch || send()
-		}, nil)
+		}, &dirty) // read by Compare after readErr
 		if err == nil && len(b) > 0 {
 			send()
 		}
@@ -347,7 +347,7 @@ type indexed struct {
 // first when verify is set (a caller that acts on the entries must have
 // read the file with verify once before): it sets taken, passes each
 // entry to each (until it returns false) and fills dirty (any may be
-// nil).
+// nil; with each and dirty both nil it reads no further than the key).
 func readIndex(f *os.File, key string, verify bool, taken *time.Time, each func(string, Entry) bool, dirty *[]string) error {
 	if verify {
 		if err := checkSum(f); err != nil {
@@ -368,6 +368,12 @@ func readIndex(f *os.File, key string, verify bool, taken *time.Time, each func(
 	t := r.varint()
 	if taken != nil {
 		*taken = time.Unix(0, t)
+	}
+	if each == nil && dirty == nil {
+		if r.err != nil {
+			return fmt.Errorf("%w (%v)", ErrCorrupt, r.err)
+		}
+		return nil
 	}
 	for r.err == nil {
 		p := r.string()

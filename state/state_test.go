@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,9 +205,9 @@ func TestCompareStopsEarly(t *testing.T) {
 	file := File(dir, KeyOf("k"))
 	save(t, file, "k", root)
 	ctx, cancel := context.WithCancel(context.Background())
-	n := 0
+	var n atomic.Int32 // exclude runs on every walker
 	_, err := Compare(ctx, file, "k", root, func(rel string, _ bool) bool {
-		if n++; n == 100 {
+		if n.Add(1) == 100 {
 			cancel()
 		}
 		return false

@@ -2,13 +2,20 @@ package state
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // TestWalkEntriesMatchLstat: the fd-relative walk gives every kind of
@@ -55,5 +62,133 @@ func TestWalkEntriesMatchLstat(t *testing.T) {
 	}
 	if n < 7 {
 		t.Errorf("walked %d entries, want at least 7", n)
+	}
+}
+
+// walkAll is every call walk makes to fn with the given workers.
+func walkAll(t *testing.T, root string, exclude func(string, bool) bool, workers int) []walked {
+	t.Helper()
+	var got []walked
+	testutil.Must(t, walk(context.Background(), root, exclude, func(rel string, e Entry, readable bool) error {
+		got = append(got, walked{rel, e, readable})
+		return nil
+	}, workers))
+	return got
+}
+
+// parallelTree is a tree whose root holds files between directories,
+// a big directory (more entries than a segment's walker may run ahead
+// by), excluded names, and extra more directories: with planDirs or
+// more the walk is cut at the root, with fewer the planner walks the
+// first levels itself.
+func parallelTree(t *testing.T, extra int) string {
+	t.Helper()
+	root := t.TempDir()
+	for i := range extra {
+		testutil.WriteFile(t, filepath.Join(root, fmt.Sprintf("e%d/f", i)), "")
+	}
+	for _, p := range []string{"0", "a/x", "a/y/z", "a.b", "a-c/x", "b", "c/skip/f", "c/f", "skip/f", "zz"} {
+		testutil.WriteFile(t, filepath.Join(root, p), p)
+	}
+	testutil.Must(t, os.Symlink("a", filepath.Join(root, "link-to-dir")))
+	big := filepath.Join(root, "big")
+	for i := range 10 {
+		testutil.Must(t, os.MkdirAll(filepath.Join(big, fmt.Sprintf("d%d", i)), 0o755))
+	}
+	for i := range 5000 {
+		dir := big
+		if i%2 == 0 {
+			dir = filepath.Join(big, fmt.Sprintf("d%d", i%10))
+		}
+		testutil.Must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", i)), nil, 0o644))
+	}
+	return root
+}
+
+// TestWalkParallelMatchesSerial: walking the root's subtrees side by
+// side gives fn exactly the calls, in the same order, of one walker.
+func TestWalkParallelMatchesSerial(t *testing.T) {
+	for _, extra := range []int{0, planDirs} {
+		root := parallelTree(t, extra)
+		exclude := func(rel string, _ bool) bool { return path.Base(rel) == "skip" }
+		want := walkAll(t, root, exclude, 1)
+		if len(want) < 5000 {
+			t.Fatalf("the serial walk gave %d entries", len(want))
+		}
+		for _, w := range []int{2, 3, 16} {
+			if got := walkAll(t, root, exclude, w); !slices.Equal(got, want) {
+				t.Errorf("%d more dirs, %d workers: %d calls, differing from the serial walk's %d", extra, w, len(got), len(want))
+			}
+		}
+	}
+}
+
+// TestWalkParallelStops: fn's error, or the context's end, stops every
+// walker: Walk returns that error, calls fn no more, and leaves no
+// goroutine behind.
+func TestWalkParallelStops(t *testing.T) {
+	root := parallelTree(t, planDirs)
+	before := runtime.NumGoroutine()
+	stop := errors.New("stop")
+	n := 0
+	err := walk(context.Background(), root, nil, func(string, Entry, bool) error {
+		if n++; n == 100 {
+			return stop
+		}
+		if n > 100 {
+			t.Fatal("fn called after its error")
+		}
+		return nil
+	}, 2)
+	if !errors.Is(err, stop) {
+		t.Errorf("walk returned %v, want fn's error", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n = 0
+	err = walk(ctx, root, nil, func(string, Entry, bool) error {
+		if n++; n == 100 {
+			cancel()
+		}
+		return nil
+	}, 2)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("walk after cancel returned %v, want context.Canceled", err)
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines before the walks, %d after", before, after)
+	}
+}
+
+// TestParseDirents: names and types come out of a getdents64 buffer
+// as the kernel lays it out, "." and ".." left out.
+func TestParseDirents(t *testing.T) {
+	root := parallelTree(t, 0)
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	testutil.Must(t, err)
+	defer unix.Close(fd)
+	w := &walker{buf: make([]byte, 512)} // several reads
+	names, err := w.names(fd, "")
+	testutil.Must(t, err)
+	got := map[string]uint8{}
+	for _, d := range names {
+		got[d.name] = d.typ
+	}
+	ents, err := os.ReadDir(root)
+	testutil.Must(t, err)
+	if len(got) != len(ents) || len(names) != len(ents) {
+		t.Fatalf("parsed %d names, os.ReadDir reads %d", len(names), len(ents))
+	}
+	for _, e := range ents {
+		typ, ok := got[e.Name()]
+		want := uint8(unix.DT_REG)
+		switch {
+		case e.IsDir():
+			want = unix.DT_DIR
+		case e.Type()&fs.ModeSymlink != 0:
+			want = unix.DT_LNK
+		}
+		if !ok || (typ != want && typ != unix.DT_UNKNOWN) {
+			t.Errorf("%s: type %d (found %v), want %d", e.Name(), typ, ok, want)
+		}
 	}
 }
