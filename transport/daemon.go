@@ -550,11 +550,24 @@ func (s *daemonSaid) wrap(err error) error {
 
 // Push applies one batch. Daemons have no rename: a Rename deletes From and
 // sends Path recursively. Every listed path is sent with --ignore-times (a
-// same-size same-second rewrite must arrive); deletes are confined to the
-// listed paths by the filter list, or, for peers that ignore filter rules
-// when deleting (protocol < 29, gokrazy/rsync), by pushing the parent
+// same-size same-second rewrite must arrive), but for those whose
+// attributes alone changed, which follow in a push of their own with the
+// quick check (splitAttribOnly); deletes are confined to the listed paths
+// by the filter list, or, for peers that ignore filter rules when
+// deleting (protocol < 29, gokrazy/rsync), by pushing the parent
 // directory of each deleted path recursively with --delete.
 func (d *Daemon) Push(ctx context.Context, changes []Change) (Stats, error) {
+	if d.oldPeer() && d.opts.Delete.Running() {
+		return d.push(ctx, changes, true) // pushByRoots: one way for all
+	}
+	return pushAttribApart(ctx, changes, d.opts.Source, d.opts.Attrs.HardLinks, d.push)
+}
+
+// push is Push for changes, with -I (changed) or the quick check; with
+// the deletes and rules of a batch either way (lsyncd's rsync gets
+// --delete and the filter rules for every path: receiver-side rules
+// protect names of xattrs, and -m prunes, with them).
+func (d *Daemon) push(ctx context.Context, changes []Change, changed bool) (Stats, error) {
 	if len(changes) == 0 {
 		return Stats{}, nil
 	}
@@ -586,7 +599,10 @@ func (d *Daemon) Push(ctx context.Context, changes []Change) (Stats, error) {
 	if d.oldPeer() && del {
 		return d.pushByRoots(ctx, paths)
 	}
-	req := d.changedRequest(paths, del)
+	req := d.request(".", paths, del, false)
+	if changed {
+		req = d.changedRequest(paths, del)
+	}
 	st, err := d.run(ctx, req, "")
 	if del && errors.Is(err, rsyncproto.ErrScopedDeleteUnsupported) {
 		// The peer turned out to be one that ignores filter rules when

@@ -152,12 +152,24 @@ func (r *run) syncRoot(recursive bool) error {
 	return nil
 }
 
-// Push applies one batch of changes, see Target.
+// Push applies one batch of changes, see Target. The paths whose
+// attributes alone changed follow in a run of their own with the quick
+// check (splitAttribOnly): their data is copied only when size or mtime
+// differ.
 func (l *Local) Push(ctx context.Context, changes []Change) (Stats, error) {
 	if l.dryMissing() {
 		return Stats{}, nil
 	}
-	r, err := l.newRun(ctx, false, l.opts.Delete.Running())
+	return pushAttribApart(ctx, changes, l.src, l.opts.Attrs.HardLinks, l.push)
+}
+
+// push is Push for changes: every file's data compared (changed), or
+// with the quick check.
+func (l *Local) push(ctx context.Context, changes []Change, changed bool) (Stats, error) {
+	if len(changes) == 0 {
+		return Stats{}, nil
+	}
+	r, err := l.newRun(ctx, !changed, l.opts.Delete.Running())
 	if err != nil {
 		return Stats{}, err
 	}

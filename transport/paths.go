@@ -1,12 +1,14 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"iter"
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/gsync/gsync/internal/beneath"
 	"github.com/gsync/gsync/internal/change"
@@ -173,4 +175,69 @@ func absSource(kind string, opts Options) (Options, error) {
 	}
 	opts.Source = src
 	return opts, nil
+}
+
+// pushAttribApart pushes a batch in two: push(ctx, data, true) for what
+// must go with -I, then push(ctx, attrs, false) for what splitAttribOnly
+// takes out, with the quick check.
+func pushAttribApart(ctx context.Context, changes []Change, source string, hardLinks bool, push func(context.Context, []Change, bool) (Stats, error)) (Stats, error) {
+	data, attrs := splitAttribOnly(changes, source, hardLinks)
+	st, err := push(ctx, data, true)
+	if err == nil && len(attrs) > 0 {
+		var more Stats
+		more, err = push(ctx, attrs, false)
+		st = st.Add(more)
+	}
+	return st, err
+}
+
+// splitAttribOnly takes out of a batch the changes that say a path's
+// attributes alone changed (change.Attrib: chmod, chown, touch, an ACL or
+// xattr), for a push of their own with rsync's quick check, as lsyncd's
+// rsync pushes every path (generator.c:recv_generator sets the attributes
+// of a file whose size and mtime match, in place, and sends the data of
+// one whose mtime moved): the others go with -I (a rewrite that kept
+// size and mtime must arrive), which would rewrite every chmod'ed file
+// on the target, drop the xattrs only the target has and read the whole
+// file on both sides. A path the source lacks now, or that a recursive
+// path of the batch covers, stays with the others; with -H nothing is
+// taken out (the names of a linked file must reach the receiver in one
+// push).
+func splitAttribOnly(changes []Change, source string, hardLinks bool) (data, attrs []Change) {
+	if hardLinks {
+		return changes, nil
+	}
+	var recursive []string
+	for _, c := range changes {
+		if c.Recursive || c.Op == change.Move {
+			recursive = append(recursive, strings.TrimSuffix(c.Path, "/"))
+		}
+	}
+	covered := func(p string) bool {
+		for _, r := range recursive {
+			if r == "." || r == p || strings.HasPrefix(p, r+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	var root *beneath.Root
+	for _, c := range changes {
+		p := strings.TrimSuffix(c.Path, "/")
+		if c.Op == change.Attrib && !c.Recursive && !covered(p) {
+			if root == nil {
+				var err error
+				if root, err = beneath.Open(source); err != nil {
+					return changes, nil // the push reports it
+				}
+				defer root.Close()
+			}
+			if _, err := root.Lstat(p); err == nil {
+				attrs = append(attrs, c)
+				continue
+			}
+		}
+		data = append(data, c)
+	}
+	return data, attrs
 }

@@ -794,9 +794,17 @@ func (t *SSH) FullSync(ctx context.Context) (Stats, error) {
 
 // Push applies one batch: renames first, over SFTP (a failed rename falls
 // back to sending the destination and deleting the source), then the other
-// paths with one rsync run on the standby session. Deletes are scoped to
-// the listed paths.
+// paths with one rsync run on the standby session (-I). Deletes are scoped
+// to the listed paths. The paths whose attributes alone changed follow
+// in a session of their own with the quick check (splitAttribOnly).
 func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
+	return pushAttribApart(ctx, changes, t.opts.Source, t.opts.Attrs.HardLinks, t.push)
+}
+
+// push is Push for changes, with -I on a standby session (changed), or
+// with the quick check on a fresh one; scoped deletes and rules either
+// way.
+func (t *SSH) push(ctx context.Context, changes []Change, changed bool) (Stats, error) {
 	if len(changes) == 0 {
 		return Stats{}, nil
 	}
@@ -881,6 +889,16 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 	if len(send.list) > 0 {
 		var req rsyncproto.Request
 		rst, err := retryLocked(ctx, func() (Stats, error) {
+			if !changed {
+				o := t.batchOptions()
+				o.IgnoreTimes = false
+				sess, err := t.exec(ctx, t.command(o))
+				if err != nil {
+					return Stats{}, err
+				}
+				req = rsyncproto.Request{Root: t.opts.Source, Dest: t.dir, Paths: send.list, Options: o}
+				return t.runRsync(ctx, sess, req)
+			}
 			sess, hello, err := t.batchSession(ctx)
 			if err != nil {
 				return Stats{}, err
@@ -892,7 +910,7 @@ func (t *SSH) Push(ctx context.Context, changes []Change) (Stats, error) {
 		if req.Options.Delete && errors.Is(err, rsyncproto.ErrScopedDeleteUnsupported) && t.learnProtocol(ctx, rsyncproto.MinProtocol) {
 			// The peer speaks a protocol below 29; nothing was sent.
 			// Again, with deletes the way that works there.
-			more, err := t.Push(ctx, changes)
+			more, err := t.push(ctx, changes, changed)
 			return st.Add(more), err
 		}
 		if p := int(t.peerProto.Load()); req.Options.Delete && p != 0 && !rsyncproto.ScopesDeletes(p) && rst.Deleted == 0 && !t.opts.DryRun {
