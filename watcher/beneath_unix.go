@@ -105,9 +105,6 @@ func identity(fd int) (devIno, error) {
 	return devIno{dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
 }
 
-// devIno identifies a directory.
-type devIno struct{ dev, ino uint64 }
-
 // resolvesTo reports whether rel, resolved beneath the root again, is still
 // the directory id.
 func (b *beneath) resolvesTo(rel string, id devIno) bool {

@@ -41,7 +41,15 @@ type fsWatcher struct {
 	dirs     map[string]struct{} // watched directories, relative; owned by run
 	gone     map[string]struct{} // directories dropped, whose own event may follow
 	stopping bool
+	// ids and names pair each watched directory (unix: addWatch) with
+	// its identity, to find a directory watched under the name it had
+	// before a rename that is not reported yet; owned by run.
+	ids   map[string]devIno
+	names map[devIno]string
 }
+
+// devIno identifies a directory.
+type devIno struct{ dev, ino uint64 }
 
 func newFsnotify(ctx context.Context, opts Options) (Watcher, error) {
 	// Unbuffered on purpose: fsnotify then hands over one event at a time,
@@ -75,6 +83,8 @@ func newFsnotify(ctx context.Context, opts Options) (Watcher, error) {
 		exited:  make(chan struct{}),
 		dirs:    make(map[string]struct{}),
 		gone:    make(map[string]struct{}),
+		ids:     make(map[string]devIno),
+		names:   make(map[devIno]string),
 	}
 	if err := w.walk("", false, true); err != nil {
 		fw.Close()
@@ -281,6 +291,13 @@ func (w *fsWatcher) dropTree(rel string) {
 	for d := range w.dirs {
 		if inTree(d, rel) {
 			delete(w.dirs, d)
+			if id, ok := w.ids[d]; ok {
+				delete(w.ids, d)
+				if w.names[id] != d {
+					continue // its watch was moved to its new name (addWatch)
+				}
+				delete(w.names, id)
+			}
 			// The kernel may have dropped it already; nothing to report then.
 			if err := w.fw.Remove(absPath(w.root, d)); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
 				w.log.Debug("remove watch", "path", absPath(w.root, d), "err", err)

@@ -3,8 +3,10 @@
 package watcher
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/fsnotify/fsnotify"
 	"golang.org/x/sys/unix"
 )
 
@@ -13,6 +15,16 @@ import (
 // root that was opened before the add (fsnotify takes a path, which a
 // symlink swapped into a parent could redirect); on a mismatch the watch
 // is removed and errReplaced returned.
+//
+// A directory renamed before the Create of its new parent is handled
+// is still watched under its old name, whose removal is not handled
+// yet. inotify keeps one watch per directory, and fsnotify keeps it
+// under the first name (events below it come with that name), so the
+// old name's watch is removed first and the directory watched anew
+// under rel; the old name stays known as a directory until its removal
+// is handled (dropTree then finds no watch there). Without this, that
+// removal took the directory's only watch with it, and nothing below it
+// was reported again (TestLocalLiveChurn with this backend).
 func (w *fsWatcher) addWatch(rel string) error {
 	fd, err := w.tree.openDir(rel, pathFlag)
 	if err != nil {
@@ -24,6 +36,12 @@ func (w *fsWatcher) addWatch(rel string) error {
 		return err
 	}
 	p := absPath(w.root, rel)
+	if old, ok := w.names[id]; ok && old != rel {
+		if err := w.fw.Remove(absPath(w.root, old)); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
+			w.log.Debug("remove watch", "path", absPath(w.root, old), "err", err)
+		}
+		delete(w.names, id)
+	}
 	if err := w.fw.Add(p); err != nil {
 		return err
 	}
@@ -31,5 +49,6 @@ func (w *fsWatcher) addWatch(rel string) error {
 		w.fw.Remove(p)
 		return fmt.Errorf("watch %s: %w", p, errReplaced)
 	}
+	w.ids[rel], w.names[id] = id, rel
 	return nil
 }

@@ -386,3 +386,27 @@ func drainClosed(t *testing.T, w Watcher) {
 		}
 	}
 }
+
+// TestRenameBeforeParentCreate: a directory renamed into a new
+// directory before the watcher handled that directory's Create (its
+// consumer was behind) is watched under its new name, and stays watched
+// when the rename's removal of the old name is handled after it.
+func TestRenameBeforeParentCreate(t *testing.T) {
+	forBackends(t, func(t *testing.T, b string) {
+		root := t.TempDir()
+		testutil.MustMkdir(t, filepath.Join(root, "x", "a", "sub"))
+		testutil.MustMkdir(t, filepath.Join(root, "flood"))
+		w := startWatcher(t, b, root, nil)
+		// More events than the channel holds, read by nobody: the
+		// watcher waits to hand one over while the rest happens.
+		for i := range eventBuffer + 100 {
+			testutil.Must(t, os.WriteFile(filepath.Join(root, "flood", fmt.Sprint(i)), nil, 0o644))
+		}
+		testutil.MustMkdir(t, filepath.Join(root, "p"))
+		rename(t, filepath.Join(root, "x", "a"), filepath.Join(root, "p", "a"))
+		sentinel(t, w, root) // everything before it was handled
+		testutil.WriteFile(t, filepath.Join(root, "p", "a", "f"), "f")
+		testutil.WriteFile(t, filepath.Join(root, "p", "a", "sub", "g"), "g")
+		collect(t, w, Event{Op: change.Create, Path: "p/a/f"}, Event{Op: change.Create, Path: "p/a/sub/g"})
+	})
+}
