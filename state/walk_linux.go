@@ -29,10 +29,15 @@ import (
 // On Linux it works relative to open directories (openat, getdents64,
 // fstatat): each directory is opened once, and no stat resolves a path
 // from the root again. The subtrees of the root's directories are
-// walked by up to GOMAXPROCS goroutines at once (see walkParallel).
+// walked by up to GOMAXPROCS goroutines at once, at most maxWalkers
+// (see walkParallel).
 func Walk(ctx context.Context, root string, exclude func(rel string, isDir bool) bool, fn func(rel string, e Entry, readable bool) error) error {
-	return walk(ctx, root, exclude, fn, runtime.GOMAXPROCS(0))
+	return walk(ctx, root, exclude, fn, min(runtime.GOMAXPROCS(0), maxWalkers))
 }
+
+// maxWalkers bounds the goroutines of a Walk, as the watcher bounds its
+// startup's (the file system, not the CPUs, is the limit beyond).
+const maxWalkers = 4
 
 // walk is Walk with at most workers goroutines walking subtrees.
 func walk(ctx context.Context, root string, exclude func(rel string, isDir bool) bool, fn func(rel string, e Entry, readable bool) error, workers int) error {
