@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -190,5 +193,43 @@ func TestParseDirents(t *testing.T) {
 		if !ok || (typ != want && typ != unix.DT_UNKNOWN) {
 			t.Errorf("%s: type %d (found %v), want %d", e.Name(), typ, ok, want)
 		}
+	}
+}
+
+// TestWalkParallelBoundsLookahead: while fn is held at the first entry,
+// the walkers begin no more than their window of segments, however
+// small the segments are that follow.
+func TestWalkParallelBoundsLookahead(t *testing.T) {
+	root := t.TempDir()
+	for d := range 50 {
+		for f := range 10 {
+			testutil.WriteFile(t, filepath.Join(root, fmt.Sprintf("d%02d", d), fmt.Sprint(f)), "")
+		}
+	}
+	var mu sync.Mutex
+	begun := map[string]bool{}
+	exclude := func(rel string, _ bool) bool {
+		mu.Lock()
+		begun[strings.SplitN(rel, "/", 2)[0]] = true
+		mu.Unlock()
+		return false
+	}
+	const workers = 2
+	first := true
+	testutil.Must(t, walk(context.Background(), root, exclude, func(string, Entry, bool) error {
+		if first {
+			first = false
+			time.Sleep(300 * time.Millisecond) // the walkers run on
+			mu.Lock()
+			n := len(begun)
+			mu.Unlock()
+			if n > 2*workers {
+				t.Errorf("%d segments begun while the first was not passed on, want at most %d", n, 2*workers)
+			}
+		}
+		return nil
+	}, workers))
+	if len(begun) != 50 {
+		t.Errorf("walked %d of 50 directories", len(begun))
 	}
 }
