@@ -212,12 +212,18 @@ func seedCorpusTree(t *testing.T, root string, n int) {
 
 // corpusChange is the live round of changes, on every source: a new
 // file in a new directory tree, an append, a delete, a rename, a new
-// excluded file, a mode change.
+// excluded file, a mode change. The new tree is made beside the source
+// and moved in whole: a push that read new.txt between its creation and
+// its write would leave an empty copy, which the next push replaces,
+// and configs with backups keep that copy (as with lsyncd + rsync),
+// where C rsync's one push after all changes makes no backup.
 func corpusChange(t *testing.T, root string) {
 	t.Helper()
 	at := func(p string) string { return filepath.Join(root, p) }
-	testutil.Must(t, os.MkdirAll(at("live/deep/er"), 0o755))
-	testutil.Must(t, os.WriteFile(at("live/deep/er/new.txt"), []byte("new"), 0o644))
+	stage := t.TempDir()
+	testutil.Must(t, os.MkdirAll(filepath.Join(stage, "live/deep/er"), 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(stage, "live/deep/er/new.txt"), []byte("new"), 0o644))
+	testutil.Must(t, os.Rename(filepath.Join(stage, "live"), at("live")))
 	f, err := os.OpenFile(at("f1"), os.O_WRONLY|os.O_APPEND, 0)
 	testutil.Must(t, err)
 	_, err = f.WriteString("appended")
