@@ -187,7 +187,7 @@ func (b *listBuilder) realOf(dir string) string {
 		return ""
 	}
 	if e := b.byName[dir]; e != nil {
-		return e.real
+		return e.realPath()
 	}
 	return ""
 }
@@ -359,7 +359,7 @@ func (b *listBuilder) startAttrs() {
 					b.tick()
 				}
 				if b.ctx.Err() == nil {
-					e.attrErr = b.fl.attrs.readEntry(e, b.opts)
+					e.setAttrErr(b.fl.attrs.readEntry(e, b.opts))
 				}
 			}
 		})
@@ -391,13 +391,14 @@ func (b *listBuilder) readAttrs() error {
 		return err
 	}
 	for name, e := range b.byName {
-		if e.attrErr == nil {
+		err := e.attrErr()
+		if err == nil {
 			continue
 		}
 		if name == "." {
-			return fmt.Errorf("read attributes of the root: %w", e.attrErr)
+			return fmt.Errorf("read attributes of the root: %w", err)
 		}
-		b.fileError(name, e.attrErr)
+		b.fileError(name, err)
 		delete(b.byName, name)
 	}
 	return nil
@@ -513,7 +514,7 @@ func (b *listBuilder) newEntry(name string, fi fs.FileInfo, readlink func() (str
 	if b.tick != nil {
 		b.tick()
 	}
-	e := &entry{name: name, hlinkLead: -1}
+	e := &entry{name: name}
 	if b.fl.links != nil && name != "." {
 		if err := b.follow(e, &fi, readlink, dirReal); err != nil {
 			return nil, err
@@ -533,16 +534,18 @@ func (b *listBuilder) newEntry(name string, fi fs.FileInfo, readlink func() (str
 	if e.isLink() && b.opts.NoLinks {
 		// Without links kept, a symlink is listed with its lstat size
 		// and no target (flist.c:send_file_entry); the receiver skips it.
-		e.link = ""
+		if e.x != nil {
+			e.x.link = ""
+		}
 	} else if e.isLink() {
-		if e.link == "" { // not read by follow
+		if e.link() == "" { // not read by follow
 			t, err := readlink()
 			if err != nil {
 				return nil, fmt.Errorf("read link %s: %w", name, err)
 			}
-			e.link = t
+			e.ext().link = t
 		}
-		e.size = int64(len(e.link))
+		e.size = int64(len(e.link()))
 	}
 	if !e.isDir() && nlink > 1 {
 		e.hlinked = true
@@ -566,7 +569,7 @@ func (b *listBuilder) follow(e *entry, fi *fs.FileInfo, readlink func() (string,
 	base := e.name[strings.LastIndexByte(e.name, '/')+1:]
 	if (*fi).Mode()&fs.ModeSymlink == 0 {
 		if dirReal != "" {
-			e.real = dirReal + "/" + base
+			e.ext().real = dirReal + "/" + base
 		}
 		return nil
 	}
@@ -574,7 +577,7 @@ func (b *listBuilder) follow(e *entry, fi *fs.FileInfo, readlink func() (string,
 	if err != nil {
 		return fmt.Errorf("read link %s: %w", e.name, err)
 	}
-	e.link = t // kept when the link is not followed
+	e.ext().link = t // kept when the link is not followed
 	dir := dirReal
 	if dir == "" {
 		dir = filepath.Join(b.fl.rootReal, filepath.FromSlash(parentName(e.name)))
@@ -583,7 +586,7 @@ func (b *listBuilder) follow(e *entry, fi *fs.FileInfo, readlink func() (string,
 	if err != nil || rfi == nil {
 		return err
 	}
-	e.link, e.real, e.followed = "", real, true
+	e.x.link, e.x.real, e.followed = "", real, true
 	*fi = rfi
 	return nil
 }
@@ -594,7 +597,7 @@ func (b *listBuilder) follow(e *entry, fi *fs.FileInfo, readlink func() (string,
 // never end.
 func (b *listBuilder) checkLoop(e *entry) error {
 	id := hardLinkOf{e.dev, e.ino}
-	if e.real != "" {
+	if e.realPath() != "" {
 		for p := e.name; p != "."; {
 			p = parentName(p)
 			if b.dirIDs[p] == id {
@@ -683,15 +686,15 @@ func (b *listBuilder) walk(dir string) error {
 	if !b.sameDir(d, e) {
 		return nil
 	}
-	return b.walkDir(d, dir, e.real)
+	return b.walkDir(d, dir, e.realPath())
 }
 
 // openListedDir opens the listed directory e for listing: through its
 // real path when it was reached through a followed symlink, else beneath
 // the root.
 func (b *listBuilder) openListedDir(e *entry) (*beneath.Dir, error) {
-	if e.real != "" {
-		return b.fl.links.OpenDir(e.real)
+	if real := e.realPath(); real != "" {
+		return b.fl.links.OpenDir(real)
 	}
 	return b.root.OpenDir(e.name)
 }
@@ -784,7 +787,7 @@ func (b *listBuilder) walkEntry(d *beneath.Dir, n, name, dirReal string) error {
 	var sub *beneath.Dir
 	var err error
 	if e.followed {
-		sub, err = b.fl.links.OpenDir(e.real)
+		sub, err = b.fl.links.OpenDir(e.realPath())
 	} else {
 		sub, err = d.OpenDir(n)
 	}
@@ -796,7 +799,7 @@ func (b *listBuilder) walkEntry(d *beneath.Dir, n, name, dirReal string) error {
 	if !b.sameDir(sub, e) {
 		return nil
 	}
-	return b.walkDir(sub, name, e.real)
+	return b.walkDir(sub, name, e.realPath())
 }
 
 // finish collects the entries and marks content directories. As a last
@@ -854,11 +857,13 @@ func assignHardLinks(list []*entry, proto int) {
 		k := hardLinkOf{e.dev, e.ino}
 		if j, ok := lead[k]; ok {
 			e.hlinkFirst = false
-			e.hlinkLead = int32(j)
+			e.ext().hlinkLead = int32(j)
 		} else {
 			lead[k] = i
 			e.hlinkFirst = true
-			e.hlinkLead = -1
+			if e.x != nil {
+				e.x.hlinkLead = -1
+			}
 		}
 	}
 }

@@ -97,8 +97,8 @@ func (in *incSender) sendFirst() error {
 	root.topDir = true
 	b.rootDev = root.dev
 	b.readEntryAttrs([]*entry{root})
-	if root.attrErr != nil {
-		return fmt.Errorf("read attributes of the root: %w", root.attrErr)
+	if err := root.attrErr(); err != nil {
+		return fmt.Errorf("read attributes of the root: %w", err)
 	}
 	entries := append([]*entry{root}, in.listDir(root)...)
 	return in.sendList(-1, entries)
@@ -132,7 +132,7 @@ func (in *incSender) listDir(e *entry) []*entry {
 		if e.name != "." {
 			name = e.name + "/" + n
 		}
-		c := b.dirEntry(d, n, name, e.real)
+		c := b.dirEntry(d, n, name, e.realPath())
 		if c == nil {
 			continue
 		}
@@ -144,8 +144,8 @@ func (in *incSender) listDir(e *entry) []*entry {
 	b.readEntryAttrs(list)
 	kept := list[:0]
 	for _, c := range list {
-		if c.attrErr != nil {
-			b.fileError(c.name, c.attrErr)
+		if err := c.attrErr(); err != nil {
+			b.fileError(c.name, err)
 			continue
 		}
 		kept = append(kept, c)
@@ -169,7 +169,9 @@ func (in *incSender) sendList(parent int32, entries []*entry) error {
 	in.enc.listStart = in.next
 	for _, e := range entries {
 		if s.opts.Checksum && e.isReg() {
-			e.sum = s.listChecksum(in.b.fl, e)
+			if sum := s.listChecksum(in.b.fl, e); sum != nil {
+				e.ext().sum = sum
+			}
 		}
 		s.out.buf = in.enc.appendEntry(s.out.buf, e)
 		in.names.add(e.name)
@@ -235,11 +237,14 @@ func (in *incSender) linkLeaders(entries []*entry) {
 		}
 		k := hardLinkOf{e.dev, e.ino}
 		if lead, ok := in.leaders[k]; ok {
-			e.hlinkFirst, e.hlinkLead = false, lead
+			e.hlinkFirst, e.ext().hlinkLead = false, lead
 			continue
 		}
 		in.leaders[k] = in.next + int32(i)
-		e.hlinkFirst, e.hlinkLead = true, -1
+		e.hlinkFirst = true
+		if e.x != nil {
+			e.x.hlinkLead = -1
+		}
 	}
 }
 
@@ -335,7 +340,7 @@ func (b *listBuilder) readEntryAttrs(entries []*entry) {
 				if b.tick != nil {
 					b.tick()
 				}
-				entries[k].attrErr = b.fl.attrs.readEntry(entries[k], b.opts)
+				entries[k].setAttrErr(b.fl.attrs.readEntry(entries[k], b.opts))
 			}
 		})
 	}

@@ -153,7 +153,9 @@ func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 	if o.Checksum {
 		for _, e := range fl.list {
 			if e.isReg() {
-				e.sum = s.listChecksum(fl, e)
+				if sum := s.listChecksum(fl, e); sum != nil {
+					e.ext().sum = sum
+				}
 			}
 		}
 	}
@@ -304,7 +306,7 @@ func (s *session) appendXattrs(ps *pushState, e *entry) {
 	var errs []error
 	var values map[string][]byte // read once, for every name asked
 	var readErr error
-	s.out.buf, errs = appendXattrReply(s.out.buf, e.xattrs, func(name string) ([]byte, error) {
+	s.out.buf, errs = appendXattrReply(s.out.buf, e.xattrs(), func(name string) ([]byte, error) {
 		if values == nil && readErr == nil {
 			values, readErr = ps.fl.attrs.xattrValues(e)
 		}
@@ -371,7 +373,7 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 		}
 		xattrReq := s.xattrRequest(iflags)
 		if xattrReq {
-			if err := readXattrRequest(s.in, e.xattrs); err != nil {
+			if err := readXattrRequest(s.in, e.xattrs()); err != nil {
 				return s.readErr("reading an xattr request", err)
 			}
 		}
@@ -518,7 +520,7 @@ func (s *session) removeConfirmed(ps *pushState) {
 		if e.mode&sIFMT == sIFDIR || ps.changed[e.name] {
 			continue
 		}
-		if e.real != "" {
+		if e.realPath() != "" {
 			// Reached through a followed symlink (-L, ...): rsync
 			// unlinks the name, which may lie outside the root; gsync
 			// removes nothing there.
@@ -683,8 +685,8 @@ func openData(fl *fileList, e *entry) (*os.File, fs.FileInfo, error) {
 	var f *os.File
 	var fi fs.FileInfo
 	var err error
-	if e.real != "" {
-		f, fi, err = fl.links.OpenFile(e.real)
+	if real := e.realPath(); real != "" {
+		f, fi, err = fl.links.OpenFile(real)
 	} else {
 		f, fi, err = fl.root.OpenFile(e.name)
 	}
