@@ -504,17 +504,18 @@ func (b *listBuilder) lstat(name string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return b.newEntry(name, fi, func() (string, error) { return d.Readlink(base) }, b.realOf(parentName(name)))
+	return b.newEntry(new(entry), name, fi, func() (string, error) { return d.Readlink(base) }, b.realOf(parentName(name)))
 }
 
-// newEntry makes the entry name from its lstat (flist.c:make_file);
-// readlink reads a symlink's target. dirReal is the real path of its
-// directory when that was reached through a followed symlink, else "".
-func (b *listBuilder) newEntry(name string, fi fs.FileInfo, readlink func() (string, error), dirReal string) (*entry, error) {
+// newEntry makes the entry name from its lstat (flist.c:make_file) in e,
+// a zero entry, and returns e; readlink reads a symlink's target. dirReal
+// is the real path of its directory when that was reached through a
+// followed symlink, else "".
+func (b *listBuilder) newEntry(e *entry, name string, fi fs.FileInfo, readlink func() (string, error), dirReal string) (*entry, error) {
 	if b.tick != nil {
 		b.tick()
 	}
-	e := &entry{name: name}
+	e.name = name
 	if b.fl.links != nil && name != "." {
 		if err := b.follow(e, &fi, readlink, dirReal); err != nil {
 			return nil, err
@@ -742,10 +743,11 @@ func (b *listBuilder) walkDir(d *beneath.Dir, dir, real string) error {
 }
 
 // dirEntry makes the entry for n of the open directory d (named name;
-// dirReal is d's real path when reached through a followed symlink)
-// (flist.c:send_directory, send_file_name): nil when it is excluded,
-// skipped or cannot be listed (recorded as a file error).
-func (b *listBuilder) dirEntry(d *beneath.Dir, n, name, dirReal string) *entry {
+// dirReal is d's real path when reached through a followed symlink) in
+// e, a zero entry (flist.c:send_directory, send_file_name): nil when it
+// is excluded, skipped or cannot be listed (recorded as a file error),
+// and e may then hold part of it.
+func (b *listBuilder) dirEntry(d *beneath.Dir, n, name, dirReal string, e *entry) *entry {
 	if len(name) >= maxPathLen {
 		if b.opts.Exclude == nil || !b.opts.Exclude(name, false) {
 			b.tooLong(name)
@@ -762,7 +764,7 @@ func (b *listBuilder) dirEntry(d *beneath.Dir, n, name, dirReal string) *entry {
 	if b.opts.Exclude != nil && b.opts.Exclude(name, fi.IsDir()) {
 		return nil
 	}
-	e, err := b.newEntry(name, fi, func() (string, error) { return d.Readlink(n) }, dirReal)
+	e, err = b.newEntry(e, name, fi, func() (string, error) { return d.Readlink(n) }, dirReal)
 	if errors.Is(err, errSkip) {
 		return nil
 	}
@@ -777,7 +779,7 @@ func (b *listBuilder) dirEntry(d *beneath.Dir, n, name, dirReal string) *entry {
 // the real path dirReal when reached through a followed symlink) and,
 // for a directory, its subtree.
 func (b *listBuilder) walkEntry(d *beneath.Dir, n, name, dirReal string) error {
-	e := b.dirEntry(d, n, name, dirReal)
+	e := b.dirEntry(d, n, name, dirReal, new(entry))
 	if e == nil {
 		return nil
 	}

@@ -87,7 +87,7 @@ func (in *incSender) sendFirst() error {
 	if err != nil {
 		return fmt.Errorf("stat root: %w", err)
 	}
-	root, err := b.newEntry(".", fi, nil, "")
+	root, err := b.newEntry(new(entry), ".", fi, nil, "")
 	if err != nil {
 		return fmt.Errorf("stat root: %w", err)
 	}
@@ -126,14 +126,19 @@ func (in *incSender) listDir(e *entry) []*entry {
 		b.fileError(e.name, err)
 		return nil
 	}
+	// The entries of one list are made in one array: they are freed
+	// together when the receiver is done with the list (sendList keeps
+	// its own copy of each directory).
+	slab := make([]entry, len(names))
 	list := make([]*entry, 0, len(names))
 	for _, n := range names {
 		name := n
 		if e.name != "." {
 			name = e.name + "/" + n
 		}
-		c := b.dirEntry(d, n, name, e.realPath())
+		c := b.dirEntry(d, n, name, e.realPath(), &slab[len(list)])
 		if c == nil {
+			slab[len(list)] = entry{}
 			continue
 		}
 		if c.isDir() && b.opts.OneFileSystem && c.dev != b.rootDev {
@@ -208,7 +213,11 @@ func (in *incSender) sendList(parent int32, entries []*entry) error {
 	first := in.dirs.len()
 	for _, e := range entries {
 		if e.isDir() {
-			in.dirs.add(e)
+			// A copy: the entries of the list share one array
+			// (listDir), which the directory must not keep for as
+			// long as its own list waits to be sent.
+			c := *e
+			in.dirs.add(&c)
 		}
 	}
 	for i := in.dirs.len() - 1; i >= first; i-- {
