@@ -618,6 +618,9 @@ func (b *listBuilder) put(e *entry) {
 	}
 	b.byName[e.name] = e
 	if b.attrJobs != nil {
+		// The workers set fields of e's extension while the walk reads
+		// others (its real path): it is made before they share e.
+		e.ext()
 		b.attrJobs <- e
 	}
 }
