@@ -368,11 +368,11 @@ func (m *Mirror) push(ctx context.Context, t *targetRun, b delay.Batch, out chan
 
 // fullSyncGCPercent is the collector's GOGC during a full sync: its
 // heap may grow to 1.5x what is live, not 2x. A no-op startup sync of
-// 100,000 dirs / 499,500 files to an rsync daemon peaked at 40.4-41.6 MB
-// RSS with GOGC=100 and 34.4-34.8 MB with 50, for about 11% more user
-// CPU (1.3 s to 1.46 s; with the system time, 5.5 s in all, the
-// difference was within the noise of a shared machine); GOGC=25 kept
-// the whole process at 32 MB for 28% more user CPU.
+// 100,000 dirs / 499,500 files to an rsync daemon peaked at 33.9 MB RSS
+// with it and 39.0 MB without (bench/results/scale-2026-12-03-s6-mem-gogc.md),
+// for 10-15% more user CPU, 2-4% of the sync's CPU with the system
+// time; the wall-time difference was within the noise of the shared
+// machine. GOGC 25 kept the process at 32 MB for 28% more user CPU.
 const fullSyncGCPercent = 50
 
 // lowerGC lowers the collector's GOGC to fullSyncGCPercent, when it is
