@@ -144,8 +144,8 @@ func TestACLIDLists(t *testing.T) {
 			return prefix + string(rune('a'+id%26))
 		}
 	}
-	e := &entry{name: "f", mode: sIFREG | 0o664, acls: &entryACLs{access: rsyncACL{6, 4, 6, 4,
-		[]idAccess{{12345, 6 | aclNameIsUser}, {65534, 6 | aclNameIsUser}, {54321, 4}}}}}
+	e := &entry{name: "f", mode: sIFREG | 0o664, x: &entryExt{acls: &entryACLs{access: rsyncACL{6, 4, 6, 4,
+		[]idAccess{{12345, 6 | aclNameIsUser}, {65534, 6 | aclNameIsUser}, {54321, 4}}}}}}
 	for _, numeric := range []bool{false, true} {
 		o := flistOpts{proto: 31, varint: true, acls: true, numericIDs: numeric}
 		enc := newFlistEncoder(o, name("user-"), name("group-"))

@@ -187,7 +187,7 @@ func (b *listBuilder) realOf(dir string) string {
 		return ""
 	}
 	if e := b.byName[dir]; e != nil {
-		return e.real
+		return e.realPath()
 	}
 	return ""
 }
@@ -359,7 +359,7 @@ func (b *listBuilder) startAttrs() {
 					b.tick()
 				}
 				if b.ctx.Err() == nil {
-					e.attrErr = b.fl.attrs.readEntry(e, b.opts)
+					e.setAttrErr(b.fl.attrs.readEntry(e, b.opts))
 				}
 			}
 		})
@@ -391,13 +391,14 @@ func (b *listBuilder) readAttrs() error {
 		return err
 	}
 	for name, e := range b.byName {
-		if e.attrErr == nil {
+		err := e.attrErr()
+		if err == nil {
 			continue
 		}
 		if name == "." {
-			return fmt.Errorf("read attributes of the root: %w", e.attrErr)
+			return fmt.Errorf("read attributes of the root: %w", err)
 		}
-		b.fileError(name, e.attrErr)
+		b.fileError(name, err)
 		delete(b.byName, name)
 	}
 	return nil
@@ -503,17 +504,18 @@ func (b *listBuilder) lstat(name string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return b.newEntry(name, fi, func() (string, error) { return d.Readlink(base) }, b.realOf(parentName(name)))
+	return b.newEntry(new(entry), name, fi, func() (string, error) { return d.Readlink(base) }, b.realOf(parentName(name)))
 }
 
-// newEntry makes the entry name from its lstat (flist.c:make_file);
-// readlink reads a symlink's target. dirReal is the real path of its
-// directory when that was reached through a followed symlink, else "".
-func (b *listBuilder) newEntry(name string, fi fs.FileInfo, readlink func() (string, error), dirReal string) (*entry, error) {
+// newEntry makes the entry name from its lstat (flist.c:make_file) in e,
+// a zero entry, and returns e; readlink reads a symlink's target. dirReal
+// is the real path of its directory when that was reached through a
+// followed symlink, else "".
+func (b *listBuilder) newEntry(e *entry, name string, fi fs.FileInfo, readlink func() (string, error), dirReal string) (*entry, error) {
 	if b.tick != nil {
 		b.tick()
 	}
-	e := &entry{name: name, hlinkLead: -1}
+	e.name = name
 	if b.fl.links != nil && name != "." {
 		if err := b.follow(e, &fi, readlink, dirReal); err != nil {
 			return nil, err
@@ -533,16 +535,18 @@ func (b *listBuilder) newEntry(name string, fi fs.FileInfo, readlink func() (str
 	if e.isLink() && b.opts.NoLinks {
 		// Without links kept, a symlink is listed with its lstat size
 		// and no target (flist.c:send_file_entry); the receiver skips it.
-		e.link = ""
+		if e.x != nil {
+			e.x.link = ""
+		}
 	} else if e.isLink() {
-		if e.link == "" { // not read by follow
+		if e.link() == "" { // not read by follow
 			t, err := readlink()
 			if err != nil {
 				return nil, fmt.Errorf("read link %s: %w", name, err)
 			}
-			e.link = t
+			e.ext().link = t
 		}
-		e.size = int64(len(e.link))
+		e.size = int64(len(e.link()))
 	}
 	if !e.isDir() && nlink > 1 {
 		e.hlinked = true
@@ -566,7 +570,7 @@ func (b *listBuilder) follow(e *entry, fi *fs.FileInfo, readlink func() (string,
 	base := e.name[strings.LastIndexByte(e.name, '/')+1:]
 	if (*fi).Mode()&fs.ModeSymlink == 0 {
 		if dirReal != "" {
-			e.real = dirReal + "/" + base
+			e.ext().real = dirReal + "/" + base
 		}
 		return nil
 	}
@@ -574,7 +578,7 @@ func (b *listBuilder) follow(e *entry, fi *fs.FileInfo, readlink func() (string,
 	if err != nil {
 		return fmt.Errorf("read link %s: %w", e.name, err)
 	}
-	e.link = t // kept when the link is not followed
+	e.ext().link = t // kept when the link is not followed
 	dir := dirReal
 	if dir == "" {
 		dir = filepath.Join(b.fl.rootReal, filepath.FromSlash(parentName(e.name)))
@@ -583,7 +587,7 @@ func (b *listBuilder) follow(e *entry, fi *fs.FileInfo, readlink func() (string,
 	if err != nil || rfi == nil {
 		return err
 	}
-	e.link, e.real, e.followed = "", real, true
+	e.x.link, e.x.real, e.followed = "", real, true
 	*fi = rfi
 	return nil
 }
@@ -594,7 +598,7 @@ func (b *listBuilder) follow(e *entry, fi *fs.FileInfo, readlink func() (string,
 // never end.
 func (b *listBuilder) checkLoop(e *entry) error {
 	id := hardLinkOf{e.dev, e.ino}
-	if e.real != "" {
+	if e.realPath() != "" {
 		for p := e.name; p != "."; {
 			p = parentName(p)
 			if b.dirIDs[p] == id {
@@ -614,6 +618,9 @@ func (b *listBuilder) put(e *entry) {
 	}
 	b.byName[e.name] = e
 	if b.attrJobs != nil {
+		// The workers set fields of e's extension while the walk reads
+		// others (its real path): it is made before they share e.
+		e.ext()
 		b.attrJobs <- e
 	}
 }
@@ -683,15 +690,15 @@ func (b *listBuilder) walk(dir string) error {
 	if !b.sameDir(d, e) {
 		return nil
 	}
-	return b.walkDir(d, dir, e.real)
+	return b.walkDir(d, dir, e.realPath())
 }
 
 // openListedDir opens the listed directory e for listing: through its
 // real path when it was reached through a followed symlink, else beneath
 // the root.
 func (b *listBuilder) openListedDir(e *entry) (*beneath.Dir, error) {
-	if e.real != "" {
-		return b.fl.links.OpenDir(e.real)
+	if real := e.realPath(); real != "" {
+		return b.fl.links.OpenDir(real)
 	}
 	return b.root.OpenDir(e.name)
 }
@@ -739,10 +746,11 @@ func (b *listBuilder) walkDir(d *beneath.Dir, dir, real string) error {
 }
 
 // dirEntry makes the entry for n of the open directory d (named name;
-// dirReal is d's real path when reached through a followed symlink)
-// (flist.c:send_directory, send_file_name): nil when it is excluded,
-// skipped or cannot be listed (recorded as a file error).
-func (b *listBuilder) dirEntry(d *beneath.Dir, n, name, dirReal string) *entry {
+// dirReal is d's real path when reached through a followed symlink) in
+// e, a zero entry (flist.c:send_directory, send_file_name): nil when it
+// is excluded, skipped or cannot be listed (recorded as a file error),
+// and e may then hold part of it.
+func (b *listBuilder) dirEntry(d *beneath.Dir, n, name, dirReal string, e *entry) *entry {
 	if len(name) >= maxPathLen {
 		if b.opts.Exclude == nil || !b.opts.Exclude(name, false) {
 			b.tooLong(name)
@@ -759,7 +767,7 @@ func (b *listBuilder) dirEntry(d *beneath.Dir, n, name, dirReal string) *entry {
 	if b.opts.Exclude != nil && b.opts.Exclude(name, fi.IsDir()) {
 		return nil
 	}
-	e, err := b.newEntry(name, fi, func() (string, error) { return d.Readlink(n) }, dirReal)
+	e, err = b.newEntry(e, name, fi, func() (string, error) { return d.Readlink(n) }, dirReal)
 	if errors.Is(err, errSkip) {
 		return nil
 	}
@@ -774,7 +782,7 @@ func (b *listBuilder) dirEntry(d *beneath.Dir, n, name, dirReal string) *entry {
 // the real path dirReal when reached through a followed symlink) and,
 // for a directory, its subtree.
 func (b *listBuilder) walkEntry(d *beneath.Dir, n, name, dirReal string) error {
-	e := b.dirEntry(d, n, name, dirReal)
+	e := b.dirEntry(d, n, name, dirReal, new(entry))
 	if e == nil {
 		return nil
 	}
@@ -784,7 +792,7 @@ func (b *listBuilder) walkEntry(d *beneath.Dir, n, name, dirReal string) error {
 	var sub *beneath.Dir
 	var err error
 	if e.followed {
-		sub, err = b.fl.links.OpenDir(e.real)
+		sub, err = b.fl.links.OpenDir(e.realPath())
 	} else {
 		sub, err = d.OpenDir(n)
 	}
@@ -796,7 +804,7 @@ func (b *listBuilder) walkEntry(d *beneath.Dir, n, name, dirReal string) error {
 	if !b.sameDir(sub, e) {
 		return nil
 	}
-	return b.walkDir(sub, name, e.real)
+	return b.walkDir(sub, name, e.realPath())
 }
 
 // finish collects the entries and marks content directories. As a last
@@ -854,11 +862,13 @@ func assignHardLinks(list []*entry, proto int) {
 		k := hardLinkOf{e.dev, e.ino}
 		if j, ok := lead[k]; ok {
 			e.hlinkFirst = false
-			e.hlinkLead = int32(j)
+			e.ext().hlinkLead = int32(j)
 		} else {
 			lead[k] = i
 			e.hlinkFirst = true
-			e.hlinkLead = -1
+			if e.x != nil {
+				e.x.hlinkLead = -1
+			}
 		}
 	}
 }

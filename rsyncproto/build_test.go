@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	"github.com/gsync/gsync/internal/beneath"
+	"github.com/gsync/gsync/internal/testutil"
 )
 
 // TestFileListParentsAreDirs: the receiver aborts the session when an
@@ -59,5 +61,35 @@ func TestFileListParentsAreDirs(t *testing.T) {
 	}
 	if b.fl.ioError&ioErrGeneral != 0 {
 		t.Errorf("io_error %#x: a changed parent must not stop the receiver's deletions", b.fl.ioError)
+	}
+}
+
+// TestEntrySize: the sender keeps up to incMaxLookahead entries listed
+// ahead of the receiver, so a plain file or directory entry is 80 bytes
+// (208 with every option's fields inline) and carries no extension; a
+// symlink, with its target, has one.
+func TestEntrySize(t *testing.T) {
+	if s := unsafe.Sizeof(entry{}); s > 80 {
+		t.Errorf("entry is %d bytes, want at most 80: move rarely used fields to entryExt", s)
+	}
+	root := t.TempDir()
+	testutil.Must(t, os.Mkdir(filepath.Join(root, "d"), 0o755))
+	testutil.Must(t, os.WriteFile(filepath.Join(root, "d", "f"), []byte("f"), 0o644))
+	testutil.Must(t, os.Symlink("f", filepath.Join(root, "d", "l")))
+	req := &Request{Root: root, Paths: []Path{{Name: ".", Recursive: true}},
+		Options: Options{Owner: true, Group: true, Devices: true, Specials: true, HardLinks: true}}
+	fl, err := buildFileList(context.Background(), req, nil)
+	testutil.Must(t, err)
+	defer fl.close()
+	if len(fl.list) != 4 {
+		t.Fatalf("listed %d entries, want 4", len(fl.list))
+	}
+	for _, e := range fl.list {
+		if got, want := e.x != nil, e.isLink(); got != want {
+			t.Errorf("%s: has an extension: %v, want %v", e.name, got, want)
+		}
+		if e.isLink() && e.link() != "f" {
+			t.Errorf("%s: link %q, want f", e.name, e.link())
+		}
 	}
 }

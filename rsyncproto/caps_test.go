@@ -151,8 +151,8 @@ func TestNameSetChunks(t *testing.T) {
 			t.Fatalf("name %d not found right after it was added", i)
 		}
 	}
-	if len(n.chunks) != 4 {
-		t.Errorf("%d chunks for %d names, want 4", len(n.chunks), total)
+	if len(n.full) != 3 || len(n.last) != 17 {
+		t.Errorf("%d full chunks and %d hashes in the last for %d names, want 3 and 17", len(n.full), len(n.last), total)
 	}
 	for i := range total {
 		if !n.has(fmt.Sprintf("d%d/f%d", i%97, i)) {

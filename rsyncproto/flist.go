@@ -61,37 +61,47 @@ const (
 	ioErrDelLimit = 1 << 2
 )
 
-// entry is one file-list entry.
+// entry is one file-list entry. It holds what every entry has; the
+// fields most entries leave empty (a symlink's target, a device's
+// numbers, --checksum, -A, -X, -H, followed links) are in x, nil for a
+// plain file or directory: the sender keeps tens of thousands of
+// entries listed ahead of the receiver (incMaxLookahead), and with all
+// the fields inline an entry took 208 bytes (TestEntrySize).
 type entry struct {
 	name     string // wire name, relative, "." for the root
-	mode     uint32 // Unix st_mode
 	size     int64
 	mtime    int64
+	dev, ino uint64 // identity, checked when the entry is opened
+	x        *entryExt
+	mode     uint32 // Unix st_mode
 	nsec     int32
 	uid, gid uint32
-	rdevMaj  uint32
-	rdevMin  uint32
-	rdevRaw  uint32 // raw 32-bit dev_t for protocol < 28
-	link     string // symlink target
+	// followed: the entry is a symlink listed as its referent.
+	followed  bool
+	topDir    bool // XMIT_TOP_DIR on a directory
+	noContent bool // XMIT_NO_CONTENT_DIR (protocol >= 30)
+	mountDir  bool // a mount point OneFileSystem did not walk (sender only)
+	// hard links
+	hlinked    bool // member of a hard-link group
+	hlinkFirst bool // first member in send order (protocol >= 30)
+}
+
+// entryExt holds the entry fields that only some entries use; read them
+// through the entry's accessors, which give the zero values without x.
+type entryExt struct {
+	link string // symlink target
 	// real is the absolute path, every symlink resolved, of an entry
 	// reached through a followed symlink (-L, --copy-unsafe-links, -k):
 	// the followed link itself or anything below it; "" for the others,
 	// which are opened beneath the root by name.
-	real string
-	// followed: the entry is a symlink listed as its referent.
-	followed bool
-	sum      []byte // --checksum digest
-
-	topDir    bool // XMIT_TOP_DIR on a directory
-	noContent bool // XMIT_NO_CONTENT_DIR (protocol >= 30)
-	mountDir  bool // a mount point OneFileSystem did not walk (sender only)
-
-	// hard links
-	dev, ino   uint64
-	hlinked    bool  // member of a hard-link group
-	hlinkFirst bool  // first member in send order (protocol >= 30)
-	hlinkLead  int32 // send-order index of the leader, -1 if leader (protocol >= 30)
-
+	real    string
+	sum     []byte // --checksum digest
+	rdevMaj uint32
+	rdevMin uint32
+	rdevRaw uint32 // raw 32-bit dev_t for protocol < 28
+	// hlinkLead is the send-order index of the hard-link group's leader,
+	// -1 if leader (protocol >= 30).
+	hlinkLead int32
 	// -A and -X (read by the builder; nil when not asked or not read)
 	acls *entryACLs
 	// xattrs is the entry's xattr set as read; once the entry is sent,
@@ -100,6 +110,87 @@ type entry struct {
 	// attrErr is why the entry's ACLs or xattrs could not be read
 	// (listBuilder.readAttrs leaves it out then).
 	attrErr error
+}
+
+// ext returns e's extension, made on first use, for setting its fields.
+func (e *entry) ext() *entryExt {
+	if e.x == nil {
+		e.x = &entryExt{hlinkLead: -1}
+	}
+	return e.x
+}
+
+// link is the target of the symlink e ("" for other entries).
+func (e *entry) link() string {
+	if e.x == nil {
+		return ""
+	}
+	return e.x.link
+}
+
+// realPath is entryExt.real: the real path of an entry reached through a
+// followed symlink, else "".
+func (e *entry) realPath() string {
+	if e.x == nil {
+		return ""
+	}
+	return e.x.real
+}
+
+// sum is e's --checksum digest (nil when none).
+func (e *entry) sum() []byte {
+	if e.x == nil {
+		return nil
+	}
+	return e.x.sum
+}
+
+// rdev is a device's numbers: major, minor and the raw pre-28 dev_t.
+func (e *entry) rdev() (major, minor, raw uint32) {
+	if e.x == nil {
+		return 0, 0, 0
+	}
+	return e.x.rdevMaj, e.x.rdevMin, e.x.rdevRaw
+}
+
+// hlinkLead is the send-order index of e's hard-link leader, -1 when e
+// leads (or is no hard link).
+func (e *entry) hlinkLead() int32 {
+	if e.x == nil {
+		return -1
+	}
+	return e.x.hlinkLead
+}
+
+// acls is e's ACLs as read (-A); nil for none beyond its mode.
+func (e *entry) acls() *entryACLs {
+	if e.x == nil {
+		return nil
+	}
+	return e.x.acls
+}
+
+// xattrs is e's xattr set (-X).
+func (e *entry) xattrs() xattrSet {
+	if e.x == nil {
+		return nil
+	}
+	return e.x.xattrs
+}
+
+// attrErr is why e's ACLs or xattrs could not be read, nil if they were.
+func (e *entry) attrErr() error {
+	if e.x == nil {
+		return nil
+	}
+	return e.x.attrErr
+}
+
+// setAttrErr records the outcome of reading e's ACLs and xattrs.
+func (e *entry) setAttrErr(err error) {
+	if err != nil || e.x != nil {
+		e.ext().attrErr = err
+	}
 }
 
 func (e *entry) isDir() bool  { return e.mode&sIFMT == sIFDIR }
@@ -192,10 +283,14 @@ func newFlistEncoder(o flistOpts, userName, groupName func(uint32) string) *flis
 func (f *flistEncoder) appendEntry(b []byte, e *entry) []byte {
 	b = f.appendRecord(b, e)
 	if f.acl != nil && !e.isLink() {
-		b = f.acl.appendEntry(b, e.mode, e.acls)
+		b = f.acl.appendEntry(b, e.mode, e.acls())
 	}
 	if f.xattr != nil {
-		b, e.xattrs = f.xattr.appendSet(b, e.xattrs)
+		var sent xattrSet
+		b, sent = f.xattr.appendSet(b, e.xattrs())
+		if len(sent) > 0 {
+			e.ext().xattrs = sent
+		}
 	}
 	return b
 }
@@ -223,16 +318,17 @@ func (f *flistEncoder) appendRecord(b []byte, e *entry) []byte {
 	}
 	var rdevMaj, rdevMin uint32
 	sendRdev := false
+	var rdevRaw uint32
 	if o.devices && e.isDev() {
 		sendRdev = true
+		rdevMaj, rdevMin, rdevRaw = e.rdev()
 		if o.proto < 28 {
-			if e.rdevRaw == f.rdev {
+			if rdevRaw == f.rdev {
 				xflags |= xmitSameRdevPre28
 			} else {
-				f.rdev = e.rdevRaw
+				f.rdev = rdevRaw
 			}
 		} else {
-			rdevMaj, rdevMin = e.rdevMaj, e.rdevMin
 			if rdevMaj == f.rdevMaj {
 				xflags |= xmitSameRdevMajor
 			} else {
@@ -350,8 +446,9 @@ func (f *flistEncoder) appendRecord(b []byte, e *entry) []byte {
 	if o.hardLinks && o.proto >= 30 && e.hlinked && !e.hlinkFirst {
 		// flist.c:send_file_entry: the leader's index; a leader in this
 		// list gives the rest, one in an earlier list does not.
-		b = appendVarint(b, e.hlinkLead)
-		if e.hlinkLead >= f.listStart {
+		lead := e.hlinkLead()
+		b = appendVarint(b, lead)
+		if lead >= f.listStart {
 			return b
 		}
 	}
@@ -388,7 +485,7 @@ func (f *flistEncoder) appendRecord(b []byte, e *entry) []byte {
 	if sendRdev {
 		if o.proto < 28 {
 			if xflags&xmitSameRdevPre28 == 0 {
-				b = appendInt(b, int32(e.rdevRaw))
+				b = appendInt(b, int32(rdevRaw))
 			}
 		} else {
 			if xflags&xmitSameRdevMajor == 0 {
@@ -405,8 +502,9 @@ func (f *flistEncoder) appendRecord(b []byte, e *entry) []byte {
 		}
 	}
 	if e.isLink() && !o.noLinks {
-		b = appendVarint30(b, int32(len(e.link)), o.proto)
-		b = append(b, e.link...)
+		link := e.link()
+		b = appendVarint30(b, int32(len(link)), o.proto)
+		b = append(b, link...)
 	}
 	if o.hardLinks && e.hlinked && o.proto < 30 {
 		if o.proto < 26 {
@@ -420,7 +518,7 @@ func (f *flistEncoder) appendRecord(b []byte, e *entry) []byte {
 		}
 	}
 	if o.checksum && (e.isReg() || o.proto < 28) {
-		s := e.sum
+		s := e.sum()
 		if len(s) != o.csumLen {
 			s = make([]byte, o.csumLen)
 		}

@@ -65,18 +65,19 @@ func (d *flistDecoder) next(r *wireReader) (*entry, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	e := &entry{name: d.lastName[:l1] + string(suffix), hlinkLead: -1}
+	e := &entry{name: d.lastName[:l1] + string(suffix)}
 	d.lastName = e.name
 	if o.hardLinks && o.proto >= 30 && xflags&xmitHlinked != 0 && xflags&xmitHlinkFirst == 0 {
 		e.hlinked = true
-		e.hlinkLead = r.varint()
+		lead := r.varint()
+		e.ext().hlinkLead = lead
 		if r.err != nil {
 			return nil, r.err
 		}
-		if e.hlinkLead < 0 || int(e.hlinkLead) >= len(d.list) {
-			return nil, fmt.Errorf("hard-link index %d: %w", e.hlinkLead, errProtocol)
+		if lead < 0 || int(lead) >= len(d.list) {
+			return nil, fmt.Errorf("hard-link index %d: %w", lead, errProtocol)
 		}
-		l := d.list[e.hlinkLead]
+		l := d.list[lead]
 		e.mode, e.size, e.mtime, e.nsec, e.uid, e.gid = l.mode, l.size, l.mtime, l.nsec, l.uid, l.gid
 		// The receiver's "previous" state follows the leader (flist.c:recv_file_entry).
 		d.mode, d.mtime, d.uid, d.gid = l.mode, l.mtime, l.uid, l.gid
@@ -123,7 +124,7 @@ func (d *flistDecoder) next(r *wireReader) (*entry, error) {
 	if (o.devices && isDev) || (o.specials && e.isSpecial() && o.proto < 31) {
 		if o.proto < 28 {
 			if xflags&xmitSameRdevPre28 == 0 {
-				e.rdevRaw = uint32(r.int32())
+				e.ext().rdevRaw = uint32(r.int32())
 			}
 		} else {
 			if xflags&xmitSameRdevMajor == 0 {
@@ -133,14 +134,15 @@ func (d *flistDecoder) next(r *wireReader) (*entry, error) {
 					d.rdevMaj = uint32(r.int32())
 				}
 			}
-			e.rdevMaj = d.rdevMaj
+			x := e.ext()
+			x.rdevMaj = d.rdevMaj
 			switch {
 			case o.proto >= 30:
-				e.rdevMin = uint32(r.varint())
+				x.rdevMin = uint32(r.varint())
 			case xflags&xmitRdevMinor8Pre30 != 0:
-				e.rdevMin = uint32(r.byte())
+				x.rdevMin = uint32(r.byte())
 			default:
-				e.rdevMin = uint32(r.int32())
+				x.rdevMin = uint32(r.int32())
 			}
 		}
 	}
@@ -154,7 +156,7 @@ func (d *flistDecoder) next(r *wireReader) (*entry, error) {
 		if n < 0 || n > 4096 {
 			return nil, fmt.Errorf("symlink length %d: %w", n, errProtocol)
 		}
-		e.link = string(r.bytes(n))
+		e.ext().link = string(r.bytes(n))
 	}
 	if o.hardLinks && o.proto < 30 && (xflags&xmitHlinked != 0 || (o.proto < 28 && e.isReg())) {
 		e.hlinked = true
@@ -165,7 +167,7 @@ func (d *flistDecoder) next(r *wireReader) (*entry, error) {
 		e.ino = uint64(r.longint())
 	}
 	if o.checksum && (e.isReg() || o.proto < 28) {
-		e.sum = r.bytes(o.csumLen)
+		e.ext().sum = r.bytes(o.csumLen)
 	}
 	e.topDir = e.isDir() && xflags&xmitTopDir != 0
 	e.noContent = e.isDir() && o.proto >= 30 && xflags&xmitNoContentDir != 0

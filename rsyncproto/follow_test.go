@@ -183,7 +183,7 @@ func TestFollowLinksSwapped(t *testing.T) {
 		t.Errorf("read %q through the swapped link, want the listed referent's data", b)
 	}
 	// The referent replaced (a new inode at its path): vanished, not read.
-	ref := e.real
+	ref := e.realPath()
 	if err := os.Remove(ref); err != nil {
 		t.Fatal(err)
 	}

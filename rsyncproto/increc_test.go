@@ -138,7 +138,9 @@ func TestIncRecurseIndexes(t *testing.T) {
 	a := &entry{name: "a", mode: sIFDIR | 0o755}
 	f := &entry{name: "f", mode: sIFREG | 0o644}
 	af := &entry{name: "a/f", mode: sIFREG | 0o644}
-	in := &incSender{dirs: []*entry{root, a}, next: 1}
+	in := &incSender{next: 1}
+	in.dirs.add(root)
+	in.dirs.add(a)
 	in.lists = []*incList{{start: 1, parent: 0, entries: []*entry{root, f, a}}}
 	in.next = 5
 	in.lists = append(in.lists, &incList{start: 5, parent: 1, entries: []*entry{af}})
@@ -169,5 +171,45 @@ func TestIncRecurseIndexes(t *testing.T) {
 	}
 	if in.done() {
 		t.Error("done with no list left reports lists left")
+	}
+}
+
+// TestDirTable: a chunk of directories is freed once it is full and all
+// its directories were dropped; the others keep theirs.
+func TestDirTable(t *testing.T) {
+	var tab dirTable
+	es := make([]*entry, 2*dirChunk+3)
+	for i := range es {
+		es[i] = &entry{name: fmt.Sprint(i), mode: sIFDIR | 0o755}
+		tab.add(es[i])
+	}
+	if tab.len() != int32(len(es)) {
+		t.Fatalf("len %d, want %d", tab.len(), len(es))
+	}
+	for i := range int32(dirChunk) {
+		tab.drop(i)
+		tab.drop(i) // twice: no effect
+	}
+	if tab.chunks[0] != nil {
+		t.Error("a full chunk with every directory dropped is kept")
+	}
+	for i := range es[2*dirChunk:] {
+		tab.drop(int32(2*dirChunk + i))
+	}
+	if tab.chunks[2] == nil {
+		t.Error("the chunk being filled was freed")
+	}
+	tab.add(&entry{name: "more", mode: sIFDIR | 0o755})
+	for i := range int32(dirChunk) {
+		if i == 5 {
+			continue
+		}
+		tab.drop(dirChunk + i)
+	}
+	if tab.chunks[1] == nil || tab.get(dirChunk+5) != es[dirChunk+5] || tab.get(dirChunk+6) != nil {
+		t.Error("a chunk with a directory left was freed, or a dropped directory is still there")
+	}
+	if tab.get(0) != nil || tab.get(tab.len()-1).name != "more" {
+		t.Error("get after drop and add")
 	}
 }

@@ -149,7 +149,7 @@ func (s *session) itemized(e *entry, iflags uint16, xname string) {
 	if s.opts.Itemize == nil {
 		return
 	}
-	it := Item{Name: e.name, Flags: uint32(iflags), Mode: e.mode, Link: e.link}
+	it := Item{Name: e.name, Flags: uint32(iflags), Mode: e.mode, Link: e.link()}
 	if iflags&ItemXnameFollows != 0 && iflags&ItemLocalChange != 0 {
 		it.Xname = xname
 	}

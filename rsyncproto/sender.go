@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -153,7 +154,9 @@ func (s *session) sendLists(req *Request, fl *fileList, ps *pushState) error {
 	if o.Checksum {
 		for _, e := range fl.list {
 			if e.isReg() {
-				e.sum = s.listChecksum(fl, e)
+				if sum := s.listChecksum(fl, e); sum != nil {
+					e.ext().sum = sum
+				}
 			}
 		}
 	}
@@ -304,7 +307,7 @@ func (s *session) appendXattrs(ps *pushState, e *entry) {
 	var errs []error
 	var values map[string][]byte // read once, for every name asked
 	var readErr error
-	s.out.buf, errs = appendXattrReply(s.out.buf, e.xattrs, func(name string) ([]byte, error) {
+	s.out.buf, errs = appendXattrReply(s.out.buf, e.xattrs(), func(name string) ([]byte, error) {
 		if values == nil && readErr == nil {
 			values, readErr = ps.fl.attrs.xattrValues(e)
 		}
@@ -371,7 +374,7 @@ func (s *session) sendFiles(ctx context.Context, req *Request, ps *pushState) er
 		}
 		xattrReq := s.xattrRequest(iflags)
 		if xattrReq {
-			if err := readXattrRequest(s.in, e.xattrs); err != nil {
+			if err := readXattrRequest(s.in, e.xattrs()); err != nil {
 				return s.readErr("reading an xattr request", err)
 			}
 		}
@@ -518,7 +521,7 @@ func (s *session) removeConfirmed(ps *pushState) {
 		if e.mode&sIFMT == sIFDIR || ps.changed[e.name] {
 			continue
 		}
-		if e.real != "" {
+		if e.realPath() != "" {
 			// Reached through a followed symlink (-L, ...): rsync
 			// unlinks the name, which may lie outside the root; gsync
 			// removes nothing there.
@@ -683,8 +686,8 @@ func openData(fl *fileList, e *entry) (*os.File, fs.FileInfo, error) {
 	var f *os.File
 	var fi fs.FileInfo
 	var err error
-	if e.real != "" {
-		f, fi, err = fl.links.OpenFile(e.real)
+	if real := e.realPath(); real != "" {
+		f, fi, err = fl.links.OpenFile(real)
 	} else {
 		f, fi, err = fl.root.OpenFile(e.name)
 	}
@@ -764,50 +767,89 @@ func attribute(msg string, names *nameSet) string {
 }
 
 // nameSet is the set of paths a push listed, to attribute receiver
-// messages to them: 64-bit hashes of the names (8 bytes a name: a map
+// messages to them: 48-bit hashes of the names (6 bytes a name: a map
 // took 40 to 45 and was the largest part of the sender's heap on big
-// trees), in chunks of fixed size, each sorted when first searched. One
-// growing slice was copied at each growth, and on a tree of 600,000
-// names its old and new arrays together were the largest block of the
-// startup sync's peak heap. The lookups run after the push, once every
-// name was added; a lookup after more adds sorts the last chunk again.
+// trees; 64-bit hashes, 8 bytes, were still the largest part of the
+// sender's heap at the end of a no-op startup sync), in sorted chunks of
+// fixed size. One growing slice was copied at each growth, and on a tree
+// of 600,000 names its old and new arrays together were the largest
+// block of the startup sync's peak heap. The lookups run after the push,
+// once every name was added; a lookup after more adds sorts the chunk
+// being filled again.
 type nameSet struct {
-	seed   maphash.Seed
-	chunks [][]uint64
-	sorted int // chunks[:sorted] are sorted
+	seed maphash.Seed
+	// full are the full chunks, sorted, each hash big-endian in
+	// hashBytes bytes.
+	full [][]byte
+	// last is the chunk being filled; sorted: it is in order.
+	last   []uint64
+	sorted bool
 }
 
-// nameChunk is the number of hashes in a nameSet chunk (64 KiB).
+// nameChunk is the number of hashes in a nameSet chunk (48 KiB).
 const nameChunk = 8192
+
+// hashBytes is the size of a nameSet hash: a false positive has odds of
+// 2^-48 per listed name, under 2^-25 for a lookup among 10^7 names.
+const hashBytes = 6
 
 func newNameSet() *nameSet { return &nameSet{seed: maphash.MakeSeed()} }
 
+func (n *nameSet) hash(name string) uint64 {
+	return maphash.String(n.seed, name) >> (64 - 8*hashBytes)
+}
+
 func (n *nameSet) add(name string) {
-	last := len(n.chunks) - 1
-	if last < 0 || len(n.chunks[last]) == nameChunk {
-		n.chunks = append(n.chunks, make([]uint64, 0, nameChunk))
-		last++
+	if n.last == nil {
+		n.last = make([]uint64, 0, nameChunk)
 	}
-	n.chunks[last] = append(n.chunks[last], maphash.String(n.seed, name))
-	n.sorted = min(n.sorted, last)
+	n.last = append(n.last, n.hash(name))
+	n.sorted = false
+	if len(n.last) < nameChunk {
+		return
+	}
+	slices.Sort(n.last)
+	c := make([]byte, 0, hashBytes*nameChunk)
+	for _, h := range n.last {
+		for i := hashBytes - 1; i >= 0; i-- {
+			c = append(c, byte(h>>(8*i)))
+		}
+	}
+	n.full = append(n.full, c)
+	n.last = n.last[:0] // reused for the next chunk
 }
 
 // has reports whether name was listed (a false positive has odds of
-// about 2^-64 per name).
+// about 2^-48 per name).
 func (n *nameSet) has(name string) bool {
 	if n == nil {
 		return false
 	}
-	for ; n.sorted < len(n.chunks); n.sorted++ {
-		slices.Sort(n.chunks[n.sorted])
+	if !n.sorted {
+		slices.Sort(n.last)
+		n.sorted = true
 	}
-	h := maphash.String(n.seed, name)
-	for _, c := range n.chunks {
-		if _, ok := slices.BinarySearch(c, h); ok {
+	h := n.hash(name)
+	if _, ok := slices.BinarySearch(n.last, h); ok {
+		return true
+	}
+	for _, c := range n.full {
+		k := len(c) / hashBytes
+		i := sort.Search(k, func(i int) bool { return chunkHash(c, i) >= h })
+		if i < k && chunkHash(c, i) == h {
 			return true
 		}
 	}
 	return false
+}
+
+// chunkHash is the i-th hash of the full chunk c.
+func chunkHash(c []byte, i int) uint64 {
+	var h uint64
+	for _, b := range c[i*hashBytes : (i+1)*hashBytes] {
+		h = h<<8 | uint64(b)
+	}
+	return h
 }
 
 // sendMode is how one file's data is sent besides the plain delta.

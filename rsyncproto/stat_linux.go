@@ -22,9 +22,11 @@ func fillStat(e *entry, fi fs.FileInfo) (nlink uint64) {
 	e.nsec = int32(st.Mtim.Nsec)
 	e.uid, e.gid = st.Uid, st.Gid
 	e.dev, e.ino = st.Dev, st.Ino
-	rdev := uint64(st.Rdev)
-	e.rdevMaj, e.rdevMin = unix.Major(rdev), unix.Minor(rdev)
-	e.rdevRaw = uint32(rdev)
+	if rdev := uint64(st.Rdev); rdev != 0 {
+		x := e.ext()
+		x.rdevMaj, x.rdevMin = unix.Major(rdev), unix.Minor(rdev)
+		x.rdevRaw = uint32(rdev)
+	}
 	return uint64(st.Nlink)
 }
 

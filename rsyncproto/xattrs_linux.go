@@ -41,8 +41,8 @@ func (a *attrReader) xattrsOf(e *entry, keep func(string) bool) ([]beneath.Xattr
 	same := func(fi fs.FileInfo) bool { return listedAs(fi, e) }
 	var xs []beneath.Xattr
 	var err error
-	if e.real != "" && a.links != nil {
-		xs, err = a.links.Xattrs(e.real, e.fileType(), same, keep)
+	if real := e.realPath(); real != "" && a.links != nil {
+		xs, err = a.links.Xattrs(real, e.fileType(), same, keep)
 	} else {
 		xs, err = a.root.Xattrs(e.name, e.fileType(), same, keep)
 	}
@@ -98,7 +98,9 @@ func (a *attrReader) readEntry(e *entry, o *Options) error {
 		if err != nil {
 			return fmt.Errorf("read ACLs of %s: %w", e.name, err)
 		}
-		e.acls = acls
+		if acls != nil || e.x != nil {
+			e.ext().acls = acls
+		}
 	}
 	if wantX {
 		var set xattrSet
@@ -108,7 +110,9 @@ func (a *attrReader) readEntry(e *entry, o *Options) error {
 			}
 		}
 		sortXattrs(set)
-		e.xattrs = set
+		if set != nil || e.x != nil {
+			e.ext().xattrs = set
+		}
 	}
 	return nil
 }
@@ -118,7 +122,7 @@ func (a *attrReader) readEntry(e *entry, o *Options) error {
 // names it asks, which are names of the set sent.
 func (a *attrReader) xattrValues(e *entry) (map[string][]byte, error) {
 	xs, err := a.xattrsOf(e, func(n string) bool {
-		_, sent := slices.BinarySearchFunc(e.xattrs, n, func(x xattr, n string) int { return strings.Compare(x.name, n) })
+		_, sent := slices.BinarySearchFunc(e.xattrs(), n, func(x xattr, n string) int { return strings.Compare(x.name, n) })
 		return sent
 	})
 	if err != nil {
@@ -134,7 +138,8 @@ func (a *attrReader) xattrValues(e *entry) (map[string][]byte, error) {
 // entryACLsOf takes the access ACL of e and, for a directory, its default
 // ACL from its xattrs (acls.c:get_acl); a file system without ACLs, or a
 // file without an extended one, gives the mode's minimal ACL
-// (acls.c:get_rsync_acl, no_acl_syscall_error).
+// (acls.c:get_rsync_acl, no_acl_syscall_error): nil when it has neither,
+// which the encoder sends as that.
 func entryACLsOf(xs []beneath.Xattr, e *entry) (*entryACLs, error) {
 	find := func(name string) (rsyncACL, bool, error) {
 		for _, x := range xs {
@@ -145,20 +150,27 @@ func entryACLsOf(xs []beneath.Xattr, e *entry) (*entryACLs, error) {
 		}
 		return rsyncACL{}, false, nil
 	}
-	acc, ok, err := find(xattrACLAccess)
+	acc, hasAcc, err := find(xattrACLAccess)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	def, hasDef := rsyncACL{}, false
+	if e.isDir() {
+		if def, hasDef, err = find(xattrACLDefault); err != nil {
+			return nil, err
+		}
+	}
+	if !hasAcc && !hasDef {
+		// The mode's ACL and no default: what the encoder sends for
+		// nil (aclEncoder.appendEntry), without an allocation per entry.
+		return nil, nil
+	}
+	if !hasAcc {
 		acc = fakeACL(e.mode)
 	}
 	out := &entryACLs{access: acc}
 	if e.isDir() {
-		def, ok, err := find(xattrACLDefault)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
+		if !hasDef {
 			def = emptyACL()
 		}
 		out.def = &def

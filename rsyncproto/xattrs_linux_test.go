@@ -37,8 +37,8 @@ func TestAttrReaderBeneath(t *testing.T) {
 	testutil.Must(t, err)
 	through := &entry{name: "sub/f"}
 	fillStat(through, fi)
-	if err := a.readEntry(through, opts); !errors.Is(err, ErrVanished) || through.xattrs != nil {
-		t.Errorf("through a symlinked directory: %v, xattrs %v", err, through.xattrs)
+	if err := a.readEntry(through, opts); !errors.Is(err, ErrVanished) || through.xattrs() != nil {
+		t.Errorf("through a symlinked directory: %v, xattrs %v", err, through.xattrs())
 	}
 
 	fi, err = os.Lstat(filepath.Join(root, "g"))
@@ -46,8 +46,8 @@ func TestAttrReaderBeneath(t *testing.T) {
 	g := &entry{name: "g"}
 	fillStat(g, fi)
 	testutil.Must(t, a.readEntry(g, opts))
-	if len(g.xattrs) != 1 || string(g.xattrs[0].datum) != "inside" {
-		t.Errorf("listed file: xattrs %+v", g.xattrs)
+	if xs := g.xattrs(); len(xs) != 1 || string(xs[0].datum) != "inside" {
+		t.Errorf("listed file: xattrs %+v", xs)
 	}
 	// Replaced since it was listed: another inode under the same name.
 	testutil.WriteFile(t, filepath.Join(root, "g2"), "other")
