@@ -147,6 +147,8 @@ type listBuilder struct {
 	// dirIDs holds the device and inode of every listed directory while
 	// symlinks are followed, for the loop check (nil otherwise).
 	dirIDs map[string]hardLinkOf
+	// stat holds the lstat of the entry dirEntry is making.
+	stat beneath.StatBuf
 }
 
 // maxParents bounds the open directories the parents cache holds.
@@ -757,7 +759,7 @@ func (b *listBuilder) dirEntry(d *beneath.Dir, n, name, dirReal string, e *entry
 		}
 		return nil
 	}
-	fi, err := d.Lstat(n)
+	fi, err := d.LstatBuf(n, &b.stat) // used up before dirEntry returns
 	if err != nil {
 		if b.opts.Exclude == nil || !b.opts.Exclude(name, false) {
 			b.fileError(name, err)

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -175,6 +176,24 @@ func TestDirWalk(t *testing.T) {
 			if _, err := d.Lstat(bad); !errors.Is(err, ErrNotBeneath) {
 				t.Errorf("Lstat(%q): %v", bad, err)
 			}
+			if _, err := d.LstatBuf(bad, new(StatBuf)); !errors.Is(err, ErrNotBeneath) {
+				t.Errorf("LstatBuf(%q): %v", bad, err)
+			}
+		}
+		// LstatBuf gives what Lstat gives, in the one buffer.
+		var buf StatBuf
+		for _, n := range names {
+			want, err := d.Lstat(n)
+			testutil.Must(t, err)
+			got, err := d.LstatBuf(n, &buf)
+			testutil.Must(t, err)
+			if got.Name() != want.Name() || got.Mode() != want.Mode() || got.Size() != want.Size() ||
+				!got.ModTime().Equal(want.ModTime()) || !reflect.DeepEqual(got.Sys(), want.Sys()) {
+				t.Errorf("LstatBuf(%s) = %v, Lstat %v", n, got, want)
+			}
+		}
+		if _, err := d.LstatBuf("missing", &buf); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("LstatBuf(missing): %v", err)
 		}
 		sub, err := d.OpenDir("dir")
 		testutil.Must(t, err)
