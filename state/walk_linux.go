@@ -1,9 +1,7 @@
 package state
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -68,7 +66,7 @@ func walk(ctx context.Context, root string, exclude func(rel string, isDir bool)
 type segment struct {
 	fd    int
 	rel   string
-	names []dirent
+	names []beneath.Dirent
 	pre   []walked      // the planner's entries (names nil)
 	out   chan []walked // the entries, in walk order, in chunks; closed at the end
 	err   error         // why the walk of the segment stopped (read after out is closed)
@@ -104,10 +102,9 @@ func (p *planner) dir(fd int, rel string, depth int) error {
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(names, func(a, b dirent) int { return strings.Compare(a.name, b.name) })
 	dirs := 0
 	for _, n := range names {
-		if n.typ == unix.DT_DIR || n.typ == unix.DT_UNKNOWN {
+		if mayBeDir(n) {
 			dirs++
 		}
 	}
@@ -136,13 +133,13 @@ func (p *planner) dir(fd int, rel string, depth int) error {
 // cut appends the segments of names, the sorted names of the open
 // directory fd at rel: each directory (or entry of unknown type) on its
 // own, the names between them together.
-func (p *planner) cut(fd int, rel string, names []dirent) {
+func (p *planner) cut(fd int, rel string, names []beneath.Dirent) {
 	start := 0
-	add := func(names []dirent) {
+	add := func(names []beneath.Dirent) {
 		p.segs = append(p.segs, &segment{fd: fd, rel: rel, names: names})
 	}
 	for i, n := range names {
-		if n.typ != unix.DT_DIR && n.typ != unix.DT_UNKNOWN {
+		if !mayBeDir(n) {
 			continue
 		}
 		if start < i {
@@ -163,7 +160,7 @@ func (p *planner) close() {
 	}
 }
 
-// walkParallel walks segs (the root's names, open as fd) with workers
+// walkParallel walks segs (the planner's, in walk order) with workers
 // goroutines, each taking the next segment in order, and calls fn on
 // their entries in order from the caller's goroutine: the walk order of
 // a single walker. A segment's walker runs ahead of fn by at most
@@ -285,12 +282,6 @@ type walker struct {
 	descend func(fd int, rel string) error
 }
 
-// dirent is a name read from a directory, with its d_type.
-type dirent struct {
-	name string
-	typ  uint8
-}
-
 // dir walks the open directory fd, at rel below the root, and closes it.
 func (w *walker) dir(fd int, rel string) error {
 	defer unix.Close(fd)
@@ -301,15 +292,14 @@ func (w *walker) dir(fd int, rel string) error {
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(names, func(a, b dirent) int { return strings.Compare(a.name, b.name) })
 	return w.entries(fd, rel, names)
 }
 
 // entries walks names (sorted) of the open directory fd, at rel below
 // the root: each entry, and below each directory.
-func (w *walker) entries(fd int, rel string, names []dirent) error {
+func (w *walker) entries(fd int, rel string, names []beneath.Dirent) error {
 	for _, d := range names {
-		n := d.name
+		n := d.Name
 		p := n
 		if rel != "" {
 			p = rel + "/" + n
@@ -357,24 +347,20 @@ func (w *walker) entries(fd int, rel string, names []dirent) error {
 	return nil
 }
 
-// names lists the open directory fd (without "." and ".."), with each
-// name's d_type (DT_UNKNOWN where the file system gives none).
-func (w *walker) names(fd int, rel string) ([]dirent, error) {
-	var names []dirent
-	for {
-		n, err := unix.Getdents(fd, w.buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "getdents", Path: rel, Err: err}
-		}
-		if n <= 0 {
-			return names, nil
-		}
-		names = parseDirents(w.buf[:n], names)
+// names lists the open directory fd (without "." and ".."), sorted, with
+// each name's d_type.
+func (w *walker) names(fd int, rel string) ([]beneath.Dirent, error) {
+	names, err := beneath.ReadDirents(fd, rel, w.buf, nil)
+	if err != nil {
+		return nil, err
 	}
+	slices.SortFunc(names, func(a, b beneath.Dirent) int { return strings.Compare(a.Name, b.Name) })
+	return names, nil
 }
+
+// mayBeDir reports whether d is a directory, or of a type the file
+// system did not say.
+func mayBeDir(d beneath.Dirent) bool { return d.Type == unix.DT_DIR || d.Type == unix.DT_UNKNOWN }
 
 // entryOfStat is the index entry of an lstat result, with the mode bits
 // os.Lstat gives (beneath.FileMode): indexes written by either walk
@@ -386,28 +372,4 @@ func entryOfStat(st *unix.Stat_t) Entry {
 		e.Size = 0 // a directory's size says nothing about what is in it
 	}
 	return e
-}
-
-// parseDirents appends the names in buf, a getdents64 result (struct
-// linux_dirent64: inode, offset, record length, type, name), to names,
-// without "." and "..".
-func parseDirents(buf []byte, names []dirent) []dirent {
-	const nameOff = 19 // 8 + 8 + 2 + 1
-	for len(buf) >= nameOff {
-		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
-		if reclen < nameOff || reclen > len(buf) {
-			break
-		}
-		rec := buf[:reclen]
-		buf = buf[reclen:]
-		name := rec[nameOff:]
-		if i := bytes.IndexByte(name, 0); i >= 0 {
-			name = name[:i]
-		}
-		if len(name) == 0 || string(name) == "." || string(name) == ".." {
-			continue
-		}
-		names = append(names, dirent{name: string(name), typ: rec[18]})
-	}
-	return names
 }

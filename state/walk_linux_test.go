@@ -162,40 +162,6 @@ func TestWalkParallelStops(t *testing.T) {
 	}
 }
 
-// TestParseDirents: names and types come out of a getdents64 buffer
-// as the kernel lays it out, "." and ".." left out.
-func TestParseDirents(t *testing.T) {
-	root := parallelTree(t, 0)
-	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	testutil.Must(t, err)
-	defer unix.Close(fd)
-	w := &walker{buf: make([]byte, 512)} // several reads
-	names, err := w.names(fd, "")
-	testutil.Must(t, err)
-	got := map[string]uint8{}
-	for _, d := range names {
-		got[d.name] = d.typ
-	}
-	ents, err := os.ReadDir(root)
-	testutil.Must(t, err)
-	if len(got) != len(ents) || len(names) != len(ents) {
-		t.Fatalf("parsed %d names, os.ReadDir reads %d", len(names), len(ents))
-	}
-	for _, e := range ents {
-		typ, ok := got[e.Name()]
-		want := uint8(unix.DT_REG)
-		switch {
-		case e.IsDir():
-			want = unix.DT_DIR
-		case e.Type()&fs.ModeSymlink != 0:
-			want = unix.DT_LNK
-		}
-		if !ok || (typ != want && typ != unix.DT_UNKNOWN) {
-			t.Errorf("%s: type %d (found %v), want %d", e.Name(), typ, ok, want)
-		}
-	}
-}
-
 // TestWalkParallelBoundsLookahead: while fn is held at the first entry,
 // the walkers begin no more than their window of segments, however
 // small the segments are that follow.
