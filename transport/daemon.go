@@ -599,9 +599,11 @@ func (d *Daemon) push(ctx context.Context, changes []Change, changed bool) (Stat
 	if d.oldPeer() && del {
 		return d.pushByRoots(ctx, paths)
 	}
-	req := d.request(".", paths, del, false)
+	var req rsyncproto.Request
 	if changed {
 		req = d.changedRequest(paths, del)
+	} else {
+		req = d.request(".", paths, del, false)
 	}
 	st, err := d.run(ctx, req, "")
 	if del && errors.Is(err, rsyncproto.ErrScopedDeleteUnsupported) {

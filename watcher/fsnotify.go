@@ -298,11 +298,16 @@ func (w *fsWatcher) dropTree(rel string) {
 				}
 				delete(w.names, id)
 			}
-			// The kernel may have dropped it already; nothing to report then.
-			if err := w.fw.Remove(absPath(w.root, d)); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
-				w.log.Debug("remove watch", "path", absPath(w.root, d), "err", err)
-			}
+			w.removeWatch(d)
 		}
 	}
 	w.nwatch.Store(int64(len(w.dirs)))
+}
+
+// removeWatch removes the fsnotify watch of the directory rel. The
+// kernel may have dropped it already; nothing to report then.
+func (w *fsWatcher) removeWatch(rel string) {
+	if err := w.fw.Remove(absPath(w.root, rel)); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
+		w.log.Debug("remove watch", "path", absPath(w.root, rel), "err", err)
+	}
 }

@@ -3,10 +3,8 @@
 package watcher
 
 import (
-	"errors"
 	"fmt"
 
-	"github.com/fsnotify/fsnotify"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,9 +35,7 @@ func (w *fsWatcher) addWatch(rel string) error {
 	}
 	p := absPath(w.root, rel)
 	if old, ok := w.names[id]; ok && old != rel {
-		if err := w.fw.Remove(absPath(w.root, old)); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
-			w.log.Debug("remove watch", "path", absPath(w.root, old), "err", err)
-		}
+		w.removeWatch(old)
 		delete(w.names, id)
 	}
 	if err := w.fw.Add(p); err != nil {
